@@ -1,0 +1,276 @@
+//! Assembling a router: routes, nesting, layers, fallback. Errors surface at `build()`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use http::{Request, StatusCode};
+use rustc_hash::FxHashMap;
+use tower_service::Service;
+
+use crate::body::BoxError;
+use crate::handler::{Endpoint, EndpointService, Handler};
+use crate::method_router::{any, MethodRouter};
+use crate::pattern::{Pattern, Segment};
+use crate::response::{error, IntoResponse};
+use crate::router::{Entry, Inner, Router};
+use crate::tree::Node;
+use crate::RouteError;
+
+struct RouteDef<B> {
+    /// The pattern as the user wrote it, for error messages.
+    given: String,
+    pattern: Pattern,
+    methods: MethodRouter<B>,
+}
+
+/// Collects routes, then compiles them into a [`Router`] with [`build`](Self::build).
+///
+/// Errors (a malformed pattern, two routes matching the same paths, a method registered twice)
+/// are kept and returned by `build`, naming both routes; the first one wins.
+///
+/// ```
+/// use armature_router::{get, post, Router};
+/// use http::{Request, StatusCode};
+/// use tower::ServiceExt;
+///
+/// # tokio_test::block_on(async {
+/// let users = Router::builder()
+///     .route("/", get(|_req: Request<()>| async { "all users" }).post(|_req: Request<()>| async { StatusCode::CREATED }))
+///     .route("/:id", get(|_req: Request<()>| async { "one user" }));
+/// let router = Router::builder()
+///     .route("/health", get(|_req: Request<()>| async { "ok" }))
+///     .nest("/api/v1/users", users)
+///     .fallback(|_req: Request<()>| async { (StatusCode::NOT_FOUND, "nothing here") })
+///     .build()?;
+///
+/// let res = router.clone().oneshot(Request::get("/api/v1/users/7").body(())?).await?;
+/// assert_eq!(res.status(), StatusCode::OK);
+/// let res = router.oneshot(Request::get("/nope").body(())?).await?;
+/// assert_eq!(res.status(), StatusCode::NOT_FOUND);
+/// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+/// # }).unwrap();
+/// ```
+pub struct RouterBuilder<B> {
+    routes: Vec<RouteDef<B>>,
+    /// Route shape (parameter names erased) to its index in `routes`.
+    shapes: HashMap<String, usize>,
+    fallback: Option<Endpoint<B>>,
+    redirect_trailing_slash: bool,
+    error: Option<RouteError>,
+}
+
+impl<B> fmt::Debug for RouterBuilder<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouterBuilder")
+            .field("routes", &self.routes.iter().map(|r| &r.given).collect::<Vec<_>>())
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
+impl<B: Send + 'static> Default for RouterBuilder<B> {
+    fn default() -> Self {
+        RouterBuilder {
+            routes: Vec::new(),
+            shapes: HashMap::new(),
+            fallback: None,
+            redirect_trailing_slash: false,
+            error: None,
+        }
+    }
+}
+
+impl<B: Send + 'static> RouterBuilder<B> {
+    /// An empty builder; same as [`Router::builder`].
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Routes requests whose path matches `pattern` to `methods`.
+    ///
+    /// Patterns: static segments, parameters `{id}` or `:id`, and a final catch-all `{*rest}`.
+    /// Adding methods to a pattern that is already routed merges them.
+    pub fn route(mut self, pattern: &str, methods: MethodRouter<B>) -> Self {
+        if let Err(err) = self.try_add(pattern, methods) {
+            self.error.get_or_insert(err);
+        }
+        self
+    }
+
+    /// Like [`route`](Self::route), but returns the error at once.
+    pub fn try_route(mut self, pattern: &str, methods: MethodRouter<B>) -> Result<Self, RouteError> {
+        self.try_add(pattern, methods)?;
+        Ok(self)
+    }
+
+    fn try_add(&mut self, given: &str, mut methods: MethodRouter<B>) -> Result<(), RouteError> {
+        let pattern = Pattern::parse(given)?;
+        let shape = pattern.shape().to_string();
+        if let Some(method) = methods.duplicate.take() {
+            return Err(RouteError::DuplicateMethod {
+                route: given.to_owned(),
+                existing: given.to_owned(),
+                method,
+            });
+        }
+        let Some(&index) = self.shapes.get(&shape) else {
+            self.shapes.insert(shape, self.routes.len());
+            self.routes.push(RouteDef {
+                given: given.to_owned(),
+                pattern,
+                methods,
+            });
+            return Ok(());
+        };
+        let existing = &mut self.routes[index];
+        if existing.pattern.template != pattern.template {
+            return Err(RouteError::Conflict {
+                route: given.to_owned(),
+                existing: existing.given.clone(),
+            });
+        }
+        existing
+            .methods
+            .merge(methods)
+            .map_err(|method| RouteError::DuplicateMethod {
+                route: given.to_owned(),
+                existing: existing.given.clone(),
+                method,
+            })
+    }
+
+    /// Mounts every route of `routes` under `prefix` (a scope): `/users/{id}` nested at
+    /// `/api/v1` becomes `/api/v1/users/{id}`, and a nested `/` becomes `/api/v1` itself.
+    ///
+    /// Layers added to `routes` stay on its routes only (per-scope middleware). A fallback of
+    /// `routes` answers every unmatched path under the prefix, as `{prefix}/{*path}`.
+    pub fn nest(mut self, prefix: &str, routes: RouterBuilder<B>) -> Self {
+        if let Err(err) = self.try_nest(prefix, routes) {
+            self.error.get_or_insert(err);
+        }
+        self
+    }
+
+    fn try_nest(&mut self, prefix: &str, routes: RouterBuilder<B>) -> Result<(), RouteError> {
+        let invalid = |reason| RouteError::InvalidPrefix {
+            prefix: prefix.to_owned(),
+            reason,
+        };
+        if prefix.len() < 2 || prefix.ends_with('/') {
+            return Err(invalid("a prefix must start with `/`, not end with `/`, and not be `/`"));
+        }
+        let parsed = Pattern::parse(prefix)?;
+        if parsed.segments.contains(&Segment::CatchAll) {
+            return Err(invalid("a prefix cannot hold a catch-all"));
+        }
+        if let Some(err) = routes.error {
+            return Err(err);
+        }
+        for route in routes.routes {
+            let joined = if route.given == "/" {
+                prefix.to_owned()
+            } else {
+                format!("{prefix}{}", route.given)
+            };
+            self.try_add(&joined, route.methods)?;
+        }
+        if let Some(fallback) = routes.fallback {
+            let mut methods = any(|_req: Request<B>| async { StatusCode::NOT_FOUND });
+            methods = methods.map_endpoints(|_| fallback.clone());
+            self.try_add(&format!("{prefix}/{{*path}}"), methods)?;
+        }
+        Ok(())
+    }
+
+    /// Wraps every route added *so far* in `layer` (per-scope middleware). Routes added later
+    /// and the fallback are not wrapped; wrap the built [`Router`] itself (with
+    /// `tower::ServiceBuilder`) for middleware that sees every request.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower_layer::Layer<EndpointService<B>>,
+        L::Service: Service<Request<B>> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request<B>>>::Response: IntoResponse,
+        <L::Service as Service<Request<B>>>::Error: Into<BoxError>,
+        <L::Service as Service<Request<B>>>::Future: Send + 'static,
+    {
+        for route in &mut self.routes {
+            let methods = std::mem::take(&mut route.methods);
+            route.methods = methods.map_endpoints(|e| e.layer(&layer));
+        }
+        self
+    }
+
+    /// Answers requests no route matches (default: `404 Not Found`).
+    pub fn fallback<H: Handler<B>>(mut self, handler: H) -> Self {
+        self.fallback = Some(Endpoint::from_handler(handler));
+        self
+    }
+
+    /// Like [`fallback`](Self::fallback) with a tower service (e.g. a static file server).
+    pub fn fallback_service<S>(mut self, service: S) -> Self
+    where
+        S: Service<Request<B>> + Clone + Send + Sync + 'static,
+        S::Response: IntoResponse,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        self.fallback = Some(Endpoint::from_service(service));
+        self
+    }
+
+    /// When a path does not match but the same path with the trailing slash added or removed
+    /// does, answer `308 Permanent Redirect` to it (query kept) instead of the fallback.
+    /// Off by default: routing is strict about trailing slashes.
+    pub fn redirect_trailing_slash(mut self, enabled: bool) -> Self {
+        self.redirect_trailing_slash = enabled;
+        self
+    }
+
+    /// Compiles the route table. Returns the first error met while adding routes.
+    pub fn build(self) -> Result<Router<B>, RouteError> {
+        if let Some(err) = self.error {
+            return Err(err);
+        }
+        let mut tree = Node::default();
+        let mut statics = FxHashMap::default();
+        let mut entries = Vec::with_capacity(self.routes.len());
+        for (index, route) in self.routes.into_iter().enumerate() {
+            let Pattern {
+                segments,
+                names,
+                template,
+            } = route.pattern;
+            if let Err(existing) = tree.insert(&segments, index) {
+                // Shapes were deduplicated while adding, so this is unreachable; report it
+                // as a conflict rather than panic all the same.
+                let existing: &Entry<B> = &entries[existing];
+                return Err(RouteError::Conflict {
+                    route: route.given,
+                    existing: existing.template.to_string(),
+                });
+            }
+            if names.is_empty() {
+                statics.insert(template.clone(), index);
+            }
+            entries.push(Entry {
+                allow: route.methods.allow_header(),
+                template: Arc::from(template),
+                names: Arc::from(names),
+                methods: route.methods,
+            });
+        }
+        let fallback = self.fallback.unwrap_or_else(|| {
+            Endpoint::from_handler(|_req: Request<B>| async {
+                error(StatusCode::NOT_FOUND, "Not Found")
+            })
+        });
+        Ok(Router::from_inner(Inner {
+            statics,
+            tree,
+            entries,
+            fallback,
+            redirect_trailing_slash: self.redirect_trailing_slash,
+        }))
+    }
+}

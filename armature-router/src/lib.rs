@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod body;
+mod builder;
+mod error;
+mod handler;
+mod json;
+mod method_router;
+mod params;
+mod path;
+mod pattern;
+mod response;
+mod router;
+mod tree;
+
+pub use body::{Body, BoxError};
+pub use builder::RouterBuilder;
+pub use error::RouteError;
+pub use handler::{handler_fn, EndpointFuture, EndpointService, Handler, HandlerFn, IntoResponseFuture};
+pub use json::{Json, JsonRejection, DEFAULT_JSON_LIMIT};
+pub use method_router::{any, delete, get, head, on, on_service, options, patch, post, put, trace, MethodRouter};
+pub use params::{MatchedRoute, PathParams};
+pub use response::{IntoResponse, Response};
+pub use router::{RouteFuture, Router};

@@ -1,0 +1,142 @@
+//! Request extensions the router sets: the path parameters and the matched route template.
+
+use std::fmt;
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+/// The percent-decoded path parameters of the matched route, in pattern order.
+///
+/// The router inserts it into the request's extensions before calling the route's service.
+///
+/// ```
+/// use armature_router::{get, PathParams, Router};
+/// use http::Request;
+/// use tower::ServiceExt;
+///
+/// # tokio_test::block_on(async {
+/// let router = Router::builder()
+///     .route("/users/{id}/posts/:post", get(|req: Request<()>| async move {
+///         let params = req.extensions().get::<PathParams>().unwrap();
+///         format!("{} {}", &params["id"], params.get("post").unwrap())
+///     }))
+///     .build()?;
+/// let res = router
+///     .oneshot(Request::get("/users/caf%C3%A9/posts/7").body(())?)
+///     .await?;
+/// let body = http_body_util::BodyExt::collect(res.into_body()).await?.to_bytes();
+/// assert_eq!(body, "café 7");
+/// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Default)]
+pub struct PathParams {
+    names: Option<Arc<[Box<str>]>>,
+    /// All decoded values back to back; `ends[i]` is where value `i` stops.
+    values: String,
+    ends: SmallVec<[usize; 4]>,
+}
+
+impl PathParams {
+    pub(crate) fn with_names(names: Arc<[Box<str>]>, capacity: usize) -> Self {
+        PathParams {
+            names: Some(names),
+            values: String::with_capacity(capacity),
+            ends: SmallVec::new(),
+        }
+    }
+
+    pub(crate) fn push(&mut self, value: &str) {
+        self.values.push_str(value);
+        self.ends.push(self.values.len());
+    }
+
+    /// The value of the parameter `name`, if the route has it.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// The parameters as `(name, value)` pairs, in pattern order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let names = self.names.as_deref().unwrap_or(&[]);
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        names
+            .iter()
+            .zip(starts.zip(self.ends.iter().copied()))
+            .map(|(name, (start, end))| (&**name, &self.values[start..end]))
+    }
+
+    /// How many parameters the route has.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether the route has no parameters.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+impl std::ops::Index<&str> for PathParams {
+    type Output = str;
+
+    /// # Panics
+    /// When the route has no parameter `name`; use [`PathParams::get`] to handle that case.
+    fn index(&self, name: &str) -> &str {
+        self.get(name)
+            .unwrap_or_else(|| panic!("no path parameter named `{name}`"))
+    }
+}
+
+impl fmt::Debug for PathParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// The template of the route that matched, like `/users/{id}` (always in `{name}` syntax, with
+/// any `nest` prefix included).
+///
+/// The router puts it in the request's extensions for the handler, and in the response's
+/// extensions so that layers *outside* the router (logger, analytics) can label by route
+/// instead of by raw path. Requests answered by the fallback carry none.
+///
+/// ```
+/// use armature_router::{get, MatchedRoute, Router};
+/// use http::Request;
+/// use tower::ServiceExt;
+///
+/// # tokio_test::block_on(async {
+/// let router = Router::builder()
+///     .route("/users/:id", get(|_req: Request<()>| async { "hi" }))
+///     .build()?;
+/// let res = router.oneshot(Request::get("/users/42").body(())?).await?;
+/// assert_eq!(res.extensions().get::<MatchedRoute>().unwrap().as_str(), "/users/{id}");
+/// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MatchedRoute(Arc<str>);
+
+impl MatchedRoute {
+    pub(crate) fn new(template: Arc<str>) -> Self {
+        MatchedRoute(template)
+    }
+
+    /// The template as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MatchedRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for MatchedRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

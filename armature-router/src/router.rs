@@ -1,0 +1,272 @@
+//! The compiled router: a `tower::Service` that dispatches by path and method.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
+use http::{Request, StatusCode};
+use http_body::Body as _;
+use pin_project_lite::pin_project;
+use rustc_hash::FxHashMap;
+use tower_service::Service;
+
+use crate::builder::RouterBuilder;
+use crate::handler::{Endpoint, EndpointFuture};
+use crate::method_router::MethodRouter;
+use crate::params::{MatchedRoute, PathParams};
+use crate::path::{decode_param, normalize};
+use crate::response::{error, IntoResponse, Response};
+use crate::tree::{Node, Spans};
+use crate::Body;
+
+pub(crate) struct Entry<B> {
+    pub(crate) template: Arc<str>,
+    pub(crate) names: Arc<[Box<str>]>,
+    pub(crate) methods: MethodRouter<B>,
+    pub(crate) allow: HeaderValue,
+}
+
+pub(crate) struct Inner<B> {
+    /// Routes without parameters, by exact (normalized) path: one hash lookup.
+    pub(crate) statics: FxHashMap<Box<str>, usize>,
+    pub(crate) tree: Node,
+    pub(crate) entries: Vec<Entry<B>>,
+    pub(crate) fallback: Endpoint<B>,
+    pub(crate) redirect_trailing_slash: bool,
+}
+
+/// An HTTP router: a `tower::Service<http::Request<B>>`, generic over the request body.
+///
+/// Build one with [`Router::builder`]. Cloning is cheap (one `Arc`); the route table is
+/// compiled once and never rebuilt per request.
+///
+/// What it answers by itself:
+/// * `404 Not Found` from the fallback when no route matches;
+/// * `405 Method Not Allowed` with an `Allow` header when the path matches but not the method;
+/// * `HEAD` with the `GET` endpoint's status and headers and no body (unless `HEAD` has its own);
+/// * `400 Bad Request` for a path with invalid percent-encoding, or a parameter that does not
+///   decode to UTF-8 (see the [decoding policy](crate#percent-decoding-policy)).
+///
+/// ```
+/// use armature_router::{get, Router};
+/// use http::{Request, StatusCode};
+/// use tower::ServiceExt;
+///
+/// # tokio_test::block_on(async {
+/// let router = Router::builder()
+///     .route("/plaintext", get(|_req: Request<()>| async { "Hello, World!" }))
+///     .build()?;
+/// let res = router.oneshot(Request::get("/plaintext").body(())?).await?;
+/// assert_eq!(res.status(), StatusCode::OK);
+/// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+/// # }).unwrap();
+/// ```
+pub struct Router<B> {
+    inner: Arc<Inner<B>>,
+}
+
+impl<B> Clone for Router<B> {
+    fn clone(&self) -> Self {
+        Router {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<B> fmt::Debug for Router<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field("routes", &self.routes().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl<B: Send + 'static> Router<B> {
+    /// Starts a [`RouterBuilder`].
+    pub fn builder() -> RouterBuilder<B> {
+        RouterBuilder::new()
+    }
+}
+
+impl<B> Router<B> {
+    pub(crate) fn from_inner(inner: Inner<B>) -> Self {
+        Router {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Every route as `(template, methods)`, in the order they were added. This is the table
+    /// that serves requests (OpenAPI generation reads it too).
+    pub fn routes(&self) -> impl Iterator<Item = (&str, Vec<http::Method>)> + '_ {
+        self.inner
+            .entries
+            .iter()
+            .map(|e| (&*e.template, e.methods.methods().collect()))
+    }
+
+    /// Which route (by index into `entries`) matches `path`, with its parameter spans.
+    fn find(&self, path: &str, spans: &mut Spans) -> Option<usize> {
+        if let Some(&index) = self.inner.statics.get(path) {
+            return Some(index);
+        }
+        self.inner.tree.at(path, spans)
+    }
+
+    fn trailing_slash_redirect(&self, path: &str, req: &Request<B>) -> Option<Response> {
+        if !self.inner.redirect_trailing_slash || path == "/" {
+            return None;
+        }
+        let other = match path.strip_suffix('/') {
+            Some(trimmed) => trimmed.to_owned(),
+            None => format!("{path}/"),
+        };
+        self.find(&other, &mut Spans::new())?;
+        let location = match req.uri().query() {
+            Some(query) => format!("{other}?{query}"),
+            None => other,
+        };
+        let mut res = StatusCode::PERMANENT_REDIRECT.into_response();
+        res.headers_mut()
+            .insert(LOCATION, HeaderValue::from_str(&location).ok()?);
+        Some(res)
+    }
+}
+
+impl<B: Send + 'static> Service<Request<B>> for Router<B> {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = RouteFuture<B>;
+
+    #[inline]
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> RouteFuture<B> {
+        let Ok(path) = normalize(req.uri().path()) else {
+            return RouteFuture::ready(error(
+                StatusCode::BAD_REQUEST,
+                "invalid percent-encoding in path",
+            ));
+        };
+        let mut spans = Spans::new();
+        let Some(index) = self.find(&path, &mut spans) else {
+            if let Some(redirect) = self.trailing_slash_redirect(&path, &req) {
+                return RouteFuture::ready(redirect);
+            }
+            return RouteFuture::call(&self.inner.fallback, req, None, false);
+        };
+        let entry = &self.inner.entries[index];
+        let matched = MatchedRoute::new(Arc::clone(&entry.template));
+        let Some((endpoint, head_from_get)) = entry.methods.endpoint(req.method()) else {
+            let mut res = error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+            res.headers_mut().insert(ALLOW, entry.allow.clone());
+            res.extensions_mut().insert(matched);
+            return RouteFuture::ready(res);
+        };
+        if !spans.is_empty() {
+            let mut params =
+                PathParams::with_names(Arc::clone(&entry.names), path.len());
+            for &(start, end) in &spans {
+                match decode_param(&path[start..end]) {
+                    Ok(value) => params.push(&value),
+                    Err(_) => {
+                        return RouteFuture::ready(error(
+                            StatusCode::BAD_REQUEST,
+                            "path parameter is not valid UTF-8",
+                        ))
+                    }
+                }
+            }
+            req.extensions_mut().insert(params);
+        }
+        req.extensions_mut().insert(matched.clone());
+        RouteFuture::call(endpoint, req, Some(matched), head_from_get)
+    }
+}
+
+pin_project! {
+    /// Response future of [`Router`].
+    pub struct RouteFuture<B> {
+        #[pin]
+        kind: Kind<B>,
+        matched: Option<MatchedRoute>,
+        strip_body: bool,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<B> {
+        Ready { response: Option<Response> },
+        Endpoint { #[pin] fut: EndpointFuture<B> },
+    }
+}
+
+impl<B: Send + 'static> RouteFuture<B> {
+    fn ready(response: Response) -> Self {
+        RouteFuture {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+            matched: None,
+            strip_body: false,
+        }
+    }
+
+    fn call(
+        endpoint: &Endpoint<B>,
+        req: Request<B>,
+        matched: Option<MatchedRoute>,
+        strip_body: bool,
+    ) -> Self {
+        RouteFuture {
+            kind: Kind::Endpoint {
+                fut: endpoint.call(req),
+            },
+            matched,
+            strip_body,
+        }
+    }
+}
+
+impl<B> Future for RouteFuture<B> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut res = match this.kind.project() {
+            KindProj::Ready { response } => match response.take() {
+                Some(res) => res,
+                None => return Poll::Pending,
+            },
+            KindProj::Endpoint { fut } => match fut.poll(cx) {
+                Poll::Ready(Ok(res)) => res,
+                Poll::Ready(Err(never)) => match never {},
+                Poll::Pending => return Poll::Pending,
+            },
+        };
+        if let Some(matched) = this.matched.take() {
+            res.extensions_mut().insert(matched);
+        }
+        if *this.strip_body {
+            strip_body(&mut res);
+        }
+        Poll::Ready(Ok(res))
+    }
+}
+
+/// Answers a `HEAD` from a `GET` response: same status and headers, no body. The length the
+/// body would have had is kept in `content-length` when it is known.
+fn strip_body(res: &mut Response) {
+    if let Some(len) = res.body().size_hint().exact() {
+        if !res.headers().contains_key(CONTENT_LENGTH) {
+            res.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
+        }
+    }
+    *res.body_mut() = Body::empty();
+}
