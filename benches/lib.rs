@@ -1,0 +1,172 @@
+//! Shared fixtures for Armature's criterion benchmarks: the route tables and the three
+//! benchmark endpoints, built through the public API only, as a user would.
+
+use armature_router::{get, Router};
+use http::Request;
+
+/// The GitHub REST API route table used by matchit's benchmark (130 routes), in `{param}`
+/// syntax. Six routes of that table glue a parameter to a static segment
+/// (`/orgs/{org}/members{user}`); here they have the `/` the real API has.
+pub const GITHUB_ROUTES: &[&str] = &[
+    "/authorizations",
+    "/authorizations/{id}",
+    "/applications/{client_id}/tokens/{access_token}",
+    "/events",
+    "/repos/{owner}/{repo}/events",
+    "/networks/{owner}/{repo}/events",
+    "/orgs/{org}/events",
+    "/users/{user}/received_events",
+    "/users/{user}/received_events/public",
+    "/users/{user}/events",
+    "/users/{user}/events/public",
+    "/users/{user}/events/orgs/{org}",
+    "/feeds",
+    "/notifications",
+    "/repos/{owner}/{repo}/notifications",
+    "/notifications/threads/{id}",
+    "/notifications/threads/{id}/subscription",
+    "/repos/{owner}/{repo}/stargazers",
+    "/users/{user}/starred",
+    "/user/starred",
+    "/user/starred/{owner}/{repo}",
+    "/repos/{owner}/{repo}/subscribers",
+    "/users/{user}/subscriptions",
+    "/user/subscriptions",
+    "/repos/{owner}/{repo}/subscription",
+    "/user/subscriptions/{owner}/{repo}",
+    "/users/{user}/gists",
+    "/gists",
+    "/gists/{id}",
+    "/gists/{id}/star",
+    "/repos/{owner}/{repo}/git/blobs/{sha}",
+    "/repos/{owner}/{repo}/git/commits/{sha}",
+    "/repos/{owner}/{repo}/git/refs",
+    "/repos/{owner}/{repo}/git/tags/{sha}",
+    "/repos/{owner}/{repo}/git/trees/{sha}",
+    "/issues",
+    "/user/issues",
+    "/orgs/{org}/issues",
+    "/repos/{owner}/{repo}/issues",
+    "/repos/{owner}/{repo}/issues/{number}",
+    "/repos/{owner}/{repo}/assignees",
+    "/repos/{owner}/{repo}/assignees/{assignee}",
+    "/repos/{owner}/{repo}/issues/{number}/comments",
+    "/repos/{owner}/{repo}/issues/{number}/events",
+    "/repos/{owner}/{repo}/labels",
+    "/repos/{owner}/{repo}/labels/{name}",
+    "/repos/{owner}/{repo}/issues/{number}/labels",
+    "/repos/{owner}/{repo}/milestones/{number}/labels",
+    "/repos/{owner}/{repo}/milestones/",
+    "/repos/{owner}/{repo}/milestones/{number}",
+    "/emojis",
+    "/gitignore/templates",
+    "/gitignore/templates/{name}",
+    "/meta",
+    "/rate_limit",
+    "/users/{user}/orgs",
+    "/user/orgs",
+    "/orgs/{org}",
+    "/orgs/{org}/members",
+    "/orgs/{org}/members/{user}",
+    "/orgs/{org}/public_members",
+    "/orgs/{org}/public_members/{user}",
+    "/orgs/{org}/teams",
+    "/teams/{id}",
+    "/teams/{id}/members",
+    "/teams/{id}/members/{user}",
+    "/teams/{id}/repos",
+    "/teams/{id}/repos/{owner}/{repo}",
+    "/user/teams",
+    "/repos/{owner}/{repo}/pulls",
+    "/repos/{owner}/{repo}/pulls/{number}",
+    "/repos/{owner}/{repo}/pulls/{number}/commits",
+    "/repos/{owner}/{repo}/pulls/{number}/files",
+    "/repos/{owner}/{repo}/pulls/{number}/merge",
+    "/repos/{owner}/{repo}/pulls/{number}/comments",
+    "/user/repos",
+    "/users/{user}/repos",
+    "/orgs/{org}/repos",
+    "/repositories",
+    "/repos/{owner}/{repo}",
+    "/repos/{owner}/{repo}/contributors",
+    "/repos/{owner}/{repo}/languages",
+    "/repos/{owner}/{repo}/teams",
+    "/repos/{owner}/{repo}/tags",
+    "/repos/{owner}/{repo}/branches",
+    "/repos/{owner}/{repo}/branches/{branch}",
+    "/repos/{owner}/{repo}/collaborators",
+    "/repos/{owner}/{repo}/collaborators/{user}",
+    "/repos/{owner}/{repo}/comments",
+    "/repos/{owner}/{repo}/commits/{sha}/comments",
+    "/repos/{owner}/{repo}/commits",
+    "/repos/{owner}/{repo}/commits/{sha}",
+    "/repos/{owner}/{repo}/readme",
+    "/repos/{owner}/{repo}/keys",
+    "/repos/{owner}/{repo}/keys/{id}",
+    "/repos/{owner}/{repo}/downloads",
+    "/repos/{owner}/{repo}/downloads/{id}",
+    "/repos/{owner}/{repo}/forks",
+    "/repos/{owner}/{repo}/hooks",
+    "/repos/{owner}/{repo}/hooks/{id}",
+    "/repos/{owner}/{repo}/releases",
+    "/repos/{owner}/{repo}/releases/{id}",
+    "/repos/{owner}/{repo}/releases/{id}/assets",
+    "/repos/{owner}/{repo}/stats/contributors",
+    "/repos/{owner}/{repo}/stats/commit_activity",
+    "/repos/{owner}/{repo}/stats/code_frequency",
+    "/repos/{owner}/{repo}/stats/participation",
+    "/repos/{owner}/{repo}/stats/punch_card",
+    "/repos/{owner}/{repo}/statuses/{ref}",
+    "/search/repositories",
+    "/search/code",
+    "/search/issues",
+    "/search/users",
+    "/legacy/issues/search/{owner}/{repository}/{state}/{keyword}",
+    "/legacy/repos/search/{keyword}",
+    "/legacy/user/search/{keyword}",
+    "/legacy/user/email/{email}",
+    "/users/{user}",
+    "/user",
+    "/users",
+    "/user/emails",
+    "/users/{user}/followers",
+    "/user/followers",
+    "/users/{user}/following",
+    "/user/following",
+    "/user/following/{user}",
+    "/users/{user}/following/{target}",
+    "/users/{user}/keys",
+    "/user/keys",
+    "/user/keys/{id}",
+];
+
+/// One concrete request path per route of [`GITHUB_ROUTES`], each parameter filled in.
+pub fn github_paths() -> Vec<String> {
+    GITHUB_ROUTES
+        .iter()
+        .map(|route| {
+            route
+                .split('/')
+                .map(|seg| {
+                    if seg.starts_with('{') {
+                        "rust-lang"
+                    } else {
+                        seg
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .collect()
+}
+
+/// A router over [`GITHUB_ROUTES`] whose handlers answer nothing in particular.
+pub fn github_router() -> Router<()> {
+    GITHUB_ROUTES
+        .iter()
+        .fold(Router::builder(), |b, route| {
+            b.route(route, get(|_req: Request<()>| async { "" }))
+        })
+        .build()
+        .expect("the GitHub table has no conflicts")
+}
