@@ -1,0 +1,11 @@
+//! Standalone tower layers for HTTP services: [`cors`], [`logger`] and [`request_id`].
+//!
+//! Each is a `tower::Layer` generic over request and response bodies, so the same value works
+//! in an Armature router stack, an axum `Router::layer`, a tonic server and plain hyper.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cors;
+pub mod logger;
+pub mod request_id;

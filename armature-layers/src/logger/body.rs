@@ -1,0 +1,79 @@
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::Buf;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::record::{Outcome, Record};
+
+pin_project! {
+    /// Response body of [`LoggerService`](super::LoggerService): counts the bytes sent and logs
+    /// the request when the body ends, fails, or is dropped early (the client went away).
+    pub struct LoggedBody<B> {
+        #[pin]
+        inner: B,
+        record: Option<Box<Record>>,
+        // Whether the body was empty from the start (hyper may drop those without polling).
+        empty: bool,
+    }
+
+    impl<B> PinnedDrop for LoggedBody<B> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if let Some(record) = this.record.take() {
+                record.emit(record.outcome_when_dropped(*this.empty));
+            }
+        }
+    }
+}
+
+impl<B: Body> LoggedBody<B> {
+    pub(crate) fn new(inner: B, record: Option<Box<Record>>) -> Self {
+        let empty = inner.is_end_stream();
+        LoggedBody {
+            inner,
+            record,
+            empty,
+        }
+    }
+}
+
+impl<B: Body> Body for LoggedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if let Some(record) = this.record.as_mut() {
+            match &frame {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        record.bytes += data.remaining() as u64;
+                    }
+                }
+                Some(Err(_)) => {
+                    record.emit(Outcome::BodyError);
+                    *this.record = None;
+                }
+                None => {
+                    record.emit(Outcome::Ok);
+                    *this.record = None;
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

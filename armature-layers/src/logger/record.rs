@@ -1,0 +1,210 @@
+//! What one access event says, gathered over the life of a request.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use armature_router::MatchedRoute;
+use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use tracing::Level;
+
+use super::{Format, TARGET};
+use crate::request_id::RequestId;
+
+pub(crate) struct Record {
+    level: Level,
+    format: Format,
+    start: Instant,
+    method: Method,
+    uri: Uri,
+    request_id: Option<HeaderValue>,
+    peer: Option<SocketAddr>,
+    status: Option<StatusCode>,
+    route: Option<MatchedRoute>,
+    pub(crate) bytes: u64,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum Outcome {
+    Ok,
+    BodyError,
+    Aborted,
+    ServiceError,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::BodyError => "body_error",
+            Outcome::Aborted => "aborted",
+            Outcome::ServiceError => "service_error",
+        }
+    }
+}
+
+/// Whether an access event at `level` would be recorded by the current subscriber.
+pub(crate) fn enabled(level: Level) -> bool {
+    match level {
+        Level::ERROR => tracing::enabled!(target: TARGET, Level::ERROR),
+        Level::WARN => tracing::enabled!(target: TARGET, Level::WARN),
+        Level::INFO => tracing::enabled!(target: TARGET, Level::INFO),
+        Level::DEBUG => tracing::enabled!(target: TARGET, Level::DEBUG),
+        Level::TRACE => tracing::enabled!(target: TARGET, Level::TRACE),
+    }
+}
+
+impl Record {
+    pub(crate) fn start<B>(req: &Request<B>, level: Level, format: Format) -> Self {
+        let request_id = match req.extensions().get::<RequestId>() {
+            Some(id) => Some(id.header_value().clone()),
+            None => req.headers().get("x-request-id").cloned(),
+        };
+        Record {
+            level,
+            format,
+            start: Instant::now(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            request_id,
+            peer: req.extensions().get::<SocketAddr>().copied(),
+            status: None,
+            route: None,
+            bytes: 0,
+        }
+    }
+
+    pub(crate) fn response<B>(&mut self, res: &Response<B>) {
+        self.status = Some(res.status());
+        self.route = res.extensions().get::<MatchedRoute>().cloned();
+    }
+
+    /// The outcome of a body dropped before its end: complete for an empty body or a `HEAD`
+    /// answer (servers drop those unpolled), else the client went away.
+    pub(crate) fn outcome_when_dropped(&self, empty: bool) -> Outcome {
+        if (empty && self.bytes == 0) || self.method == Method::HEAD {
+            Outcome::Ok
+        } else {
+            Outcome::Aborted
+        }
+    }
+
+    pub(crate) fn emit(&self, outcome: Outcome) {
+        let latency = self.start.elapsed();
+        let route = match &self.route {
+            Some(route) => route.as_str(),
+            None => self.uri.path(),
+        };
+        let status = self.status.map_or(0, |s| s.as_u16());
+        let request_id = self
+            .request_id
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        let peer = Peer(self.peer);
+        let latency_ms = latency.as_secs_f64() * 1e3;
+        let message = Message {
+            record: self,
+            route,
+            status,
+            request_id,
+            latency_ms,
+            outcome,
+        };
+        macro_rules! event {
+            ($level:expr) => {
+                tracing::event!(
+                    target: TARGET,
+                    $level,
+                    method = %self.method,
+                    route,
+                    status,
+                    latency_us = latency.as_micros() as u64,
+                    bytes = self.bytes,
+                    request_id,
+                    peer = %peer,
+                    outcome = outcome.as_str(),
+                    "{message}"
+                )
+            };
+        }
+        match self.level {
+            Level::ERROR => event!(Level::ERROR),
+            Level::WARN => event!(Level::WARN),
+            Level::INFO => event!(Level::INFO),
+            Level::DEBUG => event!(Level::DEBUG),
+            Level::TRACE => event!(Level::TRACE),
+        }
+    }
+}
+
+struct Peer(Option<SocketAddr>);
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(addr) => write!(f, "{addr}"),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+struct Message<'a> {
+    record: &'a Record,
+    route: &'a str,
+    status: u16,
+    request_id: &'a str,
+    latency_ms: f64,
+    outcome: Outcome,
+}
+
+impl fmt::Display for Message<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.record;
+        match r.format {
+            Format::Text => {
+                write!(
+                    f,
+                    "{} {} {} {:.2}ms {}B rid={} peer={}",
+                    r.method,
+                    self.route,
+                    self.status,
+                    self.latency_ms,
+                    r.bytes,
+                    self.request_id,
+                    Peer(r.peer)
+                )?;
+                match self.outcome {
+                    Outcome::Ok => Ok(()),
+                    other => write!(f, " outcome={}", other.as_str()),
+                }
+            }
+            Format::Json => {
+                let line = JsonLine {
+                    method: r.method.as_str(),
+                    route: self.route,
+                    status: self.status,
+                    latency_ms: self.latency_ms,
+                    bytes: r.bytes,
+                    request_id: self.request_id,
+                    peer: r.peer,
+                    outcome: self.outcome.as_str(),
+                };
+                let json = sonic_rs::to_string(&line).map_err(|_| fmt::Error)?;
+                f.write_str(&json)
+            }
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct JsonLine<'a> {
+    method: &'a str,
+    route: &'a str,
+    status: u16,
+    latency_ms: f64,
+    bytes: u64,
+    request_id: &'a str,
+    peer: Option<SocketAddr>,
+    outcome: &'a str,
+}

@@ -1,0 +1,132 @@
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use http::HeaderValue;
+
+/// The id of one request, in the request's extensions (for handlers and the logger) and in
+/// the response's extensions (for layers outside [`RequestIdLayer`](super::RequestIdLayer)).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// A fresh, process-unique id formatted like a UUID: `8-4-4-4-12` hex digits.
+    ///
+    /// ```
+    /// use armature_layers::request_id::RequestId;
+    ///
+    /// let (a, b) = (RequestId::generate(), RequestId::generate());
+    /// assert_ne!(a, b);
+    /// assert_eq!(a.as_str().len(), 36);
+    /// ```
+    pub fn generate() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        static KEY: OnceLock<(u64, u64)> = OnceLock::new();
+        let &(k0, k1) = KEY.get_or_init(|| {
+            let state = RandomState::new();
+            (state.hash_one(0u8), state.hash_one(1u8))
+        });
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        // A bijective mix of the counter keeps ids unique; the key makes them differ per process.
+        let hi = mix(n ^ k0);
+        let lo = mix(n.wrapping_add(k1)) ^ k0.rotate_left(17);
+        let mut buf = [0u8; 36];
+        let hex = format_hex(hi, lo);
+        let mut j = 0;
+        for (i, byte) in hex.iter().enumerate() {
+            if matches!(i, 8 | 12 | 16 | 20) {
+                buf[j] = b'-';
+                j += 1;
+            }
+            buf[j] = *byte;
+            j += 1;
+        }
+        RequestId(HeaderValue::from_bytes(&buf).expect("hex digits and dashes are a valid header"))
+    }
+
+    /// Accepts `value` as an id if it is 1 to 128 visible ASCII characters.
+    pub(crate) fn parse(value: &HeaderValue) -> Option<Self> {
+        let bytes = value.as_bytes();
+        let valid =
+            !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(|b| b.is_ascii_graphic());
+        valid.then(|| RequestId(value.clone()))
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        // Only visible ASCII is ever stored.
+        self.0.to_str().unwrap_or_default()
+    }
+
+    /// The id as a header value.
+    pub fn header_value(&self) -> &HeaderValue {
+        &self.0
+    }
+}
+
+/// splitmix64's finalizer: a bijection on u64 with good avalanche.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn format_hex(hi: u64, lo: u64) -> [u8; 32] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    for (i, byte) in hi.to_be_bytes().iter().chain(&lo.to_be_bytes()).enumerate() {
+        out[2 * i] = DIGITS[(byte >> 4) as usize];
+        out[2 * i + 1] = DIGITS[(byte & 0xf) as usize];
+    }
+    out
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn generated_ids_are_unique_and_uuid_shaped() {
+        let ids: HashSet<String> = (0..10_000)
+            .map(|_| RequestId::generate().to_string())
+            .collect();
+        assert_eq!(ids.len(), 10_000);
+        for id in ids.iter().take(10) {
+            let groups: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+            assert!(
+                id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()),
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn incoming_ids_are_validated() {
+        let ok = HeaderValue::from_static("abc-123");
+        assert_eq!(RequestId::parse(&ok).unwrap().as_str(), "abc-123");
+        for bad in ["", "has space", &"x".repeat(129)] {
+            assert!(
+                RequestId::parse(&HeaderValue::from_str(bad).unwrap()).is_none(),
+                "{bad:?}"
+            );
+        }
+        let non_ascii = HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap();
+        assert!(RequestId::parse(&non_ascii).is_none());
+    }
+}
