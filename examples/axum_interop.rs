@@ -1,0 +1,45 @@
+//! Armature's layers inside an existing axum app, unchanged: `Router::layer` with a
+//! `tower::ServiceBuilder` stack, exactly as with tower-http's layers.
+//!
+//! ```text
+//! cargo run --example axum_interop -- --port 3000
+//! curl -i localhost:3000/users/42     # x-request-id echoed, one access log line
+//! ```
+
+use armature_examples::{init_tracing, Args};
+use armature_layers::logger::Logger;
+use armature_layers::request_id::{RequestId, RequestIdLayer};
+use axum::extract::Path;
+use axum::routing::get;
+use axum::{Extension, Json};
+use tower::ServiceBuilder;
+
+/// The axum app, with Armature's request-id and logger layers applied the axum way.
+pub fn app() -> axum::Router {
+    axum::Router::new().route("/users/{id}", get(user)).layer(
+        ServiceBuilder::new()
+            .layer(RequestIdLayer::new())
+            .layer(Logger::default()),
+    )
+}
+
+async fn user(
+    Path(id): Path<String>,
+    Extension(rid): Extension<RequestId>,
+) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "id": id, "name": "Alice", "request_id": rid.as_str() }))
+}
+
+#[allow(dead_code)]
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    init_tracing();
+    let args = Args::from_env()?;
+    let listener = tokio::net::TcpListener::bind(args.addr()).await?;
+    tracing::info!(
+        "axum app with Armature layers on http://{}",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app()).await?;
+    Ok(())
+}

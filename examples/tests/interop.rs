@@ -1,0 +1,169 @@
+//! The interop promise: Armature's layers work unchanged inside axum and tonic apps. These
+//! tests drive the very code of `examples/axum_interop.rs` and `examples/tonic_interop.rs`
+//! over real sockets.
+
+#[path = "../axum_interop.rs"]
+mod axum_interop;
+#[path = "../tonic_interop.rs"]
+mod tonic_interop;
+
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::SubscriberExt;
+
+/// Access events (their `route` and `request_id` fields) seen by the global subscriber.
+#[derive(Clone, Default)]
+struct Events(Arc<Mutex<Vec<(String, String)>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != armature_layers::logger::TARGET {
+            return;
+        }
+        #[derive(Default)]
+        struct V(String, String);
+        impl Visit for V {
+            fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+            fn record_str(&mut self, field: &Field, value: &str) {
+                match field.name() {
+                    "route" => self.0 = value.to_owned(),
+                    "request_id" => self.1 = value.to_owned(),
+                    _ => {}
+                }
+            }
+        }
+        let mut v = V::default();
+        event.record(&mut v);
+        self.0.lock().unwrap().push((v.0, v.1));
+    }
+}
+
+fn events() -> Events {
+    static EVENTS: std::sync::OnceLock<Events> = std::sync::OnceLock::new();
+    EVENTS
+        .get_or_init(|| {
+            let events = Events::default();
+            tracing::subscriber::set_global_default(
+                tracing_subscriber::registry().with(events.clone()),
+            )
+            .expect("one global subscriber per test binary");
+            events
+        })
+        .clone()
+}
+
+fn logged(events: &Events, request_id: &str) -> Vec<String> {
+    events
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, id)| id == request_id)
+        .map(|(route, _)| route.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn tonic_server_with_armature_layers_sets_request_id_and_logs() {
+    let events = events();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tonic_interop::serve(listener, async {
+        let _ = stopped.await;
+    }));
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = HealthClient::new(channel);
+    let res = client
+        .check(HealthCheckRequest {
+            service: "armature.Demo".into(),
+        })
+        .await
+        .unwrap();
+    let request_id = res
+        .metadata()
+        .get("x-request-id")
+        .expect("request id echoed")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(request_id.len(), 36);
+    assert_eq!(res.into_inner().status(), ServingStatus::Serving);
+
+    // An unknown service is a gRPC error, still with an id and a log event.
+    let err = client
+        .check(HealthCheckRequest {
+            service: "nope".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+    let err_id = err
+        .metadata()
+        .get("x-request-id")
+        .expect("request id on errors too")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(err_id, request_id);
+
+    drop(client);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    // The log event is emitted when the response body ends; the server has finished by now.
+    assert_eq!(
+        logged(&events, &request_id),
+        ["/grpc.health.v1.Health/Check"]
+    );
+    assert_eq!(logged(&events, &err_id).len(), 1);
+}
+
+#[tokio::test]
+async fn axum_app_with_armature_layers_sets_request_id_and_logs() {
+    let events = events();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, axum_interop::app()).await });
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /users/42 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let request_id = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .expect("request id echoed")
+        .to_owned();
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json["id"], "42");
+    assert_eq!(
+        json["request_id"],
+        request_id.as_str(),
+        "the handler saw the same id"
+    );
+    // axum does not expose Armature's MatchedRoute, so the raw path is logged.
+    for _ in 0..100 {
+        if !logged(&events, &request_id).is_empty() {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(logged(&events, &request_id), ["/users/42"]);
+    server.abort();
+}
