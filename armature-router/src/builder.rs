@@ -22,6 +22,9 @@ struct RouteDef<B> {
     given: String,
     pattern: Pattern,
     methods: MethodRouter<B>,
+    /// A nested builder's fallback, mounted as `{prefix}/{*path}`: it answers like a fallback
+    /// (no `MatchedRoute`, not in the route table, not wrapped by scope layers).
+    fallback: bool,
 }
 
 /// Collects routes, then compiles them into a [`Router`] with [`build`](Self::build).
@@ -63,7 +66,10 @@ pub struct RouterBuilder<B> {
 impl<B> fmt::Debug for RouterBuilder<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RouterBuilder")
-            .field("routes", &self.routes.iter().map(|r| &r.given).collect::<Vec<_>>())
+            .field(
+                "routes",
+                &self.routes.iter().map(|r| &r.given).collect::<Vec<_>>(),
+            )
             .field("error", &self.error)
             .finish()
     }
@@ -81,6 +87,17 @@ impl<B: Send + 'static> Default for RouterBuilder<B> {
     }
 }
 
+/// `{scope}/{*name}`, with a catch-all name that no parameter of `scope` uses (fallbacks see no
+/// parameters, but a pattern may not name one twice).
+fn fallback_pattern(scope: &str) -> Result<String, RouteError> {
+    let names = Pattern::parse(scope)?.names;
+    let mut name = String::from("path");
+    while names.iter().any(|n| **n == *name) {
+        name.push('_');
+    }
+    Ok(format!("{scope}/{{*{name}}}"))
+}
+
 impl<B: Send + 'static> RouterBuilder<B> {
     /// An empty builder; same as [`Router::builder`].
     pub fn new() -> Self {
@@ -92,19 +109,28 @@ impl<B: Send + 'static> RouterBuilder<B> {
     /// Patterns: static segments, parameters `{id}` or `:id`, and a final catch-all `{*rest}`.
     /// Adding methods to a pattern that is already routed merges them.
     pub fn route(mut self, pattern: &str, methods: MethodRouter<B>) -> Self {
-        if let Err(err) = self.try_add(pattern, methods) {
+        if let Err(err) = self.try_add(pattern, methods, false) {
             self.error.get_or_insert(err);
         }
         self
     }
 
     /// Like [`route`](Self::route), but returns the error at once.
-    pub fn try_route(mut self, pattern: &str, methods: MethodRouter<B>) -> Result<Self, RouteError> {
-        self.try_add(pattern, methods)?;
+    pub fn try_route(
+        mut self,
+        pattern: &str,
+        methods: MethodRouter<B>,
+    ) -> Result<Self, RouteError> {
+        self.try_add(pattern, methods, false)?;
         Ok(self)
     }
 
-    fn try_add(&mut self, given: &str, mut methods: MethodRouter<B>) -> Result<(), RouteError> {
+    fn try_add(
+        &mut self,
+        given: &str,
+        mut methods: MethodRouter<B>,
+        fallback: bool,
+    ) -> Result<(), RouteError> {
         let pattern = Pattern::parse(given)?;
         let shape = pattern.shape().to_string();
         if let Some(method) = methods.duplicate.take() {
@@ -120,11 +146,13 @@ impl<B: Send + 'static> RouterBuilder<B> {
                 given: given.to_owned(),
                 pattern,
                 methods,
+                fallback,
             });
             return Ok(());
         };
         let existing = &mut self.routes[index];
-        if existing.pattern.template != pattern.template {
+        // A route never merges into a nested fallback (or the reverse): they would share `any`.
+        if existing.pattern.template != pattern.template || existing.fallback != fallback {
             return Err(RouteError::Conflict {
                 route: given.to_owned(),
                 existing: existing.given.clone(),
@@ -144,7 +172,10 @@ impl<B: Send + 'static> RouterBuilder<B> {
     /// `/api/v1` becomes `/api/v1/users/{id}`, and a nested `/` becomes `/api/v1` itself.
     ///
     /// Layers added to `routes` stay on its routes only (per-scope middleware). A fallback of
-    /// `routes` answers every unmatched path under the prefix, as `{prefix}/{*path}`.
+    /// `routes` answers every unmatched path under the prefix, as `{prefix}/{*path}` (unless
+    /// `routes` has a catch-all `/{*rest}`, which leaves it nothing to answer); like the
+    /// root fallback, its answers carry no [`MatchedRoute`](crate::MatchedRoute), it is not
+    /// listed by [`Router::routes`] and no scope layer wraps it.
     pub fn nest(mut self, prefix: &str, routes: RouterBuilder<B>) -> Self {
         if let Err(err) = self.try_nest(prefix, routes) {
             self.error.get_or_insert(err);
@@ -157,8 +188,10 @@ impl<B: Send + 'static> RouterBuilder<B> {
             prefix: prefix.to_owned(),
             reason,
         };
-        if prefix.len() < 2 || prefix.ends_with('/') {
-            return Err(invalid("a prefix must start with `/`, not end with `/`, and not be `/`"));
+        if !prefix.starts_with('/') || prefix.len() < 2 || prefix.ends_with('/') {
+            return Err(invalid(
+                "a prefix must start with `/`, not end with `/`, and not be `/`",
+            ));
         }
         let parsed = Pattern::parse(prefix)?;
         if parsed.segments.contains(&Segment::CatchAll) {
@@ -167,24 +200,31 @@ impl<B: Send + 'static> RouterBuilder<B> {
         if let Some(err) = routes.error {
             return Err(err);
         }
+        // A catch-all route at the root of `routes` leaves its fallback nothing to answer
+        // (as at the root of a router), so the fallback is not mounted.
+        let catches_all = routes.shapes.contains_key("/{*}");
         for route in routes.routes {
-            let joined = if route.given == "/" {
+            let joined = if route.fallback {
+                // Re-name the catch-all of a deeper scope's fallback against the new prefix.
+                let scope = route.given.rsplit_once('/').map_or("", |(scope, _)| scope);
+                fallback_pattern(&format!("{prefix}{scope}"))?
+            } else if route.given == "/" {
                 prefix.to_owned()
             } else {
                 format!("{prefix}{}", route.given)
             };
-            self.try_add(&joined, route.methods)?;
+            self.try_add(&joined, route.methods, route.fallback)?;
         }
-        if let Some(fallback) = routes.fallback {
+        if let Some(fallback) = routes.fallback.filter(|_| !catches_all) {
             let mut methods = any(|_req: Request<B>| async { StatusCode::NOT_FOUND });
             methods = methods.map_endpoints(|_| fallback.clone());
-            self.try_add(&format!("{prefix}/{{*path}}"), methods)?;
+            self.try_add(&fallback_pattern(prefix)?, methods, true)?;
         }
         Ok(())
     }
 
     /// Wraps every route added *so far* in `layer` (per-scope middleware). Routes added later
-    /// and the fallback are not wrapped; wrap the built [`Router`] itself (with
+    /// and fallbacks (nested ones included) are not wrapped; wrap the built [`Router`] itself (with
     /// `tower::ServiceBuilder`) for middleware that sees every request.
     pub fn layer<L>(mut self, layer: L) -> Self
     where
@@ -194,7 +234,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
         <L::Service as Service<Request<B>>>::Error: Into<BoxError>,
         <L::Service as Service<Request<B>>>::Future: Send + 'static,
     {
-        for route in &mut self.routes {
+        for route in self.routes.iter_mut().filter(|r| !r.fallback) {
             let methods = std::mem::take(&mut route.methods);
             route.methods = methods.map_endpoints(|e| e.layer(&layer));
         }
@@ -258,6 +298,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
                 template: Arc::from(template),
                 names: Arc::from(names),
                 methods: route.methods,
+                fallback: route.fallback,
             });
         }
         let fallback = self.fallback.unwrap_or_else(|| {

@@ -168,7 +168,9 @@ impl<B: Send + 'static> Endpoint<B> {
     {
         // A service that is already an endpoint is not boxed twice.
         let mut slot = Some(service);
-        if let Some(endpoint) = (&mut slot as &mut dyn Any).downcast_mut::<Option<EndpointService<B>>>() {
+        if let Some(endpoint) =
+            (&mut slot as &mut dyn Any).downcast_mut::<Option<EndpointService<B>>>()
+        {
             if let Some(endpoint) = endpoint.take() {
                 return endpoint.0;
             }

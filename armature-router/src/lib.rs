@@ -18,9 +18,13 @@ mod tree;
 pub use body::{Body, BoxError};
 pub use builder::RouterBuilder;
 pub use error::RouteError;
-pub use handler::{handler_fn, EndpointFuture, EndpointService, Handler, HandlerFn, IntoResponseFuture};
+pub use handler::{
+    handler_fn, EndpointFuture, EndpointService, Handler, HandlerFn, IntoResponseFuture,
+};
 pub use json::{Json, JsonRejection, DEFAULT_JSON_LIMIT};
-pub use method_router::{any, delete, get, head, on, on_service, options, patch, post, put, trace, MethodRouter};
+pub use method_router::{
+    any, delete, get, head, on, on_service, options, patch, post, put, trace, MethodRouter,
+};
 pub use params::{MatchedRoute, PathParams};
 pub use response::{IntoResponse, Response};
-pub use router::{RouteFuture, Router};
+pub use router::{RouteFuture, RouteMatch, Router};

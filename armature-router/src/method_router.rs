@@ -125,7 +125,8 @@ impl<B: Send + 'static> MethodRouter<B> {
     /// Adds a handler for every method that has no endpoint of its own (no `405` then).
     pub fn any<H: Handler<B>>(mut self, handler: H) -> Self {
         if self.any.is_some() {
-            self.duplicate.get_or_insert(Method::from_bytes(b"ANY").expect("valid token"));
+            self.duplicate
+                .get_or_insert(Method::from_bytes(b"ANY").expect("valid token"));
         }
         self.any = Some(Endpoint::from_handler(handler));
         self
@@ -165,11 +166,7 @@ impl<B: Send + 'static> MethodRouter<B> {
     pub(crate) fn map_endpoints(self, mut f: impl FnMut(Endpoint<B>) -> Endpoint<B>) -> Self {
         MethodRouter {
             standard: self.standard.map(|e| e.map(&mut f)),
-            extension: self
-                .extension
-                .into_iter()
-                .map(|(m, e)| (m, f(e)))
-                .collect(),
+            extension: self.extension.into_iter().map(|(m, e)| (m, f(e))).collect(),
             any: self.any.map(&mut f),
             duplicate: self.duplicate,
         }

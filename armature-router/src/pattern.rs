@@ -82,10 +82,23 @@ fn parse_segment(raw: &str) -> Result<(Segment, Option<&str>), &'static str> {
     if raw.contains(['{', '}']) {
         return Err("a parameter must span a whole segment, like `/{id}`");
     }
-    let normalized = crate::path::normalize(raw)
+    // Request paths arrive percent-encoded, so a literal `/café` in a pattern is stored as
+    // `/caf%C3%A9`, the form it can actually be matched in.
+    let encoded = percent_encoding::utf8_percent_encode(raw, NOT_IN_PATH).to_string();
+    let normalized = crate::path::normalize(&encoded)
         .map_err(|_| "invalid percent-encoding in a static segment")?;
     Ok((Segment::Static(normalized.into_owned().into()), None))
 }
+
+/// Bytes a request path never holds unescaped (non-ASCII is always escaped as well).
+const NOT_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`');
 
 fn valid_name(name: &str) -> Result<&str, &'static str> {
     if name.is_empty() {
@@ -143,11 +156,25 @@ mod tests {
 
     #[test]
     fn colon_and_brace_params_render_the_same_template() {
-        assert_eq!(&*Pattern::parse("/users/:id").unwrap().template, "/users/{id}");
-        assert_eq!(&*Pattern::parse("/users/{id}").unwrap().template, "/users/{id}");
-        assert_eq!(&*Pattern::parse("/f/{*rest}").unwrap().template, "/f/{*rest}");
+        assert_eq!(
+            &*Pattern::parse("/users/:id").unwrap().template,
+            "/users/{id}"
+        );
+        assert_eq!(
+            &*Pattern::parse("/users/{id}").unwrap().template,
+            "/users/{id}"
+        );
+        assert_eq!(
+            &*Pattern::parse("/f/{*rest}").unwrap().template,
+            "/f/{*rest}"
+        );
         assert_eq!(&*Pattern::parse("/").unwrap().template, "/");
         assert_eq!(&*Pattern::parse("/a/").unwrap().template, "/a/");
+        assert_eq!(&*Pattern::parse("/café").unwrap().template, "/caf%C3%A9");
+        assert_eq!(
+            &*Pattern::parse("/caf%c3%a9").unwrap().template,
+            "/caf%C3%A9"
+        );
     }
 
     #[test]

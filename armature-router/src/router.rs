@@ -28,6 +28,8 @@ pub(crate) struct Entry<B> {
     pub(crate) names: Arc<[Box<str>]>,
     pub(crate) methods: MethodRouter<B>,
     pub(crate) allow: HeaderValue,
+    /// A nested builder's fallback (`{prefix}/{*path}`): answers as a fallback, not a route.
+    pub(crate) fallback: bool,
 }
 
 pub(crate) struct Inner<B> {
@@ -105,7 +107,41 @@ impl<B> Router<B> {
         self.inner
             .entries
             .iter()
+            .filter(|e| !e.fallback)
             .map(|e| (&*e.template, e.methods.methods().collect()))
+    }
+
+    /// Looks up the route for an already-normalized `path` without calling anything: the
+    /// matched template and the raw (still percent-encoded) parameter values. `None` when no
+    /// route matches. Allocation-free for up to four parameters.
+    ///
+    /// The service itself first normalizes the path (see the
+    /// [decoding policy](crate#percent-decoding-policy)); `at` matches `path` exactly as given.
+    ///
+    /// ```
+    /// use armature_router::{get, Router};
+    ///
+    /// let router = Router::<()>::builder()
+    ///     .route("/repos/{owner}/{repo}", get(|_req: http::Request<()>| async { "" }))
+    ///     .build()
+    ///     .unwrap();
+    /// let found = router.at("/repos/rust-lang/rust").unwrap();
+    /// assert_eq!(found.template(), "/repos/{owner}/{repo}");
+    /// assert_eq!(found.params().collect::<Vec<_>>(), [("owner", "rust-lang"), ("repo", "rust")]);
+    /// assert!(router.at("/repos/rust-lang").is_none());
+    /// ```
+    pub fn at<'r, 'p>(&'r self, path: &'p str) -> Option<RouteMatch<'r, 'p>> {
+        let mut spans = Spans::new();
+        let index = self.find(path, &mut spans)?;
+        if self.inner.entries[index].fallback {
+            return None;
+        }
+        Some(RouteMatch {
+            entry_template: &self.inner.entries[index].template,
+            names: &self.inner.entries[index].names,
+            path,
+            spans,
+        })
     }
 
     /// Which route (by index into `entries`) matches `path`, with its parameter spans.
@@ -124,7 +160,10 @@ impl<B> Router<B> {
             Some(trimmed) => trimmed.to_owned(),
             None => format!("{path}/"),
         };
-        self.find(&other, &mut Spans::new())?;
+        let index = self.find(&other, &mut Spans::new())?;
+        if self.inner.entries[index].fallback {
+            return None;
+        }
         let location = match req.uri().query() {
             Some(query) => format!("{other}?{query}"),
             None => other,
@@ -154,13 +193,19 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
             ));
         };
         let mut spans = Spans::new();
-        let Some(index) = self.find(&path, &mut spans) else {
-            if let Some(redirect) = self.trailing_slash_redirect(&path, &req) {
-                return RouteFuture::ready(redirect);
+        let entry = match self.find(&path, &mut spans).map(|i| &self.inner.entries[i]) {
+            Some(entry) if !entry.fallback => entry,
+            nested_fallback => {
+                if let Some(redirect) = self.trailing_slash_redirect(&path, &req) {
+                    return RouteFuture::ready(redirect);
+                }
+                // A nested fallback answers like the root one: no route matched.
+                let fallback = nested_fallback
+                    .and_then(|e| e.methods.endpoint(req.method()))
+                    .map_or(&self.inner.fallback, |(endpoint, _)| endpoint);
+                return RouteFuture::call(fallback, req, None, false);
             }
-            return RouteFuture::call(&self.inner.fallback, req, None, false);
         };
-        let entry = &self.inner.entries[index];
         let matched = MatchedRoute::new(Arc::clone(&entry.template));
         let Some((endpoint, head_from_get)) = entry.methods.endpoint(req.method()) else {
             let mut res = error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
@@ -169,8 +214,7 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
             return RouteFuture::ready(res);
         };
         if !spans.is_empty() {
-            let mut params =
-                PathParams::with_names(Arc::clone(&entry.names), path.len());
+            let mut params = PathParams::with_names(Arc::clone(&entry.names), path.len());
             for &(start, end) in &spans {
                 match decode_param(&path[start..end]) {
                     Ok(value) => params.push(&value),
@@ -186,6 +230,31 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
         }
         req.extensions_mut().insert(matched.clone());
         RouteFuture::call(endpoint, req, Some(matched), head_from_get)
+    }
+}
+
+/// A route found by [`Router::at`].
+#[derive(Debug, Clone)]
+pub struct RouteMatch<'r, 'p> {
+    entry_template: &'r str,
+    names: &'r [Box<str>],
+    path: &'p str,
+    spans: Spans,
+}
+
+impl<'r, 'p> RouteMatch<'r, 'p> {
+    /// The matched route's template, like `/users/{id}`.
+    pub fn template(&self) -> &'r str {
+        self.entry_template
+    }
+
+    /// The raw parameter values as `(name, value)`, in pattern order.
+    pub fn params(&self) -> impl Iterator<Item = (&'r str, &'p str)> + '_ {
+        let path = self.path;
+        self.names
+            .iter()
+            .zip(&self.spans)
+            .map(move |(name, &(start, end))| (&**name, &path[start..end]))
     }
 }
 
@@ -261,11 +330,17 @@ impl<B> Future for RouteFuture<B> {
 }
 
 /// Answers a `HEAD` from a `GET` response: same status and headers, no body. The length the
-/// body would have had is kept in `content-length` when it is known.
+/// body would have had is kept in `content-length` when it is known, except where RFC 9110
+/// §8.6 forbids one (1xx, 204) or it would have to be a 200's length (304).
 fn strip_body(res: &mut Response) {
-    if let Some(len) = res.body().size_hint().exact() {
+    let status = res.status();
+    let bodiless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    if let Some(len) = res.body().size_hint().exact().filter(|_| !bodiless) {
         if !res.headers().contains_key(CONTENT_LENGTH) {
-            res.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(len));
+            res.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(len));
         }
     }
     *res.body_mut() = Body::empty();

@@ -12,12 +12,34 @@ use crate::pattern::Segment;
 /// Byte ranges of the matched parameter values within the path, in pattern order.
 pub(crate) type Spans = SmallVec<[(usize, usize); 4]>;
 
-/// Past this many static children a node binary-searches instead of scanning.
-const LINEAR_SCAN_MAX: usize = 8;
+/// A static segment's first eight bytes and its length: comparing two keys is two integer
+/// compares, so scanning a node's children touches one small contiguous array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    head: u64,
+    len: usize,
+}
+
+/// Up to this many children a node scans its keys; past it, it binary-searches them.
+const LINEAR_SCAN_MAX: usize = 12;
+
+impl Key {
+    #[inline]
+    fn of(segment: &[u8]) -> Key {
+        let mut head = [0u8; 8];
+        let n = segment.len().min(8);
+        head[..n].copy_from_slice(&segment[..n]);
+        Key {
+            head: u64::from_le_bytes(head),
+            len: segment.len(),
+        }
+    }
+}
 
 #[derive(Default, Debug)]
 pub(crate) struct Node {
-    /// Sorted by segment text.
+    /// `keys[i]` is the key of `statics[i]`.
+    keys: Vec<Key>,
     statics: Vec<(Box<str>, Node)>,
     param: Option<Box<Node>>,
     catch_all: Option<usize>,
@@ -38,9 +60,18 @@ impl Node {
         };
         let child = match first {
             Segment::Static(text) => {
-                let at = match self.statics.binary_search_by(|(s, _)| (**s).cmp(&**text)) {
-                    Ok(at) => at,
-                    Err(at) => {
+                let at = match self.statics.iter().position(|(s, _)| s == text) {
+                    Some(at) => at,
+                    None => {
+                        // Keep keys sorted (ties by text) so large nodes can binary-search.
+                        let key = Key::of(text.as_bytes());
+                        let at = self
+                            .keys
+                            .iter()
+                            .zip(&self.statics)
+                            .position(|(k, (s, _))| (*k, &**s) > (key, &**text))
+                            .unwrap_or(self.keys.len());
+                        self.keys.insert(at, key);
                         self.statics.insert(at, (text.clone(), Node::default()));
                         at
                     }
@@ -110,17 +141,27 @@ impl Node {
 
     #[inline]
     fn static_child(&self, segment: &[u8]) -> Option<&Node> {
-        if self.statics.len() <= LINEAR_SCAN_MAX {
-            self.statics
-                .iter()
-                .find(|(text, _)| text.as_bytes() == segment)
-                .map(|(_, node)| node)
-        } else {
-            self.statics
-                .binary_search_by(|(text, _)| text.as_bytes().cmp(segment))
-                .ok()
-                .map(|at| &self.statics[at].1)
+        if self.keys.is_empty() {
+            return None;
         }
+        let key = Key::of(segment);
+        if segment.len() <= 8 {
+            // The key holds the whole segment, and keys of short segments are unique.
+            let at = if self.keys.len() <= LINEAR_SCAN_MAX {
+                self.keys.iter().position(|k| *k == key)?
+            } else {
+                self.keys.binary_search(&key).ok()?
+            };
+            return Some(&self.statics[at].1);
+        }
+        // Long segments can share a key: compare the text of each candidate.
+        let start = self.keys.partition_point(|k| *k < key);
+        self.keys[start..]
+            .iter()
+            .zip(&self.statics[start..])
+            .take_while(|(k, _)| **k == key)
+            .find(|(_, (text, _))| text.as_bytes() == segment)
+            .map(|(_, (_, node))| node)
     }
 }
 
@@ -163,7 +204,9 @@ mod tests {
             "/{*fallback}",
         ];
         let root = table(&routes);
-        let cases: &[(&str, Option<(&str, &[&str])>)] = &[
+        // (path, the route and parameter values it reaches)
+        type Case<'a> = (&'a str, Option<(&'a str, &'a [&'a str])>);
+        let cases: &[Case] = &[
             ("/", Some(("/", &[]))),
             ("/users", Some(("/users", &[]))),
             ("/users/", Some(("/users/", &[]))),
@@ -193,7 +236,14 @@ mod tests {
     fn no_match_without_catch_all() {
         let routes = ["/users/{id}", "/users/{id}/posts"];
         let root = table(&routes);
-        for path in ["/users", "/users/", "/users/1/", "/users/1/posts/", "/users//posts", "/x"] {
+        for path in [
+            "/users",
+            "/users/",
+            "/users/1/",
+            "/users/1/posts/",
+            "/users//posts",
+            "/x",
+        ] {
             assert_eq!(lookup(&root, &routes, path), None, "{path}");
         }
     }
@@ -201,9 +251,17 @@ mod tests {
     #[test]
     fn same_shape_conflicts() {
         let mut root = Node::default();
-        root.insert(&Pattern::parse("/u/{id}").unwrap().segments, 0).unwrap();
-        assert_eq!(root.insert(&Pattern::parse("/u/:name").unwrap().segments, 1), Err(0));
-        root.insert(&Pattern::parse("/f/{*a}").unwrap().segments, 2).unwrap();
-        assert_eq!(root.insert(&Pattern::parse("/f/{*b}").unwrap().segments, 3), Err(2));
+        root.insert(&Pattern::parse("/u/{id}").unwrap().segments, 0)
+            .unwrap();
+        assert_eq!(
+            root.insert(&Pattern::parse("/u/:name").unwrap().segments, 1),
+            Err(0)
+        );
+        root.insert(&Pattern::parse("/f/{*a}").unwrap().segments, 2)
+            .unwrap();
+        assert_eq!(
+            root.insert(&Pattern::parse("/f/{*b}").unwrap().segments, 3),
+            Err(2)
+        );
     }
 }
