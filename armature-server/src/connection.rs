@@ -1,0 +1,233 @@
+//! Serving one accepted connection: TLS or protocol detection, then
+//! hyper's own HTTP/1 or HTTP/2 connection, watched for shutdown.
+
+use std::future::{poll_fn, Future};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+
+use crate::bounds::{ResBody, UserService};
+use crate::drain::{Changes, Phase, Watch};
+use crate::host::HostCheck;
+use crate::linger::Linger;
+use crate::rewind::Rewind;
+use crate::sniff::{sniff, Protocol};
+use crate::Limits;
+
+/// hyper's default HTTP/1 buffer limit (`8192 + 4096 * 100`).
+const HYPER_DEFAULT_MAX_BUF: usize = 8192 + 4096 * 100;
+
+/// HTTP/1 switches that are not limits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Http1Settings {
+    pub(crate) keep_alive: bool,
+    pub(crate) pipeline_flush: bool,
+}
+
+/// Per-server connection settings, built once and shared by every
+/// connection.
+pub(crate) struct Protocols {
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    tls: Option<TlsAcceptor>,
+    /// Bounds the TLS handshake and protocol detection.
+    opening_timeout: Duration,
+}
+
+impl Protocols {
+    pub(crate) fn new(limits: &Limits, http1: Http1Settings, tls: Option<TlsAcceptor>) -> Self {
+        let mut h1 = http1::Builder::new();
+        // Without a timer hyper silently drops its default header timeout
+        // (and panics if one is configured).
+        h1.timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            // hyper's own HTTP/1 cap is exact; the one reached through
+            // hyper-util's auto builder was measured not to be.
+            .max_header_size(limits.max_header_size)
+            .keep_alive(http1.keep_alive)
+            .pipeline_flush(http1.pipeline_flush);
+        if limits.max_header_size >= HYPER_DEFAULT_MAX_BUF {
+            // Otherwise the buffer limit would cut in before the header cap.
+            h1.max_buf_size(limits.max_header_size + 8192);
+        }
+
+        let mut h2 = http2::Builder::new(TokioExecutor::new());
+        h2.timer(TokioTimer::new())
+            .max_concurrent_streams(limits.http2_max_concurrent_streams)
+            .max_header_list_size(limits.http2_max_header_list_size);
+
+        Self {
+            http1: h1,
+            http2: h2,
+            tls,
+            opening_timeout: limits.header_read_timeout,
+        }
+    }
+}
+
+/// Serves `stream` until the client leaves, an error occurs, or shutdown.
+/// Never panics on client behaviour; every failure is logged at debug level.
+pub(crate) async fn serve_connection<S, B>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    protocols: Arc<Protocols>,
+    service: HostCheck<S>,
+    watch: Watch,
+) where
+    S: UserService<B>,
+    B: ResBody,
+{
+    let mut changes = watch.changes();
+    let io = Linger::new(stream);
+    match &protocols.tls {
+        None => {
+            let mut io = io;
+            let Some(sniffed) = opening(sniff(&mut io), &protocols, &mut changes, peer).await
+            else {
+                return;
+            };
+            let Some((protocol, prefix)) = sniffed else {
+                tracing::debug!(%peer, "client closed the connection before sending a request");
+                return;
+            };
+            let io = Rewind::new(prefix, io);
+            serve_protocol(protocol, io, &protocols, service, changes, peer).await;
+        }
+        Some(acceptor) => {
+            let Some(tls) = opening(acceptor.accept(io), &protocols, &mut changes, peer).await
+            else {
+                return;
+            };
+            let protocol = match tls.get_ref().1.alpn_protocol() {
+                Some(b"h2") => Protocol::Http2,
+                _ => Protocol::Http1,
+            };
+            serve_protocol(protocol, tls, &protocols, service, changes, peer).await;
+        }
+    }
+}
+
+/// Runs a step that comes before the first request (TLS handshake or
+/// protocol detection) under the opening timeout and the shutdown signal.
+async fn opening<T>(
+    step: impl Future<Output = io::Result<T>>,
+    protocols: &Protocols,
+    changes: &mut Changes,
+    peer: SocketAddr,
+) -> Option<T> {
+    let step = tokio::time::timeout(protocols.opening_timeout, step);
+    tokio::select! {
+        biased;
+        () = changes.stopping() => {
+            tracing::debug!(%peer, "closing connection that sent no request: shutting down");
+            None
+        }
+        result = step => match result {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                tracing::debug!(%peer, %error, "connection failed before its first request");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "closing connection: nothing usable within header_read_timeout");
+                None
+            }
+        },
+    }
+}
+
+async fn serve_protocol<I, S, B>(
+    protocol: Protocol,
+    io: I,
+    protocols: &Protocols,
+    service: HostCheck<S>,
+    changes: Changes,
+    peer: SocketAddr,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: UserService<B>,
+    B: ResBody,
+{
+    let io = TokioIo::new(io);
+    match protocol {
+        Protocol::Http1 => {
+            let conn = protocols
+                .http1
+                .serve_connection(io, service)
+                .with_upgrades();
+            drive(conn, changes, peer).await;
+        }
+        Protocol::Http2 => {
+            let conn = protocols.http2.serve_connection(io, service);
+            drive(conn, changes, peer).await;
+        }
+    }
+}
+
+/// A hyper connection that can be asked to finish gracefully.
+trait Graceful: Future<Output = hyper::Result<()>> {
+    fn begin_graceful_shutdown(self: Pin<&mut Self>);
+}
+
+impl<I, S, B> Graceful for http1::UpgradeableConnection<I, S>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<crate::bounds::BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    B: http_body::Body + 'static,
+    B::Error: Into<crate::bounds::BoxError>,
+{
+    fn begin_graceful_shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, B, E> Graceful for http2::Connection<I, S, E>
+where
+    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
+    S::Error: Into<crate::bounds::BoxError>,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    B: http_body::Body + 'static,
+    B::Error: Into<crate::bounds::BoxError>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
+{
+    fn begin_graceful_shutdown(self: Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Polls `conn` to completion, turning shutdown phases into a graceful
+/// shutdown (HTTP/1: finish the in-flight response, close idle connections
+/// at once; HTTP/2: GOAWAY) and, at the deadline, into dropping it.
+async fn drive(conn: impl Graceful, mut changes: Changes, peer: SocketAddr) {
+    let mut conn = pin!(conn);
+    poll_fn(|cx| loop {
+        match changes.poll_changed(cx) {
+            Poll::Ready(Phase::Closing) => {
+                tracing::debug!(%peer, "closing connection: shutdown deadline passed");
+                return Poll::Ready(());
+            }
+            Poll::Ready(Phase::Draining) => {
+                conn.as_mut().begin_graceful_shutdown();
+                continue;
+            }
+            Poll::Ready(Phase::Running) => continue,
+            Poll::Pending => {}
+        }
+        return conn.as_mut().poll(cx).map(|result| {
+            if let Err(error) = result {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    })
+    .await;
+}

@@ -1,0 +1,305 @@
+//! The `Host` header rules of RFC 9112 §3.2, which hyper leaves to servers.
+//!
+//! > A server MUST respond with a 400 (Bad Request) status code to any
+//! > HTTP/1.1 request message that lacks a Host header field and to any
+//! > request message that contains more than one Host header field line or
+//! > a Host header field with an invalid field value.
+//!
+//! [`HostCheck`] sits between hyper and the user's service: a request that
+//! breaks these rules is answered with a short `400` and `Connection: close`
+//! and never reaches the user's service. HTTP/1.0 requests may omit `Host`.
+//! HTTP/2 requests carry the authority in `:authority` and are not checked.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::str::FromStr;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{CONNECTION, CONTENT_TYPE, HOST};
+use http::{HeaderValue, Request, Response, StatusCode, Version};
+use http_body_util::{Either, Full};
+use pin_project_lite::pin_project;
+use tower::util::Oneshot;
+use tower::ServiceExt;
+
+/// A hyper service that enforces the `Host` rules, then calls `inner`.
+#[derive(Debug, Clone)]
+pub(crate) struct HostCheck<S> {
+    inner: S,
+}
+
+impl<S> HostCheck<S> {
+    pub(crate) fn new(inner: S) -> Self {
+        Self { inner }
+    }
+}
+
+impl<S, ReqBody, ResBody> hyper::service::Service<Request<ReqBody>> for HostCheck<S>
+where
+    S: tower::Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+{
+    type Response = Response<Either<ResBody, Full<Bytes>>>;
+    type Error = S::Error;
+    type Future = HostCheckFuture<S, ReqBody>;
+
+    fn call(&self, req: Request<ReqBody>) -> Self::Future {
+        let kind = match check(&req) {
+            Ok(()) => Kind::Inner {
+                fut: self.inner.clone().oneshot(req),
+            },
+            Err(reason) => {
+                tracing::debug!(reason, uri = %req.uri(), "rejecting request: bad Host");
+                Kind::Reject {
+                    response: Some(bad_request(reason)),
+                }
+            }
+        };
+        HostCheckFuture { kind }
+    }
+}
+
+pin_project! {
+    /// The response future of [`HostCheck`].
+    pub(crate) struct HostCheckFuture<S, ReqBody>
+    where
+        S: tower::Service<Request<ReqBody>>,
+    {
+        #[pin]
+        kind: Kind<S, ReqBody>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<S, ReqBody>
+    where
+        S: tower::Service<Request<ReqBody>>,
+    {
+        Inner { #[pin] fut: Oneshot<S, Request<ReqBody>> },
+        Reject { response: Option<Response<Full<Bytes>>> },
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for HostCheckFuture<S, ReqBody>
+where
+    S: tower::Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Output = Result<Response<Either<ResBody, Full<Bytes>>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { fut } => fut.poll(cx).map_ok(|res| res.map(Either::Left)),
+            KindProj::Reject { response } => {
+                let response = response
+                    .take()
+                    .expect("HostCheckFuture polled after completion");
+                Poll::Ready(Ok(response.map(Either::Right)))
+            }
+        }
+    }
+}
+
+/// Applies RFC 9112 §3.2; `Err` carries the reason shown to the client.
+fn check<B>(req: &Request<B>) -> Result<(), &'static str> {
+    let required = match req.version() {
+        Version::HTTP_11 => true,
+        Version::HTTP_09 | Version::HTTP_10 => false,
+        // HTTP/2 and later carry the authority in `:authority`.
+        _ => return Ok(()),
+    };
+    let mut hosts = req.headers().get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (None, _) if required => Err("missing Host header"),
+        (None, _) => Ok(()),
+        (Some(_), Some(_)) => Err("more than one Host header"),
+        (Some(host), None) if is_valid_host(host.as_bytes()) => Ok(()),
+        (Some(_), None) => Err("invalid Host header"),
+    }
+}
+
+fn bad_request(reason: &'static str) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(Bytes::from(format!("Bad Request: {reason}\n"))));
+    *res.status_mut() = StatusCode::BAD_REQUEST;
+    let headers = res.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    // The request may have a body we will not read; closing is the only way
+    // to stay in sync with the client.
+    headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
+/// `Host = uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2-3).
+/// An empty value is valid: clients send it when the target has no authority.
+fn is_valid_host(value: &[u8]) -> bool {
+    let (host, port) = if value.first() == Some(&b'[') {
+        match value.iter().position(|&b| b == b']') {
+            Some(end) => {
+                let rest = &value[end + 1..];
+                let port = match rest {
+                    [] => None,
+                    [b':', port @ ..] => Some(port),
+                    _ => return false,
+                };
+                if !is_ip_literal(&value[1..end]) {
+                    return false;
+                }
+                (None, port)
+            }
+            None => return false,
+        }
+    } else {
+        match value.iter().rposition(|&b| b == b':') {
+            Some(colon) => (Some(&value[..colon]), Some(&value[colon + 1..])),
+            None => (Some(value), None),
+        }
+    };
+    host.is_none_or(is_reg_name) && port.is_none_or(|p| p.iter().all(u8::is_ascii_digit))
+}
+
+/// `IPv6address / IPvFuture` between the brackets of an IP-literal.
+fn is_ip_literal(inner: &[u8]) -> bool {
+    match inner {
+        [b'v' | b'V', rest @ ..] => {
+            let Some(dot) = rest.iter().position(|&b| b == b'.') else {
+                return false;
+            };
+            let (version, tail) = (&rest[..dot], &rest[dot + 1..]);
+            !version.is_empty()
+                && version.iter().all(u8::is_ascii_hexdigit)
+                && !tail.is_empty()
+                && tail
+                    .iter()
+                    .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':')
+        }
+        _ => std::str::from_utf8(inner)
+            .ok()
+            .and_then(|s| std::net::Ipv6Addr::from_str(s).ok())
+            .is_some(),
+    }
+}
+
+/// `reg-name = *( unreserved / pct-encoded / sub-delims )`, which also
+/// covers IPv4 addresses.
+fn is_reg_name(name: &[u8]) -> bool {
+    let mut i = 0;
+    while i < name.len() {
+        match name[i] {
+            b'%' => {
+                let hex = name.get(i + 1..i + 3);
+                if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                    return false;
+                }
+                i += 3;
+            }
+            b if is_unreserved(b) || is_sub_delim(b) => i += 1,
+            _ => return false,
+        }
+    }
+    true
+}
+
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+}
+
+fn is_sub_delim(b: u8) -> bool {
+    matches!(
+        b,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(version: Version, hosts: &[&str]) -> Request<()> {
+        let mut builder = Request::builder().version(version).uri("/");
+        for host in hosts {
+            builder = builder.header(HOST, *host);
+        }
+        builder.body(()).unwrap()
+    }
+
+    #[test]
+    fn http11_needs_exactly_one_valid_host() {
+        assert!(check(&req(Version::HTTP_11, &["example.com"])).is_ok());
+        assert_eq!(
+            check(&req(Version::HTTP_11, &[])),
+            Err("missing Host header")
+        );
+        assert_eq!(
+            check(&req(Version::HTTP_11, &["a", "a"])),
+            Err("more than one Host header")
+        );
+        assert_eq!(
+            check(&req(Version::HTTP_11, &["a b"])),
+            Err("invalid Host header")
+        );
+    }
+
+    #[test]
+    fn http10_may_omit_host_but_not_repeat_it() {
+        assert!(check(&req(Version::HTTP_10, &[])).is_ok());
+        assert!(check(&req(Version::HTTP_10, &["a", "b"])).is_err());
+    }
+
+    #[test]
+    fn http2_is_not_checked() {
+        assert!(check(&req(Version::HTTP_2, &[])).is_ok());
+    }
+
+    #[test]
+    fn host_grammar() {
+        for ok in [
+            "",
+            "example.com",
+            "example.com:8080",
+            "example.com:",
+            "127.0.0.1:3000",
+            "[::1]",
+            "[::1]:443",
+            "[v1.fe80::a+en1]",
+            "xn--bcher-kva.example",
+            "a%20b",
+            "localhost",
+        ] {
+            assert!(is_valid_host(ok.as_bytes()), "{ok:?} should be valid");
+        }
+        for bad in [
+            "exa mple.com",
+            "user@example.com",
+            "example.com/path",
+            "example.com:80:80",
+            "example.com:8o",
+            "[::1",
+            "[::1]x",
+            "[not-an-ip]",
+            "a%2",
+            "a%zz",
+            "example.com?",
+            "exa\tmple",
+        ] {
+            assert!(!is_valid_host(bad.as_bytes()), "{bad:?} should be invalid");
+        }
+    }
+
+    #[tokio::test]
+    async fn rejection_closes_and_skips_inner_service() {
+        use hyper::service::Service as _;
+        let called = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = called.clone();
+        let svc = HostCheck::new(tower::service_fn(move |_req: Request<()>| {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            async { Ok::<_, std::convert::Infallible>(Response::new(Full::new(Bytes::new()))) }
+        }));
+        let res = svc.call(req(Version::HTTP_11, &[])).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(res.headers()[CONNECTION], "close");
+        assert!(!called.load(std::sync::atomic::Ordering::SeqCst));
+    }
+}

@@ -1,0 +1,127 @@
+//! Serves any tower [`Service`](tower::Service) over HTTP/1.1 and HTTP/2,
+//! in cleartext or TLS, with limits on by default and graceful shutdown.
+//!
+//! The server turns bytes into `http::Request<hyper::body::Incoming>` and
+//! calls your service; it knows nothing of routing or middleware. Any
+//! cloneable service whose response body is an
+//! [`http_body::Body`]`<Data = Bytes>` works, for example a `tower::service_fn`,
+//! a router, or a `tower::ServiceBuilder` stack.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::convert::Infallible;
+//! use std::time::Duration;
+//!
+//! use armature_server::Server;
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use hyper::body::Incoming;
+//!
+//! async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+//!     let body = format!("hello from {} over {:?}\n", req.uri().path(), req.version());
+//!     Ok(Response::new(Full::new(Bytes::from(body))))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), armature_server::ServerError> {
+//!     Server::bind(([0, 0, 0, 0], 8080))?
+//!         .header_read_timeout(Duration::from_secs(5))
+//!         .shutdown_timeout(Duration::from_secs(20))
+//!         // Also stops on SIGINT / SIGTERM.
+//!         .serve(tower::service_fn(hello))
+//!         .await
+//! }
+//! ```
+//!
+//! Without a runtime of your own, [`Server::run`] builds one (a shared
+//! multi-thread runtime, or one current-thread runtime per core with
+//! [`RuntimeMode::PerCore`]) and blocks until shutdown.
+//!
+//! # Protocols
+//!
+//! * **HTTP/1.1 and HTTP/2 on one port.** A cleartext connection that opens
+//!   with the HTTP/2 preface is served as HTTP/2 (h2c with prior knowledge),
+//!   anything else as HTTP/1.x. Over TLS ([`Server::tls_pem`],
+//!   [`Server::tls_config`]) the protocol is the one negotiated by ALPN
+//!   (`h2`, else `http/1.1`). Each is handed to hyper's own per-protocol
+//!   connection builder.
+//! * **RFC 9112 `Host` rules.** An HTTP/1.1 request without `Host`, or any
+//!   HTTP/1 request with two `Host` headers or an invalid one, is answered
+//!   `400 Bad Request` with `Connection: close` and never reaches your
+//!   service. HTTP/1.0 may omit `Host`; HTTP/2 uses `:authority`.
+//! * **Malformed requests** get hyper's `400` (or `431`/`414`) and the
+//!   connection is closed. Ambiguous framing such as `Content-Length` with
+//!   `Transfer-Encoding` is read as chunked and the connection closed after
+//!   the response (RFC 9112 §6.3), so nothing can be smuggled after it.
+//! * Accepted sockets get `TCP_NODELAY`. Flushing the responses to
+//!   pipelined HTTP/1 requests together is available but off by default,
+//!   because hyper 1.12 then loses error responses
+//!   (see [`Server::http1_pipeline_flush`]).
+//!
+//! # Limits and their defaults
+//!
+//! All live in [`Limits`] and have builder methods on [`Server`].
+//!
+//! | limit | default | why |
+//! |---|---|---|
+//! | [`header_read_timeout`](Server::header_read_timeout) | 10 s | Slowloris protection: a client must send its whole request head in this time. Also bounds the TLS handshake and the first bytes, and is the idle timeout of HTTP/1 keep-alive connections. |
+//! | [`max_header_size`](Server::max_header_size) | 16 KiB | Bounds what one HTTP/1 client makes the server buffer; larger heads get `431`. Node.js uses the same. |
+//! | [`http2_max_concurrent_streams`](Server::http2_max_concurrent_streams) | 200 | Bounds the work one HTTP/2 connection can start at once (hyper's default; RFC 9113 suggests at least 100). |
+//! | [`http2_max_header_list_size`](Server::http2_max_header_list_size) | 16 KiB | The HTTP/2 twin of `max_header_size`. |
+//! | [`shutdown_timeout`](Server::shutdown_timeout) | 10 s | How long in-flight requests may run after shutdown begins; well inside the 30 s supervisors such as Kubernetes wait before killing. |
+//! | [`keep_alive`](Server::keep_alive) | on | Reusing connections is much cheaper than opening new ones. |
+//! | HTTP/1 headers per request | 100 | hyper's fixed default; more get `431`. |
+//! | lingering close | 1 s / 1 MiB | After an error response the server reads and discards what the client is still sending, so the client sees the response instead of a reset. |
+//!
+//! Not bounded by the server, so add a layer if you need them: the time a
+//! client may take to send a request *body* (for example tower-http's
+//! `RequestBodyTimeoutLayer`), the time a handler may run, and how long an
+//! idle HTTP/2 connection may stay open (hyper has no idle timeout for
+//! HTTP/2; the opening timeout does cover a client that stalls before its
+//! first frame).
+//!
+//! # Shutdown
+//!
+//! SIGINT, SIGTERM (switch off with [`Server::shutdown_on_signals`]) or the
+//! future given to [`Server::with_graceful_shutdown`] begins it: the
+//! listener is closed so new connections are refused, idle keep-alive
+//! connections are closed at once, HTTP/2 clients get `GOAWAY`, in-flight
+//! requests run to completion within the deadline, and then the remaining
+//! connections are closed and `serve`/`run` returns.
+//!
+//! # Logging
+//!
+//! Problems on one connection (garbage, resets, timeouts) are logged with
+//! `tracing` at debug level; start, stop and accept failures at info, warn
+//! or error. Nothing a client sends can make the server panic.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod accept;
+mod bounds;
+mod connection;
+mod drain;
+mod error;
+mod host;
+mod limits;
+mod linger;
+mod listener;
+mod rewind;
+mod runtime;
+mod serve;
+mod server;
+mod signal;
+mod sniff;
+mod tls;
+
+pub use error::ServerError;
+pub use limits::Limits;
+pub use runtime::RuntimeMode;
+pub use server::Server;
+
+/// The rustls version [`Server::tls_config`] takes, re-exported so your
+/// `ServerConfig` is built with the same one.
+pub use rustls;

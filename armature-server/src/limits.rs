@@ -1,0 +1,68 @@
+//! The limits a server enforces on every connection, with their defaults.
+
+use std::time::Duration;
+
+/// Limits applied to every connection, with defaults chosen for a server
+/// exposed to the internet.
+///
+/// Each field can be set on the [`Server`](crate::Server) builder directly
+/// (`.max_header_size(..)`, ...) or all at once with
+/// [`Server::limits`](crate::Server::limits).
+///
+/// ```
+/// use std::time::Duration;
+/// use armature_server::Limits;
+///
+/// let mut limits = Limits::default();
+/// assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+/// assert_eq!(limits.max_header_size, 16 * 1024);
+/// limits.max_header_size = 64 * 1024;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// How long a client may take to send a complete request head (request
+    /// line and headers). Default: **10 s**.
+    ///
+    /// This is the slowloris protection: a client trickling header bytes is
+    /// disconnected when it runs out. The same deadline bounds the TLS
+    /// handshake and the first bytes of a connection, and, because the clock
+    /// starts again whenever an HTTP/1 connection waits for its next request,
+    /// it is also the idle timeout of HTTP/1 keep-alive connections.
+    pub header_read_timeout: Duration,
+
+    /// The largest HTTP/1 request head (request line plus headers) accepted,
+    /// in bytes. Larger heads are answered with
+    /// `431 Request Header Fields Too Large` and the connection is closed.
+    /// Default: **16 KiB** (what Node.js uses; browsers' requests with
+    /// cookies fit, and a client cannot make the server buffer much).
+    pub max_header_size: usize,
+
+    /// How many requests an HTTP/2 client may have in flight at once on one
+    /// connection. Default: **200** (hyper's default; RFC 9113 recommends at
+    /// least 100).
+    pub http2_max_concurrent_streams: u32,
+
+    /// The largest HTTP/2 header list (decoded, per RFC 9113 §6.5.2
+    /// accounting) a client may send, in bytes. Default: **16 KiB**, the
+    /// same bound as HTTP/1.
+    pub http2_max_header_list_size: u32,
+
+    /// After shutdown begins, how long in-flight requests get to finish
+    /// before their connections are closed anyway. Default: **10 s**, well
+    /// inside the 30 s most process supervisors (Kubernetes, Docker) wait
+    /// before they kill the process.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout: Duration::from_secs(10),
+            max_header_size: 16 * 1024,
+            http2_max_concurrent_streams: 200,
+            http2_max_header_list_size: 16 * 1024,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}

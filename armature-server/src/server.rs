@@ -1,0 +1,361 @@
+//! The [`Server`] builder: where to listen and how to behave.
+
+use std::fmt;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::connection::{Http1Settings, Protocols};
+use crate::listener;
+use crate::signal::ShutdownFuture;
+use crate::tls::TlsSource;
+use crate::{Limits, RuntimeMode, ServerError};
+
+/// An HTTP/1.1 and HTTP/2 server for any tower `Service`.
+///
+/// Built in two steps: [`bind`](Server::bind) (or
+/// [`from_listener`](Server::from_listener)) opens the socket, the builder
+/// methods set limits, TLS and shutdown, then [`serve`](Server::serve)
+/// (async, on your runtime) or [`run`](Server::run) (blocking, builds its
+/// own runtime) serves a service until shutdown.
+///
+/// ```no_run
+/// use std::convert::Infallible;
+/// use std::time::Duration;
+/// use armature_server::Server;
+/// use bytes::Bytes;
+/// use http_body_util::Full;
+///
+/// # async fn demo() -> Result<(), armature_server::ServerError> {
+/// let hello = tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+///     Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from("hello\n"))))
+/// });
+/// Server::bind(([127, 0, 0, 1], 3000))?
+///     .header_read_timeout(Duration::from_secs(5))
+///     .max_header_size(32 * 1024)
+///     .shutdown_timeout(Duration::from_secs(20))
+///     .serve(hello)
+///     .await
+/// # }
+/// ```
+pub struct Server {
+    pub(crate) listener: TcpListener,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) limits: Limits,
+    pub(crate) http1: Http1Settings,
+    pub(crate) tls: Option<TlsSource>,
+    pub(crate) shutdown: Option<ShutdownFuture>,
+    pub(crate) signals: bool,
+    pub(crate) runtime: RuntimeMode,
+}
+
+impl Server {
+    /// Binds a listener on `addr` right away, so the port is yours (and
+    /// [`local_addr`](Server::local_addr) known) before serving starts.
+    ///
+    /// On Unix the socket has `SO_REUSEADDR` and `SO_REUSEPORT` set; the
+    /// latter lets [`RuntimeMode::PerCore`] bind one socket per worker. An
+    /// address another socket already listens on is still refused with
+    /// [`ServerError::Bind`], so a second server cannot silently share the
+    /// port.
+    ///
+    /// ```
+    /// use armature_server::Server;
+    ///
+    /// let server = Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// assert_ne!(server.local_addr().port(), 0);
+    /// ```
+    pub fn bind(addr: impl Into<SocketAddr>) -> Result<Self, ServerError> {
+        Self::from_listener(listener::bind(addr.into())?)
+    }
+
+    /// Serves on a listener you bound yourself (handy for tests with port 0
+    /// or for sockets inherited from a supervisor).
+    ///
+    /// ```
+    /// use armature_server::Server;
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let server = Server::from_listener(listener).unwrap();
+    /// assert_eq!(server.local_addr(), addr);
+    /// ```
+    pub fn from_listener(listener: TcpListener) -> Result<Self, ServerError> {
+        listener
+            .set_nonblocking(true)
+            .map_err(ServerError::Listener)?;
+        let local_addr = listener.local_addr().map_err(ServerError::Listener)?;
+        Ok(Self {
+            listener,
+            local_addr,
+            limits: Limits::default(),
+            http1: Http1Settings {
+                keep_alive: true,
+                pipeline_flush: false,
+            },
+            tls: None,
+            shutdown: None,
+            signals: true,
+            runtime: RuntimeMode::default(),
+        })
+    }
+
+    /// The address the server listens on (with the real port if bound to 0).
+    ///
+    /// ```
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// println!("listening on http://{}", server.local_addr());
+    /// ```
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Replaces all limits at once.
+    ///
+    /// ```
+    /// use armature_server::{Limits, Server};
+    ///
+    /// let mut limits = Limits::default();
+    /// limits.max_header_size = 8 * 1024;
+    /// let server = Server::bind(([127, 0, 0, 1], 0)).unwrap().limits(limits);
+    /// ```
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// How long a client may take to send a request head; see
+    /// [`Limits::header_read_timeout`] (default 10 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let server = server.header_read_timeout(Duration::from_secs(5));
+    /// ```
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.header_read_timeout = timeout;
+        self
+    }
+
+    /// The largest HTTP/1 request head accepted, in bytes; larger ones get
+    /// `431`. See [`Limits::max_header_size`] (default 16 KiB).
+    ///
+    /// ```
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let server = server.max_header_size(64 * 1024);
+    /// ```
+    pub fn max_header_size(mut self, bytes: usize) -> Self {
+        self.limits.max_header_size = bytes;
+        self
+    }
+
+    /// Whether HTTP/1 connections may carry more than one request
+    /// (default `true`).
+    ///
+    /// ```
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let server = server.keep_alive(false);
+    /// ```
+    pub fn keep_alive(mut self, enabled: bool) -> Self {
+        self.http1.keep_alive = enabled;
+        self
+    }
+
+    /// Whether HTTP/1 responses to pipelined requests are written with one
+    /// flush instead of one each (hyper's `pipeline_flush`; default `false`).
+    ///
+    /// **Off by default because of a hyper 1.12 bug:** with it on, when a
+    /// connection closes while unparsed bytes are still buffered, the last
+    /// response is never written. That loses the `400` for a malformed
+    /// request, the `431` for an oversized head, and any response carrying
+    /// `Connection: close` that has pipelined bytes behind it (hyper's
+    /// buffered IO skips the flush while its read buffer is non-empty, and
+    /// its shutdown path flushes that way). The test
+    /// `framing::pipeline_flush_loses_error_responses` pins this down, so
+    /// it will show when the default can change.
+    ///
+    /// ```
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// // Only for trusted, well-behaved pipelining clients (benchmarks).
+    /// let server = server.http1_pipeline_flush(true);
+    /// ```
+    pub fn http1_pipeline_flush(mut self, enabled: bool) -> Self {
+        self.http1.pipeline_flush = enabled;
+        self
+    }
+
+    /// Requests in flight at once on one HTTP/2 connection; see
+    /// [`Limits::http2_max_concurrent_streams`] (default 200).
+    ///
+    /// ```
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let server = server.http2_max_concurrent_streams(100);
+    /// ```
+    pub fn http2_max_concurrent_streams(mut self, streams: u32) -> Self {
+        self.limits.http2_max_concurrent_streams = streams;
+        self
+    }
+
+    /// The largest HTTP/2 header list accepted, in bytes; see
+    /// [`Limits::http2_max_header_list_size`] (default 16 KiB).
+    ///
+    /// ```
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let server = server.http2_max_header_list_size(32 * 1024);
+    /// ```
+    pub fn http2_max_header_list_size(mut self, bytes: u32) -> Self {
+        self.limits.http2_max_header_list_size = bytes;
+        self
+    }
+
+    /// The deadline for in-flight requests once shutdown begins; see
+    /// [`Limits::shutdown_timeout`] (default 10 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let server = server.shutdown_timeout(Duration::from_secs(25));
+    /// ```
+    pub fn shutdown_timeout(mut self, deadline: Duration) -> Self {
+        self.limits.shutdown_timeout = deadline;
+        self
+    }
+
+    /// Serves HTTPS with the certificate chain and private key in these PEM
+    /// files, offering HTTP/2 and HTTP/1.1 through ALPN. The files are read
+    /// when serving starts; errors come back from `serve`/`run` as
+    /// [`ServerError::Pem`] or [`ServerError::Tls`].
+    ///
+    /// ```no_run
+    /// # let server = armature_server::Server::bind(([0, 0, 0, 0], 443)).unwrap();
+    /// let server = server.tls_pem("/etc/tls/fullchain.pem", "/etc/tls/key.pem");
+    /// ```
+    pub fn tls_pem(
+        mut self,
+        cert_chain: impl Into<PathBuf>,
+        private_key: impl Into<PathBuf>,
+    ) -> Self {
+        self.tls = Some(TlsSource::Pem {
+            cert: cert_chain.into(),
+            key: private_key.into(),
+        });
+        self
+    }
+
+    /// Serves HTTPS with a rustls configuration you built. If its
+    /// `alpn_protocols` is empty, `h2` and `http/1.1` are offered; otherwise
+    /// your list is kept (a client that negotiates `h2` gets HTTP/2,
+    /// anything else HTTP/1.1).
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use armature_server::{rustls, Server};
+    ///
+    /// # fn demo(certs: Vec<rustls::pki_types::CertificateDer<'static>>, key: rustls::pki_types::PrivateKeyDer<'static>) {
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let config = rustls::ServerConfig::builder_with_provider(provider)
+    ///     .with_safe_default_protocol_versions()
+    ///     .unwrap()
+    ///     .with_no_client_auth()
+    ///     .with_single_cert(certs, key)
+    ///     .unwrap();
+    /// let server = Server::bind(([0, 0, 0, 0], 443)).unwrap().tls_config(Arc::new(config));
+    /// # }
+    /// ```
+    pub fn tls_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(TlsSource::Config(config));
+        self
+    }
+
+    /// Begins a graceful shutdown when `signal` completes (in addition to
+    /// SIGINT/SIGTERM, see [`shutdown_on_signals`](Server::shutdown_on_signals)).
+    ///
+    /// Shutdown closes the listener at once (new connections are refused),
+    /// closes idle keep-alive connections, lets in-flight requests finish
+    /// within [`shutdown_timeout`](Server::shutdown_timeout), then closes
+    /// what remains and returns.
+    ///
+    /// ```
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// let server = server.with_graceful_shutdown(async {
+    ///     let _ = stopped.await;
+    /// });
+    /// // later: stop.send(()) begins the shutdown.
+    /// # drop(stop);
+    /// ```
+    pub fn with_graceful_shutdown(
+        mut self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        self.shutdown = Some(Box::pin(signal));
+        self
+    }
+
+    /// Whether SIGINT and SIGTERM (Ctrl-C on other platforms) begin a
+    /// graceful shutdown (default `true`). Turn it off when the host
+    /// application owns signal handling.
+    ///
+    /// ```
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let server = server.shutdown_on_signals(false);
+    /// ```
+    pub fn shutdown_on_signals(mut self, enabled: bool) -> Self {
+        self.signals = enabled;
+        self
+    }
+
+    /// How [`run`](Server::run) lays out its runtime(s); ignored by
+    /// [`serve`](Server::serve), which uses the runtime it is awaited on.
+    ///
+    /// ```
+    /// use armature_server::{RuntimeMode, Server};
+    ///
+    /// let server = Server::bind(([127, 0, 0, 1], 0))
+    ///     .unwrap()
+    ///     .runtime(RuntimeMode::PerCore { workers: 2 });
+    /// ```
+    pub fn runtime(mut self, mode: RuntimeMode) -> Self {
+        self.runtime = mode;
+        self
+    }
+
+    /// Splits the server into what serving needs, reading TLS files now.
+    pub(crate) fn prepare(self) -> Result<Prepared, ServerError> {
+        let tls = self.tls.as_ref().map(TlsSource::acceptor).transpose()?;
+        Ok(Prepared {
+            protocols: Arc::new(Protocols::new(&self.limits, self.http1, tls)),
+            listener: self.listener,
+            local_addr: self.local_addr,
+            shutdown: self.shutdown,
+            signals: self.signals,
+            shutdown_timeout: self.limits.shutdown_timeout,
+        })
+    }
+}
+
+/// A server ready to serve: configuration resolved, nothing running yet.
+pub(crate) struct Prepared {
+    pub(crate) protocols: Arc<Protocols>,
+    pub(crate) listener: TcpListener,
+    pub(crate) local_addr: SocketAddr,
+    pub(crate) shutdown: Option<ShutdownFuture>,
+    pub(crate) signals: bool,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("limits", &self.limits)
+            .field("http1", &self.http1)
+            .field("tls", &self.tls.is_some())
+            .field("graceful_shutdown", &self.shutdown.is_some())
+            .field("signals", &self.signals)
+            .field("runtime", &self.runtime)
+            .finish()
+    }
+}

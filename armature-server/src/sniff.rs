@@ -1,0 +1,126 @@
+//! Telling HTTP/2 with prior knowledge (h2c) from HTTP/1 on a cleartext
+//! connection.
+//!
+//! An h2c client opens with the fixed 24-byte connection preface
+//! (RFC 9113 §3.4); no HTTP/1 request can start with it. We read just enough
+//! to decide: the first byte that differs from the preface means HTTP/1,
+//! all 24 bytes matching means HTTP/2. For HTTP/2 we also wait for the
+//! header of the client's first frame (the SETTINGS frame that must follow
+//! the preface), so a client that stalls right after the preface is caught
+//! by the opening timeout: hyper's HTTP/2 handshake has no timeout of its
+//! own. Whatever was read is handed back through
+//! [`Rewind`](crate::rewind::Rewind).
+
+use std::io;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// The HTTP/2 connection preface.
+pub(crate) const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The size of an HTTP/2 frame header.
+const FRAME_HEADER_LEN: usize = 9;
+
+/// The protocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// Reads the opening bytes of `io` and decides its protocol.
+///
+/// Returns the bytes consumed so they can be replayed, or `None` if the
+/// client closed the connection before sending anything decisive.
+pub(crate) async fn sniff<T: AsyncRead + Unpin>(
+    io: &mut T,
+) -> io::Result<Option<(Protocol, Bytes)>> {
+    // Room for a typical first request in one read, so HTTP/1 (the common
+    // case) decides on the first byte without a second syscall.
+    let mut buf = BytesMut::with_capacity(4096);
+    loop {
+        if io.read_buf(&mut buf).await? == 0 {
+            return Ok(None);
+        }
+        match decide(&buf) {
+            Some(Protocol::Http2) if buf.len() < H2_PREFACE.len() + FRAME_HEADER_LEN => {}
+            Some(protocol) => return Ok(Some((protocol, buf.freeze()))),
+            None => {}
+        }
+    }
+}
+
+/// `Some` once `seen` is enough to decide, `None` while it is a strict
+/// prefix of the preface.
+fn decide(seen: &[u8]) -> Option<Protocol> {
+    let n = seen.len().min(H2_PREFACE.len());
+    if seen[..n] != H2_PREFACE[..n] {
+        Some(Protocol::Http1)
+    } else if n == H2_PREFACE.len() {
+        Some(Protocol::Http2)
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decides_on_first_differing_byte() {
+        assert_eq!(decide(b"G"), Some(Protocol::Http1));
+        assert_eq!(decide(b"POST / HTTP/1.1\r\n"), Some(Protocol::Http1));
+        assert_eq!(decide(b"PRI * HTTP/1.1\r\n"), Some(Protocol::Http1));
+    }
+
+    #[test]
+    fn waits_while_prefix_of_preface() {
+        assert_eq!(decide(b"P"), None);
+        assert_eq!(decide(b"PRI * HTTP/2.0\r\n"), None);
+    }
+
+    #[test]
+    fn full_preface_is_http2() {
+        assert_eq!(decide(H2_PREFACE), Some(Protocol::Http2));
+        let mut more = H2_PREFACE.to_vec();
+        more.extend_from_slice(b"\0\0\x12\x04");
+        assert_eq!(decide(&more), Some(Protocol::Http2));
+    }
+
+    #[tokio::test]
+    async fn returns_everything_read() {
+        let (mut client, mut server) = tokio::io::duplex(64);
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"GET / HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        let (protocol, bytes) = sniff(&mut server).await.unwrap().unwrap();
+        assert_eq!(protocol, Protocol::Http1);
+        assert_eq!(&bytes[..], b"GET / HTTP/1.1\r\n");
+    }
+
+    #[tokio::test]
+    async fn http2_waits_for_the_first_frame_header() {
+        let (mut client, mut server) = tokio::io::duplex(64);
+        tokio::io::AsyncWriteExt::write_all(&mut client, H2_PREFACE)
+            .await
+            .unwrap();
+        let sniffing = tokio::spawn(async move { sniff(&mut server).await });
+        tokio::task::yield_now().await;
+        assert!(!sniffing.is_finished());
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"\0\0\0\x04\0\0\0\0\0")
+            .await
+            .unwrap();
+        let (protocol, bytes) = sniffing.await.unwrap().unwrap().unwrap();
+        assert_eq!(protocol, Protocol::Http2);
+        assert_eq!(bytes.len(), 33);
+    }
+
+    #[tokio::test]
+    async fn eof_before_deciding_is_none() {
+        let (client, mut server) = tokio::io::duplex(64);
+        drop(client);
+        assert!(sniff(&mut server).await.unwrap().is_none());
+    }
+}

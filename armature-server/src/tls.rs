@@ -1,0 +1,75 @@
+//! TLS settings: loading PEM files and advertising HTTP/2 and HTTP/1.1
+//! through ALPN.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
+
+use crate::ServerError;
+
+/// The ALPN protocol ids offered, in order of preference.
+pub(crate) const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
+
+/// Where the TLS configuration comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum TlsSource {
+    /// PEM files, read when the server starts.
+    Pem { cert: PathBuf, key: PathBuf },
+    /// A configuration built by the user.
+    Config(Arc<ServerConfig>),
+}
+
+impl TlsSource {
+    /// Builds the acceptor, reading files if needed.
+    pub(crate) fn acceptor(&self) -> Result<TlsAcceptor, ServerError> {
+        let config = match self {
+            TlsSource::Pem { cert, key } => Arc::new(from_pem(cert, key)?),
+            TlsSource::Config(config) => config.clone(),
+        };
+        Ok(TlsAcceptor::from(with_alpn(config)))
+    }
+}
+
+/// A ring-backed configuration for one certificate chain and key, safe
+/// default protocol versions (TLS 1.2 and 1.3), and no client auth.
+fn from_pem(cert: &PathBuf, key: &PathBuf) -> Result<ServerConfig, ServerError> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|source| ServerError::Pem {
+            what: "certificate chain",
+            path: cert.clone(),
+            source,
+        })?;
+    if chain.is_empty() {
+        return Err(ServerError::Pem {
+            what: "certificate chain",
+            path: cert.clone(),
+            source: rustls::pki_types::pem::Error::NoItemsFound,
+        });
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key).map_err(|source| ServerError::Pem {
+        what: "private key",
+        path: key.clone(),
+        source,
+    })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key_der)?;
+    Ok(config)
+}
+
+/// Offers `h2` and `http/1.1` unless the user already chose protocols.
+fn with_alpn(config: Arc<ServerConfig>) -> Arc<ServerConfig> {
+    if !config.alpn_protocols.is_empty() {
+        return config;
+    }
+    let mut config = Arc::unwrap_or_clone(config);
+    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}

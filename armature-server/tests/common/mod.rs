@@ -1,0 +1,275 @@
+//! Helpers shared by the integration tests: a test service, a running
+//! server handle, hyper clients and a raw-socket client.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use armature_server::{Server, ServerError};
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A guard against hangs: no test step should take anywhere near this long.
+/// Exceeding it fails the test ("hung"); it is never a timing assertion.
+pub const GUARD: Duration = Duration::from_secs(20);
+
+/// The test service. Answers `200` with body `"{METHOD} {path} {body-len}"`
+/// and an `x-version` header; `/slow` sleeps 500 ms first, `/hang` sleeps
+/// an hour. A broken request body makes it return the error, as a typical
+/// handler using `?` would.
+pub fn echo() -> impl tower::Service<
+    Request<Incoming>,
+    Response = Response<Full<Bytes>>,
+    Error = hyper::Error,
+    Future = impl Send,
+> + Clone
+       + Send
+       + 'static {
+    tower::service_fn(|req: Request<Incoming>| async move {
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let version = format!("{:?}", req.version());
+        match path.as_str() {
+            "/slow" => tokio::time::sleep(Duration::from_millis(500)).await,
+            "/hang" => tokio::time::sleep(Duration::from_secs(3600)).await,
+            _ => {}
+        }
+        let body = req.into_body().collect().await?.to_bytes();
+        let mut res = Response::new(Full::new(Bytes::from(format!(
+            "{method} {path} {}",
+            body.len()
+        ))));
+        res.headers_mut()
+            .insert("x-version", version.parse().expect("header value"));
+        Ok(res)
+    })
+}
+
+/// A service that never fails and answers `ok`.
+pub fn ok_service() -> impl tower::Service<
+    Request<Incoming>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone
+       + Send
+       + 'static {
+    tower::service_fn(|_req: Request<Incoming>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+    })
+}
+
+/// A server on 127.0.0.1 with an OS-chosen port and signals off (tests
+/// share one process).
+pub fn local_server() -> Server {
+    Server::bind(([127, 0, 0, 1], 0))
+        .expect("bind 127.0.0.1:0")
+        .shutdown_on_signals(false)
+}
+
+/// A server running in a task, stoppable from the test.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    pub handle: JoinHandle<Result<(), ServerError>>,
+}
+
+impl Running {
+    /// Starts `server` with the [`echo`] service.
+    pub fn start(server: Server) -> Self {
+        Self::start_with(server, echo())
+    }
+
+    /// Starts `server` with `service`.
+    pub fn start_with<S, B>(server: Server, service: S) -> Self
+    where
+        S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+        S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        S::Future: Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = server.with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+        let handle = tokio::spawn(server.serve(service));
+        Self {
+            addr,
+            stop: Some(stop),
+            handle,
+        }
+    }
+
+    /// Begins graceful shutdown without waiting for it.
+    pub fn trigger_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Shuts down and waits for `serve` to return.
+    pub async fn stop(mut self) -> Result<(), ServerError> {
+        self.trigger_shutdown();
+        tokio::time::timeout(GUARD, self.handle)
+            .await
+            .expect("serve did not return (hung)")
+            .expect("serve task panicked")
+    }
+}
+
+pub type H1 = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+pub type H2 = hyper::client::conn::http2::SendRequest<Full<Bytes>>;
+
+/// An HTTP/1.1 client connection (hyper's own client).
+pub async fn h1_client(addr: SocketAddr) -> H1 {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("http1 handshake");
+    tokio::spawn(conn);
+    send
+}
+
+/// An HTTP/2 prior-knowledge client connection (hyper's own client).
+pub async fn h2_client(addr: SocketAddr) -> H2 {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .expect("http2 handshake");
+    tokio::spawn(conn);
+    send
+}
+
+/// A GET request with a `Host` header, as HTTP/1.1 clients must send.
+pub fn get(path: &str) -> Request<Full<Bytes>> {
+    Request::get(path)
+        .header(http::header::HOST, "localhost")
+        .body(Full::default())
+        .expect("request")
+}
+
+/// Sends `req` and returns the status and the body as text.
+pub async fn send_h1(client: &mut H1, req: Request<Full<Bytes>>) -> (StatusCode, String) {
+    client.ready().await.expect("connection ready");
+    let res = tokio::time::timeout(GUARD, client.send_request(req))
+        .await
+        .expect("response (hung)")
+        .expect("response");
+    read_response(res).await
+}
+
+/// Sends `req` over HTTP/2 and returns the status and the body as text.
+pub async fn send_h2(client: &mut H2, req: Request<Full<Bytes>>) -> (StatusCode, String) {
+    client.ready().await.expect("connection ready");
+    let res = tokio::time::timeout(GUARD, client.send_request(req))
+        .await
+        .expect("response (hung)")
+        .expect("response");
+    read_response(res).await
+}
+
+async fn read_response(res: Response<Incoming>) -> (StatusCode, String) {
+    let status = res.status();
+    let body = res.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A one-shot GET over a fresh HTTP/1.1 connection.
+pub async fn get_once(addr: SocketAddr, path: &str) -> (StatusCode, String) {
+    let mut client = h1_client(addr).await;
+    send_h1(&mut client, get(path)).await
+}
+
+/// What the server sent back on a raw connection, up to the point it
+/// closed the connection.
+#[derive(Debug)]
+pub struct RawExchange {
+    pub bytes: Vec<u8>,
+}
+
+impl RawExchange {
+    /// The status codes of the responses, in order, each with its body.
+    pub fn responses(&self) -> Vec<(u16, String)> {
+        parse_responses(&self.bytes)
+    }
+
+    /// Just the status codes.
+    pub fn statuses(&self) -> Vec<u16> {
+        self.responses().into_iter().map(|(s, _)| s).collect()
+    }
+}
+
+/// Writes `request` on a fresh connection (a failed write is ignored: the
+/// server may legitimately close early), then reads until the server
+/// closes the connection. Panics if the server neither answers nor closes
+/// within [`GUARD`], i.e. if the connection hangs.
+pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> RawExchange {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let _ = stream.write_all(request).await;
+    let bytes = tokio::time::timeout(GUARD, read_until_closed(&mut stream))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "connection neither answered nor closed (hung) for {:?}",
+                String::from_utf8_lossy(&request[..request.len().min(120)])
+            )
+        });
+    RawExchange { bytes }
+}
+
+/// Reads until EOF or a reset, returning what arrived before.
+pub async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Splits HTTP/1.x responses (framed by `content-length`, or by the end of
+/// the stream) into `(status, body)` pairs.
+pub fn parse_responses(mut data: &[u8]) -> Vec<(u16, String)> {
+    let mut out = Vec::new();
+    while !data.is_empty() {
+        let Some(head_end) = find(data, b"\r\n\r\n") else {
+            panic!("truncated response: {:?}", String::from_utf8_lossy(data));
+        };
+        let head = std::str::from_utf8(&data[..head_end]).expect("utf-8 head");
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or_default();
+        let status: u16 = status_line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+        let length = lines.find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().expect("content-length"))
+        });
+        let body_start = head_end + 4;
+        let body_end = length.map_or(data.len(), |len| (body_start + len).min(data.len()));
+        let body = String::from_utf8_lossy(&data[body_start..body_end]).into_owned();
+        out.push((status, body));
+        data = &data[body_end..];
+    }
+    out
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}

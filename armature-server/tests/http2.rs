@@ -1,0 +1,96 @@
+//! HTTP/2 with prior knowledge (h2c) on the same port as HTTP/1.1, using
+//! hyper's own HTTP/2 client over a real socket.
+
+mod common;
+
+use bytes::Bytes;
+use common::{send_h2, Running};
+use http::{Request, StatusCode, Version};
+use http_body_util::Full;
+
+fn h2_get(path: &str) -> Request<Full<Bytes>> {
+    // No Host header: HTTP/2 carries the authority in `:authority`.
+    Request::get(format!("http://localhost{path}"))
+        .body(Full::default())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn serves_h2c_prior_knowledge() {
+    let server = Running::start(common::local_server());
+    let mut client = common::h2_client(server.addr).await;
+    client.ready().await.unwrap();
+    let res = client.send_request(h2_get("/hello")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.version(), Version::HTTP_2);
+    assert_eq!(res.headers()["x-version"], "HTTP/2.0");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn http1_and_http2_share_the_port() {
+    let server = Running::start(common::local_server());
+    let mut h2 = common::h2_client(server.addr).await;
+    assert_eq!(
+        send_h2(&mut h2, h2_get("/2")).await,
+        (StatusCode::OK, "GET /2 0".to_owned())
+    );
+    let (status, body) = common::get_once(server.addr, "/1").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "GET /1 0"));
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn multiplexes_concurrent_streams() {
+    let server = Running::start(common::local_server());
+    let client = common::h2_client(server.addr).await;
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let mut client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            send_h2(&mut client, h2_get(&format!("/{i}"))).await
+        }));
+    }
+    for (i, task) in tasks.into_iter().enumerate() {
+        assert_eq!(task.await.unwrap(), (StatusCode::OK, format!("GET /{i} 0")));
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn delivers_request_bodies() {
+    let server = Running::start(common::local_server());
+    let mut client = common::h2_client(server.addr).await;
+    let req = Request::post("http://localhost/upload")
+        .body(Full::new(Bytes::from(vec![b'x'; 100_000])))
+        .unwrap();
+    assert_eq!(
+        send_h2(&mut client, req).await,
+        (StatusCode::OK, "POST /upload 100000".to_owned())
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_stream_limit_queues_rather_than_fails() {
+    let server = Running::start(common::local_server().http2_max_concurrent_streams(2));
+    let mut client = common::h2_client(server.addr).await;
+    // Once a response is in, the client has the server's SETTINGS and
+    // respects the limit by queueing; a client that ignores it gets
+    // REFUSED_STREAM for the excess streams.
+    assert_eq!(
+        send_h2(&mut client, h2_get("/warm-up")).await.0,
+        StatusCode::OK
+    );
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let mut client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            send_h2(&mut client, h2_get("/slow")).await
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap().0, StatusCode::OK);
+    }
+    server.stop().await.unwrap();
+}
