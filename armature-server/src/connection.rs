@@ -87,6 +87,7 @@ pub(crate) async fn serve_connection<S, B>(
     B: ResBody,
 {
     let mut changes = watch.changes();
+    let service = service.for_peer(peer);
     let io = Linger::new(stream);
     match &protocols.tls {
         None => {

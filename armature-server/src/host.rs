@@ -11,6 +11,7 @@
 //! HTTP/2 requests carry the authority in `:authority` and are not checked.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::str::FromStr;
 use std::task::{Context, Poll};
@@ -27,11 +28,18 @@ use tower::ServiceExt;
 #[derive(Debug, Clone)]
 pub(crate) struct HostCheck<S> {
     inner: S,
+    peer: Option<SocketAddr>,
 }
 
 impl<S> HostCheck<S> {
     pub(crate) fn new(inner: S) -> Self {
-        Self { inner }
+        Self { inner, peer: None }
+    }
+
+    /// Every request of this connection will carry `peer` as a `SocketAddr` extension.
+    pub(crate) fn for_peer(mut self, peer: SocketAddr) -> Self {
+        self.peer = Some(peer);
+        self
     }
 }
 
@@ -43,7 +51,10 @@ where
     type Error = S::Error;
     type Future = HostCheckFuture<S, ReqBody>;
 
-    fn call(&self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&self, mut req: Request<ReqBody>) -> Self::Future {
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(peer);
+        }
         let kind = match check(&req) {
             Ok(()) => Kind::Inner {
                 fut: self.inner.clone().oneshot(req),

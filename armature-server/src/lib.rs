@@ -55,6 +55,9 @@
 //!   connection is closed. Ambiguous framing such as `Content-Length` with
 //!   `Transfer-Encoding` is read as chunked and the connection closed after
 //!   the response (RFC 9112 §6.3), so nothing can be smuggled after it.
+//! * **Client address.** Every request carries the client's address as a
+//!   `std::net::SocketAddr` in its extensions; Armature's logger and rate
+//!   limiter read it from there.
 //! * Accepted sockets get `TCP_NODELAY`. Flushing the responses to
 //!   pipelined HTTP/1 requests together is available but off by default,
 //!   because hyper 1.12 then loses error responses
