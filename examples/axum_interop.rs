@@ -7,6 +7,7 @@
 //! ```
 
 use armature_examples::{init_tracing, Args};
+use armature_layers::cors::Cors;
 use armature_layers::logger::Logger;
 use armature_layers::request_id::{RequestId, RequestIdLayer};
 use axum::extract::Path;
@@ -14,12 +15,13 @@ use axum::routing::get;
 use axum::{Extension, Json};
 use tower::ServiceBuilder;
 
-/// The axum app, with Armature's request-id and logger layers applied the axum way.
+/// The axum app, with Armature's request-id, logger and CORS layers applied the axum way.
 pub fn app() -> axum::Router {
     axum::Router::new().route("/users/{id}", get(user)).layer(
         ServiceBuilder::new()
             .layer(RequestIdLayer::new())
-            .layer(Logger::default()),
+            .layer(Logger::default())
+            .layer(Cors::permissive()),
     )
 }
 

@@ -10,13 +10,14 @@
 use std::net::SocketAddr;
 
 use armature_examples::{init_tracing, Args};
+use armature_layers::cors::Cors;
 use armature_layers::logger::Logger;
 use armature_layers::request_id::RequestIdLayer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tower::ServiceBuilder;
 
-/// Serves tonic-health behind Armature's request-id and logger layers on `listener` until
+/// Serves tonic-health behind Armature's request-id, logger and CORS layers on `listener` until
 /// `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
@@ -30,7 +31,8 @@ pub async fn serve(
         .layer(
             ServiceBuilder::new()
                 .layer(RequestIdLayer::new())
-                .layer(Logger::default()),
+                .layer(Logger::default())
+                .layer(Cors::permissive()),
         )
         .add_service(health)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

@@ -138,7 +138,7 @@ async fn axum_app_with_armature_layers_sets_request_id_and_logs() {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     stream
-        .write_all(b"GET /users/42 HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .write_all(b"GET /users/42 HTTP/1.1\r\nhost: x\r\norigin: https://a.example\r\nconnection: close\r\n\r\n")
         .await
         .unwrap();
     let mut raw = String::new();
@@ -150,6 +150,10 @@ async fn axum_app_with_armature_layers_sets_request_id_and_logs() {
         .find_map(|l| l.strip_prefix("x-request-id: "))
         .expect("request id echoed")
         .to_owned();
+    assert!(
+        head.contains("access-control-allow-origin: *"),
+        "CORS layer inside axum: {head}"
+    );
     let json: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(json["id"], "42");
     assert_eq!(

@@ -1,0 +1,114 @@
+//! `examples/stack.rs` over a real socket: every layer of the preset stack is visible.
+
+#[path = "../stack.rs"]
+mod stack;
+
+use std::net::SocketAddr;
+
+use armature_server::Server;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn start(origins: &[&str]) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let origins: Vec<String> = origins.iter().map(|o| o.to_string()).collect();
+    let server = Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = server
+        .shutdown_on_signals(false)
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+    tokio::spawn(server.serve(stack::app(stack::cors(&origins).unwrap())));
+    (addr, stop)
+}
+
+/// Sends one HTTP/1.1 request with `extra` header lines; returns (head, body).
+async fn exchange(addr: SocketAddr, method: &str, path: &str, extra: &str) -> (String, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n{extra}\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    (head.to_ascii_lowercase(), body.to_owned())
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+}
+
+#[tokio::test]
+async fn permissive_stack_serves_the_three_endpoints_with_every_layer() {
+    let (addr, stop) = start(&[]).await;
+    for (path, body) in [
+        ("/plaintext", "Hello, World!"),
+        ("/json", r#"{"message":"Hello, World!"}"#),
+        ("/users/42", r#"{"id":"42","name":"Alice"}"#),
+    ] {
+        let (head, got) = exchange(addr, "GET", path, "origin: https://anywhere.example\r\n").await;
+        assert!(head.starts_with("http/1.1 200"), "{path}: {head}");
+        assert_eq!(got, body, "{path}");
+        assert_eq!(
+            header(&head, "x-request-id").map(str::len),
+            Some(36),
+            "{path}: {head}"
+        );
+        assert_eq!(
+            header(&head, "access-control-allow-origin"),
+            Some("*"),
+            "{path}: {head}"
+        );
+    }
+    let (head, _) = exchange(addr, "GET", "/nope", "").await;
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+    assert!(
+        header(&head, "x-request-id").is_some(),
+        "ids on errors too: {head}"
+    );
+    let (head, _) = exchange(addr, "POST", "/json", "content-length: 0\r\n").await;
+    assert!(head.starts_with("http/1.1 405"), "{head}");
+    assert_eq!(header(&head, "allow"), Some("get,head"));
+    stop.send(()).unwrap();
+}
+
+#[tokio::test]
+async fn restricted_cors_reflects_only_the_configured_origins() {
+    let (addr, stop) = start(&["https://app.example"]).await;
+    let (head, _) = exchange(addr, "GET", "/json", "origin: https://app.example\r\n").await;
+    assert_eq!(
+        header(&head, "access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    assert_eq!(
+        header(&head, "access-control-expose-headers"),
+        Some("x-request-id")
+    );
+    let (head, body) = exchange(addr, "GET", "/json", "origin: https://evil.example\r\n").await;
+    assert!(
+        head.starts_with("http/1.1 200"),
+        "the server answers, the browser blocks: {head}"
+    );
+    assert_eq!(body, r#"{"message":"Hello, World!"}"#);
+    assert_eq!(header(&head, "access-control-allow-origin"), None, "{head}");
+    let preflight = "origin: https://app.example\r\naccess-control-request-method: PUT\r\n";
+    let (head, _) = exchange(addr, "OPTIONS", "/users/1", preflight).await;
+    assert!(head.starts_with("http/1.1 204"), "{head}");
+    assert_eq!(
+        header(&head, "access-control-allow-origin"),
+        Some("https://app.example")
+    );
+    stop.send(()).unwrap();
+}
+
+#[test]
+fn an_invalid_origin_is_refused_at_start_up() {
+    for bad in [
+        "app.example",
+        "https://app.example/",
+        "https://app.example/path",
+    ] {
+        assert!(stack::cors(&[bad.to_owned()]).is_err(), "{bad}");
+    }
+}
