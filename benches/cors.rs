@@ -8,38 +8,17 @@
 //! `[[bench]] name = "cors"  path = "cors.rs"  harness = false` in `benches/Cargo.toml`;
 //! `armature-layers` and `tower-http` with the `cors` feature are already dev-dependencies.)
 
-use std::convert::Infallible;
-use std::hint::black_box;
 use std::time::Duration;
 
+use armature_benches::{bench_oneshot, inner, MakeRequest, Req};
 use armature_layers::cors::Cors;
-use bytes::Bytes;
-use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use http::header::{self, HeaderName, HeaderValue};
-use http::{Method, Request, Response};
-use http_body_util::{BodyExt, Empty, Full};
-use tower::{service_fn, Layer, Service, ServiceExt};
-
-type Req = Empty<Bytes>;
-type Res = Full<Bytes>;
-type MakeRequest = fn() -> Request<Req>;
+use http::{Method, Request};
+use tower::Layer;
 
 const ALLOWED: &str = "https://app.example";
 const DISALLOWED: &str = "https://app.example.evil.com";
-
-type Inner = tower::util::ServiceFn<
-    fn(Request<Req>) -> std::future::Ready<Result<Response<Res>, Infallible>>,
->;
-
-fn inner() -> Inner {
-    fn hello(_req: Request<Req>) -> std::future::Ready<Result<Response<Res>, Infallible>> {
-        std::future::ready(Ok(Response::new(Full::new(Bytes::from_static(
-            b"Hello, World!",
-        )))))
-    }
-    service_fn(hello as fn(_) -> _)
-}
 
 /// The same policy in both: two exact origins, three methods, two request headers, one
 /// exposed header, credentials, ten minutes of preflight caching.
@@ -84,32 +63,6 @@ fn preflight() -> Request<Req> {
         .unwrap()
 }
 
-/// Benchmarks one request (response body read to the end) through `svc`; the request is
-/// built outside the measured part.
-fn bench<S, B>(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    name: &str,
-    rt: &tokio::runtime::Runtime,
-    svc: S,
-    request: MakeRequest,
-) where
-    S: Service<Request<Req>, Response = Response<B>> + Clone,
-    S::Error: std::fmt::Debug,
-    B: http_body::Body,
-    B::Error: std::fmt::Debug,
-{
-    group.bench_function(name, |b| {
-        b.to_async(rt).iter_batched(
-            || (svc.clone(), request()),
-            |(svc, req)| async move {
-                let res = svc.oneshot(black_box(req)).await.unwrap();
-                black_box(res.into_body().collect().await.unwrap());
-            },
-            BatchSize::SmallInput,
-        )
-    });
-}
-
 fn cors(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -122,15 +75,15 @@ fn cors(c: &mut Criterion) {
     for (group_name, request) in scenarios {
         let mut group = c.benchmark_group(group_name);
         // For the preflight, "bare" is the inner service answering the OPTIONS itself.
-        bench(&mut group, "bare", &rt, inner(), request);
-        bench(
+        bench_oneshot(&mut group, "bare", &rt, inner(), request);
+        bench_oneshot(
             &mut group,
             "armature",
             &rt,
             armature().layer(inner()),
             request,
         );
-        bench(
+        bench_oneshot(
             &mut group,
             "tower_http",
             &rt,

@@ -3,72 +3,20 @@
 //!
 //! `cargo bench -p armature-benches --bench layers`
 
-use std::convert::Infallible;
-use std::hint::black_box;
-
+use armature_benches::{bench_oneshot, inner, Req};
 use armature_layers::logger::Logger;
 use armature_layers::request_id::RequestIdLayer;
-use bytes_body::body;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use http::{Request, Response};
-use http_body_util::BodyExt;
-use tower::{service_fn, Layer, Service, ServiceExt};
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::Request;
+use tower::Layer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-type Req = http_body_util::Empty<bytes::Bytes>;
-
-mod bytes_body {
-    use http_body_util::Full;
-    pub type Body = Full<bytes::Bytes>;
-    pub fn body() -> Body {
-        Full::new(bytes::Bytes::from_static(b"Hello, World!"))
-    }
-}
-
-type Inner = tower::util::ServiceFn<
-    fn(Request<Req>) -> std::future::Ready<Result<Response<bytes_body::Body>, Infallible>>,
->;
-
-fn inner() -> Inner {
-    fn hello(
-        _req: Request<Req>,
-    ) -> std::future::Ready<Result<Response<bytes_body::Body>, Infallible>> {
-        std::future::ready(Ok(Response::new(body())))
-    }
-    service_fn(hello as fn(_) -> _)
-}
-
-/// Benchmarks one request (response body read to the end) through `svc`.
-fn bench<S, B>(
-    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    name: &str,
-    rt: &tokio::runtime::Runtime,
-    svc: S,
-) where
-    S: Service<Request<Req>, Response = Response<B>> + Clone,
-    S::Error: std::fmt::Debug,
-    B: http_body::Body,
-    B::Error: std::fmt::Debug,
-{
-    group.bench_function(name, |b| {
-        b.to_async(rt).iter_batched(
-            || {
-                (
-                    svc.clone(),
-                    Request::get("/users/42")
-                        .header("origin", "https://app.example")
-                        .body(Req::new())
-                        .unwrap(),
-                )
-            },
-            |(svc, req)| async move {
-                let res = svc.oneshot(black_box(req)).await.unwrap();
-                black_box(res.into_body().collect().await.unwrap());
-            },
-            BatchSize::SmallInput,
-        )
-    });
+fn request() -> Request<Req> {
+    Request::get("/users/42")
+        .header("origin", "https://app.example")
+        .body(Req::new())
+        .unwrap()
 }
 
 fn request_id(c: &mut Criterion) {
@@ -76,19 +24,21 @@ fn request_id(c: &mut Criterion) {
         .build()
         .unwrap();
     let mut group = c.benchmark_group("request_id");
-    bench(&mut group, "bare", &rt, inner());
-    bench(
+    bench_oneshot(&mut group, "bare", &rt, inner(), request);
+    bench_oneshot(
         &mut group,
         "armature",
         &rt,
         RequestIdLayer::new().layer(inner()),
+        request,
     );
-    bench(
+    bench_oneshot(
         &mut group,
         "tower_http",
         &rt,
         SetRequestIdLayer::x_request_id(MakeRequestUuid)
             .layer(PropagateRequestIdLayer::x_request_id().layer(inner())),
+        request,
     );
     group.finish();
 }
@@ -99,18 +49,20 @@ fn logger(c: &mut Criterion) {
         .unwrap();
     // No subscriber: both layers only check whether their events are enabled.
     let mut group = c.benchmark_group("logger_disabled");
-    bench(&mut group, "bare", &rt, inner());
-    bench(
+    bench_oneshot(&mut group, "bare", &rt, inner(), request);
+    bench_oneshot(
         &mut group,
         "armature",
         &rt,
         Logger::default().layer(inner()),
+        request,
     );
-    bench(
+    bench_oneshot(
         &mut group,
         "tower_http_trace",
         &rt,
         TraceLayer::new_for_http().layer(inner()),
+        request,
     );
     group.finish();
 
@@ -121,19 +73,21 @@ fn logger(c: &mut Criterion) {
         .finish();
     tracing::subscriber::with_default(subscriber, || {
         let mut group = c.benchmark_group("logger_enabled");
-        bench(
+        bench_oneshot(
             &mut group,
             "armature",
             &rt,
             Logger::default()
                 .level(tracing::Level::DEBUG)
                 .layer(inner()),
+            request,
         );
-        bench(
+        bench_oneshot(
             &mut group,
             "tower_http_trace",
             &rt,
             TraceLayer::new_for_http().layer(inner()),
+            request,
         );
         group.finish();
     });

@@ -1,8 +1,63 @@
 //! Shared fixtures for Armature's criterion benchmarks: the route tables and the three
 //! benchmark endpoints, built through the public API only, as a user would.
 
+use std::convert::Infallible;
+use std::hint::black_box;
+
 use armature_router::{get, Router};
-use http::Request;
+use bytes::Bytes;
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup};
+use http::{Request, Response};
+use http_body_util::{BodyExt, Empty, Full};
+use tower::{Service, ServiceExt};
+
+/// The request body of the layer benchmarks.
+pub type Req = Empty<Bytes>;
+/// The response body of [`inner`].
+pub type Res = Full<Bytes>;
+/// Builds the request of one benchmark iteration.
+pub type MakeRequest = fn() -> Request<Req>;
+/// The bare inner service of the layer benchmarks.
+pub type Inner = tower::util::ServiceFn<
+    fn(Request<Req>) -> std::future::Ready<Result<Response<Res>, Infallible>>,
+>;
+
+/// A bare service answering `Hello, World!`: what each layer wraps, and the "bare" baseline.
+pub fn inner() -> Inner {
+    fn hello(_req: Request<Req>) -> std::future::Ready<Result<Response<Res>, Infallible>> {
+        std::future::ready(Ok(Response::new(Full::new(Bytes::from_static(
+            b"Hello, World!",
+        )))))
+    }
+    tower::service_fn(hello as fn(_) -> _)
+}
+
+/// Benchmarks one request through `svc` as `name` in `group`: the request is built outside
+/// the measured part, the response body is read to the end inside it.
+pub fn bench_oneshot<S, B>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    rt: &tokio::runtime::Runtime,
+    svc: S,
+    request: MakeRequest,
+) where
+    S: Service<Request<Req>, Response = Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    group.bench_function(name, |b| {
+        b.to_async(rt).iter_batched(
+            || (svc.clone(), request()),
+            |(svc, req)| async move {
+                let res = svc.oneshot(black_box(req)).await.unwrap();
+                black_box(res.into_body().collect().await.unwrap());
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
 
 /// The GitHub REST API route table used by matchit's benchmark (130 routes), in `{param}`
 /// syntax. Six routes of that table glue a parameter to a static segment
