@@ -10,7 +10,7 @@ use tower_service::Service;
 
 use crate::body::BoxError;
 use crate::handler::{Endpoint, EndpointService, Handler};
-use crate::method_router::{any, MethodRouter};
+use crate::method_router::MethodRouter;
 use crate::pattern::{Pattern, Segment};
 use crate::response::{error, IntoResponse};
 use crate::router::{Entry, Inner, Router};
@@ -216,8 +216,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
             self.try_add(&joined, route.methods, route.fallback)?;
         }
         if let Some(fallback) = routes.fallback.filter(|_| !catches_all) {
-            let mut methods = any(|_req: Request<B>| async { StatusCode::NOT_FOUND });
-            methods = methods.map_endpoints(|_| fallback.clone());
+            let methods = MethodRouter::new().any_endpoint(fallback);
             self.try_add(&fallback_pattern(prefix)?, methods, true)?;
         }
         Ok(())

@@ -123,12 +123,17 @@ impl<B: Send + 'static> MethodRouter<B> {
     }
 
     /// Adds a handler for every method that has no endpoint of its own (no `405` then).
-    pub fn any<H: Handler<B>>(mut self, handler: H) -> Self {
+    pub fn any<H: Handler<B>>(self, handler: H) -> Self {
+        self.any_endpoint(Endpoint::from_handler(handler))
+    }
+
+    /// Sets the endpoint for every method without one of its own.
+    pub(crate) fn any_endpoint(mut self, endpoint: Endpoint<B>) -> Self {
         if self.any.is_some() {
             self.duplicate
                 .get_or_insert(Method::from_bytes(b"ANY").expect("valid token"));
         }
-        self.any = Some(Endpoint::from_handler(handler));
+        self.any = Some(endpoint);
         self
     }
 
