@@ -7,14 +7,23 @@
 //! curl localhost:3000/users/42           # {"id":"42","name":"Alice"}
 //! curl --http2-prior-knowledge localhost:3000/plaintext
 //! ```
+//!
+//! With `--http3` it serves HTTPS (HTTP/1.1 and HTTP/2 over TLS) on the TCP port and HTTP/3 on
+//! the same UDP port, advertised with `Alt-Svc`. The certificate is `--cert PATH --key PATH`
+//! (PEM), or else a self-signed development certificate whose path is printed:
+//!
+//! ```text
+//! cargo run --release --example hello -- --http3
+//! curl --cacert /tmp/armature-dev-cert-…/cert.pem --http3-only https://localhost:3000/plaintext
+//! ```
 
 use std::process::ExitCode;
 
 use armature_examples::{hello_routes, init_tracing, Args};
-use armature_server::{RuntimeMode, Server};
-use hyper::body::Incoming;
+use armature_server::{DevCert, RequestBody, RuntimeMode, Server, ServerError};
 
-const USAGE: &str = "usage: hello [--port N] [--runtime per-core|multi-thread]";
+const USAGE: &str =
+    "usage: hello [--port N] [--runtime per-core|multi-thread] [--http3 [--cert PATH --key PATH]]";
 
 fn main() -> ExitCode {
     init_tracing();
@@ -28,13 +37,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let router = hello_routes::<Incoming>()
+    let router = hello_routes::<RequestBody>()
         .build()
         .expect("the hello routes are valid");
-    let served = Server::bind(args.addr()).and_then(|server| {
-        tracing::info!(?runtime, "listening on http://{}", server.local_addr());
-        server.runtime(runtime).run(router)
-    });
+    let served = Server::bind(args.addr())
+        .and_then(|server| with_http3(server, &args))
+        .and_then(|server| {
+            tracing::info!(?runtime, "listening on {}", server.local_addr());
+            server.runtime(runtime).run(router)
+        });
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -52,4 +63,27 @@ fn runtime_mode(args: &Args) -> Result<RuntimeMode, String> {
         Some("multi-thread") => Ok(RuntimeMode::multi_thread()),
         Some(other) => Err(format!("unknown runtime `{other}`")),
     }
+}
+
+/// `--http3 [--cert PATH --key PATH]`: TLS on TCP plus HTTP/3 on UDP, with the given
+/// certificate or a fresh development one (its path printed on stderr).
+fn with_http3(server: Server, args: &Args) -> Result<Server, ServerError> {
+    if !args.flag("--http3") {
+        return Ok(server);
+    }
+    let (cert, key): (std::path::PathBuf, std::path::PathBuf) =
+        match (args.values("--cert").pop(), args.values("--key").pop()) {
+            (Some(cert), Some(key)) => (cert.into(), key.into()),
+            (None, None) => {
+                let dev = DevCert::generate(["localhost", "127.0.0.1", "::1"])?;
+                eprintln!(
+                    "hello: self-signed development certificate: {} (key {})",
+                    dev.cert_path().display(),
+                    dev.key_path().display()
+                );
+                (dev.cert_path(), dev.key_path())
+            }
+            _ => return Err(ServerError::Config("--cert and --key go together")),
+        };
+    Ok(server.tls_pem(cert, key).http3(true))
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::body::FromIncoming;
 use crate::bounds::{ResBody, UserService};
 use crate::connection::{serve_connection, Protocols};
 use crate::drain::Watch;
@@ -22,7 +23,7 @@ const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 pub(crate) async fn accept_loop<S, B>(
     listener: TcpListener,
     protocols: Arc<Protocols>,
-    service: HostCheck<S>,
+    service: HostCheck<FromIncoming<S>>,
     watch: Watch,
 ) where
     S: UserService<B>,

@@ -5,7 +5,8 @@
 
 use bytes::Bytes;
 use http::{Request, Response};
-use hyper::body::Incoming;
+
+use crate::RequestBody;
 
 /// The error type hyper accepts from services and bodies.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -21,7 +22,7 @@ impl<B> ResBody for B where B: http_body::Body<Data = Bytes, Error: Into<BoxErro
 /// A service the server can call, once per request, from any thread.
 pub(crate) trait UserService<B: ResBody>:
     tower::Service<
-        Request<Incoming>,
+        Request<RequestBody>,
         Response = Response<B>,
         Error: Into<BoxError>,
         Future: Send + 'static,
@@ -34,7 +35,7 @@ pub(crate) trait UserService<B: ResBody>:
 impl<S, B> UserService<B> for S
 where
     B: ResBody,
-    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
 {

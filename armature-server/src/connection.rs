@@ -15,6 +15,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 
+use crate::body::FromIncoming;
 use crate::bounds::{ResBody, UserService};
 use crate::drain::{Changes, Phase, Watch};
 use crate::host::HostCheck;
@@ -80,7 +81,7 @@ pub(crate) async fn serve_connection<S, B>(
     stream: TcpStream,
     peer: SocketAddr,
     protocols: Arc<Protocols>,
-    service: HostCheck<S>,
+    service: HostCheck<FromIncoming<S>>,
     watch: Watch,
 ) where
     S: UserService<B>,
@@ -150,7 +151,7 @@ async fn serve_protocol<I, S, B>(
     protocol: Protocol,
     io: I,
     protocols: &Protocols,
-    service: HostCheck<S>,
+    service: HostCheck<FromIncoming<S>>,
     changes: Changes,
     peer: SocketAddr,
 ) where

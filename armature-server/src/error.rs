@@ -76,7 +76,12 @@ pub enum ServerError {
     #[error("a server worker thread panicked")]
     WorkerPanicked,
 
-    /// The configuration cannot work, for example zero workers.
+    /// A [`DevCert`](crate::DevCert) could not be generated or written.
+    #[error("could not make the development certificate: {0}")]
+    DevCert(#[source] Box<dyn std::error::Error + Send + Sync>),
+
+    /// The configuration cannot work, for example zero workers, or HTTP/3
+    /// without TLS.
     #[error("invalid server configuration: {0}")]
     Config(&'static str),
 }

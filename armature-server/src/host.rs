@@ -17,7 +17,7 @@ use std::str::FromStr;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::{CONNECTION, CONTENT_TYPE, HOST};
+use http::header::{ALT_SVC, CONNECTION, CONTENT_TYPE, HOST};
 use http::{HeaderValue, Request, Response, StatusCode, Version};
 use http_body_util::{Either, Full};
 use pin_project_lite::pin_project;
@@ -29,11 +29,23 @@ use tower::ServiceExt;
 pub(crate) struct HostCheck<S> {
     inner: S,
     peer: Option<SocketAddr>,
+    /// `Alt-Svc` added to every response the inner service gives (when it
+    /// set none itself): how clients learn of the HTTP/3 endpoint.
+    alt_svc: Option<HeaderValue>,
 }
 
 impl<S> HostCheck<S> {
     pub(crate) fn new(inner: S) -> Self {
-        Self { inner, peer: None }
+        Self {
+            inner,
+            peer: None,
+            alt_svc: None,
+        }
+    }
+
+    pub(crate) fn alt_svc(mut self, value: Option<HeaderValue>) -> Self {
+        self.alt_svc = value;
+        self
     }
 
     /// Every request of this connection will carry `peer` as a `SocketAddr` extension.
@@ -58,6 +70,7 @@ where
         let kind = match check(&req) {
             Ok(()) => Kind::Inner {
                 fut: self.inner.clone().oneshot(req),
+                alt_svc: self.alt_svc.clone(),
             },
             Err(reason) => {
                 tracing::debug!(reason, uri = %req.uri(), "rejecting request: bad Host");
@@ -87,7 +100,7 @@ pin_project! {
     where
         S: tower::Service<Request<ReqBody>>,
     {
-        Inner { #[pin] fut: Oneshot<S, Request<ReqBody>> },
+        Inner { #[pin] fut: Oneshot<S, Request<ReqBody>>, alt_svc: Option<HeaderValue> },
         Reject { response: Option<Response<Full<Bytes>>> },
     }
 }
@@ -100,7 +113,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { fut } => fut.poll(cx).map_ok(|res| res.map(Either::Left)),
+            KindProj::Inner { fut, alt_svc } => fut.poll(cx).map_ok(|mut res| {
+                if let Some(value) = alt_svc.take() {
+                    res.headers_mut().entry(ALT_SVC).or_insert(value);
+                }
+                res.map(Either::Left)
+            }),
             KindProj::Reject { response } => {
                 let response = response
                     .take()

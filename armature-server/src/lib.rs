@@ -1,8 +1,11 @@
 //! Serves any tower [`Service`](tower::Service) over HTTP/1.1 and HTTP/2,
-//! in cleartext or TLS, with limits on by default and graceful shutdown.
+//! in cleartext or TLS, and over HTTP/3 (QUIC) beside them, with limits on
+//! by default and graceful shutdown.
 //!
-//! The server turns bytes into `http::Request<hyper::body::Incoming>` and
-//! calls your service; it knows nothing of routing or middleware. Any
+//! The server turns bytes into `http::Request<`[`RequestBody`]`>` and calls
+//! your service, whichever protocol carried the request, so one service and
+//! one stack of layers serves all three; it knows nothing of routing or
+//! middleware. Any
 //! cloneable service whose response body is an
 //! [`http_body::Body`]`<Data = Bytes>` works, for example a `tower::service_fn`,
 //! a router, or a `tower::ServiceBuilder` stack.
@@ -17,9 +20,9 @@
 //! use bytes::Bytes;
 //! use http::{Request, Response};
 //! use http_body_util::Full;
-//! use hyper::body::Incoming;
+//! use armature_server::RequestBody;
 //!
-//! async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+//! async fn hello(req: Request<RequestBody>) -> Result<Response<Full<Bytes>>, Infallible> {
 //!     let body = format!("hello from {} over {:?}\n", req.uri().path(), req.version());
 //!     Ok(Response::new(Full::new(Bytes::from(body))))
 //! }
@@ -47,6 +50,13 @@
 //!   [`Server::tls_config`]) the protocol is the one negotiated by ALPN
 //!   (`h2`, else `http/1.1`). Each is handed to hyper's own per-protocol
 //!   connection builder.
+//! * **HTTP/3 beside them** ([`Server::http3`]): QUIC on UDP at the same
+//!   address and port, calling the same service, with request and response
+//!   bodies streaming both ways and trailers passed through. It needs TLS;
+//!   [`Server::dev_cert`] makes a self-signed certificate for development.
+//!   HTTP/1.1 and HTTP/2 responses then advertise it with
+//!   `Alt-Svc: h3=":PORT"; ma=86400`. A service error becomes a `500` on
+//!   that stream only.
 //! * **RFC 9112 `Host` rules.** An HTTP/1.1 request without `Host`, or any
 //!   HTTP/1 request with two `Host` headers or an invalid one, is answered
 //!   `400 Bad Request` with `Connection: close` and never reaches your
@@ -73,6 +83,8 @@
 //! | [`max_header_size`](Server::max_header_size) | 16 KiB | Bounds what one HTTP/1 client makes the server buffer; larger heads get `431`. Node.js uses the same. |
 //! | [`http2_max_concurrent_streams`](Server::http2_max_concurrent_streams) | 200 | Bounds the work one HTTP/2 connection can start at once (hyper's default; RFC 9113 suggests at least 100). |
 //! | [`http2_max_header_list_size`](Server::http2_max_header_list_size) | 16 KiB | The HTTP/2 twin of `max_header_size`. |
+//! | [`http3_max_concurrent_streams`](Server::http3_max_concurrent_streams) | 200 | The HTTP/3 twin (the QUIC bidirectional stream limit). |
+//! | [`http3_idle_timeout`](Server::http3_idle_timeout) | 30 s | Closes QUIC connections whose client fell silent (quinn's default). |
 //! | [`shutdown_timeout`](Server::shutdown_timeout) | 10 s | How long in-flight requests may run after shutdown begins; well inside the 30 s supervisors such as Kubernetes wait before killing. |
 //! | [`keep_alive`](Server::keep_alive) | on | Reusing connections is much cheaper than opening new ones. |
 //! | HTTP/1 headers per request | 100 | hyper's fixed default; more get `431`. |
@@ -91,7 +103,8 @@
 //! future given to [`Server::with_graceful_shutdown`] begins it: the
 //! listener is closed so new connections are refused, idle keep-alive
 //! connections are closed at once, HTTP/2 clients get `GOAWAY`, in-flight
-//! requests run to completion within the deadline, and then the remaining
+//! requests run to completion within the deadline (HTTP/3 connections get
+//! `GOAWAY`, then `CONNECTION_CLOSE` once their requests are done), and then the remaining
 //! connections are closed and `serve`/`run` returns.
 //!
 //! # Logging
@@ -104,11 +117,14 @@
 #![warn(missing_docs)]
 
 mod accept;
+mod body;
 mod bounds;
 mod connection;
+mod dev_cert;
 mod drain;
 mod error;
 mod host;
+mod http3;
 mod limits;
 mod linger;
 mod listener;
@@ -120,6 +136,8 @@ mod signal;
 mod sniff;
 mod tls;
 
+pub use body::{BodyError, RequestBody};
+pub use dev_cert::DevCert;
 pub use error::ServerError;
 pub use limits::Limits;
 pub use runtime::RuntimeMode;

@@ -48,6 +48,19 @@ pub struct Limits {
     /// same bound as HTTP/1.
     pub http2_max_header_list_size: u32,
 
+    /// How many requests an HTTP/3 client may have in flight at once on one
+    /// connection (the QUIC bidirectional stream limit). Default: **200**,
+    /// as for HTTP/2 (RFC 9114 §6.1 asks for at least 100).
+    pub http3_max_concurrent_streams: u32,
+
+    /// How long an HTTP/3 (QUIC) connection may go without receiving a
+    /// packet before it is closed (the QUIC idle timeout, which also bounds
+    /// a stalled handshake). Default: **30 s**, quinn's own. QUIC has no
+    /// packets of its own while a handler thinks: a request whose handler
+    /// stays silent longer than this is cut off with its connection unless
+    /// the client sends keep-alive pings, so raise it for long polling.
+    pub http3_idle_timeout: Duration,
+
     /// After shutdown begins, how long in-flight requests get to finish
     /// before their connections are closed anyway. Default: **10 s**, well
     /// inside the 30 s most process supervisors (Kubernetes, Docker) wait
@@ -62,6 +75,8 @@ impl Default for Limits {
             max_header_size: 16 * 1024,
             http2_max_concurrent_streams: 200,
             http2_max_header_list_size: 16 * 1024,
+            http3_max_concurrent_streams: 200,
+            http3_idle_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
         }
     }

@@ -8,15 +8,16 @@ use std::thread;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use hyper::body::Incoming;
 use tokio::sync::{mpsc, watch};
 
 use crate::accept::accept_loop;
+use crate::body::FromIncoming;
 use crate::bounds::{BoxError, ResBody, UserService};
 use crate::connection::Protocols;
 use crate::drain::{Drain, Phase, Watch};
 use crate::host::HostCheck;
-use crate::{listener, signal, Server, ServerError};
+use crate::http3::Http3Listener;
+use crate::{listener, signal, RequestBody, Server, ServerError};
 
 /// How [`Server::run`] spreads work over threads.
 ///
@@ -98,7 +99,7 @@ impl Server {
     /// use http_body_util::Full;
     ///
     /// fn main() -> Result<(), armature_server::ServerError> {
-    ///     let service = tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+    ///     let service = tower::service_fn(|_req: http::Request<armature_server::RequestBody>| async {
     ///         Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from("hi"))))
     ///     });
     ///     Server::bind(([0, 0, 0, 0], 8080))?
@@ -108,7 +109,7 @@ impl Server {
     /// ```
     pub fn run<S, B>(self, service: S) -> Result<(), ServerError>
     where
-        S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+        S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
         B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -139,7 +140,9 @@ impl Server {
 struct Worker<S> {
     listener: TcpListener,
     protocols: Arc<Protocols>,
-    service: HostCheck<S>,
+    service: HostCheck<FromIncoming<S>>,
+    /// The HTTP/3 endpoint, on the first worker only.
+    http3: Option<(Http3Listener, S)>,
     watch: Watch,
     /// Turns true once shutdown is complete and the worker may drop its
     /// runtime (which would cancel its connection tasks).
@@ -176,11 +179,14 @@ where
     let (exit_tx, mut exits) = mpsc::unbounded_channel();
 
     let mut threads = Vec::with_capacity(workers);
+    let mut http3 = prepared.http3.map(|h3| (h3, service.clone()));
     for (index, listener) in listeners.into_iter().enumerate() {
         let worker = Worker {
             listener,
             protocols: prepared.protocols.clone(),
-            service: HostCheck::new(service.clone()),
+            service: HostCheck::new(FromIncoming::new(service.clone()))
+                .alt_svc(prepared.alt_svc.clone()),
+            http3: http3.take(),
             watch: watch.clone(),
             released: released.clone(),
             _exit: ExitNotice(exit_tx.clone()),
@@ -224,6 +230,7 @@ where
         listener,
         protocols,
         service,
+        http3,
         watch,
         mut released,
         _exit,
@@ -235,6 +242,9 @@ where
     runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::from_std(listener).map_err(ServerError::Listener)?;
+        if let Some((h3, service)) = http3 {
+            tokio::spawn(h3.start()?.serve(service, watch.clone()));
+        }
         accept_loop(listener, protocols, service, watch).await;
         // Keep driving this thread's connections until shutdown completes.
         let _ = released.wait_for(|done| *done).await;

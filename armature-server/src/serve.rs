@@ -4,13 +4,13 @@ use std::pin::pin;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use hyper::body::Incoming;
 
 use crate::accept::accept_loop;
+use crate::body::FromIncoming;
 use crate::bounds::BoxError;
 use crate::drain::{Drain, Phase};
 use crate::host::HostCheck;
-use crate::{signal, Server, ServerError};
+use crate::{signal, RequestBody, Server, ServerError};
 
 impl Server {
     /// Serves `service` on the current Tokio runtime until shutdown, then
@@ -18,8 +18,10 @@ impl Server {
     /// [`shutdown_timeout`](Server::shutdown_timeout) has passed).
     ///
     /// Each connection runs in its own task, speaking HTTP/1.1 or HTTP/2
-    /// (h2c with prior knowledge, or ALPN `h2` over TLS). The service is
-    /// cloned per request. Requests that break the `Host` rules of RFC 9112
+    /// (h2c with prior knowledge, or ALPN `h2` over TLS), and with
+    /// [`http3`](Server::http3) also HTTP/3 over QUIC. The service is cloned
+    /// per request; its request body is a [`RequestBody`] whatever the
+    /// protocol. Requests that break the `Host` rules of RFC 9112
     /// are answered `400` without calling it.
     ///
     /// Errors come only from startup (TLS files, signal handlers, registering
@@ -33,7 +35,7 @@ impl Server {
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() {
-    /// let service = tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+    /// let service = tower::service_fn(|_req: http::Request<armature_server::RequestBody>| async {
     ///     Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from("hi"))))
     /// });
     /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -48,7 +50,7 @@ impl Server {
     /// ```
     pub async fn serve<S, B>(self, service: S) -> Result<(), ServerError>
     where
-        S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+        S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send + 'static,
         B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -61,11 +63,14 @@ impl Server {
             tokio::net::TcpListener::from_std(prepared.listener).map_err(ServerError::Listener)?;
         let (drain, watch) = Drain::new();
         tracing::info!(addr = %prepared.local_addr, "serving");
+        if let Some(h3) = prepared.http3 {
+            tokio::spawn(h3.start()?.serve(service.clone(), watch.clone()));
+        }
 
         let mut accepting = pin!(accept_loop(
             listener,
             prepared.protocols,
-            HostCheck::new(service),
+            HostCheck::new(FromIncoming::new(service)).alt_svc(prepared.alt_svc),
             watch,
         ));
         let accept_ended = tokio::select! {

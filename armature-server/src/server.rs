@@ -7,13 +7,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderValue;
+
 use crate::connection::{Http1Settings, Protocols};
+use crate::http3::Http3Listener;
 use crate::listener;
 use crate::signal::ShutdownFuture;
-use crate::tls::TlsSource;
+use crate::tls::{self, TlsSource};
 use crate::{Limits, RuntimeMode, ServerError};
 
-/// An HTTP/1.1 and HTTP/2 server for any tower `Service`.
+/// An HTTP/1.1, HTTP/2 and (optionally) HTTP/3 server for any tower `Service`.
 ///
 /// Built in two steps: [`bind`](Server::bind) (or
 /// [`from_listener`](Server::from_listener)) opens the socket, the builder
@@ -29,7 +32,7 @@ use crate::{Limits, RuntimeMode, ServerError};
 /// use http_body_util::Full;
 ///
 /// # async fn demo() -> Result<(), armature_server::ServerError> {
-/// let hello = tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+/// let hello = tower::service_fn(|_req: http::Request<armature_server::RequestBody>| async {
 ///     Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from("hello\n"))))
 /// });
 /// Server::bind(([127, 0, 0, 1], 3000))?
@@ -49,6 +52,7 @@ pub struct Server {
     pub(crate) shutdown: Option<ShutdownFuture>,
     pub(crate) signals: bool,
     pub(crate) runtime: RuntimeMode,
+    pub(crate) http3: bool,
 }
 
 impl Server {
@@ -99,6 +103,7 @@ impl Server {
             shutdown: None,
             signals: true,
             runtime: RuntimeMode::default(),
+            http3: false,
         })
     }
 
@@ -247,7 +252,8 @@ impl Server {
     /// Serves HTTPS with a rustls configuration you built. If its
     /// `alpn_protocols` is empty, `h2` and `http/1.1` are offered; otherwise
     /// your list is kept (a client that negotiates `h2` gets HTTP/2,
-    /// anything else HTTP/1.1).
+    /// anything else HTTP/1.1). With [`http3`](Server::http3) on, the same
+    /// configuration (with ALPN `h3`) secures QUIC; it must allow TLS 1.3.
     ///
     /// ```no_run
     /// use std::sync::Arc;
@@ -266,6 +272,79 @@ impl Server {
     /// ```
     pub fn tls_config(mut self, config: Arc<rustls::ServerConfig>) -> Self {
         self.tls = Some(TlsSource::Config(config));
+        self
+    }
+
+    /// Serves HTTPS with a self-signed certificate made when serving starts,
+    /// for development: a [`DevCert`](crate::DevCert) for `localhost`, `127.0.0.1`, `::1` and
+    /// the bound IP. Where its files are is logged (`tracing` warn); make a
+    /// [`DevCert`](crate::DevCert) yourself and pass it to [`tls_pem`](Server::tls_pem) to
+    /// know the path in advance.
+    ///
+    /// ```
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let server = server.dev_cert().http3(true);
+    /// ```
+    pub fn dev_cert(mut self) -> Self {
+        self.tls = Some(TlsSource::DevCert);
+        self
+    }
+
+    /// Also serves HTTP/3 (QUIC) on UDP at the same address and port,
+    /// calling the very same service as the TCP listener (default `false`).
+    ///
+    /// HTTP/3 runs only over TLS 1.3, so the server needs TLS
+    /// ([`tls_pem`](Server::tls_pem), [`tls_config`](Server::tls_config) or
+    /// [`dev_cert`](Server::dev_cert)); without it `serve`/`run` fail with
+    /// [`ServerError::Config`]. The UDP port is bound when serving starts
+    /// ([`ServerError::Bind`] if taken). HTTP/1.1 and HTTP/2 responses then
+    /// carry `Alt-Svc: h3=":PORT"; ma=86400` (unless the service set its
+    /// own), which is how browsers find the HTTP/3 endpoint.
+    ///
+    /// Limits: [`http3_max_concurrent_streams`](Server::http3_max_concurrent_streams),
+    /// [`http3_idle_timeout`](Server::http3_idle_timeout);
+    /// [`header_read_timeout`](Server::header_read_timeout) bounds the QUIC
+    /// handshake and each request head; [`max_header_size`](Server::max_header_size)
+    /// is the largest request field section (`SETTINGS_MAX_FIELD_SECTION_SIZE`).
+    /// On shutdown each connection gets a GOAWAY, its in-flight requests
+    /// finish, and it is then closed (CONNECTION_CLOSE with `H3_NO_ERROR`).
+    ///
+    /// With [`RuntimeMode::PerCore`], the HTTP/3 endpoint runs on the first
+    /// worker.
+    ///
+    /// ```
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let server = server
+    ///     .tls_pem("/etc/tls/fullchain.pem", "/etc/tls/key.pem")
+    ///     .http3(true);
+    /// ```
+    pub fn http3(mut self, enabled: bool) -> Self {
+        self.http3 = enabled;
+        self
+    }
+
+    /// Requests in flight at once on one HTTP/3 connection; see
+    /// [`Limits::http3_max_concurrent_streams`] (default 200).
+    ///
+    /// ```
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let server = server.http3_max_concurrent_streams(100);
+    /// ```
+    pub fn http3_max_concurrent_streams(mut self, streams: u32) -> Self {
+        self.limits.http3_max_concurrent_streams = streams;
+        self
+    }
+
+    /// How long an HTTP/3 connection may stay silent before it is closed;
+    /// see [`Limits::http3_idle_timeout`] (default 30 s).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// let server = server.http3_idle_timeout(Duration::from_secs(60));
+    /// ```
+    pub fn http3_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.http3_idle_timeout = timeout;
         self
     }
 
@@ -322,10 +401,32 @@ impl Server {
         self
     }
 
-    /// Splits the server into what serving needs, reading TLS files now.
+    /// Splits the server into what serving needs, reading TLS files and
+    /// binding the HTTP/3 socket now.
     pub(crate) fn prepare(self) -> Result<Prepared, ServerError> {
-        let tls = self.tls.as_ref().map(TlsSource::acceptor).transpose()?;
+        let tls = self
+            .tls
+            .as_ref()
+            .map(|source| source.config(self.local_addr))
+            .transpose()?;
+        let http3 = match (self.http3, &tls) {
+            (false, _) => None,
+            (true, None) => {
+                return Err(ServerError::Config(
+                    "HTTP/3 needs TLS: call tls_pem, tls_config or dev_cert",
+                ))
+            }
+            (true, Some(config)) => Some(Http3Listener::bind(
+                self.local_addr,
+                config.clone(),
+                &self.limits,
+            )?),
+        };
+        let alt_svc = http3.as_ref().map(Http3Listener::alt_svc).transpose()?;
+        let tls = tls.map(tls::acceptor);
         Ok(Prepared {
+            http3,
+            alt_svc,
             protocols: Arc::new(Protocols::new(&self.limits, self.http1, tls)),
             listener: self.listener,
             local_addr: self.local_addr,
@@ -338,6 +439,9 @@ impl Server {
 
 /// A server ready to serve: configuration resolved, nothing running yet.
 pub(crate) struct Prepared {
+    pub(crate) http3: Option<Http3Listener>,
+    /// What HTTP/1 and HTTP/2 responses advertise HTTP/3 with.
+    pub(crate) alt_svc: Option<HeaderValue>,
     pub(crate) protocols: Arc<Protocols>,
     pub(crate) listener: TcpListener,
     pub(crate) local_addr: SocketAddr,
@@ -356,6 +460,7 @@ impl fmt::Debug for Server {
             .field("graceful_shutdown", &self.shutdown.is_some())
             .field("signals", &self.signals)
             .field("runtime", &self.runtime)
+            .field("http3", &self.http3)
             .finish()
     }
 }

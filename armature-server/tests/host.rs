@@ -8,11 +8,11 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use armature_server::RequestBody;
 use bytes::Bytes;
 use common::raw_exchange;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Starts a server whose service counts its calls.
@@ -23,7 +23,7 @@ fn counting_server() -> (
 ) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
-    let service = tower::service_fn(move |_req: Request<Incoming>| {
+    let service = tower::service_fn(move |_req: Request<RequestBody>| {
         counter.fetch_add(1, Ordering::SeqCst);
         async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok")))) }
     });

@@ -5,21 +5,21 @@ mod common;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
+use armature_server::RequestBody;
 use bytes::Bytes;
 use common::{get, send_h1, send_h2, Running};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
 
 fn peer_echo() -> impl tower::Service<
-    Request<Incoming>,
+    Request<RequestBody>,
     Response = Response<Full<Bytes>>,
     Error = Infallible,
     Future = impl Send,
 > + Clone
        + Send
        + 'static {
-    tower::service_fn(|req: Request<Incoming>| async move {
+    tower::service_fn(|req: Request<RequestBody>| async move {
         let peer = req
             .extensions()
             .get::<SocketAddr>()

@@ -6,22 +6,22 @@ mod common;
 
 use std::convert::Infallible;
 
+use armature_server::RequestBody;
 use armature_server::{RuntimeMode, Server, ServerError};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
 
 /// Answers with the name of the thread that ran the handler.
 fn thread_name_service() -> impl tower::Service<
-    Request<Incoming>,
+    Request<RequestBody>,
     Response = Response<Full<Bytes>>,
     Error = Infallible,
     Future = impl Send,
 > + Clone
        + Send
        + 'static {
-    tower::service_fn(|_req: Request<Incoming>| async {
+    tower::service_fn(|_req: Request<RequestBody>| async {
         let name = std::thread::current().name().unwrap_or("").to_owned();
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(name))))
     })

@@ -8,11 +8,11 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use armature_server::RequestBody;
 use bytes::Bytes;
 use common::{get, send_h1, send_h2, Running, GUARD};
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 /// an hour.
 fn reporting_service() -> (
     impl tower::Service<
-            Request<Incoming>,
+            Request<RequestBody>,
             Response = Response<Full<Bytes>>,
             Error = Infallible,
             Future = impl Send,
@@ -32,7 +32,7 @@ fn reporting_service() -> (
     mpsc::UnboundedReceiver<String>,
 ) {
     let (started, started_rx) = mpsc::unbounded_channel();
-    let service = tower::service_fn(move |req: Request<Incoming>| {
+    let service = tower::service_fn(move |req: Request<RequestBody>| {
         let path = req.uri().path().to_owned();
         let _ = started.send(path.clone());
         async move {

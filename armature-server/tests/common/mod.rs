@@ -2,10 +2,13 @@
 //! server handle, hyper clients and a raw-socket client.
 #![allow(dead_code)]
 
+pub mod h3;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use armature_server::RequestBody;
 use armature_server::{Server, ServerError};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -26,14 +29,14 @@ pub const GUARD: Duration = Duration::from_secs(20);
 /// an hour. A broken request body makes it return the error, as a typical
 /// handler using `?` would.
 pub fn echo() -> impl tower::Service<
-    Request<Incoming>,
+    Request<RequestBody>,
     Response = Response<Full<Bytes>>,
-    Error = hyper::Error,
+    Error = armature_server::BodyError,
     Future = impl Send,
 > + Clone
        + Send
        + 'static {
-    tower::service_fn(|req: Request<Incoming>| async move {
+    tower::service_fn(|req: Request<RequestBody>| async move {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let version = format!("{:?}", req.version());
@@ -55,14 +58,14 @@ pub fn echo() -> impl tower::Service<
 
 /// A service that never fails and answers `ok`.
 pub fn ok_service() -> impl tower::Service<
-    Request<Incoming>,
+    Request<RequestBody>,
     Response = Response<Full<Bytes>>,
     Error = Infallible,
     Future = impl Send,
 > + Clone
        + Send
        + 'static {
-    tower::service_fn(|_req: Request<Incoming>| async {
+    tower::service_fn(|_req: Request<RequestBody>| async {
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
     })
 }
@@ -91,7 +94,7 @@ impl Running {
     /// Starts `server` with `service`.
     pub fn start_with<S, B>(server: Server, service: S) -> Self
     where
-        S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+        S: tower::Service<Request<RequestBody>, Response = Response<B>> + Clone + Send + 'static,
         S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
         S::Future: Send + 'static,
         B: http_body::Body<Data = Bytes> + Send + 'static,

@@ -1,0 +1,126 @@
+//! [`DevCert`]: a self-signed certificate for development.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+use crate::ServerError;
+
+/// A freshly generated self-signed certificate and key (ECDSA P-256, by
+/// `rcgen`), written as PEM files to a new directory under the system
+/// temporary directory so that clients can be pointed at the certificate.
+///
+/// For development and tests only: no client trusts it unless told to.
+/// [`Server::dev_cert`](crate::Server::dev_cert) makes one when the server
+/// starts and logs where it is; make one yourself to know the path (or the
+/// certificate) in advance:
+///
+/// ```
+/// use armature_server::{DevCert, Server};
+///
+/// let cert = DevCert::generate(["localhost", "127.0.0.1"]).unwrap();
+/// println!("curl --cacert {} https://localhost:3000/", cert.cert_path().display());
+/// let server = Server::bind(([127, 0, 0, 1], 0))
+///     .unwrap()
+///     .tls_pem(cert.cert_path(), cert.key_path())
+///     .http3(true);
+/// # drop(server);
+/// ```
+#[derive(Debug, Clone)]
+pub struct DevCert {
+    cert: CertificateDer<'static>,
+    /// PKCS #8 DER.
+    key: Vec<u8>,
+    dir: PathBuf,
+}
+
+impl DevCert {
+    /// Generates a certificate valid for `names` (DNS names, or IP
+    /// addresses such as `"127.0.0.1"`, which become IP subject alternative
+    /// names) and writes `cert.pem` and `key.pem` (the latter readable by
+    /// the owner only, on Unix) to a new directory.
+    ///
+    /// Fails with [`ServerError::DevCert`] if no name is usable or the
+    /// files cannot be written.
+    pub fn generate<I, N>(names: I) -> Result<Self, ServerError>
+    where
+        I: IntoIterator<Item = N>,
+        N: Into<String>,
+    {
+        let names: Vec<String> = names.into_iter().map(Into::into).collect();
+        let certified = rcgen::generate_simple_self_signed(names)
+            .map_err(|error| ServerError::DevCert(Box::new(error)))?;
+        let dir = unique_dir();
+        write_files(
+            &dir,
+            &certified.cert.pem(),
+            &certified.signing_key.serialize_pem(),
+        )
+        .map_err(|error| ServerError::DevCert(Box::new(error)))?;
+        Ok(Self {
+            cert: certified.cert.der().clone(),
+            key: certified.signing_key.serialize_der(),
+            dir,
+        })
+    }
+
+    /// The names [`Server::dev_cert`](crate::Server::dev_cert) certifies for
+    /// a server on `addr`: `localhost`, `127.0.0.1`, `::1`, and the IP of
+    /// `addr` when it is a specific address.
+    pub(crate) fn names_for(addr: SocketAddr) -> Vec<String> {
+        let mut names = vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ];
+        let ip = addr.ip();
+        if !ip.is_unspecified() && !ip.is_loopback() {
+            names.push(ip.to_string());
+        }
+        names
+    }
+
+    /// The PEM certificate file: the one to trust in clients
+    /// (`curl --cacert`, `SSL_CERT_FILE`, a test's root store).
+    pub fn cert_path(&self) -> PathBuf {
+        self.dir.join("cert.pem")
+    }
+
+    /// The PEM private key file (PKCS #8).
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join("key.pem")
+    }
+
+    /// The certificate in DER, for a rustls `RootCertStore`.
+    pub fn cert_der(&self) -> &CertificateDer<'static> {
+        &self.cert
+    }
+
+    /// A ring-backed rustls configuration serving this certificate, as
+    /// [`Server::tls_pem`](crate::Server::tls_pem) would build it.
+    pub fn server_config(&self) -> Result<rustls::ServerConfig, ServerError> {
+        crate::tls::single_cert(
+            vec![self.cert.clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.clone())),
+        )
+    }
+}
+
+fn unique_dir() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    std::env::temp_dir().join(format!("armature-dev-cert-{}-{nanos}", std::process::id()))
+}
+
+fn write_files(dir: &Path, cert_pem: &str, key_pem: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("cert.pem"), cert_pem)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut key = options.open(dir.join("key.pem"))?;
+    std::io::Write::write_all(&mut key, key_pem.as_bytes())
+}
