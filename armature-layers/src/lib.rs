@@ -1,4 +1,5 @@
-//! Standalone tower layers for HTTP services: [`cors`], [`logger`] and [`request_id`].
+//! Standalone tower layers for HTTP services: [`cors`], [`logger`], [`rate_limit`] and
+//! [`request_id`].
 //!
 //! Each is a `tower::Layer` generic over request and response bodies, so the same value works
 //! in an Armature router stack, an axum `Router::layer`, a tonic server and plain hyper.
@@ -8,4 +9,5 @@
 
 pub mod cors;
 pub mod logger;
+pub mod rate_limit;
 pub mod request_id;

@@ -14,10 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use armature_layers::cors::{Cors, CorsLayer};
 use armature_router::{any, get, IntoResponse, Response, Router};
+use armature_server::RequestBody;
 use armature_server::{Server, ServerError};
 use http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use http::{Method, Request, StatusCode};
-use hyper::body::Incoming;
 use tower::ServiceBuilder;
 
 /// The CORS configurations an API origin can run with.
@@ -60,17 +60,17 @@ pub async fn serve_page(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let router = Router::<Incoming>::builder()
+    let router = Router::<RequestBody>::builder()
         .route(
             "/",
-            get(|_req: Request<Incoming>| async {
+            get(|_req: Request<RequestBody>| async {
                 (
                     [(CONTENT_TYPE, "text/html; charset=utf-8")],
                     "<!doctype html><html><head><title>CORS test page</title></head><body>page</body></html>",
                 )
             }),
         )
-        .route("/favicon.ico", get(|_req: Request<Incoming>| async { StatusCode::NO_CONTENT }))
+        .route("/favicon.ico", get(|_req: Request<RequestBody>| async { StatusCode::NO_CONTENT }))
         .build()
         .expect("valid routes");
     Server::from_listener(listener)?
@@ -88,13 +88,13 @@ pub async fn serve_api(
     hits: Hits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
-    let router = Router::<Incoming>::builder()
+    let router = Router::<RequestBody>::builder()
         .route("/{*path}", any(api))
         .build()
         .expect("valid routes");
     let service = ServiceBuilder::new()
         .layer(cors)
-        .map_request(move |req: Request<Incoming>| {
+        .map_request(move |req: Request<RequestBody>| {
             let hit = format!("{} {}", req.method(), req.uri().path());
             hits.lock().expect("not poisoned").push(hit);
             req
@@ -110,7 +110,7 @@ pub async fn serve_api(
 /// Every API path: `/cookie/set` sets a cookie, `/cookie/echo` returns the request's
 /// cookies, anything else answers `ok METHOD /path` with one header the page may read
 /// (`x-exposed`) and one it may not (`x-hidden`).
-async fn api(req: Request<Incoming>) -> Response {
+async fn api(req: Request<RequestBody>) -> Response {
     match req.uri().path() {
         "/cookie/set" => {
             ([(SET_COOKIE, "sid=s3cret; Path=/; SameSite=Lax")], "set").into_response()

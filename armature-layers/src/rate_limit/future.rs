@@ -1,0 +1,147 @@
+//! [`ResponseFuture`]: a refusal, the inner future plus headers, or first a Redis decision.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::gcra::Decision;
+use super::headers::{is_grpc, refusal};
+use super::layer::Config;
+
+type Check = Pin<Box<dyn Future<Output = Decision> + Send>>;
+
+pin_project! {
+    /// Response future of [`RateLimit`](super::RateLimit).
+    pub struct ResponseFuture<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, ReqBody>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        Checking {
+            check: Check,
+            pending: Option<(S, Request<ReqBody>)>,
+            config: Arc<Config>,
+        },
+        Inner {
+            #[pin]
+            future: S::Future,
+            headers: Option<(Arc<Config>, Decision)>,
+        },
+        Refused {
+            response: Option<Response<()>>,
+        },
+    }
+}
+
+impl<S, ReqBody> ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    pub(crate) fn unlimited(future: S::Future) -> Self {
+        let state = State::Inner {
+            future,
+            headers: None,
+        };
+        ResponseFuture { state }
+    }
+
+    pub(crate) fn admitted(future: S::Future, config: Arc<Config>, decision: Decision) -> Self {
+        let state = State::Inner {
+            future,
+            headers: Some((config, decision)),
+        };
+        ResponseFuture { state }
+    }
+
+    pub(crate) fn refused(response: Response<()>) -> Self {
+        let state = State::Refused {
+            response: Some(response),
+        };
+        ResponseFuture { state }
+    }
+
+    pub(crate) fn checking(
+        check: Check,
+        service: S,
+        req: Request<ReqBody>,
+        config: Arc<Config>,
+    ) -> Self {
+        let state = State::Checking {
+            check,
+            pending: Some((service, req)),
+            config,
+        };
+        ResponseFuture { state }
+    }
+}
+
+impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Checking {
+                    check,
+                    pending,
+                    config,
+                } => {
+                    let decision = ready!(check.as_mut().poll(cx));
+                    let (mut service, req) = pending.take().expect("polled after completion");
+                    let next = if decision.allowed {
+                        State::Inner {
+                            future: service.call(req),
+                            headers: Some((Arc::clone(config), decision)),
+                        }
+                    } else {
+                        State::Refused {
+                            response: Some(refusal(is_grpc(&req), &config.headers, &decision)),
+                        }
+                    };
+                    state.set(next);
+                }
+                StateProj::Inner { future, headers } => {
+                    let mut res = ready!(future.poll(cx))?;
+                    if let Some((config, decision)) = headers.take() {
+                        config.headers.apply(res.headers_mut(), &decision);
+                    }
+                    return Poll::Ready(Ok(res));
+                }
+                StateProj::Refused { response } => {
+                    let response = response.take().expect("polled after completion");
+                    return Poll::Ready(Ok(response.map(|()| ResBody::default())));
+                }
+            }
+        }
+    }
+}
+
+impl<S, ReqBody> fmt::Debug for ResponseFuture<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

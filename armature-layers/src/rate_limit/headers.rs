@@ -1,0 +1,109 @@
+//! The response headers (`RateLimit-Policy`, `RateLimit`, `Retry-After`, optionally
+//! `X-RateLimit-*`) and the answers to refused requests (HTTP 429, or gRPC
+//! `RESOURCE_EXHAUSTED`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+
+use super::gcra::{Decision, Gcra};
+use super::RateLimited;
+
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+const X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+const X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+const X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+/// `RESOURCE_EXHAUSTED`.
+const GRPC_RESOURCE_EXHAUSTED: HeaderValue = HeaderValue::from_static("8");
+
+/// Everything about the headers that is fixed at build time.
+#[derive(Debug, Clone)]
+pub(crate) struct Headers {
+    name: Arc<str>,
+    policy: HeaderValue,
+    limit: HeaderValue,
+    x_headers: bool,
+}
+
+impl Headers {
+    pub(crate) fn new(name: Arc<str>, gcra: &Gcra, x_headers: bool) -> Self {
+        // The window is the time a spent burst takes to replenish: burst × interval.
+        let window = secs(Duration::from_nanos(gcra.tolerance));
+        let policy = format!("\"{name}\";q={};w={window}", gcra.burst);
+        Headers {
+            policy: HeaderValue::from_str(&policy).expect("the name is a checked token"),
+            limit: HeaderValue::from(gcra.burst),
+            name,
+            x_headers,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Sets the headers for `decision`, replacing any the inner service set.
+    pub(crate) fn apply(&self, headers: &mut HeaderMap, decision: &Decision) {
+        if !decision.allowed {
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs(decision.retry_after)));
+        }
+        if decision.store_unavailable {
+            // The failure policy decided: there are no counters to report.
+            return;
+        }
+        let reset = secs(decision.reset);
+        let value = format!("\"{}\";r={};t={reset}", self.name, decision.remaining);
+        headers.insert(RATELIMIT_POLICY, self.policy.clone());
+        headers.insert(
+            RATELIMIT,
+            HeaderValue::from_maybe_shared(Bytes::from(value)).expect("digits and a token"),
+        );
+        if self.x_headers {
+            headers.insert(X_LIMIT, self.limit.clone());
+            headers.insert(X_REMAINING, HeaderValue::from(decision.remaining));
+            headers.insert(X_RESET, HeaderValue::from(reset));
+        }
+    }
+}
+
+/// Whole seconds, rounded up: a client that waits this long is never early.
+fn secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// Whether `req` is a gRPC call (`content-type: application/grpc`, `application/grpc+proto`, ...).
+pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.as_bytes().get(..16))
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"application/grpc"))
+}
+
+/// The answer to a refused request: `429 Too Many Requests`, or for gRPC a trailers-only
+/// response (HTTP 200, `grpc-status: 8`) that clients read as `RESOURCE_EXHAUSTED`.
+pub(crate) fn refusal(grpc: bool, headers: &Headers, decision: &Decision) -> Response<()> {
+    let mut res = Response::new(());
+    if grpc {
+        let h = res.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        h.insert(GRPC_STATUS, GRPC_RESOURCE_EXHAUSTED);
+        h.insert(
+            GRPC_MESSAGE,
+            HeaderValue::from_static("rate limit exceeded"),
+        );
+    } else {
+        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    }
+    headers.apply(res.headers_mut(), decision);
+    res.extensions_mut().insert(RateLimited {
+        retry_after: decision.retry_after,
+        store_unavailable: decision.store_unavailable,
+    });
+    res
+}

@@ -1,0 +1,314 @@
+//! [`RedisStore`]: one limit shared by every process that talks to the same Redis.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::clock::Clock;
+use super::gcra::{Decision, Gcra};
+use super::RateLimitError;
+
+/// GCRA in one server-side step, so concurrent decisions on a key never race. Times are in
+/// microseconds (doubles: exact to a quarter microsecond for today's dates). The TAT is stored
+/// with `%.17g` so it reads back bit for bit, and expires when it would be in the past (a
+/// replenished key is the same as a missing one).
+///
+/// KEYS[1] the key; ARGV: emission interval, tolerance, and the time (empty: Redis `TIME`).
+/// Returns {admitted (0/1), remaining, µs until fully replenished, µs until retry}.
+const SCRIPT: &str = r"
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local slack = 0
+if now ~= nil then
+  -- A client clock: Redis still expires keys on its own, so never before 60 s.
+  slack = 60000
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - tolerance
+if now < allow_at then
+  return {0, 0, math.ceil(tat - now), math.ceil(allow_at - now)}
+end
+redis.call('SET', KEYS[1], string.format('%.17g', new_tat), 'PX',
+  math.max(1, math.ceil((new_tat - now) / 1000)) + slack)
+return {1, math.floor((now + tolerance - new_tat) / interval + 1e-9), math.ceil(new_tat - now), 0}
+";
+
+/// What the layer does when Redis cannot answer within the timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    /// Admit the request (availability first; the default). It carries no `RateLimit` headers.
+    #[default]
+    Open,
+    /// Refuse the request with 429 (protection first).
+    Closed,
+}
+
+/// The Redis store: each decision is one `EVALSHA` of a Lua script that reads and updates the
+/// key's theoretical arrival time atomically on the server, with the server's clock (`TIME`),
+/// so any number of processes share one limit and agree on the time.
+///
+/// Connections are a small pool of redis-rs [`ConnectionManager`]s (multiplexed,
+/// reconnecting in the background), used round-robin, and opened lazily: building the store
+/// never blocks, and the layer starts even while Redis is down.
+///
+/// **When Redis is unreachable** (refused, reset, or slower than
+/// [`timeout`](RedisStoreBuilder::timeout), default 100 ms) the request is decided by the
+/// [`FailurePolicy`] at once; the first failure is logged at `warn`, the recovery at `info`,
+/// and limiting resumes by itself when Redis answers again. Nothing waits longer than the
+/// timeout and nothing panics.
+///
+/// ```
+/// use std::time::Duration;
+/// use armature_layers::rate_limit::{FailurePolicy, RedisStore};
+///
+/// let store = RedisStore::builder("redis://127.0.0.1:6379/")
+///     .timeout(Duration::from_millis(50))
+///     .on_failure(FailurePolicy::Closed)
+///     .key_prefix("myapp:rl:")
+///     .build()?; // does not connect yet
+/// # Ok::<_, armature_layers::rate_limit::RateLimitError>(())
+/// ```
+#[derive(Clone)]
+pub struct RedisStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Opened on first use, inside the runtime (redis-rs needs one to create them).
+    connections: std::sync::OnceLock<Result<Box<[ConnectionManager]>, String>>,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    pool_size: usize,
+    next: AtomicUsize,
+    script: redis::Script,
+    timeout: Duration,
+    on_failure: FailurePolicy,
+    prefix: String,
+    clock: Option<Arc<dyn Clock>>,
+    down: AtomicBool,
+}
+
+impl RedisStore {
+    /// Configures a store for the Redis at `url` (`redis://host:port/db`).
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url: url.into(),
+            pool_size: 2,
+            timeout: Duration::from_millis(100),
+            on_failure: FailurePolicy::Open,
+            prefix: "armature:ratelimit:".to_owned(),
+            clock: None,
+        }
+    }
+
+    /// Sends `PING` within the timeout: for a health check at start-up.
+    ///
+    /// # Errors
+    ///
+    /// [`RateLimitError::Redis`] if Redis does not answer in time.
+    pub async fn ping(&self) -> Result<(), RateLimitError> {
+        let mut con = self.connection().map_err(RateLimitError::Redis)?;
+        let cmd = redis::cmd("PING");
+        let ping = cmd.query_async::<String>(&mut con);
+        match tokio::time::timeout(self.inner.timeout, ping).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(RateLimitError::Redis(err.to_string())),
+            Err(_) => Err(RateLimitError::Redis(format!(
+                "no answer within {:?}",
+                self.inner.timeout
+            ))),
+        }
+    }
+
+    fn connection(&self) -> Result<ConnectionManager, String> {
+        let inner = &*self.inner;
+        let pool = inner.connections.get_or_init(|| {
+            (0..inner.pool_size)
+                .map(|_| {
+                    ConnectionManager::new_lazy_with_config(
+                        inner.client.clone(),
+                        inner.config.clone(),
+                    )
+                })
+                .collect::<Result<_, _>>()
+                .map_err(|err| err.to_string())
+        });
+        let pool = pool.as_ref().map_err(Clone::clone)?;
+        let i = inner.next.fetch_add(1, Ordering::Relaxed) % pool.len();
+        Ok(pool[i].clone())
+    }
+
+    /// Decides one request for `key` under the limit named `policy`.
+    pub(crate) async fn check(self, gcra: Gcra, policy: Arc<str>, key: Vec<u8>) -> Decision {
+        let inner = &*self.inner;
+        let mut full_key = Vec::with_capacity(inner.prefix.len() + policy.len() + 1 + key.len());
+        full_key.extend_from_slice(inner.prefix.as_bytes());
+        full_key.extend_from_slice(policy.as_bytes());
+        full_key.push(b':');
+        full_key.extend_from_slice(&key);
+        let now = inner
+            .clock
+            .as_ref()
+            .map(|c| format!("{}", c.now_nanos() as f64 / 1_000.0))
+            .unwrap_or_default();
+        let mut invocation = inner.script.prepare_invoke();
+        invocation
+            .key(full_key)
+            .arg(format!("{}", gcra.interval as f64 / 1_000.0))
+            .arg(format!("{}", gcra.tolerance as f64 / 1_000.0))
+            .arg(now);
+        let outcome = match self.connection() {
+            Ok(mut con) => {
+                let call = invocation.invoke_async::<(i64, i64, i64, i64)>(&mut con);
+                match tokio::time::timeout(inner.timeout, call).await {
+                    Ok(Ok(answer)) => Ok(answer),
+                    Ok(Err(err)) => Err(err.to_string()),
+                    Err(_) => Err(format!("no answer within {:?}", inner.timeout)),
+                }
+            }
+            Err(err) => Err(err),
+        };
+        match outcome {
+            Ok((admitted, remaining, reset, retry)) => {
+                if inner.down.swap(false, Ordering::Relaxed) {
+                    tracing::info!("rate limit: Redis answers again; limiting resumed");
+                }
+                let micros = |v: i64| Duration::from_micros(u64::try_from(v).unwrap_or(0));
+                Decision {
+                    allowed: admitted == 1,
+                    remaining: u64::try_from(remaining).unwrap_or(0),
+                    reset: micros(reset),
+                    retry_after: micros(retry),
+                    store_unavailable: false,
+                }
+            }
+            Err(err) => {
+                if !inner.down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        error = %err,
+                        policy = ?inner.on_failure,
+                        "rate limit: Redis unreachable; deciding by the failure policy until it answers"
+                    );
+                }
+                Decision::unknown(inner.on_failure == FailurePolicy::Open, &gcra)
+            }
+        }
+    }
+}
+
+/// Configures a [`RedisStore`]; see [`RedisStore::builder`].
+#[must_use]
+pub struct RedisStoreBuilder {
+    url: String,
+    pool_size: usize,
+    timeout: Duration,
+    on_failure: FailurePolicy,
+    prefix: String,
+    clock: Option<Arc<dyn Clock>>,
+}
+
+impl RedisStoreBuilder {
+    /// How many multiplexed connections to spread decisions over (default 2).
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size;
+        self
+    }
+
+    /// The longest a request waits for Redis before the failure policy decides (default
+    /// 100 ms). Also the connect and response timeouts of the connections.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// What to do while Redis is unreachable (default [`FailurePolicy::Open`]).
+    pub fn on_failure(mut self, policy: FailurePolicy) -> Self {
+        self.on_failure = policy;
+        self
+    }
+
+    /// Prepended to every key (default `armature:ratelimit:`), followed by the layer's policy
+    /// name and `:`, so several layers and applications can share one Redis.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Takes the time from `clock` instead of Redis' `TIME`. Every process sharing the limit
+    /// must then read the same clock; this is meant for tests (a frozen
+    /// [`ManualClock`](super::ManualClock) makes counts exact however slow the machine is).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Builds the store without connecting (connections open on first use).
+    ///
+    /// # Errors
+    ///
+    /// [`RateLimitError::Redis`] for a URL redis-rs does not accept,
+    /// [`RateLimitError::ZeroCapacity`] for a pool of zero connections, and
+    /// [`RateLimitError::ZeroTimeout`] for a zero timeout.
+    pub fn build(self) -> Result<RedisStore, RateLimitError> {
+        if self.pool_size == 0 {
+            return Err(RateLimitError::ZeroCapacity);
+        }
+        if self.timeout.is_zero() {
+            return Err(RateLimitError::ZeroTimeout);
+        }
+        let client = redis::Client::open(self.url.as_str())
+            .map_err(|err| RateLimitError::Redis(err.to_string()))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_min_delay(Duration::from_millis(10))
+            .set_max_delay(Duration::from_millis(500));
+        Ok(RedisStore {
+            inner: Arc::new(Inner {
+                connections: std::sync::OnceLock::new(),
+                client,
+                config,
+                pool_size: self.pool_size,
+                next: AtomicUsize::new(0),
+                script: redis::Script::new(SCRIPT),
+                timeout: self.timeout,
+                on_failure: self.on_failure,
+                prefix: self.prefix,
+                clock: self.clock,
+                down: AtomicBool::new(false),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("pool_size", &self.inner.pool_size)
+            .field("timeout", &self.inner.timeout)
+            .field("on_failure", &self.inner.on_failure)
+            .field("prefix", &self.inner.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("RedisStoreBuilder")
+            .field("pool_size", &self.pool_size)
+            .field("timeout", &self.timeout)
+            .field("on_failure", &self.on_failure)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,67 @@
+//! [`RateLimit`]: the service that decides, then answers or forwards.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::headers::{is_grpc, refusal};
+use super::layer::Config;
+use super::{ResponseFuture, Store};
+
+/// The service of [`RateLimitLayer`](super::RateLimitLayer).
+#[derive(Debug, Clone)]
+pub struct RateLimit<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> RateLimit<S> {
+    pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
+        RateLimit { inner, config }
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    ResBody: Default,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let config = &self.config;
+        let (req, key) = config.key.key_of(req);
+        let Some(key) = key else {
+            return ResponseFuture::unlimited(self.inner.call(req));
+        };
+        match &config.store {
+            Store::Memory(store) => {
+                let decision = store.check(&config.gcra, &key);
+                if decision.allowed {
+                    ResponseFuture::admitted(self.inner.call(req), Arc::clone(config), decision)
+                } else {
+                    ResponseFuture::refused(refusal(is_grpc(&req), &config.headers, &decision))
+                }
+            }
+            Store::Redis(store) => {
+                let check = store.clone().check(
+                    config.gcra,
+                    Arc::clone(config.headers.name()),
+                    key.into_vec(),
+                );
+                // The service that was polled ready goes with the request; this one stays.
+                let fresh = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, fresh);
+                ResponseFuture::checking(Box::pin(check), ready, req, Arc::clone(config))
+            }
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! The rate-limit layer with the in-process store: exact counts under concurrency, bounded
+//! memory under a key flood, and the headers at the boundary. Time is a `ManualClock`, so no
+//! count depends on how fast the machine is.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use armature_layers::rate_limit::{
+    ManualClock, MemoryStore, Quota, RateLimitError, RateLimitLayer, RateLimited,
+};
+use http::{HeaderMap, Request, Response, StatusCode};
+use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
+
+type Res = Response<String>;
+
+fn counting_inner(
+    calls: Arc<AtomicUsize>,
+) -> impl Service<Request<()>, Response = Res, Error = Infallible, Future = impl Send> + Clone + Send
+{
+    service_fn(move |_req: Request<()>| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, Infallible>(Response::new("hello".to_owned())) }
+    })
+}
+
+fn with_key(key: &str) -> Request<()> {
+    Request::get("/").header("x-api-key", key).body(()).unwrap()
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).map(|v| v.to_str().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrency_64_tasks_5000_requests_admit_exactly_the_quota() {
+    let clock = ManualClock::new(); // frozen: no replenishment during the test
+    let store = MemoryStore::builder().clock(clock).build().unwrap();
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_minute(1_000))
+        .key_by_header("x-api-key")
+        .store(store)
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let svc = layer.layer(counting_inner(Arc::clone(&calls)));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let svc = svc.clone();
+            let sent = Arc::clone(&sent);
+            tokio::spawn(async move {
+                let (mut ok, mut limited) = (0usize, 0usize);
+                while sent.fetch_add(1, Ordering::SeqCst) < 5_000 {
+                    let res = svc.clone().oneshot(with_key("one-client")).await.unwrap();
+                    match res.status() {
+                        StatusCode::OK => ok += 1,
+                        StatusCode::TOO_MANY_REQUESTS => limited += 1,
+                        other => panic!("unexpected {other}"),
+                    }
+                    tokio::task::yield_now().await;
+                }
+                (ok, limited)
+            })
+        })
+        .collect();
+    let (mut ok, mut limited) = (0, 0);
+    for task in tasks {
+        let (o, l) = task.await.unwrap();
+        ok += o;
+        limited += l;
+    }
+    assert_eq!(ok + limited, 5_000);
+    assert_eq!(ok, 1_000, "admitted");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1_000,
+        "refused requests never reach the service"
+    );
+}
+
+#[tokio::test]
+async fn a_flood_of_a_million_distinct_keys_keeps_the_store_bounded() {
+    let clock = ManualClock::new();
+    let store = MemoryStore::builder()
+        .max_keys(10_000)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(5))
+        .key_by_header("x-api-key")
+        .store(store.clone())
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut svc = layer.layer(counting_inner(calls));
+    let mut max_len = 0;
+    for i in 0..1_000_000u32 {
+        if i % 100_000 == 0 {
+            // Half the flood with time frozen (every key active), half with time moving.
+            clock.advance(Duration::from_secs(if i < 500_000 { 0 } else { 3_600 }));
+        }
+        let res = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(with_key(&format!("k{i}")))
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "a fresh key is always admitted"
+        );
+        if i % 1_000 == 0 {
+            max_len = max_len.max(store.len());
+        }
+    }
+    assert!(store.len() <= 10_000, "{}", store.len());
+    assert!(max_len <= 10_000, "{max_len}");
+    assert!(max_len > 5_000, "the store was used: {max_len}");
+    // The limiter still works for a key it holds.
+    for _ in 0..4 {
+        let res = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(with_key("k999999"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(with_key("k999999"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn headers_and_retry_after_are_exact_at_the_boundary() {
+    let clock = ManualClock::new();
+    // 10 per 10 s: one request per second, burst 10.
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::new(10, Duration::from_secs(10)))
+        .key_by_header("x-api-key")
+        .store(MemoryStore::builder().clock(clock.clone()).build().unwrap())
+        .x_ratelimit_headers(true)
+        .policy_name("api")
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut svc = layer.layer(counting_inner(Arc::clone(&calls)));
+    let mut send = async |clock_note: &str| {
+        let res = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(with_key("k"))
+            .await
+            .unwrap();
+        let h = res.headers().clone();
+        let note = format!("{clock_note}: {h:?}");
+        (res, h, note)
+    };
+    for spent in 1..=10u64 {
+        let (res, h, note) = send("burst").await;
+        assert_eq!(res.status(), StatusCode::OK, "{note}");
+        assert_eq!(
+            header(&h, "ratelimit-policy"),
+            Some(r#""api";q=10;w=10"#),
+            "{note}"
+        );
+        let expected = format!(r#""api";r={};t={spent}"#, 10 - spent);
+        assert_eq!(header(&h, "ratelimit"), Some(expected.as_str()), "{note}");
+        assert_eq!(header(&h, "x-ratelimit-limit"), Some("10"), "{note}");
+        assert_eq!(
+            header(&h, "x-ratelimit-remaining"),
+            Some((10 - spent).to_string().as_str())
+        );
+        assert_eq!(
+            header(&h, "x-ratelimit-reset"),
+            Some(spent.to_string().as_str())
+        );
+        assert!(h.get("retry-after").is_none(), "{note}");
+        assert!(res.extensions().get::<RateLimited>().is_none());
+    }
+    // The 11th: refused, retry in exactly 1 s, full reset in 10 s.
+    let (res, h, note) = send("11th").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{note}");
+    assert_eq!(header(&h, "retry-after"), Some("1"), "{note}");
+    assert_eq!(header(&h, "ratelimit"), Some(r#""api";r=0;t=10"#), "{note}");
+    assert_eq!(header(&h, "x-ratelimit-remaining"), Some("0"), "{note}");
+    let marker = *res.extensions().get::<RateLimited>().unwrap();
+    assert_eq!(marker.retry_after(), Duration::from_secs(1));
+    assert_eq!(res.body(), "", "the refusal has an empty body");
+    // 1 ns before the slot: still refused, Retry-After rounds 1 ns up to 1 s.
+    clock.advance(Duration::from_secs(1) - Duration::from_nanos(1));
+    let (res, h, note) = send("1 s - 1 ns").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{note}");
+    assert_eq!(header(&h, "retry-after"), Some("1"), "{note}");
+    assert_eq!(
+        res.extensions().get::<RateLimited>().unwrap().retry_after(),
+        Duration::from_nanos(1)
+    );
+    // At the slot: admitted, and nothing left.
+    clock.advance(Duration::from_nanos(1));
+    let (res, h, note) = send("1 s").await;
+    assert_eq!(res.status(), StatusCode::OK, "{note}");
+    assert_eq!(header(&h, "ratelimit"), Some(r#""api";r=0;t=10"#), "{note}");
+    let (res, _, note) = send("1 s again").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{note}");
+    // After 10 idle seconds the whole burst is back.
+    clock.advance(Duration::from_secs(10));
+    let (res, h, note) = send("+10 s").await;
+    assert_eq!(res.status(), StatusCode::OK, "{note}");
+    assert_eq!(header(&h, "ratelimit"), Some(r#""api";r=9;t=1"#), "{note}");
+    assert_eq!(calls.load(Ordering::SeqCst), 12);
+}
+
+#[tokio::test]
+async fn fractional_intervals_round_retry_after_up() {
+    let clock = ManualClock::new();
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_second(3))
+        .key_by_header("x-api-key")
+        .store(MemoryStore::builder().clock(clock.clone()).build().unwrap())
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(counting_inner(Arc::default()));
+    for _ in 0..3 {
+        let res = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(with_key("k"))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(with_key("k"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["retry-after"], "1");
+    // The interval is 333,333,334 ns (rounded up, never admitting more than 3 per second).
+    let retry = res.extensions().get::<RateLimited>().unwrap().retry_after();
+    assert_eq!(retry, Duration::from_nanos(333_333_334));
+    clock.advance(retry);
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(with_key("k"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn grpc_calls_are_refused_with_resource_exhausted() {
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(1))
+        .key_by_header("x-api-key")
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut svc = layer.layer(counting_inner(Arc::clone(&calls)));
+    let grpc = || {
+        Request::post("/grpc.health.v1.Health/Check")
+            .header("content-type", "application/grpc+proto")
+            .header("x-api-key", "k")
+            .body(())
+            .unwrap()
+    };
+    let res = svc.ready().await.unwrap().call(grpc()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().get("grpc-status").is_none());
+    let res = svc.ready().await.unwrap().call(grpc()).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "gRPC errors travel in grpc-status"
+    );
+    assert_eq!(res.headers()["grpc-status"], "8");
+    assert_eq!(res.headers()["grpc-message"], "rate limit exceeded");
+    assert_eq!(res.headers()["content-type"], "application/grpc");
+    assert_eq!(res.headers()["retry-after"], "3600");
+    assert!(res.extensions().get::<RateLimited>().is_some());
+    // Plain HTTP on the same key gets 429.
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(with_key("k"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn keys_by_peer_address_and_passes_unkeyed_requests() {
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(1))
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut svc = layer.layer(counting_inner(Arc::clone(&calls)));
+    let from = |addr: &str| {
+        let mut req = Request::new(());
+        req.extensions_mut()
+            .insert(addr.parse::<SocketAddr>().unwrap());
+        req
+    };
+    let mut status =
+        async |req: Request<()>| svc.ready().await.unwrap().call(req).await.unwrap().status();
+    assert_eq!(status(from("192.0.2.1:1000")).await, StatusCode::OK);
+    assert_eq!(
+        status(from("192.0.2.1:2000")).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "same IP, other port"
+    );
+    assert_eq!(
+        status(from("[::ffff:192.0.2.1]:3")).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "IPv4-mapped"
+    );
+    assert_eq!(status(from("192.0.2.2:1000")).await, StatusCode::OK);
+    // IPv6 is keyed per /64 by default.
+    assert_eq!(status(from("[2001:db8:0:1::1]:1")).await, StatusCode::OK);
+    assert_eq!(
+        status(from("[2001:db8:0:1::2]:1")).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(status(from("[2001:db8:0:2::1]:1")).await, StatusCode::OK);
+    // No peer address (not served by armature-server): not limited, no headers.
+    for _ in 0..3 {
+        let res = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(Request::new(()))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers().get("ratelimit").is_none());
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 7);
+}
+
+#[test]
+fn invalid_configurations_are_typed_errors() {
+    let build = |b: armature_layers::rate_limit::RateLimitBuilder| b.build().unwrap_err();
+    assert_eq!(build(RateLimitLayer::builder()), RateLimitError::NoQuota);
+    assert_eq!(
+        build(RateLimitLayer::builder().quota(Quota::per_second(0))),
+        RateLimitError::ZeroQuota
+    );
+    assert_eq!(
+        build(RateLimitLayer::builder().quota(Quota::new(5, Duration::ZERO))),
+        RateLimitError::ZeroQuota
+    );
+    assert_eq!(
+        build(RateLimitLayer::builder().quota(Quota::per_second(5).burst(0))),
+        RateLimitError::ZeroBurst
+    );
+    let q = || RateLimitLayer::builder().quota(Quota::per_second(5));
+    let err = build(q().trust_proxies(["10.0.0.0/8", "10.0.0.0/33"]));
+    assert_eq!(
+        err,
+        RateLimitError::InvalidProxy {
+            proxy: "10.0.0.0/33".into()
+        }
+    );
+    assert!(err.to_string().contains("10.0.0.0/8"), "{err}");
+    assert_eq!(
+        build(q().ipv6_prefix(0)),
+        RateLimitError::InvalidIpv6Prefix { prefix: 0 }
+    );
+    assert_eq!(
+        build(q().ipv6_prefix(129)),
+        RateLimitError::InvalidIpv6Prefix { prefix: 129 }
+    );
+    assert_eq!(
+        build(q().key_by_header("x api")),
+        RateLimitError::InvalidHeaderName {
+            name: "x api".into()
+        }
+    );
+    assert_eq!(
+        build(q().key_by_header("x-api-key").trust_proxies(["10.0.0.1"])),
+        RateLimitError::ProxiesWithoutClientIp
+    );
+    assert_eq!(
+        build(q().policy_name("a\"b")),
+        RateLimitError::InvalidPolicyName {
+            name: "a\"b".into()
+        }
+    );
+    assert_eq!(
+        MemoryStore::builder().max_keys(0).build().unwrap_err(),
+        RateLimitError::ZeroCapacity
+    );
+    // Valid ones build.
+    q().trust_proxies(["10.0.0.0/8", "::1", "192.168.0.1", "::ffff:172.16.0.0/108"])
+        .build()
+        .unwrap();
+}
+
+/// The layer fits where a `BoxError` service is expected (router endpoints, axum, tonic).
+#[allow(dead_code)]
+fn assert_send_and_boxable() {
+    fn check<S: Service<Request<()>, Error = BoxError> + Send + Sync + Clone + 'static>(_s: S)
+    where
+        S::Future: Send + 'static,
+    {
+    }
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_second(1))
+        .build()
+        .unwrap();
+    check(layer.layer(service_fn(|_req: Request<()>| async {
+        Ok::<_, BoxError>(Response::new(String::new()))
+    })));
+}

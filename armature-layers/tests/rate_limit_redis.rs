@@ -1,0 +1,482 @@
+//! The rate-limit layer with the Redis store, against a real `redis-server` that each test
+//! starts on a free port (no persistence, in a scratch directory) and kills when done.
+//!
+//! Needs `redis-server` on the PATH (Debian: `apt-get install -y redis-server`); without it
+//! every test here fails saying so. `REDIS_SERVER` overrides the binary.
+
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use armature_layers::rate_limit::{
+    FailurePolicy, ManualClock, MemoryStore, Quota, RateLimitLayer, RateLimited, RedisStore,
+};
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use tower::{service_fn, Layer, Service, ServiceExt};
+
+/// A `redis-server` of our own, killed on drop.
+struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("armature-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut server = RedisServer {
+            port,
+            dir,
+            child: None,
+        };
+        server.restart();
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Starts (again) on the same port; returns once it answers PING.
+    fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(&binary)
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .current_dir(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| {
+                panic!(
+                    "cannot start `{binary}` ({err}). These tests need a real Redis: \
+                     `apt-get install -y redis-server` (or set REDIS_SERVER to its path)"
+                )
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.ping() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer PING within 10 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn ping(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut buf = [0u8; 7];
+        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+type Body = Full<Bytes>;
+
+fn inner(
+    calls: Arc<AtomicUsize>,
+) -> impl Service<Request<()>, Response = Response<Body>, Error = Infallible, Future = impl Send>
+       + Clone
+       + Send
+       + 'static {
+    service_fn(move |_req: Request<()>| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, Infallible>(Response::new(Body::from("hello"))) }
+    })
+}
+
+fn with_key(key: &str) -> Request<()> {
+    Request::get("/").header("x-api-key", key).body(()).unwrap()
+}
+
+async fn admitted_of_5000_by_64_tasks(layer: RateLimitLayer) -> (usize, usize) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let svc = layer.layer(inner(Arc::clone(&calls)));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let svc = svc.clone();
+            let sent = Arc::clone(&sent);
+            tokio::spawn(async move {
+                let mut ok = 0usize;
+                while sent.fetch_add(1, Ordering::SeqCst) < 5_000 {
+                    let res = svc.clone().oneshot(with_key("one-client")).await.unwrap();
+                    match res.status() {
+                        StatusCode::OK => ok += 1,
+                        StatusCode::TOO_MANY_REQUESTS => {
+                            let marker = res.extensions().get::<RateLimited>().unwrap();
+                            assert!(!marker.store_unavailable(), "Redis failed during the test");
+                        }
+                        other => panic!("unexpected {other}"),
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        ok += task.await.unwrap();
+    }
+    (ok, calls.load(Ordering::SeqCst))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrency_64_tasks_5000_requests_admit_exactly_the_quota_through_redis() {
+    let redis = RedisServer::start();
+    // A frozen clock passed with each call: no replenishment, so exactly 1,000, and any
+    // read-modify-write race would show as more.
+    let store = RedisStore::builder(redis.url())
+        .clock(ManualClock::new())
+        .timeout(Duration::from_secs(5))
+        .pool_size(4)
+        .build()
+        .unwrap();
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_minute(1_000))
+        .key_by_header("x-api-key")
+        .store(store)
+        .build()
+        .unwrap();
+    let (ok, calls) = admitted_of_5000_by_64_tasks(layer).await;
+    assert_eq!(ok, 1_000);
+    assert_eq!(calls, 1_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_redis_time_the_count_is_the_quota_plus_what_elapsed_time_replenished() {
+    let redis = RedisServer::start();
+    let store = RedisStore::builder(redis.url())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_minute(1_000))
+        .key_by_header("x-api-key")
+        .store(store)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let (ok, _) = admitted_of_5000_by_64_tasks(layer).await;
+    // One request is replenished per 60 ms of Redis time; bound it by our own (longer) view.
+    let replenished = (started.elapsed().as_millis() / 60) as usize + 1;
+    assert!(
+        (1_000..=1_000 + replenished).contains(&ok),
+        "admitted {ok}, at most {} allowed",
+        1_000 + replenished
+    );
+}
+
+/// The Lua script and the in-process store take the same decisions, headers included, for
+/// one sequence of requests and clock moves (a fractional interval and a burst above the
+/// count).
+#[tokio::test]
+async fn redis_and_memory_stores_agree_request_by_request() {
+    let redis = RedisServer::start();
+    let clock = ManualClock::new();
+    let quota = Quota::per_second(3).burst(5);
+    let build = |store: armature_layers::rate_limit::Store| {
+        RateLimitLayer::builder()
+            .quota(quota)
+            .key_by_header("x-api-key")
+            .store(store)
+            .x_ratelimit_headers(true)
+            .build()
+            .unwrap()
+    };
+    let memory = build(
+        MemoryStore::builder()
+            .clock(clock.clone())
+            .build()
+            .unwrap()
+            .into(),
+    );
+    let redis_layer = build(
+        RedisStore::builder(redis.url())
+            .clock(clock.clone())
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap()
+            .into(),
+    );
+    let mut a = memory.layer(inner(Arc::default()));
+    let mut b = redis_layer.layer(inner(Arc::default()));
+    let steps_ms = [
+        0, 0, 0, 0, 0, 0, 0, 100, 233, 1, 0, 334, 1000, 0, 0, 5000, 0, 0, 0, 0, 0, 0,
+    ];
+    let mut refused = 0;
+    for (i, step) in steps_ms.iter().enumerate() {
+        clock.advance(Duration::from_millis(*step));
+        let ra = a.ready().await.unwrap().call(with_key("k")).await.unwrap();
+        let rb = b.ready().await.unwrap().call(with_key("k")).await.unwrap();
+        assert_eq!(ra.status(), rb.status(), "step {i}");
+        assert_eq!(ra.headers(), rb.headers(), "step {i}");
+        // Redis works in microseconds, so the exact durations may differ below that.
+        let retry = |r: &Response<Body>| {
+            r.extensions()
+                .get::<RateLimited>()
+                .map(|m| m.retry_after().as_micros())
+        };
+        let (da, db) = (retry(&ra), retry(&rb));
+        assert_eq!(da.is_some(), db.is_some(), "step {i}");
+        if let (Some(da), Some(db)) = (da, db) {
+            assert!(da.abs_diff(db) <= 1, "step {i}: {da} µs vs {db} µs");
+        }
+        refused += usize::from(ra.status() == StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert!(refused >= 5, "the sequence reaches the limit: {refused}");
+}
+
+async fn send_within(
+    svc: &mut (impl Service<Request<()>, Response = Response<Body>, Error = Infallible> + Send),
+    req: Request<()>,
+) -> Response<Body> {
+    // Not a timing assertion: a guard that turns a hang into a failure.
+    tokio::time::timeout(Duration::from_secs(5), async {
+        svc.ready().await.unwrap().call(req).await.unwrap()
+    })
+    .await
+    .expect("the request hung while Redis was down")
+}
+
+async fn redis_killed_and_restarted(policy: FailurePolicy) {
+    let mut redis = RedisServer::start();
+    let store = RedisStore::builder(redis.url())
+        .timeout(Duration::from_millis(200))
+        .on_failure(policy)
+        .build()
+        .unwrap();
+    store.ping().await.unwrap();
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(3))
+        .key_by_header("x-api-key")
+        .store(store)
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut svc = layer.layer(inner(Arc::clone(&calls)));
+    for expected in [
+        StatusCode::OK,
+        StatusCode::OK,
+        StatusCode::OK,
+        StatusCode::TOO_MANY_REQUESTS,
+    ] {
+        let res = send_within(&mut svc, with_key("k")).await;
+        assert_eq!(res.status(), expected);
+        assert!(res.headers().contains_key("ratelimit"));
+    }
+
+    redis.kill();
+    for i in 0..20 {
+        let res = send_within(&mut svc, with_key(&format!("down-{}", i % 2))).await;
+        assert!(
+            !res.headers().contains_key("ratelimit"),
+            "no counters while down"
+        );
+        match policy {
+            FailurePolicy::Open => {
+                assert_eq!(res.status(), StatusCode::OK, "fail open admits")
+            }
+            FailurePolicy::Closed => {
+                assert_eq!(
+                    res.status(),
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "fail closed refuses"
+                );
+                assert!(res
+                    .extensions()
+                    .get::<RateLimited>()
+                    .unwrap()
+                    .store_unavailable());
+                assert!(res.headers().contains_key("retry-after"));
+            }
+        }
+    }
+
+    redis.restart();
+    // Reconnection happens in the background; poll until decisions carry counters again.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let res = send_within(&mut svc, with_key("after")).await;
+        if res.headers().contains_key("ratelimit") {
+            assert_eq!(res.status(), StatusCode::OK);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "limiting did not resume within 30 s of Redis restarting"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // And it limits again: 2 more for "after", then refused from the quota.
+    for expected in [
+        StatusCode::OK,
+        StatusCode::OK,
+        StatusCode::TOO_MANY_REQUESTS,
+    ] {
+        let res = send_within(&mut svc, with_key("after")).await;
+        assert_eq!(res.status(), expected);
+        let marker = res.extensions().get::<RateLimited>();
+        assert!(marker.is_none_or(|m| !m.store_unavailable()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_mid_run_fail_open_then_limits_again() {
+    redis_killed_and_restarted(FailurePolicy::Open).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_mid_run_fail_closed_then_limits_again() {
+    redis_killed_and_restarted(FailurePolicy::Closed).await;
+}
+
+/// A child process serving one route behind the Redis-backed limiter (keyed by client IP).
+struct ChildServer {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ChildServer {
+    fn spawn(redis_url: &str) -> Self {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "child_server",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("ARMATURE_RL_CHILD_REDIS", redis_url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("the child server exited before printing its address")
+                .unwrap();
+            // libtest may print "test child_server ... " on the same line first.
+            if let Some((_, addr)) = line.split_once("LISTENING ") {
+                break addr.trim().parse().unwrap();
+            }
+        };
+        ChildServer { child, addr }
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection; the status code.
+fn get_status(addr: SocketAddr) -> u16 {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn two_server_processes_sharing_one_redis_enforce_one_combined_limit() {
+    let redis = RedisServer::start();
+    let a = ChildServer::spawn(&redis.url());
+    let b = ChildServer::spawn(&redis.url());
+    assert_ne!(a.child.id(), b.child.id());
+    let (mut ok_a, mut ok_b, mut refused) = (0, 0, 0);
+    for i in 0..300 {
+        let (addr, ok) = if i % 2 == 0 {
+            (a.addr, &mut ok_a)
+        } else {
+            (b.addr, &mut ok_b)
+        };
+        match get_status(addr) {
+            200 => *ok += 1,
+            429 => refused += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    // Quota 100 per day on Redis time: replenishment during the test is nil.
+    assert_eq!(ok_a + ok_b, 100, "a: {ok_a}, b: {ok_b}");
+    assert_eq!(ok_a, 50, "both processes admitted while the budget lasted");
+    assert_eq!(refused, 200);
+}
+
+/// Helper run as a child process by the test above: serves until killed.
+#[test]
+#[ignore = "a helper: started as a child process by two_server_processes_sharing_one_redis_..."]
+fn child_server() {
+    let Ok(url) = std::env::var("ARMATURE_RL_CHILD_REDIS") else {
+        eprintln!("child_server only runs as the child of the two-process test");
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let store = RedisStore::builder(url)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        store.ping().await.unwrap();
+        let layer = RateLimitLayer::builder()
+            .quota(Quota::new(100, Duration::from_secs(86_400)))
+            .policy_name("shared")
+            .store(store)
+            .build()
+            .unwrap();
+        // Generic over the body, whatever type the server hands requests in.
+        async fn hello<B>(_req: Request<B>) -> Result<Response<Body>, Infallible> {
+            Ok(Response::new(Body::from("hello")))
+        }
+        let app = layer.layer(service_fn(hello));
+        let server = armature_server::Server::bind(([127, 0, 0, 1], 0))
+            .unwrap()
+            .shutdown_on_signals(false);
+        println!("LISTENING {}", server.local_addr());
+        std::io::stdout().flush().unwrap();
+        server.serve(app).await.unwrap();
+    });
+}
