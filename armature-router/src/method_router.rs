@@ -1,6 +1,8 @@
 //! Per-path method dispatch: `get(handler).post(other)`.
 
+use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 
 use http::{HeaderValue, Method, Request};
 use tower_service::Service;
@@ -51,6 +53,9 @@ pub struct MethodRouter<B> {
     standard: [Option<Endpoint<B>>; 9],
     extension: Vec<(Method, Endpoint<B>)>,
     any: Option<Endpoint<B>>,
+    /// Opaque values attached per method for tools that read the route table (OpenAPI);
+    /// the router never looks at them.
+    pub(crate) metadata: Vec<(Method, Arc<dyn Any + Send + Sync>)>,
     /// The first method registered twice, reported when the route is added.
     pub(crate) duplicate: Option<Method>,
 }
@@ -70,6 +75,7 @@ impl<B> Default for MethodRouter<B> {
             standard: Default::default(),
             extension: Vec::new(),
             any: None,
+            metadata: Vec::new(),
             duplicate: None,
         }
     }
@@ -81,6 +87,7 @@ impl<B> Clone for MethodRouter<B> {
             standard: self.standard.clone(),
             extension: self.extension.clone(),
             any: self.any.clone(),
+            metadata: self.metadata.clone(),
             duplicate: self.duplicate.clone(),
         }
     }
@@ -137,6 +144,34 @@ impl<B: Send + 'static> MethodRouter<B> {
         self
     }
 
+    /// Attaches `value` to this path's `method`, for tools that read the route table rather
+    /// than serve it (armature-openapi stores each operation's OpenAPI description here). The
+    /// router never looks at it; [`Router::metadata`](crate::Router::metadata) gives it back.
+    ///
+    /// Values are found again by type: attaching a second value of the same type to the same
+    /// method replaces the first. Metadata survives [`layer`](Self::layer), merging and nesting.
+    ///
+    /// ```
+    /// use armature_router::{get, Router};
+    /// use http::{Method, Request};
+    ///
+    /// struct Summary(&'static str);
+    ///
+    /// let router = Router::<()>::builder()
+    ///     .route("/users/{id}", get(|_req: Request<()>| async { "" }).metadata(Method::GET, Summary("one user")))
+    ///     .build()
+    ///     .unwrap();
+    /// let found = router.metadata::<Summary>("/users/{id}").collect::<Vec<_>>();
+    /// assert_eq!(found.len(), 1);
+    /// assert_eq!((found[0].0, found[0].1 .0), (&Method::GET, "one user"));
+    /// ```
+    pub fn metadata<T: Any + Send + Sync>(mut self, method: Method, value: T) -> Self {
+        self.metadata
+            .retain(|(m, v)| *m != method || !(**v).is::<T>());
+        self.metadata.push((method, Arc::new(value)));
+        self
+    }
+
     /// Wraps every endpoint of this path in `layer` (per-route middleware).
     ///
     /// ```
@@ -173,6 +208,7 @@ impl<B: Send + 'static> MethodRouter<B> {
             standard: self.standard.map(|e| e.map(&mut f)),
             extension: self.extension.into_iter().map(|(m, e)| (m, f(e))).collect(),
             any: self.any.map(&mut f),
+            metadata: self.metadata,
             duplicate: self.duplicate,
         }
     }
@@ -208,6 +244,7 @@ impl<B: Send + 'static> MethodRouter<B> {
             }
         }
         self.extension.extend(other.extension);
+        self.metadata.extend(other.metadata);
         if other.any.is_some() {
             self.any = other.any;
         }

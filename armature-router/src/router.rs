@@ -1,5 +1,6 @@
 //! The compiled router: a `tower::Service` that dispatches by path and method.
 
+use std::any::Any;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
@@ -109,6 +110,27 @@ impl<B> Router<B> {
             .iter()
             .filter(|e| !e.fallback)
             .map(|e| (&*e.template, e.methods.methods().collect()))
+    }
+
+    /// The values of type `T` attached with [`MethodRouter::metadata`] to the route
+    /// `template` (as listed by [`routes`](Self::routes)), with the method each is attached to.
+    ///
+    /// A value attached to a method the route does not serve is listed as well, so a tool can
+    /// report it rather than document an operation nobody answers.
+    pub fn metadata<T: Any + Send + Sync>(
+        &self,
+        template: &str,
+    ) -> impl Iterator<Item = (&http::Method, &T)> + '_ {
+        // Templates are unique in a built router, so the first entry is the only one.
+        let entry = self
+            .inner
+            .entries
+            .iter()
+            .find(|e| !e.fallback && *e.template == *template);
+        entry
+            .into_iter()
+            .flat_map(|e| e.methods.metadata.iter())
+            .filter_map(|(m, v)| (**v).downcast_ref::<T>().map(|v| (m, v)))
     }
 
     /// Looks up the route for an already-normalized `path` without calling anything: the

@@ -1,0 +1,214 @@
+//! Building the OpenAPI document from a built router's route table.
+
+use std::fmt;
+
+use armature_router::Router;
+use http::Method;
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn, PathItem};
+use utoipa::openapi::{Components, OpenApi, RefOr, Required, ResponseBuilder};
+use utoipa::PartialSchema;
+
+use crate::route::{to_openapi, RouteOperation};
+
+/// Why [`spec`] could not describe a router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpecError {
+    /// The base document already lists paths; only the router may say what is served.
+    BaseHasPaths {
+        /// The first path of the base document.
+        path: String,
+    },
+    /// An operation is attached to a method the route does not serve.
+    Unserved {
+        /// The route template.
+        route: String,
+        /// The method nobody answers.
+        method: Method,
+    },
+    /// An operation declares a path parameter that the route template does not have.
+    UnknownPathParam {
+        /// The route template.
+        route: String,
+        /// The method of the operation.
+        method: Method,
+        /// The parameter name.
+        param: String,
+    },
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SpecError::BaseHasPaths { path } => write!(
+                f,
+                "the base OpenAPI document already lists `{path}`; paths come from the router only"
+            ),
+            SpecError::Unserved { route, method } => write!(
+                f,
+                "{method} `{route}` is documented but the router does not serve it"
+            ),
+            SpecError::UnknownPathParam {
+                route,
+                method,
+                param,
+            } => write!(
+                f,
+                "{method} `{route}` documents a path parameter `{param}` that the route does not have"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+/// The OpenAPI document of `router`: `base` (info, servers, components, tags, security) with
+/// one path per route [`Router::routes`] lists and one operation per method it serves.
+///
+/// * Templates are written in OpenAPI syntax: `/users/{id}`; a catch-all `{*rest}` becomes
+///   `{rest}` (OpenAPI has no multi-segment parameter; its description says so).
+/// * A method documented with [`RouteDocs`](crate::RouteDocs) gets its operation and the
+///   component schemas it references. Path parameters it does not declare are added as
+///   required strings; one it declares that the template lacks is a [`SpecError`].
+/// * An undocumented method gets an operation with an `operationId` and a `default` response,
+///   so the document lists exactly what is served.
+/// * `HEAD` answered from `GET` is not listed (the router answers it implicitly). `CONNECT` and
+///   extension methods have no place in an OpenAPI 3.1 path item and are left out.
+pub fn spec<B>(router: &Router<B>, base: OpenApi) -> Result<OpenApi, SpecError> {
+    let mut api = base;
+    if let Some(path) = api.paths.paths.keys().next() {
+        return Err(SpecError::BaseHasPaths { path: path.clone() });
+    }
+    let mut components = api.components.take().unwrap_or_default();
+    for (template, methods) in router.routes() {
+        let names = param_names(template);
+        for (method, _) in router.metadata::<RouteOperation>(template) {
+            if !methods.contains(method) {
+                return Err(SpecError::Unserved {
+                    route: template.to_owned(),
+                    method: method.clone(),
+                });
+            }
+        }
+        let path = openapi_path(template);
+        for method in &methods {
+            let Some(openapi_method) = to_openapi(method) else {
+                continue;
+            };
+            let documented = router
+                .metadata::<RouteOperation>(template)
+                .find(|(m, _)| *m == method)
+                .map(|(_, doc)| doc);
+            let mut operation = match documented {
+                Some(doc) => {
+                    add_schemas(&mut components, doc);
+                    doc.operation.clone()
+                }
+                None => undocumented(method, template),
+            };
+            complete_path_params(&mut operation, template, method, &names)?;
+            let item = PathItem::new(openapi_method, operation);
+            match api.paths.paths.get_mut(&path) {
+                Some(existing) => existing.merge_operations(item),
+                None => {
+                    api.paths.paths.insert(path.clone(), item);
+                }
+            }
+        }
+    }
+    if !components.schemas.is_empty()
+        || !components.responses.is_empty()
+        || !components.security_schemes.is_empty()
+    {
+        api.components = Some(components);
+    }
+    Ok(api)
+}
+
+/// `/files/{*rest}` → `/files/{rest}`.
+pub(crate) fn openapi_path(template: &str) -> String {
+    template.replace("{*", "{")
+}
+
+/// The parameter names of a template, with whether each is a catch-all.
+fn param_names(template: &str) -> Vec<(String, bool)> {
+    template
+        .split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| match name.strip_prefix('*') {
+            Some(rest) => (rest.to_owned(), true),
+            None => (name.to_owned(), false),
+        })
+        .collect()
+}
+
+fn add_schemas(components: &mut Components, doc: &RouteOperation) {
+    for (name, schema) in &doc.schemas {
+        components
+            .schemas
+            .entry(name.clone())
+            .or_insert_with(|| schema.clone());
+    }
+}
+
+fn undocumented(method: &Method, template: &str) -> Operation {
+    let mut id = method.as_str().to_ascii_lowercase();
+    for part in template.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if !part.is_empty() {
+            id.push('_');
+            id.push_str(part);
+        }
+    }
+    let mut operation = Operation::new();
+    operation.operation_id = Some(id);
+    operation.responses.responses.insert(
+        "default".into(),
+        RefOr::T(ResponseBuilder::new().description("Not documented").build()),
+    );
+    operation
+}
+
+fn complete_path_params(
+    operation: &mut Operation,
+    template: &str,
+    method: &Method,
+    names: &[(String, bool)],
+) -> Result<(), SpecError> {
+    let params = operation.parameters.get_or_insert_with(Vec::new);
+    let declared: Vec<String> = params
+        .iter()
+        .filter_map(|p| match p {
+            RefOr::T(p) if p.parameter_in == ParameterIn::Path => Some(p.name.clone()),
+            _ => None,
+        })
+        .collect();
+    if let Some(param) = declared
+        .iter()
+        .find(|d| !names.iter().any(|(n, _)| n == *d))
+    {
+        return Err(SpecError::UnknownPathParam {
+            route: template.to_owned(),
+            method: method.clone(),
+            param: param.clone(),
+        });
+    }
+    for (name, catch_all) in names {
+        if declared.contains(name) {
+            continue;
+        }
+        let description = catch_all.then_some("The rest of the path (it may contain `/`).");
+        params.push(RefOr::T(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(description)
+                .schema(Some(String::schema()))
+                .build(),
+        ));
+    }
+    if params.is_empty() {
+        operation.parameters = None;
+    }
+    Ok(())
+}
