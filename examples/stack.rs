@@ -1,5 +1,6 @@
 //! The preset stack: request id → logger → CORS → router, serving the three benchmark
-//! endpoints of `examples/hello.rs`.
+//! endpoints of `examples/hello.rs`, with their OpenAPI document at `/openapi.json` and
+//! Swagger UI at `/docs` (built from the router's own route table).
 //!
 //! ```text
 //! cargo run --release --example stack -- --port 3000 [--cors-origin https://app.example]...
@@ -8,6 +9,14 @@
 //!
 //! Without `--cors-origin` CORS is permissive (any origin, for development). With one or more,
 //! only those exact origins get CORS headers; an invalid origin is refused at start-up.
+//!
+//! `--rate-limit N/s` limits each client IP to N requests per second with a burst of N (429
+//! with `Retry-After` beyond it; `RateLimit` headers on every response), in this process, or
+//! with `--redis redis://host:port/` shared by every process using that Redis:
+//!
+//! ```text
+//! cargo run --release --example stack -- --rate-limit 100/s --redis redis://127.0.0.1:6379/
+//! ```
 
 use std::convert::Infallible;
 use std::process::ExitCode;
@@ -15,13 +24,16 @@ use std::process::ExitCode;
 use armature_examples::{hello_routes, init_tracing, Args};
 use armature_layers::cors::{Cors, CorsError, CorsLayer};
 use armature_layers::logger::Logger;
+use armature_layers::rate_limit::{Quota, RateLimitLayer, RedisStore};
 use armature_layers::request_id::RequestIdLayer;
-use armature_server::Server;
+use armature_openapi::utoipa::openapi::{InfoBuilder, OpenApiBuilder};
+use armature_openapi::DocsLayer;
+use armature_server::{RequestBody, Server};
 use http::{Request, Response};
-use hyper::body::Incoming;
 use tower::{Service, ServiceBuilder};
 
-const USAGE: &str = "usage: stack [--port N] [--cors-origin ORIGIN]...";
+const USAGE: &str =
+    "usage: stack [--port N] [--cors-origin ORIGIN]... [--rate-limit N/s [--redis URL]]";
 
 /// CORS for `origins`: permissive when there are none.
 pub fn cors(origins: &[String]) -> Result<CorsLayer, CorsError> {
@@ -36,11 +48,37 @@ pub fn cors(origins: &[String]) -> Result<CorsLayer, CorsError> {
         .build()
 }
 
+/// The per-client-IP limit of `--rate-limit N/s` (burst N), in Redis with `--redis URL`.
+pub fn rate_limit(
+    spec: Option<&str>,
+    redis: Option<&str>,
+) -> Result<Option<RateLimitLayer>, String> {
+    let Some(spec) = spec else {
+        return match redis {
+            Some(_) => Err("--redis needs --rate-limit N/s".to_owned()),
+            None => Ok(None),
+        };
+    };
+    let per_second = spec
+        .strip_suffix("/s")
+        .and_then(|n| n.parse::<u32>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("invalid --rate-limit `{spec}`: expected N/s, like 100/s"))?;
+    let mut builder = RateLimitLayer::builder().quota(Quota::per_second(per_second));
+    if let Some(url) = redis {
+        let store = RedisStore::builder(url)
+            .build()
+            .map_err(|err| err.to_string())?;
+        builder = builder.store(store);
+    }
+    builder.build().map(Some).map_err(|err| err.to_string())
+}
+
 /// The whole preset stack around the hello routes.
 pub fn app(
     cors: CorsLayer,
 ) -> impl Service<
-    Request<Incoming>,
+    Request<RequestBody>,
     Response = Response<
         impl http_body::Body<
                 Data = bytes::Bytes,
@@ -53,13 +91,40 @@ pub fn app(
 > + Clone
        + Send
        + 'static {
-    let router = hello_routes::<Incoming>()
+    app_with_rate_limit(cors, None)
+}
+
+/// The preset stack with an optional rate limit between CORS and the router (so that a 429
+/// is logged and still carries CORS headers a browser needs to read it).
+pub fn app_with_rate_limit(
+    cors: CorsLayer,
+    rate_limit: Option<RateLimitLayer>,
+) -> impl Service<
+    Request<RequestBody>,
+    Response = Response<
+        impl http_body::Body<
+                Data = bytes::Bytes,
+                Error = impl Into<Box<dyn std::error::Error + Send + Sync>>,
+            > + Send
+            + 'static,
+    >,
+    Error = Infallible,
+    Future = impl Send + 'static,
+> + Clone
+       + Send
+       + 'static {
+    let router = hello_routes::<RequestBody>()
         .build()
         .expect("the hello routes are valid");
+    let info = InfoBuilder::new().title("Armature stack").version("0.1.0");
+    let spec = armature_openapi::spec(&router, OpenApiBuilder::new().info(info).build())
+        .expect("the spec describes the hello routes");
     ServiceBuilder::new()
         .layer(RequestIdLayer::new())
         .layer(Logger::default())
         .layer(cors)
+        .option_layer(rate_limit)
+        .layer(DocsLayer::new(&spec))
         .service(router)
 }
 
@@ -80,9 +145,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let rate_limit = match rate_limit(
+        args.values("--rate-limit").last().map(String::as_str),
+        args.values("--redis").last().map(String::as_str),
+    ) {
+        Ok(rate_limit) => rate_limit,
+        Err(err) => {
+            eprintln!("stack: {err}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let served = Server::bind(args.addr()).and_then(|server| {
         tracing::info!("preset stack on http://{}", server.local_addr());
-        server.run(app(cors))
+        server.run(app_with_rate_limit(cors, rate_limit))
     });
     match served {
         Ok(()) => ExitCode::SUCCESS,

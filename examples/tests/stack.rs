@@ -112,3 +112,29 @@ fn an_invalid_origin_is_refused_at_start_up() {
         assert!(stack::cors(&[bad.to_owned()]).is_err(), "{bad}");
     }
 }
+
+#[tokio::test]
+async fn the_stack_serves_its_openapi_document_and_docs() {
+    let (addr, stop) = start(&[]).await;
+    let (head, body) = exchange(addr, "GET", "/openapi.json", "").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let spec: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut paths: Vec<&str> = spec["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["/json", "/plaintext", "/users/{id}"]);
+    assert_eq!(
+        spec["paths"]["/users/{id}"]["get"]["parameters"][0]["name"],
+        "id"
+    );
+    let (head, _) = exchange(addr, "GET", "/docs", "").await;
+    assert!(head.starts_with("http/1.1 303"), "{head}");
+    let (head, page) = exchange(addr, "GET", "/docs/", "").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(page.contains("swagger-ui"), "{page}");
+    stop.send(()).unwrap();
+}
