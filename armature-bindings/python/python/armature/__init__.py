@@ -1,0 +1,41 @@
+"""Armature for Python: Armature's Rust HTTP server, router and middleware calling your
+Python handlers, with a FastAPI-shaped API.
+
+```python
+from armature import App, Router, HttpRequest, HttpResponse
+
+router = Router()
+
+@router.get("/users/{user_id}")
+async def get_user(req: HttpRequest) -> HttpResponse:
+    return HttpResponse.json({"id": req.param("user_id"), "name": "Alice"})
+
+app = App()
+app.include_router(router)
+app.run("0.0.0.0", 8000)
+```
+"""
+
+from ._armature import Body, HttpRequest, HttpResponse
+from .app import App
+from .exceptions import HTTPException, RequestValidationError
+from .middleware import CORSMiddleware, LoggerMiddleware
+from .params import BackgroundTasks, Depends
+from .routing import APIRouter, Router
+from .testclient import TestClient
+
+__all__ = [
+    "APIRouter",
+    "App",
+    "BackgroundTasks",
+    "Body",
+    "CORSMiddleware",
+    "Depends",
+    "HTTPException",
+    "HttpRequest",
+    "HttpResponse",
+    "LoggerMiddleware",
+    "RequestValidationError",
+    "Router",
+    "TestClient",
+]

@@ -1,0 +1,117 @@
+"""The Python half of the bridge: what the Rust engine calls back into.
+
+Everything here runs on the one thread that runs the asyncio loop (and holds the GIL while
+Python code runs). Rust calls the handler and steps its coroutine; these functions take over
+only when a coroutine really suspends, when a handler raised, or to drive a streamed body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ._armature import ChunkSender, HttpResponse, Responder
+from .exceptions import HTTPException, RequestValidationError
+
+logger = logging.getLogger("armature")
+
+# Tasks must be referenced until they finish, or asyncio may collect them mid-flight.
+_tasks: set[asyncio.Task[Any]] = set()
+
+
+class _Resume:
+    """Continues a coroutine that Rust already stepped once and that yielded `first`.
+
+    The Task first waits on `first` exactly as if the coroutine had yielded it to the Task,
+    then keeps driving the same coroutine.
+    """
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Any, first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        first, self.first = self.first, None
+        yield first
+        return (yield from self.coro.__await__())
+
+
+async def _resume(coro: Any, first: Any) -> Any:
+    return await _Resume(coro, first)
+
+
+def _finish(task: asyncio.Task[Any], responder: Responder) -> None:
+    if task.cancelled():
+        responder.send_internal_error()
+        return
+    exc = task.exception()
+    try:
+        if exc is None:
+            responder.send_value(task.result())
+        else:
+            responder.send_value(error(exc))
+    except BaseException as conversion:  # noqa: BLE001 - must always answer
+        try:
+            responder.send_value(error(conversion))
+        except BaseException:  # noqa: BLE001
+            responder.send_internal_error()
+
+
+def _spawn(coro: Any, responder: Responder) -> None:
+    task = asyncio.get_running_loop().create_task(coro)
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+    task.add_done_callback(lambda t: _finish(t, responder))
+
+
+def suspend(coro: Any, yielded: Any, responder: Responder) -> None:
+    """A handler's coroutine suspended on `yielded`: finish it in a Task."""
+    _spawn(_resume(coro, yielded), responder)
+
+
+def awaitable(value: Any, responder: Responder) -> None:
+    """A handler returned some other awaitable (a Future, say)."""
+
+    async def wait() -> Any:
+        return await value
+
+    _spawn(wait(), responder)
+
+
+def error(exc: BaseException) -> HttpResponse:
+    """The response for an exception raised by a handler or dependency."""
+    if isinstance(exc, HTTPException):
+        return HttpResponse.json({"detail": exc.detail}, status=exc.status_code, headers=exc.headers)
+    if isinstance(exc, RequestValidationError):
+        return HttpResponse.json({"detail": exc.errors()}, status=422)
+    logger.error("Exception in a request handler", exc_info=(type(exc), exc, exc.__traceback__))
+    return HttpResponse.text("Internal Server Error", status=500)
+
+
+def stream(chunks: Any, sender: ChunkSender) -> None:
+    """Drives the async iterable of a streamed response, sending each chunk to Rust."""
+
+    async def pump() -> None:
+        try:
+            async for chunk in chunks:
+                if not sender.send(chunk):
+                    break  # the client went away
+        except Exception as exc:  # noqa: BLE001 - logged, then the body is cut off
+            logger.error("Exception while streaming a response", exc_info=exc)
+            sender.close(str(exc) or type(exc).__name__)
+            return
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception:  # noqa: BLE001
+                    pass
+        sender.close()
+
+    task = asyncio.get_running_loop().create_task(pump())
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)

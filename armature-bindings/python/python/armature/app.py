@@ -1,0 +1,232 @@
+"""`App`: the routes, the preset layers, lifecycle hooks, and serving."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any, Awaitable, Callable, Optional, Sequence, Union
+
+from ._armature import Engine, Listener
+from .middleware import CORSMiddleware, LoggerMiddleware
+from .params import Depends
+from .routing import Router
+
+logger = logging.getLogger("armature")
+
+Hook = Callable[[], Union[None, Awaitable[None]]]
+
+
+async def _call_hook(hook: Hook) -> None:
+    result = hook()
+    if inspect.isawaitable(result):
+        await result
+
+
+def _new_loop(kind: str) -> asyncio.AbstractEventLoop:
+    if kind in ("auto", "uvloop"):
+        try:
+            import uvloop  # type: ignore[import-not-found]
+
+            return uvloop.new_event_loop()  # type: ignore[no-any-return]
+        except ImportError:
+            if kind == "uvloop":
+                raise
+    return asyncio.new_event_loop()
+
+
+class App(Router):
+    """An application: a `Router` plus middleware, hooks and `run()`.
+
+    State is per process: with `workers=N` each worker process has its own copy of
+    everything your module created (connections, caches, counters).
+    """
+
+    def __init__(
+        self,
+        *,
+        on_startup: Sequence[Hook] = (),
+        on_shutdown: Sequence[Hook] = (),
+        dependencies: Sequence[Depends] = (),
+        max_body_size: int = 16 * 1024 * 1024,
+        **_ignored: Any,
+    ) -> None:
+        super().__init__(dependencies=dependencies)
+        self.on_startup: list[Hook] = list(on_startup)
+        self.on_shutdown: list[Hook] = list(on_shutdown)
+        self.max_body_size = max_body_size
+        self._cors: Optional[CORSMiddleware] = None
+        self._logger: Optional[LoggerMiddleware] = None
+
+    # ----------------------------------------------------------------- configuration
+
+    def add_middleware(self, middleware: Any, **options: Any) -> None:
+        """Adds a preset layer: an instance (`add_middleware(CORSMiddleware(...))`) or, as in
+        FastAPI, the class and its options (`add_middleware(CORSMiddleware, allow_origins=[...])`)."""
+        if inspect.isclass(middleware):
+            middleware = middleware(**options)
+        if isinstance(middleware, CORSMiddleware):
+            self._cors = middleware
+        elif isinstance(middleware, LoggerMiddleware):
+            self._logger = middleware
+        else:
+            raise TypeError(f"unsupported middleware {middleware!r}: the layers run in Rust; use CORSMiddleware or LoggerMiddleware")
+
+    def on_event(self, event: str) -> Callable[[Hook], Hook]:
+        """`@app.on_event("startup")` / `@app.on_event("shutdown")`."""
+
+        def decorate(hook: Hook) -> Hook:
+            self.add_event_handler(event, hook)
+            return hook
+
+        return decorate
+
+    def add_event_handler(self, event: str, hook: Hook) -> None:
+        if event == "startup":
+            self.on_startup.append(hook)
+        elif event == "shutdown":
+            self.on_shutdown.append(hook)
+        else:
+            raise ValueError(f"unknown event {event!r}: 'startup' or 'shutdown'")
+
+    def build_engine(self) -> Engine:
+        """Compiles the routes and layers in Rust (a `ValueError` names conflicting routes)."""
+        return Engine(
+            [(r.method, r.path) for r in self.routes],
+            [r.endpoint() for r in self.routes],
+            cors=self._cors.options if self._cors else None,
+            logger=(self._logger.level, self._logger.format) if self._logger else None,
+            max_body_size=self.max_body_size,
+        )
+
+    async def startup(self) -> None:
+        for hook in self.on_startup:
+            await _call_hook(hook)
+
+    async def shutdown(self) -> None:
+        for hook in self.on_shutdown:
+            try:
+                await _call_hook(hook)
+            except Exception:  # noqa: BLE001 - run every hook
+                logger.exception("Exception in a shutdown hook")
+
+    # ----------------------------------------------------------------- serving
+
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        workers: int = 1,
+        threads: int = 1,
+        shutdown_timeout: float = 10.0,
+        loop: str = "auto",
+    ) -> None:
+        """Serves until SIGINT/SIGTERM (Ctrl-C), then shuts down gracefully: stops accepting,
+        lets in-flight requests finish (up to `shutdown_timeout` seconds), runs the shutdown
+        hooks and returns.
+
+        `workers=N` forks N processes, each with its own `SO_REUSEPORT` socket on the port and
+        its own Python loop and tokio runtime (state is per process). `threads` is the number
+        of tokio I/O threads per process. `loop` is `"auto"` (uvloop when installed),
+        `"uvloop"` or `"asyncio"`. `port=0` picks a free port; the address is printed.
+        """
+        listener = Listener(host, port)
+        if workers <= 1:
+            self._serve(listener, threads, shutdown_timeout, loop)
+            return
+        listeners = [listener] + [listener.replicate() for _ in range(workers - 1)]
+        _announce(listener, workers)
+        children: list[int] = []
+        for index, own in enumerate(listeners):
+            pid = os.fork()
+            if pid == 0:  # the worker
+                for other in listeners:
+                    if other is not own:
+                        other.close()
+                code = 0
+                try:
+                    self._serve(own, threads, shutdown_timeout, loop, announce=False)
+                except BaseException:  # noqa: BLE001
+                    logger.exception("worker %d failed", index)
+                    code = 1
+                finally:
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                os._exit(code)
+            children.append(pid)
+        for own in listeners:
+            own.close()
+        _supervise(children)
+
+    def _serve(self, listener: Listener, threads: int, shutdown_timeout: float, loop_kind: str, announce: bool = True) -> None:
+        engine = self.build_engine()
+        loop = _new_loop(loop_kind)
+        asyncio.set_event_loop(loop)
+        try:
+            loop.add_reader(engine.fileno(), engine.drain)
+            loop.run_until_complete(self.startup())
+            stopped: asyncio.Future[Optional[str]] = loop.create_future()
+
+            def on_stopped(error: Optional[str]) -> None:
+                if not stopped.done():
+                    stopped.set_result(error)
+
+            handle = engine.serve(listener, on_stopped, threads=threads, shutdown_timeout=shutdown_timeout)
+            if threading.current_thread() is threading.main_thread():
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.add_signal_handler(sig, handle.shutdown)
+            if announce:
+                _announce(listener, 1)
+            error = loop.run_until_complete(stopped)
+            # Background tasks still running get the rest of the shutdown time.
+            from ._runtime import _tasks
+
+            if _tasks:
+                loop.run_until_complete(asyncio.wait(list(_tasks), timeout=shutdown_timeout))
+            loop.run_until_complete(self.shutdown())
+            if error:
+                raise RuntimeError(f"server failed: {error}")
+        finally:
+            loop.remove_reader(engine.fileno())
+            loop.close()
+            asyncio.set_event_loop(None)
+
+
+def _announce(listener: Listener, workers: int) -> None:
+    host, port = listener.address
+    shown = f"[{host}]" if ":" in host else host
+    plural = "es" if workers > 1 else ""
+    print(f"armature: serving on http://{shown}:{port} ({workers} process{plural}, pid {os.getpid()})", flush=True)
+
+
+def _supervise(children: list[int]) -> None:
+    """The parent of the workers: forwards SIGINT/SIGTERM and waits for them all."""
+
+    def forward(signum: int, _frame: Any) -> None:
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        remaining = set(children)
+        while remaining:
+            try:
+                pid, status = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            remaining.discard(pid)
+            if os.waitstatus_to_exitcode(status) != 0:
+                logger.error("worker %d exited with status %d", pid, os.waitstatus_to_exitcode(status))
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

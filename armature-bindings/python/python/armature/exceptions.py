@@ -1,0 +1,39 @@
+"""Exceptions handlers raise to answer with an error."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional, Sequence
+
+
+class HTTPException(Exception):
+    """Answers with `status_code` and `{"detail": detail}`, as FastAPI's does."""
+
+    def __init__(
+        self,
+        status_code: int,
+        detail: Any = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        if detail is None:
+            from http import HTTPStatus
+
+            try:
+                detail = HTTPStatus(status_code).phrase
+            except ValueError:
+                detail = ""
+        super().__init__(status_code, detail)
+        self.status_code = status_code
+        self.detail = detail
+        self.headers = dict(headers) if headers else None
+
+
+class RequestValidationError(Exception):
+    """The request did not match the handler's parameters: answered `422` with FastAPI's body,
+    `{"detail": [{"type", "loc", "msg", "input", ...}, ...]}`."""
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
+        super().__init__(errors)
+        self._errors = list(errors)
+
+    def errors(self) -> list[Any]:
+        return self._errors

@@ -1,0 +1,170 @@
+"""`Router` / `APIRouter`: routes declared with decorators, grouped under prefixes.
+
+Only the declaration lives here: the routes are compiled into Armature's Rust router, which
+matches paths (static > parameter > catch-all), answers 404/405/HEAD itself and reports
+conflicting routes by name when the app is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+import re
+from typing import Any, Callable, Optional, Sequence, TypeVar
+
+from ._armature import HttpRequest, HttpResponse
+from .exceptions import RequestValidationError
+from .params import REQUEST, Depends, Plan, _Context, solve
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_PARAM = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::path)?\}|:([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _template(path: str) -> str:
+    """FastAPI's `{name:path}` is Armature's catch-all `{*name}`."""
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*):path\}", r"{*\1}", path)
+
+
+def _path_names(path: str) -> set[str]:
+    return {m.group(2) or m.group(3) for m in _PARAM.finditer(path)}
+
+
+class Route:
+    """One method on one path, and the function answering it."""
+
+    __slots__ = ("method", "path", "handler", "status_code", "dependencies")
+
+    def __init__(self, method: str, path: str, handler: Callable[..., Any], status_code: Optional[int], dependencies: Sequence[Depends]) -> None:
+        self.method = method.upper()
+        self.path = path
+        self.handler = handler
+        self.status_code = status_code
+        self.dependencies = tuple(dependencies)
+
+    def endpoint(self) -> Callable[[HttpRequest], Any]:
+        """What the Rust engine calls with each request: returns the handler's value, or a
+        coroutine that the engine steps itself."""
+        return compile_endpoint(self.handler, _path_names(self.path), self.dependencies, self.status_code)
+
+
+def compile_endpoint(handler: Callable[..., Any], path_names: set[str], dependencies: Sequence[Depends] = (), status_code: Optional[int] = None) -> Callable[[HttpRequest], Any]:
+    plan = Plan(handler, path_names, tuple(dependencies))
+    is_async = plan.is_async
+
+    if plan.simple and is_async and status_code is None:
+        # Fast path: no dependencies, no body, no query: the engine gets the handler's own
+        # coroutine, with at most a thin call to pass path parameters by name.
+        params = plan.params
+        if len(params) == 1 and params[0].kind == REQUEST:
+            return handler
+        if not params:
+            return lambda req: handler()
+        binders = [(p.name, p.kind, p.convert, p.alias) for p in params]
+
+        def bind(req: HttpRequest) -> Any:
+            kwargs = {}
+            errors = []
+            for name, kind, convert, alias in binders:
+                if kind == REQUEST:
+                    kwargs[name] = req
+                    continue
+                try:
+                    kwargs[name] = convert(req.param(alias), ["path", alias])
+                except Exception as invalid:  # _Invalid
+                    errors.extend(getattr(invalid, "errors", [str(invalid)]))
+            if errors:
+                raise RequestValidationError(errors)
+            return handler(**kwargs)
+
+        return bind
+
+    async def endpoint(req: HttpRequest) -> Any:
+        async with contextlib.AsyncExitStack() as stack:
+            ctx = _Context(req, stack)
+            kwargs = await solve(plan, ctx)
+            if ctx.errors:
+                raise RequestValidationError(ctx.errors)
+            if is_async:
+                result = await handler(**kwargs)
+            else:
+                # Plain `def` handlers run in the default thread pool, off the event loop.
+                loop = asyncio.get_running_loop()
+                result = await loop.run_in_executor(None, functools.partial(handler, **kwargs))
+        if ctx.background is not None and ctx.background.tasks:
+            from ._runtime import _tasks
+
+            task = asyncio.get_running_loop().create_task(ctx.background())
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
+        if status_code is not None and not isinstance(result, HttpResponse):
+            return HttpResponse.json(result, status=status_code)
+        return result
+
+    return endpoint
+
+
+class Router:
+    """Routes declared with `@router.get(path)`, `.post`, `.put`, `.patch`, `.delete`,
+    `.options`, `.head` or `.api_route(path, methods=[...])`.
+
+    Paths use `{name}` parameters (`{name:path}` or `{*name}` for the rest of the path).
+    Handlers may be `async def` (run on the event loop) or `def` (run in a thread pool).
+    """
+
+    def __init__(self, prefix: str = "", *, dependencies: Sequence[Depends] = (), tags: Sequence[str] = ()) -> None:
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(f"a prefix must start with '/' and not end with '/': {prefix!r}")
+        self.prefix = prefix
+        self.dependencies = list(dependencies)
+        self.tags = list(tags)
+        self.routes: list[Route] = []
+
+    def add_route(self, path: str, handler: Callable[..., Any], methods: Sequence[str] = ("GET",), *, status_code: Optional[int] = None, dependencies: Sequence[Depends] = ()) -> None:
+        full = _template(self.prefix + path if path != "/" or not self.prefix else self.prefix)
+        for method in methods:
+            self.routes.append(Route(method, full, handler, status_code, [*self.dependencies, *dependencies]))
+
+    def api_route(self, path: str, *, methods: Sequence[str] = ("GET",), status_code: Optional[int] = None, dependencies: Sequence[Depends] = (), **_ignored: Any) -> Callable[[F], F]:
+        def decorate(handler: F) -> F:
+            self.add_route(path, handler, methods, status_code=status_code, dependencies=dependencies)
+            return handler
+
+        return decorate
+
+    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=("GET",), **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=("POST",), **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=("PUT",), **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=("PATCH",), **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=("DELETE",), **options)
+
+    def options(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=("OPTIONS",), **options)
+
+    def head(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=("HEAD",), **options)
+
+    def include_router(self, router: "Router", *, prefix: str = "", dependencies: Sequence[Depends] = ()) -> None:
+        """Adds every route of `router`, under `prefix` (on top of the router's own)."""
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(f"a prefix must start with '/' and not end with '/': {prefix!r}")
+        for route in router.routes:
+            path = prefix + route.path if route.path != "/" or not prefix else prefix
+            self.routes.append(Route(route.method, self.prefix + path, route.handler, route.status_code, [*self.dependencies, *dependencies, *route.dependencies]))
+
+
+class APIRouter(Router):
+    """FastAPI's name for a `Router` with a prefix: `APIRouter(prefix="/api/v1")`."""
+
+

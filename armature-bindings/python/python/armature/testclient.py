@@ -1,0 +1,176 @@
+"""`TestClient`: requests through the whole Rust stack (layers, router, handlers), without
+a socket, for pytest suites.
+
+```python
+from armature.testclient import TestClient
+
+def test_user():
+    with TestClient(app) as client:          # runs startup / shutdown hooks
+        res = client.get("/users/7")
+        assert res.status_code == 200
+        assert res.json() == {"id": "7", "name": "Alice"}
+```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json as _json
+import threading
+from typing import Any, Iterator, Mapping, Optional, Union
+from urllib.parse import urlencode, urlsplit
+
+from .app import App
+
+
+class Headers(Mapping[str, str]):
+    """Response headers, case-insensitive; repeated headers joined with `", "`."""
+
+    def __init__(self, raw: list[tuple[str, str]]) -> None:
+        self.raw = raw
+        merged: dict[str, str] = {}
+        for name, value in raw:
+            key = name.lower()
+            merged[key] = f"{merged[key]}, {value}" if key in merged else value
+        self._merged = merged
+
+    def __getitem__(self, name: str) -> str:
+        return self._merged[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._merged)
+
+    def __len__(self) -> int:
+        return len(self._merged)
+
+    def get_list(self, name: str) -> list[str]:
+        return [v for n, v in self.raw if n.lower() == name.lower()]
+
+
+class Response:
+    """What `TestClient` returns: `status_code`, `headers`, `content`, `text`, `json()`."""
+
+    def __init__(self, status_code: int, headers: list[tuple[str, str]], content: bytes) -> None:
+        self.status_code = status_code
+        self.headers = Headers(headers)
+        self.content = content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return _json.loads(self.content)
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code}]>"
+
+
+class TestClient:
+    """Sends requests through `app`'s Rust stack; handlers run on the client's own event
+    loop thread, as they would on a server's. Use it as a context manager to run the
+    startup and shutdown hooks."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, app: App, base_url: str = "http://testserver") -> None:
+        self.app = app
+        self.base_url = base_url
+        self._engine = app.build_engine()
+        self._loop = asyncio.new_event_loop()
+        self._loop.add_reader(self._engine.fileno(), self._engine.drain)
+        self._thread = threading.Thread(target=self._loop.run_forever, name="armature-testclient", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def __enter__(self) -> "TestClient":
+        self._run(self.app.startup())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._run(self.app.shutdown())
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        async def settle() -> None:
+            from ._runtime import _tasks
+
+            if _tasks:
+                await asyncio.wait(list(_tasks), timeout=5)
+            self._loop.remove_reader(self._engine.fileno())
+
+        try:
+            self._run(settle())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            self._loop.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Optional[Mapping[str, Any]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        json: Any = None,
+        content: Union[bytes, str, None] = None,
+        data: Optional[Mapping[str, Any]] = None,
+    ) -> Response:
+        parts = urlsplit(url)
+        target = parts.path or "/"
+        query = parts.query
+        if params:
+            extra = urlencode(params, doseq=True)
+            query = f"{query}&{extra}" if query else extra
+        if query:
+            target = f"{target}?{query}"
+        host = urlsplit(self.base_url).netloc or "testserver"
+        sent: dict[str, str] = {"host": host}
+        body = b""
+        if json is not None:
+            from ._armature import dumps
+
+            body = dumps(json)
+            sent["content-type"] = "application/json"
+        elif data is not None:
+            body = urlencode(data, doseq=True).encode()
+            sent["content-type"] = "application/x-www-form-urlencoded"
+        elif content is not None:
+            body = content.encode() if isinstance(content, str) else bytes(content)
+        if body:
+            sent["content-length"] = str(len(body))
+        for name, value in (headers or {}).items():
+            sent[name.lower()] = value
+        status, raw_headers, content_bytes = self._engine.request(method.upper(), target, list(sent.items()), body)
+        return Response(status, raw_headers, content_bytes)
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> Response:
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> Response:
+        return self.request("OPTIONS", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Response:
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> Response:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Response:
+        return self.request("DELETE", url, **kwargs)

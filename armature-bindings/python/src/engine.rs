@@ -1,0 +1,535 @@
+//! The bridge between tokio and the one Python thread that runs handlers.
+//!
+//! Tokio tasks push [`Job`]s into a [`Queue`] and, only when the Python side is asleep,
+//! write one byte to a socket pair its asyncio loop watches (`loop.add_reader`). The loop
+//! then calls [`Engine::drain`], which takes the whole batch at once and, for each job,
+//! calls the route's Python endpoint, steps a returned coroutine with `send(None)`, and
+//! converts the result to a Rust response right there. A coroutine that really suspends is
+//! handed to `armature._runtime.suspend`, which makes it a Task whose completion calls
+//! [`Responder`].
+
+use std::io::{Read, Write};
+use std::os::unix::io::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::Duration;
+
+use armature_layers::cors::Cors;
+use armature_layers::logger::{Format, Logger};
+use armature_router::{IntoResponse, Response};
+use armature_server::Server;
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyModule, PyType};
+use tokio::sync::oneshot;
+use tower::ServiceExt;
+
+use crate::listener::Listener;
+use crate::request::HttpRequest;
+use crate::response::{to_response, HttpResponse};
+use crate::stack::{self, Config, Stack};
+
+/// One request for the Python thread.
+pub(crate) struct Job {
+    pub(crate) route: usize,
+    pub(crate) parts: Parts,
+    pub(crate) body: Bytes,
+    pub(crate) tx: oneshot::Sender<Response>,
+}
+
+pub(crate) enum Msg {
+    Request(Job),
+    /// A server finished (with its error, if any): call `callback(error)` on the loop.
+    Stopped {
+        callback: Py<PyAny>,
+        error: Option<String>,
+    },
+}
+
+/// The job queue and its wake-up socket.
+pub(crate) struct Queue {
+    jobs: Mutex<Vec<Msg>>,
+    /// True while the Python side has drained everything and waits for a wake-up byte.
+    sleeping: AtomicBool,
+    waker: UnixStream,
+}
+
+impl Queue {
+    pub(crate) fn push(&self, msg: Msg) {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).push(msg);
+        if self.sleeping.swap(false, Ordering::AcqRel) {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        // The socket is non-blocking: if its buffer is full, a wake-up is pending anyway.
+        let _ = (&self.waker).write(&[1]);
+    }
+
+    fn take(&self) -> Vec<Msg> {
+        std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+    }
+}
+
+/// `armature._runtime`, the Python half of the bridge.
+pub(crate) fn runtime(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    MODULE
+        .get_or_try_init(py, || py.import("armature._runtime").map(Bound::unbind))
+        .map(|m| m.bind(py))
+}
+
+fn internal_error() -> Response {
+    (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+}
+
+/// Sends a handler's response back to the tokio task waiting for it.
+#[pyclass(frozen, module = "armature._armature")]
+pub struct Responder(Mutex<Option<oneshot::Sender<Response>>>);
+
+impl Responder {
+    fn send(&self, res: Response) {
+        if let Some(tx) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            // The client may have gone; nothing to do then.
+            let _ = tx.send(res);
+        }
+    }
+}
+
+#[pymethods]
+impl Responder {
+    /// Answers with what the handler returned (an `HttpResponse`, or a value sent as JSON).
+    /// Raises if it cannot be converted; the caller then answers with `send_error`.
+    fn send_value(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let res = to_response(py, value)?;
+        self.send(res);
+        Ok(())
+    }
+
+    /// Answers `500` (when even the error response could not be built).
+    fn send_internal_error(&self) {
+        self.send(internal_error());
+    }
+}
+
+/// The Rust side of an `App`: its routes compiled into the preset stack, and the queue the
+/// Python thread drains.
+#[pyclass(frozen, module = "armature._armature")]
+pub struct Engine {
+    queue: Arc<Queue>,
+    reader: UnixStream,
+    endpoints: Vec<Py<PyAny>>,
+    config: Arc<Config>,
+    coroutine: Py<PyType>,
+    client: OnceLock<(tokio::runtime::Runtime, Stack<Full<Bytes>>)>,
+}
+
+fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = std::env::var("ARMATURE_LOG")
+            .or_else(|_| std::env::var("RUST_LOG"))
+            .unwrap_or_else(|_| "info".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init();
+    });
+}
+
+fn strings(value: Option<Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    match value {
+        Some(v) if !v.is_none() => v.extract(),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// The CORS layer from `CORSMiddleware`'s options; configuration errors come from the Rust
+/// builder, as `ValueError`.
+fn cors_layer(options: &Bound<'_, PyDict>) -> PyResult<armature_layers::cors::CorsLayer> {
+    let origins = strings(options.get_item("allow_origins")?)?;
+    let methods = strings(options.get_item("allow_methods")?)?;
+    let headers = strings(options.get_item("allow_headers")?)?;
+    let expose = strings(options.get_item("expose_headers")?)?;
+    let credentials: bool = match options.get_item("allow_credentials")? {
+        Some(v) => v.extract()?,
+        None => false,
+    };
+    let max_age: Option<u64> = match options.get_item("max_age")? {
+        Some(v) => v.extract()?,
+        None => None,
+    };
+    let star = |list: &[String]| list.iter().any(|s| s == "*");
+    let mut builder = Cors::builder();
+    builder = if star(&origins) {
+        builder.allow_any_origin()
+    } else {
+        builder.allow_origins(origins.iter())
+    };
+    builder = if star(&methods) {
+        builder.allow_any_method()
+    } else {
+        builder.allow_methods(methods.iter())
+    };
+    builder = if star(&headers) {
+        builder.allow_any_header()
+    } else {
+        builder.allow_headers(headers.iter())
+    };
+    builder = if star(&expose) {
+        builder.expose_any_header()
+    } else {
+        builder.expose_headers(expose.iter())
+    };
+    builder = builder.allow_credentials(credentials);
+    if let Some(secs) = max_age {
+        builder = builder.max_age(Duration::from_secs(secs));
+    }
+    builder
+        .build()
+        .map_err(|e| PyValueError::new_err(format!("invalid CORS configuration: {e}")))
+}
+
+impl Engine {
+    fn run_job(&self, py: Python<'_>, job: Job) {
+        let Job {
+            route,
+            parts,
+            body,
+            tx,
+        } = job;
+        let responder = Responder(Mutex::new(Some(tx)));
+        let result = HttpRequest::new(py, parts, body)
+            .and_then(|req| self.endpoints[route].bind(py).call1((req,)));
+        match result {
+            Ok(value) if value.get_type().is(self.coroutine.bind(py)) => {
+                self.step(py, value, responder)
+            }
+            Ok(value) => settle(py, &value, responder),
+            Err(err) => fail(py, err, &responder),
+        }
+    }
+
+    /// Runs a coroutine until it first suspends. Most handlers never do (they compute and
+    /// return), and then no Task is ever made for them.
+    fn step(&self, py: Python<'_>, coro: Bound<'_, PyAny>, responder: Responder) {
+        match coro.call_method1(pyo3::intern!(py, "send"), (py.None(),)) {
+            Ok(yielded) => {
+                let handed = Py::new(py, responder).and_then(|responder| {
+                    runtime(py)?.call_method1(
+                        pyo3::intern!(py, "suspend"),
+                        (coro, yielded, responder),
+                    )
+                });
+                if let Err(err) = handed {
+                    err.print(py);
+                }
+            }
+            Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
+                match err.value(py).getattr(pyo3::intern!(py, "value")) {
+                    Ok(value) => settle(py, &value, responder),
+                    Err(err) => fail(py, err, &responder),
+                }
+            }
+            Err(err) => fail(py, err, &responder),
+        }
+    }
+}
+
+/// Answers with a handler's value, or with the error response if it cannot be converted.
+fn settle(py: Python<'_>, value: &Bound<'_, PyAny>, responder: Responder) {
+    let plain = value.is_instance_of::<HttpResponse>()
+        || value.is_exact_instance_of::<PyDict>()
+        || value.is_exact_instance_of::<pyo3::types::PyList>();
+    if !plain && value.hasattr(pyo3::intern!(py, "__await__")).unwrap_or(false) {
+        // Some other awaitable (a Future, a custom object): let asyncio drive it.
+        let handed = Py::new(py, responder).and_then(|responder| {
+            runtime(py)?.call_method1(pyo3::intern!(py, "awaitable"), (value, responder))
+        });
+        if let Err(err) = handed {
+            err.print(py);
+        }
+        return;
+    }
+    match to_response(py, value) {
+        Ok(res) => responder.send(res),
+        Err(err) => fail(py, err, &responder),
+    }
+}
+
+/// An exception from a handler: `armature._runtime.error` picks the response (422 for
+/// validation errors, the status of an `HTTPException`, else 500 and a logged traceback).
+fn fail(py: Python<'_>, err: PyErr, responder: &Responder) {
+    let res = runtime(py)
+        .and_then(|rt| rt.call_method1(pyo3::intern!(py, "error"), (err.into_value(py),)))
+        .and_then(|value| to_response(py, &value));
+    match res {
+        Ok(res) => responder.send(res),
+        Err(err) => {
+            err.print(py);
+            responder.send(internal_error());
+        }
+    }
+}
+
+#[pymethods]
+impl Engine {
+    /// Compiles the routes (`(method, path)` pairs; `endpoints[i]` answers route `i`) and
+    /// the layers. Route conflicts and bad CORS settings are `ValueError`s, from Rust.
+    #[new]
+    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024))]
+    fn new(
+        py: Python<'_>,
+        routes: Vec<(String, String)>,
+        endpoints: Vec<Py<PyAny>>,
+        cors: Option<Bound<'_, PyDict>>,
+        logger: Option<(String, String)>,
+        max_body_size: usize,
+    ) -> PyResult<Self> {
+        if routes.len() != endpoints.len() {
+            return Err(PyValueError::new_err("one endpoint per route"));
+        }
+        let routes = routes
+            .into_iter()
+            .map(|(method, path)| {
+                Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+                    .map(|m| (m, path))
+                    .map_err(|_| PyValueError::new_err(format!("invalid method {method:?}")))
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let logger = match logger {
+            Some((level, format)) => {
+                let level = tracing::Level::from_str(&level)
+                    .map_err(|_| PyValueError::new_err(format!("invalid log level {level:?}")))?;
+                let format = match format.as_str() {
+                    "text" => Format::Text,
+                    "json" => Format::Json,
+                    other => {
+                        return Err(PyValueError::new_err(format!(
+                            "log format must be \"text\" or \"json\", not {other:?}"
+                        )))
+                    }
+                };
+                Some(Logger::default().level(level).format(format))
+            }
+            None => None,
+        };
+        let cors = cors.as_ref().map(cors_layer).transpose()?;
+        init_logging();
+        let (reader, waker) = UnixStream::pair()
+            .and_then(|(r, w)| {
+                r.set_nonblocking(true)?;
+                w.set_nonblocking(true)?;
+                Ok((r, w))
+            })
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let queue = Arc::new(Queue {
+            jobs: Mutex::new(Vec::new()),
+            sleeping: AtomicBool::new(true),
+            waker,
+        });
+        let config = Arc::new(Config {
+            routes,
+            cors,
+            logger,
+            max_body_size,
+        });
+        // Compile once now, so a route conflict is reported where the app is built.
+        stack::build::<Full<Bytes>>(&config, &queue)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let coroutine = py
+            .import("types")?
+            .getattr("CoroutineType")?
+            .cast_into::<PyType>()?
+            .unbind();
+        Ok(Engine {
+            queue,
+            reader,
+            endpoints,
+            config,
+            coroutine,
+            client: OnceLock::new(),
+        })
+    }
+
+    /// The descriptor the asyncio loop watches (`loop.add_reader(engine.fileno(), engine.drain)`).
+    fn fileno(&self) -> i32 {
+        self.reader.as_raw_fd()
+    }
+
+    /// Runs every queued request; called by the loop when the wake-up socket is readable.
+    fn drain(&self, py: Python<'_>) -> PyResult<()> {
+        let mut sink = [0u8; 64];
+        while matches!((&self.reader).read(&mut sink), Ok(n) if n == sink.len()) {}
+        for msg in self.queue.take() {
+            match msg {
+                Msg::Request(job) => self.run_job(py, job),
+                Msg::Stopped { callback, error } => {
+                    if let Err(err) = callback.bind(py).call1((error,)) {
+                        err.print(py);
+                    }
+                }
+            }
+        }
+        self.queue.sleeping.store(true, Ordering::Release);
+        // Jobs that came in while we ran: make sure the loop comes back for them (after
+        // giving other tasks their turn).
+        if !self.queue.is_empty() && self.queue.sleeping.swap(false, Ordering::AcqRel) {
+            self.queue.wake();
+        }
+        Ok(())
+    }
+
+    /// Serves the stack on `listener` from new tokio threads (`threads` of them) until
+    /// `ServerHandle.shutdown()`, then calls `on_stopped(error_or_None)` on the loop.
+    #[pyo3(signature = (listener, on_stopped, threads=1, shutdown_timeout=10.0))]
+    fn serve(
+        &self,
+        listener: &Listener,
+        on_stopped: Py<PyAny>,
+        threads: usize,
+        shutdown_timeout: f64,
+    ) -> PyResult<ServerHandle> {
+        let socket = listener.take()?;
+        let addr = socket.local_addr().map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let service = stack::build::<armature_server::RequestBody>(&self.config, &self.queue)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let queue = Arc::clone(&self.queue);
+        let timeout = Duration::from_secs_f64(shutdown_timeout.max(0.0));
+        let mut builder = if threads <= 1 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(threads);
+            b
+        };
+        let rt = builder
+            .enable_all()
+            .build()
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        thread::Builder::new()
+            .name("armature-io".into())
+            .spawn(move || {
+                let served = rt.block_on(async move {
+                    Server::from_listener(socket)?
+                        .shutdown_on_signals(false)
+                        .shutdown_timeout(timeout)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopped.await;
+                        })
+                        .serve(service)
+                        .await
+                });
+                let error = served.err().map(|e| e.to_string());
+                queue.push(Msg::Stopped {
+                    callback: on_stopped,
+                    error,
+                });
+            })
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        Ok(ServerHandle {
+            stop: Mutex::new(Some(stop)),
+            addr: (addr.ip().to_string(), addr.port()),
+        })
+    }
+
+    /// Sends one request through the whole stack without a socket; returns
+    /// `(status, [(name, value)], body)`. Blocks without the GIL while the loop thread (not
+    /// this one) runs the handler.
+    #[pyo3(signature = (method, target, headers, body))]
+    fn request<'py>(
+        &self,
+        py: Python<'py>,
+        method: &str,
+        target: &str,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> PyResult<(u16, Vec<(String, String)>, Bound<'py, PyBytes>)> {
+        let (rt, stack) = match self.client.get() {
+            Some(client) => client,
+            None => {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+                let stack = stack::build::<Full<Bytes>>(&self.config, &self.queue)
+                    .map_err(|e| PyValueError::new_err(e.to_string()))?;
+                let _ = self.client.set((rt, stack));
+                self.client.get().expect("just set")
+            }
+        };
+        let mut req = Request::builder().method(method).uri(target);
+        for (name, value) in &headers {
+            req = req.header(name, value);
+        }
+        let mut req = req
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| PyValueError::new_err(format!("invalid request: {e}")))?;
+        req.extensions_mut()
+            .insert(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        let stack = stack.clone();
+        let (status, headers, body) = py.detach(move || {
+            rt.block_on(async move {
+                let res = stack.oneshot(req).await.unwrap_or_else(|never| match never {});
+                let (parts, body) = res.into_parts();
+                let body = match body.collect().await {
+                    Ok(collected) => Ok(collected.to_bytes()),
+                    Err(err) => Err(err.to_string()),
+                };
+                (parts.status, parts.headers, body)
+            })
+        });
+        let body = body.map_err(|e| PyRuntimeError::new_err(format!("response body failed: {e}")))?;
+        let headers = headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        Ok((status.as_u16(), headers, PyBytes::new(py, &body)))
+    }
+}
+
+/// A running server.
+#[pyclass(frozen, module = "armature._armature")]
+pub struct ServerHandle {
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    addr: (String, u16),
+}
+
+#[pymethods]
+impl ServerHandle {
+    /// Begins a graceful shutdown: stop accepting, let in-flight requests finish (within the
+    /// shutdown timeout), then `on_stopped` is called on the loop.
+    fn shutdown(&self) {
+        if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// `(host, port)` served.
+    #[getter]
+    fn address(&self) -> (String, u16) {
+        self.addr.clone()
+    }
+}
+

@@ -1,0 +1,32 @@
+//! Python bindings of Armature: the Rust server, router and preset layers (request id →
+//! logger → CORS → router) calling Python handlers.
+//!
+//! The shape (as in Granian): tokio threads own every socket and run the whole tower stack
+//! without the GIL. A matched route pushes a job into a queue and wakes the Python thread
+//! through a socket pair that its asyncio loop watches; that thread drains the queue in
+//! batches, calls the handlers, steps `async def` handlers with `send(None)` (a Task is made
+//! only if one really suspends) and turns the result into Rust bytes before handing it back.
+//! The GIL is therefore held only while Python code runs.
+
+mod engine;
+mod json;
+mod listener;
+mod request;
+mod response;
+mod stack;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _armature(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<engine::Engine>()?;
+    m.add_class::<engine::Responder>()?;
+    m.add_class::<engine::ServerHandle>()?;
+    m.add_class::<listener::Listener>()?;
+    m.add_class::<request::HttpRequest>()?;
+    m.add_class::<request::Body>()?;
+    m.add_class::<response::HttpResponse>()?;
+    m.add_class::<response::ChunkSender>()?;
+    m.add_function(wrap_pyfunction!(json::dumps, m)?)?;
+    Ok(())
+}

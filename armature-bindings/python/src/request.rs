@@ -1,0 +1,268 @@
+//! `HttpRequest`: a read-only view of the Rust request, converted to Python lazily, and `Body`,
+//! the request body exposed through the buffer protocol without a copy.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::os::raw::{c_int, c_void};
+
+use armature_layers::request_id::RequestId;
+use armature_router::{MatchedRoute, PathParams};
+use bytes::Bytes;
+use http::request::Parts;
+use percent_encoding::percent_decode_str;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+/// The request a handler receives.
+#[pyclass(frozen, module = "armature._armature")]
+pub struct HttpRequest {
+    parts: Parts,
+    body: Py<Body>,
+}
+
+impl HttpRequest {
+    pub(crate) fn new(py: Python<'_>, parts: Parts, body: Bytes) -> PyResult<Self> {
+        Ok(HttpRequest {
+            parts,
+            body: Py::new(py, Body(body))?,
+        })
+    }
+
+    fn params(&self) -> Option<&PathParams> {
+        self.parts.extensions.get::<PathParams>()
+    }
+
+    fn query_pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+        let query = self.parts.uri.query().unwrap_or("");
+        query.split('&').filter(|p| !p.is_empty()).map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (form_decode(k), form_decode(v))
+        })
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, then percent-decoding
+/// (invalid UTF-8 replaced, as browsers and Starlette do).
+fn form_decode(s: &str) -> Cow<'_, str> {
+    if !s.contains(['+', '%']) {
+        return Cow::Borrowed(s);
+    }
+    let spaced = s.replace('+', " ");
+    Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
+}
+
+#[pymethods]
+impl HttpRequest {
+    /// The method, like `"GET"`.
+    #[getter]
+    fn method(&self) -> &str {
+        self.parts.method.as_str()
+    }
+
+    /// The path as sent (not percent-decoded), without the query.
+    #[getter]
+    fn path(&self) -> &str {
+        self.parts.uri.path()
+    }
+
+    /// The raw query string (without `?`), `""` when there is none.
+    #[getter]
+    fn query_string(&self) -> &str {
+        self.parts.uri.query().unwrap_or("")
+    }
+
+    /// The template of the route that matched, like `"/users/{user_id}"`.
+    #[getter]
+    fn route(&self) -> Option<&str> {
+        self.parts
+            .extensions
+            .get::<MatchedRoute>()
+            .map(MatchedRoute::as_str)
+    }
+
+    /// The path parameter `name` (percent-decoded), or `default`.
+    #[pyo3(signature = (name, default=None))]
+    fn param<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> Bound<'py, PyAny> {
+        match self.params().and_then(|p| p.get(name)) {
+            Some(value) => PyString::new(py, value).into_any(),
+            None => default.unwrap_or_else(|| py.None().into_bound(py)),
+        }
+    }
+
+    /// Every path parameter, by name.
+    #[getter]
+    fn path_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        if let Some(params) = self.params() {
+            for (name, value) in params.iter() {
+                dict.set_item(name, value)?;
+            }
+        }
+        Ok(dict)
+    }
+
+    /// The first value of the query parameter `name`, or `default`.
+    #[pyo3(signature = (name, default=None))]
+    fn query<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> Bound<'py, PyAny> {
+        match self.query_pairs().find(|(k, _)| k == name) {
+            Some((_, value)) => PyString::new(py, &value).into_any(),
+            None => default.unwrap_or_else(|| py.None().into_bound(py)),
+        }
+    }
+
+    /// Every value of the query parameter `name`, in order.
+    fn query_list<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for (_, value) in self.query_pairs().filter(|(k, _)| k == name) {
+            list.append(&*value)?;
+        }
+        Ok(list)
+    }
+
+    /// The query parameters, the first value of each.
+    #[getter]
+    fn query_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (key, value) in self.query_pairs() {
+            if !dict.contains(&*key)? {
+                dict.set_item(&*key, &*value)?;
+            }
+        }
+        Ok(dict)
+    }
+
+    /// The header `name` (case-insensitive); repeated headers joined with `", "`.
+    #[pyo3(signature = (name, default=None))]
+    fn header<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> Bound<'py, PyAny> {
+        let mut values = self.parts.headers.get_all(name).iter();
+        let Some(first) = values.next() else {
+            return default.unwrap_or_else(|| py.None().into_bound(py));
+        };
+        let mut joined = String::from_utf8_lossy(first.as_bytes()).into_owned();
+        for more in values {
+            joined.push_str(", ");
+            joined.push_str(&String::from_utf8_lossy(more.as_bytes()));
+        }
+        PyString::new(py, &joined).into_any()
+    }
+
+    /// Every header, names in lower case, repeated headers joined with `", "`.
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for name in self.parts.headers.keys() {
+            dict.set_item(name.as_str(), self.header(py, name.as_str(), None))?;
+        }
+        Ok(dict)
+    }
+
+    /// The body, without a copy: use `memoryview(req.body)`, `bytes(req.body)` or `len(...)`.
+    #[getter]
+    fn body(&self, py: Python<'_>) -> Py<Body> {
+        self.body.clone_ref(py)
+    }
+
+    /// The body decoded as UTF-8.
+    fn text(&self) -> PyResult<String> {
+        let bytes = &self.body.get().0;
+        String::from_utf8(bytes.to_vec()).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// The body parsed as JSON (with Python's `json`).
+    fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let bytes = PyBytes::new(py, &self.body.get().0);
+        py.import("json")?.call_method1("loads", (bytes,))
+    }
+
+    /// The `x-request-id` the request-id layer gave this request.
+    #[getter]
+    fn request_id(&self) -> Option<&str> {
+        self.parts.extensions.get::<RequestId>().map(RequestId::as_str)
+    }
+
+    /// The client's `(host, port)`, when served over a socket.
+    #[getter]
+    fn client(&self) -> Option<(String, u16)> {
+        self.parts
+            .extensions
+            .get::<SocketAddr>()
+            .map(|a| (a.ip().to_string(), a.port()))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<HttpRequest {} {}>", self.parts.method, self.parts.uri)
+    }
+}
+
+/// A request body: immutable bytes owned by Rust, shared with Python through the buffer
+/// protocol (`memoryview(body)` reads them in place).
+#[pyclass(frozen, module = "armature._armature")]
+pub struct Body(pub(crate) Bytes);
+
+#[pymethods]
+impl Body {
+    fn __len__(&self) -> usize {
+        self.0.len()
+    }
+
+    fn __bytes__<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.0)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        if let Ok(body) = other.cast::<Body>() {
+            return body.get().0 == self.0;
+        }
+        other
+            .cast::<PyBytes>()
+            .is_ok_and(|b| b.as_bytes() == &self.0[..])
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Body {} bytes>", self.0.len())
+    }
+
+    // SAFETY: the only unsafe code of the crate. `PyBuffer_FillInfo` points the view at the
+    // bytes this frozen object owns (they never move or change while it lives) and takes a
+    // reference to the object for as long as the view exists; `readonly = 1` makes it refuse
+    // writable requests with `BufferError`.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut pyo3::ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        let bytes = &slf.get().0;
+        let filled = unsafe {
+            pyo3::ffi::PyBuffer_FillInfo(
+                view,
+                slf.as_ptr(),
+                bytes.as_ptr() as *mut c_void,
+                bytes.len() as pyo3::ffi::Py_ssize_t,
+                1,
+                flags,
+            )
+        };
+        if filled == -1 {
+            return Err(PyErr::fetch(slf.py()));
+        }
+        Ok(())
+    }
+
+    unsafe fn __releasebuffer__(&self, _view: *mut pyo3::ffi::Py_buffer) {}
+}

@@ -1,0 +1,293 @@
+//! `HttpResponse` and the conversion of whatever a handler returns into a Rust response.
+
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+use armature_router::{Body, BoxError, Response};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{HeaderMap, StatusCode};
+use http_body::Frame;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
+use tokio::sync::mpsc;
+
+use crate::json::to_json;
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
+
+/// A response: status, headers and a body of bytes or a stream of chunks.
+///
+/// Headers are checked when set, so an invalid one is a `ValueError` in the handler that
+/// made it, not a broken response later.
+#[pyclass(module = "armature._armature")]
+pub struct HttpResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    /// An async iterable of `bytes`/`str` chunks (`HttpResponse.stream`).
+    stream: Option<Py<PyAny>>,
+}
+
+fn status(code: u16) -> PyResult<StatusCode> {
+    StatusCode::from_u16(code)
+        .map_err(|_| PyValueError::new_err(format!("invalid HTTP status {code}")))
+}
+
+fn bytes_of(content: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+    if let Ok(b) = content.cast::<PyBytes>() {
+        return Ok(Bytes::copy_from_slice(b.as_bytes()));
+    }
+    if let Ok(s) = content.cast::<PyString>() {
+        return Ok(Bytes::copy_from_slice(s.to_str()?.as_bytes()));
+    }
+    if let Ok(b) = content.cast::<PyByteArray>() {
+        return Ok(Bytes::from(b.to_vec()));
+    }
+    if let Ok(body) = content.cast::<crate::request::Body>() {
+        return Ok(body.get().0.clone());
+    }
+    if let Ok(view) = content.call_method0("__bytes__") {
+        return bytes_of(&view);
+    }
+    Err(PyTypeError::new_err(format!(
+        "response content must be bytes or str, not {}",
+        content.get_type().name()?
+    )))
+}
+
+impl HttpResponse {
+    fn build(
+        code: u16,
+        headers: Option<&Bound<'_, PyAny>>,
+        content_type: Option<HeaderValue>,
+        body: Bytes,
+    ) -> PyResult<Self> {
+        let mut res = HttpResponse {
+            status: status(code)?,
+            headers: HeaderMap::new(),
+            body,
+            stream: None,
+        };
+        if let Some(ct) = content_type {
+            res.headers.insert(CONTENT_TYPE, ct);
+        }
+        if let Some(headers) = headers.filter(|h| !h.is_none()) {
+            let items = match headers.cast::<PyDict>() {
+                Ok(dict) => dict.items().into_any(),
+                Err(_) => headers.clone(),
+            };
+            for pair in items.try_iter()? {
+                let (name, value): (String, String) = pair?.extract()?;
+                res.set(&name, &value)?;
+            }
+        }
+        Ok(res)
+    }
+
+    fn set(&mut self, name: &str, value: &str) -> PyResult<()> {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| PyValueError::new_err(format!("invalid header name {name:?}")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| PyValueError::new_err(format!("invalid header value {value:?}")))?;
+        self.headers.append(name, value);
+        Ok(())
+    }
+
+    fn into_parts(&self) -> Response {
+        let mut res = Response::new(Body::full(self.body.clone()));
+        *res.status_mut() = self.status;
+        *res.headers_mut() = self.headers.clone();
+        res
+    }
+}
+
+fn media(media_type: Option<&str>, default: HeaderValue) -> PyResult<Option<HeaderValue>> {
+    match media_type {
+        None => Ok(Some(default)),
+        Some(mt) => HeaderValue::from_str(mt)
+            .map(Some)
+            .map_err(|_| PyValueError::new_err(format!("invalid media type {mt:?}"))),
+    }
+}
+
+#[pymethods]
+impl HttpResponse {
+    /// `content` (bytes or str) with `media_type` as its content type, if given.
+    #[new]
+    #[pyo3(signature = (content=None, status=200, headers=None, media_type=None))]
+    fn new(
+        content: Option<&Bound<'_, PyAny>>,
+        status: u16,
+        headers: Option<&Bound<'_, PyAny>>,
+        media_type: Option<&str>,
+    ) -> PyResult<Self> {
+        let body = match content.filter(|c| !c.is_none()) {
+            Some(c) => bytes_of(c)?,
+            None => Bytes::new(),
+        };
+        let ct = match media_type {
+            Some(_) => media(media_type, TEXT)?,
+            None => None,
+        };
+        Self::build(status, headers, ct, body)
+    }
+
+    /// `content` as JSON (`application/json`), serialized in Rust.
+    #[staticmethod]
+    #[pyo3(signature = (content, status=200, headers=None))]
+    fn json(
+        content: &Bound<'_, PyAny>,
+        status: u16,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        Self::build(status, headers, Some(JSON), Bytes::from(to_json(content)?))
+    }
+
+    /// `content` as `text/plain; charset=utf-8`.
+    #[staticmethod]
+    #[pyo3(signature = (content, status=200, headers=None))]
+    fn text(content: &str, status: u16, headers: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Self::build(status, headers, Some(TEXT), Bytes::copy_from_slice(content.as_bytes()))
+    }
+
+    /// `content` as `text/html; charset=utf-8`.
+    #[staticmethod]
+    #[pyo3(signature = (content, status=200, headers=None))]
+    fn html(content: &str, status: u16, headers: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Self::build(status, headers, Some(HTML), Bytes::copy_from_slice(content.as_bytes()))
+    }
+
+    /// A streamed body: each `bytes`/`str` chunk of the async iterable `chunks` is sent as
+    /// it is produced.
+    #[staticmethod]
+    #[pyo3(signature = (chunks, status=200, headers=None, media_type=None))]
+    fn stream(
+        chunks: Bound<'_, PyAny>,
+        status: u16,
+        headers: Option<&Bound<'_, PyAny>>,
+        media_type: Option<&str>,
+    ) -> PyResult<Self> {
+        let ct = media(media_type, HeaderValue::from_static("application/octet-stream"))?;
+        let mut res = Self::build(status, headers, ct, Bytes::new())?;
+        res.stream = Some(chunks.unbind());
+        Ok(res)
+    }
+
+    /// The status code.
+    #[getter]
+    fn status(&self) -> u16 {
+        self.status.as_u16()
+    }
+
+    #[setter(status)]
+    fn set_status(&mut self, code: u16) -> PyResult<()> {
+        self.status = status(code)?;
+        Ok(())
+    }
+
+    /// The headers, names in lower case (a copy; change them with `set_header`).
+    #[getter]
+    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (name, value) in &self.headers {
+            dict.set_item(name.as_str(), String::from_utf8_lossy(value.as_bytes()))?;
+        }
+        Ok(dict)
+    }
+
+    /// Adds a header (a repeated name adds another line).
+    fn set_header(&mut self, name: &str, value: &str) -> PyResult<()> {
+        self.set(name, value)
+    }
+
+    /// The body (empty for a stream).
+    #[getter]
+    fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.body)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<HttpResponse {}>", self.status)
+    }
+}
+
+/// Turns a handler's return value into a response: `HttpResponse` as it is; anything else
+/// as JSON (dict, list, Pydantic model, str, number, bool, `None`), as FastAPI does.
+pub(crate) fn to_response(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Response> {
+    if let Ok(res) = value.cast::<HttpResponse>() {
+        let res = res.borrow();
+        let mut out = res.into_parts();
+        if let Some(chunks) = &res.stream {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let sender = Py::new(py, ChunkSender(Mutex::new(Some(tx))))?;
+            crate::engine::runtime(py)?.call_method1("stream", (chunks.clone_ref(py), sender))?;
+            *out.body_mut() = Body::new(ChannelBody(rx));
+        }
+        return Ok(out);
+    }
+    // The common cases first: no attribute lookups (and no AttributeError) for them.
+    if value.is_exact_instance_of::<PyDict>() || value.is_exact_instance_of::<pyo3::types::PyList>() {
+        let mut res = Response::new(Body::full(Bytes::from(to_json(value)?)));
+        res.headers_mut().insert(CONTENT_TYPE, JSON);
+        return Ok(res);
+    }
+    // Pydantic models serialize themselves (pydantic-core, in Rust too).
+    if let Ok(dump) = value.getattr(pyo3::intern!(py, "model_dump_json")) {
+        if !value.is_instance_of::<pyo3::types::PyType>() {
+            let json = dump.call0()?;
+            let mut res = Response::new(Body::full(Bytes::copy_from_slice(
+                json.cast::<PyString>()?.to_str()?.as_bytes(),
+            )));
+            res.headers_mut().insert(CONTENT_TYPE, JSON);
+            return Ok(res);
+        }
+    }
+    let mut res = Response::new(Body::full(Bytes::from(to_json(value)?)));
+    res.headers_mut().insert(CONTENT_TYPE, JSON);
+    Ok(res)
+}
+
+type Chunk = Result<Bytes, BoxError>;
+
+/// Where a streamed response's chunks go: the Python task producing them calls `send`.
+#[pyclass(frozen, module = "armature._armature")]
+pub struct ChunkSender(Mutex<Option<mpsc::UnboundedSender<Chunk>>>);
+
+#[pymethods]
+impl ChunkSender {
+    /// Queues a chunk; `False` once the client has gone (stop producing then).
+    fn send(&self, chunk: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let bytes = bytes_of(chunk)?;
+        let guard = self.0.lock().map_err(|_| PyRuntimeError::new_err("poisoned"))?;
+        Ok(guard.as_ref().is_some_and(|tx| tx.send(Ok(bytes)).is_ok()))
+    }
+
+    /// Ends the body; with `error`, aborts it (the client sees a cut-off response).
+    #[pyo3(signature = (error=None))]
+    fn close(&self, error: Option<String>) -> PyResult<()> {
+        let mut guard = self.0.lock().map_err(|_| PyRuntimeError::new_err("poisoned"))?;
+        if let (Some(tx), Some(error)) = (guard.take(), error) {
+            let _ = tx.send(Err(error.into()));
+        }
+        Ok(())
+    }
+}
+
+struct ChannelBody(mpsc::UnboundedReceiver<Chunk>);
+
+impl http_body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.0.poll_recv(cx).map(|chunk| chunk.map(|c| c.map(Frame::data)))
+    }
+}

@@ -1,0 +1,275 @@
+"""The application the tests run, both through TestClient and on a real server
+(`python tests/apps.py --port 0`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import threading
+from typing import AsyncIterator, Iterator, List, Optional
+
+from pydantic import BaseModel
+
+from armature import (
+    APIRouter,
+    App,
+    BackgroundTasks,
+    CORSMiddleware,
+    Depends,
+    HTTPException,
+    HttpRequest,
+    HttpResponse,
+    LoggerMiddleware,
+    Router,
+)
+
+# What dependencies, background tasks and hooks did, for the tests to read back.
+EVENTS: List[str] = []
+STATE: dict = {}
+
+
+class User(BaseModel):
+    name: str
+    age: int
+
+
+class Item(BaseModel):
+    title: str
+    price: float = 0.0
+
+
+class FakeDb:
+    def __init__(self) -> None:
+        self.users: List[User] = []
+
+
+DB = FakeDb()
+
+
+def get_db() -> Iterator[FakeDb]:
+    EVENTS.append("db:open")
+    try:
+        yield DB
+    finally:
+        EVENTS.append("db:close")
+
+
+async def get_settings() -> dict:
+    await asyncio.sleep(0)
+    return {"greeting": "hi"}
+
+
+CALLS = {"counted": 0}
+
+
+def counted() -> int:
+    CALLS["counted"] += 1
+    return CALLS["counted"]
+
+
+def needs_counted(n: int = Depends(counted)) -> int:
+    return n
+
+
+def current_user(token: Optional[str] = None) -> str:
+    if token != "secret":
+        raise HTTPException(401, "bad token", headers={"www-authenticate": "Bearer"})
+    return "alice"
+
+
+router = Router()
+
+
+@router.get("/plaintext")
+async def plaintext() -> HttpResponse:
+    return HttpResponse.text("Hello, World!")
+
+
+@router.get("/json")
+async def json_message() -> dict:
+    return {"message": "Hello, World!"}
+
+
+@router.get("/users/{user_id}")
+async def get_user(req: HttpRequest) -> HttpResponse:
+    return HttpResponse.json({"id": req.param("user_id"), "name": "Alice"})
+
+
+@router.get("/items/{item_id}")
+async def get_item(item_id: int, q: Optional[str] = None, limit: int = 10, flag: bool = False) -> dict:
+    return {"item_id": item_id, "q": q, "limit": limit, "flag": flag}
+
+
+@router.get("/tags")
+async def tags(tag: List[str] = []) -> list:  # noqa: B006 - FastAPI style
+    return tag
+
+
+@router.get("/sync")
+def sync_handler(req: HttpRequest) -> dict:
+    return {"thread": threading.current_thread().name, "loop_thread": STATE.get("loop_thread")}
+
+
+@router.get("/model")
+async def returns_model() -> User:
+    return User(name="Bob", age=41)
+
+
+@router.get("/list")
+async def returns_list() -> list:
+    return [1, "two", {"three": 3.5}, None, True]
+
+
+@router.get("/custom")
+async def custom() -> HttpResponse:
+    res = HttpResponse(b"created!", status=201, headers={"x-custom": "yes"}, media_type="text/plain")
+    res.set_header("x-more", "1")
+    return res
+
+
+@router.get("/boom")
+async def boom() -> dict:
+    raise RuntimeError("kaboom from the handler")
+
+
+@router.get("/boom-late")
+async def boom_late() -> dict:
+    await asyncio.sleep(0.01)
+    raise ValueError("late kaboom")
+
+
+@router.get("/boom-sync")
+def boom_sync() -> dict:
+    raise KeyError("sync kaboom")
+
+
+@router.get("/unserializable")
+async def unserializable() -> object:
+    return {"x": object()}
+
+
+@router.get("/forbidden")
+async def forbidden() -> dict:
+    raise HTTPException(status_code=403, detail="nope")
+
+
+@router.get("/sleep")
+async def sleep(seconds: float = 0.2) -> dict:
+    await asyncio.sleep(seconds)
+    return {"slept": seconds}
+
+
+@router.post("/echo")
+async def echo(req: HttpRequest) -> HttpResponse:
+    view = memoryview(req.body)
+    return HttpResponse.json({
+        "len": len(view),
+        "readonly": view.readonly,
+        "text": bytes(req.body).decode(),
+        "request_id": req.request_id,
+        "content_type": req.header("content-type"),
+        "method": req.method,
+        "route": req.route,
+    })
+
+
+@router.get("/stream")
+async def stream() -> HttpResponse:
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(5):
+            await asyncio.sleep(0.01)
+            yield f"chunk{i};".encode()
+
+    return HttpResponse.stream(chunks(), media_type="text/plain")
+
+
+@router.get("/deps")
+async def deps(settings: dict = Depends(get_settings), a: int = Depends(counted), b: int = Depends(needs_counted)) -> dict:
+    return {"greeting": settings["greeting"], "a": a, "b": b}
+
+
+@router.get("/me")
+async def me(user: str = Depends(current_user)) -> dict:
+    return {"user": user}
+
+
+@router.get("/events")
+async def events() -> list:
+    return EVENTS
+
+
+@router.post("/notify")
+async def notify(tasks: BackgroundTasks, who: str = "x") -> dict:
+    async def later(name: str) -> None:
+        await asyncio.sleep(0.05)
+        EVENTS.append(f"notified:{name}")
+
+    def later_sync(name: str) -> None:
+        EVENTS.append(f"notified-sync:{name}")
+
+    tasks.add_task(later, who)
+    tasks.add_task(later_sync, who)
+    return {"queued": 2}
+
+
+@router.get("/pid")
+async def pid() -> dict:
+    return {"pid": os.getpid()}
+
+
+@router.get("/state")
+async def state() -> dict:
+    return {"started": STATE.get("started", False)}
+
+
+api = APIRouter(prefix="/api/v1")
+
+
+@api.post("/users", status_code=201)
+async def create_user(user: User, db: FakeDb = Depends(get_db)) -> User:
+    db.users.append(user)
+    EVENTS.append(f"created:{user.name}")
+    return user
+
+
+@api.post("/orders")
+async def create_order(user: User, item: Item) -> dict:
+    return {"user": user.name, "item": item.title, "price": item.price}
+
+
+@api.put("/users/{user_id}")
+def replace_user(user_id: int, user: User) -> dict:
+    return {"user_id": user_id, **user.model_dump()}
+
+
+def build() -> App:
+    app = App()
+    app.add_middleware(LoggerMiddleware())
+    app.add_middleware(CORSMiddleware(allow_origins=["https://app.example"], allow_methods=["GET", "PUT"], allow_headers=["x-api-key"], expose_headers=["x-request-id"]))
+    app.include_router(router)
+    app.include_router(api)
+
+    @app.on_event("startup")
+    async def started() -> None:
+        STATE["started"] = True
+        STATE["loop_thread"] = threading.current_thread().name
+        print("startup hook ran", flush=True)
+
+    @app.on_event("shutdown")
+    def stopped() -> None:
+        print("shutdown hook ran", flush=True)
+
+    return app
+
+
+app = build()
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+    app.run("127.0.0.1", args.port, workers=args.workers, shutdown_timeout=5.0)

@@ -1,0 +1,110 @@
+"""The same package on a real socket: a server process (`tests/apps.py`) and httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+from conftest import Server
+
+
+def test_endpoints_over_http(server):
+    with httpx.Client(base_url=server.url) as c:
+        assert c.get("/plaintext").text == "Hello, World!"
+        assert c.get("/json").json() == {"message": "Hello, World!"}
+        assert c.get("/users/42").content == b'{"id":"42","name":"Alice"}'
+        assert c.get("/items/abc").status_code == 422
+        res = c.post("/api/v1/users", json={"name": "Ann", "age": 30})
+        assert (res.status_code, res.json()) == (201, {"name": "Ann", "age": 30})
+        assert c.get("/state").json() == {"started": True}  # the startup hook ran
+
+
+def test_streaming_over_http(server):
+    with httpx.Client(base_url=server.url) as c:
+        with c.stream("GET", "/stream") as res:
+            assert res.headers.get("transfer-encoding") == "chunked"
+            assert b"".join(res.iter_raw()) == b"chunk0;chunk1;chunk2;chunk3;chunk4;"
+
+
+def test_preset_layers_over_http(server):
+    with httpx.Client(base_url=server.url) as c:
+        res = c.get("/users/7", headers={"origin": "https://app.example"})
+        rid = res.headers["x-request-id"]
+        assert res.headers["access-control-allow-origin"] == "https://app.example"
+        res = c.request("OPTIONS", "/users/7", headers={"origin": "https://app.example", "access-control-request-method": "PUT"})
+        assert res.status_code == 204
+    # The Rust logger's access line, labelled by route template, with the request id.
+    deadline = time.monotonic() + 5
+    while rid not in server.stderr() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line = next(line for line in server.stderr().splitlines() if rid in line)
+    assert "GET /users/{user_id} 200" in line
+
+
+def test_a_failing_handler_gives_500_a_log_line_and_the_worker_lives(server):
+    with httpx.Client(base_url=server.url) as c:
+        for _ in range(3):
+            res = c.get("/boom")
+            assert (res.status_code, res.text) == (500, "Internal Server Error")
+        assert c.get("/boom-sync").status_code == 500
+        assert c.get("/plaintext").status_code == 200
+    assert "kaboom from the handler" in server.stderr()
+    assert "Traceback" in server.stderr()
+
+
+def test_one_thousand_concurrent_sleeping_requests(server):
+    """1,000 requests to a handler that sleeps 0.5 s: all complete, and together they take
+    far less than 1,000 × 0.5 s = 500 s, so they ran concurrently (the bound is generous: the
+    client itself needs seconds to open 1,000 connections on a loaded 2-core machine)."""
+
+    async def run() -> tuple[list[int], float]:
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=1000)
+        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=120) as c:
+            start = time.monotonic()
+            results = await asyncio.gather(*(c.get("/sleep?seconds=0.5") for _ in range(1000)))
+            return [r.status_code for r in results], time.monotonic() - start
+
+    statuses, elapsed = asyncio.run(run())
+    assert statuses == [200] * 1000
+    assert elapsed < 100, f"1,000 concurrent 0.5 s requests took {elapsed:.1f} s"
+
+
+def test_graceful_shutdown_on_sigint():
+    srv = Server()
+    results: dict = {}
+
+    def slow() -> None:
+        with httpx.Client(base_url=srv.url, timeout=10) as c:
+            results["slow"] = c.get("/sleep?seconds=1.0")
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.4)  # the request is in flight
+    code = srv.stop()
+    thread.join()
+    assert code == 0
+    assert results["slow"].status_code == 200
+    assert results["slow"].json() == {"slept": 1.0}
+    assert "shutdown hook ran" in srv.stdout()
+    host, port = srv.url.removeprefix("http://").rsplit(":", 1)
+    with pytest.raises(OSError):
+        socket.create_connection((host, int(port)), timeout=1).close()
+
+
+def test_workers_share_the_port():
+    srv = Server("--workers", "2")
+    try:
+        pids = set()
+        for _ in range(60):
+            with httpx.Client(base_url=srv.url) as c:  # a new connection each time
+                pids.add(c.get("/pid").json()["pid"])
+        assert len(pids) == 2
+        assert srv.proc.pid not in pids
+    finally:
+        assert srv.stop() == 0
+    assert srv.stdout().count("shutdown hook ran") == 2

@@ -1,0 +1,244 @@
+"""The API through TestClient: the whole Rust stack (layers, router) and the Python
+handlers, without a socket."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from apps import CALLS, EVENTS, build
+from armature import App, CORSMiddleware, HttpResponse, Router, TestClient
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(build()) as c:
+        yield c
+
+
+def test_the_three_benchmark_endpoints(client):
+    res = client.get("/plaintext")
+    assert (res.status_code, res.text) == (200, "Hello, World!")
+    assert res.headers["content-type"] == "text/plain; charset=utf-8"
+    res = client.get("/json")
+    assert res.content == b'{"message":"Hello, World!"}'
+    assert res.headers["content-type"] == "application/json"
+    assert client.get("/users/42").content == b'{"id":"42","name":"Alice"}'
+
+
+def test_path_and_query_parameters_are_converted_by_type_hint(client):
+    res = client.get("/items/7?q=hello+world&limit=3&flag=yes")
+    assert res.json() == {"item_id": 7, "q": "hello world", "limit": 3, "flag": True}
+    assert client.get("/items/8").json() == {"item_id": 8, "q": None, "limit": 10, "flag": False}
+    assert client.get("/tags?tag=a&tag=b").json() == ["a", "b"]
+
+
+def test_a_bad_path_parameter_gets_fastapis_422(client):
+    res = client.get("/items/abc")
+    assert res.status_code == 422
+    assert res.json() == {
+        "detail": [
+            {
+                "type": "int_parsing",
+                "loc": ["path", "item_id"],
+                "msg": "Input should be a valid integer, unable to parse string as an integer",
+                "input": "abc",
+            }
+        ]
+    }
+
+
+def test_bad_query_parameters_are_all_reported(client):
+    res = client.get("/items/1?limit=many&flag=maybe")
+    assert res.status_code == 422
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [
+        ("int_parsing", ["query", "limit"]),
+        ("bool_parsing", ["query", "flag"]),
+    ]
+
+
+def test_a_pydantic_body_is_validated_and_returned(client):
+    res = client.post("/api/v1/users", json={"name": "Ann", "age": 30})
+    assert res.status_code == 201
+    assert res.json() == {"name": "Ann", "age": 30}
+
+
+def test_an_invalid_body_gets_fastapis_422(client):
+    res = client.post("/api/v1/users", json={"name": "Ann", "age": "old"})
+    assert res.status_code == 422
+    assert res.json() == {
+        "detail": [
+            {
+                "type": "int_parsing",
+                "loc": ["body", "age"],
+                "msg": "Input should be a valid integer, unable to parse string as an integer",
+                "input": "old",
+            }
+        ]
+    }
+    res = client.post("/api/v1/users", json={"name": "Ann"})
+    assert res.json()["detail"] == [
+        {"type": "missing", "loc": ["body", "age"], "msg": "Field required", "input": {"name": "Ann"}}
+    ]
+    res = client.post("/api/v1/users")
+    assert res.json()["detail"] == [{"type": "missing", "loc": ["body"], "msg": "Field required", "input": None}]
+    res = client.post("/api/v1/users", content=b"{not json", headers={"content-type": "application/json"})
+    assert res.status_code == 422
+    assert res.json()["detail"][0]["type"] == "json_invalid"
+    assert res.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_two_body_models_are_embedded_by_name(client):
+    res = client.post("/api/v1/orders", json={"user": {"name": "A", "age": 1}, "item": {"title": "pen", "price": 2.5}})
+    assert res.json() == {"user": "A", "item": "pen", "price": 2.5}
+    res = client.post("/api/v1/orders", json={"user": {"name": "A", "age": 1}})
+    assert res.json()["detail"] == [{"type": "missing", "loc": ["body", "item"], "msg": "Field required", "input": None}]
+
+
+def test_sync_handlers_run_off_the_event_loop(client):
+    body = client.get("/sync").json()
+    assert body["loop_thread"] == "armature-testclient"
+    assert body["thread"] != body["loop_thread"]
+    res = client.put("/api/v1/users/5", json={"name": "Zed", "age": 9})
+    assert res.json() == {"user_id": 5, "name": "Zed", "age": 9}
+
+
+def test_return_values(client):
+    assert client.get("/model").json() == {"name": "Bob", "age": 41}
+    assert client.get("/list").json() == [1, "two", {"three": 3.5}, None, True]
+    res = client.get("/custom")
+    assert (res.status_code, res.content) == (201, b"created!")
+    assert res.headers["x-custom"] == "yes" and res.headers["x-more"] == "1"
+    assert res.headers["content-type"] == "text/plain"
+
+
+def test_exceptions_give_500_and_the_app_keeps_serving(client, caplog):
+    for path in ("/boom", "/boom-late", "/boom-sync", "/unserializable"):
+        with caplog.at_level("ERROR", logger="armature"):
+            res = client.get(path)
+        assert (res.status_code, res.text) == (500, "Internal Server Error"), path
+    assert "kaboom from the handler" in caplog.text
+    assert "late kaboom" in caplog.text
+    assert "not JSON serializable" in caplog.text
+    assert client.get("/plaintext").status_code == 200
+
+
+def test_http_exception(client):
+    res = client.get("/forbidden")
+    assert (res.status_code, res.json()) == (403, {"detail": "nope"})
+    res = client.get("/me")
+    assert (res.status_code, res.json()) == (401, {"detail": "bad token"})
+    assert res.headers["www-authenticate"] == "Bearer"
+    assert client.get("/me?token=secret").json() == {"user": "alice"}
+
+
+def test_dependencies_sync_async_cached_and_yield_with_cleanup(client):
+    before = CALLS["counted"]
+    res = client.get("/deps").json()
+    # `counted` is asked for twice (directly and through needs_counted) but runs once.
+    assert res == {"greeting": "hi", "a": before + 1, "b": before + 1}
+    EVENTS.clear()
+    assert client.post("/api/v1/users", json={"name": "Cy", "age": 3}).status_code == 201
+    assert EVENTS == ["db:open", "created:Cy", "db:close"]
+    EVENTS.clear()
+    assert client.post("/api/v1/users", json={"name": "Cy"}).status_code == 422
+    assert EVENTS == []  # validation failed before the dependency was opened
+
+
+def test_background_tasks_run_after_the_response(client):
+    EVENTS.clear()
+    res = client.post("/notify?who=bo")
+    assert res.json() == {"queued": 2}
+    assert "notified:bo" not in EVENTS  # it sleeps first; the response did not wait
+    deadline = time.monotonic() + 5
+    while len(EVENTS) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert EVENTS == ["notified:bo", "notified-sync:bo"]
+
+
+def test_streaming(client):
+    res = client.get("/stream")
+    assert res.content == b"chunk0;chunk1;chunk2;chunk3;chunk4;"
+    assert res.headers["content-type"] == "text/plain"
+
+
+def test_request_body_is_a_read_only_buffer(client):
+    res = client.post("/echo", content="héllo", headers={"content-type": "text/plain"})
+    body = res.json()
+    assert body["len"] == len("héllo".encode())
+    assert body["readonly"] is True
+    assert body["text"] == "héllo"
+    assert body["method"] == "POST" and body["route"] == "/echo"
+
+
+def test_preset_layers(client):
+    res = client.post("/echo")
+    rid = res.headers["x-request-id"]
+    assert len(rid) == 36
+    assert res.json()["request_id"] == rid
+    assert client.get("/plaintext").headers["x-request-id"] != rid
+    # CORS: an allowed origin is reflected, a preflight answered by the Rust layer.
+    res = client.get("/plaintext", headers={"origin": "https://app.example"})
+    assert res.headers["access-control-allow-origin"] == "https://app.example"
+    assert res.headers["access-control-expose-headers"] == "x-request-id"
+    res = client.get("/plaintext", headers={"origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in res.headers
+    res = client.options("/plaintext", headers={"origin": "https://app.example", "access-control-request-method": "PUT", "access-control-request-headers": "x-api-key"})
+    assert res.status_code == 204
+    assert res.headers["access-control-allow-methods"] == "GET, PUT"
+    assert res.headers["access-control-allow-headers"] == "x-api-key"
+
+
+def test_router_answers_404_405_and_head_in_rust(client):
+    assert client.get("/nope").status_code == 404
+    res = client.delete("/plaintext")
+    assert res.status_code == 405
+    assert res.headers["allow"] == "GET,HEAD"
+    res = client.head("/plaintext")
+    assert (res.status_code, res.content, res.headers["content-length"]) == (200, b"", "13")
+
+
+def test_hooks_run_with_the_client(capsys):
+    app = App()
+    seen = []
+    app.add_event_handler("startup", lambda: seen.append("up"))
+
+    @app.on_event("shutdown")
+    async def down() -> None:
+        seen.append("down")
+
+    with TestClient(app):
+        assert seen == ["up"]
+    assert seen == ["up", "down"]
+
+
+def test_route_conflicts_and_bad_cors_are_errors_from_rust():
+    app = App()
+    r = Router()
+
+    @r.get("/users/{id}")
+    async def a() -> dict:
+        return {}
+
+    @r.get("/users/{user_id}")
+    async def b() -> dict:
+        return {}
+
+    app.include_router(r)
+    with pytest.raises(ValueError, match=r"/users/\{user_id\}.*/users/\{id\}|/users/\{id\}.*/users/\{user_id\}"):
+        app.build_engine()
+    app = App()
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True)
+    with pytest.raises(ValueError, match="CORS"):
+        app.build_engine()
+
+
+def test_http_response_constructors():
+    assert HttpResponse.json({"a": [1, 2.5, None]}).body == b'{"a":[1,2.5,null]}'
+    res = HttpResponse.text("x", status=404, headers=[("x-a", "1")])
+    assert (res.status, res.headers) == (404, {"content-type": "text/plain; charset=utf-8", "x-a": "1"})
+    with pytest.raises(ValueError):
+        HttpResponse(b"", headers={"bad header": "x"})
+    with pytest.raises(TypeError):
+        HttpResponse.json({"x": object()})
