@@ -1,0 +1,356 @@
+'use strict'
+// @armature/core: the JS face of Armature. Routing, the preset layers (request id → logger →
+// CORS) and the HTTP server run in Rust (the native addon built from ../src); this file only
+// registers routes, runs the user's handlers and middleware, and translates their answers.
+
+const native = require('../index.js')
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']
+const TEXT = 'text/plain; charset=utf-8'
+const JSON_TYPE = 'application/json'
+const OCTETS = 'application/octet-stream'
+
+// Every JS handler ever registered, by index: Rust routes name handlers by this index.
+const handlers = []
+
+/** A response: status, headers and a string or Buffer body. */
+class HttpResponse {
+  constructor (body = null, init = {}) {
+    this.statusCode = init.status ?? 200
+    this.contentType = init.contentType ?? null
+    this.headerList = null
+    this.payload = body
+    if (init.headers) this.headers(init.headers)
+  }
+
+  static ok (body) { return body == null ? new HttpResponse() : HttpResponse.text(body) }
+  static text (text, status = 200) { return new HttpResponse(String(text), { status, contentType: TEXT }) }
+  static json (value, status = 200) { return new HttpResponse(JSON.stringify(value), { status, contentType: JSON_TYPE }) }
+  static buffer (buffer, status = 200) { return new HttpResponse(toBuffer(buffer), { status, contentType: OCTETS }) }
+  static status (status) { return new HttpResponse(null, { status }) }
+
+  /** Sets the status (chainable). */
+  status (status) { this.statusCode = status; return this }
+  /** Adds one header (chainable); repeated names are all sent. */
+  header (name, value) {
+    const list = this.headerList ?? (this.headerList = [])
+    list.push(String(name), String(value))
+    return this
+  }
+
+  /** Adds headers from an object or `[name, value]` pairs (chainable). */
+  headers (headers) {
+    for (const [name, value] of Array.isArray(headers) ? headers : Object.entries(headers)) this.header(name, value)
+    return this
+  }
+
+  text (text) { this.payload = String(text); this.contentType = TEXT; return this }
+  json (value) { this.payload = JSON.stringify(value); this.contentType = JSON_TYPE; return this }
+  send (body) { this.payload = typeof body === 'string' ? body : toBuffer(body); return this }
+}
+
+function toBuffer (body) {
+  if (Buffer.isBuffer(body)) return body
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  throw new TypeError('a body must be a string, a Buffer or a Uint8Array')
+}
+
+/** What a handler returned, as an HttpResponse. */
+function toResponse (value) {
+  if (value instanceof HttpResponse) return value
+  if (value === undefined || value === null) return new HttpResponse(null, { status: 204 })
+  if (typeof value === 'string') return HttpResponse.text(value)
+  if (value instanceof Uint8Array) return HttpResponse.buffer(value)
+  return HttpResponse.json(value)
+}
+
+/**
+ * The request a handler receives. Fields are read from Rust when first used; read them before
+ * the response is sent (in middleware: before `await next()` returns, or keep what you need).
+ */
+class Request {
+  constructor (app, id, data) {
+    this._app = app
+    this._id = id
+    this.data = data
+    this._body = undefined
+    this._query = undefined
+  }
+
+  get method () { return this._app.method(this._id) }
+  get url () { return this._app.url(this._id) }
+  get path () { return this._app.path(this._id) }
+  get params () { return this._app.params(this._id) }
+  get headers () { return this._app.headers(this._id) }
+  /** The request id the preset's request-id layer gave this request. */
+  get id () { return this._app.header(this._id, 'x-request-id') }
+  /** The query string as an object (the last value wins for repeated keys). */
+  get query () {
+    if (this._query === undefined) {
+      const raw = this._app.query(this._id)
+      this._query = raw ? Object.fromEntries(new URLSearchParams(raw)) : {}
+    }
+    return this._query
+  }
+
+  param (name) { return this._app.param(this._id, name) ?? undefined }
+  header (name) { return this._app.header(this._id, name) ?? undefined }
+  /** The body as a Buffer over the bytes Rust received (not copied into the JS heap). */
+  get body () {
+    if (this._body === undefined) this._body = this._app.body(this._id)
+    return this._body
+  }
+
+  text () { return this.body.toString('utf8') }
+  json () { return JSON.parse(this.text()) }
+}
+
+function isThenable (value) {
+  return value !== null && typeof value === 'object' && typeof value.then === 'function'
+}
+
+function errorMessage (err) {
+  if (err instanceof Error) return err.stack || String(err)
+  try { return String(err) } catch { return 'a value that cannot be printed' }
+}
+
+/** Runs a batch of `id, handler` pairs; nothing thrown here may escape into Rust. */
+function makeDispatch (app, native, middleware, data) {
+  const fail = (id, err) => { native.fail(id, errorMessage(err)) }
+  const send = (id, value) => {
+    try {
+      const res = toResponse(value)
+      native.respond(id, res.statusCode, res.contentType, res.headerList, res.payload)
+    } catch (err) {
+      fail(id, err)
+    }
+  }
+  const run = middleware.length === 0
+    ? (handler, req) => handler(req)
+    : (handler, req) => {
+        const step = (i) => i === middleware.length
+          ? handler(req)
+          : middleware[i](req, () => Promise.resolve().then(() => step(i + 1)).then(toResponse))
+        return step(0)
+      }
+  return function dispatch (batch) {
+    for (let i = 0; i < batch.length; i += 2) {
+      const id = batch[i]
+      let out
+      try {
+        out = run(handlers[batch[i + 1]], new Request(native, id, data))
+      } catch (err) {
+        fail(id, err)
+        continue
+      }
+      if (isThenable(out)) out.then((value) => send(id, value), (err) => fail(id, err))
+      else send(id, out)
+    }
+  }
+}
+
+/** Methods for one path: `get(list).post(create)`. */
+class MethodRouter {
+  constructor () { this.entries = [] }
+  on (method, handler) {
+    checkHandler(handler)
+    this.entries.push([String(method).toUpperCase(), handler])
+    return this
+  }
+
+  all (handler) { return this.on('ALL', handler) }
+}
+for (const m of METHODS) MethodRouter.prototype[m.toLowerCase()] = function (handler) { return this.on(m, handler) }
+
+function checkHandler (handler) {
+  if (typeof handler !== 'function' && !(handler instanceof HttpResponse)) {
+    throw new TypeError('a handler must be a function (req) => response, or a constant HttpResponse')
+  }
+}
+
+function addRoute (routes, path, methods) {
+  if (typeof path !== 'string') throw new TypeError('a route path must be a string like "/users/:id"')
+  if (!(methods instanceof MethodRouter)) throw new TypeError('route(path, methods): methods come from get(handler), post(handler), ...')
+  for (const [method, handler] of methods.entries) {
+    if (handler instanceof HttpResponse) {
+      routes.addStatic(method, path, handler.statusCode, handler.contentType, handler.headerList, handler.payload)
+    } else {
+      handlers.push(handler)
+      routes.addJs(method, path, handlers.length - 1)
+    }
+  }
+}
+
+/** Routes under a prefix, mounted with `app.service(scope('/api/v1')...)`. */
+class Scope {
+  constructor (prefix) {
+    if (typeof prefix !== 'string') throw new TypeError('scope(prefix): prefix must be a string like "/api/v1"')
+    this.prefix = prefix
+    this._routes = new native.NativeRoutes()
+  }
+
+  route (path, methods) { addRoute(this._routes, path, methods); return this }
+  service (scope) { nestScope(this._routes, scope); return this }
+}
+
+function nestScope (routes, scope) {
+  if (!(scope instanceof Scope)) throw new TypeError('service(scope): pass a scope(prefix)')
+  routes.nest(scope.prefix, scope._routes)
+}
+
+/** The access logger of the preset (Rust, armature-layers), writing one line per request to stderr. */
+class Logger {
+  constructor (format) { this.format = format }
+  static default () { return new Logger('text') }
+  static json () { return new Logger('json') }
+}
+
+/** CORS from armature-layers. Invalid options throw here. */
+class Cors {
+  constructor (options) {
+    native.validateCors(options)
+    this.options = options
+  }
+
+  static permissive () { return new Cors({ permissive: true }) }
+  static new (options) { return new Cors(normalizeCors(options)) }
+}
+
+function normalizeCors (options = {}) {
+  const origins = options.origins ?? options.origin
+  return {
+    origins: origins === undefined ? undefined : [].concat(origins),
+    methods: options.methods,
+    headers: options.headers,
+    exposeHeaders: options.exposeHeaders,
+    credentials: options.credentials,
+    maxAge: options.maxAge
+  }
+}
+
+/** A running server; `close()` shuts it down gracefully. */
+class Server {
+  constructor (nativeServer) {
+    this._native = nativeServer
+    this.port = nativeServer.port
+    this.host = nativeServer.host
+    this.url = `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`
+    // Pending while serving: keeps Node alive exactly as long as the server runs.
+    this.closed = nativeServer.closed()
+  }
+
+  address () { return { address: this.host, port: this.port } }
+  /** Stops accepting, lets in-flight requests finish, resolves when stopped. */
+  close () {
+    this._native.close()
+    return this.closed
+  }
+}
+
+/** An app: routes, the Rust preset layers, JS middleware, shared data. */
+class App {
+  constructor () {
+    this._routes = new native.NativeRoutes()
+    this._logger = null
+    this._cors = null
+    this._middleware = []
+    this._data = {}
+    this._native = null
+  }
+
+  static new () { return new App() }
+
+  /** A preset layer (`Logger`, `Cors`) or JS middleware `async (req, next) => response`. */
+  wrap (layer) {
+    if (layer instanceof Logger) this._logger = layer.format
+    else if (layer instanceof Cors) this._cors = layer.options
+    else if (typeof layer === 'function') this._middleware.push(layer)
+    else throw new TypeError('wrap(): pass Logger.default(), Cors.permissive(), Cors.new({...}) or a function (req, next) => response')
+    this._native = null
+    return this
+  }
+
+  /** Values every handler sees as `req.data`. */
+  data (values) { Object.assign(this._data, values); return this }
+
+  route (path, methods) { addRoute(this._routes, path, methods); this._native = null; return this }
+  service (scope) { nestScope(this._routes, scope); this._native = null; return this }
+
+  _compile () {
+    if (this._native === null) {
+      let dispatch = null
+      const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
+        (batch) => dispatch(batch))
+      dispatch = makeDispatch(this, compiled, this._middleware.slice(), this._data)
+      this._native = compiled
+    }
+    return this._native
+  }
+
+  /** Serves on `port` (0 picks one); resolves once bound. */
+  async listen (port, host = '127.0.0.1', options = {}) {
+    if (typeof port === 'object' && port !== null) ({ port = 0, host = '127.0.0.1', ...options } = port)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`listen: invalid port ${port}`)
+    return new Server(this._compile().listen(host, port, options.signals ?? true))
+  }
+
+  /** Serves on `"host:port"`; resolves once bound. */
+  async run (address, options = {}) {
+    const match = /^\[?([^\]]*)\]?:(\d+)$/.exec(String(address))
+    if (!match) throw new TypeError(`run: expected "host:port", got ${JSON.stringify(address)}`)
+    return this.listen(Number(match[2]), match[1], options)
+  }
+
+  /** Runs one request through the whole stack (Rust layers, router, JS) without a socket. */
+  async inject (options) {
+    if (typeof options === 'string') options = { url: options }
+    const { method = 'GET', url = '/', headers = {}, body } = options
+    const flat = []
+    for (const [name, value] of Object.entries(headers)) flat.push(name, String(value))
+    let payload
+    if (body !== undefined && body !== null) {
+      if (typeof body === 'string') payload = Buffer.from(body)
+      else if (body instanceof Uint8Array) payload = toBuffer(body)
+      else {
+        payload = Buffer.from(JSON.stringify(body))
+        if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) flat.push('content-type', JSON_TYPE)
+      }
+    }
+    const res = await this._compile().inject(String(method).toUpperCase(), url, flat, payload)
+    const headerObject = {}
+    for (let i = 0; i < res.headers.length; i += 2) {
+      const name = res.headers[i]
+      headerObject[name] = name in headerObject ? `${headerObject[name]}, ${res.headers[i + 1]}` : res.headers[i + 1]
+    }
+    const text = res.body.toString('utf8')
+    return { statusCode: res.status, headers: headerObject, body: text, rawBody: res.body, json: () => JSON.parse(text) }
+  }
+}
+
+/** `new Router()`: an App with the Fastify-style `router.get(path, handler)` shortcuts. */
+class Router extends App {}
+for (const m of METHODS) {
+  const name = m.toLowerCase()
+  App.prototype[name] = function (path, handler) { return this.route(path, new MethodRouter().on(m, handler)) }
+}
+App.prototype.all = function (path, handler) { return this.route(path, new MethodRouter().on('ALL', handler)) }
+
+const methodFns = {}
+for (const m of METHODS) methodFns[m.toLowerCase()] = (handler) => new MethodRouter().on(m, handler)
+
+module.exports = {
+  App,
+  Router,
+  HttpResponse,
+  Request,
+  MethodRouter,
+  Scope,
+  Server,
+  Logger,
+  Cors,
+  scope: (prefix) => new Scope(prefix),
+  route: () => new MethodRouter(),
+  all: (handler) => new MethodRouter().on('ALL', handler),
+  del: (handler) => new MethodRouter().on('DELETE', handler),
+  ...methodFns
+}

@@ -1,0 +1,415 @@
+//! The compiled app: the preset stack around the router, served on a socket or through
+//! `inject`, and the calls JS makes to read requests and answer them.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use armature_layers::cors::CorsLayer;
+use armature_layers::logger::{Format, Logger};
+use armature_layers::request_id::RequestIdLayer;
+use armature_router::{Body, PathParams, Response};
+use armature_server::Server;
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Limited};
+use napi::bindgen_prelude::{Buffer, Either, Function, PromiseRaw, Uint32Array, Unknown};
+use napi::{Env, Error, Result, Status};
+use napi_derive::napi;
+use tokio::sync::{oneshot, watch};
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+use crate::cors::{self, CorsOptions};
+use crate::dispatch::Dispatcher;
+use crate::log::{self, TARGET};
+use crate::response::{self, error};
+use crate::routes::{endpoint, NativeRoutes};
+
+/// Request bodies larger than this are refused with `413` before any handler runs.
+const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The whole stack: request id → logger → CORS → router, over collected request bodies.
+type Stack = BoxCloneSyncService<Request<Bytes>, Response, Infallible>;
+
+fn stack(router: armature_router::Router<Bytes>, logger: Option<Format>, cors: Option<CorsLayer>) -> Stack {
+    let request_id = RequestIdLayer::new();
+    // Each combination is its own concrete type; box once at the end.
+    match (logger, cors) {
+        (None, None) => BoxCloneSyncService::new(
+            ServiceBuilder::new().layer(request_id).service(router),
+        ),
+        (None, Some(cors)) => BoxCloneSyncService::new(
+            ServiceBuilder::new().layer(request_id).layer(cors).service(router),
+        ),
+        (Some(format), None) => BoxCloneSyncService::new(
+            ServiceBuilder::new()
+                .layer(request_id)
+                .layer(Logger::default().format(format))
+                .service(router)
+                .map_response(|res| res.map(Body::new)),
+        ),
+        (Some(format), Some(cors)) => BoxCloneSyncService::new(
+            ServiceBuilder::new()
+                .layer(request_id)
+                .layer(Logger::default().format(format))
+                .layer(cors)
+                .service(router)
+                .map_response(|res| res.map(Body::new)),
+        ),
+    }
+}
+
+/// What `inject` resolves to.
+#[napi(object)]
+pub struct InjectedResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header names and values, alternating, in order (repeated names repeat).
+    pub headers: Vec<String>,
+    /// The whole body.
+    pub body: Buffer,
+}
+
+/// A compiled app: JS constructs one per `listen`/`run`/`inject` after routes change.
+#[napi]
+pub struct NativeApp {
+    dispatcher: Arc<Dispatcher>,
+    stack: Stack,
+}
+
+fn not_waiting(id: u32) -> Error {
+    Error::new(
+        Status::GenericFailure,
+        format!("request {id} was already answered (read request fields before responding)"),
+    )
+}
+
+#[napi]
+impl NativeApp {
+    /// Compiles `routes` behind the preset layers. `logger` is `"text"` or `"json"` (or absent
+    /// for none); `dispatch(batch)` runs the JS handlers of a batch of `id, handler` pairs.
+    #[napi(constructor)]
+    pub fn new(
+        routes: &NativeRoutes,
+        logger: Option<String>,
+        cors: Option<CorsOptions>,
+        dispatch: Function<'_, Uint32Array, Unknown<'static>>,
+    ) -> Result<Self> {
+        log::init();
+        let logger = match logger.as_deref() {
+            None => None,
+            Some("text") => Some(Format::Text),
+            Some("json") => Some(Format::Json),
+            Some(other) => {
+                return Err(Error::new(Status::InvalidArg, format!("unknown logger format {other:?}")))
+            }
+        };
+        let cors = cors.as_ref().map(cors::layer).transpose()?;
+        let dispatcher = Arc::new(Dispatcher::new(dispatch)?);
+        let router = routes.router(&|method: Option<&Method>, handler: u32| {
+            let dispatcher = Arc::clone(&dispatcher);
+            endpoint(method, move |req: Request<Bytes>| dispatcher.call(handler, req))
+        })?;
+        Ok(NativeApp {
+            dispatcher,
+            stack: stack(router, logger, cors),
+        })
+    }
+
+    /// The request's method.
+    #[napi]
+    pub fn method(&self, id: u32) -> Result<String> {
+        self.with(id, |req| req.method().as_str().to_owned())
+    }
+
+    /// The request target as sent: path and query.
+    #[napi]
+    pub fn url(&self, id: u32) -> Result<String> {
+        self.with(id, |req| {
+            req.uri()
+                .path_and_query()
+                .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned())
+        })
+    }
+
+    /// The path, still percent-encoded.
+    #[napi]
+    pub fn path(&self, id: u32) -> Result<String> {
+        self.with(id, |req| req.uri().path().to_owned())
+    }
+
+    /// The raw query string, without `?`.
+    #[napi]
+    pub fn query(&self, id: u32) -> Result<Option<String>> {
+        self.with(id, |req| req.uri().query().map(str::to_owned))
+    }
+
+    /// One decoded path parameter.
+    #[napi]
+    pub fn param(&self, id: u32, name: String) -> Result<Option<String>> {
+        self.with(id, |req| {
+            req.extensions()
+                .get::<PathParams>()
+                .and_then(|p| p.get(&name))
+                .map(str::to_owned)
+        })
+    }
+
+    /// Every decoded path parameter.
+    #[napi]
+    pub fn params(&self, id: u32) -> Result<HashMap<String, String>> {
+        self.with(id, |req| {
+            req.extensions().get::<PathParams>().map_or_else(HashMap::new, |p| {
+                p.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+            })
+        })
+    }
+
+    /// One header (repeated ones joined with `, `); names are case-insensitive.
+    #[napi]
+    pub fn header(&self, id: u32, name: String) -> Result<Option<String>> {
+        self.with(id, |req| join(req.headers().get_all(name.as_str()).iter()))
+    }
+
+    /// Every header, lower-case names, repeated ones joined with `, `.
+    #[napi]
+    pub fn headers(&self, id: u32) -> Result<HashMap<String, String>> {
+        self.with(id, |req| {
+            req.headers()
+                .keys()
+                .filter_map(|k| Some((k.as_str().to_owned(), join(req.headers().get_all(k).iter())?)))
+                .collect()
+        })
+    }
+
+    /// The body as a Buffer over the bytes Rust received (handed over, not copied into the
+    /// JS heap). It can be taken once; the JS `Request` caches it.
+    #[napi]
+    pub fn body(&self, id: u32) -> Result<Buffer> {
+        let mut state = self.dispatcher.state();
+        let pending = state.pending.get_mut(&id).ok_or_else(|| not_waiting(id))?;
+        let bytes = std::mem::take(pending.req.body_mut());
+        // Zero-copy when the Bytes owns a whole Vec (a body collected from several chunks);
+        // one copy otherwise.
+        Ok(Buffer::from(Vec::from(bytes)))
+    }
+
+    /// Answers request `id`. `headers` alternate names and values. Returns `false` when the
+    /// request is no longer waiting (its client went away). An invalid status or header is
+    /// answered `500` and logged instead.
+    #[napi]
+    pub fn respond(
+        &self,
+        id: u32,
+        status: u16,
+        content_type: Option<String>,
+        headers: Option<Vec<String>>,
+        body: Option<Either<String, Buffer>>,
+    ) -> bool {
+        let body = response::body_bytes(body);
+        let res = match response::build(status, content_type.as_deref(), headers.as_deref(), body) {
+            Ok(res) => res,
+            Err(err) => {
+                tracing::error!(target: TARGET, error = %err, "invalid response from handler");
+                error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+            }
+        };
+        self.dispatcher.complete(id, res)
+    }
+
+    /// Answers request `id` with `500` and a JSON error, logging `message` (the handler's
+    /// exception or rejection) with the request's method and path.
+    #[napi]
+    pub fn fail(&self, id: u32, message: String) -> bool {
+        if let Some(pending) = self.dispatcher.state().pending.get(&id) {
+            let req = &pending.req;
+            tracing::error!(
+                target: TARGET,
+                method = %req.method(),
+                path = req.uri().path(),
+                "handler failed: {message}"
+            );
+        }
+        let res = error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        self.dispatcher.complete(id, res)
+    }
+
+    /// Runs one request through the whole stack without a socket.
+    #[napi]
+    pub fn inject<'env>(
+        &self,
+        env: &'env Env,
+        method: String,
+        url: String,
+        headers: Vec<String>,
+        body: Option<Buffer>,
+    ) -> Result<PromiseRaw<'env, InjectedResponse>> {
+        let invalid = |what: String| Error::new(Status::InvalidArg, format!("inject: {what}"));
+        let mut req = Request::builder().method(method.as_str()).uri(url.as_str());
+        if headers.len() % 2 != 0 {
+            return Err(invalid("headers must come as name, value pairs".into()));
+        }
+        for pair in headers.chunks_exact(2) {
+            req = req.header(pair[0].as_str(), pair[1].as_str());
+        }
+        let body = body.map_or_else(Bytes::new, |b| Bytes::copy_from_slice(&b));
+        let req = req.body(body).map_err(|err| invalid(err.to_string()))?;
+        let stack = self.stack.clone();
+        env.spawn_future(async move {
+            let Ok(res) = stack.oneshot(req).await;
+            let (parts, body) = res.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|err| Error::new(Status::GenericFailure, err.to_string()))?
+                .to_bytes();
+            let headers = parts
+                .headers
+                .iter()
+                .flat_map(|(k, v)| [k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()])
+                .collect();
+            Ok(InjectedResponse {
+                status: parts.status.as_u16(),
+                headers,
+                body: Buffer::from(Vec::from(body)),
+            })
+        })
+    }
+
+    /// Binds `host:port` now (throws if it cannot) and serves in the background until
+    /// `close()`, SIGINT or SIGTERM (when `signals`).
+    #[napi]
+    pub fn listen(&self, host: String, port: u16, signals: bool) -> Result<NativeServer> {
+        let ip = host
+            .parse::<std::net::IpAddr>()
+            .or_else(|_| if host == "localhost" { Ok("127.0.0.1".parse().expect("valid")) } else { Err(()) })
+            .map_err(|()| Error::new(Status::InvalidArg, format!("invalid host {host:?}: use an IP address")))?;
+        let server = Server::bind(SocketAddr::new(ip, port))
+            .map_err(|err| Error::new(Status::GenericFailure, err.to_string()))?;
+        let addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (done_tx, done) = watch::channel(false);
+        let server = server
+            .shutdown_on_signals(signals)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+        let service = Collect(self.stack.clone());
+        napi::bindgen_prelude::spawn(async move {
+            if let Err(err) = server.serve(service).await {
+                tracing::error!(target: TARGET, error = %err, "server failed");
+            }
+            let _ = done_tx.send(true);
+        });
+        Ok(NativeServer {
+            addr,
+            stop: Mutex::new(Some(stop)),
+            done,
+        })
+    }
+}
+
+impl NativeApp {
+    fn with<T>(&self, id: u32, read: impl FnOnce(&Request<Bytes>) -> T) -> Result<T> {
+        let state = self.dispatcher.state();
+        let pending = state.pending.get(&id).ok_or_else(|| not_waiting(id))?;
+        Ok(read(&pending.req))
+    }
+}
+
+fn join<'a>(mut values: impl Iterator<Item = &'a http::HeaderValue>) -> Option<String> {
+    let first = String::from_utf8_lossy(values.next()?.as_bytes()).into_owned();
+    Some(values.fold(first, |mut all, v| {
+        all.push_str(", ");
+        all.push_str(&String::from_utf8_lossy(v.as_bytes()));
+        all
+    }))
+}
+
+/// A running server.
+#[napi]
+pub struct NativeServer {
+    addr: SocketAddr,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    done: watch::Receiver<bool>,
+}
+
+#[napi]
+impl NativeServer {
+    /// The bound port (the real one when 0 was asked for).
+    #[napi(getter)]
+    pub fn port(&self) -> u32 {
+        self.addr.port().into()
+    }
+
+    /// The bound IP address.
+    #[napi(getter)]
+    pub fn host(&self) -> String {
+        self.addr.ip().to_string()
+    }
+
+    /// Begins a graceful shutdown: the listener closes, in-flight requests finish.
+    #[napi]
+    pub fn close(&self) {
+        if let Some(stop) = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Resolves once the server has stopped (after `close()` or a signal) and every
+    /// in-flight request has finished. While pending it keeps Node's event loop alive, as a
+    /// listening `node:http` server does.
+    #[napi]
+    pub fn closed<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let mut done = self.done.clone();
+        env.spawn_future(async move {
+            let _ = done.wait_for(|done| *done).await;
+            Ok(())
+        })
+    }
+}
+
+/// Collects the request body (bounded) so that the stack, `inject` and JS all see `Bytes`.
+#[derive(Clone)]
+struct Collect(Stack);
+
+type CollectFuture = Pin<Box<dyn Future<Output = std::result::Result<Response, Infallible>> + Send>>;
+
+// Generic over the server's request body type, so it follows armature-server's choice.
+impl<B> Service<Request<B>> for Collect
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<armature_router::BoxError>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = CollectFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<B>) -> CollectFuture {
+        let mut stack = self.0.clone();
+        let (parts, body) = req.into_parts();
+        if body.is_end_stream() {
+            // No body (every GET): no extra future, no collection.
+            return stack.call(Request::from_parts(parts, Bytes::new()));
+        }
+        Box::pin(async move {
+            let bytes = match Limited::new(body, BODY_LIMIT).collect().await {
+                Ok(collected) => collected.to_bytes(),
+                Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+                    return Ok(error(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"))
+                }
+                Err(_) => return Ok(error(StatusCode::BAD_REQUEST, "Bad Request")),
+            };
+            stack.oneshot(Request::from_parts(parts, bytes)).await
+        })
+    }
+}

@@ -1,0 +1,21 @@
+//! Node.js bindings for Armature: the native half of the npm package `@armature/core`.
+//!
+//! The binding only translates. Routing (armature-router), the preset layers (request id →
+//! logger → CORS, from armature-layers) and serving (armature-server) run in Rust; JavaScript
+//! runs only the user's handlers and `wrap(fn)` middleware.
+//!
+//! How a request reaches JavaScript without a Promise or a threadsafe function per request:
+//! one weak threadsafe function is created per app ([`app::NativeApp::new`]); a route that
+//! forwards to JS parks the request in a table ([`dispatch`]) and wakes JS only when no wake-up
+//! is already queued, so JS receives the ids of a whole batch in one call. JS reads request
+//! fields lazily by id and answers with one synchronous call (`respond(id, ...)`). Routes with
+//! a constant response never enter JS.
+
+#![deny(clippy::all)]
+
+mod app;
+mod cors;
+mod dispatch;
+mod log;
+mod response;
+mod routes;

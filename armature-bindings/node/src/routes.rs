@@ -1,0 +1,173 @@
+//! The route table as JS registers it, checked against armature-router at every registration
+//! and compiled into a `Router` when the app starts.
+
+use std::future::ready;
+use std::sync::Arc;
+
+use armature_router::{any, on, Handler, MethodRouter, Router, RouterBuilder};
+use bytes::Bytes;
+use http::{Method, Request};
+use napi::bindgen_prelude::{Buffer, Either};
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+
+use crate::response::{self, Static};
+
+/// What a route answers with.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// The JS handler with this index (in the JS-side handler table).
+    Js(u32),
+    /// A constant response, answered in Rust.
+    Static(Arc<Static>),
+}
+
+#[derive(Clone)]
+enum Def {
+    /// `method: None` is every method.
+    Route {
+        method: Option<Method>,
+        path: String,
+        target: Target,
+    },
+    Nest {
+        prefix: String,
+        defs: Vec<Def>,
+    },
+}
+
+/// Routes of an app or a scope, in registration order.
+#[napi]
+#[derive(Default)]
+pub struct NativeRoutes {
+    defs: Vec<Def>,
+}
+
+fn invalid(message: String) -> Error {
+    Error::new(Status::InvalidArg, message)
+}
+
+fn method(name: &str) -> Result<Option<Method>> {
+    match name {
+        "ALL" | "*" => Ok(None),
+        _ if name.bytes().all(|b| b.is_ascii_uppercase()) && !name.is_empty() => {
+            Method::from_bytes(name.as_bytes())
+                .map(Some)
+                .map_err(|_| invalid(format!("invalid method {name:?}")))
+        }
+        _ => Err(invalid(format!(
+            "invalid method {name:?}: use an upper-case token like \"GET\""
+        ))),
+    }
+}
+
+#[napi]
+impl NativeRoutes {
+    /// An empty table.
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Routes `method` on `path` to the JS handler `handler`. Throws on an invalid pattern, a
+    /// conflict with an earlier route or a method registered twice.
+    #[napi]
+    pub fn add_js(&mut self, method_name: String, path: String, handler: u32) -> Result<()> {
+        let method = method(&method_name)?;
+        self.add(Def::Route {
+            method,
+            path,
+            target: Target::Js(handler),
+        })
+    }
+
+    /// Routes `method` on `path` to a constant response, answered without entering JS.
+    #[napi]
+    pub fn add_static(
+        &mut self,
+        method_name: String,
+        path: String,
+        status: u16,
+        content_type: Option<String>,
+        headers: Option<Vec<String>>,
+        body: Option<Either<String, Buffer>>,
+    ) -> Result<()> {
+        let method = method(&method_name)?;
+        let body = response::body_bytes(body);
+        let res = response::build(status, content_type.as_deref(), headers.as_deref(), Bytes::new())
+            .map_err(|err| invalid(format!("static response for {path}: {err}")))?;
+        let (parts, _) = res.into_parts();
+        self.add(Def::Route {
+            method,
+            path,
+            target: Target::Static(Arc::new(Static {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })),
+        })
+    }
+
+    /// Mounts every route of `scope` under `prefix`.
+    #[napi]
+    pub fn nest(&mut self, prefix: String, scope: &NativeRoutes) -> Result<()> {
+        self.add(Def::Nest {
+            prefix,
+            defs: scope.defs.clone(),
+        })
+    }
+}
+
+impl NativeRoutes {
+    fn add(&mut self, def: Def) -> Result<()> {
+        self.defs.push(def);
+        // Build a throwaway router, so every error armature-router knows (pattern syntax,
+        // conflicts naming both routes, duplicate methods, bad prefixes) throws here, at
+        // registration, rather than when the app starts.
+        let checked = builder(&self.defs, &|method, _| endpoint(method, |_req: Request<Bytes>| ready(())))
+            .build()
+            .map(drop);
+        checked.map_err(|err| {
+            self.defs.pop();
+            invalid(format!("invalid route: {err}"))
+        })
+    }
+
+    /// Compiles the table; `js` makes the endpoint of a JS route.
+    pub(crate) fn router(
+        &self,
+        js: &dyn Fn(Option<&Method>, u32) -> MethodRouter<Bytes>,
+    ) -> Result<Router<Bytes>> {
+        builder(&self.defs, &|method, target| match target {
+            Target::Js(handler) => js(method, *handler),
+            Target::Static(res) => {
+                let res = Arc::clone(res);
+                endpoint(method, move |_req: Request<Bytes>| ready(res.response()))
+            }
+        })
+        .build()
+        .map_err(|err| invalid(format!("invalid route: {err}")))
+    }
+}
+
+/// A method router answering `method` (every method when `None`) with `handler`.
+pub(crate) fn endpoint<H: Handler<Bytes>>(method: Option<&Method>, handler: H) -> MethodRouter<Bytes> {
+    match method {
+        Some(method) => on(method.clone(), handler),
+        None => any(handler),
+    }
+}
+
+fn builder(
+    defs: &[Def],
+    make: &dyn Fn(Option<&Method>, &Target) -> MethodRouter<Bytes>,
+) -> RouterBuilder<Bytes> {
+    defs.iter().fold(Router::builder(), |b, def| match def {
+        Def::Route {
+            method,
+            path,
+            target,
+        } => b.route(path, make(method.as_ref(), target)),
+        Def::Nest { prefix, defs } => b.nest(prefix, builder(defs, make)),
+    })
+}

@@ -1,0 +1,201 @@
+// The JS API against a real server with real fetch: routing, requests, responses, middleware,
+// inject, errors and registration checks.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { App, Router, HttpResponse, Cors, Logger, get, post, put, scope } from '../lib/index.mjs'
+
+let server
+let base
+let middlewareCalls = 0
+const app = App.new()
+  .data({ db: { users: { 7: 'Bob' } } })
+  .wrap(async (req, next) => {
+    middlewareCalls++
+    if (req.header('x-block') === 'yes') return HttpResponse.status(403).json({ blocked: true })
+    const res = await next()
+    return res.header('x-middleware', 'seen').header('x-seen-request-id', req.id ?? 'none')
+  })
+  .route('/', get(async () => HttpResponse.ok()))
+  .route('/plaintext', get(HttpResponse.text('Hello, World!')))
+  .route('/sync', get(() => HttpResponse.text('sync')))
+  .route('/string', get(() => 'plain string'))
+  .route('/object', get(async () => ({ message: 'object' })))
+  .route('/nothing', get(() => undefined))
+  .route('/echo', post(async (req) => HttpResponse.json({
+    method: req.method,
+    path: req.path,
+    url: req.url,
+    query: req.query,
+    contentType: req.header('content-type'),
+    headerNames: Object.keys(req.headers).sort(),
+    isBuffer: Buffer.isBuffer(req.body),
+    length: req.body.length,
+    json: req.json(),
+    text: req.text()
+  })).put(async (req) => HttpResponse.buffer(req.body)))
+  .route('/custom', get(() => new HttpResponse('<p>hi</p>', { status: 201, contentType: 'text/html', headers: { 'x-one': '1' } })
+    .header('set-cookie', 'a=1').header('set-cookie', 'b=2')))
+  .route('/data', get((req) => HttpResponse.json({ name: req.data.db.users[7] })))
+  .service(scope('/api/v1')
+    .route('/users', get(() => HttpResponse.json([{ id: '1' }])).post(async (req) => HttpResponse.json(req.json(), 201)))
+    .route('/users/:id', get((req) => HttpResponse.json({ id: req.param('id'), params: req.params }))))
+
+before(async () => {
+  server = await app.run('127.0.0.1:0')
+  base = server.url
+})
+after(() => server.close())
+
+test('listen resolves once bound, with the real port', () => {
+  assert.ok(server.port > 0)
+  assert.equal(server.host, '127.0.0.1')
+})
+
+test('Router: new Router(), router.get with a parameter, listen(port)', async () => {
+  const router = new Router()
+  router.get('/users/:id', async (req) => HttpResponse.json({ id: req.param('id'), name: 'Alice' }))
+  const s = await router.listen(0)
+  try {
+    const res = await fetch(`${s.url}/users/42`)
+    assert.equal(res.status, 200)
+    assert.equal(res.headers.get('content-type'), 'application/json')
+    assert.deepEqual(await res.json(), { id: '42', name: 'Alice' })
+  } finally {
+    await s.close()
+  }
+})
+
+test('sync and async handlers; strings, objects and undefined convert', async () => {
+  assert.equal(await (await fetch(`${base}/sync`)).text(), 'sync')
+  const str = await fetch(`${base}/string`)
+  assert.equal(str.headers.get('content-type'), 'text/plain; charset=utf-8')
+  assert.equal(await str.text(), 'plain string')
+  assert.deepEqual(await (await fetch(`${base}/object`)).json(), { message: 'object' })
+  assert.equal((await fetch(`${base}/nothing`)).status, 204)
+  const ok = await fetch(`${base}/`)
+  assert.equal(ok.status, 200)
+  assert.equal(await ok.text(), '')
+})
+
+test('request fields: method, path, url, query, headers, body Buffer, json(), text()', async () => {
+  const res = await fetch(`${base}/echo?x=1&y=two%20words`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-custom': 'v' },
+    body: JSON.stringify({ hello: 'world' })
+  })
+  assert.equal(res.status, 200)
+  const got = await res.json()
+  assert.equal(got.method, 'POST')
+  assert.equal(got.path, '/echo')
+  assert.equal(got.url, '/echo?x=1&y=two%20words')
+  assert.deepEqual(got.query, { x: '1', y: 'two words' })
+  assert.equal(got.contentType, 'application/json')
+  assert.ok(got.headerNames.includes('x-custom'))
+  assert.equal(got.isBuffer, true)
+  assert.equal(got.length, 17)
+  assert.deepEqual(got.json, { hello: 'world' })
+  assert.equal(got.text, '{"hello":"world"}')
+})
+
+test('Buffer bodies go both ways byte for byte', async () => {
+  const bytes = Buffer.from([0, 1, 2, 250, 255, 10, 13])
+  const res = await fetch(`${base}/echo`, { method: 'PUT', body: bytes })
+  assert.equal(res.headers.get('content-type'), 'application/octet-stream')
+  assert.deepEqual(Buffer.from(await res.arrayBuffer()), bytes)
+})
+
+test('status, content type and repeated headers from HttpResponse', async () => {
+  const res = await fetch(`${base}/custom`)
+  assert.equal(res.status, 201)
+  assert.equal(res.headers.get('content-type'), 'text/html')
+  assert.equal(res.headers.get('x-one'), '1')
+  assert.deepEqual(res.headers.getSetCookie(), ['a=1', 'b=2'])
+  assert.equal(await res.text(), '<p>hi</p>')
+})
+
+test('scopes, data, path parameters and 404/405 from the Rust router', async () => {
+  assert.deepEqual(await (await fetch(`${base}/api/v1/users/caf%C3%A9`)).json(), { id: 'café', params: { id: 'café' } })
+  const created = await fetch(`${base}/api/v1/users`, { method: 'POST', body: '{"name":"Eve"}' })
+  assert.equal(created.status, 201)
+  assert.deepEqual(await created.json(), { name: 'Eve' })
+  assert.deepEqual(await (await fetch(`${base}/data`)).json(), { name: 'Bob' })
+  assert.equal((await fetch(`${base}/nope`)).status, 404)
+  const wrong = await fetch(`${base}/api/v1/users`, { method: 'DELETE' })
+  assert.equal(wrong.status, 405)
+  assert.equal(wrong.headers.get('allow'), 'GET,HEAD,POST')
+})
+
+test('JS middleware runs after the Rust layers, can add headers and short-circuit', async () => {
+  const res = await fetch(`${base}/sync`)
+  assert.equal(res.headers.get('x-middleware'), 'seen')
+  // It saw the id the Rust request-id layer set before it, and the response echoes that id.
+  assert.match(res.headers.get('x-seen-request-id'), /^[0-9a-f-]{36}$/)
+  assert.equal(res.headers.get('x-seen-request-id'), res.headers.get('x-request-id'))
+  const blocked = await fetch(`${base}/sync`, { headers: { 'x-block': 'yes' } })
+  assert.equal(blocked.status, 403)
+  assert.deepEqual(await blocked.json(), { blocked: true })
+})
+
+test('a constant HttpResponse route is answered in Rust without entering JS', async () => {
+  const beforeCalls = middlewareCalls
+  const res = await fetch(`${base}/plaintext`)
+  assert.equal(await res.text(), 'Hello, World!')
+  assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8')
+  assert.equal(middlewareCalls, beforeCalls, 'JS middleware must not run for a static route')
+  await fetch(`${base}/sync`)
+  assert.equal(middlewareCalls, beforeCalls + 1, 'while it runs for a JS route')
+})
+
+test('inject runs the whole stack without a socket', async () => {
+  const res = await app.inject({ method: 'POST', url: '/api/v1/users', body: { name: 'Zed' } })
+  assert.equal(res.statusCode, 201)
+  assert.deepEqual(res.json(), { name: 'Zed' })
+  assert.equal(res.headers['x-middleware'], 'seen')
+  assert.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/)
+  const notFound = await app.inject('/missing')
+  assert.equal(notFound.statusCode, 404)
+  const withCors = App.new().wrap(Cors.permissive()).route('/', get(() => 'hi'))
+  const preflight = await withCors.inject({ method: 'OPTIONS', url: '/', headers: { origin: 'https://a.example', 'access-control-request-method': 'PUT' } })
+  assert.equal(preflight.statusCode, 204)
+  assert.equal(preflight.headers['access-control-allow-origin'], '*')
+})
+
+test('a handler that throws or rejects gives 500 JSON, and the server keeps serving', async () => {
+  const failing = App.new()
+    .route('/throw', get(() => { throw new Error('sync boom') }))
+    .route('/reject', get(async () => { throw new Error('async boom') }))
+    .route('/throw-string', get(() => { throw 'not an Error' })) // eslint-disable-line no-throw-literal
+    .route('/bad-json', get(() => { const o = {}; o.self = o; return o }))
+    .route('/bad-header', get(() => HttpResponse.text('x').header('bad header', 'v')))
+    .route('/ok', get(() => 'still up'))
+  const s = await failing.listen(0)
+  try {
+    for (const path of ['/throw', '/reject', '/throw-string', '/bad-json', '/bad-header']) {
+      const res = await fetch(`${s.url}${path}`)
+      assert.equal(res.status, 500, path)
+      assert.equal(res.headers.get('content-type'), 'application/json', path)
+      assert.deepEqual(await res.json(), { error: 'Internal Server Error' }, path)
+    }
+    assert.equal(await (await fetch(`${s.url}/ok`)).text(), 'still up')
+  } finally {
+    await s.close()
+  }
+})
+
+test('invalid routes and options throw a clear error at registration', () => {
+  const a = App.new().route('/users/:id', get(() => 'x'))
+  assert.throws(() => a.route('/users/:name', get(() => 'y')), /invalid route: .*\/users\/:name.*\/users\/:id|invalid route: .*\/users\/:id.*\/users\/:name/)
+  assert.throws(() => a.route('/users/:id', get(() => 'again')), /invalid route/)
+  assert.throws(() => a.route('/a/{unclosed', get(() => 'x')), /invalid route/)
+  assert.throws(() => a.route('no-slash', get(() => 'x')), /invalid route/)
+  assert.throws(() => a.route('/x', get('not a function')), TypeError)
+  assert.throws(() => a.route('/x', put(() => 'x').on('bad method', () => 'x')), /invalid method/)
+  assert.throws(() => a.service(scope('/api/')), /invalid route/)
+  assert.throws(() => a.wrap({}), TypeError)
+  assert.throws(() => Cors.new({ origins: ['*'], credentials: true }), /Cors\.new/)
+  assert.throws(() => Cors.new({}), /origins/)
+  assert.ok(Cors.new({ origins: ['https://app.example'], methods: ['GET'], headers: ['x-api-key'], credentials: true }))
+  assert.ok(Logger.default() instanceof Logger)
+  // The app is still usable after a refused registration.
+  a.route('/users/:id/posts', get(() => 'posts'))
+})

@@ -1,0 +1,65 @@
+// The preset layers (Rust) seen from JS over a real socket: CORS, request id, access log.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { App, HttpResponse, Cors, get } from '../lib/index.mjs'
+import { startChild, within } from './helpers.mjs'
+
+test('CORS headers and preflights come from the Rust layer', async () => {
+  const app = App.new()
+    .wrap(Cors.new({ origins: ['https://app.example'], methods: ['GET', 'PUT'], exposeHeaders: ['x-request-id'], maxAge: 600 }))
+    .route('/items', get(() => HttpResponse.json([])))
+  const s = await app.listen(0)
+  try {
+    const res = await fetch(`${s.url}/items`, { headers: { origin: 'https://app.example' } })
+    assert.equal(res.headers.get('access-control-allow-origin'), 'https://app.example')
+    assert.equal(res.headers.get('access-control-expose-headers'), 'x-request-id')
+    assert.equal(res.headers.get('vary'), 'origin')
+    const other = await fetch(`${s.url}/items`, { headers: { origin: 'https://evil.example' } })
+    assert.equal(other.headers.get('access-control-allow-origin'), null)
+    const preflight = await fetch(`${s.url}/items`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'PUT' }
+    })
+    assert.equal(preflight.status, 204)
+    assert.equal(preflight.headers.get('access-control-allow-methods'), 'GET, PUT')
+    assert.equal(preflight.headers.get('access-control-max-age'), '600')
+  } finally {
+    await s.close()
+  }
+})
+
+test('every response carries a fresh x-request-id the handler can read', async () => {
+  const app = App.new().route('/id', get((req) => HttpResponse.text(req.id)))
+  const s = await app.listen(0)
+  try {
+    const a = await fetch(`${s.url}/id`)
+    const b = await fetch(`${s.url}/id`, { headers: { 'x-request-id': 'client-chosen' } })
+    const idA = a.headers.get('x-request-id')
+    assert.match(idA, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+    assert.equal(await a.text(), idA)
+    // Incoming ids are not trusted by the preset: a new one replaces it.
+    assert.notEqual(b.headers.get('x-request-id'), 'client-chosen')
+    assert.notEqual(b.headers.get('x-request-id'), idA)
+    // Answers Rust gives itself (404) carry one too.
+    assert.match((await fetch(`${s.url}/missing`)).headers.get('x-request-id'), /^[0-9a-f-]{36}$/)
+  } finally {
+    await s.close()
+  }
+})
+
+test('Logger.default() writes one access line per request (route template, status, id); handler errors are logged', async () => {
+  const { child, out, exited, port } = startChild('logger')
+  const p = await within(10000, port, 'child listening')
+  const res = await fetch(`http://127.0.0.1:${p}/users/42`)
+  const rid = res.headers.get('x-request-id')
+  assert.deepEqual(await res.json(), { id: '42', name: 'Alice' })
+  assert.equal((await fetch(`http://127.0.0.1:${p}/boom`)).status, 500)
+  // The process stays up after the handler threw.
+  assert.equal((await fetch(`http://127.0.0.1:${p}/users/1`)).status, 200)
+  child.kill('SIGTERM')
+  const { code } = await within(10000, exited, 'child exit')
+  assert.equal(code, 0, out.stderr)
+  assert.match(out.stderr, new RegExp(`armature::access: GET /users/\\{id\\} 200 [0-9.]+ms 26B rid=${rid} peer=127\\.0\\.0\\.1:\\d+`))
+  assert.match(out.stderr, /armature::access: GET \/boom 500/)
+  assert.match(out.stderr, /ERROR armature::node: handler failed: Error: kaboom from the handler/)
+})

@@ -1,0 +1,78 @@
+// Concurrency, graceful close, process exit and Ctrl-C.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { App, get } from '../lib/index.mjs'
+import { startChild, within } from './helpers.mjs'
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+test('1,000 concurrent requests to a slow async handler all complete', async () => {
+  let inFlight = 0
+  let most = 0
+  const app = App.new().route('/slow/:n', get(async (req) => {
+    inFlight++
+    most = Math.max(most, inFlight)
+    await sleep(200)
+    inFlight--
+    return { n: req.param('n') }
+  }))
+  const s = await app.listen(0)
+  try {
+    const all = await within(30000, Promise.all(Array.from({ length: 1000 }, (_, i) =>
+      fetch(`${s.url}/slow/${i}`).then(async (r) => [r.status, (await r.json()).n]))), '1,000 requests')
+    assert.equal(all.length, 1000)
+    all.forEach(([status, n], i) => { assert.equal(status, 200); assert.equal(n, String(i)) })
+    // They overlapped: handlers were waiting together, not one after another.
+    assert.ok(most >= 100, `at most ${most} handlers in flight at once`)
+  } finally {
+    await s.close()
+  }
+})
+
+test('a slow async handler does not block other requests', async () => {
+  let release
+  const gate = new Promise((resolve) => { release = resolve })
+  const app = App.new()
+    .route('/gate', get(async () => { await gate; return 'released' }))
+    .route('/fast', get(() => 'fast'))
+  const s = await app.listen(0)
+  try {
+    const slow = fetch(`${s.url}/gate`).then((r) => r.text())
+    await sleep(50)
+    assert.equal(await within(5000, fetch(`${s.url}/fast`).then((r) => r.text()), 'fast request'), 'fast')
+    release()
+    assert.equal(await slow, 'released')
+  } finally {
+    await s.close()
+  }
+})
+
+test('close() is graceful: in-flight requests finish, new connections are refused', async () => {
+  const app = App.new().route('/slow', get(async () => { await sleep(300); return 'finished' }))
+  const s = await app.listen(0)
+  const inFlight = fetch(`${s.url}/slow`).then((r) => r.text())
+  await sleep(50)
+  const closing = s.close()
+  assert.equal(await inFlight, 'finished')
+  await within(5000, closing, 'close')
+  await assert.rejects(fetch(`${s.url}/slow`))
+})
+
+test('the process exits by itself after close()', async () => {
+  const { exited, out } = startChild('close-after-request')
+  const { code } = await within(10000, exited, 'child exit after close()')
+  assert.equal(code, 0, out.stderr)
+  assert.match(out.stdout, /closed\nexit 0/)
+})
+
+test('Ctrl-C (SIGINT) shuts down gracefully: the in-flight request completes, the process exits 0', async () => {
+  const { child, exited, out, port } = startChild('serve')
+  const p = await within(10000, port, 'child listening')
+  const inFlight = fetch(`http://127.0.0.1:${p}/slow`).then((r) => r.text())
+  await sleep(100)
+  child.kill('SIGINT')
+  assert.equal(await inFlight, 'slow done')
+  const { code, signal } = await within(10000, exited, 'child exit after SIGINT')
+  assert.equal(signal, null, 'ended by the graceful path, not killed by the signal')
+  assert.equal(code, 0, out.stderr)
+})
