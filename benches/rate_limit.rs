@@ -1,7 +1,7 @@
 //! Per-request overhead of the rate-limit layer with the in-process store, in the same group
 //! as `tower_governor` (governor's GCRA behind a tower layer), keyed by peer IP in both, and
 //! separately the cost of one decision through Redis (a real `redis-server` on a free port,
-//! started and stopped here; skipped with a message if it is not installed).
+//! started and stopped here; `apt-get install -y redis-server`).
 //!
 //! `cargo bench -p armature-benches --bench rate_limit`
 //!
@@ -12,163 +12,105 @@
 //! * `bare`: the inner service alone, the floor.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use armature_benches::{bench_oneshot, Req};
 use armature_layers::rate_limit::{Quota, RateLimitLayer, RedisStore};
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use criterion::{criterion_group, criterion_main, Criterion};
+use governor::middleware::NoOpMiddleware;
 use http::{Request, Response, StatusCode};
 use tower::{service_fn, Layer, Service, ServiceExt};
 use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::PeerIpKeyExtractor;
 use tower_governor::GovernorLayer;
 
-fn hello(_req: Request<()>) -> std::future::Ready<Result<Response<Body>, Infallible>> {
+fn hello(_req: Request<Req>) -> std::future::Ready<Result<Response<Body>, Infallible>> {
     std::future::ready(Ok(Response::new(Body::empty())))
 }
 
-fn request() -> Request<()> {
+/// A request from one client: armature-server's peer extension and axum's, so each layer
+/// finds the address its own way.
+fn request() -> Request<Req> {
     let addr = SocketAddr::from(([192, 0, 2, 7], 50_000));
-    let mut req = Request::new(());
-    // armature-server's extension and axum's, so each layer finds the peer its own way.
+    let mut req = Request::new(Req::new());
     req.extensions_mut().insert(addr);
     req.extensions_mut().insert(ConnectInfo(addr));
     req
 }
 
-/// Polls the service's future to completion without a runtime (every future here is ready).
-fn drive<S>(svc: &mut S, req: Request<()>) -> StatusCode
+/// The status `svc` answers one more request with (to check a setup before timing it).
+fn status<S, B>(rt: &tokio::runtime::Runtime, svc: &S) -> StatusCode
 where
-    S: Service<Request<()>, Response = Response<Body>>,
+    S: Service<Request<Req>, Response = Response<B>> + Clone,
     S::Error: std::fmt::Debug,
 {
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    assert!(svc.poll_ready(&mut cx).is_ready());
-    let mut fut = std::pin::pin!(svc.call(req));
-    match fut.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(res) => res.unwrap().status(),
-        std::task::Poll::Pending => unreachable!("no future here waits"),
-    }
+    rt.block_on(svc.clone().oneshot(request()))
+        .unwrap()
+        .status()
 }
 
 fn armature(quota: Quota) -> RateLimitLayer {
     RateLimitLayer::builder().quota(quota).build().unwrap()
 }
 
+/// tower_governor's configuration for a quota of one request per `per_nanos` ns, burst `burst`.
+fn governor(
+    per_nanos: u64,
+    burst: u32,
+) -> GovernorConfigBuilder<PeerIpKeyExtractor, NoOpMiddleware> {
+    let mut config = GovernorConfigBuilder::default();
+    config.per_nanosecond(per_nanos).burst_size(burst);
+    config
+}
+
 fn in_process(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let inner = service_fn(hello as fn(_) -> _);
     let mut group = c.benchmark_group("rate_limit/admitted");
-    let mut bare = inner;
-    group.bench_function("bare", |b| {
-        b.iter(|| black_box(drive(&mut bare, black_box(request()))))
-    });
-
-    let mut ours = armature(Quota::per_second(1_000_000_000)).layer(inner);
-    assert_eq!(drive(&mut ours, request()), StatusCode::OK);
-    group.bench_function("armature", |b| {
-        b.iter(|| black_box(drive(&mut ours, black_box(request()))))
-    });
-
-    let config = GovernorConfigBuilder::default()
-        .per_nanosecond(1)
-        .burst_size(1_000_000_000)
-        .finish()
-        .unwrap();
-    let mut theirs = GovernorLayer::new(Arc::new(config)).layer(inner);
-    assert_eq!(drive(&mut theirs, request()), StatusCode::OK);
-    group.bench_function("tower_governor", |b| {
-        b.iter(|| black_box(drive(&mut theirs, black_box(request()))))
-    });
-
-    let config = GovernorConfigBuilder::default()
-        .per_nanosecond(1)
-        .burst_size(1_000_000_000)
-        .use_headers()
-        .finish()
-        .unwrap();
-    let mut theirs = GovernorLayer::new(Arc::new(config)).layer(inner);
-    assert_eq!(drive(&mut theirs, request()), StatusCode::OK);
-    group.bench_function("tower_governor_headers", |b| {
-        b.iter(|| black_box(drive(&mut theirs, black_box(request()))))
-    });
+    bench_oneshot(&mut group, "bare", &rt, inner, request);
+    let ours = armature(Quota::per_second(1_000_000_000)).layer(inner);
+    assert_eq!(status(&rt, &ours), StatusCode::OK);
+    bench_oneshot(&mut group, "armature", &rt, ours, request);
+    let theirs =
+        GovernorLayer::new(Arc::new(governor(1, 1_000_000_000).finish().unwrap())).layer(inner);
+    assert_eq!(status(&rt, &theirs), StatusCode::OK);
+    bench_oneshot(&mut group, "tower_governor", &rt, theirs, request);
+    let config = governor(1, 1_000_000_000).use_headers().finish().unwrap();
+    let theirs = GovernorLayer::new(Arc::new(config)).layer(inner);
+    assert_eq!(status(&rt, &theirs), StatusCode::OK);
+    bench_oneshot(&mut group, "tower_governor_headers", &rt, theirs, request);
     group.finish();
 
     let mut group = c.benchmark_group("rate_limit/refused");
-    let mut ours = armature(Quota::per_hour(1)).layer(inner);
-    drive(&mut ours, request());
-    assert_eq!(drive(&mut ours, request()), StatusCode::TOO_MANY_REQUESTS);
-    group.bench_function("armature", |b| {
-        b.iter(|| black_box(drive(&mut ours, black_box(request()))))
-    });
-    let config = GovernorConfigBuilder::default()
-        .per_second(3600)
-        .burst_size(1)
-        .finish()
-        .unwrap();
-    let mut theirs = GovernorLayer::new(Arc::new(config)).layer(inner);
-    drive(&mut theirs, request());
-    assert_eq!(drive(&mut theirs, request()), StatusCode::TOO_MANY_REQUESTS);
-    group.bench_function("tower_governor", |b| {
-        b.iter(|| black_box(drive(&mut theirs, black_box(request()))))
-    });
+    let ours = armature(Quota::per_hour(1)).layer(inner);
+    status(&rt, &ours);
+    assert_eq!(status(&rt, &ours), StatusCode::TOO_MANY_REQUESTS);
+    bench_oneshot(&mut group, "armature", &rt, ours, request);
+    let config = governor(3_600_000_000_000, 1).finish().unwrap();
+    let theirs = GovernorLayer::new(Arc::new(config)).layer(inner);
+    status(&rt, &theirs);
+    assert_eq!(status(&rt, &theirs), StatusCode::TOO_MANY_REQUESTS);
+    bench_oneshot(&mut group, "tower_governor", &rt, theirs, request);
     group.finish();
 }
 
-/// A redis-server of our own for the round-trip benchmark, killed on drop.
-struct RedisServer(Child, std::path::PathBuf);
-
-impl RedisServer {
-    fn start() -> Option<(Self, u16)> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let dir = std::env::temp_dir().join(format!("armature-bench-redis-{port}"));
-        std::fs::create_dir_all(&dir).ok()?;
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let server = RedisServer(child, dir);
-        for _ in 0..500 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some((server, port));
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        let _ = std::fs::remove_dir_all(&self.1);
-    }
-}
+#[path = "../armature-layers/tests/support/redis.rs"]
+mod redis_server;
 
 fn redis_round_trip(c: &mut Criterion) {
-    let Some((_redis, port)) = RedisServer::start() else {
-        eprintln!("rate_limit/redis skipped: redis-server is not installed (apt-get install -y redis-server)");
-        return;
-    };
+    let redis = redis_server::RedisServer::start();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let store = RedisStore::builder(format!("redis://127.0.0.1:{port}/"))
+    let store = RedisStore::builder(redis.url())
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();

@@ -40,8 +40,11 @@ fn main() -> ExitCode {
     let router = hello_routes::<RequestBody>()
         .build()
         .expect("the hello routes are valid");
+    // The development certificate, if one is made, lives (and its files
+    // with it) until the server stops.
+    let mut dev_cert = None;
     let served = Server::bind(args.addr())
-        .and_then(|server| with_http3(server, &args))
+        .and_then(|server| with_http3(server, &args, &mut dev_cert))
         .and_then(|server| {
             tracing::info!(?runtime, "listening on {}", server.local_addr());
             server.runtime(runtime).run(router)
@@ -67,7 +70,11 @@ fn runtime_mode(args: &Args) -> Result<RuntimeMode, String> {
 
 /// `--http3 [--cert PATH --key PATH]`: TLS on TCP plus HTTP/3 on UDP, with the given
 /// certificate or a fresh development one (its path printed on stderr).
-fn with_http3(server: Server, args: &Args) -> Result<Server, ServerError> {
+fn with_http3(
+    server: Server,
+    args: &Args,
+    dev_cert: &mut Option<DevCert>,
+) -> Result<Server, ServerError> {
     if !args.flag("--http3") {
         return Ok(server);
     }
@@ -81,7 +88,9 @@ fn with_http3(server: Server, args: &Args) -> Result<Server, ServerError> {
                     dev.cert_path().display(),
                     dev.key_path().display()
                 );
-                (dev.cert_path(), dev.key_path())
+                let paths = (dev.cert_path(), dev.key_path());
+                *dev_cert = Some(dev);
+                paths
             }
             _ => return Err(ServerError::Config("--cert and --key go together")),
         };

@@ -24,12 +24,13 @@ use std::process::ExitCode;
 use armature_examples::{hello_routes, init_tracing, Args};
 use armature_layers::cors::{Cors, CorsError, CorsLayer};
 use armature_layers::logger::Logger;
-use armature_layers::rate_limit::{Quota, RateLimitLayer, RedisStore};
+use armature_layers::rate_limit::{Quota, RateLimitLayer, RedisStore, ResponseBody};
 use armature_layers::request_id::RequestIdLayer;
 use armature_openapi::utoipa::openapi::{InfoBuilder, OpenApiBuilder};
 use armature_openapi::DocsLayer;
 use armature_server::{RequestBody, Server};
 use http::{Request, Response};
+use tower::util::{Either, MapResponseLayer};
 use tower::{Service, ServiceBuilder};
 
 const USAGE: &str =
@@ -123,9 +124,22 @@ pub fn app_with_rate_limit(
         .layer(RequestIdLayer::new())
         .layer(Logger::default())
         .layer(cors)
-        .option_layer(rate_limit)
+        .layer(optional(rate_limit))
         .layer(DocsLayer::new(&spec))
         .service(router)
+}
+
+/// Without a rate limit: responses get the body type the rate-limit layer gives them.
+type Unlimited<B> = MapResponseLayer<fn(Response<B>) -> Response<ResponseBody<B>>>;
+
+/// `limit`, or without one a layer giving responses the same body type.
+fn optional<B>(limit: Option<RateLimitLayer>) -> Either<RateLimitLayer, Unlimited<B>> {
+    match limit {
+        Some(layer) => Either::Left(layer),
+        None => Either::Right(MapResponseLayer::new(|res: Response<B>| {
+            res.map(ResponseBody::new)
+        })),
+    }
 }
 
 #[allow(dead_code)]

@@ -1,7 +1,9 @@
 //! Armature's layers on a tonic gRPC server, unchanged: `Server::builder().layer(...)`.
 //!
 //! The server is tonic-health's service (no `.proto` needed). Every gRPC call gets an
-//! `x-request-id` (echoed in the response metadata) and one access log event.
+//! `x-request-id` (echoed in the response metadata) and one access log event, and calls that
+//! carry an `x-api-key` are limited to [`CALLS_PER_MINUTE`] per key: over it, a call fails with
+//! the gRPC status `RESOURCE_EXHAUSTED` (not a bare HTTP 429).
 //!
 //! ```text
 //! cargo run --example tonic_interop -- --port 50051
@@ -12,12 +14,16 @@ use std::net::SocketAddr;
 use armature_examples::{init_tracing, Args};
 use armature_layers::cors::Cors;
 use armature_layers::logger::Logger;
+use armature_layers::rate_limit::{Quota, RateLimitLayer};
 use armature_layers::request_id::RequestIdLayer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tower::ServiceBuilder;
 
-/// Serves tonic-health behind Armature's request-id, logger and CORS layers on `listener` until
+/// The quota of each API key (the `x-api-key` metadata).
+pub const CALLS_PER_MINUTE: u32 = 20;
+
+/// Serves tonic-health behind Armature's request-id, logger, CORS and rate-limit layers on `listener` until
 /// `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
@@ -27,12 +33,19 @@ pub async fn serve(
     reporter
         .set_service_status("armature.Demo", tonic_health::ServingStatus::Serving)
         .await;
+    // tonic puts no client address in the request, so gRPC calls are keyed by API key.
+    let rate_limit = RateLimitLayer::builder()
+        .quota(Quota::per_minute(CALLS_PER_MINUTE))
+        .key_by_header("x-api-key")
+        .build()
+        .expect("a valid quota");
     tonic::transport::Server::builder()
         .layer(
             ServiceBuilder::new()
                 .layer(RequestIdLayer::new())
                 .layer(Logger::default())
-                .layer(Cors::permissive()),
+                .layer(Cors::permissive())
+                .layer(rate_limit),
         )
         .add_service(health)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

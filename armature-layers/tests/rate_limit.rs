@@ -12,6 +12,7 @@ use armature_layers::rate_limit::{
     ManualClock, MemoryStore, Quota, RateLimitError, RateLimitLayer, RateLimited,
 };
 use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::BodyExt;
 use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
 
 type Res = Response<String>;
@@ -199,7 +200,15 @@ async fn headers_and_retry_after_are_exact_at_the_boundary() {
     assert_eq!(header(&h, "x-ratelimit-remaining"), Some("0"), "{note}");
     let marker = *res.extensions().get::<RateLimited>().unwrap();
     assert_eq!(marker.retry_after(), Duration::from_secs(1));
-    assert_eq!(res.body(), "", "the refusal has an empty body");
+    assert_eq!(
+        header(&h, "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    let message = res.into_body().collect().await.unwrap().to_bytes();
+    assert!(
+        message.starts_with(b"Too Many Requests"),
+        "a short message: {message:?}"
+    );
     // 1 ns before the slot: still refused, Retry-After rounds 1 ns up to 1 s.
     clock.advance(Duration::from_secs(1) - Duration::from_nanos(1));
     let (res, h, note) = send("1 s - 1 ns").await;
@@ -433,4 +442,36 @@ fn assert_send_and_boxable() {
     check(layer.layer(service_fn(|_req: Request<()>| async {
         Ok::<_, BoxError>(Response::new(String::new()))
     })));
+}
+
+#[tokio::test]
+async fn long_keys_are_limited_each_on_their_own() {
+    // Keys longer than 31 bytes are stored as their SHA-256: two 4 KiB API keys that differ
+    // only in their last byte must still count separately.
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(2))
+        .key_by_header("x-api-key")
+        .store(
+            MemoryStore::builder()
+                .clock(ManualClock::new())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(counting_inner(Arc::new(AtomicUsize::new(0))));
+    let a = format!("{}a", "k".repeat(4095));
+    let b = format!("{}b", "k".repeat(4095));
+    let mut statuses = Vec::new();
+    for key in [&a, &a, &a, &b, &b, &b] {
+        let res = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(with_key(key))
+            .await
+            .unwrap();
+        statuses.push(res.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 429, 200, 200, 429]);
 }

@@ -6,8 +6,7 @@
 
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -15,98 +14,20 @@ use std::time::{Duration, Instant};
 
 use armature_layers::rate_limit::{
     FailurePolicy, ManualClock, MemoryStore, Quota, RateLimitLayer, RateLimited, RedisStore,
+    ResponseBody,
 };
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::{service_fn, Layer, Service, ServiceExt};
 
-/// A `redis-server` of our own, killed on drop.
-struct RedisServer {
-    port: u16,
-    dir: PathBuf,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("armature-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut server = RedisServer {
-            port,
-            dir,
-            child: None,
-        };
-        server.restart();
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// Starts (again) on the same port; returns once it answers PING.
-    fn restart(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let binary = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(&binary)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .current_dir(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|err| {
-                panic!(
-                    "cannot start `{binary}` ({err}). These tests need a real Redis: \
-                     `apt-get install -y redis-server` (or set REDIS_SERVER to its path)"
-                )
-            });
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if self.ping() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not answer PING within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn ping(&self) -> bool {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
-        let mut buf = [0u8; 7];
-        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
+#[path = "support/redis.rs"]
+mod redis_server;
+use redis_server::RedisServer;
 
 type Body = Full<Bytes>;
+/// A response of the rate-limit layer around a service answering with `Body`.
+type Limited = Response<ResponseBody<Body>>;
 
 fn inner(
     calls: Arc<AtomicUsize>,
@@ -247,7 +168,7 @@ async fn redis_and_memory_stores_agree_request_by_request() {
         assert_eq!(ra.status(), rb.status(), "step {i}");
         assert_eq!(ra.headers(), rb.headers(), "step {i}");
         // Redis works in microseconds, so the exact durations may differ below that.
-        let retry = |r: &Response<Body>| {
+        let retry = |r: &Limited| {
             r.extensions()
                 .get::<RateLimited>()
                 .map(|m| m.retry_after().as_micros())
@@ -263,9 +184,9 @@ async fn redis_and_memory_stores_agree_request_by_request() {
 }
 
 async fn send_within(
-    svc: &mut (impl Service<Request<()>, Response = Response<Body>, Error = Infallible> + Send),
+    svc: &mut (impl Service<Request<()>, Response = Limited, Error = Infallible> + Send),
     req: Request<()>,
-) -> Response<Body> {
+) -> Limited {
     // Not a timing assertion: a guard that turns a hang into a failure.
     tokio::time::timeout(Duration::from_secs(5), async {
         svc.ready().await.unwrap().call(req).await.unwrap()

@@ -50,13 +50,32 @@ impl Body {
         }
     }
 
-    /// Wraps any `http_body::Body` (streams, other frameworks' bodies). It is boxed once.
+    /// Wraps any `http_body::Body` (streams, other frameworks' bodies). It is boxed once; a
+    /// `Body` given here is returned as it is.
+    ///
+    /// ```
+    /// use armature_router::Body;
+    ///
+    /// let streamed = Body::new(http_body_util::Full::new(bytes::Bytes::from_static(b"x")));
+    /// assert_eq!(format!("{streamed:?}"), "Body::Boxed");
+    /// let same = Body::new(Body::full("x"));
+    /// assert_eq!(format!("{same:?}"), r#"Body::Full(Some(b"x"))"#, "not boxed again");
+    /// ```
     pub fn new<B>(body: B) -> Self
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<BoxError>,
     {
-        Body(Kind::Boxed(body.map_err(Into::into).boxed_unsync()))
+        let mut slot = Some(body);
+        if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Body>>() {
+            if let Some(body) = same.take() {
+                return body;
+            }
+        }
+        match slot {
+            Some(body) => Body(Kind::Boxed(body.map_err(Into::into).boxed_unsync())),
+            None => Body::empty(),
+        }
     }
 }
 

@@ -34,9 +34,15 @@ pub trait IntoResponse {
     fn into_response(self) -> Response;
 }
 
-impl IntoResponse for Response {
+/// A response with any body, such as what a layer wrapped around a route answers
+/// (its body is boxed once, unless it is already a [`Body`]).
+impl<B> IntoResponse for http::Response<B>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<crate::body::BoxError>,
+{
     fn into_response(self) -> Response {
-        self
+        self.map(Body::new)
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
@@ -14,7 +15,12 @@ use crate::ServerError;
 /// For development and tests only: no client trusts it unless told to.
 /// [`Server::dev_cert`](crate::Server::dev_cert) makes one when the server
 /// starts and logs where it is; make one yourself to know the path (or the
-/// certificate) in advance:
+/// certificate) in advance.
+///
+/// The directory is removed when the last clone of the `DevCert` is
+/// dropped (a server started with [`Server::dev_cert`](crate::Server::dev_cert)
+/// keeps its own until serving ends); [`keep`](DevCert::keep) leaves it on
+/// disk instead.
 ///
 /// ```
 /// use armature_server::{DevCert, Server};
@@ -32,7 +38,23 @@ pub struct DevCert {
     cert: CertificateDer<'static>,
     /// PKCS #8 DER.
     key: Vec<u8>,
-    dir: PathBuf,
+    dir: Arc<CertDir>,
+}
+
+/// The directory of the PEM files, removed on drop unless kept.
+#[derive(Debug)]
+struct CertDir {
+    path: PathBuf,
+    keep: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for CertDir {
+    fn drop(&mut self) {
+        if !self.keep.load(std::sync::atomic::Ordering::Relaxed) {
+            // Best effort: a directory someone else removed is no error.
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
 impl DevCert {
@@ -51,9 +73,12 @@ impl DevCert {
         let names: Vec<String> = names.into_iter().map(Into::into).collect();
         let certified = rcgen::generate_simple_self_signed(names)
             .map_err(|error| ServerError::DevCert(Box::new(error)))?;
-        let dir = unique_dir();
+        let dir = Arc::new(CertDir {
+            path: unique_dir(),
+            keep: false.into(),
+        });
         write_files(
-            &dir,
+            &dir.path,
             &certified.cert.pem(),
             &certified.signing_key.serialize_pem(),
         )
@@ -84,12 +109,31 @@ impl DevCert {
     /// The PEM certificate file: the one to trust in clients
     /// (`curl --cacert`, `SSL_CERT_FILE`, a test's root store).
     pub fn cert_path(&self) -> PathBuf {
-        self.dir.join("cert.pem")
+        self.dir.path.join("cert.pem")
     }
 
     /// The PEM private key file (PKCS #8).
     pub fn key_path(&self) -> PathBuf {
-        self.dir.join("key.pem")
+        self.dir.path.join("key.pem")
+    }
+
+    /// Leaves the files on disk when the last clone is dropped (by default
+    /// they are removed), and returns their directory: for a development
+    /// server whose clients should keep trusting the certificate file after
+    /// it exits.
+    ///
+    /// ```
+    /// use armature_server::DevCert;
+    ///
+    /// let dir = DevCert::generate(["localhost"]).unwrap().keep();
+    /// assert!(dir.join("cert.pem").exists());
+    /// # std::fs::remove_dir_all(dir).unwrap();
+    /// ```
+    pub fn keep(self) -> PathBuf {
+        self.dir
+            .keep
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.dir.path.clone()
     }
 
     /// The certificate in DER, for a rustls `RootCertStore`.

@@ -277,7 +277,8 @@ impl Server {
 
     /// Serves HTTPS with a self-signed certificate made when serving starts,
     /// for development: a [`DevCert`](crate::DevCert) for `localhost`, `127.0.0.1`, `::1` and
-    /// the bound IP. Where its files are is logged (`tracing` warn); make a
+    /// the bound IP. Where its files are is logged (`tracing` warn); they are
+    /// removed when serving ends. Make a
     /// [`DevCert`](crate::DevCert) yourself and pass it to [`tls_pem`](Server::tls_pem) to
     /// know the path in advance.
     ///
@@ -404,11 +405,13 @@ impl Server {
     /// Splits the server into what serving needs, reading TLS files and
     /// binding the HTTP/3 socket now.
     pub(crate) fn prepare(self) -> Result<Prepared, ServerError> {
-        let tls = self
-            .tls
-            .as_ref()
-            .map(|source| source.config(self.local_addr))
-            .transpose()?;
+        let (tls, dev_cert) = match &self.tls {
+            Some(source) => {
+                let (config, dev_cert) = source.config(self.local_addr)?;
+                (Some(config), dev_cert)
+            }
+            None => (None, None),
+        };
         let http3 = match (self.http3, &tls) {
             (false, _) => None,
             (true, None) => {
@@ -433,6 +436,7 @@ impl Server {
             shutdown: self.shutdown,
             signals: self.signals,
             shutdown_timeout: self.limits.shutdown_timeout,
+            _dev_cert: dev_cert,
         })
     }
 }
@@ -448,6 +452,9 @@ pub(crate) struct Prepared {
     pub(crate) shutdown: Option<ShutdownFuture>,
     pub(crate) signals: bool,
     pub(crate) shutdown_timeout: Duration,
+    /// The development certificate served, if any: its files are removed
+    /// when this is dropped, so it lives until serving ends.
+    pub(crate) _dev_cert: Option<crate::DevCert>,
 }
 
 impl fmt::Debug for Server {

@@ -28,11 +28,15 @@ pub(crate) enum TlsSource {
 
 impl TlsSource {
     /// The configuration as given, reading files or making the development
-    /// certificate if needed.
-    pub(crate) fn config(&self, local_addr: SocketAddr) -> Result<Arc<ServerConfig>, ServerError> {
+    /// certificate if needed; that certificate comes back too, for the
+    /// server to keep (its files exist as long as it does).
+    pub(crate) fn config(
+        &self,
+        local_addr: SocketAddr,
+    ) -> Result<(Arc<ServerConfig>, Option<DevCert>), ServerError> {
         Ok(match self {
-            TlsSource::Pem { cert, key } => Arc::new(from_pem(cert, key)?),
-            TlsSource::Config(config) => config.clone(),
+            TlsSource::Pem { cert, key } => (Arc::new(from_pem(cert, key)?), None),
+            TlsSource::Config(config) => (config.clone(), None),
             TlsSource::DevCert => {
                 let dev = DevCert::generate(DevCert::names_for(local_addr))?;
                 tracing::warn!(
@@ -40,7 +44,7 @@ impl TlsSource {
                     key = %dev.key_path().display(),
                     "serving with a self-signed development certificate; trust the cert file in test clients, never use it in production"
                 );
-                Arc::new(dev.server_config()?)
+                (Arc::new(dev.server_config()?), Some(dev))
             }
         })
     }

@@ -57,4 +57,17 @@ async fn dev_cert_writes_pem_files_and_server_dev_cert_serves_http3() {
     let res = client.get(server.addr, "/plaintext").await.unwrap();
     assert_eq!(res.text(), "Hello, World!");
     server.stop().await.unwrap();
+
+    // Files live as long as their owner: the server's are gone once it
+    // stopped, ours once the last clone is dropped, kept ones stay.
+    assert_eq!(dev_certs_of_this_process().len(), before);
+    let dir = cert.cert_path().parent().unwrap().to_path_buf();
+    let clone = cert.clone();
+    drop(cert);
+    assert!(dir.exists(), "a clone still holds the files");
+    drop(clone);
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    let kept = dev_cert().keep();
+    assert!(kept.join("cert.pem").exists());
+    std::fs::remove_dir_all(kept).unwrap();
 }

@@ -33,6 +33,7 @@ WORK=$(mktemp -d)
 trap 'kill -- -$SERVER_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
   -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+  -addext basicConstraints=critical,CA:FALSE -addext extendedKeyUsage=serverAuth \
   -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
 
 if curl -s -o /dev/null -k "https://127.0.0.1:$PORT/"; then

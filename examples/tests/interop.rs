@@ -129,6 +129,47 @@ async fn tonic_server_with_armature_layers_sets_request_id_and_logs() {
 }
 
 #[tokio::test]
+async fn tonic_calls_over_their_quota_get_resource_exhausted() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tonic_interop::serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = HealthClient::new(channel);
+    let call = |key: &'static str| {
+        let mut req = tonic::Request::new(HealthCheckRequest {
+            service: "armature.Demo".into(),
+        });
+        req.metadata_mut().insert("x-api-key", key.parse().unwrap());
+        req
+    };
+    for i in 0..tonic_interop::CALLS_PER_MINUTE {
+        let res = client.check(call("team-a")).await;
+        assert!(res.is_ok(), "call {i} within the quota: {res:?}");
+    }
+    let err = client.check(call("team-a")).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted, "{err:?}");
+    // Another key has its own quota, and calls without a key are not limited.
+    assert!(client.check(call("team-b")).await.is_ok());
+    let unkeyed = client
+        .check(HealthCheckRequest {
+            service: "armature.Demo".into(),
+        })
+        .await;
+    assert!(unkeyed.is_ok());
+
+    drop(client);
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn axum_app_with_armature_layers_sets_request_id_and_logs() {
     let events = events();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -138,3 +138,47 @@ async fn the_stack_serves_its_openapi_document_and_docs() {
     assert!(page.contains("swagger-ui"), "{page}");
     stop.send(()).unwrap();
 }
+
+#[tokio::test]
+async fn rate_limit_flag_limits_per_client_with_retry_after_and_cors_headers() {
+    let limit = stack::rate_limit(Some("2/s"), None)
+        .unwrap()
+        .expect("a layer for --rate-limit");
+    let server = Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = stack::app_with_rate_limit(stack::cors(&[]).unwrap(), Some(limit));
+    tokio::spawn(
+        server
+            .shutdown_on_signals(false)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .serve(app),
+    );
+    let origin = "origin: https://anywhere.example\r\n";
+    for _ in 0..2 {
+        let (head, _) = exchange(addr, "GET", "/plaintext", origin).await;
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(header(&head, "ratelimit").is_some(), "{head}");
+    }
+    let (head, body) = exchange(addr, "GET", "/plaintext", origin).await;
+    assert!(head.starts_with("http/1.1 429"), "{head}");
+    let retry_after: u64 = header(&head, "retry-after").unwrap().parse().unwrap();
+    assert!((1..=1).contains(&retry_after), "{head}");
+    assert_eq!(header(&head, "access-control-allow-origin"), Some("*"));
+    assert!(header(&head, "x-request-id").is_some(), "{head}");
+    assert!(!body.is_empty(), "a short message says why");
+    stop.send(()).unwrap();
+}
+
+#[test]
+fn invalid_rate_limit_flags_are_refused_at_start_up() {
+    for bad in ["0/s", "x", "10", "10/m", "-1/s"] {
+        let err = stack::rate_limit(Some(bad), None).unwrap_err();
+        assert!(err.contains(bad), "{bad}: {err}");
+    }
+    let err = stack::rate_limit(None, Some("redis://127.0.0.1:1")).unwrap_err();
+    assert!(err.contains("--rate-limit"), "{err}");
+    assert!(stack::rate_limit(None, None).unwrap().is_none());
+}

@@ -10,6 +10,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
+use super::body::{ResponseBody, REFUSAL_MESSAGE};
 use super::gcra::Decision;
 use super::headers::{is_grpc, refusal};
 use super::layer::Config;
@@ -94,9 +95,8 @@ where
 impl<S, ReqBody, ResBody> Future for ResponseFuture<S, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ResBody: Default,
 {
-    type Output = Result<Response<ResBody>, S::Error>;
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
@@ -126,11 +126,14 @@ where
                     if let Some((config, decision)) = headers.take() {
                         config.headers.apply(res.headers_mut(), &decision);
                     }
-                    return Poll::Ready(Ok(res));
+                    return Poll::Ready(Ok(res.map(ResponseBody::new)));
                 }
                 StateProj::Refused { response } => {
                     let response = response.take().expect("polled after completion");
-                    return Poll::Ready(Ok(response.map(|()| ResBody::default())));
+                    // gRPC refusals are trailers-only: no body.
+                    let grpc = response.status().is_success();
+                    let message = (!grpc).then_some(REFUSAL_MESSAGE);
+                    return Poll::Ready(Ok(response.map(|()| ResponseBody::message(message))));
                 }
             }
         }

@@ -99,6 +99,10 @@ pub(crate) fn refusal(grpc: bool, headers: &Headers, decision: &Decision) -> Res
         );
     } else {
         *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        res.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
     }
     headers.apply(res.headers_mut(), decision);
     res.extensions_mut().insert(RateLimited {

@@ -11,8 +11,14 @@ use smallvec::SmallVec;
 
 use super::client_ip::ClientIp;
 
-/// A key as stored: IPs as 5 or 17 bytes (a family tag and the address), other keys as given.
+/// A key as stored: IPs as 5 or 17 bytes (a family tag and the address), other keys as given
+/// when they are at most [`MAX_RAW_KEY`] bytes, else as their 32-byte SHA-256. Every key fits
+/// inline, so an entry of the in-process store is the same size whatever clients send, and a
+/// Redis key is bounded too. (Raw keys are shorter than digests, so the two never collide.)
 pub(crate) type KeyBuf = SmallVec<[u8; 32]>;
+
+/// The longest key stored as given.
+pub(crate) const MAX_RAW_KEY: usize = 31;
 
 pub(crate) type KeyFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
 
@@ -34,14 +40,23 @@ impl KeySource {
             KeySource::Header(name) => req
                 .headers()
                 .get(name)
-                .map(|value| KeyBuf::from_slice(value.as_bytes())),
+                .map(|value| bounded_key(value.as_bytes())),
             KeySource::Func(f) => {
                 let (parts, body) = req.into_parts();
-                let key = f(&parts).map(|k| KeyBuf::from_slice(k.as_bytes()));
+                let key = f(&parts).map(|k| bounded_key(k.as_bytes()));
                 return (Request::from_parts(parts, body), key);
             }
         };
         (req, key)
+    }
+}
+
+/// `key` as stored: itself if short, else its SHA-256.
+pub(crate) fn bounded_key(key: &[u8]) -> KeyBuf {
+    if key.len() <= MAX_RAW_KEY {
+        KeyBuf::from_slice(key)
+    } else {
+        KeyBuf::from_slice(ring::digest::digest(&ring::digest::SHA256, key).as_ref())
     }
 }
 
@@ -67,5 +82,33 @@ impl fmt::Debug for KeySource {
             KeySource::Header(h) => f.debug_tuple("Header").field(h).finish(),
             KeySource::Func(_) => f.write_str("Func(..)"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_keys_are_kept_and_long_ones_hashed_to_32_bytes() {
+        assert_eq!(&bounded_key(b"k-1")[..], b"k-1");
+        let exact = [b'a'; MAX_RAW_KEY];
+        assert_eq!(&bounded_key(&exact)[..], &exact[..]);
+        let long = vec![b'x'; 64 * 1024];
+        let hashed = bounded_key(&long);
+        assert_eq!(hashed.len(), 32);
+        assert!(!hashed.spilled(), "a hashed key is stored inline");
+        let mut other = long.clone();
+        other[40_000] = b'y';
+        assert_ne!(
+            hashed,
+            bounded_key(&other),
+            "distinct long keys stay distinct"
+        );
+        assert_eq!(
+            hashed,
+            bounded_key(&long),
+            "and the same key maps to the same entry"
+        );
     }
 }

@@ -120,7 +120,7 @@
 //!   httpapi draft's structured fields), and with
 //!   [`x_ratelimit_headers`](RateLimitBuilder::x_ratelimit_headers) `X-RateLimit-Limit`,
 //!   `-Remaining` and `-Reset`.
-//! * **Refused**: `429 Too Many Requests` with an empty body, the same headers and
+//! * **Refused**: `429 Too Many Requests` with a short `text/plain` message, the same headers and
 //!   `Retry-After` in whole seconds (rounded up, so a client that waits that long is
 //!   admitted), and a [`RateLimited`] marker in the response extensions. The inner service
 //!   is not called.
@@ -131,6 +131,7 @@
 //!   `RateLimit` headers; with [`FailurePolicy::Closed`] a 429 (or gRPC 8) whose
 //!   [`RateLimited::store_unavailable`] is true.
 
+mod body;
 mod builder;
 mod client_ip;
 mod clock;
@@ -147,6 +148,7 @@ mod redis;
 mod service;
 mod store;
 
+pub use body::ResponseBody;
 pub use builder::RateLimitBuilder;
 pub use client_ip::ForwardedHeader;
 pub use clock::{Clock, ManualClock, SystemClock};

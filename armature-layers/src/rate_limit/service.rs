@@ -8,7 +8,7 @@ use tower_service::Service;
 
 use super::headers::{is_grpc, refusal};
 use super::layer::Config;
-use super::{ResponseFuture, Store};
+use super::{ResponseBody, ResponseFuture, Store};
 
 /// The service of [`RateLimitLayer`](super::RateLimitLayer).
 #[derive(Debug, Clone)]
@@ -26,9 +26,8 @@ impl<S> RateLimit<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    ResBody: Default,
 {
-    type Response = Response<ResBody>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
     type Future = ResponseFuture<S, ReqBody>;
 

@@ -1,0 +1,141 @@
+//! [`ResponseBody`]: the inner service's body, or the short message of a refusal.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+/// The message of a `429 Too Many Requests` (`text/plain`); `Retry-After` says when to retry.
+pub(crate) const REFUSAL_MESSAGE: &str =
+    "Too Many Requests: retry after the seconds in Retry-After\n";
+
+pin_project! {
+    /// Response body of [`RateLimit`](super::RateLimit): the inner service's body when the
+    /// request was admitted, else the short message of the refusal (empty for a gRPC call,
+    /// whose refusal is trailers-only).
+    ///
+    /// ```
+    /// use armature_layers::rate_limit::{Quota, RateLimitLayer, ResponseBody};
+    /// use http::{Request, Response, StatusCode};
+    /// use http_body_util::{BodyExt, Full};
+    /// use tower::{service_fn, Layer, ServiceExt};
+    ///
+    /// # tokio_test::block_on(async {
+    /// let layer = RateLimitLayer::builder().quota(Quota::per_hour(1)).key_by_header("x-api-key").build()?;
+    /// let svc = layer.layer(service_fn(|_: Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(Response::new(Full::new(bytes::Bytes::from("hi"))))
+    /// }));
+    /// let req = || Request::get("/").header("x-api-key", "k").body(()).unwrap();
+    /// let ok: Response<ResponseBody<Full<bytes::Bytes>>> = svc.clone().oneshot(req()).await?;
+    /// assert_eq!(ok.into_body().collect().await?.to_bytes(), "hi");
+    /// let refused = svc.oneshot(req()).await?;
+    /// assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    /// assert!(refused.into_body().collect().await?.to_bytes().starts_with(b"Too Many Requests"));
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub struct ResponseBody<B> {
+        #[pin]
+        kind: Kind<B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<B> {
+        Inner { #[pin] body: B },
+        Message { message: Option<&'static str> },
+    }
+}
+
+impl<B> ResponseBody<B> {
+    /// `body`, as the layer passes an admitted response's body on. For a stack whose rate
+    /// limit is optional: the arm without one maps its bodies with this, so that both arms
+    /// answer with the same type.
+    ///
+    /// ```
+    /// use armature_layers::rate_limit::{RateLimitLayer, ResponseBody};
+    /// use http::Response;
+    /// use tower::util::{Either, MapResponseLayer};
+    ///
+    /// type Unlimited<B> = MapResponseLayer<fn(Response<B>) -> Response<ResponseBody<B>>>;
+    ///
+    /// fn optional<B>(limit: Option<RateLimitLayer>) -> Either<RateLimitLayer, Unlimited<B>> {
+    ///     match limit {
+    ///         Some(layer) => Either::Left(layer),
+    ///         None => Either::Right(MapResponseLayer::new(|res: Response<B>| res.map(ResponseBody::new))),
+    ///     }
+    /// }
+    /// ```
+    pub fn new(body: B) -> Self {
+        ResponseBody {
+            kind: Kind::Inner { body },
+        }
+    }
+
+    /// `message`, or no body at all when `None`.
+    pub(crate) fn message(message: Option<&'static str>) -> Self {
+        ResponseBody {
+            kind: Kind::Message { message },
+        }
+    }
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body,
+    B::Data: From<&'static [u8]>,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        match self.project().kind.project() {
+            KindProj::Inner { body } => body.poll_frame(cx),
+            KindProj::Message { message } => Poll::Ready(
+                message
+                    .take()
+                    .map(|m| Ok(Frame::data(B::Data::from(m.as_bytes())))),
+            ),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Inner { body } => body.is_end_stream(),
+            Kind::Message { message } => message.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Inner { body } => body.size_hint(),
+            Kind::Message { message } => {
+                SizeHint::with_exact(message.map_or(0, |m| m.len() as u64))
+            }
+        }
+    }
+}
+
+/// No body at all: what CORS answers a preflight with when it wraps this layer.
+impl<B> Default for ResponseBody<B> {
+    fn default() -> Self {
+        ResponseBody::message(None)
+    }
+}
+
+impl<B> std::fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            Kind::Inner { .. } => f.write_str("ResponseBody::Inner"),
+            Kind::Message { message } => f
+                .debug_tuple("ResponseBody::Message")
+                .field(message)
+                .finish(),
+        }
+    }
+}
