@@ -130,6 +130,54 @@ async fn a_hundred_streams_run_at_once_on_one_connection() {
 }
 
 #[tokio::test]
+async fn no_more_streams_run_at_once_than_the_limit_allows() {
+    // 30 requests at once on one connection, limit 10: each waits at a barrier of 10, so they
+    // complete in waves, and the service sees at most (and, once, exactly) 10 in flight. A
+    // server ignoring the limit would let all 30 in at once.
+    const LIMIT: u32 = 10;
+    let in_flight = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let barrier = Arc::new(tokio::sync::Barrier::new(LIMIT as usize));
+    let svc = {
+        let (in_flight, most) = (in_flight.clone(), most.clone());
+        tower::service_fn(move |_req: Request<armature_server::RequestBody>| {
+            use std::sync::atomic::Ordering::SeqCst;
+            let (in_flight, most, barrier) = (in_flight.clone(), most.clone(), barrier.clone());
+            async move {
+                let now = in_flight.fetch_add(1, SeqCst) + 1;
+                most.fetch_max(now, SeqCst);
+                barrier.wait().await;
+                in_flight.fetch_sub(1, SeqCst);
+                Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(
+                    "wave",
+                ))))
+            }
+        })
+    };
+    let cert = dev_cert();
+    let server = Running::start_with(h3_server(&cert).http3_max_concurrent_streams(LIMIT), svc);
+    let client = Arc::new(h3_connect(server.addr, cert.cert_der()).await);
+    let tasks: Vec<_> = (0..3 * LIMIT)
+        .map(|_| {
+            let (client, addr) = (client.clone(), server.addr);
+            tokio::spawn(async move { client.get(addr, "/").await })
+        })
+        .collect();
+    for task in tasks {
+        let res = task.await.unwrap().expect("every request completes");
+        assert_eq!(
+            (res.status, res.text()),
+            (StatusCode::OK, "wave".to_owned())
+        );
+    }
+    assert_eq!(
+        most.load(std::sync::atomic::Ordering::SeqCst),
+        LIMIT as usize
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_handler_error_is_a_500_on_its_stream_only() {
     let cert = dev_cert();
     let (server, _started) = start(&cert);

@@ -55,21 +55,24 @@ fn gtlsclient(port: u16, args: &[String]) -> Output {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap_or_else(|error| {
+    let child = command.spawn().unwrap_or_else(|error| {
         panic!(
             "could not run `{CLIENT}` ({error}): this test needs ngtcp2's client; \
              install it with `apt-get install -y ngtcp2-client`"
         )
     });
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > GUARD {
-            let _ = child.kill();
+    // Read its output while it runs (a full pipe would block it), on a thread, so that a
+    // hang is cut off after the guard.
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(GUARD) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
             panic!("{CLIENT} hung");
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
-    child.wait_with_output().unwrap()
 }
 
 fn read(dir: &Path, name: &str) -> Vec<u8> {

@@ -93,7 +93,10 @@ fn check(
     depth: usize,
 ) -> Result<(), String> {
     if depth > MAX_DEPTH {
-        return Ok(());
+        // Refused rather than waved through: the mock does not vouch for what it did not check.
+        return Err(format!(
+            "nested deeper than the {MAX_DEPTH} levels the mock validates"
+        ));
     }
     let schema = resolve(doc, schema);
     let Some(obj) = schema.as_object() else {
@@ -586,6 +589,19 @@ mod tests {
                 "{value}"
             );
         }
+    }
+
+    #[test]
+    fn values_nested_deeper_than_the_limit_are_refused_not_waved_through() {
+        let doc = json!({"components": {"schemas": {"Node": {"type": "object", "properties": {
+            "next": {"$ref": "#/components/schemas/Node"}
+        }}}}});
+        let node = json!({"$ref": "#/components/schemas/Node"});
+        let nested = |levels: usize| (0..levels).fold(json!({}), |inner, _| json!({"next": inner}));
+        assert_eq!(validate(&doc, &node, &nested(5)), Ok(()));
+        let err = validate(&doc, &node, &nested(100)).unwrap_err();
+        assert!(err.message.contains("nested deeper"), "{}", err.message);
+        assert!(err.field.starts_with("next.next"), "{}", err.field);
     }
 
     #[test]

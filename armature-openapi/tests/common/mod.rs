@@ -165,28 +165,31 @@ pub fn chromium() -> PathBuf {
     chromium
 }
 
-/// Runs a command to completion, killing it after `limit`.
+/// Runs a command to completion in its own process group, killing the whole group (a
+/// browser the script started included) after `limit`. Its output is read while it runs
+/// (`wait_with_output` on a thread), so a chatty child never blocks on a full pipe.
 pub fn run(mut command: Command, limit: Duration) -> Output {
-    let mut child = command
+    use std::os::unix::process::CommandExt;
+    let child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .process_group(0)
         .spawn()
         .unwrap_or_else(|err| panic!("{command:?} does not start: {err}"));
-    let deadline = Instant::now() + limit;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
+    let group = format!("-{}", child.id());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(limit) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &group]).status();
+            let out = rx.recv().ok().and_then(Result::ok);
             panic!(
-                "{command:?} did not finish within {limit:?}:\n{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
+                "{command:?} did not finish within {limit:?}:\n{}",
+                out.map_or_else(String::new, |o| String::from_utf8_lossy(&o.stderr)
+                    .into_owned())
             );
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
