@@ -7,7 +7,6 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use common::h3::{dev_cert, h3_server, pattern, service};
 use common::{Running, GUARD};

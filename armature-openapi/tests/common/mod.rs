@@ -10,7 +10,7 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use armature_router::{BoxError, IntoResponse};
 use armature_server::{RequestBody, Server};
