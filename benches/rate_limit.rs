@@ -6,8 +6,9 @@
 //! `cargo bench -p armature-benches --bench rate_limit`
 //!
 //! * `admitted`: every request admitted (a huge quota); armature adds `RateLimit-Policy` and
-//!   `RateLimit` headers, tower_governor adds nothing by default, or `x-ratelimit-limit` and
-//!   `-remaining` with `use_headers()` (`tower_governor_headers`).
+//!   `RateLimit` headers (`armature_no_headers`: none, with `ratelimit_headers(false)`),
+//!   tower_governor adds nothing by default, or `x-ratelimit-limit` and `-remaining` with
+//!   `use_headers()` (`tower_governor_headers`).
 //! * `refused`: every request refused (a spent quota): both build a 429 with `Retry-After`.
 //! * `bare`: the inner service alone, the floor.
 
@@ -78,6 +79,15 @@ fn in_process(c: &mut Criterion) {
     let ours = armature(Quota::per_second(1_000_000_000)).layer(inner);
     assert_eq!(status(&rt, &ours), StatusCode::OK);
     bench_oneshot(&mut group, "armature", &rt, ours, request);
+    // The same work as tower_governor without headers: decide, pass the response through.
+    let quiet = RateLimitLayer::builder()
+        .quota(Quota::per_second(1_000_000_000))
+        .ratelimit_headers(false)
+        .build()
+        .unwrap()
+        .layer(inner);
+    assert_eq!(status(&rt, &quiet), StatusCode::OK);
+    bench_oneshot(&mut group, "armature_no_headers", &rt, quiet, request);
     let theirs =
         GovernorLayer::new(Arc::new(governor(1, 1_000_000_000).finish().unwrap())).layer(inner);
     assert_eq!(status(&rt, &theirs), StatusCode::OK);

@@ -475,3 +475,44 @@ async fn long_keys_are_limited_each_on_their_own() {
     }
     assert_eq!(statuses, [200, 200, 429, 200, 200, 429]);
 }
+
+#[tokio::test]
+async fn without_ratelimit_headers_only_refusals_say_when_to_retry() {
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(1))
+        .key_by_header("x-api-key")
+        .ratelimit_headers(false)
+        .store(
+            MemoryStore::builder()
+                .clock(ManualClock::new())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(counting_inner(Arc::new(AtomicUsize::new(0))));
+    let ok = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(with_key("k"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(
+        ok.headers().get("ratelimit").is_none(),
+        "{:?}",
+        ok.headers()
+    );
+    assert!(ok.headers().get("ratelimit-policy").is_none());
+    let refused = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(with_key("k"))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(refused.headers(), "retry-after"), Some("3600"));
+    assert!(refused.headers().get("ratelimit").is_none());
+}

@@ -35,6 +35,7 @@ pub struct RateLimitBuilder {
     ipv6_prefix: u8,
     store: Option<Store>,
     name: String,
+    ietf_headers: bool,
     x_headers: bool,
 }
 
@@ -48,6 +49,7 @@ impl RateLimitBuilder {
             ipv6_prefix: 64,
             store: None,
             name: "default".to_owned(),
+            ietf_headers: true,
             x_headers: false,
         }
     }
@@ -169,6 +171,24 @@ impl RateLimitBuilder {
         self
     }
 
+    /// Sends the IETF `RateLimit-Policy` and `RateLimit` fields on every answer (default
+    /// `true`). Off, admitted responses pass through untouched (the cheapest setting) and
+    /// refusals carry only `Retry-After`.
+    ///
+    /// ```
+    /// use armature_layers::rate_limit::{Quota, RateLimitLayer};
+    ///
+    /// let quiet = RateLimitLayer::builder()
+    ///     .quota(Quota::per_second(10))
+    ///     .ratelimit_headers(false)
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn ratelimit_headers(mut self, enabled: bool) -> Self {
+        self.ietf_headers = enabled;
+        self
+    }
+
     /// Also sends `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`
     /// (seconds), for clients that predate the IETF fields.
     pub fn x_ratelimit_headers(mut self, enabled: bool) -> Self {
@@ -225,7 +245,7 @@ impl RateLimitBuilder {
             Some(store) => store,
             None => Store::Memory(MemoryStore::new()),
         };
-        let headers = Headers::new(self.name.into(), &gcra, self.x_headers);
+        let headers = Headers::new(self.name.into(), &gcra, self.ietf_headers, self.x_headers);
         Ok(RateLimitLayer::from_config(Config {
             gcra,
             key,
@@ -271,6 +291,7 @@ impl fmt::Debug for RateLimitBuilder {
             .field("ipv6_prefix", &self.ipv6_prefix)
             .field("store", &self.store)
             .field("name", &self.name)
+            .field("ietf_headers", &self.ietf_headers)
             .field("x_headers", &self.x_headers)
             .finish()
     }

@@ -28,18 +28,23 @@ pub(crate) struct Headers {
     name: Arc<str>,
     policy: HeaderValue,
     limit: HeaderValue,
+    /// `"<name>";r=`: the start of every `RateLimit` value.
+    ratelimit_prefix: Box<[u8]>,
+    ietf: bool,
     x_headers: bool,
 }
 
 impl Headers {
-    pub(crate) fn new(name: Arc<str>, gcra: &Gcra, x_headers: bool) -> Self {
+    pub(crate) fn new(name: Arc<str>, gcra: &Gcra, ietf: bool, x_headers: bool) -> Self {
         // The window is the time a spent burst takes to replenish: burst × interval.
         let window = secs(Duration::from_nanos(gcra.tolerance));
         let policy = format!("\"{name}\";q={};w={window}", gcra.burst);
         Headers {
             policy: HeaderValue::from_str(&policy).expect("the name is a checked token"),
             limit: HeaderValue::from(gcra.burst),
+            ratelimit_prefix: format!("\"{name}\";r=").into_bytes().into(),
             name,
+            ietf,
             x_headers,
         }
     }
@@ -58,17 +63,27 @@ impl Headers {
             return;
         }
         let reset = secs(decision.reset);
-        let value = format!("\"{}\";r={};t={reset}", self.name, decision.remaining);
-        headers.insert(RATELIMIT_POLICY, self.policy.clone());
-        headers.insert(
-            RATELIMIT,
-            HeaderValue::from_maybe_shared(Bytes::from(value)).expect("digits and a token"),
-        );
+        if self.ietf {
+            headers.insert(RATELIMIT_POLICY, self.policy.clone());
+            headers.insert(RATELIMIT, self.ratelimit(decision.remaining, reset));
+        }
         if self.x_headers {
             headers.insert(X_LIMIT, self.limit.clone());
             headers.insert(X_REMAINING, HeaderValue::from(decision.remaining));
             headers.insert(X_RESET, HeaderValue::from(reset));
         }
+    }
+
+    /// `"<name>";r=<remaining>;t=<reset>`, written straight into one buffer.
+    fn ratelimit(&self, remaining: u64, reset: u64) -> HeaderValue {
+        let (mut r, mut t) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let (r, t) = (r.format(remaining).as_bytes(), t.format(reset).as_bytes());
+        let mut value = Vec::with_capacity(self.ratelimit_prefix.len() + r.len() + 3 + t.len());
+        value.extend_from_slice(&self.ratelimit_prefix);
+        value.extend_from_slice(r);
+        value.extend_from_slice(b";t=");
+        value.extend_from_slice(t);
+        HeaderValue::from_maybe_shared(Bytes::from(value)).expect("digits and a token")
     }
 }
 
