@@ -52,9 +52,15 @@ export declare class NativeApp {
   inject(method: string, url: string, headers: Array<string>, body?: Buffer | undefined | null): Promise<InjectedResponse>
   /**
    * Binds `host:port` now (throws if it cannot) and serves in the background until
-   * `close()`, SIGINT or SIGTERM (when `signals`).
+   * `close()`.
+   *
+   * Signals are left to Node (the JS layer turns SIGINT/SIGTERM into `close()`): tokio's
+   * handler (signal-hook-registry) would chain to Node's own SIGINT/SIGTERM handler, which
+   * resets the terminal and re-raises the signal; the re-raised signal runs the chained
+   * handler again, endlessly, and the JS thread never gets to run again, so the process hung
+   * at exit after Ctrl-C.
    */
-  listen(host: string, port: number, signals: boolean): NativeServer
+  listen(host: string, port: number): NativeServer
 }
 
 /** Routes of an app or a scope, in registration order. */

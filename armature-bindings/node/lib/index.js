@@ -228,15 +228,40 @@ function normalizeCors (options = {}) {
   }
 }
 
+// Ctrl-C and SIGTERM. Node owns the process's signal handling, so the native server installs
+// no handler of its own (see NativeApp.listen in src/app.rs); here the first SIGINT/SIGTERM
+// closes every server started with `signals` (the default) gracefully, and the process then
+// exits by itself once nothing else keeps it alive. The listeners are removed at once, so a
+// second Ctrl-C terminates the process the default way. Node's signal watchers are unref'd:
+// listening for a signal never keeps the process alive.
+const SIGNALS = ['SIGINT', 'SIGTERM']
+const signalled = new Set()
+
+function onSignal () {
+  for (const sig of SIGNALS) process.removeListener(sig, onSignal)
+  for (const server of signalled) server.close()
+}
+
+function watchSignals (server) {
+  if (signalled.size === 0) for (const sig of SIGNALS) process.on(sig, onSignal)
+  signalled.add(server)
+  const forget = () => {
+    signalled.delete(server)
+    if (signalled.size === 0) for (const sig of SIGNALS) process.removeListener(sig, onSignal)
+  }
+  server.closed.then(forget, forget)
+}
+
 /** A running server; `close()` shuts it down gracefully. */
 class Server {
-  constructor (nativeServer) {
+  constructor (nativeServer, signals) {
     this._native = nativeServer
     this.port = nativeServer.port
     this.host = nativeServer.host
     this.url = `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${this.port}`
     // Pending while serving: keeps Node alive exactly as long as the server runs.
     this.closed = nativeServer.closed()
+    if (signals) watchSignals(this)
   }
 
   address () { return { address: this.host, port: this.port } }
@@ -291,7 +316,7 @@ class App {
   async listen (port, host = '127.0.0.1', options = {}) {
     if (typeof port === 'object' && port !== null) ({ port = 0, host = '127.0.0.1', ...options } = port)
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`listen: invalid port ${port}`)
-    return new Server(this._compile().listen(host, port, options.signals ?? true))
+    return new Server(this._compile().listen(host, port), options.signals ?? true)
   }
 
   /** Serves on `"host:port"`; resolves once bound. */

@@ -282,9 +282,15 @@ impl NativeApp {
     }
 
     /// Binds `host:port` now (throws if it cannot) and serves in the background until
-    /// `close()`, SIGINT or SIGTERM (when `signals`).
+    /// `close()`.
+    ///
+    /// Signals are left to Node (the JS layer turns SIGINT/SIGTERM into `close()`): tokio's
+    /// handler (signal-hook-registry) would chain to Node's own SIGINT/SIGTERM handler, which
+    /// resets the terminal and re-raises the signal; the re-raised signal runs the chained
+    /// handler again, endlessly, and the JS thread never gets to run again, so the process hung
+    /// at exit after Ctrl-C.
     #[napi]
-    pub fn listen(&self, host: String, port: u16, signals: bool) -> Result<NativeServer> {
+    pub fn listen(&self, host: String, port: u16) -> Result<NativeServer> {
         let ip = host
             .parse::<std::net::IpAddr>()
             .or_else(|_| if host == "localhost" { Ok("127.0.0.1".parse().expect("valid")) } else { Err(()) })
@@ -295,7 +301,7 @@ impl NativeApp {
         let (stop, stopped) = oneshot::channel::<()>();
         let (done_tx, done) = watch::channel(false);
         let server = server
-            .shutdown_on_signals(signals)
+            .shutdown_on_signals(false)
             .with_graceful_shutdown(async {
                 let _ = stopped.await;
             });
