@@ -199,3 +199,46 @@ test('invalid routes and options throw a clear error at registration', () => {
   // The app is still usable after a refused registration.
   a.route('/users/:id/posts', get(() => 'posts'))
 })
+
+test('invalid listen/run arguments reject with a clear error; a taken port too', async () => {
+  const a = App.new().route('/', get(() => 'x'))
+  await assert.rejects(a.listen(70000), /listen: invalid port 70000/)
+  await assert.rejects(a.run('nonsense'), /run: expected "host:port"/)
+  await assert.rejects(a.listen(0, 'example.com'), /invalid host "example.com"/)
+  await assert.rejects(a.listen(server.port), /in use|address/i)
+})
+
+test('HttpResponse helpers: ok, text, json, buffer, status, headers', async () => {
+  const r = App.new()
+    .route('/ok', get(() => HttpResponse.ok('fine')))
+    .route('/status', get(() => HttpResponse.status(202).header('x-a', 1).headers([['x-b', '2']])))
+    .route('/json418', get(() => HttpResponse.json({ teapot: true }, 418)))
+    .route('/text', get(() => HttpResponse.text('t', 201)))
+    .route('/bytes', get(() => HttpResponse.buffer(new Uint8Array([1, 2, 3]))))
+    .route('/send', get(() => new HttpResponse().send(Buffer.from('raw')).status(203)))
+  const s = await r.listen(0)
+  try {
+    const ok = await fetch(`${s.url}/ok`)
+    assert.equal(ok.status, 200)
+    assert.equal(await ok.text(), 'fine')
+    const st = await fetch(`${s.url}/status`)
+    assert.equal(st.status, 202)
+    assert.equal(st.headers.get('x-a'), '1')
+    assert.equal(st.headers.get('x-b'), '2')
+    const j = await fetch(`${s.url}/json418`)
+    assert.equal(j.status, 418)
+    assert.equal(j.headers.get('content-type'), 'application/json')
+    assert.deepEqual(await j.json(), { teapot: true })
+    const t = await fetch(`${s.url}/text`)
+    assert.equal(t.status, 201)
+    assert.equal(await t.text(), 't')
+    const b = await fetch(`${s.url}/bytes`)
+    assert.equal(b.headers.get('content-type'), 'application/octet-stream')
+    assert.deepEqual([...new Uint8Array(await b.arrayBuffer())], [1, 2, 3])
+    const raw = await fetch(`${s.url}/send`)
+    assert.equal(raw.status, 203)
+    assert.equal(await raw.text(), 'raw')
+  } finally {
+    await s.close()
+  }
+})

@@ -65,6 +65,13 @@ test('the process exits by itself after close()', async () => {
   assert.match(out.stdout, /closed\nexit 0/)
 })
 
+test('an app used only through inject() does not keep the process alive', async () => {
+  const { exited, out } = startChild('inject-only')
+  const { code } = await within(10000, exited, 'child exit after inject()')
+  assert.equal(code, 0, out.stderr)
+  assert.equal(out.stdout, '200 {"id":"3","name":"Alice"}\nexit 0\n')
+})
+
 test('Ctrl-C (SIGINT) shuts down gracefully: the in-flight request completes, the process exits 0', async () => {
   const { child, exited, out, port } = startChild('serve')
   const p = await within(10000, port, 'child listening')
@@ -75,4 +82,26 @@ test('Ctrl-C (SIGINT) shuts down gracefully: the in-flight request completes, th
   const { code, signal } = await within(10000, exited, 'child exit after SIGINT')
   assert.equal(signal, null, 'ended by the graceful path, not killed by the signal')
   assert.equal(code, 0, out.stderr)
+})
+
+test('SIGTERM shuts down gracefully too, and a second Ctrl-C is left to Node (default: terminate)', async () => {
+  const { child, exited, out, port } = startChild('serve')
+  const p = await within(10000, port, 'child listening')
+  // /gate never finishes by itself: the graceful shutdown waits for it.
+  const held = fetch(`http://127.0.0.1:${p}/gate`).then((r) => r.status, () => 'failed')
+  await sleep(100)
+  child.kill('SIGTERM')
+  // Once the first signal is handled the listener closes: new connections are refused while
+  // the held request drains. Wait for that (polling, no fixed delay) before the second signal.
+  const refused = async () => {
+    for (;;) {
+      try { await fetch(`http://127.0.0.1:${p}/users/1`) } catch { return }
+      await sleep(50)
+    }
+  }
+  await within(10000, refused(), 'listener closed after SIGTERM')
+  child.kill('SIGINT')
+  const { signal } = await within(10000, exited, 'child exit after the second signal')
+  assert.equal(signal, 'SIGINT', 'the second signal terminates the process')
+  assert.equal(await held, 'failed')
 })
