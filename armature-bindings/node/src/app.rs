@@ -36,15 +36,22 @@ const BODY_LIMIT: usize = 1024 * 1024;
 /// The whole stack: request id → logger → CORS → router, over collected request bodies.
 type Stack = BoxCloneSyncService<Request<Bytes>, Response, Infallible>;
 
-fn stack(router: armature_router::Router<Bytes>, logger: Option<Format>, cors: Option<CorsLayer>) -> Stack {
+fn stack(
+    router: armature_router::Router<Bytes>,
+    logger: Option<Format>,
+    cors: Option<CorsLayer>,
+) -> Stack {
     let request_id = RequestIdLayer::new();
     // Each combination is its own concrete type; box once at the end.
     match (logger, cors) {
-        (None, None) => BoxCloneSyncService::new(
-            ServiceBuilder::new().layer(request_id).service(router),
-        ),
+        (None, None) => {
+            BoxCloneSyncService::new(ServiceBuilder::new().layer(request_id).service(router))
+        }
         (None, Some(cors)) => BoxCloneSyncService::new(
-            ServiceBuilder::new().layer(request_id).layer(cors).service(router),
+            ServiceBuilder::new()
+                .layer(request_id)
+                .layer(cors)
+                .service(router),
         ),
         (Some(format), None) => BoxCloneSyncService::new(
             ServiceBuilder::new()
@@ -106,14 +113,19 @@ impl NativeApp {
             Some("text") => Some(Format::Text),
             Some("json") => Some(Format::Json),
             Some(other) => {
-                return Err(Error::new(Status::InvalidArg, format!("unknown logger format {other:?}")))
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    format!("unknown logger format {other:?}"),
+                ))
             }
         };
         let cors = cors.as_ref().map(cors::layer).transpose()?;
         let dispatcher = Arc::new(Dispatcher::new(dispatch)?);
         let router = routes.router(&|method: Option<&Method>, handler: u32| {
             let dispatcher = Arc::clone(&dispatcher);
-            endpoint(method, move |req: Request<Bytes>| dispatcher.call(handler, req))
+            endpoint(method, move |req: Request<Bytes>| {
+                dispatcher.call(handler, req)
+            })
         })?;
         Ok(NativeApp {
             dispatcher,
@@ -164,9 +176,13 @@ impl NativeApp {
     #[napi]
     pub fn params(&self, id: u32) -> Result<HashMap<String, String>> {
         self.with(id, |req| {
-            req.extensions().get::<PathParams>().map_or_else(HashMap::new, |p| {
-                p.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
-            })
+            req.extensions()
+                .get::<PathParams>()
+                .map_or_else(HashMap::new, |p| {
+                    p.iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect()
+                })
         })
     }
 
@@ -182,7 +198,12 @@ impl NativeApp {
         self.with(id, |req| {
             req.headers()
                 .keys()
-                .filter_map(|k| Some((k.as_str().to_owned(), join(req.headers().get_all(k).iter())?)))
+                .filter_map(|k| {
+                    Some((
+                        k.as_str().to_owned(),
+                        join(req.headers().get_all(k).iter())?,
+                    ))
+                })
                 .collect()
         })
     }
@@ -271,7 +292,12 @@ impl NativeApp {
             let headers = parts
                 .headers
                 .iter()
-                .flat_map(|(k, v)| [k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()])
+                .flat_map(|(k, v)| {
+                    [
+                        k.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    ]
+                })
                 .collect();
             Ok(InjectedResponse {
                 status: parts.status.as_u16(),
@@ -293,8 +319,19 @@ impl NativeApp {
     pub fn listen(&self, host: String, port: u16) -> Result<NativeServer> {
         let ip = host
             .parse::<std::net::IpAddr>()
-            .or_else(|_| if host == "localhost" { Ok("127.0.0.1".parse().expect("valid")) } else { Err(()) })
-            .map_err(|()| Error::new(Status::InvalidArg, format!("invalid host {host:?}: use an IP address")))?;
+            .or_else(|_| {
+                if host == "localhost" {
+                    Ok("127.0.0.1".parse().expect("valid"))
+                } else {
+                    Err(())
+                }
+            })
+            .map_err(|()| {
+                Error::new(
+                    Status::InvalidArg,
+                    format!("invalid host {host:?}: use an IP address"),
+                )
+            })?;
         let server = Server::bind(SocketAddr::new(ip, port))
             .map_err(|err| Error::new(Status::GenericFailure, err.to_string()))?;
         let addr = server.local_addr();
@@ -384,7 +421,8 @@ impl NativeServer {
 #[derive(Clone)]
 struct Collect(Stack);
 
-type CollectFuture = Pin<Box<dyn Future<Output = std::result::Result<Response, Infallible>> + Send>>;
+type CollectFuture =
+    Pin<Box<dyn Future<Output = std::result::Result<Response, Infallible>> + Send>>;
 
 // Generic over the server's request body type, so it follows armature-server's choice.
 impl<B> Service<Request<B>> for Collect

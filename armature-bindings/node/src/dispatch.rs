@@ -103,9 +103,8 @@ impl Dispatcher {
             }
         }
         async move {
-            rx.await.unwrap_or_else(|_| {
-                error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
-            })
+            rx.await
+                .unwrap_or_else(|_| error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"))
         }
     }
 
@@ -122,5 +121,7 @@ impl Dispatcher {
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     // A panic while holding the lock leaves plain data behind; keep serving.
-    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -94,8 +94,13 @@ impl NativeRoutes {
     ) -> Result<()> {
         let method = method(&method_name)?;
         let body = response::body_bytes(body);
-        let res = response::build(status, content_type.as_deref(), headers.as_deref(), Bytes::new())
-            .map_err(|err| invalid(format!("static response for {path}: {err}")))?;
+        let res = response::build(
+            status,
+            content_type.as_deref(),
+            headers.as_deref(),
+            Bytes::new(),
+        )
+        .map_err(|err| invalid(format!("static response for {path}: {err}")))?;
         let (parts, _) = res.into_parts();
         self.add(Def::Route {
             method,
@@ -124,9 +129,11 @@ impl NativeRoutes {
         // Build a throwaway router, so every error armature-router knows (pattern syntax,
         // conflicts naming both routes, duplicate methods, bad prefixes) throws here, at
         // registration, rather than when the app starts.
-        let checked = builder(&self.defs, &|method, _| endpoint(method, |_req: Request<Bytes>| ready(())))
-            .build()
-            .map(drop);
+        let checked = builder(&self.defs, &|method, _| {
+            endpoint(method, |_req: Request<Bytes>| ready(()))
+        })
+        .build()
+        .map(drop);
         checked.map_err(|err| {
             self.defs.pop();
             invalid(format!("invalid route: {err}"))
@@ -151,7 +158,10 @@ impl NativeRoutes {
 }
 
 /// A method router answering `method` (every method when `None`) with `handler`.
-pub(crate) fn endpoint<H: Handler<Bytes>>(method: Option<&Method>, handler: H) -> MethodRouter<Bytes> {
+pub(crate) fn endpoint<H: Handler<Bytes>>(
+    method: Option<&Method>,
+    handler: H,
+) -> MethodRouter<Bytes> {
     match method {
         Some(method) => on(method.clone(), handler),
         None => any(handler),
