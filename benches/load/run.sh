@@ -76,11 +76,21 @@ SERVER_TABLE=(
     "axum|18081|h1,h2|peers|$PEERS_TARGET/release/peer-axum --port {port}"
     "actix-web|18082|h1,h2|peers|$PEERS_TARGET/release/peer-actix --port {port}"
     "hyper|18083|h1,h2|peers|$PEERS_TARGET/release/peer-hyper --port {port}"
+    # Node: @armature/core with JS handlers, the same with /plaintext and /json as constant
+    # responses answered in Rust (never entering JS), and the Node peers. Node is
+    # single-threaded for JS; the addon's tokio runtime sizes itself from the CPUs allowed.
+    "armature-node|18090|h1,h2|armature_node|node $ROOT/examples/node/hello.mjs --port {port}"
+    "armature-node-static|18091|h1,h2|armature_node|node $ROOT/examples/node/hello.mjs --port {port} --static"
+    "fastify|18092|h1|node_peers|node $HERE/node/fastify.mjs --port {port}"
+    "node-http|18093|h1|node_peers|node $HERE/node/node-http.mjs --port {port}"
 )
 
 build_armature_hello() { (cd "$ROOT" && cargo build --release --example hello); }
 build_armature_stack() { (cd "$ROOT" && cargo build --release --example stack); }
 build_peers() { (cd "$PEERS" && cargo build --release); }
+# npm ci builds the addon (release) through the package's `prepare` script.
+build_armature_node() { (cd "$ROOT/armature-bindings/node" && npm ci --no-audit --no-fund --loglevel=error); }
+build_node_peers() { (cd "$HERE/node" && npm ci --no-audit --no-fund --loglevel=error); }
 
 # Endpoints: "name|path|content type|exact body".
 ENDPOINT_TABLE=(
