@@ -45,6 +45,9 @@ pub(crate) struct Job {
     pub(crate) tx: oneshot::Sender<Response>,
 }
 
+// Requests are the hot path and `Stopped` comes once per server: boxing `Job` to shrink the
+// enum would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Msg {
     Request(Job),
     /// A server finished (with its error, if any): call `callback(error)` on the loop.
@@ -479,7 +482,7 @@ impl Engine {
         target: &str,
         headers: Vec<(String, String)>,
         body: Vec<u8>,
-    ) -> PyResult<(u16, Vec<(String, String)>, Bound<'py, PyBytes>)> {
+    ) -> PyResult<RawResponse<'py>> {
         let (rt, stack) = match self.client.get() {
             Some(client) => client,
             None => {
@@ -532,6 +535,9 @@ impl Engine {
         Ok((status.as_u16(), headers, PyBytes::new(py, &body)))
     }
 }
+
+/// `(status, [(name, value)], body)`, what `Engine.request` returns to `TestClient`.
+type RawResponse<'py> = (u16, Vec<(String, String)>, Bound<'py, PyBytes>);
 
 /// A running server.
 #[pyclass(frozen, module = "armature._armature")]

@@ -25,7 +25,7 @@ impl Serialize for Value<'_, '_> {
             return s.serialize_unit();
         }
         if let Ok(text) = obj.cast::<PyString>() {
-            return s.serialize_str(&text.to_str().map_err(S::Error::custom)?);
+            return s.serialize_str(text.to_str().map_err(S::Error::custom)?);
         }
         if let Ok(flag) = obj.cast::<PyBool>() {
             return s.serialize_bool(flag.is_true());

@@ -98,7 +98,7 @@ impl HttpResponse {
         Ok(())
     }
 
-    fn into_parts(&self) -> Response {
+    fn to_rust(&self) -> Response {
         let mut res = Response::new(Body::full(self.body.clone()));
         *res.status_mut() = self.status;
         *res.headers_mut() = self.headers.clone();
@@ -234,7 +234,7 @@ impl HttpResponse {
 pub(crate) fn to_response(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Response> {
     if let Ok(res) = value.cast::<HttpResponse>() {
         let res = res.borrow();
-        let mut out = res.into_parts();
+        let mut out = res.to_rust();
         if let Some(chunks) = &res.stream {
             let (tx, rx) = mpsc::unbounded_channel();
             let sender = Py::new(py, ChunkSender(Mutex::new(Some(tx))))?;
