@@ -24,6 +24,8 @@
 #                the report shows the median and the spread per row    [1]
 #   SERVER_CPU, CLIENT_CPU   taskset CPUs for server / load generator [0, 1]
 #   CARGO_TARGET_DIR         honoured for every cargo build
+#   PY_VENV      virtualenv of the Python servers (created by their build
+#                step)                                  [$CARGO_TARGET_DIR or target/load-venv]
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -57,6 +59,7 @@ if [[ -n ${CARGO_TARGET_DIR:-} && $CARGO_TARGET_DIR != /* ]]; then
 fi
 ROOT_TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PEERS_TARGET=${CARGO_TARGET_DIR:-$PEERS/target}
+PY_VENV=${PY_VENV:-$ROOT_TARGET/load-venv}
 
 # ---------------------------------------------------------------- what to run
 # Servers: "name|port|protocols|build step|command".
@@ -76,11 +79,25 @@ SERVER_TABLE=(
     "axum|18081|h1,h2|peers|$PEERS_TARGET/release/peer-axum --port {port}"
     "actix-web|18082|h1,h2|peers|$PEERS_TARGET/release/peer-actix --port {port}"
     "hyper|18083|h1,h2|peers|$PEERS_TARGET/release/peer-hyper --port {port}"
+    # Python (benches/load/python/README.md): one process each. uvicorn, Robyn and Granian
+    # (as run here) speak HTTP/1.1 only.
+    "armature-py|18100|h1,h2|python|env ARMATURE_LOG=warn $PY_VENV/bin/python $ROOT/examples/python/hello.py --host 127.0.0.1 --port {port}"
+    "fastapi|18101|h1|python|$PY_VENV/bin/uvicorn fastapi_app:app --app-dir $HERE/python --host 127.0.0.1 --port {port} --workers 1 --loop uvloop --http httptools --no-access-log"
+    "robyn|18102|h1|python|$PY_VENV/bin/python $HERE/python/robyn_app.py --port {port} --processes 1 --workers 1"
+    "granian|18103|h1|python|$PY_VENV/bin/granian --interface asgi --host 127.0.0.1 --port {port} --workers 1 --loop uvloop --no-ws --working-dir $HERE/python granian_app:app"
 )
 
 build_armature_hello() { (cd "$ROOT" && cargo build --release --example hello); }
 build_armature_stack() { (cd "$ROOT" && cargo build --release --example stack); }
 build_peers() { (cd "$PEERS" && cargo build --release); }
+build_python() { # a virtualenv with the pinned peers and this repository's Python package
+    [[ -x $PY_VENV/bin/python ]] || python3 -m venv "$PY_VENV"
+    local pip=("$PY_VENV/bin/pip" install --quiet --disable-pip-version-check)
+    "${pip[@]}" -r "$HERE/python/requirements.txt"
+    # maturin builds the extension (release, honouring CARGO_TARGET_DIR); --force-reinstall
+    # so a changed binding is rebuilt even though its version number is not.
+    "${pip[@]}" --force-reinstall --no-deps "$ROOT/armature-bindings/python"
+}
 
 # Endpoints: "name|path|content type|exact body".
 ENDPOINT_TABLE=(
