@@ -80,8 +80,10 @@ SERVER_TABLE=(
     "actix-web|18082|h1,h2|peers|$PEERS_TARGET/release/peer-actix --port {port}"
     "hyper|18083|h1,h2|peers|$PEERS_TARGET/release/peer-hyper --port {port}"
     # Python (benches/load/python/README.md): one process each. uvicorn, Robyn and Granian
-    # (as run here) speak HTTP/1.1 only.
-    "armature-py|18100|h1,h2|python|env ARMATURE_LOG=warn $PY_VENV/bin/python $ROOT/examples/python/hello.py --host 127.0.0.1 --port {port}"
+    # (as run here) speak HTTP/1.1 only. armature-py has no optional middleware, like its
+    # peers; armature-py-stack is examples/python/hello.py (logger below its level, CORS).
+    "armature-py|18100|h1,h2|python|$PY_VENV/bin/python $HERE/python/armature_app.py --host 127.0.0.1 --port {port}"
+    "armature-py-stack|18104|h1,h2|python|env ARMATURE_LOG=warn $PY_VENV/bin/python $ROOT/examples/python/hello.py --host 127.0.0.1 --port {port}"
     "fastapi|18101|h1|python|$PY_VENV/bin/uvicorn fastapi_app:app --app-dir $HERE/python --host 127.0.0.1 --port {port} --workers 1 --loop uvloop --http httptools --no-access-log"
     "robyn|18102|h1|python|$PY_VENV/bin/python $HERE/python/robyn_app.py --port {port} --processes 1 --workers 1"
     "granian|18103|h1|python|$PY_VENV/bin/granian --interface asgi --host 127.0.0.1 --port {port} --workers 1 --loop uvloop --no-ws --working-dir $HERE/python granian_app:app"
