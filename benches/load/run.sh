@@ -24,6 +24,8 @@
 #                the report shows the median and the spread per row    [1]
 #   SERVER_CPU, CLIENT_CPU   taskset CPUs for server / load generator [0, 1]
 #   CARGO_TARGET_DIR         honoured for every cargo build
+#   PY_VENV      virtualenv of the Python servers (created by their build
+#                step)                                  [$CARGO_TARGET_DIR or target/load-venv]
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -57,6 +59,7 @@ if [[ -n ${CARGO_TARGET_DIR:-} && $CARGO_TARGET_DIR != /* ]]; then
 fi
 ROOT_TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PEERS_TARGET=${CARGO_TARGET_DIR:-$PEERS/target}
+PY_VENV=${PY_VENV:-$ROOT_TARGET/load-venv}
 
 # ---------------------------------------------------------------- what to run
 # Servers: "name|port|protocols|build step|command".
@@ -83,6 +86,15 @@ SERVER_TABLE=(
     "armature-node-static|18091|h1,h2|armature_node|node $ROOT/examples/node/hello.mjs --port {port} --static"
     "fastify|18092|h1|node_peers|node $HERE/node/fastify.mjs --port {port}"
     "node-http|18093|h1|node_peers|node $HERE/node/node-http.mjs --port {port}"
+
+    # Python (benches/load/python/README.md): one process each. uvicorn, Robyn and Granian
+    # (as run here) speak HTTP/1.1 only. armature-py has no optional middleware, like its
+    # peers; armature-py-stack is examples/python/hello.py (logger below its level, CORS).
+    "armature-py|18100|h1,h2|python|$PY_VENV/bin/python $HERE/python/armature_app.py --host 127.0.0.1 --port {port}"
+    "armature-py-stack|18104|h1,h2|python|env ARMATURE_LOG=warn $PY_VENV/bin/python $ROOT/examples/python/hello.py --host 127.0.0.1 --port {port}"
+    "fastapi|18101|h1|python|$PY_VENV/bin/uvicorn fastapi_app:app --app-dir $HERE/python --host 127.0.0.1 --port {port} --workers 1 --loop uvloop --http httptools --no-access-log"
+    "robyn|18102|h1|python|$PY_VENV/bin/python $HERE/python/robyn_app.py --port {port} --processes 1 --workers 1"
+    "granian|18103|h1|python|$PY_VENV/bin/granian --interface asgi --host 127.0.0.1 --port {port} --workers 1 --loop uvloop --no-ws --working-dir $HERE/python granian_app:app"
 )
 
 build_armature_hello() { (cd "$ROOT" && cargo build --release --example hello); }
@@ -91,6 +103,15 @@ build_peers() { (cd "$PEERS" && cargo build --release); }
 # npm ci builds the addon (release) through the package's `prepare` script.
 build_armature_node() { (cd "$ROOT/armature-bindings/node" && npm ci --no-audit --no-fund --loglevel=error); }
 build_node_peers() { (cd "$HERE/node" && npm ci --no-audit --no-fund --loglevel=error); }
+
+build_python() { # a virtualenv with the pinned peers and this repository's Python package
+    [[ -x $PY_VENV/bin/python ]] || python3 -m venv "$PY_VENV"
+    local pip=("$PY_VENV/bin/pip" install --quiet --disable-pip-version-check)
+    "${pip[@]}" -r "$HERE/python/requirements.txt"
+    # maturin builds the extension (release, honouring CARGO_TARGET_DIR); --force-reinstall
+    # so a changed binding is rebuilt even though its version number is not.
+    "${pip[@]}" --force-reinstall --no-deps "$ROOT/armature-bindings/python"
+}
 
 # Endpoints: "name|path|content type|exact body".
 ENDPOINT_TABLE=(

@@ -45,6 +45,9 @@ pub(crate) struct Job {
     pub(crate) tx: oneshot::Sender<Response>,
 }
 
+// Requests are the hot path and `Stopped` comes once per server: boxing `Job` to shrink the
+// enum would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Msg {
     Request(Job),
     /// A server finished (with its error, if any): call `callback(error)` on the loop.
@@ -64,7 +67,10 @@ pub(crate) struct Queue {
 
 impl Queue {
     pub(crate) fn push(&self, msg: Msg) {
-        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).push(msg);
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(msg);
         if self.sleeping.swap(false, Ordering::AcqRel) {
             self.wake();
         }
@@ -80,7 +86,10 @@ impl Queue {
     }
 
     fn is_empty(&self) -> bool {
-        self.jobs.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 }
 
@@ -230,10 +239,8 @@ impl Engine {
         match coro.call_method1(pyo3::intern!(py, "send"), (py.None(),)) {
             Ok(yielded) => {
                 let handed = Py::new(py, responder).and_then(|responder| {
-                    runtime(py)?.call_method1(
-                        pyo3::intern!(py, "suspend"),
-                        (coro, yielded, responder),
-                    )
+                    runtime(py)?
+                        .call_method1(pyo3::intern!(py, "suspend"), (coro, yielded, responder))
                 });
                 if let Err(err) = handed {
                     err.print(py);
@@ -255,7 +262,11 @@ fn settle(py: Python<'_>, value: &Bound<'_, PyAny>, responder: Responder) {
     let plain = value.is_instance_of::<HttpResponse>()
         || value.is_exact_instance_of::<PyDict>()
         || value.is_exact_instance_of::<pyo3::types::PyList>();
-    if !plain && value.hasattr(pyo3::intern!(py, "__await__")).unwrap_or(false) {
+    if !plain
+        && value
+            .hasattr(pyo3::intern!(py, "__await__"))
+            .unwrap_or(false)
+    {
         // Some other awaitable (a Future, a custom object): let asyncio drive it.
         let handed = Py::new(py, responder).and_then(|responder| {
             runtime(py)?.call_method1(pyo3::intern!(py, "awaitable"), (value, responder))
@@ -291,7 +302,7 @@ impl Engine {
     /// Compiles the routes (`(method, path)` pairs; `endpoints[i]` answers route `i`) and
     /// the layers. Route conflicts and bad CORS settings are `ValueError`s, from Rust.
     #[new]
-    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024))]
+    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None))]
     fn new(
         py: Python<'_>,
         routes: Vec<(String, String)>,
@@ -299,9 +310,18 @@ impl Engine {
         cors: Option<Bound<'_, PyDict>>,
         logger: Option<(String, String)>,
         max_body_size: usize,
+        limits: Option<Vec<Option<Bound<'_, PyDict>>>>,
     ) -> PyResult<Self> {
         if routes.len() != endpoints.len() {
             return Err(PyValueError::new_err("one endpoint per route"));
+        }
+        let limits = limits
+            .unwrap_or_default()
+            .iter()
+            .map(|options| options.as_ref().map(crate::rate_limit::layer).transpose())
+            .collect::<PyResult<Vec<_>>>()?;
+        if !limits.is_empty() && limits.len() != routes.len() {
+            return Err(PyValueError::new_err("one rate limit (or None) per route"));
         }
         let routes = routes
             .into_iter()
@@ -347,6 +367,7 @@ impl Engine {
             cors,
             logger,
             max_body_size,
+            limits,
         });
         // Compile once now, so a route conflict is reported where the app is built.
         stack::build::<Full<Bytes>>(&config, &queue)
@@ -405,7 +426,9 @@ impl Engine {
         shutdown_timeout: f64,
     ) -> PyResult<ServerHandle> {
         let socket = listener.take()?;
-        let addr = socket.local_addr().map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let addr = socket
+            .local_addr()
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         let service = stack::build::<armature_server::RequestBody>(&self.config, &self.queue)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let (stop, stopped) = oneshot::channel::<()>();
@@ -459,7 +482,7 @@ impl Engine {
         target: &str,
         headers: Vec<(String, String)>,
         body: Vec<u8>,
-    ) -> PyResult<(u16, Vec<(String, String)>, Bound<'py, PyBytes>)> {
+    ) -> PyResult<RawResponse<'py>> {
         let (rt, stack) = match self.client.get() {
             Some(client) => client,
             None => {
@@ -486,7 +509,10 @@ impl Engine {
         let stack = stack.clone();
         let (status, headers, body) = py.detach(move || {
             rt.block_on(async move {
-                let res = stack.oneshot(req).await.unwrap_or_else(|never| match never {});
+                let res = stack
+                    .oneshot(req)
+                    .await
+                    .unwrap_or_else(|never| match never {});
                 let (parts, body) = res.into_parts();
                 let body = match body.collect().await {
                     Ok(collected) => Ok(collected.to_bytes()),
@@ -495,7 +521,8 @@ impl Engine {
                 (parts.status, parts.headers, body)
             })
         });
-        let body = body.map_err(|e| PyRuntimeError::new_err(format!("response body failed: {e}")))?;
+        let body =
+            body.map_err(|e| PyRuntimeError::new_err(format!("response body failed: {e}")))?;
         let headers = headers
             .iter()
             .map(|(n, v)| {
@@ -508,6 +535,9 @@ impl Engine {
         Ok((status.as_u16(), headers, PyBytes::new(py, &body)))
     }
 }
+
+/// `(status, [(name, value)], body)`, what `Engine.request` returns to `TestClient`.
+type RawResponse<'py> = (u16, Vec<(String, String)>, Bound<'py, PyBytes>);
 
 /// A running server.
 #[pyclass(frozen, module = "armature._armature")]
@@ -532,4 +562,3 @@ impl ServerHandle {
         self.addr.clone()
     }
 }
-

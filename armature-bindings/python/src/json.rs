@@ -25,7 +25,7 @@ impl Serialize for Value<'_, '_> {
             return s.serialize_unit();
         }
         if let Ok(text) = obj.cast::<PyString>() {
-            return s.serialize_str(&text.to_str().map_err(S::Error::custom)?);
+            return s.serialize_str(text.to_str().map_err(S::Error::custom)?);
         }
         if let Ok(flag) = obj.cast::<PyBool>() {
             return s.serialize_bool(flag.is_true());
@@ -49,7 +49,12 @@ impl Serialize for Value<'_, '_> {
                     Ok(k) => k.to_str().map_err(S::Error::custom)?.to_owned(),
                     Err(_) if key.is_none() => "null".to_owned(),
                     // Python's json writes int, float and bool keys as strings.
-                    Err(_) => match (Value { obj: &key, depth: 0 }).to_vec() {
+                    Err(_) => match (Value {
+                        obj: &key,
+                        depth: 0,
+                    })
+                    .to_vec()
+                    {
                         Ok(bytes) => String::from_utf8_lossy(&bytes).trim_matches('"').to_owned(),
                         Err(err) => return Err(S::Error::custom(err)),
                     },
@@ -117,6 +122,9 @@ pub(crate) fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 
 /// `dumps(obj) -> bytes`: the serializer responses use, for Python code that needs the same.
 #[pyfunction]
-pub(crate) fn dumps<'py>(py: Python<'py>, obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+pub(crate) fn dumps<'py>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
     Ok(PyBytes::new(py, &to_json(obj)?))
 }

@@ -11,6 +11,7 @@
 mod engine;
 mod json;
 mod listener;
+mod rate_limit;
 mod request;
 mod response;
 mod stack;

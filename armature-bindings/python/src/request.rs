@@ -193,7 +193,10 @@ impl HttpRequest {
     /// The `x-request-id` the request-id layer gave this request.
     #[getter]
     fn request_id(&self) -> Option<&str> {
-        self.parts.extensions.get::<RequestId>().map(RequestId::as_str)
+        self.parts
+            .extensions
+            .get::<RequestId>()
+            .map(RequestId::as_str)
     }
 
     /// The client's `(host, port)`, when served over a socket.

@@ -98,7 +98,7 @@ impl HttpResponse {
         Ok(())
     }
 
-    fn into_parts(&self) -> Response {
+    fn to_rust(&self) -> Response {
         let mut res = Response::new(Body::full(self.body.clone()));
         *res.status_mut() = self.status;
         *res.headers_mut() = self.headers.clone();
@@ -152,14 +152,24 @@ impl HttpResponse {
     #[staticmethod]
     #[pyo3(signature = (content, status=200, headers=None))]
     fn text(content: &str, status: u16, headers: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Self::build(status, headers, Some(TEXT), Bytes::copy_from_slice(content.as_bytes()))
+        Self::build(
+            status,
+            headers,
+            Some(TEXT),
+            Bytes::copy_from_slice(content.as_bytes()),
+        )
     }
 
     /// `content` as `text/html; charset=utf-8`.
     #[staticmethod]
     #[pyo3(signature = (content, status=200, headers=None))]
     fn html(content: &str, status: u16, headers: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        Self::build(status, headers, Some(HTML), Bytes::copy_from_slice(content.as_bytes()))
+        Self::build(
+            status,
+            headers,
+            Some(HTML),
+            Bytes::copy_from_slice(content.as_bytes()),
+        )
     }
 
     /// A streamed body: each `bytes`/`str` chunk of the async iterable `chunks` is sent as
@@ -172,7 +182,10 @@ impl HttpResponse {
         headers: Option<&Bound<'_, PyAny>>,
         media_type: Option<&str>,
     ) -> PyResult<Self> {
-        let ct = media(media_type, HeaderValue::from_static("application/octet-stream"))?;
+        let ct = media(
+            media_type,
+            HeaderValue::from_static("application/octet-stream"),
+        )?;
         let mut res = Self::build(status, headers, ct, Bytes::new())?;
         res.stream = Some(chunks.unbind());
         Ok(res)
@@ -221,7 +234,7 @@ impl HttpResponse {
 pub(crate) fn to_response(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Response> {
     if let Ok(res) = value.cast::<HttpResponse>() {
         let res = res.borrow();
-        let mut out = res.into_parts();
+        let mut out = res.to_rust();
         if let Some(chunks) = &res.stream {
             let (tx, rx) = mpsc::unbounded_channel();
             let sender = Py::new(py, ChunkSender(Mutex::new(Some(tx))))?;
@@ -231,7 +244,8 @@ pub(crate) fn to_response(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<
         return Ok(out);
     }
     // The common cases first: no attribute lookups (and no AttributeError) for them.
-    if value.is_exact_instance_of::<PyDict>() || value.is_exact_instance_of::<pyo3::types::PyList>() {
+    if value.is_exact_instance_of::<PyDict>() || value.is_exact_instance_of::<pyo3::types::PyList>()
+    {
         let mut res = Response::new(Body::full(Bytes::from(to_json(value)?)));
         res.headers_mut().insert(CONTENT_TYPE, JSON);
         return Ok(res);
@@ -263,14 +277,20 @@ impl ChunkSender {
     /// Queues a chunk; `False` once the client has gone (stop producing then).
     fn send(&self, chunk: &Bound<'_, PyAny>) -> PyResult<bool> {
         let bytes = bytes_of(chunk)?;
-        let guard = self.0.lock().map_err(|_| PyRuntimeError::new_err("poisoned"))?;
+        let guard = self
+            .0
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("poisoned"))?;
         Ok(guard.as_ref().is_some_and(|tx| tx.send(Ok(bytes)).is_ok()))
     }
 
     /// Ends the body; with `error`, aborts it (the client sees a cut-off response).
     #[pyo3(signature = (error=None))]
     fn close(&self, error: Option<String>) -> PyResult<()> {
-        let mut guard = self.0.lock().map_err(|_| PyRuntimeError::new_err("poisoned"))?;
+        let mut guard = self
+            .0
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("poisoned"))?;
         if let (Some(tx), Some(error)) = (guard.take(), error) {
             let _ = tx.send(Err(error.into()));
         }
@@ -288,6 +308,8 @@ impl http_body::Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.0.poll_recv(cx).map(|chunk| chunk.map(|c| c.map(Frame::data)))
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| c.map(Frame::data)))
     }
 }

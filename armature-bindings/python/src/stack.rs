@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use armature_layers::cors::CorsLayer;
 use armature_layers::logger::Logger;
+use armature_layers::rate_limit::RateLimitLayer;
 use armature_layers::request_id::RequestIdLayer;
 use armature_router::{on, Body, BoxError, IntoResponse, Response, RouteError, Router};
 use bytes::Bytes;
@@ -27,6 +28,8 @@ pub(crate) struct Config {
     pub(crate) cors: Option<CorsLayer>,
     pub(crate) logger: Option<Logger>,
     pub(crate) max_body_size: usize,
+    /// The `@rate_limit` layer of each route (same index as `routes`), if any.
+    pub(crate) limits: Vec<Option<RateLimitLayer>>,
 }
 
 pub(crate) fn build<B>(config: &Config, queue: &Arc<Queue>) -> Result<Stack<B>, RouteError>
@@ -38,12 +41,14 @@ where
     for (route, (method, path)) in config.routes.iter().enumerate() {
         let queue = Arc::clone(queue);
         let limit = config.max_body_size;
-        builder = builder.route(
-            path,
-            on(method.clone(), move |req: Request<B>| {
-                endpoint(Arc::clone(&queue), route, limit, req)
-            }),
-        );
+        let mut endpoint = on(method.clone(), move |req: Request<B>| {
+            endpoint(Arc::clone(&queue), route, limit, req)
+        });
+        if let Some(Some(rate_limit)) = config.limits.get(route) {
+            // Refused requests (429 + Retry-After) never reach the Python thread.
+            endpoint = endpoint.layer(rate_limit.clone());
+        }
+        builder = builder.route(path, endpoint);
     }
     let router = builder.build()?;
     let base = ServiceBuilder::new().layer(RequestIdLayer::new());

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import os
 import sys
 import threading
@@ -23,6 +24,7 @@ from armature import (
     HttpResponse,
     LoggerMiddleware,
     Router,
+    rate_limit,
 )
 
 # What dependencies, background tasks and hooks did, for the tests to read back.
@@ -59,6 +61,16 @@ def get_db() -> Iterator[FakeDb]:
 async def get_settings() -> dict:
     await asyncio.sleep(0)
     return {"greeting": "hi"}
+
+
+async def get_session() -> AsyncIterator[str]:
+    EVENTS.append("session:open")
+    try:
+        await asyncio.sleep(0)
+        yield "session"
+    finally:
+        await asyncio.sleep(0)
+        EVENTS.append("session:close")
 
 
 CALLS = {"counted": 0}
@@ -186,8 +198,9 @@ async def stream() -> HttpResponse:
 
 
 @router.get("/deps")
-async def deps(settings: dict = Depends(get_settings), a: int = Depends(counted), b: int = Depends(needs_counted)) -> dict:
-    return {"greeting": settings["greeting"], "a": a, "b": b}
+async def deps(settings: dict = Depends(get_settings), a: int = Depends(counted), b: int = Depends(needs_counted), session: str = Depends(get_session)) -> dict:
+    EVENTS.append("deps:handler")
+    return {"greeting": settings["greeting"], "a": a, "b": b, "session": session}
 
 
 @router.get("/me")
@@ -198,6 +211,65 @@ async def me(user: str = Depends(current_user)) -> dict:
 @router.get("/events")
 async def events() -> list:
     return EVENTS
+
+
+@router.delete("/events")
+async def clear_events() -> None:
+    EVENTS.clear()
+
+
+@router.get("/limited")
+@rate_limit(2, per="minute")
+async def limited() -> dict:
+    EVENTS.append("limited:handler")
+    return {"ok": True}
+
+
+class _PyBuffer(ctypes.Structure):
+    """CPython's `Py_buffer`, to read where a buffer-protocol exporter's bytes live."""
+
+    _fields_ = [
+        ("buf", ctypes.c_void_p),
+        ("obj", ctypes.c_void_p),
+        ("len", ctypes.c_ssize_t),
+        ("itemsize", ctypes.c_ssize_t),
+        ("readonly", ctypes.c_int),
+        ("ndim", ctypes.c_int),
+        ("format", ctypes.c_char_p),
+        ("shape", ctypes.c_void_p),
+        ("strides", ctypes.c_void_p),
+        ("suboffsets", ctypes.c_void_p),
+        ("internal", ctypes.c_void_p),
+    ]
+
+
+def buffer_address(obj: object) -> int:
+    get = ctypes.pythonapi.PyObject_GetBuffer
+    get.argtypes = [ctypes.py_object, ctypes.POINTER(_PyBuffer), ctypes.c_int]
+    release = ctypes.pythonapi.PyBuffer_Release
+    release.argtypes = [ctypes.POINTER(_PyBuffer)]
+    view = _PyBuffer()
+    if get(obj, ctypes.byref(view), 0) != 0:
+        raise BufferError("no buffer")
+    try:
+        return int(view.buf or 0)
+    finally:
+        release(ctypes.byref(view))
+
+
+@router.post("/buffer")
+async def buffer(req: HttpRequest) -> dict:
+    body = req.body
+    view = memoryview(body)
+    return {
+        "same_object": req.body is body,
+        "exporter_is_body": view.obj is body,
+        "first": buffer_address(body),
+        "again": buffer_address(req.body),
+        "a_copy": buffer_address(bytes(body)),
+        "len": view.nbytes,
+        "head": bytes(view[:4]).decode(),
+    }
 
 
 @router.post("/notify")

@@ -1,6 +1,6 @@
 """FastAPI peer for the load test: the three endpoints, served by uvicorn.
 
-    uvicorn fastapi_app:app --app-dir benches/load/python --host 127.0.0.1 --port 18090 \
+    uvicorn fastapi_app:app --app-dir benches/load/python --host 127.0.0.1 --port 18101 \
         --workers 1 --loop uvloop --http httptools --no-access-log
 """
 

@@ -1,6 +1,6 @@
 """Bare ASGI peer for the load test (no framework), served by Granian.
 
-    granian --interface asgi --host 127.0.0.1 --port 18092 --workers 1 --loop uvloop \
+    granian --interface asgi --host 127.0.0.1 --port 18103 --workers 1 --loop uvloop \
         --no-ws --working-dir benches/load/python granian_app:app
 """
 

@@ -1,6 +1,6 @@
 """Robyn peer for the load test: the three endpoints, one process, one worker.
 
-    python benches/load/python/robyn_app.py --port 18091
+    python benches/load/python/robyn_app.py --port 18102
 """
 
 import json
@@ -33,7 +33,7 @@ async def get_user(request):
 
 
 if __name__ == "__main__":
-    port = int(os.environ.get("PORT", "18091"))
+    port = int(os.environ.get("PORT", "18102"))
     if "--port" in sys.argv:
         i = sys.argv.index("--port")
         port = int(sys.argv[i + 1])

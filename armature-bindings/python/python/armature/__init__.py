@@ -21,6 +21,7 @@ from .app import App
 from .exceptions import HTTPException, RequestValidationError
 from .middleware import CORSMiddleware, LoggerMiddleware
 from .params import BackgroundTasks, Depends
+from .ratelimit import rate_limit
 from .routing import APIRouter, Router
 from .testclient import TestClient
 
@@ -38,4 +39,5 @@ __all__ = [
     "RequestValidationError",
     "Router",
     "TestClient",
+    "rate_limit",
 ]

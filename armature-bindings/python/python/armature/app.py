@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable, Optional, Sequence, Union
 from ._armature import Engine, Listener
 from .middleware import CORSMiddleware, LoggerMiddleware
 from .params import Depends
+from .ratelimit import options_of
 from .routing import Router
 
 logger = logging.getLogger("armature")
@@ -101,6 +102,7 @@ class App(Router):
             cors=self._cors.options if self._cors else None,
             logger=(self._logger.level, self._logger.format) if self._logger else None,
             max_body_size=self.max_body_size,
+            limits=[options_of(r.handler) for r in self.routes],
         )
 
     async def startup(self) -> None:

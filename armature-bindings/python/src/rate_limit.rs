@@ -1,0 +1,57 @@
+//! `@rate_limit(...)`: the options the Python decorator collected, turned into Armature's
+//! Rust rate-limit layer (GCRA, in-process store) for one route.
+
+use std::time::Duration;
+
+use armature_layers::rate_limit::{Quota, RateLimitLayer};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+/// `options[key]`, when present and not `None`.
+fn get<'py>(options: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    Ok(options.get_item(key)?.filter(|v| !v.is_none()))
+}
+
+/// Builds the layer from `{"count", "period", "burst", "key_header", "trust_proxies",
+/// "name", "x_ratelimit_headers"}`; configuration errors come from the Rust builder, as
+/// `ValueError`. The layer owns its store: every clone of it (the served stack, the
+/// `TestClient`'s) counts against the same budget.
+pub(crate) fn layer(options: &Bound<'_, PyDict>) -> PyResult<RateLimitLayer> {
+    let count: u32 = match get(options, "count")? {
+        Some(v) => v.extract()?,
+        None => 0,
+    };
+    let period: f64 = match get(options, "period")? {
+        Some(v) => v.extract()?,
+        None => 0.0,
+    };
+    if !(period.is_finite() && period > 0.0) {
+        return Err(PyValueError::new_err(
+            "invalid rate limit: the period must be a positive number of seconds",
+        ));
+    }
+    let mut quota = Quota::new(count, Duration::from_secs_f64(period));
+    if let Some(burst) = get(options, "burst")? {
+        quota = quota.burst(burst.extract()?);
+    }
+    let mut builder = RateLimitLayer::builder().quota(quota);
+    if let Some(header) = get(options, "key_header")? {
+        builder = builder.key_by_header(header.extract::<String>()?);
+    }
+    if let Some(proxies) = get(options, "trust_proxies")? {
+        let proxies: Vec<String> = proxies.extract()?;
+        if !proxies.is_empty() {
+            builder = builder.trust_proxies(proxies);
+        }
+    }
+    if let Some(name) = get(options, "name")? {
+        builder = builder.policy_name(name.extract::<String>()?);
+    }
+    if let Some(x) = get(options, "x_ratelimit_headers")? {
+        builder = builder.x_ratelimit_headers(x.extract()?);
+    }
+    builder
+        .build()
+        .map_err(|e| PyValueError::new_err(format!("invalid rate limit: {e}")))
+}
