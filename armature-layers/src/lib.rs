@@ -1,5 +1,5 @@
-//! Standalone tower layers for HTTP services: [`cors`], [`logger`], [`rate_limit`] and
-//! [`request_id`].
+//! Standalone tower layers for HTTP services: [`analytics`], [`cors`], [`logger`],
+//! [`rate_limit`] and [`request_id`].
 //!
 //! Each is a `tower::Layer` generic over request and response bodies, so the same value works
 //! in an Armature router stack, an axum `Router::layer`, a tonic server and plain hyper.
@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod analytics;
 pub mod cors;
 pub mod logger;
 pub mod rate_limit;

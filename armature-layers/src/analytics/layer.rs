@@ -1,0 +1,323 @@
+//! [`AnalyticsLayer`], its builder, and the service it wraps around yours.
+
+use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use armature_router::Router;
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::consumers::{Consumers, TopConsumers};
+use super::future::{Pending, ResponseFuture};
+use super::stats::{method_index, RouteStats, Routes};
+
+/// Finds the route template of a path the router was never asked about (a request an outer
+/// layer refused), so that refusal is still counted under its route.
+pub(crate) trait Resolve: Send + Sync {
+    fn template<'a>(&'a self, path: &str) -> Option<&'a str>;
+}
+
+impl<B: 'static> Resolve for Router<B>
+where
+    Router<B>: Send + Sync,
+{
+    fn template<'a>(&'a self, path: &str) -> Option<&'a str> {
+        self.at(path).map(|found| found.template())
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) routes: Routes,
+    pub(crate) consumers: Option<TopConsumers>,
+    resolver: Option<Box<dyn Resolve>>,
+    pub(crate) started: Instant,
+    pub(crate) top_routes: usize,
+    pub(crate) top_consumers: usize,
+}
+
+impl Shared {
+    /// The counters of `method` on the route `path` resolves to, when a router was given.
+    fn resolve(&self, method: usize, path: &str) -> Option<Arc<RouteStats>> {
+        let template = self.resolver.as_ref()?.template(path)?;
+        Some(self.routes.get(method, Some(template)))
+    }
+}
+
+/// Records request counts, in-flight requests, latency, body sizes, errors and rate-limit
+/// refusals per method, route template and status class; see the [module docs](super).
+///
+/// Cheap to clone: every clone (and every service it wraps) shares the same counters, which
+/// [`metrics_service`](Self::metrics_service), [`json_service`](Self::json_service) and
+/// [`dashboard_service`](Self::dashboard_service) read.
+///
+/// ```
+/// use armature_layers::analytics::AnalyticsLayer;
+/// use http::{Request, Response};
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # tokio_test::block_on(async {
+/// let analytics = AnalyticsLayer::new();
+/// let app = ServiceBuilder::new().layer(analytics.clone()).service(service_fn(|_req: Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(Response::new(String::from("hi")))
+/// }));
+/// let res = app.oneshot(Request::get("/anything").body(())?).await?;
+/// drop(res); // counted when the response body ends or is dropped
+/// let summary = analytics.summary();
+/// assert_eq!(summary.total.requests, 1);
+/// assert_eq!(summary.routes[0].route, "unmatched"); // no router: no route template
+/// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct AnalyticsLayer {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for AnalyticsLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnalyticsLayer").finish_non_exhaustive()
+    }
+}
+
+impl Default for AnalyticsLayer {
+    fn default() -> Self {
+        AnalyticsLayer::new()
+    }
+}
+
+impl AnalyticsLayer {
+    /// Per-route analytics with the defaults: at most 1000 route templates, no per-consumer
+    /// table.
+    ///
+    /// ```
+    /// let analytics = armature_layers::analytics::AnalyticsLayer::new();
+    /// assert_eq!(analytics.summary().total.requests, 0);
+    /// ```
+    pub fn new() -> Self {
+        AnalyticsLayer::builder().build()
+    }
+
+    /// A builder, to pre-register a router's routes and count consumers.
+    ///
+    /// ```
+    /// use armature_layers::analytics::{AnalyticsLayer, Consumers};
+    ///
+    /// let analytics = AnalyticsLayer::builder()
+    ///     .consumers(Consumers::client_ip(), 1_000)
+    ///     .max_routes(500)
+    ///     .build();
+    /// # let _ = analytics;
+    /// ```
+    pub fn builder() -> AnalyticsBuilder {
+        AnalyticsBuilder {
+            max_routes: 1000,
+            consumers: None,
+            resolver: None,
+            register: Vec::new(),
+            top_routes: 100,
+            top_consumers: 20,
+        }
+    }
+}
+
+/// Builds an [`AnalyticsLayer`].
+///
+/// ```
+/// use armature_layers::analytics::AnalyticsLayer;
+/// use armature_router::{get, Router};
+/// use http::Request;
+///
+/// let router = Router::builder()
+///     .route("/users/{id}", get(|_req: Request<()>| async { "" }))
+///     .build()
+///     .unwrap();
+/// let analytics = AnalyticsLayer::builder().routes(&router).build();
+/// // The route is listed (with zero requests) before its first request.
+/// assert_eq!(analytics.summary().routes.len(), 1);
+/// ```
+pub struct AnalyticsBuilder {
+    max_routes: usize,
+    consumers: Option<(Consumers, usize)>,
+    resolver: Option<Box<dyn Resolve>>,
+    register: Vec<(http::Method, String)>,
+    top_routes: usize,
+    top_consumers: usize,
+}
+
+impl fmt::Debug for AnalyticsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnalyticsBuilder")
+            .field("max_routes", &self.max_routes)
+            .field("consumers", &self.consumers)
+            .field("routes", &self.register.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AnalyticsBuilder {
+    /// Pre-registers every route of `router` (so each is listed, and its counters exist,
+    /// before its first request) and uses the router to find the route of requests that an
+    /// outer layer answered without calling it, such as rate-limit refusals. That lookup costs
+    /// one allocation-free route match per request.
+    ///
+    /// ```
+    /// use armature_layers::analytics::AnalyticsLayer;
+    /// use armature_router::{get, Router};
+    /// use http::Request;
+    ///
+    /// let router = Router::builder().route("/a", get(|_r: Request<()>| async { "" })).build().unwrap();
+    /// let analytics = AnalyticsLayer::builder().routes(&router).build();
+    /// assert!(analytics.summary().routes.iter().any(|r| r.route == "/a" && r.method == "GET"));
+    /// ```
+    pub fn routes<B: 'static>(mut self, router: &Router<B>) -> Self
+    where
+        Router<B>: Send + Sync,
+    {
+        for (template, methods) in router.routes() {
+            for method in methods {
+                self.register.push((method, template.to_owned()));
+            }
+        }
+        self.resolver = Some(Box::new(router.clone()));
+        self
+    }
+
+    /// Counts requests per consumer in a bounded top-N table of `capacity` entries.
+    ///
+    /// ```
+    /// use armature_layers::analytics::{AnalyticsLayer, Consumers};
+    /// let _ = AnalyticsLayer::builder().consumers(Consumers::api_key("x-api-key"), 256).build();
+    /// ```
+    pub fn consumers(mut self, consumers: Consumers, capacity: usize) -> Self {
+        self.consumers = Some((consumers, capacity));
+        self
+    }
+
+    /// The most route templates counted separately (default 1000); later ones are counted as
+    /// `unmatched`.
+    ///
+    /// ```
+    /// let _ = armature_layers::analytics::AnalyticsLayer::builder().max_routes(50).build();
+    /// ```
+    pub fn max_routes(mut self, max: usize) -> Self {
+        self.max_routes = max;
+        self
+    }
+
+    /// How many routes (default 100) and consumers (default 20) the JSON summary lists.
+    ///
+    /// ```
+    /// let _ = armature_layers::analytics::AnalyticsLayer::builder().summary_size(10, 5).build();
+    /// ```
+    pub fn summary_size(mut self, routes: usize, consumers: usize) -> Self {
+        self.top_routes = routes;
+        self.top_consumers = consumers;
+        self
+    }
+
+    /// The layer.
+    ///
+    /// ```
+    /// let analytics = armature_layers::analytics::AnalyticsLayer::builder().build();
+    /// # let _ = analytics;
+    /// ```
+    pub fn build(self) -> AnalyticsLayer {
+        let routes = Routes::new(self.max_routes);
+        for (method, template) in &self.register {
+            routes.register(method, template);
+        }
+        let shared = Shared {
+            routes,
+            consumers: self
+                .consumers
+                .map(|(consumers, capacity)| TopConsumers::new(consumers, capacity)),
+            resolver: self.resolver,
+            started: Instant::now(),
+            top_routes: self.top_routes,
+            top_consumers: self.top_consumers,
+        };
+        AnalyticsLayer {
+            shared: Arc::new(shared),
+        }
+    }
+}
+
+impl<S> Layer<S> for AnalyticsLayer {
+    type Service = Analytics<S>;
+
+    fn layer(&self, inner: S) -> Analytics<S> {
+        Analytics {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The service of [`AnalyticsLayer`]: passes requests through and records each one.
+///
+/// ```
+/// use armature_layers::analytics::{Analytics, AnalyticsLayer};
+/// use tower::{service_fn, Layer};
+///
+/// let svc: Analytics<_> = AnalyticsLayer::new().layer(service_fn(|_req: http::Request<()>| async {
+///     Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+/// }));
+/// # let _ = svc;
+/// ```
+#[derive(Clone)]
+pub struct Analytics<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for Analytics<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Analytics")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Analytics<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: http_body::Body,
+{
+    type Response = Response<super::AnalyticsBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let start = Instant::now();
+        let method = method_index(req.method());
+        let shared = &self.shared;
+        shared.routes.active[method].fetch_add(1, Relaxed);
+        // The declared size: the request body stays the caller's type (any type, even `()`),
+        // so it is not wrapped to be counted.
+        let request_bytes = req
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let consumer = shared.consumers.as_ref().and_then(|c| c.record(&req));
+        let resolved = shared.resolve(method, req.uri().path());
+        let pending = Pending {
+            shared: Arc::clone(shared),
+            start,
+            method: method as u8,
+            request_bytes,
+            consumer,
+            resolved,
+        };
+        ResponseFuture::new(self.inner.call(req), pending)
+    }
+}

@@ -1,0 +1,352 @@
+//! The counters: one [`RouteStats`] per method and route template, found without allocating
+//! once it exists, updated with relaxed atomic adds only.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+use http::Method;
+
+/// The route label of requests no route matched (404s, and refusals of outer layers when no
+/// router was given to resolve their path). Templates start with `/`, so it names no route.
+pub const UNMATCHED: &str = "unmatched";
+
+/// Upper bounds of the latency buckets, in seconds: a 1-2.5-5 series from 25 µs to 10 s,
+/// fine enough at the low end for percentiles of fast APIs.
+pub const DURATION_BUCKETS: [f64; 18] = [
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Upper bounds of the body size buckets, in bytes.
+pub const SIZE_BUCKETS: [f64; 8] = [
+    64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262_144.0, 1_048_576.0,
+];
+
+const DURATION_NANOS: [u64; 18] = {
+    let micros = [
+        25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
+        500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000,
+    ];
+    let mut nanos = [0; 18];
+    let mut i = 0;
+    while i < 18 {
+        nanos[i] = micros[i] * 1_000;
+        i += 1;
+    }
+    nanos
+};
+
+const SIZE_BYTES: [u64; 8] = [64, 256, 1024, 4096, 16384, 65536, 262_144, 1_048_576];
+
+/// Methods with a label of their own; any other is `_OTHER`, as OpenTelemetry says, so an
+/// attacker's made-up methods cannot add series.
+pub(crate) const METHODS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "_OTHER",
+];
+
+/// The index of `HEAD` in [`METHODS`].
+pub(crate) const HEAD: usize = 1;
+
+pub(crate) fn method_index(method: &Method) -> usize {
+    match *method {
+        Method::GET => 0,
+        Method::HEAD => 1,
+        Method::POST => 2,
+        Method::PUT => 3,
+        Method::DELETE => 4,
+        Method::PATCH => 5,
+        Method::OPTIONS => 6,
+        Method::CONNECT => 7,
+        Method::TRACE => 8,
+        _ => 9,
+    }
+}
+
+/// Status classes, and `error` for requests that got no response at all (the service
+/// returned an error, or the client went away before the handler answered).
+pub(crate) const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"];
+pub(crate) const CLASS_ERROR: usize = 5;
+
+pub(crate) fn class_index(status: u16) -> usize {
+    match status {
+        100..=199 => 0,
+        200..=299 => 1,
+        300..=399 => 2,
+        400..=499 => 3,
+        _ => 4,
+    }
+}
+
+/// A histogram of fixed buckets: one relaxed add for the bucket, one for the sum.
+pub(crate) struct Histogram<const N: usize> {
+    buckets: [AtomicU64; N],
+    sum: AtomicU64,
+}
+
+impl<const N: usize> Histogram<N> {
+    fn new() -> Self {
+        Histogram {
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    fn record(&self, bounds: &[u64], value: u64) {
+        // `bounds` has N - 1 entries; the last bucket is +Inf.
+        let index = bounds.partition_point(|&b| b < value);
+        self.buckets[index].fetch_add(1, Relaxed);
+        self.sum.fetch_add(value, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> HistogramSnapshot<N> {
+        HistogramSnapshot {
+            counts: std::array::from_fn(|i| self.buckets[i].load(Relaxed)),
+            sum: self.sum.load(Relaxed),
+        }
+    }
+}
+
+/// The buckets (not cumulative) and sum of a histogram at one moment.
+#[derive(Clone, Copy)]
+pub(crate) struct HistogramSnapshot<const N: usize> {
+    pub(crate) counts: [u64; N],
+    pub(crate) sum: u64,
+}
+
+impl<const N: usize> HistogramSnapshot<N> {
+    pub(crate) fn zero() -> Self {
+        HistogramSnapshot {
+            counts: [0; N],
+            sum: 0,
+        }
+    }
+
+    pub(crate) fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    pub(crate) fn add(&mut self, other: &Self) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            *a += b;
+        }
+        self.sum += other.sum;
+    }
+
+    /// `(upper bound, count)` per bucket, not cumulative, the last bound `f64::MAX` for
+    /// `+Inf`: what prometheus-client's histogram encoder takes.
+    pub(crate) fn buckets(&self, bounds: &[f64]) -> Vec<(f64, u64)> {
+        bounds
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::MAX))
+            .zip(self.counts)
+            .collect()
+    }
+
+    /// The `q` quantile, interpolated linearly inside its bucket as Prometheus'
+    /// `histogram_quantile` does; `None` when empty. Above the last bound, the last bound.
+    pub(crate) fn quantile(&self, q: f64, bounds: &[f64]) -> Option<f64> {
+        let count = self.count();
+        if count == 0 {
+            return None;
+        }
+        let rank = q * count as f64;
+        let mut below = 0u64;
+        for (i, &n) in self.counts.iter().enumerate() {
+            if n > 0 && (below + n) as f64 >= rank {
+                let Some(&upper) = bounds.get(i) else {
+                    return bounds.last().copied();
+                };
+                let lower = if i == 0 { 0.0 } else { bounds[i - 1] };
+                let within = (rank - below as f64) / n as f64;
+                return Some(lower + (upper - lower) * within.clamp(0.0, 1.0));
+            }
+            below += n;
+        }
+        bounds.last().copied()
+    }
+}
+
+/// What is recorded for one status class of one method + route.
+pub(crate) struct ClassStats {
+    pub(crate) duration: Histogram<19>,
+    pub(crate) request_size: Histogram<9>,
+    pub(crate) response_size: Histogram<9>,
+}
+
+impl ClassStats {
+    fn new() -> Self {
+        ClassStats {
+            duration: Histogram::new(),
+            request_size: Histogram::new(),
+            response_size: Histogram::new(),
+        }
+    }
+}
+
+/// The counters of one method + route template.
+pub(crate) struct RouteStats {
+    pub(crate) method: &'static str,
+    pub(crate) route: Arc<str>,
+    pub(crate) classes: [ClassStats; 6],
+    /// Requests refused by the rate limiter (its `RateLimited` marker).
+    pub(crate) rate_limited: AtomicU64,
+    /// The response body failed midway.
+    pub(crate) body_errors: AtomicU64,
+    /// The inner service returned an error instead of a response.
+    pub(crate) service_errors: AtomicU64,
+    /// The client went away before the handler answered.
+    pub(crate) aborted: AtomicU64,
+}
+
+impl RouteStats {
+    fn new(method: &'static str, route: Arc<str>) -> Self {
+        RouteStats {
+            method,
+            route,
+            classes: std::array::from_fn(|_| ClassStats::new()),
+            rate_limited: AtomicU64::new(0),
+            body_errors: AtomicU64::new(0),
+            service_errors: AtomicU64::new(0),
+            aborted: AtomicU64::new(0),
+        }
+    }
+
+    /// One finished request.
+    #[inline]
+    pub(crate) fn record(&self, class: usize, elapsed: Duration, request: u64, response: u64) {
+        let class = &self.classes[class];
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        class.duration.record(&DURATION_NANOS, nanos);
+        class.request_size.record(&SIZE_BYTES, request);
+        class.response_size.record(&SIZE_BYTES, response);
+    }
+}
+
+/// The methods of one route template, each created on first use.
+struct RouteEntry {
+    template: Arc<str>,
+    methods: [OnceLock<Arc<RouteStats>>; 10],
+}
+
+impl RouteEntry {
+    fn stats(&self, method: usize) -> &Arc<RouteStats> {
+        self.methods[method]
+            .get_or_init(|| Arc::new(RouteStats::new(METHODS[method], Arc::clone(&self.template))))
+    }
+}
+
+type Map = HashMap<Box<str>, Arc<RouteEntry>, foldhash::fast::FixedState>;
+
+/// Every route seen so far, bounded: past `max_routes` templates, new ones are counted under
+/// [`UNMATCHED`] (a router's table is finite, but a hand-made `MatchedRoute` need not be).
+pub(crate) struct Routes {
+    map: RwLock<Map>,
+    unmatched: Arc<RouteEntry>,
+    max_routes: usize,
+    pub(crate) active: [AtomicI64; 10],
+}
+
+impl Routes {
+    pub(crate) fn new(max_routes: usize) -> Self {
+        Routes {
+            map: RwLock::new(Map::default()),
+            unmatched: Arc::new(RouteEntry {
+                template: Arc::from(UNMATCHED),
+                methods: Default::default(),
+            }),
+            max_routes,
+            active: std::array::from_fn(|_| AtomicI64::new(0)),
+        }
+    }
+
+    /// The counters of `method` on `route` (`None`: unmatched). Allocation-free once the pair
+    /// has been seen or pre-registered: a read lock, a hash lookup and a reference count.
+    pub(crate) fn get(&self, method: usize, route: Option<&str>) -> Arc<RouteStats> {
+        let Some(route) = route else {
+            return Arc::clone(self.unmatched.stats(method));
+        };
+        let found = self
+            .map
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(route)
+            .map(|entry| Arc::clone(entry.stats(method)));
+        match found {
+            Some(stats) => stats,
+            None => Arc::clone(self.entry(route).stats(method)),
+        }
+    }
+
+    /// The entry of `route`, created if there is room (slow path, first request only).
+    fn entry(&self, route: &str) -> Arc<RouteEntry> {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = map.get(route) {
+            return Arc::clone(entry);
+        }
+        if map.len() >= self.max_routes {
+            return Arc::clone(&self.unmatched);
+        }
+        let entry = Arc::new(RouteEntry {
+            template: Arc::from(route),
+            methods: Default::default(),
+        });
+        map.insert(route.into(), Arc::clone(&entry));
+        entry
+    }
+
+    /// Creates the counters of `method` on `route` ahead of the first request.
+    pub(crate) fn register(&self, method: &Method, route: &str) {
+        self.entry(route).stats(method_index(method));
+    }
+
+    /// Every method + route that has counters.
+    pub(crate) fn all(&self) -> Vec<Arc<RouteStats>> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.values()
+            .chain(std::iter::once(&self.unmatched))
+            .flat_map(|entry| entry.methods.iter().filter_map(|m| m.get().cloned()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_within_buckets() {
+        let mut h = HistogramSnapshot::<19>::zero();
+        h.counts[2] = 100; // 50..100 µs
+        let p50 = h.quantile(0.5, &DURATION_BUCKETS).unwrap();
+        assert!((p50 - 0.000_075).abs() < 1e-9, "{p50}");
+        assert_eq!(HistogramSnapshot::<19>::zero().quantile(0.5, &DURATION_BUCKETS), None);
+        h.counts[18] = 1_000; // above 10 s
+        assert_eq!(h.quantile(0.99, &DURATION_BUCKETS), Some(10.0));
+    }
+
+    #[test]
+    fn buckets_take_values_up_to_and_including_their_bound() {
+        let routes = Routes::new(10);
+        let stats = routes.get(0, Some("/a"));
+        stats.record(1, Duration::from_micros(25), 64, 65);
+        let snap = stats.classes[1].duration.snapshot();
+        assert_eq!(snap.counts[0], 1);
+        assert_eq!(stats.classes[1].request_size.snapshot().counts[0], 1);
+        assert_eq!(stats.classes[1].response_size.snapshot().counts[1], 1);
+    }
+
+    #[test]
+    fn routes_past_the_bound_collapse_into_unmatched() {
+        let routes = Routes::new(2);
+        for r in ["/a", "/b", "/c", "/d"] {
+            routes.get(0, Some(r));
+        }
+        let mut names: Vec<_> = routes.all().iter().map(|s| s.route.to_string()).collect();
+        names.sort();
+        assert_eq!(names, ["/a", "/b", UNMATCHED]);
+    }
+}
