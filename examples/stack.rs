@@ -1,10 +1,14 @@
-//! The preset stack: request id → logger → CORS → router, serving the three benchmark
-//! endpoints of `examples/hello.rs`, with their OpenAPI document at `/openapi.json` and
-//! Swagger UI at `/docs` (built from the router's own route table).
+//! The preset stack: request id → analytics → logger → CORS → rate limit → router, serving
+//! the three benchmark endpoints of `examples/hello.rs`, with their OpenAPI document at
+//! `/openapi.json` and Swagger UI at `/docs` (built from the router's own route table), and
+//! the analytics at `/metrics` (Prometheus), `/analytics` (JSON) and `/analytics/ui` (a live
+//! dashboard).
 //!
 //! ```text
 //! cargo run --release --example stack -- --port 3000 [--cors-origin https://app.example]...
 //! curl -i localhost:3000/users/42 -H 'origin: https://app.example'
+//! curl localhost:3000/metrics          # OpenMetrics text, per method, route and status class
+//! open http://localhost:3000/analytics/ui
 //! ```
 //!
 //! Without `--cors-origin` CORS is permissive (any origin, for development). With one or more,
@@ -22,14 +26,16 @@ use std::convert::Infallible;
 use std::process::ExitCode;
 
 use armature_examples::{hello_routes, init_tracing, Args};
+use armature_layers::analytics::{AnalyticsLayer, Consumers};
 use armature_layers::cors::{Cors, CorsError, CorsLayer};
 use armature_layers::logger::Logger;
 use armature_layers::rate_limit::{Quota, RateLimitLayer, RedisStore, ResponseBody};
 use armature_layers::request_id::RequestIdLayer;
 use armature_openapi::utoipa::openapi::{InfoBuilder, OpenApiBuilder};
 use armature_openapi::DocsLayer;
+use armature_router::{on_service, Router};
 use armature_server::{RequestBody, Server};
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use tower::util::{Either, MapResponseLayer};
 use tower::{Service, ServiceBuilder};
 
@@ -95,8 +101,18 @@ pub fn app(
     app_with_rate_limit(cors, None)
 }
 
+/// The analytics of the stack: the routes of `router` pre-registered (and used to count
+/// rate-limit refusals under their route), consumers by client IP in a top-1000 table.
+pub fn analytics(router: &Router<RequestBody>) -> AnalyticsLayer {
+    AnalyticsLayer::builder()
+        .routes(router)
+        .consumers(Consumers::client_ip(), 1000)
+        .build()
+}
+
 /// The preset stack with an optional rate limit between CORS and the router (so that a 429
-/// is logged and still carries CORS headers a browser needs to read it).
+/// is logged and still carries CORS headers a browser needs to read it). Analytics sits
+/// outside the rate limit, to count its refusals.
 pub fn app_with_rate_limit(
     cors: CorsLayer,
     rate_limit: Option<RateLimitLayer>,
@@ -114,14 +130,31 @@ pub fn app_with_rate_limit(
 > + Clone
        + Send
        + 'static {
-    let router = hello_routes::<RequestBody>()
+    let api = hello_routes::<RequestBody>()
         .build()
         .expect("the hello routes are valid");
     let info = InfoBuilder::new().title("Armature stack").version("0.1.0");
-    let spec = armature_openapi::spec(&router, OpenApiBuilder::new().info(info).build())
+    let spec = armature_openapi::spec(&api, OpenApiBuilder::new().info(info).build())
         .expect("the spec describes the hello routes");
+    let analytics = analytics(&api);
+    let router = hello_routes::<RequestBody>()
+        .route(
+            "/metrics",
+            on_service(Method::GET, analytics.metrics_service()),
+        )
+        .route(
+            "/analytics",
+            on_service(Method::GET, analytics.json_service()),
+        )
+        .route(
+            "/analytics/ui",
+            on_service(Method::GET, analytics.dashboard_service("/analytics")),
+        )
+        .build()
+        .expect("the hello and analytics routes are valid");
     ServiceBuilder::new()
         .layer(RequestIdLayer::new())
+        .layer(analytics)
         .layer(Logger::default())
         .layer(cors)
         .layer(optional(rate_limit))

@@ -182,3 +182,75 @@ fn invalid_rate_limit_flags_are_refused_at_start_up() {
     assert!(err.contains("--rate-limit"), "{err}");
     assert!(stack::rate_limit(None, None).unwrap().is_none());
 }
+
+/// Starts the stack with a rate limit of `per_second` per client IP.
+async fn start_limited(per_second: &str) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let server = Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = server
+        .shutdown_on_signals(false)
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+    let limit = stack::rate_limit(Some(per_second), None).unwrap();
+    tokio::spawn(server.serve(stack::app_with_rate_limit(
+        stack::cors(&[]).unwrap(),
+        limit,
+    )));
+    (addr, stop)
+}
+
+#[tokio::test]
+async fn the_stack_serves_its_analytics_metrics_json_and_dashboard() {
+    let (addr, stop) = start_limited("3/s").await;
+    // 3 admitted, 2 refused by the limit (counted under their route), 1 unmatched.
+    for _ in 0..5 {
+        exchange(addr, "GET", "/users/42", "").await;
+    }
+    // The budget refills (one request every 333 ms, up to 3).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (head, _) = exchange(addr, "GET", "/nope", "").await;
+    assert!(head.starts_with("http/1.1 404"), "{head}");
+
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (head, text) = exchange(addr, "GET", "/metrics", "").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    let users = r#"http_request_method="GET",http_route="/users/{id}""#;
+    assert!(
+        text.contains(&format!(
+            "http_server_request_duration_seconds_count{{{users},http_response_status_class=\"2xx\"}} 3"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("armature_http_server_rate_limited_total{{{users}}} 2")),
+        "{text}"
+    );
+    assert!(text.ends_with("# EOF\n"));
+
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (head, body) = exchange(addr, "GET", "/analytics", "").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let route = json["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["route"] == "/users/{id}")
+        .unwrap();
+    assert_eq!(route["requests"], 5);
+    assert_eq!(route["rate_limited"], 2);
+    assert_eq!(json["consumers"][0]["consumer"], "127.0.0.1");
+
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (head, page) = exchange(addr, "GET", "/analytics/ui", "").await;
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(page.contains(r#"const JSON_URL = "/analytics";"#));
+    assert!(!page.contains("<script src"), "self-contained");
+    stop.send(()).unwrap();
+}
