@@ -75,7 +75,11 @@ SERVER_TABLE=(
     "armature|18080|h1,h2|armature_hello|$ROOT_TARGET/release/examples/hello --port {port}"
     "armature-mt|18085|h1,h2|armature_hello|$ROOT_TARGET/release/examples/hello --port {port} --runtime multi-thread"
     "armature-percore|18086|h1,h2|armature_hello|$ROOT_TARGET/release/examples/hello --port {port} --runtime per-core"
-    "armature-stack|18084|h1,h2|armature_stack|$ROOT_TARGET/release/examples/stack --port {port}"
+    # The full stack: request id, analytics, logger (INFO to stderr), CORS, a rate limit whose
+    # quota (10^9/s per client IP) never refuses, router. -quiet: the same with the access log
+    # filtered out (RUST_LOG=warn), to show what the log line costs.
+    "armature-stack|18084|h1,h2|armature_stack|$ROOT_TARGET/release/examples/stack --port {port} --rate-limit 1000000000/s"
+    "armature-stack-quiet|18087|h1,h2|armature_stack|env RUST_LOG=warn $ROOT_TARGET/release/examples/stack --port {port} --rate-limit 1000000000/s"
     "axum|18081|h1,h2|peers|$PEERS_TARGET/release/peer-axum --port {port}"
     "actix-web|18082|h1,h2|peers|$PEERS_TARGET/release/peer-actix --port {port}"
     "hyper|18083|h1,h2|peers|$PEERS_TARGET/release/peer-hyper --port {port}"
