@@ -51,17 +51,32 @@ fn bench(c: &mut Criterion) {
 
     let mut bare = router.clone();
     group.bench_function("router", |b| {
-        b.iter_batched(request, |req| black_box(drive(&mut bare, req)), criterion::BatchSize::SmallInput)
+        b.iter_batched(
+            request,
+            |req| black_box(drive(&mut bare, req)),
+            criterion::BatchSize::SmallInput,
+        )
     });
 
     let mut layered = AnalyticsLayer::new().layer(router.clone());
     group.bench_function("analytics+router", |b| {
-        b.iter_batched(request, |req| black_box(drive(&mut layered, req)), criterion::BatchSize::SmallInput)
+        b.iter_batched(
+            request,
+            |req| black_box(drive(&mut layered, req)),
+            criterion::BatchSize::SmallInput,
+        )
     });
 
-    let mut registered = AnalyticsLayer::builder().routes(&router).build().layer(router.clone());
+    let mut registered = AnalyticsLayer::builder()
+        .routes(&router)
+        .build()
+        .layer(router.clone());
     group.bench_function("analytics(routes)+router", |b| {
-        b.iter_batched(request, |req| black_box(drive(&mut registered, req)), criterion::BatchSize::SmallInput)
+        b.iter_batched(
+            request,
+            |req| black_box(drive(&mut registered, req)),
+            criterion::BatchSize::SmallInput,
+        )
     });
 
     let mut consumers = AnalyticsLayer::builder()
@@ -70,7 +85,11 @@ fn bench(c: &mut Criterion) {
         .build()
         .layer(router.clone());
     group.bench_function("analytics(routes,consumers)+router", |b| {
-        b.iter_batched(request, |req| black_box(drive(&mut consumers, req)), criterion::BatchSize::SmallInput)
+        b.iter_batched(
+            request,
+            |req| black_box(drive(&mut consumers, req)),
+            criterion::BatchSize::SmallInput,
+        )
     });
     group.finish();
 }

@@ -22,7 +22,10 @@ const USER: &str = r#"{"name":"Alice"}"#;
 
 fn routes() -> RouterBuilder<RequestBody> {
     Router::builder()
-        .route("/users/{id}", get(|_r: Request<RequestBody>| async { USER }))
+        .route(
+            "/users/{id}",
+            get(|_r: Request<RequestBody>| async { USER }),
+        )
         .route(
             "/items",
             post(|_r: Request<RequestBody>| async { (StatusCode::CREATED, "made") }),
@@ -91,7 +94,11 @@ impl Conn {
             "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\n{headers}\r\n{body}",
             body.len()
         );
-        self.0.get_mut().write_all(request.as_bytes()).await.unwrap();
+        self.0
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .unwrap();
         let mut status_line = String::new();
         self.0.read_line(&mut status_line).await.unwrap();
         let status: u16 = status_line.split(' ').nth(1).unwrap().parse().unwrap();
@@ -135,7 +142,8 @@ fn python() -> PathBuf {
 
 /// Every sample of `text`, as parsed by the reference parser.
 fn parse_openmetrics(text: &str) -> Vec<Value> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/parse_openmetrics.py");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/parse_openmetrics.py");
     let mut child = Command::new(python())
         .arg(script)
         .stdin(Stdio::piped())
@@ -145,7 +153,12 @@ fn parse_openmetrics(text: &str) -> Vec<Value> {
         .unwrap();
     {
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
     }
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -240,7 +253,11 @@ async fn a_scripted_mix_is_counted_exactly_in_openmetrics_and_json() {
     let mut inf = labels(&users_2xx);
     inf.push(("le", "+Inf"));
     assert_eq!(
-        sample(&samples, "http_server_request_duration_seconds_bucket", &inf),
+        sample(
+            &samples,
+            "http_server_request_duration_seconds_bucket",
+            &inf
+        ),
         6.0
     );
     let limited = |m: &str, r: &str| {
@@ -294,7 +311,11 @@ async fn a_scripted_mix_is_counted_exactly_in_openmetrics_and_json() {
         .iter()
         .map(|r| {
             (
-                format!("{} {}", r["method"].as_str().unwrap(), r["route"].as_str().unwrap()),
+                format!(
+                    "{} {}",
+                    r["method"].as_str().unwrap(),
+                    r["route"].as_str().unwrap()
+                ),
                 r,
             )
         })
@@ -313,7 +334,10 @@ async fn a_scripted_mix_is_counted_exactly_in_openmetrics_and_json() {
     }
     assert!(users["latency_ms"]["p50"].as_f64() <= users["latency_ms"]["p99"].as_f64());
     let boom = routes["GET /boom"];
-    assert_eq!((boom["requests"].as_u64(), boom["errors"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (boom["requests"].as_u64(), boom["errors"].as_u64()),
+        (Some(2), Some(2))
+    );
     assert_eq!(boom["error_rate"], 1.0);
     assert_eq!(routes["POST /items"]["request_bytes"], 17);
     assert_eq!(routes["GET unmatched"]["status"]["4xx"], 4);
@@ -344,7 +368,11 @@ async fn concurrent_requests_lose_no_count() {
                 let mut conn = Conn::open(addr).await;
                 for i in 0..EACH {
                     // No api key: the rate limiter has nothing to key on and lets it through.
-                    let path = if i % 10 == 9 { "/boom".to_owned() } else { format!("/users/{t}-{i}") };
+                    let path = if i % 10 == 9 {
+                        "/boom".to_owned()
+                    } else {
+                        format!("/users/{t}-{i}")
+                    };
                     let (status, _) = conn.send("GET", &path, "", "").await;
                     assert!(status == 200 || status == 500, "{status}");
                 }
@@ -361,9 +389,16 @@ async fn concurrent_requests_lose_no_count() {
     let summary = server.analytics.summary();
     assert_eq!(summary.total.requests, (TASKS * EACH) as u64);
     assert_eq!(summary.total.in_flight, 0);
-    let users = summary.routes.iter().find(|r| r.route == "/users/{id}").unwrap();
+    let users = summary
+        .routes
+        .iter()
+        .find(|r| r.route == "/users/{id}")
+        .unwrap();
     assert_eq!(users.status.ok, (TASKS * EACH * 9 / 10) as u64);
-    assert_eq!(users.response_bytes, (TASKS * EACH * 9 / 10 * USER.len()) as u64);
+    assert_eq!(
+        users.response_bytes,
+        (TASKS * EACH * 9 / 10 * USER.len()) as u64
+    );
     let boom = summary.routes.iter().find(|r| r.route == "/boom").unwrap();
     assert_eq!(boom.status.server_error, (TASKS * EACH / 10) as u64);
 
@@ -387,7 +422,10 @@ async fn the_consumer_table_stays_bounded_under_100k_distinct_consumers() {
     }));
     let request = |key: &str| Request::get("/").header("x-api-key", key).body(()).unwrap();
     for i in 0..100_000 {
-        app.clone().oneshot(request(&format!("one-off-{i}"))).await.unwrap();
+        app.clone()
+            .oneshot(request(&format!("one-off-{i}")))
+            .await
+            .unwrap();
         if i % 20 == 0 {
             app.clone().oneshot(request("heavy")).await.unwrap();
         }
@@ -401,7 +439,10 @@ async fn the_consumer_table_stays_bounded_under_100k_distinct_consumers() {
     assert_eq!(summary.total.requests, 105_000);
     let heavy = &summary.consumers[0];
     // Space-saving: the true count (5000) lies within [requests - overestimate, requests].
-    assert!(heavy.requests >= 5_000 && heavy.requests - heavy.overestimate <= 5_000, "{heavy:?}");
+    assert!(
+        heavy.requests >= 5_000 && heavy.requests - heavy.overestimate <= 5_000,
+        "{heavy:?}"
+    );
     assert!(heavy.consumer.starts_with("key:") && !heavy.consumer.contains("heavy"));
     assert!(summary.consumers.len() <= 20);
 }
@@ -412,7 +453,10 @@ async fn a_failing_service_is_counted_as_an_error_without_status() {
     let app = analytics.layer(tower::service_fn(|_req: Request<()>| async {
         Err::<http::Response<String>, _>(std::io::Error::other("down"))
     }));
-    assert!(app.oneshot(Request::get("/").body(()).unwrap()).await.is_err());
+    assert!(app
+        .oneshot(Request::get("/").body(()).unwrap())
+        .await
+        .is_err());
     let summary = analytics.summary();
     assert_eq!(summary.total.errors, 1);
     assert_eq!(summary.routes[0].status.failed, 1);

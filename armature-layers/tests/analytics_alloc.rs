@@ -67,14 +67,23 @@ fn a_known_route_costs_no_allocation_beyond_the_router() {
         // Warm up: the plain layer creates a route's counters on its first request.
         allocations_of(&rt, &router, path);
         allocations_of(&rt, &plain, path);
-        let bare = (0..10).map(|_| allocations_of(&rt, &router, path)).max().unwrap();
-        let with_plain = (0..10).map(|_| allocations_of(&rt, &plain, path)).max().unwrap();
+        let bare = (0..10)
+            .map(|_| allocations_of(&rt, &router, path))
+            .max()
+            .unwrap();
+        let with_plain = (0..10)
+            .map(|_| allocations_of(&rt, &plain, path))
+            .max()
+            .unwrap();
         let with_registered = (0..10)
             .map(|_| allocations_of(&rt, &registered, path))
             .max()
             .unwrap();
         assert_eq!(with_plain, bare, "{path}: the layer allocated");
-        assert_eq!(with_registered, bare, "{path}: the layer with a router allocated");
+        assert_eq!(
+            with_registered, bare,
+            "{path}: the layer with a router allocated"
+        );
     }
     // Consumers are counted in a bounded table: a known consumer costs nothing either.
     let counted = AnalyticsLayer::builder()
@@ -83,7 +92,10 @@ fn a_known_route_costs_no_allocation_beyond_the_router() {
         .build()
         .layer(router.clone());
     let keyed = |svc: &_| {
-        let req = Request::get("/plaintext").header("x-api-key", "k").body(()).unwrap();
+        let req = Request::get("/plaintext")
+            .header("x-api-key", "k")
+            .body(())
+            .unwrap();
         let svc: &tower::util::BoxCloneService<_, _, _> = svc;
         let svc = svc.clone();
         let before = ALLOCATIONS.load(Ordering::Relaxed);

@@ -32,7 +32,10 @@ fn chromium_draws_the_dashboard_from_live_data() {
         .consumers(Consumers::client_ip(), 100)
         .build();
     let router = Router::builder()
-        .route("/users/{id}", get(|_r: Request<RequestBody>| async { "alice" }))
+        .route(
+            "/users/{id}",
+            get(|_r: Request<RequestBody>| async { "alice" }),
+        )
         .route(
             "/boom",
             get(|_r: Request<RequestBody>| async { StatusCode::INTERNAL_SERVER_ERROR }),
@@ -50,7 +53,9 @@ fn chromium_draws_the_dashboard_from_live_data() {
     let app = tower::ServiceBuilder::new()
         .layer(analytics.clone())
         .service(router);
-    let server = rt.block_on(async { Server::bind(([127, 0, 0, 1], 0)) }).unwrap();
+    let server = rt
+        .block_on(async { Server::bind(([127, 0, 0, 1], 0)) })
+        .unwrap();
     let addr = server.local_addr();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut stopped_server = stopped.clone();
@@ -66,14 +71,19 @@ fn chromium_draws_the_dashboard_from_live_data() {
     let load = rt.spawn(async move {
         let mut i = 0u64;
         while !*stopped.borrow() {
-            let path = if i % 5 == 4 { "/boom".to_owned() } else { format!("/users/{i}") };
+            let path = if i % 5 == 4 {
+                "/boom".to_owned()
+            } else {
+                format!("/users/{i}")
+            };
             get_once(addr, &path).await;
             i += 1;
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     });
 
-    let scratch = std::env::temp_dir().join(format!("armature-analytics-browser-{}", std::process::id()));
+    let scratch =
+        std::env::temp_dir().join(format!("armature-analytics-browser-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).unwrap();
     let out_path = scratch.join("out.json");
     let screenshot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("analytics-dashboard.png");
@@ -95,7 +105,8 @@ fn chromium_draws_the_dashboard_from_live_data() {
     });
 
     let out: Value = serde_json::from_slice(
-        &std::fs::read(&out_path).unwrap_or_else(|e| panic!("no driver output ({e}); exit {status:?}")),
+        &std::fs::read(&out_path)
+            .unwrap_or_else(|e| panic!("no driver output ({e}); exit {status:?}")),
     )
     .unwrap();
     let _ = std::fs::remove_dir_all(&scratch);
@@ -108,20 +119,37 @@ fn chromium_draws_the_dashboard_from_live_data() {
     let page = &out["result"];
     println!("{}", serde_json::to_string_pretty(page).unwrap());
     assert!(page["drawn"].as_u64().unwrap() >= 3, "{page}");
-    assert!(page["routes"].as_u64().unwrap() >= 2, "users and boom at least: {page}");
+    assert!(
+        page["routes"].as_u64().unwrap() >= 2,
+        "users and boom at least: {page}"
+    );
     for chart in ["rps", "latency", "errors"] {
-        assert!(page[chart]["points"].as_u64().unwrap() > 0, "{chart}: {page}");
+        assert!(
+            page[chart]["points"].as_u64().unwrap() > 0,
+            "{chart}: {page}"
+        );
         // Grid lines alone ink a few thousand pixels; series and bars add more.
-        assert!(page[chart]["inkedPixels"].as_u64().unwrap() > 2_000, "{chart}: {page}");
+        assert!(
+            page[chart]["inkedPixels"].as_u64().unwrap() > 2_000,
+            "{chart}: {page}"
+        );
     }
     assert!(page["errorPoints"].as_u64().unwrap() > 0, "{page}");
     let rows: Vec<(String, String)> = page["routeRows"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r[0].as_str().unwrap().to_owned(), r[1].as_str().unwrap().to_owned()))
+        .map(|r| {
+            (
+                r[0].as_str().unwrap().to_owned(),
+                r[1].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
-    assert!(rows.contains(&("/users/{id}".into(), "GET".into())), "{rows:?}");
+    assert!(
+        rows.contains(&("/users/{id}".into(), "GET".into())),
+        "{rows:?}"
+    );
     assert!(rows.contains(&("/boom".into(), "GET".into())), "{rows:?}");
     let boom = page["routeRows"]
         .as_array()
@@ -131,9 +159,16 @@ fn chromium_draws_the_dashboard_from_live_data() {
         .unwrap();
     assert_eq!(boom[10], "100.0%", "every /boom is a 500: {boom}");
     let shown: u64 = page["kpiRequests"].as_str().unwrap().parse().unwrap();
-    assert!(shown >= 10 && shown == page["lastTotal"]["requests"].as_u64().unwrap(), "{page}");
+    assert!(
+        shown >= 10 && shown == page["lastTotal"]["requests"].as_u64().unwrap(),
+        "{page}"
+    );
     assert_eq!(page["consumerRows"][0][0], "127.0.0.1", "{page}");
-    assert_eq!(page["externalResources"], serde_json::json!([]), "self-contained: {page}");
+    assert_eq!(
+        page["externalResources"],
+        serde_json::json!([]),
+        "self-contained: {page}"
+    );
     let png = std::fs::metadata(&screenshot).expect("a screenshot").len();
     assert!(png > 10_000, "screenshot of {png} bytes");
     println!("screenshot: {}", screenshot.display());
@@ -153,16 +188,21 @@ async fn get_once(addr: SocketAddr, path: &str) {
 /// Node and Chromium, or a panic saying how to get them.
 fn tools(dir: &Path) -> (PathBuf, PathBuf) {
     let node = PathBuf::from(std::env::var_os("NODE").unwrap_or_else(|| "node".into()));
-    let ok = Command::new(&node).arg("--version").output().is_ok_and(|o| o.status.success());
+    let ok = Command::new(&node)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     assert!(ok, "the dashboard browser test needs Node.js (>= 18) on PATH (or NODE=...): apt-get install -y nodejs npm");
-    let chromium = PathBuf::from(std::env::var_os("CHROMIUM").unwrap_or_else(|| "/usr/bin/chromium".into()));
+    let chromium =
+        PathBuf::from(std::env::var_os("CHROMIUM").unwrap_or_else(|| "/usr/bin/chromium".into()));
     assert!(
         chromium.exists(),
         "the dashboard browser test needs Debian's Chromium at {} (or CHROMIUM=...): apt-get install -y chromium",
         chromium.display()
     );
     assert!(
-        dir.join("node_modules/puppeteer-core/package.json").exists(),
+        dir.join("node_modules/puppeteer-core/package.json")
+            .exists(),
         "the dashboard browser test needs its npm packages: run `npm ci` in {}",
         dir.display()
     );

@@ -194,10 +194,7 @@ async fn start_limited(per_second: &str) -> (SocketAddr, tokio::sync::oneshot::S
             let _ = stopped.await;
         });
     let limit = stack::rate_limit(Some(per_second), None).unwrap();
-    tokio::spawn(server.serve(stack::app_with_rate_limit(
-        stack::cors(&[]).unwrap(),
-        limit,
-    )));
+    tokio::spawn(server.serve(stack::app_with_rate_limit(stack::cors(&[]).unwrap(), limit)));
     (addr, stop)
 }
 
@@ -228,7 +225,9 @@ async fn the_stack_serves_its_analytics_metrics_json_and_dashboard() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("armature_http_server_rate_limited_total{{{users}}} 2")),
+        text.contains(&format!(
+            "armature_http_server_rate_limited_total{{{users}}} 2"
+        )),
         "{text}"
     );
     assert!(text.ends_with("# EOF\n"));

@@ -218,7 +218,11 @@ impl TopConsumers {
                     .collect::<Vec<_>>()
             })
             .collect();
-        all.sort_unstable_by(|a, b| b.requests.cmp(&a.requests).then(a.consumer.cmp(&b.consumer)));
+        all.sort_unstable_by(|a, b| {
+            b.requests
+                .cmp(&a.requests)
+                .then(a.consumer.cmp(&b.consumer))
+        });
         all.truncate(n);
         all
     }
@@ -261,6 +265,9 @@ mod tests {
         let top = TopConsumers::new(Consumers::api_key("x-api-key"), 8);
         top.record(&req("s3cret"));
         let listed = &top.top(1)[0].consumer;
-        assert!(listed.starts_with("key:") && !listed.contains("s3cret"), "{listed}");
+        assert!(
+            listed.starts_with("key:") && !listed.contains("s3cret"),
+            "{listed}"
+        );
     }
 }

@@ -234,4 +234,3 @@ impl<B: Body> Body for AnalyticsBody<B> {
         self.inner.size_hint()
     }
 }
-

@@ -60,12 +60,14 @@ impl Collector for Counters {
                     continue;
                 }
                 let labels = labels(stats, ("http_response_status_class", name));
-                family.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
-                    h.sum as f64 / 1e9,
-                    h.count(),
-                    &h.buckets(&DURATION_BUCKETS),
-                    None,
-                )?;
+                family
+                    .encode_family(&labels)?
+                    .encode_histogram::<NoLabelSet>(
+                        h.sum as f64 / 1e9,
+                        h.count(),
+                        &h.buckets(&DURATION_BUCKETS),
+                        None,
+                    )?;
             }
         }
 
@@ -129,7 +131,9 @@ impl Collector for Counters {
             MetricType::Counter,
         )?;
         for stats in &all {
-            let n = stats.rate_limited.load(std::sync::atomic::Ordering::Relaxed);
+            let n = stats
+                .rate_limited
+                .load(std::sync::atomic::Ordering::Relaxed);
             let labels = [
                 ("http_request_method", stats.method),
                 ("http_route", &*stats.route),

@@ -15,13 +15,20 @@ pub const UNMATCHED: &str = "unmatched";
 /// Upper bounds of the latency buckets, in seconds: a 1-2.5-5 series from 25 µs to 10 s,
 /// fine enough at the low end for percentiles of fast APIs.
 pub const DURATION_BUCKETS: [f64; 18] = [
-    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05,
-    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 /// Upper bounds of the body size buckets, in bytes.
 pub const SIZE_BUCKETS: [f64; 8] = [
-    64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262_144.0, 1_048_576.0,
+    64.0,
+    256.0,
+    1024.0,
+    4096.0,
+    16384.0,
+    65536.0,
+    262_144.0,
+    1_048_576.0,
 ];
 
 const DURATION_NANOS: [u64; 18] = {
@@ -323,7 +330,10 @@ mod tests {
         h.counts[2] = 100; // 50..100 µs
         let p50 = h.quantile(0.5, &DURATION_BUCKETS).unwrap();
         assert!((p50 - 0.000_075).abs() < 1e-9, "{p50}");
-        assert_eq!(HistogramSnapshot::<19>::zero().quantile(0.5, &DURATION_BUCKETS), None);
+        assert_eq!(
+            HistogramSnapshot::<19>::zero().quantile(0.5, &DURATION_BUCKETS),
+            None
+        );
         h.counts[18] = 1_000; // above 10 s
         assert_eq!(h.quantile(0.99, &DURATION_BUCKETS), Some(10.0));
     }

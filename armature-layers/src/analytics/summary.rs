@@ -180,9 +180,7 @@ fn route(stats: &RouteStats, all: &mut HistogramSnapshot<19>) -> RouteSummary {
     }
     all.add(&latency);
     let requests = counts.iter().sum();
-    let errors = counts[4]
-        + stats.service_errors.load(Relaxed)
-        + stats.body_errors.load(Relaxed);
+    let errors = counts[4] + stats.service_errors.load(Relaxed) + stats.body_errors.load(Relaxed);
     let rate_limited = stats.rate_limited.load(Relaxed);
     RouteSummary {
         method: stats.method.to_owned(),
@@ -217,9 +215,8 @@ pub(crate) fn summarize(shared: &Shared) -> Summary {
     let requests = routes.iter().map(|r| r.requests).sum();
     let errors = routes.iter().map(|r| r.errors).sum();
     let rate_limited = routes.iter().map(|r| r.rate_limited).sum();
-    routes.sort_by(|a, b| {
-        (b.requests, &a.route, &a.method).cmp(&(a.requests, &b.route, &b.method))
-    });
+    routes
+        .sort_by(|a, b| (b.requests, &a.route, &a.method).cmp(&(a.requests, &b.route, &b.method)));
     routes.truncate(shared.top_routes);
     Summary {
         uptime_seconds: shared.started.elapsed().as_secs_f64(),
