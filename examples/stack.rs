@@ -81,26 +81,6 @@ pub fn rate_limit(
     builder.build().map(Some).map_err(|err| err.to_string())
 }
 
-/// The whole preset stack around the hello routes.
-pub fn app(
-    cors: CorsLayer,
-) -> impl Service<
-    Request<RequestBody>,
-    Response = Response<
-        impl http_body::Body<
-                Data = bytes::Bytes,
-                Error = impl Into<Box<dyn std::error::Error + Send + Sync>>,
-            > + Send
-            + 'static,
-    >,
-    Error = Infallible,
-    Future = impl Send + 'static,
-> + Clone
-       + Send
-       + 'static {
-    app_with_rate_limit(cors, None)
-}
-
 /// The analytics of the stack: the routes of `router` pre-registered (and used to count
 /// rate-limit refusals under their route), consumers by client IP in a top-1000 table.
 pub fn analytics(router: &Router<RequestBody>) -> AnalyticsLayer {
@@ -110,10 +90,10 @@ pub fn analytics(router: &Router<RequestBody>) -> AnalyticsLayer {
         .build()
 }
 
-/// The preset stack with an optional rate limit between CORS and the router (so that a 429
-/// is logged and still carries CORS headers a browser needs to read it). Analytics sits
-/// outside the rate limit, to count its refusals.
-pub fn app_with_rate_limit(
+/// The whole preset stack around the hello routes, with an optional rate limit between CORS
+/// and the router (so that a 429 is logged and still carries CORS headers a browser needs to
+/// read it). Analytics sits outside the rate limit, to count its refusals.
+pub fn app(
     cors: CorsLayer,
     rate_limit: Option<RateLimitLayer>,
 ) -> impl Service<
@@ -204,7 +184,7 @@ fn main() -> ExitCode {
     };
     let served = Server::bind(args.addr()).and_then(|server| {
         tracing::info!("preset stack on http://{}", server.local_addr());
-        server.run(app_with_rate_limit(cors, rate_limit))
+        server.run(app(cors, rate_limit))
     });
     match served {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::mock::resolve;
+use crate::mock::{is_json, resolve};
 
 /// Writes a TypeScript module for `doc` (an OpenAPI 3.0/3.1 document as JSON):
 ///
@@ -319,17 +319,6 @@ fn method_name(op: &Value, method: &str, path: &str, used: &mut BTreeSet<String>
         n += 1;
     }
     unique
-}
-
-fn is_json(media: &str) -> bool {
-    let essence = media
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 fn operation(

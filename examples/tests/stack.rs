@@ -18,7 +18,7 @@ async fn start(origins: &[&str]) -> (SocketAddr, tokio::sync::oneshot::Sender<()
         .with_graceful_shutdown(async {
             let _ = stopped.await;
         });
-    tokio::spawn(server.serve(stack::app(stack::cors(&origins).unwrap())));
+    tokio::spawn(server.serve(stack::app(stack::cors(&origins).unwrap(), None)));
     (addr, stop)
 }
 
@@ -147,7 +147,7 @@ async fn rate_limit_flag_limits_per_client_with_retry_after_and_cors_headers() {
     let server = Server::bind(([127, 0, 0, 1], 0)).unwrap();
     let addr = server.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = stack::app_with_rate_limit(stack::cors(&[]).unwrap(), Some(limit));
+    let app = stack::app(stack::cors(&[]).unwrap(), Some(limit));
     tokio::spawn(
         server
             .shutdown_on_signals(false)
@@ -194,7 +194,7 @@ async fn start_limited(per_second: &str) -> (SocketAddr, tokio::sync::oneshot::S
             let _ = stopped.await;
         });
     let limit = stack::rate_limit(Some(per_second), None).unwrap();
-    tokio::spawn(server.serve(stack::app_with_rate_limit(stack::cors(&[]).unwrap(), limit)));
+    tokio::spawn(server.serve(stack::app(stack::cors(&[]).unwrap(), limit)));
     (addr, stop)
 }
 

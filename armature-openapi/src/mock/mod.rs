@@ -314,7 +314,8 @@ fn response(doc: &Value, op: &Value) -> (StatusCode, Option<(HeaderValue, Bytes)
     (status, Some((content_type, Bytes::from(bytes))))
 }
 
-fn is_json(media: &str) -> bool {
+/// Whether `media` is JSON: `application/json` or `application/*+json`, parameters ignored.
+pub(crate) fn is_json(media: &str) -> bool {
     let essence = media
         .split(';')
         .next()
