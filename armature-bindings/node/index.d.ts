@@ -137,7 +137,7 @@ export interface InjectedResponse {
 
 /** Options of `new RateLimit({...})`, after the JS layer has normalized them. */
 export interface RateLimitOptions {
-  /** Requests admitted per key per `per_seconds` (replenished one at a time, GCRA). */
+  /** Requests admitted per key per `perSeconds` (replenished one at a time, GCRA). */
   requests: number
   /** The period of `requests`, in seconds (default 1; fractions allowed). */
   perSeconds?: number
