@@ -253,6 +253,9 @@ function checkObject (options, where) {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new TypeError(`RateLimit.${where}: options must be an object like { burst: 10, keyBy: 'ip' }`)
   }
+  for (const key of ['requests', 'perSeconds']) {
+    if (key in options) throw new TypeError(`RateLimit.${where}(n, options): ${key} comes from the call; use new RateLimit({ requests, perSeconds }) instead`)
+  }
   return options
 }
 

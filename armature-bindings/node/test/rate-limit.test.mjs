@@ -127,7 +127,8 @@ test('invalid RateLimit options throw a clear error at registration', () => {
     [() => RateLimit.perSecond(10, { redis: 'http://not-redis' }), /RateLimit: rate-limit Redis store:/],
     [() => RateLimit.perSecond(10, { redis: 'redis://127.0.0.1/', redisOnFailure: 'maybe' }), /redisOnFailure must be "open" or "closed"/],
     [() => RateLimit.perSecond(10, { redisOnFailure: 'closed' }), /only apply with `redis/],
-    [() => RateLimit.perSecond(10, 'fast'), /RateLimit\.perSecond: options must be an object/]
+    [() => RateLimit.perSecond(10, 'fast'), /RateLimit\.perSecond: options must be an object/],
+    [() => RateLimit.perMinute(10, { perSeconds: 5 }), /RateLimit\.perMinute\(n, options\): perSeconds comes from the call/]
   ]
   for (const [make, message] of cases) assert.throws(make, message)
   assert.throws(() => App.new().wrap({ requests: 10 }), /wrap\(\): pass .*RateLimit\.perSecond\(n\)/)
