@@ -15,7 +15,7 @@ export declare class NativeApp {
    * Compiles `routes` behind the preset layers. `logger` is `"text"` or `"json"` (or absent
    * for none); `dispatch(batch)` runs the JS handlers of a batch of `id, handler` pairs.
    */
-  constructor(routes: NativeRoutes, logger: string | undefined | null, cors: CorsOptions | undefined | null, dispatch: (arg: Uint32Array) => unknown)
+  constructor(routes: NativeRoutes, logger: string | undefined | null, cors: CorsOptions | undefined | null, rateLimits: Array<NativeRateLimit>, dispatch: (arg: Uint32Array) => unknown)
   /** The request's method. */
   method(id: number): string
   /** The request target as sent: path and query. */
@@ -48,8 +48,12 @@ export declare class NativeApp {
    * exception or rejection) with the request's method and path.
    */
   fail(id: number, message: string): boolean
-  /** Runs one request through the whole stack without a socket. */
-  inject(method: string, url: string, headers: Array<string>, body?: Buffer | undefined | null): Promise<InjectedResponse>
+  /**
+   * Runs one request through the whole stack without a socket, as if sent from
+   * `remote_address` (an IP address, default `127.0.0.1`: what the rate limit and the
+   * logger see as the peer).
+   */
+  inject(method: string, url: string, headers: Array<string>, body?: Buffer | undefined | null, remoteAddress?: string | undefined | null): Promise<InjectedResponse>
   /**
    * Binds `host:port` now (throws if it cannot) and serves in the background until
    * `close()`.
@@ -61,6 +65,15 @@ export declare class NativeApp {
    * at exit after Ctrl-C.
    */
   listen(host: string, port: number): NativeServer
+}
+
+/** A checked rate limit and its store; JS wraps one in each `RateLimit`. */
+export declare class NativeRateLimit {
+  /**
+   * Builds the layer now (a Redis store connects lazily, on the first request); throws
+   * the configuration error.
+   */
+  constructor(options: RateLimitOptions)
 }
 
 /** Routes of an app or a scope, in registration order. */
@@ -120,6 +133,38 @@ export interface InjectedResponse {
   headers: Array<string>
   /** The whole body. */
   body: Buffer
+}
+
+/** Options of `new RateLimit({...})`, after the JS layer has normalized them. */
+export interface RateLimitOptions {
+  /** Requests admitted per key per `perSeconds` (replenished one at a time, GCRA). */
+  requests: number
+  /** The period of `requests`, in seconds (default 1; fractions allowed). */
+  perSeconds?: number
+  /** How many requests may arrive at once (default `requests`). */
+  burst?: number
+  /**
+   * Key by this request header (like `x-api-key`) instead of the client IP; requests
+   * without it are not limited.
+   */
+  keyHeader?: string
+  /** Proxies (addresses or CIDR networks) whose `X-Forwarded-For` names the client. */
+  trustProxies?: Array<string>
+  /** Count in this Redis (`redis://host:port/db`), shared by every process using it. */
+  redis?: string
+  /**
+   * With `redis`: when Redis is unreachable, `"open"` (admit, the default) or `"closed"`
+   * (refuse with 429).
+   */
+  redisOnFailure?: string
+  /** With `redis`: the prefix of its keys (default `armature:ratelimit:`). */
+  redisPrefix?: string
+  /** The policy name in the `RateLimit-Policy` / `RateLimit` headers and Redis keys. */
+  name?: string
+  /** Sends `RateLimit-Policy` and `RateLimit` on every answer (default true). */
+  headers?: boolean
+  /** Also sends `X-RateLimit-Limit`, `-Remaining` and `-Reset` (default false). */
+  xHeaders?: boolean
 }
 
 /** Checks CORS options the way the app will use them; throws the configuration error. */

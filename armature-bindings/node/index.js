@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeApp = nativeBinding.NativeApp
+module.exports.NativeRateLimit = nativeBinding.NativeRateLimit
 module.exports.NativeRoutes = nativeBinding.NativeRoutes
 module.exports.NativeServer = nativeBinding.NativeServer
 module.exports.validateCors = nativeBinding.validateCors

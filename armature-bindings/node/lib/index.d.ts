@@ -71,6 +71,46 @@ export declare class Cors {
 }
 export type { CorsOptions }
 
+/** How a `RateLimit` counts: per client IP (the default) or per value of a header. */
+export type RateLimitKey = 'ip' | { header: string }
+
+export interface RateLimitInit {
+  /** Requests admitted per key per `perSeconds` (replenished one at a time, GCRA). */
+  requests: number
+  /** The period, in seconds (default 1; fractions allowed). */
+  perSeconds?: number
+  /** How many may arrive at once (default `requests`). */
+  burst?: number
+  /** Default `'ip'`. Requests without the header are not limited. */
+  keyBy?: RateLimitKey
+  /** Proxies (IPs or CIDR networks) whose `X-Forwarded-For` names the client (`keyBy: 'ip'` only). */
+  trustProxies?: string | string[]
+  /** Count in this Redis (`redis://host:port/db`), one budget shared by every process using it. */
+  redis?: string
+  /** With `redis`: when it is unreachable, admit (`'open'`, the default) or refuse with 429 (`'closed'`). */
+  redisOnFailure?: 'open' | 'closed'
+  /** With `redis`: the prefix of its keys (default `armature:ratelimit:`). */
+  redisPrefix?: string
+  /** The policy name in the headers and Redis keys (default `default`). */
+  name?: string
+  /** Sends `RateLimit-Policy` and `RateLimit` on every answer (default true). */
+  headers?: boolean
+  /** Also sends `X-RateLimit-Limit`, `-Remaining` and `-Reset` (default false). */
+  xHeaders?: boolean
+}
+
+/**
+ * Rate limiting from armature-layers: over quota, `429` with `Retry-After`. Invalid options
+ * throw. The counts belong to this object (shared by the apps it wraps).
+ */
+export declare class RateLimit {
+  constructor(options: RateLimitInit)
+  static new(options: RateLimitInit): RateLimit
+  static perSecond(requests: number, options?: Omit<RateLimitInit, 'requests' | 'perSeconds'>): RateLimit
+  static perMinute(requests: number, options?: Omit<RateLimitInit, 'requests' | 'perSeconds'>): RateLimit
+  static perHour(requests: number, options?: Omit<RateLimitInit, 'requests' | 'perSeconds'>): RateLimit
+}
+
 export declare class Server {
   readonly port: number
   readonly host: string
@@ -81,12 +121,19 @@ export declare class Server {
   close(): Promise<void>
 }
 
-export interface InjectOptions { method?: string, url?: string, headers?: Record<string, string>, body?: Body | object }
+export interface InjectOptions {
+  method?: string
+  url?: string
+  headers?: Record<string, string>
+  body?: Body | object
+  /** The client address the Rust layers see (default `127.0.0.1`). */
+  remoteAddress?: string
+}
 export interface InjectResponse { statusCode: number, headers: Record<string, string>, body: string, rawBody: Buffer, json<T = any>(): T }
 
 export declare class App {
   static new(): App
-  wrap(layer: Logger | Cors | Middleware): this
+  wrap(layer: Logger | Cors | RateLimit | Middleware): this
   data(values: Record<string, unknown>): this
   route(path: string, methods: MethodRouter): this
   service(scope: Scope): this

@@ -1,7 +1,8 @@
 'use strict'
 // @armature/core: the JS face of Armature. Routing, the preset layers (request id → logger →
-// CORS) and the HTTP server run in Rust (the native addon built from ../src); this file only
-// registers routes, runs the user's handlers and middleware, and translates their answers.
+// CORS → rate limits) and the HTTP server run in Rust (the native addon built from ../src);
+// this file only registers routes, runs the user's handlers and middleware, and translates
+// their answers.
 
 const native = require('../index.js')
 
@@ -228,6 +229,87 @@ function normalizeCors (options = {}) {
   }
 }
 
+/**
+ * A rate limit from armature-layers (GCRA per key, in process or in Redis): over-quota
+ * requests get `429` with `Retry-After`, and every answer the `RateLimit-Policy` / `RateLimit`
+ * headers. Invalid options throw here. The counts belong to this object: an app recompiled
+ * after a new route keeps them, and apps wrapped with the same `RateLimit` share them.
+ */
+class RateLimit {
+  constructor (options) {
+    this._native = new native.NativeRateLimit(normalizeRateLimit(options))
+  }
+
+  static new (options) { return new RateLimit(options) }
+  static perSecond (requests, options = {}) { return new RateLimit({ ...checkObject(options, 'perSecond'), requests, perSeconds: 1 }) }
+  static perMinute (requests, options = {}) { return new RateLimit({ ...checkObject(options, 'perMinute'), requests, perSeconds: 60 }) }
+  static perHour (requests, options = {}) { return new RateLimit({ ...checkObject(options, 'perHour'), requests, perSeconds: 3600 }) }
+}
+
+const RATE_LIMIT_OPTIONS = new Set(['requests', 'perSeconds', 'burst', 'keyBy', 'trustProxies', 'redis', 'redisOnFailure',
+  'redisPrefix', 'name', 'headers', 'xHeaders'])
+
+function checkObject (options, where) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`RateLimit.${where}: options must be an object like { burst: 10, keyBy: 'ip' }`)
+  }
+  for (const key of ['requests', 'perSeconds']) {
+    if (key in options) throw new TypeError(`RateLimit.${where}(n, options): ${key} comes from the call; use new RateLimit({ requests, perSeconds }) instead`)
+  }
+  return options
+}
+
+function normalizeRateLimit (options) {
+  const fail = (message) => { throw new TypeError(`RateLimit: ${message}`) }
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    fail('pass options like { requests: 100, perSeconds: 1 }, or use RateLimit.perSecond(100)')
+  }
+  for (const key of Object.keys(options)) {
+    if (!RATE_LIMIT_OPTIONS.has(key)) fail(`unknown option ${JSON.stringify(key)} (known: ${[...RATE_LIMIT_OPTIONS].join(', ')})`)
+  }
+  const { requests, perSeconds = 1, burst, keyBy = 'ip', trustProxies, redis, redisOnFailure, redisPrefix, name, headers, xHeaders } = options
+  const count = (value, what) => {
+    if (!Number.isInteger(value) || value < 1 || value > 0xffffffff) fail(`${what} must be a positive integer, got ${String(value)}`)
+    return value
+  }
+  const text = (value, what) => {
+    if (value !== undefined && typeof value !== 'string') fail(`${what} must be a string, got ${typeof value}`)
+    return value
+  }
+  const flag = (value, what) => {
+    if (value !== undefined && typeof value !== 'boolean') fail(`${what} must be true or false, got ${String(value)}`)
+    return value
+  }
+  count(requests, 'requests')
+  if (typeof perSeconds !== 'number' || !Number.isFinite(perSeconds) || perSeconds <= 0) {
+    fail(`perSeconds must be a positive number of seconds, got ${String(perSeconds)}`)
+  }
+  if (burst !== undefined) count(burst, 'burst')
+  let keyHeader
+  if (keyBy === 'ip') keyHeader = undefined
+  else if (keyBy !== null && typeof keyBy === 'object' && typeof keyBy.header === 'string' && keyBy.header !== '') keyHeader = keyBy.header
+  else fail(`keyBy must be 'ip' or { header: 'x-api-key' }, got ${JSON.stringify(keyBy)}`)
+  let proxies
+  if (trustProxies !== undefined) {
+    proxies = [].concat(trustProxies)
+    if (!proxies.every((p) => typeof p === 'string')) fail('trustProxies must list IP addresses or networks like "10.0.0.0/8"')
+    if (keyHeader !== undefined) fail("trustProxies only applies with keyBy: 'ip'")
+  }
+  return {
+    requests,
+    perSeconds,
+    burst,
+    keyHeader,
+    trustProxies: proxies,
+    redis: text(redis, 'redis'),
+    redisOnFailure: text(redisOnFailure, 'redisOnFailure'),
+    redisPrefix: text(redisPrefix, 'redisPrefix'),
+    name: text(name, 'name'),
+    headers: flag(headers, 'headers'),
+    xHeaders: flag(xHeaders, 'xHeaders')
+  }
+}
+
 // Ctrl-C and SIGTERM. Node owns the process's signal handling, so the native server installs
 // no handler of its own (see NativeApp.listen in src/app.rs); here the first SIGINT/SIGTERM
 // closes every server started with `signals` (the default) gracefully, and the process then
@@ -278,6 +360,7 @@ class App {
     this._routes = new native.NativeRoutes()
     this._logger = null
     this._cors = null
+    this._rateLimits = []
     this._middleware = []
     this._data = {}
     this._native = null
@@ -285,12 +368,16 @@ class App {
 
   static new () { return new App() }
 
-  /** A preset layer (`Logger`, `Cors`) or JS middleware `async (req, next) => response`. */
+  /**
+   * A preset layer (`Logger`, `Cors`, `RateLimit`) or JS middleware `async (req, next) => response`.
+   * One logger and one CORS policy (the last wins); every `RateLimit` wrapped applies.
+   */
   wrap (layer) {
     if (layer instanceof Logger) this._logger = layer.format
     else if (layer instanceof Cors) this._cors = layer.options
+    else if (layer instanceof RateLimit) this._rateLimits.push(layer._native)
     else if (typeof layer === 'function') this._middleware.push(layer)
-    else throw new TypeError('wrap(): pass Logger.default(), Cors.permissive(), Cors.new({...}) or a function (req, next) => response')
+    else throw new TypeError('wrap(): pass Logger.default(), Cors.permissive(), Cors.new({...}), RateLimit.perSecond(n) or a function (req, next) => response')
     this._native = null
     return this
   }
@@ -305,7 +392,7 @@ class App {
     if (this._native === null) {
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
-        (batch) => dispatch(batch))
+        this._rateLimits, (batch) => dispatch(batch))
       dispatch = makeDispatch(this, compiled, this._middleware.slice(), this._data)
       this._native = compiled
     }
@@ -329,7 +416,7 @@ class App {
   /** Runs one request through the whole stack (Rust layers, router, JS) without a socket. */
   async inject (options) {
     if (typeof options === 'string') options = { url: options }
-    const { method = 'GET', url = '/', headers = {}, body } = options
+    const { method = 'GET', url = '/', headers = {}, body, remoteAddress } = options
     const flat = []
     for (const [name, value] of Object.entries(headers)) flat.push(name, String(value))
     let payload
@@ -341,7 +428,7 @@ class App {
         if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) flat.push('content-type', JSON_TYPE)
       }
     }
-    const res = await this._compile().inject(String(method).toUpperCase(), url, flat, payload)
+    const res = await this._compile().inject(String(method).toUpperCase(), url, flat, payload, remoteAddress)
     const headerObject = {}
     for (let i = 0; i < res.headers.length; i += 2) {
       const name = res.headers[i]
@@ -373,6 +460,7 @@ module.exports = {
   Server,
   Logger,
   Cors,
+  RateLimit,
   scope: (prefix) => new Scope(prefix),
   route: () => new MethodRouter(),
   all: (handler) => new MethodRouter().on('ALL', handler),

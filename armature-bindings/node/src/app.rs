@@ -11,13 +11,16 @@ use std::task::{Context, Poll};
 
 use armature_layers::cors::CorsLayer;
 use armature_layers::logger::{Format, Logger};
+use armature_layers::rate_limit::RateLimitLayer;
 use armature_layers::request_id::RequestIdLayer;
 use armature_router::{Body, PathParams, Response};
 use armature_server::Server;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use napi::bindgen_prelude::{Buffer, Either, Function, PromiseRaw, Uint32Array, Unknown};
+use napi::bindgen_prelude::{
+    Buffer, ClassInstance, Either, Function, PromiseRaw, Uint32Array, Unknown,
+};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use tokio::sync::{oneshot, watch};
@@ -27,37 +30,70 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 use crate::cors::{self, CorsOptions};
 use crate::dispatch::Dispatcher;
 use crate::log::{self, TARGET};
+use crate::rate_limit::NativeRateLimit;
 use crate::response::{self, error};
 use crate::routes::{endpoint, NativeRoutes};
 
 /// Request bodies larger than this are refused with `413` before any handler runs.
 const BODY_LIMIT: usize = 1024 * 1024;
 
-/// The whole stack: request id → logger → CORS → router, over collected request bodies.
+/// The whole stack: request id → logger → CORS → rate limits → router, over collected request
+/// bodies. CORS sits outside the rate limits so that preflights are not counted and a `429`
+/// carries the CORS headers a page needs to read it.
 type Stack = BoxCloneSyncService<Request<Bytes>, Response, Infallible>;
 
 fn stack(
     router: armature_router::Router<Bytes>,
     logger: Option<Format>,
     cors: Option<CorsLayer>,
+    rate_limits: Vec<RateLimitLayer>,
 ) -> Stack {
+    if rate_limits.is_empty() {
+        // The common case keeps one concrete type up to the final box.
+        return around(router, logger, cors);
+    }
+    // The first limit wrapped is the outermost (its headers are the ones clients see).
+    let limited = rate_limits.into_iter().rev().fold(
+        BoxCloneSyncService::new(router),
+        |inner: Stack, limit| {
+            BoxCloneSyncService::new(
+                ServiceBuilder::new()
+                    .layer(limit)
+                    .service(inner)
+                    .map_response(|res| res.map(Body::new)),
+            )
+        },
+    );
+    around(limited, logger, cors)
+}
+
+/// `inner` behind request id → logger → CORS.
+fn around<S>(inner: S, logger: Option<Format>, cors: Option<CorsLayer>) -> Stack
+where
+    S: Service<Request<Bytes>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
     let request_id = RequestIdLayer::new();
     // Each combination is its own concrete type; box once at the end.
     match (logger, cors) {
         (None, None) => {
-            BoxCloneSyncService::new(ServiceBuilder::new().layer(request_id).service(router))
+            BoxCloneSyncService::new(ServiceBuilder::new().layer(request_id).service(inner))
         }
         (None, Some(cors)) => BoxCloneSyncService::new(
             ServiceBuilder::new()
                 .layer(request_id)
                 .layer(cors)
-                .service(router),
+                .service(inner),
         ),
         (Some(format), None) => BoxCloneSyncService::new(
             ServiceBuilder::new()
                 .layer(request_id)
                 .layer(Logger::default().format(format))
-                .service(router)
+                .service(inner)
                 .map_response(|res| res.map(Body::new)),
         ),
         (Some(format), Some(cors)) => BoxCloneSyncService::new(
@@ -65,7 +101,7 @@ fn stack(
                 .layer(request_id)
                 .layer(Logger::default().format(format))
                 .layer(cors)
-                .service(router)
+                .service(inner)
                 .map_response(|res| res.map(Body::new)),
         ),
     }
@@ -105,6 +141,7 @@ impl NativeApp {
         routes: &NativeRoutes,
         logger: Option<String>,
         cors: Option<CorsOptions>,
+        rate_limits: Vec<ClassInstance<'_, NativeRateLimit>>,
         dispatch: Function<'_, Uint32Array, Unknown<'static>>,
     ) -> Result<Self> {
         log::init();
@@ -120,6 +157,7 @@ impl NativeApp {
             }
         };
         let cors = cors.as_ref().map(cors::layer).transpose()?;
+        let rate_limits = rate_limits.iter().map(|limit| limit.layer()).collect();
         let dispatcher = Arc::new(Dispatcher::new(dispatch)?);
         let router = routes.router(&|method: Option<&Method>, handler: u32| {
             let dispatcher = Arc::clone(&dispatcher);
@@ -129,7 +167,7 @@ impl NativeApp {
         })?;
         Ok(NativeApp {
             dispatcher,
-            stack: stack(router, logger, cors),
+            stack: stack(router, logger, cors, rate_limits),
         })
     }
 
@@ -260,7 +298,9 @@ impl NativeApp {
         self.dispatcher.complete(id, res)
     }
 
-    /// Runs one request through the whole stack without a socket.
+    /// Runs one request through the whole stack without a socket, as if sent from
+    /// `remote_address` (an IP address, default `127.0.0.1`: what the rate limit and the
+    /// logger see as the peer).
     #[napi]
     pub fn inject<'env>(
         &self,
@@ -269,8 +309,15 @@ impl NativeApp {
         url: String,
         headers: Vec<String>,
         body: Option<Buffer>,
+        remote_address: Option<String>,
     ) -> Result<PromiseRaw<'env, InjectedResponse>> {
         let invalid = |what: String| Error::new(Status::InvalidArg, format!("inject: {what}"));
+        let peer = match remote_address.as_deref() {
+            None => std::net::IpAddr::from([127, 0, 0, 1]),
+            Some(ip) => ip
+                .parse()
+                .map_err(|_| invalid(format!("remoteAddress must be an IP address, got {ip:?}")))?,
+        };
         let mut req = Request::builder().method(method.as_str()).uri(url.as_str());
         if headers.len() % 2 != 0 {
             return Err(invalid("headers must come as name, value pairs".into()));
@@ -279,7 +326,8 @@ impl NativeApp {
             req = req.header(pair[0].as_str(), pair[1].as_str());
         }
         let body = body.map_or_else(Bytes::new, |b| Bytes::copy_from_slice(&b));
-        let req = req.body(body).map_err(|err| invalid(err.to_string()))?;
+        let mut req = req.body(body).map_err(|err| invalid(err.to_string()))?;
+        req.extensions_mut().insert(SocketAddr::new(peer, 0));
         let stack = self.stack.clone();
         env.spawn_future(async move {
             let Ok(res) = stack.oneshot(req).await;

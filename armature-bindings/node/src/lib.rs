@@ -1,7 +1,7 @@
 //! Node.js bindings for Armature: the native half of the npm package `@armature/core`.
 //!
 //! The binding only translates. Routing (armature-router), the preset layers (request id →
-//! logger → CORS, from armature-layers) and serving (armature-server) run in Rust; JavaScript
+//! logger → CORS → rate limits, from armature-layers) and serving (armature-server) run in Rust; JavaScript
 //! runs only the user's handlers and `wrap(fn)` middleware.
 //!
 //! How a request reaches JavaScript without a Promise or a threadsafe function per request:
@@ -17,5 +17,6 @@ mod app;
 mod cors;
 mod dispatch;
 mod log;
+mod rate_limit;
 mod response;
 mod routes;
