@@ -68,22 +68,30 @@ fn logged(events: &Events, request_id: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn tonic_server_with_armature_layers_sets_request_id_and_logs() {
-    let events = events();
+/// `examples/tonic_interop.rs` on a free port, a client connected to it, and how to stop it.
+async fn start_tonic() -> (
+    HealthClient<tonic::transport::Channel>,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(tonic_interop::serve(listener, async {
         let _ = stopped.await;
     }));
-
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
         .unwrap()
         .connect()
         .await
         .unwrap();
-    let mut client = HealthClient::new(channel);
+    (HealthClient::new(channel), stop, server)
+}
+
+#[tokio::test]
+async fn tonic_server_with_armature_layers_sets_request_id_and_logs() {
+    let events = events();
+    let (mut client, stop, server) = start_tonic().await;
     let res = client
         .check(HealthCheckRequest {
             service: "armature.Demo".into(),
@@ -130,18 +138,7 @@ async fn tonic_server_with_armature_layers_sets_request_id_and_logs() {
 
 #[tokio::test]
 async fn tonic_calls_over_their_quota_get_resource_exhausted() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(tonic_interop::serve(listener, async {
-        let _ = stopped.await;
-    }));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut client = HealthClient::new(channel);
+    let (mut client, stop, server) = start_tonic().await;
     let call = |key: &'static str| {
         let mut req = tonic::Request::new(HealthCheckRequest {
             service: "armature.Demo".into(),

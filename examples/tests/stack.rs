@@ -10,6 +10,14 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn start(origins: &[&str]) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let origins: Vec<String> = origins.iter().map(|o| o.to_string()).collect();
+    start_with(stack::cors(&origins).unwrap(), None)
+}
+
+/// Serves the stack with `cors` and `rate_limit` on a free port until the sender is used.
+fn start_with(
+    cors: armature_layers::cors::CorsLayer,
+    rate_limit: Option<armature_layers::rate_limit::RateLimitLayer>,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let server = Server::bind(([127, 0, 0, 1], 0)).unwrap();
     let addr = server.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -18,7 +26,7 @@ async fn start(origins: &[&str]) -> (SocketAddr, tokio::sync::oneshot::Sender<()
         .with_graceful_shutdown(async {
             let _ = stopped.await;
         });
-    tokio::spawn(server.serve(stack::app(stack::cors(&origins).unwrap(), None)));
+    tokio::spawn(server.serve(stack::app(cors, rate_limit)));
     (addr, stop)
 }
 
@@ -141,21 +149,7 @@ async fn the_stack_serves_its_openapi_document_and_docs() {
 
 #[tokio::test]
 async fn rate_limit_flag_limits_per_client_with_retry_after_and_cors_headers() {
-    let limit = stack::rate_limit(Some("2/s"), None)
-        .unwrap()
-        .expect("a layer for --rate-limit");
-    let server = Server::bind(([127, 0, 0, 1], 0)).unwrap();
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let app = stack::app(stack::cors(&[]).unwrap(), Some(limit));
-    tokio::spawn(
-        server
-            .shutdown_on_signals(false)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .serve(app),
-    );
+    let (addr, stop) = start_limited("2/s").await;
     let origin = "origin: https://anywhere.example\r\n";
     for _ in 0..2 {
         let (head, _) = exchange(addr, "GET", "/plaintext", origin).await;
@@ -185,17 +179,8 @@ fn invalid_rate_limit_flags_are_refused_at_start_up() {
 
 /// Starts the stack with a rate limit of `per_second` per client IP.
 async fn start_limited(per_second: &str) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let server = Server::bind(([127, 0, 0, 1], 0)).unwrap();
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = server
-        .shutdown_on_signals(false)
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
-        });
     let limit = stack::rate_limit(Some(per_second), None).unwrap();
-    tokio::spawn(server.serve(stack::app(stack::cors(&[]).unwrap(), limit)));
-    (addr, stop)
+    start_with(stack::cors(&[]).unwrap(), limit)
 }
 
 #[tokio::test]
