@@ -15,6 +15,9 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
 
+#[path = "support/flood.rs"]
+mod flood;
+
 type Res = Response<String>;
 
 fn counting_inner(
@@ -45,39 +48,11 @@ async fn concurrency_64_tasks_5000_requests_admit_exactly_the_quota() {
         .store(store)
         .build()
         .unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let svc = layer.layer(counting_inner(Arc::clone(&calls)));
-    let sent = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..64)
-        .map(|_| {
-            let svc = svc.clone();
-            let sent = Arc::clone(&sent);
-            tokio::spawn(async move {
-                let (mut ok, mut limited) = (0usize, 0usize);
-                while sent.fetch_add(1, Ordering::SeqCst) < 5_000 {
-                    let res = svc.clone().oneshot(with_key("one-client")).await.unwrap();
-                    match res.status() {
-                        StatusCode::OK => ok += 1,
-                        StatusCode::TOO_MANY_REQUESTS => limited += 1,
-                        other => panic!("unexpected {other}"),
-                    }
-                    tokio::task::yield_now().await;
-                }
-                (ok, limited)
-            })
-        })
-        .collect();
-    let (mut ok, mut limited) = (0, 0);
-    for task in tasks {
-        let (o, l) = task.await.unwrap();
-        ok += o;
-        limited += l;
-    }
-    assert_eq!(ok + limited, 5_000);
-    assert_eq!(ok, 1_000, "admitted");
+    let flood = flood::from_64_tasks(layer).await;
+    assert_eq!(flood.admitted + flood.refused, 5_000);
+    assert_eq!(flood.admitted, 1_000, "admitted");
     assert_eq!(
-        calls.load(Ordering::SeqCst),
-        1_000,
+        flood.called, 1_000,
         "refused requests never reach the service"
     );
 }

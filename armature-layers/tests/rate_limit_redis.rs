@@ -21,6 +21,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use tower::{service_fn, Layer, Service, ServiceExt};
 
+#[path = "support/flood.rs"]
+mod flood;
 #[path = "support/redis.rs"]
 mod redis_server;
 use redis_server::RedisServer;
@@ -45,38 +47,6 @@ fn with_key(key: &str) -> Request<()> {
     Request::get("/").header("x-api-key", key).body(()).unwrap()
 }
 
-async fn admitted_of_5000_by_64_tasks(layer: RateLimitLayer) -> (usize, usize) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let svc = layer.layer(inner(Arc::clone(&calls)));
-    let sent = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..64)
-        .map(|_| {
-            let svc = svc.clone();
-            let sent = Arc::clone(&sent);
-            tokio::spawn(async move {
-                let mut ok = 0usize;
-                while sent.fetch_add(1, Ordering::SeqCst) < 5_000 {
-                    let res = svc.clone().oneshot(with_key("one-client")).await.unwrap();
-                    match res.status() {
-                        StatusCode::OK => ok += 1,
-                        StatusCode::TOO_MANY_REQUESTS => {
-                            let marker = res.extensions().get::<RateLimited>().unwrap();
-                            assert!(!marker.store_unavailable(), "Redis failed during the test");
-                        }
-                        other => panic!("unexpected {other}"),
-                    }
-                }
-                ok
-            })
-        })
-        .collect();
-    let mut ok = 0;
-    for task in tasks {
-        ok += task.await.unwrap();
-    }
-    (ok, calls.load(Ordering::SeqCst))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrency_64_tasks_5000_requests_admit_exactly_the_quota_through_redis() {
     let redis = RedisServer::start();
@@ -94,9 +64,10 @@ async fn concurrency_64_tasks_5000_requests_admit_exactly_the_quota_through_redi
         .store(store)
         .build()
         .unwrap();
-    let (ok, calls) = admitted_of_5000_by_64_tasks(layer).await;
-    assert_eq!(ok, 1_000);
-    assert_eq!(calls, 1_000);
+    let flood = flood::from_64_tasks(layer).await;
+    assert_eq!(flood.admitted + flood.refused, 5_000);
+    assert_eq!(flood.admitted, 1_000);
+    assert_eq!(flood.called, 1_000);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -113,7 +84,7 @@ async fn on_redis_time_the_count_is_the_quota_plus_what_elapsed_time_replenished
         .build()
         .unwrap();
     let started = Instant::now();
-    let (ok, _) = admitted_of_5000_by_64_tasks(layer).await;
+    let ok = flood::from_64_tasks(layer).await.admitted;
     // One request is replenished per 60 ms of Redis time; bound it by our own (longer) view.
     let replenished = (started.elapsed().as_millis() / 60) as usize + 1;
     assert!(
