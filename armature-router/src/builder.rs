@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::statics::Statics;
 use http::{Request, StatusCode};
-use rustc_hash::FxHashMap;
 use tower_service::Service;
 
 use crate::body::BoxError;
@@ -14,6 +14,7 @@ use crate::method_router::MethodRouter;
 use crate::pattern::{Pattern, Segment};
 use crate::response::{error, IntoResponse};
 use crate::router::{Entry, Inner, Router};
+use crate::table::Table;
 use crate::tree::Node;
 use crate::RouteError;
 
@@ -272,7 +273,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
             return Err(err);
         }
         let mut tree = Node::default();
-        let mut statics = FxHashMap::default();
+        let mut statics = Statics::default();
         let mut entries = Vec::with_capacity(self.routes.len());
         for (index, route) in self.routes.into_iter().enumerate() {
             let Pattern {
@@ -307,7 +308,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
         });
         Ok(Router::from_inner(Inner {
             statics,
-            tree,
+            tree: Table::compile(&tree),
             entries,
             fallback,
             redirect_trailing_slash: self.redirect_trailing_slash,

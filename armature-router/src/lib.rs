@@ -13,6 +13,8 @@ mod path;
 mod pattern;
 mod response;
 mod router;
+mod statics;
+mod table;
 mod tree;
 
 pub use body::{Body, BoxError};

@@ -8,11 +8,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::statics::Statics;
 use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
 use http::{Request, StatusCode};
 use http_body::Body as _;
 use pin_project_lite::pin_project;
-use rustc_hash::FxHashMap;
 use tower_service::Service;
 
 use crate::builder::RouterBuilder;
@@ -21,7 +21,7 @@ use crate::method_router::MethodRouter;
 use crate::params::{MatchedRoute, PathParams};
 use crate::path::{decode_param, normalize};
 use crate::response::{error, IntoResponse, Response};
-use crate::tree::{Node, Spans};
+use crate::table::{Spans, Table};
 use crate::Body;
 
 pub(crate) struct Entry<B> {
@@ -35,8 +35,8 @@ pub(crate) struct Entry<B> {
 
 pub(crate) struct Inner<B> {
     /// Routes without parameters, by exact (normalized) path: one hash lookup.
-    pub(crate) statics: FxHashMap<Box<str>, usize>,
-    pub(crate) tree: Node,
+    pub(crate) statics: Statics,
+    pub(crate) tree: Table,
     pub(crate) entries: Vec<Entry<B>>,
     pub(crate) fallback: Endpoint<B>,
     pub(crate) redirect_trailing_slash: bool,
@@ -168,7 +168,7 @@ impl<B> Router<B> {
 
     /// Which route (by index into `entries`) matches `path`, with its parameter spans.
     fn find(&self, path: &str, spans: &mut Spans) -> Option<usize> {
-        if let Some(&index) = self.inner.statics.get(path) {
+        if let Some(index) = self.inner.statics.get(path) {
             return Some(index);
         }
         self.inner.tree.at(path, spans)
