@@ -27,6 +27,6 @@ pub use json::{Json, JsonRejection, DEFAULT_JSON_LIMIT};
 pub use method_router::{
     any, delete, get, head, on, on_service, options, patch, post, put, trace, MethodRouter,
 };
-pub use params::{MatchedRoute, PathParams};
+pub use params::{MatchedRoute, PathParams, ReportMatchedRoute};
 pub use response::{IntoResponse, Response};
 pub use router::{RouteFuture, RouteMatch, Router};

@@ -97,26 +97,53 @@ impl fmt::Debug for PathParams {
 /// The template of the route that matched, like `/users/{id}` (always in `{name}` syntax, with
 /// any `nest` prefix included).
 ///
-/// The router puts it in the request's extensions for the handler, and in the response's
-/// extensions so that layers *outside* the router (logger, analytics) can label by route
-/// instead of by raw path. Requests answered by the fallback carry none.
+/// The router puts it in the request's extensions for the handler. Layers *outside* the router
+/// (a logger, analytics) only see the response, so a request that carries
+/// [`ReportMatchedRoute`] gets it in the response's extensions too, to label by route instead
+/// of by raw path. Requests answered by the fallback carry none.
 ///
 /// ```
-/// use armature_router::{get, MatchedRoute, Router};
+/// use armature_router::{get, MatchedRoute, ReportMatchedRoute, Router};
 /// use http::Request;
 /// use tower::ServiceExt;
 ///
 /// # tokio_test::block_on(async {
 /// let router = Router::builder()
-///     .route("/users/:id", get(|_req: Request<()>| async { "hi" }))
+///     .route("/users/:id", get(|req: Request<()>| async move {
+///         req.extensions().get::<MatchedRoute>().unwrap().to_string()
+///     }))
 ///     .build()?;
-/// let res = router.oneshot(Request::get("/users/42").body(())?).await?;
+///
+/// let res = router.clone().oneshot(Request::get("/users/42").body(())?).await?;
+/// assert!(res.extensions().get::<MatchedRoute>().is_none(), "not asked for");
+///
+/// let mut req = Request::get("/users/42").body(())?;
+/// req.extensions_mut().insert(ReportMatchedRoute);
+/// let res = router.oneshot(req).await?;
 /// assert_eq!(res.extensions().get::<MatchedRoute>().unwrap().as_str(), "/users/{id}");
 /// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
 /// # }).unwrap();
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct MatchedRoute(Arc<str>);
+
+/// A request extension asking the router to put the [`MatchedRoute`] in the response's
+/// extensions as well, for a layer outside the router that labels requests by route.
+///
+/// Opt-in because a response's first extension costs three allocations, which a stack with
+/// no such layer should not pay. armature-layers' logger and analytics layers insert it
+/// themselves; a layer of your own does the same before calling the inner service:
+///
+/// ```
+/// use armature_router::ReportMatchedRoute;
+/// # let mut req = http::Request::new(());
+/// req.extensions_mut().insert(ReportMatchedRoute);
+/// ```
+///
+/// The marker is left in the request, so every router on the way (say one nested as a
+/// service in another) reports the route it matched; the innermost one is the last written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReportMatchedRoute;
 
 impl MatchedRoute {
     pub(crate) fn new(template: Arc<str>) -> Self {

@@ -18,7 +18,7 @@ use tower_service::Service;
 use crate::builder::RouterBuilder;
 use crate::handler::{Endpoint, EndpointFuture};
 use crate::method_router::MethodRouter;
-use crate::params::{MatchedRoute, PathParams};
+use crate::params::{MatchedRoute, PathParams, ReportMatchedRoute};
 use crate::path::{decode_param, normalize};
 use crate::response::{error, IntoResponse, Response};
 use crate::table::{Spans, Table};
@@ -229,10 +229,13 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
             }
         };
         let matched = MatchedRoute::new(Arc::clone(&entry.template));
+        let report = req.extensions().get::<ReportMatchedRoute>().is_some();
         let Some((endpoint, head_from_get)) = entry.methods.endpoint(req.method()) else {
             let mut res = error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
             res.headers_mut().insert(ALLOW, entry.allow.clone());
-            res.extensions_mut().insert(matched);
+            if report {
+                res.extensions_mut().insert(matched);
+            }
             return RouteFuture::ready(res);
         };
         if !spans.is_empty() {
@@ -250,8 +253,9 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
             }
             req.extensions_mut().insert(params);
         }
-        req.extensions_mut().insert(matched.clone());
-        RouteFuture::call(endpoint, req, Some(matched), head_from_get)
+        let on_response = report.then(|| matched.clone());
+        req.extensions_mut().insert(matched);
+        RouteFuture::call(endpoint, req, on_response, head_from_get)
     }
 }
 

@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use armature_router::{
-    any, get, head, on, on_service, options, post, put, BoxError, IntoResponse, Json, PathParams,
-    Response, Router,
+    any, get, head, on, on_service, options, post, put, BoxError, IntoResponse, Json, MatchedRoute,
+    PathParams, ReportMatchedRoute, Response, Router,
 };
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
@@ -1076,4 +1076,47 @@ fn router_and_its_future_can_be_shared_and_spawned() {
             .clone()
             .call(Request::get("/").body(Full::default()).unwrap()),
     );
+}
+
+#[tokio::test]
+async fn the_matched_route_reaches_the_response_only_when_asked() {
+    let router = Router::builder()
+        .route("/users/{id}", get(echo))
+        .build()
+        .unwrap();
+    for (method, status) in [
+        (Method::GET, StatusCode::OK),
+        (Method::POST, StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let plain = Request::builder()
+            .method(method.clone())
+            .uri("/users/7")
+            .body(())
+            .unwrap();
+        let res = router.clone().oneshot(plain).await.unwrap();
+        assert_eq!(res.status(), status);
+        assert!(
+            res.extensions().get::<MatchedRoute>().is_none(),
+            "{method}: not asked for"
+        );
+
+        let mut asking = Request::builder()
+            .method(method.clone())
+            .uri("/users/7")
+            .body(())
+            .unwrap();
+        asking.extensions_mut().insert(ReportMatchedRoute);
+        let res = router.clone().oneshot(asking).await.unwrap();
+        assert_eq!(res.status(), status);
+        assert_eq!(
+            res.extensions()
+                .get::<MatchedRoute>()
+                .map(MatchedRoute::as_str),
+            Some("/users/{id}"),
+            "{method}"
+        );
+    }
+    // The handler sees it in the request whether or not anyone asked.
+    let answer = call(&router, Method::GET, "/users/7").await;
+    assert_eq!(answer.seen.unwrap().matched.as_deref(), Some("/users/{id}"));
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use armature_router::Router;
+use armature_router::{ReportMatchedRoute, Router};
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -295,7 +295,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
         let method = method_index(req.method());
         let shared = &self.shared;
@@ -310,6 +310,13 @@ where
             .unwrap_or(0);
         let consumer = shared.consumers.as_ref().and_then(|c| c.record(&req));
         let resolved = shared.resolve(method, req.uri().path());
+        // Without a route resolved here, count under the template the router reports. A
+        // percent-encoded path may match another route once the router has decoded it, so
+        // it asks as well (a resolved route needs no answer; it costs the response an
+        // extension).
+        if resolved.is_none() || req.uri().path().contains('%') {
+            req.extensions_mut().insert(ReportMatchedRoute);
+        }
         let pending = Pending {
             shared: Arc::clone(shared),
             start,

@@ -1,5 +1,6 @@
 use std::task::{Context, Poll};
 
+use armature_router::ReportMatchedRoute;
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -85,9 +86,12 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let record = enabled(self.config.level)
-            .then(|| Box::new(Record::start(&req, self.config.level, self.config.format)));
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let record = enabled(self.config.level).then(|| {
+            // Log the route template, not the raw path, when a router answers.
+            req.extensions_mut().insert(ReportMatchedRoute);
+            Box::new(Record::start(&req, self.config.level, self.config.format))
+        });
         ResponseFuture::new(self.inner.call(req), record)
     }
 }

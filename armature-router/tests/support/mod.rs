@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use armature_router::{Body, MatchedRoute, PathParams, Response, Router};
+use armature_router::{Body, MatchedRoute, PathParams, ReportMatchedRoute, Response, Router};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -68,12 +68,14 @@ pub struct Answer {
     pub body: Bytes,
     /// What [`echo`] saw, when the request reached it.
     pub seen: Option<Seen>,
-    /// The `MatchedRoute` in the response extensions.
+    /// The `MatchedRoute` in the response extensions ([`send`] asks for it).
     pub matched: Option<String>,
 }
 
-/// Sends `req` through a clone of `router` and collects the answer.
-pub async fn send<B: Send + 'static>(router: &Router<B>, req: Request<B>) -> Answer {
+/// Sends `req` through a clone of `router`, asking for the matched route on the response
+/// ([`ReportMatchedRoute`]), and collects the answer.
+pub async fn send<B: Send + 'static>(router: &Router<B>, mut req: Request<B>) -> Answer {
+    req.extensions_mut().insert(ReportMatchedRoute);
     let res = router.clone().oneshot(req).await.expect("infallible");
     let (parts, body) = res.into_parts();
     let body = body.collect().await.expect("body").to_bytes();
