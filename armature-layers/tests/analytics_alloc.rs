@@ -74,7 +74,7 @@ fn a_known_route_costs_no_allocation_beyond_the_router() {
         // Warm up: the plain layer creates a route's counters on its first request.
         allocations_of(&rt, &router, path, false);
         allocations_of(&rt, &plain, path, false);
-        let most = |svc: &dyn Fn() -> usize| (0..10).map(|_| svc()).max().unwrap();
+        let most = |count: &dyn Fn() -> usize| (0..10).map(|_| count()).max().unwrap();
         let bare = most(&|| allocations_of(&rt, &router, path, false));
         let reporting = most(&|| allocations_of(&rt, &router, path, true));
         let with_plain = most(&|| allocations_of(&rt, &plain, path, false));

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::statics::Statics;
 use http::{Request, StatusCode};
 use tower_service::Service;
 
@@ -14,6 +13,7 @@ use crate::method_router::MethodRouter;
 use crate::pattern::{Pattern, Segment};
 use crate::response::{error, IntoResponse};
 use crate::router::{Entry, Inner, Router};
+use crate::statics::Statics;
 use crate::table::Table;
 use crate::tree::Node;
 use crate::RouteError;

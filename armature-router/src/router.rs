@@ -8,7 +8,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::statics::Statics;
 use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
 use http::{Request, StatusCode};
 use http_body::Body as _;
@@ -21,6 +20,7 @@ use crate::method_router::MethodRouter;
 use crate::params::{MatchedRoute, PathParams, ReportMatchedRoute};
 use crate::path::{decode_param, normalize};
 use crate::response::{error, IntoResponse, Response};
+use crate::statics::Statics;
 use crate::table::{Spans, Table};
 use crate::Body;
 

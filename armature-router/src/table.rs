@@ -208,7 +208,7 @@ fn segment_end(path: &[u8], start: usize) -> usize {
     };
     let mut at = start;
     while let Some(chunk) = path.get(at..at + 8) {
-        let found = slashes(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
+        let found = slashes(load(chunk));
         if found != 0 {
             return at + (found.trailing_zeros() / 8) as usize;
         }
@@ -218,8 +218,7 @@ fn segment_end(path: &[u8], start: usize) -> usize {
         // The last eight bytes, ignoring those before `at` (already searched, or before `start`).
         let from = path.len() - 8;
         let chunk = &path[from..];
-        let found = slashes(u64::from_le_bytes(chunk.try_into().expect("eight bytes")))
-            & (u64::MAX << ((at - from) * 8));
+        let found = slashes(load(chunk)) & (u64::MAX << ((at - from) * 8));
         return if found != 0 {
             from + (found.trailing_zeros() / 8) as usize
         } else {
@@ -230,6 +229,12 @@ fn segment_end(path: &[u8], start: usize) -> usize {
         .iter()
         .position(|&b| b == b'/')
         .map_or(path.len(), |i| at + i)
+}
+
+/// Eight bytes as a little-endian word.
+#[inline(always)]
+fn load(chunk: &[u8]) -> u64 {
+    u64::from_le_bytes(chunk.try_into().expect("eight bytes"))
 }
 
 /// `bytes[start..end]` as two words: the first eight bytes and, for up to 16 bytes, the rest
@@ -255,7 +260,7 @@ fn word(bytes: &[u8], at: usize, n: usize) -> u64 {
         return 0;
     }
     if let Some(chunk) = bytes.get(at..at + 8) {
-        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let w = load(chunk);
         return if n == 8 {
             w
         } else {
@@ -264,7 +269,7 @@ fn word(bytes: &[u8], at: usize, n: usize) -> u64 {
     }
     let end = at + n;
     if let Some(chunk) = end.checked_sub(8).and_then(|from| bytes.get(from..end)) {
-        let w = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let w = load(chunk);
         return w >> ((8 - n) * 8);
     }
     let mut buf = [0u8; 8];

@@ -309,12 +309,13 @@ where
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         let consumer = shared.consumers.as_ref().and_then(|c| c.record(&req));
-        let resolved = shared.resolve(method, req.uri().path());
+        let path = req.uri().path();
+        let resolved = shared.resolve(method, path);
         // Without a route resolved here, count under the template the router reports. A
         // percent-encoded path may match another route once the router has decoded it, so
         // it asks as well (a resolved route needs no answer; it costs the response an
         // extension).
-        if resolved.is_none() || req.uri().path().contains('%') {
+        if resolved.is_none() || path.contains('%') {
             req.extensions_mut().insert(ReportMatchedRoute);
         }
         let pending = Pending {
