@@ -38,9 +38,10 @@
 //! }
 //! ```
 //!
-//! Without a runtime of your own, [`Server::run`] builds one (a shared
-//! multi-thread runtime, or one current-thread runtime per core with
-//! [`RuntimeMode::PerCore`]) and blocks until shutdown.
+//! Without a runtime of your own, [`Server::run`] builds its own (by default
+//! one current-thread runtime per core, each with its own `SO_REUSEPORT`
+//! listener; or a shared multi-thread runtime with
+//! [`RuntimeMode::MultiThread`]) and blocks until shutdown.
 //!
 //! # Protocols
 //!
@@ -134,6 +135,7 @@ mod serve;
 mod server;
 mod signal;
 mod sniff;
+mod timer;
 mod tls;
 
 pub use body::{BodyError, RequestBody};

@@ -35,7 +35,9 @@ use crate::{listener, signal, RequestBody, Server, ServerError};
 pub enum RuntimeMode {
     /// One multi-thread, work-stealing Tokio runtime with `workers` threads
     /// and one listener. Idle threads steal work from busy ones, which
-    /// evens out uneven connections. The default.
+    /// evens out uneven connections (a few long-lived connections carrying
+    /// most of the load), at the price of cross-thread wake-ups on every
+    /// request.
     MultiThread {
         /// Worker threads (at least 1).
         workers: usize,
@@ -47,6 +49,12 @@ pub enum RuntimeMode {
     ///
     /// With a listener that lacks `SO_REUSEPORT` (one passed to
     /// [`Server::from_listener`]), the workers share that listener instead.
+    ///
+    /// The default, as in actix-web: measured on one core, it serves HTTP/2
+    /// at 0.57x the CPU time per request of the multi-thread runtime and
+    /// HTTP/1.1 at the same cost (BENCHMARKS.md, "Runtime layout"). Choose
+    /// [`MultiThread`](RuntimeMode::MultiThread) when a few connections carry
+    /// most of the traffic, so that no core sits idle beside a busy one.
     PerCore {
         /// Threads, each with its own runtime and listener (at least 1).
         workers: usize,
@@ -76,9 +84,14 @@ impl RuntimeMode {
 }
 
 impl Default for RuntimeMode {
-    /// [`RuntimeMode::multi_thread`].
+    /// [`RuntimeMode::per_core`].
+    ///
+    /// ```
+    /// # use armature_server::RuntimeMode;
+    /// assert_eq!(RuntimeMode::default(), RuntimeMode::per_core());
+    /// ```
     fn default() -> Self {
-        Self::multi_thread()
+        Self::per_core()
     }
 }
 
