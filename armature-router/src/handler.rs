@@ -199,7 +199,7 @@ impl<B: Send + 'static> Endpoint<B> {
         let kind = match self {
             Endpoint::Handler(h) => CallKind::Boxed { fut: h.call(req) },
             Endpoint::Service(s) => CallKind::Oneshot {
-                fut: s.clone().oneshot(req),
+                fut: Box::pin(s.clone().oneshot(req)),
             },
         };
         EndpointFuture { kind }
@@ -245,11 +245,11 @@ pin_project! {
 
 pin_project! {
     #[project = CallKindProj]
+    // Both variants are boxed, so the future every layer above wraps (and moves) stays small.
     enum CallKind<B> {
         Boxed { fut: BoxFuture },
         Oneshot {
-            #[pin]
-            fut: tower::util::Oneshot<BoxCloneSyncService<Request<B>, Response, BoxError>, Request<B>>,
+            fut: Pin<Box<tower::util::Oneshot<BoxCloneSyncService<Request<B>, Response, BoxError>, Request<B>>>>,
         },
     }
 }
@@ -260,7 +260,7 @@ impl<B> Future for EndpointFuture<B> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             CallKindProj::Boxed { fut } => fut.as_mut().poll(cx).map(Ok),
-            CallKindProj::Oneshot { fut } => fut.poll(cx).map(|result| {
+            CallKindProj::Oneshot { fut } => fut.as_mut().poll(cx).map(|result| {
                 Ok(result.unwrap_or_else(|err| {
                     tracing::error!(error = %err, "route service failed");
                     error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")

@@ -297,7 +297,9 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<B> {
-        Ready { response: Option<Response> },
+        // Boxed: a router's own answers (404, 405, redirects) are rare next to endpoint calls,
+        // and an inline response would make the future every outer layer moves 150 bytes larger.
+        Ready { response: Option<Box<Response>> },
         Endpoint { #[pin] fut: EndpointFuture<B> },
     }
 }
@@ -306,7 +308,7 @@ impl<B: Send + 'static> RouteFuture<B> {
     fn ready(response: Response) -> Self {
         RouteFuture {
             kind: Kind::Ready {
-                response: Some(response),
+                response: Some(Box::new(response)),
             },
             matched: None,
             strip_body: false,
@@ -336,7 +338,7 @@ impl<B> Future for RouteFuture<B> {
         let this = self.project();
         let mut res = match this.kind.project() {
             KindProj::Ready { response } => match response.take() {
-                Some(res) => res,
+                Some(res) => *res,
                 None => return Poll::Pending,
             },
             KindProj::Endpoint { fut } => match fut.poll(cx) {
