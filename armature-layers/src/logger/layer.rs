@@ -7,7 +7,7 @@ use tower_service::Service;
 use tracing::Level;
 
 use super::record::{enabled, Record};
-use super::{LoggedBody, ResponseFuture};
+use super::{AccessLog, LoggedBody, ResponseFuture};
 
 /// How the message of an access event is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -20,10 +20,11 @@ pub enum Format {
 }
 
 /// The access-log layer. See the [module docs](super).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Logger {
     level: Level,
     format: Format,
+    log: Option<AccessLog>,
 }
 
 impl Default for Logger {
@@ -32,6 +33,7 @@ impl Default for Logger {
         Logger {
             level: Level::INFO,
             format: Format::Text,
+            log: None,
         }
     }
 }
@@ -42,15 +44,39 @@ impl Logger {
         Logger::default().format(Format::Json)
     }
 
-    /// The level of access events.
+    /// The level of access events (`tracing` only: an [`AccessLog`] gets every request).
+    ///
+    /// ```
+    /// let logger = armature_layers::logger::Logger::default().level(tracing::Level::DEBUG);
+    /// ```
     pub fn level(mut self, level: Level) -> Self {
         self.level = level;
         self
     }
 
     /// The message format.
+    ///
+    /// ```
+    /// use armature_layers::logger::{Format, Logger};
+    /// let logger = Logger::default().format(Format::Json);
+    /// ```
     pub fn format(mut self, format: Format) -> Self {
         self.format = format;
+        self
+    }
+
+    /// Writes one line per request to `log` (buffered, written in batches) instead of
+    /// emitting a `tracing` event: the fast path for a busy server's access log. Lines start
+    /// with a UTC timestamp; [`Format`] applies. See [`AccessLog`].
+    ///
+    /// ```
+    /// use armature_layers::logger::{AccessLog, Logger};
+    ///
+    /// let logger = Logger::default().write_to(AccessLog::stdout());
+    /// // 2026-12-05T18:12:20.123Z GET /users/{id} 200 0.42ms 26B rid=… peer=127.0.0.1:50312
+    /// ```
+    pub fn write_to(mut self, log: AccessLog) -> Self {
+        self.log = Some(log);
         self
     }
 }
@@ -61,7 +87,7 @@ impl<S> Layer<S> for Logger {
     fn layer(&self, inner: S) -> LoggerService<S> {
         LoggerService {
             inner,
-            config: *self,
+            config: self.clone(),
         }
     }
 }
@@ -87,10 +113,16 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let record = enabled(self.config.level).then(|| {
+        let config = &self.config;
+        let record = (config.log.is_some() || enabled(config.level)).then(|| {
             // Log the route template, not the raw path, when a router answers.
             req.extensions_mut().insert(ReportMatchedRoute);
-            Box::new(Record::start(&req, self.config.level, self.config.format))
+            Box::new(Record::start(
+                &req,
+                config.level,
+                config.format,
+                config.log.clone(),
+            ))
         });
         ResponseFuture::new(self.inner.call(req), record)
     }

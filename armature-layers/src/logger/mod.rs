@@ -1,4 +1,4 @@
-//! Access logging on `tracing`: one event per request, when the response has been sent.
+//! Access logging: one event or line per request, when the response has been sent.
 //!
 //! Each event (target `armature::access`) carries the method, the matched route template (from
 //! the router's [`MatchedRoute`](armature_router::MatchedRoute); the raw path only when nothing
@@ -18,6 +18,33 @@
 //! structured, for subscribers that use them. When the event's level is disabled the layer only
 //! checks that (a cached atomic load) and passes requests through untouched.
 //!
+//! For a busy server, [`Logger::write_to`] an [`AccessLog`] instead: the layer formats the line
+//! itself (integers by `itoa`, the timestamp's date part once a second) into a per-thread
+//! buffer that is written in batches, so a request costs no `write` system call and no
+//! `tracing` formatting. The line is the same text (or JSON) with a UTC timestamp in front:
+//!
+//! ```text
+//! 2026-12-05T18:12:20.123Z GET /users/{id} 200 0.42ms 26B rid=8f0c…-…-… peer=127.0.0.1:50312
+//! ```
+//!
+//! ```
+//! use armature_layers::logger::{AccessLog, Logger};
+//! use armature_router::{get, Router};
+//! use http::Request;
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! # tokio_test::block_on(async {
+//! let log = AccessLog::stdout();
+//! let app = ServiceBuilder::new()
+//!     .layer(Logger::default().write_to(log.clone()))
+//!     .service(Router::builder().route("/users/{id}", get(|_r: Request<()>| async { "hi" })).build()?);
+//! let res = app.oneshot(Request::get("/users/7").body(())?).await?;
+//! http_body_util::BodyExt::collect(res.into_body()).await?; // the line is buffered at the body's end
+//! log.flush()?; // ... and on stdout now (else within the flush interval)
+//! # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+//! # }).unwrap();
+//! ```
+//!
 //! ```
 //! use armature_layers::logger::Logger;
 //! use armature_router::{get, Router};
@@ -35,11 +62,14 @@
 //! # }).unwrap();
 //! ```
 
+mod access_log;
 mod body;
 mod future;
 mod layer;
+mod line;
 mod record;
 
+pub use access_log::AccessLog;
 pub use body::LoggedBody;
 pub use future::ResponseFuture;
 pub use layer::{Format, Logger, LoggerService};

@@ -2,18 +2,21 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use armature_router::MatchedRoute;
 use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
 use tracing::Level;
 
-use super::{Format, TARGET};
+use super::line::Line;
+use super::{AccessLog, Format, TARGET};
 use crate::request_id::RequestId;
 
 pub(crate) struct Record {
     level: Level,
     format: Format,
+    /// Where the line goes; `None`: a `tracing` event.
+    log: Option<AccessLog>,
     start: Instant,
     method: Method,
     uri: Uri,
@@ -55,7 +58,12 @@ pub(crate) fn enabled(level: Level) -> bool {
 }
 
 impl Record {
-    pub(crate) fn start<B>(req: &Request<B>, level: Level, format: Format) -> Self {
+    pub(crate) fn start<B>(
+        req: &Request<B>,
+        level: Level,
+        format: Format,
+        log: Option<AccessLog>,
+    ) -> Self {
         let request_id = match req.extensions().get::<RequestId>() {
             Some(id) => Some(id.header_value().clone()),
             None => req.headers().get("x-request-id").cloned(),
@@ -63,6 +71,7 @@ impl Record {
         Record {
             level,
             format,
+            log,
             start: Instant::now(),
             method: req.method().clone(),
             uri: req.uri().clone(),
@@ -101,6 +110,25 @@ impl Record {
             .as_ref()
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
+        if let Some(log) = &self.log {
+            let line = Line {
+                format: self.format,
+                time: SystemTime::now(),
+                method: self.method.as_str(),
+                route,
+                status,
+                latency,
+                bytes: self.bytes,
+                request_id,
+                peer: self.peer,
+                outcome: match outcome {
+                    Outcome::Ok => None,
+                    other => Some(other.as_str()),
+                },
+            };
+            log.append(|buf| line.write(buf));
+            return;
+        }
         let peer = Peer(self.peer);
         let latency_ms = latency.as_secs_f64() * 1e3;
         let message = Message {

@@ -34,9 +34,11 @@ pin_project! {
     where
         S: Service<Request<ReqBody>>,
     {
+        // The rare states are boxed, so the common one (an admitted request's inner future)
+        // sets the size that outer layers wrap and move.
         Checking {
             check: Check,
-            pending: Option<(S, Request<ReqBody>)>,
+            pending: Option<Box<(S, Request<ReqBody>)>>,
             config: Arc<Config>,
         },
         Inner {
@@ -45,7 +47,7 @@ pin_project! {
             headers: Option<(Arc<Config>, Decision)>,
         },
         Refused {
-            response: Option<Response<()>>,
+            response: Option<Box<Response<()>>>,
         },
     }
 }
@@ -72,7 +74,7 @@ where
 
     pub(crate) fn refused(response: Response<()>) -> Self {
         let state = State::Refused {
-            response: Some(response),
+            response: Some(Box::new(response)),
         };
         ResponseFuture { state }
     }
@@ -85,7 +87,7 @@ where
     ) -> Self {
         let state = State::Checking {
             check,
-            pending: Some((service, req)),
+            pending: Some(Box::new((service, req))),
             config,
         };
         ResponseFuture { state }
@@ -108,7 +110,7 @@ where
                     config,
                 } => {
                     let decision = ready!(check.as_mut().poll(cx));
-                    let (mut service, req) = pending.take().expect("polled after completion");
+                    let (mut service, req) = *pending.take().expect("polled after completion");
                     let next = if decision.allowed {
                         State::Inner {
                             future: service.call(req),
@@ -116,7 +118,11 @@ where
                         }
                     } else {
                         State::Refused {
-                            response: Some(refusal(is_grpc(&req), &config.headers, &decision)),
+                            response: Some(Box::new(refusal(
+                                is_grpc(&req),
+                                &config.headers,
+                                &decision,
+                            ))),
                         }
                     };
                     state.set(next);
@@ -129,7 +135,7 @@ where
                     return Poll::Ready(Ok(res.map(ResponseBody::new)));
                 }
                 StateProj::Refused { response } => {
-                    let response = response.take().expect("polled after completion");
+                    let response = *response.take().expect("polled after completion");
                     // gRPC refusals are trailers-only: no body.
                     let grpc = response.status().is_success();
                     let message = (!grpc).then_some(REFUSAL_MESSAGE);

@@ -4,6 +4,7 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
+use bytes::Bytes;
 use http::HeaderValue;
 
 /// The id of one request, in the request's extensions (for handlers and the logger) and in
@@ -32,21 +33,14 @@ impl RequestId {
         // A bijective mix of the counter keeps ids unique; the key makes them differ per process.
         let hi = mix(n ^ k0);
         let lo = mix(n.wrapping_add(k1)) ^ k0.rotate_left(17);
-        let mut buf = [0u8; 36];
-        let hex = format_hex(hi, lo);
-        let mut j = 0;
-        for (i, byte) in hex.iter().enumerate() {
-            if matches!(i, 8 | 12 | 16 | 20) {
-                buf[j] = b'-';
-                j += 1;
-            }
-            buf[j] = *byte;
-            j += 1;
-        }
-        RequestId(HeaderValue::from_bytes(&buf).expect("hex digits and dashes are a valid header"))
+        // One allocation, shared by every clone (the request and response headers, the
+        // extensions): `from_owner` counts references instead of copying.
+        let text = Bytes::from_owner(uuid_text(hi, lo));
+        RequestId(
+            HeaderValue::from_maybe_shared(text).expect("hex digits and dashes are a valid header"),
+        )
     }
 
-    /// Accepts `value` as an id if it is 1 to 128 visible ASCII characters.
     pub(crate) fn parse(value: &HeaderValue) -> Option<Self> {
         let bytes = value.as_bytes();
         let valid =
@@ -73,13 +67,23 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn format_hex(hi: u64, lo: u64) -> [u8; 32] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 32];
-    for (i, byte) in hi.to_be_bytes().iter().chain(&lo.to_be_bytes()).enumerate() {
-        out[2 * i] = DIGITS[(byte >> 4) as usize];
-        out[2 * i + 1] = DIGITS[(byte & 0xf) as usize];
-    }
+/// `hi` and `lo` as 32 lower-case hex digits in UUID groups: `8-4-4-4-12`.
+fn uuid_text(hi: u64, lo: u64) -> [u8; 36] {
+    let mut out = [b'-'; 36];
+    let digits = |word: u64| -> [u8; 16] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0u8; 16];
+        for (i, digit) in text.iter_mut().enumerate() {
+            *digit = HEX[((word >> (60 - 4 * i)) & 0xf) as usize];
+        }
+        text
+    };
+    let (hi, lo) = (digits(hi), digits(lo));
+    out[0..8].copy_from_slice(&hi[0..8]);
+    out[9..13].copy_from_slice(&hi[8..12]);
+    out[14..18].copy_from_slice(&hi[12..16]);
+    out[19..23].copy_from_slice(&lo[0..4]);
+    out[24..36].copy_from_slice(&lo[4..16]);
     out
 }
 

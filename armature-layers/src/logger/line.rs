@@ -1,0 +1,304 @@
+//! One access line as bytes, for [`AccessLog`](super::AccessLog): written straight into the
+//! log's buffer with integer formatting, no `fmt` machinery on the way.
+
+use std::cell::Cell;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::Format;
+
+/// What a line says.
+pub(crate) struct Line<'a> {
+    pub(crate) format: Format,
+    pub(crate) time: SystemTime,
+    pub(crate) method: &'a str,
+    pub(crate) route: &'a str,
+    pub(crate) status: u16,
+    pub(crate) latency: Duration,
+    pub(crate) bytes: u64,
+    pub(crate) request_id: &'a str,
+    pub(crate) peer: Option<SocketAddr>,
+    /// `None` when the whole response was sent.
+    pub(crate) outcome: Option<&'static str>,
+}
+
+impl Line<'_> {
+    /// Text: `2026-12-05T18:12:20.123Z GET /users/{id} 200 0.42ms 26B rid=… peer=…`;
+    /// JSON: one object with the same facts. Either ends with `\n`.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        match self.format {
+            Format::Text => self.text(out),
+            Format::Json => self.json(out),
+        }
+        out.push(b'\n');
+    }
+
+    fn text(&self, out: &mut Vec<u8>) {
+        timestamp(out, self.time);
+        out.push(b' ');
+        out.extend_from_slice(self.method.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(self.route.as_bytes());
+        out.push(b' ');
+        number(out, self.status);
+        out.push(b' ');
+        millis(out, self.latency, 2);
+        out.extend_from_slice(b"ms ");
+        number(out, self.bytes);
+        out.extend_from_slice(b"B rid=");
+        out.extend_from_slice(self.request_id.as_bytes());
+        out.extend_from_slice(b" peer=");
+        match self.peer {
+            Some(peer) => socket_addr(out, peer),
+            None => out.push(b'-'),
+        }
+        if let Some(outcome) = self.outcome {
+            out.extend_from_slice(b" outcome=");
+            out.extend_from_slice(outcome.as_bytes());
+        }
+    }
+
+    fn json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"time\":\"");
+        timestamp(out, self.time);
+        out.extend_from_slice(b"\",\"method\":");
+        json_string(out, self.method);
+        out.extend_from_slice(b",\"route\":");
+        json_string(out, self.route);
+        out.extend_from_slice(b",\"status\":");
+        number(out, self.status);
+        out.extend_from_slice(b",\"latency_ms\":");
+        millis(out, self.latency, 3);
+        out.extend_from_slice(b",\"bytes\":");
+        number(out, self.bytes);
+        out.extend_from_slice(b",\"request_id\":");
+        json_string(out, self.request_id);
+        out.extend_from_slice(b",\"peer\":");
+        match self.peer {
+            Some(peer) => {
+                out.push(b'"');
+                socket_addr(out, peer);
+                out.push(b'"');
+            }
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"outcome\":\"");
+        out.extend_from_slice(self.outcome.unwrap_or("ok").as_bytes());
+        out.extend_from_slice(b"\"}");
+    }
+}
+
+fn number(out: &mut Vec<u8>, n: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// `latency` in milliseconds with `decimals` (2 or 3) digits after the point, rounded.
+fn millis(out: &mut Vec<u8>, latency: Duration, decimals: u32) {
+    // u64 microseconds last 584,000 years; 128-bit division is slow.
+    let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+    let unit = 10u64.pow(3 - decimals); // microseconds per last digit
+    let scaled = micros.saturating_add(unit / 2) / unit;
+    let per_ms = 10u64.pow(decimals);
+    number(out, scaled / per_ms);
+    out.push(b'.');
+    let frac = scaled % per_ms;
+    let mut digits = [b'0'; 3];
+    let mut rest = frac;
+    for digit in digits[..decimals as usize].iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&digits[..decimals as usize]);
+}
+
+/// `2026-12-05T18:12:20.123Z` (UTC, milliseconds). The part up to the seconds is formatted
+/// once a second per thread.
+fn timestamp(out: &mut Vec<u8>, time: SystemTime) {
+    thread_local! {
+        static CACHE: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+    }
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let text = CACHE.with(|cache| {
+        let (cached, text) = cache.get();
+        if cached == secs {
+            return text;
+        }
+        let text = civil(secs);
+        cache.set((secs, text));
+        text
+    });
+    out.extend_from_slice(&text);
+    out.push(b'.');
+    let ms = since.subsec_millis();
+    out.extend_from_slice(&[
+        b'0' + (ms / 100) as u8,
+        b'0' + (ms / 10 % 10) as u8,
+        b'0' + (ms % 10) as u8,
+        b'Z',
+    ]);
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a Unix time (proleptic Gregorian calendar, UTC), after Howard
+/// Hinnant's `civil_from_days`.
+fn civil(secs: u64) -> [u8; 19] {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mut text = *b"0000-00-00T00:00:00";
+    let mut put = |at: usize, value: u64, width: usize| {
+        let mut v = value;
+        for i in (at..at + width).rev() {
+            text[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year.clamp(0, 9999) as u64, 4);
+    put(5, month as u64, 2);
+    put(8, day as u64, 2);
+    put(11, rem / 3600, 2);
+    put(14, rem / 60 % 60, 2);
+    put(17, rem % 60, 2);
+    text
+}
+
+fn socket_addr(out: &mut Vec<u8>, addr: SocketAddr) {
+    match addr.ip() {
+        IpAddr::V4(ip) => {
+            for (i, octet) in ip.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                number(out, octet);
+            }
+            out.push(b':');
+            number(out, addr.port());
+        }
+        IpAddr::V6(_) => {
+            use std::io::Write;
+            let _ = write!(out, "{addr}");
+        }
+    }
+}
+
+/// A JSON string: `"`, `\` and control characters escaped.
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in s.as_bytes().iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&s.as_bytes()[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&s.as_bytes()[start..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(format: Format) -> Line<'static> {
+        Line {
+            format,
+            // 2026-12-05T18:12:20.123Z
+            time: UNIX_EPOCH + Duration::from_millis(1_796_494_340_123),
+            method: "GET",
+            route: "/users/{id}",
+            status: 200,
+            latency: Duration::from_micros(417),
+            bytes: 26,
+            request_id: "abc",
+            peer: Some(SocketAddr::from(([127, 0, 0, 1], 50312))),
+            outcome: None,
+        }
+    }
+
+    fn written(line: &Line<'_>) -> String {
+        let mut out = Vec::new();
+        line.write(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_line() {
+        assert_eq!(
+            written(&line(Format::Text)),
+            "2026-12-05T18:12:20.123Z GET /users/{id} 200 0.42ms 26B rid=abc peer=127.0.0.1:50312\n"
+        );
+        let aborted = Line {
+            outcome: Some("aborted"),
+            peer: None,
+            ..line(Format::Text)
+        };
+        assert!(written(&aborted).ends_with("rid=abc peer=- outcome=aborted\n"));
+    }
+
+    #[test]
+    fn json_line_parses_and_escapes() {
+        let odd = Line {
+            route: "/a\"b\\c\u{1}",
+            peer: Some("[::1]:8080".parse().unwrap()),
+            ..line(Format::Json)
+        };
+        let text = written(&odd);
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(value["time"], "2026-12-05T18:12:20.123Z");
+        assert_eq!(value["route"], "/a\"b\\c\u{1}");
+        assert_eq!(value["latency_ms"], 0.417);
+        assert_eq!(value["status"], 200);
+        assert_eq!(value["bytes"], 26);
+        assert_eq!(value["peer"], "[::1]:8080");
+        assert_eq!(value["outcome"], "ok");
+    }
+
+    #[test]
+    fn latency_rounds_and_pads() {
+        let cases = [
+            (0, "0.00"),
+            (4, "0.00"),
+            (5, "0.01"),
+            (1_000, "1.00"),
+            (12_345, "12.35"),
+        ];
+        for (micros, want) in cases {
+            let mut out = Vec::new();
+            millis(&mut out, Duration::from_micros(micros), 2);
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{micros} µs");
+        }
+    }
+
+    #[test]
+    fn civil_dates() {
+        let cases = [
+            (0, "1970-01-01T00:00:00"),
+            (951_782_400, "2000-02-29T00:00:00"),
+            (1_796_494_340, "2026-12-05T18:12:20"),
+            (4_107_542_399, "2100-02-28T23:59:59"),
+        ];
+        for (secs, want) in cases {
+            assert_eq!(std::str::from_utf8(&civil(secs)).unwrap(), want, "{secs}");
+        }
+    }
+}
