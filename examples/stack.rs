@@ -11,6 +11,10 @@
 //! open http://localhost:3000/analytics/ui
 //! ```
 //!
+//! The access log goes to stdout, one line per request, written in batches (`AccessLog`):
+//! `--access-log stderr` sends it to stderr, `--access-log tracing` makes it `tracing` events
+//! filtered by `RUST_LOG` like the rest of the logs.
+//!
 //! Without `--cors-origin` CORS is permissive (any origin, for development). With one or more,
 //! only those exact origins get CORS headers; an invalid origin is refused at start-up.
 //!
@@ -28,7 +32,7 @@ use std::process::ExitCode;
 use armature_examples::{hello_routes, init_tracing, Args};
 use armature_layers::analytics::{AnalyticsLayer, Consumers};
 use armature_layers::cors::{Cors, CorsError, CorsLayer};
-use armature_layers::logger::Logger;
+use armature_layers::logger::{AccessLog, Logger};
 use armature_layers::rate_limit::{Quota, RateLimitLayer, RedisStore, ResponseBody};
 use armature_layers::request_id::RequestIdLayer;
 use armature_openapi::utoipa::openapi::{InfoBuilder, OpenApiBuilder};
@@ -40,7 +44,20 @@ use tower::util::{Either, MapResponseLayer};
 use tower::{Service, ServiceBuilder};
 
 const USAGE: &str =
-    "usage: stack [--port N] [--cors-origin ORIGIN]... [--rate-limit N/s [--redis URL]]";
+    "usage: stack [--port N] [--cors-origin ORIGIN]... [--rate-limit N/s [--redis URL]] \
+                     [--access-log stdout|stderr|tracing]";
+
+/// `--access-log stdout|stderr|tracing` (default stdout).
+pub fn access_log(choice: Option<&str>) -> Result<Logger, String> {
+    match choice.unwrap_or("stdout") {
+        "stdout" => Ok(Logger::default().write_to(AccessLog::stdout())),
+        "stderr" => Ok(Logger::default().write_to(AccessLog::stderr())),
+        "tracing" => Ok(Logger::default()),
+        other => Err(format!(
+            "invalid --access-log `{other}`: expected stdout, stderr or tracing"
+        )),
+    }
+}
 
 /// CORS for `origins`: permissive when there are none.
 pub fn cors(origins: &[String]) -> Result<CorsLayer, CorsError> {
@@ -96,6 +113,7 @@ pub fn analytics(router: &Router<RequestBody>) -> AnalyticsLayer {
 pub fn app(
     cors: CorsLayer,
     rate_limit: Option<RateLimitLayer>,
+    logger: Logger,
 ) -> impl Service<
     Request<RequestBody>,
     Response = Response<
@@ -135,7 +153,7 @@ pub fn app(
     ServiceBuilder::new()
         .layer(RequestIdLayer::new())
         .layer(analytics)
-        .layer(Logger::default())
+        .layer(logger)
         .layer(cors)
         .layer(optional(rate_limit))
         .layer(DocsLayer::new(&spec))
@@ -182,9 +200,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let logger = match access_log(args.values("--access-log").last().map(String::as_str)) {
+        Ok(logger) => logger,
+        Err(err) => {
+            eprintln!("stack: {err}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let served = Server::bind(args.addr()).and_then(|server| {
         tracing::info!("preset stack on http://{}", server.local_addr());
-        server.run(app(cors, rate_limit))
+        server.run(app(cors, rate_limit, logger))
     });
     match served {
         Ok(()) => ExitCode::SUCCESS,

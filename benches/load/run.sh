@@ -75,11 +75,13 @@ SERVER_TABLE=(
     "armature|18080|h1,h2|armature_hello|$ROOT_TARGET/release/examples/hello --port {port}"
     "armature-mt|18085|h1,h2|armature_hello|$ROOT_TARGET/release/examples/hello --port {port} --runtime multi-thread"
     "armature-percore|18086|h1,h2|armature_hello|$ROOT_TARGET/release/examples/hello --port {port} --runtime per-core"
-    # The full stack: request id, analytics, logger (INFO to stderr), CORS, a rate limit whose
-    # quota (10^9/s per client IP) never refuses, router. -quiet: the same with the access log
-    # filtered out (RUST_LOG=warn), to show what the log line costs.
+    # The full stack: request id, analytics, logger (an access line per request to stdout,
+    # buffered: the server log file), CORS, a rate limit whose quota (10^9/s per client IP)
+    # never refuses, router. -tracing: the access log as tracing events (fmt to stderr);
+    # -quiet: those events filtered out (RUST_LOG=warn), to show what the log line costs.
     "armature-stack|18084|h1,h2|armature_stack|$ROOT_TARGET/release/examples/stack --port {port} --rate-limit 1000000000/s"
-    "armature-stack-quiet|18087|h1,h2|armature_stack|env RUST_LOG=warn $ROOT_TARGET/release/examples/stack --port {port} --rate-limit 1000000000/s"
+    "armature-stack-tracing|18088|h1,h2|armature_stack|$ROOT_TARGET/release/examples/stack --port {port} --rate-limit 1000000000/s --access-log tracing"
+    "armature-stack-quiet|18087|h1,h2|armature_stack|env RUST_LOG=warn $ROOT_TARGET/release/examples/stack --port {port} --rate-limit 1000000000/s --access-log tracing"
     "axum|18081|h1,h2|peers|$PEERS_TARGET/release/peer-axum --port {port}"
     "actix-web|18082|h1,h2|peers|$PEERS_TARGET/release/peer-actix --port {port}"
     "hyper|18083|h1,h2|peers|$PEERS_TARGET/release/peer-hyper --port {port}"

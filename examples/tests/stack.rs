@@ -26,7 +26,11 @@ fn start_with(
         .with_graceful_shutdown(async {
             let _ = stopped.await;
         });
-    tokio::spawn(server.serve(stack::app(cors, rate_limit)));
+    tokio::spawn(server.serve(stack::app(
+        cors,
+        rate_limit,
+        stack::access_log(Some("tracing")).unwrap(),
+    )));
     (addr, stop)
 }
 
