@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::Instant;
 
 use armature_router::MatchedRoute;
 use bytes::Buf;
@@ -22,7 +21,8 @@ use crate::rate_limit::RateLimited;
 /// What is known of a request before its response.
 pub(crate) struct Pending {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) start: Instant,
+    /// Read from the TSC (quanta), as the rate limiter does: a tenth of a system clock read.
+    pub(crate) start: quanta::Instant,
     pub(crate) method: u8,
     pub(crate) request_bytes: u64,
     pub(crate) consumer: Option<u64>,
@@ -75,11 +75,11 @@ impl Recorder {
         let p = &self.pending;
         self.stats.record(
             usize::from(self.class),
-            p.start.elapsed(),
+            quanta::Instant::now().saturating_duration_since(p.start),
             p.request_bytes,
             self.response_bytes,
         );
-        p.shared.routes.active[usize::from(p.method)].fetch_sub(1, Relaxed);
+        p.shared.routes.in_flight(usize::from(p.method), -1);
     }
 }
 

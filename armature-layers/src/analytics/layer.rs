@@ -1,7 +1,6 @@
 //! [`AnalyticsLayer`], its builder, and the service it wraps around yours.
 
 use std::fmt;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -226,10 +225,10 @@ impl AnalyticsBuilder {
     /// # let _ = analytics;
     /// ```
     pub fn build(self) -> AnalyticsLayer {
-        let routes = Routes::new(self.max_routes);
-        for (method, template) in &self.register {
-            routes.register(method, template);
-        }
+        let routes = Routes::new(
+            self.max_routes,
+            self.register.iter().map(|(m, t)| (m, t.as_str())),
+        );
         let shared = Shared {
             routes,
             consumers: self
@@ -296,10 +295,10 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let start = Instant::now();
+        let start = quanta::Instant::now();
         let method = method_index(req.method());
         let shared = &self.shared;
-        shared.routes.active[method].fetch_add(1, Relaxed);
+        shared.routes.in_flight(method, 1);
         // The declared size: the request body stays the caller's type (any type, even `()`),
         // so it is not wrapped to be counted.
         let request_bytes = req

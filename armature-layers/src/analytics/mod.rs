@@ -99,6 +99,7 @@ mod future;
 mod layer;
 mod prometheus;
 mod services;
+mod shards;
 mod stats;
 mod summary;
 

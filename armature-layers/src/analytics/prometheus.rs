@@ -54,8 +54,8 @@ impl Collector for Counters {
             MetricType::Histogram,
         )?;
         for stats in &all {
-            for (class, name) in stats.classes.iter().zip(CLASSES) {
-                let h = class.duration.snapshot();
+            for (i, name) in CLASSES.iter().enumerate() {
+                let h = stats.class(i).duration;
                 if h.count() == 0 {
                     continue;
                 }
@@ -90,11 +90,12 @@ impl Collector for Counters {
                 MetricType::Histogram,
             )?;
             for stats in &all {
-                for (class, name) in stats.classes.iter().zip(CLASSES) {
+                for (i, name) in CLASSES.iter().enumerate() {
+                    let class = stats.class(i);
                     let h = if pick == 0 {
-                        class.request_size.snapshot()
+                        class.request_size
                     } else {
-                        class.response_size.snapshot()
+                        class.response_size
                     };
                     if h.count() == 0 {
                         continue;
@@ -116,8 +117,8 @@ impl Collector for Counters {
             None,
             MetricType::Gauge,
         )?;
-        for (method, active) in METHODS.iter().zip(&self.0.routes.active) {
-            let active = active.load(std::sync::atomic::Ordering::Relaxed);
+        for (index, method) in METHODS.iter().enumerate() {
+            let active = self.0.routes.active(index);
             if active != 0 || all.iter().any(|s| s.method == *method) {
                 let labels = [("http_request_method", *method)];
                 family.encode_family(&labels)?.encode_gauge(&active)?;

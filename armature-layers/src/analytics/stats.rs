@@ -1,9 +1,12 @@
 //! The counters: one [`RouteStats`] per method and route template, found without allocating
-//! once it exists, updated with relaxed atomic adds only.
+//! (and, for the routes registered up front, without a lock) once it exists, updated in
+//! per-thread [`Shards`] without atomic read-modify-writes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock, RwLock};
+
+use super::shards::{Add, Shards};
 use std::time::Duration;
 
 use http::Method;
@@ -101,11 +104,11 @@ impl<const N: usize> Histogram<N> {
     }
 
     #[inline]
-    fn record(&self, bounds: &[u64], value: u64) {
+    fn record(&self, add: Add, bounds: &[u64], value: u64) {
         // `bounds` has N - 1 entries; the last bucket is +Inf.
         let index = bounds.partition_point(|&b| b < value);
-        self.buckets[index].fetch_add(1, Relaxed);
-        self.sum.fetch_add(value, Relaxed);
+        add.u64(&self.buckets[index], 1);
+        add.u64(&self.sum, value);
     }
 
     pub(crate) fn snapshot(&self) -> HistogramSnapshot<N> {
@@ -177,15 +180,15 @@ impl<const N: usize> HistogramSnapshot<N> {
     }
 }
 
-/// What is recorded for one status class of one method + route.
-pub(crate) struct ClassStats {
-    pub(crate) duration: Histogram<19>,
-    pub(crate) request_size: Histogram<9>,
-    pub(crate) response_size: Histogram<9>,
+/// What is recorded for one status class of one method + route (one shard of it).
+struct ClassStats {
+    duration: Histogram<19>,
+    request_size: Histogram<9>,
+    response_size: Histogram<9>,
 }
 
-impl ClassStats {
-    fn new() -> Self {
+impl Default for ClassStats {
+    fn default() -> Self {
         ClassStats {
             duration: Histogram::new(),
             request_size: Histogram::new(),
@@ -194,11 +197,18 @@ impl ClassStats {
     }
 }
 
+/// What one status class of one method + route has recorded, over all shards.
+pub(crate) struct ClassSnapshot {
+    pub(crate) duration: HistogramSnapshot<19>,
+    pub(crate) request_size: HistogramSnapshot<9>,
+    pub(crate) response_size: HistogramSnapshot<9>,
+}
+
 /// The counters of one method + route template.
 pub(crate) struct RouteStats {
     pub(crate) method: &'static str,
     pub(crate) route: Arc<str>,
-    pub(crate) classes: [ClassStats; 6],
+    classes: Shards<[ClassStats; 6]>,
     /// Requests refused by the rate limiter (its `RateLimited` marker).
     pub(crate) rate_limited: AtomicU64,
     /// The response body failed midway.
@@ -214,7 +224,7 @@ impl RouteStats {
         RouteStats {
             method,
             route,
-            classes: std::array::from_fn(|_| ClassStats::new()),
+            classes: Shards::new(),
             rate_limited: AtomicU64::new(0),
             body_errors: AtomicU64::new(0),
             service_errors: AtomicU64::new(0),
@@ -225,11 +235,28 @@ impl RouteStats {
     /// One finished request.
     #[inline]
     pub(crate) fn record(&self, class: usize, elapsed: Duration, request: u64, response: u64) {
-        let class = &self.classes[class];
+        let (classes, add) = self.classes.local();
+        let class = &classes[class];
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        class.duration.record(&DURATION_NANOS, nanos);
-        class.request_size.record(&SIZE_BYTES, request);
-        class.response_size.record(&SIZE_BYTES, response);
+        class.duration.record(add, &DURATION_NANOS, nanos);
+        class.request_size.record(add, &SIZE_BYTES, request);
+        class.response_size.record(add, &SIZE_BYTES, response);
+    }
+
+    /// What status class `class` (an index of [`CLASSES`]) has recorded.
+    pub(crate) fn class(&self, class: usize) -> ClassSnapshot {
+        let mut sum = ClassSnapshot {
+            duration: HistogramSnapshot::zero(),
+            request_size: HistogramSnapshot::zero(),
+            response_size: HistogramSnapshot::zero(),
+        };
+        for shard in self.classes.each() {
+            let shard = &shard[class];
+            sum.duration.add(&shard.duration.snapshot());
+            sum.request_size.add(&shard.request_size.snapshot());
+            sum.response_size.add(&shard.response_size.snapshot());
+        }
+        sum
     }
 }
 
@@ -251,31 +278,70 @@ type Map = HashMap<Box<str>, Arc<RouteEntry>, foldhash::fast::FixedState>;
 /// Every route seen so far, bounded: past `max_routes` templates, new ones are counted under
 /// [`UNMATCHED`] (a router's table is finite, but a hand-made `MatchedRoute` need not be).
 pub(crate) struct Routes {
+    /// The routes registered up front: never changes, so read without a lock.
+    known: Map,
+    /// Routes first seen in a request.
     map: RwLock<Map>,
     unmatched: Arc<RouteEntry>,
     max_routes: usize,
-    pub(crate) active: [AtomicI64; 10],
+    /// Requests in flight per method: +1 on the thread that starts one, -1 on the thread
+    /// that finishes it; the sum over shards is exact.
+    active: Shards<[AtomicI64; 10]>,
 }
 
 impl Routes {
-    pub(crate) fn new(max_routes: usize) -> Self {
+    /// `registered`: the method + route pairs whose counters exist before any request.
+    pub(crate) fn new<'a>(
+        max_routes: usize,
+        registered: impl IntoIterator<Item = (&'a Method, &'a str)>,
+    ) -> Self {
+        let mut known = Map::default();
+        for (method, route) in registered {
+            if known.len() >= max_routes && !known.contains_key(route) {
+                continue;
+            }
+            let entry = known.entry(route.into()).or_insert_with(|| {
+                Arc::new(RouteEntry {
+                    template: Arc::from(route),
+                    methods: Default::default(),
+                })
+            });
+            entry.stats(method_index(method));
+        }
         Routes {
+            known,
             map: RwLock::new(Map::default()),
             unmatched: Arc::new(RouteEntry {
                 template: Arc::from(UNMATCHED),
                 methods: Default::default(),
             }),
             max_routes,
-            active: std::array::from_fn(|_| AtomicI64::new(0)),
+            active: Shards::new(),
         }
     }
 
+    /// A request of `method` starts (`+1`) or ends (`-1`).
+    #[inline]
+    pub(crate) fn in_flight(&self, method: usize, change: i64) {
+        let (active, add) = self.active.local();
+        add.i64(&active[method], change);
+    }
+
+    /// Requests of `method` in flight.
+    pub(crate) fn active(&self, method: usize) -> i64 {
+        self.active.each().map(|a| a[method].load(Relaxed)).sum()
+    }
+
     /// The counters of `method` on `route` (`None`: unmatched). Allocation-free once the pair
-    /// has been seen or pre-registered: a read lock, a hash lookup and a reference count.
+    /// has been seen: for a registered route a hash lookup and a reference count, else a read
+    /// lock as well.
     pub(crate) fn get(&self, method: usize, route: Option<&str>) -> Arc<RouteStats> {
         let Some(route) = route else {
             return Arc::clone(self.unmatched.stats(method));
         };
+        if let Some(entry) = self.known.get(route) {
+            return Arc::clone(entry.stats(method));
+        }
         let found = self
             .map
             .read()
@@ -294,7 +360,7 @@ impl Routes {
         if let Some(entry) = map.get(route) {
             return Arc::clone(entry);
         }
-        if map.len() >= self.max_routes {
+        if self.known.len() + map.len() >= self.max_routes {
             return Arc::clone(&self.unmatched);
         }
         let entry = Arc::new(RouteEntry {
@@ -305,15 +371,12 @@ impl Routes {
         entry
     }
 
-    /// Creates the counters of `method` on `route` ahead of the first request.
-    pub(crate) fn register(&self, method: &Method, route: &str) {
-        self.entry(route).stats(method_index(method));
-    }
-
     /// Every method + route that has counters.
     pub(crate) fn all(&self) -> Vec<Arc<RouteStats>> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        map.values()
+        self.known
+            .values()
+            .chain(map.values())
             .chain(std::iter::once(&self.unmatched))
             .flat_map(|entry| entry.methods.iter().filter_map(|m| m.get().cloned()))
             .collect()
@@ -340,18 +403,19 @@ mod tests {
 
     #[test]
     fn buckets_take_values_up_to_and_including_their_bound() {
-        let routes = Routes::new(10);
+        let routes = Routes::new(10, []);
         let stats = routes.get(0, Some("/a"));
         stats.record(1, Duration::from_micros(25), 64, 65);
-        let snap = stats.classes[1].duration.snapshot();
-        assert_eq!(snap.counts[0], 1);
-        assert_eq!(stats.classes[1].request_size.snapshot().counts[0], 1);
-        assert_eq!(stats.classes[1].response_size.snapshot().counts[1], 1);
+        let class = stats.class(1);
+        assert_eq!(class.duration.counts[0], 1);
+        assert_eq!(class.request_size.counts[0], 1);
+        assert_eq!(class.response_size.counts[1], 1);
     }
 
     #[test]
     fn routes_past_the_bound_collapse_into_unmatched() {
-        let routes = Routes::new(2);
+        let get = Method::GET;
+        let routes = Routes::new(2, [(&get, "/a")]);
         for r in ["/a", "/b", "/c", "/d"] {
             routes.get(0, Some(r));
         }

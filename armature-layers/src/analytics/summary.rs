@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::consumers::ConsumerUsage;
 use super::layer::Shared;
-use super::stats::{HistogramSnapshot, RouteStats, CLASS_ERROR, DURATION_BUCKETS};
+use super::stats::{HistogramSnapshot, RouteStats, CLASS_ERROR, DURATION_BUCKETS, METHODS};
 
 /// What [`AnalyticsLayer::summary`](super::AnalyticsLayer::summary) returns and the JSON
 /// service serves.
@@ -171,12 +171,12 @@ fn route(stats: &RouteStats, all: &mut HistogramSnapshot<19>) -> RouteSummary {
     let mut latency = HistogramSnapshot::zero();
     let mut counts = [0u64; 6];
     let (mut request_bytes, mut response_bytes) = (0, 0);
-    for (i, class) in stats.classes.iter().enumerate() {
-        let h = class.duration.snapshot();
-        counts[i] = h.count();
-        latency.add(&h);
-        request_bytes += class.request_size.snapshot().sum;
-        response_bytes += class.response_size.snapshot().sum;
+    for (i, count) in counts.iter_mut().enumerate() {
+        let class = stats.class(i);
+        *count = class.duration.count();
+        latency.add(&class.duration);
+        request_bytes += class.request_size.sum;
+        response_bytes += class.response_size.sum;
     }
     all.add(&latency);
     let requests = counts.iter().sum();
@@ -222,7 +222,7 @@ pub(crate) fn summarize(shared: &Shared) -> Summary {
         uptime_seconds: shared.started.elapsed().as_secs_f64(),
         total: Totals {
             requests,
-            in_flight: shared.routes.active.iter().map(|a| a.load(Relaxed)).sum(),
+            in_flight: (0..METHODS.len()).map(|m| shared.routes.active(m)).sum(),
             errors,
             rate_limited,
             error_rate: rate(errors, requests),
