@@ -81,9 +81,12 @@
 //!
 //! # Cost and bounds
 //!
-//! The hot path is a read-locked hash lookup of the route (no allocation once a route has
-//! been seen, or pre-registered with [`AnalyticsBuilder::routes`]) and a handful of relaxed
-//! atomic adds. Route templates are capped ([`AnalyticsBuilder::max_routes`]). Per-consumer
+//! The hot path is a hash lookup of the route (lock-free for the routes pre-registered with
+//! [`AnalyticsBuilder::routes`], under a read lock for routes first seen in a request; no
+//! allocation once a route has been seen), two reads of the TSC clock, and counter updates in
+//! a shard of the calling thread's own: plain loads and stores, no atomic read-modify-write
+//! (threads past twice the CPU count share one shard, with atomic adds). The reading services
+//! sum the shards. Route templates are capped ([`AnalyticsBuilder::max_routes`]). Per-consumer
 //! counts ([`AnalyticsBuilder::consumers`]) live in a fixed-size space-saving table, so a
 //! flood of distinct API keys or IPs cannot grow memory; API keys are shown as fingerprints.
 //!
