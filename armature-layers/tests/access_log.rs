@@ -228,3 +228,20 @@ async fn a_failing_writer_never_fails_a_request() {
     }
     assert!(log.flush().is_err(), "flush reports the writer's error");
 }
+
+#[tokio::test]
+async fn a_body_dropped_after_its_last_frame_is_complete_not_aborted() {
+    // hyper stops polling a body once it reports its end, and drops it.
+    let out = Shared::default();
+    let log = AccessLog::new(out.clone());
+    let svc = Logger::default().write_to(log.clone()).layer(router());
+    let res = svc.oneshot(request("/users/7")).await.unwrap();
+    let mut body = Box::pin(res.into_body());
+    let frame = body.frame().await.unwrap().unwrap();
+    assert_eq!(frame.into_data().unwrap(), "alice");
+    assert!(http_body::Body::is_end_stream(&*body));
+    drop(body); // never polled to its `None`
+    log.flush().unwrap();
+    let lines = out.lines();
+    assert!(lines[0].ends_with("peer=10.1.2.3:4567"), "{}", lines[0]);
+}

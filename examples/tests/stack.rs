@@ -18,6 +18,19 @@ fn start_with(
     cors: armature_layers::cors::CorsLayer,
     rate_limit: Option<armature_layers::rate_limit::RateLimitLayer>,
 ) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    start_logging(
+        cors,
+        rate_limit,
+        stack::access_log(Some("tracing")).unwrap(),
+    )
+}
+
+/// [`start_with`], logging with `logger`.
+fn start_logging(
+    cors: armature_layers::cors::CorsLayer,
+    rate_limit: Option<armature_layers::rate_limit::RateLimitLayer>,
+    logger: armature_layers::logger::Logger,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let server = Server::bind(([127, 0, 0, 1], 0)).unwrap();
     let addr = server.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -26,11 +39,7 @@ fn start_with(
         .with_graceful_shutdown(async {
             let _ = stopped.await;
         });
-    tokio::spawn(server.serve(stack::app(
-        cors,
-        rate_limit,
-        stack::access_log(Some("tracing")).unwrap(),
-    )));
+    tokio::spawn(server.serve(stack::app(cors, rate_limit, logger)));
     (addr, stop)
 }
 
@@ -241,4 +250,56 @@ async fn the_stack_serves_its_analytics_metrics_json_and_dashboard() {
     assert!(page.contains(r#"const JSON_URL = "/analytics";"#));
     assert!(!page.contains("<script src"), "self-contained");
     stop.send(()).unwrap();
+}
+
+/// A writer the test reads back.
+#[derive(Clone, Default)]
+struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_access_log_has_a_line_per_request_with_route_and_request_id() {
+    use armature_layers::logger::{AccessLog, Logger};
+    let lines = Lines::default();
+    let log = AccessLog::new(lines.clone());
+    let logger = Logger::default().write_to(log.clone());
+    let (addr, stop) = start_logging(stack::cors(&[]).unwrap(), None, logger);
+    let (head, _) = exchange(addr, "GET", "/users/42", "").await;
+    let (missing, _) = exchange(addr, "GET", "/nowhere", "").await;
+    assert!(missing.starts_with("http/1.1 404"), "{missing}");
+    let id = header(&head, "x-request-id").unwrap().to_owned();
+    // The line is appended once the response body has been sent; the exchange has seen it.
+    log.flush().unwrap();
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let logged: Vec<&str> = text.lines().collect();
+    assert_eq!(logged.len(), 2, "{text}");
+    assert!(
+        !text.contains("outcome="),
+        "every response was sent whole: {text}"
+    );
+    assert!(logged[0].contains(" GET /users/{id} 200 "), "{}", logged[0]);
+    assert!(
+        logged[0].contains(&format!(" rid={id} ")),
+        "{} (id {id})",
+        logged[0]
+    );
+    assert!(logged[0].contains(" peer=127.0.0.1:"), "{}", logged[0]);
+    assert!(logged[1].contains(" GET /nowhere 404 "), "{}", logged[1]);
+    let _ = stop.send(());
+}
+
+#[test]
+fn an_unknown_access_log_choice_is_refused() {
+    let err = stack::access_log(Some("syslog")).unwrap_err();
+    assert!(err.contains("stdout, stderr or tracing"), "{err}");
+    assert!(stack::access_log(None).is_ok());
 }

@@ -14,15 +14,16 @@ pin_project! {
         #[pin]
         inner: B,
         record: Option<Box<Record>>,
-        // Whether the body was empty from the start (hyper may drop those without polling).
-        empty: bool,
+        // Whether dropping the body now loses nothing: it reports its end (servers drop a
+        // body that says so without polling it again, and an empty one without polling it).
+        complete: bool,
     }
 
     impl<B> PinnedDrop for LoggedBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(record) = this.record.take() {
-                record.emit(record.outcome_when_dropped(*this.empty));
+                record.emit(record.outcome_when_dropped(*this.complete));
             }
         }
     }
@@ -30,11 +31,11 @@ pin_project! {
 
 impl<B: Body> LoggedBody<B> {
     pub(crate) fn new(inner: B, record: Option<Box<Record>>) -> Self {
-        let empty = inner.is_end_stream();
+        let complete = inner.is_end_stream();
         LoggedBody {
             inner,
             record,
-            empty,
+            complete,
         }
     }
 }
@@ -47,14 +48,15 @@ impl<B: Body> Body for LoggedBody<B> {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
-        let this = self.project();
-        let frame = ready!(this.inner.poll_frame(cx));
+        let mut this = self.project();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
         if let Some(record) = this.record.as_mut() {
             match &frame {
                 Some(Ok(frame)) => {
                     if let Some(data) = frame.data_ref() {
                         record.bytes += data.remaining() as u64;
                     }
+                    *this.complete = this.inner.is_end_stream();
                 }
                 Some(Err(_)) => {
                     record.emit(Outcome::BodyError);

@@ -88,10 +88,11 @@ impl Record {
         self.route = res.extensions().get::<MatchedRoute>().cloned();
     }
 
-    /// The outcome of a body dropped before its end: complete for an empty body or a `HEAD`
-    /// answer (servers drop those unpolled), else the client went away.
-    pub(crate) fn outcome_when_dropped(&self, empty: bool) -> Outcome {
-        if (empty && self.bytes == 0) || self.method == Method::HEAD {
+    /// The outcome of a body dropped before it was polled to its end: complete when it had
+    /// reported its end (servers drop such a body, and an empty one, without polling it
+    /// again) or answers a `HEAD`, else the client went away.
+    pub(crate) fn outcome_when_dropped(&self, complete: bool) -> Outcome {
+        if complete || self.method == Method::HEAD {
             Outcome::Ok
         } else {
             Outcome::Aborted
