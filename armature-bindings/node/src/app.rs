@@ -18,20 +18,19 @@ use armature_server::Server;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use napi::bindgen_prelude::{
-    Buffer, ClassInstance, Either, Function, PromiseRaw, Uint32Array, Unknown,
-};
+use napi::bindgen_prelude::{Buffer, ClassInstance, Function, Object, PromiseRaw, Unknown};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use tokio::sync::{oneshot, watch};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
+use crate::calls;
 use crate::cors::{self, CorsOptions};
 use crate::dispatch::Dispatcher;
 use crate::log::{self, TARGET};
 use crate::rate_limit::NativeRateLimit;
-use crate::response::{self, error};
+use crate::response::error;
 use crate::routes::{endpoint, NativeRoutes};
 
 /// Request bodies larger than this are refused with `413` before any handler runs.
@@ -135,14 +134,15 @@ fn not_waiting(id: u32) -> Error {
 #[napi]
 impl NativeApp {
     /// Compiles `routes` behind the preset layers. `logger` is `"text"` or `"json"` (or absent
-    /// for none); `dispatch(batch)` runs the JS handlers of a batch of `id, handler` pairs.
+    /// for none); `dispatch()` is called when requests wait for JS handlers: it takes them with
+    /// `calls().take` and runs their handlers.
     #[napi(constructor)]
     pub fn new(
         routes: &NativeRoutes,
         logger: Option<String>,
         cors: Option<CorsOptions>,
         rate_limits: Vec<ClassInstance<'_, NativeRateLimit>>,
-        dispatch: Function<'_, Uint32Array, Unknown<'static>>,
+        dispatch: Function<'_, (), Unknown<'static>>,
     ) -> Result<Self> {
         log::init();
         let logger = match logger.as_deref() {
@@ -258,44 +258,19 @@ impl NativeApp {
         Ok(Buffer::from(Vec::from(bytes)))
     }
 
-    /// Answers request `id`. `headers` alternate names and values. Returns `false` when the
-    /// request is no longer waiting (its client went away). An invalid status or header is
-    /// answered `500` and logged instead.
-    #[napi]
-    pub fn respond(
-        &self,
-        id: u32,
-        status: u16,
-        content_type: Option<String>,
-        headers: Option<Vec<String>>,
-        body: Option<Either<String, Buffer>>,
-    ) -> bool {
-        let body = response::body_bytes(body);
-        let res = match response::build(status, content_type.as_deref(), headers.as_deref(), body) {
-            Ok(res) => res,
-            Err(err) => {
-                tracing::error!(target: TARGET, error = %err, "invalid response from handler");
-                error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-            }
-        };
-        self.dispatcher.complete(id, res)
-    }
-
-    /// Answers request `id` with `500` and a JSON error, logging `message` (the handler's
-    /// exception or rejection) with the request's method and path.
-    #[napi]
-    pub fn fail(&self, id: u32, message: String) -> bool {
-        if let Some(pending) = self.dispatcher.state().pending.get(&id) {
-            let req = &pending.req;
-            tracing::error!(
-                target: TARGET,
-                method = %req.method(),
-                path = req.uri().path(),
-                "handler failed: {message}"
-            );
-        }
-        let res = error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
-        self.dispatcher.complete(id, res)
+    /// The per-batch and per-request calls of this app's dispatcher, as plain functions
+    /// (see the `calls` module): `take(ids)` fills a `Uint32Array` with waiting
+    /// `id, handler` pairs and returns how many numbers it wrote; `respond(id, status,
+    /// contentType, body, headers?)` answers a request (`contentType` 0 none, 1 text, 2 JSON,
+    /// 3 octets, or a string; `headers` alternate names and values), and `fail(id, message)`
+    /// answers `500` and logs `message` with the request's method and path. Both return
+    /// `false` when the request is no longer waiting (its client went away); an invalid
+    /// status or header is answered `500` and logged.
+    #[napi(
+        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string): boolean }"
+    )]
+    pub fn calls<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        calls::object(env, &self.dispatcher)
     }
 
     /// Runs one request through the whole stack without a socket, as if sent from

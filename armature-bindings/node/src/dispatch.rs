@@ -3,69 +3,77 @@
 //! A JS route parks its request in [`State::pending`] under a fresh id and appends
 //! `(id, handler)` to the ready batch. Only the request that finds no wake-up queued calls the
 //! threadsafe function; by the time JS runs, the batch holds every request that arrived
-//! meanwhile, and JS takes it in that one call. JS answers each id with a synchronous
-//! `respond`, which completes the request's oneshot channel.
+//! meanwhile, and JS copies it into its own `Uint32Array` with one `take` call. JS answers
+//! each id with a synchronous `respond`, which hands the [`Reply`] and the request back to the
+//! connection's task through the request's oneshot channel.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use armature_router::Response;
 use bytes::Bytes;
 use http::{Request, StatusCode};
-use napi::bindgen_prelude::{Function, Uint32Array, Unknown};
+use napi::bindgen_prelude::{Function, Unknown};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Result, Status};
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
 use crate::log::TARGET;
-use crate::response::error;
+use crate::response::{error, Reply};
+
+/// What goes back to the connection's task: the answer, and the request itself, so that its
+/// allocations are freed on the thread that made them rather than on the JS thread (a free
+/// from another thread is several times dearer in glibc's allocator).
+type Answer = (Reply, Request<Bytes>);
 
 /// A request waiting for its JS handler.
 pub(crate) struct Pending {
     pub(crate) req: Request<Bytes>,
-    tx: oneshot::Sender<Response>,
+    tx: oneshot::Sender<Answer>,
 }
 
 #[derive(Default)]
 pub(crate) struct State {
     next: u32,
     pub(crate) pending: FxHashMap<u32, Pending>,
-    /// `id, handler` pairs not yet handed to JS.
+    /// `id, handler` pairs not yet taken by JS.
     ready: Vec<u32>,
-    /// A wake-up is queued on the JS thread and has not taken the batch yet.
+    /// A wake-up is queued on the JS thread and no `take` has emptied the batch since.
     scheduled: bool,
 }
 
 /// The wake-up: weak (never keeps Node alive by itself; a listening server holds the event
 /// loop open with its `closed()` promise instead), not callee-handled, and called with
 /// `call_with_return_value` so that a JS exception comes back to Rust as an `Err` instead of
-/// reaching `napi_fatal_exception` (the JS dispatcher catches everything anyway).
-type Wake = ThreadsafeFunction<(), Unknown<'static>, Uint32Array, Status, false, true>;
+/// reaching `napi_fatal_exception` (the JS dispatcher catches everything anyway). It passes no
+/// arguments: JS takes the batch itself.
+type Wake = ThreadsafeFunction<(), Unknown<'static>, (), Status, false, true>;
 
 pub(crate) struct Dispatcher {
-    state: Arc<Mutex<State>>,
+    state: Mutex<State>,
     wake: Wake,
 }
 
 impl Dispatcher {
-    /// `dispatch(batch)` is the JS side: it receives a `Uint32Array` of `id, handler` pairs.
-    pub(crate) fn new(dispatch: Function<'_, Uint32Array, Unknown<'static>>) -> Result<Self> {
-        let state = Arc::new(Mutex::new(State::default()));
-        let taken = Arc::clone(&state);
+    /// `dispatch()` is the JS side: it calls `take` until the batch is empty and runs the
+    /// handlers.
+    pub(crate) fn new(dispatch: Function<'_, (), Unknown<'static>>) -> Result<Self> {
         let wake = dispatch
             .build_threadsafe_function::<()>()
             .weak::<true>()
             .callee_handled::<false>()
-            .build_callback(move |_ctx| {
-                let mut state = lock(&taken);
-                state.scheduled = false;
-                Ok(Uint32Array::new(std::mem::take(&mut state.ready)))
-            })?;
-        Ok(Dispatcher { state, wake })
+            .build_callback(|_ctx| Ok(()))?;
+        Ok(Dispatcher {
+            state: Mutex::new(State::default()),
+            wake,
+        })
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
-        lock(&self.state)
+        // A panic while holding the lock leaves plain data behind; keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Parks `req` for JS handler `handler` and waits for the answer.
@@ -103,25 +111,37 @@ impl Dispatcher {
             }
         }
         async move {
-            rx.await
-                .unwrap_or_else(|_| error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"))
+            match rx.await {
+                Ok((reply, req)) => {
+                    let res = reply.into_response(&req);
+                    drop(req);
+                    res
+                }
+                Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+            }
         }
     }
 
-    /// Completes request `id` with `res`; `false` if it is not waiting (already answered, or
-    /// its client went away and the server dropped it).
-    pub(crate) fn complete(&self, id: u32, res: Response) -> bool {
+    /// Moves up to `into.len() / 2` waiting `id, handler` pairs into `into`; returns how many
+    /// numbers it wrote. Once the batch is empty, the next request wakes JS again.
+    pub(crate) fn take(&self, into: &mut [u32]) -> usize {
+        let mut state = self.state();
+        let n = state.ready.len().min(into.len() & !1);
+        into[..n].copy_from_slice(&state.ready[..n]);
+        state.ready.drain(..n);
+        if state.ready.is_empty() {
+            state.scheduled = false;
+        }
+        n
+    }
+
+    /// Completes request `id` with `reply`; `false` if it is not waiting (already answered,
+    /// or its client went away and the server dropped it).
+    pub(crate) fn complete(&self, id: u32, reply: Reply) -> bool {
         let pending = self.state().pending.remove(&id);
         match pending {
-            Some(pending) => pending.tx.send(res).is_ok(),
+            Some(Pending { req, tx }) => tx.send((reply, req)).is_ok(),
             None => false,
         }
     }
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    // A panic while holding the lock leaves plain data behind; keep serving.
-    state
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

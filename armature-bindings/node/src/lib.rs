@@ -14,6 +14,7 @@
 #![deny(clippy::all)]
 
 mod app;
+mod calls;
 mod cors;
 mod dispatch;
 mod log;
