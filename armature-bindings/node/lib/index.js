@@ -70,35 +70,35 @@ function toResponse (value) {
  * the response is sent (in middleware: before `await next()` returns, or keep what you need).
  */
 class Request {
-  constructor (app, id, data) {
-    this._app = app
+  constructor (calls, id, data) {
+    this._calls = calls
     this._id = id
     this.data = data
     this._body = undefined
     this._query = undefined
   }
 
-  get method () { return this._app.method(this._id) }
-  get url () { return this._app.url(this._id) }
-  get path () { return this._app.path(this._id) }
-  get params () { return this._app.params(this._id) }
-  get headers () { return this._app.headers(this._id) }
+  get method () { return this._calls.method(this._id) }
+  get url () { return this._calls.url(this._id) }
+  get path () { return this._calls.path(this._id) }
+  get params () { return this._calls.params(this._id) }
+  get headers () { return this._calls.headers(this._id) }
   /** The request id the preset's request-id layer gave this request. */
-  get id () { return this._app.header(this._id, 'x-request-id') }
+  get id () { return this._calls.header(this._id, 'x-request-id') }
   /** The query string as an object (the last value wins for repeated keys). */
   get query () {
     if (this._query === undefined) {
-      const raw = this._app.query(this._id)
+      const raw = this._calls.query(this._id)
       this._query = raw ? Object.fromEntries(new URLSearchParams(raw)) : {}
     }
     return this._query
   }
 
-  param (name) { return this._app.param(this._id, name) ?? undefined }
-  header (name) { return this._app.header(this._id, name) ?? undefined }
+  param (name) { return this._calls.param(this._id, name) ?? undefined }
+  header (name) { return this._calls.header(this._id, name) ?? undefined }
   /** The body as a Buffer over the bytes Rust received (not copied into the JS heap). */
   get body () {
-    if (this._body === undefined) this._body = this._app.body(this._id)
+    if (this._body === undefined) this._body = this._calls.body(this._id)
     return this._body
   }
 
@@ -122,7 +122,7 @@ const CONTENT_CODES = new Map([[TEXT, 1], [JSON_TYPE, 2], [OCTETS, 3]])
  * The function Rust wakes when requests wait for JS: it takes them in batches of `id, handler`
  * pairs and runs their handlers; nothing thrown here may escape into Rust.
  */
-function makeDispatch (calls, native, middleware, data) {
+function makeDispatch (calls, middleware, data) {
   const { take, respond, fail: failNative } = calls
   const ids = new Uint32Array(1024)
   const fail = (id, err) => { failNative(id, errorMessage(err)) }
@@ -157,7 +157,7 @@ function makeDispatch (calls, native, middleware, data) {
         const id = ids[i]
         let out
         try {
-          out = run(handlers[ids[i + 1]], new Request(native, id, data))
+          out = run(handlers[ids[i + 1]], new Request(calls, id, data))
         } catch (err) {
           fail(id, err)
           continue
@@ -412,7 +412,7 @@ class App {
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
         this._rateLimits, () => dispatch())
-      dispatch = makeDispatch(compiled.calls(), compiled, this._middleware.slice(), this._data)
+      dispatch = makeDispatch(compiled.calls(), this._middleware.slice(), this._data)
       this._native = compiled
     }
     return this._native

@@ -1,7 +1,6 @@
 //! The compiled app: the preset stack around the router, served on a socket or through
 //! `inject`, and the calls JS makes to read requests and answer them.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,7 +12,7 @@ use armature_layers::cors::CorsLayer;
 use armature_layers::logger::{Format, Logger};
 use armature_layers::rate_limit::RateLimitLayer;
 use armature_layers::request_id::RequestIdLayer;
-use armature_router::{Body, PathParams, Response};
+use armature_router::{Body, Response};
 use armature_server::Server;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -124,13 +123,6 @@ pub struct NativeApp {
     stack: Stack,
 }
 
-fn not_waiting(id: u32) -> Error {
-    Error::new(
-        Status::GenericFailure,
-        format!("request {id} was already answered (read request fields before responding)"),
-    )
-}
-
 #[napi]
 impl NativeApp {
     /// Compiles `routes` behind the preset layers. `logger` is `"text"` or `"json"` (or absent
@@ -171,103 +163,24 @@ impl NativeApp {
         })
     }
 
-    /// The request's method.
-    #[napi]
-    pub fn method(&self, id: u32) -> Result<String> {
-        self.with(id, |req| req.method().as_str().to_owned())
-    }
-
-    /// The request target as sent: path and query.
-    #[napi]
-    pub fn url(&self, id: u32) -> Result<String> {
-        self.with(id, |req| {
-            req.uri()
-                .path_and_query()
-                .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned())
-        })
-    }
-
-    /// The path, still percent-encoded.
-    #[napi]
-    pub fn path(&self, id: u32) -> Result<String> {
-        self.with(id, |req| req.uri().path().to_owned())
-    }
-
-    /// The raw query string, without `?`.
-    #[napi]
-    pub fn query(&self, id: u32) -> Result<Option<String>> {
-        self.with(id, |req| req.uri().query().map(str::to_owned))
-    }
-
-    /// One decoded path parameter.
-    #[napi]
-    pub fn param(&self, id: u32, name: String) -> Result<Option<String>> {
-        self.with(id, |req| {
-            req.extensions()
-                .get::<PathParams>()
-                .and_then(|p| p.get(&name))
-                .map(str::to_owned)
-        })
-    }
-
-    /// Every decoded path parameter.
-    #[napi]
-    pub fn params(&self, id: u32) -> Result<HashMap<String, String>> {
-        self.with(id, |req| {
-            req.extensions()
-                .get::<PathParams>()
-                .map_or_else(HashMap::new, |p| {
-                    p.iter()
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .collect()
-                })
-        })
-    }
-
-    /// One header (repeated ones joined with `, `); names are case-insensitive.
-    #[napi]
-    pub fn header(&self, id: u32, name: String) -> Result<Option<String>> {
-        self.with(id, |req| join(req.headers().get_all(name.as_str()).iter()))
-    }
-
-    /// Every header, lower-case names, repeated ones joined with `, `.
-    #[napi]
-    pub fn headers(&self, id: u32) -> Result<HashMap<String, String>> {
-        self.with(id, |req| {
-            req.headers()
-                .keys()
-                .filter_map(|k| {
-                    Some((
-                        k.as_str().to_owned(),
-                        join(req.headers().get_all(k).iter())?,
-                    ))
-                })
-                .collect()
-        })
-    }
-
-    /// The body as a Buffer over the bytes Rust received (handed over, not copied into the
-    /// JS heap). It can be taken once; the JS `Request` caches it.
-    #[napi]
-    pub fn body(&self, id: u32) -> Result<Buffer> {
-        let mut state = self.dispatcher.state();
-        let pending = state.pending.get_mut(&id).ok_or_else(|| not_waiting(id))?;
-        let bytes = std::mem::take(pending.req.body_mut());
-        // Zero-copy when the Bytes owns a whole Vec (a body collected from several chunks);
-        // one copy otherwise.
-        Ok(Buffer::from(Vec::from(bytes)))
-    }
-
     /// The per-batch and per-request calls of this app's dispatcher, as plain functions
-    /// (see the `calls` module): `take(ids)` fills a `Uint32Array` with waiting
-    /// `id, handler` pairs and returns how many numbers it wrote; `respond(id, status,
-    /// contentType, body, headers?)` answers a request (`contentType` 0 none, 1 text, 2 JSON,
-    /// 3 octets, or a string; `headers` alternate names and values), and `fail(id, message)`
-    /// answers `500` and logs `message` with the request's method and path. Both return
-    /// `false` when the request is no longer waiting (its client went away); an invalid
-    /// status or header is answered `500` and logged.
+    /// (see the `calls` module).
+    ///
+    /// - `take(ids)` fills a `Uint32Array` with waiting `id, handler` pairs and returns how
+    ///   many numbers it wrote.
+    /// - `respond(id, status, contentType, body, headers?)` answers a request
+    ///   (`contentType`: 0 none, 1 text, 2 JSON, 3 octets, or a string; `headers` alternate
+    ///   names and values); an invalid status or header is answered `500` and logged.
+    /// - `fail(id, message)` answers `500` and logs `message` with the request's method and
+    ///   path. It and `respond` return `false` when the request is no longer waiting (its
+    ///   client went away).
+    /// - The request's fields, read while it waits (they throw once it is answered):
+    ///   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
+    ///   (without `?`), `param(id, name)` and `params` (decoded), `header(id, name)` and
+    ///   `headers` (lower-case names; repeated ones joined with `, `), and `body`: a Buffer
+    ///   over the bytes Rust received, which can be taken once.
     #[napi(
-        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string): boolean }"
+        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; body(id: number): Buffer }"
     )]
     pub fn calls<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
         calls::object(env, &self.dispatcher)
@@ -378,23 +291,6 @@ impl NativeApp {
             done,
         })
     }
-}
-
-impl NativeApp {
-    fn with<T>(&self, id: u32, read: impl FnOnce(&Request<Bytes>) -> T) -> Result<T> {
-        let state = self.dispatcher.state();
-        let pending = state.pending.get(&id).ok_or_else(|| not_waiting(id))?;
-        Ok(read(&pending.req))
-    }
-}
-
-fn join<'a>(mut values: impl Iterator<Item = &'a http::HeaderValue>) -> Option<String> {
-    let first = String::from_utf8_lossy(values.next()?.as_bytes()).into_owned();
-    Some(values.fold(first, |mut all, v| {
-        all.push_str(", ");
-        all.push_str(&String::from_utf8_lossy(v.as_bytes()));
-        all
-    }))
 }
 
 /// A running server.

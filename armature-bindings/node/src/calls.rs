@@ -1,4 +1,5 @@
-//! The calls JS makes for every batch and every request: `take`, `respond` and `fail`.
+//! The calls JS makes for every batch and every request: `take`, the request's fields, and
+//! `respond` or `fail`.
 //!
 //! They are plain functions made from Rust closures that hold the app's [`Dispatcher`], not
 //! methods of `NativeApp`: a class method pays, on every call, for napi-rs's lookup of `this`
@@ -6,18 +7,22 @@
 //! are read positionally and as little as possible: the content type is a small number for
 //! the common ones, and headers are read only when the response has any.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use armature_router::PathParams;
 use bytes::Bytes;
-use napi::bindgen_prelude::{FromNapiValue, FunctionCallContext, Object, Unknown};
+use http::{HeaderValue, Request};
+use napi::bindgen_prelude::{Buffer, Either, FromNapiValue, FunctionCallContext, Object, Unknown};
 use napi::{Env, Error, Result, Status, ValueType};
 
 use crate::dispatch::Dispatcher;
 use crate::response::{ContentType, Reply};
 
-/// `{ take, respond, fail }` for `dispatcher`'s app.
+/// `{ take, respond, fail, method, url, ... }` for `dispatcher`'s app.
 pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Result<Object<'env>> {
     let mut calls = Object::new(env)?;
+    readers(env, &mut calls, dispatcher)?;
 
     let app = Arc::clone(dispatcher);
     // take(ids: Uint32Array): number
@@ -64,6 +69,98 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
     )?;
 
     Ok(calls)
+}
+
+/// The request's fields, each read under the dispatcher's lock while the request waits.
+fn readers(env: &Env, calls: &mut Object, dispatcher: &Arc<Dispatcher>) -> Result<()> {
+    let mut reader = |name: &str, read: fn(&FunctionCallContext, &Request<Bytes>) -> Result<_>| {
+        let app = Arc::clone(dispatcher);
+        let function =
+            env.create_function_from_closure::<(), Option<Field>, _>(name, move |ctx| {
+                let id = ctx.get::<u32>(0)?;
+                let state = app.state();
+                let pending = state.pending.get(&id).ok_or_else(|| not_waiting(id))?;
+                read(&ctx, &pending.req)
+            })?;
+        calls.set(name, function)
+    };
+    reader("method", |_, req| Ok(text(req.method().as_str())))?;
+    reader("url", |_, req| {
+        let uri = req.uri();
+        Ok(text(
+            uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()),
+        ))
+    })?;
+    reader("path", |_, req| Ok(text(req.uri().path())))?;
+    reader("query", |_, req| {
+        Ok(req.uri().query().map(|q| Either::A(q.to_owned())))
+    })?;
+    reader("param", |ctx, req| {
+        let name = ctx.get::<String>(1)?;
+        let params = req.extensions().get::<PathParams>();
+        Ok(params
+            .and_then(|p| p.get(&name))
+            .map(|v| Either::A(v.to_owned())))
+    })?;
+    reader("params", |_, req| {
+        let params = req.extensions().get::<PathParams>();
+        let all = params.map_or_else(HashMap::new, |p| {
+            p.iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        });
+        Ok(Some(Either::B(all)))
+    })?;
+    reader("header", |ctx, req| {
+        let name = ctx.get::<String>(1)?;
+        Ok(join(req.headers().get_all(name.as_str()).iter()).map(Either::A))
+    })?;
+    reader("headers", |_, req| {
+        let headers = req.headers();
+        let all = headers
+            .keys()
+            .filter_map(|k| Some((k.as_str().to_owned(), join(headers.get_all(k).iter())?)))
+            .collect();
+        Ok(Some(Either::B(all)))
+    })?;
+
+    // The body is taken, not read: a Buffer over the bytes Rust received, handed over without
+    // a copy when they are one Vec (a body collected from several chunks), copied once
+    // otherwise. The JS `Request` caches it.
+    let app = Arc::clone(dispatcher);
+    let body = env.create_function_from_closure::<(), Buffer, _>("body", move |ctx| {
+        let id = ctx.get::<u32>(0)?;
+        let mut state = app.state();
+        let pending = state.pending.get_mut(&id).ok_or_else(|| not_waiting(id))?;
+        Ok(Buffer::from(Vec::from(std::mem::take(
+            pending.req.body_mut(),
+        ))))
+    })?;
+    calls.set("body", body)
+}
+
+/// A request field as JS receives it: text, or an object of texts.
+type Field = Either<String, HashMap<String, String>>;
+
+fn text(value: &str) -> Option<Field> {
+    Some(Either::A(value.to_owned()))
+}
+
+fn not_waiting(id: u32) -> Error {
+    Error::new(
+        Status::GenericFailure,
+        format!("request {id} was already answered (read request fields before responding)"),
+    )
+}
+
+/// Repeated header values joined with `, `.
+fn join<'a>(mut values: impl Iterator<Item = &'a HeaderValue>) -> Option<String> {
+    let first = String::from_utf8_lossy(values.next()?.as_bytes()).into_owned();
+    Some(values.fold(first, |mut all, v| {
+        all.push_str(", ");
+        all.push_str(&String::from_utf8_lossy(v.as_bytes()));
+        all
+    }))
 }
 
 fn content_type(value: Unknown) -> Result<ContentType> {
