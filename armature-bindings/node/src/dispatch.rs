@@ -1,11 +1,12 @@
 //! Handing requests to JS in batches, and taking the answers back.
 //!
 //! A JS route parks its request in [`State::pending`] under a fresh id and appends
-//! `(id, handler)` to the ready batch. Only the request that finds no wake-up queued calls the
-//! threadsafe function; by the time JS runs, the batch holds every request that arrived
-//! meanwhile, and JS copies it into its own `Uint32Array` with one `take` call. JS answers
-//! each id with a synchronous `respond`, which hands the [`Reply`] and the request back to the
-//! connection's task through the request's oneshot channel.
+//! `(id, handler)` to the ready batch. The request that finds neither a wake-up queued nor one
+//! about to be spawns a task that calls the threadsafe function after the runtime's current
+//! turn; by the time JS runs, the batch holds every request that arrived meanwhile, and JS
+//! copies it into its own `Uint32Array` with one `take` call. JS answers each id with a
+//! synchronous `respond`, which hands the [`Reply`] and the request back to the connection's
+//! task through the request's oneshot channel.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
