@@ -116,12 +116,12 @@ impl Dispatcher {
     fn flush_soon(self: &Arc<Self>) {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
-                let dispatcher = Arc::clone(self);
+                let flush = FlushOnDrop(Arc::clone(self));
                 runtime.spawn(async move {
                     // Spawned from a worker, a task runs next (tokio's LIFO slot); yielding
                     // once puts it behind the tasks already woken in this turn.
                     tokio::task::yield_now().await;
-                    dispatcher.flush();
+                    drop(flush);
                 });
             }
             Err(_) => self.flush(),
@@ -181,5 +181,15 @@ impl Dispatcher {
             Some(Pending { req, tx }) => tx.send((reply, req)).is_ok(),
             None => false,
         }
+    }
+}
+
+/// Flushes when dropped: after the task's yield, and also if a runtime shutting down drops the
+/// task unpolled, so `flushing` never stays set with nobody left to clear it.
+struct FlushOnDrop(Arc<Dispatcher>);
+
+impl Drop for FlushOnDrop {
+    fn drop(&mut self) {
+        self.0.flush();
     }
 }
