@@ -13,41 +13,29 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeApp {
   /**
    * Compiles `routes` behind the preset layers. `logger` is `"text"` or `"json"` (or absent
-   * for none); `dispatch(batch)` runs the JS handlers of a batch of `id, handler` pairs.
+   * for none); `dispatch()` is called when requests wait for JS handlers: it takes them with
+   * `calls().take` and runs their handlers.
    */
-  constructor(routes: NativeRoutes, logger: string | undefined | null, cors: CorsOptions | undefined | null, rateLimits: Array<NativeRateLimit>, dispatch: (arg: Uint32Array) => unknown)
-  /** The request's method. */
-  method(id: number): string
-  /** The request target as sent: path and query. */
-  url(id: number): string
-  /** The path, still percent-encoded. */
-  path(id: number): string
-  /** The raw query string, without `?`. */
-  query(id: number): string | null
-  /** One decoded path parameter. */
-  param(id: number, name: string): string | null
-  /** Every decoded path parameter. */
-  params(id: number): Record<string, string>
-  /** One header (repeated ones joined with `, `); names are case-insensitive. */
-  header(id: number, name: string): string | null
-  /** Every header, lower-case names, repeated ones joined with `, `. */
-  headers(id: number): Record<string, string>
+  constructor(routes: NativeRoutes, logger: string | undefined | null, cors: CorsOptions | undefined | null, rateLimits: Array<NativeRateLimit>, dispatch: () => unknown)
   /**
-   * The body as a Buffer over the bytes Rust received (handed over, not copied into the
-   * JS heap). It can be taken once; the JS `Request` caches it.
+   * The per-batch and per-request calls of this app's dispatcher, as plain functions
+   * (see the `calls` module).
+   *
+   * - `take(ids)` fills a `Uint32Array` with waiting `id, handler` pairs and returns how
+   *   many numbers it wrote.
+   * - `respond(id, status, contentType, body, headers?)` answers a request
+   *   (`contentType`: 0 none, 1 text, 2 JSON, 3 octets, or a string; `headers` alternate
+   *   names and values); an invalid status or header is answered `500` and logged.
+   * - `fail(id, message)` answers `500` and logs `message` with the request's method and
+   *   path. It and `respond` return `false` when the request is no longer waiting (its
+   *   client went away).
+   * - The request's fields, read while it waits (they throw once it is answered):
+   *   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
+   *   (without `?`), `param(id, name)` and `params` (decoded), `header(id, name)` and
+   *   `headers` (lower-case names; repeated ones joined with `, `), and `body`: a Buffer
+   *   over the bytes Rust received, which can be taken once.
    */
-  body(id: number): Buffer
-  /**
-   * Answers request `id`. `headers` alternate names and values. Returns `false` when the
-   * request is no longer waiting (its client went away). An invalid status or header is
-   * answered `500` and logged instead.
-   */
-  respond(id: number, status: number, contentType?: string | undefined | null, headers?: Array<string> | undefined | null, body?: string | Buffer | undefined | null): boolean
-  /**
-   * Answers request `id` with `500` and a JSON error, logging `message` (the handler's
-   * exception or rejection) with the request's method and path.
-   */
-  fail(id: number, message: string): boolean
+  calls(): { take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; body(id: number): Buffer }
   /**
    * Runs one request through the whole stack without a socket, as if sent from
    * `remote_address` (an IP address, default `127.0.0.1`: what the rate limit and the

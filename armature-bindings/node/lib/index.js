@@ -70,35 +70,35 @@ function toResponse (value) {
  * the response is sent (in middleware: before `await next()` returns, or keep what you need).
  */
 class Request {
-  constructor (app, id, data) {
-    this._app = app
+  constructor (calls, id, data) {
+    this._calls = calls
     this._id = id
     this.data = data
     this._body = undefined
     this._query = undefined
   }
 
-  get method () { return this._app.method(this._id) }
-  get url () { return this._app.url(this._id) }
-  get path () { return this._app.path(this._id) }
-  get params () { return this._app.params(this._id) }
-  get headers () { return this._app.headers(this._id) }
+  get method () { return this._calls.method(this._id) }
+  get url () { return this._calls.url(this._id) }
+  get path () { return this._calls.path(this._id) }
+  get params () { return this._calls.params(this._id) }
+  get headers () { return this._calls.headers(this._id) }
   /** The request id the preset's request-id layer gave this request. */
-  get id () { return this._app.header(this._id, 'x-request-id') }
+  get id () { return this._calls.header(this._id, 'x-request-id') }
   /** The query string as an object (the last value wins for repeated keys). */
   get query () {
     if (this._query === undefined) {
-      const raw = this._app.query(this._id)
+      const raw = this._calls.query(this._id)
       this._query = raw ? Object.fromEntries(new URLSearchParams(raw)) : {}
     }
     return this._query
   }
 
-  param (name) { return this._app.param(this._id, name) ?? undefined }
-  header (name) { return this._app.header(this._id, name) ?? undefined }
+  param (name) { return this._calls.param(this._id, name) ?? undefined }
+  header (name) { return this._calls.header(this._id, name) ?? undefined }
   /** The body as a Buffer over the bytes Rust received (not copied into the JS heap). */
   get body () {
-    if (this._body === undefined) this._body = this._app.body(this._id)
+    if (this._body === undefined) this._body = this._calls.body(this._id)
     return this._body
   }
 
@@ -115,13 +115,28 @@ function errorMessage (err) {
   try { return String(err) } catch { return 'a value that cannot be printed' }
 }
 
-/** Runs a batch of `id, handler` pairs; nothing thrown here may escape into Rust. */
-function makeDispatch (app, native, middleware, data) {
-  const fail = (id, err) => { native.fail(id, errorMessage(err)) }
+// The content types `respond` knows by number (anything else crosses as a string).
+const CONTENT_CODES = new Map([[TEXT, 1], [JSON_TYPE, 2], [OCTETS, 3]])
+
+/**
+ * The function Rust wakes when requests wait for JS: it takes them in batches of `id, handler`
+ * pairs and runs their handlers; nothing thrown here may escape into Rust.
+ */
+function makeDispatch (calls, middleware, data) {
+  const { take, respond, fail: failNative } = calls
+  const ids = new Uint32Array(1024)
+  const fail = (id, err) => { failNative(id, errorMessage(err)) }
   const send = (id, value) => {
     try {
+      if (typeof value === 'string') {
+        respond(id, 200, 1, value)
+        return
+      }
       const res = toResponse(value)
-      native.respond(id, res.statusCode, res.contentType, res.headerList, res.payload)
+      const type = res.contentType
+      const code = type === null ? 0 : CONTENT_CODES.get(type) ?? type
+      if (res.headerList === null) respond(id, res.statusCode, code, res.payload)
+      else respond(id, res.statusCode, code, res.payload, res.headerList)
     } catch (err) {
       fail(id, err)
     }
@@ -134,19 +149,23 @@ function makeDispatch (app, native, middleware, data) {
           : middleware[i](req, () => Promise.resolve().then(() => step(i + 1)).then(toResponse))
         return step(0)
       }
-  return function dispatch (batch) {
-    for (let i = 0; i < batch.length; i += 2) {
-      const id = batch[i]
-      let out
-      try {
-        out = run(handlers[batch[i + 1]], new Request(native, id, data))
-      } catch (err) {
-        fail(id, err)
-        continue
+  return function dispatch () {
+    let n
+    do {
+      n = take(ids)
+      for (let i = 0; i < n; i += 2) {
+        const id = ids[i]
+        let out
+        try {
+          out = run(handlers[ids[i + 1]], new Request(calls, id, data))
+        } catch (err) {
+          fail(id, err)
+          continue
+        }
+        if (isThenable(out)) out.then((value) => send(id, value), (err) => fail(id, err))
+        else send(id, out)
       }
-      if (isThenable(out)) out.then((value) => send(id, value), (err) => fail(id, err))
-      else send(id, out)
-    }
+    } while (n === ids.length)
   }
 }
 
@@ -392,8 +411,8 @@ class App {
     if (this._native === null) {
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
-        this._rateLimits, (batch) => dispatch(batch))
-      dispatch = makeDispatch(this, compiled, this._middleware.slice(), this._data)
+        this._rateLimits, () => dispatch())
+      dispatch = makeDispatch(compiled.calls(), this._middleware.slice(), this._data)
       this._native = compiled
     }
     return this._native

@@ -1,7 +1,6 @@
 //! The compiled app: the preset stack around the router, served on a socket or through
 //! `inject`, and the calls JS makes to read requests and answer them.
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,25 +12,24 @@ use armature_layers::cors::CorsLayer;
 use armature_layers::logger::{Format, Logger};
 use armature_layers::rate_limit::RateLimitLayer;
 use armature_layers::request_id::RequestIdLayer;
-use armature_router::{Body, PathParams, Response};
+use armature_router::{Body, Response};
 use armature_server::Server;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use napi::bindgen_prelude::{
-    Buffer, ClassInstance, Either, Function, PromiseRaw, Uint32Array, Unknown,
-};
+use napi::bindgen_prelude::{Buffer, ClassInstance, Function, Object, PromiseRaw, Unknown};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use tokio::sync::{oneshot, watch};
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
+use crate::calls;
 use crate::cors::{self, CorsOptions};
 use crate::dispatch::Dispatcher;
 use crate::log::{self, TARGET};
 use crate::rate_limit::NativeRateLimit;
-use crate::response::{self, error};
+use crate::response::error;
 use crate::routes::{endpoint, NativeRoutes};
 
 /// Request bodies larger than this are refused with `413` before any handler runs.
@@ -125,24 +123,18 @@ pub struct NativeApp {
     stack: Stack,
 }
 
-fn not_waiting(id: u32) -> Error {
-    Error::new(
-        Status::GenericFailure,
-        format!("request {id} was already answered (read request fields before responding)"),
-    )
-}
-
 #[napi]
 impl NativeApp {
     /// Compiles `routes` behind the preset layers. `logger` is `"text"` or `"json"` (or absent
-    /// for none); `dispatch(batch)` runs the JS handlers of a batch of `id, handler` pairs.
+    /// for none); `dispatch()` is called when requests wait for JS handlers: it takes them with
+    /// `calls().take` and runs their handlers.
     #[napi(constructor)]
     pub fn new(
         routes: &NativeRoutes,
         logger: Option<String>,
         cors: Option<CorsOptions>,
         rate_limits: Vec<ClassInstance<'_, NativeRateLimit>>,
-        dispatch: Function<'_, Uint32Array, Unknown<'static>>,
+        dispatch: Function<'_, (), Unknown<'static>>,
     ) -> Result<Self> {
         log::init();
         let logger = match logger.as_deref() {
@@ -171,131 +163,27 @@ impl NativeApp {
         })
     }
 
-    /// The request's method.
-    #[napi]
-    pub fn method(&self, id: u32) -> Result<String> {
-        self.with(id, |req| req.method().as_str().to_owned())
-    }
-
-    /// The request target as sent: path and query.
-    #[napi]
-    pub fn url(&self, id: u32) -> Result<String> {
-        self.with(id, |req| {
-            req.uri()
-                .path_and_query()
-                .map_or_else(|| req.uri().path().to_owned(), |pq| pq.as_str().to_owned())
-        })
-    }
-
-    /// The path, still percent-encoded.
-    #[napi]
-    pub fn path(&self, id: u32) -> Result<String> {
-        self.with(id, |req| req.uri().path().to_owned())
-    }
-
-    /// The raw query string, without `?`.
-    #[napi]
-    pub fn query(&self, id: u32) -> Result<Option<String>> {
-        self.with(id, |req| req.uri().query().map(str::to_owned))
-    }
-
-    /// One decoded path parameter.
-    #[napi]
-    pub fn param(&self, id: u32, name: String) -> Result<Option<String>> {
-        self.with(id, |req| {
-            req.extensions()
-                .get::<PathParams>()
-                .and_then(|p| p.get(&name))
-                .map(str::to_owned)
-        })
-    }
-
-    /// Every decoded path parameter.
-    #[napi]
-    pub fn params(&self, id: u32) -> Result<HashMap<String, String>> {
-        self.with(id, |req| {
-            req.extensions()
-                .get::<PathParams>()
-                .map_or_else(HashMap::new, |p| {
-                    p.iter()
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .collect()
-                })
-        })
-    }
-
-    /// One header (repeated ones joined with `, `); names are case-insensitive.
-    #[napi]
-    pub fn header(&self, id: u32, name: String) -> Result<Option<String>> {
-        self.with(id, |req| join(req.headers().get_all(name.as_str()).iter()))
-    }
-
-    /// Every header, lower-case names, repeated ones joined with `, `.
-    #[napi]
-    pub fn headers(&self, id: u32) -> Result<HashMap<String, String>> {
-        self.with(id, |req| {
-            req.headers()
-                .keys()
-                .filter_map(|k| {
-                    Some((
-                        k.as_str().to_owned(),
-                        join(req.headers().get_all(k).iter())?,
-                    ))
-                })
-                .collect()
-        })
-    }
-
-    /// The body as a Buffer over the bytes Rust received (handed over, not copied into the
-    /// JS heap). It can be taken once; the JS `Request` caches it.
-    #[napi]
-    pub fn body(&self, id: u32) -> Result<Buffer> {
-        let mut state = self.dispatcher.state();
-        let pending = state.pending.get_mut(&id).ok_or_else(|| not_waiting(id))?;
-        let bytes = std::mem::take(pending.req.body_mut());
-        // Zero-copy when the Bytes owns a whole Vec (a body collected from several chunks);
-        // one copy otherwise.
-        Ok(Buffer::from(Vec::from(bytes)))
-    }
-
-    /// Answers request `id`. `headers` alternate names and values. Returns `false` when the
-    /// request is no longer waiting (its client went away). An invalid status or header is
-    /// answered `500` and logged instead.
-    #[napi]
-    pub fn respond(
-        &self,
-        id: u32,
-        status: u16,
-        content_type: Option<String>,
-        headers: Option<Vec<String>>,
-        body: Option<Either<String, Buffer>>,
-    ) -> bool {
-        let body = response::body_bytes(body);
-        let res = match response::build(status, content_type.as_deref(), headers.as_deref(), body) {
-            Ok(res) => res,
-            Err(err) => {
-                tracing::error!(target: TARGET, error = %err, "invalid response from handler");
-                error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
-            }
-        };
-        self.dispatcher.complete(id, res)
-    }
-
-    /// Answers request `id` with `500` and a JSON error, logging `message` (the handler's
-    /// exception or rejection) with the request's method and path.
-    #[napi]
-    pub fn fail(&self, id: u32, message: String) -> bool {
-        if let Some(pending) = self.dispatcher.state().pending.get(&id) {
-            let req = &pending.req;
-            tracing::error!(
-                target: TARGET,
-                method = %req.method(),
-                path = req.uri().path(),
-                "handler failed: {message}"
-            );
-        }
-        let res = error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
-        self.dispatcher.complete(id, res)
+    /// The per-batch and per-request calls of this app's dispatcher, as plain functions
+    /// (see the `calls` module).
+    ///
+    /// - `take(ids)` fills a `Uint32Array` with waiting `id, handler` pairs and returns how
+    ///   many numbers it wrote.
+    /// - `respond(id, status, contentType, body, headers?)` answers a request
+    ///   (`contentType`: 0 none, 1 text, 2 JSON, 3 octets, or a string; `headers` alternate
+    ///   names and values); an invalid status or header is answered `500` and logged.
+    /// - `fail(id, message)` answers `500` and logs `message` with the request's method and
+    ///   path. It and `respond` return `false` when the request is no longer waiting (its
+    ///   client went away).
+    /// - The request's fields, read while it waits (they throw once it is answered):
+    ///   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
+    ///   (without `?`), `param(id, name)` and `params` (decoded), `header(id, name)` and
+    ///   `headers` (lower-case names; repeated ones joined with `, `), and `body`: a Buffer
+    ///   over the bytes Rust received, which can be taken once.
+    #[napi(
+        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; body(id: number): Buffer }"
+    )]
+    pub fn calls<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        calls::object(env, &self.dispatcher)
     }
 
     /// Runs one request through the whole stack without a socket, as if sent from
@@ -403,23 +291,6 @@ impl NativeApp {
             done,
         })
     }
-}
-
-impl NativeApp {
-    fn with<T>(&self, id: u32, read: impl FnOnce(&Request<Bytes>) -> T) -> Result<T> {
-        let state = self.dispatcher.state();
-        let pending = state.pending.get(&id).ok_or_else(|| not_waiting(id))?;
-        Ok(read(&pending.req))
-    }
-}
-
-fn join<'a>(mut values: impl Iterator<Item = &'a http::HeaderValue>) -> Option<String> {
-    let first = String::from_utf8_lossy(values.next()?.as_bytes()).into_owned();
-    Some(values.fold(first, |mut all, v| {
-        all.push_str(", ");
-        all.push_str(&String::from_utf8_lossy(v.as_bytes()));
-        all
-    }))
 }
 
 /// A running server.

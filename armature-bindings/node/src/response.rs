@@ -3,8 +3,10 @@
 use armature_router::{Body, Response};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
-use http::StatusCode;
+use http::{Request, StatusCode};
 use napi::bindgen_prelude::{Buffer, Either};
+
+use crate::log::TARGET;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
@@ -19,28 +21,54 @@ pub(crate) fn body_bytes(body: Option<Either<String, Buffer>>) -> Bytes {
     }
 }
 
-/// The common content types are constants, not parsed per response.
-fn content_type(value: &str) -> Option<HeaderValue> {
-    match value {
-        "application/json" => Some(JSON),
-        "text/plain; charset=utf-8" => Some(TEXT),
-        "application/octet-stream" => Some(OCTETS),
-        other => HeaderValue::from_str(other).ok(),
+/// A content type as JS gives it: one of the common ones by number (no parsing, no string
+/// crossing from JS), or any other as text.
+pub(crate) enum ContentType {
+    /// `0` none, `1` text, `2` JSON, `3` octets.
+    Known(u32),
+    Other(String),
+}
+
+impl From<Option<String>> for ContentType {
+    fn from(value: Option<String>) -> Self {
+        value.map_or(ContentType::Known(0), ContentType::Other)
+    }
+}
+
+impl ContentType {
+    fn header(&self) -> Result<Option<HeaderValue>, String> {
+        match self {
+            ContentType::Known(0) => Ok(None),
+            ContentType::Known(1) => Ok(Some(TEXT)),
+            ContentType::Known(2) => Ok(Some(JSON)),
+            ContentType::Known(3) => Ok(Some(OCTETS)),
+            ContentType::Known(other) => Err(format!("unknown content-type code {other}")),
+            ContentType::Other(value) => match value.as_str() {
+                "application/json" => Ok(Some(JSON)),
+                "text/plain; charset=utf-8" => Ok(Some(TEXT)),
+                "application/octet-stream" => Ok(Some(OCTETS)),
+                other => HeaderValue::from_str(other)
+                    .map(Some)
+                    .map_err(|_| format!("invalid content-type {other:?}")),
+            },
+        }
     }
 }
 
 /// Builds a response, or says which part is invalid.
 pub(crate) fn build(
-    status: u16,
-    content: Option<&str>,
+    status: u32,
+    content: &ContentType,
     headers: Option<&[String]>,
     body: Bytes,
 ) -> Result<Response, String> {
-    let status = StatusCode::from_u16(status).map_err(|_| format!("invalid status {status}"))?;
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .ok_or_else(|| format!("invalid status {status}"))?;
     let mut res = Response::new(Body::full(body));
     *res.status_mut() = status;
-    if let Some(value) = content {
-        let value = content_type(value).ok_or_else(|| format!("invalid content-type {value:?}"))?;
+    if let Some(value) = content.header()? {
         res.headers_mut().insert(CONTENT_TYPE, value);
     }
     if let Some(headers) = headers {
@@ -56,6 +84,45 @@ pub(crate) fn build(
         }
     }
     Ok(res)
+}
+
+/// What a JS handler answered, as it crosses from the JS thread to the connection's task,
+/// which turns it into a response (so the response is allocated, and freed, on that thread).
+pub(crate) enum Reply {
+    /// `respond(...)`: checked when built; an invalid part is logged and answered `500`.
+    Handler {
+        status: u32,
+        content: ContentType,
+        headers: Option<Vec<String>>,
+        body: Bytes,
+    },
+    /// The handler threw or rejected with this message.
+    Failed(String),
+}
+
+impl Reply {
+    /// The response to `req`; failures are logged with its method and path.
+    pub(crate) fn into_response<B>(self, req: &Request<B>) -> Response {
+        let failure = match self {
+            Reply::Handler {
+                status,
+                content,
+                headers,
+                body,
+            } => match build(status, &content, headers.as_deref(), body) {
+                Ok(res) => return res,
+                Err(err) => format!("invalid response from handler: {err}"),
+            },
+            Reply::Failed(message) => format!("handler failed: {message}"),
+        };
+        tracing::error!(
+            target: TARGET,
+            method = %req.method(),
+            path = req.uri().path(),
+            "{failure}"
+        );
+        error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+    }
 }
 
 /// `{"error": message}` with `status`: how the binding itself answers failures.

@@ -11,7 +11,7 @@ use napi::bindgen_prelude::{Buffer, Either};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 
-use crate::response::{self, Static};
+use crate::response::{self, ContentType, Static};
 
 /// What a route answers with.
 #[derive(Clone)]
@@ -95,8 +95,8 @@ impl NativeRoutes {
         let method = method(&method_name)?;
         let body = response::body_bytes(body);
         let res = response::build(
-            status,
-            content_type.as_deref(),
+            status.into(),
+            &ContentType::from(content_type),
             headers.as_deref(),
             Bytes::new(),
         )

@@ -104,6 +104,18 @@ test('Buffer bodies go both ways byte for byte', async () => {
   assert.deepEqual(Buffer.from(await res.arrayBuffer()), bytes)
 })
 
+test('a Uint8Array body with its own content type arrives byte for byte', async () => {
+  const bytes = Uint8Array.from([137, 80, 78, 71, 0, 255])
+  const s = await App.new().route('/png', get(() => new HttpResponse(bytes, { contentType: 'image/png' }))).listen(0)
+  try {
+    const res = await fetch(`${s.url}/png`)
+    assert.equal(res.headers.get('content-type'), 'image/png')
+    assert.deepEqual(new Uint8Array(await res.arrayBuffer()), bytes)
+  } finally {
+    await s.close()
+  }
+})
+
 test('status, content type and repeated headers from HttpResponse', async () => {
   const res = await fetch(`${base}/custom`)
   assert.equal(res.status, 201)
@@ -167,10 +179,12 @@ test('a handler that throws or rejects gives 500 JSON, and the server keeps serv
     .route('/throw-string', get(() => { throw 'not an Error' })) // eslint-disable-line no-throw-literal
     .route('/bad-json', get(() => { const o = {}; o.self = o; return o }))
     .route('/bad-header', get(() => HttpResponse.text('x').header('bad header', 'v')))
+    .route('/bad-status', get(() => HttpResponse.text('x', 1000)))
+    .route('/bad-type', get(() => new HttpResponse('x', { contentType: 'text/plain\n' })))
     .route('/ok', get(() => 'still up'))
   const s = await failing.listen(0)
   try {
-    for (const path of ['/throw', '/reject', '/throw-string', '/bad-json', '/bad-header']) {
+    for (const path of ['/throw', '/reject', '/throw-string', '/bad-json', '/bad-header', '/bad-status', '/bad-type']) {
       const res = await fetch(`${s.url}${path}`)
       assert.equal(res.status, 500, path)
       assert.equal(res.headers.get('content-type'), 'application/json', path)

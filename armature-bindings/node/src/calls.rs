@@ -1,0 +1,189 @@
+//! The calls JS makes for every batch and every request: `take`, the request's fields, and
+//! `respond` or `fail`.
+//!
+//! They are plain functions made from Rust closures that hold the app's [`Dispatcher`], not
+//! methods of `NativeApp`: a class method pays, on every call, for napi-rs's lookup of `this`
+//! and its borrow bookkeeping, which cost more than the work of `respond` itself. Arguments
+//! are read positionally and as little as possible: the content type is a small number for
+//! the common ones, and headers are read only when the response has any.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use armature_router::PathParams;
+use bytes::Bytes;
+use http::{HeaderValue, Request};
+use napi::bindgen_prelude::{Buffer, Either, FromNapiValue, FunctionCallContext, Object, Unknown};
+use napi::{Env, Error, Result, Status, ValueType};
+
+use crate::dispatch::Dispatcher;
+use crate::response::{ContentType, Reply};
+
+/// `{ take, respond, fail, method, url, ... }` for `dispatcher`'s app.
+pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Result<Object<'env>> {
+    let mut calls = Object::new(env)?;
+    readers(env, &mut calls, dispatcher)?;
+
+    let app = Arc::clone(dispatcher);
+    // take(ids: Uint32Array): number
+    calls.set(
+        "take",
+        env.create_function_from_closure::<(), u32, _>("take", move |ctx| {
+            let into = ctx.get::<&mut [u32]>(0)?;
+            // A batch never exceeds u32 (it is bounded by the ids JS offers).
+            Ok(u32::try_from(app.take(into)).unwrap_or(u32::MAX))
+        })?,
+    )?;
+
+    let app = Arc::clone(dispatcher);
+    // respond(id, status, contentType: number | string | null, body, headers?): boolean
+    calls.set(
+        "respond",
+        env.create_function_from_closure::<(), bool, _>("respond", move |ctx| {
+            let id = ctx.get::<u32>(0)?;
+            let reply = Reply::Handler {
+                status: ctx.get::<u32>(1)?,
+                content: content_type(ctx.get::<Unknown>(2)?)?,
+                body: body(ctx.get::<Unknown>(3)?)?,
+                headers: if ctx.length() > 4 {
+                    ctx.get::<Option<Vec<String>>>(4)?
+                } else {
+                    None
+                },
+            };
+            Ok(app.complete(id, reply))
+        })?,
+    )?;
+
+    let app = Arc::clone(dispatcher);
+    // fail(id, message): boolean
+    calls.set(
+        "fail",
+        env.create_function_from_closure::<(), bool, _>(
+            "fail",
+            move |ctx: FunctionCallContext| {
+                let id = ctx.get::<u32>(0)?;
+                Ok(app.complete(id, Reply::Failed(ctx.get::<String>(1)?)))
+            },
+        )?,
+    )?;
+
+    Ok(calls)
+}
+
+/// The request's fields, each read under the dispatcher's lock while the request waits.
+fn readers(env: &Env, calls: &mut Object, dispatcher: &Arc<Dispatcher>) -> Result<()> {
+    let mut reader = |name: &str, read: fn(&FunctionCallContext, &Request<Bytes>) -> Result<_>| {
+        let app = Arc::clone(dispatcher);
+        let function =
+            env.create_function_from_closure::<(), Option<Field>, _>(name, move |ctx| {
+                let id = ctx.get::<u32>(0)?;
+                let state = app.state();
+                let pending = state.pending.get(&id).ok_or_else(|| not_waiting(id))?;
+                read(&ctx, &pending.req)
+            })?;
+        calls.set(name, function)
+    };
+    reader("method", |_, req| Ok(text(req.method().as_str())))?;
+    reader("url", |_, req| {
+        let uri = req.uri();
+        Ok(text(
+            uri.path_and_query().map_or(uri.path(), |pq| pq.as_str()),
+        ))
+    })?;
+    reader("path", |_, req| Ok(text(req.uri().path())))?;
+    reader("query", |_, req| {
+        Ok(req.uri().query().map(|q| Either::A(q.to_owned())))
+    })?;
+    reader("param", |ctx, req| {
+        let name = ctx.get::<String>(1)?;
+        let params = req.extensions().get::<PathParams>();
+        Ok(params
+            .and_then(|p| p.get(&name))
+            .map(|v| Either::A(v.to_owned())))
+    })?;
+    reader("params", |_, req| {
+        let params = req.extensions().get::<PathParams>();
+        let all = params.map_or_else(HashMap::new, |p| {
+            p.iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        });
+        Ok(Some(Either::B(all)))
+    })?;
+    reader("header", |ctx, req| {
+        let name = ctx.get::<String>(1)?;
+        Ok(join(req.headers().get_all(name.as_str()).iter()).map(Either::A))
+    })?;
+    reader("headers", |_, req| {
+        let headers = req.headers();
+        let all = headers
+            .keys()
+            .filter_map(|k| Some((k.as_str().to_owned(), join(headers.get_all(k).iter())?)))
+            .collect();
+        Ok(Some(Either::B(all)))
+    })?;
+
+    // The body is taken, not read: a Buffer over the bytes Rust received, handed over without
+    // a copy when they are one Vec (a body collected from several chunks), copied once
+    // otherwise. The JS `Request` caches it.
+    let app = Arc::clone(dispatcher);
+    let body = env.create_function_from_closure::<(), Buffer, _>("body", move |ctx| {
+        let id = ctx.get::<u32>(0)?;
+        let mut state = app.state();
+        let pending = state.pending.get_mut(&id).ok_or_else(|| not_waiting(id))?;
+        Ok(Buffer::from(Vec::from(std::mem::take(
+            pending.req.body_mut(),
+        ))))
+    })?;
+    calls.set("body", body)
+}
+
+/// A request field as JS receives it: text, or an object of texts.
+type Field = Either<String, HashMap<String, String>>;
+
+fn text(value: &str) -> Option<Field> {
+    Some(Either::A(value.to_owned()))
+}
+
+fn not_waiting(id: u32) -> Error {
+    Error::new(
+        Status::GenericFailure,
+        format!("request {id} was already answered (read request fields before responding)"),
+    )
+}
+
+/// Repeated header values joined with `, `.
+fn join<'a>(mut values: impl Iterator<Item = &'a HeaderValue>) -> Option<String> {
+    let first = String::from_utf8_lossy(values.next()?.as_bytes()).into_owned();
+    Some(values.fold(first, |mut all, v| {
+        all.push_str(", ");
+        all.push_str(&String::from_utf8_lossy(v.as_bytes()));
+        all
+    }))
+}
+
+fn content_type(value: Unknown) -> Result<ContentType> {
+    match value.get_type()? {
+        ValueType::Number => u32::from_unknown(value).map(ContentType::Known),
+        ValueType::String => String::from_unknown(value).map(ContentType::Other),
+        ValueType::Undefined | ValueType::Null => Ok(ContentType::Known(0)),
+        _ => Err(invalid("a content type must be a string")),
+    }
+}
+
+/// A string body is moved into the response; a Buffer or Uint8Array is copied once.
+fn body(value: Unknown) -> Result<Bytes> {
+    match value.get_type()? {
+        ValueType::String => String::from_unknown(value).map(Bytes::from),
+        ValueType::Undefined | ValueType::Null => Ok(Bytes::new()),
+        ValueType::Object => <&[u8]>::from_unknown(value)
+            .map(Bytes::copy_from_slice)
+            .map_err(|_| invalid("a body must be a string, a Buffer or a Uint8Array")),
+        _ => Err(invalid("a body must be a string, a Buffer or a Uint8Array")),
+    }
+}
+
+fn invalid(message: &str) -> Error {
+    Error::new(Status::InvalidArg, message.to_owned())
+}
