@@ -342,6 +342,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
-    app.run("127.0.0.1", args.port, workers=args.workers, shutdown_timeout=5.0)
+    app.run("127.0.0.1", args.port, workers=args.workers, threads=args.threads, shutdown_timeout=5.0)
