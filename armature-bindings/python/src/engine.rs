@@ -23,7 +23,7 @@ use armature_server::Server;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyModule, PyType};
@@ -35,6 +35,7 @@ use crate::listener::Listener;
 use crate::request::HttpRequest;
 use crate::response::{to_response, HttpResponse};
 use crate::stack::{self, Config, Stack};
+use crate::step::{send_none, Step};
 
 /// `armature._runtime`, the Python half of the bridge.
 pub(crate) fn runtime(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
@@ -178,8 +179,9 @@ impl Engine {
             reply,
         } = job;
         let responder = Responder::new(reply);
-        let result = HttpRequest::new(py, parts, body)
-            .and_then(|req| self.endpoints[route].bind(py).call1((req,)));
+        let result = self.endpoints[route]
+            .bind(py)
+            .call1((HttpRequest::new(parts, body),));
         match result {
             Ok(value) if value.get_type().is(self.coroutine.bind(py)) => {
                 self.step(py, value, responder)
@@ -192,8 +194,8 @@ impl Engine {
     /// Runs a coroutine until it first suspends. Most handlers never do (they compute and
     /// return), and then no Task is ever made for them.
     fn step(&self, py: Python<'_>, coro: Bound<'_, PyAny>, responder: Responder) {
-        match coro.call_method1(pyo3::intern!(py, "send"), (py.None(),)) {
-            Ok(yielded) => {
+        match send_none(&coro) {
+            Ok(Step::Yielded(yielded)) => {
                 let handed = Py::new(py, responder).and_then(|responder| {
                     runtime(py)?
                         .call_method1(pyo3::intern!(py, "suspend"), (coro, yielded, responder))
@@ -202,12 +204,7 @@ impl Engine {
                     err.print(py);
                 }
             }
-            Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
-                match err.value(py).getattr(pyo3::intern!(py, "value")) {
-                    Ok(value) => settle(py, &value, responder),
-                    Err(err) => fail(py, err, &responder),
-                }
-            }
+            Ok(Step::Returned(value)) => settle(py, &value, responder),
             Err(err) => fail(py, err, &responder),
         }
     }

@@ -17,6 +17,7 @@ mod rate_limit;
 mod request;
 mod response;
 mod stack;
+mod step;
 
 use pyo3::prelude::*;
 
