@@ -21,6 +21,10 @@ mod step;
 
 use pyo3::prelude::*;
 
+/// Rust's allocations only (Python keeps its own allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[pymodule]
 fn _armature(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::Engine>()?;
