@@ -169,6 +169,8 @@ impl Queue {
 pub(crate) struct Outbox {
     ready: Mutex<Vec<(oneshot::Sender<Response>, Response)>>,
     notify: Notify,
+    /// A post is scheduled on the asyncio loop for responses sent outside a batch.
+    scheduled: AtomicBool,
 }
 
 impl Outbox {
@@ -180,6 +182,7 @@ impl Outbox {
         let outbox = Arc::new(Outbox {
             ready: Mutex::new(Vec::new()),
             notify: Notify::new(),
+            scheduled: AtomicBool::new(false),
         });
         let dispatcher = Arc::clone(&outbox).dispatch();
         (outbox, dispatcher)
@@ -195,6 +198,18 @@ impl Outbox {
         if waiting {
             self.notify.notify_one();
         }
+    }
+
+    /// For a response sent outside a batch (a Task finished): true when the caller is to
+    /// schedule [`Outbox::post_scheduled`] on the loop; the responses of the other Tasks that
+    /// finish in the same loop iteration go with it.
+    pub(crate) fn schedule(&self) -> bool {
+        !self.scheduled.swap(true, Ordering::AcqRel)
+    }
+
+    pub(crate) fn post_scheduled(&self) {
+        self.scheduled.store(false, Ordering::Release);
+        self.post();
     }
 
     async fn dispatch(self: Arc<Self>) {

@@ -65,13 +65,34 @@ impl Responder {
         }
     }
 
-    /// Sends the response now (outside a batch: a Task finished).
-    fn send_now(&self, res: Response) {
-        if let Some(reply) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let outbox = Arc::clone(reply.outbox());
-            reply.send(res);
-            outbox.post();
+    /// Sends the response outside a batch (a Task finished): its outbox is posted once, at
+    /// the loop's next iteration, for every Task that finishes in this one.
+    fn send_soon(&self, py: Python<'_>, res: Response) {
+        let Some(reply) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        let outbox = Arc::clone(reply.outbox());
+        reply.send(res);
+        if outbox.schedule() {
+            let post = Arc::clone(&outbox);
+            let scheduled = Py::new(py, Post(post))
+                .and_then(|post| runtime(py)?.call_method1(pyo3::intern!(py, "soon"), (post,)));
+            if scheduled.is_err() {
+                // No running loop (or no memory): send it now.
+                outbox.post_scheduled();
+            }
         }
+    }
+}
+
+/// `outbox.post_scheduled()`, as a callable for `loop.call_soon`.
+#[pyclass(frozen, module = "armature._armature")]
+pub struct Post(Arc<Outbox>);
+
+#[pymethods]
+impl Post {
+    fn __call__(&self) {
+        self.0.post_scheduled();
     }
 }
 
@@ -81,13 +102,13 @@ impl Responder {
     /// Raises if it cannot be converted; the caller then answers with `send_error`.
     fn send_value(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let res = to_response(py, value)?;
-        self.send_now(res);
+        self.send_soon(py, res);
         Ok(())
     }
 
     /// Answers `500` (when even the error response could not be built).
-    fn send_internal_error(&self) {
-        self.send_now(internal_error());
+    fn send_internal_error(&self, py: Python<'_>) {
+        self.send_soon(py, internal_error());
     }
 }
 
