@@ -129,6 +129,11 @@ async def returns_model() -> User:
     return User(name="Bob", age=41)
 
 
+@router.get("/keys")
+async def keys() -> dict:
+    return {1: "one", 2.5: "x", False: "f", None: "n", 'é"': [1, (2, 3)]}
+
+
 @router.get("/list")
 async def returns_list() -> list:
     return [1, "two", {"three": 3.5}, None, True]
