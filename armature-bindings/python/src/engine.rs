@@ -1,18 +1,17 @@
-//! The bridge between tokio and the one Python thread that runs handlers.
+//! The Python end of the bridge: the engine that runs handlers on the loop thread.
 //!
-//! Tokio tasks push [`Job`]s into a [`Queue`] and, only when the Python side is asleep,
-//! write one byte to a socket pair its asyncio loop watches (`loop.add_reader`). The loop
-//! then calls [`Engine::drain`], which takes the whole batch at once and, for each job,
+//! Tokio tasks push [`Job`]s into a [`Queue`] and wake the Python side through a socket pair
+//! its asyncio loop watches (`loop.add_reader`), once per batch (see [`crate::bridge`]). The
+//! loop then calls [`Engine::drain`], which takes the whole batch at once and, for each job,
 //! calls the route's Python endpoint, steps a returned coroutine with `send(None)`, and
-//! converts the result to a Rust response right there. A coroutine that really suspends is
-//! handed to `armature._runtime.suspend`, which makes it a Task whose completion calls
-//! [`Responder`].
+//! converts the result to a Rust response right there; the responses go back to tokio
+//! together at the end of the batch. A coroutine that really suspends is handed to
+//! `armature._runtime.suspend`, which makes it a Task whose completion calls [`Responder`].
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
@@ -22,76 +21,21 @@ use armature_layers::logger::{Format, Logger};
 use armature_router::{IntoResponse, Response};
 use armature_server::Server;
 use bytes::Bytes;
-use http::request::Parts;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use pyo3::exceptions::{PyRuntimeError, PyStopIteration, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyModule, PyType};
 use tokio::sync::oneshot;
 use tower::ServiceExt;
 
+use crate::bridge::{Job, Msg, Outbox, Posts, Queue, Reply};
 use crate::listener::Listener;
 use crate::request::HttpRequest;
 use crate::response::{to_response, HttpResponse};
 use crate::stack::{self, Config, Stack};
-
-/// One request for the Python thread.
-pub(crate) struct Job {
-    pub(crate) route: usize,
-    pub(crate) parts: Parts,
-    pub(crate) body: Bytes,
-    pub(crate) tx: oneshot::Sender<Response>,
-}
-
-// Requests are the hot path and `Stopped` comes once per server: boxing `Job` to shrink the
-// enum would cost an allocation per request.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Msg {
-    Request(Job),
-    /// A server finished (with its error, if any): call `callback(error)` on the loop.
-    Stopped {
-        callback: Py<PyAny>,
-        error: Option<String>,
-    },
-}
-
-/// The job queue and its wake-up socket.
-pub(crate) struct Queue {
-    jobs: Mutex<Vec<Msg>>,
-    /// True while the Python side has drained everything and waits for a wake-up byte.
-    sleeping: AtomicBool,
-    waker: UnixStream,
-}
-
-impl Queue {
-    pub(crate) fn push(&self, msg: Msg) {
-        self.jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(msg);
-        if self.sleeping.swap(false, Ordering::AcqRel) {
-            self.wake();
-        }
-    }
-
-    fn wake(&self) {
-        // The socket is non-blocking: if its buffer is full, a wake-up is pending anyway.
-        let _ = (&self.waker).write(&[1]);
-    }
-
-    fn take(&self) -> Vec<Msg> {
-        std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    fn is_empty(&self) -> bool {
-        self.jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
-    }
-}
+use crate::step::{send_none, Step};
 
 /// `armature._runtime`, the Python half of the bridge.
 pub(crate) fn runtime(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
@@ -107,14 +51,48 @@ fn internal_error() -> Response {
 
 /// Sends a handler's response back to the tokio task waiting for it.
 #[pyclass(frozen, module = "armature._armature")]
-pub struct Responder(Mutex<Option<oneshot::Sender<Response>>>);
+pub struct Responder(Mutex<Option<Reply>>);
 
 impl Responder {
+    fn new(reply: Reply) -> Self {
+        Responder(Mutex::new(Some(reply)))
+    }
+
+    /// Queues the response in its outbox; the batch posts it.
     fn send(&self, res: Response) {
-        if let Some(tx) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            // The client may have gone; nothing to do then.
-            let _ = tx.send(res);
+        if let Some(reply) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            reply.send(res);
         }
+    }
+
+    /// Sends the response outside a batch (a Task finished): its outbox is posted once, at
+    /// the loop's next iteration, for every Task that finishes in this one.
+    fn send_soon(&self, py: Python<'_>, res: Response) {
+        let Some(reply) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        let outbox = Arc::clone(reply.outbox());
+        reply.send(res);
+        if outbox.schedule() {
+            let post = Arc::clone(&outbox);
+            let scheduled = Py::new(py, Post(post))
+                .and_then(|post| runtime(py)?.call_method1(pyo3::intern!(py, "soon"), (post,)));
+            if scheduled.is_err() {
+                // No running loop (or no memory): send it now.
+                outbox.post_scheduled();
+            }
+        }
+    }
+}
+
+/// `outbox.post_scheduled()`, as a callable for `loop.call_soon`.
+#[pyclass(frozen, module = "armature._armature")]
+pub struct Post(Arc<Outbox>);
+
+#[pymethods]
+impl Post {
+    fn __call__(&self) {
+        self.0.post_scheduled();
     }
 }
 
@@ -124,13 +102,13 @@ impl Responder {
     /// Raises if it cannot be converted; the caller then answers with `send_error`.
     fn send_value(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let res = to_response(py, value)?;
-        self.send(res);
+        self.send_soon(py, res);
         Ok(())
     }
 
     /// Answers `500` (when even the error response could not be built).
-    fn send_internal_error(&self) {
-        self.send(internal_error());
+    fn send_internal_error(&self, py: Python<'_>) {
+        self.send_soon(py, internal_error());
     }
 }
 
@@ -219,11 +197,12 @@ impl Engine {
             route,
             parts,
             body,
-            tx,
+            reply,
         } = job;
-        let responder = Responder(Mutex::new(Some(tx)));
-        let result = HttpRequest::new(py, parts, body)
-            .and_then(|req| self.endpoints[route].bind(py).call1((req,)));
+        let responder = Responder::new(reply);
+        let result = self.endpoints[route]
+            .bind(py)
+            .call1((HttpRequest::new(parts, body),));
         match result {
             Ok(value) if value.get_type().is(self.coroutine.bind(py)) => {
                 self.step(py, value, responder)
@@ -236,8 +215,8 @@ impl Engine {
     /// Runs a coroutine until it first suspends. Most handlers never do (they compute and
     /// return), and then no Task is ever made for them.
     fn step(&self, py: Python<'_>, coro: Bound<'_, PyAny>, responder: Responder) {
-        match coro.call_method1(pyo3::intern!(py, "send"), (py.None(),)) {
-            Ok(yielded) => {
+        match send_none(&coro) {
+            Ok(Step::Yielded(yielded)) => {
                 let handed = Py::new(py, responder).and_then(|responder| {
                     runtime(py)?
                         .call_method1(pyo3::intern!(py, "suspend"), (coro, yielded, responder))
@@ -246,12 +225,7 @@ impl Engine {
                     err.print(py);
                 }
             }
-            Err(err) if err.is_instance_of::<PyStopIteration>(py) => {
-                match err.value(py).getattr(pyo3::intern!(py, "value")) {
-                    Ok(value) => settle(py, &value, responder),
-                    Err(err) => fail(py, err, &responder),
-                }
-            }
+            Ok(Step::Returned(value)) => settle(py, &value, responder),
             Err(err) => fail(py, err, &responder),
         }
     }
@@ -357,11 +331,7 @@ impl Engine {
                 Ok((r, w))
             })
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        let queue = Arc::new(Queue {
-            jobs: Mutex::new(Vec::new()),
-            sleeping: AtomicBool::new(true),
-            waker,
-        });
+        let queue = Arc::new(Queue::new(waker));
         let config = Arc::new(Config {
             routes,
             cors,
@@ -370,7 +340,7 @@ impl Engine {
             limits,
         });
         // Compile once now, so a route conflict is reported where the app is built.
-        stack::build::<Full<Bytes>>(&config, &queue)
+        stack::build::<Full<Bytes>>(&config, &queue, &Outbox::new().0)
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let coroutine = py
             .import("types")?
@@ -396,9 +366,13 @@ impl Engine {
     fn drain(&self, py: Python<'_>) -> PyResult<()> {
         let mut sink = [0u8; 64];
         while matches!((&self.reader).read(&mut sink), Ok(n) if n == sink.len()) {}
+        let mut posts = Posts::default();
         for msg in self.queue.take() {
             match msg {
-                Msg::Request(job) => self.run_job(py, job),
+                Msg::Request(job) => {
+                    posts.note(job.reply.outbox());
+                    self.run_job(py, job);
+                }
                 Msg::Stopped { callback, error } => {
                     if let Err(err) = callback.bind(py).call1((error,)) {
                         err.print(py);
@@ -406,12 +380,8 @@ impl Engine {
                 }
             }
         }
-        self.queue.sleeping.store(true, Ordering::Release);
-        // Jobs that came in while we ran: make sure the loop comes back for them (after
-        // giving other tasks their turn).
-        if !self.queue.is_empty() && self.queue.sleeping.swap(false, Ordering::AcqRel) {
-            self.queue.wake();
-        }
+        posts.post();
+        self.queue.sleep();
         Ok(())
     }
 
@@ -429,8 +399,10 @@ impl Engine {
         let addr = socket
             .local_addr()
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        let service = stack::build::<armature_server::RequestBody>(&self.config, &self.queue)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let (outbox, dispatcher) = Outbox::new();
+        let service =
+            stack::build::<armature_server::RequestBody>(&self.config, &self.queue, &outbox)
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let (stop, stopped) = oneshot::channel::<()>();
         let queue = Arc::clone(&self.queue);
         let timeout = Duration::from_secs_f64(shutdown_timeout.max(0.0));
@@ -441,14 +413,17 @@ impl Engine {
             b.worker_threads(threads);
             b
         };
+        let parker = Arc::clone(&self.queue);
         let rt = builder
             .enable_all()
+            .on_thread_park(move || parker.on_park())
             .build()
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         thread::Builder::new()
             .name("armature-io".into())
             .spawn(move || {
                 let served = rt.block_on(async move {
+                    tokio::spawn(dispatcher);
                     Server::from_listener(socket)?
                         .shutdown_on_signals(false)
                         .shutdown_timeout(timeout)
@@ -491,7 +466,9 @@ impl Engine {
                     .enable_all()
                     .build()
                     .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-                let stack = stack::build::<Full<Bytes>>(&self.config, &self.queue)
+                let (outbox, dispatcher) = Outbox::new();
+                rt.spawn(dispatcher);
+                let stack = stack::build::<Full<Bytes>>(&self.config, &self.queue, &outbox)
                     .map_err(|e| PyValueError::new_err(e.to_string()))?;
                 let _ = self.client.set((rt, stack));
                 self.client.get().expect("just set")

@@ -1,6 +1,8 @@
 //! Python values (dict, list, str, int, float, bool, None, Pydantic models, enums) to JSON
 //! bytes, written by sonic-rs without building an intermediate Python string.
 
+use std::borrow::Cow;
+
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -45,9 +47,10 @@ impl Serialize for Value<'_, '_> {
         if let Ok(dict) = obj.cast::<PyDict>() {
             let mut map = s.serialize_map(Some(dict.len()))?;
             for (key, value) in dict.iter() {
-                let key = match key.cast::<PyString>() {
-                    Ok(k) => k.to_str().map_err(S::Error::custom)?.to_owned(),
-                    Err(_) if key.is_none() => "null".to_owned(),
+                // A str key (nearly always) is written from Python's own UTF-8, not copied.
+                let key: Cow<'_, str> = match key.cast::<PyString>() {
+                    Ok(k) => Cow::Borrowed(k.to_str().map_err(S::Error::custom)?),
+                    Err(_) if key.is_none() => Cow::Borrowed("null"),
                     // Python's json writes int, float and bool keys as strings.
                     Err(_) => match (Value {
                         obj: &key,
@@ -55,11 +58,13 @@ impl Serialize for Value<'_, '_> {
                     })
                     .to_vec()
                     {
-                        Ok(bytes) => String::from_utf8_lossy(&bytes).trim_matches('"').to_owned(),
+                        Ok(bytes) => {
+                            Cow::Owned(String::from_utf8_lossy(&bytes).trim_matches('"').to_owned())
+                        }
                         Err(err) => return Err(S::Error::custom(err)),
                     },
                 };
-                map.serialize_entry(&key, &self.child(&value))?;
+                map.serialize_entry(&*key, &self.child(&value))?;
             }
             return map.end();
         }

@@ -3,11 +3,13 @@
 //!
 //! The shape (as in Granian): tokio threads own every socket and run the whole tower stack
 //! without the GIL. A matched route pushes a job into a queue and wakes the Python thread
-//! through a socket pair that its asyncio loop watches; that thread drains the queue in
-//! batches, calls the handlers, steps `async def` handlers with `send(None)` (a Task is made
-//! only if one really suspends) and turns the result into Rust bytes before handing it back.
+//! through a socket pair that its asyncio loop watches, once per batch; that thread drains the
+//! queue, calls the handlers, steps `async def` handlers with `send(None)` (a Task is made
+//! only if one really suspends) and turns the result into Rust bytes before handing the
+//! batch's responses back (see `bridge`).
 //! The GIL is therefore held only while Python code runs.
 
+mod bridge;
 mod engine;
 mod json;
 mod listener;
@@ -15,8 +17,13 @@ mod rate_limit;
 mod request;
 mod response;
 mod stack;
+mod step;
 
 use pyo3::prelude::*;
+
+/// Rust's allocations only (Python keeps its own allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[pymodule]
 fn _armature(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -12,21 +12,25 @@ use http::request::Parts;
 use percent_encoding::percent_decode_str;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 /// The request a handler receives.
 #[pyclass(frozen, module = "armature._armature")]
 pub struct HttpRequest {
     parts: Parts,
-    body: Py<Body>,
+    body: Bytes,
+    /// The `Body` object, made on first use of `.body` (most handlers never ask).
+    body_object: PyOnceLock<Py<Body>>,
 }
 
 impl HttpRequest {
-    pub(crate) fn new(py: Python<'_>, parts: Parts, body: Bytes) -> PyResult<Self> {
-        Ok(HttpRequest {
+    pub(crate) fn new(parts: Parts, body: Bytes) -> Self {
+        HttpRequest {
             parts,
-            body: Py::new(py, Body(body))?,
-        })
+            body,
+            body_object: PyOnceLock::new(),
+        }
     }
 
     fn params(&self) -> Option<&PathParams> {
@@ -174,19 +178,20 @@ impl HttpRequest {
 
     /// The body, without a copy: use `memoryview(req.body)`, `bytes(req.body)` or `len(...)`.
     #[getter]
-    fn body(&self, py: Python<'_>) -> Py<Body> {
-        self.body.clone_ref(py)
+    fn body(&self, py: Python<'_>) -> PyResult<Py<Body>> {
+        self.body_object
+            .get_or_try_init(py, || Py::new(py, Body(self.body.clone())))
+            .map(|body| body.clone_ref(py))
     }
 
     /// The body decoded as UTF-8.
     fn text(&self) -> PyResult<String> {
-        let bytes = &self.body.get().0;
-        String::from_utf8(bytes.to_vec()).map_err(|e| PyValueError::new_err(e.to_string()))
+        String::from_utf8(self.body.to_vec()).map_err(|e| PyValueError::new_err(e.to_string()))
     }
 
     /// The body parsed as JSON (with Python's `json`).
     fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let bytes = PyBytes::new(py, &self.body.get().0);
+        let bytes = PyBytes::new(py, &self.body);
         py.import("json")?.call_method1("loads", (bytes,))
     }
 

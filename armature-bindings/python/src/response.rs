@@ -27,6 +27,11 @@ const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 #[pyclass(module = "armature._armature")]
 pub struct HttpResponse {
     status: StatusCode,
+    /// The content type the constructor set, kept apart from `headers` so the common
+    /// response (a content type and nothing else) builds and converts with one header map,
+    /// not two. It comes first, as if inserted first.
+    content_type: Option<HeaderValue>,
+    /// Every other header (and any content type added by name).
     headers: HeaderMap,
     body: Bytes,
     /// An async iterable of `bytes`/`str` chunks (`HttpResponse.stream`).
@@ -69,13 +74,11 @@ impl HttpResponse {
     ) -> PyResult<Self> {
         let mut res = HttpResponse {
             status: status(code)?,
+            content_type,
             headers: HeaderMap::new(),
             body,
             stream: None,
         };
-        if let Some(ct) = content_type {
-            res.headers.insert(CONTENT_TYPE, ct);
-        }
         if let Some(headers) = headers.filter(|h| !h.is_none()) {
             let items = match headers.cast::<PyDict>() {
                 Ok(dict) => dict.items().into_any(),
@@ -98,10 +101,22 @@ impl HttpResponse {
         Ok(())
     }
 
+    /// Every header, in order: the content type, then the others.
+    fn header_map(&self) -> HeaderMap {
+        let mut map = HeaderMap::with_capacity(1 + self.headers.len());
+        if let Some(ct) = &self.content_type {
+            map.insert(CONTENT_TYPE, ct.clone());
+        }
+        for (name, value) in &self.headers {
+            map.append(name.clone(), value.clone());
+        }
+        map
+    }
+
     fn to_rust(&self) -> Response {
         let mut res = Response::new(Body::full(self.body.clone()));
         *res.status_mut() = self.status;
-        *res.headers_mut() = self.headers.clone();
+        *res.headers_mut() = self.header_map();
         res
     }
 }
@@ -207,7 +222,7 @@ impl HttpResponse {
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        for (name, value) in &self.headers {
+        for (name, value) in &self.header_map() {
             dict.set_item(name.as_str(), String::from_utf8_lossy(value.as_bytes()))?;
         }
         Ok(dict)

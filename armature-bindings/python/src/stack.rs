@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use tower::util::BoxCloneSyncService;
 use tower::{ServiceBuilder, ServiceExt};
 
-use crate::engine::{Job, Msg, Queue};
+use crate::bridge::{Job, Msg, Outbox, Queue, Reply};
 
 /// The whole stack, boxed so the four layer combinations share one type.
 pub(crate) type Stack<B> = BoxCloneSyncService<Request<B>, Response, Infallible>;
@@ -32,7 +32,13 @@ pub(crate) struct Config {
     pub(crate) limits: Vec<Option<RateLimitLayer>>,
 }
 
-pub(crate) fn build<B>(config: &Config, queue: &Arc<Queue>) -> Result<Stack<B>, RouteError>
+/// The stack, queueing requests on `queue`; their responses come back through `outbox`
+/// (whose dispatcher runs on the runtime that serves this stack).
+pub(crate) fn build<B>(
+    config: &Config,
+    queue: &Arc<Queue>,
+    outbox: &Arc<Outbox>,
+) -> Result<Stack<B>, RouteError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -40,9 +46,10 @@ where
     let mut builder = Router::builder();
     for (route, (method, path)) in config.routes.iter().enumerate() {
         let queue = Arc::clone(queue);
+        let outbox = Arc::clone(outbox);
         let limit = config.max_body_size;
         let mut endpoint = on(method.clone(), move |req: Request<B>| {
-            endpoint(Arc::clone(&queue), route, limit, req)
+            endpoint(Arc::clone(&queue), Reply::new(&outbox), route, limit, req)
         });
         if let Some(Some(rate_limit)) = config.limits.get(route) {
             // Refused requests (429 + Retry-After) never reach the Python thread.
@@ -52,7 +59,7 @@ where
     }
     let router = builder.build()?;
     let base = ServiceBuilder::new().layer(RequestIdLayer::new());
-    Ok(match (config.logger, config.cors.clone()) {
+    Ok(match (config.logger.clone(), config.cors.clone()) {
         (Some(logger), Some(cors)) => boxed(base.layer(logger).layer(cors).service(router)),
         (Some(logger), None) => boxed(base.layer(logger).service(router)),
         (None, Some(cors)) => boxed(base.layer(cors).service(router)),
@@ -77,7 +84,13 @@ where
 /// A route's endpoint: reads the body (up to the limit), queues the request for the Python
 /// thread and waits for its response. A handler that never answers (its responder dropped)
 /// gives `500`.
-async fn endpoint<B>(queue: Arc<Queue>, route: usize, limit: usize, req: Request<B>) -> Response
+async fn endpoint<B>(
+    queue: Arc<Queue>,
+    (reply, rx): (Reply, oneshot::Receiver<Response>),
+    route: usize,
+    limit: usize,
+    req: Request<B>,
+) -> Response
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
@@ -92,12 +105,11 @@ where
             return (StatusCode::BAD_REQUEST, "failed to read the request body").into_response()
         }
     };
-    let (tx, rx) = oneshot::channel();
     queue.push(Msg::Request(Job {
         route,
         parts,
         body,
-        tx,
+        reply,
     }));
     rx.await.unwrap_or_else(|_| {
         (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()

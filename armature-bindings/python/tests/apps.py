@@ -129,6 +129,11 @@ async def returns_model() -> User:
     return User(name="Bob", age=41)
 
 
+@router.get("/keys")
+async def keys() -> dict:
+    return {1: "one", 2.5: "x", False: "f", None: "n", 'é"': [1, (2, 3)]}
+
+
 @router.get("/list")
 async def returns_list() -> list:
     return [1, "two", {"three": 3.5}, None, True]
@@ -342,6 +347,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
-    app.run("127.0.0.1", args.port, workers=args.workers, shutdown_timeout=5.0)
+    app.run("127.0.0.1", args.port, workers=args.workers, threads=args.threads, shutdown_timeout=5.0)

@@ -131,6 +131,8 @@ def test_sync_handlers_run_off_the_event_loop(client):
 def test_return_values(client):
     assert client.get("/model").json() == {"name": "Bob", "age": 41}
     assert client.get("/list").json() == [1, "two", {"three": 3.5}, None, True]
+    # Keys as Python's json writes them; tuples are lists.
+    assert client.get("/keys").content == '{"1":"one","2.5":"x","false":"f","null":"n","é\\"":[1,[2,3]]}'.encode()
     res = client.get("/custom")
     assert (res.status_code, res.content) == (201, b"created!")
     assert res.headers["x-custom"] == "yes" and res.headers["x-more"] == "1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -72,6 +73,38 @@ def test_one_thousand_concurrent_sleeping_requests(server):
     results, elapsed = asyncio.run(run())
     assert results == [(200, {"slept": 0.5})] * 1000
     print(f"1,000 concurrent 0.5 s requests: {elapsed:.2f} s")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_concurrent_requests_each_get_their_own_answer(threads):
+    """3,000 requests on 64 connections, mixing handlers that answer at once (their answers
+    go back in batches) with ones that suspend (each answered when its Task ends), on the
+    current-thread runtime (`threads=1`) and the multi-thread one: every answer is the one
+    its request asked for."""
+    srv = Server("--threads", str(threads))
+
+    async def run() -> list[tuple[str, int, bytes]]:
+        async def connection(first: int) -> list[tuple[str, int, bytes]]:
+            async with httpx.AsyncClient(base_url=srv.url, timeout=60) as c:
+                got = []
+                for i in range(first, 3000, 64):
+                    path = f"/users/{i}" if i % 5 else f"/sleep?seconds=0.00{i % 10}"
+                    res = await c.get(path)
+                    got.append((path, res.status_code, res.content))
+                return got
+
+        per_connection = await asyncio.gather(*(connection(first) for first in range(64)))
+        return [answer for answers in per_connection for answer in answers]
+
+    try:
+        for path, status, body in asyncio.run(run()):
+            assert status == 200, path
+            if path.startswith("/users/"):
+                assert body == b'{"id":"%s","name":"Alice"}' % path[len("/users/") :].encode()
+            else:
+                assert json.loads(body) == {"slept": float(path.split("=")[1])}, path
+    finally:
+        assert srv.stop() == 0
 
 
 def test_graceful_shutdown_on_sigint():

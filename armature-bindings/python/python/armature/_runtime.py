@@ -67,6 +67,12 @@ def _spawn(coro: Any, responder: Responder) -> None:
     task.add_done_callback(lambda t: _finish(t, responder))
 
 
+def soon(callback: Any) -> None:
+    """Runs `callback` at the loop's next iteration (Rust posts the responses of the Tasks
+    that finished in this one together)."""
+    asyncio.get_running_loop().call_soon(callback)
+
+
 def suspend(coro: Any, yielded: Any, responder: Responder) -> None:
     """A handler's coroutine suspended on `yielded`: finish it in a Task."""
     _spawn(_resume(coro, yielded), responder)
