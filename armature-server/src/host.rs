@@ -14,7 +14,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::str::FromStr;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::header::{ALT_SVC, CONNECTION, CONTENT_TYPE, HOST};
@@ -22,6 +22,8 @@ use http::{HeaderValue, Request, Response, StatusCode, Version};
 use http_body_util::{Either, Full};
 use pin_project_lite::pin_project;
 use tower::util::Oneshot;
+
+use crate::bounds::BoxError;
 use tower::ServiceExt;
 
 /// A hyper service that enforces the `Host` rules, then calls `inner`.
@@ -58,9 +60,10 @@ impl<S> HostCheck<S> {
 impl<S, ReqBody, ResBody> hyper::service::Service<Request<ReqBody>> for HostCheck<S>
 where
     S: tower::Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    S::Error: Into<BoxError>,
 {
     type Response = Response<Either<ResBody, Full<Bytes>>>;
-    type Error = S::Error;
+    type Error = BoxError;
     type Future = HostCheckFuture<S, ReqBody>;
 
     fn call(&self, mut req: Request<ReqBody>) -> Self::Future {
@@ -68,10 +71,28 @@ where
             req.extensions_mut().insert(peer);
         }
         let kind = match check(&req) {
-            Ok(()) => Kind::Inner {
-                fut: self.inner.clone().oneshot(req),
-                alt_svc: self.alt_svc.clone(),
-            },
+            Ok(()) => {
+                let mut inner = self.inner.clone();
+                // A service that is ready at once (a router, a stack of layers without
+                // back-pressure) is called here, so the request is not parked in a `Oneshot`
+                // and moved again on its first poll. One that is not ready, or failed, goes
+                // through `Oneshot`, which polls it again with the connection's waker.
+                let ready = inner.poll_ready(&mut Context::from_waker(Waker::noop()));
+                let alt_svc = self.alt_svc.clone();
+                match ready {
+                    Poll::Ready(Ok(())) => Kind::Called {
+                        fut: inner.call(req),
+                        alt_svc,
+                    },
+                    Poll::Ready(Err(err)) => Kind::Failed {
+                        error: Some(err.into()),
+                    },
+                    Poll::Pending => Kind::Inner {
+                        fut: inner.oneshot(req),
+                        alt_svc,
+                    },
+                }
+            }
             Err(reason) => {
                 tracing::debug!(reason, uri = %req.uri(), "rejecting request: bad Host");
                 Kind::Reject {
@@ -100,7 +121,9 @@ pin_project! {
     where
         S: tower::Service<Request<ReqBody>>,
     {
+        Called { #[pin] fut: S::Future, alt_svc: Option<HeaderValue> },
         Inner { #[pin] fut: Oneshot<S, Request<ReqBody>>, alt_svc: Option<HeaderValue> },
+        Failed { error: Option<BoxError> },
         Reject { response: Option<Response<Full<Bytes>>> },
     }
 }
@@ -108,17 +131,23 @@ pin_project! {
 impl<S, ReqBody, ResBody> Future for HostCheckFuture<S, ReqBody>
 where
     S: tower::Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
 {
-    type Output = Result<Response<Either<ResBody, Full<Bytes>>>, S::Error>;
+    type Output = Result<Response<Either<ResBody, Full<Bytes>>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { fut, alt_svc } => fut.poll(cx).map_ok(|mut res| {
-                if let Some(value) = alt_svc.take() {
-                    res.headers_mut().entry(ALT_SVC).or_insert(value);
-                }
-                res.map(Either::Left)
+            KindProj::Called { fut, alt_svc } => fut.poll(cx).map(|out| {
+                out.map(|res| with_alt_svc(res, alt_svc))
+                    .map_err(Into::into)
             }),
+            KindProj::Inner { fut, alt_svc } => fut.poll(cx).map(|out| {
+                out.map(|res| with_alt_svc(res, alt_svc))
+                    .map_err(Into::into)
+            }),
+            KindProj::Failed { error } => Poll::Ready(Err(error
+                .take()
+                .expect("HostCheckFuture polled after completion"))),
             KindProj::Reject { response } => {
                 let response = response
                     .take()
@@ -127,6 +156,17 @@ where
             }
         }
     }
+}
+
+/// The inner service's response, with the `Alt-Svc` header if it set none.
+fn with_alt_svc<B>(
+    mut res: Response<B>,
+    alt_svc: &mut Option<HeaderValue>,
+) -> Response<Either<B, Full<Bytes>>> {
+    if let Some(value) = alt_svc.take() {
+        res.headers_mut().entry(ALT_SVC).or_insert(value);
+    }
+    res.map(Either::Left)
 }
 
 /// Applies RFC 9112 §3.2; `Err` carries the reason shown to the client.
@@ -343,5 +383,60 @@ mod tests {
         assert_eq!(res.status(), StatusCode::BAD_REQUEST);
         assert_eq!(res.headers()[CONNECTION], "close");
         assert!(!called.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    /// A service that is not ready until it has been polled `pending` times, or whose
+    /// readiness fails.
+    #[derive(Clone)]
+    struct Gate {
+        pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        fail: bool,
+    }
+
+    impl tower::Service<Request<()>> for Gate {
+        type Response = Response<Full<Bytes>>;
+        type Error = std::io::Error;
+        type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            use std::sync::atomic::Ordering::SeqCst;
+            if self.fail {
+                return Poll::Ready(Err(std::io::Error::other("backend gone")));
+            }
+            if self.pending.load(SeqCst) == 0 {
+                return Poll::Ready(Ok(()));
+            }
+            self.pending.fetch_sub(1, SeqCst);
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+
+        fn call(&mut self, _req: Request<()>) -> Self::Future {
+            std::future::ready(Ok(Response::new(Full::new(Bytes::from_static(b"ok")))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_service_not_ready_at_once_is_still_called() {
+        use hyper::service::Service as _;
+        let pending = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(2));
+        let svc = HostCheck::new(Gate {
+            pending: pending.clone(),
+            fail: false,
+        });
+        let res = svc.call(req(Version::HTTP_11, &["a"])).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(pending.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_failed_readiness_is_the_request_error() {
+        use hyper::service::Service as _;
+        let svc = HostCheck::new(Gate {
+            pending: Default::default(),
+            fail: true,
+        });
+        let err = svc.call(req(Version::HTTP_11, &["a"])).await.unwrap_err();
+        assert_eq!(err.to_string(), "backend gone");
     }
 }
