@@ -32,22 +32,23 @@ use smallvec::SmallVec;
 #[derive(Clone, Default)]
 pub struct PathParams {
     names: Option<Arc<[Box<str>]>>,
-    /// All decoded values back to back; `ends[i]` is where value `i` stops.
-    values: String,
+    /// All decoded values back to back, as UTF-8; `ends[i]` is where value `i` stops. Up to
+    /// 32 bytes of values live inline, so a typical match allocates nothing for them.
+    values: SmallVec<[u8; 32]>,
     ends: SmallVec<[usize; 4]>,
 }
 
 impl PathParams {
-    pub(crate) fn with_names(names: Arc<[Box<str>]>, capacity: usize) -> Self {
+    pub(crate) fn with_names(names: Arc<[Box<str>]>) -> Self {
         PathParams {
             names: Some(names),
-            values: String::with_capacity(capacity),
+            values: SmallVec::new(),
             ends: SmallVec::new(),
         }
     }
 
     pub(crate) fn push(&mut self, value: &str) {
-        self.values.push_str(value);
+        self.values.extend_from_slice(value.as_bytes());
         self.ends.push(self.values.len());
     }
 
@@ -63,7 +64,13 @@ impl PathParams {
         names
             .iter()
             .zip(starts.zip(self.ends.iter().copied()))
-            .map(|(name, (start, end))| (&**name, &self.values[start..end]))
+            .map(|(name, (start, end))| (&**name, self.value(start, end)))
+    }
+
+    /// The value between two ends: whole `&str`s were pushed there, so it is UTF-8 (the
+    /// fallback is never taken; it keeps the crate free of `unsafe`).
+    fn value(&self, start: usize, end: usize) -> &str {
+        std::str::from_utf8(&self.values[start..end]).unwrap_or_default()
     }
 
     /// How many parameters the route has.
@@ -165,5 +172,45 @@ impl fmt::Debug for MatchedRoute {
 impl fmt::Display for MatchedRoute {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(values: &[&str]) -> PathParams {
+        let names: Arc<[Box<str>]> = (0..values.len())
+            .map(|i| format!("p{i}").into_boxed_str())
+            .collect();
+        let mut params = PathParams::with_names(names);
+        for value in values {
+            params.push(value);
+        }
+        params
+    }
+
+    #[test]
+    fn values_inline_and_spilled_read_back_whole() {
+        let long = "x".repeat(40);
+        for values in [
+            &["42"][..],
+            &["café", "", "日本語"][..],
+            &[long.as_str(), "é", "tail"][..],
+        ] {
+            let p = params(values);
+            assert_eq!(p.len(), values.len());
+            let read: Vec<&str> = p.iter().map(|(_, v)| v).collect();
+            assert_eq!(read, values);
+            assert_eq!(p.get("p0"), Some(values[0]));
+        }
+    }
+
+    #[test]
+    fn missing_names_are_none() {
+        let p = params(&["1"]);
+        assert_eq!(p.get("nope"), None);
+        assert!(PathParams::default().is_empty());
+        assert_eq!(PathParams::default().iter().count(), 0);
     }
 }

@@ -239,7 +239,7 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
             return RouteFuture::ready(res);
         };
         if !spans.is_empty() {
-            let mut params = PathParams::with_names(Arc::clone(&entry.names), path.len());
+            let mut params = PathParams::with_names(Arc::clone(&entry.names));
             for &(start, end) in &spans {
                 match decode_param(&path[start..end]) {
                     Ok(value) => params.push(&value),
