@@ -101,14 +101,19 @@ fn millis(out: &mut Vec<u8>, latency: Duration, decimals: u32) {
     let per_ms = 10u64.pow(decimals);
     number(out, scaled / per_ms);
     out.push(b'.');
-    let frac = scaled % per_ms;
-    let mut digits = [b'0'; 3];
-    let mut rest = frac;
-    for digit in digits[..decimals as usize].iter_mut().rev() {
-        *digit = b'0' + (rest % 10) as u8;
-        rest /= 10;
+    let mut frac = [0; 3];
+    let frac = &mut frac[..decimals as usize];
+    fixed_width(frac, scaled % per_ms);
+    out.extend_from_slice(frac);
+}
+
+/// Writes `value` into `digits` as decimal, right-aligned and zero-padded to its whole width
+/// (higher digits that do not fit are dropped).
+fn fixed_width(digits: &mut [u8], mut value: u64) {
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
     }
-    out.extend_from_slice(&digits[..decimals as usize]);
 }
 
 /// `2026-12-05T18:12:20.123Z` (UTC, milliseconds). The part up to the seconds is formatted
@@ -129,14 +134,9 @@ fn timestamp(out: &mut Vec<u8>, time: SystemTime) {
         text
     });
     out.extend_from_slice(&text);
-    out.push(b'.');
-    let ms = since.subsec_millis();
-    out.extend_from_slice(&[
-        b'0' + (ms / 100) as u8,
-        b'0' + (ms / 10 % 10) as u8,
-        b'0' + (ms % 10) as u8,
-        b'Z',
-    ]);
+    let mut millis = *b".000Z";
+    fixed_width(&mut millis[1..4], u64::from(since.subsec_millis()));
+    out.extend_from_slice(&millis);
 }
 
 /// `YYYY-MM-DDTHH:MM:SS` of a Unix time (proleptic Gregorian calendar, UTC), after Howard
@@ -154,19 +154,12 @@ fn civil(secs: u64) -> [u8; 19] {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     let mut text = *b"0000-00-00T00:00:00";
-    let mut put = |at: usize, value: u64, width: usize| {
-        let mut v = value;
-        for i in (at..at + width).rev() {
-            text[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, year.clamp(0, 9999) as u64, 4);
-    put(5, month as u64, 2);
-    put(8, day as u64, 2);
-    put(11, rem / 3600, 2);
-    put(14, rem / 60 % 60, 2);
-    put(17, rem % 60, 2);
+    fixed_width(&mut text[0..4], year.clamp(0, 9999) as u64);
+    fixed_width(&mut text[5..7], month as u64);
+    fixed_width(&mut text[8..10], day as u64);
+    fixed_width(&mut text[11..13], rem / 3600);
+    fixed_width(&mut text[14..16], rem / 60 % 60);
+    fixed_width(&mut text[17..19], rem % 60);
     text
 }
 
