@@ -12,3 +12,5 @@ pub mod cors;
 pub mod logger;
 pub mod rate_limit;
 pub mod request_id;
+
+mod sync;

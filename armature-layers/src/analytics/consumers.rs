@@ -7,9 +7,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use http::{HeaderName, Request};
+
+use crate::sync::lock;
 
 const SHARDS: usize = 8;
 
@@ -148,10 +150,13 @@ impl TopConsumers {
         }
     }
 
+    /// The shard consumer `hash` lives in.
+    fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
+        lock(&self.shards[(hash >> 59) as usize % SHARDS])
+    }
+
     fn bump(&self, hash: u64, label: impl FnOnce(&mut String)) {
-        let mut shard = self.shards[(hash >> 59) as usize % SHARDS]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut shard = self.shard(hash);
         let shard = &mut *shard;
         if let Some(&i) = shard.index.get(&hash) {
             shard.entries[i].count += 1;
@@ -191,9 +196,7 @@ impl TopConsumers {
 
     /// Marks one request of consumer `hash` as rate-limited, if it is still in the table.
     pub(crate) fn rate_limited(&self, hash: u64) {
-        let mut shard = self.shards[(hash >> 59) as usize % SHARDS]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut shard = self.shard(hash);
         if let Some(&i) = shard.index.get(&hash) {
             shard.entries[i].rate_limited += 1;
         }
@@ -205,7 +208,7 @@ impl TopConsumers {
             .shards
             .iter()
             .flat_map(|shard| {
-                let shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+                let shard = lock(shard);
                 shard
                     .entries
                     .iter()
@@ -229,10 +232,7 @@ impl TopConsumers {
 
     /// How many entries the table holds (at most its capacity, rounded up to the shards).
     pub(crate) fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).entries.len())
-            .sum()
+        self.shards.iter().map(|s| lock(s).entries.len()).sum()
     }
 }
 

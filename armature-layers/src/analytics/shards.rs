@@ -7,8 +7,10 @@
 //! store ([`Add::Exclusive`]); readers sum the shards. Threads beyond the shards' number share
 //! one last shard with atomic adds ([`Add::Atomic`]): always correct, only slower.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
+
+use crate::sync::thread_slot;
 
 /// How the calling thread adds to the shard it was given.
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +67,7 @@ impl<T: Default> Shards<T> {
     /// The calling thread's shard and how to add to it.
     #[inline]
     pub(crate) fn local(&self) -> (&T, Add) {
-        match self.own.get(slot()) {
+        match self.own.get(thread_slot()) {
             Some(cell) => (cell.get_or_init(Box::default), Add::Exclusive),
             None => (&self.shared, Add::Atomic),
         }
@@ -78,16 +80,6 @@ impl<T: Default> Shards<T> {
             .filter_map(|cell| cell.get().map(|b| &**b))
             .chain(std::iter::once(&self.shared))
     }
-}
-
-/// The calling thread's slot: claimed on its first write, never given to another thread.
-#[inline]
-fn slot() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static SLOT: usize = NEXT.fetch_add(1, Relaxed);
-    }
-    SLOT.with(|slot| *slot)
 }
 
 #[cfg(test)]

@@ -10,9 +10,11 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread;
 use std::time::Duration;
+
+use crate::sync::{lock, thread_slot};
 
 /// Default bytes a buffer holds before it is written.
 const DEFAULT_BUFFER: usize = 64 * 1024;
@@ -132,7 +134,8 @@ impl AccessLog {
     /// Appends one line, written by `write` into the buffer of the calling thread.
     pub(crate) fn append(&self, write: impl FnOnce(&mut Vec<u8>)) {
         let shared = &*self.shared;
-        let mut buf = lock(&shared.shards[shard(shared.shards.len())]);
+        // The buffer of the calling thread: threads take the shards in turn.
+        let mut buf = lock(&shared.shards[thread_slot() % shared.shards.len()]);
         write(&mut buf);
         if buf.len() >= shared.buffer_size.load(Ordering::Relaxed) {
             // Written under the shard's lock, so a shard's lines keep their order.
@@ -209,20 +212,4 @@ fn spawn_flusher(shared: Weak<Shared>) {
         // Lines are still written when a buffer fills, on flush() and on drop.
         tracing::warn!(%error, "access log: no background flusher thread");
     }
-}
-
-/// The buffer of the calling thread: threads take the shards in turn.
-fn shard(shards: usize) -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    INDEX.with(|i| *i % shards)
-}
-
-fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding the lock leaves plain bytes behind; keep logging.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
