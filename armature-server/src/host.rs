@@ -22,9 +22,9 @@ use http::{HeaderValue, Request, Response, StatusCode, Version};
 use http_body_util::{Either, Full};
 use pin_project_lite::pin_project;
 use tower::util::Oneshot;
+use tower::ServiceExt;
 
 use crate::bounds::BoxError;
-use tower::ServiceExt;
 
 /// A hyper service that enforces the `Host` rules, then calls `inner`.
 #[derive(Debug, Clone)]
@@ -137,14 +137,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Called { fut, alt_svc } => fut.poll(cx).map(|out| {
-                out.map(|res| with_alt_svc(res, alt_svc))
-                    .map_err(Into::into)
-            }),
-            KindProj::Inner { fut, alt_svc } => fut.poll(cx).map(|out| {
-                out.map(|res| with_alt_svc(res, alt_svc))
-                    .map_err(Into::into)
-            }),
+            KindProj::Called { fut, alt_svc } => fut.poll(cx).map(|out| answer(out, alt_svc)),
+            KindProj::Inner { fut, alt_svc } => fut.poll(cx).map(|out| answer(out, alt_svc)),
             KindProj::Failed { error } => Poll::Ready(Err(error
                 .take()
                 .expect("HostCheckFuture polled after completion"))),
@@ -158,15 +152,17 @@ where
     }
 }
 
-/// The inner service's response, with the `Alt-Svc` header if it set none.
-fn with_alt_svc<B>(
-    mut res: Response<B>,
+/// The inner service's answer: its response with the `Alt-Svc` header if it set none, or its
+/// error boxed.
+fn answer<B, E: Into<BoxError>>(
+    out: Result<Response<B>, E>,
     alt_svc: &mut Option<HeaderValue>,
-) -> Response<Either<B, Full<Bytes>>> {
+) -> Result<Response<Either<B, Full<Bytes>>>, BoxError> {
+    let mut res = out.map_err(Into::into)?;
     if let Some(value) = alt_svc.take() {
         res.headers_mut().entry(ALT_SVC).or_insert(value);
     }
-    res.map(Either::Left)
+    Ok(res.map(Either::Left))
 }
 
 /// Applies RFC 9112 §3.2; `Err` carries the reason shown to the client.

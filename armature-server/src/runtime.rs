@@ -51,8 +51,8 @@ pub enum RuntimeMode {
     /// [`Server::from_listener`]), the workers share that listener instead.
     ///
     /// The default, as in actix-web: measured on one core, it serves HTTP/2
-    /// at 0.57x the CPU time per request of the multi-thread runtime and
-    /// HTTP/1.1 at the same cost (BENCHMARKS.md, "Runtime layout"). Choose
+    /// at about 0.6x the CPU time per request of the multi-thread runtime and
+    /// HTTP/1.1 at the same cost within noise (BENCHMARKS.md, "Runtime layout"). Choose
     /// [`MultiThread`](RuntimeMode::MultiThread) when a few connections carry
     /// most of the traffic, so that no core sits idle beside a busy one.
     PerCore {

@@ -219,12 +219,10 @@ fn wheel() -> Option<&'static Wheel> {
 
 fn tick() {
     let mut due = Vec::new();
-    // The wheel is set as soon as this thread has started; wait for it.
-    let wheel = loop {
-        if let Some(wheel) = wheel() {
-            break wheel;
-        }
-        thread::sleep(TICK);
+    // This thread is spawned from inside `wheel()`'s initialiser: this call waits for that
+    // initialiser to finish, and then finds the wheel set (it spawned us, so it succeeded).
+    let Some(wheel) = wheel() else {
+        return;
     };
     loop {
         thread::sleep(TICK);
