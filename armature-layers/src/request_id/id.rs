@@ -41,6 +41,7 @@ impl RequestId {
         )
     }
 
+    /// Accepts `value` as an id if it is 1 to 128 visible ASCII characters.
     pub(crate) fn parse(value: &HeaderValue) -> Option<Self> {
         let bytes = value.as_bytes();
         let valid =
