@@ -18,7 +18,7 @@ use std::cell::Cell;
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use armature_router::Response;
 use bytes::Bytes;
@@ -49,11 +49,7 @@ impl Reply {
 
     /// Queues the response; the runtime hears of it at the next [`Outbox::post`].
     pub(crate) fn send(self, res: Response) {
-        self.outbox
-            .ready
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push((self.tx, res));
+        lock(&self.outbox.ready).push((self.tx, res));
     }
 }
 
@@ -112,7 +108,7 @@ impl Queue {
         let deferrable = matches!(msg, Msg::Request(_))
             && PAYS_AT_PARK.with(|pays| pays.get() == self.address());
         let queued = {
-            let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            let mut jobs = lock(&self.jobs);
             jobs.push(msg);
             jobs.len()
         };
@@ -147,18 +143,14 @@ impl Queue {
     }
 
     pub(crate) fn take(&self) -> Vec<Msg> {
-        std::mem::take(&mut *self.jobs.lock().unwrap_or_else(|e| e.into_inner()))
+        std::mem::take(&mut *lock(&self.jobs))
     }
 
     /// The Python side is done with its batch: it sleeps unless more jobs came meanwhile,
     /// in which case it wakes itself (and the loop runs other callbacks before coming back).
     pub(crate) fn sleep(&self) {
         self.sleeping.store(true, Ordering::Release);
-        let empty = self
-            .jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty();
+        let empty = lock(&self.jobs).is_empty();
         if !empty && self.sleeping.swap(false, Ordering::AcqRel) {
             self.wake();
         }
@@ -190,11 +182,7 @@ impl Outbox {
 
     /// Wakes the dispatcher if responses wait.
     pub(crate) fn post(&self) {
-        let waiting = !self
-            .ready
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty();
+        let waiting = !lock(&self.ready).is_empty();
         if waiting {
             self.notify.notify_one();
         }
@@ -216,10 +204,7 @@ impl Outbox {
         let mut batch = Vec::new();
         loop {
             self.notify.notified().await;
-            std::mem::swap(
-                &mut batch,
-                &mut *self.ready.lock().unwrap_or_else(|e| e.into_inner()),
-            );
+            std::mem::swap(&mut batch, &mut *lock(&self.ready));
             for (tx, res) in batch.drain(..) {
                 // The client may have gone; nothing to do then.
                 let _ = tx.send(res);
@@ -244,4 +229,12 @@ impl Posts {
             outbox.post();
         }
     }
+}
+
+/// Locks `mutex`, also after a panic poisoned it: queued jobs and responses are plain data,
+/// and a panic in one handler's conversion must not stop every later request.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

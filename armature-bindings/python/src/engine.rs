@@ -30,7 +30,7 @@ use pyo3::types::{PyBytes, PyDict, PyModule, PyType};
 use tokio::sync::oneshot;
 use tower::ServiceExt;
 
-use crate::bridge::{Job, Msg, Outbox, Posts, Queue, Reply};
+use crate::bridge::{lock, Job, Msg, Outbox, Posts, Queue, Reply};
 use crate::listener::Listener;
 use crate::request::HttpRequest;
 use crate::response::{to_response, HttpResponse};
@@ -58,9 +58,14 @@ impl Responder {
         Responder(Mutex::new(Some(reply)))
     }
 
+    /// The reply, the first time only: a request is answered once.
+    fn take(&self) -> Option<Reply> {
+        lock(&self.0).take()
+    }
+
     /// Queues the response in its outbox; the batch posts it.
     fn send(&self, res: Response) {
-        if let Some(reply) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(reply) = self.take() {
             reply.send(res);
         }
     }
@@ -68,7 +73,7 @@ impl Responder {
     /// Sends the response outside a batch (a Task finished): its outbox is posted once, at
     /// the loop's next iteration, for every Task that finishes in this one.
     fn send_soon(&self, py: Python<'_>, res: Response) {
-        let Some(reply) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+        let Some(reply) = self.take() else {
             return;
         };
         let outbox = Arc::clone(reply.outbox());
@@ -528,7 +533,7 @@ impl ServerHandle {
     /// Begins a graceful shutdown: stop accepting, let in-flight requests finish (within the
     /// shutdown timeout), then `on_stopped` is called on the loop.
     fn shutdown(&self) {
-        if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(stop) = lock(&self.stop).take() {
             let _ = stop.send(());
         }
     }
