@@ -28,8 +28,9 @@ use std::future::Future;
 use std::hint::black_box;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use armature_benches::timed_in_batches;
 use armature_examples::hello_routes;
 use armature_layers::logger::{AccessLog, Logger};
 use armature_layers::request_id::RequestIdLayer;
@@ -131,20 +132,7 @@ fn config(name: &str) -> Serve {
 
 /// Runs `iters` requests to `path` through `serve`, timing only the calls.
 async fn timed(serve: &Serve, path: &str, iters: u64) -> Duration {
-    let mut batch = Vec::with_capacity(BATCH as usize);
-    let mut timed = Duration::ZERO;
-    let mut left = iters;
-    while left > 0 {
-        let n = left.min(BATCH);
-        batch.extend((0..n).map(|_| request(path)));
-        let start = Instant::now();
-        for req in batch.drain(..) {
-            serve(black_box(req)).await;
-        }
-        timed += start.elapsed();
-        left -= n;
-    }
-    timed
+    timed_in_batches(iters, BATCH, || request(path), async |req| serve(req).await).await
 }
 
 fn sink_subscriber() -> impl tracing::Subscriber + Send + Sync {

@@ -4,13 +4,11 @@
 //!
 //! Requests are built ahead in batches, outside the timed loop (building one is the server's
 //! work, not the router's); the timed loop calls the router and drops each response, as a
-//! server does. The batch vector is reused, so no page is first touched while timing —
-//! criterion's `iter_batched` collects outputs into a fresh vector and so times the page
-//! faults of that vector, about 50 ns a request here.
+//! server does (`armature_benches::timed_in_batches`).
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
+use armature_benches::timed_in_batches;
 use armature_examples::hello_routes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::Request;
@@ -34,21 +32,13 @@ fn oneshot(c: &mut Criterion) {
             b.to_async(&rt).iter_custom(|iters| {
                 let router = router.clone();
                 async move {
-                    let mut batch = Vec::with_capacity(BATCH as usize);
-                    let mut timed = Duration::ZERO;
-                    let mut left = iters;
-                    while left > 0 {
-                        let n = left.min(BATCH);
-                        batch.extend((0..n).map(|_| Request::get(path).body(()).unwrap()));
-                        let start = Instant::now();
-                        for req in batch.drain(..) {
-                            let res = router.clone().oneshot(black_box(req)).await;
-                            drop(black_box(res));
-                        }
-                        timed += start.elapsed();
-                        left -= n;
-                    }
-                    timed
+                    timed_in_batches(
+                        iters,
+                        BATCH,
+                        || Request::get(path).body(()).unwrap(),
+                        async |req| drop(black_box(router.clone().oneshot(req).await)),
+                    )
+                    .await
                 }
             })
         });
