@@ -47,7 +47,12 @@ fn main() -> ExitCode {
         .and_then(|server| with_http3(server, &args, &mut dev_cert))
         .and_then(|server| {
             tracing::info!(?runtime, "listening on {}", server.local_addr());
-            server.runtime(runtime).run(router)
+            // No handler here asks for the client's address: skip the `SocketAddr`
+            // extension, and the allocation of each request's extension map with it.
+            server
+                .runtime(runtime)
+                .peer_addr_extension(false)
+                .run(router)
         });
     match served {
         Ok(()) => ExitCode::SUCCESS,

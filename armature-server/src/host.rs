@@ -30,6 +30,8 @@ use crate::bounds::BoxError;
 #[derive(Debug, Clone)]
 pub(crate) struct HostCheck<S> {
     inner: S,
+    /// Whether [`for_peer`](Self::for_peer) stores the address at all.
+    peer_addr: bool,
     peer: Option<SocketAddr>,
     /// `Alt-Svc` added to every response the inner service gives (when it
     /// set none itself): how clients learn of the HTTP/3 endpoint.
@@ -40,6 +42,7 @@ impl<S> HostCheck<S> {
     pub(crate) fn new(inner: S) -> Self {
         Self {
             inner,
+            peer_addr: true,
             peer: None,
             alt_svc: None,
         }
@@ -50,9 +53,18 @@ impl<S> HostCheck<S> {
         self
     }
 
-    /// Every request of this connection will carry `peer` as a `SocketAddr` extension.
+    /// Whether requests get the peer's address (`Server::peer_addr_extension`).
+    pub(crate) fn peer_addr(mut self, enabled: bool) -> Self {
+        self.peer_addr = enabled;
+        self
+    }
+
+    /// Every request of this connection will carry `peer` as a `SocketAddr` extension,
+    /// unless that was turned off.
     pub(crate) fn for_peer(mut self, peer: SocketAddr) -> Self {
-        self.peer = Some(peer);
+        if self.peer_addr {
+            self.peer = Some(peer);
+        }
         self
     }
 }

@@ -68,7 +68,8 @@
 //!   the response (RFC 9112 §6.3), so nothing can be smuggled after it.
 //! * **Client address.** Every request carries the client's address as a
 //!   `std::net::SocketAddr` in its extensions; Armature's logger and rate
-//!   limiter read it from there.
+//!   limiter read it from there. A service that needs it nowhere can turn
+//!   it off with [`Server::peer_addr_extension`].
 //! * Accepted sockets get `TCP_NODELAY`. Flushing the responses to
 //!   pipelined HTTP/1 requests together is available but off by default,
 //!   because hyper 1.12 then loses error responses

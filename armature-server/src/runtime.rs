@@ -198,7 +198,8 @@ where
             listener,
             protocols: prepared.protocols.clone(),
             service: HostCheck::new(FromIncoming::new(service.clone()))
-                .alt_svc(prepared.alt_svc.clone()),
+                .alt_svc(prepared.alt_svc.clone())
+                .peer_addr(prepared.peer_addr),
             http3: http3.take(),
             watch: watch.clone(),
             released: released.clone(),

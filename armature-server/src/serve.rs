@@ -70,7 +70,9 @@ impl Server {
         let mut accepting = pin!(accept_loop(
             listener,
             prepared.protocols,
-            HostCheck::new(FromIncoming::new(service)).alt_svc(prepared.alt_svc),
+            HostCheck::new(FromIncoming::new(service))
+                .alt_svc(prepared.alt_svc)
+                .peer_addr(prepared.peer_addr),
             watch,
         ));
         let accept_ended = tokio::select! {

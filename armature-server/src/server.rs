@@ -53,6 +53,7 @@ pub struct Server {
     pub(crate) signals: bool,
     pub(crate) runtime: RuntimeMode,
     pub(crate) http3: bool,
+    pub(crate) peer_addr: bool,
 }
 
 impl Server {
@@ -104,6 +105,7 @@ impl Server {
             signals: true,
             runtime: RuntimeMode::default(),
             http3: false,
+            peer_addr: true,
         })
     }
 
@@ -402,6 +404,26 @@ impl Server {
         self
     }
 
+    /// Whether every request carries the client's address as a `std::net::SocketAddr`
+    /// extension (default `true`).
+    ///
+    /// Armature's logger, rate limiter (keyed by client IP) and analytics consumers read it
+    /// from there, as does any layer that looks for a `SocketAddr`. A service that needs
+    /// none of them can turn it off: the extension is the only one on most requests, so
+    /// storing it costs each request the allocation of its extension map (four small
+    /// allocations, ~600 instructions on HTTP/1.1; see BENCHMARKS.md). axum makes the same
+    /// choice the other way round (`into_make_service_with_connect_info` is opt-in).
+    ///
+    /// ```
+    /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    /// // A router whose handlers never ask who is calling.
+    /// let server = server.peer_addr_extension(false);
+    /// ```
+    pub fn peer_addr_extension(mut self, enabled: bool) -> Self {
+        self.peer_addr = enabled;
+        self
+    }
+
     /// Splits the server into what serving needs, reading TLS files and
     /// binding the HTTP/3 socket now.
     pub(crate) fn prepare(self) -> Result<Prepared, ServerError> {
@@ -423,6 +445,7 @@ impl Server {
                 self.local_addr,
                 config.clone(),
                 &self.limits,
+                self.peer_addr,
             )?),
         };
         let alt_svc = http3.as_ref().map(Http3Listener::alt_svc).transpose()?;
@@ -435,6 +458,7 @@ impl Server {
             local_addr: self.local_addr,
             shutdown: self.shutdown,
             signals: self.signals,
+            peer_addr: self.peer_addr,
             shutdown_timeout: self.limits.shutdown_timeout,
             _dev_cert: dev_cert,
         })
@@ -451,6 +475,8 @@ pub(crate) struct Prepared {
     pub(crate) local_addr: SocketAddr,
     pub(crate) shutdown: Option<ShutdownFuture>,
     pub(crate) signals: bool,
+    /// Whether requests carry the client's `SocketAddr` extension.
+    pub(crate) peer_addr: bool,
     pub(crate) shutdown_timeout: Duration,
     /// The development certificate served, if any: its files are removed
     /// when this is dropped, so it lives until serving ends.
@@ -468,6 +494,7 @@ impl fmt::Debug for Server {
             .field("signals", &self.signals)
             .field("runtime", &self.runtime)
             .field("http3", &self.http3)
+            .field("peer_addr", &self.peer_addr)
             .finish()
     }
 }

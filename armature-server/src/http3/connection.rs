@@ -87,6 +87,7 @@ pub(crate) async fn serve_connection<S, B>(
                         service.clone(),
                         peer,
                         settings.opening_timeout,
+                        settings.peer_addr,
                     ));
                 }
                 // The client sent GOAWAY and its requests are done.

@@ -37,6 +37,8 @@ pub(crate) struct Settings {
     /// Bounds the QUIC handshake and each request head.
     pub(crate) opening_timeout: Duration,
     pub(crate) max_field_section_size: u64,
+    /// Whether requests carry the client's `SocketAddr` extension.
+    pub(crate) peer_addr: bool,
 }
 
 /// A bound UDP socket and the QUIC configuration, ready to serve.
@@ -53,6 +55,7 @@ impl Http3Listener {
         addr: SocketAddr,
         tls: Arc<rustls::ServerConfig>,
         limits: &Limits,
+        peer_addr: bool,
     ) -> Result<Self, ServerError> {
         let mut tls = Arc::unwrap_or_clone(tls);
         tls.alpn_protocols = vec![ALPN_H3.to_vec()];
@@ -76,6 +79,7 @@ impl Http3Listener {
             settings: Arc::new(Settings {
                 opening_timeout: limits.header_read_timeout,
                 max_field_section_size: limits.max_header_size as u64,
+                peer_addr,
             }),
         })
     }

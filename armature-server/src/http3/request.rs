@@ -38,6 +38,7 @@ pub(crate) async fn serve_request<S, B>(
     service: S,
     peer: SocketAddr,
     head_timeout: Duration,
+    peer_addr: bool,
 ) where
     S: UserService<B>,
     B: ResBody,
@@ -55,7 +56,9 @@ pub(crate) async fn serve_request<S, B>(
     };
     let (mut send, recv) = stream.split();
     let (mut parts, ()) = req.into_parts();
-    parts.extensions.insert(peer);
+    if peer_addr {
+        parts.extensions.insert(peer);
+    }
     let head = parts.method == Method::HEAD;
     let req = Request::from_parts(parts, RequestBody::http3(H3Body::new(recv)));
 
