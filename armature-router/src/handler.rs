@@ -15,6 +15,7 @@ use tower::ServiceExt;
 use tower_service::Service;
 
 use crate::body::BoxError;
+use crate::eager::Eager;
 use crate::response::{error, IntoResponse, Response};
 
 /// A boxed response future.
@@ -131,7 +132,7 @@ pub(crate) trait ErasedHandler<B>: Send + Sync {
 impl<H: Handler<B>, B> ErasedHandler<B> for H {
     fn call(&self, req: Request<B>) -> BoxFuture {
         let fut = Handler::call(self, req);
-        Box::pin(async move { fut.await.into_response() })
+        Eager::boxed(async move { fut.await.into_response() })
     }
 }
 
@@ -199,7 +200,7 @@ impl<B: Send + 'static> Endpoint<B> {
         let kind = match self {
             Endpoint::Handler(h) => CallKind::Boxed { fut: h.call(req) },
             Endpoint::Service(s) => CallKind::Oneshot {
-                fut: Box::pin(s.clone().oneshot(req)),
+                fut: Eager::boxed(s.clone().oneshot(req)),
             },
         };
         EndpointFuture { kind }
@@ -249,7 +250,7 @@ pin_project! {
     enum CallKind<B> {
         Boxed { fut: BoxFuture },
         Oneshot {
-            fut: Pin<Box<tower::util::Oneshot<BoxCloneSyncService<Request<B>, Response, BoxError>, Request<B>>>>,
+            fut: Pin<Box<Eager<tower::util::Oneshot<BoxCloneSyncService<Request<B>, Response, BoxError>, Request<B>>>>>,
         },
     }
 }

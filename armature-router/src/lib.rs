@@ -4,6 +4,7 @@
 
 mod body;
 mod builder;
+mod eager;
 mod error;
 mod handler;
 mod json;

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
 use armature_router::MatchedRoute;
-use http::{HeaderValue, Method, Request, Response, StatusCode, Uri};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use smallvec::SmallVec;
 use tracing::Level;
 
 use super::line::Line;
@@ -19,7 +20,10 @@ pub(crate) struct Record {
     log: Option<AccessLog>,
     start: Instant,
     method: Method,
-    uri: Uri,
+    /// The path, copied: a `Uri` clone would keep the server's read buffer borrowed until the
+    /// line is written, and hyper then allocates a new one for the next request. Only lines
+    /// of requests without a route print it.
+    path: SmallVec<[u8; 48]>,
     request_id: Option<HeaderValue>,
     peer: Option<SocketAddr>,
     status: Option<StatusCode>,
@@ -74,7 +78,7 @@ impl Record {
             log,
             start: Instant::now(),
             method: req.method().clone(),
-            uri: req.uri().clone(),
+            path: SmallVec::from_slice(req.uri().path().as_bytes()),
             request_id,
             peer: req.extensions().get::<SocketAddr>().copied(),
             status: None,
@@ -103,7 +107,8 @@ impl Record {
         let latency = self.start.elapsed();
         let route = match &self.route {
             Some(route) => route.as_str(),
-            None => self.uri.path(),
+            // Copied from a `&str`.
+            None => std::str::from_utf8(&self.path).unwrap_or("-"),
         };
         let status = self.status.map_or(0, |s| s.as_u16());
         let request_id = self
