@@ -36,10 +36,8 @@ impl<F: Future> Eager<F> {
     /// one table) and polls it once.
     pub(crate) fn boxed(fut: F) -> Pin<Box<Self>> {
         let mut boxed = Box::pin(Eager::Running { fut });
-        let EagerProj::Running { fut } = boxed.as_mut().project() else {
-            unreachable!("made running just above")
-        };
-        if let Poll::Ready(out) = fut.poll(&mut Context::from_waker(Waker::noop())) {
+        // Running, so this polls `fut`.
+        if let Poll::Ready(out) = boxed.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
             boxed.set(Eager::Done { out: Some(out) });
         }
         boxed
