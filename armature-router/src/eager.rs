@@ -11,8 +11,14 @@
 //! A future that is not done after that first poll is polled again by whoever polls the
 //! router's future, with their waker, as usual: a future only ever wakes the waker of its
 //! latest poll, so the no-op one is never relied on.
+//!
+//! A handler that panics in that first poll panics later, where it would have: when its
+//! future is polled (in the task of its HTTP/2 stream, say, not in the connection's, whose
+//! other streams would go with it).
 
+use std::any::Any;
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
@@ -28,6 +34,7 @@ pin_project! {
     {
         Running { #[pin] fut: F },
         Done { out: Option<F::Output> },
+        Panicked { payload: Option<Box<dyn Any + Send>> },
     }
 }
 
@@ -36,9 +43,15 @@ impl<F: Future> Eager<F> {
     /// one table) and polls it once.
     pub(crate) fn boxed(fut: F) -> Pin<Box<Self>> {
         let mut boxed = Box::pin(Eager::Running { fut });
-        // Running, so this polls `fut`.
-        if let Poll::Ready(out) = boxed.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            boxed.set(Eager::Done { out: Some(out) });
+        // Running, so this polls `fut`. A panic is kept for the first real poll; the future
+        // that panicked is dropped now, as unwinding would have dropped it.
+        let mut cx = Context::from_waker(Waker::noop());
+        match catch_unwind(AssertUnwindSafe(|| boxed.as_mut().poll(&mut cx))) {
+            Ok(Poll::Ready(out)) => boxed.set(Eager::Done { out: Some(out) }),
+            Ok(Poll::Pending) => {}
+            Err(payload) => boxed.set(Eager::Panicked {
+                payload: Some(payload),
+            }),
         }
         boxed
     }
@@ -52,6 +65,9 @@ impl<F: Future> Future for Eager<F> {
             EagerProj::Running { fut } => fut.poll(cx),
             EagerProj::Done { out } => {
                 Poll::Ready(out.take().expect("Eager polled after completion"))
+            }
+            EagerProj::Panicked { payload } => {
+                resume_unwind(payload.take().expect("Eager polled after its panic"))
             }
         }
     }
@@ -89,6 +105,20 @@ mod tests {
             "the real waker, not the no-op one, was woken"
         );
         tokio_test::assert_ready_eq!(fut.poll(), 42);
+    }
+
+    #[test]
+    fn a_panic_in_the_first_poll_surfaces_when_the_future_is_polled() {
+        let fut = Eager::boxed(async {
+            if true {
+                panic!("handler bug");
+            }
+            1
+        });
+        // Making it did not panic; polling it does, with the handler's payload.
+        let payload = catch_unwind(AssertUnwindSafe(|| tokio_test::block_on(fut)))
+            .expect_err("the panic is re-raised on poll");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"handler bug"));
     }
 
     #[test]
