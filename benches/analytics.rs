@@ -1,6 +1,6 @@
 //! Per-request overhead of the analytics layer on a known route: the router alone, then the
 //! same router behind the layer (routes found on first use, or pre-registered with
-//! `.routes(&router)`, which also resolves the route of refused requests before the call),
+//! `.routes(&router)`, which also finds the route of refused requests by their path),
 //! and with a per-consumer (client IP) table. Each iteration calls the service, polls its
 //! (ready) future without a runtime and drops the response, which is when the layer records.
 //! The overhead is the difference from `router`.

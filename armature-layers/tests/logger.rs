@@ -153,6 +153,37 @@ fn unmatched_paths_are_logged_by_raw_path() {
     }
 }
 
+#[test]
+fn the_route_is_logged_when_the_router_runs_late_or_another_layer_observes_it_too() {
+    use armature_layers::analytics::AnalyticsLayer;
+    let capture = with_capture(Level::INFO, |_| async {
+        // The router is called in the logger's `poll`, not its `call` (`oneshot` calls in
+        // its first poll).
+        let late = tower::Layer::layer(&Logger::default(), service_fn(|req| app().oneshot(req)));
+        // Analytics outside the logger observes the same router: the logger sees the report
+        // first and hands it on, so both label the route.
+        let analytics = AnalyticsLayer::new();
+        let nested = ServiceBuilder::new()
+            .layer(analytics.clone())
+            .layer(Logger::default())
+            .service(app());
+        let res = late.oneshot(Request::get("/users/1").body(()).unwrap());
+        res.await.unwrap().into_body().collect().await.unwrap();
+        let res = nested.oneshot(Request::get("/users/2").body(()).unwrap());
+        res.await.unwrap().into_body().collect().await.unwrap();
+        let routes = analytics.summary().routes;
+        assert_eq!(
+            (routes[0].route.as_str(), routes[0].requests),
+            ("/users/{id}", 1)
+        );
+    });
+    let events = capture.events();
+    assert_eq!(events.len(), 2, "{events:?}");
+    for (_, f) in &events {
+        assert_eq!(f["route"], "/users/{id}");
+    }
+}
+
 /// A body that sends one chunk and then fails.
 struct Failing(bool);
 

@@ -10,6 +10,7 @@ use tower_service::Service;
 use crate::body::BoxError;
 use crate::handler::{Endpoint, EndpointService, Handler};
 use crate::method_router::MethodRouter;
+use crate::observe::KeyChain;
 use crate::pattern::{Pattern, Segment};
 use crate::response::{error, IntoResponse};
 use crate::router::{Entry, Inner, Router};
@@ -275,6 +276,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
         let mut tree = Node::default();
         let mut statics = Statics::default();
         let mut entries = Vec::with_capacity(self.routes.len());
+        let mut keys = KeyChain::default();
         for (index, route) in self.routes.into_iter().enumerate() {
             let Pattern {
                 segments,
@@ -293,7 +295,10 @@ impl<B: Send + 'static> RouterBuilder<B> {
             if names.is_empty() {
                 statics.insert(template.clone(), index);
             }
+            // Keyed in `Router::routes` order, which leaves nested fallbacks out.
+            let key = (!route.fallback).then(|| keys.key(&template));
             entries.push(Entry {
+                key,
                 allow: route.methods.allow_header(),
                 template: Arc::from(template),
                 names: Arc::from(names),

@@ -9,6 +9,7 @@ mod error;
 mod handler;
 mod json;
 mod method_router;
+mod observe;
 mod params;
 mod path;
 mod pattern;
@@ -28,6 +29,7 @@ pub use json::{Json, JsonRejection, DEFAULT_JSON_LIMIT};
 pub use method_router::{
     any, delete, get, head, on, on_service, options, patch, post, put, trace, MethodRouter,
 };
+pub use observe::{observe, Observation, Observed, RouteKey};
 pub use params::{MatchedRoute, PathParams, ReportMatchedRoute};
 pub use response::{IntoResponse, Response};
 pub use router::{RouteFuture, RouteMatch, Router};

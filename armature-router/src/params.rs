@@ -138,8 +138,9 @@ pub struct MatchedRoute(Arc<str>);
 /// extensions as well, for a layer outside the router that labels requests by route.
 ///
 /// Opt-in because a response's first extension costs three allocations, which a stack with
-/// no such layer should not pay. armature-layers' logger and analytics layers insert it
-/// themselves; a layer of your own does the same before calling the inner service:
+/// no such layer should not pay. A layer can learn the route without it, from the router
+/// itself, with [`observe`](crate::observe) (armature-layers' logger and analytics do); one
+/// that wants the extension inserts the marker before calling the inner service:
 ///
 /// ```
 /// use armature_router::ReportMatchedRoute;

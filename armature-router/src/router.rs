@@ -17,6 +17,7 @@ use tower_service::Service;
 use crate::builder::RouterBuilder;
 use crate::handler::{Endpoint, EndpointFuture};
 use crate::method_router::MethodRouter;
+use crate::observe::{self, RouteKey};
 use crate::params::{MatchedRoute, PathParams, ReportMatchedRoute};
 use crate::path::{decode_param, normalize};
 use crate::response::{error, IntoResponse, Response};
@@ -26,6 +27,8 @@ use crate::Body;
 
 pub(crate) struct Entry<B> {
     pub(crate) template: Arc<str>,
+    /// Its key (see [`RouteKey`]); `None` for a nested fallback, which is not a route.
+    pub(crate) key: Option<RouteKey>,
     pub(crate) names: Arc<[Box<str>]>,
     pub(crate) methods: MethodRouter<B>,
     pub(crate) allow: HeaderValue,
@@ -166,6 +169,55 @@ impl<B> Router<B> {
         })
     }
 
+    /// The [`RouteKey`] of every route, in [`routes`](Self::routes) order: what a layer
+    /// [observing](crate::observe) this router, or one built with the same routes first,
+    /// is told when the route matches.
+    ///
+    /// ```
+    /// use armature_router::{get, Router};
+    /// use http::Request;
+    ///
+    /// let router = Router::<()>::builder()
+    ///     .route("/a", get(|_r: Request<()>| async { "" }))
+    ///     .route("/b", get(|_r: Request<()>| async { "" }))
+    ///     .build()
+    ///     .unwrap();
+    /// let numbers: Vec<usize> = router.route_keys().map(|key| key.number()).collect();
+    /// assert_eq!(numbers, [0, 1]);
+    /// ```
+    pub fn route_keys(&self) -> impl Iterator<Item = RouteKey> + '_ {
+        self.inner.entries.iter().filter_map(|e| e.key)
+    }
+
+    /// The key of the route that would serve a request for `path`, the path of a request
+    /// target as received: percent-decoded and matched exactly as
+    /// [`call`](tower_service::Service::call) does. `None` when the fallback would answer, or
+    /// the path is not valid percent-encoding.
+    ///
+    /// A layer that labels a request the router never saw (one an outer layer refused) finds
+    /// its route with this; [`observe`](crate::observe) is cheaper for the ones it does see.
+    ///
+    /// ```
+    /// use armature_router::{get, Router};
+    /// use http::Request;
+    ///
+    /// let router = Router::<()>::builder()
+    ///     .route("/health", get(|_req: Request<()>| async { "ok" }))
+    ///     .route("/users/{id}", get(|_req: Request<()>| async { "alice" }))
+    ///     .build()
+    ///     .unwrap();
+    /// let number = |path| router.route_key(path).map(|key| key.number());
+    /// assert_eq!(number("/users/%41"), Some(1));
+    /// assert_eq!(number("/%68ealth"), Some(0)); // `%68` is `h`
+    /// assert_eq!(number("/users"), None);
+    /// assert_eq!(number("/users/%zz"), None);
+    /// ```
+    pub fn route_key(&self, path: &str) -> Option<RouteKey> {
+        let path = normalize(path).ok()?;
+        let index = self.find(&path, &mut Spans::new())?;
+        self.inner.entries[index].key
+    }
+
     /// Which route (by index into `entries`) matches `path`, with its parameter spans.
     fn find(&self, path: &str, spans: &mut Spans) -> Option<usize> {
         if let Some(index) = self.inner.statics.get(path) {
@@ -209,13 +261,16 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
 
     fn call(&mut self, mut req: Request<B>) -> RouteFuture<B> {
         let Ok(path) = normalize(req.uri().path()) else {
+            observe::report(None);
             return RouteFuture::ready(error(
                 StatusCode::BAD_REQUEST,
                 "invalid percent-encoding in path",
             ));
         };
         let mut spans = Spans::new();
-        let entry = match self.find(&path, &mut spans).map(|i| &self.inner.entries[i]) {
+        let found = self.find(&path, &mut spans).map(|i| &self.inner.entries[i]);
+        observe::report(found.and_then(|e| Some((e.key?, &*e.template))));
+        let entry = match found {
             Some(entry) if !entry.fallback => entry,
             nested_fallback => {
                 if let Some(redirect) = self.trailing_slash_redirect(&path, &req) {

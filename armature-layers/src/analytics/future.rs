@@ -8,14 +8,15 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use armature_router::MatchedRoute;
+use armature_router::{MatchedRoute, Observation};
 use bytes::Buf;
 use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::layer::Shared;
-use super::stats::{class_index, RouteStats, CLASS_ERROR, HEAD};
+use super::route::Route;
+use super::stats::{class_index, Counters, RouteStats, CLASS_ERROR, HEAD};
 use crate::rate_limit::RateLimited;
 
 /// What is known of a request before its response.
@@ -26,60 +27,65 @@ pub(crate) struct Pending {
     pub(crate) method: u8,
     pub(crate) request_bytes: u64,
     pub(crate) consumer: Option<u64>,
-    /// The route the router would match, found before calling it (only with a router).
-    pub(crate) resolved: Option<Arc<RouteStats>>,
+    pub(crate) route: Route,
 }
 
 impl Pending {
-    /// The counters of this request: the router's `MatchedRoute` if it answered, else the
-    /// resolved route, else `unmatched`.
-    fn stats(&mut self, matched: Option<&MatchedRoute>) -> Arc<RouteStats> {
+    /// What records the request once its response (of status class `class`, naming the
+    /// route `matched` if it does) is known.
+    fn recorder(self, class: usize, matched: Option<&MatchedRoute>) -> Recorder {
         let method = usize::from(self.method);
-        match (matched, self.resolved.take()) {
-            (Some(m), Some(resolved)) if *resolved.route == *m.as_str() => resolved,
-            (Some(m), _) => self.shared.routes.get(method, Some(m.as_str())),
-            (None, Some(resolved)) => resolved,
-            (None, None) => self.shared.routes.get(method, None),
+        Recorder {
+            counters: self.route.counters(&self.shared, method, matched),
+            shared: self.shared,
+            start: self.start,
+            method: self.method,
+            class: class as u8,
+            request_bytes: self.request_bytes,
+            response_bytes: 0,
         }
     }
 
     /// Records a request that got no response, and why.
-    fn fail(mut self, aborted: bool) {
-        let stats = self.stats(None);
+    fn fail(self, aborted: bool) {
+        let recorder = self.recorder(CLASS_ERROR, None);
+        let stats = recorder.stats();
         let counter = if aborted {
             &stats.aborted
         } else {
             &stats.service_errors
         };
         counter.fetch_add(1, Relaxed);
-        Recorder {
-            stats,
-            class: CLASS_ERROR as u8,
-            response_bytes: 0,
-            pending: self,
-        }
-        .finish();
+        recorder.finish();
     }
 }
 
 /// What a response body carries until it ends.
 pub(crate) struct Recorder {
-    pending: Pending,
-    stats: Arc<RouteStats>,
+    shared: Arc<Shared>,
+    counters: Counters,
+    start: quanta::Instant,
+    method: u8,
     class: u8,
+    request_bytes: u64,
     response_bytes: u64,
 }
 
 impl Recorder {
+    fn stats(&self) -> &RouteStats {
+        self.shared
+            .routes
+            .stats(&self.counters, usize::from(self.method))
+    }
+
     fn finish(self) {
-        let p = &self.pending;
-        self.stats.record(
+        self.stats().record(
             usize::from(self.class),
-            quanta::Instant::now().saturating_duration_since(p.start),
-            p.request_bytes,
+            quanta::Instant::now().saturating_duration_since(self.start),
+            self.request_bytes,
             self.response_bytes,
         );
-        p.shared.routes.in_flight(usize::from(p.method), -1);
+        self.shared.routes.in_flight(usize::from(self.method), -1);
     }
 }
 
@@ -124,27 +130,30 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
-        let mut pending = this.pending.take().expect("polled after completion");
+        // A router that runs only now (behind a layer that calls it late) reports now.
+        let observation = match this.pending {
+            Some(p) if !p.route.reported() => Some(Observation::start()),
+            _ => None,
+        };
+        let result = this.inner.poll(cx);
+        if let (Some(observation), Some(p)) = (observation, this.pending.as_mut()) {
+            p.route.learn(&p.shared, usize::from(p.method), observation);
+        }
+        let result = ready!(result);
+        let pending = this.pending.take().expect("polled after completion");
         Poll::Ready(match result {
             Ok(res) => {
-                let stats = pending.stats(res.extensions().get::<MatchedRoute>());
+                let class = class_index(res.status().as_u16());
+                let consumer = pending.consumer;
+                let recorder = pending.recorder(class, res.extensions().get::<MatchedRoute>());
                 if res.extensions().get::<RateLimited>().is_some() {
-                    stats.rate_limited.fetch_add(1, Relaxed);
-                    if let (Some(consumers), Some(hash)) =
-                        (&pending.shared.consumers, pending.consumer)
-                    {
+                    recorder.stats().rate_limited.fetch_add(1, Relaxed);
+                    if let (Some(consumers), Some(hash)) = (&recorder.shared.consumers, consumer) {
                         consumers.rate_limited(hash);
                     }
                 }
                 // Servers drop a HEAD answer's body unread: that is not the client going away.
-                let head = usize::from(pending.method) == HEAD;
-                let recorder = Recorder {
-                    class: class_index(res.status().as_u16()) as u8,
-                    stats,
-                    response_bytes: 0,
-                    pending,
-                };
+                let head = usize::from(recorder.method) == HEAD;
                 Ok(res.map(|inner| AnalyticsBody {
                     complete: head || inner.is_end_stream(),
                     inner,
@@ -178,7 +187,7 @@ pin_project! {
             if let Some(recorder) = this.recorder.take() {
                 if !*this.complete {
                     // Dropped before its end: the client went away mid-body.
-                    recorder.stats.aborted.fetch_add(1, Relaxed);
+                    recorder.stats().aborted.fetch_add(1, Relaxed);
                 }
                 recorder.finish();
             }
@@ -211,7 +220,7 @@ impl<B: Body> Body for AnalyticsBody<B> {
                     *this.complete = *this.head || this.inner.is_end_stream();
                 }
                 Some(Err(_)) => {
-                    recorder.stats.body_errors.fetch_add(1, Relaxed);
+                    recorder.stats().body_errors.fetch_add(1, Relaxed);
                     if let Some(recorder) = this.recorder.take() {
                         recorder.finish();
                     }

@@ -5,44 +5,49 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use armature_router::{ReportMatchedRoute, Router};
+use armature_router::{Observation, RouteKey, Router};
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::consumers::{Consumers, TopConsumers};
 use super::future::{Pending, ResponseFuture};
-use super::stats::{method_index, RouteStats, Routes};
+use super::route::{Lookup, Route};
+use super::stats::{method_index, Counters, Routes};
 
-/// Finds the route template of a path the router was never asked about (a request an outer
-/// layer refused), so that refusal is still counted under its route.
+/// Finds the route of a path the router never saw (a request an outer layer refused), so
+/// that refusal is still counted under its route.
 pub(crate) trait Resolve: Send + Sync {
-    fn template<'a>(&'a self, path: &str) -> Option<&'a str>;
+    fn route_key(&self, path: &str) -> Option<RouteKey>;
 }
 
 impl<B: 'static> Resolve for Router<B>
 where
     Router<B>: Send + Sync,
 {
-    fn template<'a>(&'a self, path: &str) -> Option<&'a str> {
-        self.at(path).map(|found| found.template())
+    fn route_key(&self, path: &str) -> Option<RouteKey> {
+        Router::route_key(self, path)
     }
 }
 
 pub(crate) struct Shared {
     pub(crate) routes: Routes,
     pub(crate) consumers: Option<TopConsumers>,
-    resolver: Option<Box<dyn Resolve>>,
+    /// The router given to [`AnalyticsBuilder::routes`].
+    pub(crate) router: Option<Box<dyn Resolve>>,
     pub(crate) started: Instant,
     pub(crate) top_routes: usize,
     pub(crate) top_consumers: usize,
 }
 
 impl Shared {
-    /// The counters of `method` on the route `path` resolves to, when a router was given.
-    fn resolve(&self, method: usize, path: &str) -> Option<Arc<RouteStats>> {
-        let template = self.resolver.as_ref()?.template(path)?;
-        Some(self.routes.get(method, Some(template)))
+    /// The counters of the route the registered router routes `path` to.
+    pub(crate) fn resolve(&self, path: &str) -> Counters {
+        self.router
+            .as_ref()
+            .and_then(|router| router.route_key(path))
+            .and_then(|key| self.routes.numbered(key))
+            .unwrap_or(Counters::Unmatched)
     }
 }
 
@@ -115,8 +120,9 @@ impl AnalyticsLayer {
         AnalyticsBuilder {
             max_routes: 1000,
             consumers: None,
-            resolver: None,
+            router: None,
             register: Vec::new(),
+            keyed: Vec::new(),
             top_routes: 100,
             top_consumers: 20,
         }
@@ -141,8 +147,9 @@ impl AnalyticsLayer {
 pub struct AnalyticsBuilder {
     max_routes: usize,
     consumers: Option<(Consumers, usize)>,
-    resolver: Option<Box<dyn Resolve>>,
+    router: Option<Box<dyn Resolve>>,
     register: Vec<(http::Method, String)>,
+    keyed: Vec<(RouteKey, String)>,
     top_routes: usize,
     top_consumers: usize,
 }
@@ -159,9 +166,11 @@ impl fmt::Debug for AnalyticsBuilder {
 
 impl AnalyticsBuilder {
     /// Pre-registers every route of `router` (so each is listed, and its counters exist,
-    /// before its first request) and uses the router to find the route of requests that an
-    /// outer layer answered without calling it, such as rate-limit refusals. That lookup costs
-    /// one allocation-free route match per request.
+    /// before its first request, and a request's counters are found by route number when the
+    /// router reports it) and uses the router to find the route of requests no router saw,
+    /// such as rate-limit refusals: one allocation-free route match for each of those. A
+    /// router built with the same routes first (and more after them) is as good as the one
+    /// served; with several calls, the last router given is the one paths are looked up in.
     ///
     /// ```
     /// use armature_layers::analytics::AnalyticsLayer;
@@ -176,12 +185,14 @@ impl AnalyticsBuilder {
     where
         Router<B>: Send + Sync,
     {
-        for (template, methods) in router.routes() {
+        self.keyed.clear();
+        for ((template, methods), key) in router.routes().zip(router.route_keys()) {
             for method in methods {
                 self.register.push((method, template.to_owned()));
             }
+            self.keyed.push((key, template.to_owned()));
         }
-        self.resolver = Some(Box::new(router.clone()));
+        self.router = Some(Box::new(router.clone()));
         self
     }
 
@@ -228,13 +239,14 @@ impl AnalyticsBuilder {
         let routes = Routes::new(
             self.max_routes,
             self.register.iter().map(|(m, t)| (m, t.as_str())),
+            self.keyed.iter().map(|(k, t)| (*k, t.as_str())),
         );
         let shared = Shared {
             routes,
             consumers: self
                 .consumers
                 .map(|(consumers, capacity)| TopConsumers::new(consumers, capacity)),
-            resolver: self.resolver,
+            router: self.router,
             started: Instant::now(),
             top_routes: self.top_routes,
             top_consumers: self.top_consumers,
@@ -294,7 +306,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let start = quanta::Instant::now();
         let method = method_index(req.method());
         let shared = &self.shared;
@@ -308,23 +320,18 @@ where
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         let consumer = shared.consumers.as_ref().and_then(|c| c.record(&req));
-        let path = req.uri().path();
-        let resolved = shared.resolve(method, path);
-        // Without a route resolved here, count under the template the router reports. A
-        // percent-encoded path may match another route once the router has decoded it, so
-        // it asks as well (a resolved route needs no answer; it costs the response an
-        // extension).
-        if resolved.is_none() || path.contains('%') {
-            req.extensions_mut().insert(ReportMatchedRoute);
-        }
+        let lookup = Lookup::new(shared, &req);
+        let observation = Observation::start();
+        let future = self.inner.call(req);
+        let route = Route::called(shared, method, observation, lookup);
         let pending = Pending {
             shared: Arc::clone(shared),
             start,
             method: method as u8,
             request_bytes,
             consumer,
-            resolved,
+            route,
         };
-        ResponseFuture::new(self.inner.call(req), pending)
+        ResponseFuture::new(future, pending)
     }
 }

@@ -81,9 +81,11 @@
 //!
 //! # Cost and bounds
 //!
-//! The hot path is a hash lookup of the route (lock-free for the routes pre-registered with
-//! [`AnalyticsBuilder::routes`], under a read lock for routes first seen in a request; no
-//! allocation once a route has been seen), two reads of the TSC clock, and counter updates in
+//! The router tells the layer the route it matched as it matches
+//! ([`armature_router::observe`]): no second match, no response extension. The counters of a
+//! route pre-registered with [`AnalyticsBuilder::routes`] are then found by its number, with
+//! no lookup; other routes by a hash lookup of the template under a read lock (no allocation
+//! once a route has been seen). Add two reads of the TSC clock, and counter updates in
 //! a shard of the calling thread's own: plain loads and stores, no atomic read-modify-write
 //! (threads past twice the CPU count share one shard, with atomic adds). The reading services
 //! sum the shards. Route templates are capped ([`AnalyticsBuilder::max_routes`]). Per-consumer
@@ -93,14 +95,19 @@
 //! # Placement
 //!
 //! Put the layer outside the rate limiter (to see its refusals) and inside anything that
-//! should not be counted. Refusals never reach the router, so they carry no
-//! `MatchedRoute`: give the router to [`AnalyticsBuilder::routes`] and they are counted under
-//! their route rather than as `unmatched`.
+//! should not be counted. Refusals never reach the router, so no router reports their route:
+//! give the router to [`AnalyticsBuilder::routes`] and their path is looked up in it, so they
+//! are counted under their route rather than as `unmatched`. The router given there may be
+//! another one built with the same routes first (the router you serve usually has the
+//! analytics services added after them); a route it lacks is still labelled by its template
+//! when a router reports it. The path is looked up too when the router runs on another task
+//! (behind a `tower::buffer::Buffer`, say), where it cannot report to the layer.
 
 mod consumers;
 mod future;
 mod layer;
 mod prometheus;
+mod route;
 mod services;
 mod shards;
 mod stats;

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use super::shards::{Add, Shards};
 use std::time::Duration;
 
+use armature_router::RouteKey;
 use http::Method;
 
 /// The route label of requests no route matched (404s, and refusals of outer layers when no
@@ -275,11 +276,24 @@ impl RouteEntry {
 
 type Map = HashMap<Box<str>, Arc<RouteEntry>, foldhash::fast::FixedState>;
 
+/// Where the counters of one request are: found once per request, read when it ends.
+pub(crate) enum Counters {
+    /// A route of the registered router, by number: no hashing, no reference count.
+    Numbered(u32),
+    /// No route matched.
+    Unmatched,
+    /// A route the registered router does not have.
+    Other(Arc<RouteStats>),
+}
+
 /// Every route seen so far, bounded: past `max_routes` templates, new ones are counted under
 /// [`UNMATCHED`] (a router's table is finite, but a hand-made `MatchedRoute` need not be).
 pub(crate) struct Routes {
     /// The routes registered up front: never changes, so read without a lock.
     known: Map,
+    /// The registered router's routes by number, with their keys (a route past `max_routes`
+    /// shares `unmatched`).
+    numbered: Vec<(RouteKey, Arc<RouteEntry>)>,
     /// Routes first seen in a request.
     map: RwLock<Map>,
     unmatched: Arc<RouteEntry>,
@@ -290,15 +304,17 @@ pub(crate) struct Routes {
 }
 
 impl Routes {
-    /// `registered`: the method + route pairs whose counters exist before any request.
+    /// `registered`: the method + route pairs whose counters exist before any request;
+    /// `keyed`: the key and template of each route of the registered router, by number.
     pub(crate) fn new<'a>(
         max_routes: usize,
         registered: impl IntoIterator<Item = (&'a Method, &'a str)>,
+        keyed: impl IntoIterator<Item = (RouteKey, &'a str)>,
     ) -> Self {
         let mut known = Map::default();
-        for (method, route) in registered {
+        let add = |known: &mut Map, route: &str| -> Option<Arc<RouteEntry>> {
             if known.len() >= max_routes && !known.contains_key(route) {
-                continue;
+                return None;
             }
             let entry = known.entry(route.into()).or_insert_with(|| {
                 Arc::new(RouteEntry {
@@ -306,15 +322,29 @@ impl Routes {
                     methods: Default::default(),
                 })
             });
-            entry.stats(method_index(method));
+            Some(Arc::clone(entry))
+        };
+        for (method, route) in registered {
+            if let Some(entry) = add(&mut known, route) {
+                entry.stats(method_index(method));
+            }
         }
+        let unmatched = Arc::new(RouteEntry {
+            template: Arc::from(UNMATCHED),
+            methods: Default::default(),
+        });
+        let numbered = keyed
+            .into_iter()
+            .map(|(key, route)| {
+                let entry = add(&mut known, route).unwrap_or_else(|| Arc::clone(&unmatched));
+                (key, entry)
+            })
+            .collect();
         Routes {
             known,
+            numbered,
             map: RwLock::new(Map::default()),
-            unmatched: Arc::new(RouteEntry {
-                template: Arc::from(UNMATCHED),
-                methods: Default::default(),
-            }),
+            unmatched,
             max_routes,
             active: Shards::new(),
         }
@@ -330,6 +360,23 @@ impl Routes {
     /// Requests of `method` in flight.
     pub(crate) fn active(&self, method: usize) -> i64 {
         self.active.each().map(|a| a[method].load(Relaxed)).sum()
+    }
+
+    /// The counters of the registered router's route `key`, if it is one.
+    #[inline]
+    pub(crate) fn numbered(&self, key: RouteKey) -> Option<Counters> {
+        let (known, _) = self.numbered.get(key.number())?;
+        (*known == key).then_some(Counters::Numbered(key.number() as u32))
+    }
+
+    /// The counters of `method` that `counters` points to.
+    #[inline]
+    pub(crate) fn stats<'a>(&'a self, counters: &'a Counters, method: usize) -> &'a RouteStats {
+        match counters {
+            Counters::Numbered(n) => self.numbered[*n as usize].1.stats(method),
+            Counters::Unmatched => self.unmatched.stats(method),
+            Counters::Other(stats) => stats,
+        }
     }
 
     /// The counters of `method` on `route` (`None`: unmatched). Allocation-free once the pair
@@ -403,7 +450,7 @@ mod tests {
 
     #[test]
     fn buckets_take_values_up_to_and_including_their_bound() {
-        let routes = Routes::new(10, []);
+        let routes = Routes::new(10, [], []);
         let stats = routes.get(0, Some("/a"));
         stats.record(1, Duration::from_micros(25), 64, 65);
         let class = stats.class(1);
@@ -415,7 +462,7 @@ mod tests {
     #[test]
     fn routes_past_the_bound_collapse_into_unmatched() {
         let get = Method::GET;
-        let routes = Routes::new(2, [(&get, "/a")]);
+        let routes = Routes::new(2, [(&get, "/a")], []);
         for r in ["/a", "/b", "/c", "/d"] {
             routes.get(0, Some(r));
         }

@@ -41,7 +41,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        // A router that runs only now (behind a layer that calls it late) reports now.
+        let observation = this.record.as_ref().and_then(|r| r.observe());
+        let result = this.inner.poll(cx);
+        if let Some(record) = this.record.as_mut() {
+            record.learn(observation);
+        }
+        let result = ready!(result);
         let mut record = this.record.take();
         Poll::Ready(match result {
             Ok(res) => {

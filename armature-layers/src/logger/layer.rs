@@ -1,6 +1,5 @@
 use std::task::{Context, Poll};
 
-use armature_router::ReportMatchedRoute;
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -112,18 +111,21 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
-        let record = (config.log.is_some() || enabled(config.level)).then(|| {
-            // Log the route template, not the raw path, when a router answers.
-            req.extensions_mut().insert(ReportMatchedRoute);
-            Box::new(Record::start(
-                &req,
-                config.level,
-                config.format,
-                config.log.clone(),
-            ))
-        });
-        ResponseFuture::new(self.inner.call(req), record)
+        if !(config.log.is_some() || enabled(config.level)) {
+            return ResponseFuture::new(self.inner.call(req), None);
+        }
+        let mut record = Box::new(Record::start(
+            &req,
+            config.level,
+            config.format,
+            config.log.clone(),
+        ));
+        // Log the route template, not the raw path, when a router answers.
+        let observation = record.observe();
+        let future = self.inner.call(req);
+        record.learn(observation);
+        ResponseFuture::new(future, Some(record))
     }
 }

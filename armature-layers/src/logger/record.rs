@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
-use armature_router::MatchedRoute;
+use armature_router::{MatchedRoute, Observation, Observed};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use smallvec::SmallVec;
 use tracing::Level;
@@ -27,7 +27,10 @@ pub(crate) struct Record {
     request_id: Option<HeaderValue>,
     peer: Option<SocketAddr>,
     status: Option<StatusCode>,
-    route: Option<MatchedRoute>,
+    /// The matched route's template, as the router reported it (see [`Record::observe`]).
+    route: Option<SmallVec<[u8; 48]>>,
+    /// Whether a router has reported (a route, or none matched).
+    routed: bool,
     pub(crate) bytes: u64,
 }
 
@@ -83,13 +86,39 @@ impl Record {
             peer: req.extensions().get::<SocketAddr>().copied(),
             status: None,
             route: None,
+            routed: false,
             bytes: 0,
+        }
+    }
+
+    /// Starts observing the router (`armature_router::Observation`) around the inner
+    /// service's `call` or `poll`, unless it has reported already: the router tells the
+    /// template as it matches, which costs no response extension.
+    pub(crate) fn observe(&self) -> Option<Observation> {
+        (!self.routed).then(Observation::start)
+    }
+
+    /// Takes the route the router reported during `observation`, if it did.
+    pub(crate) fn learn(&mut self, observation: Option<Observation>) {
+        let Some(observation) = observation else {
+            return;
+        };
+        match observation.finish(|_, template| SmallVec::from_slice(template.as_bytes())) {
+            Observed::Route(template) => (self.route, self.routed) = (Some(template), true),
+            Observed::Unmatched => self.routed = true,
+            Observed::NotCalled => {}
         }
     }
 
     pub(crate) fn response<B>(&mut self, res: &Response<B>) {
         self.status = Some(res.status());
-        self.route = res.extensions().get::<MatchedRoute>().cloned();
+        if self.route.is_none() {
+            // A route no router reported to us: named by the response (by hand, or for another
+            // layer that asked with `ReportMatchedRoute`).
+            if let Some(route) = res.extensions().get::<MatchedRoute>() {
+                self.route = Some(SmallVec::from_slice(route.as_str().as_bytes()));
+            }
+        }
     }
 
     /// The outcome of a body dropped before it was polled to its end: complete when it had
@@ -105,9 +134,9 @@ impl Record {
 
     pub(crate) fn emit(&self, outcome: Outcome) {
         let latency = self.start.elapsed();
+        // Both copied from a `&str`.
         let route = match &self.route {
-            Some(route) => route.as_str(),
-            // Copied from a `&str`.
+            Some(route) => std::str::from_utf8(route).unwrap_or("-"),
             None => std::str::from_utf8(&self.path).unwrap_or("-"),
         };
         let status = self.status.map_or(0, |s| s.as_u16());
