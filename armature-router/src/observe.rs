@@ -224,14 +224,19 @@ pub fn observe<R, T>(
     (out, observation.finish(label))
 }
 
-/// Called by a router once it knows the route of a request (`None`: no route), for the
-/// observation open on this thread, if any.
+/// Called by a router once it knows the route of a request (`route()`; `None`: no route),
+/// for the observation open on this thread, if any. Without one, a thread-local read.
 #[inline]
-pub(crate) fn report(route: Option<(RouteKey, &str)>) {
-    let mut scope = SCOPE.get();
-    if !scope.open || !matches!(scope.seen, Seen::Nothing) {
-        return;
+pub(crate) fn report<'a>(route: impl FnOnce() -> Option<(RouteKey, &'a str)>) {
+    let scope = SCOPE.get();
+    if scope.open && matches!(scope.seen, Seen::Nothing) {
+        record(scope, route());
     }
+}
+
+#[cold]
+#[inline(never)]
+fn record(mut scope: Scope, route: Option<(RouteKey, &str)>) {
     scope.seen = match route {
         None => Seen::Unmatched,
         Some((key, template)) => {
@@ -270,9 +275,9 @@ mod tests {
     fn an_inner_observation_hands_its_report_to_the_outer_one() {
         let ((), outer) = observe(
             || {
-                let ((), inner) = observe(|| report(Some((key(3), "/a"))), label);
+                let ((), inner) = observe(|| report(|| Some((key(3), "/a"))), label);
                 assert_eq!(inner, Observed::Route((3, "/a".to_owned())));
-                report(Some((key(4), "/b"))); // the first report counts
+                report(|| Some((key(4), "/b"))); // the first report counts
             },
             label,
         );
@@ -283,9 +288,9 @@ mod tests {
     fn a_template_replaced_by_a_later_report_is_not_passed_on() {
         let ((), outer) = observe(
             || {
-                report(Some((key(1), "/first")));
+                report(|| Some((key(1), "/first")));
                 // A handler observing a router of its own, after the first report.
-                let ((), inner) = observe(|| report(Some((key(2), "/second"))), label);
+                let ((), inner) = observe(|| report(|| Some((key(2), "/second"))), label);
                 assert_eq!(inner, Observed::Route((2, "/second".to_owned())));
             },
             label,
@@ -299,13 +304,13 @@ mod tests {
             || {
                 let caught = std::panic::catch_unwind(|| observe(|| panic!("handler"), label));
                 assert!(caught.is_err());
-                report(None); // the outer observation is open again
+                report(|| None); // the outer observation is open again
             },
             label,
         );
         assert_eq!(outer, Observed::Unmatched);
         // Outside any observation, a report goes nowhere.
-        report(Some((key(1), "/c")));
+        report(|| Some((key(1), "/c")));
         assert_eq!(observe(|| (), label).1, Observed::NotCalled);
     }
 

@@ -261,7 +261,7 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
 
     fn call(&mut self, mut req: Request<B>) -> RouteFuture<B> {
         let Ok(path) = normalize(req.uri().path()) else {
-            observe::report(None);
+            observe::report(|| None);
             return RouteFuture::ready(error(
                 StatusCode::BAD_REQUEST,
                 "invalid percent-encoding in path",
@@ -269,7 +269,7 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
         };
         let mut spans = Spans::new();
         let found = self.find(&path, &mut spans).map(|i| &self.inner.entries[i]);
-        observe::report(found.and_then(|e| Some((e.key?, &*e.template))));
+        observe::report(|| found.and_then(|e| Some((e.key?, &*e.template))));
         let entry = match found {
             Some(entry) if !entry.fallback => entry,
             nested_fallback => {
