@@ -33,7 +33,11 @@ pub(crate) struct Pending {
 impl Pending {
     /// What records the request once its response (of status class `class`, naming the
     /// route `matched` if it does) is known.
-    fn recorder(self, class: usize, matched: Option<&MatchedRoute>) -> Recorder {
+    fn recorder<'a>(
+        self,
+        class: usize,
+        matched: impl FnOnce() -> Option<&'a MatchedRoute>,
+    ) -> Recorder {
         let method = usize::from(self.method);
         Recorder {
             counters: self.route.counters(&self.shared, method, matched),
@@ -48,7 +52,7 @@ impl Pending {
 
     /// Records a request that got no response, and why.
     fn fail(self, aborted: bool) {
-        let recorder = self.recorder(CLASS_ERROR, None);
+        let recorder = self.recorder(CLASS_ERROR, || None);
         let stats = recorder.stats();
         let counter = if aborted {
             &stats.aborted
@@ -145,7 +149,7 @@ where
             Ok(res) => {
                 let class = class_index(res.status().as_u16());
                 let consumer = pending.consumer;
-                let recorder = pending.recorder(class, res.extensions().get::<MatchedRoute>());
+                let recorder = pending.recorder(class, || res.extensions().get::<MatchedRoute>());
                 if res.extensions().get::<RateLimited>().is_some() {
                     recorder.stats().rate_limited.fetch_add(1, Relaxed);
                     if let (Some(consumers), Some(hash)) = (&recorder.shared.consumers, consumer) {

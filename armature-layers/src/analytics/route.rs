@@ -96,18 +96,20 @@ impl Route {
         true
     }
 
-    /// The counters, once the request is answered (`matched`: a route the response names).
-    pub(crate) fn counters(
+    /// The counters, once the request is answered. `matched` (a route the response names) is
+    /// only looked at when no router reported.
+    pub(crate) fn counters<'a>(
         self,
         shared: &Shared,
         method: usize,
-        matched: Option<&MatchedRoute>,
+        matched: impl FnOnce() -> Option<&'a MatchedRoute>,
     ) -> Counters {
-        match matched {
-            Some(m) if !self.reported => {
-                Counters::Other(shared.routes.get(method, Some(m.as_str())))
-            }
-            _ => self.counters,
+        if self.reported {
+            return self.counters;
+        }
+        match matched() {
+            Some(m) => Counters::Other(shared.routes.get(method, Some(m.as_str()))),
+            None => self.counters,
         }
     }
 }
