@@ -104,8 +104,9 @@ impl fmt::Debug for PathParams {
 /// The template of the route that matched, like `/users/{id}` (always in `{name}` syntax, with
 /// any `nest` prefix included).
 ///
-/// The router puts it in the request's extensions for the handler. Layers *outside* the router
-/// (a logger, analytics) only see the response, so a request that carries
+/// The router puts it in the request's extensions for the handler, unless built with
+/// [`matched_route_extension(false)`](crate::RouterBuilder::matched_route_extension). Layers
+/// *outside* the router (a logger, analytics) only see the response, so a request that carries
 /// [`ReportMatchedRoute`] gets it in the response's extensions too, to label by route instead
 /// of by raw path. Requests answered by the fallback carry none.
 ///

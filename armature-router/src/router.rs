@@ -43,6 +43,8 @@ pub(crate) struct Inner<B> {
     pub(crate) entries: Vec<Entry<B>>,
     pub(crate) fallback: Endpoint<B>,
     pub(crate) redirect_trailing_slash: bool,
+    /// Whether routed requests get a [`MatchedRoute`] extension.
+    pub(crate) matched_route_extension: bool,
 }
 
 /// An HTTP router: a `tower::Service<http::Request<B>>`, generic over the request body.
@@ -283,13 +285,13 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
                 return RouteFuture::call(fallback, req, None, false);
             }
         };
-        let matched = MatchedRoute::new(Arc::clone(&entry.template));
+        let matched = || MatchedRoute::new(Arc::clone(&entry.template));
         let report = req.extensions().get::<ReportMatchedRoute>().is_some();
         let Some((endpoint, head_from_get)) = entry.methods.endpoint(req.method()) else {
             let mut res = error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
             res.headers_mut().insert(ALLOW, entry.allow.clone());
             if report {
-                res.extensions_mut().insert(matched);
+                res.extensions_mut().insert(matched());
             }
             return RouteFuture::ready(res);
         };
@@ -308,8 +310,10 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
             }
             req.extensions_mut().insert(params);
         }
-        let on_response = report.then(|| matched.clone());
-        req.extensions_mut().insert(matched);
+        let on_response = report.then(matched);
+        if self.inner.matched_route_extension {
+            req.extensions_mut().insert(matched());
+        }
         RouteFuture::call(endpoint, req, on_response, head_from_get)
     }
 }

@@ -1120,3 +1120,40 @@ async fn the_matched_route_reaches_the_response_only_when_asked() {
     let answer = call(&router, Method::GET, "/users/7").await;
     assert_eq!(answer.seen.unwrap().matched.as_deref(), Some("/users/{id}"));
 }
+
+#[tokio::test]
+async fn the_matched_route_extension_can_be_turned_off() {
+    let inner = Router::builder().route("/items/{id}", get(echo));
+    let router = Router::builder()
+        .route("/static", get(echo))
+        .route("/users/{id}", get(echo))
+        // The nested builder asks for the extension; the one that is built decides.
+        .nest("/v1", inner.matched_route_extension(true))
+        .matched_route_extension(false)
+        .build()
+        .unwrap();
+    for (path, template, params) in [
+        ("/static", "/static", vec![]),
+        ("/users/7", "/users/{id}", vec![("id", "7")]),
+        ("/v1/items/3", "/v1/items/{id}", vec![("id", "3")]),
+    ] {
+        let answer = call(&router, Method::GET, path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        let seen = answer.seen.expect("reached the handler");
+        assert_eq!(
+            seen.matched, None,
+            "{path}: no MatchedRoute for the handler"
+        );
+        // Path parameters are still there, and a layer that asks still learns the route.
+        let params: Vec<(String, String)> = params
+            .into_iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned()))
+            .collect();
+        assert_eq!(seen.params, params, "{path}");
+        assert_eq!(answer.matched.as_deref(), Some(template), "{path}");
+    }
+    // A 405 still reports its route to a layer that asks.
+    let answer = call(&router, Method::POST, "/users/7").await;
+    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(answer.matched.as_deref(), Some("/users/{id}"));
+}
