@@ -100,7 +100,7 @@ where
                         error: Some(err.into()),
                     },
                     Poll::Pending => Kind::Inner {
-                        fut: inner.oneshot(req),
+                        fut: Box::pin(inner.oneshot(req)),
                         alt_svc,
                     },
                 }
@@ -108,7 +108,7 @@ where
             Err(reason) => {
                 tracing::debug!(reason, uri = %req.uri(), "rejecting request: bad Host");
                 Kind::Reject {
-                    response: Some(bad_request(reason)),
+                    response: Some(Box::new(bad_request(reason))),
                 }
             }
         };
@@ -134,9 +134,11 @@ pin_project! {
         S: tower::Service<Request<ReqBody>>,
     {
         Called { #[pin] fut: S::Future, alt_svc: Option<HeaderValue> },
-        Inner { #[pin] fut: Oneshot<S, Request<ReqBody>>, alt_svc: Option<HeaderValue> },
+        // The rare cases are boxed: hyper moves this future (and an inline `Oneshot` holds a
+        // whole request) on every call.
+        Inner { fut: Pin<Box<Oneshot<S, Request<ReqBody>>>>, alt_svc: Option<HeaderValue> },
         Failed { error: Option<BoxError> },
-        Reject { response: Option<Response<Full<Bytes>>> },
+        Reject { response: Option<Box<Response<Full<Bytes>>>> },
     }
 }
 
@@ -150,7 +152,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Called { fut, alt_svc } => fut.poll(cx).map(|out| answer(out, alt_svc)),
-            KindProj::Inner { fut, alt_svc } => fut.poll(cx).map(|out| answer(out, alt_svc)),
+            KindProj::Inner { fut, alt_svc } => {
+                fut.as_mut().poll(cx).map(|out| answer(out, alt_svc))
+            }
             KindProj::Failed { error } => Poll::Ready(Err(error
                 .take()
                 .expect("HostCheckFuture polled after completion"))),
@@ -158,7 +162,7 @@ where
                 let response = response
                     .take()
                     .expect("HostCheckFuture polled after completion");
-                Poll::Ready(Ok(response.map(Either::Right)))
+                Poll::Ready(Ok((*response).map(Either::Right)))
             }
         }
     }
