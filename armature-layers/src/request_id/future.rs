@@ -38,10 +38,11 @@ where
         let this = self.project();
         let mut res = ready!(this.inner.poll(cx))?;
         if let Some(id) = this.id.take() {
-            // The id this layer set wins over one the inner service may have copied.
+            // The id this layer set wins over one the inner service may have copied. Only the
+            // header: a response extension would allocate the response's extension map (three
+            // allocations) for what the header already says.
             res.headers_mut()
-                .insert(this.header.clone(), id.header_value().clone());
-            res.extensions_mut().insert(id);
+                .insert(this.header.clone(), id.into_header_value());
         }
         Poll::Ready(Ok(res))
     }

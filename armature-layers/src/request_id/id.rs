@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use http::HeaderValue;
 
-/// The id of one request, in the request's extensions (for handlers and the logger) and in
-/// the response's extensions (for layers outside [`RequestIdLayer`](super::RequestIdLayer)).
+/// The id of one request, in the request's extensions (for handlers and the logger). The
+/// response carries it in its header (`x-request-id` by default), where layers outside
+/// [`RequestIdLayer`](super::RequestIdLayer) read it.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct RequestId(HeaderValue);
 
@@ -58,6 +59,11 @@ impl RequestId {
     /// The id as a header value.
     pub fn header_value(&self) -> &HeaderValue {
         &self.0
+    }
+
+    /// The id as a header value, taken by value.
+    pub(crate) fn into_header_value(self) -> HeaderValue {
+        self.0
     }
 }
 
