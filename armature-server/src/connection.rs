@@ -18,11 +18,11 @@ use tokio_rustls::TlsAcceptor;
 use crate::body::FromIncoming;
 use crate::bounds::{ResBody, UserService};
 use crate::drain::{Changes, Phase, Watch};
+use crate::head_timeout::HeadTimeout;
 use crate::host::HostCheck;
 use crate::linger::Linger;
 use crate::rewind::Rewind;
 use crate::sniff::{sniff, Protocol};
-use crate::timer::CoarseTimer;
 use crate::Limits;
 
 /// hyper's default HTTP/1 buffer limit (`8192 + 4096 * 100`).
@@ -43,19 +43,16 @@ pub(crate) struct Protocols {
     tls: Option<TlsAcceptor>,
     /// Bounds the TLS handshake and protocol detection.
     opening_timeout: Duration,
+    header_read_timeout: Duration,
 }
 
 impl Protocols {
     pub(crate) fn new(limits: &Limits, http1: Http1Settings, tls: Option<TlsAcceptor>) -> Self {
         let mut h1 = http1::Builder::new();
-        // Without a timer hyper silently drops its default header timeout
-        // (and panics if one is configured). The coarse timer costs a request
-        // far less than tokio's; see its module docs.
-        match CoarseTimer::start() {
-            Some(timer) => h1.timer(timer),
-            None => h1.timer(TokioTimer::new()),
-        };
-        h1.header_read_timeout(limits.header_read_timeout)
+        // The header-read timeout is the connection's own (`HeadTimeout`, far cheaper a
+        // request); hyper's is turned off. It would do nothing anyway without a timer on the
+        // builder, which is the trap `tests/slowloris.rs` guards against.
+        h1.header_read_timeout(None::<Duration>)
             // hyper's own HTTP/1 cap is exact; the one reached through
             // hyper-util's auto builder was measured not to be.
             .max_header_size(limits.max_header_size)
@@ -76,6 +73,7 @@ impl Protocols {
             http2: h2,
             tls,
             opening_timeout: limits.header_read_timeout,
+            header_read_timeout: limits.header_read_timeout,
         }
     }
 }
@@ -167,15 +165,16 @@ async fn serve_protocol<I, S, B>(
     let io = TokioIo::new(io);
     match protocol {
         Protocol::Http1 => {
+            let (head_timeout, counts) = HeadTimeout::start(protocols.header_read_timeout);
             let conn = protocols
                 .http1
-                .serve_connection(io, service)
+                .serve_connection(io, service.counting(counts))
                 .with_upgrades();
-            drive(conn, changes, peer).await;
+            drive(conn, Some(head_timeout), changes, peer).await;
         }
         Protocol::Http2 => {
             let conn = protocols.http2.serve_connection(io, service);
-            drive(conn, changes, peer).await;
+            drive(conn, None, changes, peer).await;
         }
     }
 }
@@ -214,8 +213,14 @@ where
 
 /// Polls `conn` to completion, turning shutdown phases into a graceful
 /// shutdown (HTTP/1: finish the in-flight response, close idle connections
-/// at once; HTTP/2: GOAWAY) and, at the deadline, into dropping it.
-async fn drive(conn: impl Graceful, mut changes: Changes, peer: SocketAddr) {
+/// at once; HTTP/2: GOAWAY) and, at the deadline, into dropping it. An
+/// HTTP/1 connection is dropped too when its `head_timeout` expires.
+async fn drive(
+    conn: impl Graceful,
+    mut head_timeout: Option<HeadTimeout>,
+    mut changes: Changes,
+    peer: SocketAddr,
+) {
     let mut conn = pin!(conn);
     poll_fn(|cx| loop {
         match changes.poll_changed(cx) {
@@ -230,11 +235,19 @@ async fn drive(conn: impl Graceful, mut changes: Changes, peer: SocketAddr) {
             Poll::Ready(Phase::Running) => continue,
             Poll::Pending => {}
         }
-        return conn.as_mut().poll(cx).map(|result| {
+        if let Poll::Ready(result) = conn.as_mut().poll(cx) {
             if let Err(error) = result {
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
-        });
+            return Poll::Ready(());
+        }
+        if let Some(head_timeout) = &mut head_timeout {
+            if head_timeout.poll_expired(cx).is_ready() {
+                tracing::debug!(%peer, "closing connection: no request head within header_read_timeout");
+                return Poll::Ready(());
+            }
+        }
+        return Poll::Pending;
     })
     .await;
 }

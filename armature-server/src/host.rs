@@ -14,6 +14,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
@@ -25,6 +26,11 @@ use tower::util::Oneshot;
 use tower::ServiceExt;
 
 use crate::bounds::BoxError;
+use crate::head_timeout::{Counts, Finished, Tracked};
+
+/// The body of a [`HostCheck`] response: the inner service's, or the check's own `400`, with
+/// the request's guard for the header-read timeout.
+pub(crate) type HostBody<B> = Tracked<Either<B, Full<Bytes>>>;
 
 /// A hyper service that enforces the `Host` rules, then calls `inner`.
 #[derive(Debug, Clone)]
@@ -36,6 +42,8 @@ pub(crate) struct HostCheck<S> {
     /// `Alt-Svc` added to every response the inner service gives (when it
     /// set none itself): how clients learn of the HTTP/3 endpoint.
     alt_svc: Option<HeaderValue>,
+    /// The HTTP/1 connection's request counts, for its header-read timeout.
+    counts: Option<Arc<Counts>>,
 }
 
 impl<S> HostCheck<S> {
@@ -45,6 +53,7 @@ impl<S> HostCheck<S> {
             peer_addr: true,
             peer: None,
             alt_svc: None,
+            counts: None,
         }
     }
 
@@ -56,6 +65,12 @@ impl<S> HostCheck<S> {
     /// Whether requests get the peer's address (`Server::peer_addr_extension`).
     pub(crate) fn peer_addr(mut self, enabled: bool) -> Self {
         self.peer_addr = enabled;
+        self
+    }
+
+    /// Counts this connection's requests in `counts` (see [`head_timeout`](crate::head_timeout)).
+    pub(crate) fn counting(mut self, counts: Arc<Counts>) -> Self {
+        self.counts = Some(counts);
         self
     }
 
@@ -74,7 +89,7 @@ where
     S: tower::Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     S::Error: Into<BoxError>,
 {
-    type Response = Response<Either<ResBody, Full<Bytes>>>;
+    type Response = Response<HostBody<ResBody>>;
     type Error = BoxError;
     type Future = HostCheckFuture<S, ReqBody>;
 
@@ -82,6 +97,7 @@ where
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(peer);
         }
+        let finished = self.counts.as_ref().map(Counts::started);
         let kind = match check(&req) {
             Ok(()) => {
                 let mut inner = self.inner.clone();
@@ -112,7 +128,7 @@ where
                 }
             }
         };
-        HostCheckFuture { kind }
+        HostCheckFuture { kind, finished }
     }
 }
 
@@ -124,6 +140,9 @@ pin_project! {
     {
         #[pin]
         kind: Kind<S, ReqBody>,
+        // Rides in the response body, so the request counts as finished when hyper is done
+        // with that body.
+        finished: Option<Finished>,
     }
 }
 
@@ -147,14 +166,19 @@ where
     S: tower::Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
 {
-    type Output = Result<Response<Either<ResBody, Full<Bytes>>>, BoxError>;
+    type Output = Result<Response<HostBody<ResBody>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Called { fut, alt_svc } => fut.poll(cx).map(|out| answer(out, alt_svc)),
-            KindProj::Inner { fut, alt_svc } => {
-                fut.as_mut().poll(cx).map(|out| answer(out, alt_svc))
-            }
+        let this = self.project();
+        let finished = this.finished;
+        match this.kind.project() {
+            KindProj::Called { fut, alt_svc } => fut
+                .poll(cx)
+                .map(|out| answer(out, alt_svc, finished.take())),
+            KindProj::Inner { fut, alt_svc } => fut
+                .as_mut()
+                .poll(cx)
+                .map(|out| answer(out, alt_svc, finished.take())),
             KindProj::Failed { error } => Poll::Ready(Err(error
                 .take()
                 .expect("HostCheckFuture polled after completion"))),
@@ -162,23 +186,26 @@ where
                 let response = response
                     .take()
                     .expect("HostCheckFuture polled after completion");
-                Poll::Ready(Ok((*response).map(Either::Right)))
+                Poll::Ready(Ok(
+                    (*response).map(|body| Tracked::new(Either::Right(body), finished.take()))
+                ))
             }
         }
     }
 }
 
-/// The inner service's answer: its response with the `Alt-Svc` header if it set none, or its
-/// error boxed.
+/// The inner service's answer: its response with the `Alt-Svc` header if it set none and
+/// the request's `finished` guard in its body, or its error boxed.
 fn answer<B, E: Into<BoxError>>(
     out: Result<Response<B>, E>,
     alt_svc: &mut Option<HeaderValue>,
-) -> Result<Response<Either<B, Full<Bytes>>>, BoxError> {
+    finished: Option<Finished>,
+) -> Result<Response<HostBody<B>>, BoxError> {
     let mut res = out.map_err(Into::into)?;
     if let Some(value) = alt_svc.take() {
         res.headers_mut().entry(ALT_SVC).or_insert(value);
     }
-    Ok(res.map(Either::Left))
+    Ok(res.map(|body| Tracked::new(Either::Left(body), finished)))
 }
 
 /// Applies RFC 9112 §3.2; `Err` carries the reason shown to the client.

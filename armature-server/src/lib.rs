@@ -125,6 +125,7 @@ mod connection;
 mod dev_cert;
 mod drain;
 mod error;
+mod head_timeout;
 mod host;
 mod http3;
 mod limits;

@@ -28,7 +28,9 @@ pub struct Limits {
     /// disconnected when it runs out. The same deadline bounds the TLS
     /// handshake and the first bytes of a connection, and, because the clock
     /// starts again whenever an HTTP/1 connection waits for its next request,
-    /// it is also the idle timeout of HTTP/1 keep-alive connections.
+    /// it is also the idle timeout of HTTP/1 keep-alive connections. It does
+    /// not limit a request once its head has arrived: a slow handler, a
+    /// request body sent slowly or a long response stream are not cut off.
     pub header_read_timeout: Duration,
 
     /// The largest HTTP/1 request head (request line plus headers) accepted,

@@ -1,56 +1,59 @@
-//! [`CoarseTimer`]: the hyper timer behind `header_read_timeout`.
+//! [`Alarm`]: the deadline behind the HTTP/1 header-read timeout.
 //!
-//! hyper arms the HTTP/1 header-read timer anew for every request on a
-//! keep-alive connection and drops it as soon as the head has arrived: with
-//! tokio's timer that is a registration in the timer wheel, a removal, and
-//! timer bookkeeping on every park of the runtime (about 800 instructions a
-//! request, measured with callgrind). A slowloris deadline of seconds does not
-//! need that precision. Here a sleep registers in a sharded slab, and one
-//! background thread wakes the expired ones every [`TICK`]: a sleep fires at
-//! most one tick after its deadline, never before it.
+//! Each HTTP/1 connection keeps one alarm for its whole life and moves it forward after every
+//! response ([`head_timeout`](crate::head_timeout)). A slowloris deadline of seconds does not
+//! need a precise timer: here an alarm registers in a sharded slab, and one background thread
+//! wakes the expired ones every [`TICK`]: it fires at most one tick after its deadline, never
+//! before it. Moving a registered alarm is a lock of its (uncontended) shard and two stores,
+//! where a tokio timer would be re-registered in the runtime's timer wheel.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hyper::rt::{Sleep, Timer};
-
 /// How often expired sleeps are woken: the timer's precision.
 pub(crate) const TICK: Duration = Duration::from_millis(50);
 
-/// A `hyper::rt::Timer` with [`TICK`] precision. See the module docs.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct CoarseTimer(&'static Wheel);
-
-impl CoarseTimer {
-    /// The timer, or `None` when its ticker thread cannot be started (the
-    /// caller then falls back to tokio's timer).
-    pub(crate) fn start() -> Option<Self> {
-        wheel().map(CoarseTimer)
-    }
+/// A deadline that can be moved: a [`CoarseSleep`], or tokio's sleep when the ticker thread
+/// cannot be started.
+#[derive(Debug)]
+pub(crate) enum Alarm {
+    Coarse(CoarseSleep),
+    Tokio(Pin<Box<tokio::time::Sleep>>),
 }
 
-impl Timer for CoarseTimer {
-    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Sleep>> {
-        self.sleep_until(Instant::now() + duration)
+impl Alarm {
+    /// An alarm for `deadline`. Must be created inside a tokio runtime (for the fallback).
+    pub(crate) fn new(deadline: Instant) -> Self {
+        match wheel() {
+            Some(wheel) => Alarm::Coarse(CoarseSleep {
+                deadline,
+                wheel,
+                slot: None,
+                registered: deadline,
+                epoch: 0,
+            }),
+            None => Alarm::Tokio(Box::pin(tokio::time::sleep_until(deadline.into()))),
+        }
     }
 
-    fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn Sleep>> {
-        Box::pin(CoarseSleep {
-            deadline,
-            wheel: self.0,
-            slot: None,
-        })
+    /// Moves the deadline (earlier or later); a fired alarm is armed again.
+    pub(crate) fn reset(&mut self, deadline: Instant) {
+        match self {
+            Alarm::Coarse(sleep) => sleep.reset(deadline),
+            Alarm::Tokio(sleep) => sleep.as_mut().reset(deadline.into()),
+        }
     }
 
-    fn reset(&self, sleep: &mut Pin<Box<dyn Sleep>>, new_deadline: Instant) {
-        match sleep.as_mut().downcast_mut_pin::<CoarseSleep>() {
-            Some(sleep) => sleep.get_mut().reset(new_deadline),
-            None => *sleep = self.sleep_until(new_deadline),
+    /// `Ready` once the deadline has passed.
+    pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self {
+            Alarm::Coarse(sleep) => Pin::new(sleep).poll(cx),
+            Alarm::Tokio(sleep) => sleep.as_mut().poll(cx),
         }
     }
 }
@@ -62,25 +65,33 @@ struct Slot {
     index: usize,
 }
 
-/// A sleep of [`CoarseTimer`]; registered with the ticker on its first
-/// pending poll, removed when dropped.
+/// The coarse alarm: registered with the ticker on its first pending poll, removed when
+/// dropped.
+///
+/// Moving the deadline only changes `deadline` here; the next poll that looks at the entry
+/// brings the ticker's copy up to date (at once when the deadline moved earlier; within a
+/// tick when it moved later, since the ticker may then only fire early, which that poll
+/// undoes). Between two ticks nothing can have fired, so a poll with the same waker takes no
+/// lock. A connection that moves its alarm after every request thus takes the shard's lock
+/// about once per tick, not once per request.
 #[derive(Debug)]
 pub(crate) struct CoarseSleep {
     deadline: Instant,
     wheel: &'static Wheel,
-    slot: Option<Slot>,
+    /// Where the ticker keeps this alarm, once registered, and the waker it has.
+    slot: Option<(Slot, Waker)>,
+    /// The deadline the ticker has for this alarm, when registered.
+    registered: Instant,
+    /// [`EPOCH`] when this alarm last looked at its entry.
+    epoch: u64,
 }
+
+/// Ticks so far: an entry can only have fired if this moved since it was last looked at.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
 
 impl CoarseSleep {
     fn reset(&mut self, deadline: Instant) {
         self.deadline = deadline;
-        if let Some(slot) = self.slot {
-            let mut shard = self.wheel.shard(slot.shard);
-            if let Some(entry) = shard.entries[slot.index].as_mut() {
-                entry.deadline = deadline;
-                entry.fired = false;
-            }
-        }
     }
 }
 
@@ -89,42 +100,52 @@ impl Future for CoarseSleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
+        let epoch = EPOCH.load(Ordering::Acquire);
+        if let Some((_, waker)) = &this.slot {
+            let unchanged = epoch == this.epoch
+                && this.deadline >= this.registered
+                && waker.will_wake(cx.waker());
+            if unchanged {
+                return Poll::Pending;
+            }
+        }
+        this.epoch = epoch;
         if Instant::now() >= this.deadline {
             return Poll::Ready(());
         }
         let wheel = this.wheel;
-        match this.slot {
+        let waker = cx.waker();
+        match &mut this.slot {
             None => {
                 let shard = shard_of_this_thread(wheel.shards.len());
                 let index = wheel.shard(shard).insert(Entry {
                     deadline: this.deadline,
-                    waker: cx.waker().clone(),
+                    waker: waker.clone(),
                     fired: false,
                 });
-                this.slot = Some(Slot { shard, index });
+                this.slot = Some((Slot { shard, index }, waker.clone()));
             }
-            Some(slot) => {
+            Some((slot, known)) => {
                 let mut shard = wheel.shard(slot.shard);
                 if let Some(entry) = shard.entries[slot.index].as_mut() {
-                    if entry.fired {
-                        // The ticker saw the deadline pass (its clock may be a hair ahead).
-                        return Poll::Ready(());
-                    }
-                    if !entry.waker.will_wake(cx.waker()) {
-                        entry.waker = cx.waker().clone();
+                    // Fired at a deadline since moved, or holding an old one: this one counts.
+                    entry.deadline = this.deadline;
+                    entry.fired = false;
+                    if !entry.waker.will_wake(waker) {
+                        entry.waker = waker.clone();
+                        *known = waker.clone();
                     }
                 }
             }
         }
+        this.registered = this.deadline;
         Poll::Pending
     }
 }
 
-impl Sleep for CoarseSleep {}
-
 impl Drop for CoarseSleep {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
+        if let Some((slot, _)) = self.slot.take() {
             self.wheel.shard(slot.shard).remove(slot.index);
         }
     }
@@ -229,9 +250,11 @@ fn tick() {
         let now = Instant::now();
         for index in 0..wheel.shards.len() {
             wheel.shard(index).expire(now, &mut due);
-            // Woken outside the lock: a waker may poll, and so lock, at once.
-            due.drain(..).for_each(Waker::wake);
         }
+        // Before the wakes: a woken alarm must see a new epoch, or it would not look.
+        EPOCH.fetch_add(1, Ordering::Release);
+        // Woken outside the locks: a waker may poll, and so lock, at once.
+        due.drain(..).for_each(Waker::wake);
     }
 }
 
@@ -249,64 +272,67 @@ fn shard_of_this_thread(shards: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn timer() -> CoarseTimer {
-        CoarseTimer::start().expect("the ticker thread starts")
+    fn alarm(deadline: Instant) -> Alarm {
+        let alarm = Alarm::new(deadline);
+        assert!(
+            matches!(alarm, Alarm::Coarse(_)),
+            "the ticker thread starts"
+        );
+        alarm
+    }
+
+    async fn expired(alarm: &mut Alarm) {
+        std::future::poll_fn(|cx| alarm.poll_expired(cx)).await
     }
 
     #[tokio::test]
     async fn fires_after_its_deadline_never_before() {
-        let start = Instant::now();
-        let deadline = start + Duration::from_millis(120);
-        timer().sleep_until(deadline).await;
+        let deadline = Instant::now() + Duration::from_millis(120);
+        expired(&mut alarm(deadline)).await;
         assert!(Instant::now() >= deadline);
     }
 
     #[tokio::test]
     async fn a_past_deadline_is_ready_at_once() {
-        let sleep = timer().sleep(Duration::ZERO);
-        let waker = Waker::noop();
-        let mut cx = Context::from_waker(waker);
-        let mut sleep = sleep;
-        assert!(sleep.as_mut().poll(&mut cx).is_ready());
+        let mut alarm = alarm(Instant::now());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(alarm.poll_expired(&mut cx).is_ready());
     }
 
     #[tokio::test]
-    async fn reset_moves_the_deadline() {
-        let timer = timer();
-        let mut sleep = timer.sleep(Duration::from_secs(3600));
+    async fn reset_moves_the_deadline_and_rearms_a_fired_alarm() {
+        let mut alarm = alarm(Instant::now() + Duration::from_secs(3600));
         // Registered with a far deadline...
-        let waker = Waker::noop();
-        assert!(sleep
-            .as_mut()
-            .poll(&mut Context::from_waker(waker))
-            .is_pending());
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(alarm.poll_expired(&mut cx).is_pending());
         // ...then brought close: it fires.
         let soon = Instant::now() + Duration::from_millis(60);
-        timer.reset(&mut sleep, soon);
-        sleep.await;
+        alarm.reset(soon);
+        expired(&mut alarm).await;
         assert!(Instant::now() >= soon);
+        // Moved away again after firing: pending once more.
+        alarm.reset(Instant::now() + Duration::from_secs(3600));
+        assert!(alarm.poll_expired(&mut cx).is_pending());
     }
 
     #[test]
-    fn dropped_sleeps_free_their_slots() {
-        let waker = Waker::noop();
-        let mut cx = Context::from_waker(waker);
-        let timer = timer();
+    fn dropped_alarms_free_their_slots() {
+        let mut cx = Context::from_waker(Waker::noop());
         for _ in 0..1000 {
-            let mut sleep = timer.sleep(Duration::from_secs(3600));
-            assert!(sleep.as_mut().poll(&mut cx).is_pending());
+            let mut alarm = alarm(Instant::now() + Duration::from_secs(3600));
+            assert!(alarm.poll_expired(&mut cx).is_pending());
         }
-        // Each dropped sleep gave its slot back: the slab holds no more than the
-        // few sleeps other tests may have alive meanwhile.
-        let held: usize = timer
-            .0
+        // Each dropped alarm gave its slot back: the slab holds no more than the
+        // few alarms other tests may have alive meanwhile.
+        let wheel = wheel().unwrap();
+        let held: usize = wheel
             .shards
             .iter()
             .map(|s| s.lock().unwrap().entries.len())
             .sum();
         assert!(
             held < 20,
-            "{held} slots for 1000 sleeps, one alive at a time"
+            "{held} slots for 1000 alarms, one alive at a time"
         );
     }
 }

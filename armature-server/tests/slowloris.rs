@@ -118,3 +118,153 @@ async fn idle_keep_alive_connections_are_closed() {
     assert!(sent.starts_with(b"HTTP/1.1 200 OK"));
     server.stop().await.unwrap();
 }
+
+/// A response body of `chunks` one-byte chunks, one every `every`.
+struct Drip {
+    chunks: u32,
+    every: Duration,
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl http_body::Body for Drip {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        if self.chunks == 0 {
+            return std::task::Poll::Ready(None);
+        }
+        std::task::ready!(std::future::Future::poll(self.sleep.as_mut(), cx));
+        self.chunks -= 1;
+        let next = tokio::time::Instant::now() + self.every;
+        self.sleep.as_mut().reset(next);
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(bytes::Bytes::from_static(
+            b"x",
+        )))))
+    }
+}
+
+/// Longer than the 1 s timeout (plus the timer's 50 ms tick), in every phase of a request.
+const LONGER: Duration = Duration::from_millis(1500);
+
+/// `/sleep` answers after [`LONGER`], `/drip` streams its body over [`LONGER`]; anything else
+/// reads the whole request body and answers its length.
+fn slow_phases() -> impl tower::Service<
+    http::Request<armature_server::RequestBody>,
+    Response = http::Response<http_body_util::Either<Drip, http_body_util::Full<bytes::Bytes>>>,
+    Error = armature_server::BodyError,
+    Future = impl Send,
+> + Clone
+       + Send
+       + 'static {
+    use http_body_util::{BodyExt, Either, Full};
+    tower::service_fn(
+        |req: http::Request<armature_server::RequestBody>| async move {
+            let body = match req.uri().path() {
+                "/sleep" => {
+                    tokio::time::sleep(LONGER).await;
+                    Either::Right(Full::from("slept"))
+                }
+                "/drip" => Either::Left(Drip {
+                    chunks: 6,
+                    every: LONGER / 6,
+                    sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+                }),
+                _ => {
+                    let len = req.into_body().collect().await?.to_bytes().len();
+                    Either::Right(Full::from(format!("read {len}")))
+                }
+            };
+            Ok(http::Response::new(body))
+        },
+    )
+}
+
+#[tokio::test]
+async fn requests_that_take_longer_than_the_timeout_are_not_cut_off() {
+    // The timeout covers reading a head only: not a handler at work, not a request body
+    // arriving slowly, not a response body still streaming.
+    let server = Running::start_with(
+        common::local_server().header_read_timeout(Duration::from_secs(1)),
+        slow_phases(),
+    );
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    for (request, body) in [
+        (&b"GET /sleep HTTP/1.1\r\nHost: x\r\n\r\n"[..], "slept"),
+        (b"GET /drip HTTP/1.1\r\nHost: x\r\n\r\n", "xxxxxx"),
+    ] {
+        stream.write_all(request).await.unwrap();
+        assert_eq!(read_one_response(&mut stream).await, body);
+    }
+    // The body of this one trickles in over LONGER.
+    stream
+        .write_all(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\n")
+        .await
+        .unwrap();
+    for _ in 0..6 {
+        tokio::time::sleep(LONGER / 6).await;
+        stream.write_all(b"y").await.unwrap();
+    }
+    assert_eq!(read_one_response(&mut stream).await, "read 6");
+    // All on one connection, which is then idle, and closed for it.
+    assert_cut_off(&closed_by_server(&mut stream).await);
+    server.stop().await.unwrap();
+}
+
+/// Reads one `200` response with a `content-length` or chunked body; returns the body.
+async fn read_one_response(stream: &mut TcpStream) -> String {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = async {
+        loop {
+            if let Some(body) = complete_body(&seen) {
+                return body;
+            }
+            let n = stream.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "closed mid-response: {}",
+                String::from_utf8_lossy(&seen)
+            );
+            seen.extend_from_slice(&buf[..n]);
+        }
+    };
+    tokio::time::timeout(GUARD, read)
+        .await
+        .expect("no response")
+}
+
+/// The body of the `200` response in `data`, once all of it has arrived.
+fn complete_body(data: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(data).expect("ASCII response");
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    let header = |name: &str| {
+        head.split("\r\n").find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    };
+    if let Some(len) = header("content-length") {
+        let len: usize = len.parse().expect("content-length");
+        return (body.len() >= len).then(|| body[..len].to_owned());
+    }
+    assert_eq!(header("transfer-encoding").as_deref(), Some("chunked"));
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let (size, after) = rest.split_once("\r\n")?;
+        let size = usize::from_str_radix(size, 16).expect("chunk size");
+        if size == 0 {
+            return after.starts_with("\r\n").then_some(out);
+        }
+        if after.len() < size + 2 {
+            return None;
+        }
+        out.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+}
