@@ -4,8 +4,9 @@
 //! response ([`head_timeout`](crate::head_timeout)). A slowloris deadline of seconds does not
 //! need a precise timer: here an alarm registers in a sharded slab, and one background thread
 //! wakes the expired ones every [`TICK`]: it fires at most one tick after its deadline, never
-//! before it. Moving a registered alarm is a lock of its (uncontended) shard and two stores,
-//! where a tokio timer would be re-registered in the runtime's timer wheel.
+//! before it. Moving an alarm is a store; the next poll after a tick (or at once, for a move
+//! to an earlier deadline) brings the ticker's copy up to date under its shard's uncontended
+//! lock, where a tokio timer would be re-registered in the runtime's timer wheel every time.
 
 use std::future::Future;
 use std::pin::Pin;
