@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -73,16 +74,21 @@ impl DevCert {
         let names: Vec<String> = names.into_iter().map(Into::into).collect();
         let certified = rcgen::generate_simple_self_signed(names)
             .map_err(|error| ServerError::DevCert(Box::new(error)))?;
-        let dir = Arc::new(CertDir {
-            path: unique_dir(),
-            keep: false.into(),
-        });
-        write_files(
-            &dir.path,
-            &certified.cert.pem(),
-            &certified.signing_key.serialize_pem(),
-        )
-        .map_err(|error| ServerError::DevCert(Box::new(error)))?;
+        let dir = unique_dir()
+            .and_then(|path| {
+                // Owned at once, so the directory is removed if writing fails.
+                let dir = Arc::new(CertDir {
+                    path,
+                    keep: false.into(),
+                });
+                write_files(
+                    &dir.path,
+                    &certified.cert.pem(),
+                    &certified.signing_key.serialize_pem(),
+                )?;
+                Ok(dir)
+            })
+            .map_err(|error| ServerError::DevCert(Box::new(error)))?;
         Ok(Self {
             cert: certified.cert.der().clone(),
             key: certified.signing_key.serialize_der(),
@@ -151,15 +157,29 @@ impl DevCert {
     }
 }
 
-fn unique_dir() -> PathBuf {
+/// A directory of its own under the system temp dir, created here. The name has the process
+/// id, the time and a counter; a name that exists already (another process, a clock that
+/// repeats itself) is skipped, never shared.
+fn unique_dir() -> std::io::Result<PathBuf> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    std::env::temp_dir().join(format!("armature-dev-cert-{}-{nanos}", std::process::id()))
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "armature-dev-cert-{}-{nanos}-{n}",
+            std::process::id()
+        ));
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 fn write_files(dir: &Path, cert_pem: &str, key_pem: &str) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("cert.pem"), cert_pem)?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -167,4 +187,45 @@ fn write_files(dir: &Path, cert_pem: &str, key_pem: &str) -> std::io::Result<()>
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut key = options.open(dir.join("key.pem"))?;
     std::io::Write::write_all(&mut key, key_pem.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Certificates made at the same moment on several threads (as parallel tests do) each
+    /// get a directory of their own; two once shared one when the clock repeated itself.
+    #[test]
+    fn concurrent_certificates_get_directories_of_their_own() {
+        let certs: Vec<DevCert> = std::thread::scope(|scope| {
+            let makers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| DevCert::generate(["localhost"]).expect("dev cert")))
+                .collect();
+            makers.into_iter().map(|m| m.join().unwrap()).collect()
+        });
+        let dirs: std::collections::HashSet<PathBuf> =
+            certs.iter().map(|c| c.dir.path.clone()).collect();
+        assert_eq!(dirs.len(), certs.len());
+        for cert in &certs {
+            let pem = std::fs::read_to_string(cert.cert_path()).unwrap();
+            assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+            assert!(cert.key_path().is_file());
+        }
+        let paths: Vec<PathBuf> = certs.iter().map(|c| c.dir.path.clone()).collect();
+        drop(certs);
+        assert!(
+            paths.iter().all(|p| !p.exists()),
+            "removed with their certificate"
+        );
+    }
+
+    #[test]
+    fn each_call_creates_a_new_directory() {
+        let first = unique_dir().unwrap();
+        let second = unique_dir().unwrap();
+        assert_ne!(first, second);
+        assert!(first.is_dir() && second.is_dir());
+        std::fs::remove_dir(first).unwrap();
+        std::fs::remove_dir(second).unwrap();
+    }
 }
