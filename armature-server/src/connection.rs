@@ -41,8 +41,8 @@ pub(crate) struct Protocols {
     http1: http1::Builder,
     http2: http2::Builder<TokioExecutor>,
     tls: Option<TlsAcceptor>,
-    /// Bounds the TLS handshake and protocol detection.
-    opening_timeout: Duration,
+    /// `Limits::header_read_timeout`: bounds the TLS handshake and protocol detection, then
+    /// each HTTP/1 request head (`HeadTimeout`).
     header_read_timeout: Duration,
 }
 
@@ -72,7 +72,6 @@ impl Protocols {
             http1: h1,
             http2: h2,
             tls,
-            opening_timeout: limits.header_read_timeout,
             header_read_timeout: limits.header_read_timeout,
         }
     }
@@ -129,7 +128,7 @@ async fn opening<T>(
     changes: &mut Changes,
     peer: SocketAddr,
 ) -> Option<T> {
-    let step = tokio::time::timeout(protocols.opening_timeout, step);
+    let step = tokio::time::timeout(protocols.header_read_timeout, step);
     tokio::select! {
         biased;
         () = changes.stopping() => {
