@@ -14,3 +14,4 @@ pub mod rate_limit;
 pub mod request_id;
 
 mod sync;
+mod ticks;

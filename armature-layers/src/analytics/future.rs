@@ -18,12 +18,13 @@ use super::layer::Shared;
 use super::route::Route;
 use super::stats::{class_index, Counters, RouteStats, CLASS_ERROR, HEAD};
 use crate::rate_limit::RateLimited;
+use crate::ticks::Ticks;
 
 /// What is known of a request before its response.
 pub(crate) struct Pending {
     pub(crate) shared: Arc<Shared>,
-    /// Read from the TSC (quanta), as the rate limiter does: a tenth of a system clock read.
-    pub(crate) start: quanta::Instant,
+    /// Read from the TSC, as the rate limiter does: a tenth of a system clock read.
+    pub(crate) start: Ticks,
     pub(crate) method: u8,
     pub(crate) request_bytes: u64,
     pub(crate) consumer: Option<u64>,
@@ -68,7 +69,7 @@ impl Pending {
 pub(crate) struct Recorder {
     shared: Arc<Shared>,
     counters: Counters,
-    start: quanta::Instant,
+    start: Ticks,
     method: u8,
     class: u8,
     request_bytes: u64,
@@ -85,7 +86,7 @@ impl Recorder {
     fn finish(self) {
         self.stats().record(
             usize::from(self.class),
-            quanta::Instant::now().saturating_duration_since(self.start),
+            self.start.elapsed_nanos(),
             self.request_bytes,
             self.response_bytes,
         );

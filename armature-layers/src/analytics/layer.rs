@@ -6,7 +6,8 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use armature_router::{Observation, RouteKey, Router};
-use http::{Request, Response};
+use http::header::CONTENT_LENGTH;
+use http::{HeaderMap, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -14,6 +15,8 @@ use super::consumers::{Consumers, TopConsumers};
 use super::future::{Pending, ResponseFuture};
 use super::route::{Lookup, Route};
 use super::stats::{method_index, Counters, Routes};
+
+use crate::ticks::Ticks;
 
 /// Finds the route of a path the router never saw (a request an outer layer refused), so
 /// that refusal is still counted under its route.
@@ -236,6 +239,8 @@ impl AnalyticsBuilder {
     /// # let _ = analytics;
     /// ```
     pub fn build(self) -> AnalyticsLayer {
+        // Calibrated now rather than on the first request.
+        crate::ticks::warm_up();
         let routes = Routes::new(
             self.max_routes,
             self.register.iter().map(|(m, t)| (m, t.as_str())),
@@ -307,18 +312,11 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let start = quanta::Instant::now();
+        let start = Ticks::now();
         let method = method_index(req.method());
         let shared = &self.shared;
         shared.routes.in_flight(method, 1);
-        // The declared size: the request body stays the caller's type (any type, even `()`),
-        // so it is not wrapped to be counted.
-        let request_bytes = req
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
+        let request_bytes = declared_length(req.headers());
         let consumer = shared.consumers.as_ref().and_then(|c| c.record(&req));
         let lookup = Lookup::new(shared, &req);
         let observation = Observation::start();
@@ -333,5 +331,51 @@ where
             route,
         };
         ResponseFuture::new(future, pending)
+    }
+}
+
+/// The request's declared body size (`Content-Length`; 0 if absent or not a number). The body
+/// stays the caller's type (any type, even `()`), so it is not wrapped to be counted.
+#[inline]
+fn declared_length(headers: &HeaderMap) -> u64 {
+    // A request has a few headers: comparing their names is cheaper than hashing one.
+    let value = if headers.keys_len() <= 8 {
+        headers
+            .iter()
+            .find_map(|(name, value)| (name == CONTENT_LENGTH).then_some(value))
+    } else {
+        headers.get(CONTENT_LENGTH)
+    };
+    value
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn the_declared_length_is_found_among_few_or_many_headers() {
+        for others in [0, 3, 8, 40] {
+            let mut headers = HeaderMap::new();
+            for i in 0..others {
+                headers.insert(
+                    http::HeaderName::try_from(format!("x-h{i}")).unwrap(),
+                    HeaderValue::from_static("v"),
+                );
+            }
+            assert_eq!(declared_length(&headers), 0, "absent, {others} others");
+            headers.insert(CONTENT_LENGTH, HeaderValue::from_static("1234"));
+            assert_eq!(declared_length(&headers), 1234, "{others} others");
+            headers.insert(CONTENT_LENGTH, HeaderValue::from_static("12x"));
+            assert_eq!(
+                declared_length(&headers),
+                0,
+                "not a number, {others} others"
+            );
+        }
     }
 }

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use super::shards::{Add, Shards};
-use std::time::Duration;
 
 use armature_router::RouteKey;
 use http::Method;
@@ -50,6 +49,26 @@ const DURATION_NANOS: [u64; 18] = {
 };
 
 const SIZE_BYTES: [u64; 8] = [64, 256, 1024, 4096, 16384, 65536, 262_144, 1_048_576];
+
+/// The duration bucket of `nanos`: the first whose bound it does not exceed (the last, +Inf,
+/// past them all). Searched from the short end, where a fast API's requests fall after a
+/// compare or two.
+#[inline]
+fn duration_bucket(nanos: u64) -> usize {
+    DURATION_NANOS
+        .iter()
+        .position(|&bound| nanos <= bound)
+        .unwrap_or(DURATION_NANOS.len())
+}
+
+/// The size bucket of `bytes`, computed: the bounds are the powers of 4 from 4^3 to 4^10, so
+/// the bucket is ceil(log4(bytes)) - 3, clamped to `0..=8` (8 is +Inf).
+#[inline]
+fn size_bucket(bytes: u64) -> usize {
+    // ceil(log2(bytes)) for bytes >= 1 (0 for 0 and 1), then halved rounding up.
+    let log2 = (u64::BITS - bytes.saturating_sub(1).leading_zeros()) as usize;
+    (log2.div_ceil(2)).saturating_sub(3).min(SIZE_BYTES.len())
+}
 
 /// Methods with a label of their own; any other is `_OTHER`, as OpenTelemetry says, so an
 /// attacker's made-up methods cannot add series.
@@ -104,10 +123,9 @@ impl<const N: usize> Histogram<N> {
         }
     }
 
+    /// Counts `value` in bucket `index` (of [`duration_bucket`] or [`size_bucket`]).
     #[inline]
-    fn record(&self, add: Add, bounds: &[u64], value: u64) {
-        // `bounds` has N - 1 entries; the last bucket is +Inf.
-        let index = bounds.partition_point(|&b| b < value);
+    fn record(&self, add: Add, index: usize, value: u64) {
         add.u64(&self.buckets[index], 1);
         add.u64(&self.sum, value);
     }
@@ -235,13 +253,16 @@ impl RouteStats {
 
     /// One finished request.
     #[inline]
-    pub(crate) fn record(&self, class: usize, elapsed: Duration, request: u64, response: u64) {
+    pub(crate) fn record(&self, class: usize, nanos: u64, request: u64, response: u64) {
         let (classes, add) = self.classes.local();
         let class = &classes[class];
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        class.duration.record(add, &DURATION_NANOS, nanos);
-        class.request_size.record(add, &SIZE_BYTES, request);
-        class.response_size.record(add, &SIZE_BYTES, response);
+        class.duration.record(add, duration_bucket(nanos), nanos);
+        class
+            .request_size
+            .record(add, size_bucket(request), request);
+        class
+            .response_size
+            .record(add, size_bucket(response), response);
     }
 
     /// What status class `class` (an index of [`CLASSES`]) has recorded.
@@ -452,11 +473,33 @@ mod tests {
     fn buckets_take_values_up_to_and_including_their_bound() {
         let routes = Routes::new(10, [], []);
         let stats = routes.get(0, Some("/a"));
-        stats.record(1, Duration::from_micros(25), 64, 65);
+        stats.record(1, 25_000, 64, 65);
         let class = stats.class(1);
         assert_eq!(class.duration.counts[0], 1);
         assert_eq!(class.request_size.counts[0], 1);
         assert_eq!(class.response_size.counts[1], 1);
+    }
+
+    /// Every bound, its neighbours and extremes, against a binary search of the bounds.
+    #[test]
+    fn bucket_indexes_agree_with_a_search_of_the_bounds() {
+        let searched = |bounds: &[u64], v: u64| bounds.partition_point(|&b| b < v);
+        let probes = |bounds: &[u64]| {
+            let mut values = vec![0, 1, 2, 3, u64::MAX - 1, u64::MAX];
+            for &b in bounds {
+                values.extend([b - 1, b, b + 1, b * 2, b * 3 / 2]);
+            }
+            values.extend((0..20_000).map(|i| i * 97));
+            values
+        };
+        for v in probes(&SIZE_BYTES) {
+            assert_eq!(size_bucket(v), searched(&SIZE_BYTES, v), "{v} bytes");
+        }
+        for v in probes(&DURATION_NANOS) {
+            assert_eq!(duration_bucket(v), searched(&DURATION_NANOS, v), "{v} ns");
+        }
+        assert_eq!(size_bucket(u64::MAX), SIZE_BYTES.len());
+        assert_eq!(duration_bucket(u64::MAX), DURATION_NANOS.len());
     }
 
     #[test]

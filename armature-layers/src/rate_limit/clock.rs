@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::ticks::Ticks;
+
 /// A monotonic clock, read in nanoseconds since an arbitrary epoch of its own.
 ///
 /// The default is [`SystemClock`]. Tests use [`ManualClock`] so that time only moves when
@@ -22,10 +24,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_nanos(&self) -> u64 {
-        static EPOCH: std::sync::OnceLock<quanta::Instant> = std::sync::OnceLock::new();
-        let epoch = *EPOCH.get_or_init(quanta::Instant::now);
+        static EPOCH: std::sync::OnceLock<Ticks> = std::sync::OnceLock::new();
         // u64 nanoseconds last 584 years.
-        u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+        EPOCH.get_or_init(Ticks::now).elapsed_nanos()
     }
 }
 

@@ -166,6 +166,8 @@ impl MemoryStoreBuilder {
         if self.max_keys == 0 || self.shards == Some(0) {
             return Err(RateLimitError::ZeroCapacity);
         }
+        // Calibrated now rather than on the first request (`SystemClock` reads it).
+        crate::ticks::warm_up();
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let shards = self.shards.unwrap_or((cpus * 4).max(8)).min(self.max_keys);
         let shard_capacity = self.max_keys / shards;
