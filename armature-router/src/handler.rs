@@ -19,7 +19,7 @@ use crate::eager::Eager;
 use crate::response::{error, IntoResponse, Response};
 
 /// A boxed response future.
-pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// An async function from a request to something that [`IntoResponse`].
 ///
@@ -132,7 +132,7 @@ pub(crate) trait ErasedHandler<B>: Send + Sync {
 impl<H: Handler<B>, B> ErasedHandler<B> for H {
     fn call(&self, req: Request<B>) -> BoxFuture {
         let fut = Handler::call(self, req);
-        Eager::boxed(async move { fut.await.into_response() })
+        Eager::boxed(async move { Ok(fut.await.into_response()) })
     }
 }
 
@@ -260,7 +260,7 @@ impl<B> Future for EndpointFuture<B> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            CallKindProj::Boxed { fut } => fut.as_mut().poll(cx).map(Ok),
+            CallKindProj::Boxed { fut } => fut.as_mut().poll(cx),
             CallKindProj::Oneshot { fut } => fut.as_mut().poll(cx).map(|result| {
                 Ok(result.unwrap_or_else(|err| {
                     tracing::error!(error = %err, "route service failed");

@@ -394,7 +394,13 @@ impl<B> Future for RouteFuture<B> {
     type Output = Result<Response, Infallible>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
+        let mut this = self.project();
+        // The usual case, an endpoint's answer left as it is: passed through, not moved twice.
+        if this.matched.is_none() && !*this.strip_body {
+            if let KindProj::Endpoint { fut } = this.kind.as_mut().project() {
+                return fut.poll(cx);
+            }
+        }
         let mut res = match this.kind.project() {
             KindProj::Ready { response } => match response.take() {
                 Some(res) => *res,
