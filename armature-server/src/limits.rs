@@ -31,6 +31,8 @@ pub struct Limits {
     /// it is also the idle timeout of HTTP/1 keep-alive connections. It does
     /// not limit a request once its head has arrived: a slow handler, a
     /// request body sent slowly or a long response stream are not cut off.
+    /// Over HTTP/1 it is kept by a coarse timer: a connection is cut off after
+    /// the timeout, never before, and at most 100 ms after.
     pub header_read_timeout: Duration,
 
     /// The largest HTTP/1 request head (request line plus headers) accepted,

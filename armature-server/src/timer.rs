@@ -3,10 +3,12 @@
 //! Each HTTP/1 connection keeps one alarm for its whole life and moves it forward after every
 //! response ([`head_timeout`](crate::head_timeout)). A slowloris deadline of seconds does not
 //! need a precise timer: here an alarm registers in a sharded slab, and one background thread
-//! wakes the expired ones every [`TICK`]: it fires at most one tick after its deadline, never
-//! before it. Moving an alarm is a store; the next poll after a tick (or at once, for a move
-//! to an earlier deadline) brings the ticker's copy up to date under its shard's uncontended
-//! lock, where a tokio timer would be re-registered in the runtime's timer wheel every time.
+//! wakes the expired ones every [`TICK`]. Deadlines are counted in the ticker's ticks, so
+//! setting one reads no clock: an alarm fires after its timeout, never before, and at most two
+//! ticks after (while the ticker runs on time). Restarting an alarm is a load and a store; the
+//! next poll after a tick (or at once, for a move to an earlier deadline) brings the ticker's
+//! copy up to date under its shard's uncontended lock, where a tokio timer would be
+//! re-registered in the runtime's timer wheel every time.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,34 +21,63 @@ use std::time::{Duration, Instant};
 /// How often expired sleeps are woken: the timer's precision.
 pub(crate) const TICK: Duration = Duration::from_millis(50);
 
-/// A deadline that can be moved: a [`CoarseSleep`], or tokio's sleep when the ticker thread
-/// cannot be started.
+/// A timeout that can be restarted: a [`CoarseSleep`], or tokio's sleep when the ticker
+/// thread cannot be started.
 #[derive(Debug)]
 pub(crate) enum Alarm {
     Coarse(CoarseSleep),
-    Tokio(Pin<Box<tokio::time::Sleep>>),
+    Tokio {
+        sleep: Pin<Box<tokio::time::Sleep>>,
+        timeout: Duration,
+    },
 }
 
 impl Alarm {
-    /// An alarm for `deadline`. Must be created inside a tokio runtime (for the fallback).
-    pub(crate) fn new(deadline: Instant) -> Self {
+    /// An alarm that fires `timeout` from now. Must be created inside a tokio runtime (for the
+    /// fallback).
+    pub(crate) fn new(timeout: Duration) -> Self {
         match wheel() {
-            Some(wheel) => Alarm::Coarse(CoarseSleep {
-                deadline,
-                wheel,
-                slot: None,
-                registered: deadline,
-                epoch: 0,
-            }),
-            None => Alarm::Tokio(Box::pin(tokio::time::sleep_until(deadline.into()))),
+            Some(wheel) => {
+                // Ticks to wait after the next one: the next may come at once.
+                let span = timeout.as_nanos().div_ceil(TICK.as_nanos());
+                let span = u64::try_from(span)
+                    .unwrap_or(u64::MAX / 2)
+                    .saturating_add(1);
+                let deadline = EPOCH.load(Ordering::Acquire).saturating_add(span);
+                Alarm::Coarse(CoarseSleep {
+                    deadline,
+                    span,
+                    wheel,
+                    slot: None,
+                    registered: deadline,
+                    epoch: 0,
+                })
+            }
+            None => Alarm::Tokio {
+                sleep: Box::pin(tokio::time::sleep(timeout)),
+                timeout,
+            },
         }
     }
 
-    /// Moves the deadline (earlier or later); a fired alarm is armed again.
-    pub(crate) fn reset(&mut self, deadline: Instant) {
+    /// Starts the timeout again from now; a fired alarm is armed again.
+    pub(crate) fn restart(&mut self) {
         match self {
-            Alarm::Coarse(sleep) => sleep.reset(deadline),
-            Alarm::Tokio(sleep) => sleep.as_mut().reset(deadline.into()),
+            Alarm::Coarse(sleep) => sleep.restart(),
+            Alarm::Tokio { sleep, timeout } => {
+                sleep.as_mut().reset((Instant::now() + *timeout).into())
+            }
+        }
+    }
+
+    /// Changes the timeout later restarts count; the deadline set now stays.
+    #[cfg(test)]
+    pub(crate) fn set_timeout(&mut self, timeout: Duration) {
+        let new = Alarm::new(timeout);
+        match (self, new) {
+            (Alarm::Coarse(sleep), Alarm::Coarse(new)) => sleep.span = new.span,
+            (Alarm::Tokio { timeout: old, .. }, _) => *old = timeout,
+            _ => unreachable!("one wheel per process"),
         }
     }
 
@@ -54,7 +85,7 @@ impl Alarm {
     pub(crate) fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match self {
             Alarm::Coarse(sleep) => Pin::new(sleep).poll(cx),
-            Alarm::Tokio(sleep) => sleep.as_mut().poll(cx),
+            Alarm::Tokio { sleep, .. } => sleep.as_mut().poll(cx),
         }
     }
 }
@@ -67,7 +98,8 @@ struct Slot {
 }
 
 /// The coarse alarm: registered with the ticker on its first pending poll, removed when
-/// dropped.
+/// dropped. Its deadline is a tick number ([`EPOCH`]): it fires once that many ticks have
+/// happened.
 ///
 /// Moving the deadline only changes `deadline` here; the next poll that looks at the entry
 /// brings the ticker's copy up to date (at once when the deadline moved earlier; within a
@@ -77,22 +109,37 @@ struct Slot {
 /// about once per tick, not once per request.
 #[derive(Debug)]
 pub(crate) struct CoarseSleep {
-    deadline: Instant,
+    /// The tick at which it fires.
+    deadline: u64,
+    /// Its timeout in ticks, plus one: a deadline set at tick `e` is `e + span`. Ticks come at
+    /// least [`TICK`] apart and tick `e + 1` comes after the deadline is set, so tick
+    /// `e + span` comes at least the timeout later.
+    span: u64,
     wheel: &'static Wheel,
     /// Where the ticker keeps this alarm, once registered, and the waker it has.
     slot: Option<(Slot, Waker)>,
     /// The deadline the ticker has for this alarm, when registered.
-    registered: Instant,
+    registered: u64,
     /// [`EPOCH`] when this alarm last looked at its entry.
     epoch: u64,
 }
 
-/// Ticks so far: an entry can only have fired if this moved since it was last looked at.
+/// Ticks so far: the clock deadlines are counted in. An entry can only have fired if this
+/// moved since it was last looked at.
 static EPOCH: AtomicU64 = AtomicU64::new(0);
 
+/// Waits until `n` more ticks have happened (tests wait on ticks, not on time).
+#[cfg(test)]
+pub(crate) async fn ticks_pass(n: u64) {
+    let target = EPOCH.load(Ordering::Acquire) + n;
+    while EPOCH.load(Ordering::Acquire) < target {
+        tokio::time::sleep(TICK / 5).await;
+    }
+}
+
 impl CoarseSleep {
-    fn reset(&mut self, deadline: Instant) {
-        self.deadline = deadline;
+    fn restart(&mut self) {
+        self.deadline = EPOCH.load(Ordering::Acquire).saturating_add(self.span);
     }
 }
 
@@ -111,7 +158,7 @@ impl Future for CoarseSleep {
             }
         }
         this.epoch = epoch;
-        if Instant::now() >= this.deadline {
+        if epoch >= this.deadline {
             return Poll::Ready(());
         }
         let wheel = this.wheel;
@@ -153,7 +200,8 @@ impl Drop for CoarseSleep {
 }
 
 struct Entry {
-    deadline: Instant,
+    /// The tick at which it fires.
+    deadline: u64,
     waker: Waker,
     fired: bool,
 }
@@ -183,10 +231,10 @@ impl Shard {
         self.free.push(index);
     }
 
-    /// Marks the entries due at `now` fired and hands their wakers over.
-    fn expire(&mut self, now: Instant, due: &mut Vec<Waker>) {
+    /// Marks the entries due at tick `epoch` fired and hands their wakers over.
+    fn expire(&mut self, epoch: u64, due: &mut Vec<Waker>) {
         for entry in self.entries.iter_mut().flatten() {
-            if !entry.fired && entry.deadline <= now {
+            if !entry.fired && entry.deadline <= epoch {
                 entry.fired = true;
                 due.push(entry.waker.clone());
             }
@@ -247,13 +295,15 @@ fn tick() {
         return;
     };
     loop {
+        // At least a tick between two: `sleep` never returns early.
         thread::sleep(TICK);
-        let now = Instant::now();
+        // Only this thread moves the epoch.
+        let epoch = EPOCH.load(Ordering::Relaxed) + 1;
         for index in 0..wheel.shards.len() {
-            wheel.shard(index).expire(now, &mut due);
+            wheel.shard(index).expire(epoch, &mut due);
         }
-        // Before the wakes: a woken alarm must see a new epoch, or it would not look.
-        EPOCH.fetch_add(1, Ordering::Release);
+        // Before the wakes: a woken alarm must see the new epoch, or it would not look.
+        EPOCH.store(epoch, Ordering::Release);
         // Woken outside the locks: a waker may poll, and so lock, at once.
         due.drain(..).for_each(Waker::wake);
     }
@@ -273,8 +323,8 @@ fn shard_of_this_thread(shards: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn alarm(deadline: Instant) -> Alarm {
-        let alarm = Alarm::new(deadline);
+    fn alarm(timeout: Duration) -> Alarm {
+        let alarm = Alarm::new(timeout);
         assert!(
             matches!(alarm, Alarm::Coarse(_)),
             "the ticker thread starts"
@@ -287,40 +337,42 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn fires_after_its_deadline_never_before() {
-        let deadline = Instant::now() + Duration::from_millis(120);
-        expired(&mut alarm(deadline)).await;
-        assert!(Instant::now() >= deadline);
+    async fn fires_after_its_timeout_never_before() {
+        let earliest = Instant::now() + Duration::from_millis(120);
+        expired(&mut alarm(Duration::from_millis(120))).await;
+        assert!(Instant::now() >= earliest);
     }
 
     #[tokio::test]
-    async fn a_past_deadline_is_ready_at_once() {
-        let mut alarm = alarm(Instant::now());
+    async fn a_zero_timeout_fires_at_the_next_tick_not_at_once() {
+        let mut alarm = alarm(Duration::ZERO);
         let mut cx = Context::from_waker(Waker::noop());
-        assert!(alarm.poll_expired(&mut cx).is_ready());
-    }
-
-    #[tokio::test]
-    async fn reset_moves_the_deadline_and_rearms_a_fired_alarm() {
-        let mut alarm = alarm(Instant::now() + Duration::from_secs(3600));
-        // Registered with a far deadline...
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(alarm.poll_expired(&mut cx).is_pending());
-        // ...then brought close: it fires.
-        let soon = Instant::now() + Duration::from_millis(60);
-        alarm.reset(soon);
+        let before = EPOCH.load(Ordering::Acquire);
+        let ready = alarm.poll_expired(&mut cx).is_ready();
+        // Ready only if a tick came between making and polling it.
+        assert!(!ready || EPOCH.load(Ordering::Acquire) > before);
         expired(&mut alarm).await;
-        assert!(Instant::now() >= soon);
-        // Moved away again after firing: pending once more.
-        alarm.reset(Instant::now() + Duration::from_secs(3600));
+    }
+
+    #[tokio::test]
+    async fn restart_moves_the_deadline_and_rearms_a_fired_alarm() {
+        let mut alarm = alarm(Duration::from_millis(60));
+        let mut cx = Context::from_waker(Waker::noop());
         assert!(alarm.poll_expired(&mut cx).is_pending());
+        expired(&mut alarm).await;
+        // Restarted after firing: pending again, for the whole timeout.
+        let earliest = Instant::now() + Duration::from_millis(60);
+        alarm.restart();
+        assert!(alarm.poll_expired(&mut cx).is_pending());
+        expired(&mut alarm).await;
+        assert!(Instant::now() >= earliest);
     }
 
     #[test]
     fn dropped_alarms_free_their_slots() {
         let mut cx = Context::from_waker(Waker::noop());
         for _ in 0..1000 {
-            let mut alarm = alarm(Instant::now() + Duration::from_secs(3600));
+            let mut alarm = alarm(Duration::from_secs(3600));
             assert!(alarm.poll_expired(&mut cx).is_pending());
         }
         // Each dropped alarm gave its slot back: the slab holds no more than the

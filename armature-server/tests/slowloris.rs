@@ -147,7 +147,8 @@ impl http_body::Body for Drip {
     }
 }
 
-/// Longer than the 1 s timeout (plus the timer's 50 ms tick), in every phase of a request.
+/// Longer than the 1 s timeout (plus up to two of the timer's 50 ms ticks), in every phase of a
+/// request.
 const LONGER: Duration = Duration::from_millis(1500);
 
 /// `/sleep` answers after [`LONGER`], `/drip` streams its body over [`LONGER`]; anything else
