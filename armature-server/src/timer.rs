@@ -345,9 +345,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_timeout_fires_at_the_next_tick_not_at_once() {
+        // Read first: the alarm's deadline is then at least the tick after `before`.
+        let before = EPOCH.load(Ordering::Acquire);
         let mut alarm = alarm(Duration::ZERO);
         let mut cx = Context::from_waker(Waker::noop());
-        let before = EPOCH.load(Ordering::Acquire);
         let ready = alarm.poll_expired(&mut cx).is_ready();
         // Ready only if a tick came between making and polling it.
         assert!(!ready || EPOCH.load(Ordering::Acquire) > before);
@@ -355,15 +356,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn restart_moves_the_deadline_and_rearms_a_fired_alarm() {
-        let mut alarm = alarm(Duration::from_millis(60));
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(alarm.poll_expired(&mut cx).is_pending());
+    async fn restart_rearms_a_fired_alarm_for_its_whole_timeout() {
+        let mut alarm = alarm(Duration::ZERO);
         expired(&mut alarm).await;
-        // Restarted after firing: pending again, for the whole timeout.
-        let earliest = Instant::now() + Duration::from_millis(60);
+        let mut cx = Context::from_waker(Waker::noop());
+        // Restarted after firing: pending again (an hour away, whatever the machine's load).
+        alarm.set_timeout(Duration::from_secs(3600));
         alarm.restart();
         assert!(alarm.poll_expired(&mut cx).is_pending());
+        // Restarted with a short timeout: fires, and not before that timeout.
+        alarm.set_timeout(Duration::from_millis(60));
+        let earliest = Instant::now() + Duration::from_millis(60);
+        alarm.restart();
         expired(&mut alarm).await;
         assert!(Instant::now() >= earliest);
     }
