@@ -38,11 +38,7 @@ impl Alarm {
     pub(crate) fn new(timeout: Duration) -> Self {
         match wheel() {
             Some(wheel) => {
-                // Ticks to wait after the next one: the next may come at once.
-                let span = timeout.as_nanos().div_ceil(TICK.as_nanos());
-                let span = u64::try_from(span)
-                    .unwrap_or(u64::MAX / 2)
-                    .saturating_add(1);
+                let span = span(timeout);
                 let deadline = EPOCH.load(Ordering::Acquire).saturating_add(span);
                 Alarm::Coarse(CoarseSleep {
                     deadline,
@@ -73,11 +69,9 @@ impl Alarm {
     /// Changes the timeout later restarts count; the deadline set now stays.
     #[cfg(test)]
     pub(crate) fn set_timeout(&mut self, timeout: Duration) {
-        let new = Alarm::new(timeout);
-        match (self, new) {
-            (Alarm::Coarse(sleep), Alarm::Coarse(new)) => sleep.span = new.span,
-            (Alarm::Tokio { timeout: old, .. }, _) => *old = timeout,
-            _ => unreachable!("one wheel per process"),
+        match self {
+            Alarm::Coarse(sleep) => sleep.span = span(timeout),
+            Alarm::Tokio { timeout: old, .. } => *old = timeout,
         }
     }
 
@@ -122,6 +116,15 @@ pub(crate) struct CoarseSleep {
     registered: u64,
     /// [`EPOCH`] when this alarm last looked at its entry.
     epoch: u64,
+}
+
+/// A coarse alarm's [`span`](CoarseSleep::span) for `timeout`: the ticks the timeout takes,
+/// plus one to wait for the next tick (which may come at once).
+fn span(timeout: Duration) -> u64 {
+    let ticks = timeout.as_nanos().div_ceil(TICK.as_nanos());
+    u64::try_from(ticks)
+        .unwrap_or(u64::MAX / 2)
+        .saturating_add(1)
 }
 
 /// Ticks so far: the clock deadlines are counted in. An entry can only have fired if this

@@ -85,10 +85,11 @@
 //! ([`armature_router::observe`]): no second match, no response extension. The counters of a
 //! route pre-registered with [`AnalyticsBuilder::routes`] are then found by its number, with
 //! no lookup; other routes by a hash lookup of the template under a read lock (no allocation
-//! once a route has been seen). Add two raw reads of the TSC (one calibrated clock for the
-//! process, calibrated when the layer is built, not on the first request; the difference is
-//! scaled once), and counter updates in a shard of the calling thread's own: plain loads and stores, no atomic read-modify-write
-//! (threads past twice the CPU count share one shard, with atomic adds). The reading services
+//! once a route has been seen). Add two raw reads of the TSC (one clock for the process,
+//! calibrated when the layer is built, not on the first request; the difference is scaled
+//! once), and counter updates in a shard of the calling thread's own: plain loads and stores,
+//! no atomic read-modify-write (threads past twice the CPU count share one shard, with atomic
+//! adds). The reading services
 //! sum the shards. Route templates are capped ([`AnalyticsBuilder::max_routes`]). Per-consumer
 //! counts ([`AnalyticsBuilder::consumers`]) live in a fixed-size space-saving table, so a
 //! flood of distinct API keys or IPs cannot grow memory; API keys are shown as fingerprints.
