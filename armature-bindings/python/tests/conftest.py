@@ -28,19 +28,28 @@ sys.path.insert(0, str(HERE))
 
 
 class Server:
-    """`tests/apps.py` in a subprocess, on a free port, logging to files."""
+    """`tests/apps.py` in a subprocess, on a free port, logging to files.
+
+    The log files live under pytest's base temporary directory (`log_root`, set for the
+    session below), which pytest prunes to the last few runs, so they can be read after a
+    failure and do not pile up in /tmp.
+    """
+
+    log_root: Path | None = None
 
     def __init__(self, *args: str) -> None:
-        self.dir = tempfile.mkdtemp(prefix="armature-test-")
+        self.dir = tempfile.mkdtemp(prefix="server-", dir=self.log_root)
         self.stdout_path = os.path.join(self.dir, "stdout")
         self.stderr_path = os.path.join(self.dir, "stderr")
         env = {**os.environ, "ARMATURE_LOG": "info", "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "apps.py"), "--port", "0", *args],
-            stdout=open(self.stdout_path, "w"),
-            stderr=open(self.stderr_path, "w"),
-            env=env,
-        )
+        # The child writes through its own copies of the descriptors.
+        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(HERE / "apps.py"), "--port", "0", *args],
+                stdout=out,
+                stderr=err,
+                env=env,
+            )
         deadline = time.monotonic() + 30
         while True:
             match = re.search(r"serving on (http://\S+)", self.stdout())
@@ -65,6 +74,11 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _server_logs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    Server.log_root = tmp_path_factory.mktemp("servers")
 
 
 @pytest.fixture(scope="session")
