@@ -215,29 +215,31 @@ impl<B: Body> Body for AnalyticsBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
-        let frame = ready!(this.inner.as_mut().poll_frame(cx));
-        if let Some(recorder) = this.recorder.as_mut() {
-            match &frame {
-                Some(Ok(frame)) => {
-                    if let Some(data) = frame.data_ref() {
-                        recorder.response_bytes += data.remaining() as u64;
-                    }
-                    *this.complete = *this.head || this.inner.is_end_stream();
+        // The frame is looked at in place and returned as polled, not moved out and back.
+        let polled = this.inner.as_mut().poll_frame(cx);
+        let Poll::Ready(frame) = &polled else {
+            return polled;
+        };
+        let Some(recorder) = this.recorder.as_mut() else {
+            return polled;
+        };
+        match frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    recorder.response_bytes += data.remaining() as u64;
                 }
-                Some(Err(_)) => {
-                    recorder.stats().body_errors.fetch_add(1, Relaxed);
-                    if let Some(recorder) = this.recorder.take() {
-                        recorder.finish();
-                    }
-                }
-                None => {
-                    if let Some(recorder) = this.recorder.take() {
-                        recorder.finish();
-                    }
-                }
+                *this.complete = *this.head || this.inner.is_end_stream();
+                return polled;
             }
+            Some(Err(_)) => {
+                recorder.stats().body_errors.fetch_add(1, Relaxed);
+            }
+            None => {}
         }
-        Poll::Ready(frame)
+        if let Some(recorder) = this.recorder.take() {
+            recorder.finish();
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -246,5 +248,129 @@ impl<B: Body> Body for AnalyticsBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::convert::Infallible;
+    use std::io;
+
+    use bytes::Bytes;
+    use http::{Method, Request};
+    use http_body_util::BodyExt;
+    use tower::{service_fn, Layer, ServiceExt};
+
+    use super::super::stats::{method_index, METHODS};
+    use super::super::AnalyticsLayer;
+    use super::*;
+
+    /// A body of scripted frames: data, or an error; ended once they are all sent.
+    struct Frames(VecDeque<Result<&'static str, &'static str>>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = io::Error;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+            Poll::Ready(self.0.pop_front().map(|frame| match frame {
+                Ok(data) => Ok(Frame::data(Bytes::from_static(data.as_bytes()))),
+                Err(msg) => Err(io::Error::other(msg)),
+            }))
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.0.is_empty()
+        }
+    }
+
+    /// What a request of `method` answered with `frames` recorded, after `read` did what it
+    /// does with the response body (read some of it, or none) and dropped it.
+    fn outcome<R>(
+        method: Method,
+        frames: &[Result<&'static str, &'static str>],
+        read: R,
+    ) -> (u64, u64, u64, u64)
+    where
+        R: AsyncFnOnce(&mut Pin<Box<AnalyticsBody<Frames>>>),
+    {
+        let analytics = AnalyticsLayer::new();
+        let frames: VecDeque<_> = frames.iter().copied().collect();
+        let svc = analytics.layer(service_fn(move |_req: Request<()>| {
+            let frames = Frames(frames.clone());
+            async move { Ok::<_, Infallible>(Response::new(frames)) }
+        }));
+        tokio_test::block_on(async {
+            let req = Request::builder().method(method.clone()).body(()).unwrap();
+            let res = svc.oneshot(req).await.unwrap();
+            let mut body = Box::pin(res.into_body());
+            read(&mut body).await;
+        });
+        let stats = analytics.shared.routes.get(method_index(&method), None);
+        assert_eq!(stats.method, METHODS[method_index(&method)]);
+        let ok = stats.class(1);
+        (
+            ok.duration.count(),
+            ok.response_size.sum,
+            stats.aborted.load(Relaxed),
+            stats.body_errors.load(Relaxed),
+        )
+    }
+
+    const TWO: [Result<&str, &str>; 2] = [Ok("hello, "), Ok("world")];
+
+    #[test]
+    fn a_body_read_to_its_end_counts_its_bytes_once() {
+        let read_all = async |body: &mut Pin<Box<AnalyticsBody<Frames>>>| {
+            while let Some(frame) = body.frame().await {
+                frame.unwrap();
+            }
+            // Polled again after the end: nothing is counted twice.
+            assert!(body.frame().await.is_none());
+        };
+        assert_eq!(outcome(Method::GET, &TWO, read_all), (1, 12, 0, 0));
+    }
+
+    #[test]
+    fn a_body_dropped_after_its_last_frame_is_complete_not_aborted() {
+        // hyper stops polling a body that says it has ended, and drops it.
+        let read_frames = async |body: &mut Pin<Box<AnalyticsBody<Frames>>>| {
+            body.frame().await.unwrap().unwrap();
+            body.frame().await.unwrap().unwrap();
+            assert!(body.is_end_stream());
+        };
+        assert_eq!(outcome(Method::GET, &TWO, read_frames), (1, 12, 0, 0));
+    }
+
+    #[test]
+    fn a_body_dropped_midway_is_aborted_with_the_bytes_sent() {
+        let read_one = async |body: &mut Pin<Box<AnalyticsBody<Frames>>>| {
+            body.frame().await.unwrap().unwrap();
+        };
+        assert_eq!(outcome(Method::GET, &TWO, read_one), (1, 7, 1, 0));
+        let read_none = async |_: &mut Pin<Box<AnalyticsBody<Frames>>>| {};
+        assert_eq!(outcome(Method::GET, &TWO, read_none), (1, 0, 1, 0));
+    }
+
+    #[test]
+    fn a_body_that_fails_is_a_body_error_counted_once() {
+        let frames = [Ok("part"), Err("disk gone"), Ok("never")];
+        let read_all = async |body: &mut Pin<Box<AnalyticsBody<Frames>>>| {
+            assert!(body.frame().await.unwrap().is_ok());
+            assert!(body.frame().await.unwrap().is_err());
+            // Read on past the error, then dropped: recorded once, and not as aborted.
+            assert!(body.frame().await.unwrap().is_ok());
+        };
+        assert_eq!(outcome(Method::GET, &frames, read_all), (1, 4, 0, 1));
+    }
+
+    #[test]
+    fn a_head_answer_dropped_unread_is_not_aborted() {
+        let read_none = async |_: &mut Pin<Box<AnalyticsBody<Frames>>>| {};
+        assert_eq!(outcome(Method::HEAD, &TWO, read_none), (1, 0, 0, 0));
     }
 }
