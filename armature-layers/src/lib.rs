@@ -13,5 +13,6 @@ pub mod logger;
 pub mod rate_limit;
 pub mod request_id;
 
+mod frame;
 mod sync;
 mod ticks;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use armature_router::{MatchedRoute, Observation};
-use bytes::Buf;
 use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
@@ -17,6 +16,7 @@ use pin_project_lite::pin_project;
 use super::layer::Shared;
 use super::route::Route;
 use super::stats::{class_index, Counters, RouteStats, CLASS_ERROR, HEAD};
+use crate::frame::Seen;
 use crate::rate_limit::RateLimited;
 use crate::ticks::Ticks;
 
@@ -215,29 +215,24 @@ impl<B: Body> Body for AnalyticsBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
-        // The frame is looked at in place and returned as polled, not moved out and back.
         let polled = this.inner.as_mut().poll_frame(cx);
-        let Poll::Ready(frame) = &polled else {
-            return polled;
-        };
-        let Some(recorder) = this.recorder.as_mut() else {
-            return polled;
-        };
-        match frame {
-            Some(Ok(frame)) => {
-                if let Some(data) = frame.data_ref() {
-                    recorder.response_bytes += data.remaining() as u64;
+        if let Some(recorder) = this.recorder.as_mut() {
+            let ended = match Seen::of(&polled) {
+                Seen::Pending => false,
+                Seen::Frame { bytes } => {
+                    recorder.response_bytes += bytes;
+                    *this.complete = *this.head || this.inner.is_end_stream();
+                    false
                 }
-                *this.complete = *this.head || this.inner.is_end_stream();
-                return polled;
+                Seen::Error => {
+                    recorder.stats().body_errors.fetch_add(1, Relaxed);
+                    true
+                }
+                Seen::End => true,
+            };
+            if let Some(recorder) = this.recorder.take_if(|_| ended) {
+                recorder.finish();
             }
-            Some(Err(_)) => {
-                recorder.stats().body_errors.fetch_add(1, Relaxed);
-            }
-            None => {}
-        }
-        if let Some(recorder) = this.recorder.take() {
-            recorder.finish();
         }
         polled
     }

@@ -1,11 +1,11 @@
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
-use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::record::{Outcome, Record};
+use crate::frame::Seen;
 
 pin_project! {
     /// Response body of [`LoggerService`](super::LoggerService): counts the bytes sent and logs
@@ -49,26 +49,25 @@ impl<B: Body> Body for LoggedBody<B> {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
         let mut this = self.project();
-        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        let polled = this.inner.as_mut().poll_frame(cx);
         if let Some(record) = this.record.as_mut() {
-            match &frame {
-                Some(Ok(frame)) => {
-                    if let Some(data) = frame.data_ref() {
-                        record.bytes += data.remaining() as u64;
-                    }
+            match Seen::of(&polled) {
+                Seen::Pending => {}
+                Seen::Frame { bytes } => {
+                    record.bytes += bytes;
                     *this.complete = this.inner.is_end_stream();
                 }
-                Some(Err(_)) => {
+                Seen::Error => {
                     record.emit(Outcome::BodyError);
                     *this.record = None;
                 }
-                None => {
+                Seen::End => {
                     record.emit(Outcome::Ok);
                     *this.record = None;
                 }
             }
         }
-        Poll::Ready(frame)
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
