@@ -2,19 +2,22 @@
 //! same router behind the layer (routes found on first use, or pre-registered with
 //! `.routes(&router)`, which also finds the route of refused requests by their path),
 //! and with a per-consumer (client IP) table. Each iteration calls the service, polls its
-//! (ready) future without a runtime and drops the response, which is when the layer records.
-//! The overhead is the difference from `router`.
+//! (ready) future without a runtime and reads the response body to its end, as a server does:
+//! that is when the layer records. The overhead is the difference from `router`.
 //!
 //! `cargo bench -p armature-benches --bench analytics`
 
 use std::future::Future;
 use std::hint::black_box;
 use std::net::SocketAddr;
+use std::task::Poll;
 
 use armature_layers::analytics::{AnalyticsLayer, Consumers};
 use armature_router::{get, Router};
+use bytes::Buf;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{Request, Response, StatusCode};
+use http_body::Body;
 use tower::{Layer, Service};
 
 fn request() -> Request<()> {
@@ -24,20 +27,34 @@ fn request() -> Request<()> {
     req
 }
 
-/// Calls the service and polls its future to completion without a runtime (every future
-/// here is ready at once), then drops the response.
-fn drive<S, B>(svc: &mut S, req: Request<()>) -> StatusCode
+/// Calls the service, polls its future to completion and reads the response body to its end,
+/// all without a runtime (every future and body here is ready at once). Returns the status and
+/// the body's length.
+fn drive<S, B>(svc: &mut S, req: Request<()>) -> (StatusCode, usize)
 where
     S: Service<Request<()>, Response = Response<B>>,
     S::Error: std::fmt::Debug,
+    B: Body<Data: Buf, Error: std::fmt::Debug>,
 {
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
     assert!(svc.poll_ready(&mut cx).is_ready());
     let mut fut = std::pin::pin!(svc.call(req));
-    match fut.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(res) => res.unwrap().status(),
-        std::task::Poll::Pending => unreachable!("no future here waits"),
+    let Poll::Ready(res) = fut.as_mut().poll(&mut cx) else {
+        unreachable!("no future here waits")
+    };
+    let res = res.unwrap();
+    let status = res.status();
+    let mut body = std::pin::pin!(res.into_body());
+    let mut len = 0;
+    loop {
+        match body.as_mut().poll_frame(&mut cx) {
+            Poll::Ready(Some(frame)) => {
+                len += frame.unwrap().data_ref().map_or(0, Buf::remaining);
+            }
+            Poll::Ready(None) => return (status, len),
+            Poll::Pending => unreachable!("no body here waits"),
+        }
     }
 }
 
@@ -50,6 +67,8 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("analytics");
 
     let mut bare = router.clone();
+    // What is timed really answers: "alice" from the `/users/{id}` route.
+    assert_eq!(drive(&mut bare, request()), (StatusCode::OK, 5));
     group.bench_function("router", |b| {
         b.iter_batched(
             request,
@@ -59,6 +78,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let mut layered = AnalyticsLayer::new().layer(router.clone());
+    assert_eq!(drive(&mut layered, request()), (StatusCode::OK, 5));
     group.bench_function("analytics+router", |b| {
         b.iter_batched(
             request,
@@ -71,6 +91,7 @@ fn bench(c: &mut Criterion) {
         .routes(&router)
         .build()
         .layer(router.clone());
+    assert_eq!(drive(&mut registered, request()), (StatusCode::OK, 5));
     group.bench_function("analytics(routes)+router", |b| {
         b.iter_batched(
             request,
@@ -84,6 +105,7 @@ fn bench(c: &mut Criterion) {
         .consumers(Consumers::client_ip(), 1000)
         .build()
         .layer(router.clone());
+    assert_eq!(drive(&mut consumers, request()), (StatusCode::OK, 5));
     group.bench_function("analytics(routes,consumers)+router", |b| {
         b.iter_batched(
             request,
