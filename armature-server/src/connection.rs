@@ -33,6 +33,8 @@ const HYPER_DEFAULT_MAX_BUF: usize = 8192 + 4096 * 100;
 pub(crate) struct Http1Settings {
     pub(crate) keep_alive: bool,
     pub(crate) pipeline_flush: bool,
+    /// `None`: hyper's choice (vectored when the transport says it writes vectors well).
+    pub(crate) writev: Option<bool>,
 }
 
 /// Per-server connection settings, built once and shared by every
@@ -58,6 +60,9 @@ impl Protocols {
             .max_header_size(limits.max_header_size)
             .keep_alive(http1.keep_alive)
             .pipeline_flush(http1.pipeline_flush);
+        if let Some(writev) = http1.writev {
+            h1.writev(writev);
+        }
         if limits.max_header_size >= HYPER_DEFAULT_MAX_BUF {
             // Otherwise the buffer limit would cut in before the header cap.
             h1.max_buf_size(limits.max_header_size + 8192);

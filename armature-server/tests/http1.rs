@@ -76,3 +76,59 @@ async fn keep_alive_off_closes_after_each_response() {
     assert_eq!(exchange.responses(), vec![(200, "GET /1 0".to_owned())]);
     server.stop().await.unwrap();
 }
+
+/// A response body of `chunks` chunks, each a different run of bytes, so a chunk lost,
+/// repeated or reordered changes what the client reads.
+struct Chunks(std::collections::VecDeque<Bytes>);
+
+impl Chunks {
+    fn new(chunks: usize, len: usize) -> (Self, Vec<u8>) {
+        let parts: std::collections::VecDeque<Bytes> = (0..chunks)
+            .map(|i| Bytes::from((0..len).map(|j| (i * 31 + j) as u8).collect::<Vec<u8>>()))
+            .collect();
+        let whole = parts.iter().flat_map(|b| b.iter().copied()).collect();
+        (Chunks(parts), whole)
+    }
+}
+
+impl http_body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|b| Ok(http_body::Frame::data(b))))
+    }
+}
+
+#[tokio::test]
+async fn both_write_strategies_deliver_small_and_large_bodies_intact() {
+    use http_body_util::BodyExt;
+    // (chunks, bytes each): a small answer, and 3 MiB in 48 chunks, past hyper's write
+    // buffer limit (~400 KiB), so the connection has to wait for the socket mid-body.
+    for writev in [false, true] {
+        for (chunks, len) in [(1, 13), (48, 64 * 1024)] {
+            let service = tower::service_fn(move |_req: Request<armature_server::RequestBody>| {
+                let (body, _) = Chunks::new(chunks, len);
+                async move { Ok::<_, std::convert::Infallible>(http::Response::new(body)) }
+            });
+            let server = Running::start_with(common::local_server().http1_writev(writev), service);
+            let mut client = common::h1_client(server.addr).await;
+            for _ in 0..2 {
+                client.ready().await.unwrap();
+                let res = client.send_request(get("/")).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+                let got = res.into_body().collect().await.unwrap().to_bytes();
+                let (_, whole) = Chunks::new(chunks, len);
+                assert!(
+                    got == whole,
+                    "writev({writev}), {chunks} x {len} B: got {} B",
+                    got.len()
+                );
+            }
+            server.stop().await.unwrap();
+        }
+    }
+}
