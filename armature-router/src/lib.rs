@@ -15,6 +15,7 @@ mod path;
 mod pattern;
 mod response;
 mod router;
+mod scan;
 mod statics;
 mod table;
 mod tree;

@@ -14,6 +14,8 @@
 
 use std::borrow::Cow;
 
+use crate::scan::find;
+
 /// A path held an invalid percent-escape or decoded to invalid UTF-8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct InvalidPath;
@@ -36,9 +38,10 @@ fn is_unreserved(byte: u8) -> bool {
 /// Borrows when `path` holds no `%`, which is the common case and allocation-free.
 pub(crate) fn normalize(path: &str) -> Result<Cow<'_, str>, InvalidPath> {
     let bytes = path.as_bytes();
-    let Some(first) = bytes.iter().position(|&b| b == b'%') else {
+    let first = find::<b'%'>(bytes, 0);
+    if first == bytes.len() {
         return Ok(Cow::Borrowed(path));
-    };
+    }
     let mut out = Vec::with_capacity(bytes.len());
     out.extend_from_slice(&bytes[..first]);
     let mut i = first;

@@ -12,6 +12,7 @@
 
 use smallvec::SmallVec;
 
+use crate::scan::{find, load};
 use crate::tree::Node;
 
 /// Byte ranges of the matched parameter values within the path, in pattern order.
@@ -131,7 +132,7 @@ impl Table {
 
     fn find(&self, node: u32, path: &[u8], start: usize, spans: &mut Spans) -> Option<u32> {
         let flat = self.nodes[node as usize];
-        let end = segment_end(path, start);
+        let end = find::<b'/'>(path, start);
         let last = end == path.len();
 
         if flat.statics {
@@ -193,48 +194,6 @@ impl Table {
             at = (at + 1) & self.mask;
         }
     }
-}
-
-/// The index of the first `/` at or after `start`, or `path.len()`: eight bytes at a time.
-#[inline(always)]
-fn segment_end(path: &[u8], start: usize) -> usize {
-    const SLASHES: u64 = u64::from_ne_bytes([b'/'; 8]);
-    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
-    // The high bit of every byte of `w` that is a `/`, and no other bit (no carries between
-    // bytes, so unlike the shorter `(x - 0x01..) & !x` trick it may be masked afterwards).
-    let slashes = |w: u64| {
-        let x = w ^ SLASHES;
-        !(((x & LOW7) + LOW7) | x | LOW7)
-    };
-    let mut at = start;
-    while let Some(chunk) = path.get(at..at + 8) {
-        let found = slashes(load(chunk));
-        if found != 0 {
-            return at + (found.trailing_zeros() / 8) as usize;
-        }
-        at += 8;
-    }
-    if at < path.len() && path.len() >= 8 {
-        // The last eight bytes, ignoring those before `at` (already searched, or before `start`).
-        let from = path.len() - 8;
-        let chunk = &path[from..];
-        let found = slashes(load(chunk)) & (u64::MAX << ((at - from) * 8));
-        return if found != 0 {
-            from + (found.trailing_zeros() / 8) as usize
-        } else {
-            path.len()
-        };
-    }
-    path[at..]
-        .iter()
-        .position(|&b| b == b'/')
-        .map_or(path.len(), |i| at + i)
-}
-
-/// Eight bytes as a little-endian word.
-#[inline(always)]
-fn load(chunk: &[u8]) -> u64 {
-    u64::from_le_bytes(chunk.try_into().expect("eight bytes"))
 }
 
 /// `bytes[start..end]` as two words: the first eight bytes and, for up to 16 bytes, the rest
@@ -307,27 +266,6 @@ mod tests {
             let values = spans.iter().map(|&(s, e)| path[s..e].to_owned()).collect();
             (routes[i], values)
         })
-    }
-
-    #[test]
-    fn segment_end_agrees_with_a_byte_scan() {
-        // Every length up to 40, a `/` (or none) at every position, `.` (which is `/` ^ 1,
-        // the byte a borrowing zero-byte test misreports) around it, and every start.
-        for len in 0..40 {
-            for slash in (0..len).map(Some).chain([None]) {
-                let mut path = vec![b'.'; len];
-                if let Some(i) = slash {
-                    path[i] = b'/';
-                }
-                for start in 0..=len {
-                    let expected = path[start..]
-                        .iter()
-                        .position(|&b| b == b'/')
-                        .map_or(len, |i| start + i);
-                    assert_eq!(segment_end(&path, start), expected, "{path:?} from {start}");
-                }
-            }
-        }
     }
 
     #[test]
