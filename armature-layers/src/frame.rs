@@ -8,7 +8,7 @@ use http_body::Frame;
 
 /// What a body's `poll_frame` returned, as a watching layer sees it. It is read from the poll
 /// by reference, so the wrapper returns the frame as polled rather than moving it out and
-/// back in (a frame moved twice cost ~30 instructions a poll).
+/// back in (in the logger: ~47 instructions a request fewer, BENCHMARKS.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Seen {
     /// Not ready.
