@@ -230,6 +230,8 @@ def aggregate(rows):
             "server": server, "proto": proto, "endpoint": endpoint, "n": len(rs),
             "rps": med,
             "spread": (max(rps) - min(rps)) / med if med else float("nan"),
+            # In run order: a machine that switches speed mid-run shows as two clusters.
+            "rounds": rps,
             "cpu_us_req": median([r["cpu_us_req"] for r in rs]),
             "lat": {k: median([r["lat"].get(k, float("nan")) for r in rs]) for k in rs[0]["lat"]},
             "core_pct": median([r["core_pct"] for r in rs]),
@@ -261,7 +263,9 @@ def report(path, baseline):
             lat_head = "latency mean / max"
         else:
             lat_head = "p99 latency"
-        spread_head, spread_align = (" req/s spread |", "--:|") if rounds > 1 else ("", "")
+        spread_head, spread_align = (
+            (" req/s spread (each round) |", "--:|") if rounds > 1 else ("", "")
+        )
         lines.append(
             f"| server | endpoint | req/s |{spread_head} {lat_head} | server CPU µs/req "
             f"| req/s vs {base} | CPU/req vs {base} | server core % | load-gen core % | other % | errors |"
@@ -279,7 +283,8 @@ def report(path, baseline):
             noise = f"{r['noise_pct']:.0f}"
             if r["noise_pct"] >= NOISY_PCT:
                 noise = f"**{noise}**"
-            spread = f" {100 * r['spread']:.0f}% (n={r['n']}) |" if rounds > 1 else ""
+            each = " / ".join(f"{x / 1000:.0f}k" for x in r["rounds"])
+            spread = f" {100 * r['spread']:.0f}% ({each}) |" if rounds > 1 else ""
             lines.append(
                 f"| {r['server']} | {r['endpoint']} | {r['rps']:,.0f} |{spread} {lat} | {r['cpu_us_req']:.2f} "
                 f"| {fmt_ratio(rps_ratio)} | {fmt_ratio(cpu_ratio)} "

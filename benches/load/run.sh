@@ -295,7 +295,7 @@ write_report() {
         echo "- commit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo 'none')$(cd "$ROOT" && [[ -n $(git status --porcelain 2>/dev/null) ]] && echo ' (work tree has changes)')"
         echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r)"
         echo "- server pinned to CPU $SERVER_CPU, load generator to CPU $CLIENT_CPU (taskset): single-core numbers"
-        ((ROUNDS == 1)) || echo "- $ROUNDS rounds, servers interleaved; each row is the median of its rounds (spread = (max - min) / median of req/s)"
+        ((ROUNDS == 1)) || echo "- $ROUNDS rounds, servers interleaved; each row is the median of its rounds (spread = (max - min) / median of req/s, then each round's req/s in run order)"
         echo "- HTTP/1.1: \`wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency\` ($(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)); latency column is wrk's p99"
         echo "- HTTP/2: \`h2load -n $H2_REQUESTS -c $H2_CONNECTIONS -m $H2_STREAMS\`, h2c prior knowledge ($(h2load --version | head -1)); h2load prints no percentiles, so the latency column is its mean / max \"time for request\""
         echo "- each measurement preceded by ${WARMUP} s of discarded load; server CPU = utime+stime from /proc/<pid>/stat (whole process group) over the measured window, CLK_TCK=$CLK_TCK; a window where other processes took >= ${NOISE_MAX}% of a core is measured again (up to $RETRIES times)"
