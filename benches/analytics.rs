@@ -15,7 +15,8 @@ use std::task::Poll;
 use armature_layers::analytics::{AnalyticsLayer, Consumers};
 use armature_router::{get, Router};
 use bytes::Buf;
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion};
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use tower::{Layer, Service};
@@ -58,6 +59,24 @@ where
     }
 }
 
+/// Benchmarks `svc` as `name`, after checking that what is timed really answers: "alice"
+/// from the `/users/{id}` route.
+fn measure<S, B>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, mut svc: S)
+where
+    S: Service<Request<()>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: Body<Data: Buf, Error: std::fmt::Debug>,
+{
+    assert_eq!(drive(&mut svc, request()), (StatusCode::OK, 5), "{name}");
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            request,
+            |req| black_box(drive(&mut svc, req)),
+            BatchSize::SmallInput,
+        )
+    });
+}
+
 fn bench(c: &mut Criterion) {
     let router = Router::builder()
         .route("/users/{id}", get(|_req: Request<()>| async { "alice" }))
@@ -65,54 +84,29 @@ fn bench(c: &mut Criterion) {
         .build()
         .unwrap();
     let mut group = c.benchmark_group("analytics");
-
-    let mut bare = router.clone();
-    // What is timed really answers: "alice" from the `/users/{id}` route.
-    assert_eq!(drive(&mut bare, request()), (StatusCode::OK, 5));
-    group.bench_function("router", |b| {
-        b.iter_batched(
-            request,
-            |req| black_box(drive(&mut bare, req)),
-            criterion::BatchSize::SmallInput,
-        )
-    });
-
-    let mut layered = AnalyticsLayer::new().layer(router.clone());
-    assert_eq!(drive(&mut layered, request()), (StatusCode::OK, 5));
-    group.bench_function("analytics+router", |b| {
-        b.iter_batched(
-            request,
-            |req| black_box(drive(&mut layered, req)),
-            criterion::BatchSize::SmallInput,
-        )
-    });
-
-    let mut registered = AnalyticsLayer::builder()
-        .routes(&router)
-        .build()
-        .layer(router.clone());
-    assert_eq!(drive(&mut registered, request()), (StatusCode::OK, 5));
-    group.bench_function("analytics(routes)+router", |b| {
-        b.iter_batched(
-            request,
-            |req| black_box(drive(&mut registered, req)),
-            criterion::BatchSize::SmallInput,
-        )
-    });
-
-    let mut consumers = AnalyticsLayer::builder()
-        .routes(&router)
-        .consumers(Consumers::client_ip(), 1000)
-        .build()
-        .layer(router.clone());
-    assert_eq!(drive(&mut consumers, request()), (StatusCode::OK, 5));
-    group.bench_function("analytics(routes,consumers)+router", |b| {
-        b.iter_batched(
-            request,
-            |req| black_box(drive(&mut consumers, req)),
-            criterion::BatchSize::SmallInput,
-        )
-    });
+    measure(&mut group, "router", router.clone());
+    measure(
+        &mut group,
+        "analytics+router",
+        AnalyticsLayer::new().layer(router.clone()),
+    );
+    measure(
+        &mut group,
+        "analytics(routes)+router",
+        AnalyticsLayer::builder()
+            .routes(&router)
+            .build()
+            .layer(router.clone()),
+    );
+    measure(
+        &mut group,
+        "analytics(routes,consumers)+router",
+        AnalyticsLayer::builder()
+            .routes(&router)
+            .consumers(Consumers::client_ip(), 1000)
+            .build()
+            .layer(router.clone()),
+    );
     group.finish();
 }
 
