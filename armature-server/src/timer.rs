@@ -39,7 +39,7 @@ impl Alarm {
         match wheel() {
             Some(wheel) => {
                 let span = span(timeout);
-                let deadline = EPOCH.load(Ordering::Acquire).saturating_add(span);
+                let deadline = deadline(span);
                 Alarm::Coarse(CoarseSleep {
                     deadline,
                     span,
@@ -127,6 +127,11 @@ fn span(timeout: Duration) -> u64 {
         .saturating_add(1)
 }
 
+/// The deadline of an alarm of `span` set now.
+fn deadline(span: u64) -> u64 {
+    EPOCH.load(Ordering::Acquire).saturating_add(span)
+}
+
 /// Ticks so far: the clock deadlines are counted in. An entry can only have fired if this
 /// moved since it was last looked at.
 static EPOCH: AtomicU64 = AtomicU64::new(0);
@@ -142,7 +147,7 @@ pub(crate) async fn ticks_pass(n: u64) {
 
 impl CoarseSleep {
     fn restart(&mut self) {
-        self.deadline = EPOCH.load(Ordering::Acquire).saturating_add(self.span);
+        self.deadline = deadline(self.span);
     }
 }
 
