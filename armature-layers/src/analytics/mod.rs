@@ -89,10 +89,10 @@
 //! calibrated when the layer is built, not on the first request; the difference is scaled
 //! once), and counter updates in a shard of the calling thread's own: plain loads and stores,
 //! no atomic read-modify-write (threads past twice the CPU count share one shard, with atomic
-//! adds). The reading services
-//! sum the shards. Route templates are capped ([`AnalyticsBuilder::max_routes`]). Per-consumer
-//! counts ([`AnalyticsBuilder::consumers`]) live in a fixed-size space-saving table, so a
-//! flood of distinct API keys or IPs cannot grow memory; API keys are shown as fingerprints.
+//! adds). The reading services sum the shards. Route templates are capped
+//! ([`AnalyticsBuilder::max_routes`]). Per-consumer counts ([`AnalyticsBuilder::consumers`])
+//! live in a fixed-size space-saving table, so a flood of distinct API keys or IPs cannot grow
+//! memory; API keys are shown as fingerprints.
 //!
 //! # Placement
 //!
