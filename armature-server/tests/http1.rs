@@ -116,12 +116,12 @@ async fn both_write_strategies_deliver_small_and_large_bodies_intact() {
             });
             let server = Running::start_with(common::local_server().http1_writev(writev), service);
             let mut client = common::h1_client(server.addr).await;
+            let (_, whole) = Chunks::new(chunks, len);
             for _ in 0..2 {
                 client.ready().await.unwrap();
                 let res = client.send_request(get("/")).await.unwrap();
                 assert_eq!(res.status(), StatusCode::OK);
                 let got = res.into_body().collect().await.unwrap().to_bytes();
-                let (_, whole) = Chunks::new(chunks, len);
                 assert!(
                     got == whole,
                     "writev({writev}), {chunks} x {len} B: got {} B",
