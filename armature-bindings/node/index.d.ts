@@ -26,8 +26,8 @@ export declare class NativeApp {
    * - `respond(id, status, contentType, body, headers?)` answers a request
    *   (`contentType`: 0 none, 1 text, 2 JSON, 3 octets, or a string; `headers` alternate
    *   names and values); an invalid status or header is answered `500` and logged.
-   * - `fail(id, message)` answers `500` and logs `message` with the request's method and
-   *   path. It and `respond` return `false` when the request is no longer waiting (its
+   * - `fail(id, message, status?)` answers `status` (a 5xx code; default `500`) with a
+   *   generic message and logs `message` with the request's method and path. It and `respond` return `false` when the request is no longer waiting (its
    *   client went away).
    * - The request's fields, read while it waits (they throw once it is answered):
    *   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
@@ -35,7 +35,7 @@ export declare class NativeApp {
    *   `headers` (lower-case names; repeated ones joined with `, `), and `body`: a Buffer
    *   over the bytes Rust received, which can be taken once.
    */
-  calls(): { take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; body(id: number): Buffer }
+  calls(): { take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; body(id: number): Buffer }
   /**
    * Runs one request through the whole stack without a socket, as if sent from
    * `remote_address` (an IP address, default `127.0.0.1`: what the rate limit and the

@@ -3,9 +3,16 @@
 import type { CorsOptions } from '../index'
 
 export type Body = string | Buffer | Uint8Array
-export type HandlerResult = HttpResponse | string | Uint8Array | object | null | undefined
+/** What a handler may return: an HttpResponse, text, bytes, any other JSON value, or nothing (`204`). */
+export type HandlerResult = HttpResponse | string | Uint8Array | number | boolean | object | null | undefined
 export type Handler = (req: Request) => HandlerResult | Promise<HandlerResult>
 export type Middleware = (req: Request, next: () => Promise<HttpResponse>) => HandlerResult | Promise<HandlerResult>
+
+/** Throw one to answer with its status: 4xx with `{"error": message}`, 5xx logged with a generic message. */
+export declare class HttpError extends Error {
+  constructor(statusCode: number, message?: string)
+  readonly statusCode: number
+}
 
 export declare class HttpResponse {
   constructor(body?: Body | null, init?: { status?: number, contentType?: string, headers?: Record<string, string> | Array<[string, string]> })
@@ -39,6 +46,7 @@ export declare class Request<Data = Record<string, any>> {
   param(name: string): string | undefined
   header(name: string): string | undefined
   text(): string
+  /** The body as JSON; throws an HttpError: `415` for a Content-Type other than JSON or text/plain, `400` for malformed JSON. */
   json<T = any>(): T
 }
 
@@ -146,6 +154,7 @@ export declare class App {
   options(path: string, handler: Handler | HttpResponse): this
   all(path: string, handler: Handler | HttpResponse): this
   listen(port: number, host?: string, options?: { signals?: boolean }): Promise<Server>
+  listen(options: { port?: number, host?: string, signals?: boolean }): Promise<Server>
   run(address: string, options?: { signals?: boolean }): Promise<Server>
   inject(options: InjectOptions | string): Promise<InjectResponse>
 }

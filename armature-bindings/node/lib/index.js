@@ -14,6 +14,23 @@ const OCTETS = 'application/octet-stream'
 // Every JS handler ever registered, by index: Rust routes name handlers by this index.
 const handlers = []
 
+/**
+ * An error that answers with its own status: throw `new HttpError(404, 'no such user')` (or any
+ * error with an integer `statusCode` or `status` from 400 to 599, as Fastify and http-errors
+ * make them). A 4xx answers `{"error": message}`; a 5xx is logged and answers its status with
+ * a generic message. Any other thrown value answers a logged `500`.
+ */
+class HttpError extends Error {
+  constructor (statusCode, message) {
+    if (!Number.isInteger(statusCode) || statusCode < 400 || statusCode > 599) {
+      throw new RangeError(`HttpError: statusCode must be an integer from 400 to 599, got ${String(statusCode)}`)
+    }
+    super(message ?? String(statusCode))
+    this.name = 'HttpError'
+    this.statusCode = statusCode
+  }
+}
+
 /** A response: status, headers and a string or Buffer body. */
 class HttpResponse {
   constructor (body = null, init = {}) {
@@ -32,10 +49,18 @@ class HttpResponse {
 
   /** Sets the status (chainable). */
   status (status) { this.statusCode = status; return this }
-  /** Adds one header (chainable); repeated names are all sent. */
+  /**
+   * Adds one header (chainable); repeated names are all sent, except `Content-Type`, which
+   * replaces the response's content type.
+   */
   header (name, value) {
+    name = String(name)
+    if (name.length === 12 && name.toLowerCase() === 'content-type') {
+      this.contentType = String(value)
+      return this
+    }
     const list = this.headerList ?? (this.headerList = [])
-    list.push(String(name), String(value))
+    list.push(name, String(value))
     return this
   }
 
@@ -103,16 +128,72 @@ class Request {
   }
 
   text () { return this.body.toString('utf8') }
-  json () { return JSON.parse(this.text()) }
+
+  /**
+   * The body parsed as JSON. Throws an `HttpError` that answers `415` when the request says
+   * its body is something else (a `Content-Type` other than `application/json`, `…+json` or
+   * `text/plain`, which is what `fetch` sends with a string body), and `400` when the body is
+   * not valid JSON (an empty body included).
+   */
+  json () {
+    const type = this.header('content-type')
+    if (type !== undefined && !isJsonType(type)) {
+      throw new HttpError(415, `expected a JSON body (Content-Type: application/json), got Content-Type: ${type}`)
+    }
+    try {
+      return JSON.parse(this.text())
+    } catch (err) {
+      throw new HttpError(400, `malformed JSON body: ${err.message}`)
+    }
+  }
+}
+
+/** Whether a `Content-Type` may carry JSON: JSON's own types, and plain text. */
+function isJsonType (value) {
+  const type = value.split(';', 1)[0].trim().toLowerCase()
+  return type === 'application/json' || type === 'text/plain' || (type.startsWith('application/') && type.endsWith('+json'))
+}
+
+/** Rust takes the status as a u32, which would wrap 2**32 + 200 and truncate 200.5; the rest of the checks are Rust's. */
+function checkStatus (status) {
+  if (!Number.isInteger(status) || status < 0 || status > 999) throw new TypeError(`invalid status ${String(status)}`)
 }
 
 function isThenable (value) {
   return value !== null && typeof value === 'object' && typeof value.then === 'function'
 }
 
+/** What is logged for a thrown value; never throws (a getter of the value may). */
 function errorMessage (err) {
-  if (err instanceof Error) return err.stack || String(err)
-  try { return String(err) } catch { return 'a value that cannot be printed' }
+  try {
+    if (err instanceof Error) {
+      const stack = err.stack
+      if (typeof stack === 'string' && stack !== '') return stack
+    }
+    return String(err)
+  } catch {
+    try { return Object.prototype.toString.call(err) } catch { return 'a value that cannot be printed' }
+  }
+}
+
+/** The 4xx or 5xx status a thrown value asks for (`statusCode` or `status`), or 0; never throws. */
+function errorStatus (err) {
+  try {
+    if (err === null || (typeof err !== 'object' && typeof err !== 'function')) return 0
+    const status = err.statusCode ?? err.status
+    return Number.isInteger(status) && status >= 400 && status <= 599 ? status : 0
+  } catch {
+    return 0
+  }
+}
+
+/** The message a client error shows; never throws. */
+function clientErrorMessage (err, status) {
+  try {
+    const message = err.message
+    if (typeof message === 'string' && message !== '') return message
+  } catch {}
+  return String(status)
 }
 
 // The content types `respond` knows by number (anything else crosses as a string).
@@ -125,7 +206,13 @@ const CONTENT_CODES = new Map([[TEXT, 1], [JSON_TYPE, 2], [OCTETS, 3]])
 function makeDispatch (calls, middleware, data) {
   const { take, respond, fail: failNative } = calls
   const ids = new Uint32Array(1024)
-  const fail = (id, err) => { failNative(id, errorMessage(err)) }
+  // A client error (4xx) is the client's to read; anything else is logged and answered with
+  // a generic body: the error's own 5xx status, or 500.
+  const fail = (id, err) => {
+    const status = errorStatus(err)
+    if (status >= 400 && status < 500) respond(id, status, 2, JSON.stringify({ error: clientErrorMessage(err, status) }))
+    else failNative(id, errorMessage(err), status || 500)
+  }
   const send = (id, value) => {
     try {
       if (typeof value === 'string') {
@@ -133,6 +220,7 @@ function makeDispatch (calls, middleware, data) {
         return
       }
       const res = toResponse(value)
+      checkStatus(res.statusCode)
       const type = res.contentType
       const code = type === null ? 0 : CONTENT_CODES.get(type) ?? type
       if (res.headerList === null) respond(id, res.statusCode, code, res.payload)
@@ -158,12 +246,17 @@ function makeDispatch (calls, middleware, data) {
         let out
         try {
           out = run(handlers[ids[i + 1]], new Request(calls, id, data))
+          // Inside the `try`: reading `then` may throw (a Proxy, a getter), and so may a
+          // thenable's own `then`; `Promise.resolve` turns the latter into a rejection.
+          if (isThenable(out)) {
+            Promise.resolve(out).then((value) => send(id, value), (err) => fail(id, err))
+            continue
+          }
         } catch (err) {
           fail(id, err)
           continue
         }
-        if (isThenable(out)) out.then((value) => send(id, value), (err) => fail(id, err))
-        else send(id, out)
+        send(id, out)
       }
     } while (n === ids.length)
   }
@@ -174,7 +267,10 @@ class MethodRouter {
   constructor () { this.entries = [] }
   on (method, handler) {
     checkHandler(handler)
-    this.entries.push([String(method).toUpperCase(), handler])
+    method = String(method).toUpperCase()
+    // Refused here, before any of the route's methods is registered.
+    if (this.entries.some(([m]) => m === method)) throw new Error(`invalid route: ${method} is given twice`)
+    this.entries.push([method, handler])
     return this
   }
 
@@ -193,6 +289,7 @@ function addRoute (routes, path, methods) {
   if (!(methods instanceof MethodRouter)) throw new TypeError('route(path, methods): methods come from get(handler), post(handler), ...')
   for (const [method, handler] of methods.entries) {
     if (handler instanceof HttpResponse) {
+      checkStatus(handler.statusCode)
       routes.addStatic(method, path, handler.statusCode, handler.contentType, handler.headerList, handler.payload)
     } else {
       handlers.push(handler)
@@ -207,15 +304,22 @@ class Scope {
     if (typeof prefix !== 'string') throw new TypeError('scope(prefix): prefix must be a string like "/api/v1"')
     this.prefix = prefix
     this._routes = new native.NativeRoutes()
+    this._mounted = false
   }
 
-  route (path, methods) { addRoute(this._routes, path, methods); return this }
-  service (scope) { nestScope(this._routes, scope); return this }
+  route (path, methods) { this._change(); addRoute(this._routes, path, methods); return this }
+  service (scope) { this._change(); nestScope(this._routes, scope); return this }
+
+  // Mounting copies the scope's routes: a later one would silently never be served.
+  _change () {
+    if (this._mounted) throw new Error(`scope ${this.prefix}: add its routes before mounting it with service()`)
+  }
 }
 
 function nestScope (routes, scope) {
   if (!(scope instanceof Scope)) throw new TypeError('service(scope): pass a scope(prefix)')
   routes.nest(scope.prefix, scope._routes)
+  scope._mounted = true
 }
 
 /** The access logger of the preset (Rust, armature-layers), writing one line per request to stderr. */
@@ -236,7 +340,20 @@ class Cors {
   static new (options) { return new Cors(normalizeCors(options)) }
 }
 
+const CORS_OPTIONS = new Set(['origins', 'origin', 'methods', 'headers', 'exposeHeaders', 'credentials', 'maxAge'])
+
 function normalizeCors (options = {}) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError("Cors.new: options must be an object like { origins: ['https://app.example'] }")
+  }
+  for (const key of Object.keys(options)) {
+    if (!CORS_OPTIONS.has(key)) throw new TypeError(`Cors.new: unknown option ${JSON.stringify(key)} (known: ${[...CORS_OPTIONS].join(', ')})`)
+  }
+  const { maxAge } = options
+  // Rust takes a u32, which would wrap -1 and 1.5e10.
+  if (maxAge !== undefined && (!Number.isInteger(maxAge) || maxAge < 0 || maxAge > 0xffffffff)) {
+    throw new TypeError(`Cors.new: maxAge must be a whole number of seconds, got ${String(maxAge)}`)
+  }
   const origins = options.origins ?? options.origin
   return {
     origins: origins === undefined ? undefined : [].concat(origins),
@@ -383,29 +500,36 @@ class App {
     this._middleware = []
     this._data = {}
     this._native = null
+    this._serving = 0
   }
 
   static new () { return new App() }
+
+  /** Throws if a server of this app runs: what it serves was compiled when it started. */
+  _change (what) {
+    if (this._serving > 0) throw new Error(`${what}: the app is serving; add routes and layers before listen(), or close() its servers first`)
+    this._native = null
+  }
 
   /**
    * A preset layer (`Logger`, `Cors`, `RateLimit`) or JS middleware `async (req, next) => response`.
    * One logger and one CORS policy (the last wins); every `RateLimit` wrapped applies.
    */
   wrap (layer) {
+    this._change('wrap()')
     if (layer instanceof Logger) this._logger = layer.format
     else if (layer instanceof Cors) this._cors = layer.options
     else if (layer instanceof RateLimit) this._rateLimits.push(layer._native)
     else if (typeof layer === 'function') this._middleware.push(layer)
     else throw new TypeError('wrap(): pass Logger.default(), Cors.permissive(), Cors.new({...}), RateLimit.perSecond(n) or a function (req, next) => response')
-    this._native = null
     return this
   }
 
   /** Values every handler sees as `req.data`. */
   data (values) { Object.assign(this._data, values); return this }
 
-  route (path, methods) { addRoute(this._routes, path, methods); this._native = null; return this }
-  service (scope) { nestScope(this._routes, scope); this._native = null; return this }
+  route (path, methods) { this._change(`route(${JSON.stringify(path)})`); addRoute(this._routes, path, methods); return this }
+  service (scope) { this._change('service()'); nestScope(this._routes, scope); return this }
 
   _compile () {
     if (this._native === null) {
@@ -422,7 +546,11 @@ class App {
   async listen (port, host = '127.0.0.1', options = {}) {
     if (typeof port === 'object' && port !== null) ({ port = 0, host = '127.0.0.1', ...options } = port)
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`listen: invalid port ${port}`)
-    return new Server(this._compile().listen(host, port), options.signals ?? true)
+    const server = new Server(this._compile().listen(host, port), options.signals ?? true)
+    this._serving++
+    const done = () => { this._serving-- }
+    server.closed.then(done, done)
+    return server
   }
 
   /** Serves on `"host:port"`; resolves once bound. */
@@ -472,6 +600,7 @@ for (const m of METHODS) methodFns[m.toLowerCase()] = (handler) => new MethodRou
 module.exports = {
   App,
   Router,
+  HttpError,
   HttpResponse,
   Request,
   MethodRouter,

@@ -2,7 +2,7 @@
 import core from './index.js'
 
 export const {
-  App, Router, HttpResponse, Request, MethodRouter, Scope, Server, Logger, Cors, RateLimit,
+  App, Router, HttpError, HttpResponse, Request, MethodRouter, Scope, Server, Logger, Cors, RateLimit,
   scope, route, all, get, head, post, put, patch, options
 } = core
 export const del = core.delete

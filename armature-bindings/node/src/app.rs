@@ -35,6 +35,13 @@ use crate::routes::{endpoint, NativeRoutes};
 /// Request bodies larger than this are refused with `413` before any handler runs.
 const BODY_LIMIT: usize = 1024 * 1024;
 
+/// A request whose body [`Collect`] refused (too large, or cut off): it crosses the stack with
+/// an empty body and [`Refusals`], just outside the router, answers it. So the refusal gets the
+/// request id, the access-log line, the CORS headers and the rate-limit count every other
+/// answer gets, and a client cannot send oversized bodies past its limit for free.
+#[derive(Clone, Copy)]
+struct Refused(StatusCode, &'static str);
+
 /// The whole stack: request id → logger → CORS → rate limits → router, over collected request
 /// bodies. CORS sits outside the rate limits so that preflights are not counted and a `429`
 /// carries the CORS headers a page needs to read it.
@@ -46,6 +53,7 @@ fn stack(
     cors: Option<CorsLayer>,
     rate_limits: Vec<RateLimitLayer>,
 ) -> Stack {
+    let router = Refusals(router);
     if rate_limits.is_empty() {
         // The common case keeps one concrete type up to the final box.
         return around(router, logger, cors);
@@ -171,8 +179,8 @@ impl NativeApp {
     /// - `respond(id, status, contentType, body, headers?)` answers a request
     ///   (`contentType`: 0 none, 1 text, 2 JSON, 3 octets, or a string; `headers` alternate
     ///   names and values); an invalid status or header is answered `500` and logged.
-    /// - `fail(id, message)` answers `500` and logs `message` with the request's method and
-    ///   path. It and `respond` return `false` when the request is no longer waiting (its
+    /// - `fail(id, message, status?)` answers `status` (a 5xx code; default `500`) with a
+    ///   generic message and logs `message` with the request's method and path. It and `respond` return `false` when the request is no longer waiting (its
     ///   client went away).
     /// - The request's fields, read while it waits (they throw once it is answered):
     ///   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
@@ -180,7 +188,7 @@ impl NativeApp {
     ///   `headers` (lower-case names; repeated ones joined with `, `), and `body`: a Buffer
     ///   over the bytes Rust received, which can be taken once.
     #[napi(
-        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; body(id: number): Buffer }"
+        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; body(id: number): Buffer }"
     )]
     pub fn calls<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
         calls::object(env, &self.dispatcher)
@@ -214,9 +222,12 @@ impl NativeApp {
             req = req.header(pair[0].as_str(), pair[1].as_str());
         }
         let body = body.map_or_else(Bytes::new, |b| Bytes::copy_from_slice(&b));
-        let mut req = req.body(body).map_err(|err| invalid(err.to_string()))?;
+        let mut req = req
+            .body(http_body_util::Full::new(body))
+            .map_err(|err| invalid(err.to_string()))?;
         req.extensions_mut().insert(SocketAddr::new(peer, 0));
-        let stack = self.stack.clone();
+        // Through `Collect`, as a socket's requests go: the body limit applies.
+        let stack = Collect(self.stack.clone());
         env.spawn_future(async move {
             let Ok(res) = stack.oneshot(req).await;
             let (parts, body) = res.into_parts();
@@ -365,14 +376,73 @@ where
             return stack.call(Request::from_parts(parts, Bytes::new()));
         }
         Box::pin(async move {
-            let bytes = match Limited::new(body, BODY_LIMIT).collect().await {
-                Ok(collected) => collected.to_bytes(),
-                Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-                    return Ok(error(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large"))
+            let refused = match Limited::new(body, BODY_LIMIT).collect().await {
+                Ok(collected) => {
+                    return stack
+                        .oneshot(Request::from_parts(parts, collected.to_bytes()))
+                        .await
                 }
-                Err(_) => return Ok(error(StatusCode::BAD_REQUEST, "Bad Request")),
+                Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+                    Refused(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large")
+                }
+                Err(_) => Refused(StatusCode::BAD_REQUEST, "Bad Request"),
             };
-            stack.oneshot(Request::from_parts(parts, bytes)).await
+            let mut req = Request::from_parts(parts, Bytes::new());
+            req.extensions_mut().insert(refused);
+            stack.oneshot(req).await
         })
+    }
+}
+
+/// Answers the requests [`Collect`] marked [`Refused`]; passes the others to the router.
+#[derive(Clone)]
+struct Refusals<S>(S);
+
+impl<S> Service<Request<Bytes>> for Refusals<S>
+where
+    S: Service<Request<Bytes>, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = RefusalFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Bytes>) -> Self::Future {
+        match req.extensions().get::<Refused>() {
+            Some(&Refused(status, message)) => RefusalFuture::Refused {
+                response: Some(error(status, message)),
+            },
+            None => RefusalFuture::Inner {
+                future: self.0.call(req),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Refusals`].
+    #[project = RefusalProj]
+    enum RefusalFuture<F> {
+        Refused { response: Option<Response> },
+        Inner { #[pin] future: F },
+    }
+}
+
+impl<F> Future for RefusalFuture<F>
+where
+    F: Future<Output = std::result::Result<Response, Infallible>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            RefusalProj::Refused { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("RefusalFuture polled after completion"))),
+            RefusalProj::Inner { future } => future.poll(cx),
+        }
     }
 }

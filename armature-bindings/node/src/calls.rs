@@ -56,14 +56,20 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
     )?;
 
     let app = Arc::clone(dispatcher);
-    // fail(id, message): boolean
+    // fail(id, message, status?): boolean; `status` (500 to 599, default 500) is checked by JS.
     calls.set(
         "fail",
         env.create_function_from_closure::<(), bool, _>(
             "fail",
             move |ctx: FunctionCallContext| {
                 let id = ctx.get::<u32>(0)?;
-                Ok(app.complete(id, Reply::Failed(ctx.get::<String>(1)?)))
+                let message = ctx.get::<String>(1)?;
+                let status = if ctx.length() > 2 {
+                    ctx.get::<Option<u32>>(2)?
+                } else {
+                    None
+                };
+                Ok(app.complete(id, Reply::Failed { message, status }))
             },
         )?,
     )?;

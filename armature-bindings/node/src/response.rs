@@ -2,7 +2,7 @@
 
 use armature_router::{Body, Response};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Request, StatusCode};
 use napi::bindgen_prelude::{Buffer, Either};
 
@@ -56,6 +56,11 @@ impl ContentType {
 }
 
 /// Builds a response, or says which part is invalid.
+///
+/// The server frames the body: a `Content-Length` header is dropped when it is the body's
+/// length and refused when it is not (sent as is, it would split or stall the client's
+/// reading of the connection). `Content-Type` is one header: a later value replaces the
+/// content type. The status must be a final one (200 to 999): a 1xx cannot end a request.
 pub(crate) fn build(
     status: u32,
     content: &ContentType,
@@ -65,7 +70,9 @@ pub(crate) fn build(
     let status = u16::try_from(status)
         .ok()
         .and_then(|code| StatusCode::from_u16(code).ok())
+        .filter(|code| !code.is_informational())
         .ok_or_else(|| format!("invalid status {status}"))?;
+    let length = body.len();
     let mut res = Response::new(Body::full(body));
     *res.status_mut() = status;
     if let Some(value) = content.header()? {
@@ -80,7 +87,18 @@ pub(crate) fn build(
                 .map_err(|_| format!("invalid header name {:?}", pair[0]))?;
             let value = HeaderValue::from_str(&pair[1])
                 .map_err(|_| format!("invalid value for header {:?}", pair[0]))?;
-            res.headers_mut().append(name, value);
+            if name == CONTENT_LENGTH {
+                if pair[1].trim().parse::<usize>() != Ok(length) {
+                    return Err(format!(
+                        "content-length {:?} is not the body's length, {length} bytes",
+                        pair[1]
+                    ));
+                }
+            } else if name == CONTENT_TYPE {
+                res.headers_mut().insert(name, value);
+            } else {
+                res.headers_mut().append(name, value);
+            }
         }
     }
     Ok(res)
@@ -96,14 +114,18 @@ pub(crate) enum Reply {
         headers: Option<Vec<String>>,
         body: Bytes,
     },
-    /// The handler threw or rejected with this message.
-    Failed(String),
+    /// The handler threw or rejected with `message`; answered `status` if it is a 5xx code
+    /// (an error's own `statusCode`), else `500`.
+    Failed {
+        message: String,
+        status: Option<u32>,
+    },
 }
 
 impl Reply {
     /// The response to `req`; failures are logged with its method and path.
     pub(crate) fn into_response<B>(self, req: &Request<B>) -> Response {
-        let failure = match self {
+        let (failure, status) = match self {
             Reply::Handler {
                 status,
                 content,
@@ -111,17 +133,23 @@ impl Reply {
                 body,
             } => match build(status, &content, headers.as_deref(), body) {
                 Ok(res) => return res,
-                Err(err) => format!("invalid response from handler: {err}"),
+                Err(err) => (format!("invalid response from handler: {err}"), None),
             },
-            Reply::Failed(message) => format!("handler failed: {message}"),
+            Reply::Failed { message, status } => (format!("handler failed: {message}"), status),
         };
+        let status = status
+            .and_then(|code| u16::try_from(code).ok())
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .filter(StatusCode::is_server_error)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         tracing::error!(
             target: TARGET,
             method = %req.method(),
             path = req.uri().path(),
+            status = status.as_u16(),
             "{failure}"
         );
-        error(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        error(status, status.canonical_reason().unwrap_or("Server Error"))
     }
 }
 

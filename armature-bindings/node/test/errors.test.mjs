@@ -1,0 +1,211 @@
+// Bad handler output, bad request bodies and late configuration: each gets a clear answer or a
+// thrown error, and nothing hangs, crashes the process or desynchronises a connection.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import { App, HttpError, HttpResponse, Cors, RateLimit, Logger, get, post, scope } from '../lib/index.mjs'
+
+/** Serves `app` on a free port for the length of `body(url)`. */
+async function serving (app, body) {
+  const s = await app.listen(0)
+  try {
+    return await body(s.url)
+  } finally {
+    await s.close()
+  }
+}
+
+/** Writes `raw` on one connection and reads until the server closes it or `until` matches. */
+function exchange (port, raw, until) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1')
+    let got = ''
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no full answer; got ${JSON.stringify(got)}`)) }, 5000)
+    socket.on('data', (d) => {
+      got += d
+      if (until.test(got)) { clearTimeout(timer); socket.end(); resolve(got) }
+    })
+    socket.on('error', (err) => { clearTimeout(timer); reject(err) })
+    socket.write(raw)
+  })
+}
+
+test('a value whose then throws, or whose fields throw when read, answers 500 and holds up no other request', async () => {
+  const app = App.new()
+    .get('/then-throws', () => ({ then () { throw new Error('then threw') } }))
+    .get('/proxy', () => new Proxy({}, { get () { throw new Error('no reading me') } }))
+    .get('/ok/:n', (req) => `ok ${req.param('n')}`)
+  await serving(app, async (url) => {
+    // Fired together, so they share the dispatcher's batches.
+    const paths = ['/ok/1', '/then-throws', '/ok/2', '/proxy', '/ok/3']
+    const answers = await Promise.all(paths.map((p) => fetch(url + p)))
+    assert.deepEqual(answers.map((r) => r.status), [200, 500, 200, 500, 200])
+    assert.equal(await answers[4].text(), 'ok 3')
+  })
+})
+
+test('an error that cannot be printed answers 500, thrown or rejected, and the process lives on', async () => {
+  const unprintable = () => {
+    const err = new Error('x')
+    Object.defineProperty(err, 'stack', { get () { throw new Error('no stack') } })
+    Object.defineProperty(err, 'message', { get () { throw new Error('no message') } })
+    return err
+  }
+  const hostile = new Proxy({}, { getPrototypeOf () { throw new Error('trap') }, get () { throw new Error('trap') } })
+  const app = App.new()
+    .get('/sync', () => { throw unprintable() })
+    .get('/async', async () => { throw unprintable() })
+    .get('/proxy', async () => { throw hostile })
+    .get('/ok', () => 'still up')
+  await serving(app, async (url) => {
+    for (const path of ['/sync', '/async', '/proxy']) {
+      const res = await fetch(url + path)
+      assert.equal(res.status, 500, path)
+      assert.deepEqual(await res.json(), { error: 'Internal Server Error' }, path)
+    }
+    assert.equal(await (await fetch(`${url}/ok`)).text(), 'still up')
+  })
+})
+
+test('a Content-Length that is not the body length answers 500; the right one is sent once', async () => {
+  const app = App.new()
+    .get('/short', () => HttpResponse.text('0123456789').header('content-length', '3'))
+    .get('/long', () => HttpResponse.text('0123456789').header('Content-Length', '99'))
+    .get('/right', () => HttpResponse.text('0123456789').header('content-length', '10'))
+    .get('/next', () => 'next')
+  const s = await app.listen(0)
+  try {
+    for (const path of ['/short', '/long']) assert.equal((await fetch(s.url + path)).status, 500, path)
+    // Pipelined on one connection: the second answer must start where the first one ends.
+    const raw = 'GET /short HTTP/1.1\r\nHost: x\r\n\r\nGET /right HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n'
+    const got = await exchange(s.port, raw, /\r\n\r\nnext$/)
+    const answers = got.split(/(?=HTTP\/1\.1 )/)
+    assert.equal(answers.length, 3, got)
+    assert.match(answers[0], /^HTTP\/1\.1 500 /)
+    assert.match(answers[1], /^HTTP\/1\.1 200 /)
+    assert.equal(answers[1].match(/content-length/gi).length, 1, answers[1])
+    assert.match(answers[1], /content-length: 10\r\n[\s\S]*\r\n\r\n0123456789$/)
+    assert.match(answers[2], /^HTTP\/1\.1 200 [\s\S]*\r\n\r\nnext$/)
+  } finally {
+    await s.close()
+  }
+  // A constant response is checked when it is registered.
+  assert.throws(() => App.new().get('/c', HttpResponse.text('abc').header('content-length', '4')), /content-length/)
+})
+
+test('Content-Type set as a header replaces the content type: one header, not two', async () => {
+  const app = App.new()
+    .get('/problem', () => HttpResponse.json({ title: 'x' }, 400).header('Content-Type', 'application/problem+json'))
+    .get('/html', () => HttpResponse.text('<p>hi</p>').headers({ 'content-type': 'text/html' }))
+    .get('/init', () => new HttpResponse('x', { contentType: 'text/plain', headers: { 'CONTENT-TYPE': 'text/csv' } }))
+  await serving(app, async (url) => {
+    for (const [path, type] of [['/problem', 'application/problem+json'], ['/html', 'text/html'], ['/init', 'text/csv']]) {
+      const res = await fetch(url + path)
+      // fetch joins repeated headers with ", ".
+      assert.equal(res.headers.get('content-type'), type, path)
+    }
+  })
+})
+
+test('statuses that are not whole final codes answer 500', async () => {
+  const app = App.new()
+    .get('/:code', (req) => HttpResponse.status(Number(req.param('code'))))
+  await serving(app, async (url) => {
+    for (const code of [2 ** 32 + 201, 200.5, 100, 101, 99, 1000]) {
+      const res = await fetch(`${url}/${code}`)
+      assert.equal(res.status, 500, String(code))
+    }
+    assert.equal((await fetch(`${url}/201`)).status, 201)
+  })
+  // A constant response is checked when it is registered.
+  for (const code of [2 ** 32 + 201, 200.5, 101]) {
+    assert.throws(() => App.new().get('/c', HttpResponse.status(code)), /invalid status/, String(code))
+  }
+})
+
+test('req.json(): 415 for a body said to be something else, 400 for malformed JSON; HttpError and statusCode answer their status', async () => {
+  const app = App.new()
+    .post('/echo', (req) => ({ got: req.json() }))
+    .get('/missing', () => { throw new HttpError(404, 'no such user') })
+    .get('/fastify-style', () => { throw Object.assign(new Error('slow down'), { statusCode: 429 }) })
+    .get('/unavailable', async () => { throw Object.assign(new Error('db down'), { status: 503 }) })
+  await serving(app, async (url) => {
+    const post = (body, type) => fetch(`${url}/echo`, { method: 'POST', body, headers: type ? { 'content-type': type } : {} })
+    const expectError = async (res, status, pattern) => {
+      assert.equal(res.status, status)
+      assert.equal(res.headers.get('content-type'), 'application/json')
+      assert.match((await res.json()).error, pattern)
+    }
+    await expectError(await post('{"a":', 'application/json'), 400, /^malformed JSON body/)
+    await expectError(await post('', 'application/json'), 400, /^malformed JSON body/)
+    await expectError(await post('{"a":1}', 'application/xml'), 415, /expected a JSON body/)
+    await expectError(await post('a=1', 'application/x-www-form-urlencoded'), 415, /expected a JSON body/)
+    // JSON's own types, and the text/plain fetch sends with a string body.
+    for (const type of ['application/json; charset=utf-8', 'application/vnd.api+json', undefined]) {
+      const res = await post('{"a":1}', type)
+      assert.equal(res.status, 200, String(type))
+      assert.deepEqual(await res.json(), { got: { a: 1 } })
+    }
+    await expectError(await fetch(`${url}/missing`), 404, /^no such user$/)
+    await expectError(await fetch(`${url}/fastify-style`), 429, /^slow down$/)
+    // A server error keeps its status but not its message (that is logged).
+    const down = await fetch(`${url}/unavailable`)
+    assert.equal(down.status, 503)
+    assert.deepEqual(await down.json(), { error: 'Service Unavailable' })
+  })
+  assert.throws(() => new HttpError(302, 'x'), RangeError)
+})
+
+test('a refused body (413) passes through the preset layers like any other answer', async () => {
+  const app = App.new()
+    .wrap(Logger.default())
+    .wrap(Cors.permissive())
+    .wrap(RateLimit.perMinute(2))
+    .post('/upload', (req) => `got ${req.body.length}`)
+  await serving(app, async (url) => {
+    const big = Buffer.alloc(2 * 1024 * 1024, 1)
+    const send = () => fetch(`${url}/upload`, { method: 'POST', body: big, headers: { origin: 'https://a.example' } })
+    const first = await send()
+    assert.equal(first.status, 413)
+    assert.ok(first.headers.get('x-request-id'), 'request id')
+    assert.equal(first.headers.get('access-control-allow-origin'), '*')
+    assert.ok(first.headers.get('ratelimit'), 'rate-limit headers')
+    assert.equal((await send()).status, 413)
+    // Both refusals counted toward the quota of 2.
+    const third = await send()
+    assert.equal(third.status, 429)
+    assert.ok(third.headers.get('retry-after'))
+  })
+  // inject applies the same limit.
+  const res = await App.new().post('/upload', (req) => `got ${req.body.length}`)
+    .inject({ method: 'POST', url: '/upload', body: Buffer.alloc(1024 * 1024 + 1) })
+  assert.equal(res.statusCode, 413)
+})
+
+test('configuration that would be silently ignored throws instead', async () => {
+  const app = App.new().get('/a', () => 'a')
+  const s = await app.listen(0)
+  try {
+    assert.throws(() => app.get('/b', () => 'b'), /the app is serving/)
+    assert.throws(() => app.wrap(Logger.default()), /the app is serving/)
+    assert.equal((await fetch(`${s.url}/a`)).status, 200)
+  } finally {
+    await s.close()
+  }
+  // Once closed, it can change and serve again.
+  app.get('/b', () => 'b')
+  await serving(app, async (url) => assert.equal(await (await fetch(`${url}/b`)).text(), 'b'))
+
+  const api = scope('/api').route('/x', get(() => 'x'))
+  App.new().service(api)
+  assert.throws(() => api.route('/y', get(() => 'y')), /before mounting/)
+
+  // A method given twice is refused before any of the route's methods is registered.
+  const b = App.new()
+  assert.throws(() => b.route('/p', get(() => 1).post(() => 2).get(() => 3)), /GET is given twice/)
+  b.route('/p', get(() => 1).post(() => 2))
+
+  assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: -1 }), /maxAge/)
+  assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: 1.5e10 }), /maxAge/)
+  assert.throws(() => Cors.new({ origins: ['https://a.example'], exposedHeaders: ['x'] }), /unknown option "exposedHeaders"/)
+})
