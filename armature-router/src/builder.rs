@@ -181,13 +181,38 @@ impl<B: Send + 'static> RouterBuilder<B> {
     /// root fallback, its answers carry no [`MatchedRoute`](crate::MatchedRoute), it is not
     /// listed by [`Router::routes`] and no scope layer wraps it.
     pub fn nest(mut self, prefix: &str, routes: RouterBuilder<B>) -> Self {
-        if let Err(err) = self.try_nest(prefix, routes) {
+        if let Err(err) = self.add_nested(prefix, routes) {
             self.error.get_or_insert(err);
         }
         self
     }
 
-    fn try_nest(&mut self, prefix: &str, routes: RouterBuilder<B>) -> Result<(), RouteError> {
+    /// Like [`nest`](Self::nest), but returns the error at once: with
+    /// [`try_route`](Self::try_route), a table can be checked route by route as it grows
+    /// (as the Node and Python bindings do at each registration), without building it.
+    ///
+    /// ```
+    /// use armature_router::{get, RouteError, Router};
+    /// use http::Request;
+    ///
+    /// let users = || Router::builder().route("/users/{id}", get(|_req: Request<()>| async { "user" }));
+    /// let app = Router::builder().try_nest("/api", users())?;
+    /// let clash = Router::builder().route("/api/users/{name}", get(|_req: Request<()>| async { "other" }));
+    /// assert!(matches!(
+    ///     clash.try_nest("/", users()),
+    ///     Err(RouteError::InvalidPrefix { .. })
+    /// ));
+    /// let clash = Router::builder().route("/api/users/{name}", get(|_req: Request<()>| async { "other" }));
+    /// assert!(matches!(clash.try_nest("/api", users()), Err(RouteError::Conflict { .. })));
+    /// # let _ = app;
+    /// # Ok::<(), RouteError>(())
+    /// ```
+    pub fn try_nest(mut self, prefix: &str, routes: RouterBuilder<B>) -> Result<Self, RouteError> {
+        self.add_nested(prefix, routes)?;
+        Ok(self)
+    }
+
+    fn add_nested(&mut self, prefix: &str, routes: RouterBuilder<B>) -> Result<(), RouteError> {
         let invalid = |reason| RouteError::InvalidPrefix {
             prefix: prefix.to_owned(),
             reason,

@@ -502,3 +502,33 @@ fn try_route_returns_the_error_at_once() {
         .err();
     assert_eq!(kept, immediate);
 }
+
+#[test]
+fn try_nest_returns_the_error_nest_keeps_for_build() {
+    let scope = || builder().route("/users/{id}", get(echo));
+    let base = || builder().route("/api/users/{name}", get(echo));
+    let expected = RouteError::Conflict {
+        route: "/api/users/{id}".to_owned(),
+        existing: "/api/users/{name}".to_owned(),
+    };
+    assert_eq!(base().try_nest("/api", scope()).err(), Some(expected.clone()));
+    assert_eq!(base().nest("/api", scope()).build().err(), Some(expected));
+    // A bad prefix, and an error the scope itself holds, surface the same way.
+    assert!(matches!(
+        builder().try_nest("/api/", scope()),
+        Err(RouteError::InvalidPrefix { .. })
+    ));
+    let broken = builder().route("/{", get(echo));
+    assert!(matches!(
+        builder().try_nest("/api", broken),
+        Err(RouteError::MalformedPattern { .. })
+    ));
+    // Fine routes go in, and the table builds.
+    let router = builder()
+        .try_nest("/api", scope())
+        .and_then(|b| b.try_nest("/v2", scope()))
+        .unwrap()
+        .build()
+        .unwrap();
+    assert_eq!(router.routes().count(), 2);
+}

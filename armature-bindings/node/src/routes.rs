@@ -1,5 +1,6 @@
 //! The route table as JS registers it, checked against armature-router at every registration
-//! and compiled into a `Router` when the app starts.
+//! (each new route against the table so far, so registering n routes costs O(n)) and compiled
+//! into a `Router` when the app starts.
 
 use std::future::ready;
 use std::sync::Arc;
@@ -41,6 +42,10 @@ enum Def {
 #[derive(Default)]
 pub struct NativeRoutes {
     defs: Vec<Def>,
+    /// `defs` as armature-router checks them, with placeholder endpoints: a new route is
+    /// tried against it alone. `None` after a refused route (the failed try consumed it);
+    /// rebuilt from `defs` at the next registration.
+    checked: Option<RouterBuilder<Bytes>>,
 }
 
 fn invalid(message: String) -> Error {
@@ -124,20 +129,26 @@ impl NativeRoutes {
 }
 
 impl NativeRoutes {
+    /// Adds `def` if armature-router accepts it after the routes so far, so every error it
+    /// knows (pattern syntax, conflicts naming both routes, duplicate methods, bad prefixes)
+    /// throws here, at registration, rather than when the app starts.
     fn add(&mut self, def: Def) -> Result<()> {
+        let so_far = match self.checked.take() {
+            Some(checked) => checked,
+            None => builder(&self.defs, &placeholder),
+        };
+        let checked = match &def {
+            Def::Route {
+                method,
+                path,
+                target,
+            } => so_far.try_route(path, placeholder(method.as_ref(), target)),
+            Def::Nest { prefix, defs } => so_far.try_nest(prefix, builder(defs, &placeholder)),
+        }
+        .map_err(|err| invalid(format!("invalid route: {err}")))?;
+        self.checked = Some(checked);
         self.defs.push(def);
-        // Build a throwaway router, so every error armature-router knows (pattern syntax,
-        // conflicts naming both routes, duplicate methods, bad prefixes) throws here, at
-        // registration, rather than when the app starts.
-        let checked = builder(&self.defs, &|method, _| {
-            endpoint(method, |_req: Request<Bytes>| ready(()))
-        })
-        .build()
-        .map(drop);
-        checked.map_err(|err| {
-            self.defs.pop();
-            invalid(format!("invalid route: {err}"))
-        })
+        Ok(())
     }
 
     /// Compiles the table; `js` makes the endpoint of a JS route.
@@ -155,6 +166,11 @@ impl NativeRoutes {
         .build()
         .map_err(|err| invalid(format!("invalid route: {err}")))
     }
+}
+
+/// The endpoint routes are checked with: it is never called.
+fn placeholder(method: Option<&Method>, _: &Target) -> MethodRouter<Bytes> {
+    endpoint(method, |_req: Request<Bytes>| ready(()))
 }
 
 /// A method router answering `method` (every method when `None`) with `handler`.

@@ -205,6 +205,15 @@ test('configuration that would be silently ignored throws instead', async () => 
   assert.throws(() => b.route('/p', get(() => 1).post(() => 2).get(() => 3)), /GET is given twice/)
   b.route('/p', get(() => 1).post(() => 2))
 
+  // Each registration is checked against the routes so far (not by rebuilding the table):
+  // conflicts are still found after a refused route, and through scopes.
+  const c = App.new().get('/u/:id', () => 'u')
+  assert.throws(() => c.get('/{', () => 'x'), /invalid route/)
+  assert.throws(() => c.get('/u/:name', () => 'x'), /invalid route: .*\/u\/:name/)
+  assert.throws(() => c.service(scope('/u').route('/:other', get(() => 'x'))), /invalid route/)
+  c.service(scope('/api').route('/u/:id', get(() => 'api')))
+  assert.equal((await c.inject('/api/u/7')).body, 'api')
+
   assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: -1 }), /maxAge/)
   assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: 1.5e10 }), /maxAge/)
   assert.throws(() => Cors.new({ origins: ['https://a.example'], exposedHeaders: ['x'] }), /unknown option "exposedHeaders"/)
