@@ -511,7 +511,10 @@ fn try_nest_returns_the_error_nest_keeps_for_build() {
         route: "/api/users/{id}".to_owned(),
         existing: "/api/users/{name}".to_owned(),
     };
-    assert_eq!(base().try_nest("/api", scope()).err(), Some(expected.clone()));
+    assert_eq!(
+        base().try_nest("/api", scope()).err(),
+        Some(expected.clone())
+    );
     assert_eq!(base().nest("/api", scope()).build().err(), Some(expected));
     // A bad prefix, and an error the scope itself holds, surface the same way.
     assert!(matches!(
