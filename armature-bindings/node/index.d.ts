@@ -75,8 +75,11 @@ export declare class NativeRoutes {
   addJs(methodName: string, path: string, handler: number): void
   /** Routes `method` on `path` to a constant response, answered without entering JS. */
   addStatic(methodName: string, path: string, status: number, contentType?: string | undefined | null, headers?: Array<string> | undefined | null, body?: string | Buffer | undefined | null): void
-  /** Mounts every route of `scope` under `prefix`. */
-  nest(prefix: string, scope: NativeRoutes): void
+  /**
+   * Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
+   * table's handlers at `offset`: their indices shift by it.
+   */
+  nest(prefix: string, scope: NativeRoutes, offset: number): void
 }
 
 /** A running server. */

@@ -11,9 +11,6 @@ const TEXT = 'text/plain; charset=utf-8'
 const JSON_TYPE = 'application/json'
 const OCTETS = 'application/octet-stream'
 
-// Every JS handler ever registered, by index: Rust routes name handlers by this index.
-const handlers = []
-
 /**
  * An error that answers with its own status: throw `new HttpError(404, 'no such user')` (or any
  * error with an integer `statusCode` or `status` from 400 to 599, as Fastify and http-errors
@@ -203,7 +200,7 @@ const CONTENT_CODES = new Map([[TEXT, 1], [JSON_TYPE, 2], [OCTETS, 3]])
  * The function Rust wakes when requests wait for JS: it takes them in batches of `id, handler`
  * pairs and runs their handlers; nothing thrown here may escape into Rust.
  */
-function makeDispatch (calls, middleware, data) {
+function makeDispatch (calls, handlers, middleware, data) {
   const { take, respond, fail: failNative } = calls
   const ids = new Uint32Array(1024)
   // A client error (4xx) is the client's to read; anything else is logged and answered with
@@ -284,7 +281,11 @@ function checkHandler (handler) {
   }
 }
 
-function addRoute (routes, path, methods) {
+/**
+ * Registers `methods` on `path`. A JS handler goes into `handlers`, the app's (or scope's) own
+ * table, and Rust's route names it by its index there; the table lives as long as the app.
+ */
+function addRoute ({ _routes: routes, _handlers: handlers }, path, methods) {
   if (typeof path !== 'string') throw new TypeError('a route path must be a string like "/users/:id"')
   if (!(methods instanceof MethodRouter)) throw new TypeError('route(path, methods): methods come from get(handler), post(handler), ...')
   for (const [method, handler] of methods.entries) {
@@ -292,8 +293,8 @@ function addRoute (routes, path, methods) {
       checkStatus(handler.statusCode)
       routes.addStatic(method, path, handler.statusCode, handler.contentType, handler.headerList, handler.payload)
     } else {
+      routes.addJs(method, path, handlers.length)
       handlers.push(handler)
-      routes.addJs(method, path, handlers.length - 1)
     }
   }
 }
@@ -304,11 +305,12 @@ class Scope {
     if (typeof prefix !== 'string') throw new TypeError('scope(prefix): prefix must be a string like "/api/v1"')
     this.prefix = prefix
     this._routes = new native.NativeRoutes()
+    this._handlers = []
     this._mounted = false
   }
 
-  route (path, methods) { this._change(); addRoute(this._routes, path, methods); return this }
-  service (scope) { this._change(); nestScope(this._routes, scope); return this }
+  route (path, methods) { this._change(); addRoute(this, path, methods); return this }
+  service (scope) { this._change(); nestScope(this, scope); return this }
 
   // Mounting copies the scope's routes: a later one would silently never be served.
   _change () {
@@ -316,9 +318,11 @@ class Scope {
   }
 }
 
-function nestScope (routes, scope) {
+/** Mounts `scope` in `parent`: its handlers join the parent's table, after the parent's own. */
+function nestScope (parent, scope) {
   if (!(scope instanceof Scope)) throw new TypeError('service(scope): pass a scope(prefix)')
-  routes.nest(scope.prefix, scope._routes)
+  parent._routes.nest(scope.prefix, scope._routes, parent._handlers.length)
+  parent._handlers.push(...scope._handlers)
   scope._mounted = true
 }
 
@@ -494,6 +498,7 @@ class Server {
 class App {
   constructor () {
     this._routes = new native.NativeRoutes()
+    this._handlers = []
     this._logger = null
     this._cors = null
     this._rateLimits = []
@@ -528,15 +533,15 @@ class App {
   /** Values every handler sees as `req.data`. */
   data (values) { Object.assign(this._data, values); return this }
 
-  route (path, methods) { this._change(`route(${JSON.stringify(path)})`); addRoute(this._routes, path, methods); return this }
-  service (scope) { this._change('service()'); nestScope(this._routes, scope); return this }
+  route (path, methods) { this._change(`route(${JSON.stringify(path)})`); addRoute(this, path, methods); return this }
+  service (scope) { this._change('service()'); nestScope(this, scope); return this }
 
   _compile () {
     if (this._native === null) {
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
         this._rateLimits, () => dispatch())
-      dispatch = makeDispatch(compiled.calls(), this._middleware.slice(), this._data)
+      dispatch = makeDispatch(compiled.calls(), this._handlers.slice(), this._middleware.slice(), this._data)
       this._native = compiled
     }
     return this._native

@@ -6,9 +6,14 @@
 //! and its borrow bookkeeping, which cost more than the work of `respond` itself. Arguments
 //! are read positionally and as little as possible: the content type is a small number for
 //! the common ones, and headers are read only when the response has any.
+//!
+//! The closures hold the dispatcher weakly. It holds the JS function it wakes, which holds
+//! these calls: strong both ways, the cycle crossed from Rust to JS and back where no garbage
+//! collector sees it, and every app ever compiled stayed in memory with its handlers. The
+//! dispatcher lives as long as its `NativeApp` or a request of its servers.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use armature_router::PathParams;
 use bytes::Bytes;
@@ -22,20 +27,21 @@ use crate::response::{ContentType, Reply};
 /// `{ take, respond, fail, method, url, ... }` for `dispatcher`'s app.
 pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Result<Object<'env>> {
     let mut calls = Object::new(env)?;
+    let dispatcher = &Arc::downgrade(dispatcher);
     readers(env, &mut calls, dispatcher)?;
 
-    let app = Arc::clone(dispatcher);
+    let app = Weak::clone(dispatcher);
     // take(ids: Uint32Array): number
     calls.set(
         "take",
         env.create_function_from_closure::<(), u32, _>("take", move |ctx| {
             let into = ctx.get::<&mut [u32]>(0)?;
             // A batch never exceeds u32 (it is bounded by the ids JS offers).
-            Ok(u32::try_from(app.take(into)).unwrap_or(u32::MAX))
+            Ok(u32::try_from(alive(&app)?.take(into)).unwrap_or(u32::MAX))
         })?,
     )?;
 
-    let app = Arc::clone(dispatcher);
+    let app = Weak::clone(dispatcher);
     // respond(id, status, contentType: number | string | null, body, headers?): boolean
     calls.set(
         "respond",
@@ -51,11 +57,11 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
                     None
                 },
             };
-            Ok(app.complete(id, reply))
+            Ok(alive(&app)?.complete(id, reply))
         })?,
     )?;
 
-    let app = Arc::clone(dispatcher);
+    let app = Weak::clone(dispatcher);
     // fail(id, message, status?): boolean; `status` (500 to 599, default 500) is checked by JS.
     calls.set(
         "fail",
@@ -69,7 +75,7 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
                 } else {
                     None
                 };
-                Ok(app.complete(id, Reply::Failed { message, status }))
+                Ok(alive(&app)?.complete(id, Reply::Failed { message, status }))
             },
         )?,
     )?;
@@ -78,12 +84,13 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
 }
 
 /// The request's fields, each read under the dispatcher's lock while the request waits.
-fn readers(env: &Env, calls: &mut Object, dispatcher: &Arc<Dispatcher>) -> Result<()> {
+fn readers(env: &Env, calls: &mut Object, dispatcher: &Weak<Dispatcher>) -> Result<()> {
     let mut reader = |name: &str, read: fn(&FunctionCallContext, &Request<Bytes>) -> Result<_>| {
-        let app = Arc::clone(dispatcher);
+        let app = Weak::clone(dispatcher);
         let function =
             env.create_function_from_closure::<(), Option<Field>, _>(name, move |ctx| {
                 let id = ctx.get::<u32>(0)?;
+                let app = alive(&app)?;
                 let state = app.state();
                 let pending = state.pending.get(&id).ok_or_else(|| not_waiting(id))?;
                 read(&ctx, &pending.req)
@@ -133,9 +140,10 @@ fn readers(env: &Env, calls: &mut Object, dispatcher: &Arc<Dispatcher>) -> Resul
     // The body is taken, not read: a Buffer over the bytes Rust received, handed over without
     // a copy when they are one Vec (a body collected from several chunks), copied once
     // otherwise. The JS `Request` caches it.
-    let app = Arc::clone(dispatcher);
+    let app = Weak::clone(dispatcher);
     let body = env.create_function_from_closure::<(), Buffer, _>("body", move |ctx| {
         let id = ctx.get::<u32>(0)?;
+        let app = alive(&app)?;
         let mut state = app.state();
         let pending = state.pending.get_mut(&id).ok_or_else(|| not_waiting(id))?;
         Ok(Buffer::from(Vec::from(std::mem::take(
@@ -150,6 +158,12 @@ type Field = Either<String, HashMap<String, String>>;
 
 fn text(value: &str) -> Option<Field> {
     Some(Either::A(value.to_owned()))
+}
+
+/// The dispatcher, unless its app is gone (then no request of it waits).
+fn alive(app: &Weak<Dispatcher>) -> Result<Arc<Dispatcher>> {
+    app.upgrade()
+        .ok_or_else(|| Error::new(Status::GenericFailure, "the app was dropped"))
 }
 
 fn not_waiting(id: u32) -> Error {

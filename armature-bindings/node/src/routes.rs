@@ -118,12 +118,13 @@ impl NativeRoutes {
         })
     }
 
-    /// Mounts every route of `scope` under `prefix`.
+    /// Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
+    /// table's handlers at `offset`: their indices shift by it.
     #[napi]
-    pub fn nest(&mut self, prefix: String, scope: &NativeRoutes) -> Result<()> {
+    pub fn nest(&mut self, prefix: String, scope: &NativeRoutes, offset: u32) -> Result<()> {
         self.add(Def::Nest {
             prefix,
-            defs: scope.defs.clone(),
+            defs: shifted(&scope.defs, offset),
         })
     }
 }
@@ -166,6 +167,30 @@ impl NativeRoutes {
         .build()
         .map_err(|err| invalid(format!("invalid route: {err}")))
     }
+}
+
+/// `defs` with every JS handler index moved up by `offset`.
+fn shifted(defs: &[Def], offset: u32) -> Vec<Def> {
+    defs.iter()
+        .map(|def| match def {
+            Def::Route {
+                method,
+                path,
+                target,
+            } => Def::Route {
+                method: method.clone(),
+                path: path.clone(),
+                target: match target {
+                    Target::Js(handler) => Target::Js(handler + offset),
+                    Target::Static(res) => Target::Static(Arc::clone(res)),
+                },
+            },
+            Def::Nest { prefix, defs } => Def::Nest {
+                prefix: prefix.clone(),
+                defs: shifted(defs, offset),
+            },
+        })
+        .collect()
 }
 
 /// The endpoint routes are checked with: it is never called.

@@ -3,6 +3,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import { App, HttpError, HttpResponse, Cors, RateLimit, Logger, get, post, scope } from '../lib/index.mjs'
 
 /** Serves `app` on a free port for the length of `body(url)`. */
@@ -217,4 +219,39 @@ test('configuration that would be silently ignored throws instead', async () => 
   assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: -1 }), /maxAge/)
   assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: 1.5e10 }), /maxAge/)
   assert.throws(() => Cors.new({ origins: ['https://a.example'], exposedHeaders: ['x'] }), /unknown option "exposedHeaders"/)
+})
+
+test('an app that is gone is freed with its handlers, compiled or not; a serving one is kept', async () => {
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc')
+  const tick = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+  // Which of `refs` are collected. `deref()` keeps its target alive until the end of the
+  // current job, so the collector runs in a job of its own, after a tick.
+  const collect = async (refs) => {
+    for (let i = 0; i < 20; i++) {
+      await tick(20)
+      gc()
+      await tick(0)
+      if (refs.every((r) => r.deref() === undefined)) break
+    }
+    return refs.map((r) => r.deref() === undefined)
+  }
+  const refs = []
+  // In a function of its own, so nothing of it stays on this test's stack.
+  const make = async (use) => {
+    const captured = { n: 41 }
+    refs.push(new WeakRef(captured))
+    const app = App.new().get('/', () => ({ n: captured.n + 1 })).service(scope('/s').route('/', get(() => captured)))
+    if (use === 'inject') assert.equal((await app.inject('/')).body, '{"n":42}')
+    if (use === 'listen') return app.listen(0)
+  }
+  await make('none')
+  await make('inject')
+  const server = await make('listen')
+  assert.deepEqual(await collect(refs.slice(0, 2)), [true, true])
+  // The server holds its app: it still answers, with the handler's captured state.
+  assert.deepEqual(await collect(refs.slice(2)), [false])
+  assert.equal(await (await fetch(server.url)).text(), '{"n":42}')
+  await server.close()
+  assert.deepEqual(await collect(refs.slice(2)), [true])
 })
