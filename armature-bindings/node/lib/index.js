@@ -88,6 +88,17 @@ function toResponse (value) {
 }
 
 /**
+ * What a handler returned, as an HttpResponse middleware may change: a copy when the handler
+ * returned one of its own, which may be a constant shared by every request.
+ */
+function ownResponse (value) {
+  if (!(value instanceof HttpResponse)) return toResponse(value)
+  const copy = new HttpResponse(value.payload, { status: value.statusCode, contentType: value.contentType })
+  if (value.headerList !== null) copy.headerList = value.headerList.slice()
+  return copy
+}
+
+/**
  * The request a handler receives. Fields are read from Rust when first used; read them before
  * the response is sent (in middleware: before `await next()` returns, or keep what you need).
  */
@@ -231,7 +242,7 @@ function makeDispatch (calls, handlers, middleware, data) {
     : (handler, req) => {
         const step = (i) => i === middleware.length
           ? handler(req)
-          : middleware[i](req, () => Promise.resolve().then(() => step(i + 1)).then(toResponse))
+          : middleware[i](req, () => Promise.resolve().then(() => step(i + 1)).then(ownResponse))
         return step(0)
       }
   return function dispatch () {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use armature_layers::cors::CorsLayer;
-use armature_layers::logger::{Format, Logger};
+use armature_layers::logger::{AccessLog, Format, Logger};
 use armature_layers::rate_limit::RateLimitLayer;
 use armature_layers::request_id::RequestIdLayer;
 use armature_router::{Body, Response};
@@ -98,18 +98,35 @@ where
         (Some(format), None) => BoxCloneSyncService::new(
             ServiceBuilder::new()
                 .layer(request_id)
-                .layer(Logger::default().format(format))
+                .layer(access_logger(format))
                 .service(inner)
                 .map_response(|res| res.map(Body::new)),
         ),
         (Some(format), Some(cors)) => BoxCloneSyncService::new(
             ServiceBuilder::new()
                 .layer(request_id)
-                .layer(Logger::default().format(format))
+                .layer(access_logger(format))
                 .layer(cors)
                 .service(inner)
                 .map_response(|res| res.map(Body::new)),
         ),
+    }
+}
+
+/// The preset's access logger. Text lines are `tracing` events, on the binding's stderr
+/// subscriber beside handler errors. JSON lines are written as they are, one object a line
+/// (through the subscriber they would get its time, level and target in front), each at once:
+/// Node may exit without running Rust's destructors, so nothing waits in a buffer.
+fn access_logger(format: Format) -> Logger {
+    static JSON_LINES: std::sync::OnceLock<AccessLog> = std::sync::OnceLock::new();
+    let logger = Logger::default().format(format);
+    match format {
+        Format::Json => logger.write_to(
+            JSON_LINES
+                .get_or_init(|| AccessLog::stderr().buffer_size(1))
+                .clone(),
+        ),
+        _ => logger,
     }
 }
 

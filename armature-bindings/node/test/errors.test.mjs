@@ -255,3 +255,21 @@ test('an app that is gone is freed with its handlers, compiled or not; a serving
   await server.close()
   assert.deepEqual(await collect(refs.slice(2)), [true])
 })
+
+test('middleware changes its own copy of a response the handler shares between requests', async () => {
+  const shared = HttpResponse.json({ ok: true }).header('x-handler', '1')
+  const app = App.new()
+    .wrap(async (req, next) => (await next()).header('x-js', 'yes').status(201))
+    .get('/', () => shared)
+  await serving(app, async (url) => {
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(url)
+      assert.equal(res.status, 201)
+      assert.equal(res.headers.get('x-js'), 'yes')
+      assert.equal(res.headers.get('x-handler'), '1')
+      assert.deepEqual(await res.json(), { ok: true })
+    }
+  })
+  assert.equal(shared.statusCode, 200)
+  assert.deepEqual(shared.headerList, ['x-handler', '1'])
+})

@@ -47,6 +47,27 @@ test('every response carries a fresh x-request-id the handler can read', async (
   }
 })
 
+test('Logger.json() writes one JSON object a line, nothing before it', async () => {
+  const { child, out, exited, port } = startChild('logger-json')
+  const p = await within(10000, port, 'child listening')
+  const res = await fetch(`http://127.0.0.1:${p}/users/42`)
+  const rid = res.headers.get('x-request-id')
+  await res.text()
+  assert.equal((await fetch(`http://127.0.0.1:${p}/boom`)).status, 500)
+  child.kill('SIGTERM')
+  const { code } = await within(10000, exited, 'child exit')
+  assert.equal(code, 0, out.stderr)
+  // Every access line parses whole; the handler error stays a log line of its own.
+  const access = out.stderr.split('\n').filter((line) => line.includes('"method"')).map((line) => JSON.parse(line))
+  assert.equal(access.length, 2, out.stderr)
+  assert.deepEqual(
+    { method: access[0].method, route: access[0].route, status: access[0].status, request_id: access[0].request_id, outcome: access[0].outcome },
+    { method: 'GET', route: '/users/{id}', status: 200, request_id: rid, outcome: 'ok' })
+  assert.match(access[0].peer, /^127\.0\.0\.1:\d+$/)
+  assert.equal(access[1].status, 500)
+  assert.match(out.stderr, /ERROR armature::node: handler failed: Error: kaboom from the handler/)
+})
+
 test('Logger.default() writes one access line per request (route template, status, id); handler errors are logged', async () => {
   const { child, out, exited, port } = startChild('logger')
   const p = await within(10000, port, 'child listening')
