@@ -30,7 +30,8 @@ class HttpError extends Error {
 
 /** A response: status, headers and a string or Buffer body. */
 class HttpResponse {
-  constructor (body = null, init = {}) {
+  constructor (body = null, init) {
+    init ??= {}
     this.statusCode = init.status ?? 200
     this.contentType = init.contentType ?? null
     this.headerList = null
@@ -40,7 +41,7 @@ class HttpResponse {
 
   static ok (body) { return body == null ? new HttpResponse() : HttpResponse.text(body) }
   static text (text, status = 200) { return new HttpResponse(String(text), { status, contentType: TEXT }) }
-  static json (value, status = 200) { return new HttpResponse(JSON.stringify(value), { status, contentType: JSON_TYPE }) }
+  static json (value, status = 200) { return new HttpResponse(jsonText(value), { status, contentType: JSON_TYPE }) }
   static buffer (buffer, status = 200) { return new HttpResponse(toBuffer(buffer), { status, contentType: OCTETS }) }
   static status (status) { return new HttpResponse(null, { status }) }
 
@@ -51,6 +52,7 @@ class HttpResponse {
    * replaces the response's content type.
    */
   header (name, value) {
+    if (value === undefined || value === null) throw new TypeError(`header ${String(name)}: no value (${value})`)
     name = String(name)
     if (name.length === 12 && name.toLowerCase() === 'content-type') {
       this.contentType = String(value)
@@ -68,14 +70,30 @@ class HttpResponse {
   }
 
   text (text) { this.payload = String(text); this.contentType = TEXT; return this }
-  json (value) { this.payload = JSON.stringify(value); this.contentType = JSON_TYPE; return this }
+  json (value) { this.payload = jsonText(value); this.contentType = JSON_TYPE; return this }
   send (body) { this.payload = typeof body === 'string' ? body : toBuffer(body); return this }
 }
 
+/** Bytes as a Buffer over the same memory: a Buffer, any typed array or DataView, an ArrayBuffer. */
 function toBuffer (body) {
   if (Buffer.isBuffer(body)) return body
-  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength)
-  throw new TypeError('a body must be a string, a Buffer or a Uint8Array')
+  if (ArrayBuffer.isView(body)) return Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  if (body instanceof ArrayBuffer || body instanceof SharedArrayBuffer) return Buffer.from(body)
+  throw new TypeError('a body must be a string, a Buffer, a typed array or an ArrayBuffer')
+}
+
+function isBytes (value) {
+  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer
+}
+
+/** `value` as JSON text; throws for what JSON cannot say (undefined, a function, a symbol) and for streams. */
+function jsonText (value) {
+  if (value !== null && typeof value === 'object' && (typeof value.pipe === 'function' || typeof value.getReader === 'function')) {
+    throw new TypeError('a stream cannot be sent: read it into a Buffer or a string first')
+  }
+  const text = JSON.stringify(value)
+  if (text === undefined) throw new TypeError(`${typeof value} cannot be sent as JSON`)
+  return text
 }
 
 /** What a handler returned, as an HttpResponse. */
@@ -83,7 +101,7 @@ function toResponse (value) {
   if (value instanceof HttpResponse) return value
   if (value === undefined || value === null) return new HttpResponse(null, { status: 204 })
   if (typeof value === 'string') return HttpResponse.text(value)
-  if (value instanceof Uint8Array) return HttpResponse.buffer(value)
+  if (isBytes(value)) return HttpResponse.buffer(value)
   return HttpResponse.json(value)
 }
 
@@ -542,7 +560,11 @@ class App {
   }
 
   /** Values every handler sees as `req.data`. */
-  data (values) { Object.assign(this._data, values); return this }
+  data (values) {
+    if (values === null || typeof values !== 'object' || Array.isArray(values)) throw new TypeError('data(values): pass an object like { db }')
+    Object.assign(this._data, values)
+    return this
+  }
 
   route (path, methods) { this._change(`route(${JSON.stringify(path)})`); addRoute(this, path, methods); return this }
   service (scope) { this._change('service()'); nestScope(this, scope); return this }
@@ -559,8 +581,9 @@ class App {
   }
 
   /** Serves on `port` (0 picks one); resolves once bound. */
-  async listen (port, host = '127.0.0.1', options = {}) {
+  async listen (port = 0, host = '127.0.0.1', options = {}) {
     if (typeof port === 'object' && port !== null) ({ port = 0, host = '127.0.0.1', ...options } = port)
+    if (typeof port === 'string' && /^\d+$/.test(port)) port = Number(port)
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`listen: invalid port ${port}`)
     const server = new Server(this._compile().listen(host, port), options.signals ?? true)
     this._serving++

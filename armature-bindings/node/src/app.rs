@@ -392,17 +392,22 @@ where
             // No body (every GET): no extra future, no collection.
             return stack.call(Request::from_parts(parts, Bytes::new()));
         }
+        // A declared length over the limit is refused before a byte of the body is read.
+        let declared_too_large = body.size_hint().lower() > BODY_LIMIT as u64;
         Box::pin(async move {
-            let refused = match Limited::new(body, BODY_LIMIT).collect().await {
-                Ok(collected) => {
-                    return stack
-                        .oneshot(Request::from_parts(parts, collected.to_bytes()))
-                        .await
+            const TOO_LARGE: Refused = Refused(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
+            let refused = if declared_too_large {
+                TOO_LARGE
+            } else {
+                match Limited::new(body, BODY_LIMIT).collect().await {
+                    Ok(collected) => {
+                        return stack
+                            .oneshot(Request::from_parts(parts, collected.to_bytes()))
+                            .await
+                    }
+                    Err(err) if err.is::<http_body_util::LengthLimitError>() => TOO_LARGE,
+                    Err(_) => Refused(StatusCode::BAD_REQUEST, "Bad Request"),
                 }
-                Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-                    Refused(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large")
-                }
-                Err(_) => Refused(StatusCode::BAD_REQUEST, "Bad Request"),
             };
             let mut req = Request::from_parts(parts, Bytes::new());
             req.extensions_mut().insert(refused);

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import v8 from 'node:v8'
 import vm from 'node:vm'
+import { Readable } from 'node:stream'
 import { App, HttpError, HttpResponse, Cors, RateLimit, Logger, get, post, scope } from '../lib/index.mjs'
 
 /** Serves `app` on a free port for the length of `body(url)`. */
@@ -272,4 +273,56 @@ test('middleware changes its own copy of a response the handler shares between r
   })
   assert.equal(shared.statusCode, 200)
   assert.deepEqual(shared.headerList, ['x-handler', '1'])
+})
+
+test('values JSON cannot say, and streams, answer 500; every kind of bytes is sent as bytes', async () => {
+  const app = App.new()
+    .get('/json-undefined', () => HttpResponse.json(undefined))
+    .get('/symbol', () => Symbol('s'))
+    .get('/function', () => () => 1)
+    .get('/stream', () => Readable.from(['a']))
+    .get('/undefined-header', () => HttpResponse.text('x').header('x-a', undefined))
+    .get('/f32', () => new Float32Array([1.5]))
+    .get('/arraybuffer', () => new Uint8Array([1, 2, 3]).buffer)
+    .get('/dataview', () => new DataView(new Uint8Array([0, 9, 8, 0]).buffer, 1, 2))
+    .get('/null-init', () => new HttpResponse('fine', null))
+  await serving(app, async (url) => {
+    for (const path of ['/json-undefined', '/symbol', '/function', '/stream', '/undefined-header']) {
+      assert.equal((await fetch(url + path)).status, 500, path)
+    }
+    const bytes = async (path) => {
+      const res = await fetch(url + path)
+      assert.equal(res.headers.get('content-type'), 'application/octet-stream', path)
+      return [...new Uint8Array(await res.arrayBuffer())]
+    }
+    assert.deepEqual(await bytes('/f32'), [...new Uint8Array(new Float32Array([1.5]).buffer)])
+    assert.deepEqual(await bytes('/arraybuffer'), [1, 2, 3])
+    assert.deepEqual(await bytes('/dataview'), [9, 8])
+    assert.equal(await (await fetch(`${url}/null-init`)).text(), 'fine')
+  })
+})
+
+test('listen() picks a free port, takes a numeric string; data() takes an object only', async () => {
+  for (const port of [undefined, '0']) {
+    const s = await App.new().get('/', () => 'up').listen(port)
+    try {
+      assert.ok(s.port > 0)
+      assert.equal(await (await fetch(s.url)).text(), 'up')
+    } finally {
+      await s.close()
+    }
+  }
+  assert.throws(() => App.new().data('abc'), /data\(values\)/)
+  assert.throws(() => App.new().data(null), /data\(values\)/)
+})
+
+test('a body declared larger than the limit is refused before it is sent', async () => {
+  const s = await App.new().post('/upload', (req) => `got ${req.body.length}`).listen(0)
+  try {
+    // Only the head is sent: the answer cannot wait for a body that never comes.
+    const got = await exchange(s.port, 'POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n', /\r\n\r\n[\s\S]*\}/)
+    assert.match(got, /^HTTP\/1\.1 413 /)
+  } finally {
+    await s.close()
+  }
 })
