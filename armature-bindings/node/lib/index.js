@@ -316,6 +316,8 @@ function checkHandler (handler) {
  */
 function addRoute ({ _routes: routes, _handlers: handlers }, path, methods) {
   if (typeof path !== 'string') throw new TypeError('a route path must be a string like "/users/:id"')
+  // Fastify's wildcard; here it would be a literal segment "*" that nothing requests.
+  if (/(^|\/)\*(\/|$)/.test(path)) throw new Error(`invalid route: ${path}: a catch-all is written {*name}, like /files/{*path}`)
   if (!(methods instanceof MethodRouter)) throw new TypeError('route(path, methods): methods come from get(handler), post(handler), ...')
   for (const [method, handler] of methods.entries) {
     if (handler instanceof HttpResponse) {

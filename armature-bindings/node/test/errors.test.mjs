@@ -217,6 +217,9 @@ test('configuration that would be silently ignored throws instead', async () => 
   c.service(scope('/api').route('/u/:id', get(() => 'api')))
   assert.equal((await c.inject('/api/u/7')).body, 'api')
 
+  assert.throws(() => App.new().get('/files/*', () => 'x'), /a catch-all is written \{\*name\}/)
+  assert.equal((await App.new().get('/files/{*path}', (req) => req.param('path')).inject('/files/a/b')).body, 'a/b')
+
   assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: -1 }), /maxAge/)
   assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: 1.5e10 }), /maxAge/)
   assert.throws(() => Cors.new({ origins: ['https://a.example'], exposedHeaders: ['x'] }), /unknown option "exposedHeaders"/)
