@@ -410,7 +410,16 @@ impl Engine {
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let (stop, stopped) = oneshot::channel::<()>();
         let queue = Arc::clone(&self.queue);
-        let timeout = Duration::from_secs_f64(shutdown_timeout.max(0.0));
+        // `inf` (or any span past a century) waits as long as in-flight requests run.
+        const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+        if shutdown_timeout.is_nan() || shutdown_timeout < 0.0 {
+            return Err(PyValueError::new_err(format!(
+                "shutdown_timeout must be a number of seconds, 0 or more (inf: no limit), got {shutdown_timeout}"
+            )));
+        }
+        let timeout = Duration::try_from_secs_f64(shutdown_timeout)
+            .unwrap_or(FOREVER)
+            .min(FOREVER);
         let mut builder = if threads <= 1 {
             tokio::runtime::Builder::new_current_thread()
         } else {

@@ -26,12 +26,15 @@ pub(crate) fn layer(options: &Bound<'_, PyDict>) -> PyResult<RateLimitLayer> {
         Some(v) => v.extract()?,
         None => 0.0,
     };
-    if !(period.is_finite() && period > 0.0) {
-        return Err(PyValueError::new_err(
-            "invalid rate limit: the period must be a positive number of seconds",
-        ));
-    }
-    let mut quota = Quota::new(count, Duration::from_secs_f64(period));
+    let period = Some(period)
+        .filter(|p| *p > 0.0)
+        .and_then(|p| Duration::try_from_secs_f64(p).ok())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "invalid rate limit: the period must be a positive number of seconds, got {period}"
+            ))
+        })?;
+    let mut quota = Quota::new(count, period);
     if let Some(burst) = get(options, "burst")? {
         quota = quota.burst(burst.extract()?);
     }

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use armature_router::{Body, BoxError, Response};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, StatusCode};
 use http_body::Frame;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -31,16 +31,23 @@ pub struct HttpResponse {
     /// response (a content type and nothing else) builds and converts with one header map,
     /// not two. It comes first, as if inserted first.
     content_type: Option<HeaderValue>,
-    /// Every other header (and any content type added by name).
+    /// Every other header (a content type set by name replaces `content_type`).
     headers: HeaderMap,
     body: Bytes,
     /// An async iterable of `bytes`/`str` chunks (`HttpResponse.stream`).
     stream: Option<Py<PyAny>>,
 }
 
+/// A final status: 200 to 999 (a 1xx cannot end a request).
 fn status(code: u16) -> PyResult<StatusCode> {
     StatusCode::from_u16(code)
-        .map_err(|_| PyValueError::new_err(format!("invalid HTTP status {code}")))
+        .ok()
+        .filter(|status| !status.is_informational())
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "invalid HTTP status {code}: a response's status is 200 to 999"
+            ))
+        })
 }
 
 fn bytes_of(content: &Bound<'_, PyAny>) -> PyResult<Bytes> {
@@ -79,6 +86,12 @@ impl HttpResponse {
             body,
             stream: None,
         };
+        res.set_all(headers)?;
+        Ok(res)
+    }
+
+    /// Sets each `(name, value)` of a dict or an iterable of pairs.
+    fn set_all(&mut self, headers: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         if let Some(headers) = headers.filter(|h| !h.is_none()) {
             let items = match headers.cast::<PyDict>() {
                 Ok(dict) => dict.items().into_any(),
@@ -86,18 +99,38 @@ impl HttpResponse {
             };
             for pair in items.try_iter()? {
                 let (name, value): (String, String) = pair?.extract()?;
-                res.set(&name, &value)?;
+                self.set(&name, &value)?;
             }
         }
-        Ok(res)
+        Ok(())
     }
 
     fn set(&mut self, name: &str, value: &str) -> PyResult<()> {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| PyValueError::new_err(format!("invalid header name {name:?}")))?;
+        let text = value;
         let value = HeaderValue::from_str(value)
             .map_err(|_| PyValueError::new_err(format!("invalid header value {value:?}")))?;
-        self.headers.append(name, value);
+        if name == CONTENT_TYPE {
+            // One header: the last value set is the content type.
+            self.content_type = Some(value);
+        } else if name == CONTENT_LENGTH {
+            // The server frames the body. A wrong length, sent, would leave the client waiting
+            // for bytes that never come or reading the next response as this one's body.
+            if self.stream.is_some() {
+                return Err(PyValueError::new_err(
+                    "content-length: a streamed body is framed by the server",
+                ));
+            }
+            let length = self.body.len();
+            if text.trim().parse::<usize>() != Ok(length) {
+                return Err(PyValueError::new_err(format!(
+                    "content-length {text:?} is not the body's length, {length} bytes"
+                )));
+            }
+        } else {
+            self.headers.append(name, value);
+        }
         Ok(())
     }
 
@@ -187,8 +220,9 @@ impl HttpResponse {
         )
     }
 
-    /// A streamed body: each `bytes`/`str` chunk of the async iterable `chunks` is sent as
-    /// it is produced.
+    /// A streamed body: each `bytes`/`str` chunk of the iterable `chunks` is sent as it is
+    /// produced. An async iterable is read on the event loop; a plain one (a generator, a
+    /// file) in the default thread pool, a chunk at a time.
     #[staticmethod]
     #[pyo3(signature = (chunks, status=200, headers=None, media_type=None))]
     fn stream(
@@ -197,12 +231,28 @@ impl HttpResponse {
         headers: Option<&Bound<'_, PyAny>>,
         media_type: Option<&str>,
     ) -> PyResult<Self> {
+        let whole = chunks.is_instance_of::<PyBytes>()
+            || chunks.is_instance_of::<PyString>()
+            || chunks.is_instance_of::<PyByteArray>();
+        if whole || !(chunks.hasattr("__aiter__")? || chunks.hasattr("__iter__")?) {
+            return Err(PyTypeError::new_err(format!(
+                "HttpResponse.stream takes an iterable (async or not) of bytes or str chunks, \
+                 not {}{}",
+                chunks.get_type().name()?,
+                if whole {
+                    ": use HttpResponse(content) for a whole body"
+                } else {
+                    ""
+                }
+            )));
+        }
         let ct = media(
             media_type,
             HeaderValue::from_static("application/octet-stream"),
         )?;
-        let mut res = Self::build(status, headers, ct, Bytes::new())?;
+        let mut res = Self::build(status, None, ct, Bytes::new())?;
         res.stream = Some(chunks.unbind());
+        res.set_all(headers)?;
         Ok(res)
     }
 
@@ -228,7 +278,8 @@ impl HttpResponse {
         Ok(dict)
     }
 
-    /// Adds a header (a repeated name adds another line).
+    /// Adds a header (a repeated name adds another line; `content-type` replaces the content
+    /// type; `content-length` must be the body's length, and is then the server's to send).
     fn set_header(&mut self, name: &str, value: &str) -> PyResult<()> {
         self.set(name, value)
     }

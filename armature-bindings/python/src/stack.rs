@@ -96,6 +96,11 @@ where
     B::Error: Into<BoxError>,
 {
     let (parts, body) = req.into_parts();
+    // A declared length over the limit is refused before a byte is read (and before hyper
+    // answers `Expect: 100-continue` by inviting the client to send it).
+    if body.size_hint().lower() > limit as u64 {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    }
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(err) if err.is::<LengthLimitError>() => {

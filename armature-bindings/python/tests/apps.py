@@ -9,7 +9,8 @@ import ctypes
 import os
 import sys
 import threading
-from typing import AsyncIterator, Iterator, List, Optional
+import time
+from typing import AsyncIterator, Dict, Iterator, List, Optional
 
 from pydantic import BaseModel
 
@@ -321,12 +322,77 @@ def replace_user(user_id: int, user: User) -> dict:
     return {"user_id": user_id, **user.model_dump()}
 
 
+# Bad handler output and bad input: each answers, and the server lives on.
+bad = APIRouter(prefix="/bad")
+
+
+@bad.get("/exit-after-await")
+async def exit_after_await() -> dict:
+    await asyncio.sleep(0.01)
+    raise SystemExit(4)
+
+
+@bad.get("/interrupt-sync")
+def interrupt_sync() -> dict:
+    raise KeyboardInterrupt()
+
+
+@bad.get("/content-type")
+async def replaced_content_type() -> HttpResponse:
+    return HttpResponse.json({"title": "x"}, status=400, headers={"Content-Type": "application/problem+json"})
+
+
+@bad.get("/content-length/{length}")
+async def declared_length(length: str) -> HttpResponse:
+    return HttpResponse(b"body!", headers={"content-length": length})
+
+
+@bad.get("/status/{code}")
+async def any_status(code: int) -> HttpResponse:
+    return HttpResponse(b"", status=code)
+
+
+@bad.get("/stream/plain")
+async def plain_stream() -> HttpResponse:
+    return HttpResponse.stream(chunk.encode() for chunk in ["a", "b", "c"])
+
+
+@bad.get("/stream/not-iterable")
+async def not_iterable_stream() -> HttpResponse:
+    return HttpResponse.stream(5)
+
+
+@bad.get("/block")
+def block(seconds: float = 60.0) -> dict:
+    """A sync handler stuck in a blocking call (shutdown must not wait for it)."""
+    EVENTS.append("blocking")
+    time.sleep(seconds)
+    return {"blocked": seconds}
+
+
+@bad.get("/tags")
+async def appending_tags(tag: List[str] = []) -> list:  # noqa: B006 - FastAPI style
+    tag.append("seen")
+    return tag
+
+
+@bad.post("/items")
+async def item_list(items: List[Item]) -> dict:
+    return {"titles": [item.title for item in items]}
+
+
+@bad.post("/counts")
+async def counts(payload: Dict[str, int]) -> dict:
+    return {"total": sum(payload.values())}
+
+
 def build() -> App:
     app = App()
     app.add_middleware(LoggerMiddleware())
     app.add_middleware(CORSMiddleware(allow_origins=["https://app.example"], allow_methods=["GET", "PUT"], allow_headers=["x-api-key"], expose_headers=["x-request-id"]))
     app.include_router(router)
     app.include_router(api)
+    app.include_router(bad)
 
     @app.on_event("startup")
     async def started() -> None:
@@ -348,6 +414,14 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--shutdown-timeout", type=float, default=5.0)
+    parser.add_argument("--fail-startup", action="store_true")
     args = parser.parse_args()
+    if args.fail_startup:
+
+        @app.on_event("startup")
+        def fail() -> None:
+            raise RuntimeError("startup failed on purpose")
+
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
-    app.run("127.0.0.1", args.port, workers=args.workers, threads=args.threads, shutdown_timeout=5.0)
+    app.run("127.0.0.1", args.port, workers=args.workers, threads=args.threads, shutdown_timeout=args.shutdown_timeout)

@@ -316,3 +316,81 @@ def test_http_response_constructors():
         HttpResponse(b"", headers={"bad header": "x"})
     with pytest.raises(TypeError):
         HttpResponse.json({"x": object()})
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def test_system_exit_and_keyboard_interrupt_in_a_handler_answer_500_and_the_server_lives(client):
+    for path in ["/bad/exit-after-await", "/bad/interrupt-sync", "/bad/exit-after-await"]:
+        assert client.get(path).status_code == 500, path
+    assert client.get("/plaintext").text == "Hello, World!"
+
+
+def test_content_type_is_one_header_and_content_length_must_be_the_bodys(client):
+    res = client.get("/bad/content-type")
+    assert res.status_code == 400
+    assert res.headers.get_list("content-type") == ["application/problem+json"]
+    right = client.get("/bad/content-length/5")
+    assert right.status_code == 200
+    # Sent once, by the server (the in-process TestClient has no framing to do).
+    assert right.headers.get_list("content-length") == ([] if isinstance(client, TestClient) else ["5"])
+    assert right.content == b"body!"
+    # A wrong length is refused where it is set: the handler fails, the connection stays sound.
+    for length in ["2", "100", "x"]:
+        assert client.get(f"/bad/content-length/{length}").status_code == 500, length
+    assert client.get("/plaintext").text == "Hello, World!"
+
+
+def test_a_1xx_status_cannot_end_a_request(client):
+    for code in [100, 101, 103]:
+        assert client.get(f"/bad/status/{code}").status_code == 500, code
+    assert client.get("/bad/status/299").status_code == 299
+
+
+def test_streams_take_plain_iterables_and_refuse_the_rest(client):
+    res = client.get("/bad/stream/plain")
+    assert res.status_code == 200
+    assert res.content == b"abc"
+    assert client.get("/bad/stream/not-iterable").status_code == 500
+    with pytest.raises(TypeError, match="iterable"):
+        HttpResponse.stream(b"whole body")
+
+
+def test_a_mutable_default_is_fresh_for_every_request(client):
+    for _ in range(3):
+        assert client.get("/bad/tags").json() == ["seen"]
+
+
+def test_lists_of_models_and_dicts_are_read_from_the_body(client):
+    res = client.post("/bad/items", json=[{"title": "a"}, {"title": "b", "price": 2}])
+    assert res.status_code == 200, res.text
+    assert res.json() == {"titles": ["a", "b"]}
+    assert client.post("/bad/counts", json={"a": 1, "b": 2}).json() == {"total": 3}
+    invalid = client.post("/bad/items", json=[{"price": 1}])
+    assert invalid.status_code == 422
+    assert invalid.json()["detail"][0]["loc"][:3] == ["body", 0, "title"]
+
+
+def test_bodies_that_are_not_json_get_415_or_422_never_500(client):
+    user = b'{"name": "Eve", "age": 3}'
+    for content_type in ["text/plain", "application/xml", "application/x-www-form-urlencoded"]:
+        res = client.post("/api/v1/users", content=user, headers={"content-type": content_type})
+        assert res.status_code == 415, content_type
+        assert "application/json" in res.json()["detail"]
+    for content_type in ["application/json; charset=utf-8", "application/vnd.api+json"]:
+        assert client.post("/api/v1/users", content=user, headers={"content-type": content_type}).status_code == 201
+    bad_utf8 = client.post("/api/v1/users", content=b'{"name": "\xff\xfe"}', headers={"content-type": "application/json"})
+    assert bad_utf8.status_code == 422
+    assert bad_utf8.json()["detail"][0]["type"] == "json_invalid"
+    deep = b"[" * 100_000 + b"]" * 100_000
+    res = client.post("/api/v1/orders", content=deep, headers={"content-type": "application/json"})
+    assert res.status_code == 422
+    assert res.json()["detail"][0]["type"] == "json_invalid"
+
+
+def test_path_and_query_numbers_take_ascii_digits_only(client):
+    assert client.get("/items/%D9%A3").status_code == 422  # ARABIC-INDIC DIGIT THREE
+    assert client.get("/items/%EF%BC%91%EF%BC%92").status_code == 422  # fullwidth 12
+    assert client.get("/items/12").json()["item_id"] == 12
+    assert client.get("/items/1", params={"flag": " 1 "}).status_code == 422

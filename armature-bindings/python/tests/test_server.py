@@ -141,3 +141,60 @@ def test_workers_share_the_port():
     finally:
         assert srv.stop() == 0
     assert srv.stdout().count("shutdown hook ran") == 2
+
+
+def _in_flight(srv: Server, path: str, results: dict) -> threading.Thread:
+    """Sends `path` from a thread; the answer (or the error) lands in `results[path]`."""
+
+    def send() -> None:
+        try:
+            with httpx.Client(base_url=srv.url, timeout=120) as c:
+                results[path] = c.get(path)
+        except httpx.HTTPError as exc:
+            results[path] = exc
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("timeout", ["1", "inf"])
+def test_shutdown_is_not_held_up_by_a_blocked_sync_handler(timeout):
+    srv = Server("--shutdown-timeout", timeout)
+    results: dict = {}
+    # With "inf" the in-flight request may run to its end: make that end near.
+    seconds = 60 if timeout == "1" else 1
+    thread = _in_flight(srv, f"/bad/block?seconds={seconds}", results)
+    with httpx.Client(base_url=srv.url) as c:
+        deadline = time.monotonic() + 10
+        while "blocking" not in c.get("/events").json() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    # Exits well before the handler's 60 s end: the pool's threads are daemons.
+    assert srv.stop(timeout=30) == 0, srv.stderr()
+    thread.join()
+    assert "shutdown hook ran" in srv.stdout()
+    if timeout == "inf":
+        assert results[f"/bad/block?seconds={seconds}"].json() == {"blocked": 1.0}
+
+
+def test_a_failing_worker_makes_the_parent_exit_with_an_error():
+    srv = Server("--workers", "2", "--fail-startup")
+    code = srv.proc.wait(30)
+    assert code != 0
+    assert "workers failed" in srv.stderr()
+
+
+def test_invalid_timeouts_and_periods_are_value_errors():
+    from armature import App, TestClient, rate_limit
+
+    app = App()
+
+    @app.get("/")
+    @rate_limit(5, per=1e300)
+    async def limited() -> str:
+        return "x"
+
+    with pytest.raises(ValueError, match="period"):
+        TestClient(app).__enter__()
+    with pytest.raises(ValueError, match="shutdown_timeout"):
+        App().run(port=0, shutdown_timeout=float("nan"))

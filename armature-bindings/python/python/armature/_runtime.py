@@ -39,8 +39,17 @@ class _Resume:
         return (yield from self.coro.__await__())
 
 
+# Raised in a Task, these two leave the loop (asyncio re-raises them from `run_until_complete`),
+# which would stop the server for every other request. From a handler they are a failure of
+# that request: answered 500 and logged, like any other exception (as uvicorn does).
+_FATAL_TO_THE_LOOP = (KeyboardInterrupt, SystemExit)
+
+
 async def _resume(coro: Any, first: Any) -> Any:
-    return await _Resume(coro, first)
+    try:
+        return await _Resume(coro, first)
+    except _FATAL_TO_THE_LOOP as exc:
+        return error(exc)
 
 
 def _finish(task: asyncio.Task[Any], responder: Responder) -> None:
@@ -82,7 +91,10 @@ def awaitable(value: Any, responder: Responder) -> None:
     """A handler returned some other awaitable (a Future, say)."""
 
     async def wait() -> Any:
-        return await value
+        try:
+            return await value
+        except _FATAL_TO_THE_LOOP as exc:
+            return error(exc)
 
     _spawn(wait(), responder)
 
@@ -97,25 +109,38 @@ def error(exc: BaseException) -> HttpResponse:
     return HttpResponse.text("Internal Server Error", status=500)
 
 
+_END = object()
+
+
 def stream(chunks: Any, sender: ChunkSender) -> None:
-    """Drives the async iterable of a streamed response, sending each chunk to Rust."""
+    """Drives the iterable (async or plain) of a streamed response, sending each chunk to Rust."""
 
     async def pump() -> None:
         try:
-            async for chunk in chunks:
-                if not sender.send(chunk):
-                    break  # the client went away
-        except Exception as exc:  # noqa: BLE001 - logged, then the body is cut off
+            if hasattr(chunks, "__aiter__"):
+                async for chunk in chunks:
+                    if not sender.send(chunk):
+                        break  # the client went away
+            else:
+                # A plain iterable: each chunk is made in the default thread pool, off the loop.
+                loop = asyncio.get_running_loop()
+                items = iter(chunks)
+                while (chunk := await loop.run_in_executor(None, next, items, _END)) is not _END:
+                    if not sender.send(chunk):
+                        break
+        except (Exception, *_FATAL_TO_THE_LOOP) as exc:  # noqa: BLE001 - logged, then the body is cut off
             logger.error("Exception while streaming a response", exc_info=exc)
             sender.close(str(exc) or type(exc).__name__)
             return
         finally:
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                try:
-                    await aclose()
-                except Exception:  # noqa: BLE001
-                    pass
+            # A generator left before its end is closed, so its own `finally` runs now.
+            try:
+                if hasattr(chunks, "aclose"):
+                    await chunks.aclose()
+                elif hasattr(chunks, "close"):
+                    chunks.close()
+            except Exception:  # noqa: BLE001
+                pass
         sender.close()
 
     task = asyncio.get_running_loop().create_task(pump())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import math
 import os
 import signal
 import sys
@@ -12,6 +13,7 @@ import threading
 from typing import Any, Awaitable, Callable, Optional, Sequence, Union
 
 from ._armature import Engine, Listener
+from ._threads import DaemonThreads
 from .middleware import CORSMiddleware, LoggerMiddleware
 from .params import Depends
 from .ratelimit import options_of
@@ -137,6 +139,8 @@ class App(Router):
         of tokio I/O threads per process. `loop` is `"auto"` (uvloop when installed),
         `"uvloop"` or `"asyncio"`. `port=0` picks a free port; the address is printed.
         """
+        if not shutdown_timeout >= 0:  # NaN fails this too
+            raise ValueError(f"shutdown_timeout must be a number of seconds, 0 or more (inf: no limit), got {shutdown_timeout}")
         listener = Listener(host, port)
         if workers <= 1:
             self._serve(listener, threads, shutdown_timeout, loop)
@@ -163,12 +167,16 @@ class App(Router):
             children.append(pid)
         for own in listeners:
             own.close()
-        _supervise(children)
+        failed = _supervise(children)
+        if failed:
+            raise RuntimeError(f"{failed} of {workers} workers failed (see the log above)")
 
     def _serve(self, listener: Listener, threads: int, shutdown_timeout: float, loop_kind: str, announce: bool = True) -> None:
         engine = self.build_engine()
         loop = _new_loop(loop_kind)
         asyncio.set_event_loop(loop)
+        # Daemon threads: a handler stuck in a blocking call cannot keep the process alive.
+        loop.set_default_executor(DaemonThreads())
         try:
             loop.add_reader(engine.fileno(), engine.drain)
             loop.run_until_complete(self.startup())
@@ -179,17 +187,32 @@ class App(Router):
                     stopped.set_result(error)
 
             handle = engine.serve(listener, on_stopped, threads=threads, shutdown_timeout=shutdown_timeout)
+            # When the shutdown began: what is still running gets the rest of its time, not more.
+            deadline = [math.inf]
+
+            def shut_down() -> None:
+                if deadline[0] == math.inf:
+                    deadline[0] = loop.time() + shutdown_timeout
+                handle.shutdown()
+
             if threading.current_thread() is threading.main_thread():
                 for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.add_signal_handler(sig, handle.shutdown)
+                    loop.add_signal_handler(sig, shut_down)
             if announce:
                 _announce(listener, 1)
             error = loop.run_until_complete(stopped)
-            # Background tasks still running get the rest of the shutdown time.
+            # Handlers and background tasks still running get the rest of the shutdown time;
+            # then they are cancelled (their clients are gone by then).
             from ._runtime import _tasks
 
             if _tasks:
-                loop.run_until_complete(asyncio.wait(list(_tasks), timeout=shutdown_timeout))
+                left = deadline[0] - loop.time() if deadline[0] != math.inf else shutdown_timeout
+                timeout = None if math.isinf(left) else max(0.0, left)
+                _, pending = loop.run_until_complete(asyncio.wait(list(_tasks), timeout=timeout))
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.wait(pending, timeout=1.0))
             loop.run_until_complete(self.shutdown())
             if error:
                 raise RuntimeError(f"server failed: {error}")
@@ -206,8 +229,9 @@ def _announce(listener: Listener, workers: int) -> None:
     print(f"armature: serving on http://{shown}:{port} ({workers} process{plural}, pid {os.getpid()})", flush=True)
 
 
-def _supervise(children: list[int]) -> None:
-    """The parent of the workers: forwards SIGINT/SIGTERM and waits for them all."""
+def _supervise(children: list[int]) -> int:
+    """The parent of the workers: forwards SIGINT/SIGTERM, waits for them all and returns how
+    many failed (so the parent's own exit status says so to a supervisor)."""
 
     def forward(signum: int, _frame: Any) -> None:
         for pid in children:
@@ -217,6 +241,7 @@ def _supervise(children: list[int]) -> None:
                 pass
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    failed = 0
     try:
         remaining = set(children)
         while remaining:
@@ -228,7 +253,9 @@ def _supervise(children: list[int]) -> None:
                 continue
             remaining.discard(pid)
             if os.waitstatus_to_exitcode(status) != 0:
+                failed += 1
                 logger.error("worker %d exited with status %d", pid, os.waitstatus_to_exitcode(status))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    return failed

@@ -17,7 +17,7 @@ import typing
 from typing import Any, Callable, Optional, Union
 
 from ._armature import HttpRequest
-from .exceptions import RequestValidationError
+from .exceptions import HTTPException, RequestValidationError
 
 logger = logging.getLogger("armature")
 
@@ -58,7 +58,7 @@ class BackgroundTasks:
                     await func(*args, **kwargs)
                 else:
                     await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
-            except Exception:  # noqa: BLE001 - a failing task must not stop the others
+            except (Exception, KeyboardInterrupt, SystemExit):  # noqa: BLE001 - a failing task must not stop the others, nor the server
                 logger.exception("Exception in a background task")
 
 
@@ -92,6 +92,9 @@ def _scalar(annotation: Any) -> Callable[[str, list[Any]], Any]:
 
         def to_int(raw: str, loc: list[Any]) -> Any:
             try:
+                # ASCII digits only: Python's int() also reads other scripts' digits, Pydantic not.
+                if not raw.isascii():
+                    raise ValueError(raw)
                 return int(raw.strip())
             except ValueError:
                 raise _Invalid(_error("int_parsing", loc, "Input should be a valid integer, unable to parse string as an integer", raw))
@@ -102,6 +105,8 @@ def _scalar(annotation: Any) -> Callable[[str, list[Any]], Any]:
 
         def to_float(raw: str, loc: list[Any]) -> Any:
             try:
+                if not raw.isascii():
+                    raise ValueError(raw)
                 return float(raw.strip())
             except ValueError:
                 raise _Invalid(_error("float_parsing", loc, "Input should be a valid number, unable to parse string as a number", raw))
@@ -111,7 +116,7 @@ def _scalar(annotation: Any) -> Callable[[str, list[Any]], Any]:
     if annotation is bool:
 
         def to_bool(raw: str, loc: list[Any]) -> Any:
-            low = raw.strip().lower()
+            low = raw.lower()
             if low in _TRUE:
                 return True
             if low in _FALSE:
@@ -144,6 +149,25 @@ def _is_model(annotation: Any) -> bool:
     return inspect.isclass(annotation) and hasattr(annotation, "model_validate_json") and hasattr(annotation, "model_fields")
 
 
+def _is_body(annotation: Any) -> bool:
+    """Whether a parameter is read from the body, as FastAPI reads it: a model, and a list,
+    set or tuple of models or a dict (a query string cannot carry those)."""
+    if _is_model(annotation):
+        return True
+    origin = typing.get_origin(annotation) or annotation
+    if origin is dict:
+        return True
+    if origin in (list, tuple, set, frozenset):
+        return any(_is_model(a) for a in typing.get_args(annotation))
+    return False
+
+
+def _fresh(default: Any) -> Any:
+    """A default to hand one request: a copy when it is a mutable container, so what a handler
+    does to it (`tags.append(...)`) is not seen by the next request."""
+    return default.copy() if isinstance(default, (list, dict, set, bytearray)) else default
+
+
 # ----------------------------------------------------------------------------- plans
 
 REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY = range(6)
@@ -157,6 +181,7 @@ class _Param:
         self.kind = kind
         self.convert: Any = None
         self.default: Any = _MISSING
+        # A body parameter's validator: a Pydantic TypeAdapter of its annotation.
         self.model: Any = None
         self.plan: Optional[Plan] = None
         self.use_cache = True
@@ -214,9 +239,11 @@ class Plan:
             p = _Param(name, PATH)
             p.convert = _scalar(inner)
             return p
-        if _is_model(inner):
+        if _is_body(inner):
+            from pydantic import TypeAdapter
+
             p = _Param(name, BODY)
-            p.model = inner
+            p.model = TypeAdapter(inner)
             p.default = None if optional and default is inspect.Parameter.empty else default
             if p.default is inspect.Parameter.empty:
                 p.default = _MISSING
@@ -247,15 +274,28 @@ class _Context:
         self.json: Any = _MISSING
 
 
+def _json_body(ctx: _Context) -> bytes:
+    """The request body, refused with `415` when its content type says it is not JSON (JSON's
+    own types, `application/json` and `application/*+json`, and no content type at all are
+    read as JSON)."""
+    raw = bytes(ctx.req.body)
+    content_type = ctx.req.header("content-type")
+    if raw and content_type is not None:
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+            raise HTTPException(415, f"Unsupported Media Type: expected application/json, got {content_type}")
+    return raw
+
+
 def _body_json(ctx: _Context) -> Any:
     if ctx.json is _MISSING:
-        raw = bytes(ctx.req.body)
+        raw = _json_body(ctx)
         if not raw:
             ctx.json = None
         else:
             try:
                 ctx.json = json.loads(raw)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 ctx.errors.append({"type": "json_invalid", "loc": ["body"], "msg": "JSON decode error", "input": {}, "ctx": {"error": str(exc)}})
                 ctx.json = None
     return ctx.json
@@ -271,17 +311,23 @@ def _validate_model(p: _Param, ctx: _Context, embed: bool) -> Any:
             value = data.get(p.name, _MISSING) if isinstance(data, dict) else _MISSING
             if value is _MISSING:
                 if p.default is not _MISSING:
-                    return p.default
+                    return _fresh(p.default)
                 ctx.errors.append(_error("missing", prefix, "Field required", None))
                 return None
-            return p.model.model_validate(value)
-        raw = bytes(ctx.req.body)
+            return p.model.validate_python(value)
+        raw = _json_body(ctx)
         if not raw:
             if p.default is not _MISSING:
-                return p.default
+                return _fresh(p.default)
             ctx.errors.append(_error("missing", prefix, "Field required", None))
             return None
-        return p.model.model_validate_json(raw)
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            # Pydantic would report it with the raw bytes as input, which its own JSON cannot say.
+            ctx.errors.append({"type": "json_invalid", "loc": prefix, "msg": "JSON decode error", "input": {}, "ctx": {"error": str(exc)}})
+            return None
+        return p.model.validate_json(raw)
     except ValidationError as exc:
         for e in json.loads(exc.json(include_url=False)):
             loc = list(e.get("loc", ()))
@@ -306,13 +352,13 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
                 if isinstance(p.convert, tuple):
                     values = req.query_list(p.alias)
                     if not values:
-                        kwargs[p.name] = p.default if p.default is not _MISSING else _missing(ctx, ["query", p.alias])
+                        kwargs[p.name] = _fresh(p.default) if p.default is not _MISSING else _missing(ctx, ["query", p.alias])
                     else:
                         kwargs[p.name] = [p.convert[1](v, ["query", p.alias, i]) for i, v in enumerate(values)]
                 else:
                     raw = req.query(p.alias)
                     if raw is None:
-                        kwargs[p.name] = p.default if p.default is not _MISSING else _missing(ctx, ["query", p.alias])
+                        kwargs[p.name] = _fresh(p.default) if p.default is not _MISSING else _missing(ctx, ["query", p.alias])
                     else:
                         kwargs[p.name] = p.convert(raw, ["query", p.alias])
             elif kind == REQUEST:
