@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use http::header::{ALT_SVC, CONNECTION, CONTENT_TYPE, HOST};
-use http::{HeaderValue, Request, Response, StatusCode, Version};
+use http::header::{ALT_SVC, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body_util::{Either, Full};
 use pin_project_lite::pin_project;
 use tower::util::Oneshot;
@@ -88,6 +88,7 @@ impl<S, ReqBody, ResBody> hyper::service::Service<Request<ReqBody>> for HostChec
 where
     S: tower::Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     S::Error: Into<BoxError>,
+    ResBody: http_body::Body,
 {
     type Response = Response<HostBody<ResBody>>;
     type Error = BoxError;
@@ -98,6 +99,7 @@ where
             req.extensions_mut().insert(peer);
         }
         let finished = self.counts.as_ref().map(Counts::started);
+        let head = req.method() == Method::HEAD;
         let kind = match check(&req) {
             Ok(()) => {
                 let mut inner = self.inner.clone();
@@ -128,7 +130,11 @@ where
                 }
             }
         };
-        HostCheckFuture { kind, finished }
+        HostCheckFuture {
+            kind,
+            finished,
+            head,
+        }
     }
 }
 
@@ -143,6 +149,8 @@ pin_project! {
         // Rides in the response body, so the request counts as finished when hyper is done
         // with that body.
         finished: Option<Finished>,
+        // A HEAD request: its answer goes out without a body.
+        head: bool,
     }
 }
 
@@ -165,20 +173,22 @@ impl<S, ReqBody, ResBody> Future for HostCheckFuture<S, ReqBody>
 where
     S: tower::Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: Into<BoxError>,
+    ResBody: http_body::Body,
 {
     type Output = Result<Response<HostBody<ResBody>>, BoxError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let finished = this.finished;
+        let head = *this.head;
         match this.kind.project() {
             KindProj::Called { fut, alt_svc } => fut
                 .poll(cx)
-                .map(|out| answer(out, alt_svc, finished.take())),
+                .map(|out| answer(out, alt_svc, finished.take(), head)),
             KindProj::Inner { fut, alt_svc } => fut
                 .as_mut()
                 .poll(cx)
-                .map(|out| answer(out, alt_svc, finished.take())),
+                .map(|out| answer(out, alt_svc, finished.take(), head)),
             KindProj::Failed { error } => Poll::Ready(Err(error
                 .take()
                 .expect("HostCheckFuture polled after completion"))),
@@ -196,14 +206,33 @@ where
 
 /// The inner service's answer: its response with the `Alt-Svc` header if it set none and
 /// the request's `finished` guard in its body, or its error boxed.
-fn answer<B, E: Into<BoxError>>(
+///
+/// The answer to a `HEAD` request loses its body here (hyper drops it over HTTP/1, but sends
+/// it over HTTP/2, where a client then fails the stream), keeping the length it would have
+/// had as `Content-Length` when the body knew it and the service set none.
+fn answer<B: http_body::Body, E: Into<BoxError>>(
     out: Result<Response<B>, E>,
     alt_svc: &mut Option<HeaderValue>,
     finished: Option<Finished>,
+    head: bool,
 ) -> Result<Response<HostBody<B>>, BoxError> {
     let mut res = out.map_err(Into::into)?;
     if let Some(value) = alt_svc.take() {
         res.headers_mut().entry(ALT_SVC).or_insert(value);
+    }
+    if head {
+        let status = res.status();
+        let length = res.body().size_hint().exact();
+        if let Some(length) = length.filter(|_| {
+            !(status.is_informational()
+                || status == StatusCode::NO_CONTENT
+                || status == StatusCode::NOT_MODIFIED)
+        }) {
+            res.headers_mut()
+                .entry(CONTENT_LENGTH)
+                .or_insert(HeaderValue::from(length));
+        }
+        return Ok(res.map(|_| Tracked::new(Either::Right(Full::new(Bytes::new())), finished)));
     }
     Ok(res.map(|body| Tracked::new(Either::Left(body), finished)))
 }

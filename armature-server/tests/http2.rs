@@ -94,3 +94,42 @@ async fn concurrent_stream_limit_queues_rather_than_fails() {
     }
     server.stop().await.unwrap();
 }
+
+/// hyper drops the body of a `HEAD` answer over HTTP/1.1 only; over HTTP/2 it sent it, and
+/// clients failed the stream. The server drops it on both, keeping the length it would have had.
+#[tokio::test]
+async fn head_answers_carry_no_body_and_keep_their_length() {
+    let server = Running::start(common::local_server());
+    let head = |uri: &str| {
+        Request::head(uri)
+            .header(http::header::HOST, "localhost")
+            .body(Full::<Bytes>::default())
+            .unwrap()
+    };
+    let mut h2 = common::h2_client(server.addr).await;
+    let mut h1 = common::h1_client(server.addr).await;
+    for version in [Version::HTTP_2, Version::HTTP_11] {
+        let res = if version == Version::HTTP_2 {
+            h2.ready().await.unwrap();
+            h2.send_request(head("http://localhost/abc")).await.unwrap()
+        } else {
+            h1.ready().await.unwrap();
+            h1.send_request(head("/abc")).await.unwrap()
+        };
+        assert_eq!(res.status(), StatusCode::OK, "{version:?}");
+        // The echo service's body would be "HEAD /abc 0": eleven bytes.
+        assert_eq!(
+            res.headers()[http::header::CONTENT_LENGTH],
+            "11",
+            "{version:?}"
+        );
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert!(body.is_empty(), "{version:?}: {body:?}");
+    }
+    // The connections still serve.
+    assert_eq!(send_h2(&mut h2, h2_get("/after")).await.0, StatusCode::OK);
+    server.stop().await.unwrap();
+}
