@@ -174,11 +174,26 @@ async fn serve_protocol<I, S, B>(
                 .http1
                 .serve_connection(io, service.counting(counts))
                 .with_upgrades();
-            drive(conn, Some(head_timeout), changes, peer).await;
+            drive(conn, Idle::Http1(head_timeout), changes, peer).await;
         }
         Protocol::Http2 => {
-            let conn = protocols.http2.serve_connection(io, service);
-            drive(conn, None, changes, peer).await;
+            // The same clock, run while no stream is being served: hyper has no idle timeout
+            // for HTTP/2, so a client that opened a connection and sends nothing (or half a
+            // header block) held it, and its memory, for good.
+            let (idle, counts) = HeadTimeout::start(protocols.header_read_timeout);
+            let conn = protocols
+                .http2
+                .serve_connection(io, service.counting(counts));
+            drive(
+                conn,
+                Idle::Http2 {
+                    idle,
+                    goaway_sent: false,
+                },
+                changes,
+                peer,
+            )
+            .await;
         }
     }
 }
@@ -215,16 +230,23 @@ where
     }
 }
 
+/// When a connection that serves no request is closed: after `header_read_timeout`.
+enum Idle {
+    /// No request head for that long: dropped.
+    Http1(HeadTimeout),
+    /// No stream served for that long: `GOAWAY`, then, after as long again (a client that
+    /// ignores it, or holds half a header block), dropped.
+    Http2 {
+        idle: HeadTimeout,
+        goaway_sent: bool,
+    },
+}
+
 /// Polls `conn` to completion, turning shutdown phases into a graceful
 /// shutdown (HTTP/1: finish the in-flight response, close idle connections
-/// at once; HTTP/2: GOAWAY) and, at the deadline, into dropping it. An
-/// HTTP/1 connection is dropped too when its `head_timeout` expires.
-async fn drive(
-    conn: impl Graceful,
-    mut head_timeout: Option<HeadTimeout>,
-    mut changes: Changes,
-    peer: SocketAddr,
-) {
+/// at once; HTTP/2: GOAWAY) and, at the deadline, into dropping it. A
+/// connection that serves nothing for its `idle` timeout is closed too.
+async fn drive(conn: impl Graceful, mut idle: Idle, mut changes: Changes, peer: SocketAddr) {
     let mut conn = pin!(conn);
     poll_fn(|cx| loop {
         match changes.poll_changed(cx) {
@@ -245,10 +267,26 @@ async fn drive(
             }
             return Poll::Ready(());
         }
-        if let Some(head_timeout) = &mut head_timeout {
-            if head_timeout.poll_expired(cx).is_ready() {
-                tracing::debug!(%peer, "closing connection: no request head within header_read_timeout");
-                return Poll::Ready(());
+        match &mut idle {
+            Idle::Http1(head_timeout) => {
+                if head_timeout.poll_expired(cx).is_ready() {
+                    tracing::debug!(%peer, "closing connection: no request head within header_read_timeout");
+                    return Poll::Ready(());
+                }
+            }
+            Idle::Http2 { idle, goaway_sent } => {
+                if idle.poll_expired(cx).is_ready() {
+                    if *goaway_sent {
+                        tracing::debug!(%peer, "closing HTTP/2 connection: still open after GOAWAY");
+                        return Poll::Ready(());
+                    }
+                    tracing::debug!(%peer, "HTTP/2 connection idle for header_read_timeout: GOAWAY");
+                    *goaway_sent = true;
+                    idle.restart();
+                    conn.as_mut().begin_graceful_shutdown();
+                    // Polled again: hyper sends the GOAWAY, and ends an idle connection.
+                    continue;
+                }
             }
         }
         return Poll::Pending;

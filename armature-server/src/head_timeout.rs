@@ -1,4 +1,5 @@
-//! The HTTP/1 header-read timeout (`Limits::header_read_timeout`), kept per connection.
+//! The HTTP/1 header-read timeout (`Limits::header_read_timeout`), kept per connection; the
+//! same clock is the idle timeout of HTTP/2 connections (no stream being served).
 //!
 //! A connection that is not working on a request must deliver the next request head within
 //! the timeout, counted from the connection's start or from the end of the previous response.
@@ -72,6 +73,11 @@ impl HeadTimeout {
             finished: 0,
         };
         (this, counts)
+    }
+
+    /// Starts the timeout again from now.
+    pub(crate) fn restart(&mut self) {
+        self.alarm.restart();
     }
 
     /// Called after each poll of the connection: `Ready` when it has gone longer than the

@@ -28,7 +28,10 @@ pub struct Limits {
     /// disconnected when it runs out. The same deadline bounds the TLS
     /// handshake and the first bytes of a connection, and, because the clock
     /// starts again whenever an HTTP/1 connection waits for its next request,
-    /// it is also the idle timeout of HTTP/1 keep-alive connections. It does
+    /// it is also the idle timeout of HTTP/1 keep-alive connections. An
+    /// HTTP/2 connection that serves no stream for this long (idle, or
+    /// holding half a header block) gets `GOAWAY`, and is closed if still
+    /// open after as long again. It does
     /// not limit a request once its head has arrived: a slow handler, a
     /// request body sent slowly or a long response stream are not cut off.
     /// Over HTTP/1 it is kept by a coarse timer: a connection is cut off after

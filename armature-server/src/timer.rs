@@ -167,6 +167,10 @@ impl Future for CoarseSleep {
         }
         this.epoch = epoch;
         if epoch >= this.deadline {
+            // The ticker's entry has fired (or is about to): it holds no deadline to wait for.
+            // Marked so, a poll after a restart in this same tick re-arms it rather than
+            // taking the shortcut above and waiting for a wake-up that will not come.
+            this.registered = u64::MAX;
             return Poll::Ready(());
         }
         let wheel = this.wheel;
@@ -378,6 +382,32 @@ mod tests {
         alarm.restart();
         expired(&mut alarm).await;
         assert!(Instant::now() >= earliest);
+    }
+
+    #[tokio::test]
+    async fn an_alarm_restarted_in_the_poll_that_saw_it_fire_fires_again() {
+        // As an HTTP/2 connection's idle clock is: restarted at once, then polled with the
+        // same waker within the same tick. It used to wait for a wake-up that never came.
+        // In a task of its own, so that only the alarm can wake it.
+        let fired_twice = tokio::spawn(async {
+            let mut alarm = alarm(Duration::ZERO);
+            let mut restarted = false;
+            std::future::poll_fn(move |cx| {
+                while alarm.poll_expired(cx).is_ready() {
+                    if restarted {
+                        return Poll::Ready(());
+                    }
+                    restarted = true;
+                    alarm.restart();
+                }
+                Poll::Pending
+            })
+            .await;
+        });
+        tokio::time::timeout(Duration::from_secs(10), fired_twice)
+            .await
+            .expect("the restarted alarm never fired")
+            .unwrap();
     }
 
     #[test]

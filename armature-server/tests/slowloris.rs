@@ -269,3 +269,59 @@ fn complete_body(data: &[u8]) -> Option<String> {
         rest = &after[size + 2..];
     }
 }
+
+/// An HTTP/2 frame: 24-bit length, type, flags, stream id, payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut frame = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// HTTP/2 clients that open a connection and then serve nothing (send no request, or half a
+/// header block, or finish a request and stay) are closed too: `GOAWAY`, then dropped. hyper
+/// has no such timeout of its own. A served connection meanwhile keeps working.
+#[tokio::test]
+async fn idle_and_half_sent_http2_connections_are_closed() {
+    let server = server_with_short_timeout();
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let settings = h2_frame(0x4, 0, 0, &[]);
+    // HEADERS for stream 1 (:method GET, :scheme http, :path /, indexed) without END_HEADERS.
+    let half_headers = h2_frame(0x1, 0x1, 1, &[0x82, 0x86, 0x84]);
+    let openings: [Vec<u8>; 3] = [
+        [PREFACE, &settings].concat(),
+        [PREFACE, &settings, &half_headers].concat(),
+        // A whole GET (END_STREAM | END_HEADERS with :authority), answered; then silence.
+        [
+            PREFACE,
+            &settings,
+            &h2_frame(0x1, 0x5, 1, &[0x82, 0x86, 0x84, 0x41, 0x01, b'x']),
+        ]
+        .concat(),
+    ];
+    let mut waits = Vec::new();
+    for opening in openings {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(&opening).await.unwrap();
+        waits.push(tokio::spawn(closed_by_server(stream)));
+    }
+    // Served meanwhile, over both protocols.
+    let mut h2 = common::h2_client(server.addr).await;
+    let req = http::Request::get("http://localhost/ok")
+        .body(http_body_util::Full::<bytes::Bytes>::default())
+        .unwrap();
+    assert_eq!(common::send_h2(&mut h2, req).await.0, StatusCode::OK);
+    assert_eq!(common::get_once(server.addr, "/ok").await.0, StatusCode::OK);
+    for wait in waits {
+        let sent = wait.await.unwrap();
+        // What the server sent before closing: its SETTINGS, maybe a response, and a GOAWAY
+        // (frame type 0x7), or nothing at all if it was dropped outright.
+        assert!(
+            sent.is_empty() || sent.windows(4).any(|w| w[3] == 0x7),
+            "no GOAWAY among {} bytes",
+            sent.len()
+        );
+    }
+    server.stop().await.unwrap();
+}
