@@ -37,6 +37,7 @@ async fn user(
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_tracing();
     let args = Args::from_env()?;
+    args.only(&[], &[])?;
     let listener = tokio::net::TcpListener::bind(args.addr()).await?;
     tracing::info!(
         "axum app with Armature layers on http://{}",

@@ -28,10 +28,15 @@ const USAGE: &str =
 fn main() -> ExitCode {
     init_tracing();
     let (args, runtime) = match Args::from_env().and_then(|args| {
+        args.only(&["--http3"], &["--runtime", "--cert", "--key"])?;
         let runtime = runtime_mode(&args)?;
         Ok((args, runtime))
     }) {
         Ok(parsed) => parsed,
+        Err(err) if err == "help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(err) => {
             eprintln!("hello: {err}\n{USAGE}");
             return ExitCode::from(2);

@@ -134,6 +134,38 @@ impl Args {
         self.rest.iter().any(|a| a == name)
     }
 
+    /// Checks that everything besides `--port` is one of `flags` (like `--http3`) or one of
+    /// `options` followed by its value (like `--cert PATH`): a mistyped option is an error,
+    /// not silently ignored. `--help` is an error too, so that the caller prints its usage.
+    ///
+    /// ```
+    /// use armature_examples::Args;
+    ///
+    /// let args = Args::parse(["--http3".into(), "--cert".into(), "c.pem".into()], None).unwrap();
+    /// assert!(args.only(&["--http3"], &["--cert"]).is_ok());
+    /// let typo = Args::parse(["--rate-limt".into(), "5/s".into()], None).unwrap();
+    /// assert_eq!(typo.only(&[], &["--rate-limit"]).unwrap_err(), "unknown option `--rate-limt`");
+    /// let missing = Args::parse(["--cert".into()], None).unwrap();
+    /// assert!(missing.only(&[], &["--cert"]).is_err());
+    /// ```
+    pub fn only(&self, flags: &[&str], options: &[&str]) -> Result<(), String> {
+        let mut rest = self.rest.iter();
+        while let Some(arg) = rest.next() {
+            if flags.contains(&arg.as_str()) {
+                continue;
+            }
+            if options.contains(&arg.as_str()) {
+                rest.next().ok_or_else(|| format!("{arg} needs a value"))?;
+                continue;
+            }
+            return Err(match arg.as_str() {
+                "--help" | "-h" => "help".to_owned(),
+                other => format!("unknown option `{other}`"),
+            });
+        }
+        Ok(())
+    }
+
     /// Every value given for `--name VALUE` (repeatable options).
     pub fn values(&self, name: &str) -> Vec<String> {
         self.rest

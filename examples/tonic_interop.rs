@@ -57,6 +57,7 @@ pub async fn serve(
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_tracing();
     let args = Args::from_env()?;
+    args.only(&[], &[])?;
     let addr: SocketAddr = args.addr();
     let listener = TcpListener::bind(addr).await?;
     tracing::info!(
