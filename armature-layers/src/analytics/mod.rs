@@ -75,8 +75,9 @@
 //! | `armature_http_server_failures_total` (`error_type`) | counter | `service_error`, `body_error`, `aborted` |
 //!
 //! A request is recorded when its response body ends, fails or is dropped, so its duration
-//! covers sending the body. The request size is the declared one (`Content-Length`): the
-//! request body is left as the caller's type. Percentiles in the JSON are interpolated
+//! covers sending the body. The request size is the declared one (`Content-Length`, counted
+//! up to 1 TiB so that no client can wrap the sums around): the request body is left as the
+//! caller's type. Percentiles in the JSON are interpolated
 //! within the histogram buckets, as Prometheus' `histogram_quantile` does.
 //!
 //! # Cost and bounds
