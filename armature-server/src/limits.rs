@@ -34,6 +34,9 @@ pub struct Limits {
     /// open after as long again. It does
     /// not limit a request once its head has arrived: a slow handler, a
     /// request body sent slowly or a long response stream are not cut off.
+    /// One exception: the clock starts again once the server has taken the
+    /// last bytes of a response into its buffers, so an HTTP/1 client that
+    /// then stops reading for longer than the timeout loses the rest.
     /// Over HTTP/1 it is kept by a coarse timer: a connection is cut off after
     /// the timeout, never before, and at most 100 ms after.
     pub header_read_timeout: Duration,
