@@ -135,6 +135,9 @@ impl DocsLayer {
         let file = if path == inner.spec_path {
             Some(&inner.spec)
         } else if path == inner.ui_path {
+            if !readable(req) {
+                return Some(not_allowed());
+            }
             let mut res = StatusCode::SEE_OTHER.into_response();
             let location = HeaderValue::from_str(&format!("{}/", inner.ui_path)).ok()?;
             res.headers_mut().insert(LOCATION, location);
@@ -145,7 +148,7 @@ impl DocsLayer {
                 Some((_, file)) => Some(file),
                 None => match swagger_file(tail, &inner.config) {
                     Some(file) => return Some(respond(req, &file)),
-                    None => return Some(StatusCode::NOT_FOUND.into_response()),
+                    None => return Some((StatusCode::NOT_FOUND, "Not Found").into_response()),
                 },
             }
         }?;
@@ -167,12 +170,22 @@ fn swagger_file(name: &str, config: &Arc<Config<'static>>) -> Option<File> {
     })
 }
 
+/// Whether `req` may read a docs path: `GET` or `HEAD`.
+fn readable<B>(req: &Request<B>) -> bool {
+    req.method() == Method::GET || req.method() == Method::HEAD
+}
+
+/// `405` with `Allow: GET,HEAD` and a short message, for any other method on a docs path.
+fn not_allowed() -> Response {
+    let mut res = (StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed").into_response();
+    res.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("GET,HEAD"));
+    res
+}
+
 fn respond<B>(req: &Request<B>, file: &File) -> Response {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut res = StatusCode::METHOD_NOT_ALLOWED.into_response();
-        res.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("GET,HEAD"));
-        return res;
+    if !readable(req) {
+        return not_allowed();
     }
     let mut res = Response::new(Body::full(file.bytes.clone()));
     res.headers_mut()

@@ -102,10 +102,21 @@ async fn other_requests_reach_the_app_and_docs_refuse_writes() {
     assert_eq!(body, r#"{"id":7,"name":"Alice"}"#);
     let (status, _, _) = get(&app, "/docsx").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let res = app
-        .oneshot(Request::post("/openapi.json").body(String::new()).unwrap())
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(res.headers()["allow"], "GET,HEAD");
+    // Writes to any docs path, the `/docs` redirect included, get 405 with a short message.
+    for path in ["/openapi.json", "/docs", "/docs/", "/docs/swagger-ui.css"] {
+        let res = app
+            .clone()
+            .oneshot(Request::post(path).body(String::new()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(res.headers()["allow"], "GET,HEAD", "{path}");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "Method Not Allowed", "{path}");
+    }
+    let (status, _, body) = get(&app, "/docs/no-such-file.js").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (StatusCode::NOT_FOUND, "Not Found")
+    );
 }
