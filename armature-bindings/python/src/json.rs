@@ -1,11 +1,13 @@
-//! Python values (dict, list, str, int, float, bool, None, Pydantic models, enums) to JSON
-//! bytes, written by sonic-rs without building an intermediate Python string.
+//! Python values (dict, list, str, int, float, bool, None, Pydantic models, enums, and the
+//! types FastAPI's `jsonable_encoder` knows, through `armature.encoders`) to JSON bytes,
+//! written by sonic-rs without building an intermediate Python string.
 
 use std::borrow::Cow;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyModule, PyString, PyTuple};
 use serde::ser::{Error as _, SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
@@ -94,15 +96,22 @@ impl Serialize for Value<'_, '_> {
         if let Ok(value) = obj.getattr("_value_") {
             return self.child(&value).serialize(s);
         }
-        let type_name = obj
-            .get_type()
-            .name()
-            .map(|n| n.to_string())
-            .unwrap_or_else(|_| "?".into());
-        Err(S::Error::custom(format!(
-            "Object of type {type_name} is not JSON serializable"
-        )))
+        // The rest (datetime, UUID, Decimal, set, bytes, dataclasses...) as FastAPI writes
+        // them: `armature.encoders.jsonable` gives a stand-in, or the `TypeError`.
+        let py = obj.py();
+        let plain = encoders(py)
+            .and_then(|module| module.call_method1("jsonable", (obj,)))
+            .map_err(S::Error::custom)?;
+        self.child(&plain).serialize(s)
     }
+}
+
+/// `armature.encoders`, imported once.
+fn encoders(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    MODULE
+        .get_or_try_init(py, || py.import("armature.encoders").map(Bound::unbind))
+        .map(|m| m.bind(py))
 }
 
 impl<'py> Value<'_, 'py> {

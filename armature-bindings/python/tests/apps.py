@@ -6,6 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import ctypes
+import dataclasses
+import datetime
+import decimal
+import uuid
 import os
 import sys
 import threading
@@ -360,6 +364,28 @@ async def plain_stream() -> HttpResponse:
 @bad.get("/stream/not-iterable")
 async def not_iterable_stream() -> HttpResponse:
     return HttpResponse.stream(5)
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    at: datetime.date
+
+
+@bad.get("/fastapi-types")
+async def fastapi_types() -> dict:
+    return {
+        "when": datetime.datetime(2026, 12, 6, 12, 30, tzinfo=datetime.timezone.utc),
+        "day": datetime.date(2026, 12, 6),
+        "span": datetime.timedelta(minutes=1, seconds=30),
+        "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "price": decimal.Decimal("1.50"),
+        "count": decimal.Decimal("3"),
+        "tags": {"only"},
+        "raw": b"bytes",
+        "point": Point(1, datetime.date(2026, 1, 2)),
+        datetime.date(2026, 12, 7): "a date key",
+    }
 
 
 @bad.get("/block")

@@ -394,3 +394,20 @@ def test_path_and_query_numbers_take_ascii_digits_only(client):
     assert client.get("/items/%EF%BC%91%EF%BC%92").status_code == 422  # fullwidth 12
     assert client.get("/items/12").json()["item_id"] == 12
     assert client.get("/items/1", params={"flag": " 1 "}).status_code == 422
+
+
+def test_the_types_fastapi_encodes_are_sent_as_fastapi_sends_them(client):
+    res = client.get("/bad/fastapi-types")
+    assert res.status_code == 200, res.text
+    assert res.json() == {
+        "when": "2026-12-06T12:30:00+00:00",
+        "day": "2026-12-06",
+        "span": 90.0,
+        "id": "12345678-1234-5678-1234-567812345678",
+        "price": 1.5,
+        "count": 3,
+        "tags": ["only"],
+        "raw": "bytes",
+        "point": {"x": 1, "at": "2026-01-02"},
+        "2026-12-07": "a date key",
+    }
