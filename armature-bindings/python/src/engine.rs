@@ -279,9 +279,10 @@ fn fail(py: Python<'_>, err: PyErr, responder: &Responder) {
 #[pymethods]
 impl Engine {
     /// Compiles the routes (`(method, path)` pairs; `endpoints[i]` answers route `i`) and
-    /// the layers. Route conflicts and bad CORS settings are `ValueError`s, from Rust.
+    /// the layers; `redirect_slashes` answers a path that matches only with the trailing
+    /// slash added or removed with a redirect to it. Route conflicts and bad CORS settings are `ValueError`s, from Rust.
     #[new]
-    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None))]
+    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true))]
     fn new(
         py: Python<'_>,
         routes: Vec<(String, String)>,
@@ -290,6 +291,7 @@ impl Engine {
         logger: Option<(String, String)>,
         max_body_size: usize,
         limits: Option<Vec<Option<Bound<'_, PyDict>>>>,
+        redirect_slashes: bool,
     ) -> PyResult<Self> {
         if routes.len() != endpoints.len() {
             return Err(PyValueError::new_err("one endpoint per route"));
@@ -343,6 +345,7 @@ impl Engine {
             logger,
             max_body_size,
             limits,
+            redirect_slashes,
         });
         // Compile once now, so a route conflict is reported where the app is built.
         stack::build::<Full<Bytes>>(&config, &queue, &Outbox::new().0)

@@ -28,6 +28,8 @@ pub(crate) struct Config {
     pub(crate) cors: Option<CorsLayer>,
     pub(crate) logger: Option<Logger>,
     pub(crate) max_body_size: usize,
+    /// A path that matches only with its trailing slash added or removed is redirected (`308`).
+    pub(crate) redirect_slashes: bool,
     /// The `@rate_limit` layer of each route (same index as `routes`), if any.
     pub(crate) limits: Vec<Option<RateLimitLayer>>,
 }
@@ -43,7 +45,7 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let mut builder = Router::builder();
+    let mut builder = Router::builder().redirect_trailing_slash(config.redirect_slashes);
     for (route, (method, path)) in config.routes.iter().enumerate() {
         let queue = Arc::clone(queue);
         let outbox = Arc::clone(outbox);

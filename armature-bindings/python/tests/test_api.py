@@ -411,3 +411,24 @@ def test_the_types_fastapi_encodes_are_sent_as_fastapi_sends_them(client):
         "point": {"x": 1, "at": "2026-01-02"},
         "2026-12-07": "a date key",
     }
+
+
+def test_a_trailing_slash_is_redirected_as_fastapi_does(client):
+    # `/json` is routed; `/json/` is not, but is redirected there (method and query kept).
+    res = client.get("/json/?x=1", follow_redirects=False)
+    assert res.status_code == 308
+    assert res.headers["location"] == "/json?x=1"
+    assert client.get("/json/", follow_redirects=True).json() == {"message": "Hello, World!"}
+    assert client.get("/nothing-here/").status_code == 404
+
+
+def test_redirect_slashes_can_be_turned_off():
+    app = App(redirect_slashes=False)
+
+    @app.get("/a")
+    async def a() -> str:
+        return "a"
+
+    with TestClient(app) as c:
+        assert c.get("/a").text == '"a"'
+        assert c.get("/a/", follow_redirects=False).status_code == 404

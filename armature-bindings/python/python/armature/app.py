@@ -47,6 +47,9 @@ class App(Router):
 
     State is per process: with `workers=N` each worker process has its own copy of
     everything your module created (connections, caches, counters).
+
+    `redirect_slashes` (on, as in FastAPI): a path that matches a route only with its
+    trailing slash added or removed is answered with a redirect to it (`308`, query kept).
     """
 
     def __init__(
@@ -56,12 +59,14 @@ class App(Router):
         on_shutdown: Sequence[Hook] = (),
         dependencies: Sequence[Depends] = (),
         max_body_size: int = 16 * 1024 * 1024,
+        redirect_slashes: bool = True,
         **_ignored: Any,
     ) -> None:
         super().__init__(dependencies=dependencies)
         self.on_startup: list[Hook] = list(on_startup)
         self.on_shutdown: list[Hook] = list(on_shutdown)
         self.max_body_size = max_body_size
+        self.redirect_slashes = redirect_slashes
         self._cors: Optional[CORSMiddleware] = None
         self._logger: Optional[LoggerMiddleware] = None
 
@@ -105,6 +110,7 @@ class App(Router):
             logger=(self._logger.level, self._logger.format) if self._logger else None,
             max_body_size=self.max_body_size,
             limits=[options_of(r.handler) for r in self.routes],
+            redirect_slashes=self.redirect_slashes,
         )
 
     async def startup(self) -> None:

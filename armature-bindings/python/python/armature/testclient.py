@@ -125,6 +125,31 @@ class TestClient:
         json: Any = None,
         content: Union[bytes, str, None] = None,
         data: Optional[Mapping[str, Any]] = None,
+        follow_redirects: bool = True,
+    ) -> Response:
+        """Sends one request through the stack. Redirects are followed (as Starlette's
+        TestClient does), up to 20: `307`/`308` with the same method and body, the others
+        as a `GET`."""
+        res = self._send(method, url, params=params, headers=headers, json=json, content=content, data=data)
+        for _ in range(20):
+            location = res.headers.get("location")
+            if not follow_redirects or res.status_code not in (301, 302, 303, 307, 308) or location is None:
+                return res
+            if res.status_code not in (307, 308):
+                method, json, content, data = "GET", None, None, None
+            res = self._send(method, location, params=None, headers=headers, json=json, content=content, data=data)
+        raise RuntimeError(f"more than 20 redirects from {url}")
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Optional[Mapping[str, Any]],
+        headers: Optional[Mapping[str, str]],
+        json: Any,
+        content: Union[bytes, str, None],
+        data: Optional[Mapping[str, Any]],
     ) -> Response:
         parts = urlsplit(url)
         target = parts.path or "/"
