@@ -14,9 +14,10 @@ export declare class NativeApp {
   /**
    * Compiles `routes` behind the preset layers. `logger` is `"text"` or `"json"` (or absent
    * for none); `dispatch()` is called when requests wait for JS handlers: it takes them with
-   * `calls().take` and runs their handlers.
+   * `calls().take` and runs their handlers. Request bodies over `body_limit` bytes (default
+   * 1 MiB) get `413`.
    */
-  constructor(routes: NativeRoutes, logger: string | undefined | null, cors: CorsOptions | undefined | null, rateLimits: Array<NativeRateLimit>, dispatch: () => unknown)
+  constructor(routes: NativeRoutes, logger: string | undefined | null, cors: CorsOptions | undefined | null, rateLimits: Array<NativeRateLimit>, dispatch: () => unknown, bodyLimit?: number | undefined | null)
   /**
    * The per-batch and per-request calls of this app's dispatcher, as plain functions
    * (see the `calls` module).

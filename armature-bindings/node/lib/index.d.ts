@@ -139,8 +139,14 @@ export interface InjectOptions {
 }
 export interface InjectResponse { statusCode: number, headers: Record<string, string>, body: string, rawBody: Buffer, json<T = any>(): T }
 
+export interface AppOptions {
+  /** The largest request body accepted, in bytes (default 1 MiB); larger ones get 413. */
+  bodyLimit?: number
+}
+
 export declare class App {
-  static new(): App
+  constructor(options?: AppOptions)
+  static new(options?: AppOptions): App
   wrap(layer: Logger | Cors | RateLimit | Middleware): this
   data(values: Record<string, unknown>): this
   route(path: string, methods: MethodRouter): this

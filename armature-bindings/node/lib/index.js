@@ -525,9 +525,21 @@ class Server {
   }
 }
 
-/** An app: routes, the Rust preset layers, JS middleware, shared data. */
+/**
+ * An app: routes, the Rust preset layers, JS middleware, shared data. Options, as Fastify's:
+ * `bodyLimit`, the largest request body accepted in bytes (default 1 MiB; larger ones get 413).
+ */
 class App {
-  constructor () {
+  constructor (options = {}) {
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('App.new(options): options must be an object like { bodyLimit: 1048576 }')
+    for (const key of Object.keys(options)) {
+      if (key !== 'bodyLimit') throw new TypeError(`App.new: unknown option ${JSON.stringify(key)} (known: bodyLimit)`)
+    }
+    const { bodyLimit } = options
+    if (bodyLimit !== undefined && (!Number.isInteger(bodyLimit) || bodyLimit < 0 || bodyLimit > 0xffffffff)) {
+      throw new TypeError(`App.new: bodyLimit must be a whole number of bytes, got ${String(bodyLimit)}`)
+    }
+    this._bodyLimit = bodyLimit
     this._routes = new native.NativeRoutes()
     this._handlers = []
     this._logger = null
@@ -539,7 +551,7 @@ class App {
     this._serving = 0
   }
 
-  static new () { return new App() }
+  static new (options) { return new App(options) }
 
   /** Throws if a server of this app runs: what it serves was compiled when it started. */
   _change (what) {
@@ -575,7 +587,7 @@ class App {
     if (this._native === null) {
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
-        this._rateLimits, () => dispatch())
+        this._rateLimits, () => dispatch(), this._bodyLimit)
       dispatch = makeDispatch(compiled.calls(), this._handlers.slice(), this._middleware.slice(), this._data)
       this._native = compiled
     }

@@ -32,7 +32,8 @@ use crate::rate_limit::NativeRateLimit;
 use crate::response::error;
 use crate::routes::{endpoint, NativeRoutes};
 
-/// Request bodies larger than this are refused with `413` before any handler runs.
+/// Request bodies larger than this are refused with `413` before any handler runs, unless the
+/// app sets its own limit (`App.new({ bodyLimit })`).
 const BODY_LIMIT: usize = 1024 * 1024;
 
 /// A request whose body [`Collect`] refused (too large, or cut off): it crosses the stack with
@@ -146,13 +147,15 @@ pub struct InjectedResponse {
 pub struct NativeApp {
     dispatcher: Arc<Dispatcher>,
     stack: Stack,
+    body_limit: usize,
 }
 
 #[napi]
 impl NativeApp {
     /// Compiles `routes` behind the preset layers. `logger` is `"text"` or `"json"` (or absent
     /// for none); `dispatch()` is called when requests wait for JS handlers: it takes them with
-    /// `calls().take` and runs their handlers.
+    /// `calls().take` and runs their handlers. Request bodies over `body_limit` bytes (default
+    /// 1 MiB) get `413`.
     #[napi(constructor)]
     pub fn new(
         routes: &NativeRoutes,
@@ -160,6 +163,7 @@ impl NativeApp {
         cors: Option<CorsOptions>,
         rate_limits: Vec<ClassInstance<'_, NativeRateLimit>>,
         dispatch: Function<'_, (), Unknown<'static>>,
+        body_limit: Option<u32>,
     ) -> Result<Self> {
         log::init();
         let logger = match logger.as_deref() {
@@ -185,6 +189,7 @@ impl NativeApp {
         Ok(NativeApp {
             dispatcher,
             stack: stack(router, logger, cors, rate_limits),
+            body_limit: body_limit.map_or(BODY_LIMIT, |limit| limit as usize),
         })
     }
 
@@ -244,7 +249,7 @@ impl NativeApp {
             .map_err(|err| invalid(err.to_string()))?;
         req.extensions_mut().insert(SocketAddr::new(peer, 0));
         // Through `Collect`, as a socket's requests go: the body limit applies.
-        let stack = Collect(self.stack.clone());
+        let stack = Collect(self.stack.clone(), self.body_limit);
         env.spawn_future(async move {
             let Ok(res) = stack.oneshot(req).await;
             let (parts, body) = res.into_parts();
@@ -306,7 +311,7 @@ impl NativeApp {
             .with_graceful_shutdown(async {
                 let _ = stopped.await;
             });
-        let service = Collect(self.stack.clone());
+        let service = Collect(self.stack.clone(), self.body_limit);
         napi::bindgen_prelude::spawn(async move {
             if let Err(err) = server.serve(service).await {
                 tracing::error!(target: TARGET, error = %err, "server failed");
@@ -366,7 +371,7 @@ impl NativeServer {
 
 /// Collects the request body (bounded) so that the stack, `inject` and JS all see `Bytes`.
 #[derive(Clone)]
-struct Collect(Stack);
+struct Collect(Stack, usize);
 
 type CollectFuture =
     Pin<Box<dyn Future<Output = std::result::Result<Response, Infallible>> + Send>>;
@@ -387,19 +392,20 @@ where
 
     fn call(&mut self, req: Request<B>) -> CollectFuture {
         let mut stack = self.0.clone();
+        let limit = self.1;
         let (parts, body) = req.into_parts();
         if body.is_end_stream() {
             // No body (every GET): no extra future, no collection.
             return stack.call(Request::from_parts(parts, Bytes::new()));
         }
         // A declared length over the limit is refused before a byte of the body is read.
-        let declared_too_large = body.size_hint().lower() > BODY_LIMIT as u64;
+        let declared_too_large = body.size_hint().lower() > limit as u64;
         Box::pin(async move {
             const TOO_LARGE: Refused = Refused(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
             let refused = if declared_too_large {
                 TOO_LARGE
             } else {
-                match Limited::new(body, BODY_LIMIT).collect().await {
+                match Limited::new(body, limit).collect().await {
                     Ok(collected) => {
                         return stack
                             .oneshot(Request::from_parts(parts, collected.to_bytes()))

@@ -329,3 +329,15 @@ test('a body declared larger than the limit is refused before it is sent', async
     await s.close()
   }
 })
+
+test('App.new({ bodyLimit }) sets the largest body accepted; bad options throw', async () => {
+  const app = App.new({ bodyLimit: 10 }).post('/upload', (req) => `got ${req.body.length}`)
+  await serving(app, async (url) => {
+    const send = (n) => fetch(`${url}/upload`, { method: 'POST', body: 'x'.repeat(n) })
+    assert.equal(await (await send(10)).text(), 'got 10')
+    assert.equal((await send(11)).status, 413)
+  })
+  assert.equal((await app.inject({ method: 'POST', url: '/upload', body: 'x'.repeat(11) })).statusCode, 413)
+  assert.throws(() => App.new({ bodyLimit: -1 }), /bodyLimit/)
+  assert.throws(() => App.new({ bodylimit: 10 }), /unknown option "bodylimit"/)
+})
