@@ -551,7 +551,7 @@ class App {
     this._serving = 0
   }
 
-  static new (options) { return new App(options) }
+  static new (options) { return new this(options) }
 
   /** Throws if a server of this app runs: what it serves was compiled when it started. */
   _change (what) {

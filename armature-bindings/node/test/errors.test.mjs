@@ -6,7 +6,7 @@ import net from 'node:net'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { Readable } from 'node:stream'
-import { App, HttpError, HttpResponse, Cors, RateLimit, Logger, get, post, scope } from '../lib/index.mjs'
+import { App, Router, HttpError, HttpResponse, Cors, RateLimit, Logger, get, post, scope } from '../lib/index.mjs'
 
 /** Serves `app` on a free port for the length of `body(url)`. */
 async function serving (app, body) {
@@ -340,4 +340,5 @@ test('App.new({ bodyLimit }) sets the largest body accepted; bad options throw',
   assert.equal((await app.inject({ method: 'POST', url: '/upload', body: 'x'.repeat(11) })).statusCode, 413)
   assert.throws(() => App.new({ bodyLimit: -1 }), /bodyLimit/)
   assert.throws(() => App.new({ bodylimit: 10 }), /unknown option "bodylimit"/)
+  assert.ok(Router.new({ bodyLimit: 1 }) instanceof Router)
 })
