@@ -238,18 +238,24 @@ fn answer<B: http_body::Body, E: Into<BoxError>>(
 }
 
 /// Applies RFC 9112 §3.2; `Err` carries the reason shown to the client.
+///
+/// HTTP/2 carries the authority in `:authority`: a `Host` header there is optional, but when
+/// sent it must be one, valid, and agree with `:authority` (RFC 9113 §8.3.1).
 fn check<B>(req: &Request<B>) -> Result<(), &'static str> {
-    let required = match req.version() {
-        Version::HTTP_11 => true,
-        Version::HTTP_09 | Version::HTTP_10 => false,
-        // HTTP/2 and later carry the authority in `:authority`.
-        _ => return Ok(()),
+    let (required, authority) = match req.version() {
+        Version::HTTP_11 => (true, None),
+        Version::HTTP_09 | Version::HTTP_10 => (false, None),
+        _ => (false, req.uri().authority()),
+    };
+    let disagrees = |host: &HeaderValue| {
+        authority.is_some_and(|a| !a.as_str().as_bytes().eq_ignore_ascii_case(host.as_bytes()))
     };
     let mut hosts = req.headers().get_all(HOST).iter();
     match (hosts.next(), hosts.next()) {
         (None, _) if required => Err("missing Host header"),
         (None, _) => Ok(()),
         (Some(_), Some(_)) => Err("more than one Host header"),
+        (Some(host), None) if disagrees(host) => Err("Host header disagrees with :authority"),
         (Some(host), None) if is_valid_host(host.as_bytes()) => Ok(()),
         (Some(_), None) => Err("invalid Host header"),
     }

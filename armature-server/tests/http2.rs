@@ -133,3 +133,27 @@ async fn head_answers_carry_no_body_and_keep_their_length() {
     assert_eq!(send_h2(&mut h2, h2_get("/after")).await.0, StatusCode::OK);
     server.stop().await.unwrap();
 }
+
+/// RFC 9113 §8.3.1: a `Host` header sent beside `:authority` must agree with it.
+#[tokio::test]
+async fn a_host_header_that_disagrees_with_the_authority_is_refused() {
+    let server = Running::start(common::local_server());
+    let mut h2 = common::h2_client(server.addr).await;
+    let with_host = |host: &str| {
+        Request::get("http://a.example/x")
+            .header(http::header::HOST, host)
+            .body(Full::<Bytes>::default())
+            .unwrap()
+    };
+    let (status, body) = send_h2(&mut h2, with_host("b.example")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.contains("disagrees with :authority"), "{body}");
+    // The same host (in any case), or none, is served.
+    let mut h2 = common::h2_client(server.addr).await;
+    assert_eq!(
+        send_h2(&mut h2, with_host("A.example")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(send_h2(&mut h2, h2_get("/x")).await.0, StatusCode::OK);
+    server.stop().await.unwrap();
+}
