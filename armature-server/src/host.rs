@@ -8,7 +8,8 @@
 //! [`HostCheck`] sits between hyper and the user's service: a request that
 //! breaks these rules is answered with a short `400` and `Connection: close`
 //! and never reaches the user's service. HTTP/1.0 requests may omit `Host`.
-//! HTTP/2 requests carry the authority in `:authority` and are not checked.
+//! HTTP/2 requests carry the authority in `:authority`; a `Host` header beside it is
+//! optional, and refused when repeated, invalid or disagreeing with it (RFC 9113 §8.3.1).
 
 use std::future::Future;
 use std::net::SocketAddr;
