@@ -61,7 +61,8 @@
 //! * **RFC 9112 `Host` rules.** An HTTP/1.1 request without `Host`, or any
 //!   HTTP/1 request with two `Host` headers or an invalid one, is answered
 //!   `400 Bad Request` with `Connection: close` and never reaches your
-//!   service. HTTP/1.0 may omit `Host`; HTTP/2 uses `:authority`.
+//!   service. HTTP/1.0 may omit `Host`; HTTP/2 uses `:authority`, and a
+//!   `Host` sent beside it must be one, valid, and agree with it.
 //! * **Malformed requests** get hyper's `400` (or `431`/`414`) and the
 //!   connection is closed. Ambiguous framing such as `Content-Length` with
 //!   `Transfer-Encoding` is read as chunked and the connection closed after
