@@ -432,3 +432,18 @@ def test_redirect_slashes_can_be_turned_off():
     with TestClient(app) as c:
         assert c.get("/a").text == '"a"'
         assert c.get("/a/", follow_redirects=False).status_code == 404
+
+
+def test_fastapi_documentation_keywords_are_accepted_and_misspellings_refused():
+    app = App(title="Shop", version="1.0", docs_url=None)
+
+    @app.get("/items", tags=["items"], summary="List", response_model=list, deprecated=False)
+    async def items() -> list:
+        return []
+
+    with TestClient(app) as c:
+        assert c.get("/items").json() == []
+    with pytest.raises(TypeError, match="titel"):
+        App(titel="Shop")
+    with pytest.raises(TypeError, match="respons_model"):
+        app.get("/x", respons_model=list)

@@ -17,7 +17,7 @@ from ._threads import DaemonThreads
 from .middleware import CORSMiddleware, LoggerMiddleware
 from .params import Depends
 from .ratelimit import options_of
-from .routing import Router
+from .routing import Router, _only_documentation
 
 logger = logging.getLogger("armature")
 
@@ -60,8 +60,9 @@ class App(Router):
         dependencies: Sequence[Depends] = (),
         max_body_size: int = 16 * 1024 * 1024,
         redirect_slashes: bool = True,
-        **_ignored: Any,
+        **documentation: Any,
     ) -> None:
+        _only_documentation(documentation, "App")
         super().__init__(dependencies=dependencies)
         self.on_startup: list[Hook] = list(on_startup)
         self.on_shutdown: list[Hook] = list(on_shutdown)

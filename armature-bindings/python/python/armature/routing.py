@@ -127,7 +127,13 @@ class Router:
         for method in methods:
             self.routes.append(Route(method, full, handler, status_code, [*self.dependencies, *dependencies]))
 
-    def api_route(self, path: str, *, methods: Sequence[str] = ("GET",), status_code: Optional[int] = None, dependencies: Sequence[Depends] = (), **_ignored: Any) -> Callable[[F], F]:
+    def api_route(self, path: str, *, methods: Sequence[str] = ("GET",), status_code: Optional[int] = None, dependencies: Sequence[Depends] = (), **documentation: Any) -> Callable[[F], F]:
+        """Routes `methods` on `path` to the decorated handler. FastAPI's documentation-only
+        keywords (`tags`, `summary`, `response_model`, ...) are accepted and have no effect
+        here (there is no OpenAPI generation yet); any other keyword is a `TypeError`, so a
+        misspelling is not silently ignored."""
+        _only_documentation(documentation, "route")
+
         def decorate(handler: F) -> F:
             self.add_route(path, handler, methods, status_code=status_code, dependencies=dependencies)
             return handler
@@ -168,3 +174,24 @@ class APIRouter(Router):
     """FastAPI's name for a `Router` with a prefix: `APIRouter(prefix="/api/v1")`."""
 
 
+
+
+# FastAPI keywords that only shape its OpenAPI document or response filtering, accepted so
+# that FastAPI code runs unchanged.
+FASTAPI_DOCUMENTATION = frozenset({
+    "tags", "summary", "description", "response_description", "responses", "deprecated",
+    "operation_id", "include_in_schema", "name", "openapi_extra", "callbacks",
+    "response_model", "response_model_include", "response_model_exclude",
+    "response_model_by_alias", "response_model_exclude_unset", "response_model_exclude_defaults",
+    "response_model_exclude_none", "response_class", "generate_unique_id_function",
+    "title", "version", "openapi_url", "docs_url", "redoc_url", "openapi_tags", "servers",
+    "debug", "default_response_class", "root_path", "contact", "license_info",
+    "terms_of_service", "swagger_ui_parameters", "separate_input_output_schemas",
+})
+
+
+def _only_documentation(options: dict, where: str) -> None:
+    """A `TypeError` for keywords that are neither parameters nor FastAPI documentation."""
+    unknown = sorted(set(options) - FASTAPI_DOCUMENTATION)
+    if unknown:
+        raise TypeError(f"{where}: unexpected keyword argument{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}")
