@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 import threading
 import time
@@ -198,3 +199,23 @@ def test_invalid_timeouts_and_periods_are_value_errors():
         TestClient(app).__enter__()
     with pytest.raises(ValueError, match="shutdown_timeout"):
         App().run(port=0, shutdown_timeout=float("nan"))
+
+
+def test_a_second_signal_stops_waiting_for_running_requests():
+    srv = Server("--shutdown-timeout", "120")
+    results: dict = {}
+    thread = _in_flight(srv, "/sleep?seconds=60", results)
+    with httpx.Client(base_url=srv.url) as c:
+        # /sleep is in flight once the server has started it: wait until a request after it
+        # is answered (the server serves them concurrently).
+        assert c.get("/plaintext").status_code == 200
+    time.sleep(0.3)
+    srv.proc.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    # Without the second signal this would wait the full 60 s request (within 120 s).
+    assert srv.stop(timeout=30) == 0, srv.stderr()
+    thread.join()
+    answer = results["/sleep?seconds=60"]
+    assert isinstance(answer, httpx.HTTPError) or answer.status_code == 500
+    assert "second signal" in srv.stderr()
+    assert "shutdown hook ran" in srv.stdout()

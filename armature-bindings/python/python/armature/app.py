@@ -198,9 +198,18 @@ class App(Router):
             deadline = [math.inf]
 
             def shut_down() -> None:
+                from ._runtime import _tasks
+
                 if deadline[0] == math.inf:
                     deadline[0] = loop.time() + shutdown_timeout
-                handle.shutdown()
+                    handle.shutdown()
+                    return
+                # A second signal (Ctrl-C again) stops the waiting, as in uvicorn: what still
+                # runs is cancelled (its requests answered 500), then the hooks run.
+                logger.warning("second signal: cancelling %d running task(s)", len(_tasks))
+                deadline[0] = loop.time()
+                for task in list(_tasks):
+                    task.cancel()
 
             if threading.current_thread() is threading.main_thread():
                 for sig in (signal.SIGINT, signal.SIGTERM):
