@@ -66,7 +66,9 @@
 //! * **Malformed requests** get hyper's `400` (or `431`/`414`) and the
 //!   connection is closed. Ambiguous framing such as `Content-Length` with
 //!   `Transfer-Encoding` is read as chunked and the connection closed after
-//!   the response (RFC 9112 §6.3), so nothing can be smuggled after it.
+//!   the response (RFC 9112 §6.3), so nothing can be smuggled after it. A
+//!   chunked body with another transfer coding before `chunked` gets `501`
+//!   (the server applies none), `chunked` twice `400` (RFC 9112 §6.1).
 //! * **Client address.** Every request carries the client's address as a
 //!   `std::net::SocketAddr` in its extensions; Armature's logger and rate
 //!   limiter read it from there. A service that needs it nowhere can turn

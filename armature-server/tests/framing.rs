@@ -142,6 +142,22 @@ fn corpus() -> Vec<Case> {
             "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n",
             &["400"],
         ),
+        // hyper checks that chunked comes last; the server refuses the rest (RFC 9112 §6.1).
+        case(
+            "a transfer coding before chunked",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+            &["501"],
+        ),
+        case(
+            "a transfer coding on its own line before chunked",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            &["501"],
+        ),
+        case(
+            "chunked twice",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+            &["400"],
+        ),
         case(
             "space before colon in Transfer-Encoding",
             "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
