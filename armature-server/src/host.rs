@@ -102,7 +102,7 @@ where
         }
         let finished = self.counts.as_ref().map(Counts::started);
         let head = req.method() == Method::HEAD;
-        let kind = match check(&req).and_then(|()| check_codings(&req)) {
+        let kind = match check(&req) {
             Ok(()) => {
                 let mut inner = self.inner.clone();
                 // A service that is ready at once (a router, a stack of layers without
@@ -239,14 +239,17 @@ fn answer<B: http_body::Body, E: Into<BoxError>>(
     Ok(res.map(|body| Tracked::new(Either::Left(body), finished)))
 }
 
+/// Every check a request passes before the service: its `Host` header, then the transfer
+/// codings of a chunked body. `Err` carries the status and the reason shown to the client.
+fn check<B: http_body::Body>(req: &Request<B>) -> Result<(), (StatusCode, &'static str)> {
+    check_host(req).map_err(|reason| (StatusCode::BAD_REQUEST, reason))?;
+    check_codings(req)
+}
+
 /// Applies RFC 9112 §3.2; `Err` carries the reason shown to the client.
 ///
 /// HTTP/2 carries the authority in `:authority`: a `Host` header there is optional, but when
 /// sent it must be one, valid, and agree with `:authority` (RFC 9113 §8.3.1).
-fn check<B>(req: &Request<B>) -> Result<(), (StatusCode, &'static str)> {
-    check_host(req).map_err(|reason| (StatusCode::BAD_REQUEST, reason))
-}
-
 fn check_host<B>(req: &Request<B>) -> Result<(), &'static str> {
     let (required, authority) = match req.version() {
         Version::HTTP_11 => (true, None),
