@@ -375,15 +375,21 @@ class Cors {
   static new (options) { return new Cors(normalizeCors(options)) }
 }
 
+/**
+ * Throws a TypeError (its message starting with `where`) unless `options` is a plain object
+ * whose keys are all in `known`; `like` says what a valid one looks like.
+ */
+function checkOptions (options, known, where, like) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError(`${where}: ${like}`)
+  for (const key of Object.keys(options)) {
+    if (!known.has(key)) throw new TypeError(`${where}: unknown option ${JSON.stringify(key)} (known: ${[...known].join(', ')})`)
+  }
+}
+
 const CORS_OPTIONS = new Set(['origins', 'origin', 'methods', 'headers', 'exposeHeaders', 'credentials', 'maxAge'])
 
 function normalizeCors (options = {}) {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new TypeError("Cors.new: options must be an object like { origins: ['https://app.example'] }")
-  }
-  for (const key of Object.keys(options)) {
-    if (!CORS_OPTIONS.has(key)) throw new TypeError(`Cors.new: unknown option ${JSON.stringify(key)} (known: ${[...CORS_OPTIONS].join(', ')})`)
-  }
+  checkOptions(options, CORS_OPTIONS, 'Cors.new', "options must be an object like { origins: ['https://app.example'] }")
   const { maxAge } = options
   // Rust takes a u32, which would wrap -1 and 1.5e10.
   if (maxAge !== undefined && (!Number.isInteger(maxAge) || maxAge < 0 || maxAge > 0xffffffff)) {
@@ -432,12 +438,7 @@ function checkObject (options, where) {
 
 function normalizeRateLimit (options) {
   const fail = (message) => { throw new TypeError(`RateLimit: ${message}`) }
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    fail('pass options like { requests: 100, perSeconds: 1 }, or use RateLimit.perSecond(100)')
-  }
-  for (const key of Object.keys(options)) {
-    if (!RATE_LIMIT_OPTIONS.has(key)) fail(`unknown option ${JSON.stringify(key)} (known: ${[...RATE_LIMIT_OPTIONS].join(', ')})`)
-  }
+  checkOptions(options, RATE_LIMIT_OPTIONS, 'RateLimit', 'pass options like { requests: 100, perSeconds: 1 }, or use RateLimit.perSecond(100)')
   const { requests, perSeconds = 1, burst, keyBy = 'ip', trustProxies, redis, redisOnFailure, redisPrefix, name, headers, xHeaders } = options
   const count = (value, what) => {
     if (!Number.isInteger(value) || value < 1 || value > 0xffffffff) fail(`${what} must be a positive integer, got ${String(value)}`)
@@ -525,16 +526,15 @@ class Server {
   }
 }
 
+const APP_OPTIONS = new Set(['bodyLimit'])
+
 /**
  * An app: routes, the Rust preset layers, JS middleware, shared data. Options, as Fastify's:
  * `bodyLimit`, the largest request body accepted in bytes (default 1 MiB; larger ones get 413).
  */
 class App {
   constructor (options = {}) {
-    if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('App.new(options): options must be an object like { bodyLimit: 1048576 }')
-    for (const key of Object.keys(options)) {
-      if (key !== 'bodyLimit') throw new TypeError(`App.new: unknown option ${JSON.stringify(key)} (known: bodyLimit)`)
-    }
+    checkOptions(options, APP_OPTIONS, 'App.new', 'options must be an object like { bodyLimit: 1048576 }')
     const { bodyLimit } = options
     if (bodyLimit !== undefined && (!Number.isInteger(bodyLimit) || bodyLimit < 0 || bodyLimit > 0xffffffff)) {
       throw new TypeError(`App.new: bodyLimit must be a whole number of bytes, got ${String(bodyLimit)}`)
