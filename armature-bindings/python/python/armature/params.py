@@ -321,15 +321,14 @@ def _validate_model(p: _Param, ctx: _Context, embed: bool) -> Any:
                 return _fresh(p.default)
             ctx.errors.append(_error("missing", prefix, "Field required", None))
             return None
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            # Pydantic would report it with the raw bytes as input, which its own JSON cannot say.
-            ctx.errors.append({"type": "json_invalid", "loc": prefix, "msg": "JSON decode error", "input": {}, "ctx": {"error": str(exc)}})
-            return None
         return p.model.validate_json(raw)
     except ValidationError as exc:
-        for e in json.loads(exc.json(include_url=False)):
+        try:
+            errors = json.loads(exc.json(include_url=False))
+        except ValueError:
+            # An input Pydantic's JSON cannot say: the body's own bytes, when they are not UTF-8.
+            errors = [{**e, "input": {}} for e in exc.errors(include_url=False, include_context=False)]
+        for e in errors:
             loc = list(e.get("loc", ()))
             if e.get("type") == "json_invalid":
                 e = {**e, "msg": "JSON decode error"}
