@@ -28,8 +28,8 @@ export declare class NativeApp {
    *   (`contentType`: 0 none, 1 text, 2 JSON, 3 octets, or a string; `headers` alternate
    *   names and values); an invalid status or header is answered `500` and logged.
    * - `fail(id, message, status?)` answers `status` (a 5xx code; default `500`) with a
-   *   generic message and logs `message` with the request's method and path. It and `respond` return `false` when the request is no longer waiting (its
-   *   client went away).
+   *   generic message and logs `message` with the request's method and path. It and
+   *   `respond` return `false` when the request is no longer waiting (its client went away).
    * - The request's fields, read while it waits (they throw once it is answered):
    *   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
    *   (without `?`), `param(id, name)` and `params` (decoded), `header(id, name)` and

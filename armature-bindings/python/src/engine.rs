@@ -280,7 +280,8 @@ fn fail(py: Python<'_>, err: PyErr, responder: &Responder) {
 impl Engine {
     /// Compiles the routes (`(method, path)` pairs; `endpoints[i]` answers route `i`) and
     /// the layers; `redirect_slashes` answers a path that matches only with the trailing
-    /// slash added or removed with a redirect to it. Route conflicts and bad CORS settings are `ValueError`s, from Rust.
+    /// slash added or removed with a redirect to it. Route conflicts and bad CORS settings
+    /// are `ValueError`s, from Rust.
     #[new]
     #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true))]
     fn new(
