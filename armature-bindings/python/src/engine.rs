@@ -284,6 +284,7 @@ impl Engine {
     /// are `ValueError`s, from Rust.
     #[new]
     #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments, called once by `App`
     fn new(
         py: Python<'_>,
         routes: Vec<(String, String)>,

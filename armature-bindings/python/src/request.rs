@@ -56,6 +56,20 @@ fn form_decode(s: &str) -> Cow<'_, str> {
     Cow::Owned(percent_decode_str(&spaced).decode_utf8_lossy().into_owned())
 }
 
+/// The `name=value` pairs of one `Cookie` header, as RFC 6265 section 5.4 writes them and
+/// browsers send them; a pair without `=` or with an empty name is skipped.
+fn cookie_pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
+    header.split(';').filter_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        let (name, value) = (name.trim(), value.trim());
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .unwrap_or(value);
+        (!name.is_empty()).then_some((name, value))
+    })
+}
+
 #[pymethods]
 impl HttpRequest {
     /// The method, like `"GET"`.
@@ -164,6 +178,30 @@ impl HttpRequest {
             joined.push_str(&String::from_utf8_lossy(more.as_bytes()));
         }
         PyString::new(py, &joined).into_any()
+    }
+
+    /// Every value of the header `name` (case-insensitive), one per field, in order.
+    fn header_list<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for value in self.parts.headers.get_all(name) {
+            list.append(String::from_utf8_lossy(value.as_bytes()))?;
+        }
+        Ok(list)
+    }
+
+    /// The cookies of every `Cookie` header (`a=1; b=2`), by name: the first of a repeated
+    /// name wins, surrounding double quotes are removed, nothing is percent-decoded.
+    #[getter]
+    fn cookies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for value in self.parts.headers.get_all(http::header::COOKIE) {
+            for (name, value) in cookie_pairs(&String::from_utf8_lossy(value.as_bytes())) {
+                if !dict.contains(name)? {
+                    dict.set_item(name, value)?;
+                }
+            }
+        }
+        Ok(dict)
     }
 
     /// Every header, names in lower case, repeated headers joined with `", "`.

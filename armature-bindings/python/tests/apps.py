@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import time
-from typing import AsyncIterator, Dict, Iterator, List, Optional
+from typing import Annotated, AsyncIterator, Dict, Iterator, List, Optional
 
 from pydantic import BaseModel
 
@@ -23,11 +23,15 @@ from armature import (
     App,
     BackgroundTasks,
     CORSMiddleware,
+    Cookie,
     Depends,
+    Header,
     HTTPException,
     HttpRequest,
     HttpResponse,
     LoggerMiddleware,
+    Path,
+    Query,
     Router,
     rate_limit,
 )
@@ -412,6 +416,44 @@ async def counts(payload: Dict[str, int]) -> dict:
     return {"total": sum(payload.values())}
 
 
+# Query(), Path(), Header() and Cookie(): FastAPI's parameter markers.
+params = APIRouter(prefix="/params")
+
+
+@params.get("/search")
+async def search(
+    q: Annotated[Optional[str], Query(max_length=5)] = None,
+    page: int = Query(1, ge=1, le=100),
+    tags: List[str] = Query(default_factory=list, alias="tag"),
+    sort: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
+) -> dict:
+    return {"q": q, "page": page, "tags": tags, "sort": sort}
+
+
+@params.get("/items/{item_id}")
+def constrained_item(item_id: Annotated[int, Path(gt=0)], size: float = Query(..., lt=10.5)) -> dict:
+    return {"item_id": item_id, "size": size}
+
+
+@params.get("/headers")
+async def headers(
+    user_agent: str = Header(),
+    x_token: Annotated[List[str], Header()] = [],  # noqa: B006 - FastAPI style
+    strange_header: Optional[str] = Header(None, convert_underscores=False),
+    x_count: int = Header(0, alias="X-Count", ge=0),
+) -> dict:
+    return {"user_agent": user_agent, "x_token": x_token, "strange_header": strange_header, "x_count": x_count}
+
+
+def session_user(session: str = Cookie()) -> str:
+    return f"user-of-{session}"
+
+
+@params.get("/cookies")
+async def cookies(req: HttpRequest, user: str = Depends(session_user), theme: str = Cookie("light"), visits: Optional[int] = Cookie(None, ge=0)) -> dict:
+    return {"user": user, "theme": theme, "visits": visits, "all": req.cookies}
+
+
 def build() -> App:
     app = App()
     app.add_middleware(LoggerMiddleware())
@@ -419,6 +461,7 @@ def build() -> App:
     app.include_router(router)
     app.include_router(api)
     app.include_router(bad)
+    app.include_router(params)
 
     @app.on_event("startup")
     async def started() -> None:

@@ -6,12 +6,14 @@ assertions hold in both."""
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
 from apps import build
-from armature import App, CORSMiddleware, HttpResponse, Router, TestClient
+from armature import App, Cookie, CORSMiddleware, Header, HttpResponse, Path, Query, Router, TestClient
 
 
 @pytest.fixture(scope="module", params=["testclient", "http"])
@@ -447,3 +449,120 @@ def test_fastapi_documentation_keywords_are_accepted_and_misspellings_refused():
         App(titel="Shop")
     with pytest.raises(TypeError, match="respons_model"):
         app.get("/x", respons_model=list)
+
+
+def test_query_markers_take_aliases_defaults_and_constraints(client):
+    assert client.get("/params/search").json() == {"q": None, "page": 1, "tags": [], "sort": "asc"}
+    res = client.get("/params/search", params=[("q", "shoe"), ("page", "3"), ("tag", "a"), ("tag", "b"), ("sort", "desc")])
+    assert res.json() == {"q": "shoe", "page": 3, "tags": ["a", "b"], "sort": "desc"}
+    # A default_factory is called anew for each request.
+    assert client.get("/params/search").json()["tags"] == []
+    res = client.get("/params/search", params={"q": "sneakers", "page": "0", "sort": "up"})
+    assert res.status_code == 422
+    detail = res.json()["detail"]
+    assert [(e["type"], e["loc"]) for e in detail] == [
+        ("string_too_long", ["query", "q"]),
+        ("greater_than_equal", ["query", "page"]),
+        ("string_pattern_mismatch", ["query", "sort"]),
+    ]
+    assert detail[1]["msg"] == "Input should be greater than or equal to 1"
+    assert client.get("/params/search", params={"page": "x"}).json()["detail"][0]["type"] == "int_parsing"
+
+
+def test_path_markers_are_constrained_and_required_query_markers_missing_are_422(client):
+    assert client.get("/params/items/3", params={"size": "2.5"}).json() == {"item_id": 3, "size": 2.5}
+    res = client.get("/params/items/0")
+    assert res.status_code == 422
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [
+        ("greater_than", ["path", "item_id"]),
+        ("missing", ["query", "size"]),
+    ]
+    assert client.get("/params/items/1", params={"size": "11"}).json()["detail"][0]["type"] == "less_than"
+
+
+def test_header_markers_convert_underscores_take_lists_and_aliases(client):
+    res = client.get("/params/headers", headers=[("User-Agent", "probe/1"), ("X-Token", "a"), ("x-token", "b"), ("strange_header", "kept"), ("x-count", "7")])
+    assert res.status_code == 200, res.text
+    assert res.json() == {"user_agent": "probe/1", "x_token": ["a", "b"], "strange_header": "kept", "x_count": 7}
+    # Without the optional headers: their defaults; the underscore name is not read as a hyphen one.
+    res = client.get("/params/headers", headers={"user-agent": "probe/2", "strange-header": "not this one"})
+    assert res.json() == {"user_agent": "probe/2", "x_token": [], "strange_header": None, "x_count": 0}
+    res = client.get("/params/headers", headers={"user-agent": "probe/3", "x-count": "-1"})
+    assert res.status_code == 422
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("greater_than_equal", ["header", "X-Count"])]
+
+
+def test_cookie_markers_read_the_cookie_header_also_in_dependencies(client):
+    res = client.get("/params/cookies", headers={"cookie": 'session=abc; theme="dark"; visits=4; session=second'})
+    assert res.status_code == 200, res.text
+    assert res.json() == {"user": "user-of-abc", "theme": "dark", "visits": 4, "all": {"session": "abc", "theme": "dark", "visits": "4"}}
+    res = client.get("/params/cookies", headers={"cookie": "theme=dark"})
+    assert res.status_code == 422
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("missing", ["cookie", "session"])]
+    res = client.get("/params/cookies", headers={"cookie": "session=s; visits=-2; =empty; junk"})
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("greater_than_equal", ["cookie", "visits"])]
+
+
+class Point(BaseModel):  # module level: a handler's annotations are resolved in its module
+    x: int
+
+
+def test_bad_parameter_markers_are_errors_when_the_app_is_built():
+    def build(path, handler):
+        app = App()
+        app.get(path)(handler)
+        with TestClient(app):
+            pass
+
+    async def no_such_path_param(item_id: int = Path()):
+        return item_id
+
+    with pytest.raises(ValueError, match=r"Path\(\) but the route's path has no \{item_id\}"):
+        build("/items/{id}", no_such_path_param)
+
+    async def path_as_query(item_id: int = Query()):
+        return item_id
+
+    with pytest.raises(ValueError, match="declare it with Path"):
+        build("/items/{item_id}", path_as_query)
+
+    async def model_header(x: Point = Header()):
+        return x
+
+    with pytest.raises(TypeError, match="models and dicts are read from the JSON body"):
+        build("/m", model_header)
+
+    async def list_cookie(c: list[str] = Cookie()):
+        return c
+
+    with pytest.raises(TypeError, match="cannot be"):
+        build("/c", list_cookie)
+
+    async def default_inside_annotated(q: Annotated[str, Query("x")]):
+        return q
+
+    with pytest.raises(TypeError, match="set the default after '='"):
+        build("/a", default_inside_annotated)
+
+    def local_model():
+        class Local(BaseModel):
+            a: int
+
+        async def create(item: Local):  # `Local` is a string here, unresolvable from the module
+            return item
+
+        return create
+
+    with pytest.raises(TypeError, match="'Local' is not defined"):
+        build("/local", local_model())
+
+    with pytest.raises(TypeError, match="always required"):
+        Path(3)
+    with pytest.raises(TypeError, match="max_lenght"):
+        Query(max_lenght=3)
+    with pytest.raises(TypeError, match="not both"):
+        Query(1, default_factory=list)
+    with pytest.raises(TypeError, match="alias"):
+        Header(alias="")
+    # Documentation keywords are accepted; `regex` is FastAPI's older `pattern`.
+    assert Query(None, description="free text", regex="^a").constraints == {"pattern": "^a"}

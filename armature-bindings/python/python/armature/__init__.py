@@ -20,7 +20,7 @@ from ._armature import Body, HttpRequest, HttpResponse
 from .app import App
 from .exceptions import HTTPException, RequestValidationError
 from .middleware import CORSMiddleware, LoggerMiddleware
-from .params import BackgroundTasks, Depends
+from .params import BackgroundTasks, Cookie, Depends, Header, Path, Query
 from .ratelimit import rate_limit
 from .routing import APIRouter, Router
 from .testclient import TestClient
@@ -31,11 +31,15 @@ __all__ = [
     "BackgroundTasks",
     "Body",
     "CORSMiddleware",
+    "Cookie",
     "Depends",
     "HTTPException",
+    "Header",
     "HttpRequest",
     "HttpResponse",
     "LoggerMiddleware",
+    "Path",
+    "Query",
     "RequestValidationError",
     "Router",
     "TestClient",

@@ -1,8 +1,8 @@
 """Dependency injection and parameter binding: what a handler's signature asks for.
 
 Each route's signature is read once, when the app is built, into a plan; per request the
-plan fills the arguments from the path, the query, the JSON body (Pydantic models) and
-`Depends()` providers. Errors are collected and answered with FastAPI's `422` body.
+plan fills the arguments from the path, the query, headers, cookies, the JSON body (Pydantic
+models) and `Depends()` providers. Errors are collected and answered with FastAPI's `422` body.
 """
 
 from __future__ import annotations
@@ -60,6 +60,100 @@ class BackgroundTasks:
                     await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
             except (Exception, KeyboardInterrupt, SystemExit):  # noqa: BLE001 - a failing task must not stop the others, nor the server
                 logger.exception("Exception in a background task")
+
+
+class Param:
+    """Where a parameter is read from, and what it must hold: what `Query()`, `Path()`,
+    `Header()` and `Cookie()` return. Use one as the parameter's default
+    (`q: str = Query(max_length=50)`) or inside `Annotated` (`q: Annotated[str, Query(max_length=50)]`,
+    the default then after `=`)."""
+
+    __slots__ = ("source", "default", "default_factory", "alias", "convert_underscores", "constraints")
+
+    def __init__(self, source: str, default: Any, default_factory: Optional[Callable[[], Any]], alias: Optional[str], options: dict[str, Any], convert_underscores: bool = True) -> None:
+        where = source.capitalize() + "()"
+        if default is ...:
+            default = _MISSING
+        if default is not _MISSING and default_factory is not None:
+            raise TypeError(f"{where}: give default or default_factory, not both")
+        if default_factory is not None and not callable(default_factory):
+            raise TypeError(f"{where}: default_factory must be callable, got {default_factory!r}")
+        if alias is not None and (not isinstance(alias, str) or not alias):
+            raise TypeError(f"{where}: alias must be a non-empty string, got {alias!r}")
+        constraints: dict[str, Any] = {}
+        for key, value in options.items():
+            key = "pattern" if key == "regex" else key  # FastAPI's older spelling
+            if key in _CONSTRAINTS:
+                if value is not None:
+                    constraints[key] = value
+            elif key not in _DOCUMENTATION:
+                raise TypeError(f"{where}: unexpected keyword argument {key!r}")
+        self.source = source
+        self.default = default
+        self.default_factory = default_factory
+        self.alias = alias
+        self.convert_underscores = convert_underscores
+        self.constraints = constraints
+
+    def __repr__(self) -> str:
+        return f"{self.source.capitalize()}({'' if self.default is _MISSING else repr(self.default)})"
+
+
+# What Pydantic checks (`Field(...)` keywords); the rest is documentation, which is accepted
+# and has no effect here (there is no OpenAPI generation yet). Anything else is a TypeError.
+_CONSTRAINTS = frozenset(
+    {"gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern", "strict", "allow_inf_nan", "max_digits", "decimal_places"}
+)
+_DOCUMENTATION = frozenset(
+    {"title", "description", "examples", "example", "openapi_examples", "deprecated", "include_in_schema", "json_schema_extra"}
+)
+
+
+def Query(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = None, alias: Optional[str] = None, **options: Any) -> Any:
+    """A query parameter (`?name=value`), as FastAPI's `Query`: `alias` is the name in the
+    URL when it is not the parameter's; `default` (`...` or none: required) or
+    `default_factory`; constraints `gt`, `ge`, `lt`, `le`, `multiple_of`, `min_length`,
+    `max_length`, `pattern`, `strict`, checked by Pydantic with its error messages; a `list`
+    annotation takes every value (`?tag=a&tag=b`).
+
+    ```python
+    @app.get("/items")
+    async def items(q: Annotated[str | None, Query(max_length=50)] = None, page: int = Query(1, ge=1)):
+        ...
+    ```
+    """
+    return Param("query", default, default_factory, alias, options)
+
+
+def Path(default: Any = ..., *, alias: Optional[str] = None, **options: Any) -> Any:
+    """A path parameter (`{item_id}` in the route), with constraints as for `Query`
+    (`item_id: int = Path(ge=1)`). A path parameter is always there, so it has no default.
+    Declaring `Path()` for a name the route's path lacks is a `ValueError` when the app is
+    built."""
+    if default is not ...:
+        raise TypeError(f"Path(): a path parameter is always required, so it cannot have a default (got {default!r})")
+    return Param("path", _MISSING, None, alias, options)
+
+
+def Header(
+    default: Any = ...,
+    *,
+    default_factory: Optional[Callable[[], Any]] = None,
+    alias: Optional[str] = None,
+    convert_underscores: bool = True,
+    **options: Any,
+) -> Any:
+    """A request header, as FastAPI's `Header`: `user_agent: str = Header()` reads
+    `User-Agent` (underscores become hyphens unless `convert_underscores=False`; names are
+    case-insensitive; `alias` names the header outright). A repeated header gives its first
+    value, or every value with a `list` annotation. Defaults and constraints as for `Query`."""
+    return Param("header", default, default_factory, alias, options, convert_underscores)
+
+
+def Cookie(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = None, alias: Optional[str] = None, **options: Any) -> Any:
+    """A cookie of the `Cookie` header, as FastAPI's `Cookie` (`session: str | None = Cookie(None)`).
+    Defaults and constraints as for `Query`. All cookies at once: `request.cookies`."""
+    return Param("cookie", default, default_factory, alias, options)
 
 
 # ----------------------------------------------------------------------------- conversions
@@ -126,18 +220,38 @@ def _scalar(annotation: Any) -> Callable[[str, list[Any]], Any]:
         return to_bool
 
     # Anything else (UUID, Enum, date, Literal, constrained types): Pydantic decides.
+    return _pydantic(annotation)
+
+
+def _pydantic(annotation: Any) -> Callable[[Any, list[Any]], Any]:
+    """A converter that hands the value (a string, or a list of them) to Pydantic."""
     from pydantic import TypeAdapter, ValidationError
 
     adapter = TypeAdapter(annotation)
 
-    def to_other(raw: str, loc: list[Any]) -> Any:
+    def validate(raw: Any, loc: list[Any]) -> Any:
         try:
             return adapter.validate_python(raw)
         except ValidationError as exc:
             errors = json.loads(exc.json(include_url=False))
             raise _Invalid(*[{**e, "loc": loc + list(e["loc"])} for e in errors])
 
-    return to_other
+    return validate
+
+
+def _converter(annotation: Any, constraints: dict[str, Any], many: bool) -> Callable[[Any, list[Any]], Any]:
+    """How a path, query, header or cookie value becomes the parameter's value: `str`, `int`,
+    `float` and `bool` by hand (the common case, and the quickest), the rest and anything
+    constrained (`Query(ge=1)`) by Pydantic. With `many`, the value is a list of strings."""
+    if constraints:
+        from pydantic import Field
+
+        return _pydantic(typing.Annotated[annotation, Field(**constraints)])
+    if not many:
+        return _scalar(annotation)
+    (item,) = typing.get_args(annotation)[:1] or (str,)
+    one = _scalar(item)
+    return lambda values, loc: [one(v, loc + [i]) for i, v in enumerate(values)]
 
 
 class _Invalid(Exception):
@@ -170,17 +284,22 @@ def _fresh(default: Any) -> Any:
 
 # ----------------------------------------------------------------------------- plans
 
-REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY = range(6)
+REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE = range(8)
+
+_SOURCES = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE}
 
 
 class _Param:
-    __slots__ = ("name", "kind", "convert", "default", "model", "plan", "use_cache", "alias")
+    __slots__ = ("name", "kind", "convert", "default", "factory", "many", "model", "plan", "use_cache", "alias")
 
     def __init__(self, name: str, kind: int) -> None:
         self.name = name
         self.kind = kind
         self.convert: Any = None
         self.default: Any = _MISSING
+        self.factory: Optional[Callable[[], Any]] = None
+        # A query or header parameter with a list annotation: every value, not the first.
+        self.many = False
         # A body parameter's validator: a Pydantic TypeAdapter of its annotation.
         self.model: Any = None
         self.plan: Optional[Plan] = None
@@ -202,7 +321,10 @@ class Plan:
         self.is_async_gen = inspect.isasyncgenfunction(unwrapped)
         try:
             hints = typing.get_type_hints(target, include_extras=True)
-        except Exception:  # noqa: BLE001 - unresolvable hints: treat as unannotated
+        except NameError as exc:
+            # Read as unannotated, a model would become a query parameter: say so instead.
+            raise TypeError(f"{_where(call)}: its annotations name something not defined where it is ({exc}); define it at module level") from exc
+        except Exception:  # noqa: BLE001 - hints of other callables (builtins, partials): unannotated
             hints = {}
         signature = inspect.signature(call)
         for name, parameter in signature.parameters.items():
@@ -211,13 +333,26 @@ class Plan:
             annotation = hints.get(name, parameter.annotation)
             default = parameter.default
             marker = None
+            source: Optional[Param] = None
             if typing.get_origin(annotation) is typing.Annotated:
                 args = typing.get_args(annotation)
                 annotation = args[0]
                 marker = next((m for m in args[1:] if isinstance(m, Depends)), None)
+                source = next((m for m in args[1:] if isinstance(m, Param)), None)
+                if source is not None and (source.default is not _MISSING or source.default_factory is not None):
+                    raise TypeError(f"{_where(call)}: parameter {name!r}: set the default after '=', not in {source!r} inside Annotated")
             if isinstance(default, Depends):
                 marker, default = default, inspect.Parameter.empty
-            self.params.append(self._param(name, annotation, default, marker, path_names))
+            elif isinstance(default, Param):
+                if source is not None:
+                    raise TypeError(f"{_where(call)}: parameter {name!r} has two of Query()/Path()/Header()/Cookie()")
+                source, default = default, default.default
+                if default is _MISSING:
+                    default = inspect.Parameter.empty
+            if source is not None:
+                self.params.append(self._sourced(name, annotation, default, source, path_names))
+            else:
+                self.params.append(self._param(name, annotation, default, marker, path_names))
         self.extra = [Plan(d.dependency, path_names) for d in extra if d.dependency is not None]
         bodies = [p for p in self.params if p.kind == BODY]
         self.embed = len(bodies) > 1
@@ -236,9 +371,7 @@ class Plan:
             return _Param(name, BACKGROUND)
         inner, optional = _unwrap_optional(annotation)
         if name in path_names:
-            p = _Param(name, PATH)
-            p.convert = _scalar(inner)
-            return p
+            return self._sourced(name, annotation, inspect.Parameter.empty, Param("path", _MISSING, None, None, {}), path_names)
         if _is_body(inner):
             from pydantic import TypeAdapter
 
@@ -248,22 +381,44 @@ class Plan:
             if p.default is inspect.Parameter.empty:
                 p.default = _MISSING
             return p
-        p = _Param(name, QUERY)
-        origin = typing.get_origin(inner)
-        if origin in (list, tuple, set, frozenset):
-            (item,) = typing.get_args(inner)[:1] or (str,)
-            p.convert = ("list", _scalar(item))
+        return self._sourced(name, annotation, default, Param("query", _MISSING, None, None, {}), path_names)
+
+    def _sourced(self, name: str, annotation: Any, default: Any, source: Param, path_names: set[str]) -> _Param:
+        """A parameter read from the path, the query, a header or a cookie."""
+        where = f"{_where(self.call)}: parameter {name!r}"
+        if source.source == "header":
+            alias = source.alias or (name.replace("_", "-") if source.convert_underscores else name)
         else:
-            p.convert = _scalar(inner)
+            alias = source.alias or name
+        if source.source == "path":
+            if alias not in path_names:
+                have = ", ".join(sorted(path_names)) or "none"
+                raise ValueError(f"{where} is declared with Path() but the route's path has no {{{alias}}} (its parameters: {have})")
+        elif name in path_names:
+            raise ValueError(f"{where} is a path parameter of the route: declare it with Path(), not {source!r}")
+        inner, optional = _unwrap_optional(annotation)
+        if _is_body(inner):
+            raise TypeError(f"{where}: a {source.source} value is text and cannot be {inner!r}; models and dicts are read from the JSON body")
+        p = _Param(name, _SOURCES[source.source])
+        p.alias = alias
+        p.many = typing.get_origin(inner) in (list, tuple, set, frozenset)
+        if p.many and p.kind in (PATH, COOKIE):
+            raise TypeError(f"{where}: a {source.source} value is one string and cannot be {inner!r}")
+        p.convert = _converter(inner, source.constraints, p.many)
+        p.factory = source.default_factory
         if default is not inspect.Parameter.empty:
             p.default = default
-        elif optional:
+        elif optional and p.factory is None:
             p.default = None
         return p
 
 
+def _where(call: Callable[..., Any]) -> str:
+    return getattr(call, "__qualname__", None) or repr(call)
+
+
 class _Context:
-    __slots__ = ("req", "stack", "cache", "errors", "background", "json")
+    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies")
 
     def __init__(self, req: HttpRequest, stack: contextlib.AsyncExitStack) -> None:
         self.req = req
@@ -272,6 +427,7 @@ class _Context:
         self.errors: list[Any] = []
         self.background: Optional[BackgroundTasks] = None
         self.json: Any = _MISSING
+        self.cookies: Optional[dict[str, str]] = None
 
 
 def _json_body(ctx: _Context) -> bytes:
@@ -347,19 +503,8 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
         try:
             if kind == PATH:
                 kwargs[p.name] = p.convert(req.param(p.alias), ["path", p.alias])
-            elif kind == QUERY:
-                if isinstance(p.convert, tuple):
-                    values = req.query_list(p.alias)
-                    if not values:
-                        kwargs[p.name] = _fresh(p.default) if p.default is not _MISSING else _missing(ctx, ["query", p.alias])
-                    else:
-                        kwargs[p.name] = [p.convert[1](v, ["query", p.alias, i]) for i, v in enumerate(values)]
-                else:
-                    raw = req.query(p.alias)
-                    if raw is None:
-                        kwargs[p.name] = _fresh(p.default) if p.default is not _MISSING else _missing(ctx, ["query", p.alias])
-                    else:
-                        kwargs[p.name] = p.convert(raw, ["query", p.alias])
+            elif kind == QUERY or kind == HEADER or kind == COOKIE:
+                kwargs[p.name] = _read(p, ctx)
             elif kind == REQUEST:
                 kwargs[p.name] = req
             elif kind == BODY:
@@ -374,6 +519,37 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
         except _Invalid as invalid:
             ctx.errors.extend(invalid.errors)
     return kwargs
+
+
+_LOC = {QUERY: "query", HEADER: "header", COOKIE: "cookie"}
+
+
+def _read(p: _Param, ctx: _Context) -> Any:
+    """A query, header or cookie parameter's value, its default, or a `missing` error."""
+    req = ctx.req
+    kind = p.kind
+    loc = [_LOC[kind], p.alias]
+    raw: Any
+    if p.many:
+        raw = req.query_list(p.alias) if kind == QUERY else req.header_list(p.alias)
+        if not raw:
+            raw = None
+    elif kind == QUERY:
+        raw = req.query(p.alias)
+    elif kind == HEADER:
+        values = req.header_list(p.alias)
+        raw = values[0] if values else None
+    else:
+        if ctx.cookies is None:
+            ctx.cookies = req.cookies
+        raw = ctx.cookies.get(p.alias)
+    if raw is not None:
+        return p.convert(raw, loc)
+    if p.factory is not None:
+        return p.factory()
+    if p.default is not _MISSING:
+        return _fresh(p.default)
+    return _missing(ctx, loc)
 
 
 def _missing(ctx: _Context, loc: list[Any]) -> None:

@@ -17,10 +17,14 @@ from __future__ import annotations
 import asyncio
 import json as _json
 import threading
-from typing import Any, Iterator, Mapping, Optional, Union
+from typing import Any, Iterator, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urlencode, urlsplit
 
 from .app import App
+
+
+# Request headers: a mapping, or (name, value) pairs to send a name more than once.
+HeaderFields = Union[Mapping[str, str], Sequence[Tuple[str, str]]]
 
 
 class Headers(Mapping[str, str]):
@@ -121,7 +125,7 @@ class TestClient:
         url: str,
         *,
         params: Optional[Mapping[str, Any]] = None,
-        headers: Optional[Mapping[str, str]] = None,
+        headers: Optional[HeaderFields] = None,
         json: Any = None,
         content: Union[bytes, str, None] = None,
         data: Optional[Mapping[str, Any]] = None,
@@ -146,7 +150,7 @@ class TestClient:
         url: str,
         *,
         params: Optional[Mapping[str, Any]],
-        headers: Optional[Mapping[str, str]],
+        headers: Optional[HeaderFields],
         json: Any,
         content: Union[bytes, str, None],
         data: Optional[Mapping[str, Any]],
@@ -174,9 +178,10 @@ class TestClient:
             body = content.encode() if isinstance(content, str) else bytes(content)
         if body:
             sent["content-length"] = str(len(body))
-        for name, value in (headers or {}).items():
-            sent[name.lower()] = value
-        status, raw_headers, content_bytes = self._engine.request(method.upper(), target, list(sent.items()), body)
+        given = [(name.lower(), value) for name, value in (headers.items() if isinstance(headers, Mapping) else headers or ())]
+        # A header given replaces the one made here; a name given twice is sent twice.
+        fields = [(name, value) for name, value in sent.items() if all(name != g for g, _ in given)] + given
+        status, raw_headers, content_bytes = self._engine.request(method.upper(), target, fields, body)
         return Response(status, raw_headers, content_bytes)
 
     def get(self, url: str, **kwargs: Any) -> Response:
