@@ -44,7 +44,15 @@ impl Serialize for Value<'_, '_> {
             };
         }
         if let Ok(f) = obj.cast::<PyFloat>() {
-            return s.serialize_f64(f.value());
+            let f = f.value();
+            if !f.is_finite() {
+                // As Python's `json.dumps(allow_nan=False)`, which FastAPI's responses use:
+                // JSON has no NaN or infinity, and writing `null` would lose the value silently.
+                return Err(S::Error::custom(format!(
+                    "Out of range float values are not JSON compliant: {f}"
+                )));
+            }
+            return s.serialize_f64(f);
         }
         if let Ok(dict) = obj.cast::<PyDict>() {
             let mut map = s.serialize_map(Some(dict.len()))?;

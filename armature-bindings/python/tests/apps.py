@@ -376,6 +376,12 @@ class Point:
     at: datetime.date
 
 
+@bad.get("/not-a-number/{kind}")
+async def not_a_number(kind: str) -> object:
+    value = float(kind)  # "nan", "inf", "-inf"
+    return HttpResponse.json({"value": value}) if kind == "inf" else {"nested": [value]}
+
+
 @bad.get("/fastapi-types")
 async def fastapi_types() -> dict:
     return {

@@ -398,6 +398,20 @@ def test_path_and_query_numbers_take_ascii_digits_only(client):
     assert client.get("/items/1", params={"flag": " 1 "}).status_code == 422
 
 
+def test_nan_and_infinity_are_a_500_as_in_fastapi_not_a_silent_null(client, caplog):
+    for kind in ["nan", "inf", "-inf"]:
+        with caplog.at_level("ERROR", logger="armature"):
+            res = client.get(f"/bad/not-a-number/{kind}")
+        assert (res.status_code, res.text) == (500, "Internal Server Error"), kind
+    assert client.get("/plaintext").status_code == 200
+    logs = client.logs or (lambda: caplog.text)
+    deadline = time.monotonic() + 5
+    while "not JSON compliant: inf" not in logs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "Out of range float values are not JSON compliant: NaN" in logs()
+    assert "Out of range float values are not JSON compliant: inf" in logs()
+
+
 def test_the_types_fastapi_encodes_are_sent_as_fastapi_sends_them(client):
     res = client.get("/bad/fastapi-types")
     assert res.status_code == 200, res.text
