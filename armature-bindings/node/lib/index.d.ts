@@ -38,6 +38,10 @@ export declare class Request<Data = Record<string, any>> {
   readonly params: Record<string, string>
   readonly headers: Record<string, string>
   readonly query: Record<string, string>
+  /** The client's IP address: the connection's peer (`inject`'s `remoteAddress`). */
+  readonly ip: string | undefined
+  /** The template of the route that matched, in the router's form (`'/users/:id'` is `'/users/{id}'`): the label the access log uses. */
+  readonly route: string | undefined
   /** The x-request-id the preset gave this request. */
   readonly id: string | undefined
   /** The body, handed over from Rust without a copy into the JS heap. */

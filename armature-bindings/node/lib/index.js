@@ -134,6 +134,10 @@ class Request {
   get path () { return this._calls.path(this._id) }
   get params () { return this._calls.params(this._id) }
   get headers () { return this._calls.headers(this._id) }
+  /** The client's IP address: the connection's peer (as Fastify's `request.ip` without `trustProxy`). */
+  get ip () { return this._calls.ip(this._id) ?? undefined }
+  /** The template of the route that matched, in the router's form (`'/users/:id'` is `'/users/{id}'`): the label the access log uses. */
+  get route () { return this._calls.route(this._id) ?? undefined }
   /** The request id the preset's request-id layer gave this request. */
   get id () { return this._calls.header(this._id, 'x-request-id') }
   /** The query string as an object (the last value wins for repeated keys). */

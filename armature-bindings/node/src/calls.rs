@@ -13,9 +13,10 @@
 //! dispatcher lives as long as its `NativeApp` or a request of its servers.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 
-use armature_router::PathParams;
+use armature_router::{MatchedRoute, PathParams};
 use bytes::Bytes;
 use http::{HeaderValue, Request};
 use napi::bindgen_prelude::{Buffer, Either, FromNapiValue, FunctionCallContext, Object, Unknown};
@@ -123,6 +124,16 @@ fn readers(env: &Env, calls: &mut Object, dispatcher: &Weak<Dispatcher>) -> Resu
                 .collect()
         });
         Ok(Some(Either::B(all)))
+    })?;
+    // The client's IP address (the socket's peer; `inject`'s `remoteAddress`).
+    reader("ip", |_, req| {
+        let peer = req.extensions().get::<SocketAddr>();
+        Ok(peer.map(|addr| Either::A(addr.ip().to_string())))
+    })?;
+    // The matched route's template in the router's form (`/users/{id}` for `/users/:id`).
+    reader("route", |_, req| {
+        let route = req.extensions().get::<MatchedRoute>();
+        Ok(route.map(|r| Either::A(r.as_str().to_owned())))
     })?;
     reader("header", |ctx, req| {
         let name = ctx.get::<String>(1)?;

@@ -38,7 +38,8 @@ const app = App.new()
   .route('/data', get((req) => HttpResponse.json({ name: req.data.db.users[7] })))
   .service(scope('/api/v1')
     .route('/users', get(() => HttpResponse.json([{ id: '1' }])).post(async (req) => HttpResponse.json(req.json(), 201)))
-    .route('/users/:id', get((req) => HttpResponse.json({ id: req.param('id'), params: req.params }))))
+    .route('/users/:id', get((req) => HttpResponse.json({ id: req.param('id'), params: req.params })))
+    .route('/whoami/{*rest}', get((req) => ({ ip: req.ip, route: req.route }))))
 
 before(async () => {
   server = await app.run('127.0.0.1:0')
@@ -255,4 +256,12 @@ test('HttpResponse helpers: ok, text, json, buffer, status, headers', async () =
   } finally {
     await s.close()
   }
+})
+
+test('req.ip is the client address and req.route the matched template, over a socket and through inject', async () => {
+  assert.deepEqual(await (await fetch(`${base}/api/v1/whoami/a/b`)).json(), { ip: '127.0.0.1', route: '/api/v1/whoami/{*rest}' })
+  const injected = await app.inject({ url: '/api/v1/whoami/x', remoteAddress: '203.0.113.9' })
+  assert.deepEqual(injected.json(), { ip: '203.0.113.9', route: '/api/v1/whoami/{*rest}' })
+  const v6 = await app.inject({ url: '/api/v1/whoami/x', remoteAddress: '2001:db8::1' })
+  assert.equal(v6.json().ip, '2001:db8::1')
 })
