@@ -23,7 +23,10 @@ export declare class NativeApp {
    * (see the `calls` module).
    *
    * - `take(ids)` fills a `Uint32Array` with waiting `id, handler` pairs and returns how
-   *   many numbers it wrote.
+   *   many numbers it wrote. A handler of `0xFFFFFFFF` means request `id`, which JS
+   *   `watch`ed, was abandoned: its client went away before the answer.
+   * - `watch(id)` asks to hear when request `id` is abandoned; `false` if it already was
+   *   (or is answered).
    * - `respond(id, status, contentType, body, headers?)` answers a request
    *   (`contentType`: 0 none, 1 text, 2 JSON, 3 octets, or a string; `headers` alternate
    *   names and values); an invalid status or header is answered `500` and logged.
@@ -33,10 +36,11 @@ export declare class NativeApp {
    * - The request's fields, read while it waits (they throw once it is answered):
    *   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
    *   (without `?`), `param(id, name)` and `params` (decoded), `header(id, name)` and
-   *   `headers` (lower-case names; repeated ones joined with `, `), and `body`: a Buffer
+   *   `headers` (lower-case names; repeated ones joined with `, `), `ip` (the peer's
+   *   address), `route` (the matched template), and `body`: a Buffer
    *   over the bytes Rust received, which can be taken once.
    */
-  calls(): { take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; body(id: number): Buffer }
+  calls(): { take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number): boolean; watch(id: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; ip(id: number): string | null; route(id: number): string | null; body(id: number): Buffer }
   /**
    * Runs one request through the whole stack without a socket, as if sent from
    * `remote_address` (an IP address, default `127.0.0.1`: what the rate limit and the

@@ -42,6 +42,12 @@ export declare class Request<Data = Record<string, any>> {
   readonly ip: string | undefined
   /** The template of the route that matched, in the router's form (`'/users/:id'` is `'/users/{id}'`): the label the access log uses. */
   readonly route: string | undefined
+  /**
+   * Aborted when the request is abandoned before the handler answers (the client closed the
+   * connection or reset the stream, or the server stopped waiting at shutdown); pass it to
+   * `fetch` or a database driver to stop work nobody will read.
+   */
+  readonly signal: AbortSignal
   /** The x-request-id the preset gave this request. */
   readonly id: string | undefined
   /** The body, handed over from Rust without a copy into the JS heap. */

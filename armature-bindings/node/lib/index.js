@@ -127,6 +127,22 @@ class Request {
     this.data = data
     this._body = undefined
     this._query = undefined
+    this._abort = undefined
+  }
+
+  /**
+   * An `AbortSignal` aborted when the request is abandoned before the handler answers: the
+   * client closed the connection or reset the stream, or the server stopped waiting at
+   * shutdown. Pass it on (`fetch(url, { signal: req.signal })`) to stop work nobody will
+   * read. Made on first use; an answer given after the abort is dropped.
+   */
+  get signal () {
+    if (this._abort === undefined) {
+      this._abort = new AbortController()
+      if (this._calls.watch(this._id)) this._calls.watching.set(this._id, this._abort)
+      else this._abort.abort(abandoned())
+    }
+    return this._abort.signal
   }
 
   get method () { return this._calls.method(this._id) }
@@ -178,6 +194,11 @@ class Request {
   }
 }
 
+/** The reason a request's signal gives when it is abandoned. */
+function abandoned () {
+  return new DOMException('the request was abandoned: its client went away before the answer', 'AbortError')
+}
+
 /** Whether a `Content-Type` may carry JSON: JSON's own types, and plain text. */
 function isJsonType (value) {
   const type = value.split(';', 1)[0].trim().toLowerCase()
@@ -226,6 +247,9 @@ function clientErrorMessage (err, status) {
   return String(status)
 }
 
+// In place of a handler number in a batch: the request, whose signal was asked for, was abandoned.
+const ABANDONED = 0xFFFFFFFF
+
 // The content types `respond` knows by number (anything else crosses as a string).
 const CONTENT_CODES = new Map([[TEXT, 1], [JSON_TYPE, 2], [OCTETS, 3]])
 
@@ -234,14 +258,24 @@ const CONTENT_CODES = new Map([[TEXT, 1], [JSON_TYPE, 2], [OCTETS, 3]])
  * pairs and runs their handlers; nothing thrown here may escape into Rust.
  */
 function makeDispatch (calls, handlers, middleware, data) {
-  const { take, respond, fail: failNative } = calls
+  const { take, respond: respondNative, fail: failNative } = calls
+  // The abort controllers of requests whose handlers asked for `req.signal`, by id.
+  const watching = calls.watching = new Map()
+  const respond = (id, status, type, body, headers) => {
+    if (watching.size !== 0) watching.delete(id)
+    if (headers === undefined) respondNative(id, status, type, body)
+    else respondNative(id, status, type, body, headers)
+  }
   const ids = new Uint32Array(1024)
   // A client error (4xx) is the client's to read; anything else is logged and answered with
   // a generic body: the error's own 5xx status, or 500.
   const fail = (id, err) => {
     const status = errorStatus(err)
     if (status >= 400 && status < 500) respond(id, status, 2, JSON.stringify({ error: clientErrorMessage(err, status) }))
-    else failNative(id, errorMessage(err), status || 500)
+    else {
+      if (watching.size !== 0) watching.delete(id)
+      failNative(id, errorMessage(err), status || 500)
+    }
   }
   const send = (id, value) => {
     try {
@@ -273,6 +307,13 @@ function makeDispatch (calls, handlers, middleware, data) {
       n = take(ids)
       for (let i = 0; i < n; i += 2) {
         const id = ids[i]
+        if (ids[i + 1] === ABANDONED) {
+          const controller = watching.get(id)
+          watching.delete(id)
+          // Node reports an exception thrown by a listener itself, as for any EventTarget.
+          controller?.abort(abandoned())
+          continue
+        }
         let out
         try {
           out = run(handlers[ids[i + 1]], new Request(calls, id, data))

@@ -197,7 +197,10 @@ impl NativeApp {
     /// (see the `calls` module).
     ///
     /// - `take(ids)` fills a `Uint32Array` with waiting `id, handler` pairs and returns how
-    ///   many numbers it wrote.
+    ///   many numbers it wrote. A handler of `0xFFFFFFFF` means request `id`, which JS
+    ///   `watch`ed, was abandoned: its client went away before the answer.
+    /// - `watch(id)` asks to hear when request `id` is abandoned; `false` if it already was
+    ///   (or is answered).
     /// - `respond(id, status, contentType, body, headers?)` answers a request
     ///   (`contentType`: 0 none, 1 text, 2 JSON, 3 octets, or a string; `headers` alternate
     ///   names and values); an invalid status or header is answered `500` and logged.
@@ -207,10 +210,11 @@ impl NativeApp {
     /// - The request's fields, read while it waits (they throw once it is answered):
     ///   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
     ///   (without `?`), `param(id, name)` and `params` (decoded), `header(id, name)` and
-    ///   `headers` (lower-case names; repeated ones joined with `, `), and `body`: a Buffer
+    ///   `headers` (lower-case names; repeated ones joined with `, `), `ip` (the peer's
+    ///   address), `route` (the matched template), and `body`: a Buffer
     ///   over the bytes Rust received, which can be taken once.
     #[napi(
-        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; body(id: number): Buffer }"
+        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number): boolean; watch(id: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; ip(id: number): string | null; route(id: number): string | null; body(id: number): Buffer }"
     )]
     pub fn calls<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
         calls::object(env, &self.dispatcher)

@@ -1,5 +1,5 @@
 //! The calls JS makes for every batch and every request: `take`, the request's fields, and
-//! `respond` or `fail`.
+//! `respond` or `fail`; `watch` when a handler asks for the request's abort signal.
 //!
 //! They are plain functions made from Rust closures that hold the app's [`Dispatcher`], not
 //! methods of `NativeApp`: a class method pays, on every call, for napi-rs's lookup of `this`
@@ -79,6 +79,15 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
                 Ok(alive(&app)?.complete(id, Reply::Failed { message, status }))
             },
         )?,
+    )?;
+
+    let app = Weak::clone(dispatcher);
+    // watch(id): boolean; `false` when the request was already abandoned or answered.
+    calls.set(
+        "watch",
+        env.create_function_from_closure::<(), bool, _>("watch", move |ctx| {
+            Ok(alive(&app)?.watch(ctx.get::<u32>(0)?))
+        })?,
     )?;
 
     Ok(calls)

@@ -31,7 +31,13 @@ type Answer = (Reply, Request<Bytes>);
 pub(crate) struct Pending {
     pub(crate) req: Request<Bytes>,
     tx: oneshot::Sender<Answer>,
+    /// JS asked for the request's `signal`: tell it when the request is abandoned.
+    watched: bool,
 }
+
+/// In place of a handler number in the batch: the request was abandoned (its client went away,
+/// or the server stopped waiting for it), and JS aborts its `signal`.
+pub(crate) const ABANDONED: u32 = u32::MAX;
 
 #[derive(Default)]
 pub(crate) struct State {
@@ -86,19 +92,34 @@ impl Dispatcher {
         req: Request<Bytes>,
     ) -> impl std::future::Future<Output = Response> + Send + 'static {
         let (tx, rx) = oneshot::channel();
+        let id;
         let flush = {
             let mut state = self.state();
-            let id = state.next;
+            id = state.next;
             state.next = state.next.wrapping_add(1);
-            state.pending.insert(id, Pending { req, tx });
+            state.pending.insert(
+                id,
+                Pending {
+                    req,
+                    tx,
+                    watched: false,
+                },
+            );
             state.ready.extend([id, handler]);
-            !(state.scheduled || std::mem::replace(&mut state.flushing, true))
+            state.wake_needed()
         };
         if flush {
             self.flush_soon();
         }
+        let mut waiting = Waiting {
+            dispatcher: Arc::clone(self),
+            id: Some(id),
+        };
         async move {
-            match rx.await {
+            let answer = rx.await;
+            // A method call, so that the future owns all of `waiting`, not just its field.
+            waiting.answered();
+            match answer {
                 Ok((reply, req)) => {
                     let res = reply.into_response(&req);
                     drop(req);
@@ -106,6 +127,37 @@ impl Dispatcher {
                 }
                 Err(_) => error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
             }
+        }
+    }
+
+    /// Marks request `id` as watched: if it is abandoned before JS answers it, JS hears of it
+    /// (an [`ABANDONED`] entry in a batch). `false` when it is no longer waiting.
+    pub(crate) fn watch(&self, id: u32) -> bool {
+        match self.state().pending.get_mut(&id) {
+            Some(pending) if !pending.tx.is_closed() => {
+                pending.watched = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The server dropped request `id` unanswered (its client went away, or a shutdown
+    /// deadline passed): tells JS if it watches the request. The request stays readable
+    /// until JS answers it (the answer then goes nowhere).
+    fn abandoned(self: &Arc<Self>, id: u32) {
+        let flush = {
+            let mut state = self.state();
+            match state.pending.get(&id) {
+                Some(pending) if pending.watched => {
+                    state.ready.extend([id, ABANDONED]);
+                    state.wake_needed()
+                }
+                _ => false,
+            }
+        };
+        if flush {
+            self.flush_soon();
         }
     }
 
@@ -178,8 +230,39 @@ impl Dispatcher {
     pub(crate) fn complete(&self, id: u32, reply: Reply) -> bool {
         let pending = self.state().pending.remove(&id);
         match pending {
-            Some(Pending { req, tx }) => tx.send((reply, req)).is_ok(),
+            Some(Pending { req, tx, .. }) => tx.send((reply, req)).is_ok(),
             None => false,
+        }
+    }
+}
+
+impl State {
+    /// After adding to the batch: whether this caller must arrange the wake-up (none is
+    /// queued, and no task is about to queue one).
+    fn wake_needed(&mut self) -> bool {
+        !(self.scheduled || std::mem::replace(&mut self.flushing, true))
+    }
+}
+
+/// Held by a request's future while it waits for JS: dropped before the answer came (the
+/// connection closed, the stream was reset, the server gave up on it), it tells the
+/// dispatcher.
+struct Waiting {
+    dispatcher: Arc<Dispatcher>,
+    /// `None` once answered.
+    id: Option<u32>,
+}
+
+impl Waiting {
+    fn answered(&mut self) {
+        self.id = None;
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.dispatcher.abandoned(id);
         }
     }
 }

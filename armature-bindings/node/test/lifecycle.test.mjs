@@ -105,3 +105,61 @@ test('SIGTERM shuts down gracefully too, and a second Ctrl-C is left to Node (de
   assert.equal(signal, 'SIGINT', 'the second signal terminates the process')
   assert.equal(await held, 'failed')
 })
+
+test('req.signal aborts when the client goes away (HTTP/1.1 close, HTTP/2 reset) and not otherwise', async () => {
+  const net = await import('node:net')
+  const http2 = await import('node:http2')
+  let started
+  let aborted
+  const app = App.new()
+    .route('/hang', get((req) => new Promise((resolve) => {
+      req.signal.addEventListener('abort', () => {
+        // The request stays readable after the abort; the late answer goes nowhere.
+        aborted({ name: req.signal.reason.name, aborted: req.signal.aborted, route: req.route })
+        resolve('too late')
+      })
+      started()
+    })))
+    .route('/kept', get(async (req) => {
+      const signal = req.signal
+      await sleep(10)
+      return { aborted: signal.aborted }
+    }))
+    .route('/plaintext', get(() => 'Hello'))
+  const s = await app.listen(0)
+  const next = () => [new Promise((resolve) => { started = resolve }), new Promise((resolve) => { aborted = resolve })]
+  try {
+    // HTTP/1.1: the client closes its connection while the handler waits.
+    let [run, abort] = next()
+    const socket = net.connect(s.port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.write('GET /hang HTTP/1.1\r\nHost: localhost\r\n\r\n')
+    await within(10000, run, 'the handler to start')
+    socket.destroy()
+    assert.deepEqual(await within(10000, abort, 'the abort after an HTTP/1.1 close'), { name: 'AbortError', aborted: true, route: '/hang' })
+
+    // HTTP/2 (prior knowledge): the client resets the stream; the connection stays open.
+    ;[run, abort] = next()
+    const session = http2.connect(`http://127.0.0.1:${s.port}`)
+    session.on('error', () => {})
+    const stream = session.request({ ':path': '/hang' })
+    stream.on('error', () => {})
+    await within(10000, run, 'the handler to start')
+    stream.close(http2.constants.NGHTTP2_CANCEL)
+    assert.equal((await within(10000, abort, 'the abort after an HTTP/2 reset')).name, 'AbortError')
+    // The same session still works.
+    const ok = session.request({ ':path': '/plaintext' })
+    ok.setEncoding('utf8')
+    let text = ''
+    ok.on('data', (d) => { text += d })
+    await within(10000, new Promise((resolve) => ok.on('end', resolve)), 'a request on the same session')
+    assert.equal(text, 'Hello')
+    session.close()
+
+    // A request answered normally: its signal never aborts.
+    assert.deepEqual(await (await fetch(`${s.url}/kept`)).json(), { aborted: false })
+    assert.equal(await (await fetch(`${s.url}/plaintext`)).text(), 'Hello')
+  } finally {
+    await s.close()
+  }
+})
