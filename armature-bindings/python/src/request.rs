@@ -1,4 +1,4 @@
-//! `HttpRequest`: a read-only view of the Rust request, converted to Python lazily, and `Body`,
+//! `HttpRequest`: a read-only view of the Rust request, converted to Python lazily, and `RequestBody`,
 //! the request body exposed through the buffer protocol without a copy.
 
 use std::borrow::Cow;
@@ -20,8 +20,8 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 pub struct HttpRequest {
     parts: Parts,
     body: Bytes,
-    /// The `Body` object, made on first use of `.body` (most handlers never ask).
-    body_object: PyOnceLock<Py<Body>>,
+    /// The `RequestBody` object, made on first use of `.body` (most handlers never ask).
+    body_object: PyOnceLock<Py<RequestBody>>,
 }
 
 impl HttpRequest {
@@ -216,9 +216,9 @@ impl HttpRequest {
 
     /// The body, without a copy: use `memoryview(req.body)`, `bytes(req.body)` or `len(...)`.
     #[getter]
-    fn body(&self, py: Python<'_>) -> PyResult<Py<Body>> {
+    fn body(&self, py: Python<'_>) -> PyResult<Py<RequestBody>> {
         self.body_object
-            .get_or_try_init(py, || Py::new(py, Body(self.body.clone())))
+            .get_or_try_init(py, || Py::new(py, RequestBody(self.body.clone())))
             .map(|body| body.clone_ref(py))
     }
 
@@ -259,10 +259,10 @@ impl HttpRequest {
 /// A request body: immutable bytes owned by Rust, shared with Python through the buffer
 /// protocol (`memoryview(body)` reads them in place).
 #[pyclass(frozen, module = "armature._armature")]
-pub struct Body(pub(crate) Bytes);
+pub struct RequestBody(pub(crate) Bytes);
 
 #[pymethods]
-impl Body {
+impl RequestBody {
     fn __len__(&self) -> usize {
         self.0.len()
     }
@@ -272,7 +272,7 @@ impl Body {
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        if let Ok(body) = other.cast::<Body>() {
+        if let Ok(body) = other.cast::<RequestBody>() {
             return body.get().0 == self.0;
         }
         other
@@ -281,7 +281,7 @@ impl Body {
     }
 
     fn __repr__(&self) -> String {
-        format!("<Body {} bytes>", self.0.len())
+        format!("<RequestBody {} bytes>", self.0.len())
     }
 
     // SAFETY: the only unsafe code of the crate. `PyBuffer_FillInfo` points the view at the

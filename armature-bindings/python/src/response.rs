@@ -60,7 +60,7 @@ fn bytes_of(content: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     if let Ok(b) = content.cast::<PyByteArray>() {
         return Ok(Bytes::from(b.to_vec()));
     }
-    if let Ok(body) = content.cast::<crate::request::Body>() {
+    if let Ok(body) = content.cast::<crate::request::RequestBody>() {
         return Ok(body.get().0.clone());
     }
     if let Ok(view) = content.call_method0("__bytes__") {

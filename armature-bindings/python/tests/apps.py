@@ -22,6 +22,7 @@ from armature import (
     APIRouter,
     App,
     BackgroundTasks,
+    Body,
     CORSMiddleware,
     Cookie,
     Depends,
@@ -458,6 +459,21 @@ def session_user(session: str = Cookie()) -> str:
 @params.get("/cookies")
 async def cookies(req: HttpRequest, user: str = Depends(session_user), theme: str = Cookie("light"), visits: Optional[int] = Cookie(None, ge=0)) -> dict:
     return {"user": user, "theme": theme, "visits": visits, "all": req.cookies}
+
+
+@params.put("/items/{item_id}")
+async def update_item(item_id: int, item: Annotated[Item, Body(embed=True)], importance: int = Body(gt=0), note: Optional[str] = Body(None, alias="comment")) -> dict:
+    return {"item_id": item_id, "title": item.title, "importance": importance, "note": note}
+
+
+@params.post("/embedded")
+async def embedded_one(item: Item = Body(embed=True)) -> dict:
+    return {"title": item.title}
+
+
+@params.post("/score")
+async def score(value: Annotated[float, Body(ge=0, le=1)]) -> dict:
+    return {"value": value}
 
 
 def build() -> App:

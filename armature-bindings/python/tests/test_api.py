@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from apps import build
-from armature import App, Cookie, CORSMiddleware, Header, HttpResponse, Path, Query, Router, TestClient
+from armature import App, Body, Cookie, CORSMiddleware, Header, HttpResponse, Path, Query, Router, TestClient
 
 
 @pytest.fixture(scope="module", params=["testclient", "http"])
@@ -517,6 +517,29 @@ def test_cookie_markers_read_the_cookie_header_also_in_dependencies(client):
     assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("greater_than_equal", ["cookie", "visits"])]
 
 
+def test_body_markers_embed_alias_scalars_and_constraints(client):
+    res = client.put("/params/items/5", json={"item": {"title": "hat"}, "importance": 3, "comment": "soon"})
+    assert res.status_code == 200, res.text
+    assert res.json() == {"item_id": 5, "title": "hat", "importance": 3, "note": "soon"}
+    # The optional member may be left out; the others are reported missing or invalid by name.
+    assert client.put("/params/items/5", json={"item": {"title": "hat"}, "importance": 1}).json()["note"] is None
+    res = client.put("/params/items/5", json={"item": {}, "importance": 0})
+    assert res.status_code == 422
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [
+        ("missing", ["body", "item", "title"]),
+        ("greater_than", ["body", "importance"]),
+    ]
+    # embed=True on a lone model: the body holds it under its name, not as the whole body.
+    assert client.post("/params/embedded", json={"item": {"title": "cap"}}).json() == {"title": "cap"}
+    res = client.post("/params/embedded", json={"title": "cap"})
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("missing", ["body", "item"])]
+    # A lone scalar is the whole body.
+    assert client.post("/params/score", json=0.25).json() == {"value": 0.25}
+    res = client.post("/params/score", json=2)
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("less_than_equal", ["body"])]
+    assert client.post("/params/score", content=b"[", headers={"content-type": "application/json"}).json()["detail"][0]["type"] == "json_invalid"
+
+
 class Point(BaseModel):  # module level: a handler's annotations are resolved in its module
     x: int
 
@@ -569,6 +592,15 @@ def test_bad_parameter_markers_are_errors_when_the_app_is_built():
 
     with pytest.raises(TypeError, match="'Local' is not defined"):
         build("/local", local_model())
+
+    with pytest.raises(TypeError, match="only JSON bodies"):
+        Body(media_type="application/x-www-form-urlencoded")
+
+    async def body_as_path(item_id: int = Body()):
+        return item_id
+
+    with pytest.raises(ValueError, match="declare it with Path"):
+        build("/items/{item_id}", body_as_path)
 
     with pytest.raises(TypeError, match="always required"):
         Path(3)

@@ -16,11 +16,11 @@ app.run("0.0.0.0", 8000)
 ```
 """
 
-from ._armature import Body, HttpRequest, HttpResponse
+from ._armature import HttpRequest, HttpResponse, RequestBody
 from .app import App
 from .exceptions import HTTPException, RequestValidationError
 from .middleware import CORSMiddleware, LoggerMiddleware
-from .params import BackgroundTasks, Cookie, Depends, Header, Path, Query
+from .params import BackgroundTasks, Body, Cookie, Depends, Header, Path, Query
 from .ratelimit import rate_limit
 from .routing import APIRouter, Router
 from .testclient import TestClient
@@ -40,6 +40,7 @@ __all__ = [
     "LoggerMiddleware",
     "Path",
     "Query",
+    "RequestBody",
     "RequestValidationError",
     "Router",
     "TestClient",

@@ -64,13 +64,13 @@ class BackgroundTasks:
 
 class Param:
     """Where a parameter is read from, and what it must hold: what `Query()`, `Path()`,
-    `Header()` and `Cookie()` return. Use one as the parameter's default
+    `Header()`, `Cookie()` and `Body()` return. Use one as the parameter's default
     (`q: str = Query(max_length=50)`) or inside `Annotated` (`q: Annotated[str, Query(max_length=50)]`,
     the default then after `=`)."""
 
-    __slots__ = ("source", "default", "default_factory", "alias", "convert_underscores", "constraints")
+    __slots__ = ("source", "default", "default_factory", "alias", "convert_underscores", "constraints", "embed")
 
-    def __init__(self, source: str, default: Any, default_factory: Optional[Callable[[], Any]], alias: Optional[str], options: dict[str, Any], convert_underscores: bool = True) -> None:
+    def __init__(self, source: str, default: Any, default_factory: Optional[Callable[[], Any]], alias: Optional[str], options: dict[str, Any], convert_underscores: bool = True, embed: bool = False) -> None:
         where = source.capitalize() + "()"
         if default is ...:
             default = _MISSING
@@ -94,6 +94,7 @@ class Param:
         self.alias = alias
         self.convert_underscores = convert_underscores
         self.constraints = constraints
+        self.embed = embed
 
     def __repr__(self) -> str:
         return f"{self.source.capitalize()}({'' if self.default is _MISSING else repr(self.default)})"
@@ -148,6 +149,27 @@ def Header(
     case-insensitive; `alias` names the header outright). A repeated header gives its first
     value, or every value with a `list` annotation. Defaults and constraints as for `Query`."""
     return Param("header", default, default_factory, alias, options, convert_underscores)
+
+
+def Body(
+    default: Any = ...,
+    *,
+    default_factory: Optional[Callable[[], Any]] = None,
+    embed: bool = False,
+    alias: Optional[str] = None,
+    media_type: str = "application/json",
+    **options: Any,
+) -> Any:
+    """A value read from the JSON body, as FastAPI's `Body`: any type, not only models
+    (`importance: int = Body()`), with constraints as for `Query`. One body parameter is the
+    whole body unless `embed=True`; with several, or any embedded, the body is an object
+    holding each under its name (or `alias`). Only JSON bodies are read (`media_type` is
+    documentation)."""
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise TypeError(f"Body(): only JSON bodies are read here, not {media_type!r}")
+    if not isinstance(embed, bool):
+        raise TypeError(f"Body(): embed must be True or False, got {embed!r}")
+    return Param("body", default, default_factory, alias, options, embed=embed)
 
 
 def Cookie(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = None, alias: Optional[str] = None, **options: Any) -> Any:
@@ -286,11 +308,11 @@ def _fresh(default: Any) -> Any:
 
 REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE = range(8)
 
-_SOURCES = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE}
+_SOURCES = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "body": BODY}
 
 
 class _Param:
-    __slots__ = ("name", "kind", "convert", "default", "factory", "many", "model", "plan", "use_cache", "alias")
+    __slots__ = ("name", "kind", "convert", "default", "factory", "many", "embed", "model", "plan", "use_cache", "alias")
 
     def __init__(self, name: str, kind: int) -> None:
         self.name = name
@@ -300,6 +322,8 @@ class _Param:
         self.factory: Optional[Callable[[], Any]] = None
         # A query or header parameter with a list annotation: every value, not the first.
         self.many = False
+        # A body parameter read from the body's member of its name, `Body(embed=True)`.
+        self.embed = False
         # A body parameter's validator: a Pydantic TypeAdapter of its annotation.
         self.model: Any = None
         self.plan: Optional[Plan] = None
@@ -355,7 +379,7 @@ class Plan:
                 self.params.append(self._param(name, annotation, default, marker, path_names))
         self.extra = [Plan(d.dependency, path_names) for d in extra if d.dependency is not None]
         bodies = [p for p in self.params if p.kind == BODY]
-        self.embed = len(bodies) > 1
+        self.embed = len(bodies) > 1 or any(p.embed for p in bodies)
         self.simple = not self.extra and all(p.kind in (REQUEST, PATH) for p in self.params)
 
     def _param(self, name: str, annotation: Any, default: Any, marker: Optional[Depends], path_names: set[str]) -> _Param:
@@ -373,19 +397,32 @@ class Plan:
         if name in path_names:
             return self._sourced(name, annotation, inspect.Parameter.empty, Param("path", _MISSING, None, None, {}), path_names)
         if _is_body(inner):
-            from pydantic import TypeAdapter
-
-            p = _Param(name, BODY)
-            p.model = TypeAdapter(inner)
-            p.default = None if optional and default is inspect.Parameter.empty else default
-            if p.default is inspect.Parameter.empty:
-                p.default = _MISSING
-            return p
+            return self._body(name, annotation, default, Param("body", _MISSING, None, None, {}))
         return self._sourced(name, annotation, default, Param("query", _MISSING, None, None, {}), path_names)
+
+    def _body(self, name: str, annotation: Any, default: Any, source: Param) -> _Param:
+        """A parameter read from the JSON body: the whole of it, or its member `alias`."""
+        from pydantic import Field, TypeAdapter
+
+        inner, optional = _unwrap_optional(annotation)
+        p = _Param(name, BODY)
+        p.alias = source.alias or name
+        p.embed = source.embed
+        p.model = TypeAdapter(typing.Annotated[inner, Field(**source.constraints)] if source.constraints else inner)
+        p.factory = source.default_factory
+        if default is not inspect.Parameter.empty:
+            p.default = default
+        elif optional and p.factory is None:
+            p.default = None
+        return p
 
     def _sourced(self, name: str, annotation: Any, default: Any, source: Param, path_names: set[str]) -> _Param:
         """A parameter read from the path, the query, a header or a cookie."""
         where = f"{_where(self.call)}: parameter {name!r}"
+        if source.source == "body":
+            if name in path_names:
+                raise ValueError(f"{where} is a path parameter of the route: declare it with Path(), not {source!r}")
+            return self._body(name, annotation, default, source)
         if source.source == "header":
             alias = source.alias or (name.replace("_", "-") if source.convert_underscores else name)
         else:
@@ -460,23 +497,17 @@ def _body_json(ctx: _Context) -> Any:
 def _validate_model(p: _Param, ctx: _Context, embed: bool) -> Any:
     from pydantic import ValidationError
 
-    prefix: list[Any] = ["body", p.name] if embed else ["body"]
+    prefix: list[Any] = ["body", p.alias] if embed else ["body"]
     try:
         if embed:
             data = _body_json(ctx)
-            value = data.get(p.name, _MISSING) if isinstance(data, dict) else _MISSING
+            value = data.get(p.alias, _MISSING) if isinstance(data, dict) else _MISSING
             if value is _MISSING:
-                if p.default is not _MISSING:
-                    return _fresh(p.default)
-                ctx.errors.append(_error("missing", prefix, "Field required", None))
-                return None
+                return _default(p, ctx, prefix)
             return p.model.validate_python(value)
         raw = _json_body(ctx)
         if not raw:
-            if p.default is not _MISSING:
-                return _fresh(p.default)
-            ctx.errors.append(_error("missing", prefix, "Field required", None))
-            return None
+            return _default(p, ctx, prefix)
         return p.model.validate_json(raw)
     except ValidationError as exc:
         try:
@@ -545,6 +576,11 @@ def _read(p: _Param, ctx: _Context) -> Any:
         raw = ctx.cookies.get(p.alias)
     if raw is not None:
         return p.convert(raw, loc)
+    return _default(p, ctx, loc)
+
+
+def _default(p: _Param, ctx: _Context, loc: list[Any]) -> Any:
+    """What a parameter that was not sent gets: its default, or a `missing` error."""
     if p.factory is not None:
         return p.factory()
     if p.default is not _MISSING:
