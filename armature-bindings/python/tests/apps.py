@@ -26,6 +26,7 @@ from armature import (
     CORSMiddleware,
     Cookie,
     Depends,
+    Form,
     Header,
     HTTPException,
     HttpRequest,
@@ -474,6 +475,11 @@ async def embedded_one(item: Item = Body(embed=True)) -> dict:
 @params.post("/score")
 async def score(value: Annotated[float, Body(ge=0, le=1)]) -> dict:
     return {"value": value}
+
+
+@params.post("/login")
+async def login(username: str = Form(), password: Annotated[str, Form(min_length=3)] = "", scope: List[str] = Form([]), avatar: Optional[bytes] = Form(None)) -> dict:
+    return {"username": username, "password": password, "scope": scope, "avatar": None if avatar is None else list(avatar)}
 
 
 def build() -> App:

@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from apps import build
-from armature import App, Body, Cookie, CORSMiddleware, Header, HttpResponse, Path, Query, Router, TestClient
+from armature import App, Body, Cookie, CORSMiddleware, Form, Header, HttpResponse, Path, Query, Router, TestClient
 
 
 @pytest.fixture(scope="module", params=["testclient", "http"])
@@ -540,6 +540,34 @@ def test_body_markers_embed_alias_scalars_and_constraints(client):
     assert client.post("/params/score", content=b"[", headers={"content-type": "application/json"}).json()["detail"][0]["type"] == "json_invalid"
 
 
+def test_form_markers_read_urlencoded_and_multipart_bodies(client):
+    res = client.post("/params/login", data={"username": "ann", "password": "secret", "scope": ["read", "write"]})
+    assert res.status_code == 200, res.text
+    assert res.json() == {"username": "ann", "password": "secret", "scope": ["read", "write"], "avatar": None}
+    multipart = (
+        b'--b0undary\r\nContent-Disposition: form-data; name="username"\r\n\r\nb\xc3\xb8b\r\n'
+        b'--b0undary\r\nContent-Disposition: form-data; name="avatar"; filename="a.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n\x89PNG\x00\r\n--b0undary--\r\n"
+    )
+    res = client.post("/params/login", content=multipart, headers={"content-type": "multipart/form-data; boundary=b0undary"})
+    assert res.status_code == 200, res.text
+    assert res.json() == {"username": "bøb", "password": "", "scope": [], "avatar": [0x89, 0x50, 0x4E, 0x47, 0]}
+    # Missing and invalid fields: FastAPI's 422, located in the body.
+    res = client.post("/params/login", data={"password": "no"})
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("missing", ["body", "username"]), ("string_too_short", ["body", "password"])]
+    # Not a form: 415; a broken form: 400; neither reaches the handler.
+    res = client.post("/params/login", json={"username": "ann"})
+    assert res.status_code == 415 and "form" in res.json()["detail"]
+    for content_type, body in [
+        ("multipart/form-data; boundary=b0undary", b"--b0undary\r\nno end"),
+        ("multipart/form-data", multipart),  # no boundary
+        ("application/x-www-form-urlencoded", b"username=\xff"),
+    ]:
+        res = client.post("/params/login", content=body, headers={"content-type": content_type})
+        assert res.status_code == 400, (content_type, res.text)
+    assert client.get("/plaintext").status_code == 200
+
+
 class Point(BaseModel):  # module level: a handler's annotations are resolved in its module
     x: int
 
@@ -601,6 +629,12 @@ def test_bad_parameter_markers_are_errors_when_the_app_is_built():
 
     with pytest.raises(ValueError, match="declare it with Path"):
         build("/items/{item_id}", body_as_path)
+
+    async def json_and_form(item: Point, name: str = Form()):
+        return name
+
+    with pytest.raises(TypeError, match="JSON or a form, not both"):
+        build("/both", json_and_form)
 
     with pytest.raises(TypeError, match="always required"):
         Path(3)

@@ -20,7 +20,7 @@ from ._armature import HttpRequest, HttpResponse, RequestBody
 from .app import App
 from .exceptions import HTTPException, RequestValidationError
 from .middleware import CORSMiddleware, LoggerMiddleware
-from .params import BackgroundTasks, Body, Cookie, Depends, Header, Path, Query
+from .params import BackgroundTasks, Body, Cookie, Depends, Form, Header, Path, Query
 from .ratelimit import rate_limit
 from .routing import APIRouter, Router
 from .testclient import TestClient
@@ -33,6 +33,7 @@ __all__ = [
     "CORSMiddleware",
     "Cookie",
     "Depends",
+    "Form",
     "HTTPException",
     "Header",
     "HttpRequest",

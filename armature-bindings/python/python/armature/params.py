@@ -16,6 +16,7 @@ import logging
 import typing
 from typing import Any, Callable, Optional, Union
 
+from . import forms
 from ._armature import HttpRequest
 from .exceptions import HTTPException, RequestValidationError
 
@@ -64,7 +65,7 @@ class BackgroundTasks:
 
 class Param:
     """Where a parameter is read from, and what it must hold: what `Query()`, `Path()`,
-    `Header()`, `Cookie()` and `Body()` return. Use one as the parameter's default
+    `Header()`, `Cookie()`, `Body()` and `Form()` return. Use one as the parameter's default
     (`q: str = Query(max_length=50)`) or inside `Annotated` (`q: Annotated[str, Query(max_length=50)]`,
     the default then after `=`)."""
 
@@ -170,6 +171,15 @@ def Body(
     if not isinstance(embed, bool):
         raise TypeError(f"Body(): embed must be True or False, got {embed!r}")
     return Param("body", default, default_factory, alias, options, embed=embed)
+
+
+def Form(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = None, alias: Optional[str] = None, **options: Any) -> Any:
+    """A field of a form body (`application/x-www-form-urlencoded` or `multipart/form-data`),
+    as FastAPI's `Form`: `username: str = Form()`. A `list` annotation takes every value of
+    the name; a file part is its bytes (`upload: bytes = Form()`). Defaults and constraints
+    as for `Query`. A body of another type is refused with `415`, a malformed one with `400`;
+    a handler cannot read both `Form()` and JSON `Body()` parameters."""
+    return Param("form", default, default_factory, alias, options)
 
 
 def Cookie(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = None, alias: Optional[str] = None, **options: Any) -> Any:
@@ -306,9 +316,9 @@ def _fresh(default: Any) -> Any:
 
 # ----------------------------------------------------------------------------- plans
 
-REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE = range(8)
+REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE, FORM = range(9)
 
-_SOURCES = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "body": BODY}
+_SOURCES = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "body": BODY, "form": FORM}
 
 
 class _Param:
@@ -380,6 +390,8 @@ class Plan:
         self.extra = [Plan(d.dependency, path_names) for d in extra if d.dependency is not None]
         bodies = [p for p in self.params if p.kind == BODY]
         self.embed = len(bodies) > 1 or any(p.embed for p in bodies)
+        if bodies and any(p.kind == FORM for p in self.params):
+            raise TypeError(f"{_where(call)}: a body is JSON or a form, not both: parameters {bodies[0].name!r} (JSON) and {next(p.name for p in self.params if p.kind == FORM)!r} (Form())")
         self.simple = not self.extra and all(p.kind in (REQUEST, PATH) for p in self.params)
 
     def _param(self, name: str, annotation: Any, default: Any, marker: Optional[Depends], path_names: set[str]) -> _Param:
@@ -455,7 +467,7 @@ def _where(call: Callable[..., Any]) -> str:
 
 
 class _Context:
-    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies")
+    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies", "form")
 
     def __init__(self, req: HttpRequest, stack: contextlib.AsyncExitStack) -> None:
         self.req = req
@@ -465,6 +477,7 @@ class _Context:
         self.background: Optional[BackgroundTasks] = None
         self.json: Any = _MISSING
         self.cookies: Optional[dict[str, str]] = None
+        self.form: Optional[dict[str, list[Any]]] = None
 
 
 def _json_body(ctx: _Context) -> bytes:
@@ -534,7 +547,7 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
         try:
             if kind == PATH:
                 kwargs[p.name] = p.convert(req.param(p.alias), ["path", p.alias])
-            elif kind == QUERY or kind == HEADER or kind == COOKIE:
+            elif kind == QUERY or kind == HEADER or kind == COOKIE or kind == FORM:
                 kwargs[p.name] = _read(p, ctx)
             elif kind == REQUEST:
                 kwargs[p.name] = req
@@ -552,16 +565,21 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
     return kwargs
 
 
-_LOC = {QUERY: "query", HEADER: "header", COOKIE: "cookie"}
+_LOC = {QUERY: "query", HEADER: "header", COOKIE: "cookie", FORM: "body"}
 
 
 def _read(p: _Param, ctx: _Context) -> Any:
-    """A query, header or cookie parameter's value, its default, or a `missing` error."""
+    """A query, header, cookie or form parameter's value, its default, or a `missing` error."""
     req = ctx.req
     kind = p.kind
     loc = [_LOC[kind], p.alias]
     raw: Any
-    if p.many:
+    if kind == FORM:
+        if ctx.form is None:
+            ctx.form = forms.parse(req.header("content-type"), bytes(req.body))
+        values = ctx.form.get(p.alias)
+        raw = (values if p.many else values[0]) if values else None
+    elif p.many:
         raw = req.query_list(p.alias) if kind == QUERY else req.header_list(p.alias)
         if not raw:
             raw = None
