@@ -26,6 +26,7 @@ from armature import (
     CORSMiddleware,
     Cookie,
     Depends,
+    File,
     Form,
     Header,
     HTTPException,
@@ -35,6 +36,7 @@ from armature import (
     Path,
     Query,
     Router,
+    UploadFile,
     rate_limit,
 )
 
@@ -480,6 +482,15 @@ async def score(value: Annotated[float, Body(ge=0, le=1)]) -> dict:
 @params.post("/login")
 async def login(username: str = Form(), password: Annotated[str, Form(min_length=3)] = "", scope: List[str] = Form([]), avatar: Optional[bytes] = Form(None)) -> dict:
     return {"username": username, "password": password, "scope": scope, "avatar": None if avatar is None else list(avatar)}
+
+
+@params.post("/upload")
+async def upload(files: List[UploadFile] = File(), raw: Optional[bytes] = File(None), note: str = Form("")) -> dict:
+    described = []
+    for f in files:
+        data = await f.read()
+        described.append({"name": f.filename, "type": f.content_type, "size": f.size, "head": data[:4].decode("latin-1")})
+    return {"files": described, "raw": None if raw is None else raw.decode(), "note": note}
 
 
 def build() -> App:

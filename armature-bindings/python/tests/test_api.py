@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from apps import build
-from armature import App, Body, Cookie, CORSMiddleware, Form, Header, HttpResponse, Path, Query, Router, TestClient
+from armature import App, Body, Cookie, CORSMiddleware, File, Form, Header, HttpResponse, Path, Query, Router, TestClient
 
 
 @pytest.fixture(scope="module", params=["testclient", "http"])
@@ -568,6 +568,41 @@ def test_form_markers_read_urlencoded_and_multipart_bodies(client):
     assert client.get("/plaintext").status_code == 200
 
 
+def multipart(*parts: tuple) -> tuple:
+    """A multipart/form-data body of (name, filename or None, content type or None, bytes) parts."""
+    body = b""
+    for name, filename, content_type, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        body += f"--XbOuNd\r\nContent-Disposition: {disposition}\r\n".encode()
+        body += (f"Content-Type: {content_type}\r\n" if content_type else "").encode() + b"\r\n" + data + b"\r\n"
+    return body + b"--XbOuNd--\r\n", {"content-type": "multipart/form-data; boundary=XbOuNd"}
+
+
+def test_file_markers_give_upload_files_and_bytes(client):
+    body, headers = multipart(
+        ("files", "a.txt", "text/plain", b"alpha"),
+        ("files", "b.png", "image/png", b"\x89PNG...."),
+        ("raw", "r.bin", None, b"raw bytes"),
+        ("note", None, None, b"two files"),
+    )
+    res = client.post("/params/upload", content=body, headers=headers)
+    assert res.status_code == 200, res.text
+    assert res.json() == {
+        "files": [
+            {"name": "a.txt", "type": "text/plain", "size": 5, "head": "alph"},
+            {"name": "b.png", "type": "image/png", "size": 8, "head": "\x89PNG"},
+        ],
+        "raw": "raw bytes",
+        "note": "two files",
+    }
+    # A text field where a file is expected, a file where text is expected, no file at all.
+    body, headers = multipart(("files", None, None, b"not a file"), ("note", "n.txt", None, b"x"))
+    res = client.post("/params/upload", content=body, headers=headers)
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("value_error", ["body", "files", 0]), ("value_error", ["body", "note"])]
+    body, headers = multipart(("note", None, None, b"no files"))
+    assert [(e["type"], e["loc"]) for e in client.post("/params/upload", content=body, headers=headers).json()["detail"]] == [("missing", ["body", "files"])]
+
+
 class Point(BaseModel):  # module level: a handler's annotations are resolved in its module
     x: int
 
@@ -635,6 +670,12 @@ def test_bad_parameter_markers_are_errors_when_the_app_is_built():
 
     with pytest.raises(TypeError, match="JSON or a form, not both"):
         build("/both", json_and_form)
+
+    async def file_as_int(n: int = File()):
+        return n
+
+    with pytest.raises(TypeError, match="UploadFile or bytes"):
+        build("/f", file_as_int)
 
     with pytest.raises(TypeError, match="always required"):
         Path(3)

@@ -20,7 +20,8 @@ from ._armature import HttpRequest, HttpResponse, RequestBody
 from .app import App
 from .exceptions import HTTPException, RequestValidationError
 from .middleware import CORSMiddleware, LoggerMiddleware
-from .params import BackgroundTasks, Body, Cookie, Depends, Form, Header, Path, Query
+from .forms import UploadFile
+from .params import BackgroundTasks, Body, Cookie, Depends, File, Form, Header, Path, Query
 from .ratelimit import rate_limit
 from .routing import APIRouter, Router
 from .testclient import TestClient
@@ -33,6 +34,7 @@ __all__ = [
     "CORSMiddleware",
     "Cookie",
     "Depends",
+    "File",
     "Form",
     "HTTPException",
     "Header",
@@ -45,5 +47,6 @@ __all__ = [
     "RequestValidationError",
     "Router",
     "TestClient",
+    "UploadFile",
     "rate_limit",
 ]

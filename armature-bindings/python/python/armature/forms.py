@@ -11,6 +11,7 @@ assert fields == {"user": ["ann"], "tag": ["a", "b"]}
 
 from __future__ import annotations
 
+import io
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Optional, Union
@@ -18,7 +19,53 @@ from urllib.parse import parse_qsl
 
 from .exceptions import HTTPException
 
-Value = Union[str, bytes]
+
+class UploadFile:
+    """A file part of a `multipart/form-data` body, as FastAPI's (Starlette's) `UploadFile`:
+    `filename`, `content_type`, `headers`, `size`, the bytes in `file` (a binary file
+    object), and `await read()`, `seek()`, `write()`, `close()`.
+
+    ```python
+    from armature import App, File, UploadFile
+
+    app = App()
+
+    @app.post("/avatar")
+    async def avatar(upload: UploadFile = File()) -> dict:
+        data = await upload.read()
+        return {"name": upload.filename, "type": upload.content_type, "size": len(data)}
+    ```
+    """
+
+    __slots__ = ("filename", "content_type", "headers", "file")
+
+    def __init__(self, file: io.BytesIO, *, filename: Optional[str] = None, content_type: Optional[str] = None, headers: Optional[dict[str, str]] = None) -> None:
+        self.file = file
+        self.filename = filename
+        self.content_type = content_type
+        self.headers = headers or {}
+
+    @property
+    def size(self) -> int:
+        return len(self.file.getbuffer())
+
+    async def read(self, size: int = -1) -> bytes:
+        return self.file.read(size)
+
+    async def seek(self, offset: int) -> None:
+        self.file.seek(offset)
+
+    async def write(self, data: bytes) -> None:
+        self.file.write(data)
+
+    async def close(self) -> None:
+        self.file.close()
+
+    def __repr__(self) -> str:
+        return f"UploadFile(filename={self.filename!r}, size={self.size}, content_type={self.content_type!r})"
+
+
+Value = Union[str, UploadFile]
 
 _URLENCODED = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
@@ -26,7 +73,7 @@ _MULTIPART = "multipart/form-data"
 
 def parse(content_type: Optional[str], body: bytes) -> dict[str, list[Value]]:
     """The fields of a form body, each name's values in order. A file part of a multipart
-    body is its bytes; every other value is text. An empty body is an empty form whatever
+    body is an `UploadFile`; every other value is text. An empty body is an empty form whatever
     its type; a body that is not a form is refused with `415`, a malformed one with `400`."""
     if not body:
         return {}
@@ -59,8 +106,11 @@ def _multipart(content_type: str, body: bytes) -> dict[str, list[Value]]:
         if not isinstance(name, str):
             raise HTTPException(400, "malformed multipart/form-data body: a part without a name")
         payload = part.get_payload(decode=True) or b""
-        if part.get_filename() is not None:
-            fields.setdefault(name, []).append(payload)
+        filename = part.get_filename()
+        if filename is not None:
+            headers = {key.lower(): str(value) for key, value in part.items()}
+            upload = UploadFile(io.BytesIO(payload), filename=filename, content_type=part.get_content_type(), headers=headers)
+            fields.setdefault(name, []).append(upload)
             continue
         try:
             fields.setdefault(name, []).append(payload.decode(part.get_content_charset() or "utf-8"))

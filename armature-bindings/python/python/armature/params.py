@@ -65,7 +65,7 @@ class BackgroundTasks:
 
 class Param:
     """Where a parameter is read from, and what it must hold: what `Query()`, `Path()`,
-    `Header()`, `Cookie()`, `Body()` and `Form()` return. Use one as the parameter's default
+    `Header()`, `Cookie()`, `Body()`, `Form()` and `File()` return. Use one as the parameter's default
     (`q: str = Query(max_length=50)`) or inside `Annotated` (`q: Annotated[str, Query(max_length=50)]`,
     the default then after `=`)."""
 
@@ -176,10 +176,17 @@ def Body(
 def Form(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = None, alias: Optional[str] = None, **options: Any) -> Any:
     """A field of a form body (`application/x-www-form-urlencoded` or `multipart/form-data`),
     as FastAPI's `Form`: `username: str = Form()`. A `list` annotation takes every value of
-    the name; a file part is its bytes (`upload: bytes = Form()`). Defaults and constraints
+    the name; a file part is its bytes (`upload: bytes = Form()`) or an `UploadFile`. Defaults and constraints
     as for `Query`. A body of another type is refused with `415`, a malformed one with `400`;
     a handler cannot read both `Form()` and JSON `Body()` parameters."""
     return Param("form", default, default_factory, alias, options)
+
+
+def File(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = None, alias: Optional[str] = None, **options: Any) -> Any:
+    """A file part of a `multipart/form-data` body, as FastAPI's `File`: annotate the
+    parameter `UploadFile` (name, type and bytes; `list[UploadFile]` for several) or `bytes`
+    (the content alone). A text field where a file is expected is a `422`."""
+    return Param("file", default, default_factory, alias, options)
 
 
 def Cookie(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = None, alias: Optional[str] = None, **options: Any) -> Any:
@@ -314,11 +321,45 @@ def _fresh(default: Any) -> Any:
     return default.copy() if isinstance(default, (list, dict, set, bytearray)) else default
 
 
+def _form_converter(annotation: Any, constraints: dict[str, Any], many: bool, where: str, file: bool) -> Callable[[Any, list[Any]], Any]:
+    """How a form field becomes the parameter's value: an `UploadFile` stays one (and only a
+    file part is accepted for it), `bytes` takes a file's content or a field's text, and any
+    other type takes text fields as a query parameter does."""
+    item = (typing.get_args(annotation)[:1] or (str,))[0] if many else annotation
+    if file and item not in (forms.UploadFile, bytes):
+        raise TypeError(f"{where}: a File() parameter is an UploadFile or bytes (or a list of them), not {annotation!r}")
+    if item is forms.UploadFile:
+        if constraints:
+            raise TypeError(f"{where}: an UploadFile takes no constraints")
+
+        def upload(value: Any, loc: list[Any]) -> Any:
+            if isinstance(value, forms.UploadFile):
+                return value
+            raise _Invalid(_error("value_error", loc, f"Value error, Expected UploadFile, received: {type(value)}", value))
+
+        if many:
+            return lambda values, loc: [upload(v, loc + [i]) for i, v in enumerate(values)]
+        return upload
+
+    convert = _converter(annotation, constraints, many)
+
+    def text(value: Any, loc: list[Any]) -> Any:
+        if not isinstance(value, forms.UploadFile):
+            return value
+        if item is bytes:
+            return value.file.getvalue()
+        raise _Invalid(_error("value_error", loc, "Value error, Expected a text field, received a file", value.filename))
+
+    if many:
+        return lambda values, loc: convert([text(v, loc + [i]) for i, v in enumerate(values)], loc)
+    return lambda value, loc: convert(text(value, loc), loc)
+
+
 # ----------------------------------------------------------------------------- plans
 
 REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE, FORM = range(9)
 
-_SOURCES = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "body": BODY, "form": FORM}
+_SOURCES = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "body": BODY, "form": FORM, "file": FORM}
 
 
 class _Param:
@@ -429,7 +470,7 @@ class Plan:
         return p
 
     def _sourced(self, name: str, annotation: Any, default: Any, source: Param, path_names: set[str]) -> _Param:
-        """A parameter read from the path, the query, a header or a cookie."""
+        """A parameter read from the path, the query, a header, a cookie or a form."""
         where = f"{_where(self.call)}: parameter {name!r}"
         if source.source == "body":
             if name in path_names:
@@ -453,7 +494,10 @@ class Plan:
         p.many = typing.get_origin(inner) in (list, tuple, set, frozenset)
         if p.many and p.kind in (PATH, COOKIE):
             raise TypeError(f"{where}: a {source.source} value is one string and cannot be {inner!r}")
-        p.convert = _converter(inner, source.constraints, p.many)
+        if p.kind == FORM:
+            p.convert = _form_converter(inner, source.constraints, p.many, where, source.source == "file")
+        else:
+            p.convert = _converter(inner, source.constraints, p.many)
         p.factory = source.default_factory
         if default is not inspect.Parameter.empty:
             p.default = default
