@@ -80,6 +80,10 @@ export declare class NativeRoutes {
   addJs(methodName: string, path: string, handler: number): void
   /** Routes `method` on `path` to a constant response, answered without entering JS. */
   addStatic(methodName: string, path: string, status: number, contentType?: string | undefined | null, headers?: Array<string> | undefined | null, body?: string | Buffer | undefined | null): void
+  /** Answers requests no route matches with the JS handler `handler` instead of `404`. */
+  fallbackJs(handler: number): void
+  /** Answers requests no route matches with a constant response instead of `404`. */
+  fallbackStatic(status: number, contentType?: string | undefined | null, headers?: Array<string> | undefined | null, body?: string | Buffer | undefined | null): void
   /**
    * Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
    * table's handlers at `offset`: their indices shift by it.

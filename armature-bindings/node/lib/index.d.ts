@@ -161,6 +161,10 @@ export declare class App {
   data(values: Record<string, unknown>): this
   route(path: string, methods: MethodRouter): this
   service(scope: Scope): this
+  /** Answers requests no route matches (instead of `404`); `405` with `Allow` is unchanged. */
+  setNotFoundHandler(handler: Handler | HttpResponse): this
+  /** Turns what handlers throw into answers; `undefined` (or throwing) leaves the error to the default handling. */
+  setErrorHandler(handler: (err: unknown, req: Request) => HandlerResult | Promise<HandlerResult>): this
   get(path: string, handler: Handler | HttpResponse): this
   head(path: string, handler: Handler | HttpResponse): this
   post(path: string, handler: Handler | HttpResponse): this

@@ -257,7 +257,7 @@ const CONTENT_CODES = new Map([[TEXT, 1], [JSON_TYPE, 2], [OCTETS, 3]])
  * The function Rust wakes when requests wait for JS: it takes them in batches of `id, handler`
  * pairs and runs their handlers; nothing thrown here may escape into Rust.
  */
-function makeDispatch (calls, handlers, middleware, data) {
+function makeDispatch (calls, handlers, middleware, data, errorHandler) {
   const { take, respond: respondNative, fail: failNative } = calls
   // The abort controllers of requests whose handlers asked for `req.signal`, by id.
   const watching = calls.watching = new Map()
@@ -293,6 +293,24 @@ function makeDispatch (calls, handlers, middleware, data) {
       fail(id, err)
     }
   }
+  // What a handler threw: the app's error handler's answer, or the default one.
+  const caught = errorHandler === null
+    ? (id, err) => fail(id, err)
+    : (id, err, req) => {
+        let out
+        try {
+          out = errorHandler(err, req)
+          if (isThenable(out)) {
+            Promise.resolve(out).then((value) => value === undefined ? fail(id, err) : send(id, value), (thrown) => fail(id, thrown))
+            return
+          }
+        } catch (thrown) {
+          fail(id, thrown)
+          return
+        }
+        if (out === undefined) fail(id, err)
+        else send(id, out)
+      }
   const run = middleware.length === 0
     ? (handler, req) => handler(req)
     : (handler, req) => {
@@ -315,16 +333,17 @@ function makeDispatch (calls, handlers, middleware, data) {
           continue
         }
         let out
+        const req = new Request(calls, id, data)
         try {
-          out = run(handlers[ids[i + 1]], new Request(calls, id, data))
+          out = run(handlers[ids[i + 1]], req)
           // Inside the `try`: reading `then` may throw (a Proxy, a getter), and so may a
           // thenable's own `then`; `Promise.resolve` turns the latter into a rejection.
           if (isThenable(out)) {
-            Promise.resolve(out).then((value) => send(id, value), (err) => fail(id, err))
+            Promise.resolve(out).then((value) => send(id, value), (err) => caught(id, err, req))
             continue
           }
         } catch (err) {
-          fail(id, err)
+          caught(id, err, req)
           continue
         }
         send(id, out)
@@ -592,6 +611,7 @@ class App {
     this._rateLimits = []
     this._middleware = []
     this._data = {}
+    this._errorHandler = null
     this._native = null
     this._serving = 0
   }
@@ -625,6 +645,36 @@ class App {
     return this
   }
 
+  /**
+   * Answers requests no route matches (instead of `404 {"error":"Not Found"}`): a handler
+   * `(req) => response`, as for a route, or a constant `HttpResponse`. A path that matches a
+   * route but not its method still gets `405` with `Allow`.
+   */
+  setNotFoundHandler (handler) {
+    this._change('setNotFoundHandler()')
+    checkHandler(handler)
+    if (handler instanceof HttpResponse) {
+      checkStatus(handler.statusCode)
+      this._routes.fallbackStatic(handler.statusCode, handler.contentType, handler.headerList, handler.payload)
+    } else {
+      this._routes.fallbackJs(this._handlers.length)
+      this._handlers.push(handler)
+    }
+    return this
+  }
+
+  /**
+   * Turns what a handler or middleware throws (or rejects with) into the answer:
+   * `(err, req) => response`, sync or async. Returning `undefined` leaves the error to the
+   * default handling (its `statusCode`, else a logged `500`), as does throwing from here.
+   */
+  setErrorHandler (handler) {
+    this._change('setErrorHandler()')
+    if (typeof handler !== 'function') throw new TypeError('setErrorHandler(handler): pass a function (err, req) => response')
+    this._errorHandler = handler
+    return this
+  }
+
   route (path, methods) { this._change(`route(${JSON.stringify(path)})`); addRoute(this, path, methods); return this }
   service (scope) { this._change('service()'); nestScope(this, scope); return this }
 
@@ -633,7 +683,7 @@ class App {
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
         this._rateLimits, () => dispatch(), this._bodyLimit)
-      dispatch = makeDispatch(compiled.calls(), this._handlers.slice(), this._middleware.slice(), this._data)
+      dispatch = makeDispatch(compiled.calls(), this._handlers.slice(), this._middleware.slice(), this._data, this._errorHandler)
       this._native = compiled
     }
     return this._native

@@ -180,12 +180,18 @@ impl NativeApp {
         let cors = cors.as_ref().map(cors::layer).transpose()?;
         let rate_limits = rate_limits.iter().map(|limit| limit.layer()).collect();
         let dispatcher = Arc::new(Dispatcher::new(dispatch)?);
-        let router = routes.router(&|method: Option<&Method>, handler: u32| {
-            let dispatcher = Arc::clone(&dispatcher);
-            endpoint(method, move |req: Request<Bytes>| {
-                dispatcher.call(handler, req)
-            })
-        })?;
+        let router = routes.router(
+            &|method: Option<&Method>, handler: u32| {
+                let dispatcher = Arc::clone(&dispatcher);
+                endpoint(method, move |req: Request<Bytes>| {
+                    dispatcher.call(handler, req)
+                })
+            },
+            &|builder, handler| {
+                let dispatcher = Arc::clone(&dispatcher);
+                builder.fallback(move |req: Request<Bytes>| dispatcher.call(handler, req))
+            },
+        )?;
         Ok(NativeApp {
             dispatcher,
             stack: stack(router, logger, cors, rate_limits),

@@ -46,6 +46,8 @@ pub struct NativeRoutes {
     /// tried against it alone. `None` after a refused route (the failed try consumed it);
     /// rebuilt from `defs` at the next registration.
     checked: Option<RouterBuilder<Bytes>>,
+    /// What answers requests no route matches (`404` when `None`).
+    fallback: Option<Target>,
 }
 
 fn invalid(message: String) -> Error {
@@ -98,24 +100,37 @@ impl NativeRoutes {
         body: Option<Either<String, Buffer>>,
     ) -> Result<()> {
         let method = method(&method_name)?;
-        let body = response::body_bytes(body);
-        let res = response::build(
-            status.into(),
-            &ContentType::from(content_type),
-            headers.as_deref(),
-            Bytes::new(),
-        )
-        .map_err(|err| invalid(format!("static response for {path}: {err}")))?;
-        let (parts, _) = res.into_parts();
+        let target = constant(&path, status, content_type, headers, body)?;
         self.add(Def::Route {
             method,
             path,
-            target: Target::Static(Arc::new(Static {
-                status: parts.status,
-                headers: parts.headers,
-                body,
-            })),
+            target,
         })
+    }
+
+    /// Answers requests no route matches with the JS handler `handler` instead of `404`.
+    #[napi]
+    pub fn fallback_js(&mut self, handler: u32) {
+        self.fallback = Some(Target::Js(handler));
+    }
+
+    /// Answers requests no route matches with a constant response instead of `404`.
+    #[napi]
+    pub fn fallback_static(
+        &mut self,
+        status: u16,
+        content_type: Option<String>,
+        headers: Option<Vec<String>>,
+        body: Option<Either<String, Buffer>>,
+    ) -> Result<()> {
+        self.fallback = Some(constant(
+            "the not-found handler",
+            status,
+            content_type,
+            headers,
+            body,
+        )?);
+        Ok(())
     }
 
     /// Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
@@ -152,21 +167,56 @@ impl NativeRoutes {
         Ok(())
     }
 
-    /// Compiles the table; `js` makes the endpoint of a JS route.
+    /// Compiles the table; `js` makes the endpoint of a JS route, `js_fallback` adds a JS
+    /// fallback to the builder.
     pub(crate) fn router(
         &self,
         js: &dyn Fn(Option<&Method>, u32) -> MethodRouter<Bytes>,
+        js_fallback: &dyn Fn(RouterBuilder<Bytes>, u32) -> RouterBuilder<Bytes>,
     ) -> Result<Router<Bytes>> {
-        builder(&self.defs, &|method, target| match target {
+        let builder = builder(&self.defs, &|method, target| match target {
             Target::Js(handler) => js(method, *handler),
             Target::Static(res) => {
                 let res = Arc::clone(res);
                 endpoint(method, move |_req: Request<Bytes>| ready(res.response()))
             }
-        })
-        .build()
-        .map_err(|err| invalid(format!("invalid route: {err}")))
+        });
+        let builder = match &self.fallback {
+            None => builder,
+            Some(Target::Js(handler)) => js_fallback(builder, *handler),
+            Some(Target::Static(res)) => {
+                let res = Arc::clone(res);
+                builder.fallback(move |_req: Request<Bytes>| ready(res.response()))
+            }
+        };
+        builder
+            .build()
+            .map_err(|err| invalid(format!("invalid route: {err}")))
     }
+}
+
+/// A constant response for `what` (a path, or the fallback).
+fn constant(
+    what: &str,
+    status: u16,
+    content_type: Option<String>,
+    headers: Option<Vec<String>>,
+    body: Option<Either<String, Buffer>>,
+) -> Result<Target> {
+    let body = response::body_bytes(body);
+    let res = response::build(
+        status.into(),
+        &ContentType::from(content_type),
+        headers.as_deref(),
+        Bytes::new(),
+    )
+    .map_err(|err| invalid(format!("static response for {what}: {err}")))?;
+    let (parts, _) = res.into_parts();
+    Ok(Target::Static(Arc::new(Static {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })))
 }
 
 /// `defs` with every JS handler index moved up by `offset`.

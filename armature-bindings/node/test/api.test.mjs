@@ -265,3 +265,54 @@ test('req.ip is the client address and req.route the matched template, over a so
   const v6 = await app.inject({ url: '/api/v1/whoami/x', remoteAddress: '2001:db8::1' })
   assert.equal(v6.json().ip, '2001:db8::1')
 })
+
+test('setNotFoundHandler: a JS handler or a constant for unmatched paths; 405 stays 405', async () => {
+  const js = App.new()
+    .get('/users/:id', (req) => ({ id: req.param('id') }))
+    .setNotFoundHandler((req) => HttpResponse.status(404).json({ missing: req.path, route: req.route ?? null }))
+  const s = await js.listen(0)
+  try {
+    const res = await fetch(`${s.url}/nope/deeper?x=1`)
+    assert.equal(res.status, 404)
+    assert.deepEqual(await res.json(), { missing: '/nope/deeper', route: null })
+    const wrongMethod = await fetch(`${s.url}/users/1`, { method: 'DELETE' })
+    assert.equal(wrongMethod.status, 405)
+    assert.match(wrongMethod.headers.get('allow'), /GET/)
+    assert.deepEqual(await (await fetch(`${s.url}/users/1`)).json(), { id: '1' })
+  } finally {
+    await s.close()
+  }
+  const constant = App.new().setNotFoundHandler(HttpResponse.status(404).text('no such page'))
+  const res = await constant.inject('/anything')
+  assert.equal(res.statusCode, 404)
+  assert.equal(res.body, 'no such page')
+  assert.throws(() => App.new().setNotFoundHandler('nope'), /a handler must be a function/)
+  assert.throws(() => App.new().setNotFoundHandler(HttpResponse.status(42)), /status/)
+})
+
+test('setErrorHandler: shapes thrown errors, sync or async; undefined or a throw falls back to the default', async () => {
+  const seen = []
+  const app = App.new()
+    .get('/sync', () => { throw new Error('sync boom') })
+    .get('/async', async () => { throw Object.assign(new Error('gone'), { statusCode: 410 }) })
+    .get('/pass', () => { throw Object.assign(new Error('teapot'), { statusCode: 418 }) })
+    .get('/rethrow', () => { throw new Error('original') })
+    .setErrorHandler(async (err, req) => {
+      seen.push(`${req.method} ${req.route}`)
+      if (req.path === '/pass') return undefined
+      if (req.path === '/rethrow') throw Object.assign(new Error('from the handler'), { statusCode: 409 })
+      return HttpResponse.status(err.statusCode ?? 500).json({ problem: err.message, path: req.path })
+    })
+  const sync = await app.inject('/sync')
+  assert.equal(sync.statusCode, 500)
+  assert.deepEqual(sync.json(), { problem: 'sync boom', path: '/sync' })
+  const gone = await app.inject('/async')
+  assert.equal(gone.statusCode, 410)
+  assert.deepEqual(gone.json(), { problem: 'gone', path: '/async' })
+  const passed = await app.inject('/pass')
+  assert.deepEqual([passed.statusCode, passed.json()], [418, { error: 'teapot' }])
+  const rethrown = await app.inject('/rethrow')
+  assert.deepEqual([rethrown.statusCode, rethrown.json()], [409, { error: 'from the handler' }])
+  assert.deepEqual(seen, ['GET /sync', 'GET /async', 'GET /pass', 'GET /rethrow'])
+  assert.throws(() => App.new().setErrorHandler({}), /pass a function/)
+})
