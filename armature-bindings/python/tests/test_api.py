@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from apps import build
-from armature import App, Body, Cookie, CORSMiddleware, File, Form, Header, HttpResponse, Path, Query, Router, TestClient
+from armature import App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpResponse, Path, Query, RequestValidationError, Router, TestClient
 
 
 @pytest.fixture(scope="module", params=["testclient", "http"])
@@ -601,6 +601,68 @@ def test_file_markers_give_upload_files_and_bytes(client):
     assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("value_error", ["body", "files", 0]), ("value_error", ["body", "note"])]
     body, headers = multipart(("note", None, None, b"no files"))
     assert [(e["type"], e["loc"]) for e in client.post("/params/upload", content=body, headers=headers).json()["detail"]] == [("missing", ["body", "files"])]
+
+
+class OutOfStock(LookupError):
+    def __init__(self, item: str) -> None:
+        self.item = item
+
+
+class BackOrdered(OutOfStock):
+    pass
+
+
+def test_exception_handlers_answer_by_nearest_class_and_can_replace_the_defaults(caplog):
+    app = App()
+
+    @app.exception_handler(OutOfStock)
+    async def out_of_stock(request, exc):
+        return HttpResponse.json({"detail": f"{exc.item} is out of stock", "path": request.path}, status=409)
+
+    def validation(request, exc):  # a plain function works too
+        return HttpResponse.json({"problems": len(exc.errors())}, status=400)
+
+    app.add_exception_handler(RequestValidationError, validation)
+
+    @app.exception_handler(Exception)
+    async def anything(request, exc):
+        return HttpResponse.text(f"sorry: {type(exc).__name__}", status=503)
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int, kind: str = "plain"):
+        if kind == "back":
+            raise BackOrdered("hat")
+        if kind == "out":
+            raise OutOfStock("cap")
+        if kind == "http":
+            raise HTTPException(418, "teapot")
+        if kind == "zero":
+            return 1 / 0
+        return {"item_id": item_id}
+
+    @app.get("/sync-dep")
+    def sync_dep(value: int = Depends(lambda: int("not a number"))):
+        return value
+
+    with TestClient(app) as c:
+        assert c.get("/items/1").json() == {"item_id": 1}
+        assert (c.get("/items/1?kind=out").status_code, c.get("/items/1?kind=out").json()) == (409, {"detail": "cap is out of stock", "path": "/items/1"})
+        assert c.get("/items/1?kind=back").json()["detail"] == "hat is out of stock"  # a subclass: the nearest handler
+        assert (c.get("/items/x").status_code, c.get("/items/x").json()) == (400, {"problems": 1})
+        # HTTPException keeps its default answer: the `Exception` handler does not take it over.
+        assert (c.get("/items/1?kind=http").status_code, c.get("/items/1?kind=http").json()) == (418, {"detail": "teapot"})
+        with caplog.at_level("ERROR", logger="armature"):
+            res = c.get("/items/1?kind=zero")
+        assert (res.status_code, res.text) == (503, "sorry: ZeroDivisionError")
+        assert "ZeroDivisionError" in caplog.text  # a catch-all answers, and the failure is logged
+        assert c.get("/sync-dep").text == "sorry: ValueError"
+        assert c.get("/nowhere").status_code == 404  # the router's own answers are unchanged
+    with pytest.raises(TypeError, match="not status code"):
+        app.add_exception_handler(404, validation)
+    with pytest.raises(TypeError, match="subclass of Exception"):
+        app.add_exception_handler(KeyboardInterrupt, validation)
+    with pytest.raises(TypeError, match="must be callable"):
+        App(exception_handlers={ValueError: "nope"})
 
 
 class Point(BaseModel):  # module level: a handler's annotations are resolved in its module

@@ -10,14 +10,17 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Awaitable, Callable, Optional, Sequence, Union
+from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence, TypeVar, Union
 
 from ._armature import Engine, Listener
 from ._threads import DaemonThreads
+from .exception_handlers import ExceptionHandlers
 from .middleware import CORSMiddleware, LoggerMiddleware
 from .params import Depends
 from .ratelimit import options_of
 from .routing import Router, _only_documentation
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 logger = logging.getLogger("armature")
 
@@ -60,10 +63,14 @@ class App(Router):
         dependencies: Sequence[Depends] = (),
         max_body_size: int = 16 * 1024 * 1024,
         redirect_slashes: bool = True,
+        exception_handlers: Optional[Mapping[Any, Any]] = None,
         **documentation: Any,
     ) -> None:
         _only_documentation(documentation, "App")
         super().__init__(dependencies=dependencies)
+        self.exception_handlers = ExceptionHandlers()
+        for exc_class, handler in (exception_handlers or {}).items():
+            self.exception_handlers.add(exc_class, handler)
         self.on_startup: list[Hook] = list(on_startup)
         self.on_shutdown: list[Hook] = list(on_shutdown)
         self.max_body_size = max_body_size
@@ -84,6 +91,25 @@ class App(Router):
             self._logger = middleware
         else:
             raise TypeError(f"unsupported middleware {middleware!r}: the layers run in Rust; use CORSMiddleware or LoggerMiddleware")
+
+    def exception_handler(self, exc_class: Any) -> Callable[[F], F]:
+        """`@app.exception_handler(SomeError)`: `async def handler(request, exc)` (or a plain
+        `def`) answers requests whose handler or dependencies raised `SomeError` (or a
+        subclass); it returns what a route may return. The nearest class with a handler wins.
+        Registering `HTTPException` or `RequestValidationError` replaces their default
+        answers; a handler for `Exception` answers every other failure (which is still
+        logged). Registering a status code is a `TypeError`: 404 and 405 are the Rust
+        router's."""
+
+        def decorate(handler: F) -> F:
+            self.add_exception_handler(exc_class, handler)
+            return handler
+
+        return decorate
+
+    def add_exception_handler(self, exc_class: Any, handler: Callable[..., Any]) -> None:
+        """`app.add_exception_handler(SomeError, handler)`: see `exception_handler`."""
+        self.exception_handlers.add(exc_class, handler)
 
     def on_event(self, event: str) -> Callable[[Hook], Hook]:
         """`@app.on_event("startup")` / `@app.on_event("shutdown")`."""
@@ -106,7 +132,7 @@ class App(Router):
         """Compiles the routes and layers in Rust (a `ValueError` names conflicting routes)."""
         return Engine(
             [(r.method, r.path) for r in self.routes],
-            [r.endpoint() for r in self.routes],
+            [self.exception_handlers.guard(r.endpoint()) for r in self.routes],
             cors=self._cors.options if self._cors else None,
             logger=(self._logger.level, self._logger.format) if self._logger else None,
             max_body_size=self.max_body_size,
