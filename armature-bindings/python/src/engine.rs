@@ -34,6 +34,7 @@ use crate::bridge::{lock, Job, Msg, Outbox, Posts, Queue, Reply};
 use crate::listener::Listener;
 use crate::request::HttpRequest;
 use crate::response::{to_response, HttpResponse};
+use crate::stack::Docs;
 use crate::stack::{self, Config, Stack};
 use crate::step::{send_none, Step};
 
@@ -280,10 +281,11 @@ fn fail(py: Python<'_>, err: PyErr, responder: &Responder) {
 impl Engine {
     /// Compiles the routes (`(method, path)` pairs; `endpoints[i]` answers route `i`) and
     /// the layers; `redirect_slashes` answers a path that matches only with the trailing
-    /// slash added or removed with a redirect to it. Route conflicts and bad CORS settings
-    /// are `ValueError`s, from Rust.
+    /// slash added or removed with a redirect to it; `docs` is `(OpenAPI JSON, its path,
+    /// Swagger UI's path or None)`. Route conflicts, bad CORS settings and a document that
+    /// is not JSON are `ValueError`s, from Rust.
     #[new]
-    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true))]
+    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true, docs=None))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments, called once by `App`
     fn new(
         py: Python<'_>,
@@ -294,6 +296,7 @@ impl Engine {
         max_body_size: usize,
         limits: Option<Vec<Option<Bound<'_, PyDict>>>>,
         redirect_slashes: bool,
+        docs: Option<(String, String, Option<String>)>,
     ) -> PyResult<Self> {
         if routes.len() != endpoints.len() {
             return Err(PyValueError::new_err("one endpoint per route"));
@@ -332,6 +335,9 @@ impl Engine {
             None => None,
         };
         let cors = cors.as_ref().map(cors_layer).transpose()?;
+        let docs = docs
+            .map(|(spec, spec_path, ui_path)| Docs::new(spec, spec_path, ui_path))
+            .transpose()?;
         init_logging();
         let (reader, waker) = UnixStream::pair()
             .and_then(|(r, w)| {
@@ -348,6 +354,7 @@ impl Engine {
             max_body_size,
             limits,
             redirect_slashes,
+            docs,
         });
         // Compile once now, so a route conflict is reported where the app is built.
         stack::build::<Full<Bytes>>(&config, &queue, &Outbox::new().0)

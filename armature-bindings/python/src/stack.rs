@@ -1,5 +1,5 @@
-//! The preset stack the bindings serve: request id → logger → CORS → router, where every
-//! route's endpoint hands the request to the Python thread and awaits its answer.
+//! The preset stack the bindings serve: request id → logger → CORS → (docs →) router, where
+//! every route's endpoint hands the request to the Python thread and awaits its answer.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -8,12 +8,17 @@ use armature_layers::cors::CorsLayer;
 use armature_layers::logger::Logger;
 use armature_layers::rate_limit::RateLimitLayer;
 use armature_layers::request_id::RequestIdLayer;
-use armature_router::{on, Body, BoxError, IntoResponse, Response, RouteError, Router};
+use armature_openapi::DocsLayer;
+use armature_router::{get, on, Body, BoxError, IntoResponse, Response, RouteError, Router};
 use bytes::Bytes;
+use http::header::CONTENT_TYPE;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use pyo3::exceptions::PyValueError;
+use pyo3::PyResult;
 use tokio::sync::oneshot;
 use tower::util::BoxCloneSyncService;
+use tower::Layer;
 use tower::{ServiceBuilder, ServiceExt};
 
 use crate::bridge::{Job, Msg, Outbox, Queue, Reply};
@@ -32,6 +37,8 @@ pub(crate) struct Config {
     pub(crate) redirect_slashes: bool,
     /// The `@rate_limit` layer of each route (same index as `routes`), if any.
     pub(crate) limits: Vec<Option<RateLimitLayer>>,
+    /// `/openapi.json` and `/docs`, unless the app turned them off.
+    pub(crate) docs: Option<Docs>,
 }
 
 /// The stack, queueing requests on `queue`; their responses come back through `outbox`
@@ -59,14 +66,74 @@ where
         }
         builder = builder.route(path, endpoint);
     }
+    if let Some(Docs::Spec { path, json }) = &config.docs {
+        let json = json.clone();
+        builder = builder.route(
+            path,
+            get(move |_req: Request<B>| {
+                let json = json.clone();
+                async move { ([(CONTENT_TYPE, "application/json")], json) }
+            }),
+        );
+    }
     let router = builder.build()?;
-    let base = ServiceBuilder::new().layer(RequestIdLayer::new());
-    Ok(match (config.logger.clone(), config.cors.clone()) {
-        (Some(logger), Some(cors)) => boxed(base.layer(logger).layer(cors).service(router)),
-        (Some(logger), None) => boxed(base.layer(logger).service(router)),
-        (None, Some(cors)) => boxed(base.layer(cors).service(router)),
-        (None, None) => boxed(base.service(router)),
+    Ok(match &config.docs {
+        Some(Docs::Ui(docs)) => layered(config, docs.layer(router)),
+        _ => layered(config, router),
     })
+}
+
+/// The preset layers around `inner` (the router, or the docs layer around it).
+fn layered<S, B>(config: &Config, inner: S) -> Stack<B>
+where
+    S: tower::Service<Request<B>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    let base = ServiceBuilder::new().layer(RequestIdLayer::new());
+    match (config.logger.clone(), config.cors.clone()) {
+        (Some(logger), Some(cors)) => boxed(base.layer(logger).layer(cors).service(inner)),
+        (Some(logger), None) => boxed(base.layer(logger).service(inner)),
+        (None, Some(cors)) => boxed(base.layer(cors).service(inner)),
+        (None, None) => boxed(base.service(inner)),
+    }
+}
+
+/// The OpenAPI document, and Swagger UI unless turned off, served beside the routes.
+#[derive(Clone)]
+pub(crate) enum Docs {
+    /// The document and Swagger UI (vendored, offline), by Armature's docs layer.
+    Ui(DocsLayer),
+    /// The document alone, as a route.
+    Spec { path: String, json: Bytes },
+}
+
+impl Docs {
+    /// `spec` (JSON text) at `spec_path`, and Swagger UI at `ui_path` if given; a `ValueError`
+    /// for a document that is not JSON or a path that does not start with `/`.
+    pub(crate) fn new(spec: String, spec_path: String, ui_path: Option<String>) -> PyResult<Self> {
+        let value: sonic_rs::Value = sonic_rs::from_str(&spec).map_err(|err| {
+            PyValueError::new_err(format!("the OpenAPI document is not JSON: {err}"))
+        })?;
+        for path in std::iter::once(&spec_path).chain(&ui_path) {
+            if !path.starts_with('/') {
+                return Err(PyValueError::new_err(format!(
+                    "a docs path must start with '/', got {path:?}"
+                )));
+            }
+        }
+        Ok(match ui_path {
+            Some(ui_path) => Docs::Ui(DocsLayer::with_paths(&value, &spec_path, &ui_path)),
+            None => Docs::Spec {
+                path: spec_path,
+                json: Bytes::from(spec),
+            },
+        })
+    }
 }
 
 fn boxed<S, B, RB>(service: S) -> Stack<B>

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 import logging
 import math
 import os
@@ -14,11 +15,12 @@ from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence, TypeVa
 
 from ._armature import Engine, Listener
 from ._threads import DaemonThreads
+from .encoders import jsonable
 from .exception_handlers import ExceptionHandlers
 from .middleware import CORSMiddleware, LoggerMiddleware
 from .params import Depends
 from .ratelimit import options_of
-from .routing import Router, _only_documentation
+from .routing import APP_DOCUMENTATION, Router, _only_documentation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,8 +68,22 @@ class App(Router):
         exception_handlers: Optional[Mapping[Any, Any]] = None,
         **documentation: Any,
     ) -> None:
-        _only_documentation(documentation, "App")
+        _only_documentation(documentation, "App", APP_DOCUMENTATION)
         super().__init__(dependencies=dependencies)
+        self.title = documentation.pop("title", "Armature")
+        self.version = documentation.pop("version", "0.1.0")
+        self.openapi_url = documentation.pop("openapi_url", "/openapi.json")
+        self.docs_url = documentation.pop("docs_url", "/docs")
+        for name in ("openapi_url", "docs_url"):
+            url = getattr(self, name)
+            if url is not None and (not isinstance(url, str) or not url.startswith("/") or url == "/"):
+                raise ValueError(f"App({name}=...): a path like '/docs', or None to turn it off; got {url!r}")
+        if self.docs_url is not None and self.openapi_url is None:
+            raise ValueError("App(docs_url=...) needs the document it shows: openapi_url=None turns off both")
+        # The rest of FastAPI's keywords: `description`, `openapi_tags`, `servers`, ... for the
+        # document; the others are accepted and have no effect (`redoc_url`: no ReDoc here).
+        self.documentation = documentation
+        self._openapi: Optional[dict[str, Any]] = None
         self.exception_handlers = ExceptionHandlers()
         for exc_class, handler in (exception_handlers or {}).items():
             self.exception_handlers.add(exc_class, handler)
@@ -128,8 +144,20 @@ class App(Router):
         else:
             raise ValueError(f"unknown event {event!r}: 'startup' or 'shutdown'")
 
+    def openapi(self) -> dict[str, Any]:
+        """The app's OpenAPI 3.1 document (made once, on first use), served at `openapi_url`
+        with Swagger UI at `docs_url`; see `armature.openapi`."""
+        if self._openapi is None:
+            from .openapi import document
+
+            self._openapi = document(self)
+        return self._openapi
+
     def build_engine(self) -> Engine:
         """Compiles the routes and layers in Rust (a `ValueError` names conflicting routes)."""
+        docs = None
+        if self.openapi_url is not None:
+            docs = (json.dumps(self.openapi(), default=jsonable), self.openapi_url, self.docs_url)
         return Engine(
             [(r.method, r.path) for r in self.routes],
             [self.exception_handlers.guard(r.endpoint()) for r in self.routes],
@@ -138,6 +166,7 @@ class App(Router):
             max_body_size=self.max_body_size,
             limits=[options_of(r.handler) for r in self.routes],
             redirect_slashes=self.redirect_slashes,
+            docs=docs,
         )
 
     async def startup(self) -> None:

@@ -69,7 +69,7 @@ class Param:
     (`q: str = Query(max_length=50)`) or inside `Annotated` (`q: Annotated[str, Query(max_length=50)]`,
     the default then after `=`)."""
 
-    __slots__ = ("source", "default", "default_factory", "alias", "convert_underscores", "constraints", "embed")
+    __slots__ = ("source", "default", "default_factory", "alias", "convert_underscores", "constraints", "embed", "documentation")
 
     def __init__(self, source: str, default: Any, default_factory: Optional[Callable[[], Any]], alias: Optional[str], options: dict[str, Any], convert_underscores: bool = True, embed: bool = False) -> None:
         where = source.capitalize() + "()"
@@ -82,12 +82,15 @@ class Param:
         if alias is not None and (not isinstance(alias, str) or not alias):
             raise TypeError(f"{where}: alias must be a non-empty string, got {alias!r}")
         constraints: dict[str, Any] = {}
+        documentation: dict[str, Any] = {}
         for key, value in options.items():
             key = "pattern" if key == "regex" else key  # FastAPI's older spelling
             if key in _CONSTRAINTS:
                 if value is not None:
                     constraints[key] = value
-            elif key not in _DOCUMENTATION:
+            elif key in _DOCUMENTATION:
+                documentation[key] = value
+            else:
                 raise TypeError(f"{where}: unexpected keyword argument {key!r}")
         self.source = source
         self.default = default
@@ -96,13 +99,15 @@ class Param:
         self.convert_underscores = convert_underscores
         self.constraints = constraints
         self.embed = embed
+        # For the OpenAPI document: `description`, `examples`, `deprecated`, ...
+        self.documentation = documentation
 
     def __repr__(self) -> str:
         return f"{self.source.capitalize()}({'' if self.default is _MISSING else repr(self.default)})"
 
 
-# What Pydantic checks (`Field(...)` keywords); the rest is documentation, which is accepted
-# and has no effect here (there is no OpenAPI generation yet). Anything else is a TypeError.
+# What Pydantic checks (`Field(...)` keywords); the rest is documentation, for the OpenAPI
+# document. Anything else is a TypeError.
 _CONSTRAINTS = frozenset(
     {"gt", "ge", "lt", "le", "multiple_of", "min_length", "max_length", "pattern", "strict", "allow_inf_nan", "max_digits", "decimal_places"}
 )
@@ -363,7 +368,7 @@ _SOURCES = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "b
 
 
 class _Param:
-    __slots__ = ("name", "kind", "convert", "default", "factory", "many", "embed", "model", "plan", "use_cache", "alias")
+    __slots__ = ("name", "kind", "convert", "default", "factory", "many", "embed", "model", "plan", "use_cache", "alias", "annotation", "documentation")
 
     def __init__(self, name: str, kind: int) -> None:
         self.name = name
@@ -375,11 +380,18 @@ class _Param:
         self.many = False
         # A body parameter read from the body's member of its name, `Body(embed=True)`.
         self.embed = False
+        # For the OpenAPI document: the type with its constraints, and the marker's keywords.
+        self.annotation: Any = str
+        self.documentation: dict[str, Any] = {}
         # A body parameter's validator: a Pydantic TypeAdapter of its annotation.
         self.model: Any = None
         self.plan: Optional[Plan] = None
         self.use_cache = True
         self.alias = name
+
+    @property
+    def required(self) -> bool:
+        return self.default is _MISSING and self.factory is None
 
 
 class Plan:
@@ -462,6 +474,8 @@ class Plan:
         p.alias = source.alias or name
         p.embed = source.embed
         p.model = TypeAdapter(typing.Annotated[inner, Field(**source.constraints)] if source.constraints else inner)
+        p.annotation = _constrained(annotation, source.constraints)
+        p.documentation = source.documentation
         p.factory = source.default_factory
         if default is not inspect.Parameter.empty:
             p.default = default
@@ -498,12 +512,27 @@ class Plan:
             p.convert = _form_converter(inner, source.constraints, p.many, where, source.source == "file")
         else:
             p.convert = _converter(inner, source.constraints, p.many)
+        p.annotation = _constrained(annotation, source.constraints)
+        p.documentation = source.documentation
         p.factory = source.default_factory
         if default is not inspect.Parameter.empty:
             p.default = default
         elif optional and p.factory is None:
             p.default = None
         return p
+
+
+def _constrained(annotation: Any, constraints: dict[str, Any]) -> Any:
+    """`annotation` with its marker's constraints, for the OpenAPI document's schema."""
+    if annotation is inspect.Parameter.empty:
+        return str
+    if not constraints:
+        return annotation
+    from pydantic import Field
+
+    inner, optional = _unwrap_optional(annotation)
+    constrained = typing.Annotated[inner, Field(**constraints)]
+    return Optional[constrained] if optional else constrained
 
 
 def _where(call: Callable[..., Any]) -> str:

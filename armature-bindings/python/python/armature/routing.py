@@ -35,14 +35,30 @@ def _path_names(path: str) -> set[str]:
 class Route:
     """One method on one path, and the function answering it."""
 
-    __slots__ = ("method", "path", "handler", "status_code", "dependencies")
+    __slots__ = ("method", "path", "handler", "status_code", "dependencies", "tags", "documentation")
 
-    def __init__(self, method: str, path: str, handler: Callable[..., Any], status_code: Optional[int], dependencies: Sequence[Depends]) -> None:
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        handler: Callable[..., Any],
+        status_code: Optional[int],
+        dependencies: Sequence[Depends],
+        tags: Sequence[str] = (),
+        documentation: Optional[dict[str, Any]] = None,
+    ) -> None:
         self.method = method.upper()
         self.path = path
         self.handler = handler
         self.status_code = status_code
         self.dependencies = tuple(dependencies)
+        self.tags = tuple(tags)
+        # FastAPI's keywords for the OpenAPI document (`summary`, `response_model`, ...).
+        self.documentation = documentation or {}
+
+    def moved(self, path: str, dependencies: Sequence[Depends], tags: Sequence[str]) -> "Route":
+        """This route at `path`, behind `dependencies` too, with `tags` before its own."""
+        return Route(self.method, path, self.handler, self.status_code, [*dependencies, *self.dependencies], [*tags, *self.tags], self.documentation)
 
     def endpoint(self) -> Callable[[HttpRequest], Any]:
         """What the Rust engine calls with each request: returns the handler's value, or a
@@ -122,20 +138,33 @@ class Router:
         self.tags = list(tags)
         self.routes: list[Route] = []
 
-    def add_route(self, path: str, handler: Callable[..., Any], methods: Sequence[str] = ("GET",), *, status_code: Optional[int] = None, dependencies: Sequence[Depends] = ()) -> None:
+    def add_route(
+        self,
+        path: str,
+        handler: Callable[..., Any],
+        methods: Sequence[str] = ("GET",),
+        *,
+        status_code: Optional[int] = None,
+        dependencies: Sequence[Depends] = (),
+        **documentation: Any,
+    ) -> None:
+        _only_documentation(documentation, "route", ROUTE_DOCUMENTATION)
+        tags = [*self.tags, *documentation.pop("tags", ())]
         full = _template(self.prefix + path if path != "/" or not self.prefix else self.prefix)
         for method in methods:
-            self.routes.append(Route(method, full, handler, status_code, [*self.dependencies, *dependencies]))
+            self.routes.append(Route(method, full, handler, status_code, [*self.dependencies, *dependencies], tags, documentation))
 
     def api_route(self, path: str, *, methods: Sequence[str] = ("GET",), status_code: Optional[int] = None, dependencies: Sequence[Depends] = (), **documentation: Any) -> Callable[[F], F]:
-        """Routes `methods` on `path` to the decorated handler. FastAPI's documentation-only
-        keywords (`tags`, `summary`, `response_model`, ...) are accepted and have no effect
-        here (there is no OpenAPI generation yet); any other keyword is a `TypeError`, so a
-        misspelling is not silently ignored."""
-        _only_documentation(documentation, "route")
+        """Routes `methods` on `path` to the decorated handler. FastAPI's keywords for the
+        OpenAPI document (`tags`, `summary`, `description`, `response_model`, `responses`,
+        `deprecated`, `operation_id`, `include_in_schema`, ...) shape this route's entry in
+        `/openapi.json`; response filtering (`response_model_exclude`, ...) is accepted and
+        not applied. Any other keyword is a `TypeError`, so a misspelling is not silently
+        ignored."""
+        _only_documentation(documentation, "route", ROUTE_DOCUMENTATION)
 
         def decorate(handler: F) -> F:
-            self.add_route(path, handler, methods, status_code=status_code, dependencies=dependencies)
+            self.add_route(path, handler, methods, status_code=status_code, dependencies=dependencies, **documentation)
             return handler
 
         return decorate
@@ -161,13 +190,14 @@ class Router:
     def head(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.api_route(path, methods=("HEAD",), **options)
 
-    def include_router(self, router: "Router", *, prefix: str = "", dependencies: Sequence[Depends] = ()) -> None:
-        """Adds every route of `router`, under `prefix` (on top of the router's own)."""
+    def include_router(self, router: "Router", *, prefix: str = "", dependencies: Sequence[Depends] = (), tags: Sequence[str] = ()) -> None:
+        """Adds every route of `router`, under `prefix` (on top of the router's own), behind
+        `dependencies`, with `tags` in the OpenAPI document."""
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"a prefix must start with '/' and not end with '/': {prefix!r}")
         for route in router.routes:
             path = prefix + route.path if route.path != "/" or not prefix else prefix
-            self.routes.append(Route(route.method, self.prefix + path, route.handler, route.status_code, [*self.dependencies, *dependencies, *route.dependencies]))
+            self.routes.append(route.moved(self.prefix + path, [*self.dependencies, *dependencies], [*self.tags, *tags]))
 
 
 class APIRouter(Router):
@@ -176,22 +206,26 @@ class APIRouter(Router):
 
 
 
-# FastAPI keywords that only shape its OpenAPI document or response filtering, accepted so
-# that FastAPI code runs unchanged.
-FASTAPI_DOCUMENTATION = frozenset({
+# FastAPI's route keywords that shape its OpenAPI document or filter responses, accepted so
+# that FastAPI code runs unchanged (see `openapi.py` for the ones the document uses).
+ROUTE_DOCUMENTATION = frozenset({
     "tags", "summary", "description", "response_description", "responses", "deprecated",
     "operation_id", "include_in_schema", "name", "openapi_extra", "callbacks",
     "response_model", "response_model_include", "response_model_exclude",
     "response_model_by_alias", "response_model_exclude_unset", "response_model_exclude_defaults",
     "response_model_exclude_none", "response_class", "generate_unique_id_function",
-    "title", "version", "openapi_url", "docs_url", "redoc_url", "openapi_tags", "servers",
-    "debug", "default_response_class", "root_path", "contact", "license_info",
-    "terms_of_service", "swagger_ui_parameters", "separate_input_output_schemas",
+})
+
+# FastAPI's application keywords of the same kind.
+APP_DOCUMENTATION = frozenset({
+    "title", "summary", "description", "version", "openapi_url", "docs_url", "redoc_url",
+    "openapi_tags", "servers", "debug", "default_response_class", "root_path", "contact",
+    "license_info", "terms_of_service", "swagger_ui_parameters", "separate_input_output_schemas",
 })
 
 
-def _only_documentation(options: dict, where: str) -> None:
+def _only_documentation(options: dict, where: str, allowed: frozenset = ROUTE_DOCUMENTATION) -> None:
     """A `TypeError` for keywords that are neither parameters nor FastAPI documentation."""
-    unknown = sorted(set(options) - FASTAPI_DOCUMENTATION)
+    unknown = sorted(set(options) - allowed)
     if unknown:
         raise TypeError(f"{where}: unexpected keyword argument{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}")

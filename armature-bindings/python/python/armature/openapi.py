@@ -1,0 +1,346 @@
+"""The OpenAPI 3.1 document of an app, built from its routes as FastAPI builds its own: the
+parameters and bodies the handlers' signatures ask for (dependencies included), Pydantic's
+JSON Schemas for models under `components/schemas`, and the routes' documentation keywords.
+
+`App` serves it at `/openapi.json` and Swagger UI at `/docs` (Armature's Rust docs layer, with
+Swagger UI's files embedded: nothing is loaded from another origin).
+
+```python
+from pydantic import BaseModel
+from armature import App
+
+class User(BaseModel):
+    name: str
+
+app = App(title="Shop", version="1.2.0")
+
+@app.post("/users", status_code=201, tags=["users"], summary="Create a user")
+async def create_user(user: User) -> User:
+    return user
+
+doc = app.openapi()
+assert doc["paths"]["/users"]["post"]["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/User"}
+```
+"""
+
+from __future__ import annotations
+
+import http
+import inspect
+import re
+import typing
+from typing import TYPE_CHECKING, Any, Iterator, Optional
+
+from . import forms
+from ._armature import HttpResponse
+from .params import BODY, COOKIE, FORM, HEADER, PATH, QUERY, Plan, _Param, _unwrap_optional
+from .routing import _path_names
+
+if TYPE_CHECKING:
+    from .app import App
+    from .routing import Route
+
+REF = "#/components/schemas/{model}"
+_LOCATIONS = {PATH: "path", QUERY: "query", HEADER: "header", COOKIE: "cookie"}
+# What a file part is in a schema.
+_BINARY = {"type": "string", "format": "binary"}
+
+# FastAPI's schemas of its 422 body, which every route with parameters can answer.
+_VALIDATION_SCHEMAS = {
+    "ValidationError": {
+        "title": "ValidationError",
+        "type": "object",
+        "properties": {
+            "loc": {"title": "Location", "type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+            "msg": {"title": "Message", "type": "string"},
+            "type": {"title": "Error Type", "type": "string"},
+        },
+        "required": ["loc", "msg", "type"],
+    },
+    "HTTPValidationError": {
+        "title": "HTTPValidationError",
+        "type": "object",
+        "properties": {"detail": {"title": "Detail", "type": "array", "items": {"$ref": REF.format(model="ValidationError")}}},
+    },
+}
+
+
+def document(app: "App") -> dict[str, Any]:
+    """The OpenAPI document of `app`'s routes (those not `include_in_schema=False`)."""
+    builder = _Schemas()
+    operations = []
+    for route in app.routes:
+        if route.documentation.get("include_in_schema", True):
+            operations.append((route, _Operation(route, builder)))
+    builder.resolve()
+
+    paths: dict[str, dict[str, Any]] = {}
+    validation = False
+    for route, operation in operations:
+        rendered = operation.render(builder)
+        validation = validation or operation.can_fail
+        paths.setdefault(_openapi_path(route.path), {})[route.method.lower()] = rendered
+
+    info: dict[str, Any] = {"title": app.title, "version": app.version}
+    for key, name in (("summary", "summary"), ("description", "description"), ("terms_of_service", "termsOfService"), ("contact", "contact"), ("license_info", "license")):
+        value = app.documentation.get(key)
+        if value:
+            info[name] = value
+    doc: dict[str, Any] = {"openapi": "3.1.0", "info": info}
+    if app.documentation.get("servers"):
+        doc["servers"] = list(app.documentation["servers"])
+    doc["paths"] = paths
+    schemas = dict(builder.definitions)
+    if validation:
+        schemas.update(_VALIDATION_SCHEMAS)
+    if schemas:
+        doc["components"] = {"schemas": dict(sorted(schemas.items()))}
+    if app.documentation.get("openapi_tags"):
+        doc["tags"] = list(app.documentation["openapi_tags"])
+    return doc
+
+
+class _Schemas:
+    """Collects every type the document needs a schema of, then asks Pydantic for all of them
+    at once, so models shared by several routes are defined once under `components`."""
+
+    def __init__(self) -> None:
+        self.wanted: list[tuple[int, str, Any]] = []
+        self.results: dict[tuple[int, str], Any] = {}
+        self.definitions: dict[str, Any] = {}
+
+    def want(self, annotation: Any, mode: str = "validation") -> Optional[int]:
+        """A key for the schema of `annotation`, or `None` when Pydantic cannot describe it
+        (the document then leaves the schema out rather than fail)."""
+        from pydantic import TypeAdapter
+
+        try:
+            adapter = TypeAdapter(annotation)
+        except Exception:  # noqa: BLE001 - an arbitrary annotation: no schema for it
+            return None
+        key = len(self.wanted)
+        self.wanted.append((key, mode, adapter))
+        return key
+
+    def resolve(self) -> None:
+        from pydantic import TypeAdapter
+        from pydantic.errors import PydanticInvalidForJsonSchema
+
+        # One at a time first, to drop the types Pydantic has no JSON Schema for.
+        describable = []
+        for entry in self.wanted:
+            try:
+                TypeAdapter.json_schemas([entry], ref_template=REF)
+            except PydanticInvalidForJsonSchema:
+                continue
+            describable.append(entry)
+        if describable:
+            self.results, definitions = TypeAdapter.json_schemas(describable, ref_template=REF)
+            self.definitions = definitions.get("$defs", {})
+
+    def get(self, key: Optional[int], mode: str = "validation") -> Optional[dict[str, Any]]:
+        if key is None:
+            return None
+        return self.results.get((key, mode))
+
+
+class _Operation:
+    """One route's operation: what its signature reads, asked for before the schemas exist."""
+
+    def __init__(self, route: "Route", schemas: _Schemas) -> None:
+        self.route = route
+        plan = Plan(route.handler, _path_names(route.path), route.dependencies)
+        self.params: list[tuple[_Param, Optional[int]]] = []
+        self.body: list[tuple[_Param, Optional[int]]] = []
+        self.form: list[tuple[_Param, Any]] = []
+        self.embed = False
+        seen: set[tuple[int, str]] = set()
+        for p, owner in _walk(plan):
+            if p.kind in _LOCATIONS:
+                if (p.kind, p.alias) not in seen:
+                    seen.add((p.kind, p.alias))
+                    self.params.append((p, schemas.want(p.annotation)))
+            elif p.kind == BODY:
+                self.embed = self.embed or owner.embed
+                self.body.append((p, schemas.want(p.annotation)))
+            elif p.kind == FORM:
+                self.form.append((p, _form_schema(p, schemas)))
+        self.embed = self.embed or len(self.body) > 1
+        self.can_fail = bool(self.params or self.body or self.form)
+        # Path parameters the handler reads itself (`req.param("id")`): text.
+        declared = {p.alias for p, _ in self.params if p.kind == PATH}
+        self.undeclared = [name for name in _path_order(route.path) if name not in declared]
+        doc = route.documentation
+        model = doc.get("response_model", _return_annotation(route.handler))
+        self.response = schemas.want(model, "serialization") if model is not None else None
+
+    def render(self, schemas: _Schemas) -> dict[str, Any]:
+        route, doc = self.route, self.route.documentation
+        handler = route.handler
+        name = getattr(handler, "__name__", "handler")
+        op: dict[str, Any] = {}
+        tags = list(dict.fromkeys(route.tags))
+        if tags:
+            op["tags"] = tags
+        op["summary"] = doc.get("summary") or name.replace("_", " ").title()
+        description = doc.get("description") or inspect.cleandoc(handler.__doc__ or "")
+        if description:
+            op["description"] = description
+        op["operationId"] = doc.get("operation_id") or _operation_id(name, route.path, route.method)
+        parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "title": name.replace("_", " ").title()}} for name in self.undeclared]
+        parameters += [self._parameter(p, schemas.get(key)) for p, key in self.params]
+        if parameters:
+            op["parameters"] = parameters
+        body = self._request_body(schemas)
+        if body is not None:
+            op["requestBody"] = body
+        op["responses"] = self._responses(schemas)
+        if doc.get("deprecated"):
+            op["deprecated"] = True
+        if doc.get("openapi_extra"):
+            op.update(doc["openapi_extra"])
+        return op
+
+    @staticmethod
+    def _parameter(p: _Param, schema: Optional[dict[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": p.alias, "in": _LOCATIONS[p.kind], "required": p.kind == PATH or p.required}
+        out["schema"] = {**(schema or {}), "title": p.alias.replace("-", " ").replace("_", " ").title()}
+        if not p.required and p.factory is None and isinstance(p.default, (str, int, float, bool, list)):
+            out["schema"]["default"] = p.default
+        for key in ("description", "deprecated"):
+            if p.documentation.get(key):
+                out[key] = p.documentation[key]
+        examples = p.documentation.get("examples")
+        if examples:
+            out["schema"]["examples"] = list(examples)
+        return out
+
+    def _request_body(self, schemas: _Schemas) -> Optional[dict[str, Any]]:
+        if self.form:
+            properties = {p.alias: value if isinstance(value, dict) else schemas.get(value) or {} for p, value in self.form}
+            required = [p.alias for p, _ in self.form if p.required]
+            media = "multipart/form-data" if any(_is_file(p) for p, _ in self.form) else "application/x-www-form-urlencoded"
+            return {"content": {media: {"schema": _object(properties, required)}}, "required": bool(required)}
+        if not self.body:
+            return None
+        if self.embed:
+            properties = {p.alias: schemas.get(key) or {} for p, key in self.body}
+            required = [p.alias for p, _ in self.body if p.required]
+            schema = _object(properties, required)
+            needed = bool(required)
+        else:
+            p, key = self.body[0]
+            schema = schemas.get(key) or {}
+            needed = p.required
+        return {"content": {"application/json": {"schema": schema}}, "required": needed}
+
+    def _responses(self, schemas: _Schemas) -> dict[str, Any]:
+        doc = self.route.documentation
+        status = str(self.route.status_code or 200)
+        success: dict[str, Any] = {"description": doc.get("response_description", "Successful Response")}
+        schema = schemas.get(self.response, "serialization")
+        if schema is not None:
+            success["content"] = {"application/json": {"schema": schema}}
+        responses: dict[str, Any] = {status: success}
+        if self.can_fail:
+            responses["422"] = {
+                "description": "Validation Error",
+                "content": {"application/json": {"schema": {"$ref": REF.format(model="HTTPValidationError")}}},
+            }
+        for code, extra in (doc.get("responses") or {}).items():
+            entry = dict(extra)
+            if "model" in entry:
+                # FastAPI's `responses={404: {"model": Message}}`: described as JSON.
+                model = entry.pop("model")
+                entry.setdefault("content", {"application/json": {"schema": _inline_schema(model)}})
+            entry.setdefault("description", _reason(code))
+            responses[str(code)] = {**responses.get(str(code), {}), **entry}
+        return responses
+
+
+def _walk(plan: Plan) -> Iterator[tuple[_Param, Plan]]:
+    """Every parameter `plan` reads, its dependencies' first (as they run), with its plan."""
+    for extra in plan.extra:
+        yield from _walk(extra)
+    for p in plan.params:
+        if p.plan is not None:
+            yield from _walk(p.plan)
+        else:
+            yield p, plan
+
+
+def _form_schema(p: _Param, schemas: _Schemas) -> Any:
+    """A file field's schema (binary), or the key of a text field's."""
+    if _is_file(p):
+        return {"type": "array", "items": _BINARY} if p.many else _BINARY
+    return schemas.want(p.annotation)
+
+
+def _is_file(p: _Param) -> bool:
+    inner, _ = _unwrap_optional(p.annotation)
+    if typing.get_origin(inner) is typing.Annotated:
+        inner = typing.get_args(inner)[0]
+    if p.many:
+        inner = (typing.get_args(inner)[:1] or (str,))[0]
+    return inner in (forms.UploadFile, bytes)
+
+
+def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": {name: dict(value) for name, value in properties.items()}}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _inline_schema(model: Any) -> dict[str, Any]:
+    """A schema for `responses={...: {"model": M}}`, refs left as they are (FastAPI's models
+    there are usually also used elsewhere)."""
+    from pydantic import TypeAdapter
+
+    try:
+        schema = TypeAdapter(model).json_schema(ref_template=REF, mode="serialization")
+    except Exception:  # noqa: BLE001 - no schema rather than no document
+        return {}
+    schema.pop("$defs", None)
+    return schema
+
+
+def _return_annotation(handler: Any) -> Any:
+    """The handler's return annotation when it describes a JSON answer (not `HttpResponse`,
+    not `None`)."""
+    try:
+        hints = typing.get_type_hints(inspect.unwrap(handler))
+    except Exception:  # noqa: BLE001 - unresolvable: no response schema
+        return None
+    annotation = hints.get("return")
+    if annotation is None or annotation is type(None) or annotation is HttpResponse or annotation is Any:
+        return None
+    if inspect.isclass(annotation) and issubclass(annotation, HttpResponse):
+        return None
+    return annotation
+
+
+def _path_order(path: str) -> list[str]:
+    """The parameter names of a route template, in order."""
+    return [a or b for a, b in _TEMPLATE_PARAM.findall(path)]
+
+
+_TEMPLATE_PARAM = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)\}|:([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _openapi_path(path: str) -> str:
+    """`{*rest}` (a catch-all) and `:id` are `{rest}` and `{id}` in OpenAPI."""
+    path = re.sub(r"\{\*([A-Za-z_][A-Za-z0-9_]*)\}", r"{\1}", path)
+    return re.sub(r":([A-Za-z_][A-Za-z0-9_]*)", r"{\1}", path)
+
+
+def _operation_id(name: str, path: str, method: str) -> str:
+    """FastAPI's generated operation id: `read_item_items__item_id__get`."""
+    return re.sub(r"\W", "_", f"{name}{path}") + f"_{method.lower()}"
+
+
+def _reason(code: Any) -> str:
+    try:
+        return http.HTTPStatus(int(code)).phrase
+    except ValueError:
+        return "Additional Response"

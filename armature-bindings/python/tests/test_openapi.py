@@ -1,0 +1,204 @@
+"""The OpenAPI document (`/openapi.json`) and Swagger UI (`/docs`): validated with
+openapi-spec-validator, served through the whole Rust stack and by a real server."""
+
+from __future__ import annotations
+
+from typing import Annotated, List, Optional
+
+import httpx
+import pytest
+from openapi_spec_validator import validate
+from pydantic import BaseModel
+
+from apps import build
+from armature import APIRouter, App, Body, Cookie, Depends, File, Form, Header, HttpRequest, HttpResponse, Path, Query, TestClient, UploadFile
+
+
+@pytest.fixture(scope="module", params=["testclient", "http"])
+def client(request):
+    if request.param == "testclient":
+        with TestClient(build()) as c:
+            yield c
+    else:
+        server = request.getfixturevalue("server")
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            yield c
+
+
+def test_the_test_apps_document_is_valid_and_served_as_built(client):
+    res = client.get("/openapi.json")
+    assert res.status_code == 200
+    assert res.headers["content-type"] == "application/json"
+    served = res.json()
+    validate(served)
+    assert served == build().openapi()
+    assert served["openapi"] == "3.1.0"
+    assert "/params/items/{item_id}" in served["paths"]
+
+
+def test_swagger_ui_is_served_offline_beside_the_routes(client):
+    res = client.get("/docs", follow_redirects=False)
+    assert res.status_code == 303
+    assert res.headers["location"] == "/docs/"
+    page = client.get("/docs/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "swagger-ui" in page.text
+    assert "https://" not in page.text  # nothing loaded from another origin
+    initializer = client.get("/docs/swagger-initializer.js")
+    assert initializer.status_code == 200
+    assert "/openapi.json" in initializer.text
+    assert client.get("/docs/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/plaintext").text == "Hello, World!"
+
+
+class Address(BaseModel):
+    city: str
+
+
+class Customer(BaseModel):
+    name: str
+    address: Address
+
+
+class Receipt(BaseModel):
+    id: int
+    customer: Customer
+
+
+class Message(BaseModel):
+    detail: str
+
+
+def current_user(x_token: str = Header(description="the session token")) -> str:
+    return x_token
+
+
+shop = APIRouter(prefix="/shop", tags=["shop"])
+
+
+@shop.post("/customers/{region}", status_code=201, summary="Create a customer", responses={409: {"model": Message, "description": "Already there"}})
+async def create_customer(
+    region: Annotated[str, Path(pattern="^[a-z]+$")],
+    customer: Customer,
+    dry_run: bool = Query(False, description="check only"),
+    user: str = Depends(current_user),
+) -> Receipt:
+    """Creates the customer, once."""
+    return Receipt(id=1, customer=customer)
+
+
+@shop.get("/customers", tags=["listing"], deprecated=True, operation_id="listCustomers")
+async def list_customers(page: int = Query(1, ge=1), session: Optional[str] = Cookie(None), tag: List[str] = Query([])) -> List[Customer]:
+    return []
+
+
+@shop.put("/notes/{note_id}")
+async def put_note(note_id: int, text: str = Body(embed=True), pinned: bool = Body(False)) -> HttpResponse:
+    return HttpResponse.json({})
+
+
+@shop.post("/login")
+async def login(username: str = Form(), password: str = Form()) -> dict:
+    return {}
+
+
+@shop.post("/avatar")
+async def avatar(image: UploadFile = File(), caption: str = Form("")) -> dict:
+    return {}
+
+
+@shop.get("/raw/{*rest}")
+async def raw(req: HttpRequest) -> HttpResponse:
+    return HttpResponse.text(req.param("rest"))
+
+
+@shop.get("/hidden", include_in_schema=False)
+async def hidden() -> dict:
+    return {}
+
+
+def shop_app(**options) -> App:
+    app = App(title="Shop", version="2.0.0", description="Customers and receipts", **options)
+    app.include_router(shop, tags=["v1"])
+    return app
+
+
+def test_operations_describe_what_the_handlers_read():
+    doc = shop_app().openapi()
+    validate(doc)
+    assert doc["info"] == {"title": "Shop", "version": "2.0.0", "description": "Customers and receipts"}
+    paths = doc["paths"]
+    assert "/shop/hidden" not in paths
+
+    create = paths["/shop/customers/{region}"]["post"]
+    assert create["tags"] == ["v1", "shop"]
+    assert create["summary"] == "Create a customer"
+    assert create["description"] == "Creates the customer, once."
+    assert create["operationId"] == "create_customer_shop_customers__region__post"
+    by_name = {p["name"]: p for p in create["parameters"]}
+    assert by_name["region"]["in"] == "path" and by_name["region"]["schema"]["pattern"] == "^[a-z]+$"
+    assert by_name["dry_run"] == {"name": "dry_run", "in": "query", "required": False, "schema": {"type": "boolean", "title": "Dry Run", "default": False}, "description": "check only"}
+    # A dependency's parameters are the operation's too.
+    assert by_name["x-token"]["in"] == "header" and by_name["x-token"]["required"] is True
+    assert create["requestBody"] == {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Customer"}}}, "required": True}
+    assert create["responses"]["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Receipt"}
+    assert create["responses"]["409"]["description"] == "Already there"
+    assert create["responses"]["409"]["content"]["application/json"]["schema"]["properties"]["detail"]["type"] == "string"
+    assert create["responses"]["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/HTTPValidationError"}
+    schemas = doc["components"]["schemas"]
+    assert {"Address", "Customer", "Receipt", "HTTPValidationError", "ValidationError"} <= set(schemas)
+    assert schemas["Customer"]["properties"]["address"] == {"$ref": "#/components/schemas/Address"}
+
+    listing = paths["/shop/customers"]["get"]
+    assert listing["tags"] == ["v1", "shop", "listing"]
+    assert listing["deprecated"] is True
+    assert listing["operationId"] == "listCustomers"
+    by_name = {p["name"]: p for p in listing["parameters"]}
+    assert by_name["page"]["schema"]["minimum"] == 1
+    assert by_name["session"]["in"] == "cookie" and by_name["session"]["required"] is False
+    assert by_name["tag"]["schema"]["type"] == "array"
+    assert listing["responses"]["200"]["content"]["application/json"]["schema"] == {"type": "array", "items": {"$ref": "#/components/schemas/Customer"}}
+
+    note = paths["/shop/notes/{note_id}"]["put"]
+    body = note["requestBody"]["content"]["application/json"]["schema"]
+    assert set(body["properties"]) == {"text", "pinned"} and body["required"] == ["text"]
+    assert "content" not in note["responses"]["200"]  # an HttpResponse: no schema to promise
+
+    login_form = paths["/shop/login"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert login_form["required"] == ["username", "password"]
+    upload = paths["/shop/avatar"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert upload["properties"]["image"] == {"type": "string", "format": "binary"}
+
+    # A catch-all the handler reads itself is still a declared path parameter.
+    raw_op = paths["/shop/raw/{rest}"]["get"]
+    assert raw_op["parameters"] == [{"name": "rest", "in": "path", "required": True, "schema": {"type": "string", "title": "Rest"}}]
+    assert "422" not in raw_op["responses"]
+
+
+def test_docs_can_be_moved_or_turned_off():
+    with TestClient(shop_app(openapi_url="/api/spec.json", docs_url="/api/docs")) as c:
+        assert c.get("/api/spec.json").json()["info"]["title"] == "Shop"
+        assert "/api/spec.json" in c.get("/api/docs/swagger-initializer.js").text
+        assert c.get("/openapi.json").status_code == 404
+    with TestClient(shop_app(docs_url=None)) as c:
+        assert c.get("/openapi.json").status_code == 200
+        assert c.get("/docs/").status_code == 404
+    with TestClient(shop_app(openapi_url=None, docs_url=None)) as c:
+        assert c.get("/openapi.json").status_code == 404
+        assert c.get("/docs/").status_code == 404
+        assert c.get("/shop/customers").json() == []
+    with pytest.raises(ValueError, match="docs_url"):
+        App(docs_url="docs")
+    with pytest.raises(ValueError, match="turns off both"):
+        App(openapi_url=None)
+    # A route of the app at the document's own path is a conflict, named when the app is built.
+    app = shop_app(docs_url=None)
+
+    @app.get("/openapi.json")
+    async def mine() -> dict:
+        return {}
+
+    with pytest.raises(ValueError, match="openapi.json"):
+        with TestClient(app):
+            pass
