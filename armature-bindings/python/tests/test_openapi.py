@@ -202,3 +202,17 @@ def test_docs_can_be_moved_or_turned_off():
     with pytest.raises(ValueError, match="openapi.json"):
         with TestClient(app):
             pass
+
+
+def test_a_document_that_cannot_be_built_is_logged_and_the_app_still_serves(caplog):
+    app = App()
+
+    @app.get("/odd", responses={404: "not a mapping"})
+    async def odd() -> dict:
+        return {"ok": True}
+
+    with caplog.at_level("ERROR", logger="armature"), TestClient(app) as c:
+        assert c.get("/odd").json() == {"ok": True}
+        assert c.get("/openapi.json").status_code == 404
+        assert c.get("/docs/").status_code == 404
+    assert "Could not build the OpenAPI document" in caplog.text

@@ -157,7 +157,12 @@ class App(Router):
         """Compiles the routes and layers in Rust (a `ValueError` names conflicting routes)."""
         docs = None
         if self.openapi_url is not None:
-            docs = (json.dumps(self.openapi(), default=jsonable), self.openapi_url, self.docs_url)
+            try:
+                spec = json.dumps(self.openapi(), default=jsonable)
+            except Exception:  # noqa: BLE001 - the docs must not keep the app from serving
+                logger.exception("Could not build the OpenAPI document: %s and %s are off", self.openapi_url, self.docs_url)
+            else:
+                docs = (spec, self.openapi_url, self.docs_url)
         return Engine(
             [(r.method, r.path) for r in self.routes],
             [self.exception_handlers.guard(r.endpoint()) for r in self.routes],

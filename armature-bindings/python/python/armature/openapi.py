@@ -124,14 +124,14 @@ class _Schemas:
 
     def resolve(self) -> None:
         from pydantic import TypeAdapter
-        from pydantic.errors import PydanticInvalidForJsonSchema
 
-        # One at a time first, to drop the types Pydantic has no JSON Schema for.
+        # One at a time first, to drop the types Pydantic has no JSON Schema for (the
+        # document then says nothing of them rather than not exist).
         describable = []
         for entry in self.wanted:
             try:
                 TypeAdapter.json_schemas([entry], ref_template=REF)
-            except PydanticInvalidForJsonSchema:
+            except Exception:  # noqa: BLE001 - PydanticInvalidForJsonSchema and kin
                 continue
             describable.append(entry)
         if describable:
