@@ -393,6 +393,18 @@ class _Param:
     def required(self) -> bool:
         return self.default is _MISSING and self.factory is None
 
+    def marked(self, annotation: Any, default: Any, source: "Param", optional: bool) -> "_Param":
+        """Takes what its marker says: the default (`None` for an `Optional` without one),
+        and the type and keywords for the OpenAPI document."""
+        self.annotation = _constrained(annotation, source.constraints)
+        self.documentation = source.documentation
+        self.factory = source.default_factory
+        if default is not inspect.Parameter.empty:
+            self.default = default
+        elif optional and self.factory is None:
+            self.default = None
+        return self
+
 
 class Plan:
     """How to call one function (a handler or a dependency) for a request."""
@@ -474,14 +486,7 @@ class Plan:
         p.alias = source.alias or name
         p.embed = source.embed
         p.model = TypeAdapter(typing.Annotated[inner, Field(**source.constraints)] if source.constraints else inner)
-        p.annotation = _constrained(annotation, source.constraints)
-        p.documentation = source.documentation
-        p.factory = source.default_factory
-        if default is not inspect.Parameter.empty:
-            p.default = default
-        elif optional and p.factory is None:
-            p.default = None
-        return p
+        return p.marked(annotation, default, source, optional)
 
     def _sourced(self, name: str, annotation: Any, default: Any, source: Param, path_names: set[str]) -> _Param:
         """A parameter read from the path, the query, a header, a cookie or a form."""
@@ -512,14 +517,7 @@ class Plan:
             p.convert = _form_converter(inner, source.constraints, p.many, where, source.source == "file")
         else:
             p.convert = _converter(inner, source.constraints, p.many)
-        p.annotation = _constrained(annotation, source.constraints)
-        p.documentation = source.documentation
-        p.factory = source.default_factory
-        if default is not inspect.Parameter.empty:
-            p.default = default
-        elif optional and p.factory is None:
-            p.default = None
-        return p
+        return p.marked(annotation, default, source, optional)
 
 
 def _constrained(annotation: Any, constraints: dict[str, Any]) -> Any:
