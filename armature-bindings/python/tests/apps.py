@@ -493,6 +493,49 @@ async def upload(files: List[UploadFile] = File(), raw: Optional[bytes] = File(N
     return {"files": described, "raw": None if raw is None else raw.decode(), "note": note}
 
 
+# response_model: answers validated and filtered through the declared type.
+models = APIRouter(prefix="/models")
+
+
+class UserOut(BaseModel):
+    name: str
+    nickname: Optional[str] = None
+
+
+class UserInDB(UserOut):
+    password_hash: str
+
+
+@models.get("/me", response_model=UserOut)
+async def me() -> UserInDB:
+    return UserInDB(name="ann", password_hash="secret-hash")
+
+
+@models.get("/annotated")
+def annotated() -> List[UserOut]:  # the return annotation is the model; plain dicts are filtered too
+    return [{"name": "bob", "password_hash": "x"}, UserInDB(name="cy", nickname="c", password_hash="y")]
+
+
+@models.get("/no-none", response_model=UserOut, response_model_exclude_none=True)
+async def no_none() -> dict:
+    return {"name": "dee", "nickname": None}
+
+
+@models.get("/unfiltered", response_model=None)
+async def unfiltered() -> UserInDB:
+    return UserInDB(name="eve", password_hash="kept")
+
+
+@models.get("/wrong", response_model=UserOut)
+async def wrong() -> dict:
+    return {"nickname": "no name"}
+
+
+@models.get("/raw", response_model=UserOut)
+async def raw_response() -> HttpResponse:
+    return HttpResponse.text("as it is")
+
+
 def build() -> App:
     app = App()
     app.add_middleware(LoggerMiddleware())
@@ -501,6 +544,7 @@ def build() -> App:
     app.include_router(api)
     app.include_router(bad)
     app.include_router(params)
+    app.include_router(models)
 
     @app.on_event("startup")
     async def started() -> None:

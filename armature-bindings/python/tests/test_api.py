@@ -665,6 +665,22 @@ def test_exception_handlers_answer_by_nearest_class_and_can_replace_the_defaults
         App(exception_handlers={ValueError: "nope"})
 
 
+def test_response_model_filters_and_validates_what_handlers_return(client, caplog):
+    assert client.get("/models/me").json() == {"name": "ann", "nickname": None}  # no password_hash
+    assert client.get("/models/annotated").json() == [{"name": "bob", "nickname": None}, {"name": "cy", "nickname": "c"}]
+    assert client.get("/models/no-none").json() == {"name": "dee"}
+    assert client.get("/models/unfiltered").json() == {"name": "eve", "nickname": None, "password_hash": "kept"}
+    assert client.get("/models/raw").text == "as it is"
+    with caplog.at_level("ERROR", logger="armature"):
+        res = client.get("/models/wrong")
+    assert (res.status_code, res.text) == (500, "Internal Server Error")
+    logs = client.logs or (lambda: caplog.text)
+    deadline = time.monotonic() + 5
+    while "ResponseValidationError" not in logs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "ResponseValidationError" in logs()
+
+
 class Point(BaseModel):  # module level: a handler's annotations are resolved in its module
     x: int
 

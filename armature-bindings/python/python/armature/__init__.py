@@ -18,7 +18,7 @@ app.run("0.0.0.0", 8000)
 
 from ._armature import HttpRequest, HttpResponse, RequestBody
 from .app import App
-from .exceptions import HTTPException, RequestValidationError
+from .exceptions import HTTPException, RequestValidationError, ResponseValidationError
 from .middleware import CORSMiddleware, LoggerMiddleware
 from .forms import UploadFile
 from .params import BackgroundTasks, Body, Cookie, Depends, File, Form, Header, Path, Query
@@ -45,6 +45,7 @@ __all__ = [
     "Query",
     "RequestBody",
     "RequestValidationError",
+    "ResponseValidationError",
     "Router",
     "TestClient",
     "UploadFile",

@@ -37,3 +37,16 @@ class RequestValidationError(Exception):
 
     def errors(self) -> list[Any]:
         return self._errors
+
+
+class ResponseValidationError(Exception):
+    """A handler's answer did not match its route's response model: a bug of the server,
+    answered `500` and logged (as FastAPI's)."""
+
+    def __init__(self, errors: Sequence[Any], body: Any) -> None:
+        super().__init__(f"{len(errors)} validation error(s) in the response: {list(errors)}")
+        self._errors = list(errors)
+        self.body = body
+
+    def errors(self) -> list[Any]:
+        return self._errors

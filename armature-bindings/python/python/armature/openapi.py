@@ -32,8 +32,8 @@ import typing
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from . import forms
-from ._armature import HttpResponse
 from .params import BODY, COOKIE, FORM, HEADER, PATH, QUERY, Plan, _Param, _unwrap_optional
+from .response_model import declared
 from .routing import _path_names
 
 if TYPE_CHECKING:
@@ -168,10 +168,9 @@ class _Operation:
         self.embed = self.embed or len(self.body) > 1
         self.can_fail = bool(self.params or self.body or self.form)
         # Path parameters the handler reads itself (`req.param("id")`): text.
-        declared = {p.alias for p, _ in self.params if p.kind == PATH}
-        self.undeclared = [name for name in _path_order(route.path) if name not in declared]
-        doc = route.documentation
-        model = doc.get("response_model", _return_annotation(route.handler))
+        read = {p.alias for p, _ in self.params if p.kind == PATH}
+        self.undeclared = [name for name in _path_order(route.path) if name not in read]
+        model = declared(route.handler, route.documentation)
         self.response = schemas.want(model, "serialization") if model is not None else None
 
     def render(self, schemas: _Schemas) -> dict[str, Any]:
@@ -303,21 +302,6 @@ def _inline_schema(model: Any) -> dict[str, Any]:
         return {}
     schema.pop("$defs", None)
     return schema
-
-
-def _return_annotation(handler: Any) -> Any:
-    """The handler's return annotation when it describes a JSON answer (not `HttpResponse`,
-    not `None`)."""
-    try:
-        hints = typing.get_type_hints(inspect.unwrap(handler))
-    except Exception:  # noqa: BLE001 - unresolvable: no response schema
-        return None
-    annotation = hints.get("return")
-    if annotation is None or annotation is type(None) or annotation is HttpResponse or annotation is Any:
-        return None
-    if inspect.isclass(annotation) and issubclass(annotation, HttpResponse):
-        return None
-    return annotation
 
 
 def _path_order(path: str) -> list[str]:

@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional, Sequence, TypeVar
 from ._armature import HttpRequest, HttpResponse
 from .exceptions import RequestValidationError
 from .params import REQUEST, Depends, Plan, _Context, solve
+from .response_model import filter_for
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,14 +64,21 @@ class Route:
     def endpoint(self) -> Callable[[HttpRequest], Any]:
         """What the Rust engine calls with each request: returns the handler's value, or a
         coroutine that the engine steps itself."""
-        return compile_endpoint(self.handler, _path_names(self.path), self.dependencies, self.status_code)
+        response = filter_for(self.handler, self.documentation)
+        return compile_endpoint(self.handler, _path_names(self.path), self.dependencies, self.status_code, response)
 
 
-def compile_endpoint(handler: Callable[..., Any], path_names: set[str], dependencies: Sequence[Depends] = (), status_code: Optional[int] = None) -> Callable[[HttpRequest], Any]:
+def compile_endpoint(
+    handler: Callable[..., Any],
+    path_names: set[str],
+    dependencies: Sequence[Depends] = (),
+    status_code: Optional[int] = None,
+    response: Optional[Callable[[Any], Any]] = None,
+) -> Callable[[HttpRequest], Any]:
     plan = Plan(handler, path_names, tuple(dependencies))
     is_async = plan.is_async
 
-    if plan.simple and is_async and status_code is None:
+    if plan.simple and is_async and status_code is None and response is None:
         # Fast path: no dependencies, no body, no query: the engine gets the handler's own
         # coroutine, with at most a thin call to pass path parameters by name.
         params = plan.params
@@ -115,6 +123,8 @@ def compile_endpoint(handler: Callable[..., Any], path_names: set[str], dependen
             task = asyncio.get_running_loop().create_task(ctx.background())
             _tasks.add(task)
             task.add_done_callback(_tasks.discard)
+        if response is not None:
+            result = response(result)
         if status_code is not None and not isinstance(result, HttpResponse):
             return HttpResponse.json(result, status=status_code)
         return result
