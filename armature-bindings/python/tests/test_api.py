@@ -562,6 +562,9 @@ def test_form_markers_read_urlencoded_and_multipart_bodies(client):
         ("multipart/form-data; boundary=b0undary", b"--b0undary\r\nno end"),
         ("multipart/form-data", multipart),  # no boundary
         ("application/x-www-form-urlencoded", b"username=\xff"),
+        ("application/x-www-form-urlencoded", b"a=1&" * 1001),
+        ("multipart/form-data; boundary=b", b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n' * 1001 + b"--b--\r\n"),
+        ("multipart/form-data; boundary=b", b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n' * 100_000 + b"--b--\r\n"),
     ]:
         res = client.post("/params/login", content=body, headers={"content-type": content_type})
         assert res.status_code == 400, (content_type, res.text)

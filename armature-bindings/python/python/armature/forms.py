@@ -12,6 +12,7 @@ assert fields == {"user": ["ann"], "tag": ["a", "b"]}
 from __future__ import annotations
 
 import io
+import re
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Optional, Union
@@ -70,11 +71,18 @@ Value = Union[str, UploadFile]
 _URLENCODED = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
 
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
+
+# At most this many fields (and as many files) in one form, as Starlette: parsing is Python
+# work, and a 16 MiB body of empty fields would otherwise keep the loop busy.
+MAX_FIELDS = 1000
+
 
 def parse(content_type: Optional[str], body: bytes) -> dict[str, list[Value]]:
     """The fields of a form body, each name's values in order. A file part of a multipart
     body is an `UploadFile`; every other value is text. An empty body is an empty form whatever
-    its type; a body that is not a form is refused with `415`, a malformed one with `400`."""
+    its type; a body that is not a form is refused with `415`, a malformed one (or one of
+    more than `MAX_FIELDS` fields) with `400`."""
     if not body:
         return {}
     media = (content_type or "").split(";", 1)[0].strip().lower()
@@ -91,22 +99,37 @@ def _urlencoded(body: bytes) -> dict[str, list[Value]]:
     except UnicodeDecodeError:
         raise HTTPException(400, "malformed form body: not UTF-8") from None
     fields: dict[str, list[Value]] = {}
-    for name, value in parse_qsl(text, keep_blank_values=True):
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:
+        raise HTTPException(400, f"too many form fields (more than {MAX_FIELDS})") from None
+    for name, value in pairs:
         fields.setdefault(name, []).append(value)
     return fields
 
 
 def _multipart(content_type: str, body: bytes) -> dict[str, list[Value]]:
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
+    boundary = _BOUNDARY.search(content_type)
+    if boundary is None:
+        raise HTTPException(400, "malformed multipart/form-data body: no boundary in its Content-Type")
+    # Counted before parsing: the parser is Python, and slow on many small parts.
+    if body.count(b"--" + boundary.group(1).encode("latin-1", "replace")) > 2 * MAX_FIELDS + 1:
+        raise HTTPException(400, f"too many form fields (more than {MAX_FIELDS} fields and {MAX_FIELDS} files)")
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + body)
     if not message.is_multipart() or message.defects:
         raise HTTPException(400, "malformed multipart/form-data body")
     fields: dict[str, list[Value]] = {}
+    texts = files = 0
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if not isinstance(name, str):
             raise HTTPException(400, "malformed multipart/form-data body: a part without a name")
         payload = part.get_payload(decode=True) or b""
         filename = part.get_filename()
+        files += filename is not None
+        texts += filename is None
+        if texts > MAX_FIELDS or files > MAX_FIELDS:
+            raise HTTPException(400, f"too many form {'fields' if texts > MAX_FIELDS else 'files'} (more than {MAX_FIELDS})")
         if filename is not None:
             headers = {key.lower(): str(value) for key, value in part.items()}
             upload = UploadFile(io.BytesIO(payload), filename=filename, content_type=part.get_content_type(), headers=headers)
