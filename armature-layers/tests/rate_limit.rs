@@ -491,3 +491,97 @@ async fn without_ratelimit_headers_only_refusals_say_when_to_retry() {
     assert_eq!(header(refused.headers(), "retry-after"), Some("3600"));
     assert!(refused.headers().get("ratelimit").is_none());
 }
+
+/// Quotas at the edges of what the limiter represents: refused at build time with a typed
+/// error when they cannot be enforced as written, and otherwise enforced without overflow,
+/// with a `Retry-After` that is never early.
+#[tokio::test]
+async fn extreme_quotas_are_typed_errors_or_enforced_exactly() {
+    const YEAR: u64 = 365 * 24 * 3600;
+    let build = |quota: Quota| RateLimitLayer::builder().quota(quota).build().map(|_| ());
+    // More than one request per nanosecond would silently round to one per nanosecond.
+    assert_eq!(
+        build(Quota::new(u32::MAX, Duration::from_nanos(1))),
+        Err(RateLimitError::RateTooHigh {
+            count: u32::MAX,
+            period: Duration::from_nanos(1)
+        })
+    );
+    assert!(matches!(
+        build(Quota::new(2, Duration::from_nanos(1))),
+        Err(RateLimitError::RateTooHigh { .. })
+    ));
+    build(Quota::new(1, Duration::from_nanos(1))).unwrap();
+    // Longer than u64 nanoseconds: 1 per 1000 years, the longest Duration, and burst ×
+    // interval (or that plus one interval) past u64::MAX.
+    for quota in [
+        Quota::new(1, Duration::from_secs(1_000 * YEAR)),
+        Quota::new(1, Duration::MAX),
+        Quota::per_hour(1).burst(u32::MAX),
+        Quota::new(1, Duration::from_nanos(1 << 32)).burst(u32::MAX),
+    ] {
+        assert_eq!(
+            build(quota),
+            Err(RateLimitError::PeriodTooLong),
+            "{quota:?}"
+        );
+    }
+
+    // A tolerance just under u64::MAX nanoseconds, checked well after the clock's epoch:
+    // this used to overflow (a panic in debug builds) computing `remaining`.
+    let clock = ManualClock::new();
+    let store = MemoryStore::builder().clock(clock.clone()).build().unwrap();
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::new(1, Duration::from_nanos(u64::from(u32::MAX))).burst(u32::MAX))
+        .key_by_header("x-api-key")
+        .store(store)
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(counting_inner(Arc::default()));
+    clock.advance(Duration::from_secs(3_600));
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(with_key("k"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        header(res.headers(), "ratelimit"),
+        Some(r#""default";r=4294967294;t=5"#)
+    );
+
+    // One per 250 years, 200 years after the clock's epoch (TATs then run past u64::MAX
+    // nanoseconds): the refusal says 250 years, to the nanosecond, not a saturated shorter
+    // time (it used to say about 135 years).
+    let clock = ManualClock::new();
+    let store = MemoryStore::builder().clock(clock.clone()).build().unwrap();
+    let period = Duration::from_secs(250 * YEAR);
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::new(1, period))
+        .key_by_header("x-api-key")
+        .store(store)
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(counting_inner(Arc::default()));
+    clock.advance(Duration::from_secs(200 * YEAR));
+    let mut send = || svc.call(with_key("k"));
+    assert_eq!(send().await.unwrap().status(), StatusCode::OK);
+    let refused = send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let marker = *refused.extensions().get::<RateLimited>().unwrap();
+    assert_eq!(marker.retry_after(), period);
+    assert_eq!(
+        header(refused.headers(), "retry-after"),
+        Some(period.as_secs().to_string().as_str())
+    );
+    // Waiting a nanosecond less is still too early; waiting exactly that long is enough.
+    clock.advance(period - Duration::from_nanos(1));
+    assert_eq!(
+        send().await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    clock.advance(Duration::from_nanos(1));
+    assert_eq!(send().await.unwrap().status(), StatusCode::OK);
+}

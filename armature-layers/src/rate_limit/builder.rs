@@ -200,7 +200,8 @@ impl RateLimitBuilder {
     ///
     /// # Errors
     ///
-    /// A [`RateLimitError`] for a missing or zero quota or burst, an invalid trusted proxy,
+    /// A [`RateLimitError`] for a missing or zero quota or burst, a quota finer than one
+    /// request per nanosecond or longer than 584 years of nanoseconds, an invalid trusted proxy,
     /// IPv6 prefix, header name or policy name, or trusted proxies without client-IP keys.
     pub fn build(self) -> Result<RateLimitLayer, RateLimitError> {
         let quota = self.quota.ok_or(RateLimitError::NoQuota)?;

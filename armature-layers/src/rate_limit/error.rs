@@ -1,6 +1,7 @@
 //! [`RateLimitError`]: a rate-limit configuration that cannot work.
 
 use std::fmt;
+use std::time::Duration;
 
 /// Returned by the builders, never a panic; each message says what to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,14 @@ pub enum RateLimitError {
     ZeroBurst,
     /// The period (or burst × emission interval) does not fit in 584 years of nanoseconds.
     PeriodTooLong,
+    /// More than one request per nanosecond, the limiter's resolution: the emission interval
+    /// would round up to 1 ns and silently admit up to `count` times fewer requests.
+    RateTooHigh {
+        /// The quota's count.
+        count: u32,
+        /// The quota's period.
+        period: Duration,
+    },
     /// A store with no room (`max_keys`, `shards` or `pool_size` of zero).
     ZeroCapacity,
     /// A Redis timeout of zero.
@@ -59,6 +68,11 @@ impl fmt::Display for RateLimitError {
             RateLimitError::PeriodTooLong => {
                 f.write_str("the rate-limit period (or burst × interval) is too long to represent")
             }
+            RateLimitError::RateTooHigh { count, period } => write!(
+                f,
+                "a rate-limit quota of {count} per {period:?} is more than one request per \
+                 nanosecond, which the limiter cannot represent (was the period meant in other units?)"
+            ),
             RateLimitError::ZeroCapacity => {
                 f.write_str("a rate-limit store needs at least one key, shard and connection")
             }

@@ -25,6 +25,10 @@ impl Gcra {
         let tolerance = interval
             .checked_mul(u64::from(burst))
             .ok_or(RateLimitError::PeriodTooLong)?;
+        // `decide` adds one interval to a TAT up to `tolerance` ahead of now.
+        tolerance
+            .checked_add(interval)
+            .ok_or(RateLimitError::PeriodTooLong)?;
         Ok(Gcra {
             interval,
             tolerance,
@@ -35,28 +39,32 @@ impl Gcra {
     /// Decides one request at `now` for a key whose theoretical arrival time is `tat` (`None`
     /// for a key never seen or forgotten, which is the same as a TAT in the past). Returns the
     /// decision and, when admitted, the TAT to store.
+    ///
+    /// Computed relative to `now`, so nothing overflows whatever the quota: `ahead` is at most
+    /// `tolerance + interval`, which `new` checked fits.
     pub(crate) fn decide(&self, tat: Option<u64>, now: u64) -> (Decision, Option<u64>) {
-        let tat = tat.unwrap_or(now).max(now);
-        let new_tat = tat.saturating_add(self.interval);
-        let allow_at = new_tat.saturating_sub(self.tolerance);
-        if now < allow_at {
+        // How far the key's TAT runs ahead of now (0 when in the past or unknown)...
+        let behind = tat.map_or(0, |tat| tat.saturating_sub(now));
+        // ...and would after admitting this request.
+        let ahead = behind.saturating_add(self.interval);
+        if ahead > self.tolerance {
             let decision = Decision {
                 allowed: false,
                 remaining: 0,
-                reset: Duration::from_nanos(tat - now),
-                retry_after: Duration::from_nanos(allow_at - now),
+                reset: Duration::from_nanos(behind),
+                retry_after: Duration::from_nanos(ahead - self.tolerance),
                 store_unavailable: false,
             };
             return (decision, None);
         }
         let decision = Decision {
             allowed: true,
-            remaining: (now + self.tolerance - new_tat) / self.interval,
-            reset: Duration::from_nanos(new_tat - now),
+            remaining: (self.tolerance - ahead) / self.interval,
+            reset: Duration::from_nanos(ahead),
             retry_after: Duration::ZERO,
             store_unavailable: false,
         };
-        (decision, Some(new_tat))
+        (decision, Some(now.saturating_add(ahead)))
     }
 }
 
