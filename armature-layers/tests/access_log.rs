@@ -245,3 +245,37 @@ async fn a_body_dropped_after_its_last_frame_is_complete_not_aborted() {
     let lines = out.lines();
     assert!(lines[0].ends_with("peer=10.1.2.3:4567"), "{}", lines[0]);
 }
+
+/// Without `RequestIdLayer` the line's id comes from the client's `x-request-id`; one the
+/// layer would refuse (a space, a tab, over 128 characters) is logged as `-`, so a client
+/// cannot forge the line's other fields or make it arbitrarily long.
+#[tokio::test]
+async fn a_client_request_id_cannot_forge_fields_or_bloat_the_line() {
+    let out = Shared::default();
+    let log = AccessLog::new(out.clone()).flush_interval(Duration::from_secs(3600));
+    let mut svc = Logger::default().write_to(log.clone()).layer(router());
+    let long = "x".repeat(64 * 1024);
+    let ids = [
+        "gw-7 peer=6.6.6.6:1 outcome=ok",
+        "tab\there",
+        long.as_str(),
+        "gateway-42",
+    ];
+    for id in ids {
+        let mut req = request("/users/7");
+        req.headers_mut()
+            .insert("x-request-id", id.parse().unwrap());
+        let res = svc.ready().await.unwrap().call(req).await.unwrap();
+        res.into_body().collect().await.unwrap();
+    }
+    log.flush().unwrap();
+    let lines = out.lines();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for line in &lines[..3] {
+        assert!(line.contains(" rid=- peer=10.1.2.3:4567"), "{line}");
+        assert_eq!(line.matches("peer=").count(), 1, "{line}");
+        assert!(line.len() < 200, "{} bytes", line.len());
+    }
+    // A well-formed id (a gateway's) is still logged.
+    assert!(lines[3].contains(" rid=gateway-42 peer="), "{}", lines[3]);
+}

@@ -73,7 +73,13 @@ impl Record {
     ) -> Self {
         let request_id = match req.extensions().get::<RequestId>() {
             Some(id) => Some(id.header_value().clone()),
-            None => req.headers().get("x-request-id").cloned(),
+            // Without the layer, a client's header, so only an id the layer would accept:
+            // one with spaces could forge the line's other fields (`rid=x peer=6.6.6.6`).
+            None => req
+                .headers()
+                .get("x-request-id")
+                .filter(|id| RequestId::is_valid(id))
+                .cloned(),
         };
         Record {
             level,
