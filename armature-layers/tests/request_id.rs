@@ -98,7 +98,7 @@ async fn hostile_incoming_ids_are_replaced_and_never_duplicated() {
         let ext = req.extensions().get::<RequestId>().unwrap().to_string();
         assert_eq!(
             fields,
-            [ext.clone()],
+            std::slice::from_ref(&ext),
             "the inner service sees one field, the id"
         );
         Ok::<_, Infallible>(Response::new(ext))
