@@ -372,3 +372,120 @@ fn child_server() {
         server.serve(app).await.unwrap();
     });
 }
+
+/// A "Redis" that accepts connections and never answers (a hung server, a black-holed
+/// network), counting the connections it is offered.
+struct Blackhole {
+    port: u16,
+    connections: Arc<AtomicUsize>,
+}
+
+impl Blackhole {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&connections);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                counter.fetch_add(1, Ordering::SeqCst);
+                // Read and drop whatever is sent; never answer.
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+                });
+            }
+        });
+        Blackhole { port, connections }
+    }
+}
+
+/// While Redis does not answer, the requests after a failure are decided by the failure
+/// policy without asking Redis (so without waiting for the timeout) until the retry
+/// interval has passed. Before, every request opened a connection to the hung server and
+/// waited the whole timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failure_requests_do_not_wait_for_a_hung_redis() {
+    let hung = Blackhole::start();
+    let store = RedisStore::builder(format!("redis://127.0.0.1:{}/", hung.port))
+        .timeout(Duration::from_millis(500))
+        .retry_interval(Duration::from_secs(3600))
+        .on_failure(FailurePolicy::Closed)
+        .build()
+        .unwrap();
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(100))
+        .key_by_header("x-api-key")
+        .store(store)
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut svc = layer.layer(inner(Arc::clone(&calls)));
+    // The first request asks Redis and gives up after the timeout.
+    for i in 0..21 {
+        let res = send_within(&mut svc, with_key(&format!("k{i}"))).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "request {i}");
+        let marker = res.extensions().get::<RateLimited>().unwrap();
+        assert!(marker.store_unavailable(), "request {i}");
+        assert!(!res.headers().contains_key("ratelimit"), "request {i}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "fail closed calls nothing");
+    // One connection for the first request (redis-rs may also reconnect in the background),
+    // not one or more per request.
+    let connections = hung.connections.load(Ordering::SeqCst);
+    assert!(
+        (1..=3).contains(&connections),
+        "{connections} connections for 21 requests"
+    );
+}
+
+/// Redis down when the application starts: the layer builds and serves (failing open),
+/// and limits once Redis comes up, without a restart of the application.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_at_start_fails_open_then_limits_once_it_is_up() {
+    let mut redis = RedisServer::start();
+    redis.kill();
+    let store = RedisStore::builder(redis.url())
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    assert!(store.ping().await.is_err(), "nothing listens yet");
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(1))
+        .key_by_header("x-api-key")
+        .store(store)
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(inner(Arc::default()));
+    for _ in 0..5 {
+        let res = send_within(&mut svc, with_key("k")).await;
+        assert_eq!(res.status(), StatusCode::OK, "fail open");
+        assert!(!res.headers().contains_key("ratelimit"));
+    }
+    redis.restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let res = send_within(&mut svc, with_key("k")).await;
+        if res.headers().contains_key("ratelimit") {
+            assert_eq!(
+                res.status(),
+                StatusCode::OK,
+                "the key's first counted request"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "limiting did not start within 30 s of Redis coming up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let res = send_within(&mut svc, with_key("k")).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(!res
+        .extensions()
+        .get::<RateLimited>()
+        .unwrap()
+        .store_unavailable());
+}

@@ -109,9 +109,10 @@
 //!   loses nothing.
 //! * [`RedisStore`]: one atomic Lua script per decision on Redis' own clock, over a pool of
 //!   reconnecting multiplexed connections, so several processes enforce one combined limit.
-//!   While Redis is unreachable each request is decided within the timeout by the
-//!   [`FailurePolicy`] (open by default), logged once, and limiting resumes when Redis
-//!   returns.
+//!   While Redis is unreachable requests are decided by the [`FailurePolicy`] (open by
+//!   default): after a failure at once, without asking Redis, except one request per
+//!   [`retry_interval`](RedisStoreBuilder::retry_interval), which waits at most the timeout;
+//!   it is logged once, and limiting resumes when Redis returns.
 //!
 //! # Responses
 //!

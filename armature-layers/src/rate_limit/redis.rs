@@ -1,13 +1,13 @@
 //! [`RedisStore`]: one limit shared by every process that talks to the same Redis.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-use super::clock::Clock;
+use super::clock::{Clock, SystemClock};
 use super::gcra::{Decision, Gcra};
 use super::RateLimitError;
 
@@ -62,8 +62,12 @@ pub enum FailurePolicy {
 ///
 /// **When Redis is unreachable** (refused, reset, or slower than
 /// [`timeout`](RedisStoreBuilder::timeout), default 100 ms) the request is decided by the
-/// [`FailurePolicy`] at once; the first failure is logged at `warn`, the recovery at `info`,
-/// and limiting resumes by itself when Redis answers again. Nothing waits longer than the
+/// [`FailurePolicy`]. Then, for the [`retry_interval`](RedisStoreBuilder::retry_interval)
+/// (default 250 ms), every request is decided by the policy at once, without asking Redis;
+/// after it, one request asks Redis again (waiting at most the timeout) while the others
+/// still do not wait. So during an outage only about one request per retry interval pays
+/// the timeout, and limiting resumes within about a retry interval of Redis answering. The
+/// first failure is logged at `warn`, the recovery at `info`. Nothing waits longer than the
 /// timeout and nothing panics.
 ///
 /// ```
@@ -95,6 +99,9 @@ struct Inner {
     prefix: String,
     clock: Option<Arc<dyn Clock>>,
     down: AtomicBool,
+    retry_interval: u64,
+    /// While `down`: when (on [`SystemClock`]) the next request may ask Redis again.
+    retry_at: AtomicU64,
 }
 
 impl RedisStore {
@@ -107,6 +114,7 @@ impl RedisStore {
             on_failure: FailurePolicy::Open,
             prefix: "armature:ratelimit:".to_owned(),
             clock: None,
+            retry_interval: Duration::from_millis(250),
         }
     }
 
@@ -147,9 +155,33 @@ impl RedisStore {
         Ok(pool[i].clone())
     }
 
+    /// Whether this request may ask Redis: always while it answers; after a failure, only
+    /// the first request once the retry interval has passed (it pushes the next try back).
+    fn may_ask(&self) -> bool {
+        let inner = &*self.inner;
+        if !inner.down.load(Ordering::Relaxed) {
+            return true;
+        }
+        let now = SystemClock.now_nanos();
+        let at = inner.retry_at.load(Ordering::Relaxed);
+        now >= at
+            && inner
+                .retry_at
+                .compare_exchange(
+                    at,
+                    now.saturating_add(inner.retry_interval),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+
     /// Decides one request for `key` under the limit named `policy`.
     pub(crate) async fn check(self, gcra: Gcra, policy: Arc<str>, key: Vec<u8>) -> Decision {
         let inner = &*self.inner;
+        if !self.may_ask() {
+            return Decision::unknown(inner.on_failure == FailurePolicy::Open, &gcra);
+        }
         let mut full_key = Vec::with_capacity(inner.prefix.len() + policy.len() + 1 + key.len());
         full_key.extend_from_slice(inner.prefix.as_bytes());
         full_key.extend_from_slice(policy.as_bytes());
@@ -192,6 +224,8 @@ impl RedisStore {
                 }
             }
             Err(err) => {
+                let retry_at = SystemClock.now_nanos().saturating_add(inner.retry_interval);
+                inner.retry_at.store(retry_at, Ordering::Relaxed);
                 if !inner.down.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
                         error = %err,
@@ -214,6 +248,7 @@ pub struct RedisStoreBuilder {
     on_failure: FailurePolicy,
     prefix: String,
     clock: Option<Arc<dyn Clock>>,
+    retry_interval: Duration,
 }
 
 impl RedisStoreBuilder {
@@ -227,6 +262,25 @@ impl RedisStoreBuilder {
     /// 100 ms). Also the connect and response timeouts of the connections.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// After Redis failed to answer, how long every request is decided by the
+    /// [`FailurePolicy`] without asking Redis (default 250 ms); then one request asks again.
+    /// Zero asks Redis on every request, each then waiting up to the timeout during an outage.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use armature_layers::rate_limit::RedisStore;
+    ///
+    /// let store = RedisStore::builder("redis://127.0.0.1:6379/")
+    ///     .timeout(Duration::from_millis(50))
+    ///     .retry_interval(Duration::from_secs(1))
+    ///     .build()?;
+    /// # Ok::<_, armature_layers::rate_limit::RateLimitError>(())
+    /// ```
+    pub fn retry_interval(mut self, interval: Duration) -> Self {
+        self.retry_interval = interval;
         self
     }
 
@@ -285,6 +339,8 @@ impl RedisStoreBuilder {
                 prefix: self.prefix,
                 clock: self.clock,
                 down: AtomicBool::new(false),
+                retry_interval: u64::try_from(self.retry_interval.as_nanos()).unwrap_or(u64::MAX),
+                retry_at: AtomicU64::new(0),
             }),
         })
     }
@@ -296,6 +352,10 @@ impl fmt::Debug for RedisStore {
             .field("pool_size", &self.inner.pool_size)
             .field("timeout", &self.inner.timeout)
             .field("on_failure", &self.inner.on_failure)
+            .field(
+                "retry_interval",
+                &Duration::from_nanos(self.inner.retry_interval),
+            )
             .field("prefix", &self.inner.prefix)
             .finish_non_exhaustive()
     }
@@ -308,6 +368,7 @@ impl fmt::Debug for RedisStoreBuilder {
             .field("pool_size", &self.pool_size)
             .field("timeout", &self.timeout)
             .field("on_failure", &self.on_failure)
+            .field("retry_interval", &self.retry_interval)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
