@@ -11,35 +11,58 @@ use super::clock::{Clock, SystemClock};
 use super::gcra::{Decision, Gcra};
 use super::RateLimitError;
 
-/// GCRA in one server-side step, so concurrent decisions on a key never race. Times are in
-/// microseconds (doubles: exact to a quarter microsecond for today's dates). The TAT is stored
-/// with `%.17g` so it reads back bit for bit, and expires when it would be in the past (a
-/// replenished key is the same as a missing one).
+/// GCRA in one server-side step, so concurrent decisions on a key never race, in integer
+/// nanoseconds like the in-process store. Lua's numbers are doubles, exact only to 2^53, so a
+/// time is kept as whole seconds and nanoseconds (the TAT is stored as `"<s>:<ns>"`) and the
+/// arithmetic is done on differences from now, which are exact up to 104 days (beyond that,
+/// off by at most a few nanoseconds, against intervals of hours). The key expires when its
+/// TAT would be in the past (a replenished key is the same as a missing one). A TAT in the
+/// earlier format (microseconds as one double) is still read.
 ///
-/// KEYS[1] the key; ARGV: emission interval, tolerance, and the time (empty: Redis `TIME`).
-/// Returns {admitted (0/1), remaining, µs until fully replenished, µs until retry}.
+/// KEYS[1] the key; ARGV: emission interval and tolerance in nanoseconds, and the time as
+/// seconds and nanoseconds (both empty: Redis `TIME`).
+/// Returns {admitted (0/1), remaining, µs until fully replenished, µs until retry}, the
+/// microseconds rounded up.
 const SCRIPT: &str = r"
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
+local now_s = tonumber(ARGV[3])
+local now_n = tonumber(ARGV[4])
 local slack = 0
-if now ~= nil then
+if now_s ~= nil then
   -- A client clock: Redis still expires keys on its own, so never before 60 s.
   slack = 60000
 else
   local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  now_s = tonumber(t[1])
+  now_n = tonumber(t[2]) * 1000
 end
-local tat = tonumber(redis.call('GET', KEYS[1]))
-if tat == nil or tat < now then tat = now end
-local new_tat = tat + interval
-local allow_at = new_tat - tolerance
-if now < allow_at then
-  return {0, 0, math.ceil(tat - now), math.ceil(allow_at - now)}
+local behind = 0
+local stored = redis.call('GET', KEYS[1])
+if stored then
+  local tat_s, tat_n = string.match(stored, '^(%d+):(%d+)$')
+  if tat_s then
+    behind = (tonumber(tat_s) - now_s) * 1e9 + (tonumber(tat_n) - now_n)
+  elseif tonumber(stored) then
+    behind = (tonumber(stored) - (now_s * 1e6 + now_n / 1000)) * 1000
+  end
+  if behind < 0 then behind = 0 end
 end
-redis.call('SET', KEYS[1], string.format('%.17g', new_tat), 'PX',
-  math.max(1, math.ceil((new_tat - now) / 1000)) + slack)
-return {1, math.floor((now + tolerance - new_tat) / interval + 1e-9), math.ceil(new_tat - now), 0}
+local ahead = behind + interval
+if ahead > tolerance then
+  return {0, 0, math.ceil(behind / 1000), math.ceil((ahead - tolerance) / 1000)}
+end
+local ahead_s = math.floor(ahead / 1e9)
+local tat_s = now_s + ahead_s
+local tat_n = now_n + math.ceil(ahead - ahead_s * 1e9)
+while tat_n >= 1e9 do
+  tat_s = tat_s + 1
+  tat_n = tat_n - 1e9
+end
+if tat_n < 0 then tat_n = 0 end
+redis.call('SET', KEYS[1], string.format('%d:%d', tat_s, tat_n), 'PX',
+  math.max(1, math.ceil(ahead / 1e6)) + slack)
+return {1, math.floor((tolerance - ahead) / interval), math.ceil(ahead / 1000), 0}
 ";
 
 /// What the layer does when Redis cannot answer within the timeout.
@@ -187,17 +210,18 @@ impl RedisStore {
         full_key.extend_from_slice(policy.as_bytes());
         full_key.push(b':');
         full_key.extend_from_slice(&key);
-        let now = inner
-            .clock
-            .as_ref()
-            .map(|c| format!("{}", c.now_nanos() as f64 / 1_000.0))
-            .unwrap_or_default();
         let mut invocation = inner.script.prepare_invoke();
         invocation
             .key(full_key)
-            .arg(format!("{}", gcra.interval as f64 / 1_000.0))
-            .arg(format!("{}", gcra.tolerance as f64 / 1_000.0))
-            .arg(now);
+            .arg(gcra.interval)
+            .arg(gcra.tolerance);
+        match &inner.clock {
+            Some(clock) => {
+                let now = clock.now_nanos();
+                invocation.arg(now / 1_000_000_000).arg(now % 1_000_000_000)
+            }
+            None => invocation.arg("").arg(""),
+        };
         let outcome = match self.connection() {
             Ok(mut con) => {
                 let call = invocation.invoke_async::<(i64, i64, i64, i64)>(&mut con);
