@@ -585,3 +585,51 @@ async fn extreme_quotas_are_typed_errors_or_enforced_exactly() {
     clock.advance(Duration::from_nanos(1));
     assert_eq!(send().await.unwrap().status(), StatusCode::OK);
 }
+
+/// Behind a trusted proxy that appends to the client's own `X-Forwarded-For` field, bytes
+/// that are not text in the client's part (left) do not hide the address the proxy
+/// appended (right). Before, the whole field was dropped and such clients were all keyed as
+/// the proxy, sharing one budget: one client could exhaust it for the others.
+#[tokio::test]
+async fn non_text_bytes_left_of_the_proxys_hop_do_not_hide_it() {
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(1))
+        .trust_proxies(["10.0.0.0/8"])
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(counting_inner(Arc::default()));
+    let through_proxy = |field: &[u8]| {
+        let mut req = Request::get("/").body(()).unwrap();
+        req.headers_mut().insert(
+            "x-forwarded-for",
+            http::HeaderValue::from_bytes(field).unwrap(),
+        );
+        req.extensions_mut()
+            .insert(SocketAddr::from(([10, 0, 0, 2], 40000)));
+        req
+    };
+    let first = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(through_proxy(b"\x80\xff, 198.51.100.7"))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let other_client = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(through_proxy(b"caf\xc3\xa9 \xfe, 198.51.100.8, 10.1.1.1"))
+        .await
+        .unwrap();
+    assert_eq!(other_client.status(), StatusCode::OK, "a budget of its own");
+    let first_again = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(through_proxy(b"\x81, 198.51.100.7"))
+        .await
+        .unwrap();
+    assert_eq!(first_again.status(), StatusCode::TOO_MANY_REQUESTS);
+}
