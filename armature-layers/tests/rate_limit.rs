@@ -633,3 +633,66 @@ async fn non_text_bytes_left_of_the_proxys_hop_do_not_hide_it() {
         .unwrap();
     assert_eq!(first_again.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// Collects the messages of `warn` events from the rate limiter.
+#[derive(Clone, Default)]
+struct Warnings(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message<'a>(&'a mut String);
+        impl tracing::field::Visit for Message<'_> {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    *self.0 = format!("{value:?}");
+                }
+            }
+        }
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut message = String::new();
+            event.record(&mut Message(&mut message));
+            self.0.lock().unwrap().push(message);
+        }
+    }
+}
+
+/// Keyed by client IP under a server that sets no `SocketAddr` (axum, tonic, a test), no
+/// request is limited: documented, and now also logged, once per layer, instead of
+/// passing silently. Keyed by a header, a request without it is by design and not logged.
+#[test]
+fn requests_without_a_peer_address_are_passed_and_logged_once() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let warnings = Warnings::default();
+    let subscriber = tracing_subscriber::registry().with(warnings.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        rt.block_on(async {
+            let by_ip = RateLimitLayer::builder()
+                .quota(Quota::per_hour(1))
+                .build()
+                .unwrap();
+            let mut svc = by_ip.layer(counting_inner(Arc::default()));
+            for _ in 0..3 {
+                let req = Request::get("/").body(()).unwrap();
+                let res = svc.ready().await.unwrap().call(req).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+            }
+            let by_header = RateLimitLayer::builder()
+                .quota(Quota::per_hour(1))
+                .key_by_header("x-api-key")
+                .build()
+                .unwrap();
+            let mut svc = by_header.layer(counting_inner(Arc::default()));
+            for _ in 0..3 {
+                let req = Request::get("/").body(()).unwrap();
+                let res = svc.ready().await.unwrap().call(req).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+            }
+        })
+    });
+    let warnings = warnings.0.lock().unwrap().clone();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("SocketAddr"), "{}", warnings[0]);
+}

@@ -1,6 +1,7 @@
 //! [`RateLimitBuilder`]: the configuration, checked by [`RateLimitBuilder::build`].
 
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use http::header::HeaderName;
@@ -63,8 +64,9 @@ impl RateLimitBuilder {
     /// Keys requests by client IP (the default): the `std::net::SocketAddr` that
     /// armature-server puts in the request's extensions, or behind
     /// [`trust_proxies`](RateLimitBuilder::trust_proxies) the forwarded address. Requests
-    /// without a `SocketAddr` extension are not limited (under axum or tonic, use
-    /// [`key_by`](RateLimitBuilder::key_by) with their connection-info types).
+    /// without a `SocketAddr` extension are not limited, and the first is logged at `warn`
+    /// (under axum or tonic, use [`key_by`](RateLimitBuilder::key_by) with their
+    /// connection-info types).
     pub fn key_by_client_ip(mut self) -> Self {
         self.key = KeyChoice::ClientIp;
         self
@@ -252,6 +254,7 @@ impl RateLimitBuilder {
             key,
             store,
             headers,
+            warned_no_peer: AtomicBool::new(false),
         }))
     }
 }

@@ -65,7 +65,8 @@
 //! * **Your function** of the request head: [`key_by`](RateLimitBuilder::key_by).
 //!
 //! A request without a key (no peer address, no such header, or your function returns
-//! `None`) is passed through unlimited and without headers.
+//! `None`) is passed through unlimited and without headers. Keyed by client IP, the first
+//! one is logged at `warn`: it means the server sets no peer address, so nothing is limited.
 //!
 //! # Per-route quotas
 //!

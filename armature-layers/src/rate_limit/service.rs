@@ -39,6 +39,7 @@ where
         let config = &self.config;
         let (req, key) = config.key.key_of(req);
         let Some(key) = key else {
+            config.unkeyed();
             return ResponseFuture::unlimited(self.inner.call(req));
         };
         match &config.store {
