@@ -106,17 +106,15 @@ impl Decision {
     }
 
     /// The decision taken without a store (Redis unreachable): admitted or refused per the
-    /// failure policy, with no meaningful counters.
-    pub(crate) fn unknown(allowed: bool, gcra: &Gcra) -> Self {
+    /// failure policy, with no meaningful counters. A refusal says to retry after `retry`
+    /// (when the store will be asked again), not after the quota's interval, which would
+    /// send clients away for as long as an hour or a day for a blip of Redis.
+    pub(crate) fn unknown(allowed: bool, retry: Duration) -> Self {
         Decision {
             allowed,
             remaining: 0,
             reset: Duration::ZERO,
-            retry_after: if allowed {
-                Duration::ZERO
-            } else {
-                Duration::from_nanos(gcra.interval)
-            },
+            retry_after: if allowed { Duration::ZERO } else { retry },
             store_unavailable: true,
         }
     }

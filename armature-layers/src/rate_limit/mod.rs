@@ -131,7 +131,9 @@
 //!   gRPC clients report as that status rather than as a transport error.
 //! * **Redis unreachable**: with [`FailurePolicy::Open`] the inner response without
 //!   `RateLimit` headers; with [`FailurePolicy::Closed`] a 429 (or gRPC 8) whose
-//!   [`RateLimited::store_unavailable`] is true.
+//!   [`RateLimited::store_unavailable`] is true, and whose `Retry-After` is when Redis will be
+//!   asked again (the store's [`retry_interval`](RedisStoreBuilder::retry_interval), at
+//!   least 1 s), not the quota's interval.
 
 mod body;
 mod builder;

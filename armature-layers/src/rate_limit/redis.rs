@@ -199,11 +199,19 @@ impl RedisStore {
                 .is_ok()
     }
 
+    /// The failure policy's decision. A refusal's `Retry-After` is the retry interval, at
+    /// least a second: when Redis will be asked again.
+    fn unavailable(&self) -> Decision {
+        let inner = &*self.inner;
+        let retry = Duration::from_nanos(inner.retry_interval).max(Duration::from_secs(1));
+        Decision::unknown(inner.on_failure == FailurePolicy::Open, retry)
+    }
+
     /// Decides one request for `key` under the limit named `policy`.
     pub(crate) async fn check(self, gcra: Gcra, policy: Arc<str>, key: Vec<u8>) -> Decision {
         let inner = &*self.inner;
         if !self.may_ask() {
-            return Decision::unknown(inner.on_failure == FailurePolicy::Open, &gcra);
+            return self.unavailable();
         }
         let mut full_key = Vec::with_capacity(inner.prefix.len() + policy.len() + 1 + key.len());
         full_key.extend_from_slice(inner.prefix.as_bytes());
@@ -257,7 +265,7 @@ impl RedisStore {
                         "rate limit: Redis unreachable; deciding by the failure policy until it answers"
                     );
                 }
-                Decision::unknown(inner.on_failure == FailurePolicy::Open, &gcra)
+                self.unavailable()
             }
         }
     }
@@ -292,6 +300,8 @@ impl RedisStoreBuilder {
     /// After Redis failed to answer, how long every request is decided by the
     /// [`FailurePolicy`] without asking Redis (default 250 ms); then one request asks again.
     /// Zero asks Redis on every request, each then waiting up to the timeout during an outage.
+    /// With [`FailurePolicy::Closed`], refusals say to retry after this interval (at least
+    /// 1 s).
     ///
     /// ```
     /// use std::time::Duration;
