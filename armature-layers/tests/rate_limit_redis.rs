@@ -595,3 +595,46 @@ async fn tats_in_the_earlier_format_are_still_read() {
     let res = send_within(&mut svc, with_key("old")).await;
     assert_eq!(res.headers()["ratelimit"], r#""default";r=5;t=30"#);
 }
+
+/// Keys are sent to Redis as binary-safe arguments, never spliced into a command: keys with
+/// CR LF, spaces and RESP syntax (as a key function may return) are limited each on their
+/// own, and run nothing (the other budgets survive).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_with_protocol_bytes_are_plain_keys() {
+    let redis = RedisServer::start();
+    let store = RedisStore::builder(redis.url())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(1))
+        .key_by(|head| {
+            head.headers
+                .get("x-api-key")
+                .map(|k| String::from_utf8_lossy(k.as_bytes()).replace("\\r\\n", "\r\n"))
+        })
+        .store(store)
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(inner(Arc::default()));
+    let res = send_within(&mut svc, with_key("victim")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    for key in [
+        "x\\r\\nFLUSHALL\\r\\n",
+        "*1\\r\\n$8\\r\\nFLUSHALL\\r\\n",
+        "a b c",
+        "x\\r\\nFLUSHALL\\r\\nand then more than 31 bytes",
+    ] {
+        let res = send_within(&mut svc, with_key(key)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{key}");
+        let res = send_within(&mut svc, with_key(key)).await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "{key}");
+    }
+    let res = send_within(&mut svc, with_key("victim")).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "its budget survived"
+    );
+    assert_eq!(redis_command(&redis, &["DBSIZE"]), ":5\r\n");
+}
