@@ -696,3 +696,30 @@ fn requests_without_a_peer_address_are_passed_and_logged_once() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0].contains("SocketAddr"), "{}", warnings[0]);
 }
+
+/// Trusting every address as a proxy would let any client choose its own key (the leftmost
+/// `X-Forwarded-For` entry, which it writes): a fresh budget per request. It is a build
+/// error, however it is written.
+#[test]
+fn trusting_every_address_is_a_build_error() {
+    for proxy in [" 0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96"] {
+        let err = RateLimitLayer::builder()
+            .quota(Quota::per_second(5))
+            .trust_proxies(["10.0.0.0/8", proxy])
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RateLimitError::TrustsEveryAddress {
+                proxy: proxy.to_owned()
+            }
+        );
+        assert!(err.to_string().contains("every address"), "{err}");
+    }
+    // Broad, but not everything: still the user's call.
+    RateLimitLayer::builder()
+        .quota(Quota::per_second(5))
+        .trust_proxies(["0.0.0.0/1", "::/1"])
+        .build()
+        .unwrap();
+}

@@ -203,7 +203,8 @@ impl RateLimitBuilder {
     /// # Errors
     ///
     /// A [`RateLimitError`] for a missing or zero quota or burst, a quota finer than one
-    /// request per nanosecond or longer than 584 years of nanoseconds, an invalid trusted proxy,
+    /// request per nanosecond or longer than 584 years of nanoseconds, an invalid trusted proxy
+    /// or one that is every address (`0.0.0.0/0`, `::/0`),
     /// IPv6 prefix, header name or policy name, or trusted proxies without client-IP keys.
     pub fn build(self) -> Result<RateLimitLayer, RateLimitError> {
         let quota = self.quota.ok_or(RateLimitError::NoQuota)?;
@@ -226,9 +227,13 @@ impl RateLimitBuilder {
                 let trusted = self
                     .trusted
                     .iter()
-                    .map(|p| {
-                        parse_net(p)
-                            .ok_or_else(|| RateLimitError::InvalidProxy { proxy: p.clone() })
+                    .map(|p| match parse_net(p) {
+                        None => Err(RateLimitError::InvalidProxy { proxy: p.clone() }),
+                        // Every hop trusted: the client's own leftmost entry would be used.
+                        Some(net) if net.prefix_len() == 0 => {
+                            Err(RateLimitError::TrustsEveryAddress { proxy: p.clone() })
+                        }
+                        Some(net) => Ok(net),
                     })
                     .collect::<Result<_, _>>()?;
                 KeySource::ClientIp(ClientIp {

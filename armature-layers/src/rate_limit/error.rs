@@ -32,6 +32,13 @@ pub enum RateLimitError {
         /// The entry as given.
         proxy: String,
     },
+    /// A trusted proxy network of every address (`0.0.0.0/0`, `::/0`): every hop would be
+    /// trusted, so the key would be the leftmost `X-Forwarded-For` entry, which the client
+    /// writes, and any client could name a fresh key per request.
+    TrustsEveryAddress {
+        /// The entry as given.
+        proxy: String,
+    },
     /// An IPv6 prefix length above 128 or of zero.
     InvalidIpv6Prefix {
         /// The length as given.
@@ -82,6 +89,11 @@ impl fmt::Display for RateLimitError {
             RateLimitError::InvalidProxy { proxy } => write!(
                 f,
                 "invalid trusted proxy {proxy:?}: write an IP address (10.0.0.1) or a network (10.0.0.0/8)"
+            ),
+            RateLimitError::TrustsEveryAddress { proxy } => write!(
+                f,
+                "trusted proxy {proxy:?} is every address: clients could then choose their own \
+                 rate-limit key in the forwarding header; list only your proxies' addresses"
             ),
             RateLimitError::InvalidIpv6Prefix { prefix } => {
                 write!(f, "invalid IPv6 prefix length {prefix}: use 1 to 128")
