@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use armature_layers::rate_limit::{
-    FailurePolicy, ManualClock, MemoryStore, Quota, RateLimitLayer, RateLimited, RedisStore,
-    ResponseBody,
+    FailurePolicy, ManualClock, MemoryStore, Quota, RateLimitError, RateLimitLayer, RateLimited,
+    RedisStore, ResponseBody,
 };
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -637,4 +637,22 @@ async fn keys_with_protocol_bytes_are_plain_keys() {
         "its budget survived"
     );
     assert_eq!(redis_command(&redis, &["DBSIZE"]), ":5\r\n");
+}
+
+/// A pool size no deployment needs is a build error: the pool is opened at once on first
+/// use, and `usize::MAX` connections would exhaust memory there.
+#[test]
+fn absurd_pool_sizes_are_build_errors() {
+    for size in [RedisStore::MAX_POOL_SIZE + 1, 100_000, usize::MAX] {
+        let err = RedisStore::builder("redis://127.0.0.1:6379/")
+            .pool_size(size)
+            .build()
+            .unwrap_err();
+        assert_eq!(err, RateLimitError::PoolTooLarge { size });
+        assert!(err.to_string().contains("too large"), "{err}");
+    }
+    RedisStore::builder("redis://127.0.0.1:6379/")
+        .pool_size(RedisStore::MAX_POOL_SIZE)
+        .build()
+        .unwrap();
 }

@@ -25,6 +25,12 @@ pub enum RateLimitError {
     },
     /// A store with no room (`max_keys`, `shards` or `pool_size` of zero).
     ZeroCapacity,
+    /// A Redis connection pool larger than
+    /// [`RedisStore::MAX_POOL_SIZE`](super::RedisStore::MAX_POOL_SIZE).
+    PoolTooLarge {
+        /// The size as given.
+        size: usize,
+    },
     /// A Redis timeout of zero.
     ZeroTimeout,
     /// A trusted proxy that is neither an IP address nor a network in CIDR notation.
@@ -83,6 +89,12 @@ impl fmt::Display for RateLimitError {
             RateLimitError::ZeroCapacity => {
                 f.write_str("a rate-limit store needs at least one key, shard and connection")
             }
+            RateLimitError::PoolTooLarge { size } => write!(
+                f,
+                "a Redis pool of {size} connections is too large (at most {}); each connection \
+                 is multiplexed, so a few are plenty",
+                super::RedisStore::MAX_POOL_SIZE
+            ),
             RateLimitError::ZeroTimeout => {
                 f.write_str("a zero Redis timeout would fail every request; use e.g. 100 ms")
             }

@@ -128,6 +128,11 @@ struct Inner {
 }
 
 impl RedisStore {
+    /// The largest [`pool_size`](RedisStoreBuilder::pool_size). The pool is opened at once on
+    /// first use, each connection costing a few KiB: 100,000 of them stalled that first
+    /// request for 1.5 s and took 400 MB, and `usize::MAX` would exhaust memory.
+    pub const MAX_POOL_SIZE: usize = 1024;
+
     /// Configures a store for the Redis at `url` (`redis://host:port/db`).
     pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
         RedisStoreBuilder {
@@ -284,7 +289,9 @@ pub struct RedisStoreBuilder {
 }
 
 impl RedisStoreBuilder {
-    /// How many multiplexed connections to spread decisions over (default 2).
+    /// How many multiplexed connections to spread decisions over (default 2, at most
+    /// [`RedisStore::MAX_POOL_SIZE`]). Each carries many concurrent requests, so a handful
+    /// is plenty.
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size;
         self
@@ -344,11 +351,24 @@ impl RedisStoreBuilder {
     /// # Errors
     ///
     /// [`RateLimitError::Redis`] for a URL redis-rs does not accept,
-    /// [`RateLimitError::ZeroCapacity`] for a pool of zero connections, and
+    /// [`RateLimitError::ZeroCapacity`] for a pool of zero connections,
+    /// [`RateLimitError::PoolTooLarge`] for more than [`RedisStore::MAX_POOL_SIZE`], and
     /// [`RateLimitError::ZeroTimeout`] for a zero timeout.
+    ///
+    /// ```
+    /// use armature_layers::rate_limit::{RateLimitError, RedisStore};
+    ///
+    /// let err = RedisStore::builder("redis://127.0.0.1:6379/").pool_size(1 << 20).build().unwrap_err();
+    /// assert_eq!(err, RateLimitError::PoolTooLarge { size: 1 << 20 });
+    /// ```
     pub fn build(self) -> Result<RedisStore, RateLimitError> {
         if self.pool_size == 0 {
             return Err(RateLimitError::ZeroCapacity);
+        }
+        if self.pool_size > RedisStore::MAX_POOL_SIZE {
+            return Err(RateLimitError::PoolTooLarge {
+                size: self.pool_size,
+            });
         }
         if self.timeout.is_zero() {
             return Err(RateLimitError::ZeroTimeout);
