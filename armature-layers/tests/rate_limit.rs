@@ -723,3 +723,69 @@ fn trusting_every_address_is_a_build_error() {
         .build()
         .unwrap();
 }
+
+/// Keyed by a header, a request carrying it twice is refused with 400: otherwise a client
+/// could send its real key (which an authentication layer reading the last field accepts)
+/// plus a fresh one per request (which the limiter, reading the first, counted), and never
+/// be limited. gRPC calls get `INVALID_ARGUMENT`. No `Retry-After`, no `RateLimited`.
+#[tokio::test]
+async fn a_key_header_sent_twice_is_a_bad_request() {
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(1))
+        .key_by_header("x-api-key")
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut svc = layer.layer(counting_inner(Arc::clone(&calls)));
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(with_key("real"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    for n in 0..5 {
+        let req = Request::get("/")
+            .header("x-api-key", format!("fresh-{n}"))
+            .header("x-api-key", "real")
+            .body(())
+            .unwrap();
+        let res = svc.ready().await.unwrap().call(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "request {n}");
+        assert!(res.headers().get("retry-after").is_none());
+        assert!(res.extensions().get::<RateLimited>().is_none());
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert!(body.starts_with(b"Bad Request: "), "{body:?}");
+    }
+    let grpc = Request::post("/pkg.Svc/Call")
+        .header("content-type", "application/grpc")
+        .header("x-api-key", "a")
+        .header("x-api-key", "b")
+        .body(())
+        .unwrap();
+    let res = svc.ready().await.unwrap().call(grpc).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(header(res.headers(), "grpc-status"), Some("3"));
+    assert!(res
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .is_empty());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "only the first request was served"
+    );
+    // The real key's budget is untouched by the refused requests, and still spent.
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(with_key("real"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}

@@ -133,7 +133,10 @@ impl RateLimitBuilder {
 
     /// Keys requests by the value of this header, such as an API key. Requests without it
     /// are not limited (put an authentication layer in front, or key by a function that
-    /// falls back to the client address).
+    /// falls back to the client address). A request carrying it more than once is answered
+    /// `400 Bad Request` (gRPC: `INVALID_ARGUMENT`): another layer, such as your
+    /// authentication, might read a different one than the limiter, and a client could then
+    /// pair its real key with a fresh one per request.
     pub fn key_by_header(mut self, name: impl AsRef<str>) -> Self {
         self.key = KeyChoice::Header(name.as_ref().to_owned());
         self

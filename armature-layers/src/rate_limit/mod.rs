@@ -129,6 +129,9 @@
 //! * **Refused gRPC call** (`content-type: application/grpc...`): a trailers-only gRPC
 //!   answer — HTTP 200, `grpc-status: 8` (`RESOURCE_EXHAUSTED`), `grpc-message` — which
 //!   gRPC clients report as that status rather than as a transport error.
+//! * **Key header sent twice** ([`key_by_header`](RateLimitBuilder::key_by_header)): `400 Bad
+//!   Request` with a short `text/plain` message (gRPC: `grpc-status: 3`, `INVALID_ARGUMENT`),
+//!   since which one counts would be ambiguous. The inner service is not called.
 //! * **Redis unreachable**: with [`FailurePolicy::Open`] the inner response without
 //!   `RateLimit` headers; with [`FailurePolicy::Closed`] a 429 (or gRPC 8) whose
 //!   [`RateLimited::store_unavailable`] is true, and whose `Retry-After` is when Redis will be
