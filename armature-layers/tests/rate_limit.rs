@@ -789,3 +789,29 @@ async fn a_key_header_sent_twice_is_a_bad_request() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// Keyed by a header: an empty value is a key like any other (all empty-keyed requests
+/// share one budget, never an unlimited one), and a value that is not UTF-8 is keyed by its
+/// bytes, each limited on its own. Only a missing header passes unlimited, as documented.
+#[tokio::test]
+async fn empty_and_non_utf8_key_headers_are_limited() {
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(1))
+        .key_by_header("x-api-key")
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(counting_inner(Arc::default()));
+    let keyed = |value: &[u8]| {
+        let mut req = Request::get("/").body(()).unwrap();
+        req.headers_mut()
+            .insert("x-api-key", http::HeaderValue::from_bytes(value).unwrap());
+        req
+    };
+    for value in [&b""[..], b"\x80\xff", b"\x80\xfe", b"caf\xc3\xa9"] {
+        let first = svc.ready().await.unwrap().call(keyed(value)).await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK, "{value:?}");
+        let second = svc.ready().await.unwrap().call(keyed(value)).await.unwrap();
+        assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS, "{value:?}");
+        assert_eq!(header(second.headers(), "retry-after"), Some("3600"));
+    }
+}
