@@ -375,6 +375,9 @@ impl RedisStoreBuilder {
         }
         let client = redis::Client::open(self.url.as_str())
             .map_err(|err| RateLimitError::Redis(err.to_string()))?;
+        // The retry interval is timed on `SystemClock`: calibrated now, not on the request
+        // that first finds Redis down.
+        crate::ticks::warm_up();
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout))
             .set_response_timeout(Some(self.timeout))
