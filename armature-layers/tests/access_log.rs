@@ -279,3 +279,32 @@ async fn a_client_request_id_cannot_forge_fields_or_bloat_the_line() {
     // A well-formed id (a gateway's) is still logged.
     assert!(lines[3].contains(" rid=gateway-42 peer="), "{}", lines[3]);
 }
+
+/// With the `RequestIdLayer` *inside* the logger (a plausible ordering), the line carries
+/// the id that layer chose and echoed, not the untrusted one the client sent, which the
+/// layer replaced: else a client could put any id in the log, unrelated to its response.
+#[tokio::test]
+async fn with_request_ids_set_inside_the_line_has_the_echoed_id() {
+    let out = Shared::default();
+    let log = AccessLog::new(out.clone()).flush_interval(Duration::from_secs(3600));
+    let mut svc = ServiceBuilder::new()
+        .layer(Logger::default().write_to(log.clone()))
+        .layer(RequestIdLayer::new())
+        .service(router());
+    let mut req = request("/users/7");
+    req.headers_mut()
+        .insert("x-request-id", "forged-by-client".parse().unwrap());
+    let res = svc.ready().await.unwrap().call(req).await.unwrap();
+    let echoed = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(echoed, "forged-by-client");
+    res.into_body().collect().await.unwrap();
+    log.flush().unwrap();
+    let lines = out.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains(&format!(" rid={echoed} ")),
+        "{}",
+        lines[0]
+    );
+    assert!(!lines[0].contains("forged"), "{}", lines[0]);
+}
