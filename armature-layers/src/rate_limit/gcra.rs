@@ -94,7 +94,8 @@ impl Decision {
         self.reset
     }
 
-    /// For a refused request: how long until one would be admitted (zero when admitted).
+    /// For a refused request: how long until one would be admitted (zero when admitted); when
+    /// the store was unavailable, until it is asked again.
     pub fn retry_after(&self) -> Duration {
         self.retry_after
     }
