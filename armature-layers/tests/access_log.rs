@@ -245,3 +245,66 @@ async fn a_body_dropped_after_its_last_frame_is_complete_not_aborted() {
     let lines = out.lines();
     assert!(lines[0].ends_with("peer=10.1.2.3:4567"), "{}", lines[0]);
 }
+
+/// Without `RequestIdLayer` the line's id comes from the client's `x-request-id`; one the
+/// layer would refuse (a space, a tab, over 128 characters) is logged as `-`, so a client
+/// cannot forge the line's other fields or make it arbitrarily long.
+#[tokio::test]
+async fn a_client_request_id_cannot_forge_fields_or_bloat_the_line() {
+    let out = Shared::default();
+    let log = AccessLog::new(out.clone()).flush_interval(Duration::from_secs(3600));
+    let mut svc = Logger::default().write_to(log.clone()).layer(router());
+    let long = "x".repeat(64 * 1024);
+    let ids = [
+        "gw-7 peer=6.6.6.6:1 outcome=ok",
+        "tab\there",
+        long.as_str(),
+        "gateway-42",
+    ];
+    for id in ids {
+        let mut req = request("/users/7");
+        req.headers_mut()
+            .insert("x-request-id", id.parse().unwrap());
+        let res = svc.ready().await.unwrap().call(req).await.unwrap();
+        res.into_body().collect().await.unwrap();
+    }
+    log.flush().unwrap();
+    let lines = out.lines();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for line in &lines[..3] {
+        assert!(line.contains(" rid=- peer=10.1.2.3:4567"), "{line}");
+        assert_eq!(line.matches("peer=").count(), 1, "{line}");
+        assert!(line.len() < 200, "{} bytes", line.len());
+    }
+    // A well-formed id (a gateway's) is still logged.
+    assert!(lines[3].contains(" rid=gateway-42 peer="), "{}", lines[3]);
+}
+
+/// With the `RequestIdLayer` *inside* the logger (a plausible ordering), the line carries
+/// the id that layer chose and echoed, not the untrusted one the client sent, which the
+/// layer replaced: else a client could put any id in the log, unrelated to its response.
+#[tokio::test]
+async fn with_request_ids_set_inside_the_line_has_the_echoed_id() {
+    let out = Shared::default();
+    let log = AccessLog::new(out.clone()).flush_interval(Duration::from_secs(3600));
+    let mut svc = ServiceBuilder::new()
+        .layer(Logger::default().write_to(log.clone()))
+        .layer(RequestIdLayer::new())
+        .service(router());
+    let mut req = request("/users/7");
+    req.headers_mut()
+        .insert("x-request-id", "forged-by-client".parse().unwrap());
+    let res = svc.ready().await.unwrap().call(req).await.unwrap();
+    let echoed = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(echoed, "forged-by-client");
+    res.into_body().collect().await.unwrap();
+    log.flush().unwrap();
+    let lines = out.lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains(&format!(" rid={echoed} ")),
+        "{}",
+        lines[0]
+    );
+    assert!(!lines[0].contains("forged"), "{}", lines[0]);
+}

@@ -1172,3 +1172,69 @@ async fn an_empty_configuration_allows_no_cross_origin_request() {
     assert_eq!(calls, 1);
     assert!(cors_headers(res.headers()).is_empty());
 }
+
+/// A hostile client's preflights: a method that is no token, an empty one, request headers
+/// with bytes that are not text, odd spacing and empty items, and a list of 20,000 names.
+/// Each is answered by the layer (never forwarded) with 204, no panic, and grants only what
+/// the configuration allows: nothing for what is not listed, no `max-age` unless all passed.
+#[tokio::test]
+async fn hostile_preflights_are_answered_without_granting_anything_unlisted() {
+    let layer = app_layer();
+    let inner = Inner::default();
+    let preflight_bytes = |method: &[u8], headers: Option<&[u8]>| {
+        let mut req = Request::options("/r")
+            .header(header::ORIGIN, APP)
+            .body(())
+            .unwrap();
+        let h = req.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_bytes(method).unwrap(),
+        );
+        if let Some(headers) = headers {
+            h.insert(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                HeaderValue::from_bytes(headers).unwrap(),
+            );
+        }
+        req
+    };
+    for method in [&b"PUT /r"[..], b"", b"put", b"\x80PUT", b"PUT, DELETE"] {
+        let res = inner.send(&layer, preflight_bytes(method, None)).await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT, "{method:?}");
+        assert_eq!(h(&res, "access-control-allow-origin"), Some(APP));
+        assert_eq!(h(&res, "access-control-allow-methods"), None, "{method:?}");
+        assert_eq!(h(&res, "access-control-max-age"), None, "{method:?}");
+    }
+    // Odd spacing, case and empty items around listed names: allowed.
+    let res = inner
+        .send(
+            &layer,
+            preflight_bytes(b"PUT", Some(b" X-Api-Key ,, ,\tcontent-type ,")),
+        )
+        .await;
+    assert_eq!(
+        h(&res, "access-control-allow-methods"),
+        Some("GET, PUT, DELETE")
+    );
+    assert_eq!(
+        h(&res, "access-control-allow-headers"),
+        Some("x-api-key, content-type")
+    );
+    assert_eq!(h(&res, "access-control-max-age"), Some("600"));
+    // A name that is not text, or one unlisted name among 20,000: the headers are refused.
+    let many: String = (0..20_000).map(|i| format!("x-api-key, x-h{i},")).collect();
+    for headers in [&b"x-api-key, \x80\xff"[..], many.as_bytes()] {
+        let res = inner
+            .send(&layer, preflight_bytes(b"PUT", Some(headers)))
+            .await;
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        assert_eq!(
+            h(&res, "access-control-allow-methods"),
+            Some("GET, PUT, DELETE")
+        );
+        assert_eq!(h(&res, "access-control-allow-headers"), None);
+        assert_eq!(h(&res, "access-control-max-age"), None);
+    }
+    assert_eq!(inner.calls(), 0, "no preflight was forwarded");
+}

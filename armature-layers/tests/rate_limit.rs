@@ -491,3 +491,327 @@ async fn without_ratelimit_headers_only_refusals_say_when_to_retry() {
     assert_eq!(header(refused.headers(), "retry-after"), Some("3600"));
     assert!(refused.headers().get("ratelimit").is_none());
 }
+
+/// Quotas at the edges of what the limiter represents: refused at build time with a typed
+/// error when they cannot be enforced as written, and otherwise enforced without overflow,
+/// with a `Retry-After` that is never early.
+#[tokio::test]
+async fn extreme_quotas_are_typed_errors_or_enforced_exactly() {
+    const YEAR: u64 = 365 * 24 * 3600;
+    let build = |quota: Quota| RateLimitLayer::builder().quota(quota).build().map(|_| ());
+    // More than one request per nanosecond would silently round to one per nanosecond.
+    assert_eq!(
+        build(Quota::new(u32::MAX, Duration::from_nanos(1))),
+        Err(RateLimitError::RateTooHigh {
+            count: u32::MAX,
+            period: Duration::from_nanos(1)
+        })
+    );
+    assert!(matches!(
+        build(Quota::new(2, Duration::from_nanos(1))),
+        Err(RateLimitError::RateTooHigh { .. })
+    ));
+    build(Quota::new(1, Duration::from_nanos(1))).unwrap();
+    // Longer than u64 nanoseconds: 1 per 1000 years, the longest Duration, and burst ×
+    // interval (or that plus one interval) past u64::MAX.
+    for quota in [
+        Quota::new(1, Duration::from_secs(1_000 * YEAR)),
+        Quota::new(1, Duration::MAX),
+        Quota::per_hour(1).burst(u32::MAX),
+        Quota::new(1, Duration::from_nanos(1 << 32)).burst(u32::MAX),
+    ] {
+        assert_eq!(
+            build(quota),
+            Err(RateLimitError::PeriodTooLong),
+            "{quota:?}"
+        );
+    }
+
+    // A tolerance just under u64::MAX nanoseconds, checked well after the clock's epoch:
+    // this used to overflow (a panic in debug builds) computing `remaining`.
+    let clock = ManualClock::new();
+    let store = MemoryStore::builder().clock(clock.clone()).build().unwrap();
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::new(1, Duration::from_nanos(u64::from(u32::MAX))).burst(u32::MAX))
+        .key_by_header("x-api-key")
+        .store(store)
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(counting_inner(Arc::default()));
+    clock.advance(Duration::from_secs(3_600));
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(with_key("k"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        header(res.headers(), "ratelimit"),
+        Some(r#""default";r=4294967294;t=5"#)
+    );
+
+    // One per 250 years, 200 years after the clock's epoch (TATs then run past u64::MAX
+    // nanoseconds): the refusal says 250 years, to the nanosecond, not a saturated shorter
+    // time (it used to say about 135 years).
+    let clock = ManualClock::new();
+    let store = MemoryStore::builder().clock(clock.clone()).build().unwrap();
+    let period = Duration::from_secs(250 * YEAR);
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::new(1, period))
+        .key_by_header("x-api-key")
+        .store(store)
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(counting_inner(Arc::default()));
+    clock.advance(Duration::from_secs(200 * YEAR));
+    let mut send = || svc.call(with_key("k"));
+    assert_eq!(send().await.unwrap().status(), StatusCode::OK);
+    let refused = send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let marker = *refused.extensions().get::<RateLimited>().unwrap();
+    assert_eq!(marker.retry_after(), period);
+    assert_eq!(
+        header(refused.headers(), "retry-after"),
+        Some(period.as_secs().to_string().as_str())
+    );
+    // Waiting a nanosecond less is still too early; waiting exactly that long is enough.
+    clock.advance(period - Duration::from_nanos(1));
+    assert_eq!(
+        send().await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    clock.advance(Duration::from_nanos(1));
+    assert_eq!(send().await.unwrap().status(), StatusCode::OK);
+}
+
+/// Behind a trusted proxy that appends to the client's own `X-Forwarded-For` field, bytes
+/// that are not text in the client's part (left) do not hide the address the proxy
+/// appended (right). Before, the whole field was dropped and such clients were all keyed as
+/// the proxy, sharing one budget: one client could exhaust it for the others.
+#[tokio::test]
+async fn non_text_bytes_left_of_the_proxys_hop_do_not_hide_it() {
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(1))
+        .trust_proxies(["10.0.0.0/8"])
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(counting_inner(Arc::default()));
+    let through_proxy = |field: &[u8]| {
+        let mut req = Request::get("/").body(()).unwrap();
+        req.headers_mut().insert(
+            "x-forwarded-for",
+            http::HeaderValue::from_bytes(field).unwrap(),
+        );
+        req.extensions_mut()
+            .insert(SocketAddr::from(([10, 0, 0, 2], 40000)));
+        req
+    };
+    let first = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(through_proxy(b"\x80\xff, 198.51.100.7"))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let other_client = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(through_proxy(b"caf\xc3\xa9 \xfe, 198.51.100.8, 10.1.1.1"))
+        .await
+        .unwrap();
+    assert_eq!(other_client.status(), StatusCode::OK, "a budget of its own");
+    let first_again = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(through_proxy(b"\x81, 198.51.100.7"))
+        .await
+        .unwrap();
+    assert_eq!(first_again.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Collects the messages of `warn` events from the rate limiter.
+#[derive(Clone, Default)]
+struct Warnings(Arc<std::sync::Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message<'a>(&'a mut String);
+        impl tracing::field::Visit for Message<'_> {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    *self.0 = format!("{value:?}");
+                }
+            }
+        }
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut message = String::new();
+            event.record(&mut Message(&mut message));
+            self.0.lock().unwrap().push(message);
+        }
+    }
+}
+
+/// Keyed by client IP under a server that sets no `SocketAddr` (axum, tonic, a test), no
+/// request is limited: documented, and now also logged, once per layer, instead of
+/// passing silently. Keyed by a header, a request without it is by design and not logged.
+#[test]
+fn requests_without_a_peer_address_are_passed_and_logged_once() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let warnings = Warnings::default();
+    let subscriber = tracing_subscriber::registry().with(warnings.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        rt.block_on(async {
+            let by_ip = RateLimitLayer::builder()
+                .quota(Quota::per_hour(1))
+                .build()
+                .unwrap();
+            let mut svc = by_ip.layer(counting_inner(Arc::default()));
+            for _ in 0..3 {
+                let req = Request::get("/").body(()).unwrap();
+                let res = svc.ready().await.unwrap().call(req).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+            }
+            let by_header = RateLimitLayer::builder()
+                .quota(Quota::per_hour(1))
+                .key_by_header("x-api-key")
+                .build()
+                .unwrap();
+            let mut svc = by_header.layer(counting_inner(Arc::default()));
+            for _ in 0..3 {
+                let req = Request::get("/").body(()).unwrap();
+                let res = svc.ready().await.unwrap().call(req).await.unwrap();
+                assert_eq!(res.status(), StatusCode::OK);
+            }
+        })
+    });
+    let warnings = warnings.0.lock().unwrap().clone();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("SocketAddr"), "{}", warnings[0]);
+}
+
+/// Trusting every address as a proxy would let any client choose its own key (the leftmost
+/// `X-Forwarded-For` entry, which it writes): a fresh budget per request. It is a build
+/// error, however it is written.
+#[test]
+fn trusting_every_address_is_a_build_error() {
+    for proxy in [" 0.0.0.0/0", "::/0", "::ffff:0.0.0.0/96"] {
+        let err = RateLimitLayer::builder()
+            .quota(Quota::per_second(5))
+            .trust_proxies(["10.0.0.0/8", proxy])
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RateLimitError::TrustsEveryAddress {
+                proxy: proxy.to_owned()
+            }
+        );
+        assert!(err.to_string().contains("every address"), "{err}");
+    }
+    // Broad, but not everything: still the user's call.
+    RateLimitLayer::builder()
+        .quota(Quota::per_second(5))
+        .trust_proxies(["0.0.0.0/1", "::/1"])
+        .build()
+        .unwrap();
+}
+
+/// Keyed by a header, a request carrying it twice is refused with 400: otherwise a client
+/// could send its real key (which an authentication layer reading the last field accepts)
+/// plus a fresh one per request (which the limiter, reading the first, counted), and never
+/// be limited. gRPC calls get `INVALID_ARGUMENT`. No `Retry-After`, no `RateLimited`.
+#[tokio::test]
+async fn a_key_header_sent_twice_is_a_bad_request() {
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(1))
+        .key_by_header("x-api-key")
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let mut svc = layer.layer(counting_inner(Arc::clone(&calls)));
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(with_key("real"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    for n in 0..5 {
+        let req = Request::get("/")
+            .header("x-api-key", format!("fresh-{n}"))
+            .header("x-api-key", "real")
+            .body(())
+            .unwrap();
+        let res = svc.ready().await.unwrap().call(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "request {n}");
+        assert!(res.headers().get("retry-after").is_none());
+        assert!(res.extensions().get::<RateLimited>().is_none());
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert!(body.starts_with(b"Bad Request: "), "{body:?}");
+    }
+    let grpc = Request::post("/pkg.Svc/Call")
+        .header("content-type", "application/grpc")
+        .header("x-api-key", "a")
+        .header("x-api-key", "b")
+        .body(())
+        .unwrap();
+    let res = svc.ready().await.unwrap().call(grpc).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(header(res.headers(), "grpc-status"), Some("3"));
+    assert!(res
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .is_empty());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "only the first request was served"
+    );
+    // The real key's budget is untouched by the refused requests, and still spent.
+    let res = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(with_key("real"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// Keyed by a header: an empty value is a key like any other (all empty-keyed requests
+/// share one budget, never an unlimited one), and a value that is not UTF-8 is keyed by its
+/// bytes, each limited on its own. Only a missing header passes unlimited, as documented.
+#[tokio::test]
+async fn empty_and_non_utf8_key_headers_are_limited() {
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(1))
+        .key_by_header("x-api-key")
+        .build()
+        .unwrap();
+    let mut svc = layer.layer(counting_inner(Arc::default()));
+    let keyed = |value: &[u8]| {
+        let mut req = Request::get("/").body(()).unwrap();
+        req.headers_mut()
+            .insert("x-api-key", http::HeaderValue::from_bytes(value).unwrap());
+        req
+    };
+    for value in [&b""[..], b"\x80\xff", b"\x80\xfe", b"caf\xc3\xa9"] {
+        let first = svc.ready().await.unwrap().call(keyed(value)).await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK, "{value:?}");
+        let second = svc.ready().await.unwrap().call(keyed(value)).await.unwrap();
+        assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS, "{value:?}");
+        assert_eq!(header(second.headers(), "retry-after"), Some("3600"));
+    }
+}

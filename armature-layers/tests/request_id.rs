@@ -82,3 +82,61 @@ async fn a_custom_header_name_is_used_everywhere() {
     assert!(res.headers().get("x-request-id").is_none());
     assert_eq!(res.headers()[&header], res.body().as_str());
 }
+
+/// Hostile incoming ids, even from a trusted client: empty, a tab, a space, obs-text bytes,
+/// 129 characters, or two fields. Each is replaced by a fresh id, and the inner service,
+/// the extension and the response all see that one id, in exactly one header field.
+#[tokio::test]
+async fn hostile_incoming_ids_are_replaced_and_never_duplicated() {
+    let seen = service_fn(|req: Request<()>| async move {
+        let fields: Vec<String> = req
+            .headers()
+            .get_all("x-request-id")
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        let ext = req.extensions().get::<RequestId>().unwrap().to_string();
+        assert_eq!(
+            fields,
+            std::slice::from_ref(&ext),
+            "the inner service sees one field, the id"
+        );
+        Ok::<_, Infallible>(Response::new(ext))
+    });
+    let svc = RequestIdLayer::new().trust_incoming(true).layer(seen);
+    let long = "x".repeat(129);
+    let cases: Vec<Vec<&[u8]>> = vec![
+        vec![b""],
+        vec![b"a\tb"],
+        vec![b"a b"],
+        vec![b"caf\xc3\xa9"],
+        vec![b"\x80\xff"],
+        vec![long.as_bytes()],
+        // Two fields: the first decides; a valid second one is not picked instead.
+        vec![b"bad id", b"good-id"],
+    ];
+    for fields in cases {
+        let mut req = Request::new(());
+        for field in &fields {
+            req.headers_mut().append(
+                "x-request-id",
+                http::HeaderValue::from_bytes(field).unwrap(),
+            );
+        }
+        let res = svc.clone().oneshot(req).await.unwrap();
+        let echoed: Vec<_> = res.headers().get_all("x-request-id").iter().collect();
+        assert_eq!(echoed.len(), 1, "{fields:?}");
+        assert_eq!(echoed[0].len(), 36, "a generated id for {fields:?}");
+        assert_eq!(echoed[0], res.body().as_str());
+    }
+    // Two valid fields: the first is kept, and only it is passed on and echoed.
+    let mut req = Request::new(());
+    req.headers_mut()
+        .append("x-request-id", "first".parse().unwrap());
+    req.headers_mut()
+        .append("x-request-id", "second".parse().unwrap());
+    let res = svc.oneshot(req).await.unwrap();
+    assert_eq!(res.body(), "first");
+    let echoed: Vec<_> = res.headers().get_all("x-request-id").iter().collect();
+    assert_eq!(echoed, ["first"]);
+}

@@ -3,7 +3,9 @@
 //! Each event (target `armature::access`) carries the method, the matched route template (from
 //! the router's [`MatchedRoute`](armature_router::MatchedRoute); the raw path only when nothing
 //! matched), status, latency, response size in bytes, request id (from
-//! [`RequestIdLayer`](crate::request_id::RequestIdLayer) or an `x-request-id` header) and peer
+//! [`RequestIdLayer`](crate::request_id::RequestIdLayer) outside this layer or, with one inside,
+//! the id it echoes on the response; else an `x-request-id` header of 1 to 128 visible ASCII
+//! characters, the layer's own rule; `-` otherwise) and peer
 //! address (the `std::net::SocketAddr` extension armature-server sets), plus an `outcome`:
 //!
 //! | outcome | when |

@@ -25,6 +25,9 @@ pub(crate) struct Record {
     /// of requests without a route print it.
     path: SmallVec<[u8; 48]>,
     request_id: Option<HeaderValue>,
+    /// Whether `request_id` is the [`RequestId`] extension (set by a `RequestIdLayer` outside
+    /// this one); if not, the response's `x-request-id` (from one inside) replaces it.
+    id_from_layer: bool,
     peer: Option<SocketAddr>,
     status: Option<StatusCode>,
     /// The matched route's template, as the router reported it (see [`Record::observe`]).
@@ -71,9 +74,17 @@ impl Record {
         format: Format,
         log: Option<AccessLog>,
     ) -> Self {
-        let request_id = match req.extensions().get::<RequestId>() {
+        let id = req.extensions().get::<RequestId>();
+        let id_from_layer = id.is_some();
+        let request_id = match id {
             Some(id) => Some(id.header_value().clone()),
-            None => req.headers().get("x-request-id").cloned(),
+            // Without the layer, a client's header, so only an id the layer would accept:
+            // one with spaces could forge the line's other fields (`rid=x peer=6.6.6.6`).
+            None => req
+                .headers()
+                .get("x-request-id")
+                .filter(|id| RequestId::is_valid(id))
+                .cloned(),
         };
         Record {
             level,
@@ -83,6 +94,7 @@ impl Record {
             method: req.method().clone(),
             path: SmallVec::from_slice(req.uri().path().as_bytes()),
             request_id,
+            id_from_layer,
             peer: req.extensions().get::<SocketAddr>().copied(),
             status: None,
             route: None,
@@ -112,6 +124,17 @@ impl Record {
 
     pub(crate) fn response<B>(&mut self, res: &Response<B>) {
         self.status = Some(res.status());
+        if !self.id_from_layer {
+            // A `RequestIdLayer` inside this one echoes the id it chose (maybe replacing the
+            // client's, which it does not trust): log that one, the one the client sees.
+            if let Some(id) = res
+                .headers()
+                .get("x-request-id")
+                .filter(|id| RequestId::is_valid(id))
+            {
+                self.request_id = Some(id.clone());
+            }
+        }
         if self.route.is_none() {
             // A route no router reported to us: named by the response (by hand, or for another
             // layer that asked with `ReportMatchedRoute`).

@@ -10,6 +10,10 @@ use pin_project_lite::pin_project;
 pub(crate) const REFUSAL_MESSAGE: &str =
     "Too Many Requests: retry after the seconds in Retry-After\n";
 
+/// The message of a `400 Bad Request` for a key header sent more than once.
+pub(crate) const AMBIGUOUS_KEY_MESSAGE: &str =
+    "Bad Request: the rate-limit key header appears more than once\n";
+
 pin_project! {
     /// Response body of [`RateLimit`](super::RateLimit): the inner service's body when the
     /// request was admitted, else the short message of the refusal (empty for a gRPC call,

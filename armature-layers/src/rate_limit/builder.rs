@@ -1,6 +1,7 @@
 //! [`RateLimitBuilder`]: the configuration, checked by [`RateLimitBuilder::build`].
 
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use http::header::HeaderName;
@@ -63,8 +64,9 @@ impl RateLimitBuilder {
     /// Keys requests by client IP (the default): the `std::net::SocketAddr` that
     /// armature-server puts in the request's extensions, or behind
     /// [`trust_proxies`](RateLimitBuilder::trust_proxies) the forwarded address. Requests
-    /// without a `SocketAddr` extension are not limited (under axum or tonic, use
-    /// [`key_by`](RateLimitBuilder::key_by) with their connection-info types).
+    /// without a `SocketAddr` extension are not limited, and the first is logged at `warn`
+    /// (under axum or tonic, use [`key_by`](RateLimitBuilder::key_by) with their
+    /// connection-info types).
     pub fn key_by_client_ip(mut self) -> Self {
         self.key = KeyChoice::ClientIp;
         self
@@ -131,7 +133,10 @@ impl RateLimitBuilder {
 
     /// Keys requests by the value of this header, such as an API key. Requests without it
     /// are not limited (put an authentication layer in front, or key by a function that
-    /// falls back to the client address).
+    /// falls back to the client address). A request carrying it more than once is answered
+    /// `400 Bad Request` (gRPC: `INVALID_ARGUMENT`): another layer, such as your
+    /// authentication, might read a different one than the limiter, and a client could then
+    /// pair its real key with a fresh one per request.
     pub fn key_by_header(mut self, name: impl AsRef<str>) -> Self {
         self.key = KeyChoice::Header(name.as_ref().to_owned());
         self
@@ -200,7 +205,9 @@ impl RateLimitBuilder {
     ///
     /// # Errors
     ///
-    /// A [`RateLimitError`] for a missing or zero quota or burst, an invalid trusted proxy,
+    /// A [`RateLimitError`] for a missing or zero quota or burst, a quota finer than one
+    /// request per nanosecond or longer than 584 years of nanoseconds, an invalid trusted proxy
+    /// or one that is every address (`0.0.0.0/0`, `::/0`),
     /// IPv6 prefix, header name or policy name, or trusted proxies without client-IP keys.
     pub fn build(self) -> Result<RateLimitLayer, RateLimitError> {
         let quota = self.quota.ok_or(RateLimitError::NoQuota)?;
@@ -223,9 +230,13 @@ impl RateLimitBuilder {
                 let trusted = self
                     .trusted
                     .iter()
-                    .map(|p| {
-                        parse_net(p)
-                            .ok_or_else(|| RateLimitError::InvalidProxy { proxy: p.clone() })
+                    .map(|p| match parse_net(p) {
+                        None => Err(RateLimitError::InvalidProxy { proxy: p.clone() }),
+                        // Every hop trusted: the client's own leftmost entry would be used.
+                        Some(net) if net.prefix_len() == 0 => {
+                            Err(RateLimitError::TrustsEveryAddress { proxy: p.clone() })
+                        }
+                        Some(net) => Ok(net),
                     })
                     .collect::<Result<_, _>>()?;
                 KeySource::ClientIp(ClientIp {
@@ -251,6 +262,7 @@ impl RateLimitBuilder {
             key,
             store,
             headers,
+            warned_no_peer: AtomicBool::new(false),
         }))
     }
 }

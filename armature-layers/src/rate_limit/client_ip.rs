@@ -46,10 +46,12 @@ impl ClientIp {
         let mut last = peer;
         // Later fields are further right: a proxy appends.
         for field in headers.get_all(name).iter().rev() {
-            let Ok(field) = field.to_str() else {
-                return Some(self.mask(last));
-            };
-            for element in field.rsplit(',') {
+            // Element by element: bytes that are not text in a client-written element to the
+            // left must not spoil the hops that trusted proxies appended to the same field.
+            for element in field.as_bytes().rsplit(|&b| b == b',') {
+                let Ok(element) = std::str::from_utf8(element) else {
+                    return Some(self.mask(last));
+                };
                 let hop = match self.header {
                     ForwardedHeader::XForwardedFor => parse_node(element),
                     ForwardedHeader::Forwarded => forwarded_for(element).and_then(parse_node),

@@ -1,6 +1,7 @@
 //! [`RateLimitError`]: a rate-limit configuration that cannot work.
 
 use std::fmt;
+use std::time::Duration;
 
 /// Returned by the builders, never a panic; each message says what to change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,12 +15,33 @@ pub enum RateLimitError {
     ZeroBurst,
     /// The period (or burst × emission interval) does not fit in 584 years of nanoseconds.
     PeriodTooLong,
+    /// More than one request per nanosecond, the limiter's resolution: the emission interval
+    /// would round up to 1 ns and silently admit up to `count` times fewer requests.
+    RateTooHigh {
+        /// The quota's count.
+        count: u32,
+        /// The quota's period.
+        period: Duration,
+    },
     /// A store with no room (`max_keys`, `shards` or `pool_size` of zero).
     ZeroCapacity,
+    /// A Redis connection pool larger than
+    /// [`RedisStore::MAX_POOL_SIZE`](super::RedisStore::MAX_POOL_SIZE).
+    PoolTooLarge {
+        /// The size as given.
+        size: usize,
+    },
     /// A Redis timeout of zero.
     ZeroTimeout,
     /// A trusted proxy that is neither an IP address nor a network in CIDR notation.
     InvalidProxy {
+        /// The entry as given.
+        proxy: String,
+    },
+    /// A trusted proxy network of every address (`0.0.0.0/0`, `::/0`): every hop would be
+    /// trusted, so the key would be the leftmost `X-Forwarded-For` entry, which the client
+    /// writes, and any client could name a fresh key per request.
+    TrustsEveryAddress {
         /// The entry as given.
         proxy: String,
     },
@@ -59,15 +81,31 @@ impl fmt::Display for RateLimitError {
             RateLimitError::PeriodTooLong => {
                 f.write_str("the rate-limit period (or burst × interval) is too long to represent")
             }
+            RateLimitError::RateTooHigh { count, period } => write!(
+                f,
+                "a rate-limit quota of {count} per {period:?} is more than one request per \
+                 nanosecond, which the limiter cannot represent (was the period meant in other units?)"
+            ),
             RateLimitError::ZeroCapacity => {
                 f.write_str("a rate-limit store needs at least one key, shard and connection")
             }
+            RateLimitError::PoolTooLarge { size } => write!(
+                f,
+                "a Redis pool of {size} connections is too large (at most {}); each connection \
+                 is multiplexed, so a few are plenty",
+                super::RedisStore::MAX_POOL_SIZE
+            ),
             RateLimitError::ZeroTimeout => {
                 f.write_str("a zero Redis timeout would fail every request; use e.g. 100 ms")
             }
             RateLimitError::InvalidProxy { proxy } => write!(
                 f,
                 "invalid trusted proxy {proxy:?}: write an IP address (10.0.0.1) or a network (10.0.0.0/8)"
+            ),
+            RateLimitError::TrustsEveryAddress { proxy } => write!(
+                f,
+                "trusted proxy {proxy:?} is every address: clients could then choose their own \
+                 rate-limit key in the forwarding header; list only your proxies' addresses"
             ),
             RateLimitError::InvalidIpv6Prefix { prefix } => {
                 write!(f, "invalid IPv6 prefix length {prefix}: use 1 to 128")

@@ -6,11 +6,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http::{Request, Response};
+use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::body::{ResponseBody, REFUSAL_MESSAGE};
+use super::body::{ResponseBody, AMBIGUOUS_KEY_MESSAGE, REFUSAL_MESSAGE};
 use super::gcra::Decision;
 use super::headers::{is_grpc, refusal};
 use super::layer::Config;
@@ -136,9 +136,12 @@ where
                 }
                 StateProj::Refused { response } => {
                     let response = *response.take().expect("polled after completion");
-                    // gRPC refusals are trailers-only: no body.
-                    let grpc = response.status().is_success();
-                    let message = (!grpc).then_some(REFUSAL_MESSAGE);
+                    // gRPC refusals are trailers-only (HTTP 200): no body.
+                    let message = match response.status() {
+                        StatusCode::TOO_MANY_REQUESTS => Some(REFUSAL_MESSAGE),
+                        StatusCode::BAD_REQUEST => Some(AMBIGUOUS_KEY_MESSAGE),
+                        _ => None,
+                    };
                     return Poll::Ready(Ok(response.map(|()| ResponseBody::message(message))));
                 }
             }

@@ -25,6 +25,10 @@ impl Gcra {
         let tolerance = interval
             .checked_mul(u64::from(burst))
             .ok_or(RateLimitError::PeriodTooLong)?;
+        // `decide` adds one interval to a TAT up to `tolerance` ahead of now.
+        tolerance
+            .checked_add(interval)
+            .ok_or(RateLimitError::PeriodTooLong)?;
         Ok(Gcra {
             interval,
             tolerance,
@@ -35,28 +39,32 @@ impl Gcra {
     /// Decides one request at `now` for a key whose theoretical arrival time is `tat` (`None`
     /// for a key never seen or forgotten, which is the same as a TAT in the past). Returns the
     /// decision and, when admitted, the TAT to store.
+    ///
+    /// Computed relative to `now`, so nothing overflows whatever the quota: `ahead` is at most
+    /// `tolerance + interval`, which `new` checked fits.
     pub(crate) fn decide(&self, tat: Option<u64>, now: u64) -> (Decision, Option<u64>) {
-        let tat = tat.unwrap_or(now).max(now);
-        let new_tat = tat.saturating_add(self.interval);
-        let allow_at = new_tat.saturating_sub(self.tolerance);
-        if now < allow_at {
+        // How far the key's TAT runs ahead of now (0 when in the past or unknown)...
+        let behind = tat.map_or(0, |tat| tat.saturating_sub(now));
+        // ...and would after admitting this request.
+        let ahead = behind.saturating_add(self.interval);
+        if ahead > self.tolerance {
             let decision = Decision {
                 allowed: false,
                 remaining: 0,
-                reset: Duration::from_nanos(tat - now),
-                retry_after: Duration::from_nanos(allow_at - now),
+                reset: Duration::from_nanos(behind),
+                retry_after: Duration::from_nanos(ahead - self.tolerance),
                 store_unavailable: false,
             };
             return (decision, None);
         }
         let decision = Decision {
             allowed: true,
-            remaining: (now + self.tolerance - new_tat) / self.interval,
-            reset: Duration::from_nanos(new_tat - now),
+            remaining: (self.tolerance - ahead) / self.interval,
+            reset: Duration::from_nanos(ahead),
             retry_after: Duration::ZERO,
             store_unavailable: false,
         };
-        (decision, Some(new_tat))
+        (decision, Some(now.saturating_add(ahead)))
     }
 }
 
@@ -86,7 +94,8 @@ impl Decision {
         self.reset
     }
 
-    /// For a refused request: how long until one would be admitted (zero when admitted).
+    /// For a refused request: how long until one would be admitted (zero when admitted); when
+    /// the store was unavailable, until it is asked again.
     pub fn retry_after(&self) -> Duration {
         self.retry_after
     }
@@ -98,17 +107,15 @@ impl Decision {
     }
 
     /// The decision taken without a store (Redis unreachable): admitted or refused per the
-    /// failure policy, with no meaningful counters.
-    pub(crate) fn unknown(allowed: bool, gcra: &Gcra) -> Self {
+    /// failure policy, with no meaningful counters. A refusal says to retry after `retry`
+    /// (when the store will be asked again), not after the quota's interval, which would
+    /// send clients away for as long as an hour or a day for a blip of Redis.
+    pub(crate) fn unknown(allowed: bool, retry: Duration) -> Self {
         Decision {
             allowed,
             remaining: 0,
             reset: Duration::ZERO,
-            retry_after: if allowed {
-                Duration::ZERO
-            } else {
-                Duration::from_nanos(gcra.interval)
-            },
+            retry_after: if allowed { Duration::ZERO } else { retry },
             store_unavailable: true,
         }
     }

@@ -100,6 +100,32 @@ pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
         .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"application/grpc"))
 }
 
+/// `INVALID_ARGUMENT`.
+const GRPC_INVALID_ARGUMENT: HeaderValue = HeaderValue::from_static("3");
+
+/// The answer to a request whose key header appears more than once: `400 Bad Request`, or
+/// for gRPC a trailers-only `INVALID_ARGUMENT`. Not a rate-limit refusal: no `Retry-After`,
+/// no [`RateLimited`] marker.
+pub(crate) fn ambiguous_key(grpc: bool) -> Response<()> {
+    let mut res = Response::new(());
+    if grpc {
+        let h = res.headers_mut();
+        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        h.insert(GRPC_STATUS, GRPC_INVALID_ARGUMENT);
+        h.insert(
+            GRPC_MESSAGE,
+            HeaderValue::from_static("the rate-limit key header appears more than once"),
+        );
+    } else {
+        *res.status_mut() = StatusCode::BAD_REQUEST;
+        res.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+    res
+}
+
 /// The answer to a refused request: `429 Too Many Requests`, or for gRPC a trailers-only
 /// response (HTTP 200, `grpc-status: 8`) that clients read as `RESOURCE_EXHAUSTED`.
 pub(crate) fn refusal(grpc: bool, headers: &Headers, decision: &Decision) -> Response<()> {

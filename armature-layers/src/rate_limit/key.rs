@@ -29,21 +29,41 @@ pub(crate) enum KeySource {
     Func(KeyFn),
 }
 
+/// What a request is counted against.
+pub(crate) enum Keyed {
+    /// This key.
+    Key(KeyBuf),
+    /// Nothing: the request is not limited (no peer address in the extensions, no such
+    /// header, or the function said so).
+    Unlimited,
+    /// The key header appears more than once. Which one would count? Another layer (an
+    /// authentication check) may read a different one than the limiter, so a client could
+    /// send its real key for the one and a fresh one per request for the other: refused.
+    Ambiguous,
+}
+
 impl KeySource {
-    /// The key of `req`, or `None` when the request has none (no peer address in the
-    /// extensions, no such header, or the function said so): such requests are not limited.
-    pub(crate) fn key_of<B>(&self, req: Request<B>) -> (Request<B>, Option<KeyBuf>) {
+    /// What `req` is counted against.
+    pub(crate) fn key_of<B>(&self, req: Request<B>) -> (Request<B>, Keyed) {
         let key = match self {
-            KeySource::ClientIp(client) => {
-                client.resolve(req.headers(), req.extensions()).map(ip_key)
+            KeySource::ClientIp(client) => match client.resolve(req.headers(), req.extensions()) {
+                Some(ip) => Keyed::Key(ip_key(ip)),
+                None => Keyed::Unlimited,
+            },
+            KeySource::Header(name) => {
+                let mut fields = req.headers().get_all(name).iter();
+                match (fields.next(), fields.next()) {
+                    (None, _) => Keyed::Unlimited,
+                    (Some(value), None) => Keyed::Key(bounded_key(value.as_bytes())),
+                    (Some(_), Some(_)) => Keyed::Ambiguous,
+                }
             }
-            KeySource::Header(name) => req
-                .headers()
-                .get(name)
-                .map(|value| bounded_key(value.as_bytes())),
             KeySource::Func(f) => {
                 let (parts, body) = req.into_parts();
-                let key = f(&parts).map(|k| bounded_key(k.as_bytes()));
+                let key = match f(&parts) {
+                    Some(k) => Keyed::Key(bounded_key(k.as_bytes())),
+                    None => Keyed::Unlimited,
+                };
                 return (Request::from_parts(parts, body), key);
             }
         };

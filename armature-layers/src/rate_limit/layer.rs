@@ -1,5 +1,6 @@
 //! [`RateLimitLayer`]: the cheap-to-clone, checked configuration.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tower_layer::Layer;
@@ -15,6 +16,30 @@ pub(crate) struct Config {
     pub(crate) key: KeySource,
     pub(crate) store: Store,
     pub(crate) headers: Headers,
+    /// Whether the "no peer address" warning was logged (once per layer).
+    pub(crate) warned_no_peer: AtomicBool,
+}
+
+impl Config {
+    /// A request had no key, so it is not limited. Keyed by a header or a function, that is
+    /// by design (health checks, anonymous routes); keyed by client IP it means the server
+    /// puts no `SocketAddr` in the extensions (axum, tonic), so *nothing* is limited: say so
+    /// once.
+    pub(crate) fn unkeyed(&self) {
+        // A load first: no contended write on every unkeyed request after the first.
+        if matches!(self.key, KeySource::ClientIp(_))
+            && !self.warned_no_peer.load(Ordering::Relaxed)
+            && !self.warned_no_peer.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                policy = %self.headers.name(),
+                "rate limit: a request without a std::net::SocketAddr extension was not limited; \
+                 keyed by client IP, no request is limited unless the server sets one \
+                 (armature-server does; under axum or tonic, use key_by with their \
+                 connection info)"
+            );
+        }
+    }
 }
 
 /// Limits each key (client IP, API key, ...) to a [`Quota`](super::Quota). See the

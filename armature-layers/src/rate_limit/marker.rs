@@ -34,7 +34,9 @@ pub struct RateLimited {
 }
 
 impl RateLimited {
-    /// How long until the key would be admitted again.
+    /// How long until the key would be admitted again; when the store was unavailable
+    /// ([`store_unavailable`](RateLimited::store_unavailable)), until it is asked again (the
+    /// Redis store's retry interval, at least 1 s).
     pub fn retry_after(&self) -> Duration {
         self.retry_after
     }

@@ -65,7 +65,8 @@
 //! * **Your function** of the request head: [`key_by`](RateLimitBuilder::key_by).
 //!
 //! A request without a key (no peer address, no such header, or your function returns
-//! `None`) is passed through unlimited and without headers.
+//! `None`) is passed through unlimited and without headers. Keyed by client IP, the first
+//! one is logged at `warn`: it means the server sets no peer address, so nothing is limited.
 //!
 //! # Per-route quotas
 //!
@@ -109,9 +110,10 @@
 //!   loses nothing.
 //! * [`RedisStore`]: one atomic Lua script per decision on Redis' own clock, over a pool of
 //!   reconnecting multiplexed connections, so several processes enforce one combined limit.
-//!   While Redis is unreachable each request is decided within the timeout by the
-//!   [`FailurePolicy`] (open by default), logged once, and limiting resumes when Redis
-//!   returns.
+//!   While Redis is unreachable requests are decided by the [`FailurePolicy`] (open by
+//!   default): after a failure at once, without asking Redis, except one request per
+//!   [`retry_interval`](RedisStoreBuilder::retry_interval), which waits at most the timeout;
+//!   it is logged once, and limiting resumes when Redis returns.
 //!
 //! # Responses
 //!
@@ -127,9 +129,14 @@
 //! * **Refused gRPC call** (`content-type: application/grpc...`): a trailers-only gRPC
 //!   answer — HTTP 200, `grpc-status: 8` (`RESOURCE_EXHAUSTED`), `grpc-message` — which
 //!   gRPC clients report as that status rather than as a transport error.
+//! * **Key header sent twice** ([`key_by_header`](RateLimitBuilder::key_by_header)): `400 Bad
+//!   Request` with a short `text/plain` message (gRPC: `grpc-status: 3`, `INVALID_ARGUMENT`),
+//!   since which one counts would be ambiguous. The inner service is not called.
 //! * **Redis unreachable**: with [`FailurePolicy::Open`] the inner response without
 //!   `RateLimit` headers; with [`FailurePolicy::Closed`] a 429 (or gRPC 8) whose
-//!   [`RateLimited::store_unavailable`] is true.
+//!   [`RateLimited::store_unavailable`] is true, and whose `Retry-After` is when Redis will be
+//!   asked again (the store's [`retry_interval`](RedisStoreBuilder::retry_interval), at
+//!   least 1 s), not the quota's interval.
 
 mod body;
 mod builder;

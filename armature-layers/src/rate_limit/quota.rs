@@ -75,10 +75,28 @@ impl Quota {
     ///
     /// # Errors
     ///
-    /// [`RateLimitError::ZeroQuota`] if the count or the period is zero.
+    /// [`RateLimitError::ZeroQuota`] if the count or the period is zero,
+    /// [`RateLimitError::RateTooHigh`] if it asks for more than one request per nanosecond
+    /// (the limiter's resolution), and [`RateLimitError::PeriodTooLong`] if the interval does
+    /// not fit in 584 years of nanoseconds.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use armature_layers::rate_limit::{Quota, RateLimitError};
+    ///
+    /// // 5,000 per microsecond, probably meant per millisecond: refused, not rounded to 1 per ns.
+    /// let err = Quota::new(5_000, Duration::from_nanos(1_000)).emission_interval().unwrap_err();
+    /// assert_eq!(err, RateLimitError::RateTooHigh { count: 5_000, period: Duration::from_nanos(1_000) });
+    /// ```
     pub fn emission_interval(&self) -> Result<Duration, RateLimitError> {
         if self.count == 0 || self.period.is_zero() {
             return Err(RateLimitError::ZeroQuota);
+        }
+        if self.period.as_nanos() < u128::from(self.count) {
+            return Err(RateLimitError::RateTooHigh {
+                count: self.count,
+                period: self.period,
+            });
         }
         let nanos = self.period.as_nanos().div_ceil(u128::from(self.count));
         Ok(Duration::from_nanos(

@@ -6,7 +6,8 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::headers::{is_grpc, refusal};
+use super::headers::{ambiguous_key, is_grpc, refusal};
+use super::key::Keyed;
 use super::layer::Config;
 use super::{ResponseBody, ResponseFuture, Store};
 
@@ -38,8 +39,13 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
         let (req, key) = config.key.key_of(req);
-        let Some(key) = key else {
-            return ResponseFuture::unlimited(self.inner.call(req));
+        let key = match key {
+            Keyed::Key(key) => key,
+            Keyed::Unlimited => {
+                config.unkeyed();
+                return ResponseFuture::unlimited(self.inner.call(req));
+            }
+            Keyed::Ambiguous => return ResponseFuture::refused(ambiguous_key(is_grpc(&req))),
         };
         match &config.store {
             Store::Memory(store) => {

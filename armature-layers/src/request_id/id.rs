@@ -44,10 +44,14 @@ impl RequestId {
 
     /// Accepts `value` as an id if it is 1 to 128 visible ASCII characters.
     pub(crate) fn parse(value: &HeaderValue) -> Option<Self> {
+        Self::is_valid(value).then(|| RequestId(value.clone()))
+    }
+
+    /// Whether `value` may be used as an id: 1 to 128 visible ASCII characters, so no space
+    /// or tab that would let it pose as another field of a log line, and a bounded length.
+    pub(crate) fn is_valid(value: &HeaderValue) -> bool {
         let bytes = value.as_bytes();
-        let valid =
-            !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(|b| b.is_ascii_graphic());
-        valid.then(|| RequestId(value.clone()))
+        !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(|b| b.is_ascii_graphic())
     }
 
     /// The id as text.
