@@ -54,7 +54,7 @@ def rate_limit(
     `limit` is a count (`rate_limit(5, per="second")`) or a string like `"5/second"`,
     `"100 per minute"`, `"1000/hour"`, `"10/30s"`. `burst` is how many may come at once
     (default: `limit`). Clients are keyed by their IP address, or by the value of
-    `key_header` (e.g. `"x-api-key"`; requests without it are not limited); behind proxies,
+    `key_header` (e.g. `"x-api-key"`; requests without it are not limited, requests sending it twice get `400`); behind proxies,
     list them in `trust_proxies` (addresses or CIDR networks) to key by the forwarded address.
     Bad settings are a `ValueError` from the Rust builder when the app is built.
     """
