@@ -94,6 +94,8 @@
 //! | [`http2_max_header_list_size`](Server::http2_max_header_list_size) | 16 KiB | The HTTP/2 twin of `max_header_size`. |
 //! | [`http3_max_concurrent_streams`](Server::http3_max_concurrent_streams) | 200 | The HTTP/3 twin (the QUIC bidirectional stream limit). |
 //! | [`http3_idle_timeout`](Server::http3_idle_timeout) | 30 s | Closes QUIC connections whose client fell silent (quinn's default). |
+//! | HTTP/3 receive windows | 1 MiB a stream, 4 MiB a connection | What a client can make the server hold of bodies its handlers have not read yet (hyper's HTTP/2 windows are 1 MiB); quinn's own connection window is unlimited. |
+//! | HTTP/3 frames other than DATA | twice `max_header_size`, at least 16 KiB | h3 reads such frames whole into memory; a longer one resets its request stream, or closes the connection if on the control stream (`H3_EXCESSIVE_LOAD`). |
 //! | [`shutdown_timeout`](Server::shutdown_timeout) | 10 s | How long in-flight requests may run after shutdown begins; well inside the 30 s supervisors such as Kubernetes wait before killing. |
 //! | [`keep_alive`](Server::keep_alive) | on | Reusing connections is much cheaper than opening new ones. |
 //! | HTTP/1 headers per request | 100 | hyper's fixed default; more get `431`. |

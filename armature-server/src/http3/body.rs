@@ -9,7 +9,7 @@ use h3::server::RequestStream;
 use http_body::{Body, Frame};
 
 /// The receiving half of one request stream.
-pub(crate) type RecvHalf = RequestStream<h3_quinn::RecvStream, Bytes>;
+pub(crate) type RecvHalf = RequestStream<super::guard::RecvStream<h3_quinn::RecvStream>, Bytes>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {

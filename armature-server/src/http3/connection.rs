@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::task::JoinSet;
 
+use super::guard;
 use super::request::serve_request;
 use super::Settings;
 use crate::bounds::{ResBody, UserService};
@@ -36,7 +37,10 @@ pub(crate) async fn serve_connection<S, B>(
         let mut builder = h3::server::builder();
         builder.max_field_section_size(settings.max_field_section_size);
         let h3 = builder
-            .build::<_, Bytes>(h3_quinn::Connection::new(connection))
+            .build::<_, Bytes>(guard::Connection::new(
+                connection,
+                guard::frame_limit(settings.max_field_section_size),
+            ))
             .await?;
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(h3)
     };

@@ -19,7 +19,7 @@ use crate::bounds::{BoxError, ResBody, UserService};
 use crate::RequestBody;
 
 type SendHalf = RequestStream<h3_quinn::SendStream<Bytes>, Bytes>;
-type Resolver = RequestResolver<h3_quinn::Connection, Bytes>;
+type Resolver = RequestResolver<super::guard::Connection, Bytes>;
 
 /// Connection-specific fields, which HTTP/3 forbids (RFC 9114 §4.2); hyper
 /// drops the same ones for HTTP/2.
