@@ -61,8 +61,14 @@
 //! * **RFC 9112 `Host` rules.** An HTTP/1.1 request without `Host`, or any
 //!   HTTP/1 request with two `Host` headers or an invalid one, is answered
 //!   `400 Bad Request` with `Connection: close` and never reaches your
-//!   service. HTTP/1.0 may omit `Host`; HTTP/2 uses `:authority`, and a
-//!   `Host` sent beside it must be one, valid, and agree with it.
+//!   service. HTTP/1.0 may omit `Host`; HTTP/2 and HTTP/3 use `:authority`,
+//!   and a `Host` sent beside it must be one, valid, and agree with it.
+//!   Over HTTP/3 the server also answers `400` to an `:authority` with
+//!   userinfo, connection-specific fields, `TE` other than `trailers`, and an
+//!   invalid or conflicting `Content-Length` (RFC 9114 §4.2, §4.3.1), and a
+//!   body that does not match its `Content-Length` fails to read (its
+//!   stream stopped with `H3_MESSAGE_ERROR`); h3 itself resets the streams of
+//!   heads missing a pseudo-header or with `Host` and `:authority` at odds.
 //! * **Malformed requests** get hyper's `400` (or `431`/`414`) and the
 //!   connection is closed. Ambiguous framing such as `Content-Length` with
 //!   `Transfer-Encoding` is read as chunked and the connection closed after
