@@ -227,3 +227,25 @@ async fn a_body_disagreeing_with_its_content_length_never_reads_as_complete() {
     still_serves(&raw).await;
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn head_gets_the_length_and_no_body() {
+    let cert = dev_cert();
+    let server = Running::start_with(h3_server(&cert), common::ok_service());
+    let client = common::h3::h3_connect(server.addr, cert.cert_der()).await;
+    let url = format!("https://localhost:{}/", server.addr.port());
+    let get = client
+        .request(Request::get(&url).body(()).unwrap(), Bytes::new(), None)
+        .await
+        .unwrap();
+    assert_eq!((get.status.as_u16(), &get.body[..]), (200, &b"ok"[..]));
+    assert_eq!(get.headers["content-length"], "2");
+    let head = client
+        .request(Request::head(&url).body(()).unwrap(), Bytes::new(), None)
+        .await
+        .unwrap();
+    assert_eq!(head.status.as_u16(), 200);
+    assert!(head.body.is_empty(), "{:?}", head.body);
+    assert_eq!(head.headers["content-length"], "2");
+    server.stop().await.unwrap();
+}

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use h3::error::Code;
 use h3::server::{RequestResolver, RequestStream};
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TE, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderMap, HeaderName, Method, Request, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
@@ -95,8 +95,9 @@ pub(crate) async fn serve_request<S, B>(
     }
 }
 
-/// Sends the head, streams the body (unless `head_only`), then the trailers,
-/// and finishes the stream. A body error resets the stream so the client
+/// Sends the head (with `Content-Length` when the body knows its length and
+/// the service set none), streams the body (unless `head_only`), then the
+/// trailers, and finishes the stream. A body error resets the stream so the client
 /// cannot mistake a cut response for a complete one.
 async fn respond<B>(send: &mut SendHalf, res: Response<B>, head_only: bool) -> Result<(), BoxError>
 where
@@ -105,6 +106,20 @@ where
 {
     let (mut parts, body) = res.into_parts();
     strip_connection_fields(&mut parts.headers);
+    // The length the body will have (or, to a HEAD request, would have had),
+    // as hyper states it over HTTP/1 and HTTP/2.
+    let status = parts.status;
+    if !(status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED)
+    {
+        if let Some(length) = body.size_hint().exact() {
+            parts
+                .headers
+                .entry(CONTENT_LENGTH)
+                .or_insert(HeaderValue::from(length));
+        }
+    }
     send.send_response(Response::from_parts(parts, ())).await?;
     if !head_only {
         let mut body = pin!(body);
