@@ -72,7 +72,11 @@ pub(crate) async fn serve_connection<S, B>(
                     draining = true;
                     // GOAWAY: requests already accepted are served, later
                     // ones rejected so the client retries them elsewhere.
-                    if let Err(error) = h3.shutdown(0).await {
+                    // Its ID is the first request *not* processed (RFC 9114
+                    // §5.2): h3 sends the last one accepted plus this count,
+                    // so 1 (with 0 the last request accepted, still being
+                    // served, read as not processed and safe to retry).
+                    if let Err(error) = h3.shutdown(1).await {
                         tracing::debug!(%peer, %error, "could not send GOAWAY");
                         break;
                     }

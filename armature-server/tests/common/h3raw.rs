@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use armature_server::rustls;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -34,6 +35,36 @@ pub struct Raw {
 }
 
 pub async fn connect(addr: SocketAddr, cert: &CertificateDer<'static>) -> Raw {
+    try_connect_with(addr, cert, None)
+        .await
+        .expect("QUIC handshake")
+}
+
+/// As [`connect`], the client sending a PING every `interval` (so the QUIC
+/// idle timeout never closes the connection).
+pub async fn connect_with_keep_alive(
+    addr: SocketAddr,
+    cert: &CertificateDer<'static>,
+    interval: Duration,
+) -> Raw {
+    try_connect_with(addr, cert, Some(interval))
+        .await
+        .expect("QUIC handshake")
+}
+
+/// As [`connect`], but a refused handshake is an `Err`.
+pub async fn try_connect(
+    addr: SocketAddr,
+    cert: &CertificateDer<'static>,
+) -> Result<Raw, quinn::ConnectionError> {
+    try_connect_with(addr, cert, None).await
+}
+
+async fn try_connect_with(
+    addr: SocketAddr,
+    cert: &CertificateDer<'static>,
+    keep_alive: Option<Duration>,
+) -> Result<Raw, quinn::ConnectionError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.clone()).expect("root");
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -44,24 +75,27 @@ pub async fn connect(addr: SocketAddr, cert: &CertificateDer<'static>) -> Raw {
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"h3".to_vec()];
     let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("quic tls");
+    let mut config = quinn::ClientConfig::new(Arc::new(quic));
+    let mut transport = quinn::TransportConfig::default();
+    transport.keep_alive_interval(keep_alive);
+    config.transport_config(Arc::new(transport));
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).expect("udp");
-    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(quic)));
+    endpoint.set_default_client_config(config);
     let connecting = endpoint.connect(addr, "localhost").expect("connect");
     let conn = tokio::time::timeout(GUARD, connecting)
         .await
-        .expect("QUIC handshake (hung)")
-        .expect("QUIC handshake");
+        .expect("QUIC handshake (hung)")?;
     let mut control = conn.open_uni().await.expect("control stream");
     // Stream type 0x00 (control), then an empty SETTINGS frame.
     let mut opening = BytesMut::new();
     varint(&mut opening, 0x00);
     frame_header(&mut opening, SETTINGS, 0);
     control.write_all(&opening).await.expect("SETTINGS");
-    Raw {
+    Ok(Raw {
         conn,
         control,
         endpoint,
-    }
+    })
 }
 
 /// A QUIC variable-length integer (RFC 9000 §16).
@@ -319,4 +353,41 @@ fn huffman_digits(bytes: &[u8]) -> Option<String> {
     }
     // What is left is padding: all ones.
     bits[i..].iter().all(|b| *b == 1).then_some(out)
+}
+
+/// Frame type GOAWAY (RFC 9114 §7.2.6).
+pub const GOAWAY: u64 = 0x07;
+
+/// Waits for the server's control stream and the first GOAWAY on it; the
+/// stream ID it carries: the first request the server will not process.
+pub async fn goaway(raw: &Raw) -> u64 {
+    let find = async {
+        loop {
+            let mut uni = raw.conn.accept_uni().await.expect("server's streams");
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let Ok(Some(n)) = uni.read(&mut chunk).await else {
+                continue;
+            };
+            buf.extend_from_slice(&chunk[..n]);
+            if buf[0] != 0x00 {
+                // A QPACK stream (or grease): not the control stream.
+                continue;
+            }
+            loop {
+                if let Some((_, payload)) =
+                    frames(&buf[1..]).into_iter().find(|(ty, _)| *ty == GOAWAY)
+                {
+                    return read_varint(&payload).expect("GOAWAY id").0;
+                }
+                match uni.read(&mut chunk).await {
+                    Ok(Some(n)) => buf.extend_from_slice(&chunk[..n]),
+                    other => panic!("control stream ended without GOAWAY: {other:?}"),
+                }
+            }
+        }
+    };
+    tokio::time::timeout(GUARD, find)
+        .await
+        .expect("no GOAWAY (hung)")
 }
