@@ -94,7 +94,7 @@
 //!
 //! | limit | default | why |
 //! |---|---|---|
-//! | [`header_read_timeout`](Server::header_read_timeout) | 10 s | Slowloris protection: a client must send its whole request head in this time. Also bounds the TLS handshake and the first bytes, and is the idle timeout of HTTP/1 keep-alive connections and of HTTP/2 connections (`GOAWAY`, then closed). |
+//! | [`header_read_timeout`](Server::header_read_timeout) | 10 s | Slowloris protection: a client must send its whole request head in this time. Also bounds the TLS handshake and the first bytes, and is the idle timeout of HTTP/1 keep-alive connections and of HTTP/2 and HTTP/3 connections (`GOAWAY`, then closed). |
 //! | [`max_header_size`](Server::max_header_size) | 16 KiB | Bounds what one HTTP/1 client makes the server buffer; larger heads get `431`. Node.js uses the same. |
 //! | [`http2_max_concurrent_streams`](Server::http2_max_concurrent_streams) | 200 | Bounds the work one HTTP/2 connection can start at once (hyper's default; RFC 9113 suggests at least 100). |
 //! | [`http2_max_header_list_size`](Server::http2_max_header_list_size) | 16 KiB | The HTTP/2 twin of `max_header_size`. |

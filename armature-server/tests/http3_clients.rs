@@ -208,3 +208,38 @@ async fn the_goaway_of_a_graceful_shutdown_covers_the_requests_in_flight() {
     assert_eq!(h3raw::body_of(bytes), b"slow done");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_connection_that_serves_nothing_is_closed_after_the_header_read_timeout() {
+    // As an HTTP/2 connection is: GOAWAY, then closed. The client keeps the
+    // QUIC connection alive with pings, so the QUIC idle timeout (30 s)
+    // never fires on its own.
+    let cert = dev_cert();
+    let (started, _started) = mpsc::unbounded_channel();
+    let server = Running::start_with(
+        h3_server(&cert).header_read_timeout(Duration::from_millis(300)),
+        service(started),
+    );
+    let raw =
+        h3raw::connect_with_keep_alive(server.addr, cert.cert_der(), Duration::from_millis(100))
+            .await;
+    serves_on(&raw).await;
+    // A request that runs longer than the timeout is not cut off: the
+    // clock runs only while nothing is served.
+    let slow = h3raw::exchange(&raw, &request(b"GET", "/slow")).await;
+    let Outcome::Answered(bytes) = &slow else {
+        panic!("{slow:?}")
+    };
+    assert_eq!(h3raw::body_of(bytes), b"slow done");
+    let closed = tokio::time::timeout(GUARD, raw.conn.closed())
+        .await
+        .expect("an idle connection was held open");
+    match closed {
+        quinn::ConnectionError::ApplicationClosed(close) => {
+            assert_eq!(close.error_code.into_inner(), h3raw::H3_NO_ERROR)
+        }
+        other => panic!("closed with {other}"),
+    }
+    serves(&server, &cert).await;
+    server.stop().await.unwrap();
+}

@@ -16,11 +16,12 @@ use crate::drain::{Changes, Phase, Watch};
 /// Serves the connection `incoming` is trying to open. Never panics on
 /// client behaviour; failures are logged at debug level.
 ///
-/// Shutdown: on [`Phase::Draining`] the client gets a GOAWAY naming the last
-/// request accepted, requests already accepted finish, and the connection is
-/// then closed with `H3_NO_ERROR` (an idle one at once). On
-/// [`Phase::Closing`] the remaining requests are cancelled and the
-/// connection closed.
+/// Shutdown: on [`Phase::Draining`] the client gets a GOAWAY naming the
+/// first request not accepted, requests already accepted finish, and the
+/// connection is then closed with `H3_NO_ERROR` (an idle one at once). A
+/// connection that serves no request for `header_read_timeout` is closed the
+/// same way. On [`Phase::Closing`] the remaining requests are cancelled and
+/// the connection closed.
 pub(crate) async fn serve_connection<S, B>(
     incoming: quinn::Incoming,
     settings: Arc<Settings>,
@@ -63,6 +64,12 @@ pub(crate) async fn serve_connection<S, B>(
 
     let mut requests = JoinSet::new();
     let mut draining = false;
+    // Runs while no request is being served: a connection that serves none
+    // for `header_read_timeout` gets GOAWAY and is closed, as an HTTP/2 one
+    // does. The QUIC idle timeout alone never closes it while the client
+    // sends keep-alive PINGs.
+    let idle = tokio::time::sleep(settings.opening_timeout);
+    let mut idle = std::pin::pin!(idle);
     loop {
         tokio::select! {
             biased;
@@ -87,7 +94,19 @@ pub(crate) async fn serve_connection<S, B>(
                     break;
                 }
             },
-            Some(_) = requests.join_next(), if !requests.is_empty() => {}
+            Some(_) = requests.join_next(), if !requests.is_empty() => {
+                if requests.is_empty() {
+                    idle.as_mut().reset(tokio::time::Instant::now() + settings.opening_timeout);
+                }
+            }
+            () = &mut idle, if requests.is_empty() && !draining => {
+                tracing::debug!(%peer, "HTTP/3 connection served nothing for header_read_timeout: GOAWAY");
+                draining = true;
+                if let Err(error) = h3.shutdown(1).await {
+                    tracing::debug!(%peer, %error, "could not send GOAWAY");
+                    break;
+                }
+            }
             accepted = h3.accept() => match accepted {
                 Ok(Some(resolver)) => {
                     requests.spawn(serve_request(
