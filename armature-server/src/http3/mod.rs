@@ -159,14 +159,21 @@ impl Http3Endpoint {
                 changes.watch(),
             ));
         }
-        // New connection attempts are refused from now on; established ones
-        // drain on their own (they hold watches).
-        endpoint.set_server_config(None);
+        // New connection attempts are refused from now on (CONNECTION_REFUSED,
+        // so clients learn of it at once: with no server configuration quinn
+        // ignores them, and a client waited out its own handshake timeout);
+        // established ones drain on their own (they hold watches).
         tracing::debug!("HTTP/3 listener closed");
+        let refuse = async {
+            while let Some(incoming) = endpoint.accept().await {
+                incoming.refuse();
+            }
+        };
         // Keep this watch until the connections have closed, so their
         // CONNECTION_CLOSE frames go out before the runtime may stop.
         tokio::select! {
             () = endpoint.wait_idle() => {}
+            () = refuse => {}
             () = closing(&mut changes) => {
                 let _ = tokio::time::timeout(CLOSE_WAIT, endpoint.wait_idle()).await;
             }
