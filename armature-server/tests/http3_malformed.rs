@@ -249,3 +249,22 @@ async fn head_gets_the_length_and_no_body() {
     assert_eq!(head.headers["content-length"], "2");
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_body_overrunning_its_content_length_on_a_stream_left_open_is_answered() {
+    // The client does not finish its stream, so the server's next read is
+    // pending when it finds the body too long, and stops the stream then:
+    // h3-quinn panicked the request's task on that (the client got no
+    // answer at all), which the stream wrapper now prevents.
+    let cert = dev_cert();
+    let server = Running::start_with(h3_server(&cert), service());
+    let raw = h3raw::connect(server.addr, cert.cert_der()).await;
+    let head = with(post(), b"content-length", "4");
+    let (mut send, mut recv) = raw.conn.open_bi().await.unwrap();
+    send.write_all(&request(&head, &[b"hello"])).await.unwrap();
+    let outcome = h3raw::read_outcome(&mut recv).await;
+    assert_eq!(answer(&outcome).0, 500, "{outcome:?}");
+    drop(send);
+    still_serves(&raw).await;
+    server.stop().await.unwrap();
+}

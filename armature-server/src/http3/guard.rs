@@ -225,24 +225,43 @@ impl<B: Buf> quic::RecvStream for BidiStream<B> {
 }
 
 /// A receiving stream whose frame headers are checked as they pass.
+///
+/// It also keeps h3-quinn from panicking: its `RecvStream` lends the quinn
+/// stream to the read in progress, and `stop_sending` or `recv_id` called
+/// while a read is pending unwrap `None`. h3 hands out DATA it has buffered
+/// even while its next read is pending, so a body found malformed right
+/// then (longer than its `Content-Length`) panicked the request's task.
+/// Here the stream ID is kept from the start, and a `STOP_SENDING` asked
+/// for during a read goes out when the read completes (or, if the stream is
+/// never read again, quinn stops it when it is dropped).
 pub(crate) struct RecvStream<S> {
     inner: S,
     guard: Guard,
     conn: quinn::Connection,
     /// Set once a frame was too large: every later read fails too.
     failed: Option<StreamErrorIncoming>,
+    id: StreamId,
+    /// A read is pending: h3-quinn holds the stream.
+    reading: bool,
+    /// A `STOP_SENDING` code waiting for the read to complete.
+    stop: Option<u64>,
 }
 
-impl<S> RecvStream<S> {
+impl<S: quic::RecvStream> RecvStream<S> {
     fn new(inner: S, guard: Guard, conn: quinn::Connection) -> Self {
         Self {
+            id: inner.recv_id(),
             inner,
             guard,
             conn,
             failed: None,
+            reading: false,
+            stop: None,
         }
     }
+}
 
+impl<S> RecvStream<S> {
     /// The error every read gives once a frame was too large.
     fn failure(&self) -> StreamErrorIncoming {
         match self.failed {
@@ -271,7 +290,14 @@ impl<S: quic::RecvStream<Buf = Bytes>> quic::RecvStream for RecvStream<S> {
         if self.failed.is_some() {
             return Poll::Ready(Err(self.failure()));
         }
-        let chunk = ready!(self.inner.poll_data(cx))?;
+        let polled = self.inner.poll_data(cx);
+        self.reading = polled.is_pending();
+        if !self.reading {
+            if let Some(code) = self.stop.take() {
+                self.inner.stop_sending(code);
+            }
+        }
+        let chunk = ready!(polled)?;
         let Some(chunk) = chunk else {
             return Poll::Ready(Ok(None));
         };
@@ -295,11 +321,15 @@ impl<S: quic::RecvStream<Buf = Bytes>> quic::RecvStream for RecvStream<S> {
     }
 
     fn stop_sending(&mut self, error_code: u64) {
-        self.inner.stop_sending(error_code);
+        if self.reading {
+            self.stop = Some(error_code);
+        } else {
+            self.inner.stop_sending(error_code);
+        }
     }
 
     fn recv_id(&self) -> StreamId {
-        self.inner.recv_id()
+        self.id
     }
 }
 
