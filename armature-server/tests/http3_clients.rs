@@ -287,3 +287,43 @@ async fn during_graceful_shutdown_in_flight_requests_finish_and_new_connections_
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn streams_that_never_send_or_never_read_do_not_hold_up_shutdown_past_its_deadline() {
+    let cert = dev_cert();
+    let (started, _started) = mpsc::unbounded_channel();
+    let mut server = Running::start_with(
+        h3_server(&cert).shutdown_timeout(Duration::from_millis(500)),
+        service(started),
+    );
+    let raw = h3raw::connect(server.addr, cert.cert_der()).await;
+    // Streams opened with nothing sent on them (a byte of a frame header,
+    // so the server sees them), and responses nobody reads.
+    let mut held = Vec::new();
+    for _ in 0..50 {
+        let (mut send, recv) = raw.conn.open_bi().await.unwrap();
+        send.write_all(&[0x01]).await.unwrap();
+        held.push((send, recv));
+    }
+    for _ in 0..5 {
+        let (mut send, recv) = raw.conn.open_bi().await.unwrap();
+        send.write_all(&request(b"GET", "/endless")).await.unwrap();
+        send.finish().unwrap();
+        held.push((send, recv));
+    }
+    // Others are still served meanwhile.
+    serves(&server, &cert).await;
+    server.trigger_shutdown();
+    tokio::time::timeout(GUARD, server.handle)
+        .await
+        .expect("serve did not return (hung)")
+        .unwrap()
+        .unwrap();
+    let closed = tokio::time::timeout(GUARD, raw.conn.closed())
+        .await
+        .expect("connection left open");
+    assert!(
+        matches!(closed, quinn::ConnectionError::ApplicationClosed(_)),
+        "{closed}"
+    );
+}
