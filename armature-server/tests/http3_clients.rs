@@ -39,7 +39,7 @@ impl http_body::Body for Endless {
 
 /// `/` answers `ok`; `/echo` reads the body and answers its length;
 /// `/endless` streams a body that never ends; `/slow` reports on `started`,
-/// then answers after 500 ms.
+/// then answers after 500 ms; `/slower` answers after 1.5 s.
 fn service(
     started: mpsc::UnboundedSender<()>,
 ) -> impl tower::Service<
@@ -63,6 +63,10 @@ fn service(
                     let _ = started.send(());
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     Either::Left(Full::new(Bytes::from_static(b"slow done")))
+                }
+                "/slower" => {
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    Either::Left(Full::new(Bytes::from_static(b"slower done")))
                 }
                 _ => Either::Left(Full::new(Bytes::from_static(b"ok"))),
             };
@@ -217,7 +221,7 @@ async fn a_connection_that_serves_nothing_is_closed_after_the_header_read_timeou
     let cert = dev_cert();
     let (started, _started) = mpsc::unbounded_channel();
     let server = Running::start_with(
-        h3_server(&cert).header_read_timeout(Duration::from_millis(300)),
+        h3_server(&cert).header_read_timeout(Duration::from_secs(1)),
         service(started),
     );
     let raw =
@@ -226,11 +230,11 @@ async fn a_connection_that_serves_nothing_is_closed_after_the_header_read_timeou
     serves_on(&raw).await;
     // A request that runs longer than the timeout is not cut off: the
     // clock runs only while nothing is served.
-    let slow = h3raw::exchange(&raw, &request(b"GET", "/slow")).await;
+    let slow = h3raw::exchange(&raw, &request(b"GET", "/slower")).await;
     let Outcome::Answered(bytes) = &slow else {
         panic!("{slow:?}")
     };
-    assert_eq!(h3raw::body_of(bytes), b"slow done");
+    assert_eq!(h3raw::body_of(bytes), b"slower done");
     let closed = tokio::time::timeout(GUARD, raw.conn.closed())
         .await
         .expect("an idle connection was held open");
