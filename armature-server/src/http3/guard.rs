@@ -1,4 +1,5 @@
-//! A bound on the HTTP/3 frames h3 buffers whole.
+//! A bound on the HTTP/3 frames h3 buffers whole, and two more repairs of
+//! h3 0.0.8 / h3-quinn 0.0.10 at the stream level.
 //!
 //! h3 0.0.8 reads every frame other than DATA (HEADERS, SETTINGS, and the
 //! unknown and reserved types it must skip, RFC 9114 §7.2.8) completely into
@@ -15,7 +16,9 @@
 //! before h3 buffers it, with `H3_EXCESSIVE_LOAD` (RFC 9114 §10.5): on a
 //! request stream the stream is reset both ways, on the control stream the
 //! connection is closed. DATA payloads pass through untouched; h3 hands
-//! them on as they come.
+//! them on as they come. On request streams, empty DATA frames are also
+//! turned into reserved frames, which h3 skips (see [`Rewrite`]), and reads
+//! are kept from panicking h3-quinn (see [`RecvStream`]).
 
 use std::task::{ready, Context, Poll};
 
@@ -245,6 +248,10 @@ pub(crate) struct RecvStream<S> {
     reading: bool,
     /// A `STOP_SENDING` code waiting for the read to complete.
     stop: Option<u64>,
+    /// Empty DATA frames made safe (request streams).
+    rewrite: Rewrite,
+    /// The stream has ended (what `rewrite` holds is still to be given).
+    ended: bool,
 }
 
 impl<S: quic::RecvStream> RecvStream<S> {
@@ -257,6 +264,8 @@ impl<S: quic::RecvStream> RecvStream<S> {
             failed: None,
             reading: false,
             stop: None,
+            rewrite: Rewrite::default(),
+            ended: false,
         }
     }
 }
@@ -290,20 +299,34 @@ impl<S: quic::RecvStream<Buf = Bytes>> quic::RecvStream for RecvStream<S> {
         if self.failed.is_some() {
             return Poll::Ready(Err(self.failure()));
         }
-        let polled = self.inner.poll_data(cx);
-        self.reading = polled.is_pending();
-        if !self.reading {
-            if let Some(code) = self.stop.take() {
-                self.inner.stop_sending(code);
+        let too_large = loop {
+            if self.ended {
+                return Poll::Ready(Ok(self.rewrite.finish()));
             }
-        }
-        let chunk = ready!(polled)?;
-        let Some(chunk) = chunk else {
-            return Poll::Ready(Ok(None));
+            let polled = self.inner.poll_data(cx);
+            self.reading = polled.is_pending();
+            if !self.reading {
+                if let Some(code) = self.stop.take() {
+                    self.inner.stop_sending(code);
+                }
+            }
+            let Some(chunk) = ready!(polled)? else {
+                self.ended = true;
+                continue;
+            };
+            let checked = if self.guard.request {
+                self.rewrite.chunk(&mut self.guard, chunk)
+            } else {
+                self.guard.scan(&chunk).map(|()| chunk)
+            };
+            match checked {
+                // All of it held back (part of a frame header): read on.
+                Ok(chunk) if chunk.is_empty() => {}
+                Ok(chunk) => return Poll::Ready(Ok(Some(chunk))),
+                Err(too_large) => break too_large,
+            }
         };
-        let Err(FrameTooLarge { ty, len }) = self.guard.scan(&chunk) else {
-            return Poll::Ready(Ok(Some(chunk)));
-        };
+        let FrameTooLarge { ty, len } = too_large;
         let peer = self.conn.remote_address();
         if self.guard.request {
             tracing::debug!(%peer, frame_type = ty, len, "HTTP/3 request stream reset: frame too large");
@@ -389,21 +412,39 @@ impl Guard {
 
     /// Advances over `bytes`; `Err` once a frame other than DATA declares a
     /// length over the limit (and from then on).
-    fn scan(&mut self, mut bytes: &[u8]) -> Result<(), FrameTooLarge> {
+    fn scan(&mut self, bytes: &[u8]) -> Result<(), FrameTooLarge> {
+        self.scan_marking(bytes).map(|_| ())
+    }
+
+    /// As [`scan`](Self::scan), also telling where in `bytes` the type of
+    /// each empty DATA frame lies, and where a frame header that `bytes` ends
+    /// in the middle of begins (if it begins in `bytes`).
+    fn scan_marking(&mut self, mut bytes: &[u8]) -> Result<Marks, FrameTooLarge> {
+        let total = bytes.len();
+        let mut marks = Marks::default();
+        // Where the current frame header began, and its type ended, in `bytes`.
+        let mut header_start = None;
+        let mut type_end = None;
+        if self.state == State::FrameType(Varint::default()) {
+            header_start = Some(0);
+        }
         while !bytes.is_empty() {
+            let pos = total - bytes.len();
             match &mut self.state {
-                State::Unframed => return Ok(()),
+                State::Unframed => return Ok(marks),
                 State::Payload { remaining } => {
                     let step = (*remaining).min(bytes.len() as u64);
                     *remaining -= step;
                     bytes = &bytes[step as usize..];
                     if *remaining == 0 {
                         self.state = State::FrameType(Varint::default());
+                        header_start = Some(total - bytes.len());
                     }
                 }
                 State::StreamType(varint) => {
                     if let Some(ty) = varint.push(&mut bytes) {
                         self.state = if ty == STREAM_CONTROL {
+                            header_start = Some(total - bytes.len());
                             State::FrameType(Varint::default())
                         } else {
                             State::Unframed
@@ -411,7 +452,11 @@ impl Guard {
                     }
                 }
                 State::FrameType(varint) => {
+                    if varint.left == 0 {
+                        header_start = Some(pos);
+                    }
                     if let Some(ty) = varint.push(&mut bytes) {
+                        type_end = Some(total - bytes.len());
                         self.state = if ty == FRAME_WEBTRANSPORT_STREAM {
                             State::Unframed
                         } else {
@@ -428,18 +473,102 @@ impl Guard {
                         if ty != FRAME_DATA && len > self.limit {
                             return Err(FrameTooLarge { ty, len });
                         }
+                        if ty == FRAME_DATA && len == 0 {
+                            if let (Some(start), Some(end)) = (header_start, type_end) {
+                                marks.empty_data.push((start, end));
+                            }
+                        }
+                        type_end = None;
                         self.state = if len == 0 {
+                            header_start = Some(total - bytes.len());
                             State::FrameType(Varint::default())
                         } else {
+                            header_start = None;
                             State::Payload { remaining: len }
                         };
                     }
                 }
             }
         }
-        Ok(())
+        if matches!(self.state, State::FrameType(v) if v.left > 0)
+            || matches!(self.state, State::Length { .. })
+        {
+            marks.partial_header = header_start;
+        }
+        Ok(marks)
+    }
+
+    /// Starts again at a frame boundary: the bytes of a partial header are
+    /// held back and scanned again with what follows them.
+    fn restart_header(&mut self) {
+        self.state = State::FrameType(Varint::default());
     }
 }
+
+/// What [`Guard::scan_marking`] found in a chunk.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Marks {
+    /// The byte ranges of the types of empty DATA frames.
+    empty_data: Vec<(usize, usize)>,
+    /// Where a frame header cut off by the end of the chunk begins.
+    partial_header: Option<usize>,
+}
+
+/// Makes a request stream's chunks safe for h3 0.0.8, which takes an empty
+/// DATA frame for the end of the body: the next DATA frame then arrived
+/// where it expected trailers, and it closed the whole connection with
+/// `H3_FRAME_UNEXPECTED` (RFC 9114 allows empty DATA frames). Each empty
+/// DATA frame's type becomes a reserved type (0x21, in as many bytes), which
+/// h3 skips. To see a frame header whole, the bytes of one cut off at the
+/// end of a chunk are held back and given with the next.
+#[derive(Debug, Default)]
+struct Rewrite {
+    held: Option<Bytes>,
+}
+
+impl Rewrite {
+    /// The bytes to hand to h3 for `chunk` (maybe none yet).
+    fn chunk(&mut self, guard: &mut Guard, chunk: Bytes) -> Result<Bytes, FrameTooLarge> {
+        let chunk = match self.held.take() {
+            Some(held) => {
+                let mut joined = Vec::with_capacity(held.len() + chunk.len());
+                joined.extend_from_slice(&held);
+                joined.extend_from_slice(&chunk);
+                Bytes::from(joined)
+            }
+            None => chunk,
+        };
+        let marks = guard.scan_marking(&chunk)?;
+        let mut chunk = if marks.empty_data.is_empty() {
+            chunk
+        } else {
+            let mut bytes = bytes::BytesMut::from(&chunk[..]);
+            for (start, end) in marks.empty_data {
+                // The same varint length, the value 0x21.
+                let prefix = bytes[start] & 0xc0;
+                bytes[start..end].fill(0);
+                bytes[start] |= prefix;
+                bytes[end - 1] |= RESERVED_FRAME;
+            }
+            bytes.freeze()
+        };
+        if let Some(start) = marks.partial_header {
+            self.held = Some(chunk.split_off(start));
+            guard.restart_header();
+        }
+        Ok(chunk)
+    }
+
+    /// At the end of the stream: what is still held (a header cut off by
+    /// the end, which h3 then reports as an incomplete frame).
+    fn finish(&mut self) -> Option<Bytes> {
+        self.held.take()
+    }
+}
+
+/// The reserved frame type (`0x1f * N + 0x21`, N = 0) empty DATA frames
+/// are turned into.
+const RESERVED_FRAME: u8 = 0x21;
 
 /// A QUIC variable-length integer (RFC 9000 §16) read a byte at a time.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -549,5 +678,88 @@ mod tests {
         assert_eq!(frame_limit(16 * 1024), 32 * 1024);
         assert_eq!(frame_limit(100), 16 * 1024);
         assert_eq!(frame_limit(u64::MAX), u64::MAX);
+    }
+
+    /// Splits a stream's bytes into `(type, payload)` frames.
+    fn parse(mut bytes: &[u8]) -> Vec<(u64, Vec<u8>)> {
+        let mut frames = Vec::new();
+        while !bytes.is_empty() {
+            let ty = Varint::default().push(&mut bytes).expect("type");
+            let len = Varint::default().push(&mut bytes).expect("length") as usize;
+            frames.push((ty, bytes[..len].to_vec()));
+            bytes = &bytes[len..];
+        }
+        frames
+    }
+
+    /// Runs `bytes`, cut at `cuts`, through a request stream's rewrite; the
+    /// chunks h3 would get, joined.
+    fn rewritten(bytes: &[u8], cuts: &[usize]) -> Result<Vec<u8>, FrameTooLarge> {
+        let mut guard = Guard::framed(100);
+        let mut rewrite = Rewrite::default();
+        let mut out = Vec::new();
+        let mut from = 0;
+        for &cut in cuts.iter().chain([bytes.len()].iter()) {
+            let chunk = rewrite.chunk(&mut guard, Bytes::copy_from_slice(&bytes[from..cut]))?;
+            out.extend_from_slice(&chunk);
+            from = cut;
+        }
+        out.extend(rewrite.finish().unwrap_or_default());
+        Ok(out)
+    }
+
+    #[test]
+    fn empty_data_frames_become_reserved_ones_wherever_the_stream_is_cut() {
+        let mut bytes = frame(0x01, 3, 3);
+        bytes.extend(frame(0x00, 0, 0));
+        bytes.extend(frame(0x00, 5, 5));
+        bytes.extend(frame(0x00, 0, 0));
+        // An empty DATA frame with a two-byte type and a four-byte length.
+        bytes.extend([0x40, 0x00, 0x80, 0x00, 0x00, 0x00]);
+        bytes.extend(frame(0x21, 2, 2));
+        bytes.extend(frame(0x00, 70, 70));
+        bytes.extend(frame(0x00, 0, 0));
+        let expected: Vec<(u64, Vec<u8>)> = parse(&bytes)
+            .into_iter()
+            .map(|(ty, payload)| match (ty, payload.len()) {
+                (0x00, 0) => (0x21, payload),
+                _ => (ty, payload),
+            })
+            .collect();
+        assert_eq!(expected.iter().filter(|(ty, _)| *ty == 0x21).count(), 5);
+        // Uncut, cut once anywhere, cut twice anywhere.
+        assert_eq!(parse(&rewritten(&bytes, &[]).unwrap()), expected);
+        for a in 0..=bytes.len() {
+            let out = rewritten(&bytes, &[a]).unwrap();
+            assert_eq!(out.len(), bytes.len());
+            assert_eq!(parse(&out), expected, "cut at {a}");
+            for b in a..=bytes.len() {
+                assert_eq!(parse(&rewritten(&bytes, &[a, b]).unwrap()), expected);
+            }
+        }
+        // Cut at every byte.
+        let every: Vec<usize> = (1..bytes.len()).collect();
+        assert_eq!(parse(&rewritten(&bytes, &every).unwrap()), expected);
+    }
+
+    #[test]
+    fn the_rewrite_still_refuses_frames_over_the_limit_and_passes_data_untouched() {
+        let mut bytes = frame(0x01, 3, 3);
+        bytes.extend(frame(0x00, 50, 50));
+        assert_eq!(rewritten(&bytes, &[1, 4, 9]).unwrap(), bytes);
+        bytes.extend(frame(0x21, 101, 0));
+        for cut in 0..=bytes.len() {
+            assert_eq!(
+                rewritten(&bytes, &[cut]),
+                Err(FrameTooLarge { ty: 0x21, len: 101 })
+            );
+        }
+    }
+
+    #[test]
+    fn a_header_cut_off_by_the_end_of_the_stream_is_handed_on() {
+        let mut bytes = frame(0x00, 2, 2);
+        bytes.extend([0x40]);
+        assert_eq!(rewritten(&bytes, &[3]).unwrap(), bytes);
     }
 }
