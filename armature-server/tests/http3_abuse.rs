@@ -248,3 +248,26 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<()>>) {
         task.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn heads_over_max_header_size_get_431_or_past_twice_that_a_reset() {
+    // max_header_size is 16 KiB by default. A head somewhat over it is
+    // decoded and refused with 431 by h3; one over twice it is not even
+    // buffered: its stream is reset at the frame header.
+    let cert = dev_cert();
+    let server = Running::start_with(h3_server(&cert), service());
+    let raw = h3raw::connect(server.addr, cert.cert_der()).await;
+    let head = |size: usize| {
+        let mut head = h3raw::get_head("/");
+        head.push((&b"x-big"[..], vec![b'a'; size]));
+        encode(&head)
+    };
+    let outcome = h3raw::exchange(&raw, &head(15 * 1024)).await;
+    assert_eq!(outcome.status(), Some(200), "{outcome:?}");
+    let outcome = h3raw::exchange(&raw, &head(20 * 1024)).await;
+    assert_eq!(outcome.status(), Some(431), "{outcome:?}");
+    let outcome = h3raw::exchange(&raw, &head(40 * 1024)).await;
+    assert_eq!(outcome, Outcome::Reset(h3raw::H3_EXCESSIVE_LOAD));
+    serves(&raw).await;
+    server.stop().await.unwrap();
+}
