@@ -306,7 +306,7 @@ fn check_codings<B: http_body::Body>(req: &Request<B>) -> Result<(), (StatusCode
 }
 
 /// A short plain-text refusal that closes the connection.
-fn refusal(status: StatusCode, reason: &'static str) -> Response<Full<Bytes>> {
+pub(crate) fn refusal(status: StatusCode, reason: &'static str) -> Response<Full<Bytes>> {
     let phrase = status.canonical_reason().unwrap_or("Error");
     let mut res = Response::new(Full::new(Bytes::from(format!("{phrase}: {reason}\n"))));
     *res.status_mut() = status;
@@ -323,7 +323,7 @@ fn refusal(status: StatusCode, reason: &'static str) -> Response<Full<Bytes>> {
 
 /// `Host = uri-host [ ":" port ]` (RFC 9112 §3.2, RFC 3986 §3.2.2-3).
 /// An empty value is valid: clients send it when the target has no authority.
-fn is_valid_host(value: &[u8]) -> bool {
+pub(crate) fn is_valid_host(value: &[u8]) -> bool {
     is_common_host(value) || matches_host_grammar(value)
 }
 

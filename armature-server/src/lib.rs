@@ -61,8 +61,14 @@
 //! * **RFC 9112 `Host` rules.** An HTTP/1.1 request without `Host`, or any
 //!   HTTP/1 request with two `Host` headers or an invalid one, is answered
 //!   `400 Bad Request` with `Connection: close` and never reaches your
-//!   service. HTTP/1.0 may omit `Host`; HTTP/2 uses `:authority`, and a
-//!   `Host` sent beside it must be one, valid, and agree with it.
+//!   service. HTTP/1.0 may omit `Host`; HTTP/2 and HTTP/3 use `:authority`,
+//!   and a `Host` sent beside it must be one, valid, and agree with it.
+//!   Over HTTP/3 the server also answers `400` to an `:authority` with
+//!   userinfo, connection-specific fields, `TE` other than `trailers`, and an
+//!   invalid or conflicting `Content-Length` (RFC 9114 §4.2, §4.3.1), and a
+//!   body that does not match its `Content-Length` fails to read (its
+//!   stream stopped with `H3_MESSAGE_ERROR`); h3 itself resets the streams of
+//!   heads missing a pseudo-header or with `Host` and `:authority` at odds.
 //! * **Malformed requests** get hyper's `400` (or `431`/`414`) and the
 //!   connection is closed. Ambiguous framing such as `Content-Length` with
 //!   `Transfer-Encoding` is read as chunked and the connection closed after
@@ -88,12 +94,14 @@
 //!
 //! | limit | default | why |
 //! |---|---|---|
-//! | [`header_read_timeout`](Server::header_read_timeout) | 10 s | Slowloris protection: a client must send its whole request head in this time. Also bounds the TLS handshake and the first bytes, and is the idle timeout of HTTP/1 keep-alive connections and of HTTP/2 connections (`GOAWAY`, then closed). |
+//! | [`header_read_timeout`](Server::header_read_timeout) | 10 s | Slowloris protection: a client must send its whole request head in this time. Also bounds the TLS handshake and the first bytes, and is the idle timeout of HTTP/1 keep-alive connections and of HTTP/2 and HTTP/3 connections (`GOAWAY`, then closed). |
 //! | [`max_header_size`](Server::max_header_size) | 16 KiB | Bounds what one HTTP/1 client makes the server buffer; larger heads get `431`. Node.js uses the same. |
 //! | [`http2_max_concurrent_streams`](Server::http2_max_concurrent_streams) | 200 | Bounds the work one HTTP/2 connection can start at once (hyper's default; RFC 9113 suggests at least 100). |
 //! | [`http2_max_header_list_size`](Server::http2_max_header_list_size) | 16 KiB | The HTTP/2 twin of `max_header_size`. |
 //! | [`http3_max_concurrent_streams`](Server::http3_max_concurrent_streams) | 200 | The HTTP/3 twin (the QUIC bidirectional stream limit). |
 //! | [`http3_idle_timeout`](Server::http3_idle_timeout) | 30 s | Closes QUIC connections whose client fell silent (quinn's default). |
+//! | HTTP/3 receive windows | 1 MiB a stream, 4 MiB a connection | What a client can make the server hold of bodies its handlers have not read yet (hyper's HTTP/2 windows are 1 MiB); quinn's own connection window is unlimited. |
+//! | HTTP/3 frames other than DATA | twice `max_header_size`, at least 16 KiB | h3 reads such frames whole into memory; a longer one resets its request stream, or closes the connection if on the control stream (`H3_EXCESSIVE_LOAD`). |
 //! | [`shutdown_timeout`](Server::shutdown_timeout) | 10 s | How long in-flight requests may run after shutdown begins; well inside the 30 s supervisors such as Kubernetes wait before killing. |
 //! | [`keep_alive`](Server::keep_alive) | on | Reusing connections is much cheaper than opening new ones. |
 //! | HTTP/1 headers per request | 100 | hyper's fixed default; more get `431`. |

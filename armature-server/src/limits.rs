@@ -31,7 +31,8 @@ pub struct Limits {
     /// it is also the idle timeout of HTTP/1 keep-alive connections. An
     /// HTTP/2 connection that serves no stream for this long (idle, or
     /// holding half a header block) gets `GOAWAY`, and is closed if still
-    /// open after as long again. It does
+    /// open after as long again; an HTTP/3 one gets `GOAWAY` and is closed
+    /// (it bounds the QUIC handshake and each HTTP/3 request head too). It does
     /// not limit a request once its head has arrived: a slow handler, a
     /// request body sent slowly or a long response stream are not cut off.
     /// One exception: the clock starts again once the server has taken the
@@ -65,7 +66,9 @@ pub struct Limits {
 
     /// How long an HTTP/3 (QUIC) connection may go without receiving a
     /// packet before it is closed (the QUIC idle timeout, which also bounds
-    /// a stalled handshake). Default: **30 s**, quinn's own. QUIC has no
+    /// a stalled handshake). A connection that receives packets (a client's
+    /// keep-alive PINGs) but serves no request is closed after
+    /// [`header_read_timeout`](Self::header_read_timeout) instead. Default: **30 s**, quinn's own. QUIC has no
     /// packets of its own while a handler thinks: a request whose handler
     /// stays silent longer than this is cut off with its connection unless
     /// the client sends keep-alive pings, so raise it for long polling.

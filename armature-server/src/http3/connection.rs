@@ -7,6 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::task::JoinSet;
 
+use super::guard;
 use super::request::serve_request;
 use super::Settings;
 use crate::bounds::{ResBody, UserService};
@@ -15,11 +16,12 @@ use crate::drain::{Changes, Phase, Watch};
 /// Serves the connection `incoming` is trying to open. Never panics on
 /// client behaviour; failures are logged at debug level.
 ///
-/// Shutdown: on [`Phase::Draining`] the client gets a GOAWAY naming the last
-/// request accepted, requests already accepted finish, and the connection is
-/// then closed with `H3_NO_ERROR` (an idle one at once). On
-/// [`Phase::Closing`] the remaining requests are cancelled and the
-/// connection closed.
+/// Shutdown: on [`Phase::Draining`] the client gets a GOAWAY naming the
+/// first request not accepted, requests already accepted finish, and the
+/// connection is then closed with `H3_NO_ERROR` (an idle one at once). A
+/// connection that serves no request for `header_read_timeout` is closed the
+/// same way. On [`Phase::Closing`] the remaining requests are cancelled and
+/// the connection closed.
 pub(crate) async fn serve_connection<S, B>(
     incoming: quinn::Incoming,
     settings: Arc<Settings>,
@@ -36,7 +38,10 @@ pub(crate) async fn serve_connection<S, B>(
         let mut builder = h3::server::builder();
         builder.max_field_section_size(settings.max_field_section_size);
         let h3 = builder
-            .build::<_, Bytes>(h3_quinn::Connection::new(connection))
+            .build::<_, Bytes>(guard::Connection::new(
+                connection,
+                guard::frame_limit(settings.max_field_section_size),
+            ))
             .await?;
         Ok::<_, Box<dyn std::error::Error + Send + Sync>>(h3)
     };
@@ -59,6 +64,12 @@ pub(crate) async fn serve_connection<S, B>(
 
     let mut requests = JoinSet::new();
     let mut draining = false;
+    // Runs while no request is being served: a connection that serves none
+    // for `header_read_timeout` gets GOAWAY and is closed, as an HTTP/2 one
+    // does. The QUIC idle timeout alone never closes it while the client
+    // sends keep-alive PINGs.
+    let idle = tokio::time::sleep(settings.opening_timeout);
+    let mut idle = std::pin::pin!(idle);
     loop {
         tokio::select! {
             biased;
@@ -68,7 +79,11 @@ pub(crate) async fn serve_connection<S, B>(
                     draining = true;
                     // GOAWAY: requests already accepted are served, later
                     // ones rejected so the client retries them elsewhere.
-                    if let Err(error) = h3.shutdown(0).await {
+                    // Its ID is the first request *not* processed (RFC 9114
+                    // §5.2): h3 sends the last one accepted plus this count,
+                    // so 1 (with 0 the last request accepted, still being
+                    // served, read as not processed and safe to retry).
+                    if let Err(error) = h3.shutdown(1).await {
                         tracing::debug!(%peer, %error, "could not send GOAWAY");
                         break;
                     }
@@ -79,7 +94,19 @@ pub(crate) async fn serve_connection<S, B>(
                     break;
                 }
             },
-            Some(_) = requests.join_next(), if !requests.is_empty() => {}
+            Some(_) = requests.join_next(), if !requests.is_empty() => {
+                if requests.is_empty() {
+                    idle.as_mut().reset(tokio::time::Instant::now() + settings.opening_timeout);
+                }
+            }
+            () = &mut idle, if requests.is_empty() && !draining => {
+                tracing::debug!(%peer, "HTTP/3 connection served nothing for header_read_timeout: GOAWAY");
+                draining = true;
+                if let Err(error) = h3.shutdown(1).await {
+                    tracing::debug!(%peer, %error, "could not send GOAWAY");
+                    break;
+                }
+            }
             accepted = h3.accept() => match accepted {
                 Ok(Some(resolver)) => {
                     requests.spawn(serve_request(

@@ -9,6 +9,7 @@
 
 mod body;
 mod connection;
+mod guard;
 mod request;
 
 use std::net::{SocketAddr, UdpSocket};
@@ -30,6 +31,17 @@ const ALPN_H3: &[u8] = b"h3";
 /// After the accept loop stops, how long to wait for closing connections
 /// to get their CONNECTION_CLOSE out before the endpoint goes.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// How much of one request body a client may send ahead of the service
+/// reading it (the QUIC stream receive window), as hyper allows over HTTP/2.
+const STREAM_WINDOW: u32 = 1024 * 1024;
+
+/// How much a client may send ahead of the server reading it on all the
+/// streams of one connection together (the QUIC connection receive window).
+/// quinn's default is unlimited: with handlers that do not read their bodies
+/// (yet), a client made the server buffer 1.25 MB per stream, 250 MB per
+/// connection at 200 streams.
+const CONNECTION_WINDOW: u32 = 4 * STREAM_WINDOW;
 
 /// Per-connection settings shared by every HTTP/3 connection.
 #[derive(Debug)]
@@ -69,6 +81,9 @@ impl Http3Listener {
         let idle = quinn::IdleTimeout::try_from(limits.http3_idle_timeout)
             .map_err(|_| ServerError::Config("http3_idle_timeout is too large"))?;
         transport.max_idle_timeout(Some(idle));
+        transport
+            .stream_receive_window(STREAM_WINDOW.into())
+            .receive_window(CONNECTION_WINDOW.into());
         let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         config.transport_config(Arc::new(transport));
 
@@ -144,14 +159,21 @@ impl Http3Endpoint {
                 changes.watch(),
             ));
         }
-        // New connection attempts are refused from now on; established ones
-        // drain on their own (they hold watches).
-        endpoint.set_server_config(None);
+        // New connection attempts are refused from now on (CONNECTION_REFUSED,
+        // so clients learn of it at once: with no server configuration quinn
+        // ignores them, and a client waited out its own handshake timeout);
+        // established ones drain on their own (they hold watches).
         tracing::debug!("HTTP/3 listener closed");
+        let refuse = async {
+            while let Some(incoming) = endpoint.accept().await {
+                incoming.refuse();
+            }
+        };
         // Keep this watch until the connections have closed, so their
         // CONNECTION_CLOSE frames go out before the runtime may stop.
         tokio::select! {
             () = endpoint.wait_idle() => {}
+            () = refuse => {}
             () = closing(&mut changes) => {
                 let _ = tokio::time::timeout(CLOSE_WAIT, endpoint.wait_idle()).await;
             }

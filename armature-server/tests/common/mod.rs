@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod h3;
+pub mod h3raw;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
