@@ -13,7 +13,11 @@ use armature_layers::rate_limit::{
 };
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
+use tower::{service_fn, BoxError, Layer, Service};
+
+#[path = "support/send.rs"]
+mod send;
+use send::send;
 
 #[path = "support/flood.rs"]
 mod flood;
@@ -79,13 +83,7 @@ async fn a_flood_of_a_million_distinct_keys_keeps_the_store_bounded() {
             // Half the flood with time frozen (every key active), half with time moving.
             clock.advance(Duration::from_secs(if i < 500_000 { 0 } else { 3_600 }));
         }
-        let res = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(with_key(&format!("k{i}")))
-            .await
-            .unwrap();
+        let res = send(&mut svc, with_key(&format!("k{i}"))).await;
         assert_eq!(
             res.status(),
             StatusCode::OK,
@@ -100,22 +98,10 @@ async fn a_flood_of_a_million_distinct_keys_keeps_the_store_bounded() {
     assert!(max_len > 5_000, "the store was used: {max_len}");
     // The limiter still works for a key it holds.
     for _ in 0..4 {
-        let res = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(with_key("k999999"))
-            .await
-            .unwrap();
+        let res = send(&mut svc, with_key("k999999")).await;
         assert_eq!(res.status(), StatusCode::OK);
     }
-    let res = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(with_key("k999999"))
-        .await
-        .unwrap();
+    let res = send(&mut svc, with_key("k999999")).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -134,13 +120,7 @@ async fn headers_and_retry_after_are_exact_at_the_boundary() {
     let calls = Arc::new(AtomicUsize::new(0));
     let mut svc = layer.layer(counting_inner(Arc::clone(&calls)));
     let mut send = async |clock_note: &str| {
-        let res = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(with_key("k"))
-            .await
-            .unwrap();
+        let res = send(&mut svc, with_key("k")).await;
         let h = res.headers().clone();
         let note = format!("{clock_note}: {h:?}");
         (res, h, note)
@@ -219,35 +199,17 @@ async fn fractional_intervals_round_retry_after_up() {
         .unwrap();
     let mut svc = layer.layer(counting_inner(Arc::default()));
     for _ in 0..3 {
-        let res = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(with_key("k"))
-            .await
-            .unwrap();
+        let res = send(&mut svc, with_key("k")).await;
         assert_eq!(res.status(), StatusCode::OK);
     }
-    let res = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(with_key("k"))
-        .await
-        .unwrap();
+    let res = send(&mut svc, with_key("k")).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers()["retry-after"], "1");
     // The interval is 333,333,334 ns (rounded up, never admitting more than 3 per second).
     let retry = res.extensions().get::<RateLimited>().unwrap().retry_after();
     assert_eq!(retry, Duration::from_nanos(333_333_334));
     clock.advance(retry);
-    let res = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(with_key("k"))
-        .await
-        .unwrap();
+    let res = send(&mut svc, with_key("k")).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -267,10 +229,10 @@ async fn grpc_calls_are_refused_with_resource_exhausted() {
             .body(())
             .unwrap()
     };
-    let res = svc.ready().await.unwrap().call(grpc()).await.unwrap();
+    let res = send(&mut svc, grpc()).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers().get("grpc-status").is_none());
-    let res = svc.ready().await.unwrap().call(grpc()).await.unwrap();
+    let res = send(&mut svc, grpc()).await;
     assert_eq!(
         res.status(),
         StatusCode::OK,
@@ -282,13 +244,7 @@ async fn grpc_calls_are_refused_with_resource_exhausted() {
     assert_eq!(res.headers()["retry-after"], "3600");
     assert!(res.extensions().get::<RateLimited>().is_some());
     // Plain HTTP on the same key gets 429.
-    let res = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(with_key("k"))
-        .await
-        .unwrap();
+    let res = send(&mut svc, with_key("k")).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
@@ -307,8 +263,7 @@ async fn keys_by_peer_address_and_passes_unkeyed_requests() {
             .insert(addr.parse::<SocketAddr>().unwrap());
         req
     };
-    let mut status =
-        async |req: Request<()>| svc.ready().await.unwrap().call(req).await.unwrap().status();
+    let mut status = async |req: Request<()>| send(&mut svc, req).await.status();
     assert_eq!(status(from("192.0.2.1:1000")).await, StatusCode::OK);
     assert_eq!(
         status(from("192.0.2.1:2000")).await,
@@ -330,13 +285,7 @@ async fn keys_by_peer_address_and_passes_unkeyed_requests() {
     assert_eq!(status(from("[2001:db8:0:2::1]:1")).await, StatusCode::OK);
     // No peer address (not served by armature-server): not limited, no headers.
     for _ in 0..3 {
-        let res = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(Request::new(()))
-            .await
-            .unwrap();
+        let res = send(&mut svc, Request::new(())).await;
         assert_eq!(res.status(), StatusCode::OK);
         assert!(res.headers().get("ratelimit").is_none());
     }
@@ -439,13 +388,7 @@ async fn long_keys_are_limited_each_on_their_own() {
     let b = format!("{}b", "k".repeat(4095));
     let mut statuses = Vec::new();
     for key in [&a, &a, &a, &b, &b, &b] {
-        let res = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(with_key(key))
-            .await
-            .unwrap();
+        let res = send(&mut svc, with_key(key)).await;
         statuses.push(res.status().as_u16());
     }
     assert_eq!(statuses, [200, 200, 429, 200, 200, 429]);
@@ -466,13 +409,7 @@ async fn without_ratelimit_headers_only_refusals_say_when_to_retry() {
         .build()
         .unwrap();
     let mut svc = layer.layer(counting_inner(Arc::new(AtomicUsize::new(0))));
-    let ok = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(with_key("k"))
-        .await
-        .unwrap();
+    let ok = send(&mut svc, with_key("k")).await;
     assert_eq!(ok.status(), StatusCode::OK);
     assert!(
         ok.headers().get("ratelimit").is_none(),
@@ -480,13 +417,7 @@ async fn without_ratelimit_headers_only_refusals_say_when_to_retry() {
         ok.headers()
     );
     assert!(ok.headers().get("ratelimit-policy").is_none());
-    let refused = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(with_key("k"))
-        .await
-        .unwrap();
+    let refused = send(&mut svc, with_key("k")).await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(header(refused.headers(), "retry-after"), Some("3600"));
     assert!(refused.headers().get("ratelimit").is_none());
@@ -539,13 +470,7 @@ async fn extreme_quotas_are_typed_errors_or_enforced_exactly() {
         .unwrap();
     let mut svc = layer.layer(counting_inner(Arc::default()));
     clock.advance(Duration::from_secs(3_600));
-    let res = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(with_key("k"))
-        .await
-        .unwrap();
+    let res = send(&mut svc, with_key("k")).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(
         header(res.headers(), "ratelimit"),
@@ -608,29 +533,15 @@ async fn non_text_bytes_left_of_the_proxys_hop_do_not_hide_it() {
             .insert(SocketAddr::from(([10, 0, 0, 2], 40000)));
         req
     };
-    let first = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(through_proxy(b"\x80\xff, 198.51.100.7"))
-        .await
-        .unwrap();
+    let first = send(&mut svc, through_proxy(b"\x80\xff, 198.51.100.7")).await;
     assert_eq!(first.status(), StatusCode::OK);
-    let other_client = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(through_proxy(b"caf\xc3\xa9 \xfe, 198.51.100.8, 10.1.1.1"))
-        .await
-        .unwrap();
+    let other_client = send(
+        &mut svc,
+        through_proxy(b"caf\xc3\xa9 \xfe, 198.51.100.8, 10.1.1.1"),
+    )
+    .await;
     assert_eq!(other_client.status(), StatusCode::OK, "a budget of its own");
-    let first_again = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(through_proxy(b"\x81, 198.51.100.7"))
-        .await
-        .unwrap();
+    let first_again = send(&mut svc, through_proxy(b"\x81, 198.51.100.7")).await;
     assert_eq!(first_again.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -676,7 +587,7 @@ fn requests_without_a_peer_address_are_passed_and_logged_once() {
             let mut svc = by_ip.layer(counting_inner(Arc::default()));
             for _ in 0..3 {
                 let req = Request::get("/").body(()).unwrap();
-                let res = svc.ready().await.unwrap().call(req).await.unwrap();
+                let res = send(&mut svc, req).await;
                 assert_eq!(res.status(), StatusCode::OK);
             }
             let by_header = RateLimitLayer::builder()
@@ -687,7 +598,7 @@ fn requests_without_a_peer_address_are_passed_and_logged_once() {
             let mut svc = by_header.layer(counting_inner(Arc::default()));
             for _ in 0..3 {
                 let req = Request::get("/").body(()).unwrap();
-                let res = svc.ready().await.unwrap().call(req).await.unwrap();
+                let res = send(&mut svc, req).await;
                 assert_eq!(res.status(), StatusCode::OK);
             }
         })
@@ -737,13 +648,7 @@ async fn a_key_header_sent_twice_is_a_bad_request() {
         .unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
     let mut svc = layer.layer(counting_inner(Arc::clone(&calls)));
-    let res = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(with_key("real"))
-        .await
-        .unwrap();
+    let res = send(&mut svc, with_key("real")).await;
     assert_eq!(res.status(), StatusCode::OK);
     for n in 0..5 {
         let req = Request::get("/")
@@ -751,7 +656,7 @@ async fn a_key_header_sent_twice_is_a_bad_request() {
             .header("x-api-key", "real")
             .body(())
             .unwrap();
-        let res = svc.ready().await.unwrap().call(req).await.unwrap();
+        let res = send(&mut svc, req).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "request {n}");
         assert!(res.headers().get("retry-after").is_none());
         assert!(res.extensions().get::<RateLimited>().is_none());
@@ -764,7 +669,7 @@ async fn a_key_header_sent_twice_is_a_bad_request() {
         .header("x-api-key", "b")
         .body(())
         .unwrap();
-    let res = svc.ready().await.unwrap().call(grpc).await.unwrap();
+    let res = send(&mut svc, grpc).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(header(res.headers(), "grpc-status"), Some("3"));
     assert!(res
@@ -780,13 +685,7 @@ async fn a_key_header_sent_twice_is_a_bad_request() {
         "only the first request was served"
     );
     // The real key's budget is untouched by the refused requests, and still spent.
-    let res = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(with_key("real"))
-        .await
-        .unwrap();
+    let res = send(&mut svc, with_key("real")).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -808,9 +707,9 @@ async fn empty_and_non_utf8_key_headers_are_limited() {
         req
     };
     for value in [&b""[..], b"\x80\xff", b"\x80\xfe", b"caf\xc3\xa9"] {
-        let first = svc.ready().await.unwrap().call(keyed(value)).await.unwrap();
+        let first = send(&mut svc, keyed(value)).await;
         assert_eq!(first.status(), StatusCode::OK, "{value:?}");
-        let second = svc.ready().await.unwrap().call(keyed(value)).await.unwrap();
+        let second = send(&mut svc, keyed(value)).await;
         assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS, "{value:?}");
         assert_eq!(header(second.headers(), "retry-after"), Some("3600"));
     }

@@ -19,13 +19,17 @@ use armature_layers::rate_limit::{
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use tower::{service_fn, Layer, Service, ServiceExt};
+use tower::{service_fn, Layer, Service};
 
 #[path = "support/flood.rs"]
 mod flood;
 #[path = "support/redis.rs"]
 mod redis_server;
 use redis_server::RedisServer;
+
+#[path = "support/send.rs"]
+mod send;
+use send::send;
 
 type Body = Full<Bytes>;
 /// A response of the rate-limit layer around a service answering with `Body`.
@@ -134,8 +138,8 @@ async fn redis_and_memory_stores_agree_request_by_request() {
     let mut refused = 0;
     for (i, step) in steps_ms.iter().enumerate() {
         clock.advance(Duration::from_millis(*step));
-        let ra = a.ready().await.unwrap().call(with_key("k")).await.unwrap();
-        let rb = b.ready().await.unwrap().call(with_key("k")).await.unwrap();
+        let ra = send(&mut a, with_key("k")).await;
+        let rb = send(&mut b, with_key("k")).await;
         assert_eq!(ra.status(), rb.status(), "step {i}");
         assert_eq!(ra.headers(), rb.headers(), "step {i}");
         // Redis works in microseconds, so the exact durations may differ below that.
@@ -159,11 +163,9 @@ async fn send_within(
     req: Request<()>,
 ) -> Limited {
     // Not a timing assertion: a guard that turns a hang into a failure.
-    tokio::time::timeout(Duration::from_secs(5), async {
-        svc.ready().await.unwrap().call(req).await.unwrap()
-    })
-    .await
-    .expect("the request hung while Redis was down")
+    tokio::time::timeout(Duration::from_secs(5), send(svc, req))
+        .await
+        .expect("the request hung while Redis was down")
 }
 
 async fn redis_killed_and_restarted(policy: FailurePolicy) {
@@ -528,8 +530,8 @@ async fn fine_intervals_are_counted_exactly_through_redis() {
             if i % 100 == 99 {
                 clock.advance(Duration::from_nanos(1_234));
             }
-            let ra = a.ready().await.unwrap().call(with_key("k")).await.unwrap();
-            let rb = b.ready().await.unwrap().call(with_key("k")).await.unwrap();
+            let ra = send(&mut a, with_key("k")).await;
+            let rb = send(&mut b, with_key("k")).await;
             assert_eq!(ra.status(), rb.status(), "{quota:?}, request {i}");
             assert_eq!(ra.headers(), rb.headers(), "{quota:?}, request {i}");
             admitted += usize::from(rb.status() == StatusCode::OK);
