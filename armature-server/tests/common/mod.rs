@@ -73,10 +73,22 @@ pub fn ok_service() -> impl tower::Service<
 
 /// A server on 127.0.0.1 with an OS-chosen port and signals off (tests
 /// share one process).
+///
+/// The port is also free over UDP when it is chosen: HTTP/3 binds the same
+/// port over UDP when serving starts, and the OS may hand out a TCP port
+/// whose UDP twin another test's server still holds while it drains (its TCP
+/// listener already closed). The HTTP/3 tests' clients then reached that
+/// server, which refused them (CONNECTION_REFUSED), ~1 run in 90 with six
+/// test processes side by side.
 pub fn local_server() -> Server {
-    Server::bind(([127, 0, 0, 1], 0))
-        .expect("bind 127.0.0.1:0")
-        .shutdown_on_signals(false)
+    for _ in 0..100 {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind UDP 127.0.0.1:0");
+        let port = udp.local_addr().expect("UDP address").port();
+        if let Ok(server) = Server::bind(([127, 0, 0, 1], port)) {
+            return server.shutdown_on_signals(false);
+        }
+    }
+    panic!("no port free over both TCP and UDP in 100 tries");
 }
 
 /// A server running in a task, stoppable from the test.
