@@ -323,7 +323,10 @@ impl Server {
     /// ([`tls_pem`](Server::tls_pem), [`tls_config`](Server::tls_config) or
     /// [`dev_cert`](Server::dev_cert)); without it `serve`/`run` fail with
     /// [`ServerError::Config`]. The UDP port is bound when serving starts
-    /// ([`ServerError::Bind`] if taken). HTTP/1.1 and HTTP/2 responses then
+    /// ([`ServerError::Bind`] if taken; with a server bound to port 0, the
+    /// OS chose the TCP port without regard to UDP, so its UDP twin may be
+    /// taken: choose a port free over both if that matters, as the tests
+    /// do). HTTP/1.1 and HTTP/2 responses then
     /// carry `Alt-Svc: h3=":PORT"; ma=86400` (unless the service set its
     /// own), which is how browsers find the HTTP/3 endpoint.
     ///
