@@ -118,9 +118,23 @@ async def hidden() -> dict:
     return {}
 
 
+legacy = APIRouter(prefix="/legacy")
+
+
+@legacy.get("/ping", responses={200: {"description": "pong"}})
+async def ping() -> dict:
+    return {}
+
+
+@legacy.get("/internal")
+async def internal() -> dict:
+    return {}
+
+
 def shop_app(**options) -> App:
     app = App(title="Shop", version="2.0.0", description="Customers and receipts", **options)
     app.include_router(shop, tags=["v1"])
+    app.include_router(legacy, deprecated=True, responses={404: {"description": "Gone"}, 200: {"description": "ignored: the route's own wins"}})
     return app
 
 
@@ -169,6 +183,17 @@ def test_operations_describe_what_the_handlers_read():
     assert login_form["required"] == ["username", "password"]
     upload = paths["/shop/avatar"]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert upload["properties"]["image"] == {"type": "string", "format": "binary"}
+
+    # include_router's documentation applies to the routes it includes, beneath their own.
+    ping_op = paths["/legacy/ping"]["get"]
+    assert ping_op["deprecated"] is True
+    assert ping_op["responses"]["404"] == {"description": "Gone"}
+    assert ping_op["responses"]["200"]["description"] == "pong"
+    hidden_app = App()
+    hidden_app.include_router(legacy, include_in_schema=False)
+    assert hidden_app.openapi()["paths"] == {}
+    with pytest.raises(TypeError, match="include_router: unexpected keyword argument 'prefx'"):
+        App().include_router(legacy, prefx="/x")
 
     # A catch-all the handler reads itself is still a declared path parameter.
     raw_op = paths["/shop/raw/{rest}"]["get"]

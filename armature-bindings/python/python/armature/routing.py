@@ -200,14 +200,27 @@ class Router:
     def head(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.api_route(path, methods=("HEAD",), **options)
 
-    def include_router(self, router: "Router", *, prefix: str = "", dependencies: Sequence[Depends] = (), tags: Sequence[str] = ()) -> None:
+    def include_router(
+        self,
+        router: "Router",
+        *,
+        prefix: str = "",
+        dependencies: Sequence[Depends] = (),
+        tags: Sequence[str] = (),
+        **documentation: Any,
+    ) -> None:
         """Adds every route of `router`, under `prefix` (on top of the router's own), behind
-        `dependencies`, with `tags` in the OpenAPI document."""
+        `dependencies`, with `tags` in the OpenAPI document. FastAPI's `responses`,
+        `deprecated` and `include_in_schema` apply to every route included (a route's own
+        `responses` win for the same status); its other documentation keywords are accepted."""
+        _only_documentation(documentation, "include_router", INCLUDE_DOCUMENTATION)
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"a prefix must start with '/' and not end with '/': {prefix!r}")
         for route in router.routes:
             path = prefix + route.path if route.path != "/" or not prefix else prefix
-            self.routes.append(route.moved(self.prefix + path, [*self.dependencies, *dependencies], [*self.tags, *tags]))
+            moved = route.moved(self.prefix + path, [*self.dependencies, *dependencies], [*self.tags, *tags])
+            moved.documentation = _included(route.documentation, documentation)
+            self.routes.append(moved)
 
 
 class APIRouter(Router):
@@ -225,6 +238,29 @@ ROUTE_DOCUMENTATION = frozenset({
     "response_model_by_alias", "response_model_exclude_unset", "response_model_exclude_defaults",
     "response_model_exclude_none", "response_class", "generate_unique_id_function",
 })
+
+# FastAPI's `include_router` keywords of the same kind.
+INCLUDE_DOCUMENTATION = frozenset({
+    "responses", "deprecated", "include_in_schema", "default_response_class", "callbacks",
+    "generate_unique_id_function",
+})
+
+
+def _included(own: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """A route's documentation under `include_router(**given)`: the router's `responses`
+    beneath the route's own, `deprecated` if either says so, `include_in_schema` only if
+    both allow it."""
+    if not given:
+        return own
+    merged = dict(own)
+    if given.get("responses"):
+        merged["responses"] = {**given["responses"], **own.get("responses", {})}
+    if given.get("deprecated"):
+        merged["deprecated"] = True
+    if given.get("include_in_schema") is False:
+        merged["include_in_schema"] = False
+    return merged
+
 
 # FastAPI's application keywords of the same kind.
 APP_DOCUMENTATION = frozenset({
