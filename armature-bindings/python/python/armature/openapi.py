@@ -32,9 +32,9 @@ import typing
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from . import forms
-from .params import BODY, COOKIE, FORM, HEADER, PATH, QUERY, Plan, _Param, _unwrap_optional
+from .params import BODY, COOKIE, FORM, HEADER, PATH, QUERY, Plan, _item, _Param, _unwrap_optional
 from .response_model import declared
-from .routing import _path_names
+from .routing import _path_names, _path_order
 
 if TYPE_CHECKING:
     from .app import App
@@ -125,18 +125,24 @@ class _Schemas:
     def resolve(self) -> None:
         from pydantic import TypeAdapter
 
-        # One at a time first, to drop the types Pydantic has no JSON Schema for (the
-        # document then says nothing of them rather than not exist).
-        describable = []
-        for entry in self.wanted:
-            try:
-                TypeAdapter.json_schemas([entry], ref_template=REF)
-            except Exception:  # noqa: BLE001 - PydanticInvalidForJsonSchema and kin
-                continue
-            describable.append(entry)
-        if describable:
+        if not self.wanted:
+            return
+        try:
+            self.results, definitions = TypeAdapter.json_schemas(self.wanted, ref_template=REF)
+        except Exception:  # noqa: BLE001 - PydanticInvalidForJsonSchema and kin
+            # One at a time, to drop the types Pydantic has no JSON Schema for (the document
+            # then says nothing of them rather than not exist), then the rest together.
+            describable = []
+            for entry in self.wanted:
+                try:
+                    TypeAdapter.json_schemas([entry], ref_template=REF)
+                except Exception:  # noqa: BLE001 - as above
+                    continue
+                describable.append(entry)
+            if not describable:
+                return
             self.results, definitions = TypeAdapter.json_schemas(describable, ref_template=REF)
-            self.definitions = definitions.get("$defs", {})
+        self.definitions = definitions.get("$defs", {})
 
     def get(self, key: Optional[int], mode: str = "validation") -> Optional[dict[str, Any]]:
         if key is None:
@@ -181,12 +187,12 @@ class _Operation:
         tags = list(dict.fromkeys(route.tags))
         if tags:
             op["tags"] = tags
-        op["summary"] = doc.get("summary") or name.replace("_", " ").title()
+        op["summary"] = doc.get("summary") or _title(name)
         description = doc.get("description") or inspect.cleandoc(handler.__doc__ or "")
         if description:
             op["description"] = description
         op["operationId"] = doc.get("operation_id") or _operation_id(name, route.path, route.method)
-        parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "title": name.replace("_", " ").title()}} for name in self.undeclared]
+        parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "title": _title(name)}} for name in self.undeclared]
         parameters += [self._parameter(p, schemas.get(key)) for p, key in self.params]
         if parameters:
             op["parameters"] = parameters
@@ -203,7 +209,7 @@ class _Operation:
     @staticmethod
     def _parameter(p: _Param, schema: Optional[dict[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {"name": p.alias, "in": _LOCATIONS[p.kind], "required": p.kind == PATH or p.required}
-        out["schema"] = {**(schema or {}), "title": p.alias.replace("-", " ").replace("_", " ").title()}
+        out["schema"] = {**(schema or {}), "title": _title(p.alias)}
         if not p.required and p.factory is None and isinstance(p.default, (str, int, float, bool, list)):
             out["schema"]["default"] = p.default
         for key in ("description", "deprecated"):
@@ -280,7 +286,7 @@ def _is_file(p: _Param) -> bool:
     if typing.get_origin(inner) is typing.Annotated:
         inner = typing.get_args(inner)[0]
     if p.many:
-        inner = (typing.get_args(inner)[:1] or (str,))[0]
+        inner = _item(inner)
     return inner in (forms.UploadFile, bytes)
 
 
@@ -304,12 +310,9 @@ def _inline_schema(model: Any) -> dict[str, Any]:
     return schema
 
 
-def _path_order(path: str) -> list[str]:
-    """The parameter names of a route template, in order."""
-    return [a or b for a, b in _TEMPLATE_PARAM.findall(path)]
-
-
-_TEMPLATE_PARAM = re.compile(r"\{\*?([A-Za-z_][A-Za-z0-9_]*)\}|:([A-Za-z_][A-Za-z0-9_]*)")
+def _title(name: str) -> str:
+    """A name as FastAPI titles it: `user_id` and `x-token` are `User Id` and `X Token`."""
+    return name.replace("-", " ").replace("_", " ").title()
 
 
 def _openapi_path(path: str) -> str:

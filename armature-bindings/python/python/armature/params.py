@@ -293,8 +293,16 @@ def _converter(annotation: Any, constraints: dict[str, Any], many: bool) -> Call
         return _pydantic(typing.Annotated[annotation, Field(**constraints)])
     if not many:
         return _scalar(annotation)
-    (item,) = typing.get_args(annotation)[:1] or (str,)
-    one = _scalar(item)
+    return _each(_scalar(_item(annotation)))
+
+
+def _item(annotation: Any) -> Any:
+    """The item type of `list[T]` (and tuple, set, ...): `T`, or `str` when not given."""
+    return (typing.get_args(annotation)[:1] or (str,))[0]
+
+
+def _each(one: Callable[[Any, list[Any]], Any]) -> Callable[[list[Any], list[Any]], list[Any]]:
+    """A converter of a list of values, `one` by one, each error located by its index."""
     return lambda values, loc: [one(v, loc + [i]) for i, v in enumerate(values)]
 
 
@@ -330,7 +338,7 @@ def _form_converter(annotation: Any, constraints: dict[str, Any], many: bool, wh
     """How a form field becomes the parameter's value: an `UploadFile` stays one (and only a
     file part is accepted for it), `bytes` takes a file's content or a field's text, and any
     other type takes text fields as a query parameter does."""
-    item = (typing.get_args(annotation)[:1] or (str,))[0] if many else annotation
+    item = _item(annotation) if many else annotation
     if file and item not in (forms.UploadFile, bytes):
         raise TypeError(f"{where}: a File() parameter is an UploadFile or bytes (or a list of them), not {annotation!r}")
     if item is forms.UploadFile:
@@ -342,9 +350,7 @@ def _form_converter(annotation: Any, constraints: dict[str, Any], many: bool, wh
                 return value
             raise _Invalid(_error("value_error", loc, f"Value error, Expected UploadFile, received: {type(value)}", value))
 
-        if many:
-            return lambda values, loc: [upload(v, loc + [i]) for i, v in enumerate(values)]
-        return upload
+        return _each(upload) if many else upload
 
     convert = _converter(annotation, constraints, many)
 
@@ -356,7 +362,8 @@ def _form_converter(annotation: Any, constraints: dict[str, Any], many: bool, wh
         raise _Invalid(_error("value_error", loc, "Value error, Expected a text field, received a file", value.filename))
 
     if many:
-        return lambda values, loc: convert([text(v, loc + [i]) for i, v in enumerate(values)], loc)
+        texts = _each(text)
+        return lambda values, loc: convert(texts(values, loc), loc)
     return lambda value, loc: convert(text(value, loc), loc)
 
 
@@ -489,12 +496,8 @@ class Plan:
         return p.marked(annotation, default, source, optional)
 
     def _sourced(self, name: str, annotation: Any, default: Any, source: Param, path_names: set[str]) -> _Param:
-        """A parameter read from the path, the query, a header, a cookie or a form."""
+        """A parameter read from the path, the query, a header, a cookie, a form or the body."""
         where = f"{_where(self.call)}: parameter {name!r}"
-        if source.source == "body":
-            if name in path_names:
-                raise ValueError(f"{where} is a path parameter of the route: declare it with Path(), not {source!r}")
-            return self._body(name, annotation, default, source)
         if source.source == "header":
             alias = source.alias or (name.replace("_", "-") if source.convert_underscores else name)
         else:
@@ -505,6 +508,8 @@ class Plan:
                 raise ValueError(f"{where} is declared with Path() but the route's path has no {{{alias}}} (its parameters: {have})")
         elif name in path_names:
             raise ValueError(f"{where} is a path parameter of the route: declare it with Path(), not {source!r}")
+        if source.source == "body":
+            return self._body(name, annotation, default, source)
         inner, optional = _unwrap_optional(annotation)
         if _is_body(inner):
             raise TypeError(f"{where}: a {source.source} value is text and cannot be {inner!r}; models and dicts are read from the JSON body")

@@ -29,8 +29,13 @@ def _template(path: str) -> str:
     return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*):path\}", r"{*\1}", path)
 
 
+def _path_order(path: str) -> list[str]:
+    """The parameter names of a route template, in order."""
+    return [m.group(2) or m.group(3) for m in _PARAM.finditer(path)]
+
+
 def _path_names(path: str) -> set[str]:
-    return {m.group(2) or m.group(3) for m in _PARAM.finditer(path)}
+    return set(_path_order(path))
 
 
 class Route:
@@ -168,9 +173,9 @@ class Router:
         """Routes `methods` on `path` to the decorated handler. FastAPI's keywords for the
         OpenAPI document (`tags`, `summary`, `description`, `response_model`, `responses`,
         `deprecated`, `operation_id`, `include_in_schema`, ...) shape this route's entry in
-        `/openapi.json`; response filtering (`response_model_exclude`, ...) is accepted and
-        not applied. Any other keyword is a `TypeError`, so a misspelling is not silently
-        ignored."""
+        `/openapi.json`; `response_model` and its `response_model_*` options also filter the
+        answers (see `armature.response_model`). Any other keyword is a `TypeError`, so a
+        misspelling is not silently ignored."""
         _only_documentation(documentation, "route", ROUTE_DOCUMENTATION)
 
         def decorate(handler: F) -> F:
