@@ -261,8 +261,10 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
   const { take, respond: respondNative, fail: failNative } = calls
   // The abort controllers of requests whose handlers asked for `req.signal`, by id.
   const watching = calls.watching = new Map()
+  // An answered request's signal can no longer abort.
+  const forget = (id) => { if (watching.size !== 0) watching.delete(id) }
   const respond = (id, status, type, body, headers) => {
-    if (watching.size !== 0) watching.delete(id)
+    forget(id)
     if (headers === undefined) respondNative(id, status, type, body)
     else respondNative(id, status, type, body, headers)
   }
@@ -273,7 +275,7 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
     const status = errorStatus(err)
     if (status >= 400 && status < 500) respond(id, status, 2, JSON.stringify({ error: clientErrorMessage(err, status) }))
     else {
-      if (watching.size !== 0) watching.delete(id)
+      forget(id)
       failNative(id, errorMessage(err), status || 500)
     }
   }
@@ -384,13 +386,23 @@ function addRoute ({ _routes: routes, _handlers: handlers }, path, methods) {
   if (/(^|\/)\*(\/|$)/.test(path)) throw new Error(`invalid route: ${path}: a catch-all is written {*name}, like /files/{*path}`)
   if (!(methods instanceof MethodRouter)) throw new TypeError('route(path, methods): methods come from get(handler), post(handler), ...')
   for (const [method, handler] of methods.entries) {
-    if (handler instanceof HttpResponse) {
-      checkStatus(handler.statusCode)
-      routes.addStatic(method, path, handler.statusCode, handler.contentType, handler.headerList, handler.payload)
-    } else {
-      routes.addJs(method, path, handlers.length)
-      handlers.push(handler)
-    }
+    register(handlers, handler,
+      (res) => routes.addStatic(method, path, res.statusCode, res.contentType, res.headerList, res.payload),
+      (index) => routes.addJs(method, path, index))
+  }
+}
+
+/**
+ * Registers one handler: a constant `HttpResponse` through `constant(res)` (answered in Rust),
+ * a JS handler through `js(index)`, its index in `handlers`, where it goes once Rust took it.
+ */
+function register (handlers, handler, constant, js) {
+  if (handler instanceof HttpResponse) {
+    checkStatus(handler.statusCode)
+    constant(handler)
+  } else {
+    js(handlers.length)
+    handlers.push(handler)
   }
 }
 
@@ -653,13 +665,9 @@ class App {
   setNotFoundHandler (handler) {
     this._change('setNotFoundHandler()')
     checkHandler(handler)
-    if (handler instanceof HttpResponse) {
-      checkStatus(handler.statusCode)
-      this._routes.fallbackStatic(handler.statusCode, handler.contentType, handler.headerList, handler.payload)
-    } else {
-      this._routes.fallbackJs(this._handlers.length)
-      this._handlers.push(handler)
-    }
+    register(this._handlers, handler,
+      (res) => this._routes.fallbackStatic(res.statusCode, res.contentType, res.headerList, res.payload),
+      (index) => this._routes.fallbackJs(index))
     return this
   }
 
