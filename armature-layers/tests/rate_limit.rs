@@ -17,7 +17,7 @@ use tower::{service_fn, BoxError, Layer, Service};
 
 #[path = "support/send.rs"]
 mod send;
-use send::send;
+use send::{keyed_layer, send};
 
 #[path = "support/flood.rs"]
 mod flood;
@@ -46,12 +46,7 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn concurrency_64_tasks_5000_requests_admit_exactly_the_quota() {
     let clock = ManualClock::new(); // frozen: no replenishment during the test
     let store = MemoryStore::builder().clock(clock).build().unwrap();
-    let layer = RateLimitLayer::builder()
-        .quota(Quota::per_minute(1_000))
-        .key_by_header("x-api-key")
-        .store(store)
-        .build()
-        .unwrap();
+    let layer = keyed_layer(Quota::per_minute(1_000), store);
     let flood = flood::from_64_tasks(layer).await;
     assert_eq!(flood.admitted + flood.refused, 5_000);
     assert_eq!(flood.admitted, 1_000, "admitted");
@@ -462,12 +457,10 @@ async fn extreme_quotas_are_typed_errors_or_enforced_exactly() {
     // this used to overflow (a panic in debug builds) computing `remaining`.
     let clock = ManualClock::new();
     let store = MemoryStore::builder().clock(clock.clone()).build().unwrap();
-    let layer = RateLimitLayer::builder()
-        .quota(Quota::new(1, Duration::from_nanos(u64::from(u32::MAX))).burst(u32::MAX))
-        .key_by_header("x-api-key")
-        .store(store)
-        .build()
-        .unwrap();
+    let layer = keyed_layer(
+        Quota::new(1, Duration::from_nanos(u64::from(u32::MAX))).burst(u32::MAX),
+        store,
+    );
     let mut svc = layer.layer(counting_inner(Arc::default()));
     clock.advance(Duration::from_secs(3_600));
     let res = send(&mut svc, with_key("k")).await;
@@ -483,12 +476,7 @@ async fn extreme_quotas_are_typed_errors_or_enforced_exactly() {
     let clock = ManualClock::new();
     let store = MemoryStore::builder().clock(clock.clone()).build().unwrap();
     let period = Duration::from_secs(250 * YEAR);
-    let layer = RateLimitLayer::builder()
-        .quota(Quota::new(1, period))
-        .key_by_header("x-api-key")
-        .store(store)
-        .build()
-        .unwrap();
+    let layer = keyed_layer(Quota::new(1, period), store);
     let mut svc = layer.layer(counting_inner(Arc::default()));
     clock.advance(Duration::from_secs(200 * YEAR));
     let mut send = || svc.call(with_key("k"));

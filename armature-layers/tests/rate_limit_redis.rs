@@ -29,7 +29,7 @@ use redis_server::RedisServer;
 
 #[path = "support/send.rs"]
 mod send;
-use send::send;
+use send::{keyed_layer, send};
 
 type Body = Full<Bytes>;
 /// A response of the rate-limit layer around a service answering with `Body`.
@@ -62,12 +62,7 @@ async fn concurrency_64_tasks_5000_requests_admit_exactly_the_quota_through_redi
         .pool_size(4)
         .build()
         .unwrap();
-    let layer = RateLimitLayer::builder()
-        .quota(Quota::per_minute(1_000))
-        .key_by_header("x-api-key")
-        .store(store)
-        .build()
-        .unwrap();
+    let layer = keyed_layer(Quota::per_minute(1_000), store);
     let flood = flood::from_64_tasks(layer).await;
     assert_eq!(flood.admitted + flood.refused, 5_000);
     assert_eq!(flood.admitted, 1_000);
@@ -81,12 +76,7 @@ async fn on_redis_time_the_count_is_the_quota_plus_what_elapsed_time_replenished
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let layer = RateLimitLayer::builder()
-        .quota(Quota::per_minute(1_000))
-        .key_by_header("x-api-key")
-        .store(store)
-        .build()
-        .unwrap();
+    let layer = keyed_layer(Quota::per_minute(1_000), store);
     let started = Instant::now();
     let ok = flood::from_64_tasks(layer).await.admitted;
     // One request is replenished per 60 ms of Redis time; bound it by our own (longer) view.
@@ -176,12 +166,7 @@ async fn redis_killed_and_restarted(policy: FailurePolicy) {
         .build()
         .unwrap();
     store.ping().await.unwrap();
-    let layer = RateLimitLayer::builder()
-        .quota(Quota::per_hour(3))
-        .key_by_header("x-api-key")
-        .store(store)
-        .build()
-        .unwrap();
+    let layer = keyed_layer(Quota::per_hour(3), store);
     let calls = Arc::new(AtomicUsize::new(0));
     let mut svc = layer.layer(inner(Arc::clone(&calls)));
     for expected in [
@@ -416,12 +401,7 @@ async fn after_a_failure_requests_do_not_wait_for_a_hung_redis() {
         .on_failure(FailurePolicy::Closed)
         .build()
         .unwrap();
-    let layer = RateLimitLayer::builder()
-        .quota(Quota::per_hour(100))
-        .key_by_header("x-api-key")
-        .store(store)
-        .build()
-        .unwrap();
+    let layer = keyed_layer(Quota::per_hour(100), store);
     let calls = Arc::new(AtomicUsize::new(0));
     let mut svc = layer.layer(inner(Arc::clone(&calls)));
     // The first request asks Redis and gives up after the timeout.
@@ -453,12 +433,7 @@ async fn redis_down_at_start_fails_open_then_limits_once_it_is_up() {
         .build()
         .unwrap();
     assert!(store.ping().await.is_err(), "nothing listens yet");
-    let layer = RateLimitLayer::builder()
-        .quota(Quota::per_hour(1))
-        .key_by_header("x-api-key")
-        .store(store)
-        .build()
-        .unwrap();
+    let layer = keyed_layer(Quota::per_hour(1), store);
     let mut svc = layer.layer(inner(Arc::default()));
     for _ in 0..5 {
         let res = send_within(&mut svc, with_key("k")).await;
@@ -508,14 +483,7 @@ async fn fine_intervals_are_counted_exactly_through_redis() {
         Quota::new(1, Duration::from_nanos(100)).burst(1),
     ];
     for (n, quota) in quotas.into_iter().enumerate() {
-        let build = |store: armature_layers::rate_limit::Store| {
-            RateLimitLayer::builder()
-                .quota(quota)
-                .key_by_header("x-api-key")
-                .store(store)
-                .build()
-                .unwrap()
-        };
+        let build = |store: armature_layers::rate_limit::Store| keyed_layer(quota, store);
         let memory = MemoryStore::builder().clock(clock.clone()).build().unwrap();
         let shared = RedisStore::builder(redis.url())
             .clock(clock.clone())
@@ -579,12 +547,7 @@ async fn tats_in_the_earlier_format_are_still_read() {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let layer = RateLimitLayer::builder()
-        .quota(Quota::per_minute(10))
-        .key_by_header("x-api-key")
-        .store(store)
-        .build()
-        .unwrap();
+    let layer = keyed_layer(Quota::per_minute(10), store);
     let mut svc = layer.layer(inner(Arc::default()));
     let res = send_within(&mut svc, with_key("old")).await;
     assert_eq!(res.status(), StatusCode::OK);
