@@ -148,8 +148,10 @@ pub async fn h3_connect(addr: SocketAddr, cert: &CertificateDer<'static>) -> H3C
     h3_connect_trusting(addr, std::slice::from_ref(cert)).await
 }
 
-/// An HTTP/3 client connection trusting exactly `certs`.
-pub async fn h3_connect_trusting(addr: SocketAddr, certs: &[CertificateDer<'static>]) -> H3Client {
+/// The TLS side of an HTTP/3 client: TLS 1.3, ALPN `h3`, trusting exactly `certs`.
+pub fn h3_client_crypto(
+    certs: &[CertificateDer<'static>],
+) -> quinn::crypto::rustls::QuicClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     for cert in certs {
         roots.add(cert.clone()).expect("root");
@@ -161,7 +163,12 @@ pub async fn h3_connect_trusting(addr: SocketAddr, certs: &[CertificateDer<'stat
         .with_root_certificates(roots)
         .with_no_client_auth();
     tls.alpn_protocols = vec![b"h3".to_vec()];
-    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("quic tls");
+    quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("quic tls")
+}
+
+/// An HTTP/3 client connection trusting exactly `certs`.
+pub async fn h3_connect_trusting(addr: SocketAddr, certs: &[CertificateDer<'static>]) -> H3Client {
+    let quic = h3_client_crypto(certs);
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).expect("udp");
     endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(quic)));
     let connecting = endpoint.connect(addr, "localhost").expect("connect");

@@ -65,16 +65,7 @@ async fn try_connect_with(
     cert: &CertificateDer<'static>,
     keep_alive: Option<Duration>,
 ) -> Result<Raw, quinn::ConnectionError> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert.clone()).expect("root");
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .expect("tls 1.3")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![b"h3".to_vec()];
-    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("quic tls");
+    let quic = super::h3::h3_client_crypto(std::slice::from_ref(cert));
     let mut config = quinn::ClientConfig::new(Arc::new(quic));
     let mut transport = quinn::TransportConfig::default();
     transport.keep_alive_interval(keep_alive);
