@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 from . import forms
 from .params import BODY, COOKIE, FORM, HEADER, PATH, QUERY, Plan, _item, _Param, _unwrap_optional
 from .response_model import declared
-from .routing import _path_names, _path_order
+from .routing import _path_order
 
 if TYPE_CHECKING:
     from .app import App
@@ -155,7 +155,7 @@ class _Operation:
 
     def __init__(self, route: "Route", schemas: _Schemas) -> None:
         self.route = route
-        plan = Plan(route.handler, _path_names(route.path), route.dependencies)
+        plan = route.plan()
         self.params: list[tuple[_Param, Optional[int]]] = []
         self.body: list[tuple[_Param, Optional[int]]] = []
         self.form: list[tuple[_Param, Any]] = []

@@ -41,7 +41,7 @@ def _path_names(path: str) -> set[str]:
 class Route:
     """One method on one path, and the function answering it."""
 
-    __slots__ = ("method", "path", "handler", "status_code", "dependencies", "tags", "documentation")
+    __slots__ = ("method", "path", "handler", "status_code", "dependencies", "tags", "documentation", "_plan")
 
     def __init__(
         self,
@@ -61,6 +61,14 @@ class Route:
         self.tags = tuple(tags)
         # FastAPI's keywords for the OpenAPI document (`summary`, `response_model`, ...).
         self.documentation = documentation or {}
+        self._plan: Optional[Plan] = None
+
+    def plan(self) -> Plan:
+        """How the handler is called, read from its signature once, for the endpoint and the
+        OpenAPI document alike."""
+        if self._plan is None:
+            self._plan = Plan(self.handler, _path_names(self.path), self.dependencies)
+        return self._plan
 
     def moved(self, path: str, dependencies: Sequence[Depends], tags: Sequence[str]) -> "Route":
         """This route at `path`, behind `dependencies` too, with `tags` before its own."""
@@ -70,17 +78,11 @@ class Route:
         """What the Rust engine calls with each request: returns the handler's value, or a
         coroutine that the engine steps itself."""
         response = filter_for(self.handler, self.documentation)
-        return compile_endpoint(self.handler, _path_names(self.path), self.dependencies, self.status_code, response)
+        return compile_endpoint(self.plan(), self.status_code, response)
 
 
-def compile_endpoint(
-    handler: Callable[..., Any],
-    path_names: set[str],
-    dependencies: Sequence[Depends] = (),
-    status_code: Optional[int] = None,
-    response: Optional[Callable[[Any], Any]] = None,
-) -> Callable[[HttpRequest], Any]:
-    plan = Plan(handler, path_names, tuple(dependencies))
+def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Optional[Callable[[Any], Any]] = None) -> Callable[[HttpRequest], Any]:
+    handler = plan.call
     is_async = plan.is_async
 
     if plan.simple and is_async and status_code is None and response is None:
