@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 
-use armature_layers::request_id::{RequestId, RequestIdLayer};
+use armature_layers::request_id::{RequestId, RequestIdError, RequestIdLayer};
 use http::{HeaderName, Request, Response};
 use tower::{service_fn, Layer, ServiceExt};
 
@@ -75,6 +75,7 @@ async fn a_custom_header_name_is_used_everywhere() {
     let header = HeaderName::from_static("x-correlation-id");
     let res = RequestIdLayer::new()
         .header(header.clone())
+        .unwrap()
         .layer(echo_id())
         .oneshot(Request::new(()))
         .await
@@ -139,4 +140,34 @@ async fn hostile_incoming_ids_are_replaced_and_never_duplicated() {
     assert_eq!(res.body(), "first");
     let echoed: Vec<_> = res.headers().get_all("x-request-id").iter().collect();
     assert_eq!(echoed, ["first"]);
+}
+
+/// A header HTTP gives a meaning of its own cannot carry the id: the builder says which one,
+/// whatever case it was written in, and a custom name still works.
+#[test]
+fn headers_with_a_meaning_to_http_are_refused() {
+    for name in [
+        "content-length",
+        "Transfer-Encoding",
+        "connection",
+        "keep-alive",
+        "te",
+        "trailer",
+        "upgrade",
+        "proxy-connection",
+        "HOST",
+        "content-type",
+        "content-encoding",
+    ] {
+        let header = HeaderName::from_bytes(name.as_bytes()).unwrap();
+        let err = RequestIdLayer::new().header(header.clone()).unwrap_err();
+        assert_eq!(err, RequestIdError::ReservedHeader { name: header });
+        assert!(
+            err.to_string().contains(&name.to_ascii_lowercase()),
+            "{err}"
+        );
+    }
+    assert!(RequestIdLayer::new()
+        .header(HeaderName::from_static("x-trace-id"))
+        .is_ok());
 }

@@ -1,13 +1,28 @@
 use std::task::{Context, Poll};
 
-use http::header::HeaderName;
+use http::header::{self, HeaderName};
 use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{RequestId, ResponseFuture};
+use super::{RequestId, RequestIdError, ResponseFuture};
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Headers HTTP itself gives a meaning: an id written there would corrupt the message.
+const RESERVED: [HeaderName; 11] = [
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+    HeaderName::from_static("proxy-connection"),
+    header::HOST,
+    header::CONTENT_TYPE,
+    header::CONTENT_ENCODING,
+];
 
 /// Sets a [`RequestId`] on every request and echoes it on the response. See the
 /// [module docs](super).
@@ -33,9 +48,29 @@ impl RequestIdLayer {
     }
 
     /// Uses another header, like `x-correlation-id`.
-    pub fn header(mut self, header: HeaderName) -> Self {
+    ///
+    /// The layer overwrites this header on every request and response, so a header with a
+    /// meaning of its own to HTTP is refused: the message framing (`content-length`,
+    /// `transfer-encoding`), the connection's hop-by-hop headers (`connection`, `keep-alive`,
+    /// `te`, `trailer`, `upgrade`, `proxy-connection`), `host`, and the body's description
+    /// (`content-type`, `content-encoding`). An id written there would corrupt the message.
+    ///
+    /// ```
+    /// use armature_layers::request_id::{RequestIdError, RequestIdLayer};
+    /// use http::header::{HeaderName, CONTENT_LENGTH};
+    ///
+    /// let layer = RequestIdLayer::new().header(HeaderName::from_static("x-correlation-id"))?;
+    /// let err = RequestIdLayer::new().header(CONTENT_LENGTH).unwrap_err();
+    /// assert_eq!(err, RequestIdError::ReservedHeader { name: CONTENT_LENGTH });
+    /// assert!(err.to_string().contains("content-length"));
+    /// # Ok::<_, RequestIdError>(())
+    /// ```
+    pub fn header(mut self, header: HeaderName) -> Result<Self, RequestIdError> {
+        if RESERVED.contains(&header) {
+            return Err(RequestIdError::ReservedHeader { name: header });
+        }
         self.header = header;
-        self
+        Ok(self)
     }
 
     /// Keeps a valid incoming id instead of generating one. Only turn this on when the client

@@ -28,10 +28,12 @@
 //! # }).unwrap();
 //! ```
 
+mod error;
 mod future;
 mod id;
 mod layer;
 
+pub use error::RequestIdError;
 pub use future::ResponseFuture;
 pub use id::RequestId;
 pub use layer::{RequestIdLayer, SetRequestId};
