@@ -7,11 +7,42 @@ export type Body = string | Buffer | ArrayBufferView | ArrayBuffer
 export type HandlerResult = HttpResponse | string | ArrayBufferView | ArrayBuffer | number | boolean | object | null | undefined
 export type Handler = (req: Request) => HandlerResult | Promise<HandlerResult>
 export type Middleware = (req: Request, next: () => Promise<HttpResponse>) => HandlerResult | Promise<HandlerResult>
+export type Route = Handler | HttpResponse
+
+/** A JSON Schema, as Ajv (draft-07) reads it. */
+export type JsonSchema = Record<string, unknown>
+/**
+ * A route's schemas, as Fastify's: `params`, `querystring` and `headers` (full schemas or the
+ * shorthand `{ id: { type: 'integer' } }`) and `body` are validated with Ajv before the handler
+ * runs (strings coerced to the declared types, defaults filled in, unlisted properties
+ * removed); a mismatch answers `400`. `response` serializes the handler's JSON answer with the
+ * schema for its status (`200`, `'2xx'`, `'default'`): only listed properties are sent.
+ */
+export interface RouteSchema {
+  params?: JsonSchema
+  querystring?: JsonSchema
+  headers?: JsonSchema
+  body?: JsonSchema
+  response?: Record<string | number, JsonSchema>
+}
+export interface RouteOptions { schema?: RouteSchema }
+/** One route as Fastify declares it: `app.route({ method: 'POST', url: '/users', schema, handler })`. */
+export interface RouteDeclaration extends RouteOptions {
+  method: string | string[]
+  url: string
+  handler: Route
+}
 
 /** Throw one to answer with its status: 4xx with `{"error": message}`, 5xx logged with a generic message. */
 export declare class HttpError extends Error {
   constructor(statusCode: number, message?: string)
   readonly statusCode: number
+  /** `'ERR_VALIDATION'` when a route's schema refused the request. */
+  code?: string
+  /** Ajv's errors, when a route's schema refused the request. */
+  validation?: Array<{ instancePath: string, keyword: string, message?: string, params: Record<string, unknown> }>
+  /** Which part the schema refused: `'params'`, `'querystring'`, `'headers'` or `'body'`. */
+  validationContext?: string
 }
 
 export declare class HttpResponse {
@@ -35,9 +66,10 @@ export declare class Request<Data = Record<string, any>> {
   readonly method: string
   readonly url: string
   readonly path: string
-  readonly params: Record<string, string>
-  readonly headers: Record<string, string>
-  readonly query: Record<string, string>
+  /** Strings, or as a route's `params` schema coerced them. */
+  readonly params: Record<string, any>
+  readonly headers: Record<string, any>
+  readonly query: Record<string, any>
   /** The client's IP address: the connection's peer (`inject`'s `remoteAddress`). */
   readonly ip: string | undefined
   /** The template of the route that matched, in the router's form (`'/users/:id'` is `'/users/{id}'`): the label the access log uses. */
@@ -56,25 +88,38 @@ export declare class Request<Data = Record<string, any>> {
   param(name: string): string | undefined
   header(name: string): string | undefined
   text(): string
-  /** The body as JSON; throws an HttpError: `415` for a Content-Type other than JSON or text/plain, `400` for malformed JSON. */
+  /**
+   * The body as JSON (on a route with a body schema: as validated); throws an HttpError: `415`
+   * for a Content-Type other than JSON or text/plain, `400` for malformed JSON.
+   */
   json<T = any>(): T
 }
 
 export declare class MethodRouter {
-  on(method: string, handler: Handler | HttpResponse): this
-  all(handler: Handler | HttpResponse): this
-  get(handler: Handler | HttpResponse): this
-  head(handler: Handler | HttpResponse): this
-  post(handler: Handler | HttpResponse): this
-  put(handler: Handler | HttpResponse): this
-  delete(handler: Handler | HttpResponse): this
-  patch(handler: Handler | HttpResponse): this
-  options(handler: Handler | HttpResponse): this
+  on(method: string, handler: Route): this
+  on(method: string, options: RouteOptions, handler: Route): this
+  all(handler: Route): this
+  all(options: RouteOptions, handler: Route): this
+  get(handler: Route): this
+  get(options: RouteOptions, handler: Route): this
+  head(handler: Route): this
+  head(options: RouteOptions, handler: Route): this
+  post(handler: Route): this
+  post(options: RouteOptions, handler: Route): this
+  put(handler: Route): this
+  put(options: RouteOptions, handler: Route): this
+  delete(handler: Route): this
+  delete(options: RouteOptions, handler: Route): this
+  patch(handler: Route): this
+  patch(options: RouteOptions, handler: Route): this
+  options(handler: Route): this
+  options(options: RouteOptions, handler: Route): this
 }
 
 export declare class Scope {
   readonly prefix: string
   route(path: string, methods: MethodRouter): this
+  route(declaration: RouteDeclaration): this
   service(scope: Scope): this
 }
 
@@ -160,19 +205,30 @@ export declare class App {
   wrap(layer: Logger | Cors | RateLimit | Middleware): this
   data(values: Record<string, unknown>): this
   route(path: string, methods: MethodRouter): this
+  route(declaration: RouteDeclaration): this
   service(scope: Scope): this
+  /** Adds a JSON Schema with an `$id` that route schemas refer to (`{ $ref: 'user#' }`). */
+  addSchema(schema: JsonSchema & { $id: string }): this
   /** Answers requests no route matches (instead of `404`); `405` with `Allow` is unchanged. */
   setNotFoundHandler(handler: Handler | HttpResponse): this
   /** Turns what handlers throw into answers; `undefined` (or throwing) leaves the error to the default handling. */
   setErrorHandler(handler: (err: unknown, req: Request) => HandlerResult | Promise<HandlerResult>): this
-  get(path: string, handler: Handler | HttpResponse): this
-  head(path: string, handler: Handler | HttpResponse): this
-  post(path: string, handler: Handler | HttpResponse): this
-  put(path: string, handler: Handler | HttpResponse): this
-  delete(path: string, handler: Handler | HttpResponse): this
-  patch(path: string, handler: Handler | HttpResponse): this
-  options(path: string, handler: Handler | HttpResponse): this
-  all(path: string, handler: Handler | HttpResponse): this
+  get(path: string, handler: Route): this
+  get(path: string, options: RouteOptions, handler: Route): this
+  head(path: string, handler: Route): this
+  head(path: string, options: RouteOptions, handler: Route): this
+  post(path: string, handler: Route): this
+  post(path: string, options: RouteOptions, handler: Route): this
+  put(path: string, handler: Route): this
+  put(path: string, options: RouteOptions, handler: Route): this
+  delete(path: string, handler: Route): this
+  delete(path: string, options: RouteOptions, handler: Route): this
+  patch(path: string, handler: Route): this
+  patch(path: string, options: RouteOptions, handler: Route): this
+  options(path: string, handler: Route): this
+  options(path: string, options: RouteOptions, handler: Route): this
+  all(path: string, handler: Route): this
+  all(path: string, options: RouteOptions, handler: Route): this
   listen(port?: number | string, host?: string, options?: { signals?: boolean }): Promise<Server>
   listen(options: { port?: number, host?: string, signals?: boolean }): Promise<Server>
   run(address: string, options?: { signals?: boolean }): Promise<Server>
@@ -182,12 +238,20 @@ export declare class Router extends App {}
 
 export declare function scope(prefix: string): Scope
 export declare function route(): MethodRouter
-export declare function all(handler: Handler | HttpResponse): MethodRouter
-export declare function get(handler: Handler | HttpResponse): MethodRouter
-export declare function head(handler: Handler | HttpResponse): MethodRouter
-export declare function post(handler: Handler | HttpResponse): MethodRouter
-export declare function put(handler: Handler | HttpResponse): MethodRouter
-export declare function patch(handler: Handler | HttpResponse): MethodRouter
-export declare function options(handler: Handler | HttpResponse): MethodRouter
-declare function del(handler: Handler | HttpResponse): MethodRouter
+export declare function all(handler: Route): MethodRouter
+export declare function all(options: RouteOptions, handler: Route): MethodRouter
+export declare function get(handler: Route): MethodRouter
+export declare function get(options: RouteOptions, handler: Route): MethodRouter
+export declare function head(handler: Route): MethodRouter
+export declare function head(options: RouteOptions, handler: Route): MethodRouter
+export declare function post(handler: Route): MethodRouter
+export declare function post(options: RouteOptions, handler: Route): MethodRouter
+export declare function put(handler: Route): MethodRouter
+export declare function put(options: RouteOptions, handler: Route): MethodRouter
+export declare function patch(handler: Route): MethodRouter
+export declare function patch(options: RouteOptions, handler: Route): MethodRouter
+export declare function options(handler: Route): MethodRouter
+export declare function options(options: RouteOptions, handler: Route): MethodRouter
+declare function del(handler: Route): MethodRouter
+declare function del(options: RouteOptions, handler: Route): MethodRouter
 export { del as delete, del }

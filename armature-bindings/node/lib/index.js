@@ -5,28 +5,13 @@
 // their answers.
 
 const native = require('../index.js')
+const { HttpError } = require('./http-error.js')
+const { Validated, SchemaCompiler, checkShared } = require('./schema.js')
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']
 const TEXT = 'text/plain; charset=utf-8'
 const JSON_TYPE = 'application/json'
 const OCTETS = 'application/octet-stream'
-
-/**
- * An error that answers with its own status: throw `new HttpError(404, 'no such user')` (or any
- * error with an integer `statusCode` or `status` from 400 to 599, as Fastify and http-errors
- * make them). A 4xx answers `{"error": message}`; a 5xx is logged and answers its status with
- * a generic message. Any other thrown value answers a logged `500`.
- */
-class HttpError extends Error {
-  constructor (statusCode, message) {
-    if (!Number.isInteger(statusCode) || statusCode < 400 || statusCode > 599) {
-      throw new RangeError(`HttpError: statusCode must be an integer from 400 to 599, got ${String(statusCode)}`)
-    }
-    super(message ?? String(statusCode))
-    this.name = 'HttpError'
-    this.statusCode = statusCode
-  }
-}
 
 /** A response: status, headers and a string or Buffer body. */
 class HttpResponse {
@@ -36,12 +21,14 @@ class HttpResponse {
     this.contentType = init.contentType ?? null
     this.headerList = null
     this.payload = body
+    // The value `json()` was given, for a route's response schema to serialize.
+    this.jsonValue = undefined
     if (init.headers) this.headers(init.headers)
   }
 
   static ok (body) { return body == null ? new HttpResponse() : HttpResponse.text(body) }
   static text (text, status = 200) { return new HttpResponse(String(text), { status, contentType: TEXT }) }
-  static json (value, status = 200) { return new HttpResponse(jsonText(value), { status, contentType: JSON_TYPE }) }
+  static json (value, status = 200) { return new HttpResponse(null, { status }).json(value) }
   static buffer (buffer, status = 200) { return new HttpResponse(toBuffer(buffer), { status, contentType: OCTETS }) }
   static status (status) { return new HttpResponse(null, { status }) }
 
@@ -69,9 +56,9 @@ class HttpResponse {
     return this
   }
 
-  text (text) { this.payload = String(text); this.contentType = TEXT; return this }
-  json (value) { this.payload = jsonText(value); this.contentType = JSON_TYPE; return this }
-  send (body) { this.payload = typeof body === 'string' ? body : toBuffer(body); return this }
+  text (text) { this.payload = String(text); this.contentType = TEXT; this.jsonValue = undefined; return this }
+  json (value) { this.payload = jsonText(value); this.contentType = JSON_TYPE; this.jsonValue = value; return this }
+  send (body) { this.payload = typeof body === 'string' ? body : toBuffer(body); this.jsonValue = undefined; return this }
 }
 
 /** Bytes as a Buffer over the same memory: a Buffer, any typed array or DataView, an ArrayBuffer. */
@@ -128,6 +115,8 @@ class Request {
     this._body = undefined
     this._query = undefined
     this._abort = undefined
+    // The body as a route's schema validated it.
+    this._json = undefined
   }
 
   /**
@@ -179,9 +168,11 @@ class Request {
    * The body parsed as JSON. Throws an `HttpError` that answers `415` when the request says
    * its body is something else (a `Content-Type` other than `application/json`, `…+json` or
    * `text/plain`, which is what `fetch` sends with a string body), and `400` when the body is
-   * not valid JSON (an empty body included).
+   * not valid JSON (an empty body included). On a route with a body schema, it is the body
+   * as validated: coerced, with defaults filled in and unlisted properties removed.
    */
   json () {
+    if (this._json !== undefined) return this._json
     const type = this.header('content-type')
     if (type !== undefined && !isJsonType(type)) {
       throw new HttpError(415, `expected a JSON body (Content-Type: application/json), got Content-Type: ${type}`)
@@ -354,26 +345,75 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
   }
 }
 
-/** Methods for one path: `get(list).post(create)`. */
+/**
+ * Methods for one path: `get(list).post(create)`. Each method takes a handler, or route
+ * options and a handler: `post({ schema: { body } }, create)`.
+ */
 class MethodRouter {
   constructor () { this.entries = [] }
-  on (method, handler) {
+  on (method, options, handler) {
+    if (handler === undefined) {
+      handler = options
+      options = undefined
+    }
     checkHandler(handler)
     method = String(method).toUpperCase()
     // Refused here, before any of the route's methods is registered.
     if (this.entries.some(([m]) => m === method)) throw new Error(`invalid route: ${method} is given twice`)
+    if (options !== undefined) {
+      checkOptions(options, ROUTE_OPTIONS, `${method} route options`, 'options must be an object like { schema: { body: {...} } }')
+      // Checked on its path, compiled with the app's shared schemas when the app starts.
+      if (options.schema !== undefined) handler = new Validated(handler, options.schema)
+    }
     this.entries.push([method, handler])
     return this
   }
 
-  all (handler) { return this.on('ALL', handler) }
+  all (options, handler) { return this.on('ALL', options, handler) }
 }
-for (const m of METHODS) MethodRouter.prototype[m.toLowerCase()] = function (handler) { return this.on(m, handler) }
+for (const m of METHODS) MethodRouter.prototype[m.toLowerCase()] = function (options, handler) { return this.on(m, options, handler) }
+
+const ROUTE_OPTIONS = new Set(['schema'])
 
 function checkHandler (handler) {
   if (typeof handler !== 'function' && !(handler instanceof HttpResponse)) {
     throw new TypeError('a handler must be a function (req) => response, or a constant HttpResponse')
   }
+}
+
+/**
+ * A route's handler with its schema: validates the request's parts in turn (`400` for the first
+ * that does not match), runs the handler, and serializes its answer with the response schema
+ * for its status (`serializerFor`, or null without one).
+ */
+function validating (checks, handler, serializerFor) {
+  const call = typeof handler === 'function' ? handler : () => handler
+  const serialize = serializerFor === null ? null : (value) => serialized(value, serializerFor)
+  return (req) => {
+    for (const check of checks) check(req)
+    const out = call(req)
+    if (serialize === null) return out
+    return isThenable(out) ? Promise.resolve(out).then(serialize) : serialize(out)
+  }
+}
+
+/**
+ * A handler's answer through a response schema: a JSON value (returned as is, or given to
+ * `HttpResponse.json`) is sent as the schema for its status writes it; anything else as it is.
+ */
+function serialized (value, serializerFor) {
+  if (value instanceof HttpResponse) {
+    if (value.jsonValue === undefined) return value
+    const serialize = serializerFor(value.statusCode)
+    if (serialize === undefined) return value
+    // Not in place: the handler may return a constant shared by every request.
+    const copy = ownResponse(value)
+    copy.payload = serialize(value.jsonValue)
+    return copy
+  }
+  if (value === undefined || value === null || typeof value === 'string' || isBytes(value)) return value
+  const serialize = serializerFor(200)
+  return serialize === undefined ? value : new HttpResponse(serialize(value), { contentType: JSON_TYPE })
 }
 
 /**
@@ -385,7 +425,8 @@ function addRoute ({ _routes: routes, _handlers: handlers }, path, methods) {
   // Fastify's wildcard; here it would be a literal segment "*" that nothing requests.
   if (/(^|\/)\*(\/|$)/.test(path)) throw new Error(`invalid route: ${path}: a catch-all is written {*name}, like /files/{*path}`)
   if (!(methods instanceof MethodRouter)) throw new TypeError('route(path, methods): methods come from get(handler), post(handler), ...')
-  for (const [method, handler] of methods.entries) {
+  for (const [method, entry] of methods.entries) {
+    const handler = entry instanceof Validated ? entry.at(`${method} ${path}`) : entry
     register(handlers, handler,
       (res) => routes.addStatic(method, path, res.statusCode, res.contentType, res.headerList, res.payload),
       (index) => routes.addJs(method, path, index))
@@ -416,7 +457,14 @@ class Scope {
     this._mounted = false
   }
 
-  route (path, methods) { this._change(); addRoute(this, path, methods); return this }
+  /** As `App.route`: `route(path, methods)` or `route({ method, url, schema, handler })`. */
+  route (path, methods) {
+    if (path !== null && typeof path === 'object' && methods === undefined) return this.route(...declaredRoute(path))
+    this._change()
+    addRoute(this, path, methods)
+    return this
+  }
+
   service (scope) { this._change(); nestScope(this, scope); return this }
 
   // Mounting copies the scope's routes: a later one would silently never be served.
@@ -624,6 +672,7 @@ class App {
     this._middleware = []
     this._data = {}
     this._errorHandler = null
+    this._schemas = []
     this._native = null
     this._serving = 0
   }
@@ -683,15 +732,39 @@ class App {
     return this
   }
 
-  route (path, methods) { this._change(`route(${JSON.stringify(path)})`); addRoute(this, path, methods); return this }
+  /**
+   * Adds routes: `route(path, get(handler).post(options, handler))`, or one route as Fastify
+   * declares it, `route({ method, url, schema, handler })` (`method` may be a list).
+   */
+  route (path, methods) {
+    if (path !== null && typeof path === 'object' && methods === undefined) return this.route(...declaredRoute(path))
+    this._change(`route(${JSON.stringify(path)})`)
+    addRoute(this, path, methods)
+    return this
+  }
+
   service (scope) { this._change('service()'); nestScope(this, scope); return this }
+
+  /**
+   * Adds a JSON Schema with an `$id` that route schemas can refer to (`{ $ref: 'user#' }`), as
+   * Fastify's `addSchema`.
+   */
+  addSchema (schema) {
+    this._change('addSchema()')
+    checkShared(schema, this._schemas)
+    this._schemas.push(schema)
+    return this
+  }
 
   _compile () {
     if (this._native === null) {
+      // First, so a schema that does not compile throws before anything starts.
+      const compiler = new SchemaCompiler(this._schemas)
+      const handlers = this._handlers.map((h) => h instanceof Validated ? h.compile(compiler, validating) : h)
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
         this._rateLimits, () => dispatch(), this._bodyLimit)
-      dispatch = makeDispatch(compiled.calls(), this._handlers.slice(), this._middleware.slice(), this._data, this._errorHandler)
+      dispatch = makeDispatch(compiled.calls(), handlers, this._middleware.slice(), this._data, this._errorHandler)
       this._native = compiled
     }
     return this._native
@@ -744,14 +817,27 @@ class App {
 
 /** `new Router()`: an App with the Fastify-style `router.get(path, handler)` shortcuts. */
 class Router extends App {}
-for (const m of METHODS) {
-  const name = m.toLowerCase()
-  App.prototype[name] = function (path, handler) { return this.route(path, new MethodRouter().on(m, handler)) }
+for (const m of [...METHODS, 'ALL']) {
+  App.prototype[m.toLowerCase()] = function (path, options, handler) { return this.route(path, new MethodRouter().on(m, options, handler)) }
 }
-App.prototype.all = function (path, handler) { return this.route(path, new MethodRouter().on('ALL', handler)) }
+
+const ROUTE_DECLARATION = new Set(['method', 'url', 'path', 'schema', 'handler'])
+
+/** `route({ method, url, schema, handler })` as `route(url, methods)`. */
+function declaredRoute (declaration) {
+  checkOptions(declaration, ROUTE_DECLARATION, 'route({...})', "declare a route like { method: 'GET', url: '/users/:id', handler }")
+  const { method, url = declaration.path, schema, handler } = declaration
+  const list = [].concat(method)
+  if (list.length === 0 || !list.every((m) => typeof m === 'string')) {
+    throw new TypeError(`route({...}): method must be a method name or a list of them, got ${JSON.stringify(method)}`)
+  }
+  const methods = new MethodRouter()
+  for (const m of list) methods.on(m, schema === undefined ? undefined : { schema }, handler)
+  return [url, methods]
+}
 
 const methodFns = {}
-for (const m of METHODS) methodFns[m.toLowerCase()] = (handler) => new MethodRouter().on(m, handler)
+for (const m of METHODS) methodFns[m.toLowerCase()] = (options, handler) => new MethodRouter().on(m, options, handler)
 
 module.exports = {
   App,
@@ -767,7 +853,7 @@ module.exports = {
   RateLimit,
   scope: (prefix) => new Scope(prefix),
   route: () => new MethodRouter(),
-  all: (handler) => new MethodRouter().on('ALL', handler),
-  del: (handler) => new MethodRouter().on('DELETE', handler),
+  all: (options, handler) => new MethodRouter().on('ALL', options, handler),
+  del: (options, handler) => new MethodRouter().on('DELETE', options, handler),
   ...methodFns
 }
