@@ -91,6 +91,9 @@ SERVER_TABLE=(
     "armature-node|18090|h1,h2|armature_node|node $ROOT/examples/node/hello.mjs --port {port}"
     "armature-node-static|18091|h1,h2|armature_node|node $ROOT/examples/node/hello.mjs --port {port} --static"
     "fastify|18092|h1|node_peers|node $HERE/node/fastify.mjs --port {port}"
+    # Both with route schemas on /json and /users/:id (validation + response serialization).
+    "armature-node-schema|18094|h1,h2|armature_node|node $ROOT/examples/node/hello.mjs --port {port} --schema"
+    "fastify-schema|18095|h1|node_peers|node $HERE/node/fastify.mjs --port {port} --schema"
     "node-http|18093|h1|node_peers|node $HERE/node/node-http.mjs --port {port}"
 
     # Python (benches/load/python/README.md): one process each. uvicorn, Robyn and Granian

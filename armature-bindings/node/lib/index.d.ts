@@ -12,8 +12,7 @@ export type Route = Handler | HttpResponse
 /** A JSON Schema, as Ajv (draft-07) reads it. */
 export type JsonSchema = Record<string, unknown>
 /**
- * A route's schemas, as Fastify's: `params`, `querystring` and `headers` (full schemas or the
- * shorthand `{ id: { type: 'integer' } }`) and `body` are validated with Ajv before the handler
+ * A route's schemas, as Fastify's: `params`, `querystring`, `headers` and `body` are validated with Ajv before the handler
  * runs (strings coerced to the declared types, defaults filled in, unlisted properties
  * removed); a mismatch answers `400`. `response` serializes the handler's JSON answer with the
  * schema for its status (`200`, `'2xx'`, `'default'`): only listed properties are sent.

@@ -41,7 +41,7 @@ class Validated {
       if (schema[part] === undefined) continue
       let validate
       try {
-        validate = compiler.validator(part === 'body' ? schema.body : objectSchema(schema[part], part === 'headers'))
+        validate = compiler.validator(part === 'headers' ? headersSchema(schema.headers) : schema[part])
       } catch (err) {
         throw new Error(`${where}: schema.${part} does not compile: ${err.message}`, { cause: err })
       }
@@ -71,19 +71,15 @@ function checkSchema (schema, where) {
 }
 
 /**
- * Params, querystring and headers are objects: Fastify's shorthand `{ id: { type: 'integer' } }`
- * lists their properties. Header names are lower case on the wire, so a headers schema's are too.
+ * A headers schema as it is checked: header names are lower case on the wire, so its
+ * property names are too. (Full schemas only, as in Fastify 5: no properties shorthand.)
  */
-function objectSchema (schema, headers) {
-  const full = schema.type !== undefined || schema.properties !== undefined || schema.$ref !== undefined ||
-    schema.oneOf !== undefined || schema.anyOf !== undefined || schema.allOf !== undefined
-  const out = full ? { ...schema } : { type: 'object', properties: schema }
-  if (headers) {
-    if (out.properties !== undefined) {
-      out.properties = Object.fromEntries(Object.entries(out.properties).map(([k, v]) => [k.toLowerCase(), v]))
-    }
-    if (Array.isArray(out.required)) out.required = out.required.map((k) => String(k).toLowerCase())
+function headersSchema (schema) {
+  const out = { ...schema }
+  if (out.properties !== null && typeof out.properties === 'object') {
+    out.properties = Object.fromEntries(Object.entries(out.properties).map(([k, v]) => [k.toLowerCase(), v]))
   }
+  if (Array.isArray(out.required)) out.required = out.required.map((k) => String(k).toLowerCase())
   return out
 }
 

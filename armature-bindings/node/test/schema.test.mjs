@@ -28,8 +28,8 @@ const app = App.new()
   .addSchema(user)
   .get('/users/:id', {
     schema: {
-      params: { id: { type: 'integer', minimum: 1 } },
-      querystring: { verbose: { type: 'boolean', default: false }, tags: { type: 'array', items: { type: 'string' } } },
+      params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } } },
+      querystring: { type: 'object', properties: { verbose: { type: 'boolean', default: false }, tags: { type: 'array', items: { type: 'string' } } } },
       response: { 200: publicUser }
     }
   }, (req) => ({
@@ -40,7 +40,7 @@ const app = App.new()
     // Never sent: the response schema does not list it.
     password: 'hunter2'
   }))
-  .get('/query', { schema: { querystring: { verbose: { type: 'boolean', default: false }, tags: { type: 'array', items: { type: 'string' } } } } },
+  .get('/query', { schema: { querystring: { type: 'object', properties: { verbose: { type: 'boolean', default: false }, tags: { type: 'array', items: { type: 'string' } } } } } },
     (req) => ({ query: req.query, verboseType: typeof req.query.verbose }))
   .post('/users', { schema: { body: { $ref: 'user#' }, response: { '2xx': { $ref: 'user#' } } } },
     (req) => HttpResponse.json({ ...req.json(), internal: true }, 201))
@@ -48,8 +48,8 @@ const app = App.new()
     (req) => ({ tenant: req.headers['x-tenant'] }))
   .get('/broken', { schema: { response: { 200: publicUser } } }, async () => ({ name: 'no id' }))
   .get('/text', { schema: { response: { default: publicUser } } }, () => 'not JSON, sent as it is')
-  .get('/constant/:n', { schema: { params: { n: { type: 'integer' } } } }, HttpResponse.text('constant'))
-  .route({ method: ['PUT', 'PATCH'], url: '/items/:id', schema: { params: { id: { type: 'integer' } }, body: { type: 'object', properties: { n: { type: 'number' } }, required: ['n'] } }, handler: (req) => ({ id: req.params.id, n: req.json().n, method: req.method }) })
+  .get('/constant/:n', { schema: { params: { type: 'object', properties: { n: { type: 'integer' } } } } }, HttpResponse.text('constant'))
+  .route({ method: ['PUT', 'PATCH'], url: '/items/:id', schema: { params: { type: 'object', properties: { id: { type: 'integer' } } }, body: { type: 'object', properties: { n: { type: 'number' } }, required: ['n'] } }, handler: (req) => ({ id: req.params.id, n: req.json().n, method: req.method }) })
   .service(scope('/api').route('/things', post({ schema: { body: { type: 'array', items: { type: 'integer' }, maxItems: 3 } } }, (req) => ({ sum: req.json().reduce((a, b) => a + b, 0) }))))
 
 before(async () => {
@@ -189,7 +189,9 @@ test('schemas that cannot work throw when the route is added or the app starts, 
 
   const atStart = [
     [App.new().post('/x', { schema: { body: { $ref: 'nope#' } } }, handler), /POST \/x: schema.body does not compile: can't resolve reference nope#/],
-    [App.new().get('/x', { schema: { params: { id: { type: 'integr' } } } }, handler), /GET \/x: schema.params does not compile/],
+    [App.new().get('/x', { schema: { params: { type: 'object', properties: { id: { type: 'integr' } } } } }, handler), /GET \/x: schema.params does not compile/],
+    // No properties shorthand, as in Fastify 5: Ajv refuses the unknown keyword.
+    [App.new().get('/x', { schema: { querystring: { limit: { type: 'integer' } } } }, handler), /GET \/x: schema.querystring does not compile: strict mode: unknown keyword: "limit"/],
     [App.new().get('/x', { schema: { response: { ok: {} } } }, handler), /GET \/x: schema.response keys are statuses/],
     [App.new().get('/x', { schema: { response: { 200: 5 } } }, handler), /GET \/x: schema.response\["200"\] must be an object/]
   ]
