@@ -8,7 +8,8 @@
 // config: { page, origin, screenshot: "<png path>",
 //           steps: [{ operation: "<DOM id of the operation>", params: { name: value },
 //                     body: "<request body text>" }] }   (params and body optional)
-// out: { operations: [{ id, method, path }], errors: "<Swagger UI's errors, or empty>",
+// out: { operations: [{ id, method, path }], errors: "<Swagger UI's errors once the steps
+//        ran, or empty>",
 //        results: [{ operation, status, body, url }], requests: ["METHOD url"],
 //        blocked: [urls], console: [...], failure }
 //
@@ -51,6 +52,10 @@ const operations = (page) =>
       };
     }),
   );
+
+// The errors Swagger UI shows about the document (a `$ref` it cannot resolve, ...), or ''.
+const errors = (page) =>
+  page.$$eval('.errors-wrapper', (els) => els.map((el) => el.innerText).join('\n'));
 
 // What is in `selector` (an input or a textarea) becomes `value`, typed as a user would.
 async function replaceText(page, selector, value) {
@@ -133,16 +138,16 @@ try {
   if (!nav || !nav.ok()) throw new Error(`could not load ${config.page}: ${nav && nav.status()}`);
   await page.waitForSelector('.opblock', { timeout });
   out.operations = await operations(page);
-  out.errors = await page.$eval('body', (el) =>
-    [...el.querySelectorAll('.errors-wrapper')].map((e) => e.innerText).join('\n'),
-  );
   for (const step of config.steps) await tryItOut(page, step);
+  // After the steps: Swagger UI resolves an operation's `$ref`s when it is opened.
+  out.errors = await errors(page);
   await page.screenshot({ path: config.screenshot, fullPage: true });
 } catch (err) {
   out.failure = String(err && err.stack ? err.stack : err);
   // What the page did show, to say why.
   try {
     out.operations = await operations(page);
+    out.errors = await errors(page);
     out.text = (await page.$eval('body', (el) => el.innerText)).slice(0, 2000);
     await page.screenshot({ path: config.screenshot, fullPage: true });
   } catch {
