@@ -42,8 +42,7 @@ fn chromium_runs_try_it_out_from_the_offline_docs_page() {
     let config = json!({
         "page": format!("{}/docs", live.url),
         "origin": live.url,
-        "operation": "operations-users-get_user",
-        "params": {"id": "42"},
+        "steps": [{"operation": "operations-users-get_user", "params": {"id": "42"}}],
         "screenshot": screenshot,
     });
     let config_path = dir.join("config.json");
@@ -77,9 +76,10 @@ fn chromium_runs_try_it_out_from_the_offline_docs_page() {
     );
     // Nothing but the server was asked for anything: the page works with no network.
     assert_eq!(out["blocked"], json!([]), "requests to other origins");
-    let status = out["status"].as_str().unwrap_or_default();
+    let shown = &out["results"][0];
+    let status = shown["status"].as_str().unwrap_or_default();
     assert_eq!(status, "200", "the status Swagger UI shows");
-    let body: Value = serde_json::from_str(out["body"].as_str().unwrap_or_default())
+    let body: Value = serde_json::from_str(shown["body"].as_str().unwrap_or_default())
         .unwrap_or_else(|err| panic!("the body Swagger UI shows is not JSON ({err}): {out}"));
     assert_eq!(body, json!({"id": 42, "name": "Alice"}));
     // The request really reached the live server, after the page and its spec.

@@ -559,9 +559,9 @@ def build() -> App:
     return app
 
 
-app = build()
-
-if __name__ == "__main__":
+def serve(app: App) -> None:
+    """Runs `app` on 127.0.0.1 as the command line says (`--port 0`: a free port); the
+    server prints `serving on http://...`, which `conftest.Server` waits for."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
@@ -577,3 +577,9 @@ if __name__ == "__main__":
 
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     app.run("127.0.0.1", args.port, workers=args.workers, threads=args.threads, shutdown_timeout=args.shutdown_timeout)
+
+
+app = build()
+
+if __name__ == "__main__":
+    serve(app)

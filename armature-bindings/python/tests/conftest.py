@@ -28,7 +28,8 @@ sys.path.insert(0, str(HERE))
 
 
 class Server:
-    """`tests/apps.py` in a subprocess, on a free port, logging to files.
+    """`tests/apps.py` (or another `script` that ends in `apps.serve(app)`) in a subprocess,
+    on a free port, logging to files.
 
     The log files live under pytest's base temporary directory (`log_root`, set for the
     session below), which pytest prunes to the last few runs, so they can be read after a
@@ -37,7 +38,7 @@ class Server:
 
     log_root: Path | None = None
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, script: Path = HERE / "apps.py") -> None:
         self.dir = tempfile.mkdtemp(prefix="server-", dir=self.log_root)
         self.stdout_path = os.path.join(self.dir, "stdout")
         self.stderr_path = os.path.join(self.dir, "stderr")
@@ -45,7 +46,7 @@ class Server:
         # The child writes through its own copies of the descriptors.
         with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, str(HERE / "apps.py"), "--port", "0", *args],
+                [sys.executable, str(script), "--port", "0", *args],
                 stdout=out,
                 stderr=err,
                 env=env,
