@@ -655,6 +655,9 @@ def _read(p: _Param, ctx: _Context) -> Any:
             ctx.form = forms.parse(req.header("content-type"), bytes(req.body))
         values = ctx.form.get(p.alias)
         raw = (values if p.many else values[0]) if values else None
+        # As FastAPI: an empty field (an HTML form's blank input) is not sent.
+        if raw == "":
+            raw = None
     elif p.many:
         raw = req.query_list(p.alias) if kind == QUERY else req.header_list(p.alias)
         if not raw:
