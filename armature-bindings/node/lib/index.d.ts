@@ -68,6 +68,7 @@ export declare class Request<Data = Record<string, any>> {
   /** Strings, or as a route's `params` schema coerced them. */
   readonly params: Record<string, any>
   readonly headers: Record<string, any>
+  /** A repeated key's values are an array. */
   readonly query: Record<string, any>
   /** The client's IP address: the connection's peer (`inject`'s `remoteAddress`). */
   readonly ip: string | undefined

@@ -145,11 +145,11 @@ class Request {
   get route () { return this._calls.route(this._id) ?? undefined }
   /** The request id the preset's request-id layer gave this request. */
   get id () { return this._calls.header(this._id, 'x-request-id') }
-  /** The query string as an object (the last value wins for repeated keys). */
+  /** The query string as an object; a repeated key's values are an array of them, as in Fastify. */
   get query () {
     if (this._query === undefined) {
       const raw = this._calls.query(this._id)
-      this._query = raw ? Object.fromEntries(new URLSearchParams(raw)) : {}
+      this._query = raw ? queryObject(raw) : {}
     }
     return this._query
   }
@@ -183,6 +183,20 @@ class Request {
       throw new HttpError(400, `malformed JSON body: ${err.message}`)
     }
   }
+}
+
+/** `a=1&b=2&b=3` as `{ a: '1', b: ['2', '3'] }` (Object.fromEntries: `__proto__` is a plain key). */
+function queryObject (raw) {
+  const params = new URLSearchParams(raw)
+  let repeated = null
+  for (const key of params.keys()) {
+    if (repeated?.has(key)) continue
+    const all = params.getAll(key)
+    if (all.length > 1) (repeated ??= new Map()).set(key, all)
+  }
+  const query = Object.fromEntries(params)
+  if (repeated !== null) for (const [key, all] of repeated) Object.defineProperty(query, key, { value: all, enumerable: true, writable: true, configurable: true })
+  return query
 }
 
 /** The reason a request's signal gives when it is abandoned. */

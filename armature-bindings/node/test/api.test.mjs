@@ -79,7 +79,7 @@ test('sync and async handlers; strings, objects and undefined convert', async ()
 })
 
 test('request fields: method, path, url, query, headers, body Buffer, json(), text()', async () => {
-  const res = await fetch(`${base}/echo?x=1&y=two%20words`, {
+  const res = await fetch(`${base}/echo?x=1&y=two%20words&z=a&z=b&__proto__=p&z=c`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-custom': 'v' },
     body: JSON.stringify({ hello: 'world' })
@@ -88,8 +88,9 @@ test('request fields: method, path, url, query, headers, body Buffer, json(), te
   const got = await res.json()
   assert.equal(got.method, 'POST')
   assert.equal(got.path, '/echo')
-  assert.equal(got.url, '/echo?x=1&y=two%20words')
-  assert.deepEqual(got.query, { x: '1', y: 'two words' })
+  assert.equal(got.url, '/echo?x=1&y=two%20words&z=a&z=b&__proto__=p&z=c')
+  // Repeated keys: every value, in order (Fastify's querystring); `__proto__` is just a key.
+  assert.deepEqual(got.query, { x: '1', y: 'two words', z: ['a', 'b', 'c'], ['__proto__']: 'p' })
   assert.equal(got.contentType, 'application/json')
   assert.ok(got.headerNames.includes('x-custom'))
   assert.equal(got.isBuffer, true)

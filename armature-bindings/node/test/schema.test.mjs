@@ -77,6 +77,7 @@ test('params are coerced to their schema types; a mismatch answers 400 saying wh
 test('the querystring gets its defaults and types, and repeated keys become an array', async () => {
   assert.deepEqual(await (await send('/query')).json(), { query: { verbose: false }, verboseType: 'boolean' })
   assert.deepEqual(await (await send('/query?verbose=true&tags=a')).json(), { query: { verbose: true, tags: ['a'] }, verboseType: 'boolean' })
+  assert.deepEqual(await (await send('/query?tags=a&tags=b')).json(), { query: { verbose: false, tags: ['a', 'b'] }, verboseType: 'boolean' })
   const bad = await send('/query?verbose=maybe')
   assert.equal(bad.status, 400)
   assert.deepEqual(await bad.json(), { error: 'querystring/verbose must be boolean' })
