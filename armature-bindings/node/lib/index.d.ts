@@ -85,6 +85,8 @@ export declare class Request<Data = Record<string, any>> {
   /** The body, handed over from Rust without a copy into the JS heap. */
   readonly body: Buffer
   readonly data: Data
+  /** The cookies sent, by name (percent-decoded; the first of a repeated name). */
+  readonly cookies: Record<string, string>
   param(name: string): string | undefined
   header(name: string): string | undefined
   text(): string

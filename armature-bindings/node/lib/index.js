@@ -117,6 +117,7 @@ class Request {
     this._abort = undefined
     // The body as a route's schema validated it.
     this._json = undefined
+    this._cookies = undefined
   }
 
   /**
@@ -152,6 +153,16 @@ class Request {
       this._query = raw ? queryObject(raw) : {}
     }
     return this._query
+  }
+
+  /**
+   * The cookies the client sent, by name (as `@fastify/cookie`'s `request.cookies`): values
+   * percent-decoded when they decode, surrounding quotes removed, the first of a repeated name
+   * kept.
+   */
+  get cookies () {
+    if (this._cookies === undefined) this._cookies = cookieObject(this.header('cookie'))
+    return this._cookies
   }
 
   param (name) { return this._calls.param(this._id, name) ?? undefined }
@@ -197,6 +208,25 @@ function queryObject (raw) {
   const query = Object.fromEntries(params)
   if (repeated !== null) for (const [key, all] of repeated) Object.defineProperty(query, key, { value: all, enumerable: true, writable: true, configurable: true })
   return query
+}
+
+/** A `Cookie` header's `name=value` pairs as an object (RFC 6265 section 5.4, as the `cookie` package reads them). */
+function cookieObject (header) {
+  const cookies = {}
+  if (header === undefined) return cookies
+  for (const pair of header.split(';')) {
+    const eq = pair.indexOf('=')
+    if (eq < 0) continue
+    const name = pair.slice(0, eq).trim()
+    if (name === '' || Object.hasOwn(cookies, name)) continue
+    let value = pair.slice(eq + 1).trim()
+    if (value.length >= 2 && value[0] === '"' && value[value.length - 1] === '"') value = value.slice(1, -1)
+    if (value.includes('%')) {
+      try { value = decodeURIComponent(value) } catch {}
+    }
+    Object.defineProperty(cookies, name, { value, enumerable: true, writable: true, configurable: true })
+  }
+  return cookies
 }
 
 /** The reason a request's signal gives when it is abandoned. */

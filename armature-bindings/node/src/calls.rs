@@ -146,13 +146,17 @@ fn readers(env: &Env, calls: &mut Object, dispatcher: &Weak<Dispatcher>) -> Resu
     })?;
     reader("header", |ctx, req| {
         let name = ctx.get::<String>(1)?;
-        Ok(join(req.headers().get_all(name.as_str()).iter()).map(Either::A))
+        let values = req.headers().get_all(name.as_str());
+        Ok(join(&name, values.iter()).map(Either::A))
     })?;
     reader("headers", |_, req| {
         let headers = req.headers();
         let all = headers
             .keys()
-            .filter_map(|k| Some((k.as_str().to_owned(), join(headers.get_all(k).iter())?)))
+            .filter_map(|k| {
+                let joined = join(k.as_str(), headers.get_all(k).iter())?;
+                Some((k.as_str().to_owned(), joined))
+            })
             .collect();
         Ok(Some(Either::B(all)))
     })?;
@@ -193,11 +197,18 @@ fn not_waiting(id: u32) -> Error {
     )
 }
 
-/// Repeated header values joined with `, `.
-fn join<'a>(mut values: impl Iterator<Item = &'a HeaderValue>) -> Option<String> {
+/// Repeated header values joined with `, `; `Cookie` fields with `; ` (RFC 9113 section
+/// 8.2.3: HTTP/2 clients, browsers included, send each cookie in a field of its own, and
+/// joined with commas they would read as one cookie's value).
+fn join<'a>(name: &str, mut values: impl Iterator<Item = &'a HeaderValue>) -> Option<String> {
     let first = String::from_utf8_lossy(values.next()?.as_bytes()).into_owned();
+    let separator = if name.eq_ignore_ascii_case("cookie") {
+        "; "
+    } else {
+        ", "
+    };
     Some(values.fold(first, |mut all, v| {
-        all.push_str(", ");
+        all.push_str(separator);
         all.push_str(&String::from_utf8_lossy(v.as_bytes()));
         all
     }))

@@ -317,3 +317,37 @@ test('setErrorHandler: shapes thrown errors, sync or async; undefined or a throw
   assert.deepEqual(seen, ['GET /sync', 'GET /async', 'GET /pass', 'GET /rethrow'])
   assert.throws(() => App.new().setErrorHandler({}), /pass a function/)
 })
+
+test('req.cookies: pairs by name, decoded, first wins; HTTP/2 cookie fields are joined with "; "', async () => {
+  const { connect } = await import('node:http2')
+  const s = await App.new()
+    .get('/c', (req) => ({ cookies: req.cookies, header: req.header('cookie') ?? null, all: req.headers.cookie ?? null }))
+    .listen(0)
+  try {
+    const h1 = await fetch(`${s.url}/c`, { headers: { cookie: 'a=1; b="two words"; c=%E2%9C%93; a=dup; bad; =x; d=%zz; __proto__=p' } })
+    assert.deepEqual(await h1.json(), {
+      cookies: { a: '1', b: 'two words', c: '✓', d: '%zz', ['__proto__']: 'p' },
+      header: 'a=1; b="two words"; c=%E2%9C%93; a=dup; bad; =x; d=%zz; __proto__=p',
+      all: 'a=1; b="two words"; c=%E2%9C%93; a=dup; bad; =x; d=%zz; __proto__=p'
+    })
+    assert.deepEqual(await (await fetch(`${s.url}/c`)).json(), { cookies: {}, header: null, all: null })
+
+    // Browsers over HTTP/2 send each cookie in a field of its own.
+    const client = connect(s.url)
+    try {
+      const body = await new Promise((resolve, reject) => {
+        const stream = client.request({ ':path': '/c', cookie: ['a=1', 'b=2'] })
+        let data = ''
+        stream.setEncoding('utf8')
+        stream.on('data', (chunk) => { data += chunk })
+        stream.on('end', () => resolve(JSON.parse(data)))
+        stream.on('error', reject)
+      })
+      assert.deepEqual(body, { cookies: { a: '1', b: '2' }, header: 'a=1; b=2', all: 'a=1; b=2' })
+    } finally {
+      client.close()
+    }
+  } finally {
+    await s.close()
+  }
+})

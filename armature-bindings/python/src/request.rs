@@ -160,7 +160,8 @@ impl HttpRequest {
         Ok(dict)
     }
 
-    /// The header `name` (case-insensitive); repeated headers joined with `", "`.
+    /// The header `name` (case-insensitive); repeated headers joined with `", "`, `Cookie`
+    /// fields with `"; "`.
     #[pyo3(signature = (name, default=None))]
     fn header<'py>(
         &self,
@@ -172,9 +173,16 @@ impl HttpRequest {
         let Some(first) = values.next() else {
             return default.unwrap_or_else(|| py.None().into_bound(py));
         };
+        // `Cookie` fields join with `; ` (RFC 9113 section 8.2.3: HTTP/2 clients send each
+        // cookie in a field of its own; joined with commas they would read as one value).
+        let separator = if name.eq_ignore_ascii_case("cookie") {
+            "; "
+        } else {
+            ", "
+        };
         let mut joined = String::from_utf8_lossy(first.as_bytes()).into_owned();
         for more in values {
-            joined.push_str(", ");
+            joined.push_str(separator);
             joined.push_str(&String::from_utf8_lossy(more.as_bytes()));
         }
         PyString::new(py, &joined).into_any()
@@ -204,7 +212,8 @@ impl HttpRequest {
         Ok(dict)
     }
 
-    /// Every header, names in lower case, repeated headers joined with `", "`.
+    /// Every header, names in lower case, repeated headers joined as [`header`](Self::header)
+    /// joins them.
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);

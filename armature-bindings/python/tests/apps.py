@@ -459,6 +459,11 @@ def session_user(session: str = Cookie()) -> str:
     return f"user-of-{session}"
 
 
+@params.get("/cookie-header")
+async def cookie_header(req: HttpRequest) -> dict:
+    return {"header": req.header("cookie"), "all": req.headers.get("cookie"), "cookies": req.cookies}
+
+
 @params.get("/cookies")
 async def cookies(req: HttpRequest, user: str = Depends(session_user), theme: str = Cookie("light"), visits: Optional[int] = Cookie(None, ge=0)) -> dict:
     return {"user": user, "theme": theme, "visits": visits, "all": req.cookies}

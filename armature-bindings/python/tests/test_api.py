@@ -517,6 +517,12 @@ def test_cookie_markers_read_the_cookie_header_also_in_dependencies(client):
     assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("greater_than_equal", ["cookie", "visits"])]
 
 
+def test_cookie_fields_sent_apart_join_with_semicolons(client):
+    # HTTP/2 clients (browsers) send each cookie in a field of its own (RFC 9113 section 8.2.3).
+    res = client.get("/params/cookie-header", headers=[("cookie", "a=1"), ("cookie", "b=2"), ("x-other", "1")])
+    assert res.json() == {"header": "a=1; b=2", "all": "a=1; b=2", "cookies": {"a": "1", "b": "2"}}
+
+
 def test_body_markers_embed_alias_scalars_and_constraints(client):
     res = client.put("/params/items/5", json={"item": {"title": "hat"}, "importance": 3, "comment": "soon"})
     assert res.status_code == 200, res.text
