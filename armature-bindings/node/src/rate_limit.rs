@@ -77,15 +77,12 @@ pub(crate) fn layer(options: &RateLimitOptions) -> Result<RateLimitLayer> {
     match &options.redis {
         Some(url) => {
             let mut redis = RedisStore::builder(url.as_str());
-            redis = match options.redis_on_failure.as_deref() {
-                None | Some("open") => redis.on_failure(FailurePolicy::Open),
-                Some("closed") => redis.on_failure(FailurePolicy::Closed),
-                Some(other) => {
-                    return Err(invalid(format!(
-                        "redisOnFailure must be \"open\" or \"closed\", got {other:?}"
-                    )))
-                }
-            };
+            if let Some(policy) = &options.redis_on_failure {
+                let policy: FailurePolicy = policy
+                    .parse()
+                    .map_err(|e| invalid(format_args!("redisOnFailure: {e}")))?;
+                redis = redis.on_failure(policy);
+            }
             if let Some(prefix) = &options.redis_prefix {
                 redis = redis.key_prefix(prefix.as_str());
             }

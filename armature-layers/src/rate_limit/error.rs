@@ -33,6 +33,12 @@ pub enum RateLimitError {
     },
     /// A Redis timeout of zero.
     ZeroTimeout,
+    /// A [`FailurePolicy`](super::FailurePolicy) parsed from a string other than `"open"` or
+    /// `"closed"`.
+    UnknownFailurePolicy {
+        /// The string as given.
+        value: String,
+    },
     /// A trusted proxy that is neither an IP address nor a network in CIDR notation.
     InvalidProxy {
         /// The entry as given.
@@ -98,6 +104,11 @@ impl fmt::Display for RateLimitError {
             RateLimitError::ZeroTimeout => {
                 f.write_str("a zero Redis timeout would fail every request; use e.g. 100 ms")
             }
+            RateLimitError::UnknownFailurePolicy { value } => write!(
+                f,
+                "unknown Redis failure policy {value:?}: use \"open\" (admit while Redis is \
+                 unreachable) or \"closed\" (refuse with 429)"
+            ),
             RateLimitError::InvalidProxy { proxy } => write!(
                 f,
                 "invalid trusted proxy {proxy:?}: write an IP address (10.0.0.1) or a network (10.0.0.0/8)"

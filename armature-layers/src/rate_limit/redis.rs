@@ -75,6 +75,31 @@ pub enum FailurePolicy {
     Closed,
 }
 
+/// `"open"` or `"closed"`, as a configuration file or a language binding spells it.
+///
+/// ```
+/// use armature_layers::rate_limit::{FailurePolicy, RateLimitError};
+///
+/// assert_eq!("closed".parse(), Ok(FailurePolicy::Closed));
+/// assert_eq!(
+///     "shut".parse::<FailurePolicy>(),
+///     Err(RateLimitError::UnknownFailurePolicy { value: "shut".into() })
+/// );
+/// ```
+impl std::str::FromStr for FailurePolicy {
+    type Err = RateLimitError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" => Ok(FailurePolicy::Open),
+            "closed" => Ok(FailurePolicy::Closed),
+            _ => Err(RateLimitError::UnknownFailurePolicy {
+                value: s.to_owned(),
+            }),
+        }
+    }
+}
+
 /// The Redis store: each decision is one `EVALSHA` of a Lua script that reads and updates the
 /// key's theoretical arrival time atomically on the server, with the server's clock (`TIME`),
 /// so any number of processes share one limit and agree on the time.

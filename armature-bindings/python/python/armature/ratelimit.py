@@ -8,14 +8,19 @@ async def search(q: str) -> list: ...
 
 Refused requests get `429 Too Many Requests` with `Retry-After` (and the IETF `RateLimit`,
 `RateLimit-Policy` headers on every answer) from Rust, without reaching Python. Requests are
-counted per client IP (or per `key_header` value) with GCRA in this process: with
-`workers=N` each worker process has its own budget.
+counted per client IP (or per `key_header` value) with GCRA, in this process (with
+`workers=N` each worker process has its own budget) or, with `redis="redis://..."`, in
+Redis, shared by every worker, process and machine that uses it:
+
+```python
+@rate_limit("100/minute", redis="redis://127.0.0.1:6379/0", name="search")
+```
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Optional, Sequence, TypeVar, Union
+from typing import Any, Callable, Literal, Optional, Sequence, TypeVar, Union
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,6 +53,9 @@ def rate_limit(
     trust_proxies: Sequence[str] = (),
     name: str = "default",
     x_ratelimit_headers: bool = False,
+    redis: Optional[str] = None,
+    redis_on_failure: Optional[Literal["open", "closed"]] = None,
+    redis_prefix: Optional[str] = None,
 ) -> Callable[[F], F]:
     """Limits the decorated route to `limit` requests `per` period, per client.
 
@@ -56,7 +64,21 @@ def rate_limit(
     (default: `limit`). Clients are keyed by their IP address, or by the value of
     `key_header` (e.g. `"x-api-key"`; requests without it are not limited, requests sending it twice get `400`); behind proxies,
     list them in `trust_proxies` (addresses or CIDR networks) to key by the forwarded address.
-    Bad settings are a `ValueError` from the Rust builder when the app is built.
+    `name` is the policy's name in the `RateLimit-Policy` / `RateLimit` headers (letters,
+    digits, `-`, `_`, `.`).
+
+    With `redis` (a URL like `"redis://127.0.0.1:6379/0"` or `"redis://:password@host/0"`) the
+    counts live in that Redis, under the key `{redis_prefix}{name}:{client}`, so every
+    worker and process using it shares one budget per client; limits with the same `name`
+    share it across routes too, so name each route's limit. `redis_prefix` defaults to
+    `"armature:ratelimit:"`. The app connects on the first request, and while Redis is
+    unreachable `redis_on_failure` decides: `"open"` (the default) admits the request,
+    `"closed"` refuses it with `429` and `Retry-After: 1`; neither carries `RateLimit`
+    headers then, and Redis is asked again at most every 250 ms.
+
+    Bad settings (a zero count, a malformed name, header, proxy or Redis URL, an unknown
+    `redis_on_failure`) are a `ValueError` from the Rust builder when the app is built;
+    `redis_on_failure` or `redis_prefix` without `redis` is a `TypeError` here.
     """
     if isinstance(limit, str):
         match = _LIMIT.match(limit.lower())
@@ -66,6 +88,12 @@ def rate_limit(
         period = float(match.group(2) or 1) * _period(match.group(3))
     else:
         count, period = int(limit), _period(per)
+    if redis is None:
+        given = [k for k, v in (("redis_on_failure", redis_on_failure), ("redis_prefix", redis_prefix)) if v is not None]
+        if given:
+            raise TypeError(f"rate_limit(): {' and '.join(given)} only apply with redis='redis://...'")
+    elif not isinstance(redis, str):
+        raise TypeError(f"rate_limit(): redis must be a URL like 'redis://127.0.0.1:6379/0', not {redis!r}")
     options = {
         "count": count,
         "period": period,
@@ -74,6 +102,9 @@ def rate_limit(
         "trust_proxies": list(trust_proxies),
         "name": name,
         "x_ratelimit_headers": x_ratelimit_headers,
+        "redis": redis,
+        "redis_on_failure": redis_on_failure,
+        "redis_prefix": redis_prefix,
     }
 
     def decorate(handler: F) -> F:
