@@ -25,6 +25,16 @@ export interface RouteSchema {
   response?: Record<string | number, JsonSchema>
 }
 export interface RouteOptions { schema?: RouteSchema }
+/** A method of a `MethodRouter` (and `get(...)`, `post(...)`, ...): a handler, or route options and a handler. */
+export interface MethodShortcut<T> {
+  (handler: Route): T
+  (options: RouteOptions, handler: Route): T
+}
+/** `app.get(path, ...)` and the other methods: a path, then a handler or route options and a handler. */
+export interface PathShortcut<T> {
+  (path: string, handler: Route): T
+  (path: string, options: RouteOptions, handler: Route): T
+}
 /** One route as Fastify declares it: `app.route({ method: 'POST', url: '/users', schema, handler })`. */
 export interface RouteDeclaration extends RouteOptions {
   method: string | string[]
@@ -100,22 +110,14 @@ export declare class Request<Data = Record<string, any>> {
 export declare class MethodRouter {
   on(method: string, handler: Route): this
   on(method: string, options: RouteOptions, handler: Route): this
-  all(handler: Route): this
-  all(options: RouteOptions, handler: Route): this
-  get(handler: Route): this
-  get(options: RouteOptions, handler: Route): this
-  head(handler: Route): this
-  head(options: RouteOptions, handler: Route): this
-  post(handler: Route): this
-  post(options: RouteOptions, handler: Route): this
-  put(handler: Route): this
-  put(options: RouteOptions, handler: Route): this
-  delete(handler: Route): this
-  delete(options: RouteOptions, handler: Route): this
-  patch(handler: Route): this
-  patch(options: RouteOptions, handler: Route): this
-  options(handler: Route): this
-  options(options: RouteOptions, handler: Route): this
+  all: MethodShortcut<this>
+  get: MethodShortcut<this>
+  head: MethodShortcut<this>
+  post: MethodShortcut<this>
+  put: MethodShortcut<this>
+  delete: MethodShortcut<this>
+  patch: MethodShortcut<this>
+  options: MethodShortcut<this>
 }
 
 export declare class Scope {
@@ -215,22 +217,14 @@ export declare class App {
   setNotFoundHandler(handler: Handler | HttpResponse): this
   /** Turns what handlers throw into answers; `undefined` (or throwing) leaves the error to the default handling. */
   setErrorHandler(handler: (err: unknown, req: Request) => HandlerResult | Promise<HandlerResult>): this
-  get(path: string, handler: Route): this
-  get(path: string, options: RouteOptions, handler: Route): this
-  head(path: string, handler: Route): this
-  head(path: string, options: RouteOptions, handler: Route): this
-  post(path: string, handler: Route): this
-  post(path: string, options: RouteOptions, handler: Route): this
-  put(path: string, handler: Route): this
-  put(path: string, options: RouteOptions, handler: Route): this
-  delete(path: string, handler: Route): this
-  delete(path: string, options: RouteOptions, handler: Route): this
-  patch(path: string, handler: Route): this
-  patch(path: string, options: RouteOptions, handler: Route): this
-  options(path: string, handler: Route): this
-  options(path: string, options: RouteOptions, handler: Route): this
-  all(path: string, handler: Route): this
-  all(path: string, options: RouteOptions, handler: Route): this
+  get: PathShortcut<this>
+  head: PathShortcut<this>
+  post: PathShortcut<this>
+  put: PathShortcut<this>
+  delete: PathShortcut<this>
+  patch: PathShortcut<this>
+  options: PathShortcut<this>
+  all: PathShortcut<this>
   listen(port?: number | string, host?: string, options?: { signals?: boolean }): Promise<Server>
   listen(options: { port?: number, host?: string, signals?: boolean }): Promise<Server>
   run(address: string, options?: { signals?: boolean }): Promise<Server>
@@ -240,20 +234,12 @@ export declare class Router extends App {}
 
 export declare function scope(prefix: string): Scope
 export declare function route(): MethodRouter
-export declare function all(handler: Route): MethodRouter
-export declare function all(options: RouteOptions, handler: Route): MethodRouter
-export declare function get(handler: Route): MethodRouter
-export declare function get(options: RouteOptions, handler: Route): MethodRouter
-export declare function head(handler: Route): MethodRouter
-export declare function head(options: RouteOptions, handler: Route): MethodRouter
-export declare function post(handler: Route): MethodRouter
-export declare function post(options: RouteOptions, handler: Route): MethodRouter
-export declare function put(handler: Route): MethodRouter
-export declare function put(options: RouteOptions, handler: Route): MethodRouter
-export declare function patch(handler: Route): MethodRouter
-export declare function patch(options: RouteOptions, handler: Route): MethodRouter
-export declare function options(handler: Route): MethodRouter
-export declare function options(options: RouteOptions, handler: Route): MethodRouter
-declare function del(handler: Route): MethodRouter
-declare function del(options: RouteOptions, handler: Route): MethodRouter
+export declare const all: MethodShortcut<MethodRouter>
+export declare const get: MethodShortcut<MethodRouter>
+export declare const head: MethodShortcut<MethodRouter>
+export declare const post: MethodShortcut<MethodRouter>
+export declare const put: MethodShortcut<MethodRouter>
+export declare const patch: MethodShortcut<MethodRouter>
+export declare const options: MethodShortcut<MethodRouter>
+declare const del: MethodShortcut<MethodRouter>
 export { del as delete, del }
