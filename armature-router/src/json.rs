@@ -80,12 +80,24 @@ impl<T: DeserializeOwned> Json<T> {
         B::Error: Into<BoxError>,
     {
         check_content_type(req.headers())?;
-        let bytes = match Limited::new(req.into_body(), limit).collect().await {
+        // The body's own errors are told apart from this limit's: one of them may be another
+        // limit, set before the handler (tower-http's `RequestBodyLimitLayer`).
+        let body = req.into_body().map_err(ReadError::boxed::<B::Error>);
+        let bytes = match Limited::new(body, limit).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(err) if err.is::<http_body_util::LengthLimitError>() => {
                 return Err(JsonRejection::TooLarge { limit })
             }
-            Err(err) => return Err(JsonRejection::BodyRead(err.to_string())),
+            Err(err) => {
+                let err = match err.downcast::<ReadError>() {
+                    Ok(read) => read.0,
+                    Err(other) => other,
+                };
+                if err.is::<http_body_util::LengthLimitError>() {
+                    return Err(JsonRejection::BodyTooLarge);
+                }
+                return Err(JsonRejection::BodyRead(err.to_string()));
+            }
         };
         Self::from_bytes(&bytes)
     }
@@ -141,6 +153,24 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
+/// An error of the request body itself, as opposed to the JSON limit's.
+#[derive(Debug)]
+struct ReadError(BoxError);
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+impl ReadError {
+    fn boxed<E: Into<BoxError>>(err: E) -> BoxError {
+        Box::new(ReadError(err.into()))
+    }
+}
+
 /// Why a JSON request body was refused. Its response is the status and a short message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -152,6 +182,9 @@ pub enum JsonRejection {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The body grew past a limit set before the handler, such as tower-http's
+    /// `RequestBodyLimitLayer` (a body whose length was not declared): `413`.
+    BodyTooLarge,
     /// The body could not be read (the client went away, broken chunking): `400`.
     BodyRead(String),
     /// The body is not valid JSON: `400`.
@@ -165,7 +198,9 @@ impl JsonRejection {
     pub fn status(&self) -> StatusCode {
         match self {
             JsonRejection::UnsupportedContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            JsonRejection::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            JsonRejection::TooLarge { .. } | JsonRejection::BodyTooLarge => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             JsonRejection::BodyRead(_) | JsonRejection::Malformed(_) => StatusCode::BAD_REQUEST,
             JsonRejection::WrongShape(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
@@ -180,6 +215,9 @@ impl fmt::Display for JsonRejection {
             }
             JsonRejection::TooLarge { limit } => {
                 write!(f, "JSON body is larger than the limit of {limit} bytes")
+            }
+            JsonRejection::BodyTooLarge => {
+                f.write_str("request body is larger than the server accepts")
             }
             JsonRejection::BodyRead(err) => write!(f, "failed to read the request body: {err}"),
             JsonRejection::Malformed(err) => write!(f, "malformed JSON: {err}"),

@@ -10,10 +10,11 @@ use http::{Request, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::body::{ResponseBody, AMBIGUOUS_KEY_MESSAGE, REFUSAL_MESSAGE};
 use super::gcra::Decision;
 use super::headers::{is_grpc, refusal};
 use super::layer::Config;
+use super::messages::{AMBIGUOUS_KEY_MESSAGE, REFUSAL_MESSAGE};
+use crate::body::ResponseBody;
 
 type Check = Pin<Box<dyn Future<Output = Decision> + Send>>;
 

@@ -138,7 +138,6 @@
 //!   asked again (the store's [`retry_interval`](RedisStoreBuilder::retry_interval), at
 //!   least 1 s), not the quota's interval.
 
-mod body;
 mod builder;
 mod client_ip;
 mod clock;
@@ -150,12 +149,13 @@ mod key;
 mod layer;
 mod marker;
 mod memory;
+mod messages;
 mod quota;
 mod redis;
 mod service;
 mod store;
 
-pub use body::ResponseBody;
+pub use crate::body::ResponseBody;
 pub use builder::RateLimitBuilder;
 pub use client_ip::ForwardedHeader;
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -1,4 +1,5 @@
-//! [`ResponseBody`]: the inner service's body, or the short message of a refusal.
+//! [`ResponseBody`]: the inner service's body, or the short message a layer answers with
+//! itself.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -6,18 +7,11 @@ use std::task::{Context, Poll};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-/// The message of a `429 Too Many Requests` (`text/plain`); `Retry-After` says when to retry.
-pub(crate) const REFUSAL_MESSAGE: &str =
-    "Too Many Requests: retry after the seconds in Retry-After\n";
-
-/// The message of a `400 Bad Request` for a key header sent more than once.
-pub(crate) const AMBIGUOUS_KEY_MESSAGE: &str =
-    "Bad Request: the rate-limit key header appears more than once\n";
-
 pin_project! {
-    /// Response body of [`RateLimit`](super::RateLimit): the inner service's body when the
-    /// request was admitted, else the short message of the refusal (empty for a gRPC call,
-    /// whose refusal is trailers-only).
+    /// The response body of the layers that can answer by themselves
+    /// ([`RateLimit`](crate::rate_limit::RateLimit), [`Timeout`](crate::timeout::Timeout)):
+    /// the inner service's body when it answered, else the layer's short `text/plain` message
+    /// (none for a rate-limited gRPC call, whose refusal is trailers-only).
     ///
     /// ```
     /// use armature_layers::rate_limit::{Quota, RateLimitLayer, ResponseBody};
@@ -54,7 +48,7 @@ pin_project! {
 }
 
 impl<B> ResponseBody<B> {
-    /// `body`, as the layer passes an admitted response's body on. For a stack whose rate
+    /// `body`, as a layer passes the inner service's answer on. For a stack whose rate
     /// limit is optional: the arm without one maps its bodies with this, so that both arms
     /// answer with the same type.
     ///
@@ -125,7 +119,7 @@ where
     }
 }
 
-/// No body at all: what CORS answers a preflight with when it wraps this layer.
+/// No body at all: what CORS answers a preflight with when it wraps one of these layers.
 impl<B> Default for ResponseBody<B> {
     fn default() -> Self {
         ResponseBody::message(None)
