@@ -4,25 +4,44 @@
 //! ```text
 //! cargo run --example axum_interop -- --port 3000
 //! curl -i localhost:3000/users/42     # x-request-id echoed, one access log line
+//! curl -i localhost:3000/slow         # after 30 s: 503 from Armature's timeout layer
 //! ```
 
 use armature_examples::{init_tracing, Args};
 use armature_layers::cors::Cors;
 use armature_layers::logger::Logger;
 use armature_layers::request_id::{RequestId, RequestIdLayer};
+use armature_layers::timeout::TimeoutLayer;
 use axum::extract::Path;
 use axum::routing::get;
 use axum::{Extension, Json};
+use std::time::Duration;
 use tower::ServiceBuilder;
 
-/// The axum app, with Armature's request-id, logger and CORS layers applied the axum way.
+/// The axum app, with Armature's request-id, logger, CORS and timeout (30 s) layers applied
+/// the axum way.
 pub fn app() -> axum::Router {
-    axum::Router::new().route("/users/{id}", get(user)).layer(
-        ServiceBuilder::new()
-            .layer(RequestIdLayer::new())
-            .layer(Logger::default())
-            .layer(Cors::permissive()),
-    )
+    app_timing_out_after(Duration::from_secs(30))
+}
+
+/// [`app`] with another time limit.
+pub fn app_timing_out_after(limit: Duration) -> axum::Router {
+    axum::Router::new()
+        .route("/users/{id}", get(user))
+        .route("/slow", get(slow))
+        .layer(
+            ServiceBuilder::new()
+                .layer(RequestIdLayer::new())
+                .layer(Logger::default())
+                .layer(Cors::permissive())
+                .layer(TimeoutLayer::new(limit)),
+        )
+}
+
+/// A handler that never answers in time.
+async fn slow() -> &'static str {
+    std::future::pending::<()>().await;
+    "never"
 }
 
 async fn user(

@@ -209,3 +209,31 @@ async fn axum_app_with_armature_layers_sets_request_id_and_logs() {
     assert_eq!(logged(&events, &request_id), ["/users/42"]);
     server.abort();
 }
+
+#[tokio::test]
+async fn armature_timeout_inside_axum_answers_503_with_its_message() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum_interop::app_timing_out_after(std::time::Duration::from_millis(100));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    assert!(
+        head.contains("x-request-id: "),
+        "the outer layers still ran: {head}"
+    );
+    assert_eq!(
+        body,
+        "Service Unavailable: the request took longer than the server's time limit\n"
+    );
+    server.abort();
+}
