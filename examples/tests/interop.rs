@@ -166,21 +166,40 @@ async fn tonic_calls_over_their_quota_get_resource_exhausted() {
     server.await.unwrap().unwrap();
 }
 
+/// Serves `app` with axum on a free local port.
+async fn serve_axum(
+    app: axum::Router,
+) -> (
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    std::net::SocketAddr,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (
+        tokio::spawn(async move { axum::serve(listener, app).await }),
+        addr,
+    )
+}
+
+/// Sends `request` (one that closes the connection) and reads the whole answer.
+async fn exchange(addr: std::net::SocketAddr, request: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    raw
+}
+
 #[tokio::test]
 async fn axum_app_with_armature_layers_sets_request_id_and_logs() {
     let events = events();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, axum_interop::app()).await });
-
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream
-        .write_all(b"GET /users/42 HTTP/1.1\r\nhost: x\r\norigin: https://a.example\r\nconnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.unwrap();
+    let (server, addr) = serve_axum(axum_interop::app()).await;
+    let raw = exchange(
+        addr,
+        "GET /users/42 HTTP/1.1\r\nhost: x\r\norigin: https://a.example\r\nconnection: close\r\n\r\n",
+    )
+    .await;
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let request_id = head
@@ -212,19 +231,13 @@ async fn axum_app_with_armature_layers_sets_request_id_and_logs() {
 
 #[tokio::test]
 async fn armature_timeout_inside_axum_answers_503_with_its_message() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let app = axum_interop::app_timing_out_after(std::time::Duration::from_millis(100));
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream
-        .write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).await.unwrap();
+    let (server, addr) = serve_axum(app).await;
+    let raw = exchange(
+        addr,
+        "GET /slow HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     assert!(head.starts_with("HTTP/1.1 503"), "{head}");
     assert!(
