@@ -21,6 +21,7 @@ use crate::drain::{Changes, Phase, Watch};
 use crate::head_timeout::HeadTimeout;
 use crate::host::HostCheck;
 use crate::linger::Linger;
+use crate::parse_errors::ParseErrors;
 use crate::rewind::Rewind;
 use crate::sniff::{sniff, Protocol};
 use crate::Limits;
@@ -46,6 +47,8 @@ pub(crate) struct Protocols {
     /// `Limits::header_read_timeout`: bounds the TLS handshake and protocol detection, then
     /// each HTTP/1 request head (`HeadTimeout`).
     header_read_timeout: Duration,
+    /// `Limits::max_header_size`, which the message of hyper's `431` names (`ParseErrors`).
+    max_header_size: usize,
 }
 
 impl Protocols {
@@ -78,6 +81,7 @@ impl Protocols {
             http2: h2,
             tls,
             header_read_timeout: limits.header_read_timeout,
+            max_header_size: limits.max_header_size,
         }
     }
 }
@@ -166,13 +170,13 @@ async fn serve_protocol<I, S, B>(
     S: UserService<B>,
     B: ResBody,
 {
-    let io = TokioIo::new(io);
     match protocol {
         Protocol::Http1 => {
             let (head_timeout, counts) = HeadTimeout::start(protocols.header_read_timeout);
+            let io = ParseErrors::new(io, Arc::clone(&counts), protocols.max_header_size);
             let conn = protocols
                 .http1
-                .serve_connection(io, service.counting(counts))
+                .serve_connection(TokioIo::new(io), service.counting(counts))
                 .with_upgrades();
             drive(conn, Idle::Http1(head_timeout), changes, peer).await;
         }
@@ -183,7 +187,7 @@ async fn serve_protocol<I, S, B>(
             let (idle, counts) = HeadTimeout::start(protocols.header_read_timeout);
             let conn = protocols
                 .http2
-                .serve_connection(io, service.counting(counts));
+                .serve_connection(TokioIo::new(io), service.counting(counts));
             drive(
                 conn,
                 Idle::Http2 {

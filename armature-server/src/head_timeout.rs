@@ -36,6 +36,11 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
+    /// Whether any request was given to the service yet.
+    pub(crate) fn any_started(&self) -> bool {
+        self.started.load(Relaxed) != 0
+    }
+
     /// Counts a request given to the service; the guard counts it finished when dropped.
     pub(crate) fn started(self: &Arc<Self>) -> Finished {
         self.started.fetch_add(1, Relaxed);

@@ -70,7 +70,11 @@
 //!   stream stopped with `H3_MESSAGE_ERROR`); h3 itself resets the streams of
 //!   heads missing a pseudo-header or with `Host` and `:authority` at odds.
 //! * **Malformed requests** get hyper's `400` (or `431`/`414`) and the
-//!   connection is closed. Ambiguous framing such as `Content-Length` with
+//!   connection is closed. On a connection's first request the answer says
+//!   what was wrong in a `text/plain` body (`Request Header Fields Too Large:
+//!   the request head is over 16384 bytes or 100 header fields`); after a
+//!   served request on a keep-alive connection it keeps hyper's empty body.
+//!   Ambiguous framing such as `Content-Length` with
 //!   `Transfer-Encoding` is read as chunked and the connection closed after
 //!   the response (RFC 9112 §6.3), so nothing can be smuggled after it. A
 //!   chunked body with another transfer coding before `chunked` gets `501`
@@ -146,6 +150,7 @@ mod http3;
 mod limits;
 mod linger;
 mod listener;
+mod parse_errors;
 mod rewind;
 mod runtime;
 mod serve;

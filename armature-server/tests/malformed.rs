@@ -44,7 +44,15 @@ async fn garbage_gets_400_and_a_closed_connection() {
         let bad = raw_exchange(server.addr, payload);
         let (good, bad) = tokio::join!(good, bad);
         assert_eq!(good.0, StatusCode::OK);
-        assert_eq!(bad.statuses(), vec![400], "payload {payload:?}");
+        // hyper's own answer, with the server's message added.
+        assert_eq!(
+            bad.responses(),
+            vec![(
+                400,
+                "Bad Request: the request is not valid HTTP/1.1\n".to_owned()
+            )],
+            "payload {payload:?}"
+        );
     }
     server.stop().await.unwrap();
     assert_eq!(PANICS.load(Ordering::SeqCst), 0);
@@ -122,4 +130,39 @@ async fn random_and_mutated_requests_never_hang_or_panic() {
     assert_eq!(common::get_once(server.addr, "/").await.0, StatusCode::OK);
     server.stop().await.unwrap();
     assert_eq!(PANICS.load(Ordering::SeqCst), 0);
+}
+
+/// The message goes only into hyper's own answers: a handler's `400` that looks exactly like
+/// one (`connection: close`, no body) is sent as the handler made it.
+#[tokio::test]
+async fn a_handlers_own_empty_400_is_left_alone() {
+    let service = tower::service_fn(|_req: http::Request<armature_server::RequestBody>| async {
+        let res = http::Response::builder()
+            .status(StatusCode::BAD_REQUEST)
+            .header("connection", "close")
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .unwrap();
+        Ok::<_, std::convert::Infallible>(res)
+    });
+    let server = Running::start_with(common::local_server(), service);
+    let exchange = raw_exchange(server.addr, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(exchange.responses(), vec![(400, String::new())]);
+    server.stop().await.unwrap();
+}
+
+/// A bad head after a served request on a keep-alive connection still gets hyper's `400`
+/// and a closed connection, without the message (see `src/parse_errors.rs`).
+#[tokio::test]
+async fn a_bad_head_after_a_served_request_gets_hypers_400() {
+    let server = Running::start(common::local_server());
+    let exchange = raw_exchange(
+        server.addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n",
+    )
+    .await;
+    assert_eq!(
+        exchange.responses(),
+        vec![(200, "GET / 0".to_owned()), (400, String::new())]
+    );
+    server.stop().await.unwrap();
 }
