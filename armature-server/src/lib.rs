@@ -72,10 +72,8 @@
 //! * **Malformed requests** get hyper's `400` (or `431`/`414`) and the
 //!   connection is closed. On a connection's first request the answer says
 //!   what was wrong in a `text/plain` body (`Request Header Fields Too Large:
-//!   the request head is over 16384 bytes or 100 header fields`), and a
-//!   request line longer than the header limit gets `414 URI Too Long`
-//!   (hyper says `431`); after a served request on a keep-alive connection
-//!   the answer keeps hyper's status and empty body.
+//!   the request head is over 16384 bytes or 100 header fields`); after a
+//!   served request on a keep-alive connection it keeps hyper's empty body.
 //!   Ambiguous framing such as `Content-Length` with
 //!   `Transfer-Encoding` is read as chunked and the connection closed after
 //!   the response (RFC 9112 §6.3), so nothing can be smuggled after it. A

@@ -7,11 +7,6 @@
 //! what was wrong, such as `Request Header Fields Too Large: the request head is over 16384
 //! bytes or 100 header fields`.
 //!
-//! hyper answers `431` to a request *line* longer than the header limit as well (it counts
-//! the whole head); RFC 9110 has `414 URI Too Long` for that, so when the first line of the
-//! connection never ended, the answer becomes a `414`. The reads are scanned for that line's
-//! end only until it arrives (the first read, almost always).
-//!
 //! Only while the connection has handed no request to the service: then nothing written on
 //! it can be a service's response, so a handler's own `400` is never touched. A bad head
 //! after good requests on a keep-alive connection keeps hyper's empty answer (the answers
@@ -36,8 +31,6 @@ pub(crate) struct ParseErrors<I> {
     /// A rewritten answer being written, and the length of hyper's original, which is
     /// reported to hyper as written once all of it is.
     rewritten: Option<(Vec<u8>, usize, usize)>,
-    /// Whether the connection's first line (the first request line) has ended.
-    first_line_ended: bool,
 }
 
 impl<I> ParseErrors<I> {
@@ -47,7 +40,6 @@ impl<I> ParseErrors<I> {
             counts,
             max_header_size,
             rewritten: None,
-            first_line_ended: false,
         }
     }
 }
@@ -57,8 +49,7 @@ impl<I: AsyncWrite + Unpin> ParseErrors<I> {
     /// connection that has served nothing.
     fn poll_write_checked(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if self.rewritten.is_none() && !self.counts.any_started() {
-            let long_line = !self.first_line_ended;
-            if let Some(answer) = with_message(buf, self.max_header_size, long_line) {
+            if let Some(answer) = with_message(buf, self.max_header_size) {
                 self.rewritten = Some((answer, 0, buf.len()));
             }
         }
@@ -98,18 +89,12 @@ const ANSWERS: [(&[u8], &str); 3] = [
 /// What follows the status line in hyper's error answer, up to the date's value.
 const HEADERS: &[u8] = b"connection: close\r\ncontent-length: 0\r\ndate: ";
 
-/// `buf` with a message, if it is exactly one of hyper's error answers; a `431` becomes a
-/// `414` when `long_line` (the request line never ended).
-fn with_message(buf: &[u8], max_header_size: usize, long_line: bool) -> Option<Vec<u8>> {
+/// `buf` with a message, if it is exactly one of hyper's error answers.
+fn with_message(buf: &[u8], max_header_size: usize) -> Option<Vec<u8>> {
     let (status_line, message) = ANSWERS
         .iter()
         .find(|(status_line, _)| buf.starts_with(status_line))?;
     let rest = buf[status_line.len()..].strip_prefix(HEADERS)?;
-    let (status_line, message) = if long_line && status_line.starts_with(b"HTTP/1.1 431") {
-        ANSWERS[1]
-    } else {
-        (*status_line, *message)
-    };
     // An IMF-fixdate is 29 bytes: `Sun, 06 Nov 1994 08:49:37 GMT`.
     if rest.len() != 29 + 4 || !rest.ends_with(b" GMT\r\n\r\n") {
         return None;
@@ -136,15 +121,7 @@ impl<I: AsyncRead + Unpin> AsyncRead for ParseErrors<I> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.first_line_ended {
-            return Pin::new(&mut self.inner).poll_read(cx, buf);
-        }
-        let before = buf.filled().len();
-        ready!(Pin::new(&mut self.inner).poll_read(cx, buf))?;
-        if buf.filled()[before..].contains(&b'\n') {
-            self.first_line_ended = true;
-        }
-        Poll::Ready(Ok(()))
+        Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
@@ -209,7 +186,7 @@ mod tests {
                 "Request Header Fields Too Large: the request head is over 8192 bytes or 100 header fields\n".to_owned(),
             ),
         ] {
-            let answer = with_message(&hyper_answer(status_line), 8192, false).expect(status_line);
+            let answer = with_message(&hyper_answer(status_line), 8192).expect(status_line);
             let expected = format!(
                 "{status_line}\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n\
                  content-length: {}\r\ndate: {DATE}\r\n\r\n{message}",
@@ -217,29 +194,6 @@ mod tests {
             );
             assert_eq!(String::from_utf8(answer).unwrap(), expected);
         }
-    }
-
-    #[test]
-    fn a_431_for_a_request_line_that_never_ended_is_a_414() {
-        let answer = with_message(
-            &hyper_answer("HTTP/1.1 431 Request Header Fields Too Large"),
-            8192,
-            true,
-        );
-        let answer = String::from_utf8(answer.unwrap()).unwrap();
-        assert!(
-            answer.starts_with("HTTP/1.1 414 URI Too Long\r\n"),
-            "{answer}"
-        );
-        assert!(
-            answer.ends_with(
-                "\r\n\r\nURI Too Long: the request target is longer than the server accepts\n"
-            ),
-            "{answer}"
-        );
-        // Other answers keep their status.
-        let answer = with_message(&hyper_answer("HTTP/1.1 400 Bad Request"), 8192, true);
-        assert!(answer.unwrap().starts_with(b"HTTP/1.1 400 "));
     }
 
     #[test]
@@ -258,7 +212,7 @@ mod tests {
             Vec::new(),
         ] {
             assert_eq!(
-                with_message(&buf, 8192, false),
+                with_message(&buf, 8192),
                 None,
                 "{:?}",
                 String::from_utf8_lossy(&buf)
