@@ -47,6 +47,12 @@ impl Reply {
         &self.outbox
     }
 
+    /// Whether nobody waits for the response any more: the client closed the connection
+    /// (HTTP/1.1) or reset the stream (HTTP/2), or the server stopped waiting.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
     /// Queues the response; the runtime hears of it at the next [`Outbox::post`].
     pub(crate) fn send(self, res: Response) {
         lock(&self.outbox.ready).push((self.tx, res));

@@ -50,18 +50,19 @@ fn internal_error() -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
 }
 
-/// Sends a handler's response back to the tokio task waiting for it.
+/// Sends a handler's response back to the tokio task waiting for it: through its request,
+/// which holds the reply (so `req.is_disconnected()` can ask it) without another allocation.
 #[pyclass(frozen, module = "armature._armature")]
-pub struct Responder(Mutex<Option<Reply>>);
+pub struct Responder(Py<HttpRequest>);
 
 impl Responder {
-    fn new(reply: Reply) -> Self {
-        Responder(Mutex::new(Some(reply)))
+    fn new(request: Py<HttpRequest>) -> Self {
+        Responder(request)
     }
 
     /// The reply, the first time only: a request is answered once.
     fn take(&self) -> Option<Reply> {
-        lock(&self.0).take()
+        self.0.get().take_reply()
     }
 
     /// Queues the response in its outbox; the batch posts it.
@@ -205,10 +206,17 @@ impl Engine {
             body,
             reply,
         } = job;
-        let responder = Responder::new(reply);
-        let result = self.endpoints[route]
-            .bind(py)
-            .call1((HttpRequest::new(parts, body),));
+        let request = match Py::new(py, HttpRequest::new(parts, body, reply)) {
+            Ok(request) => request,
+            Err(err) => {
+                // No memory for the request object: its reply went with it, and the tokio
+                // side answers `500` when the reply is dropped unanswered.
+                err.print(py);
+                return;
+            }
+        };
+        let responder = Responder::new(request.clone_ref(py));
+        let result = self.endpoints[route].bind(py).call1((request,));
         match result {
             Ok(value) if value.get_type().is(self.coroutine.bind(py)) => {
                 self.step(py, value, responder)

@@ -33,6 +33,7 @@ fn _armature(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<listener::Listener>()?;
     m.add_class::<request::HttpRequest>()?;
     m.add_class::<request::RequestBody>()?;
+    m.add_class::<request::Ready>()?;
     m.add_class::<response::HttpResponse>()?;
     m.add_class::<response::ChunkSender>()?;
     m.add_function(wrap_pyfunction!(json::dumps, m)?)?;

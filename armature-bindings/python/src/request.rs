@@ -4,16 +4,19 @@
 use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::os::raw::{c_int, c_void};
+use std::sync::Mutex;
 
 use armature_layers::request_id::RequestId;
 use armature_router::{MatchedRoute, PathParams};
 use bytes::Bytes;
 use http::request::Parts;
 use percent_encoding::percent_decode_str;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyStopIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+
+use crate::bridge::{lock, Reply};
 
 /// The request a handler receives.
 #[pyclass(frozen, module = "armature._armature")]
@@ -22,15 +25,24 @@ pub struct HttpRequest {
     body: Bytes,
     /// The `RequestBody` object, made on first use of `.body` (most handlers never ask).
     body_object: PyOnceLock<Py<RequestBody>>,
+    /// Where the response goes, until it is sent (the engine's `Responder` takes it from
+    /// here); `is_disconnected` asks it whether anybody still waits.
+    reply: Mutex<Option<Reply>>,
 }
 
 impl HttpRequest {
-    pub(crate) fn new(parts: Parts, body: Bytes) -> Self {
+    pub(crate) fn new(parts: Parts, body: Bytes, reply: Reply) -> Self {
         HttpRequest {
             parts,
             body,
             body_object: PyOnceLock::new(),
+            reply: Mutex::new(Some(reply)),
         }
+    }
+
+    /// The reply, the first time only: a request is answered once.
+    pub(crate) fn take_reply(&self) -> Option<Reply> {
+        lock(&self.reply).take()
     }
 
     fn params(&self) -> Option<&PathParams> {
@@ -242,6 +254,14 @@ impl HttpRequest {
         py.import("json")?.call_method1("loads", (bytes,))
     }
 
+    /// Whether the client has gone (closed the connection, or reset the HTTP/2 stream)
+    /// before the answer, as FastAPI's `await request.is_disconnected()`: an awaitable that
+    /// is ready at once. Poll it in a long-running handler to stop work nobody will read.
+    /// `False` once the answer has been handed over.
+    fn is_disconnected(&self) -> Ready {
+        Ready(lock(&self.reply).as_ref().is_some_and(Reply::is_closed))
+    }
+
     /// The `x-request-id` the request-id layer gave this request.
     #[getter]
     fn request_id(&self) -> Option<&str> {
@@ -320,4 +340,23 @@ impl RequestBody {
     }
 
     unsafe fn __releasebuffer__(&self, _view: *mut pyo3::ffi::Py_buffer) {}
+}
+
+/// An awaitable whose value is known already: `await` gives it without suspending.
+#[pyclass(frozen, module = "armature._armature")]
+pub struct Ready(bool);
+
+#[pymethods]
+impl Ready {
+    fn __await__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self) -> PyResult<()> {
+        Err(PyStopIteration::new_err(self.0))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<ready: {}>", if self.0 { "True" } else { "False" })
+    }
 }

@@ -226,6 +226,24 @@ async def me(user: str = Depends(current_user)) -> dict:
     return {"user": user}
 
 
+@router.get("/watch-disconnect/{tag}")
+async def watch_disconnect(tag: str, req: HttpRequest) -> dict:
+    """Works until its client goes away (up to 30 s), then records that it noticed."""
+    EVENTS.append(f"watching:{tag}")
+    for _ in range(3000):
+        if await req.is_disconnected():
+            EVENTS.append(f"disconnected:{tag}")
+            return {"disconnected": True}
+        await asyncio.sleep(0.01)
+    EVENTS.append(f"never-disconnected:{tag}")
+    return {"disconnected": False}
+
+
+@router.get("/is-disconnected")
+async def is_disconnected(req: HttpRequest) -> dict:
+    return {"disconnected": await req.is_disconnected()}
+
+
 @router.get("/events")
 async def events() -> list:
     return EVENTS

@@ -780,3 +780,29 @@ def test_bad_parameter_markers_are_errors_when_the_app_is_built():
         Header(alias="")
     # Documentation keywords are accepted; `regex` is FastAPI's older `pattern`.
     assert Query(None, description="free text", regex="^a").constraints == {"pattern": "^a"}
+
+
+def test_is_disconnected_is_false_while_the_client_waits(client):
+    assert client.get("/is-disconnected").json() == {"disconnected": False}
+
+
+def test_is_disconnected_turns_true_when_the_client_goes_away(server):
+    """A real client that sends a request and closes its socket before the answer: the
+    handler polling `await req.is_disconnected()` notices and stops."""
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(server.url)
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        c.delete("/events")
+        sock = socket.create_connection((url.hostname, url.port))
+        sock.sendall(b"GET /watch-disconnect/gone HTTP/1.1\r\nHost: x\r\n\r\n")
+        deadline = time.monotonic() + 20
+        while "watching:gone" not in events(c) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "watching:gone" in events(c)
+        sock.close()
+        while "disconnected:gone" not in events(c) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert "disconnected:gone" in events(c), events(c)
+        assert "never-disconnected:gone" not in events(c)

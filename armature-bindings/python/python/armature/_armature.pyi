@@ -1,6 +1,6 @@
 """Type stubs of the native module (Rust, pyo3)."""
 
-from typing import Any, AsyncIterable, Callable, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, AsyncIterable, Awaitable, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 _Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
 
@@ -36,6 +36,9 @@ class HttpRequest:
     def body(self) -> RequestBody: ...
     def text(self) -> str: ...
     def json(self) -> Any: ...
+    def is_disconnected(self) -> Awaitable[bool]:
+        """`await req.is_disconnected()`: whether the client went away before the answer."""
+        ...
     @property
     def request_id(self) -> Optional[str]: ...
     @property
