@@ -229,6 +229,19 @@ def test_docs_can_be_moved_or_turned_off():
             pass
 
 
+def test_redoc_url_is_not_silently_ignored(caplog):
+    with caplog.at_level("WARNING", logger="armature"):
+        App(redoc_url=None)
+        App()
+    assert caplog.records == []
+    with caplog.at_level("WARNING", logger="armature"):
+        App(redoc_url="/redoc")
+    assert [r.getMessage() for r in caplog.records] == [
+        "App(redoc_url='/redoc'): Armature serves no ReDoc page, so nothing is served there; "
+        "Swagger UI is at docs_url ('/docs'). Pass redoc_url=None to silence this."
+    ]
+
+
 def test_a_document_that_cannot_be_built_is_logged_and_the_app_still_serves(caplog):
     app = App()
 

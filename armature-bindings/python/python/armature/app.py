@@ -82,6 +82,15 @@ class App(Router):
             raise ValueError("App(docs_url=...) needs the document it shows: openapi_url=None turns off both")
         # The rest of FastAPI's keywords: `description`, `openapi_tags`, `servers`, ... for the
         # document; the others are accepted and have no effect (`redoc_url`: no ReDoc here).
+        redoc_url = documentation.get("redoc_url")
+        if redoc_url is not None:
+            # Said once, when the app is made: a FastAPI app ported here would find a 404 there.
+            logger.warning(
+                "App(redoc_url=%r): Armature serves no ReDoc page, so nothing is served there; "
+                "Swagger UI is at docs_url (%r). Pass redoc_url=None to silence this.",
+                redoc_url,
+                self.docs_url,
+            )
         self.documentation = documentation
         self._openapi: Optional[dict[str, Any]] = None
         self.exception_handlers = ExceptionHandlers()
