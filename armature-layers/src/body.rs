@@ -4,8 +4,22 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use http::header::{HeaderValue, CONTENT_TYPE};
+use http::{Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+
+/// The head of a layer's own short answer: `status` and `content-type: text/plain`, the body
+/// ([`ResponseBody::message`]) to be mapped in.
+pub(crate) fn message_head(status: StatusCode) -> Response<()> {
+    let mut res = Response::new(());
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    res
+}
 
 pin_project! {
     /// The response body of the layers that can answer by themselves

@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
 
 use super::gcra::{Decision, Gcra};
 use super::RateLimited;
+use crate::body::message_head;
 
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
@@ -107,30 +108,25 @@ const GRPC_INVALID_ARGUMENT: HeaderValue = HeaderValue::from_static("3");
 /// for gRPC a trailers-only `INVALID_ARGUMENT`. Not a rate-limit refusal: no `Retry-After`,
 /// no [`RateLimited`] marker.
 pub(crate) fn ambiguous_key(grpc: bool) -> Response<()> {
-    let mut res = Response::new(());
-    if grpc {
-        let h = res.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        h.insert(GRPC_STATUS, GRPC_INVALID_ARGUMENT);
-        h.insert(
-            GRPC_MESSAGE,
-            HeaderValue::from_static("the rate-limit key header appears more than once"),
-        );
-    } else {
-        *res.status_mut() = StatusCode::BAD_REQUEST;
-        res.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
+    if !grpc {
+        return message_head(StatusCode::BAD_REQUEST);
     }
+    let mut res = Response::new(());
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    h.insert(GRPC_STATUS, GRPC_INVALID_ARGUMENT);
+    h.insert(
+        GRPC_MESSAGE,
+        HeaderValue::from_static("the rate-limit key header appears more than once"),
+    );
     res
 }
 
 /// The answer to a refused request: `429 Too Many Requests`, or for gRPC a trailers-only
 /// response (HTTP 200, `grpc-status: 8`) that clients read as `RESOURCE_EXHAUSTED`.
 pub(crate) fn refusal(grpc: bool, headers: &Headers, decision: &Decision) -> Response<()> {
-    let mut res = Response::new(());
-    if grpc {
+    let mut res = if grpc {
+        let mut res = Response::new(());
         let h = res.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
         h.insert(GRPC_STATUS, GRPC_RESOURCE_EXHAUSTED);
@@ -138,13 +134,10 @@ pub(crate) fn refusal(grpc: bool, headers: &Headers, decision: &Decision) -> Res
             GRPC_MESSAGE,
             HeaderValue::from_static("rate limit exceeded"),
         );
+        res
     } else {
-        *res.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        res.headers_mut().insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-    }
+        message_head(StatusCode::TOO_MANY_REQUESTS)
+    };
     headers.apply(res.headers_mut(), decision);
     res.extensions_mut().insert(RateLimited {
         retry_after: decision.retry_after,

@@ -2,15 +2,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Response, StatusCode};
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use super::MESSAGE;
-use crate::body::ResponseBody;
-
-const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+use crate::body::{message_head, ResponseBody};
 
 pin_project! {
     /// The future of [`Timeout`](super::Timeout): the inner service's answer, or the timeout's
@@ -48,9 +45,7 @@ where
         }
         std::task::ready!(this.sleep.poll(cx));
         tracing::debug!(status = this.status.as_u16(), "request timed out");
-        let mut res = Response::new(ResponseBody::message(Some(MESSAGE)));
-        *res.status_mut() = *this.status;
-        res.headers_mut().insert(CONTENT_TYPE, TEXT_PLAIN);
+        let res = message_head(*this.status).map(|()| ResponseBody::message(Some(MESSAGE)));
         Poll::Ready(Ok(res))
     }
 }
