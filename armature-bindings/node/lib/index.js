@@ -196,17 +196,22 @@ class Request {
   }
 }
 
-/** `a=1&b=2&b=3` as `{ a: '1', b: ['2', '3'] }` (Object.fromEntries: `__proto__` is a plain key). */
+/**
+ * Sets `obj[key]` as an own data property: a key from the client such as `__proto__` is then
+ * just a key, never the object's prototype.
+ */
+function setOwn (obj, key, value) {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
+}
+
+/** `a=1&b=2&b=3` as `{ a: '1', b: ['2', '3'] }`, in one pass. */
 function queryObject (raw) {
-  const params = new URLSearchParams(raw)
-  let repeated = null
-  for (const key of params.keys()) {
-    if (repeated?.has(key)) continue
-    const all = params.getAll(key)
-    if (all.length > 1) (repeated ??= new Map()).set(key, all)
+  const query = {}
+  for (const [key, value] of new URLSearchParams(raw)) {
+    if (!Object.hasOwn(query, key)) setOwn(query, key, value)
+    else if (Array.isArray(query[key])) query[key].push(value)
+    else setOwn(query, key, [query[key], value])
   }
-  const query = Object.fromEntries(params)
-  if (repeated !== null) for (const [key, all] of repeated) Object.defineProperty(query, key, { value: all, enumerable: true, writable: true, configurable: true })
   return query
 }
 
@@ -224,7 +229,7 @@ function cookieObject (header) {
     if (value.includes('%')) {
       try { value = decodeURIComponent(value) } catch {}
     }
-    Object.defineProperty(cookies, name, { value, enumerable: true, writable: true, configurable: true })
+    setOwn(cookies, name, value)
   }
   return cookies
 }

@@ -155,6 +155,8 @@ class SchemaCompiler {
   constructor (shared) {
     this.shared = shared
     this._ajv = null
+    // The shared schemas by `$id`, as fast-json-stringify takes them.
+    this._refs = Object.fromEntries(shared.map((s) => [s.$id, s]))
   }
 
   validator (schema) {
@@ -171,9 +173,7 @@ class SchemaCompiler {
 
   serializer (schema) {
     const build = require('fast-json-stringify')
-    const refs = {}
-    for (const s of this.shared) refs[s.$id] = s
-    return build(schema, { schema: refs })
+    return build(schema, { schema: this._refs })
   }
 }
 
