@@ -104,37 +104,35 @@ pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
 /// `INVALID_ARGUMENT`.
 const GRPC_INVALID_ARGUMENT: HeaderValue = HeaderValue::from_static("3");
 
+/// A gRPC trailers-only answer (HTTP 200) with `grpc-status` and `grpc-message`.
+fn grpc_head(status: HeaderValue, message: &'static str) -> Response<()> {
+    let mut res = Response::new(());
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    h.insert(GRPC_STATUS, status);
+    h.insert(GRPC_MESSAGE, HeaderValue::from_static(message));
+    res
+}
+
 /// The answer to a request whose key header appears more than once: `400 Bad Request`, or
 /// for gRPC a trailers-only `INVALID_ARGUMENT`. Not a rate-limit refusal: no `Retry-After`,
 /// no [`RateLimited`] marker.
 pub(crate) fn ambiguous_key(grpc: bool) -> Response<()> {
-    if !grpc {
-        return message_head(StatusCode::BAD_REQUEST);
+    if grpc {
+        grpc_head(
+            GRPC_INVALID_ARGUMENT,
+            "the rate-limit key header appears more than once",
+        )
+    } else {
+        message_head(StatusCode::BAD_REQUEST)
     }
-    let mut res = Response::new(());
-    let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    h.insert(GRPC_STATUS, GRPC_INVALID_ARGUMENT);
-    h.insert(
-        GRPC_MESSAGE,
-        HeaderValue::from_static("the rate-limit key header appears more than once"),
-    );
-    res
 }
 
 /// The answer to a refused request: `429 Too Many Requests`, or for gRPC a trailers-only
 /// response (HTTP 200, `grpc-status: 8`) that clients read as `RESOURCE_EXHAUSTED`.
 pub(crate) fn refusal(grpc: bool, headers: &Headers, decision: &Decision) -> Response<()> {
     let mut res = if grpc {
-        let mut res = Response::new(());
-        let h = res.headers_mut();
-        h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-        h.insert(GRPC_STATUS, GRPC_RESOURCE_EXHAUSTED);
-        h.insert(
-            GRPC_MESSAGE,
-            HeaderValue::from_static("rate limit exceeded"),
-        );
-        res
+        grpc_head(GRPC_RESOURCE_EXHAUSTED, "rate limit exceeded")
     } else {
         message_head(StatusCode::TOO_MANY_REQUESTS)
     };
