@@ -10,6 +10,7 @@
 //! and never reaches the user's service. HTTP/1.0 requests may omit `Host`.
 //! HTTP/2 requests carry the authority in `:authority`; a `Host` header beside it is
 //! optional, and refused when repeated, invalid or disagreeing with it (RFC 9113 §8.3.1).
+//! An HTTP/2 request's `Cookie` fields are joined into one here too (see [`crate::cookie`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -99,6 +100,9 @@ where
     fn call(&self, mut req: Request<ReqBody>) -> Self::Future {
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(peer);
+        }
+        if req.version() == Version::HTTP_2 {
+            crate::cookie::merge_cookie_fields(req.headers_mut());
         }
         let finished = self.counts.as_ref().map(Counts::started);
         let head = req.method() == Method::HEAD;

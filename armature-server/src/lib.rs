@@ -79,6 +79,11 @@
 //!   the response (RFC 9112 §6.3), so nothing can be smuggled after it. A
 //!   chunked body with another transfer coding before `chunked` gets `501`
 //!   (the server applies none), `chunked` twice `400` (RFC 9112 §6.1).
+//! * **One `Cookie` field.** HTTP/2 and HTTP/3 clients, browsers among them,
+//!   may send each cookie in a `Cookie` field of its own; the server joins
+//!   them into one with `"; "` before your service sees the request (RFC 9113
+//!   §8.2.3, RFC 9114 §4.2.1), so `req.headers().get(COOKIE)` holds every
+//!   cookie on every protocol.
 //! * **Client address.** Every request carries the client's address as a
 //!   `std::net::SocketAddr` in its extensions; Armature's logger and rate
 //!   limiter read it from there. A service that needs it nowhere can turn
@@ -141,6 +146,7 @@ mod accept;
 mod body;
 mod bounds;
 mod connection;
+mod cookie;
 mod dev_cert;
 mod drain;
 mod error;

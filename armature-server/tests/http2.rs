@@ -157,3 +157,32 @@ async fn a_host_header_that_disagrees_with_the_authority_is_refused() {
     assert_eq!(send_h2(&mut h2, h2_get("/x")).await.0, StatusCode::OK);
     server.stop().await.unwrap();
 }
+
+/// RFC 9113 §8.2.3: HTTP/2 clients (browsers among them) may send each cookie in a `Cookie`
+/// field of its own; the service sees them joined into one, so `headers().get(COOKIE)` holds
+/// every cookie.
+#[tokio::test]
+async fn cookie_fields_reach_the_service_as_one() {
+    let server = Running::start(common::local_server());
+    let mut h2 = common::h2_client(server.addr).await;
+    let req = Request::get("http://localhost/cookies")
+        .header(http::header::COOKIE, "a=1")
+        .header(http::header::COOKIE, "b=2; c=3")
+        .header(http::header::COOKIE, "d=4")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    assert_eq!(
+        send_h2(&mut h2, req).await,
+        (StatusCode::OK, "a=1; b=2; c=3; d=4".to_owned())
+    );
+    // One field is passed as it came (no separator added or removed).
+    let req = Request::get("http://localhost/cookies")
+        .header(http::header::COOKIE, "a=1;b=2")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    assert_eq!(
+        send_h2(&mut h2, req).await,
+        (StatusCode::OK, "a=1;b=2".to_owned())
+    );
+    server.stop().await.unwrap();
+}

@@ -53,6 +53,23 @@ async fn serves_the_three_benchmark_endpoints() {
     server.stop().await.unwrap();
 }
 
+/// RFC 9114 §4.2.1: `Cookie` fields sent apart reach the service joined into one.
+#[tokio::test]
+async fn cookie_fields_reach_the_service_as_one() {
+    let cert = dev_cert();
+    let (server, _started) = start(&cert);
+    let client = h3_connect(server.addr, cert.cert_der()).await;
+    let req = Request::get(format!("https://localhost:{}/cookies", server.addr.port()))
+        .header(http::header::COOKIE, "a=1")
+        .header(http::header::COOKIE, "b=2")
+        .body(())
+        .unwrap();
+    let res = client.request(req, Bytes::new(), None).await.unwrap();
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.text(), "a=1; b=2");
+    server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_4_mib_body_and_its_trailers_echo_back_byte_exact() {
     let cert = dev_cert();

@@ -74,6 +74,7 @@ pub(crate) async fn serve_request<S, B>(
     if peer_addr {
         parts.extensions.insert(peer);
     }
+    crate::cookie::merge_cookie_fields(&mut parts.headers);
     let body = H3Body::new(recv, content_length);
     let req = Request::from_parts(parts, RequestBody::http3(body));
 

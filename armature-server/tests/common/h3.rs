@@ -85,6 +85,12 @@ pub fn service(
                 )
                 .map(Either::Left),
                 "/echo" => Response::new(Either::Right(req.into_body())),
+                "/cookies" => text(
+                    StatusCode::OK,
+                    "text/plain",
+                    super::cookie_fields(req.headers()),
+                )
+                .map(Either::Left),
                 "/limited" => match Limited::new(req.into_body(), LIMIT).collect().await {
                     Ok(body) => text(
                         StatusCode::OK,

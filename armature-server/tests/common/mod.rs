@@ -27,8 +27,8 @@ pub const GUARD: Duration = Duration::from_secs(20);
 
 /// The test service. Answers `200` with body `"{METHOD} {path} {body-len}"`
 /// and an `x-version` header; `/slow` sleeps 500 ms first, `/hang` sleeps
-/// an hour. A broken request body makes it return the error, as a typical
-/// handler using `?` would.
+/// an hour; `/cookies` answers the request's [`cookie_fields`]. A broken
+/// request body makes it return the error, as a typical handler using `?` would.
 pub fn echo() -> impl tower::Service<
     Request<RequestBody>,
     Response = Response<Full<Bytes>>,
@@ -46,15 +46,27 @@ pub fn echo() -> impl tower::Service<
             "/hang" => tokio::time::sleep(Duration::from_secs(3600)).await,
             _ => {}
         }
+        let cookies = cookie_fields(req.headers());
         let body = req.into_body().collect().await?.to_bytes();
-        let mut res = Response::new(Full::new(Bytes::from(format!(
-            "{method} {path} {}",
-            body.len()
-        ))));
+        let text = match path.as_str() {
+            "/cookies" => cookies,
+            _ => format!("{method} {path} {}", body.len()),
+        };
+        let mut res = Response::new(Full::new(Bytes::from(text)));
         res.headers_mut()
             .insert("x-version", version.parse().expect("header value"));
         Ok(res)
     })
+}
+
+/// The request's `Cookie` fields as the service sees them, joined by `|`.
+pub fn cookie_fields(headers: &http::HeaderMap) -> String {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// A service that never fails and answers `ok`.
