@@ -197,9 +197,10 @@ fn not_waiting(id: u32) -> Error {
     )
 }
 
-/// Repeated header values joined with `, `; `Cookie` fields with `; ` (RFC 9113 section
-/// 8.2.3: HTTP/2 clients, browsers included, send each cookie in a field of its own, and
-/// joined with commas they would read as one cookie's value).
+/// Repeated header values joined with `, `; `Cookie` fields with `; `, the cookie separator
+/// (joined with commas they would read as one cookie's value). The server already joins the
+/// `Cookie` fields of HTTP/2 and HTTP/3 requests (RFC 9113 section 8.2.3); this covers an
+/// HTTP/1.1 client that sends several.
 fn join<'a>(name: &str, mut values: impl Iterator<Item = &'a HeaderValue>) -> Option<String> {
     let first = String::from_utf8_lossy(values.next()?.as_bytes()).into_owned();
     let separator = if name.eq_ignore_ascii_case("cookie") {

@@ -185,8 +185,9 @@ impl HttpRequest {
         let Some(first) = values.next() else {
             return default.unwrap_or_else(|| py.None().into_bound(py));
         };
-        // `Cookie` fields join with `; ` (RFC 9113 section 8.2.3: HTTP/2 clients send each
-        // cookie in a field of its own; joined with commas they would read as one value).
+        // `Cookie` fields join with `; `, the cookie separator (joined with commas they would
+        // read as one value). The server already joins those of HTTP/2 and HTTP/3 requests
+        // (RFC 9113 section 8.2.3); this covers an HTTP/1.1 client that sends several.
         let separator = if name.eq_ignore_ascii_case("cookie") {
             "; "
         } else {
