@@ -150,6 +150,7 @@ mod cookie;
 mod dev_cert;
 mod drain;
 mod error;
+mod forward;
 mod head_timeout;
 mod host;
 mod http3;

@@ -18,8 +18,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::forward::forward_io;
 use crate::head_timeout::Counts;
 
 /// Wraps an HTTP/1 connection's transport; see the [module docs](self).
@@ -116,13 +117,7 @@ fn with_message(buf: &[u8], max_header_size: usize) -> Option<Vec<u8>> {
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for ParseErrors<I> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
+    forward_io!(poll_read);
 }
 
 impl<I: AsyncWrite + Unpin> AsyncWrite for ParseErrors<I> {
@@ -149,17 +144,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ParseErrors<I> {
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
 
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
+    forward_io!(is_write_vectored, poll_flush, poll_shutdown);
 }
 
 #[cfg(test)]
