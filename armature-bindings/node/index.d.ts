@@ -15,9 +15,10 @@ export declare class NativeApp {
    * Compiles `routes` behind the preset layers. `logger` is `"text"` or `"json"` (or absent
    * for none); `dispatch()` is called when requests wait for JS handlers: it takes them with
    * `calls().take` and runs their handlers. Request bodies over `body_limit` bytes (default
-   * 1 MiB) get `413`.
+   * 1 MiB) get `413`. With `middleware` (the app has JS middleware), constant responses are
+   * answered by their JS handlers, so the middleware sees every routed request.
    */
-  constructor(routes: NativeRoutes, logger: string | undefined | null, cors: CorsOptions | undefined | null, rateLimits: Array<NativeRateLimit>, dispatch: () => unknown, bodyLimit?: number | undefined | null)
+  constructor(routes: NativeRoutes, logger: string | undefined | null, cors: CorsOptions | undefined | null, rateLimits: Array<NativeRateLimit>, dispatch: () => unknown, bodyLimit?: number | undefined | null, middleware?: boolean | undefined | null)
   /**
    * The per-batch and per-request calls of this app's dispatcher, as plain functions
    * (see the `calls` module).
@@ -78,12 +79,18 @@ export declare class NativeRoutes {
    * conflict with an earlier route or a method registered twice.
    */
   addJs(methodName: string, path: string, handler: number): void
-  /** Routes `method` on `path` to a constant response, answered without entering JS. */
-  addStatic(methodName: string, path: string, status: number, contentType?: string | undefined | null, headers?: Array<string> | undefined | null, body?: string | Buffer | undefined | null): void
+  /**
+   * Routes `method` on `path` to a constant response, answered without entering JS unless
+   * the app has JS middleware; then the JS handler `handler` (which returns it) answers.
+   */
+  addStatic(methodName: string, path: string, status: number, contentType: string | undefined | null, headers: Array<string> | undefined | null, body: string | Buffer | undefined | null, handler: number): void
   /** Answers requests no route matches with the JS handler `handler` instead of `404`. */
   fallbackJs(handler: number): void
-  /** Answers requests no route matches with a constant response instead of `404`. */
-  fallbackStatic(status: number, contentType?: string | undefined | null, headers?: Array<string> | undefined | null, body?: string | Buffer | undefined | null): void
+  /**
+   * Answers requests no route matches with a constant response instead of `404` (through
+   * the JS handler `handler` when the app has JS middleware, as for a constant route).
+   */
+  fallbackStatic(status: number, contentType: string | undefined | null, headers: Array<string> | undefined | null, body: string | Buffer | undefined | null, handler: number): void
   /**
    * Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
    * table's handlers at `offset`: their indices shift by it.

@@ -191,8 +191,15 @@ export declare class Server {
 export interface InjectOptions {
   method?: string
   url?: string
+  /** The same as `url`. */
+  path?: string
+  /** Added to the URL's query string; an array value repeats its key. */
+  query?: Record<string, string | number | boolean | Array<string | number | boolean>> | string
   headers?: Record<string, string>
+  /** A string or bytes as they are; anything else is sent as JSON. */
   body?: Body | object
+  /** The same as `body` (light-my-request's name). */
+  payload?: Body | object
   /** The client address the Rust layers see (default `127.0.0.1`). */
   remoteAddress?: string
 }

@@ -20,7 +20,7 @@ class HttpResponse {
     this.statusCode = init.status ?? 200
     this.contentType = init.contentType ?? null
     this.headerList = null
-    this.payload = body
+    this.payload = body === null || typeof body === 'string' ? body : toBuffer(body)
     // The value `json()` was given, for a route's response schema to serialize.
     this.jsonValue = undefined
     if (init.headers) this.headers(init.headers)
@@ -319,7 +319,10 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
       failNative(id, errorMessage(err), status || 500)
     }
   }
-  const send = (id, value) => {
+  // A handler's answer that cannot be sent (a circular object, a BigInt, a bad status) is
+  // an error the app's error handler sees, as one thrown (`req` given); its own answer's
+  // failure is not given back to it.
+  const send = (id, value, req) => {
     try {
       if (typeof value === 'string') {
         respond(id, 200, 1, value)
@@ -332,7 +335,8 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
       if (res.headerList === null) respond(id, res.statusCode, code, res.payload)
       else respond(id, res.statusCode, code, res.payload, res.headerList)
     } catch (err) {
-      fail(id, err)
+      if (req === undefined) fail(id, err)
+      else caught(id, err, req)
     }
   }
   // What a handler threw: the app's error handler's answer, or the default one.
@@ -381,14 +385,14 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
           // Inside the `try`: reading `then` may throw (a Proxy, a getter), and so may a
           // thenable's own `then`; `Promise.resolve` turns the latter into a rejection.
           if (isThenable(out)) {
-            Promise.resolve(out).then((value) => send(id, value), (err) => caught(id, err, req))
+            Promise.resolve(out).then((value) => send(id, value, req), (err) => caught(id, err, req))
             continue
           }
         } catch (err) {
           caught(id, err, req)
           continue
         }
-        send(id, out)
+        send(id, out, req)
       }
     } while (n === ids.length)
   }
@@ -477,19 +481,22 @@ function addRoute ({ _routes: routes, _handlers: handlers }, path, methods) {
   for (const [method, entry] of methods.entries) {
     const handler = entry instanceof Validated ? entry.at(`${method} ${path}`) : entry
     register(handlers, handler,
-      (res) => routes.addStatic(method, path, res.statusCode, res.contentType, res.headerList, res.payload),
+      (res, index) => routes.addStatic(method, path, res.statusCode, res.contentType, res.headerList, res.payload, index),
       (index) => routes.addJs(method, path, index))
   }
 }
 
 /**
- * Registers one handler: a constant `HttpResponse` through `constant(res)` (answered in Rust),
- * a JS handler through `js(index)`, its index in `handlers`, where it goes once Rust took it.
+ * Registers one handler: a constant `HttpResponse` through `constant(res, index)`, a JS handler
+ * through `js(index)`; `index` is its place in `handlers`, where it goes once Rust took it. A
+ * constant is answered in Rust, unless the app has JS middleware, which must see every request
+ * (an auth check, say): then the handler at `index`, which returns the constant, answers.
  */
 function register (handlers, handler, constant, js) {
   if (handler instanceof HttpResponse) {
     checkStatus(handler.statusCode)
-    constant(handler)
+    constant(handler, handlers.length)
+    handlers.push(() => handler)
   } else {
     js(handlers.length)
     handlers.push(handler)
@@ -701,6 +708,10 @@ class Server {
 
 const APP_OPTIONS = new Set(['bodyLimit'])
 
+// What a path no route matches gets unless `setNotFoundHandler` says otherwise; JSON, as every
+// other error this package answers.
+const NOT_FOUND = HttpResponse.json({ error: 'Not Found' }, 404)
+
 /**
  * An app: routes, the Rust preset layers, JS middleware, shared data. Options, as Fastify's:
  * `bodyLimit`, the largest request body accepted in bytes (default 1 MiB; larger ones get 413).
@@ -724,6 +735,7 @@ class App {
     this._schemas = []
     this._native = null
     this._serving = 0
+    this.setNotFoundHandler(NOT_FOUND)
   }
 
   static new (options) { return new this(options) }
@@ -764,7 +776,7 @@ class App {
     this._change('setNotFoundHandler()')
     checkHandler(handler)
     register(this._handlers, handler,
-      (res) => this._routes.fallbackStatic(res.statusCode, res.contentType, res.headerList, res.payload),
+      (res, index) => this._routes.fallbackStatic(res.statusCode, res.contentType, res.headerList, res.payload, index),
       (index) => this._routes.fallbackJs(index))
     return this
   }
@@ -812,7 +824,7 @@ class App {
       const handlers = this._handlers.map((h) => h instanceof Validated ? h.compile(compiler, validating) : h)
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
-        this._rateLimits, () => dispatch(), this._bodyLimit)
+        this._rateLimits, () => dispatch(), this._bodyLimit, this._middleware.length > 0)
       dispatch = makeDispatch(compiled.calls(), handlers, this._middleware.slice(), this._data, this._errorHandler)
       this._native = compiled
     }
@@ -838,16 +850,25 @@ class App {
     return this.listen(Number(match[2]), match[1], options)
   }
 
-  /** Runs one request through the whole stack (Rust layers, router, JS) without a socket. */
+  /**
+   * Runs one request through the whole stack (Rust layers, router, JS) without a socket.
+   * Options as light-my-request's (Fastify's `inject`): `method`, `url` (or `path`), `query`
+   * (an object, merged into the URL's query, or a string), `headers`, `body` (or `payload`):
+   * a string or bytes as they are, anything else as JSON, and `remoteAddress`.
+   */
   async inject (options) {
     if (typeof options === 'string') options = { url: options }
-    const { method = 'GET', url = '/', headers = {}, body, remoteAddress } = options
+    checkOptions(options, INJECT_OPTIONS, 'inject', "options must be an object like { method: 'POST', url: '/users', body: { name: 'Eve' } }")
+    const { method = 'GET', headers = {}, remoteAddress } = options
+    if (options.body !== undefined && options.payload !== undefined) throw new TypeError('inject: give body or payload, not both')
+    const body = options.body ?? options.payload
+    const url = withQuery(String(options.url ?? options.path ?? '/'), options.query)
     const flat = []
     for (const [name, value] of Object.entries(headers)) flat.push(name, String(value))
     let payload
     if (body !== undefined && body !== null) {
       if (typeof body === 'string') payload = Buffer.from(body)
-      else if (body instanceof Uint8Array) payload = toBuffer(body)
+      else if (isBytes(body)) payload = toBuffer(body)
       else {
         payload = Buffer.from(JSON.stringify(body))
         if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) flat.push('content-type', JSON_TYPE)
@@ -862,6 +883,26 @@ class App {
     const text = res.body.toString('utf8')
     return { statusCode: res.status, headers: headerObject, body: text, rawBody: res.body, json: () => JSON.parse(text) }
   }
+}
+
+const INJECT_OPTIONS = new Set(['method', 'url', 'path', 'query', 'headers', 'body', 'payload', 'remoteAddress'])
+
+/** `url` with `query` (an object whose array values repeat their key, or a string) added to its query string. */
+function withQuery (url, query) {
+  if (query === undefined || query === null) return url
+  let text
+  if (typeof query === 'string') text = query.replace(/^\?/, '')
+  else if (typeof query === 'object') {
+    const params = new URLSearchParams()
+    for (const [key, value] of Object.entries(query)) {
+      for (const one of [].concat(value)) params.append(key, String(one))
+    }
+    text = params.toString()
+  } else throw new TypeError(`inject: query must be an object like { page: '2' } or a string, got ${typeof query}`)
+  if (text === '') return url
+  const hash = url.indexOf('#')
+  const base = hash < 0 ? url : url.slice(0, hash)
+  return `${base}${base.includes('?') ? '&' : '?'}${text}`
 }
 
 /** `new Router()`: an App with the Fastify-style `router.get(path, handler)` shortcuts. */

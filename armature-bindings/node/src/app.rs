@@ -155,7 +155,8 @@ impl NativeApp {
     /// Compiles `routes` behind the preset layers. `logger` is `"text"` or `"json"` (or absent
     /// for none); `dispatch()` is called when requests wait for JS handlers: it takes them with
     /// `calls().take` and runs their handlers. Request bodies over `body_limit` bytes (default
-    /// 1 MiB) get `413`.
+    /// 1 MiB) get `413`. With `middleware` (the app has JS middleware), constant responses are
+    /// answered by their JS handlers, so the middleware sees every routed request.
     #[napi(constructor)]
     pub fn new(
         routes: &NativeRoutes,
@@ -164,6 +165,7 @@ impl NativeApp {
         rate_limits: Vec<ClassInstance<'_, NativeRateLimit>>,
         dispatch: Function<'_, (), Unknown<'static>>,
         body_limit: Option<u32>,
+        middleware: Option<bool>,
     ) -> Result<Self> {
         log::init();
         let logger = match logger.as_deref() {
@@ -191,6 +193,7 @@ impl NativeApp {
                 let dispatcher = Arc::clone(&dispatcher);
                 builder.fallback(move |req: Request<Bytes>| dispatcher.call(handler, req))
             },
+            middleware.unwrap_or(false),
         )?;
         Ok(NativeApp {
             dispatcher,

@@ -19,8 +19,9 @@ use crate::response::{self, ContentType, Static};
 pub(crate) enum Target {
     /// The JS handler with this index (in the JS-side handler table).
     Js(u32),
-    /// A constant response, answered in Rust.
-    Static(Arc<Static>),
+    /// A constant response, answered in Rust; `handler` is the JS handler that returns it,
+    /// which answers instead when the app has JS middleware (which must see every request).
+    Static { res: Arc<Static>, handler: u32 },
 }
 
 #[derive(Clone)]
@@ -88,8 +89,10 @@ impl NativeRoutes {
         })
     }
 
-    /// Routes `method` on `path` to a constant response, answered without entering JS.
+    /// Routes `method` on `path` to a constant response, answered without entering JS unless
+    /// the app has JS middleware; then the JS handler `handler` (which returns it) answers.
     #[napi]
+    #[allow(clippy::too_many_arguments)]
     pub fn add_static(
         &mut self,
         method_name: String,
@@ -98,9 +101,10 @@ impl NativeRoutes {
         content_type: Option<String>,
         headers: Option<Vec<String>>,
         body: Option<Either<String, Buffer>>,
+        handler: u32,
     ) -> Result<()> {
         let method = method(&method_name)?;
-        let target = constant(&path, status, content_type, headers, body)?;
+        let target = constant(&path, status, content_type, headers, body, handler)?;
         self.add(Def::Route {
             method,
             path,
@@ -114,7 +118,8 @@ impl NativeRoutes {
         self.fallback = Some(Target::Js(handler));
     }
 
-    /// Answers requests no route matches with a constant response instead of `404`.
+    /// Answers requests no route matches with a constant response instead of `404` (through
+    /// the JS handler `handler` when the app has JS middleware, as for a constant route).
     #[napi]
     pub fn fallback_static(
         &mut self,
@@ -122,6 +127,7 @@ impl NativeRoutes {
         content_type: Option<String>,
         headers: Option<Vec<String>>,
         body: Option<Either<String, Buffer>>,
+        handler: u32,
     ) -> Result<()> {
         self.fallback = Some(constant(
             "the not-found handler",
@@ -129,6 +135,7 @@ impl NativeRoutes {
             content_type,
             headers,
             body,
+            handler,
         )?);
         Ok(())
     }
@@ -168,15 +175,18 @@ impl NativeRoutes {
     }
 
     /// Compiles the table; `js` makes the endpoint of a JS route, `js_fallback` adds a JS
-    /// fallback to the builder.
+    /// fallback to the builder. With `middleware`, constant responses are answered by their
+    /// JS handlers too, so that the app's JS middleware runs for every request.
     pub(crate) fn router(
         &self,
         js: &dyn Fn(Option<&Method>, u32) -> MethodRouter<Bytes>,
         js_fallback: &dyn Fn(RouterBuilder<Bytes>, u32) -> RouterBuilder<Bytes>,
+        middleware: bool,
     ) -> Result<Router<Bytes>> {
         let builder = builder(&self.defs, &|method, target| match target {
             Target::Js(handler) => js(method, *handler),
-            Target::Static(res) => {
+            Target::Static { handler, .. } if middleware => js(method, *handler),
+            Target::Static { res, .. } => {
                 let res = Arc::clone(res);
                 endpoint(method, move |_req: Request<Bytes>| ready(res.response()))
             }
@@ -184,7 +194,8 @@ impl NativeRoutes {
         let builder = match &self.fallback {
             None => builder,
             Some(Target::Js(handler)) => js_fallback(builder, *handler),
-            Some(Target::Static(res)) => {
+            Some(Target::Static { handler, .. }) if middleware => js_fallback(builder, *handler),
+            Some(Target::Static { res, .. }) => {
                 let res = Arc::clone(res);
                 builder.fallback(move |_req: Request<Bytes>| ready(res.response()))
             }
@@ -195,13 +206,14 @@ impl NativeRoutes {
     }
 }
 
-/// A constant response for `what` (a path, or the fallback).
+/// A constant response for `what` (a path, or the fallback), returned by the JS `handler`.
 fn constant(
     what: &str,
     status: u16,
     content_type: Option<String>,
     headers: Option<Vec<String>>,
     body: Option<Either<String, Buffer>>,
+    handler: u32,
 ) -> Result<Target> {
     let body = response::body_bytes(body);
     let res = response::build(
@@ -212,11 +224,14 @@ fn constant(
     )
     .map_err(|err| invalid(format!("static response for {what}: {err}")))?;
     let (parts, _) = res.into_parts();
-    Ok(Target::Static(Arc::new(Static {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    })))
+    Ok(Target::Static {
+        res: Arc::new(Static {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }),
+        handler,
+    })
 }
 
 /// `defs` with every JS handler index moved up by `offset`.
@@ -232,7 +247,10 @@ fn shifted(defs: &[Def], offset: u32) -> Vec<Def> {
                 path: path.clone(),
                 target: match target {
                     Target::Js(handler) => Target::Js(handler + offset),
-                    Target::Static(res) => Target::Static(Arc::clone(res)),
+                    Target::Static { res, handler } => Target::Static {
+                        res: Arc::clone(res),
+                        handler: handler + offset,
+                    },
                 },
             },
             Def::Nest { prefix, defs } => Def::Nest {

@@ -150,14 +150,52 @@ test('JS middleware runs after the Rust layers, can add headers and short-circui
   assert.deepEqual(await blocked.json(), { blocked: true })
 })
 
-test('a constant HttpResponse route is answered in Rust without entering JS', async () => {
+test('JS middleware sees every request: constant routes and the default 404 too', async () => {
   const beforeCalls = middlewareCalls
   const res = await fetch(`${base}/plaintext`)
   assert.equal(await res.text(), 'Hello, World!')
   assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8')
-  assert.equal(middlewareCalls, beforeCalls, 'JS middleware must not run for a static route')
-  await fetch(`${base}/sync`)
-  assert.equal(middlewareCalls, beforeCalls + 1, 'while it runs for a JS route')
+  assert.equal(res.headers.get('x-middleware'), 'seen')
+  // An auth check in middleware guards a constant route as it guards a handler.
+  const blocked = await fetch(`${base}/plaintext`, { headers: { 'x-block': 'yes' } })
+  assert.equal(blocked.status, 403)
+  assert.deepEqual(await blocked.json(), { blocked: true })
+  const missing = await fetch(`${base}/nope`)
+  assert.equal(missing.status, 404)
+  assert.equal(missing.headers.get('content-type'), 'application/json')
+  assert.deepEqual(await missing.json(), { error: 'Not Found' })
+  assert.equal(missing.headers.get('x-middleware'), 'seen')
+  assert.equal(middlewareCalls, beforeCalls + 3)
+  // The middleware's headers went on a copy: the constant itself is unchanged.
+  assert.equal((await fetch(`${base}/plaintext`)).headers.get('x-middleware'), 'seen')
+})
+
+test('without JS middleware, constant routes and the default 404 answer the same', async () => {
+  const plain = App.new()
+    .route('/plaintext', get(HttpResponse.text('Hello, World!').header('x-const', '1')))
+    .service(scope('/s').route('/c', get(HttpResponse.json({ scoped: true }, 201))))
+  const server = await plain.listen(0)
+  try {
+    const res = await fetch(`${server.url}/plaintext`)
+    assert.equal(await res.text(), 'Hello, World!')
+    assert.equal(res.headers.get('x-const'), '1')
+    const scoped = await fetch(`${server.url}/s/c`)
+    assert.equal(scoped.status, 201)
+    assert.deepEqual(await scoped.json(), { scoped: true })
+    const missing = await fetch(`${server.url}/nope`)
+    assert.equal(missing.status, 404)
+    assert.deepEqual(await missing.json(), { error: 'Not Found' })
+  } finally {
+    await server.close()
+  }
+  // The same app with middleware wrapped after the routes: the middleware sees them all.
+  let seen = 0
+  plain.wrap(async (req, next) => { seen++; return (await next()).header('x-mw', 'yes') })
+  for (const url of ['/plaintext', '/s/c', '/nope']) {
+    const res = await plain.inject(url)
+    assert.equal(res.headers['x-mw'], 'yes', url)
+  }
+  assert.equal(seen, 3)
 })
 
 test('inject runs the whole stack without a socket', async () => {
@@ -172,6 +210,37 @@ test('inject runs the whole stack without a socket', async () => {
   const preflight = await withCors.inject({ method: 'OPTIONS', url: '/', headers: { origin: 'https://a.example', 'access-control-request-method': 'PUT' } })
   assert.equal(preflight.statusCode, 204)
   assert.equal(preflight.headers['access-control-allow-origin'], '*')
+})
+
+test("inject takes light-my-request's options: payload, query, path; bytes are sent as bytes", async () => {
+  const echo = App.new()
+    .post('/echo', (req) => ({ query: req.query, type: req.header('content-type') ?? null, bytes: [...req.body] }))
+  const sent = async (options) => (await echo.inject({ method: 'POST', url: '/echo', ...options })).json()
+  assert.deepEqual((await sent({ payload: { a: 1 } })).bytes, [...Buffer.from('{"a":1}')])
+  assert.equal((await sent({ payload: { a: 1 } })).type, 'application/json')
+  assert.deepEqual((await sent({ body: new Uint16Array([0x0201]) })).bytes, [1, 2])
+  assert.deepEqual((await sent({ body: new Uint8Array([7, 8, 9]).buffer })).bytes, [7, 8, 9])
+  assert.deepEqual((await sent({ body: new DataView(new Uint8Array([1, 2, 3]).buffer, 1) })).bytes, [2, 3])
+  assert.equal((await sent({ body: new Uint8Array([7]).buffer })).type, null)
+  assert.deepEqual((await sent({ query: { page: 2, tag: ['a', 'b'] } })).query, { page: '2', tag: ['a', 'b'] })
+  assert.deepEqual((await echo.inject({ method: 'POST', url: '/echo?x=1', query: 'y=2' })).json().query, { x: '1', y: '2' })
+  assert.equal((await echo.inject({ method: 'POST', path: '/echo' })).statusCode, 200)
+  await assert.rejects(echo.inject({ url: '/echo', qs: { a: 1 } }), /inject: unknown option "qs"/)
+  await assert.rejects(echo.inject({ url: '/echo', body: 'a', payload: 'b' }), /body or payload, not both/)
+  await assert.rejects(echo.inject({ url: '/echo', query: 5 }), /query must be an object/)
+})
+
+test('new HttpResponse(body) takes every kind of bytes its type allows, in a handler or as a constant', async () => {
+  const app = App.new()
+    .get('/u16', () => new HttpResponse(new Uint16Array([0x0201]), { contentType: 'application/x-test' }))
+    .get('/view', () => new HttpResponse(new DataView(new Uint8Array([5, 6, 7]).buffer, 1)))
+    .get('/constant', new HttpResponse(new Uint8Array([1, 2, 3]).buffer))
+  const bytes = async (path) => [...(await app.inject(path)).rawBody]
+  assert.deepEqual(await bytes('/u16'), [1, 2])
+  assert.equal((await app.inject('/u16')).headers['content-type'], 'application/x-test')
+  assert.deepEqual(await bytes('/view'), [6, 7])
+  assert.deepEqual(await bytes('/constant'), [1, 2, 3])
+  assert.throws(() => new HttpResponse({ not: 'bytes' }), /a body must be a string, a Buffer, a typed array or an ArrayBuffer/)
 })
 
 test('a handler that throws or rejects gives 500 JSON, and the server keeps serving', async () => {
@@ -316,6 +385,32 @@ test('setErrorHandler: shapes thrown errors, sync or async; undefined or a throw
   assert.deepEqual([rethrown.statusCode, rethrown.json()], [409, { error: 'from the handler' }])
   assert.deepEqual(seen, ['GET /sync', 'GET /async', 'GET /pass', 'GET /rethrow'])
   assert.throws(() => App.new().setErrorHandler({}), /pass a function/)
+})
+
+test('setErrorHandler sees an answer that cannot be sent, with or without middleware', async () => {
+  const circular = {}
+  circular.self = circular
+  for (const withMiddleware of [false, true]) {
+    const seen = []
+    const app = App.new()
+      .get('/circular', () => circular)
+      .get('/bigint', async () => ({ n: 1n }))
+      .get('/bad-again', () => circular)
+      .setErrorHandler((err, req) => {
+        seen.push(`${req.path} ${err.constructor.name}`)
+        // An answer the handler cannot send either falls back to the default 500.
+        if (req.path === '/bad-again') return { n: 2n }
+        return HttpResponse.status(500).json({ problem: 'unserializable' })
+      })
+    if (withMiddleware) app.wrap(async (req, next) => next())
+    for (const path of ['/circular', '/bigint']) {
+      const res = await app.inject(path)
+      assert.deepEqual([res.statusCode, res.json()], [500, { problem: 'unserializable' }], `${path} ${withMiddleware}`)
+    }
+    const again = await app.inject('/bad-again')
+    assert.deepEqual([again.statusCode, again.json()], [500, { error: 'Internal Server Error' }])
+    assert.deepEqual(seen, ['/circular TypeError', '/bigint TypeError', '/bad-again TypeError'])
+  }
 })
 
 test('req.cookies: pairs by name, decoded, first wins; HTTP/2 cookie fields are joined with "; "', async () => {
