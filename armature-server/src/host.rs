@@ -215,7 +215,10 @@ where
 ///
 /// The answer to a `HEAD` request loses its body here (hyper drops it over HTTP/1, but sends
 /// it over HTTP/2, where a client then fails the stream), keeping the length it would have
-/// had as `Content-Length` when the body knew it and the service set none.
+/// had as `Content-Length` when the body knew it and the service set none. An empty body
+/// tells nothing: the service may have emptied it for `HEAD` itself (a router answering
+/// from a streamed `GET` route does), and a wrong `Content-Length: 0` is worse than none
+/// (RFC 9110 §8.6 lets a `HEAD` answer leave it out).
 fn answer<B: http_body::Body, E: Into<BoxError>>(
     out: Result<Response<B>, E>,
     alt_svc: &mut Option<HeaderValue>,
@@ -229,10 +232,11 @@ fn answer<B: http_body::Body, E: Into<BoxError>>(
     if head {
         let status = res.status();
         let length = res.body().size_hint().exact();
-        if let Some(length) = length.filter(|_| {
-            !(status.is_informational()
-                || status == StatusCode::NO_CONTENT
-                || status == StatusCode::NOT_MODIFIED)
+        if let Some(length) = length.filter(|&length| {
+            length > 0
+                && !(status.is_informational()
+                    || status == StatusCode::NO_CONTENT
+                    || status == StatusCode::NOT_MODIFIED)
         }) {
             res.headers_mut()
                 .entry(CONTENT_LENGTH)

@@ -186,3 +186,43 @@ async fn cookie_fields_reach_the_service_as_one() {
     );
     server.stop().await.unwrap();
 }
+
+/// A `HEAD` answer whose service emptied the body itself (a router answering from a
+/// streamed `GET` route, whose length nobody knows) gets no `Content-Length`: a `0` there
+/// would tell the client the `GET` answer is empty (RFC 9110 §8.6).
+#[tokio::test]
+async fn an_emptied_head_answer_claims_no_length() {
+    let service = tower::service_fn(|req: Request<armature_server::RequestBody>| async move {
+        let body = if req.method() == http::Method::HEAD {
+            Full::new(Bytes::new())
+        } else {
+            Full::new(Bytes::from_static(b"streamed"))
+        };
+        Ok::<_, std::convert::Infallible>(http::Response::new(body))
+    });
+    let server = Running::start_with(common::local_server(), service);
+    let head = |uri: &str| {
+        Request::head(uri)
+            .header(http::header::HOST, "localhost")
+            .body(Full::<Bytes>::default())
+            .unwrap()
+    };
+    let mut h2 = common::h2_client(server.addr).await;
+    let mut h1 = common::h1_client(server.addr).await;
+    for version in [Version::HTTP_2, Version::HTTP_11] {
+        let res = if version == Version::HTTP_2 {
+            h2.ready().await.unwrap();
+            h2.send_request(head("http://localhost/s")).await.unwrap()
+        } else {
+            h1.ready().await.unwrap();
+            h1.send_request(head("/s")).await.unwrap()
+        };
+        assert_eq!(res.status(), StatusCode::OK, "{version:?}");
+        assert_eq!(
+            res.headers().get(http::header::CONTENT_LENGTH),
+            None,
+            "{version:?}"
+        );
+    }
+    server.stop().await.unwrap();
+}
