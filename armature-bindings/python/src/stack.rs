@@ -52,7 +52,11 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<BoxError>,
 {
-    let mut builder = Router::builder().redirect_trailing_slash(config.redirect_slashes);
+    // Eager: no user layer wraps this router (the preset's observe the route), and a Rust
+    // answer then drops its request before hyper reads the socket again.
+    let mut builder = Router::builder()
+        .redirect_trailing_slash(config.redirect_slashes)
+        .eager_handlers(true);
     for (route, (method, path)) in config.routes.iter().enumerate() {
         let queue = Arc::clone(queue);
         let outbox = Arc::clone(outbox);

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Annotated, AsyncIterator, Dict, Iterator, List, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from armature import (
     APIRouter,
@@ -559,6 +559,93 @@ async def raw_response() -> HttpResponse:
     return HttpResponse.text("as it is")
 
 
+# Failures at a handler's own `await` (the first one included) and in its dependencies'
+# transactions: what a database session in a `yield` dependency sees.
+failures = APIRouter(prefix="/failures")
+
+
+class Teapot(Exception):
+    pass
+
+
+def transaction() -> Iterator[str]:
+    EVENTS.append("tx:open")
+    try:
+        yield "tx"
+    except Exception as exc:
+        EVENTS.append(f"tx:rollback:{type(exc).__name__}")
+        raise
+    finally:
+        EVENTS.append("tx:close")
+
+
+def _fail() -> None:
+    raise ValueError("failed in the pool")
+
+
+@failures.get("/sync-http/{n}")
+def sync_http(n: int, tx: str = Depends(transaction)) -> dict:
+    raise HTTPException(404, f"no item {n}")
+
+
+@failures.get("/sync-custom")
+def sync_custom(tx: str = Depends(transaction)) -> dict:
+    raise Teapot()
+
+
+@failures.get("/first-await")
+async def first_await() -> dict:
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, _fail)
+    except ValueError as exc:
+        return {"caught": str(exc)}
+    return {"caught": None}
+
+
+@failures.get("/first-await-tx")
+async def first_await_tx(tx: str = Depends(transaction)) -> dict:
+    await asyncio.get_running_loop().run_in_executor(None, _fail)
+    return {}
+
+
+class LazySession:
+    def __init__(self) -> None:
+        self.open = True
+
+
+class LazyUser:
+    """An ORM object whose relationship loads on first read, through its session."""
+
+    def __init__(self, session: LazySession) -> None:
+        self.session = session
+        self.name = "ann"
+
+    @property
+    def items(self) -> List[str]:
+        if not self.session.open:
+            raise RuntimeError("lazy load after the session closed")
+        return ["hat", "cap"]
+
+
+class LazyUserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    name: str
+    items: List[str]
+
+
+def lazy_session() -> Iterator[LazySession]:
+    session = LazySession()
+    try:
+        yield session
+    finally:
+        session.open = False
+
+
+@failures.get("/lazy", response_model=LazyUserOut)
+def lazy(session: LazySession = Depends(lazy_session)) -> LazyUser:
+    return LazyUser(session)
+
+
 def build() -> App:
     app = App()
     app.add_middleware(LoggerMiddleware())
@@ -568,6 +655,11 @@ def build() -> App:
     app.include_router(bad)
     app.include_router(params)
     app.include_router(models)
+    app.include_router(failures)
+
+    @app.exception_handler(Teapot)
+    def teapot(request: HttpRequest, exc: Teapot) -> HttpResponse:
+        return HttpResponse.json({"detail": "short and stout"}, status=418)
 
     @app.on_event("startup")
     async def started() -> None:

@@ -184,6 +184,31 @@ def test_dependencies_sync_async_cached_and_yield_with_cleanup(client):
     assert events(client) == []  # validation failed before the dependency was opened
 
 
+def test_a_failure_at_a_handlers_await_reaches_its_code_and_its_dependencies(client):
+    """What a failed future raises is raised at the handler's own `await`, the first one
+    included (a plain `def` handler's call in the thread pool is one): the handler's `except`
+    catches it, a `yield` dependency's `except`/`finally` (a session's rollback and close) run
+    at once, and the app's exception handlers answer."""
+    client.delete("/events")
+    res = client.get("/failures/sync-http/2")
+    assert (res.status_code, res.json()) == (404, {"detail": "no item 2"})
+    assert events(client) == ["tx:open", "tx:rollback:HTTPException", "tx:close"]
+    client.delete("/events")
+    res = client.get("/failures/sync-custom")
+    assert (res.status_code, res.json()) == (418, {"detail": "short and stout"})
+    assert events(client) == ["tx:open", "tx:rollback:Teapot", "tx:close"]
+    assert client.get("/failures/first-await").json() == {"caught": "failed in the pool"}
+    client.delete("/events")
+    assert client.get("/failures/first-await-tx").status_code == 500
+    assert events(client) == ["tx:open", "tx:rollback:ValueError", "tx:close"]
+
+
+def test_the_response_model_reads_the_result_before_dependencies_clean_up(client):
+    # As in FastAPI: a lazily loaded relationship still has its session.
+    res = client.get("/failures/lazy")
+    assert (res.status_code, res.json()) == (200, {"name": "ann", "items": ["hat", "cap"]})
+
+
 def test_background_tasks_run_after_the_response(client):
     client.delete("/events")
     res = client.post("/notify?who=bo")

@@ -23,8 +23,12 @@ _tasks: set[asyncio.Task[Any]] = set()
 class _Resume:
     """Continues a coroutine that Rust already stepped once and that yielded `first`.
 
-    The Task first waits on `first` exactly as if the coroutine had yielded it to the Task,
-    then keeps driving the same coroutine.
+    The Task waits on `first` exactly as if the coroutine had yielded it to the Task, then
+    keeps driving the same coroutine: what the Task sends goes to the coroutine, and what it
+    throws (the exception of a failed future, a cancellation) is thrown into the coroutine,
+    at the handler's own `await`, where its `try`/`except` and the `finally` of its
+    dependencies see it. `yield from` cannot take over a coroutine that is already suspended
+    (it starts with a `send(None)`), so this forwards by hand, as PEP 380 describes.
     """
 
     __slots__ = ("coro", "first")
@@ -34,9 +38,24 @@ class _Resume:
         self.first = first
 
     def __await__(self):  # type: ignore[no-untyped-def]
-        first, self.first = self.first, None
-        yield first
-        return (yield from self.coro.__await__())
+        coro = self.coro
+        yielded, self.first = self.first, None
+        while True:
+            try:
+                sent = yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the coroutine decides what it handles
+                try:
+                    yielded = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    yielded = coro.send(sent)
+                except StopIteration as done:
+                    return done.value
 
 
 # Raised in a Task, these two leave the loop (asyncio re-raises them from `run_until_complete`),

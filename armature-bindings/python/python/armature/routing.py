@@ -124,16 +124,19 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
                 # Plain `def` handlers run in the default thread pool, off the event loop.
                 loop = asyncio.get_running_loop()
                 result = await loop.run_in_executor(None, functools.partial(handler, **kwargs))
+            # Serialized before the dependencies' exit code runs, as in FastAPI: a response
+            # model may read attributes that need the session a `yield` dependency closes
+            # (an ORM relationship loaded lazily).
+            if response is not None:
+                result = response(result)
+            if status_code is not None and not isinstance(result, HttpResponse):
+                result = HttpResponse.json(result, status=status_code)
         if ctx.background is not None and ctx.background.tasks:
             from ._runtime import _tasks
 
             task = asyncio.get_running_loop().create_task(ctx.background())
             _tasks.add(task)
             task.add_done_callback(_tasks.discard)
-        if response is not None:
-            result = response(result)
-        if status_code is not None and not isinstance(result, HttpResponse):
-            return HttpResponse.json(result, status=status_code)
         return result
 
     return endpoint
