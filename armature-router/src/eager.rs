@@ -1,4 +1,5 @@
-//! [`Eager`]: an endpoint's future, polled once as soon as it is made.
+//! [`Eager`]: an endpoint's future, polled once as soon as it is made, when the router was
+//! built with [`eager_handlers(true)`](crate::RouterBuilder::eager_handlers).
 //!
 //! Most handlers finish without waiting for anything. Polling one right when the router is
 //! called (with a no-op waker) finishes it there, and drops its request there: before the
@@ -40,9 +41,12 @@ pin_project! {
 
 impl<F: Future> Eager<F> {
     /// Boxes `fut` (endpoints box their futures anyway, so routes of any handler type share
-    /// one table) and polls it once.
-    pub(crate) fn boxed(fut: F) -> Pin<Box<Self>> {
+    /// one table) and, when `eager`, polls it once.
+    pub(crate) fn boxed(fut: F, eager: bool) -> Pin<Box<Self>> {
         let mut boxed = Box::pin(Eager::Running { fut });
+        if !eager {
+            return boxed;
+        }
         // Running, so this polls `fut`. A panic is kept for the first real poll; the future
         // that panicked is dropped now, as unwinding would have dropped it.
         let mut cx = Context::from_waker(Waker::noop());
@@ -83,10 +87,13 @@ mod tests {
     fn a_future_that_needs_no_waiting_is_done_before_it_is_polled() {
         let runs = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&runs);
-        let fut = Eager::boxed(async move {
-            counted.fetch_add(1, Ordering::SeqCst);
-            7
-        });
+        let fut = Eager::boxed(
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                7
+            },
+            true,
+        );
         assert_eq!(runs.load(Ordering::SeqCst), 1, "ran when made");
         assert!(matches!(*fut, Eager::Done { out: Some(7) }));
         assert_eq!(tokio_test::block_on(fut), 7);
@@ -96,7 +103,8 @@ mod tests {
     #[test]
     fn a_waiting_future_wakes_the_waker_of_its_later_poll() {
         let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
-        let mut fut = tokio_test::task::spawn(Eager::boxed(async move { rx.await.unwrap() + 1 }));
+        let mut fut =
+            tokio_test::task::spawn(Eager::boxed(async move { rx.await.unwrap() + 1 }, true));
         // The first poll in `boxed` saw nothing to read and kept the future running.
         tokio_test::assert_pending!(fut.poll());
         tx.send(41).unwrap();
@@ -109,12 +117,15 @@ mod tests {
 
     #[test]
     fn a_panic_in_the_first_poll_surfaces_when_the_future_is_polled() {
-        let fut = Eager::boxed(async {
-            if true {
-                panic!("handler bug");
-            }
-            1
-        });
+        let fut = Eager::boxed(
+            async {
+                if true {
+                    panic!("handler bug");
+                }
+                1
+            },
+            true,
+        );
         // Making it did not panic; polling it does, with the handler's payload.
         let payload = catch_unwind(AssertUnwindSafe(|| tokio_test::block_on(fut)))
             .expect_err("the panic is re-raised on poll");
@@ -124,9 +135,25 @@ mod tests {
     #[test]
     fn a_value_sent_before_the_second_poll_is_not_lost() {
         let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
-        let fut = Eager::boxed(async move { rx.await.unwrap() });
+        let fut = Eager::boxed(async move { rx.await.unwrap() }, true);
         // Sent between the eager poll (no-op waker) and the first real one.
         tx.send(5).unwrap();
         assert_eq!(tokio_test::block_on(fut), 5);
+    }
+
+    #[test]
+    fn without_eager_nothing_runs_until_the_future_is_polled() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&runs);
+        let fut = Eager::boxed(
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                7
+            },
+            false,
+        );
+        assert_eq!(runs.load(Ordering::SeqCst), 0, "not run when made");
+        assert_eq!(tokio_test::block_on(fut), 7);
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
     }
 }

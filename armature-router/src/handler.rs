@@ -126,13 +126,14 @@ where
 
 /// A handler with its future boxed, so routes of different handler types live in one table.
 pub(crate) trait ErasedHandler<B>: Send + Sync {
-    fn call(&self, req: Request<B>) -> BoxFuture;
+    /// Calls the handler; with `eager`, its future is polled once here (see [`Eager`]).
+    fn call(&self, req: Request<B>, eager: bool) -> BoxFuture;
 }
 
 impl<H: Handler<B>, B> ErasedHandler<B> for H {
-    fn call(&self, req: Request<B>) -> BoxFuture {
+    fn call(&self, req: Request<B>, eager: bool) -> BoxFuture {
         let fut = Handler::call(self, req);
-        Eager::boxed(async move { Ok(fut.await.into_response()) })
+        Eager::boxed(async move { Ok(fut.await.into_response()) }, eager)
     }
 }
 
@@ -196,11 +197,14 @@ impl<B: Send + 'static> Endpoint<B> {
         Endpoint::from_service(layer.layer(EndpointService(self)))
     }
 
-    pub(crate) fn call(&self, req: Request<B>) -> EndpointFuture<B> {
+    /// Calls the endpoint; with `eager`, its future is polled once here (see [`Eager`]).
+    pub(crate) fn call(&self, req: Request<B>, eager: bool) -> EndpointFuture<B> {
         let kind = match self {
-            Endpoint::Handler(h) => CallKind::Boxed { fut: h.call(req) },
+            Endpoint::Handler(h) => CallKind::Boxed {
+                fut: h.call(req, eager),
+            },
             Endpoint::Service(s) => CallKind::Oneshot {
-                fut: Eager::boxed(s.clone().oneshot(req)),
+                fut: Eager::boxed(s.clone().oneshot(req), eager),
             },
         };
         EndpointFuture { kind }
@@ -232,7 +236,9 @@ impl<B: Send + 'static> Service<Request<B>> for EndpointService<B> {
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        self.0.call(req)
+        // Inside a layer, the router's setting does not reach here: a layered endpoint is
+        // called when the layer calls it, and polled as the layer polls it.
+        self.0.call(req, false)
     }
 }
 

@@ -45,6 +45,8 @@ pub(crate) struct Inner<B> {
     pub(crate) redirect_trailing_slash: bool,
     /// Whether routed requests get a [`MatchedRoute`] extension.
     pub(crate) matched_route_extension: bool,
+    /// Whether endpoints' futures are polled once in `call` (`RouterBuilder::eager_handlers`).
+    pub(crate) eager_handlers: bool,
 }
 
 /// An HTTP router: a `tower::Service<http::Request<B>>`, generic over the request body.
@@ -282,7 +284,7 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
                 let fallback = nested_fallback
                     .and_then(|e| e.methods.endpoint(req.method()))
                     .map_or(&self.inner.fallback, |(endpoint, _)| endpoint);
-                return RouteFuture::call(fallback, req, None, false);
+                return RouteFuture::call(fallback, req, None, false, self.inner.eager_handlers);
             }
         };
         let matched = || MatchedRoute::new(Arc::clone(&entry.template));
@@ -314,7 +316,13 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
         if self.inner.matched_route_extension {
             req.extensions_mut().insert(matched());
         }
-        RouteFuture::call(endpoint, req, on_response, head_from_get)
+        RouteFuture::call(
+            endpoint,
+            req,
+            on_response,
+            head_from_get,
+            self.inner.eager_handlers,
+        )
     }
 }
 
@@ -379,10 +387,11 @@ impl<B: Send + 'static> RouteFuture<B> {
         req: Request<B>,
         matched: Option<MatchedRoute>,
         strip_body: bool,
+        eager: bool,
     ) -> Self {
         RouteFuture {
             kind: Kind::Endpoint {
-                fut: endpoint.call(req),
+                fut: endpoint.call(req, eager),
             },
             matched,
             strip_body,

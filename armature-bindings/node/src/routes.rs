@@ -281,7 +281,9 @@ fn builder(
     defs: &[Def],
     make: &dyn Fn(Option<&Method>, &Target) -> MethodRouter<Bytes>,
 ) -> RouterBuilder<Bytes> {
-    defs.iter().fold(Router::builder(), |b, def| match def {
+    // Eager: no user layer wraps this router (the preset's observe the route), and a
+    // constant route's answer then drops its request before hyper reads the socket again.
+    defs.iter().fold(Router::builder().eager_handlers(true), |b, def| match def {
         Def::Route {
             method,
             path,
