@@ -103,7 +103,17 @@ impl<T: DeserializeOwned> Json<T> {
     }
 
     /// Deserializes `bytes`, classifying errors as malformed (`400`) or wrong shape (`422`).
+    ///
+    /// Arrays and objects nested more than [`MAX_JSON_DEPTH`] levels deep are refused
+    /// (`400`) before parsing: deserializing recurses once a level, and a few hundred bytes
+    /// of `[[[[…` would otherwise overflow a thread's stack (in a debug build, about 100
+    /// levels do on tokio's 2 MiB worker threads), which aborts the whole process.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, JsonRejection> {
+        if bytes.len() > MAX_JSON_DEPTH && nested_deeper_than(bytes, MAX_JSON_DEPTH) {
+            return Err(JsonRejection::TooDeep {
+                limit: MAX_JSON_DEPTH,
+            });
+        }
         sonic_rs::from_slice(bytes).map(Json).map_err(|err| {
             let message = err.to_string();
             match err.classify() {
@@ -171,6 +181,45 @@ impl ReadError {
     }
 }
 
+/// The deepest nesting of arrays and objects [`Json`] reads. serde_json's own limit is 128,
+/// but a debug build deserializing `serde_json::Value` overflows a 2 MiB thread stack at
+/// about 96 levels of objects; 64 leaves room for the layers and the server's futures below
+/// the handler. Real documents rarely pass 20.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Whether arrays and objects in `bytes` nest more than `limit` levels deep, counting
+/// brackets outside strings. One pass, no allocation; it does not validate anything else
+/// (the parser does).
+fn nested_deeper_than(bytes: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Why a JSON request body was refused. Its response is the status and a short message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -189,6 +238,11 @@ pub enum JsonRejection {
     BodyRead(String),
     /// The body is not valid JSON: `400`.
     Malformed(String),
+    /// Arrays and objects nested deeper than `limit` ([`MAX_JSON_DEPTH`]): `400`.
+    TooDeep {
+        /// The deepest nesting read.
+        limit: usize,
+    },
     /// Valid JSON, but not the expected shape (missing field, wrong type): `422`.
     WrongShape(String),
 }
@@ -201,7 +255,9 @@ impl JsonRejection {
             JsonRejection::TooLarge { .. } | JsonRejection::BodyTooLarge => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            JsonRejection::BodyRead(_) | JsonRejection::Malformed(_) => StatusCode::BAD_REQUEST,
+            JsonRejection::BodyRead(_)
+            | JsonRejection::Malformed(_)
+            | JsonRejection::TooDeep { .. } => StatusCode::BAD_REQUEST,
             JsonRejection::WrongShape(_) => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
@@ -221,6 +277,9 @@ impl fmt::Display for JsonRejection {
             }
             JsonRejection::BodyRead(err) => write!(f, "failed to read the request body: {err}"),
             JsonRejection::Malformed(err) => write!(f, "malformed JSON: {err}"),
+            JsonRejection::TooDeep { limit } => {
+                write!(f, "JSON nested more than {limit} levels deep")
+            }
             JsonRejection::WrongShape(err) => write!(f, "invalid JSON body: {err}"),
         }
     }

@@ -26,7 +26,7 @@ pub use error::RouteError;
 pub use handler::{
     handler_fn, EndpointFuture, EndpointService, Handler, HandlerFn, IntoResponseFuture,
 };
-pub use json::{Json, JsonRejection, DEFAULT_JSON_LIMIT};
+pub use json::{Json, JsonRejection, DEFAULT_JSON_LIMIT, MAX_JSON_DEPTH};
 pub use method_router::{
     any, delete, get, head, on, on_service, options, patch, post, put, trace, MethodRouter,
 };

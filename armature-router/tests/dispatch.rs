@@ -1157,3 +1157,40 @@ async fn the_matched_route_extension_can_be_turned_off() {
     assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(answer.matched.as_deref(), Some("/users/{id}"));
 }
+
+/// Deeply nested JSON is refused before parsing: a deserializer recurses once a level, and a
+/// few hundred bytes of `[[[[…` would overflow the stack of a debug build and abort the
+/// process. `MAX_JSON_DEPTH` levels still parse (on a test thread's 2 MiB stack, debug or not);
+/// brackets inside strings do not count.
+#[test]
+fn json_nesting_is_bounded() {
+    use armature_router::{JsonRejection, MAX_JSON_DEPTH};
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    assert!(Json::<serde_json::Value>::from_bytes(nested(MAX_JSON_DEPTH).as_bytes()).is_ok());
+    let objects = format!(
+        "{}1{}",
+        r#"{"a":"#.repeat(MAX_JSON_DEPTH),
+        "}".repeat(MAX_JSON_DEPTH)
+    );
+    assert!(Json::<serde_json::Value>::from_bytes(objects.as_bytes()).is_ok());
+    for depth in [MAX_JSON_DEPTH + 1, 150, 100_000] {
+        let refused = Json::<serde_json::Value>::from_bytes(nested(depth).as_bytes()).unwrap_err();
+        assert_eq!(
+            refused,
+            JsonRejection::TooDeep {
+                limit: MAX_JSON_DEPTH
+            }
+        );
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(refused.to_string(), "JSON nested more than 64 levels deep");
+    }
+    // Unclosed, as an attacker would send it.
+    assert!(matches!(
+        Json::<serde_json::Value>::from_bytes("[".repeat(10_000).as_bytes()),
+        Err(JsonRejection::TooDeep { .. })
+    ));
+    // Brackets in strings (escaped quotes included) are text, not nesting.
+    let text = format!(r#"["\"{}"]"#, "[".repeat(1000));
+    let Json(value) = Json::<serde_json::Value>::from_bytes(text.as_bytes()).unwrap();
+    assert_eq!(value[0].as_str().unwrap().len(), 1001);
+}
