@@ -33,12 +33,14 @@ pub(crate) struct Headers {
     ratelimit_prefix: Box<[u8]>,
     ietf: bool,
     x_headers: bool,
+    /// GCRA's emission interval in nanoseconds, for [`quota_secs`].
+    interval: u64,
 }
 
 impl Headers {
     pub(crate) fn new(name: Arc<str>, gcra: &Gcra, ietf: bool, x_headers: bool) -> Self {
         // The window is the time a spent burst takes to replenish: burst × interval.
-        let window = secs(Duration::from_nanos(gcra.tolerance));
+        let window = quota_secs(Duration::from_nanos(gcra.tolerance), gcra.interval).max(1);
         let policy = format!("\"{name}\";q={};w={window}", gcra.burst);
         Headers {
             policy: HeaderValue::from_str(&policy).expect("the name is a checked token"),
@@ -47,6 +49,7 @@ impl Headers {
             name,
             ietf,
             x_headers,
+            interval: gcra.interval,
         }
     }
 
@@ -63,7 +66,7 @@ impl Headers {
             // The failure policy decided: there are no counters to report.
             return;
         }
-        let reset = secs(decision.reset);
+        let reset = quota_secs(decision.reset, self.interval);
         if self.ietf {
             headers.insert(RATELIMIT_POLICY, self.policy.clone());
             headers.insert(RATELIMIT, self.ratelimit(decision.remaining, reset));
@@ -89,6 +92,17 @@ impl Headers {
 }
 
 /// Whole seconds, rounded up: a client that waits this long is never early.
+/// Whole seconds, rounded up, of a span GCRA counts in whole intervals of `interval`
+/// nanoseconds (a reset, the window). The interval was rounded up to a nanosecond, so `k`
+/// intervals may pass the quota's own span by up to `k` nanoseconds — 3 a second:
+/// 3 × 333,333,334 ns = 1,000,000,002 ns — which rounded up would read a second too many
+/// (`w=2`). Those nanoseconds are taken off first.
+fn quota_secs(d: Duration, interval: u64) -> u64 {
+    let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let intervals = nanos.div_ceil(interval.max(1));
+    secs(Duration::from_nanos(nanos - intervals.min(nanos)))
+}
+
 fn secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
@@ -142,4 +156,46 @@ pub(crate) fn refusal(grpc: bool, headers: &Headers, decision: &Decision) -> Res
         store_unavailable: decision.store_unavailable,
     });
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rate_limit::Quota;
+
+    fn policy(quota: Quota) -> String {
+        let gcra = Gcra::new(&quota).unwrap();
+        let headers = Headers::new(Arc::from("q"), &gcra, true, false);
+        headers.policy.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn the_window_is_the_quotas_own_span() {
+        // Quotas whose interval is not a whole number of nanoseconds.
+        assert_eq!(policy(Quota::per_second(3)), r#""q";q=3;w=1"#);
+        assert_eq!(policy(Quota::per_second(7)), r#""q";q=7;w=1"#);
+        assert_eq!(policy(Quota::per_minute(7)), r#""q";q=7;w=60"#);
+        assert_eq!(policy(Quota::per_hour(7)), r#""q";q=7;w=3600"#);
+        // A burst other than the count: burst × interval.
+        assert_eq!(policy(Quota::per_minute(10).burst(5)), r#""q";q=5;w=30"#);
+        assert_eq!(policy(Quota::per_second(3).burst(10)), r#""q";q=10;w=4"#);
+        // Under a second reads as one.
+        assert_eq!(policy(Quota::per_second(10).burst(1)), r#""q";q=1;w=1"#);
+    }
+
+    #[test]
+    fn a_spent_burst_resets_in_the_quotas_span() {
+        let gcra = Gcra::new(&Quota::per_second(3)).unwrap();
+        let headers = Headers::new(Arc::from("q"), &gcra, true, false);
+        let mut tat = None;
+        let mut last = None;
+        for _ in 0..3 {
+            let (decision, next) = gcra.decide(tat, 0);
+            tat = next;
+            last = Some(decision);
+        }
+        let mut map = HeaderMap::new();
+        headers.apply(&mut map, &last.unwrap());
+        assert_eq!(map[RATELIMIT], r#""q";r=0;t=1"#);
+    }
 }
