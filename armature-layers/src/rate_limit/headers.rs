@@ -40,7 +40,7 @@ pub(crate) struct Headers {
 impl Headers {
     pub(crate) fn new(name: Arc<str>, gcra: &Gcra, ietf: bool, x_headers: bool) -> Self {
         // The window is the time a spent burst takes to replenish: burst × interval.
-        let window = quota_secs(Duration::from_nanos(gcra.tolerance), gcra.interval).max(1);
+        let window = quota_secs(Duration::from_nanos(gcra.tolerance), gcra.interval);
         let policy = format!("\"{name}\";q={};w={window}", gcra.burst);
         Headers {
             policy: HeaderValue::from_str(&policy).expect("the name is a checked token"),
@@ -93,14 +93,16 @@ impl Headers {
 
 /// Whole seconds, rounded up: a client that waits this long is never early.
 /// Whole seconds, rounded up, of a span GCRA counts in whole intervals of `interval`
-/// nanoseconds (a reset, the window). The interval was rounded up to a nanosecond, so `k`
-/// intervals may pass the quota's own span by up to `k` nanoseconds — 3 a second:
-/// 3 × 333,333,334 ns = 1,000,000,002 ns — which rounded up would read a second too many
-/// (`w=2`). Those nanoseconds are taken off first.
+/// nanoseconds (a reset, the window). The interval was rounded up — to a nanosecond in
+/// process, to a microsecond in Redis — so `k` intervals may pass the quota's own span by up
+/// to `k` of those units — 3 a second: 3 × 333,333,334 ns = 1,000,000,002 ns — which rounded
+/// up would read a second too many (`w=2`). `k` microseconds come off first, so both stores
+/// give the same figures.
 fn quota_secs(d: Duration, interval: u64) -> u64 {
     let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-    let intervals = nanos.div_ceil(interval.max(1));
-    secs(Duration::from_nanos(nanos - intervals.min(nanos)))
+    let slack = nanos.div_ceil(interval.max(1)).saturating_mul(1_000);
+    // A span that is not zero still reads at least a second, as rounding up gives.
+    secs(Duration::from_nanos(nanos - slack.min(nanos))).max(u64::from(nanos > 0))
 }
 
 fn secs(d: Duration) -> u64 {
