@@ -182,6 +182,12 @@ impl<B: Send + 'static> RouterBuilder<B> {
     /// `routes` has a catch-all `/{*rest}`, which leaves it nothing to answer); like the
     /// root fallback, its answers carry no [`MatchedRoute`](crate::MatchedRoute), it is not
     /// listed by [`Router::routes`] and no scope layer wraps it.
+    ///
+    /// Router-wide settings are the outer builder's: a nested builder's
+    /// [`redirect_trailing_slash`](Self::redirect_trailing_slash),
+    /// [`matched_route_extension`](Self::matched_route_extension) and
+    /// [`eager_handlers`](Self::eager_handlers) are not used; set them on the builder that is
+    /// built.
     pub fn nest(mut self, prefix: &str, routes: RouterBuilder<B>) -> Self {
         if let Err(err) = self.add_nested(prefix, routes) {
             self.error.get_or_insert(err);
@@ -291,7 +297,9 @@ impl<B: Send + 'static> RouterBuilder<B> {
 
     /// When a path does not match but the same path with the trailing slash added or removed
     /// does, answer `308 Permanent Redirect` to it (query kept) instead of the fallback.
-    /// Off by default: routing is strict about trailing slashes.
+    /// Off by default: routing is strict about trailing slashes. It applies to the whole
+    /// router, nested routes included; set on a builder that is [nested](Self::nest), it is
+    /// not used.
     pub fn redirect_trailing_slash(mut self, enabled: bool) -> Self {
         self.redirect_trailing_slash = enabled;
         self

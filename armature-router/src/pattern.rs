@@ -79,6 +79,11 @@ fn parse_segment(raw: &str) -> Result<(Segment, Option<&str>), &'static str> {
     if let Some(name) = raw.strip_prefix(':') {
         return Ok((Segment::Param, Some(valid_name(name)?)));
     }
+    // A request's path ends at `?` or `#`: a pattern holding one could only match a client
+    // that escaped it, which is never what `/search?q` meant.
+    if raw.contains(['?', '#']) {
+        return Err("a pattern is a path: `?` and `#` start a query or a fragment (write `%3F` or `%23` to match them escaped)");
+    }
     if raw.contains(['{', '}']) {
         return Err("a parameter must span a whole segment, like `/{id}`");
     }

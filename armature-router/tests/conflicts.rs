@@ -43,6 +43,10 @@ fn malformed_patterns() {
         Case { pattern: "/%zz", reason_mentions: "percent" },
         Case { pattern: "/a%", reason_mentions: "percent" },
         Case { pattern: "/a%4", reason_mentions: "percent" },
+        Case { pattern: "/search?q", reason_mentions: "query" },
+        Case { pattern: "/search?q={q}", reason_mentions: "query" },
+        Case { pattern: "/docs#intro", reason_mentions: "fragment" },
+        Case { pattern: "/a?/b", reason_mentions: "%3F" },
     ];
     for case in &cases {
         let err = builder()

@@ -118,10 +118,9 @@
 //!
 //! Not bounded by the server, so add a layer if you need them: the time a
 //! client may take to send a request *body* (for example tower-http's
-//! `RequestBodyTimeoutLayer`), the time a handler may run, and how long an
-//! idle HTTP/2 connection may stay open (hyper has no idle timeout for
-//! HTTP/2; the opening timeout does cover a client that stalls before its
-//! first frame).
+//! `RequestBodyTimeoutLayer`) and the time a handler may run
+//! (`armature_layers::timeout::TimeoutLayer`). An idle connection is bounded on every protocol by
+//! `header_read_timeout` (above).
 //!
 //! # Shutdown
 //!
