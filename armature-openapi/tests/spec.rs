@@ -222,3 +222,32 @@ fn the_validator_rejects_a_broken_spec() {
         "the validator accepted a broken spec"
     );
 }
+
+/// A route answering every method (`any`) is in the document under every OpenAPI operation,
+/// and a method set beside it is documented as its own.
+#[test]
+fn an_any_route_is_listed_under_every_method() {
+    let router = Router::builder()
+        .route(
+            "/hook",
+            armature_router::any(|_req: Request<()>| async { "any" }),
+        )
+        .build()
+        .unwrap();
+    let spec = serde_json::to_value(
+        armature_openapi::spec(&router, utoipa::openapi::OpenApi::default()).unwrap(),
+    )
+    .unwrap();
+    let methods: BTreeSet<String> = documented(&spec)
+        .into_iter()
+        .filter(|(path, _)| path == "/hook")
+        .map(|(_, method)| method)
+        .collect();
+    let expected: BTreeSet<String> = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(methods, expected);
+}

@@ -270,6 +270,20 @@ impl<B> MethodRouter<B> {
             .chain(self.extension.iter().map(|(m, _)| m.clone()))
     }
 
+    /// The methods this router serves, as [`Router::routes`](crate::Router::routes) lists
+    /// them: its own, or with an [`any`](Self::any) endpoint every standard method (in the
+    /// order of `http::Method`'s constants) and its extension methods.
+    pub(crate) fn served(&self) -> Vec<Method> {
+        if self.any.is_none() {
+            return self.methods().collect();
+        }
+        STANDARD
+            .iter()
+            .cloned()
+            .chain(self.extension.iter().map(|(m, _)| m.clone()))
+            .collect()
+    }
+
     /// The endpoint for `method`, and whether it is a `GET` endpoint answering a `HEAD`.
     pub(crate) fn endpoint(&self, method: &Method) -> Option<(&Endpoint<B>, bool)> {
         let own = match slot(method) {

@@ -110,13 +110,28 @@ impl<B> Router<B> {
     }
 
     /// Every route as `(template, methods)`, in the order they were added. This is the table
-    /// that serves requests (OpenAPI generation reads it too).
+    /// that serves requests (OpenAPI generation reads it too). A route with an
+    /// [`any`](crate::any) endpoint lists every standard method, which it answers.
+    ///
+    /// ```
+    /// use armature_router::{any, get, Router};
+    /// use http::{Method, Request};
+    ///
+    /// let router = Router::builder()
+    ///     .route("/users", get(|_req: Request<()>| async { "list" }))
+    ///     .route("/hook", any(|_req: Request<()>| async { "any" }))
+    ///     .build()?;
+    /// let routes: Vec<_> = router.routes().collect();
+    /// assert_eq!(routes[0], ("/users", vec![Method::GET]));
+    /// assert!(routes[1].1.contains(&Method::POST) && routes[1].1.contains(&Method::DELETE));
+    /// # Ok::<_, armature_router::RouteError>(())
+    /// ```
     pub fn routes(&self) -> impl Iterator<Item = (&str, Vec<http::Method>)> + '_ {
         self.inner
             .entries
             .iter()
             .filter(|e| !e.fallback)
-            .map(|e| (&*e.template, e.methods.methods().collect()))
+            .map(|e| (&*e.template, e.methods.served()))
     }
 
     /// The values of type `T` attached with [`MethodRouter::metadata`] to the route
