@@ -61,6 +61,7 @@ pub struct RouterBuilder<B> {
     /// Route shape (parameter names erased) to its index in `routes`.
     shapes: HashMap<String, usize>,
     fallback: Option<Endpoint<B>>,
+    method_not_allowed: Option<Endpoint<B>>,
     redirect_trailing_slash: bool,
     matched_route_extension: bool,
     eager_handlers: bool,
@@ -85,6 +86,7 @@ impl<B: Send + 'static> Default for RouterBuilder<B> {
             routes: Vec::new(),
             shapes: HashMap::new(),
             fallback: None,
+            method_not_allowed: None,
             redirect_trailing_slash: false,
             matched_route_extension: true,
             eager_handlers: false,
@@ -295,6 +297,36 @@ impl<B: Send + 'static> RouterBuilder<B> {
         self
     }
 
+    /// Answers requests whose path a route matches but whose method it does not serve
+    /// (default: `405 Method Not Allowed` in plain text). The router adds the `Allow` header
+    /// listing the route's methods to the answer, unless it has one. For the whole router,
+    /// nested routes included (set on a [nested](Self::nest) builder, it is not used).
+    ///
+    /// ```
+    /// use armature_router::{get, IntoResponse, Router};
+    /// use http::{header, Request, StatusCode};
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let router = Router::builder()
+    ///     .route("/users", get(|_req: Request<()>| async { "list" }))
+    ///     .method_not_allowed_fallback(|_req: Request<()>| async {
+    ///         let body = r#"{"detail":"Method Not Allowed"}"#;
+    ///         (StatusCode::METHOD_NOT_ALLOWED, [(header::CONTENT_TYPE, "application/json")], body)
+    ///     })
+    ///     .build()?;
+    /// let res = router.oneshot(Request::delete("/users").body(())?).await?;
+    /// assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    /// assert_eq!(res.headers()[header::ALLOW], "GET,HEAD");
+    /// assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+    /// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn method_not_allowed_fallback<H: Handler<B>>(mut self, handler: H) -> Self {
+        self.method_not_allowed = Some(Endpoint::from_handler(handler));
+        self
+    }
+
     /// When a path does not match but the same path with the trailing slash added or removed
     /// does, answer `308 Permanent Redirect` to it (query kept) instead of the fallback.
     /// Off by default: routing is strict about trailing slashes. It applies to the whole
@@ -428,6 +460,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
             tree: Table::compile(&tree),
             entries,
             fallback,
+            method_not_allowed: self.method_not_allowed,
             redirect_trailing_slash: self.redirect_trailing_slash,
             matched_route_extension: self.matched_route_extension,
             eager_handlers: self.eager_handlers,

@@ -42,6 +42,8 @@ pub(crate) struct Inner<B> {
     pub(crate) tree: Table,
     pub(crate) entries: Vec<Entry<B>>,
     pub(crate) fallback: Endpoint<B>,
+    /// What answers a matched path's unserved method, when not the router's own `405`.
+    pub(crate) method_not_allowed: Option<Endpoint<B>>,
     pub(crate) redirect_trailing_slash: bool,
     /// Whether routed requests get a [`MatchedRoute`] extension.
     pub(crate) matched_route_extension: bool,
@@ -305,6 +307,18 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
         let matched = || MatchedRoute::new(Arc::clone(&entry.template));
         let report = req.extensions().get::<ReportMatchedRoute>().is_some();
         let Some((endpoint, head_from_get)) = entry.methods.endpoint(req.method()) else {
+            if let Some(handler) = &self.inner.method_not_allowed {
+                let answer = handler.call(req, self.inner.eager_handlers);
+                let (allow, matched) = (entry.allow.clone(), report.then(matched));
+                return RouteFuture::boxed(async move {
+                    let Ok(mut res) = answer.await;
+                    res.headers_mut().entry(ALLOW).or_insert(allow);
+                    if let Some(matched) = matched {
+                        res.extensions_mut().insert(matched);
+                    }
+                    Ok(res)
+                });
+            }
             let mut res = error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
             res.headers_mut().insert(ALLOW, entry.allow.clone());
             if report {
@@ -383,6 +397,8 @@ pin_project! {
         // and an inline response would make the future every outer layer moves 150 bytes larger.
         Ready { response: Option<Box<Response>> },
         Endpoint { #[pin] fut: EndpointFuture<B> },
+        // A rare answer that needs work after its endpoint's (a custom `405`).
+        Boxed { fut: Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>> },
     }
 }
 
@@ -392,6 +408,14 @@ impl<B: Send + 'static> RouteFuture<B> {
             kind: Kind::Ready {
                 response: Some(Box::new(response)),
             },
+            matched: None,
+            strip_body: false,
+        }
+    }
+
+    fn boxed(fut: impl Future<Output = Result<Response, Infallible>> + Send + 'static) -> Self {
+        RouteFuture {
+            kind: Kind::Boxed { fut: Box::pin(fut) },
             matched: None,
             strip_body: false,
         }
@@ -431,6 +455,11 @@ impl<B> Future for RouteFuture<B> {
                 None => return Poll::Pending,
             },
             KindProj::Endpoint { fut } => match fut.poll(cx) {
+                Poll::Ready(Ok(res)) => res,
+                Poll::Ready(Err(never)) => match never {},
+                Poll::Pending => return Poll::Pending,
+            },
+            KindProj::Boxed { fut } => match fut.as_mut().poll(cx) {
                 Poll::Ready(Ok(res)) => res,
                 Poll::Ready(Err(never)) => match never {},
                 Poll::Pending => return Poll::Pending,

@@ -1194,3 +1194,67 @@ fn json_nesting_is_bounded() {
     let Json(value) = Json::<serde_json::Value>::from_bytes(text.as_bytes()).unwrap();
     assert_eq!(value[0].as_str().unwrap().len(), 1001);
 }
+
+/// A custom `405`: its answer, with the route's `Allow` added (not replacing one it set), for
+/// nested routes too, with the matched route reported; the default stays plain text.
+#[tokio::test]
+async fn method_not_allowed_fallback_answers_with_allow_added() {
+    let json_405 = |req: Request<()>| async move {
+        let body = format!(
+            r#"{{"detail":"Method Not Allowed","method":"{}"}}"#,
+            req.method()
+        );
+        let mut res = (StatusCode::METHOD_NOT_ALLOWED, body).into_response();
+        res.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if req.uri().path() == "/own-allow" {
+            res.headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET"));
+        }
+        res
+    };
+    let router = Router::builder()
+        .route("/users", get(echo).post(echo))
+        .route("/own-allow", get(echo).put(echo))
+        .nest("/api", Router::builder().route("/items/{id}", post(echo)))
+        .method_not_allowed_fallback(json_405)
+        .build()
+        .unwrap();
+    let answer = send(&router, Request::delete("/users").body(()).unwrap()).await;
+    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(answer.headers[ALLOW], "GET,HEAD,POST");
+    assert_eq!(answer.headers[CONTENT_TYPE], "application/json");
+    assert_eq!(
+        answer.body,
+        r#"{"detail":"Method Not Allowed","method":"DELETE"}"#
+    );
+    assert_eq!(answer.matched.as_deref(), Some("/users"));
+    let nested = send(&router, Request::get("/api/items/7").body(()).unwrap()).await;
+    assert_eq!(nested.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(nested.headers[ALLOW], "POST");
+    assert!(nested.body.starts_with(br#"{"detail""#));
+    let own = send(&router, Request::delete("/own-allow").body(()).unwrap()).await;
+    assert_eq!(own.headers.get_all(ALLOW).iter().count(), 1);
+    assert_eq!(own.headers[ALLOW], "GET");
+    // Served methods and unknown paths are untouched.
+    assert_eq!(
+        send(&router, Request::post("/users").body(()).unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&router, Request::get("/nowhere").body(()).unwrap())
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Without one, the router's own plain-text 405.
+    let plain = Router::builder()
+        .route("/users", get(echo))
+        .build()
+        .unwrap();
+    let answer = send(&plain, Request::delete("/users").body(()).unwrap()).await;
+    assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(answer.body, "Method Not Allowed");
+}
