@@ -56,7 +56,12 @@ where
     // answer then drops its request before hyper reads the socket again.
     let mut builder = Router::builder()
         .redirect_trailing_slash(config.redirect_slashes)
-        .eager_handlers(true);
+        .eager_handlers(true)
+        // FastAPI's answers: JSON `{"detail": ...}`, as every other error of the package.
+        .fallback(|_req: Request<B>| async { detail(StatusCode::NOT_FOUND, "Not Found") })
+        .method_not_allowed_fallback(|_req: Request<B>| async {
+            detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+        });
     for (route, (method, path)) in config.routes.iter().enumerate() {
         let queue = Arc::clone(queue);
         let outbox = Arc::clone(outbox);
@@ -85,6 +90,12 @@ where
         Some(Docs::Ui(docs)) => layered(config, docs.layer(router)),
         _ => layered(config, router),
     })
+}
+
+/// `{"detail": "<text>"}` with `status`, as FastAPI answers unmatched paths and methods.
+fn detail(status: StatusCode, text: &'static str) -> Response {
+    let body = format!(r#"{{"detail":"{text}"}}"#);
+    (status, [(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// The preset layers around `inner` (the router, or the docs layer around it).

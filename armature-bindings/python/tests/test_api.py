@@ -276,10 +276,14 @@ def test_preset_layers(client):
 
 
 def test_router_answers_404_405_and_head_in_rust(client):
-    assert client.get("/nope").status_code == 404
+    # FastAPI's JSON answers, from the Rust router.
+    res = client.get("/nope")
+    assert (res.status_code, res.json()) == (404, {"detail": "Not Found"})
+    assert res.headers["content-type"] == "application/json"
     res = client.delete("/plaintext")
-    assert res.status_code == 405
+    assert (res.status_code, res.json()) == (405, {"detail": "Method Not Allowed"})
     assert res.headers["allow"] == "GET,HEAD"
+    assert res.headers["content-type"] == "application/json"
     res = client.head("/plaintext")
     assert (res.status_code, res.content, res.headers["content-length"]) == (200, b"", "13")
 
