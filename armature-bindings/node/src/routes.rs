@@ -5,7 +5,7 @@
 use std::future::ready;
 use std::sync::Arc;
 
-use armature_router::{any, on, Handler, MethodRouter, Router, RouterBuilder};
+use armature_router::{any, on, Handler, IntoResponse, MethodRouter, Router, RouterBuilder};
 use bytes::Bytes;
 use http::{Method, Request};
 use napi::bindgen_prelude::{Buffer, Either};
@@ -201,6 +201,17 @@ impl NativeRoutes {
             }
         };
         builder
+            // JSON, as every other error answer of the package (the router adds `Allow`).
+            .method_not_allowed_fallback(|_req: Request<Bytes>| {
+                ready(
+                    (
+                        http::StatusCode::METHOD_NOT_ALLOWED,
+                        [(http::header::CONTENT_TYPE, "application/json")],
+                        r#"{"error":"Method Not Allowed"}"#,
+                    )
+                        .into_response(),
+                )
+            })
             .build()
             .map_err(|err| invalid(format!("invalid route: {err}")))
     }

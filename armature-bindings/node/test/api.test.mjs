@@ -137,6 +137,8 @@ test('scopes, data, path parameters and 404/405 from the Rust router', async () 
   const wrong = await fetch(`${base}/api/v1/users`, { method: 'DELETE' })
   assert.equal(wrong.status, 405)
   assert.equal(wrong.headers.get('allow'), 'GET,HEAD,POST')
+  assert.equal(wrong.headers.get('content-type'), 'application/json')
+  assert.deepEqual(await wrong.json(), { error: 'Method Not Allowed' })
 })
 
 test('JS middleware runs after the Rust layers, can add headers and short-circuit', async () => {
