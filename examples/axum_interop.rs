@@ -8,30 +8,46 @@
 //! ```
 
 use armature_examples::{init_tracing, Args};
+use armature_layers::analytics::AnalyticsLayer;
 use armature_layers::cors::Cors;
 use armature_layers::logger::Logger;
 use armature_layers::request_id::{RequestId, RequestIdLayer};
 use armature_layers::timeout::TimeoutLayer;
-use axum::extract::Path;
+use axum::extract::{MatchedPath, Path};
 use axum::routing::get;
 use axum::{Extension, Json};
 use std::time::Duration;
 use tower::ServiceBuilder;
 
-/// The axum app, with Armature's request-id, logger, CORS and timeout (30 s) layers applied
-/// the axum way.
+/// The axum app, with Armature's request-id, analytics, logger, CORS and timeout (30 s)
+/// layers applied the axum way, and the analytics JSON at `/analytics`.
 pub fn app() -> axum::Router {
-    app_timing_out_after(Duration::from_secs(30))
+    app_with(Duration::from_secs(30), analytics())
 }
 
 /// [`app`] with another time limit.
 pub fn app_timing_out_after(limit: Duration) -> axum::Router {
+    app_with(limit, analytics())
+}
+
+/// Per-route analytics labelled with axum's own `MatchedPath` (axum's `Router::layer` runs
+/// the layer after matching, with the template in the request).
+pub fn analytics() -> AnalyticsLayer {
+    AnalyticsLayer::builder()
+        .route_label(|ext| ext.get::<MatchedPath>().map(MatchedPath::as_str))
+        .build()
+}
+
+/// The app, time limit and analytics given.
+pub fn app_with(limit: Duration, analytics: AnalyticsLayer) -> axum::Router {
     axum::Router::new()
         .route("/users/{id}", get(user))
         .route("/slow", get(slow))
+        .route_service("/analytics", analytics.json_service())
         .layer(
             ServiceBuilder::new()
                 .layer(RequestIdLayer::new())
+                .layer(analytics)
                 .layer(Logger::default())
                 .layer(Cors::permissive())
                 .layer(TimeoutLayer::new(limit)),

@@ -229,6 +229,44 @@ async fn axum_app_with_armature_layers_sets_request_id_and_logs() {
     server.abort();
 }
 
+/// Analytics inside axum counts each request under axum's route template (`route_label`
+/// reading `MatchedPath`), not as `unmatched`; a path axum does not route stays `unmatched`.
+#[tokio::test]
+async fn analytics_inside_axum_labels_requests_with_axums_routes() {
+    let analytics = axum_interop::analytics();
+    let app = axum_interop::app_with(std::time::Duration::from_secs(30), analytics.clone());
+    let (server, addr) = serve_axum(app).await;
+    for path in ["/users/1", "/users/2", "/nowhere"] {
+        let raw = exchange(
+            addr,
+            &format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"),
+        )
+        .await;
+        assert!(raw.starts_with("HTTP/1.1 "), "{raw}");
+    }
+    // The JSON service, mounted in the same axum app, reads the same counters.
+    let raw = exchange(
+        addr,
+        "GET /analytics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let summary: serde_json::Value = serde_json::from_str(body).unwrap();
+    let requests = |route: &str| {
+        summary["routes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["route"] == route)
+            .map(|r| r["requests"].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(requests("/users/{id}"), 2, "{summary}");
+    assert_eq!(requests("unmatched"), 1, "{summary}");
+    server.abort();
+}
+
 #[tokio::test]
 async fn armature_timeout_inside_axum_answers_503_with_its_message() {
     let app = axum_interop::app_timing_out_after(std::time::Duration::from_millis(100));

@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) consumers: Option<TopConsumers>,
     /// The router given to [`AnalyticsBuilder::routes`].
     pub(crate) router: Option<Box<dyn Resolve>>,
+    /// [`AnalyticsBuilder::route_label`]: a request's route from its extensions.
+    pub(crate) label: Option<RouteLabel>,
     pub(crate) started: Instant,
     pub(crate) top_routes: usize,
     pub(crate) top_consumers: usize,
@@ -53,6 +55,10 @@ impl Shared {
             .unwrap_or(Counters::Unmatched)
     }
 }
+
+/// Reads the route template another router put in a request's extensions (axum's
+/// `MatchedPath`, say); see [`AnalyticsBuilder::route_label`].
+pub type RouteLabel = for<'a> fn(&'a http::Extensions) -> Option<&'a str>;
 
 /// Records request counts, in-flight requests, latency, body sizes, errors and rate-limit
 /// refusals per method, route template and status class; see the [module docs](super).
@@ -124,6 +130,7 @@ impl AnalyticsLayer {
             max_routes: 1000,
             consumers: None,
             router: None,
+            label: None,
             register: Vec::new(),
             keyed: Vec::new(),
             top_routes: 100,
@@ -151,6 +158,7 @@ pub struct AnalyticsBuilder {
     max_routes: usize,
     consumers: Option<(Consumers, usize)>,
     router: Option<Box<dyn Resolve>>,
+    label: Option<RouteLabel>,
     register: Vec<(http::Method, String)>,
     keyed: Vec<(RouteKey, String)>,
     top_routes: usize,
@@ -196,6 +204,49 @@ impl AnalyticsBuilder {
             self.keyed.push((key, template.to_owned()));
         }
         self.router = Some(Box::new(router.clone()));
+        self
+    }
+
+    /// Labels requests no Armature router reports with the route template `label` reads from
+    /// the request's extensions: how routes are told apart inside another router, such as
+    /// axum's, whose `Router::layer` runs a layer after the route is matched and its
+    /// `MatchedPath` is in the request. Armature's router, when it reports, still wins.
+    ///
+    /// ```ignore
+    /// // In an axum 0.8 app:
+    /// use axum::extract::MatchedPath;
+    /// let analytics = AnalyticsLayer::builder()
+    ///     .route_label(|ext| ext.get::<MatchedPath>().map(MatchedPath::as_str))
+    ///     .build();
+    /// let app = axum::Router::new().route("/users/{id}", get(user)).layer(analytics.clone());
+    /// ```
+    ///
+    /// The same with a template any layer put in the extensions:
+    ///
+    /// ```
+    /// use armature_layers::analytics::AnalyticsLayer;
+    /// use http::{Request, Response};
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
+    ///
+    /// #[derive(Clone)]
+    /// struct Template(&'static str);
+    ///
+    /// # tokio_test::block_on(async {
+    /// let analytics = AnalyticsLayer::builder()
+    ///     .route_label(|ext| ext.get::<Template>().map(|t| t.0))
+    ///     .build();
+    /// let app = ServiceBuilder::new().layer(analytics.clone()).service(service_fn(|_req: Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(Response::new(String::from("hi")))
+    /// }));
+    /// let mut req = Request::get("/users/7").body(())?;
+    /// req.extensions_mut().insert(Template("/users/{id}"));
+    /// drop(app.oneshot(req).await?);
+    /// assert_eq!(analytics.summary().routes[0].route, "/users/{id}");
+    /// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn route_label(mut self, label: RouteLabel) -> Self {
+        self.label = Some(label);
         self
     }
 
@@ -252,6 +303,7 @@ impl AnalyticsBuilder {
                 .consumers
                 .map(|(consumers, capacity)| TopConsumers::new(consumers, capacity)),
             router: self.router,
+            label: self.label,
             started: Instant::now(),
             top_routes: self.top_routes,
             top_consumers: self.top_consumers,
@@ -318,7 +370,7 @@ where
         shared.routes.in_flight(method, 1);
         let request_bytes = declared_length(req.headers());
         let consumer = shared.consumers.as_ref().and_then(|c| c.record(&req));
-        let lookup = Lookup::new(shared, &req);
+        let lookup = Lookup::new(shared, method, &req);
         let observation = Observation::start();
         let future = self.inner.call(req);
         let route = Route::called(shared, method, observation, lookup);

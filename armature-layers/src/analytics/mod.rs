@@ -105,6 +105,11 @@
 //! analytics services added after them); a route it lacks is still labelled by its template
 //! when a router reports it. The path is looked up too when the router runs on another task
 //! (behind a `tower::buffer::Buffer`, say), where it cannot report to the layer.
+//!
+//! Inside another router, such as axum's, no Armature router reports: give the layer
+//! [`AnalyticsBuilder::route_label`] to read that router's template from the request (axum's
+//! `Router::layer` runs after matching, with `MatchedPath` in the request; see
+//! `examples/axum_interop.rs`). Without it, every request there counts as `unmatched`.
 
 mod consumers;
 mod future;
@@ -118,7 +123,7 @@ mod summary;
 
 pub use consumers::{ConsumerUsage, Consumers};
 pub use future::{AnalyticsBody, ResponseFuture};
-pub use layer::{Analytics, AnalyticsBuilder, AnalyticsLayer};
+pub use layer::{Analytics, AnalyticsBuilder, AnalyticsLayer, RouteLabel};
 pub use services::{DashboardService, JsonService, MetricsService};
 pub use stats::{DURATION_BUCKETS, SIZE_BUCKETS, UNMATCHED};
 pub use summary::{Latency, RouteSummary, StatusCounts, Summary, Totals};

@@ -20,7 +20,8 @@ pub(crate) struct Route {
     reported: bool,
 }
 
-/// The path of a request being called, kept to be looked up if no router reports.
+/// The path of a request being called, kept to be looked up if no router reports (or the
+/// route a [label](super::AnalyticsBuilder::route_label) read).
 pub(crate) enum Lookup {
     /// No router registered: nothing to look up.
     None,
@@ -32,7 +33,10 @@ pub(crate) enum Lookup {
 
 impl Lookup {
     #[inline]
-    pub(crate) fn new<B>(shared: &Shared, req: &Request<B>) -> Lookup {
+    pub(crate) fn new<B>(shared: &Shared, method: usize, req: &Request<B>) -> Lookup {
+        if let Some(template) = shared.label.and_then(|label| label(req.extensions())) {
+            return Lookup::Found(Counters::Other(shared.routes.get(method, Some(template))));
+        }
         let path = req.uri().path();
         match &shared.router {
             None => Lookup::None,
