@@ -30,12 +30,15 @@ pub fn app_timing_out_after(limit: Duration) -> axum::Router {
     app_with(limit, analytics())
 }
 
-/// Per-route analytics labelled with axum's own `MatchedPath` (axum's `Router::layer` runs
-/// the layer after matching, with the template in the request).
+/// axum's route template, which its `Router::layer` puts in the request before the layers
+/// run: the label the logger and analytics use.
+fn matched_path(ext: &http::Extensions) -> Option<&str> {
+    ext.get::<MatchedPath>().map(MatchedPath::as_str)
+}
+
+/// Per-route analytics labelled with axum's own routes.
 pub fn analytics() -> AnalyticsLayer {
-    AnalyticsLayer::builder()
-        .route_label(|ext| ext.get::<MatchedPath>().map(MatchedPath::as_str))
-        .build()
+    AnalyticsLayer::builder().route_label(matched_path).build()
 }
 
 /// The app, time limit and analytics given.
@@ -48,7 +51,7 @@ pub fn app_with(limit: Duration, analytics: AnalyticsLayer) -> axum::Router {
             ServiceBuilder::new()
                 .layer(RequestIdLayer::new())
                 .layer(analytics)
-                .layer(Logger::default())
+                .layer(Logger::default().route_label(matched_path))
                 .layer(Cors::permissive())
                 .layer(TimeoutLayer::new(limit)),
         )

@@ -18,3 +18,19 @@ pub mod timeout;
 mod frame;
 mod sync;
 mod ticks;
+
+/// Reads the route template another router put in a request's extensions, such as axum's
+/// `MatchedPath`: how [`analytics`] and the [`logger`] label requests by route inside a router
+/// that is not Armature's (`route_label` on either). Armature's own router tells them as it
+/// matches, and wins.
+///
+/// ```
+/// // axum: |ext| ext.get::<axum::extract::MatchedPath>().map(|m| m.as_str())
+/// #[derive(Clone)]
+/// struct Template(&'static str);
+/// let label: armature_layers::RouteLabel = |ext| ext.get::<Template>().map(|t| t.0);
+/// let mut ext = http::Extensions::new();
+/// ext.insert(Template("/users/{id}"));
+/// assert_eq!(label(&ext), Some("/users/{id}"));
+/// ```
+pub type RouteLabel = for<'a> fn(&'a http::Extensions) -> Option<&'a str>;

@@ -17,6 +17,7 @@ use super::route::{Lookup, Route};
 use super::stats::{method_index, Counters, Routes};
 
 use crate::ticks::Ticks;
+use crate::RouteLabel;
 
 /// Finds the route of a path the router never saw (a request an outer layer refused), so
 /// that refusal is still counted under its route.
@@ -55,10 +56,6 @@ impl Shared {
             .unwrap_or(Counters::Unmatched)
     }
 }
-
-/// Reads the route template another router put in a request's extensions (axum's
-/// `MatchedPath`, say); see [`AnalyticsBuilder::route_label`].
-pub type RouteLabel = for<'a> fn(&'a http::Extensions) -> Option<&'a str>;
 
 /// Records request counts, in-flight requests, latency, body sizes, errors and rate-limit
 /// refusals per method, route template and status class; see the [module docs](super).

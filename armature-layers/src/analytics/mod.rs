@@ -108,7 +108,8 @@
 //!
 //! Inside another router, such as axum's, no Armature router reports: give the layer
 //! [`AnalyticsBuilder::route_label`] to read that router's template from the request (axum's
-//! `Router::layer` runs after matching, with `MatchedPath` in the request; see
+//! `Router::layer` runs after matching, with `MatchedPath` in the request; the
+//! [logger](crate::logger::Logger::route_label) takes the same label; see
 //! `examples/axum_interop.rs`). Without it, every request there counts as `unmatched`.
 
 mod consumers;
@@ -123,7 +124,7 @@ mod summary;
 
 pub use consumers::{ConsumerUsage, Consumers};
 pub use future::{AnalyticsBody, ResponseFuture};
-pub use layer::{Analytics, AnalyticsBuilder, AnalyticsLayer, RouteLabel};
+pub use layer::{Analytics, AnalyticsBuilder, AnalyticsLayer};
 pub use services::{DashboardService, JsonService, MetricsService};
 pub use stats::{DURATION_BUCKETS, SIZE_BUCKETS, UNMATCHED};
 pub use summary::{Latency, RouteSummary, StatusCounts, Summary, Totals};

@@ -7,6 +7,7 @@ use tracing::Level;
 
 use super::record::{enabled, Record};
 use super::{AccessLog, LoggedBody, ResponseFuture};
+use crate::RouteLabel;
 
 /// How the message of an access event is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -24,6 +25,7 @@ pub struct Logger {
     level: Level,
     format: Format,
     log: Option<AccessLog>,
+    label: Option<RouteLabel>,
 }
 
 impl Default for Logger {
@@ -33,6 +35,7 @@ impl Default for Logger {
             level: Level::INFO,
             format: Format::Text,
             log: None,
+            label: None,
         }
     }
 }
@@ -76,6 +79,22 @@ impl Logger {
     /// ```
     pub fn write_to(mut self, log: AccessLog) -> Self {
         self.log = Some(log);
+        self
+    }
+
+    /// Logs requests no Armature router reports under the route template `label` reads from
+    /// the request's extensions instead of their raw path (see [`RouteLabel`]): inside an
+    /// axum app, `|ext| ext.get::<MatchedPath>().map(MatchedPath::as_str)`.
+    ///
+    /// ```
+    /// use armature_layers::logger::Logger;
+    ///
+    /// #[derive(Clone)]
+    /// struct Template(&'static str);
+    /// let logger = Logger::default().route_label(|ext| ext.get::<Template>().map(|t| t.0));
+    /// ```
+    pub fn route_label(mut self, label: RouteLabel) -> Self {
+        self.label = Some(label);
         self
     }
 }
@@ -122,6 +141,9 @@ where
             config.format,
             config.log.clone(),
         ));
+        if let Some(template) = config.label.and_then(|label| label(req.extensions())) {
+            record.label(template);
+        }
         // Log the route template, not the raw path, when a router answers.
         let observation = record.observe();
         let future = self.inner.call(req);

@@ -103,6 +103,14 @@ impl Record {
         }
     }
 
+    /// The route another router matched, read from the request ([`Logger::route_label`]);
+    /// an Armature router that reports still wins.
+    ///
+    /// [`Logger::route_label`]: super::Logger::route_label
+    pub(crate) fn label(&mut self, template: &str) {
+        self.route = Some(SmallVec::from_slice(template.as_bytes()));
+    }
+
     /// Starts observing the router (`armature_router::Observation`) around the inner
     /// service's `call` or `poll`, unless it has reported already: the router tells the
     /// template as it matches, which costs no response extension.
