@@ -475,8 +475,12 @@ function serialized (value, serializerFor) {
  */
 function addRoute ({ _routes: routes, _handlers: handlers }, path, methods) {
   if (typeof path !== 'string') throw new TypeError('a route path must be a string like "/users/:id"')
-  // Fastify's wildcard; here it would be a literal segment "*" that nothing requests.
-  if (/(^|\/)\*(\/|$)/.test(path)) throw new Error(`invalid route: ${path}: a catch-all is written {*name}, like /files/{*path}`)
+  // Fastify's `*` and Express 5's `*name`; here either would be literal text that nothing
+  // requests. `{*name}` is the only catch-all.
+  if (path.replace(/\{\*[^}]*\}/g, '').includes('*')) {
+    const name = /\*([A-Za-z0-9_-]+)/.exec(path)?.[1] ?? 'path'
+    throw new Error(`invalid route: ${path}: a catch-all is written {*name}, like /files/{*${name}}`)
+  }
   if (!(methods instanceof MethodRouter)) throw new TypeError('route(path, methods): methods come from get(handler), post(handler), ...')
   for (const [method, entry] of methods.entries) {
     const handler = entry instanceof Validated ? entry.at(`${method} ${path}`) : entry

@@ -218,6 +218,12 @@ test('configuration that would be silently ignored throws instead', async () => 
   assert.equal((await c.inject('/api/u/7')).body, 'api')
 
   assert.throws(() => App.new().get('/files/*', () => 'x'), /a catch-all is written \{\*name\}/)
+  // Express 5's named wildcard, and a `*` anywhere else, would be literal text nothing requests.
+  assert.throws(() => App.new().get('/files/*rest', () => 'x'), /invalid route: \/files\/\*rest: a catch-all is written \{\*name\}, like \/files\/\{\*rest\}/)
+  assert.throws(() => App.new().get('/files/a*b', () => 'x'), /a catch-all is written \{\*name\}/)
+  assert.throws(() => App.new().route('/*', get(() => 'x')), /a catch-all is written \{\*name\}/)
+  assert.throws(() => App.new().route({ method: 'GET', url: '/files/*rest', handler: () => 'x' }), /a catch-all is written \{\*name\}/)
+  assert.throws(() => scope('/api').route('/files/*rest', get(() => 'x')), /a catch-all is written \{\*name\}/)
   assert.equal((await App.new().get('/files/{*path}', (req) => req.param('path')).inject('/files/a/b')).body, 'a/b')
 
   assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: -1 }), /maxAge/)
