@@ -54,8 +54,12 @@ export declare class HttpError extends Error {
   validationContext?: string
 }
 
+/** A header value; an array adds one header per value (`set-cookie` above all). */
+export type HeaderValue = string | number | Array<string | number>
+export type HeaderInit = Record<string, HeaderValue> | Array<[string, HeaderValue]>
+
 export declare class HttpResponse {
-  constructor(body?: Body | null, init?: { status?: number, contentType?: string, headers?: Record<string, string> | Array<[string, string]> })
+  constructor(body?: Body | null, init?: { status?: number, contentType?: string, headers?: HeaderInit })
   statusCode: number
   contentType: string | null
   static ok(body?: string): HttpResponse
@@ -64,8 +68,9 @@ export declare class HttpResponse {
   static buffer(body: ArrayBufferView | ArrayBuffer, status?: number): HttpResponse
   static status(status: number): HttpResponse
   status(status: number): this
-  header(name: string, value: string | number): this
-  headers(headers: Record<string, string> | Array<[string, string]>): this
+  /** Adds a header; an array adds one per value, as Fastify's `reply.header`. */
+  header(name: string, value: HeaderValue): this
+  headers(headers: HeaderInit): this
   text(text: string): this
   json(value: unknown): this
   send(body: Body): this
@@ -203,7 +208,17 @@ export interface InjectOptions {
   /** The client address the Rust layers see (default `127.0.0.1`). */
   remoteAddress?: string
 }
-export interface InjectResponse { statusCode: number, headers: Record<string, string>, body: string, rawBody: Buffer, json<T = any>(): T }
+/**
+ * Repeated headers are joined with `, `, except `set-cookie`, an array when repeated (as
+ * light-my-request gives them).
+ */
+export interface InjectResponse {
+  statusCode: number
+  headers: Record<string, string | string[]>
+  body: string
+  rawBody: Buffer
+  json<T = any>(): T
+}
 
 export interface AppOptions {
   /** The largest request body accepted, in bytes (default 1 MiB); larger ones get 413. */

@@ -36,10 +36,15 @@ class HttpResponse {
   status (status) { this.statusCode = status; return this }
   /**
    * Adds one header (chainable); repeated names are all sent, except `Content-Type`, which
-   * replaces the response's content type.
+   * replaces the response's content type. An array adds one header per value, as Fastify's
+   * `reply.header` does: `Set-Cookie` must never be joined into one line.
    */
   header (name, value) {
     if (value === undefined || value === null) throw new TypeError(`header ${String(name)}: no value (${value})`)
+    if (Array.isArray(value)) {
+      for (const one of value) this.header(name, one)
+      return this
+    }
     name = String(name)
     if (name.length === 12 && name.toLowerCase() === 'content-type') {
       this.contentType = String(value)
@@ -879,10 +884,15 @@ class App {
       }
     }
     const res = await this._compile().inject(String(method).toUpperCase(), url, flat, payload, remoteAddress)
+    // As light-my-request: repeated headers joined with ", ", except `set-cookie`, whose
+    // values are an array (a cookie's `Expires` holds a comma, so joined they cannot be split).
     const headerObject = {}
     for (let i = 0; i < res.headers.length; i += 2) {
       const name = res.headers[i]
-      headerObject[name] = name in headerObject ? `${headerObject[name]}, ${res.headers[i + 1]}` : res.headers[i + 1]
+      const value = res.headers[i + 1]
+      if (!Object.hasOwn(headerObject, name)) headerObject[name] = value
+      else if (name === 'set-cookie') headerObject[name] = [].concat(headerObject[name], value)
+      else headerObject[name] = `${headerObject[name]}, ${value}`
     }
     const text = res.body.toString('utf8')
     return { statusCode: res.status, headers: headerObject, body: text, rawBody: res.body, json: () => JSON.parse(text) }

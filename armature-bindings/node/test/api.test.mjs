@@ -446,3 +446,27 @@ test('req.cookies: pairs by name, decoded, first wins; HTTP/2 cookie fields are 
     await s.close()
   }
 })
+
+test('header(name, array) adds one header per value; inject gives repeated set-cookie as an array', async () => {
+  const app = App.new()
+    .get('/', () => HttpResponse.text('hi').header('set-cookie', ['a=1', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT']).header('x-many', ['1', '2']))
+    .get('/one', () => HttpResponse.text('hi').headers({ 'set-cookie': ['only=1'], vary: ['origin', 'accept'] }))
+    .get('/constant', new HttpResponse('c', { headers: { 'set-cookie': ['c=1', 'd=2'] } }))
+  const s = await app.listen(0)
+  try {
+    const res = await fetch(s.url)
+    assert.deepEqual(res.headers.getSetCookie(), ['a=1', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT'])
+    assert.equal(res.headers.get('x-many'), '1, 2')
+    assert.deepEqual((await fetch(`${s.url}/constant`)).headers.getSetCookie(), ['c=1', 'd=2'])
+  } finally {
+    await s.close()
+  }
+  // As light-my-request: set-cookie values apart (an array when repeated), other headers joined.
+  const injected = await app.inject('/')
+  assert.deepEqual(injected.headers['set-cookie'], ['a=1', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT'])
+  assert.equal(injected.headers['x-many'], '1, 2')
+  const one = await app.inject('/one')
+  assert.equal(one.headers['set-cookie'], 'only=1')
+  assert.equal(one.headers.vary, 'origin, accept')
+  assert.deepEqual((await app.inject('/constant')).headers['set-cookie'], ['c=1', 'd=2'])
+})
