@@ -283,6 +283,27 @@ function errorStatus (err) {
   }
 }
 
+/**
+ * The headers an error asks for its answer (`err.headers`, as http-errors and Fastify make them,
+ * e.g. `{ 'www-authenticate': 'Bearer' }`) as name, value pairs, or undefined; never throws.
+ * Content-Type and Content-Length are the answer's own (JSON).
+ */
+function errorHeaders (err) {
+  try {
+    const headers = err.headers
+    if (headers === null || typeof headers !== 'object') return undefined
+    const list = new HttpResponse().headers(headers).headerList
+    if (list === null) return undefined
+    const kept = []
+    for (let i = 0; i < list.length; i += 2) {
+      if (list[i].toLowerCase() !== 'content-length') kept.push(list[i], list[i + 1])
+    }
+    return kept.length === 0 ? undefined : kept
+  } catch {
+    return undefined
+  }
+}
+
 /** The message a client error shows; never throws. */
 function clientErrorMessage (err, status) {
   try {
@@ -315,13 +336,16 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
   }
   const ids = new Uint32Array(1024)
   // A client error (4xx) is the client's to read; anything else is logged and answered with
-  // a generic body: the error's own 5xx status, or 500.
+  // a generic body: the error's own 5xx status, or 500. An error with its own status sends
+  // its `headers` too (a 401's `WWW-Authenticate`, a 503's `Retry-After`), as in Fastify.
   const fail = (id, err) => {
     const status = errorStatus(err)
-    if (status >= 400 && status < 500) respond(id, status, 2, JSON.stringify({ error: clientErrorMessage(err, status) }))
+    const headers = status === 0 ? undefined : errorHeaders(err)
+    if (status >= 400 && status < 500) respond(id, status, 2, JSON.stringify({ error: clientErrorMessage(err, status) }), headers)
     else {
       forget(id)
-      failNative(id, errorMessage(err), status || 500)
+      if (headers === undefined) failNative(id, errorMessage(err), status || 500)
+      else failNative(id, errorMessage(err), status, headers)
     }
   }
   // A handler's answer that cannot be sent (a circular object, a BigInt, a bad status) is

@@ -213,8 +213,9 @@ impl NativeApp {
     /// - `respond(id, status, contentType, body, headers?)` answers a request
     ///   (`contentType`: 0 none, 1 text, 2 JSON, 3 octets, or a string; `headers` alternate
     ///   names and values); an invalid status or header is answered `500` and logged.
-    /// - `fail(id, message, status?)` answers `status` (a 5xx code; default `500`) with a
-    ///   generic message and logs `message` with the request's method and path. It and
+    /// - `fail(id, message, status?, headers?)` answers `status` (a 5xx code; default `500`)
+    ///   with a generic message and the error's valid `headers` (alternating names and
+    ///   values), and logs `message` with the request's method, path and id. It and
     ///   `respond` return `false` when the request is no longer waiting (its client went away).
     /// - The request's fields, read while it waits (they throw once it is answered):
     ///   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
@@ -223,7 +224,7 @@ impl NativeApp {
     ///   address), `route` (the matched template), and `body`: a Buffer
     ///   over the bytes Rust received, which can be taken once.
     #[napi(
-        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number): boolean; watch(id: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; ip(id: number): string | null; route(id: number): string | null; body(id: number): Buffer }"
+        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number, headers?: string[] | null): boolean; watch(id: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; ip(id: number): string | null; route(id: number): string | null; body(id: number): Buffer }"
     )]
     pub fn calls<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
         calls::object(env, &self.dispatcher)
