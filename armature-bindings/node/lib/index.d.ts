@@ -3,8 +3,11 @@
 import type { CorsOptions } from '../index'
 
 export type Body = string | Buffer | ArrayBufferView | ArrayBuffer
-/** What a handler may return: an HttpResponse, text, bytes, any other JSON value, or nothing (`204`). */
-export type HandlerResult = HttpResponse | string | ArrayBufferView | ArrayBuffer | number | boolean | object | null | undefined
+/**
+ * What a handler may return: an HttpResponse, text, bytes, a web `Response` (its status,
+ * headers and body) or `Blob` (its bytes and type), any other JSON value, or nothing (`204`).
+ */
+export type HandlerResult = HttpResponse | Response | Blob | string | ArrayBufferView | ArrayBuffer | number | boolean | object | null | undefined
 export type Handler = (req: Request) => HandlerResult | Promise<HandlerResult>
 export type Middleware = (req: Request, next: () => Promise<HttpResponse>) => HandlerResult | Promise<HandlerResult>
 export type Route = Handler | HttpResponse

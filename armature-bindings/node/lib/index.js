@@ -88,6 +88,45 @@ function jsonText (value) {
   return text
 }
 
+// Web `Response` and `Blob` (globals since Node 18), which handlers may return as in Fastify 5.
+const WebResponse = globalThis.Response
+const WebBlob = globalThis.Blob
+
+/** Whether `value` is a web `Response` or `Blob`: asked of objects only, off the plain-value path. */
+function isWeb (value) {
+  return (WebResponse !== undefined && value instanceof WebResponse) || (WebBlob !== undefined && value instanceof WebBlob)
+}
+
+// Headers of a web Response not sent on: the server frames the body itself (a copied
+// `Content-Length` of a decoded body would be wrong), and the connection ones are hop-by-hop.
+const NOT_FORWARDED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive'])
+// The content codings `fetch` decodes: a fetched body no longer has them.
+const FETCH_DECODES = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'zstd'])
+
+/**
+ * A web `Response` (its status, headers and body; `Set-Cookie` values stay separate headers)
+ * or a `Blob` (its bytes and type) as an HttpResponse, once the body is read.
+ */
+async function fromWeb (value) {
+  if (!(value instanceof WebResponse)) {
+    return new HttpResponse(Buffer.from(await value.arrayBuffer()), { contentType: value.type || OCTETS })
+  }
+  const headers = value.headers
+  const res = new HttpResponse(value.body === null ? null : Buffer.from(await value.arrayBuffer()), { status: value.status })
+  // Node before 18.14 (no getSetCookie) iterates each Set-Cookie separately already.
+  const cookies = typeof headers.getSetCookie === 'function' ? headers.getSetCookie() : null
+  // A response `fetch` made (type 'basic' or 'cors', never 'default') has a decoded body.
+  const encoding = headers.get('content-encoding')
+  const decoded = value.type !== 'default' && encoding !== null &&
+    encoding.split(',').every((coding) => FETCH_DECODES.has(coding.trim().toLowerCase()))
+  for (const [name, one] of headers) {
+    if (NOT_FORWARDED.has(name) || (cookies !== null && name === 'set-cookie') || (decoded && name === 'content-encoding')) continue
+    res.header(name, one)
+  }
+  if (cookies !== null) res.header('set-cookie', cookies)
+  return res
+}
+
 /** What a handler returned, as an HttpResponse. */
 function toResponse (value) {
   if (value instanceof HttpResponse) return value
@@ -102,7 +141,10 @@ function toResponse (value) {
  * returned one of its own, which may be a constant shared by every request.
  */
 function ownResponse (value) {
-  if (!(value instanceof HttpResponse)) return toResponse(value)
+  if (!(value instanceof HttpResponse)) {
+    // A promise of one for a web Response or Blob (`next()` resolves to the HttpResponse).
+    return value !== null && typeof value === 'object' && isWeb(value) ? fromWeb(value) : toResponse(value)
+  }
   const copy = new HttpResponse(value.payload, { status: value.statusCode, contentType: value.contentType })
   if (value.headerList !== null) copy.headerList = value.headerList.slice()
   return copy
@@ -357,6 +399,11 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
         respond(id, 200, 1, value)
         return
       }
+      if (value !== null && typeof value === 'object' && !(value instanceof HttpResponse) && isWeb(value)) {
+        // Its body is read first; a failure to read it is the handler's error.
+        fromWeb(value).then((res) => send(id, res, req), (err) => req === undefined ? fail(id, err) : caught(id, err, req))
+        return
+      }
       const res = toResponse(value)
       checkStatus(res.statusCode)
       const type = res.contentType
@@ -493,7 +540,7 @@ function serialized (value, serializerFor) {
     copy.payload = serialize(value.jsonValue)
     return copy
   }
-  if (value === undefined || value === null || typeof value === 'string' || isBytes(value)) return value
+  if (value === undefined || value === null || typeof value === 'string' || isBytes(value) || isWeb(value)) return value
   const serialize = serializerFor(200)
   return serialize === undefined ? value : new HttpResponse(serialize(value), { contentType: JSON_TYPE })
 }
