@@ -119,9 +119,12 @@ export declare class NativeServer {
 export interface CorsOptions {
   /** Allowed origins, like `https://app.example`; `["*"]` for any. */
   origins?: Array<string>
-  /** Allowed methods (default: any). */
+  /**
+   * Allowed methods (default: any; with `credentials`, @fastify/cors' default list
+   * `GET, HEAD, PUT, PATCH, POST, DELETE`).
+   */
   methods?: Array<string>
-  /** Allowed request headers (default: any). */
+  /** Allowed request headers (default: any; required with `credentials`). */
   headers?: Array<string>
   /** Response headers exposed to the page. */
   exposeHeaders?: Array<string>

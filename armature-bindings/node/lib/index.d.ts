@@ -145,6 +145,11 @@ export declare class Logger {
   static json(): Logger
 }
 
+/**
+ * A CORS policy. `methods` and `headers` default to any (`*`); with `credentials: true`,
+ * where browsers read `*` literally, `methods` defaults to @fastify/cors' list (`GET, HEAD,
+ * PUT, PATCH, POST, DELETE`) and `headers` must be listed (`headers: ['content-type']`).
+ */
 export declare class Cors {
   static permissive(): Cors
   static new(options: { origins: string | string[], methods?: string[], headers?: string[], exposeHeaders?: string[], credentials?: boolean, maxAge?: number }): Cors

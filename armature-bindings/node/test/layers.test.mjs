@@ -47,6 +47,39 @@ test('every response carries a fresh x-request-id the handler can read', async (
   }
 })
 
+test('CORS with credentials: Fastify\'s default methods, headers listed, errors in the JS options\' names', async () => {
+  // Browsers read `*` literally with credentials, and echoing any requested header is refused:
+  // the headers must be listed, and the message says so with the JS option, not a Rust method.
+  const refused = (options) => assert.throws(() => Cors.new(options), (err) => {
+    assert.doesNotMatch(err.message, /allow_|mirror_|_credentials/)
+    return true
+  })
+  assert.throws(() => Cors.new({ origins: ['https://app.example'], credentials: true }), /Cors\.new: with `credentials: true`, list the request headers .*`headers: \[/)
+  assert.throws(() => Cors.new({ origins: ['*'], credentials: true, headers: ['content-type'] }), /`origins: \['\*'\]` cannot be combined with `credentials: true`/)
+  assert.throws(() => Cors.new({ origins: ['https://app.example', '*'] }), /`\*` in `origins`/)
+  assert.throws(() => Cors.new({ origins: ['https://app.example'], methods: ['*'] }), /`\*` in `methods`: leave `methods` out/)
+  refused({ origins: ['https://app.example'], credentials: true })
+  refused({ origins: ['*'], credentials: true, headers: ['content-type'] })
+  refused({ origins: ['https://app.example'], headers: ['*'] })
+
+  // Without `methods`, a credentialed policy allows @fastify/cors' default methods.
+  const app = App.new()
+    .wrap(Cors.new({ origins: ['https://app.example'], headers: ['content-type'], credentials: true }))
+    .route('/items', get(() => HttpResponse.json([])))
+  const preflight = await app.inject({
+    method: 'OPTIONS',
+    url: '/items',
+    headers: { origin: 'https://app.example', 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'content-type' }
+  })
+  assert.equal(preflight.statusCode, 204)
+  assert.equal(preflight.headers['access-control-allow-methods'], 'GET, HEAD, PUT, PATCH, POST, DELETE')
+  assert.equal(preflight.headers['access-control-allow-headers'], 'content-type')
+  assert.equal(preflight.headers['access-control-allow-credentials'], 'true')
+  assert.equal(preflight.headers['access-control-allow-origin'], 'https://app.example')
+  const res = await app.inject({ url: '/items', headers: { origin: 'https://app.example', cookie: 'sid=1' } })
+  assert.equal(res.headers['access-control-allow-credentials'], 'true')
+})
+
 test('Logger.json() writes one JSON object a line, nothing before it', async () => {
   const { child, out, exited, port } = startChild('logger-json')
   const p = await within(10000, port, 'child listening')
