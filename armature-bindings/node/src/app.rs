@@ -27,7 +27,7 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 use crate::calls;
 use crate::cors::{self, CorsOptions};
 use crate::dispatch::Dispatcher;
-use crate::log::{self, TARGET};
+use crate::log::{self, Json, TARGET};
 use crate::rate_limit::NativeRateLimit;
 use crate::response::error;
 use crate::routes::{endpoint, NativeRoutes};
@@ -148,6 +148,8 @@ pub struct NativeApp {
     dispatcher: Arc<Dispatcher>,
     stack: Stack,
     body_limit: usize,
+    /// `Logger.json()`: the app's errors are JSON lines too.
+    json_log: bool,
 }
 
 #[napi]
@@ -181,7 +183,8 @@ impl NativeApp {
         };
         let cors = cors.as_ref().map(cors::layer).transpose()?;
         let rate_limits = rate_limits.iter().map(|limit| limit.layer()).collect();
-        let dispatcher = Arc::new(Dispatcher::new(dispatch)?);
+        let json_log = matches!(logger, Some(Format::Json));
+        let dispatcher = Arc::new(Dispatcher::new(dispatch, json_log)?);
         let router = routes.router(
             &|method: Option<&Method>, handler: u32| {
                 let dispatcher = Arc::clone(&dispatcher);
@@ -199,6 +202,7 @@ impl NativeApp {
             dispatcher,
             stack: stack(router, logger, cors, rate_limits),
             body_limit: body_limit.map_or(BODY_LIMIT, |limit| limit as usize),
+            json_log,
         })
     }
 
@@ -326,9 +330,15 @@ impl NativeApp {
                 let _ = stopped.await;
             });
         let service = Collect(self.stack.clone(), self.body_limit);
+        let json_log = self.json_log;
         napi::bindgen_prelude::spawn(async move {
             if let Err(err) = server.serve(service).await {
-                tracing::error!(target: TARGET, error = %err, "server failed");
+                if json_log {
+                    let error = err.to_string();
+                    log::json_error("server failed", &[("error", Json::Text(&error))]);
+                } else {
+                    tracing::error!(target: TARGET, error = %err, "server failed");
+                }
             }
             let _ = done_tx.send(true);
         });

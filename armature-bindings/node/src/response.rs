@@ -7,7 +7,7 @@ use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Request, StatusCode};
 use napi::bindgen_prelude::{Buffer, Either};
 
-use crate::log::TARGET;
+use crate::log::{self, Json, TARGET};
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
@@ -126,8 +126,9 @@ pub(crate) enum Reply {
 }
 
 impl Reply {
-    /// The response to `req`; failures are logged with its method, path and request id.
-    pub(crate) fn into_response<B>(self, req: &Request<B>) -> Response {
+    /// The response to `req`; failures are logged with its method, path and request id, as
+    /// a JSON line with `json` (the app's `Logger.json()`).
+    pub(crate) fn into_response<B>(self, req: &Request<B>, json: bool) -> Response {
         let (failure, status, headers) = match self {
             Reply::Handler {
                 status,
@@ -150,14 +151,26 @@ impl Reply {
             .filter(StatusCode::is_server_error)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let request_id = req.extensions().get::<RequestId>().map(RequestId::as_str);
-        tracing::error!(
-            target: TARGET,
-            method = %req.method(),
-            path = req.uri().path(),
-            status = status.as_u16(),
-            request_id,
-            "{failure}"
-        );
+        if json {
+            log::json_error(
+                &failure,
+                &[
+                    ("request_id", request_id.map_or(Json::Null, Json::Text)),
+                    ("method", Json::Text(req.method().as_str())),
+                    ("path", Json::Text(req.uri().path())),
+                    ("status", Json::Number(status.as_u16().into())),
+                ],
+            );
+        } else {
+            tracing::error!(
+                target: TARGET,
+                method = %req.method(),
+                path = req.uri().path(),
+                status = status.as_u16(),
+                request_id,
+                "{failure}"
+            );
+        }
         let mut res = error(status, status.canonical_reason().unwrap_or("Server Error"));
         for pair in headers.as_deref().unwrap_or_default().chunks_exact(2) {
             let (Ok(name), Ok(value)) = (

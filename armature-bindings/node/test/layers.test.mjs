@@ -80,25 +80,34 @@ test('CORS with credentials: Fastify\'s default methods, headers listed, errors 
   assert.equal(res.headers['access-control-allow-credentials'], 'true')
 })
 
-test('Logger.json() writes one JSON object a line, nothing before it', async () => {
+test('Logger.json() writes one JSON object a line, nothing before it; handler errors too', async () => {
   const { child, out, exited, port } = startChild('logger-json')
   const p = await within(10000, port, 'child listening')
   const res = await fetch(`http://127.0.0.1:${p}/users/42`)
   const rid = res.headers.get('x-request-id')
   await res.text()
-  assert.equal((await fetch(`http://127.0.0.1:${p}/boom`)).status, 500)
+  const boom = await fetch(`http://127.0.0.1:${p}/boom`)
+  assert.equal(boom.status, 500)
   child.kill('SIGTERM')
   const { code } = await within(10000, exited, 'child exit')
   assert.equal(code, 0, out.stderr)
-  // Every access line parses whole; the handler error stays a log line of its own.
-  const access = out.stderr.split('\n').filter((line) => line.includes('"method"')).map((line) => JSON.parse(line))
+  // Every line of stderr parses whole, the handler error's (a multi-line stack) included.
+  const lines = out.stderr.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line))
+  const access = lines.filter((line) => 'route' in line)
   assert.equal(access.length, 2, out.stderr)
+  const errors = lines.filter((line) => line.level === 'ERROR')
+  assert.equal(errors.length, 1, out.stderr)
+  assert.equal(lines.length, 3, out.stderr)
+  assert.match(errors[0].time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+  assert.deepEqual(
+    { target: errors[0].target, request_id: errors[0].request_id, method: errors[0].method, path: errors[0].path, status: errors[0].status },
+    { target: 'armature::node', request_id: boom.headers.get('x-request-id'), method: 'GET', path: '/boom', status: 500 })
+  assert.match(errors[0].message, /^handler failed: Error: kaboom from the handler\n {4}at /)
   assert.deepEqual(
     { method: access[0].method, route: access[0].route, status: access[0].status, request_id: access[0].request_id, outcome: access[0].outcome },
     { method: 'GET', route: '/users/{id}', status: 200, request_id: rid, outcome: 'ok' })
   assert.match(access[0].peer, /^127\.0\.0\.1:\d+$/)
   assert.equal(access[1].status, 500)
-  assert.match(out.stderr, /ERROR armature::node: handler failed: Error: kaboom from the handler/)
 })
 
 test('Logger.default() writes one access line per request (route template, status, id); handler errors are logged', async () => {
