@@ -31,8 +31,9 @@ export declare class NativeApp {
    * - `respond(id, status, contentType, body, headers?)` answers a request
    *   (`contentType`: 0 none, 1 text, 2 JSON, 3 octets, or a string; `headers` alternate
    *   names and values); an invalid status or header is answered `500` and logged.
-   * - `fail(id, message, status?)` answers `status` (a 5xx code; default `500`) with a
-   *   generic message and logs `message` with the request's method and path. It and
+   * - `fail(id, message, status?, headers?)` answers `status` (a 5xx code; default `500`)
+   *   with a generic message and the error's valid `headers` (alternating names and
+   *   values), and logs `message` with the request's method, path and id. It and
    *   `respond` return `false` when the request is no longer waiting (its client went away).
    * - The request's fields, read while it waits (they throw once it is answered):
    *   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
@@ -41,7 +42,7 @@ export declare class NativeApp {
    *   address), `route` (the matched template), and `body`: a Buffer
    *   over the bytes Rust received, which can be taken once.
    */
-  calls(): { take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number): boolean; watch(id: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; ip(id: number): string | null; route(id: number): string | null; body(id: number): Buffer }
+  calls(): { take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number, headers?: string[] | null): boolean; watch(id: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; ip(id: number): string | null; route(id: number): string | null; body(id: number): Buffer }
   /**
    * Runs one request through the whole stack without a socket, as if sent from
    * `remote_address` (an IP address, default `127.0.0.1`: what the rate limit and the
@@ -118,9 +119,12 @@ export declare class NativeServer {
 export interface CorsOptions {
   /** Allowed origins, like `https://app.example`; `["*"]` for any. */
   origins?: Array<string>
-  /** Allowed methods (default: any). */
+  /**
+   * Allowed methods (default: any; with `credentials`, @fastify/cors' default list
+   * `GET, HEAD, PUT, PATCH, POST, DELETE`).
+   */
   methods?: Array<string>
-  /** Allowed request headers (default: any). */
+  /** Allowed request headers (default: any; required with `credentials`). */
   headers?: Array<string>
   /** Response headers exposed to the page. */
   exposeHeaders?: Array<string>

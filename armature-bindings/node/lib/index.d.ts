@@ -3,8 +3,11 @@
 import type { CorsOptions } from '../index'
 
 export type Body = string | Buffer | ArrayBufferView | ArrayBuffer
-/** What a handler may return: an HttpResponse, text, bytes, any other JSON value, or nothing (`204`). */
-export type HandlerResult = HttpResponse | string | ArrayBufferView | ArrayBuffer | number | boolean | object | null | undefined
+/**
+ * What a handler may return: an HttpResponse, text, bytes, a web `Response` (its status,
+ * headers and body) or `Blob` (its bytes and type), any other JSON value, or nothing (`204`).
+ */
+export type HandlerResult = HttpResponse | Response | Blob | string | ArrayBufferView | ArrayBuffer | number | boolean | object | null | undefined
 export type Handler = (req: Request) => HandlerResult | Promise<HandlerResult>
 export type Middleware = (req: Request, next: () => Promise<HttpResponse>) => HandlerResult | Promise<HandlerResult>
 export type Route = Handler | HttpResponse
@@ -42,10 +45,15 @@ export interface RouteDeclaration extends RouteOptions {
   handler: Route
 }
 
-/** Throw one to answer with its status: 4xx with `{"error": message}`, 5xx logged with a generic message. */
+/**
+ * Throw one to answer with its status: 4xx with `{"error": message}`, 5xx logged with a
+ * generic message. An error with a status also sends its `headers` (as http-errors makes them).
+ */
 export declare class HttpError extends Error {
   constructor(statusCode: number, message?: string)
   readonly statusCode: number
+  /** Headers for the answer, like `{ 'www-authenticate': 'Bearer' }`. */
+  headers?: Record<string, HeaderValue>
   /** `'ERR_VALIDATION'` when a route's schema refused the request. */
   code?: string
   /** Ajv's errors, when a route's schema refused the request. */
@@ -54,8 +62,12 @@ export declare class HttpError extends Error {
   validationContext?: string
 }
 
+/** A header value; an array adds one header per value (`set-cookie` above all). */
+export type HeaderValue = string | number | Array<string | number>
+export type HeaderInit = Record<string, HeaderValue> | Array<[string, HeaderValue]>
+
 export declare class HttpResponse {
-  constructor(body?: Body | null, init?: { status?: number, contentType?: string, headers?: Record<string, string> | Array<[string, string]> })
+  constructor(body?: Body | null, init?: { status?: number, contentType?: string, headers?: HeaderInit })
   statusCode: number
   contentType: string | null
   static ok(body?: string): HttpResponse
@@ -64,8 +76,9 @@ export declare class HttpResponse {
   static buffer(body: ArrayBufferView | ArrayBuffer, status?: number): HttpResponse
   static status(status: number): HttpResponse
   status(status: number): this
-  header(name: string, value: string | number): this
-  headers(headers: Record<string, string> | Array<[string, string]>): this
+  /** Adds a header; an array adds one per value, as Fastify's `reply.header`. */
+  header(name: string, value: HeaderValue): this
+  headers(headers: HeaderInit): this
   text(text: string): this
   json(value: unknown): this
   send(body: Body): this
@@ -132,6 +145,11 @@ export declare class Logger {
   static json(): Logger
 }
 
+/**
+ * A CORS policy. `methods` and `headers` default to any (`*`); with `credentials: true`,
+ * where browsers read `*` literally, `methods` defaults to @fastify/cors' list (`GET, HEAD,
+ * PUT, PATCH, POST, DELETE`) and `headers` must be listed (`headers: ['content-type']`).
+ */
 export declare class Cors {
   static permissive(): Cors
   static new(options: { origins: string | string[], methods?: string[], headers?: string[], exposeHeaders?: string[], credentials?: boolean, maxAge?: number }): Cors
@@ -203,7 +221,17 @@ export interface InjectOptions {
   /** The client address the Rust layers see (default `127.0.0.1`). */
   remoteAddress?: string
 }
-export interface InjectResponse { statusCode: number, headers: Record<string, string>, body: string, rawBody: Buffer, json<T = any>(): T }
+/**
+ * Repeated headers are joined with `, `, except `set-cookie`, an array when repeated (as
+ * light-my-request gives them).
+ */
+export interface InjectResponse {
+  statusCode: number
+  headers: Record<string, string | string[]>
+  body: string
+  rawBody: Buffer
+  json<T = any>(): T
+}
 
 export interface AppOptions {
   /** The largest request body accepted, in bytes (default 1 MiB); larger ones get 413. */

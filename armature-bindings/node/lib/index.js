@@ -36,10 +36,15 @@ class HttpResponse {
   status (status) { this.statusCode = status; return this }
   /**
    * Adds one header (chainable); repeated names are all sent, except `Content-Type`, which
-   * replaces the response's content type.
+   * replaces the response's content type. An array adds one header per value, as Fastify's
+   * `reply.header` does: `Set-Cookie` must never be joined into one line.
    */
   header (name, value) {
     if (value === undefined || value === null) throw new TypeError(`header ${String(name)}: no value (${value})`)
+    if (Array.isArray(value)) {
+      for (const one of value) this.header(name, one)
+      return this
+    }
     name = String(name)
     if (name.length === 12 && name.toLowerCase() === 'content-type') {
       this.contentType = String(value)
@@ -83,6 +88,45 @@ function jsonText (value) {
   return text
 }
 
+// Web `Response` and `Blob` (globals since Node 18), which handlers may return as in Fastify 5.
+const WebResponse = globalThis.Response
+const WebBlob = globalThis.Blob
+
+/** Whether `value` is a web `Response` or `Blob`: asked of objects only, off the plain-value path. */
+function isWeb (value) {
+  return (WebResponse !== undefined && value instanceof WebResponse) || (WebBlob !== undefined && value instanceof WebBlob)
+}
+
+// Headers of a web Response not sent on: the server frames the body itself (a copied
+// `Content-Length` of a decoded body would be wrong), and the connection ones are hop-by-hop.
+const NOT_FORWARDED = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive'])
+// The content codings `fetch` decodes: a fetched body no longer has them.
+const FETCH_DECODES = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'zstd'])
+
+/**
+ * A web `Response` (its status, headers and body; `Set-Cookie` values stay separate headers)
+ * or a `Blob` (its bytes and type) as an HttpResponse, once the body is read.
+ */
+async function fromWeb (value) {
+  if (!(value instanceof WebResponse)) {
+    return new HttpResponse(Buffer.from(await value.arrayBuffer()), { contentType: value.type || OCTETS })
+  }
+  const headers = value.headers
+  const res = new HttpResponse(value.body === null ? null : Buffer.from(await value.arrayBuffer()), { status: value.status })
+  // Node before 18.14 (no getSetCookie) iterates each Set-Cookie separately already.
+  const cookies = typeof headers.getSetCookie === 'function' ? headers.getSetCookie() : null
+  // A response `fetch` made (type 'basic' or 'cors', never 'default') has a decoded body.
+  const encoding = headers.get('content-encoding')
+  const decoded = value.type !== 'default' && encoding !== null &&
+    encoding.split(',').every((coding) => FETCH_DECODES.has(coding.trim().toLowerCase()))
+  for (const [name, one] of headers) {
+    if (NOT_FORWARDED.has(name) || (cookies !== null && name === 'set-cookie') || (decoded && name === 'content-encoding')) continue
+    res.header(name, one)
+  }
+  if (cookies !== null) res.header('set-cookie', cookies)
+  return res
+}
+
 /** What a handler returned, as an HttpResponse. */
 function toResponse (value) {
   if (value instanceof HttpResponse) return value
@@ -97,7 +141,10 @@ function toResponse (value) {
  * returned one of its own, which may be a constant shared by every request.
  */
 function ownResponse (value) {
-  if (!(value instanceof HttpResponse)) return toResponse(value)
+  if (!(value instanceof HttpResponse)) {
+    // A promise of one for a web Response or Blob (`next()` resolves to the HttpResponse).
+    return value !== null && typeof value === 'object' && isWeb(value) ? fromWeb(value) : toResponse(value)
+  }
   const copy = new HttpResponse(value.payload, { status: value.statusCode, contentType: value.contentType })
   if (value.headerList !== null) copy.headerList = value.headerList.slice()
   return copy
@@ -278,6 +325,27 @@ function errorStatus (err) {
   }
 }
 
+/**
+ * The headers an error asks for its answer (`err.headers`, as http-errors and Fastify make them,
+ * e.g. `{ 'www-authenticate': 'Bearer' }`) as name, value pairs, or undefined; never throws.
+ * Content-Type and Content-Length are the answer's own (JSON).
+ */
+function errorHeaders (err) {
+  try {
+    const headers = err.headers
+    if (headers === null || typeof headers !== 'object') return undefined
+    const list = new HttpResponse().headers(headers).headerList
+    if (list === null) return undefined
+    const kept = []
+    for (let i = 0; i < list.length; i += 2) {
+      if (list[i].toLowerCase() !== 'content-length') kept.push(list[i], list[i + 1])
+    }
+    return kept.length === 0 ? undefined : kept
+  } catch {
+    return undefined
+  }
+}
+
 /** The message a client error shows; never throws. */
 function clientErrorMessage (err, status) {
   try {
@@ -310,13 +378,16 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
   }
   const ids = new Uint32Array(1024)
   // A client error (4xx) is the client's to read; anything else is logged and answered with
-  // a generic body: the error's own 5xx status, or 500.
+  // a generic body: the error's own 5xx status, or 500. An error with its own status sends
+  // its `headers` too (a 401's `WWW-Authenticate`, a 503's `Retry-After`), as in Fastify.
   const fail = (id, err) => {
     const status = errorStatus(err)
-    if (status >= 400 && status < 500) respond(id, status, 2, JSON.stringify({ error: clientErrorMessage(err, status) }))
+    const headers = status === 0 ? undefined : errorHeaders(err)
+    if (status >= 400 && status < 500) respond(id, status, 2, JSON.stringify({ error: clientErrorMessage(err, status) }), headers)
     else {
       forget(id)
-      failNative(id, errorMessage(err), status || 500)
+      if (headers === undefined) failNative(id, errorMessage(err), status || 500)
+      else failNative(id, errorMessage(err), status, headers)
     }
   }
   // A handler's answer that cannot be sent (a circular object, a BigInt, a bad status) is
@@ -326,6 +397,11 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
     try {
       if (typeof value === 'string') {
         respond(id, 200, 1, value)
+        return
+      }
+      if (value !== null && typeof value === 'object' && !(value instanceof HttpResponse) && isWeb(value)) {
+        // Its body is read first; a failure to read it is the handler's error.
+        fromWeb(value).then((res) => send(id, res, req), (err) => req === undefined ? fail(id, err) : caught(id, err, req))
         return
       }
       const res = toResponse(value)
@@ -464,7 +540,7 @@ function serialized (value, serializerFor) {
     copy.payload = serialize(value.jsonValue)
     return copy
   }
-  if (value === undefined || value === null || typeof value === 'string' || isBytes(value)) return value
+  if (value === undefined || value === null || typeof value === 'string' || isBytes(value) || isWeb(value)) return value
   const serialize = serializerFor(200)
   return serialize === undefined ? value : new HttpResponse(serialize(value), { contentType: JSON_TYPE })
 }
@@ -475,8 +551,12 @@ function serialized (value, serializerFor) {
  */
 function addRoute ({ _routes: routes, _handlers: handlers }, path, methods) {
   if (typeof path !== 'string') throw new TypeError('a route path must be a string like "/users/:id"')
-  // Fastify's wildcard; here it would be a literal segment "*" that nothing requests.
-  if (/(^|\/)\*(\/|$)/.test(path)) throw new Error(`invalid route: ${path}: a catch-all is written {*name}, like /files/{*path}`)
+  // Fastify's `*` and Express 5's `*name`; here either would be literal text that nothing
+  // requests. `{*name}` is the only catch-all.
+  if (path.replace(/\{\*[^}]*\}/g, '').includes('*')) {
+    const name = /\*([A-Za-z0-9_-]+)/.exec(path)?.[1] ?? 'path'
+    throw new Error(`invalid route: ${path}: a catch-all is written {*name}, like /files/{*${name}}`)
+  }
   if (!(methods instanceof MethodRouter)) throw new TypeError('route(path, methods): methods come from get(handler), post(handler), ...')
   for (const [method, entry] of methods.entries) {
     const handler = entry instanceof Validated ? entry.at(`${method} ${path}`) : entry
@@ -875,10 +955,15 @@ class App {
       }
     }
     const res = await this._compile().inject(String(method).toUpperCase(), url, flat, payload, remoteAddress)
+    // As light-my-request: repeated headers joined with ", ", except `set-cookie`, whose
+    // values are an array (a cookie's `Expires` holds a comma, so joined they cannot be split).
     const headerObject = {}
     for (let i = 0; i < res.headers.length; i += 2) {
       const name = res.headers[i]
-      headerObject[name] = name in headerObject ? `${headerObject[name]}, ${res.headers[i + 1]}` : res.headers[i + 1]
+      const value = res.headers[i + 1]
+      if (!Object.hasOwn(headerObject, name)) headerObject[name] = value
+      else if (name === 'set-cookie') headerObject[name] = [].concat(headerObject[name], value)
+      else headerObject[name] = `${headerObject[name]}, ${value}`
     }
     const text = res.body.toString('utf8')
     return { statusCode: res.status, headers: headerObject, body: text, rawBody: res.body, json: () => JSON.parse(text) }

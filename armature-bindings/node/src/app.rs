@@ -27,7 +27,7 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 use crate::calls;
 use crate::cors::{self, CorsOptions};
 use crate::dispatch::Dispatcher;
-use crate::log::{self, TARGET};
+use crate::log::{self, Json, TARGET};
 use crate::rate_limit::NativeRateLimit;
 use crate::response::error;
 use crate::routes::{endpoint, NativeRoutes};
@@ -148,6 +148,8 @@ pub struct NativeApp {
     dispatcher: Arc<Dispatcher>,
     stack: Stack,
     body_limit: usize,
+    /// `Logger.json()`: the app's errors are JSON lines too.
+    json_log: bool,
 }
 
 #[napi]
@@ -181,7 +183,8 @@ impl NativeApp {
         };
         let cors = cors.as_ref().map(cors::layer).transpose()?;
         let rate_limits = rate_limits.iter().map(|limit| limit.layer()).collect();
-        let dispatcher = Arc::new(Dispatcher::new(dispatch)?);
+        let json_log = matches!(logger, Some(Format::Json));
+        let dispatcher = Arc::new(Dispatcher::new(dispatch, json_log)?);
         let router = routes.router(
             &|method: Option<&Method>, handler: u32| {
                 let dispatcher = Arc::clone(&dispatcher);
@@ -199,6 +202,7 @@ impl NativeApp {
             dispatcher,
             stack: stack(router, logger, cors, rate_limits),
             body_limit: body_limit.map_or(BODY_LIMIT, |limit| limit as usize),
+            json_log,
         })
     }
 
@@ -213,8 +217,9 @@ impl NativeApp {
     /// - `respond(id, status, contentType, body, headers?)` answers a request
     ///   (`contentType`: 0 none, 1 text, 2 JSON, 3 octets, or a string; `headers` alternate
     ///   names and values); an invalid status or header is answered `500` and logged.
-    /// - `fail(id, message, status?)` answers `status` (a 5xx code; default `500`) with a
-    ///   generic message and logs `message` with the request's method and path. It and
+    /// - `fail(id, message, status?, headers?)` answers `status` (a 5xx code; default `500`)
+    ///   with a generic message and the error's valid `headers` (alternating names and
+    ///   values), and logs `message` with the request's method, path and id. It and
     ///   `respond` return `false` when the request is no longer waiting (its client went away).
     /// - The request's fields, read while it waits (they throw once it is answered):
     ///   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
@@ -223,7 +228,7 @@ impl NativeApp {
     ///   address), `route` (the matched template), and `body`: a Buffer
     ///   over the bytes Rust received, which can be taken once.
     #[napi(
-        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number): boolean; watch(id: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; ip(id: number): string | null; route(id: number): string | null; body(id: number): Buffer }"
+        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number, headers?: string[] | null): boolean; watch(id: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; ip(id: number): string | null; route(id: number): string | null; body(id: number): Buffer }"
     )]
     pub fn calls<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
         calls::object(env, &self.dispatcher)
@@ -325,9 +330,15 @@ impl NativeApp {
                 let _ = stopped.await;
             });
         let service = Collect(self.stack.clone(), self.body_limit);
+        let json_log = self.json_log;
         napi::bindgen_prelude::spawn(async move {
             if let Err(err) = server.serve(service).await {
-                tracing::error!(target: TARGET, error = %err, "server failed");
+                if json_log {
+                    let error = err.to_string();
+                    log::json_error("server failed", &[("error", Json::Text(&error))]);
+                } else {
+                    tracing::error!(target: TARGET, error = %err, "server failed");
+                }
             }
             let _ = done_tx.send(true);
         });

@@ -63,7 +63,8 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
     )?;
 
     let app = Weak::clone(dispatcher);
-    // fail(id, message, status?): boolean; `status` (500 to 599, default 500) is checked by JS.
+    // fail(id, message, status?, headers?): boolean; `status` (500 to 599, default 500) is
+    // checked by JS; `headers` (the error's own, alternating names and values) go on the answer.
     calls.set(
         "fail",
         env.create_function_from_closure::<(), bool, _>(
@@ -76,7 +77,17 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
                 } else {
                     None
                 };
-                Ok(alive(&app)?.complete(id, Reply::Failed { message, status }))
+                let headers = if ctx.length() > 3 {
+                    ctx.get::<Option<Vec<String>>>(3)?
+                } else {
+                    None
+                };
+                let reply = Reply::Failed {
+                    message,
+                    status,
+                    headers,
+                };
+                Ok(alive(&app)?.complete(id, reply))
             },
         )?,
     )?;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use armature_layers::cors::{Cors, CorsLayer};
+use armature_layers::cors::{Cors, CorsError, CorsLayer};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 
@@ -12,9 +12,10 @@ use napi_derive::napi;
 pub struct CorsOptions {
     /// Allowed origins, like `https://app.example`; `["*"]` for any.
     pub origins: Option<Vec<String>>,
-    /// Allowed methods (default: any).
+    /// Allowed methods (default: any; with `credentials`, @fastify/cors' default list
+    /// `GET, HEAD, PUT, PATCH, POST, DELETE`).
     pub methods: Option<Vec<String>>,
-    /// Allowed request headers (default: any).
+    /// Allowed request headers (default: any; required with `credentials`).
     pub headers: Option<Vec<String>>,
     /// Response headers exposed to the page.
     pub expose_headers: Option<Vec<String>>,
@@ -26,9 +27,26 @@ pub struct CorsOptions {
     pub permissive: Option<bool>,
 }
 
+/// The methods a policy with credentials allows when `methods` is not given: @fastify/cors'
+/// default. Browsers read `Access-Control-Allow-Methods: *` literally on credentialed
+/// requests, so "any" (the default without credentials) cannot be said there.
+const CREDENTIALED_METHODS: [&str; 6] = ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"];
+
 pub(crate) fn layer(options: &CorsOptions) -> Result<CorsLayer> {
     if options.permissive == Some(true) {
         return Ok(Cors::permissive());
+    }
+    let credentials = options.credentials == Some(true);
+    // No default can stand in for "any header" with credentials: `*` is read literally, and
+    // echoing what the preflight asks for (@fastify/cors' default) is refused by
+    // armature-layers, as it would let an allowed page send any header with the user's
+    // cookies.
+    if credentials && options.headers.is_none() {
+        return Err(invalid(
+            "with `credentials: true`, list the request headers pages may send, like \
+             `headers: ['content-type', 'authorization']` (browsers read `*` literally on \
+             credentialed requests)",
+        ));
     }
     let mut builder = Cors::builder();
     match options.origins.as_deref() {
@@ -43,6 +61,7 @@ pub(crate) fn layer(options: &CorsOptions) -> Result<CorsLayer> {
     }
     builder = match &options.methods {
         Some(methods) => builder.allow_methods(methods),
+        None if credentials => builder.allow_methods(CREDENTIALED_METHODS),
         None => builder.allow_any_method(),
     };
     builder = match &options.headers {
@@ -58,9 +77,38 @@ pub(crate) fn layer(options: &CorsOptions) -> Result<CorsLayer> {
     if let Some(secs) = options.max_age {
         builder = builder.max_age(Duration::from_secs(secs.into()));
     }
-    builder
-        .build()
-        .map_err(|err| Error::new(Status::InvalidArg, format!("Cors.new: {err}")))
+    builder.build().map_err(|err| invalid(&js_message(&err)))
+}
+
+fn invalid(message: &str) -> Error {
+    Error::new(Status::InvalidArg, format!("Cors.new: {message}"))
+}
+
+/// The configuration error in the JS options' names (armature-layers' own messages name its
+/// Rust builder methods).
+fn js_message(err: &CorsError) -> String {
+    match err {
+        CorsError::AnyOriginWithCredentials => "`origins: ['*']` cannot be combined with \
+            `credentials: true`: browsers reject `Access-Control-Allow-Origin: *` on credentialed \
+            requests; list the origins, like `origins: ['https://app.example']`"
+            .into(),
+        CorsError::AnyMethodWithCredentials => "with `credentials: true`, list the methods, like \
+            `methods: ['GET', 'POST']` (browsers read `*` literally on credentialed requests)"
+            .into(),
+        CorsError::AnyHeaderWithCredentials | CorsError::MirrorHeadersWithCredentials => {
+            "with `credentials: true`, list the request headers, like \
+             `headers: ['content-type']` (browsers read `*` literally on credentialed requests)"
+                .into()
+        }
+        CorsError::WildcardInList { list, .. } => match *list {
+            "allow_origins" => "`*` in `origins`: give `origins: ['*']` alone to allow any origin",
+            "allow_methods" => "`*` in `methods`: leave `methods` out to allow any method",
+            "allow_headers" => "`*` in `headers`: leave `headers` out to allow any header",
+            _ => "`*` in `exposeHeaders`: list the header names pages may read",
+        }
+        .into(),
+        other => other.to_string(),
+    }
 }
 
 /// Checks CORS options the way the app will use them; throws the configuration error.

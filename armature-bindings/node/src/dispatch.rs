@@ -19,7 +19,7 @@ use napi::{Result, Status};
 use rustc_hash::FxHashMap;
 use tokio::sync::oneshot;
 
-use crate::log::TARGET;
+use crate::log::{self, Json, TARGET};
 use crate::response::{error, Reply};
 
 /// What goes back to the connection's task: the answer, and the request itself, so that its
@@ -61,12 +61,17 @@ type Wake = ThreadsafeFunction<(), Unknown<'static>, (), Status, false, true>;
 pub(crate) struct Dispatcher {
     state: Mutex<State>,
     wake: Wake,
+    /// The app logs as JSON lines (`Logger.json()`): its errors are JSON lines too.
+    json_log: bool,
 }
 
 impl Dispatcher {
     /// `dispatch()` is the JS side: it calls `take` until the batch is empty and runs the
-    /// handlers.
-    pub(crate) fn new(dispatch: Function<'_, (), Unknown<'static>>) -> Result<Self> {
+    /// handlers. With `json_log`, errors are logged as JSON lines.
+    pub(crate) fn new(
+        dispatch: Function<'_, (), Unknown<'static>>,
+        json_log: bool,
+    ) -> Result<Self> {
         let wake = dispatch
             .build_threadsafe_function::<()>()
             .weak::<true>()
@@ -75,6 +80,7 @@ impl Dispatcher {
         Ok(Dispatcher {
             state: Mutex::new(State::default()),
             wake,
+            json_log,
         })
     }
 
@@ -111,6 +117,7 @@ impl Dispatcher {
         if flush {
             self.flush_soon();
         }
+        let json_log = self.json_log;
         let mut waiting = Waiting {
             dispatcher: Arc::clone(self),
             id: Some(id),
@@ -121,7 +128,7 @@ impl Dispatcher {
             waiting.answered();
             match answer {
                 Ok((reply, req)) => {
-                    let res = reply.into_response(&req);
+                    let res = reply.into_response(&req, json_log);
                     drop(req);
                     res
                 }
@@ -190,12 +197,21 @@ impl Dispatcher {
             }
             state.scheduled = true;
         }
+        let json_log = self.json_log;
         let status = self.wake.call_with_return_value(
             (),
             ThreadsafeFunctionCallMode::NonBlocking,
-            |result, _env| {
+            move |result, _env| {
                 if let Err(err) = result {
-                    tracing::error!(target: TARGET, error = %err, "the JS dispatcher threw");
+                    if json_log {
+                        let error = err.to_string();
+                        log::json_error(
+                            "the JS dispatcher threw",
+                            &[("error", Json::Text(&error))],
+                        );
+                    } else {
+                        tracing::error!(target: TARGET, error = %err, "the JS dispatcher threw");
+                    }
                 }
                 Ok(())
             },

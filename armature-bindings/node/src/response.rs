@@ -1,12 +1,13 @@
 //! Responses built from what a JS handler returned, and the binding's own error answers.
 
+use armature_layers::request_id::RequestId;
 use armature_router::{Body, Response};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Request, StatusCode};
 use napi::bindgen_prelude::{Buffer, Either};
 
-use crate::log::TARGET;
+use crate::log::{self, Json, TARGET};
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
@@ -115,17 +116,20 @@ pub(crate) enum Reply {
         body: Bytes,
     },
     /// The handler threw or rejected with `message`; answered `status` if it is a 5xx code
-    /// (an error's own `statusCode`), else `500`.
+    /// (an error's own `statusCode`), else `500`, with the error's own `headers` (alternating
+    /// names and values; invalid ones, `Content-Type` and `Content-Length` are left out).
     Failed {
         message: String,
         status: Option<u32>,
+        headers: Option<Vec<String>>,
     },
 }
 
 impl Reply {
-    /// The response to `req`; failures are logged with its method and path.
-    pub(crate) fn into_response<B>(self, req: &Request<B>) -> Response {
-        let (failure, status) = match self {
+    /// The response to `req`; failures are logged with its method, path and request id, as
+    /// a JSON line with `json` (the app's `Logger.json()`).
+    pub(crate) fn into_response<B>(self, req: &Request<B>, json: bool) -> Response {
+        let (failure, status, headers) = match self {
             Reply::Handler {
                 status,
                 content,
@@ -133,23 +137,53 @@ impl Reply {
                 body,
             } => match build(status, &content, headers.as_deref(), body) {
                 Ok(res) => return res,
-                Err(err) => (format!("invalid response from handler: {err}"), None),
+                Err(err) => (format!("invalid response from handler: {err}"), None, None),
             },
-            Reply::Failed { message, status } => (format!("handler failed: {message}"), status),
+            Reply::Failed {
+                message,
+                status,
+                headers,
+            } => (format!("handler failed: {message}"), status, headers),
         };
         let status = status
             .and_then(|code| u16::try_from(code).ok())
             .and_then(|code| StatusCode::from_u16(code).ok())
             .filter(StatusCode::is_server_error)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        tracing::error!(
-            target: TARGET,
-            method = %req.method(),
-            path = req.uri().path(),
-            status = status.as_u16(),
-            "{failure}"
-        );
-        error(status, status.canonical_reason().unwrap_or("Server Error"))
+        let request_id = req.extensions().get::<RequestId>().map(RequestId::as_str);
+        if json {
+            log::json_error(
+                &failure,
+                &[
+                    ("request_id", request_id.map_or(Json::Null, Json::Text)),
+                    ("method", Json::Text(req.method().as_str())),
+                    ("path", Json::Text(req.uri().path())),
+                    ("status", Json::Number(status.as_u16().into())),
+                ],
+            );
+        } else {
+            tracing::error!(
+                target: TARGET,
+                method = %req.method(),
+                path = req.uri().path(),
+                status = status.as_u16(),
+                request_id,
+                "{failure}"
+            );
+        }
+        let mut res = error(status, status.canonical_reason().unwrap_or("Server Error"));
+        for pair in headers.as_deref().unwrap_or_default().chunks_exact(2) {
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(pair[0].as_bytes()),
+                HeaderValue::from_str(&pair[1]),
+            ) else {
+                continue;
+            };
+            if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+                res.headers_mut().append(name, value);
+            }
+        }
+        res
     }
 }
 

@@ -294,12 +294,13 @@ fn builder(
 ) -> RouterBuilder<Bytes> {
     // Eager: no user layer wraps this router (the preset's observe the route), and a
     // constant route's answer then drops its request before hyper reads the socket again.
-    defs.iter().fold(Router::builder().eager_handlers(true), |b, def| match def {
-        Def::Route {
-            method,
-            path,
-            target,
-        } => b.route(path, make(method.as_ref(), target)),
-        Def::Nest { prefix, defs } => b.nest(prefix, builder(defs, make)),
-    })
+    defs.iter()
+        .fold(Router::builder().eager_handlers(true), |b, def| match def {
+            Def::Route {
+                method,
+                path,
+                target,
+            } => b.route(path, make(method.as_ref(), target)),
+            Def::Nest { prefix, defs } => b.nest(prefix, builder(defs, make)),
+        })
 }

@@ -2,6 +2,7 @@
 // inject, errors and registration checks.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { gzipSync } from 'node:zlib'
 import { App, Router, HttpResponse, Cors, Logger, get, post, put, scope } from '../lib/index.mjs'
 
 let server
@@ -447,4 +448,100 @@ test('req.cookies: pairs by name, decoded, first wins; HTTP/2 cookie fields are 
   } finally {
     await s.close()
   }
+})
+
+test('a web Response or Blob is sent as it says: status, headers, separate cookies, body, content type', async () => {
+  // An upstream sending gzip: `fetch` decodes the body, so its Content-Encoding and
+  // Content-Length must not be sent on with the decoded bytes.
+  const upstream = await App.new()
+    .get('/up', () => new HttpResponse(gzipSync('from upstream'), { contentType: 'text/plain', headers: { 'content-encoding': 'gzip', 'x-up': '1' } }))
+    .listen(0)
+  const app = App.new()
+    .get('/created', () => new Response('hello', {
+      status: 201,
+      headers: [['content-type', 'text/html'], ['set-cookie', 'a=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT'], ['set-cookie', 'b=2'], ['x-one', '1']]
+    }))
+    .get('/json', async () => Response.json({ ok: true }, { status: 202 }))
+    .get('/empty', () => new Response(null, { status: 204, headers: { 'x-empty': 'yes' } }))
+    .get('/blob', () => new Blob(['<svg/>'], { type: 'image/svg+xml' }))
+    .get('/bytes', () => new Blob([new Uint8Array([1, 2, 3])]))
+    .get('/proxy', () => fetch(`${upstream.url}/up`))
+    .get('/used', async () => { const res = new Response('x'); await res.text(); return res })
+    .get('/schema', { schema: { response: { 200: { type: 'object', properties: { a: { type: 'string' } } } } } }, () => new Response('raw'))
+    .setNotFoundHandler(() => new Response('not here', { status: 404 }))
+  const s = await app.listen(0)
+  try {
+    const created = await fetch(`${s.url}/created`)
+    assert.equal(created.status, 201)
+    assert.equal(created.headers.get('content-type'), 'text/html')
+    assert.equal(created.headers.get('x-one'), '1')
+    assert.deepEqual(created.headers.getSetCookie(), ['a=1; Expires=Wed, 21 Oct 2037 07:28:00 GMT', 'b=2'])
+    assert.equal(await created.text(), 'hello')
+    const json = await fetch(`${s.url}/json`)
+    assert.equal(json.status, 202)
+    assert.equal(json.headers.get('content-type'), 'application/json')
+    assert.deepEqual(await json.json(), { ok: true })
+    const empty = await fetch(`${s.url}/empty`)
+    assert.equal(empty.status, 204)
+    assert.equal(empty.headers.get('x-empty'), 'yes')
+    const blob = await fetch(`${s.url}/blob`)
+    assert.equal(blob.headers.get('content-type'), 'image/svg+xml')
+    assert.equal(await blob.text(), '<svg/>')
+    const bytes = await fetch(`${s.url}/bytes`)
+    assert.equal(bytes.headers.get('content-type'), 'application/octet-stream')
+    assert.deepEqual([...new Uint8Array(await bytes.arrayBuffer())], [1, 2, 3])
+    const proxied = await fetch(`${s.url}/proxy`, { headers: { 'accept-encoding': 'identity' } })
+    assert.equal(proxied.status, 200)
+    assert.equal(proxied.headers.get('content-encoding'), null)
+    assert.equal(proxied.headers.get('x-up'), '1')
+    assert.equal(proxied.headers.get('content-type'), 'text/plain')
+    assert.equal(await proxied.text(), 'from upstream')
+    // A body that cannot be read is the handler's error.
+    assert.equal((await fetch(`${s.url}/used`)).status, 500)
+    assert.equal(await (await fetch(`${s.url}/schema`)).text(), 'raw')
+    const missing = await fetch(`${s.url}/nope`)
+    assert.equal(missing.status, 404)
+    assert.equal(await missing.text(), 'not here')
+  } finally {
+    await s.close()
+    await upstream.close()
+  }
+  // Middleware gets it as an HttpResponse it can change; an error handler may answer with one.
+  const wrapped = App.new()
+    .wrap(async (req, next) => {
+      const res = await next()
+      assert.ok(res instanceof HttpResponse)
+      return res.header('x-mw', 'yes')
+    })
+    .get('/', () => new Response('hi', { status: 203, headers: { 'content-type': 'text/plain' } }))
+    .get('/fails', () => { throw new Error('x') })
+    .setErrorHandler(() => new Response('handled', { status: 418 }))
+  const res = await wrapped.inject('/')
+  assert.deepEqual([res.statusCode, res.headers['content-type'], res.headers['x-mw'], res.body], [203, 'text/plain', 'yes', 'hi'])
+  const handled = await wrapped.inject('/fails')
+  assert.deepEqual([handled.statusCode, handled.body], [418, 'handled'])
+})
+
+test('header(name, array) adds one header per value; inject gives repeated set-cookie as an array', async () => {
+  const app = App.new()
+    .get('/', () => HttpResponse.text('hi').header('set-cookie', ['a=1', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT']).header('x-many', ['1', '2']))
+    .get('/one', () => HttpResponse.text('hi').headers({ 'set-cookie': ['only=1'], vary: ['origin', 'accept'] }))
+    .get('/constant', new HttpResponse('c', { headers: { 'set-cookie': ['c=1', 'd=2'] } }))
+  const s = await app.listen(0)
+  try {
+    const res = await fetch(s.url)
+    assert.deepEqual(res.headers.getSetCookie(), ['a=1', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT'])
+    assert.equal(res.headers.get('x-many'), '1, 2')
+    assert.deepEqual((await fetch(`${s.url}/constant`)).headers.getSetCookie(), ['c=1', 'd=2'])
+  } finally {
+    await s.close()
+  }
+  // As light-my-request: set-cookie values apart (an array when repeated), other headers joined.
+  const injected = await app.inject('/')
+  assert.deepEqual(injected.headers['set-cookie'], ['a=1', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT'])
+  assert.equal(injected.headers['x-many'], '1, 2')
+  const one = await app.inject('/one')
+  assert.equal(one.headers['set-cookie'], 'only=1')
+  assert.equal(one.headers.vary, 'origin, accept')
+  assert.deepEqual((await app.inject('/constant')).headers['set-cookie'], ['c=1', 'd=2'])
 })

@@ -218,6 +218,12 @@ test('configuration that would be silently ignored throws instead', async () => 
   assert.equal((await c.inject('/api/u/7')).body, 'api')
 
   assert.throws(() => App.new().get('/files/*', () => 'x'), /a catch-all is written \{\*name\}/)
+  // Express 5's named wildcard, and a `*` anywhere else, would be literal text nothing requests.
+  assert.throws(() => App.new().get('/files/*rest', () => 'x'), /invalid route: \/files\/\*rest: a catch-all is written \{\*name\}, like \/files\/\{\*rest\}/)
+  assert.throws(() => App.new().get('/files/a*b', () => 'x'), /a catch-all is written \{\*name\}/)
+  assert.throws(() => App.new().route('/*', get(() => 'x')), /a catch-all is written \{\*name\}/)
+  assert.throws(() => App.new().route({ method: 'GET', url: '/files/*rest', handler: () => 'x' }), /a catch-all is written \{\*name\}/)
+  assert.throws(() => scope('/api').route('/files/*rest', get(() => 'x')), /a catch-all is written \{\*name\}/)
   assert.equal((await App.new().get('/files/{*path}', (req) => req.param('path')).inject('/files/a/b')).body, 'a/b')
 
   assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: -1 }), /maxAge/)
@@ -341,4 +347,43 @@ test('App.new({ bodyLimit }) sets the largest body accepted; bad options throw',
   assert.throws(() => App.new({ bodyLimit: -1 }), /bodyLimit/)
   assert.throws(() => App.new({ bodylimit: 10 }), /unknown option "bodylimit"/)
   assert.ok(Router.new({ bodyLimit: 1 }) instanceof Router)
+})
+
+test('an error\'s own headers (http-errors\' err.headers) go on the default answer, 4xx and 5xx', async () => {
+  const withHeaders = (status, headers) => Object.assign(new Error(`status ${status}`), { status, headers })
+  const app = App.new()
+    .get('/401', () => { throw withHeaders(401, { 'www-authenticate': 'Bearer realm="api"', 'set-cookie': ['a=1', 'b=2'] }) })
+    .get('/503', async () => { throw withHeaders(503, { 'retry-after': '120' }) })
+    // The answer's content type and length are its own; an invalid header is left off a 5xx.
+    .get('/own', () => { throw withHeaders(429, { 'content-type': 'text/html', 'content-length': '999', 'retry-after': 1 }) })
+    .get('/bad', () => { throw withHeaders(500, { 'bad name': 'x', 'x-ok': 'y' }) })
+    // Without a status of its own, an error's `headers` may be anything (a client library's
+    // request headers): not sent.
+    .get('/plain', () => { throw Object.assign(new Error('x'), { headers: { authorization: 'Bearer secret' } }) })
+    .get('/handled', () => { throw withHeaders(401, { 'www-authenticate': 'Bearer' }) })
+    .setErrorHandler(() => undefined)
+  await serving(app, async (url) => {
+    const unauthorized = await fetch(`${url}/401`)
+    assert.equal(unauthorized.status, 401)
+    assert.equal(unauthorized.headers.get('www-authenticate'), 'Bearer realm="api"')
+    assert.deepEqual(unauthorized.headers.getSetCookie(), ['a=1', 'b=2'])
+    assert.deepEqual(await unauthorized.json(), { error: 'status 401' })
+    const unavailable = await fetch(`${url}/503`)
+    assert.equal(unavailable.status, 503)
+    assert.equal(unavailable.headers.get('retry-after'), '120')
+    assert.deepEqual(await unavailable.json(), { error: 'Service Unavailable' })
+    const own = await fetch(`${url}/own`)
+    assert.equal(own.status, 429)
+    assert.equal(own.headers.get('content-type'), 'application/json')
+    assert.equal(own.headers.get('retry-after'), '1')
+    assert.deepEqual(await own.json(), { error: 'status 429' })
+    const bad = await fetch(`${url}/bad`)
+    assert.equal(bad.status, 500)
+    assert.equal(bad.headers.get('x-ok'), 'y')
+    const plain = await fetch(`${url}/plain`)
+    assert.equal(plain.status, 500)
+    assert.equal(plain.headers.get('authorization'), null)
+    // An error handler that leaves the error to the default handling gets the headers sent too.
+    assert.equal((await fetch(`${url}/handled`)).headers.get('www-authenticate'), 'Bearer')
+  })
 })

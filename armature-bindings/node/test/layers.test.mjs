@@ -47,25 +47,67 @@ test('every response carries a fresh x-request-id the handler can read', async (
   }
 })
 
-test('Logger.json() writes one JSON object a line, nothing before it', async () => {
+test('CORS with credentials: Fastify\'s default methods, headers listed, errors in the JS options\' names', async () => {
+  // Browsers read `*` literally with credentials, and echoing any requested header is refused:
+  // the headers must be listed, and the message says so with the JS option, not a Rust method.
+  const refused = (options) => assert.throws(() => Cors.new(options), (err) => {
+    assert.doesNotMatch(err.message, /allow_|mirror_|_credentials/)
+    return true
+  })
+  assert.throws(() => Cors.new({ origins: ['https://app.example'], credentials: true }), /Cors\.new: with `credentials: true`, list the request headers .*`headers: \[/)
+  assert.throws(() => Cors.new({ origins: ['*'], credentials: true, headers: ['content-type'] }), /`origins: \['\*'\]` cannot be combined with `credentials: true`/)
+  assert.throws(() => Cors.new({ origins: ['https://app.example', '*'] }), /`\*` in `origins`/)
+  assert.throws(() => Cors.new({ origins: ['https://app.example'], methods: ['*'] }), /`\*` in `methods`: leave `methods` out/)
+  refused({ origins: ['https://app.example'], credentials: true })
+  refused({ origins: ['*'], credentials: true, headers: ['content-type'] })
+  refused({ origins: ['https://app.example'], headers: ['*'] })
+
+  // Without `methods`, a credentialed policy allows @fastify/cors' default methods.
+  const app = App.new()
+    .wrap(Cors.new({ origins: ['https://app.example'], headers: ['content-type'], credentials: true }))
+    .route('/items', get(() => HttpResponse.json([])))
+  const preflight = await app.inject({
+    method: 'OPTIONS',
+    url: '/items',
+    headers: { origin: 'https://app.example', 'access-control-request-method': 'PATCH', 'access-control-request-headers': 'content-type' }
+  })
+  assert.equal(preflight.statusCode, 204)
+  assert.equal(preflight.headers['access-control-allow-methods'], 'GET, HEAD, PUT, PATCH, POST, DELETE')
+  assert.equal(preflight.headers['access-control-allow-headers'], 'content-type')
+  assert.equal(preflight.headers['access-control-allow-credentials'], 'true')
+  assert.equal(preflight.headers['access-control-allow-origin'], 'https://app.example')
+  const res = await app.inject({ url: '/items', headers: { origin: 'https://app.example', cookie: 'sid=1' } })
+  assert.equal(res.headers['access-control-allow-credentials'], 'true')
+})
+
+test('Logger.json() writes one JSON object a line, nothing before it; handler errors too', async () => {
   const { child, out, exited, port } = startChild('logger-json')
   const p = await within(10000, port, 'child listening')
   const res = await fetch(`http://127.0.0.1:${p}/users/42`)
   const rid = res.headers.get('x-request-id')
   await res.text()
-  assert.equal((await fetch(`http://127.0.0.1:${p}/boom`)).status, 500)
+  const boom = await fetch(`http://127.0.0.1:${p}/boom`)
+  assert.equal(boom.status, 500)
   child.kill('SIGTERM')
   const { code } = await within(10000, exited, 'child exit')
   assert.equal(code, 0, out.stderr)
-  // Every access line parses whole; the handler error stays a log line of its own.
-  const access = out.stderr.split('\n').filter((line) => line.includes('"method"')).map((line) => JSON.parse(line))
+  // Every line of stderr parses whole, the handler error's (a multi-line stack) included.
+  const lines = out.stderr.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line))
+  const access = lines.filter((line) => 'route' in line)
   assert.equal(access.length, 2, out.stderr)
+  const errors = lines.filter((line) => line.level === 'ERROR')
+  assert.equal(errors.length, 1, out.stderr)
+  assert.equal(lines.length, 3, out.stderr)
+  assert.match(errors[0].time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+  assert.deepEqual(
+    { target: errors[0].target, request_id: errors[0].request_id, method: errors[0].method, path: errors[0].path, status: errors[0].status },
+    { target: 'armature::node', request_id: boom.headers.get('x-request-id'), method: 'GET', path: '/boom', status: 500 })
+  assert.match(errors[0].message, /^handler failed: Error: kaboom from the handler\n {4}at /)
   assert.deepEqual(
     { method: access[0].method, route: access[0].route, status: access[0].status, request_id: access[0].request_id, outcome: access[0].outcome },
     { method: 'GET', route: '/users/{id}', status: 200, request_id: rid, outcome: 'ok' })
   assert.match(access[0].peer, /^127\.0\.0\.1:\d+$/)
   assert.equal(access[1].status, 500)
-  assert.match(out.stderr, /ERROR armature::node: handler failed: Error: kaboom from the handler/)
 })
 
 test('Logger.default() writes one access line per request (route template, status, id); handler errors are logged', async () => {
