@@ -6,6 +6,7 @@
 
 const native = require('../index.js')
 const { HttpError } = require('./http-error.js')
+const secureJson = require('secure-json-parse')
 const { Validated, SchemaCompiler, checkShared } = require('./schema.js')
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']
@@ -162,8 +163,8 @@ class Request {
     this._body = undefined
     this._query = undefined
     this._abort = undefined
-    // The body as a route's schema validated it.
-    this._json = undefined
+    // The body as a route's schema validated it (`undefined` included: an empty body).
+    this._json = UNPARSED
     this._cookies = undefined
   }
 
@@ -226,22 +227,30 @@ class Request {
    * The body parsed as JSON. Throws an `HttpError` that answers `415` when the request says
    * its body is something else (a `Content-Type` other than `application/json`, `…+json` or
    * `text/plain`, which is what `fetch` sends with a string body), and `400` when the body is
-   * not valid JSON (an empty body included). On a route with a body schema, it is the body
-   * as validated: coerced, with defaults filled in and unlisted properties removed.
+   * not valid JSON (an empty body included), or holds a `__proto__` or `constructor.prototype`
+   * key (as Fastify refuses them by default: merged into another object with `Object.assign`
+   * or a deep merge, they would change its prototype). On a route with a body schema, it is
+   * the body as validated: coerced, with defaults filled in and unlisted properties removed
+   * (`undefined` for an empty body the schema allows).
    */
   json () {
-    if (this._json !== undefined) return this._json
+    if (this._json !== UNPARSED) return this._json
     const type = this.header('content-type')
     if (type !== undefined && !isJsonType(type)) {
       throw new HttpError(415, `expected a JSON body (Content-Type: application/json), got Content-Type: ${type}`)
     }
     try {
-      return JSON.parse(this.text())
+      return secureJson.parse(this.text(), null, SECURE_JSON)
     } catch (err) {
       throw new HttpError(400, `malformed JSON body: ${err.message}`)
     }
   }
 }
+
+// `Request._json` before a schema validated the body.
+const UNPARSED = Symbol('unparsed')
+// Fastify's defaults: a body with a `__proto__` or `constructor.prototype` key is refused.
+const SECURE_JSON = { protoAction: 'error', constructorAction: 'error' }
 
 /**
  * Sets `obj[key]` as an own data property: a key from the client such as `__proto__` is then

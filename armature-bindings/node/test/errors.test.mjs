@@ -143,6 +143,10 @@ test('req.json(): 415 for a body said to be something else, 400 for malformed JS
     await expectError(await post('', 'application/json'), 400, /^malformed JSON body/)
     await expectError(await post('{"a":1}', 'application/xml'), 415, /expected a JSON body/)
     await expectError(await post('a=1', 'application/x-www-form-urlencoded'), 415, /expected a JSON body/)
+    // Prototype keys are refused, as Fastify does by default; a plain `constructor` key is data.
+    await expectError(await post('{"__proto__":{"admin":true}}', 'application/json'), 400, /forbidden prototype property/)
+    await expectError(await post('{"a":{"constructor":{"prototype":{"admin":true}}}}', 'application/json'), 400, /forbidden prototype property/)
+    assert.deepEqual(await (await post('{"constructor":"x"}', 'application/json')).json(), { got: { constructor: 'x' } })
     // JSON's own types, and the text/plain fetch sends with a string body.
     for (const type of ['application/json; charset=utf-8', 'application/vnd.api+json', undefined]) {
       const res = await post('{"a":1}', type)

@@ -114,6 +114,14 @@ test('a body that is not JSON: 400 when malformed or missing, 415 when said to b
   assert.equal(form.status, 415)
 })
 
+test('a body schema without a type allows no body: req.json() is then undefined', async () => {
+  const app = App.new().post('/optional', { schema: { body: {} } }, (req) => ({ body: req.json() ?? 'none' }))
+  const empty = await app.inject({ method: 'POST', url: '/optional' })
+  assert.deepEqual([empty.statusCode, empty.json()], [200, { body: 'none' }])
+  const given = await app.inject({ method: 'POST', url: '/optional', body: { a: 1 } })
+  assert.deepEqual(given.json(), { body: { a: 1 } })
+})
+
 test('a headers schema matches header names in any case', async () => {
   const ok = await send('/tenant', { method: 'POST', headers: { 'x-tenant': 'acme' } })
   assert.equal(ok.status, 200)
