@@ -7,6 +7,7 @@
 const native = require('../index.js')
 const { HttpError } = require('./http-error.js')
 const secureJson = require('secure-json-parse')
+const { errno: osErrno } = require('node:os').constants
 const { Validated, SchemaCompiler, checkShared } = require('./schema.js')
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']
@@ -925,7 +926,14 @@ class App {
     if (typeof port === 'object' && port !== null) ({ port = 0, host = '127.0.0.1', ...options } = port)
     if (typeof port === 'string' && /^\d+$/.test(port)) port = Number(port)
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`listen: invalid port ${port}`)
-    const server = new Server(this._compile().listen(host, port), options.signals ?? true)
+    const compiled = this._compile()
+    let bound
+    try {
+      bound = compiled.listen(host, port)
+    } catch (err) {
+      throw withErrno(err, 'listen')
+    }
+    const server = new Server(bound, options.signals ?? true)
     this._serving++
     const done = () => { this._serving-- }
     server.closed.then(done, done)
@@ -977,6 +985,18 @@ class App {
     const text = res.body.toString('utf8')
     return { statusCode: res.status, headers: headerObject, body: text, rawBody: res.body, json: () => JSON.parse(text) }
   }
+}
+
+/**
+ * `err` with Node's `code`, `errno` and `syscall` when its message ends with Rust's
+ * `(os error N)`: `EADDRINUSE` for a taken port, as `net.Server.listen` reports it.
+ */
+function withErrno (err, syscall) {
+  const match = /\(os error (\d+)\)$/.exec(err?.message ?? '')
+  const errno = match === null ? undefined : Number(match[1])
+  const name = errno === undefined ? undefined : Object.keys(osErrno).find((key) => osErrno[key] === errno)
+  if (name !== undefined) Object.assign(err, { code: name, errno: -errno, syscall })
+  return err
 }
 
 const INJECT_OPTIONS = new Set(['method', 'url', 'path', 'query', 'headers', 'body', 'payload', 'remoteAddress'])
