@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Annotated, AsyncIterator, Dict, Iterator, List, Optional
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from armature import (
     APIRouter,
@@ -500,6 +500,19 @@ async def embedded_one(item: Item = Body(embed=True)) -> dict:
 @params.post("/score")
 async def score(value: Annotated[float, Body(ge=0, le=1)]) -> dict:
     return {"value": value}
+
+
+class Filter(BaseModel):
+    """A model class as a dependency (`Depends()`): its fields are query parameters."""
+
+    limit: int = Field(10, ge=1)
+    q: Annotated[Optional[str], Field(max_length=3)] = None
+    tags: List[str] = Field(default_factory=list)
+
+
+@params.get("/filter")
+async def filtered(f: Filter = Depends()) -> dict:
+    return f.model_dump()
 
 
 @params.post("/login")

@@ -508,6 +508,25 @@ def test_query_markers_take_aliases_defaults_and_constraints(client):
     assert client.get("/params/search", params={"page": "x"}).json()["detail"][0]["type"] == "int_parsing"
 
 
+def test_depends_on_a_model_class_checks_its_fields_as_query_parameters(client):
+    assert client.get("/params/filter").json() == {"limit": 10, "q": None, "tags": []}
+    res = client.get("/params/filter", params=[("limit", "3"), ("q", "ab"), ("tags", "x"), ("tags", "y")])
+    assert res.json() == {"limit": 3, "q": "ab", "tags": ["x", "y"]}
+    # The fields' constraints are the parameters' (FastAPI's 422, not a 500 from the model).
+    res = client.get("/params/filter", params={"limit": "0", "q": "abcd"})
+    assert res.status_code == 422
+    assert res.json() == {
+        "detail": [
+            {"type": "greater_than_equal", "loc": ["query", "limit"], "msg": "Input should be greater than or equal to 1", "input": "0", "ctx": {"ge": 1}},
+            {"type": "string_too_long", "loc": ["query", "q"], "msg": "String should have at most 3 characters", "input": "abcd", "ctx": {"max_length": 3}},
+        ]
+    }
+    operation = client.get("/openapi.json").json()["paths"]["/params/filter"]["get"]
+    by_name = {p["name"]: p for p in operation["parameters"]}
+    assert by_name["limit"]["schema"] == {"type": "integer", "minimum": 1, "title": "Limit", "default": 10}
+    assert by_name["q"]["schema"]["anyOf"][0] == {"type": "string", "maxLength": 3}
+
+
 def test_path_markers_are_constrained_and_required_query_markers_missing_are_422(client):
     assert client.get("/params/items/3", params={"size": "2.5"}).json() == {"item_id": 3, "size": 2.5}
     res = client.get("/params/items/0")

@@ -205,6 +205,8 @@ def Cookie(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] =
 _TRUE = {"1", "on", "t", "true", "y", "yes"}
 _FALSE = {"0", "off", "f", "false", "n", "no"}
 _MISSING = object()
+# A default that leaves the argument out of the call (the callee has its own).
+_OMIT = object()
 
 
 def _error(kind: str, loc: list[Any], msg: str, value: Any) -> dict[str, Any]:
@@ -283,14 +285,13 @@ def _pydantic(annotation: Any) -> Callable[[Any, list[Any]], Any]:
     return validate
 
 
-def _converter(annotation: Any, constraints: dict[str, Any], many: bool) -> Callable[[Any, list[Any]], Any]:
+def _converter(annotation: Any, checks: tuple[Any, ...], many: bool) -> Callable[[Any, list[Any]], Any]:
     """How a path, query, header or cookie value becomes the parameter's value: `str`, `int`,
     `float` and `bool` by hand (the common case, and the quickest), the rest and anything
-    constrained (`Query(ge=1)`) by Pydantic. With `many`, the value is a list of strings."""
-    if constraints:
-        from pydantic import Field
-
-        return _pydantic(typing.Annotated[annotation, Field(**constraints)])
+    constrained (`Query(ge=1)`, `Annotated[int, Field(ge=1)]`: `checks`) by Pydantic. With
+    `many`, the value is a list of strings."""
+    if checks:
+        return _pydantic(typing.Annotated[(annotation, *checks)])
     if not many:
         return _scalar(annotation)
     return _each(_scalar(_item(annotation)))
@@ -334,7 +335,7 @@ def _fresh(default: Any) -> Any:
     return default.copy() if isinstance(default, (list, dict, set, bytearray)) else default
 
 
-def _form_converter(annotation: Any, constraints: dict[str, Any], many: bool, where: str, file: bool) -> Callable[[Any, list[Any]], Any]:
+def _form_converter(annotation: Any, checks: tuple[Any, ...], many: bool, where: str, file: bool) -> Callable[[Any, list[Any]], Any]:
     """How a form field becomes the parameter's value: an `UploadFile` stays one (and only a
     file part is accepted for it), `bytes` takes a file's content or a field's text, and any
     other type takes text fields as a query parameter does."""
@@ -342,7 +343,7 @@ def _form_converter(annotation: Any, constraints: dict[str, Any], many: bool, wh
     if file and item not in (forms.UploadFile, bytes):
         raise TypeError(f"{where}: a File() parameter is an UploadFile or bytes (or a list of them), not {annotation!r}")
     if item is forms.UploadFile:
-        if constraints:
+        if checks:
             raise TypeError(f"{where}: an UploadFile takes no constraints")
 
         def upload(value: Any, loc: list[Any]) -> Any:
@@ -352,7 +353,7 @@ def _form_converter(annotation: Any, constraints: dict[str, Any], many: bool, wh
 
         return _each(upload) if many else upload
 
-    convert = _converter(annotation, constraints, many)
+    convert = _converter(annotation, checks, many)
 
     def text(value: Any, loc: list[Any]) -> Any:
         if not isinstance(value, forms.UploadFile):
@@ -400,10 +401,10 @@ class _Param:
     def required(self) -> bool:
         return self.default is _MISSING and self.factory is None
 
-    def marked(self, annotation: Any, default: Any, source: "Param", optional: bool) -> "_Param":
+    def marked(self, annotation: Any, default: Any, source: "Param", optional: bool, checks: tuple[Any, ...]) -> "_Param":
         """Takes what its marker says: the default (`None` for an `Optional` without one),
-        and the type and keywords for the OpenAPI document."""
-        self.annotation = _constrained(annotation, source.constraints)
+        and the type (with its `checks`) and keywords for the OpenAPI document."""
+        self.annotation = _constrained(annotation, checks)
         self.documentation = source.documentation
         self.factory = source.default_factory
         if default is not inspect.Parameter.empty:
@@ -433,18 +434,27 @@ class Plan:
         except Exception:  # noqa: BLE001 - hints of other callables (builtins, partials): unannotated
             hints = {}
         signature = inspect.signature(call)
+        factories = _factory_fields(unwrapped)
         for name, parameter in signature.parameters.items():
             if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 continue
             annotation = hints.get(name, parameter.annotation)
             default = parameter.default
+            if name in factories and default is not inspect.Parameter.empty:
+                # A model field's `default_factory` (a stand-in default in the signature):
+                # not sent, the argument is left out and the model calls its factory.
+                default = _OMIT
             marker = None
             source: Optional[Param] = None
+            meta: tuple[Any, ...] = ()
             if typing.get_origin(annotation) is typing.Annotated:
                 args = typing.get_args(annotation)
                 annotation = args[0]
                 marker = next((m for m in args[1:] if isinstance(m, Depends)), None)
                 source = next((m for m in args[1:] if isinstance(m, Param)), None)
+                # The rest is Pydantic's to check: `Field(ge=1)`, `annotated_types.Ge(1)`, what
+                # a Pydantic model's signature carries (`Depends()` on a model class).
+                meta = tuple(m for m in args[1:] if not isinstance(m, (Depends, Param)))
                 if source is not None and (source.default is not _MISSING or source.default_factory is not None):
                     raise TypeError(f"{_where(call)}: parameter {name!r}: set the default after '=', not in {source!r} inside Annotated")
             if isinstance(default, Depends):
@@ -456,9 +466,9 @@ class Plan:
                 if default is _MISSING:
                     default = inspect.Parameter.empty
             if source is not None:
-                self.params.append(self._sourced(name, annotation, default, source, path_names))
+                self.params.append(self._sourced(name, annotation, default, source, path_names, meta))
             else:
-                self.params.append(self._param(name, annotation, default, marker, path_names))
+                self.params.append(self._param(name, annotation, default, marker, path_names, meta))
         self.extra = [Plan(d.dependency, path_names) for d in extra if d.dependency is not None]
         bodies = [p for p in self.params if p.kind == BODY]
         self.embed = len(bodies) > 1 or any(p.embed for p in bodies)
@@ -466,7 +476,7 @@ class Plan:
             raise TypeError(f"{_where(call)}: a body is JSON or a form, not both: parameters {bodies[0].name!r} (JSON) and {next(p.name for p in self.params if p.kind == FORM)!r} (Form())")
         self.simple = not self.extra and all(p.kind in (REQUEST, PATH) for p in self.params)
 
-    def _param(self, name: str, annotation: Any, default: Any, marker: Optional[Depends], path_names: set[str]) -> _Param:
+    def _param(self, name: str, annotation: Any, default: Any, marker: Optional[Depends], path_names: set[str], meta: tuple[Any, ...]) -> _Param:
         if marker is not None:
             p = _Param(name, DEPENDENCY)
             dependency = marker.dependency if marker.dependency is not None else annotation
@@ -479,23 +489,24 @@ class Plan:
             return _Param(name, BACKGROUND)
         inner, optional = _unwrap_optional(annotation)
         if name in path_names:
-            return self._sourced(name, annotation, inspect.Parameter.empty, Param("path", _MISSING, None, None, {}), path_names)
+            return self._sourced(name, annotation, inspect.Parameter.empty, Param("path", _MISSING, None, None, {}), path_names, meta)
         if _is_body(inner):
-            return self._body(name, annotation, default, Param("body", _MISSING, None, None, {}))
-        return self._sourced(name, annotation, default, Param("query", _MISSING, None, None, {}), path_names)
+            return self._body(name, annotation, default, Param("body", _MISSING, None, None, {}), meta)
+        return self._sourced(name, annotation, default, Param("query", _MISSING, None, None, {}), path_names, meta)
 
-    def _body(self, name: str, annotation: Any, default: Any, source: Param) -> _Param:
+    def _body(self, name: str, annotation: Any, default: Any, source: Param, meta: tuple[Any, ...]) -> _Param:
         """A parameter read from the JSON body: the whole of it, or its member `alias`."""
-        from pydantic import Field, TypeAdapter
+        from pydantic import TypeAdapter
 
         inner, optional = _unwrap_optional(annotation)
+        checks = _checks(source, meta)
         p = _Param(name, BODY)
         p.alias = source.alias or name
         p.embed = source.embed
-        p.model = TypeAdapter(typing.Annotated[inner, Field(**source.constraints)] if source.constraints else inner)
-        return p.marked(annotation, default, source, optional)
+        p.model = TypeAdapter(typing.Annotated[(inner, *checks)] if checks else inner)
+        return p.marked(annotation, default, source, optional, checks)
 
-    def _sourced(self, name: str, annotation: Any, default: Any, source: Param, path_names: set[str]) -> _Param:
+    def _sourced(self, name: str, annotation: Any, default: Any, source: Param, path_names: set[str], meta: tuple[Any, ...]) -> _Param:
         """A parameter read from the path, the query, a header, a cookie, a form or the body."""
         where = f"{_where(self.call)}: parameter {name!r}"
         if source.source == "header":
@@ -509,7 +520,7 @@ class Plan:
         elif name in path_names:
             raise ValueError(f"{where} is a path parameter of the route: declare it with Path(), not {source!r}")
         if source.source == "body":
-            return self._body(name, annotation, default, source)
+            return self._body(name, annotation, default, source, meta)
         inner, optional = _unwrap_optional(annotation)
         if _is_body(inner):
             raise TypeError(f"{where}: a {source.source} value is text and cannot be {inner!r}; models and dicts are read from the JSON body")
@@ -518,23 +529,43 @@ class Plan:
         p.many = typing.get_origin(inner) in (list, tuple, set, frozenset)
         if p.many and p.kind in (PATH, COOKIE):
             raise TypeError(f"{where}: a {source.source} value is one string and cannot be {inner!r}")
+        checks = _checks(source, meta)
         if p.kind == FORM:
-            p.convert = _form_converter(inner, source.constraints, p.many, where, source.source == "file")
+            p.convert = _form_converter(inner, checks, p.many, where, source.source == "file")
         else:
-            p.convert = _converter(inner, source.constraints, p.many)
-        return p.marked(annotation, default, source, optional)
+            p.convert = _converter(inner, checks, p.many)
+        return p.marked(annotation, default, source, optional, checks)
 
 
-def _constrained(annotation: Any, constraints: dict[str, Any]) -> Any:
-    """`annotation` with its marker's constraints, for the OpenAPI document's schema."""
-    if annotation is inspect.Parameter.empty:
-        return str
-    if not constraints:
-        return annotation
+def _checks(source: Param, meta: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What Pydantic checks of a parameter besides its type: its other `Annotated` metadata
+    and its marker's constraints (`Query(ge=1)`, as a `Field`)."""
+    if not source.constraints:
+        return meta
     from pydantic import Field
 
+    return (*meta, Field(**source.constraints))
+
+
+def _factory_fields(call: Any) -> set[str]:
+    """The signature names of a Pydantic model class's fields that have a `default_factory`."""
+    if not _is_model(call):
+        return set()
+    names = set()
+    for name, field in call.model_fields.items():
+        if field.default_factory is not None:
+            names.update((name, field.alias or name))
+    return names
+
+
+def _constrained(annotation: Any, checks: tuple[Any, ...]) -> Any:
+    """`annotation` with its `checks`, for the OpenAPI document's schema."""
+    if annotation is inspect.Parameter.empty:
+        return str
+    if not checks:
+        return annotation
     inner, optional = _unwrap_optional(annotation)
-    constrained = typing.Annotated[inner, Field(**constraints)]
+    constrained = typing.Annotated[(inner, *checks)]
     return Optional[constrained] if optional else constrained
 
 
@@ -624,11 +655,15 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
             if kind == PATH:
                 kwargs[p.name] = p.convert(req.param(p.alias), ["path", p.alias])
             elif kind == QUERY or kind == HEADER or kind == COOKIE or kind == FORM:
-                kwargs[p.name] = _read(p, ctx)
+                value = _read(p, ctx)
+                if value is not _OMIT:
+                    kwargs[p.name] = value
             elif kind == REQUEST:
                 kwargs[p.name] = req
             elif kind == BODY:
-                kwargs[p.name] = _validate_model(p, ctx, plan.embed)
+                value = _validate_model(p, ctx, plan.embed)
+                if value is not _OMIT:
+                    kwargs[p.name] = value
             elif kind == BACKGROUND:
                 if ctx.background is None:
                     ctx.background = BackgroundTasks()
