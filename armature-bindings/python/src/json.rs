@@ -92,11 +92,15 @@ impl Serialize for Value<'_, '_> {
             }
             return seq.end();
         }
-        // Pydantic models: their own JSON-mode dump, then the same walk.
+        // Pydantic models: their own JSON-mode dump, then the same walk. By alias, as
+        // FastAPI's `jsonable_encoder`: `Field(alias="userName")` is sent as `userName`.
         if let Ok(dump) = obj.getattr("model_dump") {
             let py = obj.py();
             let kwargs = PyDict::new(py);
             kwargs.set_item("mode", "json").map_err(S::Error::custom)?;
+            kwargs
+                .set_item("by_alias", true)
+                .map_err(S::Error::custom)?;
             let plain = dump.call((), Some(&kwargs)).map_err(S::Error::custom)?;
             return self.child(&plain).serialize(s);
         }

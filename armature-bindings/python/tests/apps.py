@@ -420,6 +420,21 @@ async def fastapi_types() -> dict:
     }
 
 
+class Aliased(BaseModel):
+    user_name: str = Field(alias="userName")
+
+
+@bad.get("/aliased/{how}")
+async def aliased(how: str) -> object:
+    """A model returned without a response model: sent by alias, as FastAPI's jsonable_encoder."""
+    model = Aliased(userName="z")
+    if how == "model":
+        return model
+    if how == "nested":
+        return {"one": model, "many": [model]}
+    return HttpResponse.json(model)
+
+
 @bad.get("/block")
 def block(seconds: float = 60.0) -> dict:
     """A sync handler stuck in a blocking call (shutdown must not wait for it)."""

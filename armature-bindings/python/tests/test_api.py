@@ -454,6 +454,12 @@ def test_the_types_fastapi_encodes_are_sent_as_fastapi_sends_them(client):
     }
 
 
+def test_models_without_a_response_model_are_sent_by_alias(client):
+    assert client.get("/bad/aliased/model").json() == {"userName": "z"}
+    assert client.get("/bad/aliased/nested").json() == {"one": {"userName": "z"}, "many": [{"userName": "z"}]}
+    assert client.get("/bad/aliased/response").json() == {"userName": "z"}
+
+
 def test_a_trailing_slash_is_redirected_as_fastapi_does(client):
     # `/json` is routed; `/json/` is not, but is redirected there (method and query kept).
     res = client.get("/json/?x=1", follow_redirects=False)
