@@ -6,7 +6,7 @@ assertions hold in both."""
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, List
 
 import httpx
 import pytest
@@ -666,6 +666,53 @@ def test_file_markers_give_upload_files_and_bytes(client):
     assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("value_error", ["body", "files", 0]), ("value_error", ["body", "note"])]
     body, headers = multipart(("note", None, None, b"no files"))
     assert [(e["type"], e["loc"]) for e in client.post("/params/upload", content=body, headers=headers).json()["detail"]] == [("missing", ["body", "files"])]
+
+
+class Thing(BaseModel):
+    name: str
+    size: int
+
+
+def test_a_validation_error_carries_the_body_as_fastapis_does():
+    app = App()
+
+    # FastAPI's documented handler: the errors and the body that caused them.
+    @app.exception_handler(RequestValidationError)
+    async def with_body(request, exc):
+        return HttpResponse.json({"detail": exc.errors(), "body": exc.body}, status=422)
+
+    def token(x_token: str = Header()) -> str:
+        return x_token
+
+    @app.post("/things")
+    async def create(thing: Thing, tok: str = Depends(token)) -> dict:
+        return {}
+
+    @app.post("/login")
+    async def login(username: str = Form(), age: int = Form(), scope: List[str] = Form([])) -> dict:
+        return {}
+
+    @app.get("/find")
+    async def find(n: int) -> dict:
+        return {}
+
+    def errors(res) -> list:
+        return [(e["type"], e["loc"]) for e in res.json()["detail"]]
+
+    with TestClient(app) as c:
+        res = c.post("/things", json={"name": "hat", "size": "big"}, headers={"x-token": "t"})
+        assert (res.status_code, errors(res), res.json()["body"]) == (422, [("int_parsing", ["body", "size"])], {"name": "hat", "size": "big"})
+        # The dependency fails before the body is read: the body is still the one received.
+        res = c.post("/things", json={"name": "hat", "size": 1})
+        assert (errors(res), res.json()["body"]) == ([("missing", ["header", "x-token"])], {"name": "hat", "size": 1})
+        res = c.post("/things", content=b'{"name": ', headers={"x-token": "t", "content-type": "application/json"})
+        assert (errors(res), res.json()["body"]) == ([("json_invalid", ["body"])], '{"name": ')
+        assert c.post("/things", headers={"x-token": "t"}).json()["body"] is None
+        res = c.post("/login", data={"username": "ann", "age": "old", "scope": ["a", "b"]})
+        assert (errors(res), res.json()["body"]) == ([("int_parsing", ["body", "age"])], {"username": "ann", "age": "old", "scope": ["a", "b"]})
+        # A route that reads no body: none.
+        res = c.request("GET", "/find", params={"n": "x"}, content=b'{"not": "read"}')
+        assert (errors(res), res.json()["body"]) == ([("int_parsing", ["query", "n"])], None)
 
 
 class OutOfStock(LookupError):

@@ -475,6 +475,10 @@ class Plan:
         if bodies and any(p.kind == FORM for p in self.params):
             raise TypeError(f"{_where(call)}: a body is JSON or a form, not both: parameters {bodies[0].name!r} (JSON) and {next(p.name for p in self.params if p.kind == FORM)!r} (Form())")
         self.simple = not self.extra and all(p.kind in (REQUEST, PATH) for p in self.params)
+        # `BODY` or `FORM` when a JSON or form body is read, here or by a dependency: a
+        # validation error then carries it (`RequestValidationError.body`).
+        kinds = [p.kind if p.plan is None else p.plan.body for p in self.params] + [e.body for e in self.extra]
+        self.body: Optional[int] = next((k for k in kinds if k in (BODY, FORM)), None)
 
     def _param(self, name: str, annotation: Any, default: Any, marker: Optional[Depends], path_names: set[str], meta: tuple[Any, ...]) -> _Param:
         if marker is not None:
@@ -574,17 +578,42 @@ def _where(call: Callable[..., Any]) -> str:
 
 
 class _Context:
-    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies", "form")
+    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies", "form", "body")
 
-    def __init__(self, req: HttpRequest, stack: contextlib.AsyncExitStack) -> None:
+    def __init__(self, req: HttpRequest, stack: contextlib.AsyncExitStack, body: Optional[int] = None) -> None:
         self.req = req
         self.stack = stack
+        # What the route's body is (`Plan.body`): JSON, a form, or none read.
+        self.body = body
         self.cache: dict[Any, Any] = {}
         self.errors: list[Any] = []
         self.background: Optional[BackgroundTasks] = None
         self.json: Any = _MISSING
         self.cookies: Optional[dict[str, str]] = None
         self.form: Optional[dict[str, list[Any]]] = None
+
+    def invalid(self) -> RequestValidationError:
+        """The `RequestValidationError` of the errors so far, with the body as received."""
+        return RequestValidationError(self.errors, body=self.received())
+
+    def received(self) -> Any:
+        """The body as FastAPI hands it to a `RequestValidationError`, when the route reads
+        one: a form as a dict (a name sent several times: the list of its values); JSON as
+        its value, or its text when it is not JSON, or the bytes when the content type is not
+        JSON's; `None` when empty or not read. Only wanted on errors, so worked out then."""
+        if self.body == FORM:
+            if self.form is None:
+                self.form = forms.parse(self.req.header("content-type"), bytes(self.req.body))
+            return {name: values[0] if len(values) == 1 else values for name, values in self.form.items()}
+        raw = bytes(self.req.body) if self.body == BODY else b""
+        if not raw:
+            return None
+        if not _is_json(self.req.header("content-type")):
+            return raw
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            return raw.decode("utf-8", "replace")
 
 
 def _json_body(ctx: _Context) -> bytes:
@@ -593,11 +622,18 @@ def _json_body(ctx: _Context) -> bytes:
     read as JSON)."""
     raw = bytes(ctx.req.body)
     content_type = ctx.req.header("content-type")
-    if raw and content_type is not None:
-        media = content_type.split(";", 1)[0].strip().lower()
-        if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
-            raise HTTPException(415, f"Unsupported Media Type: expected application/json, got {content_type}")
+    if raw and not _is_json(content_type):
+        raise HTTPException(415, f"Unsupported Media Type: expected application/json, got {content_type}")
     return raw
+
+
+def _is_json(content_type: Optional[str]) -> bool:
+    """Whether a body of this content type is read as JSON: none, `application/json` or
+    `application/*+json`."""
+    if content_type is None:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def _body_json(ctx: _Context) -> Any:
@@ -729,7 +765,7 @@ async def _run_dependency(plan: Plan, ctx: _Context, use_cache: bool) -> Any:
         return ctx.cache[plan.call]
     kwargs = await solve(plan, ctx)
     if ctx.errors:
-        raise RequestValidationError(ctx.errors)
+        raise ctx.invalid()
     if plan.is_async_gen:
         value = await ctx.stack.enter_async_context(contextlib.asynccontextmanager(plan.call)(**kwargs))
     elif plan.is_gen:
