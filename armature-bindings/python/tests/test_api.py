@@ -416,6 +416,15 @@ def test_bodies_that_are_not_json_get_415_or_422_never_500(client):
     assert res.json()["detail"][0]["type"] == "json_invalid"
 
 
+def test_integers_take_a_fraction_of_zeros_as_pydantic_does(client):
+    assert client.get("/items/5.0", params={"limit": "3.00"}).json() == {"item_id": 5, "q": None, "limit": 3, "flag": False}
+    assert client.get("/items/-0.0").json()["item_id"] == 0
+    for bad in ["5.5", "5.", ".0", "5.0e0", "5.0.0", "5.01"]:
+        res = client.get(f"/items/{bad}")
+        assert res.json()["detail"] == [{"type": "int_parsing", "loc": ["path", "item_id"], "msg": "Input should be a valid integer, unable to parse string as an integer", "input": bad}], bad
+    assert client.get("/items/1", params={"limit": "5 .0"}).json()["detail"][0]["type"] == "int_parsing"
+
+
 def test_path_and_query_numbers_take_ascii_digits_only(client):
     assert client.get("/items/%D9%A3").status_code == 422  # ARABIC-INDIC DIGIT THREE
     assert client.get("/items/%EF%BC%91%EF%BC%92").status_code == 422  # fullwidth 12

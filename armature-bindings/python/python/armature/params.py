@@ -231,13 +231,19 @@ def _scalar(annotation: Any) -> Callable[[str, list[Any]], Any]:
     if annotation is int:
 
         def to_int(raw: str, loc: list[Any]) -> Any:
-            try:
-                # ASCII digits only: Python's int() also reads other scripts' digits, Pydantic not.
-                if not raw.isascii():
-                    raise ValueError(raw)
-                return int(raw.strip())
-            except ValueError:
-                raise _Invalid(_error("int_parsing", loc, "Input should be a valid integer, unable to parse string as an integer", raw))
+            # ASCII digits only: Python's int() also reads other scripts' digits, Pydantic not.
+            if raw.isascii():
+                text = raw.strip()
+                try:
+                    return int(text)
+                except ValueError:
+                    # As Pydantic (lax mode): a fraction of zeros is whole, "5.0" and "5.00" are
+                    # 5; "5.5" and "5." are not integers.
+                    whole, point, fraction = text.partition(".")
+                    if point and fraction and not fraction.strip("0") and whole == whole.rstrip():
+                        with contextlib.suppress(ValueError):
+                            return int(whole)
+            raise _Invalid(_error("int_parsing", loc, "Input should be a valid integer, unable to parse string as an integer", raw))
 
         return to_int
 
