@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import time
-from typing import Annotated, AsyncIterator, Dict, Iterator, List, Optional
+from typing import Annotated, AsyncIterator, Dict, Iterator, List, Optional, Set, Tuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -528,6 +528,16 @@ class Filter(BaseModel):
 @params.get("/filter")
 async def filtered(f: Filter = Depends()) -> dict:
     return f.model_dump()
+
+
+@params.get("/collections")
+async def collections(
+    tags: list = Query([]),
+    unique: Set[int] = Query(set()),
+    ordered: Tuple[int, ...] = Query(()),
+    pair: Optional[Tuple[int, str]] = Query(None),
+) -> dict:
+    return {"tags": tags, "unique": sorted(unique), "types": [type(unique).__name__, type(ordered).__name__], "ordered": ordered, "pair": pair}
 
 
 @params.post("/login")

@@ -542,6 +542,18 @@ def test_depends_on_a_model_class_checks_its_fields_as_query_parameters(client):
     assert by_name["q"]["schema"]["anyOf"][0] == {"type": "string", "maxLength": 3}
 
 
+def test_query_lists_sets_and_tuples_take_every_value(client):
+    res = client.get("/params/collections", params=[("tags", "a"), ("unique", "2"), ("unique", "1"), ("unique", "2"), ("ordered", "3"), ("ordered", "4"), ("pair", "1"), ("pair", "x")])
+    assert res.json() == {"tags": ["a"], "unique": [1, 2], "types": ["set", "tuple"], "ordered": [3, 4], "pair": [1, "x"]}
+    assert client.get("/params/collections").json() == {"tags": [], "unique": [], "types": ["set", "tuple"], "ordered": [], "pair": None}
+    res = client.get("/params/collections", params=[("unique", "x"), ("ordered", "1"), ("ordered", "y"), ("pair", "1")])
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [
+        ("int_parsing", ["query", "unique", 0]),
+        ("int_parsing", ["query", "ordered", 1]),
+        ("missing", ["query", "pair", 1]),
+    ]
+
+
 def test_path_markers_are_constrained_and_required_query_markers_missing_are_422(client):
     assert client.get("/params/items/3", params={"size": "2.5"}).json() == {"item_id": 3, "size": 2.5}
     res = client.get("/params/items/0")

@@ -120,8 +120,8 @@ def Query(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = 
     """A query parameter (`?name=value`), as FastAPI's `Query`: `alias` is the name in the
     URL when it is not the parameter's; `default` (`...` or none: required) or
     `default_factory`; constraints `gt`, `ge`, `lt`, `le`, `multiple_of`, `min_length`,
-    `max_length`, `pattern`, `strict`, checked by Pydantic with its error messages; a `list`
-    annotation takes every value (`?tag=a&tag=b`).
+    `max_length`, `pattern`, `strict`, checked by Pydantic with its error messages; a `list`,
+    `set` or `tuple` annotation takes every value (`?tag=a&tag=b`).
 
     ```python
     @app.get("/items")
@@ -300,12 +300,22 @@ def _converter(annotation: Any, checks: tuple[Any, ...], many: bool) -> Callable
         return _pydantic(typing.Annotated[(annotation, *checks)])
     if not many:
         return _scalar(annotation)
-    return _each(_scalar(_item(annotation)))
+    if (typing.get_origin(annotation) or annotation) is list:
+        return _each(_scalar(_item(annotation)))
+    # A set or tuple is Pydantic's to make from the list: `Set[int]` a set, `Tuple[int, ...]`
+    # a tuple, `Tuple[int, str]` checked place by place.
+    return _pydantic(annotation)
 
 
 def _item(annotation: Any) -> Any:
     """The item type of `list[T]` (and tuple, set, ...): `T`, or `str` when not given."""
     return (typing.get_args(annotation)[:1] or (str,))[0]
+
+
+def _is_many(annotation: Any) -> bool:
+    """Whether a query, header or form parameter takes every value of its name: a list, set or
+    tuple annotation, bare (`tags: list`) or not (`List[str]`, `Set[int]`, `Tuple[int, ...]`)."""
+    return (typing.get_origin(annotation) or annotation) in (list, tuple, set, frozenset)
 
 
 def _each(one: Callable[[Any, list[Any]], Any]) -> Callable[[list[Any], list[Any]], list[Any]]:
@@ -536,7 +546,7 @@ class Plan:
             raise TypeError(f"{where}: a {source.source} value is text and cannot be {inner!r}; models and dicts are read from the JSON body")
         p = _Param(name, _SOURCES[source.source])
         p.alias = alias
-        p.many = typing.get_origin(inner) in (list, tuple, set, frozenset)
+        p.many = _is_many(inner)
         if p.many and p.kind in (PATH, COOKIE):
             raise TypeError(f"{where}: a {source.source} value is one string and cannot be {inner!r}")
         checks = _checks(source, meta)
