@@ -435,6 +435,12 @@ async def aliased(how: str) -> object:
     return HttpResponse.json(model)
 
 
+@bad.get("/big-ints")
+async def big_ints() -> dict:
+    """Integers beyond 64 bits: JSON numbers, as Python's json writes them."""
+    return {"big": 2**70, "negative": [-(2**64) - 1], "edges": [2**63 - 1, 2**64 - 1, -(2**63)], 2**65: "key"}
+
+
 @bad.get("/block")
 def block(seconds: float = 60.0) -> dict:
     """A sync handler stuck in a blocking call (shutdown must not wait for it)."""

@@ -469,6 +469,14 @@ def test_models_without_a_response_model_are_sent_by_alias(client):
     assert client.get("/bad/aliased/response").json() == {"userName": "z"}
 
 
+def test_integers_beyond_64_bits_are_json_numbers(client):
+    res = client.get("/bad/big-ints")
+    assert res.status_code == 200
+    assert res.content == b'{"big":1180591620717411303424,"negative":[-18446744073709551617],"edges":[9223372036854775807,18446744073709551615,-9223372036854775808],"36893488147419103232":"key"}'
+    assert res.json()["big"] == 2**70
+    assert HttpResponse.json([10**30]).body == b"[1000000000000000000000000000000]"
+
+
 def test_a_trailing_slash_is_redirected_as_fastapi_does(client):
     # `/json` is routed; `/json/` is not, but is redirected there (method and query kept).
     res = client.get("/json/?x=1", follow_redirects=False)
