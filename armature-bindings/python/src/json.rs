@@ -38,10 +38,11 @@ impl Serialize for Value<'_, '_> {
             if let Ok(n) = obj.extract::<i64>() {
                 return s.serialize_i64(n);
             }
-            return match obj.extract::<u64>() {
-                Ok(n) => s.serialize_u64(n),
-                Err(_) => Err(S::Error::custom("integer too large for JSON")),
-            };
+            if let Ok(n) = obj.extract::<u64>() {
+                return s.serialize_u64(n);
+            }
+            // Beyond 64 bits: its digits, as a JSON number, as Python's json writes it.
+            return big_int(obj).map_err(S::Error::custom)?.serialize(s);
         }
         if let Ok(f) = obj.cast::<PyFloat>() {
             let f = f.value();
@@ -92,11 +93,15 @@ impl Serialize for Value<'_, '_> {
             }
             return seq.end();
         }
-        // Pydantic models: their own JSON-mode dump, then the same walk.
+        // Pydantic models: their own JSON-mode dump, then the same walk. By alias, as
+        // FastAPI's `jsonable_encoder`: `Field(alias="userName")` is sent as `userName`.
         if let Ok(dump) = obj.getattr("model_dump") {
             let py = obj.py();
             let kwargs = PyDict::new(py);
             kwargs.set_item("mode", "json").map_err(S::Error::custom)?;
+            kwargs
+                .set_item("by_alias", true)
+                .map_err(S::Error::custom)?;
             let plain = dump.call((), Some(&kwargs)).map_err(S::Error::custom)?;
             return self.child(&plain).serialize(s);
         }
@@ -112,6 +117,16 @@ impl Serialize for Value<'_, '_> {
             .map_err(S::Error::custom)?;
         self.child(&plain).serialize(s)
     }
+}
+
+/// An int of any size as a JSON number: its decimal digits (`int.__repr__`, not a subclass's).
+fn big_int(obj: &Bound<'_, PyAny>) -> PyResult<sonic_rs::RawNumber> {
+    let digits = obj
+        .py()
+        .get_type::<PyInt>()
+        .call_method1(pyo3::intern!(obj.py(), "__repr__"), (obj,))?;
+    sonic_rs::from_str(digits.cast::<PyString>()?.to_str()?)
+        .map_err(|err| PyTypeError::new_err(err.to_string()))
 }
 
 /// `armature.encoders`, imported once.

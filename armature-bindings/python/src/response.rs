@@ -316,10 +316,13 @@ pub(crate) fn to_response(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<
         res.headers_mut().insert(CONTENT_TYPE, JSON);
         return Ok(res);
     }
-    // Pydantic models serialize themselves (pydantic-core, in Rust too).
+    // Pydantic models serialize themselves (pydantic-core, in Rust too), by alias as
+    // FastAPI's `jsonable_encoder` does.
     if let Ok(dump) = value.getattr(pyo3::intern!(py, "model_dump_json")) {
         if !value.is_instance_of::<pyo3::types::PyType>() {
-            let json = dump.call0()?;
+            let kwargs = PyDict::new(py);
+            kwargs.set_item(pyo3::intern!(py, "by_alias"), true)?;
+            let json = dump.call((), Some(&kwargs))?;
             let mut res = Response::new(Body::full(Bytes::copy_from_slice(
                 json.cast::<PyString>()?.to_str()?.as_bytes(),
             )));

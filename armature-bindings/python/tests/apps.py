@@ -14,9 +14,9 @@ import os
 import sys
 import threading
 import time
-from typing import Annotated, AsyncIterator, Dict, Iterator, List, Optional
+from typing import Annotated, AsyncIterator, Dict, Iterator, List, Optional, Set, Tuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from armature import (
     APIRouter,
@@ -420,6 +420,27 @@ async def fastapi_types() -> dict:
     }
 
 
+class Aliased(BaseModel):
+    user_name: str = Field(alias="userName")
+
+
+@bad.get("/aliased/{how}")
+async def aliased(how: str) -> object:
+    """A model returned without a response model: sent by alias, as FastAPI's jsonable_encoder."""
+    model = Aliased(userName="z")
+    if how == "model":
+        return model
+    if how == "nested":
+        return {"one": model, "many": [model]}
+    return HttpResponse.json(model)
+
+
+@bad.get("/big-ints")
+async def big_ints() -> dict:
+    """Integers beyond 64 bits: JSON numbers, as Python's json writes them."""
+    return {"big": 2**70, "negative": [-(2**64) - 1], "edges": [2**63 - 1, 2**64 - 1, -(2**63)], 2**65: "key"}
+
+
 @bad.get("/block")
 def block(seconds: float = 60.0) -> dict:
     """A sync handler stuck in a blocking call (shutdown must not wait for it)."""
@@ -500,6 +521,29 @@ async def embedded_one(item: Item = Body(embed=True)) -> dict:
 @params.post("/score")
 async def score(value: Annotated[float, Body(ge=0, le=1)]) -> dict:
     return {"value": value}
+
+
+class Filter(BaseModel):
+    """A model class as a dependency (`Depends()`): its fields are query parameters."""
+
+    limit: int = Field(10, ge=1)
+    q: Annotated[Optional[str], Field(max_length=3)] = None
+    tags: List[str] = Field(default_factory=list)
+
+
+@params.get("/filter")
+async def filtered(f: Filter = Depends()) -> dict:
+    return f.model_dump()
+
+
+@params.get("/collections")
+async def collections(
+    tags: list = Query([]),
+    unique: Set[int] = Query(set()),
+    ordered: Tuple[int, ...] = Query(()),
+    pair: Optional[Tuple[int, str]] = Query(None),
+) -> dict:
+    return {"tags": tags, "unique": sorted(unique), "types": [type(unique).__name__, type(ordered).__name__], "ordered": ordered, "pair": pair}
 
 
 @params.post("/login")

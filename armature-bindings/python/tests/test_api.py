@@ -6,7 +6,7 @@ assertions hold in both."""
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, List
 
 import httpx
 import pytest
@@ -420,6 +420,15 @@ def test_bodies_that_are_not_json_get_415_or_422_never_500(client):
     assert res.json()["detail"][0]["type"] == "json_invalid"
 
 
+def test_integers_take_a_fraction_of_zeros_as_pydantic_does(client):
+    assert client.get("/items/5.0", params={"limit": "3.00"}).json() == {"item_id": 5, "q": None, "limit": 3, "flag": False}
+    assert client.get("/items/-0.0").json()["item_id"] == 0
+    for bad in ["5.5", "5.", ".0", "5.0e0", "5.0.0", "5.01"]:
+        res = client.get(f"/items/{bad}")
+        assert res.json()["detail"] == [{"type": "int_parsing", "loc": ["path", "item_id"], "msg": "Input should be a valid integer, unable to parse string as an integer", "input": bad}], bad
+    assert client.get("/items/1", params={"limit": "5 .0"}).json()["detail"][0]["type"] == "int_parsing"
+
+
 def test_path_and_query_numbers_take_ascii_digits_only(client):
     assert client.get("/items/%D9%A3").status_code == 422  # ARABIC-INDIC DIGIT THREE
     assert client.get("/items/%EF%BC%91%EF%BC%92").status_code == 422  # fullwidth 12
@@ -456,6 +465,20 @@ def test_the_types_fastapi_encodes_are_sent_as_fastapi_sends_them(client):
         "point": {"x": 1, "at": "2026-01-02"},
         "2026-12-07": "a date key",
     }
+
+
+def test_models_without_a_response_model_are_sent_by_alias(client):
+    assert client.get("/bad/aliased/model").json() == {"userName": "z"}
+    assert client.get("/bad/aliased/nested").json() == {"one": {"userName": "z"}, "many": [{"userName": "z"}]}
+    assert client.get("/bad/aliased/response").json() == {"userName": "z"}
+
+
+def test_integers_beyond_64_bits_are_json_numbers(client):
+    res = client.get("/bad/big-ints")
+    assert res.status_code == 200
+    assert res.content == b'{"big":1180591620717411303424,"negative":[-18446744073709551617],"edges":[9223372036854775807,18446744073709551615,-9223372036854775808],"36893488147419103232":"key"}'
+    assert res.json()["big"] == 2**70
+    assert HttpResponse.json([10**30]).body == b"[1000000000000000000000000000000]"
 
 
 def test_a_trailing_slash_is_redirected_as_fastapi_does(client):
@@ -510,6 +533,37 @@ def test_query_markers_take_aliases_defaults_and_constraints(client):
     ]
     assert detail[1]["msg"] == "Input should be greater than or equal to 1"
     assert client.get("/params/search", params={"page": "x"}).json()["detail"][0]["type"] == "int_parsing"
+
+
+def test_depends_on_a_model_class_checks_its_fields_as_query_parameters(client):
+    assert client.get("/params/filter").json() == {"limit": 10, "q": None, "tags": []}
+    res = client.get("/params/filter", params=[("limit", "3"), ("q", "ab"), ("tags", "x"), ("tags", "y")])
+    assert res.json() == {"limit": 3, "q": "ab", "tags": ["x", "y"]}
+    # The fields' constraints are the parameters' (FastAPI's 422, not a 500 from the model).
+    res = client.get("/params/filter", params={"limit": "0", "q": "abcd"})
+    assert res.status_code == 422
+    assert res.json() == {
+        "detail": [
+            {"type": "greater_than_equal", "loc": ["query", "limit"], "msg": "Input should be greater than or equal to 1", "input": "0", "ctx": {"ge": 1}},
+            {"type": "string_too_long", "loc": ["query", "q"], "msg": "String should have at most 3 characters", "input": "abcd", "ctx": {"max_length": 3}},
+        ]
+    }
+    operation = client.get("/openapi.json").json()["paths"]["/params/filter"]["get"]
+    by_name = {p["name"]: p for p in operation["parameters"]}
+    assert by_name["limit"]["schema"] == {"type": "integer", "minimum": 1, "title": "Limit", "default": 10}
+    assert by_name["q"]["schema"]["anyOf"][0] == {"type": "string", "maxLength": 3}
+
+
+def test_query_lists_sets_and_tuples_take_every_value(client):
+    res = client.get("/params/collections", params=[("tags", "a"), ("unique", "2"), ("unique", "1"), ("unique", "2"), ("ordered", "3"), ("ordered", "4"), ("pair", "1"), ("pair", "x")])
+    assert res.json() == {"tags": ["a"], "unique": [1, 2], "types": ["set", "tuple"], "ordered": [3, 4], "pair": [1, "x"]}
+    assert client.get("/params/collections").json() == {"tags": [], "unique": [], "types": ["set", "tuple"], "ordered": [], "pair": None}
+    res = client.get("/params/collections", params=[("unique", "x"), ("ordered", "1"), ("ordered", "y"), ("pair", "1")])
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [
+        ("int_parsing", ["query", "unique", 0]),
+        ("int_parsing", ["query", "ordered", 1]),
+        ("missing", ["query", "pair", 1]),
+    ]
 
 
 def test_path_markers_are_constrained_and_required_query_markers_missing_are_422(client):
@@ -645,6 +699,53 @@ def test_file_markers_give_upload_files_and_bytes(client):
     assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("value_error", ["body", "files", 0]), ("value_error", ["body", "note"])]
     body, headers = multipart(("note", None, None, b"no files"))
     assert [(e["type"], e["loc"]) for e in client.post("/params/upload", content=body, headers=headers).json()["detail"]] == [("missing", ["body", "files"])]
+
+
+class Thing(BaseModel):
+    name: str
+    size: int
+
+
+def test_a_validation_error_carries_the_body_as_fastapis_does():
+    app = App()
+
+    # FastAPI's documented handler: the errors and the body that caused them.
+    @app.exception_handler(RequestValidationError)
+    async def with_body(request, exc):
+        return HttpResponse.json({"detail": exc.errors(), "body": exc.body}, status=422)
+
+    def token(x_token: str = Header()) -> str:
+        return x_token
+
+    @app.post("/things")
+    async def create(thing: Thing, tok: str = Depends(token)) -> dict:
+        return {}
+
+    @app.post("/login")
+    async def login(username: str = Form(), age: int = Form(), scope: List[str] = Form([])) -> dict:
+        return {}
+
+    @app.get("/find")
+    async def find(n: int) -> dict:
+        return {}
+
+    def errors(res) -> list:
+        return [(e["type"], e["loc"]) for e in res.json()["detail"]]
+
+    with TestClient(app) as c:
+        res = c.post("/things", json={"name": "hat", "size": "big"}, headers={"x-token": "t"})
+        assert (res.status_code, errors(res), res.json()["body"]) == (422, [("int_parsing", ["body", "size"])], {"name": "hat", "size": "big"})
+        # The dependency fails before the body is read: the body is still the one received.
+        res = c.post("/things", json={"name": "hat", "size": 1})
+        assert (errors(res), res.json()["body"]) == ([("missing", ["header", "x-token"])], {"name": "hat", "size": 1})
+        res = c.post("/things", content=b'{"name": ', headers={"x-token": "t", "content-type": "application/json"})
+        assert (errors(res), res.json()["body"]) == ([("json_invalid", ["body"])], '{"name": ')
+        assert c.post("/things", headers={"x-token": "t"}).json()["body"] is None
+        res = c.post("/login", data={"username": "ann", "age": "old", "scope": ["a", "b"]})
+        assert (errors(res), res.json()["body"]) == ([("int_parsing", ["body", "age"])], {"username": "ann", "age": "old", "scope": ["a", "b"]})
+        # A route that reads no body: none.
+        res = c.request("GET", "/find", params={"n": "x"}, content=b'{"not": "read"}')
+        assert (errors(res), res.json()["body"]) == ([("int_parsing", ["query", "n"])], None)
 
 
 class OutOfStock(LookupError):

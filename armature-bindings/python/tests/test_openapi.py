@@ -158,7 +158,8 @@ def test_operations_describe_what_the_handlers_read():
     assert create["requestBody"] == {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Customer"}}}, "required": True}
     assert create["responses"]["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Receipt"}
     assert create["responses"]["409"]["description"] == "Already there"
-    assert create["responses"]["409"]["content"]["application/json"]["schema"]["properties"]["detail"]["type"] == "string"
+    assert create["responses"]["409"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Message"}
+    assert doc["components"]["schemas"]["Message"]["properties"]["detail"]["type"] == "string"
     assert create["responses"]["422"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/HTTPValidationError"}
     schemas = doc["components"]["schemas"]
     assert {"Address", "Customer", "Receipt", "HTTPValidationError", "ValidationError"} <= set(schemas)
@@ -199,6 +200,43 @@ def test_operations_describe_what_the_handlers_read():
     raw_op = paths["/shop/raw/{rest}"]["get"]
     assert raw_op["parameters"] == [{"name": "rest", "in": "path", "required": True, "schema": {"type": "string", "title": "Rest"}}]
     assert "422" not in raw_op["responses"]
+
+
+class Inner(BaseModel):
+    code: int
+
+
+class Outer(BaseModel):
+    inner: Inner
+
+
+def _refs(node) -> list:
+    if isinstance(node, dict):
+        return ([node["$ref"]] if isinstance(node.get("$ref"), str) else []) + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def test_models_of_extra_responses_are_defined_with_the_models_they_hold():
+    app = App()
+
+    # `Inner` is used nowhere else: only through `Outer`, the model of an extra response.
+    @app.get("/thing", responses={404: {"model": Outer, "description": "Not there"}, 409: {"model": List[Outer]}})
+    async def thing() -> dict:
+        return {}
+
+    doc = app.openapi()
+    validate(doc)
+    responses = doc["paths"]["/thing"]["get"]["responses"]
+    assert responses["404"] == {"description": "Not there", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Outer"}}}}
+    assert responses["409"]["content"]["application/json"]["schema"] == {"type": "array", "items": {"$ref": "#/components/schemas/Outer"}}
+    schemas = doc["components"]["schemas"]
+    assert schemas["Outer"]["properties"]["inner"] == {"$ref": "#/components/schemas/Inner"}
+    assert schemas["Inner"]["properties"]["code"]["type"] == "integer"
+    # Every reference resolves.
+    for ref in _refs(doc):
+        assert ref.startswith("#/components/schemas/") and ref.rsplit("/", 1)[1] in schemas, ref
 
 
 def test_docs_can_be_moved_or_turned_off():

@@ -29,11 +29,17 @@ class HTTPException(Exception):
 
 class RequestValidationError(Exception):
     """The request did not match the handler's parameters: answered `422` with FastAPI's body,
-    `{"detail": [{"type", "loc", "msg", "input", ...}, ...]}`."""
+    `{"detail": [{"type", "loc", "msg", "input", ...}, ...]}`.
 
-    def __init__(self, errors: Sequence[Mapping[str, Any]]) -> None:
+    `body` is the request's body as FastAPI gives it, for a handler of this exception to
+    show (`{"detail": exc.errors(), "body": exc.body}`): when the route reads one, the JSON
+    value (the text when it is not JSON, the bytes when it is not said to be JSON) or the
+    form (a dict; a name sent several times: the list of its values); else `None`."""
+
+    def __init__(self, errors: Sequence[Mapping[str, Any]], *, body: Any = None) -> None:
         super().__init__(errors)
         self._errors = list(errors)
+        self.body = body
 
     def errors(self) -> list[Any]:
         return self._errors

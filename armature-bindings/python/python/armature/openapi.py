@@ -29,6 +29,7 @@ import http
 import inspect
 import re
 import typing
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Iterator, Optional
 
 from . import forms
@@ -178,6 +179,12 @@ class _Operation:
         self.undeclared = [name for name in _path_order(route.path) if name not in read]
         model = declared(route.handler, route.documentation)
         self.response = schemas.want(model, "serialization") if model is not None else None
+        # `responses={404: {"model": Message}}`: asked of the same builder, so the models they
+        # hold (and the models those hold) are defined under `components` as the rest are.
+        self.models: dict[Any, Optional[int]] = {}
+        for code, extra in (route.documentation.get("responses") or {}).items():
+            if isinstance(extra, Mapping) and "model" in extra:
+                self.models[code] = schemas.want(extra["model"], "serialization")
 
     def render(self, schemas: _Schemas) -> dict[str, Any]:
         route, doc = self.route, self.route.documentation
@@ -256,8 +263,8 @@ class _Operation:
             entry = dict(extra)
             if "model" in entry:
                 # FastAPI's `responses={404: {"model": Message}}`: described as JSON.
-                model = entry.pop("model")
-                entry.setdefault("content", {"application/json": {"schema": _inline_schema(model)}})
+                del entry["model"]
+                entry.setdefault("content", {"application/json": {"schema": schemas.get(self.models.get(code), "serialization") or {}}})
             entry.setdefault("description", _reason(code))
             responses[str(code)] = {**responses.get(str(code), {}), **entry}
         return responses
@@ -294,19 +301,6 @@ def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "object", "properties": {name: dict(value) for name, value in properties.items()}}
     if required:
         schema["required"] = required
-    return schema
-
-
-def _inline_schema(model: Any) -> dict[str, Any]:
-    """A schema for `responses={...: {"model": M}}`, refs left as they are (FastAPI's models
-    there are usually also used elsewhere)."""
-    from pydantic import TypeAdapter
-
-    try:
-        schema = TypeAdapter(model).json_schema(ref_template=REF, mode="serialization")
-    except Exception:  # noqa: BLE001 - no schema rather than no document
-        return {}
-    schema.pop("$defs", None)
     return schema
 
 

@@ -120,8 +120,8 @@ def Query(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] = 
     """A query parameter (`?name=value`), as FastAPI's `Query`: `alias` is the name in the
     URL when it is not the parameter's; `default` (`...` or none: required) or
     `default_factory`; constraints `gt`, `ge`, `lt`, `le`, `multiple_of`, `min_length`,
-    `max_length`, `pattern`, `strict`, checked by Pydantic with its error messages; a `list`
-    annotation takes every value (`?tag=a&tag=b`).
+    `max_length`, `pattern`, `strict`, checked by Pydantic with its error messages; a `list`,
+    `set` or `tuple` annotation takes every value (`?tag=a&tag=b`).
 
     ```python
     @app.get("/items")
@@ -205,6 +205,8 @@ def Cookie(default: Any = ..., *, default_factory: Optional[Callable[[], Any]] =
 _TRUE = {"1", "on", "t", "true", "y", "yes"}
 _FALSE = {"0", "off", "f", "false", "n", "no"}
 _MISSING = object()
+# A default that leaves the argument out of the call (the callee has its own).
+_OMIT = object()
 
 
 def _error(kind: str, loc: list[Any], msg: str, value: Any) -> dict[str, Any]:
@@ -229,13 +231,19 @@ def _scalar(annotation: Any) -> Callable[[str, list[Any]], Any]:
     if annotation is int:
 
         def to_int(raw: str, loc: list[Any]) -> Any:
-            try:
-                # ASCII digits only: Python's int() also reads other scripts' digits, Pydantic not.
-                if not raw.isascii():
-                    raise ValueError(raw)
-                return int(raw.strip())
-            except ValueError:
-                raise _Invalid(_error("int_parsing", loc, "Input should be a valid integer, unable to parse string as an integer", raw))
+            # ASCII digits only: Python's int() also reads other scripts' digits, Pydantic not.
+            if raw.isascii():
+                text = raw.strip()
+                try:
+                    return int(text)
+                except ValueError:
+                    # As Pydantic (lax mode): a fraction of zeros is whole, "5.0" and "5.00" are
+                    # 5; "5.5" and "5." are not integers.
+                    whole, point, fraction = text.partition(".")
+                    if point and fraction and not fraction.strip("0") and whole == whole.rstrip():
+                        with contextlib.suppress(ValueError):
+                            return int(whole)
+            raise _Invalid(_error("int_parsing", loc, "Input should be a valid integer, unable to parse string as an integer", raw))
 
         return to_int
 
@@ -283,22 +291,31 @@ def _pydantic(annotation: Any) -> Callable[[Any, list[Any]], Any]:
     return validate
 
 
-def _converter(annotation: Any, constraints: dict[str, Any], many: bool) -> Callable[[Any, list[Any]], Any]:
+def _converter(annotation: Any, checks: tuple[Any, ...], many: bool) -> Callable[[Any, list[Any]], Any]:
     """How a path, query, header or cookie value becomes the parameter's value: `str`, `int`,
     `float` and `bool` by hand (the common case, and the quickest), the rest and anything
-    constrained (`Query(ge=1)`) by Pydantic. With `many`, the value is a list of strings."""
-    if constraints:
-        from pydantic import Field
-
-        return _pydantic(typing.Annotated[annotation, Field(**constraints)])
+    constrained (`Query(ge=1)`, `Annotated[int, Field(ge=1)]`: `checks`) by Pydantic. With
+    `many`, the value is a list of strings."""
+    if checks:
+        return _pydantic(typing.Annotated[(annotation, *checks)])
     if not many:
         return _scalar(annotation)
-    return _each(_scalar(_item(annotation)))
+    if (typing.get_origin(annotation) or annotation) is list:
+        return _each(_scalar(_item(annotation)))
+    # A set or tuple is Pydantic's to make from the list: `Set[int]` a set, `Tuple[int, ...]`
+    # a tuple, `Tuple[int, str]` checked place by place.
+    return _pydantic(annotation)
 
 
 def _item(annotation: Any) -> Any:
     """The item type of `list[T]` (and tuple, set, ...): `T`, or `str` when not given."""
     return (typing.get_args(annotation)[:1] or (str,))[0]
+
+
+def _is_many(annotation: Any) -> bool:
+    """Whether a query, header or form parameter takes every value of its name: a list, set or
+    tuple annotation, bare (`tags: list`) or not (`List[str]`, `Set[int]`, `Tuple[int, ...]`)."""
+    return (typing.get_origin(annotation) or annotation) in (list, tuple, set, frozenset)
 
 
 def _each(one: Callable[[Any, list[Any]], Any]) -> Callable[[list[Any], list[Any]], list[Any]]:
@@ -334,7 +351,7 @@ def _fresh(default: Any) -> Any:
     return default.copy() if isinstance(default, (list, dict, set, bytearray)) else default
 
 
-def _form_converter(annotation: Any, constraints: dict[str, Any], many: bool, where: str, file: bool) -> Callable[[Any, list[Any]], Any]:
+def _form_converter(annotation: Any, checks: tuple[Any, ...], many: bool, where: str, file: bool) -> Callable[[Any, list[Any]], Any]:
     """How a form field becomes the parameter's value: an `UploadFile` stays one (and only a
     file part is accepted for it), `bytes` takes a file's content or a field's text, and any
     other type takes text fields as a query parameter does."""
@@ -342,7 +359,7 @@ def _form_converter(annotation: Any, constraints: dict[str, Any], many: bool, wh
     if file and item not in (forms.UploadFile, bytes):
         raise TypeError(f"{where}: a File() parameter is an UploadFile or bytes (or a list of them), not {annotation!r}")
     if item is forms.UploadFile:
-        if constraints:
+        if checks:
             raise TypeError(f"{where}: an UploadFile takes no constraints")
 
         def upload(value: Any, loc: list[Any]) -> Any:
@@ -352,7 +369,7 @@ def _form_converter(annotation: Any, constraints: dict[str, Any], many: bool, wh
 
         return _each(upload) if many else upload
 
-    convert = _converter(annotation, constraints, many)
+    convert = _converter(annotation, checks, many)
 
     def text(value: Any, loc: list[Any]) -> Any:
         if not isinstance(value, forms.UploadFile):
@@ -400,10 +417,10 @@ class _Param:
     def required(self) -> bool:
         return self.default is _MISSING and self.factory is None
 
-    def marked(self, annotation: Any, default: Any, source: "Param", optional: bool) -> "_Param":
+    def marked(self, annotation: Any, default: Any, source: "Param", optional: bool, checks: tuple[Any, ...]) -> "_Param":
         """Takes what its marker says: the default (`None` for an `Optional` without one),
-        and the type and keywords for the OpenAPI document."""
-        self.annotation = _constrained(annotation, source.constraints)
+        and the type (with its `checks`) and keywords for the OpenAPI document."""
+        self.annotation = _constrained(annotation, checks)
         self.documentation = source.documentation
         self.factory = source.default_factory
         if default is not inspect.Parameter.empty:
@@ -433,18 +450,27 @@ class Plan:
         except Exception:  # noqa: BLE001 - hints of other callables (builtins, partials): unannotated
             hints = {}
         signature = inspect.signature(call)
+        factories = _factory_fields(unwrapped)
         for name, parameter in signature.parameters.items():
             if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 continue
             annotation = hints.get(name, parameter.annotation)
             default = parameter.default
+            if name in factories and default is not inspect.Parameter.empty:
+                # A model field's `default_factory` (a stand-in default in the signature):
+                # not sent, the argument is left out and the model calls its factory.
+                default = _OMIT
             marker = None
             source: Optional[Param] = None
+            meta: tuple[Any, ...] = ()
             if typing.get_origin(annotation) is typing.Annotated:
                 args = typing.get_args(annotation)
                 annotation = args[0]
                 marker = next((m for m in args[1:] if isinstance(m, Depends)), None)
                 source = next((m for m in args[1:] if isinstance(m, Param)), None)
+                # The rest is Pydantic's to check: `Field(ge=1)`, `annotated_types.Ge(1)`, what
+                # a Pydantic model's signature carries (`Depends()` on a model class).
+                meta = tuple(m for m in args[1:] if not isinstance(m, (Depends, Param)))
                 if source is not None and (source.default is not _MISSING or source.default_factory is not None):
                     raise TypeError(f"{_where(call)}: parameter {name!r}: set the default after '=', not in {source!r} inside Annotated")
             if isinstance(default, Depends):
@@ -456,17 +482,21 @@ class Plan:
                 if default is _MISSING:
                     default = inspect.Parameter.empty
             if source is not None:
-                self.params.append(self._sourced(name, annotation, default, source, path_names))
+                self.params.append(self._sourced(name, annotation, default, source, path_names, meta))
             else:
-                self.params.append(self._param(name, annotation, default, marker, path_names))
+                self.params.append(self._param(name, annotation, default, marker, path_names, meta))
         self.extra = [Plan(d.dependency, path_names) for d in extra if d.dependency is not None]
         bodies = [p for p in self.params if p.kind == BODY]
         self.embed = len(bodies) > 1 or any(p.embed for p in bodies)
         if bodies and any(p.kind == FORM for p in self.params):
             raise TypeError(f"{_where(call)}: a body is JSON or a form, not both: parameters {bodies[0].name!r} (JSON) and {next(p.name for p in self.params if p.kind == FORM)!r} (Form())")
         self.simple = not self.extra and all(p.kind in (REQUEST, PATH) for p in self.params)
+        # `BODY` or `FORM` when a JSON or form body is read, here or by a dependency: a
+        # validation error then carries it (`RequestValidationError.body`).
+        kinds = [p.kind if p.plan is None else p.plan.body for p in self.params] + [e.body for e in self.extra]
+        self.body: Optional[int] = next((k for k in kinds if k in (BODY, FORM)), None)
 
-    def _param(self, name: str, annotation: Any, default: Any, marker: Optional[Depends], path_names: set[str]) -> _Param:
+    def _param(self, name: str, annotation: Any, default: Any, marker: Optional[Depends], path_names: set[str], meta: tuple[Any, ...]) -> _Param:
         if marker is not None:
             p = _Param(name, DEPENDENCY)
             dependency = marker.dependency if marker.dependency is not None else annotation
@@ -479,23 +509,24 @@ class Plan:
             return _Param(name, BACKGROUND)
         inner, optional = _unwrap_optional(annotation)
         if name in path_names:
-            return self._sourced(name, annotation, inspect.Parameter.empty, Param("path", _MISSING, None, None, {}), path_names)
+            return self._sourced(name, annotation, inspect.Parameter.empty, Param("path", _MISSING, None, None, {}), path_names, meta)
         if _is_body(inner):
-            return self._body(name, annotation, default, Param("body", _MISSING, None, None, {}))
-        return self._sourced(name, annotation, default, Param("query", _MISSING, None, None, {}), path_names)
+            return self._body(name, annotation, default, Param("body", _MISSING, None, None, {}), meta)
+        return self._sourced(name, annotation, default, Param("query", _MISSING, None, None, {}), path_names, meta)
 
-    def _body(self, name: str, annotation: Any, default: Any, source: Param) -> _Param:
+    def _body(self, name: str, annotation: Any, default: Any, source: Param, meta: tuple[Any, ...]) -> _Param:
         """A parameter read from the JSON body: the whole of it, or its member `alias`."""
-        from pydantic import Field, TypeAdapter
+        from pydantic import TypeAdapter
 
         inner, optional = _unwrap_optional(annotation)
+        checks = _checks(source, meta)
         p = _Param(name, BODY)
         p.alias = source.alias or name
         p.embed = source.embed
-        p.model = TypeAdapter(typing.Annotated[inner, Field(**source.constraints)] if source.constraints else inner)
-        return p.marked(annotation, default, source, optional)
+        p.model = TypeAdapter(typing.Annotated[(inner, *checks)] if checks else inner)
+        return p.marked(annotation, default, source, optional, checks)
 
-    def _sourced(self, name: str, annotation: Any, default: Any, source: Param, path_names: set[str]) -> _Param:
+    def _sourced(self, name: str, annotation: Any, default: Any, source: Param, path_names: set[str], meta: tuple[Any, ...]) -> _Param:
         """A parameter read from the path, the query, a header, a cookie, a form or the body."""
         where = f"{_where(self.call)}: parameter {name!r}"
         if source.source == "header":
@@ -509,32 +540,52 @@ class Plan:
         elif name in path_names:
             raise ValueError(f"{where} is a path parameter of the route: declare it with Path(), not {source!r}")
         if source.source == "body":
-            return self._body(name, annotation, default, source)
+            return self._body(name, annotation, default, source, meta)
         inner, optional = _unwrap_optional(annotation)
         if _is_body(inner):
             raise TypeError(f"{where}: a {source.source} value is text and cannot be {inner!r}; models and dicts are read from the JSON body")
         p = _Param(name, _SOURCES[source.source])
         p.alias = alias
-        p.many = typing.get_origin(inner) in (list, tuple, set, frozenset)
+        p.many = _is_many(inner)
         if p.many and p.kind in (PATH, COOKIE):
             raise TypeError(f"{where}: a {source.source} value is one string and cannot be {inner!r}")
+        checks = _checks(source, meta)
         if p.kind == FORM:
-            p.convert = _form_converter(inner, source.constraints, p.many, where, source.source == "file")
+            p.convert = _form_converter(inner, checks, p.many, where, source.source == "file")
         else:
-            p.convert = _converter(inner, source.constraints, p.many)
-        return p.marked(annotation, default, source, optional)
+            p.convert = _converter(inner, checks, p.many)
+        return p.marked(annotation, default, source, optional, checks)
 
 
-def _constrained(annotation: Any, constraints: dict[str, Any]) -> Any:
-    """`annotation` with its marker's constraints, for the OpenAPI document's schema."""
-    if annotation is inspect.Parameter.empty:
-        return str
-    if not constraints:
-        return annotation
+def _checks(source: Param, meta: tuple[Any, ...]) -> tuple[Any, ...]:
+    """What Pydantic checks of a parameter besides its type: its other `Annotated` metadata
+    and its marker's constraints (`Query(ge=1)`, as a `Field`)."""
+    if not source.constraints:
+        return meta
     from pydantic import Field
 
+    return (*meta, Field(**source.constraints))
+
+
+def _factory_fields(call: Any) -> set[str]:
+    """The signature names of a Pydantic model class's fields that have a `default_factory`."""
+    if not _is_model(call):
+        return set()
+    names = set()
+    for name, field in call.model_fields.items():
+        if field.default_factory is not None:
+            names.update((name, field.alias or name))
+    return names
+
+
+def _constrained(annotation: Any, checks: tuple[Any, ...]) -> Any:
+    """`annotation` with its `checks`, for the OpenAPI document's schema."""
+    if annotation is inspect.Parameter.empty:
+        return str
+    if not checks:
+        return annotation
     inner, optional = _unwrap_optional(annotation)
-    constrained = typing.Annotated[inner, Field(**constraints)]
+    constrained = typing.Annotated[(inner, *checks)]
     return Optional[constrained] if optional else constrained
 
 
@@ -543,17 +594,42 @@ def _where(call: Callable[..., Any]) -> str:
 
 
 class _Context:
-    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies", "form")
+    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies", "form", "body")
 
-    def __init__(self, req: HttpRequest, stack: contextlib.AsyncExitStack) -> None:
+    def __init__(self, req: HttpRequest, stack: contextlib.AsyncExitStack, body: Optional[int] = None) -> None:
         self.req = req
         self.stack = stack
+        # What the route's body is (`Plan.body`): JSON, a form, or none read.
+        self.body = body
         self.cache: dict[Any, Any] = {}
         self.errors: list[Any] = []
         self.background: Optional[BackgroundTasks] = None
         self.json: Any = _MISSING
         self.cookies: Optional[dict[str, str]] = None
         self.form: Optional[dict[str, list[Any]]] = None
+
+    def invalid(self) -> RequestValidationError:
+        """The `RequestValidationError` of the errors so far, with the body as received."""
+        return RequestValidationError(self.errors, body=self.received())
+
+    def received(self) -> Any:
+        """The body as FastAPI hands it to a `RequestValidationError`, when the route reads
+        one: a form as a dict (a name sent several times: the list of its values); JSON as
+        its value, or its text when it is not JSON, or the bytes when the content type is not
+        JSON's; `None` when empty or not read. Only wanted on errors, so worked out then."""
+        if self.body == FORM:
+            if self.form is None:
+                self.form = forms.parse(self.req.header("content-type"), bytes(self.req.body))
+            return {name: values[0] if len(values) == 1 else values for name, values in self.form.items()}
+        raw = bytes(self.req.body) if self.body == BODY else b""
+        if not raw:
+            return None
+        if not _is_json(self.req.header("content-type")):
+            return raw
+        try:
+            return json.loads(raw)
+        except (ValueError, RecursionError):
+            return raw.decode("utf-8", "replace")
 
 
 def _json_body(ctx: _Context) -> bytes:
@@ -562,11 +638,18 @@ def _json_body(ctx: _Context) -> bytes:
     read as JSON)."""
     raw = bytes(ctx.req.body)
     content_type = ctx.req.header("content-type")
-    if raw and content_type is not None:
-        media = content_type.split(";", 1)[0].strip().lower()
-        if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
-            raise HTTPException(415, f"Unsupported Media Type: expected application/json, got {content_type}")
+    if raw and not _is_json(content_type):
+        raise HTTPException(415, f"Unsupported Media Type: expected application/json, got {content_type}")
     return raw
+
+
+def _is_json(content_type: Optional[str]) -> bool:
+    """Whether a body of this content type is read as JSON: none, `application/json` or
+    `application/*+json`."""
+    if content_type is None:
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def _body_json(ctx: _Context) -> Any:
@@ -624,11 +707,15 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
             if kind == PATH:
                 kwargs[p.name] = p.convert(req.param(p.alias), ["path", p.alias])
             elif kind == QUERY or kind == HEADER or kind == COOKIE or kind == FORM:
-                kwargs[p.name] = _read(p, ctx)
+                value = _read(p, ctx)
+                if value is not _OMIT:
+                    kwargs[p.name] = value
             elif kind == REQUEST:
                 kwargs[p.name] = req
             elif kind == BODY:
-                kwargs[p.name] = _validate_model(p, ctx, plan.embed)
+                value = _validate_model(p, ctx, plan.embed)
+                if value is not _OMIT:
+                    kwargs[p.name] = value
             elif kind == BACKGROUND:
                 if ctx.background is None:
                     ctx.background = BackgroundTasks()
@@ -694,7 +781,7 @@ async def _run_dependency(plan: Plan, ctx: _Context, use_cache: bool) -> Any:
         return ctx.cache[plan.call]
     kwargs = await solve(plan, ctx)
     if ctx.errors:
-        raise RequestValidationError(ctx.errors)
+        raise ctx.invalid()
     if plan.is_async_gen:
         value = await ctx.stack.enter_async_context(contextlib.asynccontextmanager(plan.call)(**kwargs))
     elif plan.is_gen:

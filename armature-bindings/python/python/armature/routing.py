@@ -114,10 +114,10 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
 
     async def endpoint(req: HttpRequest) -> Any:
         async with contextlib.AsyncExitStack() as stack:
-            ctx = _Context(req, stack)
+            ctx = _Context(req, stack, plan.body)
             kwargs = await solve(plan, ctx)
             if ctx.errors:
-                raise RequestValidationError(ctx.errors)
+                raise ctx.invalid()
             if is_async:
                 result = await handler(**kwargs)
             else:
