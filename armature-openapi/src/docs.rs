@@ -26,6 +26,9 @@ struct File {
 struct Inner {
     spec_path: String,
     ui_path: String,
+    /// The path prefix a proxy in front adds ([`DocsLayer::served_under`]): in the links the
+    /// browser follows, not in the paths this layer answers.
+    prefix: String,
     spec: File,
     /// The files that depend on the configuration, rendered once: `""` (`index.html`) and
     /// `swagger-initializer.js`.
@@ -98,10 +101,54 @@ impl DocsLayer {
             spec_path.starts_with('/') && ui_path.starts_with('/'),
             "docs paths must start with `/`"
         );
-        let ui_path = ui_path.trim_end_matches('/').to_owned();
         let json = serde_json::to_vec(spec).expect("an OpenAPI document serializes to JSON");
+        Self::build(Bytes::from(json), spec_path, ui_path, "")
+    }
+
+    /// The same docs behind a proxy that serves this app under `prefix` (`/api`), as FastAPI's
+    /// `root_path`: the paths answered stay as they were (the proxy strips the prefix), while
+    /// the links the browser follows — the document Swagger UI loads, the redirect to
+    /// `{ui_path}/` — get the prefix.
+    ///
+    /// ```
+    /// use armature_openapi::DocsLayer;
+    /// use http::{header, Request, StatusCode};
+    /// use tower::{service_fn, Layer, ServiceExt};
+    ///
+    /// # tokio_test::block_on(async {
+    /// let docs = DocsLayer::new(&serde_json::json!({ "openapi": "3.1.0" })).served_under("/api");
+    /// let app = docs.layer(service_fn(|_req: Request<()>| async {
+    ///     Ok::<_, std::convert::Infallible>(StatusCode::NOT_FOUND)
+    /// }));
+    /// let res = app.clone().oneshot(Request::get("/docs").body(())?).await?;
+    /// assert_eq!(res.headers()[header::LOCATION], "/api/docs/");
+    /// let res = app.oneshot(Request::get("/docs/swagger-initializer.js").body(())?).await?;
+    /// let js = http_body_util::BodyExt::collect(res.into_body()).await?.to_bytes();
+    /// assert!(std::str::from_utf8(&js)?.contains("/api/openapi.json"));
+    /// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Panics
+    /// When `prefix` is not empty and does not start with `/`.
+    pub fn served_under(self, prefix: &str) -> Self {
+        assert!(
+            prefix.is_empty() || prefix.starts_with('/'),
+            "a docs prefix must start with `/`"
+        );
+        let inner = &*self.inner;
+        Self::build(
+            inner.spec.bytes.clone(),
+            &inner.spec_path,
+            &inner.ui_path,
+            prefix.trim_end_matches('/'),
+        )
+    }
+
+    fn build(json: Bytes, spec_path: &str, ui_path: &str, prefix: &str) -> Self {
+        let ui_path = ui_path.trim_end_matches('/').to_owned();
         let config = Arc::new(
-            Config::new([spec_path.to_owned()])
+            Config::new([format!("{prefix}{spec_path}")])
                 .try_it_out_enabled(true)
                 .validator_url("none")
                 .display_request_duration(false),
@@ -118,9 +165,10 @@ impl DocsLayer {
             inner: Arc::new(Inner {
                 spec_path: spec_path.to_owned(),
                 ui_path,
+                prefix: prefix.to_owned(),
                 spec: File {
                     content_type: HeaderValue::from_static("application/json"),
-                    bytes: Bytes::from(json),
+                    bytes: json,
                 },
                 ui,
                 config,
@@ -139,7 +187,8 @@ impl DocsLayer {
                 return Some(not_allowed());
             }
             let mut res = StatusCode::SEE_OTHER.into_response();
-            let location = HeaderValue::from_str(&format!("{}/", inner.ui_path)).ok()?;
+            let location =
+                HeaderValue::from_str(&format!("{}{}/", inner.prefix, inner.ui_path)).ok()?;
             res.headers_mut().insert(LOCATION, location);
             return Some(res);
         } else {

@@ -290,7 +290,7 @@ impl Engine {
     /// Compiles the routes (`(method, path)` pairs; `endpoints[i]` answers route `i`) and
     /// the layers; `redirect_slashes` answers a path that matches only with the trailing
     /// slash added or removed with a redirect to it; `docs` is `(OpenAPI JSON, its path,
-    /// Swagger UI's path or None)`. Route conflicts, bad CORS settings and a document that
+    /// Swagger UI's path or None, the prefix a proxy adds: FastAPI's root_path)`. Route conflicts, bad CORS settings and a document that
     /// is not JSON are `ValueError`s, from Rust.
     #[new]
     #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true, docs=None))]
@@ -304,7 +304,7 @@ impl Engine {
         max_body_size: usize,
         limits: Option<Vec<Option<Bound<'_, PyDict>>>>,
         redirect_slashes: bool,
-        docs: Option<(String, String, Option<String>)>,
+        docs: Option<(String, String, Option<String>, String)>,
     ) -> PyResult<Self> {
         if routes.len() != endpoints.len() {
             return Err(PyValueError::new_err("one endpoint per route"));
@@ -344,7 +344,9 @@ impl Engine {
         };
         let cors = cors.as_ref().map(cors_layer).transpose()?;
         let docs = docs
-            .map(|(spec, spec_path, ui_path)| Docs::new(spec, spec_path, ui_path))
+            .map(|(spec, spec_path, ui_path, root_path)| {
+                Docs::new(spec, spec_path, ui_path, &root_path)
+            })
             .transpose()?;
         init_logging();
         let (reader, waker) = UnixStream::pair()

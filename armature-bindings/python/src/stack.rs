@@ -128,9 +128,15 @@ pub(crate) enum Docs {
 }
 
 impl Docs {
-    /// `spec` (JSON text) at `spec_path`, and Swagger UI at `ui_path` if given; a `ValueError`
+    /// `spec` (JSON text) at `spec_path`, and Swagger UI at `ui_path` if given, its links
+    /// under `root_path` (the prefix a proxy in front adds; empty for none); a `ValueError`
     /// for a document that is not JSON or a path that does not start with `/`.
-    pub(crate) fn new(spec: String, spec_path: String, ui_path: Option<String>) -> PyResult<Self> {
+    pub(crate) fn new(
+        spec: String,
+        spec_path: String,
+        ui_path: Option<String>,
+        root_path: &str,
+    ) -> PyResult<Self> {
         let value: sonic_rs::Value = sonic_rs::from_str(&spec).map_err(|err| {
             PyValueError::new_err(format!("the OpenAPI document is not JSON: {err}"))
         })?;
@@ -142,7 +148,9 @@ impl Docs {
             }
         }
         Ok(match ui_path {
-            Some(ui_path) => Docs::Ui(DocsLayer::with_paths(&value, &spec_path, &ui_path)),
+            Some(ui_path) => Docs::Ui(
+                DocsLayer::with_paths(&value, &spec_path, &ui_path).served_under(root_path),
+            ),
             None => Docs::Spec {
                 path: spec_path,
                 json: Bytes::from(spec),

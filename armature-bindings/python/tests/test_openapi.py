@@ -267,6 +267,27 @@ def test_docs_can_be_moved_or_turned_off():
             pass
 
 
+def test_root_path_prefixes_the_docs_links_and_the_servers_not_the_routes():
+    # Behind a proxy that serves the app under /shop-api and strips the prefix, as FastAPI's
+    # root_path: the routes and the docs are answered where they were declared, while the
+    # links the browser follows and the document's servers carry the prefix.
+    with TestClient(shop_app(root_path="/shop-api/")) as c:
+        doc = c.get("/openapi.json").json()
+        assert doc["servers"] == [{"url": "/shop-api"}]
+        validate(doc)
+        res = c.get("/docs", follow_redirects=False)
+        assert (res.status_code, res.headers["location"]) == (303, "/shop-api/docs/")
+        assert "/shop-api/openapi.json" in c.get("/docs/swagger-initializer.js").text
+        assert c.get("/shop/customers").json() == []
+    # Listed servers keep theirs, after the prefix; root_path_in_servers=False leaves it out.
+    with TestClient(shop_app(root_path="/p", servers=[{"url": "https://shop.example"}])) as c:
+        assert c.get("/openapi.json").json()["servers"] == [{"url": "/p"}, {"url": "https://shop.example"}]
+    with TestClient(shop_app(root_path="/p", root_path_in_servers=False)) as c:
+        assert "servers" not in c.get("/openapi.json").json()
+    with pytest.raises(ValueError, match="root_path"):
+        App(root_path="api")
+
+
 def test_redoc_url_is_not_silently_ignored(caplog):
     with caplog.at_level("WARNING", logger="armature"):
         App(redoc_url=None)

@@ -80,6 +80,12 @@ class App(Router):
                 raise ValueError(f"App({name}=...): a path like '/docs', or None to turn it off; got {url!r}")
         if self.docs_url is not None and self.openapi_url is None:
             raise ValueError("App(docs_url=...) needs the document it shows: openapi_url=None turns off both")
+        # FastAPI's `root_path`: the prefix a proxy in front serves the app under (and strips).
+        # Routes stay as declared; the docs page's links and the document's `servers` get it.
+        self.root_path = documentation.pop("root_path", "") or ""
+        if not isinstance(self.root_path, str) or (self.root_path and not self.root_path.startswith("/")):
+            raise ValueError(f"App(root_path=...): a path prefix like '/api', got {self.root_path!r}")
+        self.root_path = self.root_path.rstrip("/")
         # The rest of FastAPI's keywords: `description`, `openapi_tags`, `servers`, ... for the
         # document; the others are accepted and have no effect (`redoc_url`: no ReDoc here).
         redoc_url = documentation.get("redoc_url")
@@ -171,7 +177,7 @@ class App(Router):
             except Exception:  # noqa: BLE001 - the docs must not keep the app from serving
                 logger.exception("Could not build the OpenAPI document: %s and %s are off", self.openapi_url, self.docs_url)
             else:
-                docs = (spec, self.openapi_url, self.docs_url)
+                docs = (spec, self.openapi_url, self.docs_url, self.root_path)
         return Engine(
             [(r.method, r.path) for r in self.routes],
             [self.exception_handlers.guard(r.endpoint()) for r in self.routes],

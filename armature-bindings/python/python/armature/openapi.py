@@ -88,8 +88,13 @@ def document(app: "App") -> dict[str, Any]:
         if value:
             info[name] = value
     doc: dict[str, Any] = {"openapi": "3.1.0", "info": info}
-    if app.documentation.get("servers"):
-        doc["servers"] = list(app.documentation["servers"])
+    servers = list(app.documentation.get("servers") or [])
+    # As FastAPI: behind a proxy's prefix, the document says where its paths are served.
+    if app.root_path and app.documentation.get("root_path_in_servers", True):
+        if app.root_path not in {server.get("url") for server in servers}:
+            servers.insert(0, {"url": app.root_path})
+    if servers:
+        doc["servers"] = servers
     doc["paths"] = paths
     schemas = dict(builder.definitions)
     if validation:

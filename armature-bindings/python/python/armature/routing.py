@@ -277,6 +277,7 @@ APP_DOCUMENTATION = frozenset({
     "title", "summary", "description", "version", "openapi_url", "docs_url", "redoc_url",
     "openapi_tags", "servers", "debug", "default_response_class", "root_path", "contact",
     "license_info", "terms_of_service", "swagger_ui_parameters", "separate_input_output_schemas",
+    "root_path_in_servers",
 })
 
 
