@@ -313,3 +313,35 @@ def test_a_document_that_cannot_be_built_is_logged_and_the_app_still_serves(capl
         assert c.get("/openapi.json").status_code == 404
         assert c.get("/docs/").status_code == 404
     assert "Could not build the OpenAPI document" in caplog.text
+
+
+def test_response_class_renders_what_the_handler_returns():
+    # FastAPI's `response_class=HTMLResponse` and friends, with Armature's renderers.
+    app = App()
+
+    @app.get("/page", response_class=HttpResponse.html)
+    async def page() -> str:
+        return "<h1>hi</h1>"
+
+    @app.get("/plain", response_class=HttpResponse.text, status_code=202)
+    def plain() -> str:
+        return "accepted"
+
+    @app.get("/own", response_class=HttpResponse.html)
+    async def own() -> HttpResponse:
+        return HttpResponse.json({"kept": True})
+
+    with TestClient(app) as c:
+        res = c.get("/page")
+        assert (res.status_code, res.headers["content-type"], res.text) == (200, "text/html; charset=utf-8", "<h1>hi</h1>")
+        res = c.get("/plain")
+        assert (res.status_code, res.headers["content-type"], res.text) == (202, "text/plain; charset=utf-8", "accepted")
+        assert c.get("/own").json() == {"kept": True}  # an HttpResponse goes as it is
+        doc = c.get("/openapi.json").json()
+        assert doc["paths"]["/page"]["get"]["responses"]["200"]["content"] == {"text/html": {"schema": {"type": "string"}}}
+        validate(doc)
+    with pytest.raises(TypeError, match="response_class=.*HttpResponse.html"):
+
+        @app.get("/bad", response_class=dict)
+        async def bad() -> dict:
+            return {}

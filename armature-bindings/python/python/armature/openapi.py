@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional
 from . import forms
 from .params import BODY, COOKIE, FORM, HEADER, PATH, QUERY, Plan, _item, _Param, _unwrap_optional
 from .response_model import declared
-from .routing import _path_order
+from .routing import RENDERERS, _path_order
 
 if TYPE_CHECKING:
     from .app import App
@@ -256,7 +256,10 @@ class _Operation:
         status = str(self.route.status_code or 200)
         success: dict[str, Any] = {"description": doc.get("response_description", "Successful Response")}
         schema = schemas.get(self.response, "serialization")
-        if schema is not None:
+        media = RENDERERS.get(doc.get("response_class"), "application/json")
+        if media != "application/json":
+            success["content"] = {media: {"schema": {"type": "string"}}}
+        elif schema is not None:
             success["content"] = {"application/json": {"schema": schema}}
         responses: dict[str, Any] = {status: success}
         if self.can_fail:

@@ -61,6 +61,13 @@ class Route:
         self.tags = tuple(tags)
         # FastAPI's keywords for the OpenAPI document (`summary`, `response_model`, ...).
         self.documentation = documentation or {}
+        render = self.documentation.get("response_class")
+        if render is not None and render not in RENDERERS:
+            raise TypeError(
+                f"{self.method} {path}: response_class={render!r}: pass HttpResponse.html, "
+                "HttpResponse.text or HttpResponse.json (FastAPI's HTMLResponse, PlainTextResponse, "
+                "JSONResponse), or return an HttpResponse"
+            )
         self._plan: Optional[Plan] = None
 
     def plan(self) -> Plan:
@@ -78,7 +85,29 @@ class Route:
         """What the Rust engine calls with each request: returns the handler's value, or a
         coroutine that the engine steps itself."""
         response = filter_for(self.handler, self.documentation)
+        render = self.documentation.get("response_class")
+        if render is not None:
+            response = rendered(render, response, self.status_code or 200)
         return compile_endpoint(self.plan(), self.status_code, response)
+
+
+# What `response_class=` takes, with the media type each sends (FastAPI's `HTMLResponse`,
+# `PlainTextResponse`, `JSONResponse`).
+RENDERERS = {HttpResponse.html: "text/html", HttpResponse.text: "text/plain", HttpResponse.json: "application/json"}
+
+
+def rendered(render: Callable[..., HttpResponse], response: Optional[Callable[[Any], Any]], status: int) -> Callable[[Any], Any]:
+    """`response_class=render`: what the handler returns (through `response`, its response
+    model, first) is sent by `render` with the route's status, unless it is an HttpResponse."""
+
+    def send(value: Any) -> Any:
+        if response is not None:
+            value = response(value)
+        if isinstance(value, HttpResponse):
+            return value
+        return render(value, status=status)
+
+    return send
 
 
 def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Optional[Callable[[Any], Any]] = None) -> Callable[[HttpRequest], Any]:
