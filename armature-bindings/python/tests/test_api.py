@@ -13,7 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from apps import build
-from armature import App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpResponse, Path, Query, RequestValidationError, Router, TestClient
+from armature import APIRouter, App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpResponse, Path, Query, RequestValidationError, Router, TestClient
 
 
 @pytest.fixture(scope="module", params=["testclient", "http"])
@@ -488,6 +488,32 @@ def test_a_trailing_slash_is_redirected_as_fastapi_does(client):
     assert res.headers["location"] == "/json?x=1"
     assert client.get("/json/", follow_redirects=True).json() == {"message": "Hello, World!"}
     assert client.get("/nothing-here/").status_code == 404
+
+
+def test_a_prefix_and_a_path_join_as_in_fastapi():
+    # `APIRouter(prefix="/items")` with `@router.get("/")` is `/items/`, and `/items` is
+    # redirected there; an include_router prefix joins the same way.
+    items = APIRouter(prefix="/items")
+
+    @items.get("/")
+    async def listing() -> list:
+        return ["hat"]
+
+    plain = APIRouter()
+
+    @plain.get("/")
+    async def index() -> str:
+        return "index"
+
+    app = App()
+    app.include_router(items)
+    app.include_router(plain, prefix="/v2")
+    with TestClient(app) as c:
+        assert c.get("/items/").json() == ["hat"]
+        res = c.get("/items?page=2", follow_redirects=False)
+        assert (res.status_code, res.headers["location"]) == (308, "/items/?page=2")
+        assert c.get("/v2/").json() == "index"
+        assert sorted(c.get("/openapi.json").json()["paths"]) == ["/items/", "/v2/"]
 
 
 def test_redirect_slashes_can_be_turned_off():

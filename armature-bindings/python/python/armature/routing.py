@@ -199,7 +199,8 @@ class Router:
     ) -> None:
         _only_documentation(documentation, "route", ROUTE_DOCUMENTATION)
         tags = [*self.tags, *documentation.pop("tags", ())]
-        full = _template(self.prefix + path if path != "/" or not self.prefix else self.prefix)
+        # As FastAPI: the prefix and the path joined as they are (`/items` + `/` is `/items/`).
+        full = _template(self.prefix + path)
         for method in methods:
             self.routes.append(Route(method, full, handler, status_code, [*self.dependencies, *dependencies], tags, documentation))
 
@@ -256,8 +257,7 @@ class Router:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"a prefix must start with '/' and not end with '/': {prefix!r}")
         for route in router.routes:
-            path = prefix + route.path if route.path != "/" or not prefix else prefix
-            moved = route.moved(self.prefix + path, [*self.dependencies, *dependencies], [*self.tags, *tags])
+            moved = route.moved(self.prefix + prefix + route.path, [*self.dependencies, *dependencies], [*self.tags, *tags])
             moved.documentation = _included(route.documentation, documentation)
             self.routes.append(moved)
 
