@@ -3,7 +3,9 @@
 
 use std::io::Write;
 use std::sync::Once;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+
+use armature_layers::logger::{write_json_string, write_timestamp};
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -46,73 +48,21 @@ pub(crate) enum Json<'a> {
 pub(crate) fn json_error(message: &str, fields: &[(&str, Json<'_>)]) {
     let mut out = Vec::with_capacity(160 + message.len());
     out.extend_from_slice(b"{\"time\":\"");
-    timestamp(&mut out, SystemTime::now());
+    write_timestamp(&mut out, SystemTime::now());
     out.extend_from_slice(b"\",\"level\":\"ERROR\",\"target\":");
-    json_string(&mut out, TARGET);
+    write_json_string(&mut out, TARGET);
     for (name, value) in fields {
         out.push(b',');
-        json_string(&mut out, name);
+        write_json_string(&mut out, name);
         out.push(b':');
         match value {
-            Json::Text(text) => json_string(&mut out, text),
+            Json::Text(text) => write_json_string(&mut out, text),
             Json::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
             Json::Null => out.extend_from_slice(b"null"),
         }
     }
     out.extend_from_slice(b",\"message\":");
-    json_string(&mut out, message);
+    write_json_string(&mut out, message);
     out.extend_from_slice(b"}\n");
     let _ = std::io::stderr().write_all(&out);
-}
-
-/// `2026-12-05T18:12:20.123Z` (UTC, milliseconds), as the JSON access lines write `time`.
-fn timestamp(out: &mut Vec<u8>, time: SystemTime) {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rest) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    let _ = write!(
-        out,
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60,
-        since.subsec_millis()
-    );
-}
-
-/// A JSON string: `"`, `\` and control characters escaped.
-fn json_string(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    let mut start = 0;
-    for (i, &b) in s.as_bytes().iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            0x00..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&s.as_bytes()[start..i]);
-        if escape.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.extend_from_slice(escape);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&s.as_bytes()[start..]);
-    out.push(b'"');
 }

@@ -34,7 +34,7 @@ impl Line<'_> {
     }
 
     fn text(&self, out: &mut Vec<u8>) {
-        timestamp(out, self.time);
+        write_timestamp(out, self.time);
         out.push(b' ');
         out.extend_from_slice(self.method.as_bytes());
         out.push(b' ');
@@ -60,11 +60,11 @@ impl Line<'_> {
 
     fn json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"time\":\"");
-        timestamp(out, self.time);
+        write_timestamp(out, self.time);
         out.extend_from_slice(b"\",\"method\":");
-        json_string(out, self.method);
+        write_json_string(out, self.method);
         out.extend_from_slice(b",\"route\":");
-        json_string(out, self.route);
+        write_json_string(out, self.route);
         out.extend_from_slice(b",\"status\":");
         number(out, self.status);
         out.extend_from_slice(b",\"latency_ms\":");
@@ -72,7 +72,7 @@ impl Line<'_> {
         out.extend_from_slice(b",\"bytes\":");
         number(out, self.bytes);
         out.extend_from_slice(b",\"request_id\":");
-        json_string(out, self.request_id);
+        write_json_string(out, self.request_id);
         out.extend_from_slice(b",\"peer\":");
         match self.peer {
             Some(peer) => {
@@ -116,9 +116,18 @@ fn fixed_width(digits: &mut [u8], mut value: u64) {
     }
 }
 
-/// `2026-12-05T18:12:20.123Z` (UTC, milliseconds). The part up to the seconds is formatted
+/// Writes `time` as the access lines do, `2026-12-05T18:12:20.123Z` (UTC, milliseconds), for
+/// a program that writes lines of its own beside them. The part up to the seconds is formatted
 /// once a second per thread.
-fn timestamp(out: &mut Vec<u8>, time: SystemTime) {
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+///
+/// let mut out = Vec::new();
+/// armature_layers::logger::write_timestamp(&mut out, UNIX_EPOCH + Duration::from_millis(1_765_000_000_123));
+/// assert_eq!(out, b"2025-12-06T05:46:40.123Z");
+/// ```
+pub fn write_timestamp(out: &mut Vec<u8>, time: SystemTime) {
     thread_local! {
         static CACHE: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
     }
@@ -182,8 +191,15 @@ fn socket_addr(out: &mut Vec<u8>, addr: SocketAddr) {
     }
 }
 
-/// A JSON string: `"`, `\` and control characters escaped.
-fn json_string(out: &mut Vec<u8>, s: &str) {
+/// Writes `s` as a JSON string, as the JSON access lines do: quoted, with `"`, `\` and control
+/// characters escaped (a newline in a client's value cannot start a forged line).
+///
+/// ```
+/// let mut out = Vec::new();
+/// armature_layers::logger::write_json_string(&mut out, "a \"b\"\nc");
+/// assert_eq!(out, br#""a \"b\"\u000ac""#);
+/// ```
+pub fn write_json_string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     let mut start = 0;
     for (i, &b) in s.as_bytes().iter().enumerate() {

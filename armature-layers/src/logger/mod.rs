@@ -75,6 +75,7 @@ pub use access_log::AccessLog;
 pub use body::LoggedBody;
 pub use future::ResponseFuture;
 pub use layer::{Format, Logger, LoggerService};
+pub use line::{write_json_string, write_timestamp};
 
 /// The `tracing` target of access events, for filtering (`RUST_LOG=armature::access=info`).
 pub const TARGET: &str = "armature::access";
