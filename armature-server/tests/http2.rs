@@ -100,22 +100,9 @@ async fn concurrent_stream_limit_queues_rather_than_fails() {
 #[tokio::test]
 async fn head_answers_carry_no_body_and_keep_their_length() {
     let server = Running::start(common::local_server());
-    let head = |uri: &str| {
-        Request::head(uri)
-            .header(http::header::HOST, "localhost")
-            .body(Full::<Bytes>::default())
-            .unwrap()
-    };
     let mut h2 = common::h2_client(server.addr).await;
     let mut h1 = common::h1_client(server.addr).await;
-    for version in [Version::HTTP_2, Version::HTTP_11] {
-        let res = if version == Version::HTTP_2 {
-            h2.ready().await.unwrap();
-            h2.send_request(head("http://localhost/abc")).await.unwrap()
-        } else {
-            h1.ready().await.unwrap();
-            h1.send_request(head("/abc")).await.unwrap()
-        };
+    for (version, res) in head_both_ways(&mut h2, &mut h1, "/abc").await {
         assert_eq!(res.status(), StatusCode::OK, "{version:?}");
         // The echo service's body would be "HEAD /abc 0": eleven bytes.
         assert_eq!(
@@ -201,22 +188,9 @@ async fn an_emptied_head_answer_claims_no_length() {
         Ok::<_, std::convert::Infallible>(http::Response::new(body))
     });
     let server = Running::start_with(common::local_server(), service);
-    let head = |uri: &str| {
-        Request::head(uri)
-            .header(http::header::HOST, "localhost")
-            .body(Full::<Bytes>::default())
-            .unwrap()
-    };
     let mut h2 = common::h2_client(server.addr).await;
     let mut h1 = common::h1_client(server.addr).await;
-    for version in [Version::HTTP_2, Version::HTTP_11] {
-        let res = if version == Version::HTTP_2 {
-            h2.ready().await.unwrap();
-            h2.send_request(head("http://localhost/s")).await.unwrap()
-        } else {
-            h1.ready().await.unwrap();
-            h1.send_request(head("/s")).await.unwrap()
-        };
+    for (version, res) in head_both_ways(&mut h2, &mut h1, "/s").await {
         assert_eq!(res.status(), StatusCode::OK, "{version:?}");
         assert_eq!(
             res.headers().get(http::header::CONTENT_LENGTH),
@@ -225,4 +199,27 @@ async fn an_emptied_head_answer_claims_no_length() {
         );
     }
     server.stop().await.unwrap();
+}
+
+/// A `HEAD` of `path` over HTTP/2 and over HTTP/1.1 (the same connections each call), with the
+/// version each answer came over.
+async fn head_both_ways(
+    h2: &mut common::H2,
+    h1: &mut common::H1,
+    path: &str,
+) -> Vec<(Version, http::Response<hyper::body::Incoming>)> {
+    let head = |uri: String| {
+        Request::head(uri)
+            .header(http::header::HOST, "localhost")
+            .body(Full::<Bytes>::default())
+            .unwrap()
+    };
+    h2.ready().await.unwrap();
+    let over_h2 = h2
+        .send_request(head(format!("http://localhost{path}")))
+        .await
+        .unwrap();
+    h1.ready().await.unwrap();
+    let over_h1 = h1.send_request(head(path.to_owned())).await.unwrap();
+    vec![(Version::HTTP_2, over_h2), (Version::HTTP_11, over_h1)]
 }
