@@ -4,7 +4,26 @@
 use std::task::Poll;
 
 use bytes::Buf;
-use http_body::Frame;
+use http::header::CONTENT_LENGTH;
+use http::HeaderMap;
+use http_body::{Body, Frame};
+
+/// How many bytes a response body will send, when it is known: its exact size hint or, for a
+/// body that does not say (a file streamed by tower-http's `ServeFile`), the response's
+/// `Content-Length`; `u64::MAX` when neither tells. A server stops polling a body once that
+/// many bytes are out (hyper's HTTP/1 drops it without asking for its end), so a body dropped
+/// with all of them sent was delivered whole, not aborted. The header is read only for bodies
+/// without an exact hint.
+#[inline]
+pub(crate) fn declared_length<B: Body>(body: &B, headers: &HeaderMap) -> u64 {
+    body.size_hint().exact().unwrap_or_else(|| {
+        headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::MAX)
+    })
+}
 
 /// What a body's `poll_frame` returned, as a watching layer sees it. It is read from the poll
 /// by reference, so the wrapper returns the frame as polled rather than moving it out and

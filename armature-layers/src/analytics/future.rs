@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 use super::layer::Shared;
 use super::route::Route;
 use super::stats::{class_index, Counters, RouteStats, CLASS_ERROR, HEAD};
-use crate::frame::Seen;
+use crate::frame::{declared_length, Seen};
 use crate::rate_limit::RateLimited;
 use crate::ticks::Ticks;
 
@@ -159,12 +159,23 @@ where
                 }
                 // Servers drop a HEAD answer's body unread: that is not the client going away.
                 let head = usize::from(recorder.method) == HEAD;
-                Ok(res.map(|inner| AnalyticsBody {
-                    complete: head || inner.is_end_stream(),
-                    inner,
-                    recorder: Some(recorder),
-                    head,
-                }))
+                let (parts, inner) = res.into_parts();
+                let complete = head || inner.is_end_stream();
+                let declared = if complete {
+                    u64::MAX
+                } else {
+                    declared_length(&inner, &parts.headers)
+                };
+                Ok(Response::from_parts(
+                    parts,
+                    AnalyticsBody {
+                        complete,
+                        declared,
+                        inner,
+                        recorder: Some(recorder),
+                        head,
+                    },
+                ))
             }
             Err(err) => {
                 pending.fail(false);
@@ -182,8 +193,10 @@ pin_project! {
         inner: B,
         recorder: Option<Recorder>,
         head: bool,
-        // Whether dropping the body now loses nothing (it has ended, or is a HEAD answer).
+        // Whether dropping the body now loses nothing (it has ended, is a HEAD answer, or has
+        // sent every byte it declared: `declared_length`).
         complete: bool,
+        declared: u64,
     }
 
     impl<B> PinnedDrop for AnalyticsBody<B> {
@@ -221,7 +234,9 @@ impl<B: Body> Body for AnalyticsBody<B> {
                 Seen::Pending => false,
                 Seen::Frame { bytes } => {
                     recorder.response_bytes += bytes;
-                    *this.complete = *this.head || this.inner.is_end_stream();
+                    *this.complete = *this.head
+                        || this.inner.is_end_stream()
+                        || recorder.response_bytes >= *this.declared;
                     false
                 }
                 Seen::Error => {

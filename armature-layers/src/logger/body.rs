@@ -5,7 +5,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::record::{Outcome, Record};
-use crate::frame::Seen;
+use crate::frame::{declared_length, Seen};
 
 pin_project! {
     /// Response body of [`LoggerService`](super::LoggerService): counts the bytes sent and logs
@@ -15,8 +15,10 @@ pin_project! {
         inner: B,
         record: Option<Box<Record>>,
         // Whether dropping the body now loses nothing: it reports its end (servers drop a
-        // body that says so without polling it again, and an empty one without polling it).
+        // body that says so without polling it again, and an empty one without polling it), or
+        // has sent every byte it declared (`declared_length`).
         complete: bool,
+        declared: u64,
     }
 
     impl<B> PinnedDrop for LoggedBody<B> {
@@ -30,12 +32,17 @@ pin_project! {
 }
 
 impl<B: Body> LoggedBody<B> {
-    pub(crate) fn new(inner: B, record: Option<Box<Record>>) -> Self {
+    pub(crate) fn new(inner: B, record: Option<Box<Record>>, headers: &http::HeaderMap) -> Self {
         let complete = inner.is_end_stream();
+        let declared = match record {
+            Some(_) if !complete => declared_length(&inner, headers),
+            _ => u64::MAX,
+        };
         LoggedBody {
             inner,
             record,
             complete,
+            declared,
         }
     }
 }
@@ -55,7 +62,7 @@ impl<B: Body> Body for LoggedBody<B> {
                 Seen::Pending => {}
                 Seen::Frame { bytes } => {
                     record.bytes += bytes;
-                    *this.complete = this.inner.is_end_stream();
+                    *this.complete = this.inner.is_end_stream() || record.bytes >= *this.declared;
                 }
                 Seen::Error => {
                     record.emit(Outcome::BodyError);

@@ -54,7 +54,9 @@ where
                 if let Some(record) = record.as_mut() {
                     record.response(&res);
                 }
-                Ok(res.map(|body| LoggedBody::new(body, record)))
+                let (parts, body) = res.into_parts();
+                let body = LoggedBody::new(body, record, &parts.headers);
+                Ok(Response::from_parts(parts, body))
             }
             Err(err) => {
                 if let Some(record) = record {

@@ -1,0 +1,102 @@
+//! A body that never says it has ended, but declares its length (as tower-http's `ServeFile`
+//! streams a file under `Content-Length`): hyper's HTTP/1 connection stops polling it once that
+//! many bytes are out and drops it. The logger and analytics count such a response as sent
+//! whole (`ok`), not `aborted`; one dropped short of its length is still an abort.
+
+#[path = "support/conn.rs"]
+mod conn;
+
+use std::convert::Infallible;
+use std::io::{self, Write};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use armature_layers::analytics::AnalyticsLayer;
+use armature_layers::logger::{AccessLog, Logger};
+use armature_server::{RequestBody, Server};
+use bytes::Bytes;
+use conn::Conn;
+use http::header::CONTENT_LENGTH;
+use http::{Request, Response};
+use http_body::{Body, Frame};
+use tower::ServiceBuilder;
+
+/// Yields its chunks one by one and never reports its end (`is_end_stream` stays `false`),
+/// like a body read from a file.
+struct Chunks(Vec<&'static str>);
+
+impl Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Poll::Ready(match self.0.is_empty() {
+            true => None,
+            false => Some(Ok(Frame::data(Bytes::from_static(
+                self.0.remove(0).as_bytes(),
+            )))),
+        })
+    }
+}
+
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_body_that_sent_its_declared_length_was_delivered_not_aborted() {
+    let lines = Lines::default();
+    let log = AccessLog::new(lines.clone());
+    let analytics = AnalyticsLayer::new();
+    let app = ServiceBuilder::new()
+        .layer(analytics.clone())
+        .layer(Logger::default().write_to(log.clone()))
+        .service(tower::service_fn(|_req: Request<RequestBody>| async {
+            let mut res = Response::new(Chunks(vec!["hello ", "world"]));
+            res.headers_mut()
+                .insert(CONTENT_LENGTH, http::HeaderValue::from_static("11"));
+            Ok::<_, Infallible>(res)
+        }));
+    let server = Server::bind(([127, 0, 0, 1], 0)).unwrap();
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = server
+        .shutdown_on_signals(false)
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
+    let serving = tokio::spawn(server.serve(app));
+    let mut conn = Conn::open(addr).await;
+    for _ in 0..3 {
+        assert_eq!(
+            conn.send("GET", "/file", "", "").await,
+            (200, "hello world".to_owned())
+        );
+    }
+    drop(conn);
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+    log.flush().unwrap();
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    // A line says its outcome only when it is not `ok`.
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(!text.contains("outcome="), "{text}");
+    let summary = analytics.summary();
+    assert_eq!(summary.total.requests, 3);
+    assert_eq!(summary.total.errors, 0, "{summary:?}");
+    let metrics = analytics.render_metrics();
+    assert!(!metrics.contains("error_type=\"aborted\""), "{metrics}");
+}
