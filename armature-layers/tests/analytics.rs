@@ -439,3 +439,42 @@ async fn a_failing_service_is_counted_as_an_error_without_status() {
         1.0
     );
 }
+
+/// A route template with a quote, a backslash or a newline (one another router labels with,
+/// `route_label`) is escaped in `/metrics`: the reference parser reads it back whole, and the
+/// other series survive the scrape.
+#[tokio::test]
+async fn route_labels_are_escaped_in_the_exposition() {
+    #[derive(Clone)]
+    struct Template(&'static str);
+    let analytics = AnalyticsLayer::builder()
+        .route_label(|ext| ext.get::<Template>().map(|t| t.0))
+        .build();
+    let app = analytics
+        .clone()
+        .layer(tower::service_fn(|_req: Request<()>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+        }));
+    let templates = [r#"/search/"{q}""#, r"/a\b", "/line\nbreak", "/plain"];
+    for template in templates {
+        let mut req = Request::get("/x").body(()).unwrap();
+        req.extensions_mut().insert(Template(template));
+        let res = app.clone().oneshot(req).await.unwrap();
+        drop(http_body_util::BodyExt::collect(res.into_body()).await.unwrap());
+    }
+    let samples = parse_openmetrics(&analytics.render_metrics());
+    for template in templates {
+        assert_eq!(
+            sample(
+                &samples,
+                "http_server_request_duration_seconds_count",
+                &labels(&series("GET", template, "2xx"))
+            ),
+            1.0,
+            "{template:?}"
+        );
+    }
+    // The JSON summary keeps the template as it is.
+    let summary = analytics.summary();
+    assert!(summary.routes.iter().any(|r| r.route == r#"/search/"{q}""#));
+}

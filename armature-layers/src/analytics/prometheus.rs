@@ -37,7 +37,7 @@ type Labels<'a> = [(&'static str, &'a str); 3];
 fn labels<'a>(stats: &'a RouteStats, third: (&'static str, &'a str)) -> Labels<'a> {
     [
         ("http_request_method", stats.method),
-        ("http_route", &stats.route),
+        ("http_route", &stats.label),
         third,
     ]
 }
@@ -137,7 +137,7 @@ impl Collector for Counters {
                 .load(std::sync::atomic::Ordering::Relaxed);
             let labels = [
                 ("http_request_method", stats.method),
-                ("http_route", &*stats.route),
+                ("http_route", &*stats.label),
             ];
             prometheus_client::metrics::counter::ConstCounter::new(n)
                 .encode(family.encode_family(&labels)?)?;

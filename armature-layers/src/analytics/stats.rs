@@ -227,6 +227,10 @@ pub(crate) struct ClassSnapshot {
 pub(crate) struct RouteStats {
     pub(crate) method: &'static str,
     pub(crate) route: Arc<str>,
+    /// `route` as a Prometheus label value: `\`, `"` and newlines escaped (prometheus-client
+    /// writes label values as given, and a template another router labels with — a
+    /// `route_label` — may hold them). The same `Arc` when there is nothing to escape.
+    pub(crate) label: Arc<str>,
     classes: Shards<[ClassStats; 6]>,
     /// Requests refused by the rate limiter (its `RateLimited` marker).
     pub(crate) rate_limited: AtomicU64,
@@ -238,10 +242,29 @@ pub(crate) struct RouteStats {
     pub(crate) aborted: AtomicU64,
 }
 
+/// `value` escaped for the text exposition formats (Prometheus 0.0.4, OpenMetrics): `\` as
+/// `\\`, `"` as `\"`, a newline as `\n`.
+fn label_value(value: &Arc<str>) -> Arc<str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return Arc::clone(value);
+    }
+    let mut escaped = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '"' => escaped.push_str("\\\""),
+            '\n' => escaped.push_str("\\n"),
+            c => escaped.push(c),
+        }
+    }
+    Arc::from(escaped)
+}
+
 impl RouteStats {
     fn new(method: &'static str, route: Arc<str>) -> Self {
         RouteStats {
             method,
+            label: label_value(&route),
             route,
             classes: Shards::new(),
             rate_limited: AtomicU64::new(0),
