@@ -460,7 +460,11 @@ async fn route_labels_are_escaped_in_the_exposition() {
         let mut req = Request::get("/x").body(()).unwrap();
         req.extensions_mut().insert(Template(template));
         let res = app.clone().oneshot(req).await.unwrap();
-        drop(http_body_util::BodyExt::collect(res.into_body()).await.unwrap());
+        drop(
+            http_body_util::BodyExt::collect(res.into_body())
+                .await
+                .unwrap(),
+        );
     }
     let samples = parse_openmetrics(&analytics.render_metrics());
     for template in templates {
@@ -477,4 +481,62 @@ async fn route_labels_are_escaped_in_the_exposition() {
     // The JSON summary keeps the template as it is.
     let summary = analytics.summary();
     assert!(summary.routes.iter().any(|r| r.route == r#"/search/"{q}""#));
+}
+
+/// Sends `"part"`, then fails.
+struct FailingBody(u8);
+
+impl http_body::Body for FailingBody {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        self.0 += 1;
+        std::task::Poll::Ready(Some(match self.0 {
+            1 => Ok(http_body::Frame::data(bytes::Bytes::from_static(b"part"))),
+            _ => Err(std::io::Error::other("disk gone")),
+        }))
+    }
+}
+
+/// A `5xx` whose body then fails is one failed request: the error rate never passes 100%.
+/// A `200` whose body fails is an error too.
+#[tokio::test]
+async fn a_failing_5xx_body_is_one_error_not_two() {
+    let analytics = AnalyticsLayer::new();
+    let app = analytics
+        .clone()
+        .layer(tower::service_fn(|req: Request<()>| async move {
+            let mut res = http::Response::new(FailingBody(0));
+            if req.uri().path() == "/500" {
+                *res.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            }
+            Ok::<_, std::convert::Infallible>(res)
+        }));
+    for path in ["/500", "/200"] {
+        let res = app
+            .clone()
+            .oneshot(Request::get(path).body(()).unwrap())
+            .await
+            .unwrap();
+        assert!(http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .is_err());
+    }
+    let summary = analytics.summary();
+    assert_eq!((summary.total.requests, summary.total.errors), (2, 2));
+    assert_eq!(summary.total.error_rate, 1.0);
+    let samples = parse_openmetrics(&analytics.render_metrics());
+    // The body failures are still both in the failure counter.
+    assert_eq!(
+        sample(
+            &samples,
+            "armature_http_server_failures_total",
+            &[("http_route", "unmatched"), ("error_type", "body_error")]
+        ),
+        2.0
+    );
 }

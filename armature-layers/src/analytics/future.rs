@@ -15,7 +15,7 @@ use pin_project_lite::pin_project;
 
 use super::layer::Shared;
 use super::route::Route;
-use super::stats::{class_index, Counters, RouteStats, CLASS_ERROR, HEAD};
+use super::stats::{class_index, Counters, RouteStats, CLASS_5XX, CLASS_ERROR, HEAD};
 use crate::frame::{declared_length, Seen};
 use crate::rate_limit::RateLimited;
 use crate::ticks::Ticks;
@@ -240,7 +240,11 @@ impl<B: Body> Body for AnalyticsBody<B> {
                     false
                 }
                 Seen::Error => {
-                    recorder.stats().body_errors.fetch_add(1, Relaxed);
+                    let stats = recorder.stats();
+                    stats.body_errors.fetch_add(1, Relaxed);
+                    if usize::from(recorder.class) == CLASS_5XX {
+                        stats.body_errors_after_5xx.fetch_add(1, Relaxed);
+                    }
                     true
                 }
                 Seen::End => true,

@@ -98,6 +98,8 @@ pub(crate) fn method_index(method: &Method) -> usize {
 /// returned an error, or the client went away before the handler answered).
 pub(crate) const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "error"];
 pub(crate) const CLASS_ERROR: usize = 5;
+/// The index of `5xx` in [`CLASSES`].
+pub(crate) const CLASS_5XX: usize = 4;
 
 pub(crate) fn class_index(status: u16) -> usize {
     match status {
@@ -236,6 +238,9 @@ pub(crate) struct RouteStats {
     pub(crate) rate_limited: AtomicU64,
     /// The response body failed midway.
     pub(crate) body_errors: AtomicU64,
+    /// Of those, the bodies of `5xx` answers: already errors by their status, so the
+    /// summary's error count (one a request) leaves them out.
+    pub(crate) body_errors_after_5xx: AtomicU64,
     /// The inner service returned an error instead of a response.
     pub(crate) service_errors: AtomicU64,
     /// The client went away before the handler answered.
@@ -269,6 +274,7 @@ impl RouteStats {
             classes: Shards::new(),
             rate_limited: AtomicU64::new(0),
             body_errors: AtomicU64::new(0),
+            body_errors_after_5xx: AtomicU64::new(0),
             service_errors: AtomicU64::new(0),
             aborted: AtomicU64::new(0),
         }

@@ -46,7 +46,8 @@ pub struct Totals {
     pub requests: u64,
     /// Requests in flight now.
     pub in_flight: i64,
-    /// 5xx answers, service errors and failed response bodies.
+    /// Requests that failed: 5xx answers, service errors and failed response bodies, each
+    /// request counted once (a 5xx whose body then failed is one error).
     pub errors: u64,
     /// Requests the rate limiter refused.
     pub rate_limited: u64,
@@ -80,7 +81,8 @@ pub struct RouteSummary {
     pub requests: u64,
     /// Requests per status class.
     pub status: StatusCounts,
-    /// 5xx answers, service errors and failed response bodies.
+    /// Requests that failed: 5xx answers, service errors and failed response bodies, each
+    /// request counted once (a 5xx whose body then failed is one error).
     pub errors: u64,
     /// Requests the rate limiter refused.
     pub rate_limited: u64,
@@ -180,7 +182,14 @@ fn route(stats: &RouteStats, all: &mut HistogramSnapshot<19>) -> RouteSummary {
     }
     all.add(&latency);
     let requests = counts.iter().sum();
-    let errors = counts[4] + stats.service_errors.load(Relaxed) + stats.body_errors.load(Relaxed);
+    // One a request: a 5xx whose body then failed is one error, not two.
+    // (Read apart from each other, the two may be caught between the increments of one
+    // failure, so the difference saturates.)
+    let body_errors = stats
+        .body_errors
+        .load(Relaxed)
+        .saturating_sub(stats.body_errors_after_5xx.load(Relaxed));
+    let errors = counts[4] + stats.service_errors.load(Relaxed) + body_errors;
     let rate_limited = stats.rate_limited.load(Relaxed);
     RouteSummary {
         method: stats.method.to_owned(),
