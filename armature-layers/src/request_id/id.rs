@@ -14,7 +14,9 @@ use http::HeaderValue;
 pub struct RequestId(HeaderValue);
 
 impl RequestId {
-    /// A fresh, process-unique id formatted like a UUID: `8-4-4-4-12` hex digits.
+    /// A fresh, process-unique id in the form of a random (version 4) UUID, RFC 9562:
+    /// `8-4-4-4-12` hex digits, `4` the version digit and `8`–`b` the variant digit, so
+    /// strict UUID validators accept it.
     ///
     /// ```
     /// use armature_layers::request_id::RequestId;
@@ -31,9 +33,12 @@ impl RequestId {
             (state.hash_one(0u8), state.hash_one(1u8))
         });
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        // A bijective mix of the counter keeps ids unique; the key makes them differ per process.
-        let hi = mix(n ^ k0);
+        // A bijective mix of the counter's 60 low bits keeps ids unique (for 2^60 requests);
+        // the key makes them differ per process. The version nibble goes in between.
+        let unique = mix60(n ^ k0);
+        let hi = (unique >> 12) << 16 | 0x4000 | (unique & 0xfff);
         let lo = mix(n.wrapping_add(k1)) ^ k0.rotate_left(17);
+        let lo = lo & (u64::MAX >> 2) | 1 << 63;
         // One allocation, shared by every clone (the request and response headers, the
         // extensions): `from_owner` counts references instead of copying.
         let text = Bytes::from_owner(uuid_text(hi, lo));
@@ -75,6 +80,15 @@ impl RequestId {
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A bijection of the low 60 bits of `z` (xor-shifts and odd multipliers, all mod 2^60).
+fn mix60(z: u64) -> u64 {
+    const MASK: u64 = (1 << 60) - 1;
+    let mut z = z & MASK;
+    z = ((z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9)) & MASK;
+    z = ((z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb)) & MASK;
     z ^ (z >> 31)
 }
 
@@ -129,6 +143,22 @@ mod tests {
                 "{id}"
             );
         }
+        // RFC 9562's version 4 layout: the version digit 4, the variant digit 8, 9, a or b.
+        for id in &ids {
+            assert_eq!(&id[14..15], "4", "{id}");
+            assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+        }
+    }
+
+    #[test]
+    fn the_unique_part_is_a_bijection() {
+        // Distinct inputs (consecutive, and far apart) stay distinct after mixing.
+        let mixed: HashSet<u64> = (0..100_000u64)
+            .chain((0..1000).map(|i| i << 50))
+            .map(mix60)
+            .collect();
+        assert_eq!(mixed.len(), 100_000 + 999);
+        assert!(mixed.iter().all(|&z| z < 1 << 60));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! An incoming id is used only when you trust the client to send one ([`RequestIdLayer::trust_incoming`]),
 //! for example behind a gateway that sets it; even then it must be 1 to 128 visible ASCII
-//! characters, else a fresh id replaces it. Generated ids look like UUIDs (32 hex digits) and are
+//! characters, else a fresh id replaces it. Generated ids are version 4 UUIDs in form and are
 //! unique within a process (a counter) and across processes (a random per-process key), without
 //! a random number per request.
 //!
