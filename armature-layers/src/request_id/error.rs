@@ -9,7 +9,9 @@ use http::header::HeaderName;
 #[non_exhaustive]
 pub enum RequestIdError {
     /// The header has a meaning of its own to HTTP (framing, hop-by-hop, `host`, the body's
-    /// type or coding); the layer would overwrite it on every request and response.
+    /// description, credentials and cookies, redirects and caching, origins and security
+    /// policy, proxies' forwarding); the layer would overwrite it on every request and
+    /// response.
     ReservedHeader {
         /// The header asked for.
         name: HeaderName,

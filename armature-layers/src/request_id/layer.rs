@@ -9,8 +9,10 @@ use super::{RequestId, RequestIdError, ResponseFuture};
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Headers HTTP itself gives a meaning: an id written there would corrupt the message.
-const RESERVED: [HeaderName; 11] = [
+/// Headers HTTP itself gives a meaning: an id written there would corrupt the message, or
+/// replace what the client or the handler said (credentials, cookies, a redirect).
+const RESERVED: [HeaderName; 38] = [
+    // Framing and the connection.
     header::CONTENT_LENGTH,
     header::TRANSFER_ENCODING,
     header::CONNECTION,
@@ -20,8 +22,40 @@ const RESERVED: [HeaderName; 11] = [
     header::UPGRADE,
     HeaderName::from_static("proxy-connection"),
     header::HOST,
+    header::EXPECT,
+    // The body's description and ranges.
     header::CONTENT_TYPE,
     header::CONTENT_ENCODING,
+    header::CONTENT_RANGE,
+    header::RANGE,
+    // Credentials and cookies.
+    header::AUTHORIZATION,
+    header::PROXY_AUTHORIZATION,
+    header::WWW_AUTHENTICATE,
+    header::PROXY_AUTHENTICATE,
+    header::COOKIE,
+    header::SET_COOKIE,
+    // Redirects, caching and validators.
+    header::LOCATION,
+    header::CACHE_CONTROL,
+    header::EXPIRES,
+    header::PRAGMA,
+    header::ETAG,
+    header::LAST_MODIFIED,
+    header::VARY,
+    header::DATE,
+    header::RETRY_AFTER,
+    // Origins, CORS and security policy.
+    header::ORIGIN,
+    header::ACCESS_CONTROL_ALLOW_ORIGIN,
+    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+    header::STRICT_TRANSPORT_SECURITY,
+    header::CONTENT_SECURITY_POLICY,
+    // Proxies' view of the client.
+    header::FORWARDED,
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-proto"),
+    HeaderName::from_static("x-forwarded-host"),
 ];
 
 /// Sets a [`RequestId`] on every request and echoes it on the response. See the
@@ -52,8 +86,16 @@ impl RequestIdLayer {
     /// The layer overwrites this header on every request and response, so a header with a
     /// meaning of its own to HTTP is refused: the message framing (`content-length`,
     /// `transfer-encoding`), the connection's hop-by-hop headers (`connection`, `keep-alive`,
-    /// `te`, `trailer`, `upgrade`, `proxy-connection`), `host`, and the body's description
-    /// (`content-type`, `content-encoding`). An id written there would corrupt the message.
+    /// `te`, `trailer`, `upgrade`, `proxy-connection`), `host`, `expect`, the body's
+    /// description and ranges (`content-type`, `content-encoding`, `range`, `content-range`),
+    /// credentials and cookies (`authorization`, `www-authenticate`, `cookie`, `set-cookie`,
+    /// their proxy twins), redirects, caching and validators (`location`, `cache-control`,
+    /// `expires`, `pragma`, `etag`, `last-modified`, `vary`, `date`, `retry-after`), origins
+    /// and security policy (`origin`, the CORS answer's `access-control-allow-origin` and
+    /// `-credentials`, `strict-transport-security`, `content-security-policy`) and what
+    /// proxies say of the client (`forwarded`, `x-forwarded-for`, `-proto`, `-host`). An id
+    /// written there would corrupt the message or replace what the client or handler said.
+    /// Use a header of your own; `x-request-id` is the default.
     ///
     /// ```
     /// use armature_layers::request_id::{RequestIdError, RequestIdLayer};
