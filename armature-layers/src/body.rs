@@ -4,8 +4,8 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::header::{HeaderValue, CONTENT_TYPE};
-use http::{Response, StatusCode};
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::{Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
@@ -18,6 +18,29 @@ pub(crate) fn message_head(status: StatusCode) -> Response<()> {
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
+    res
+}
+
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+
+/// Whether `req` is a gRPC call (`content-type: application/grpc`, `application/grpc+proto`,
+/// ...): a layer's own answer to one is a gRPC status, not an HTTP error status.
+pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.as_bytes().get(..16))
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"application/grpc"))
+}
+
+/// A gRPC trailers-only answer (HTTP 200) with `grpc-status` and `grpc-message` (`message`
+/// must not need percent-encoding: plain ASCII without `%`).
+pub(crate) fn grpc_head(status: HeaderValue, message: &'static str) -> Response<()> {
+    let mut res = Response::new(());
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    h.insert(GRPC_STATUS, status);
+    h.insert(GRPC_MESSAGE, HeaderValue::from_static(message));
     res
 }
 

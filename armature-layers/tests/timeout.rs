@@ -138,3 +138,35 @@ async fn over_a_real_server_the_connection_survives_the_timeout() {
         (200, "fast".to_owned())
     );
 }
+
+/// A gRPC call that runs out of time gets a trailers-only `DEADLINE_EXCEEDED` (HTTP 200, no
+/// body), which gRPC clients read as a deadline; any other status setting is for HTTP calls.
+#[tokio::test(start_paused = true)]
+async fn a_grpc_call_gets_deadline_exceeded() {
+    let layer = TimeoutLayer::new(Duration::from_millis(10)).status(StatusCode::GATEWAY_TIMEOUT);
+    let slow = layer.layer(service_fn(|_: Request<()>| async {
+        pending::<Result<Response<Full<Bytes>>, Infallible>>().await
+    }));
+    let call = Request::post("/pkg.Service/Method")
+        .header("content-type", "application/grpc+proto")
+        .body(())
+        .unwrap();
+    let res = slow.clone().oneshot(call).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/grpc");
+    assert_eq!(res.headers()["grpc-status"], "4");
+    assert!(res.headers()["grpc-message"]
+        .to_str()
+        .unwrap()
+        .starts_with("deadline exceeded"));
+    assert!(res
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .is_empty());
+    // The same layer still answers an HTTP call with its status.
+    let res = slow.oneshot(Request::new(())).await.unwrap();
+    assert_eq!(res.status(), StatusCode::GATEWAY_TIMEOUT);
+}

@@ -11,9 +11,10 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::gcra::Decision;
-use super::headers::{is_grpc, refusal};
+use super::headers::refusal;
 use super::layer::Config;
 use super::messages::{AMBIGUOUS_KEY_MESSAGE, REFUSAL_MESSAGE};
+use crate::body::is_grpc;
 use crate::body::ResponseBody;
 
 type Check = Pin<Box<dyn Future<Output = Decision> + Send>>;

@@ -6,20 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderName, CONTENT_TYPE, RETRY_AFTER};
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
+use http::header::{HeaderName, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use super::gcra::{Decision, Gcra};
 use super::RateLimited;
-use crate::body::message_head;
+use crate::body::{grpc_head, message_head};
 
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 const X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 const X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
-const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
-const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
 /// `RESOURCE_EXHAUSTED`.
 const GRPC_RESOURCE_EXHAUSTED: HeaderValue = HeaderValue::from_static("8");
 
@@ -109,26 +107,8 @@ fn secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
-/// Whether `req` is a gRPC call (`content-type: application/grpc`, `application/grpc+proto`, ...).
-pub(crate) fn is_grpc<B>(req: &Request<B>) -> bool {
-    req.headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.as_bytes().get(..16))
-        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(b"application/grpc"))
-}
-
 /// `INVALID_ARGUMENT`.
 const GRPC_INVALID_ARGUMENT: HeaderValue = HeaderValue::from_static("3");
-
-/// A gRPC trailers-only answer (HTTP 200) with `grpc-status` and `grpc-message`.
-fn grpc_head(status: HeaderValue, message: &'static str) -> Response<()> {
-    let mut res = Response::new(());
-    let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
-    h.insert(GRPC_STATUS, status);
-    h.insert(GRPC_MESSAGE, HeaderValue::from_static(message));
-    res
-}
 
 /// The answer to a request whose key header appears more than once: `400 Bad Request`, or
 /// for gRPC a trailers-only `INVALID_ARGUMENT`. Not a rate-limit refusal: no `Retry-After`,

@@ -6,10 +6,11 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::headers::{ambiguous_key, is_grpc, refusal};
+use super::headers::{ambiguous_key, refusal};
 use super::key::Keyed;
 use super::layer::Config;
 use super::{ResponseBody, ResponseFuture, Store};
+use crate::body::is_grpc;
 
 /// The service of [`RateLimitLayer`](super::RateLimitLayer).
 #[derive(Debug, Clone)]

@@ -2,12 +2,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use http::{Response, StatusCode};
+use http::{HeaderValue, Response, StatusCode};
 use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use super::MESSAGE;
-use crate::body::{message_head, ResponseBody};
+use crate::body::{grpc_head, message_head, ResponseBody};
+
+/// gRPC's `DEADLINE_EXCEEDED`: what a client's retry policy reads as "too slow", where the
+/// `503` a browser gets would read as `UNAVAILABLE` (retried).
+const GRPC_DEADLINE_EXCEEDED: HeaderValue = HeaderValue::from_static("4");
 
 pin_project! {
     /// The future of [`Timeout`](super::Timeout): the inner service's answer, or the timeout's
@@ -18,15 +22,18 @@ pin_project! {
         #[pin]
         sleep: Sleep,
         status: StatusCode,
+        // A gRPC call: answered with a trailers-only `DEADLINE_EXCEEDED`.
+        grpc: bool,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(super) fn new(inner: F, sleep: Sleep, status: StatusCode) -> Self {
+    pub(super) fn new(inner: F, sleep: Sleep, status: StatusCode, grpc: bool) -> Self {
         ResponseFuture {
             inner,
             sleep,
             status,
+            grpc,
         }
     }
 }
@@ -45,6 +52,13 @@ where
         }
         std::task::ready!(this.sleep.poll(cx));
         tracing::debug!(status = this.status.as_u16(), "request timed out");
+        if *this.grpc {
+            let res = grpc_head(
+                GRPC_DEADLINE_EXCEEDED,
+                "deadline exceeded: the call took longer than the server's time limit",
+            );
+            return Poll::Ready(Ok(res.map(|()| ResponseBody::message(None))));
+        }
         let res = message_head(*this.status).map(|()| ResponseBody::message(Some(MESSAGE)));
         Poll::Ready(Ok(res))
     }

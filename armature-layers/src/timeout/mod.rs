@@ -7,6 +7,11 @@
 //! client that *it* was slow, and browsers retry a request answered with it, a `POST`
 //! included. [`TimeoutLayer::status`] picks another status (a `504` behind a gateway, say).
 //!
+//! A gRPC call (`content-type: application/grpc…`) is answered the gRPC way instead: HTTP
+//! `200` with the trailers-only status `grpc-status: 4` (`DEADLINE_EXCEEDED`) and a
+//! `grpc-message`, which clients read as a deadline rather than as `UNAVAILABLE` (a `503`),
+//! which retry policies retry.
+//!
 //! The limit covers the time until the response head, as tower-http's does. A slow request
 //! *body* is the client's doing: bound it with tower-http's `RequestBodyTimeoutLayer`; a
 //! response body that streams for long, with its `ResponseBodyTimeoutLayer`.

@@ -4,6 +4,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::{ResponseFuture, TimeoutLayer};
+use crate::body::is_grpc;
 use crate::body::ResponseBody;
 
 /// The service of [`TimeoutLayer`]: the inner service's answer, or the timeout's.
@@ -27,6 +28,7 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let sleep = tokio::time::sleep(self.layer.limit);
-        ResponseFuture::new(self.inner.call(req), sleep, self.layer.status)
+        let grpc = is_grpc(&req);
+        ResponseFuture::new(self.inner.call(req), sleep, self.layer.status, grpc)
     }
 }
