@@ -308,3 +308,46 @@ async fn with_request_ids_set_inside_the_line_has_the_echoed_id() {
     );
     assert!(!lines[0].contains("forged"), "{}", lines[0]);
 }
+
+/// An unmatched path is written as sent, but what is not visible ASCII is escaped as `\xHH`
+/// (as nginx does): its UTF-8, a line separator some viewers break at, a right-to-left
+/// override, and a `\` (so an escape in the path cannot pass for one of ours). A route
+/// template from another router (`route_label`) is escaped the same way.
+#[tokio::test]
+async fn paths_are_escaped_in_text_lines() {
+    #[derive(Clone)]
+    struct Template(&'static str);
+    let out = Shared::default();
+    let log = AccessLog::new(out.clone()).flush_interval(Duration::from_secs(3600));
+    let mut svc = Logger::default()
+        .write_to(log.clone())
+        .route_label(|ext| ext.get::<Template>().map(|t| t.0))
+        .layer(tower::service_fn(|_req: Request<()>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+        }));
+    let mut labelled = request("/x");
+    labelled.extensions_mut().insert(Template("/a b"));
+    for req in [
+        request("/caf\u{e9}\u{2028}fake"),
+        request("/rtl\u{202e}txt"),
+        request(r"/back\x41slash"),
+        labelled,
+    ] {
+        let res = svc.ready().await.unwrap().call(req).await.unwrap();
+        res.into_body().collect().await.unwrap();
+    }
+    log.flush().unwrap();
+    let lines = out.lines();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    let routes: Vec<&str> = lines.iter().map(|l| l.split(' ').nth(2).unwrap()).collect();
+    assert_eq!(
+        routes,
+        [
+            r"/caf\xc3\xa9\xe2\x80\xa8fake",
+            r"/rtl\xe2\x80\xaetxt",
+            r"/back\x5cx41slash",
+            r"/a\x20b",
+        ]
+    );
+    assert!(lines.iter().all(|l| l.is_ascii()), "{lines:?}");
+}

@@ -38,7 +38,7 @@ impl Line<'_> {
         out.push(b' ');
         out.extend_from_slice(self.method.as_bytes());
         out.push(b' ');
-        out.extend_from_slice(self.route.as_bytes());
+        write_text_field(out, self.route);
         out.push(b' ');
         number(out, self.status);
         out.push(b' ');
@@ -188,6 +188,42 @@ fn socket_addr(out: &mut Vec<u8>, addr: SocketAddr) {
             use std::io::Write;
             let _ = write!(out, "{addr}");
         }
+    }
+}
+
+/// Writes `s` as one field of a text line: a byte that is not visible ASCII (a space, a
+/// control character, anything past `~`: a path's UTF-8, an LS or NEL that some viewers break
+/// lines at, a right-to-left override) as `\xHH`, as nginx writes its access log, so a client's
+/// path cannot pose as other fields or lines.
+pub(crate) fn write_text_field(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    for b in s.bytes() {
+        if b.is_ascii_graphic() && b != b'\\' {
+            out.push(b);
+        } else {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[
+                b'\\',
+                b'x',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ]);
+        }
+    }
+}
+
+/// [`write_text_field`] for a `Display` (the `tracing` event's message).
+pub(crate) struct TextField<'a>(pub(crate) &'a str);
+
+impl std::fmt::Display for TextField<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = Vec::with_capacity(self.0.len());
+        write_text_field(&mut out, self.0);
+        // Visible ASCII only.
+        f.write_str(std::str::from_utf8(&out).unwrap_or_default())
     }
 }
 

@@ -9,7 +9,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use smallvec::SmallVec;
 use tracing::Level;
 
-use super::line::Line;
+use super::line::{Line, TextField};
 use super::{AccessLog, Format, TARGET};
 use crate::request_id::RequestId;
 
@@ -261,7 +261,7 @@ impl fmt::Display for Message<'_> {
                     f,
                     "{} {} {} {:.2}ms {}B rid={} peer={}",
                     r.method,
-                    self.route,
+                    TextField(self.route),
                     self.status,
                     self.latency_ms,
                     r.bytes,
