@@ -7,6 +7,7 @@
 #   cargo build --release --example hello
 #   benches/load/callgrind.sh target/release/examples/hello 4300 /plaintext
 #   PROTO=h2 benches/load/callgrind.sh target/release/examples/hello 4300 /plaintext
+#   SERVER_ARGS="--rate-limit 1000000000/s" benches/load/callgrind.sh target/release/examples/stack 4300 /plaintext
 set -euo pipefail
 bin=$1; port=$2; path=${3:-/plaintext}
 case ${PROTO:-h1} in
@@ -16,7 +17,7 @@ case ${PROTO:-h1} in
 esac
 out=${TMPDIR:-/tmp}/callgrind.out.$port
 rm -f $out*
-taskset -c 0 valgrind --tool=callgrind --callgrind-out-file=$out $bin --port $port >/dev/null 2>&1 &
+taskset -c 0 valgrind --tool=callgrind --callgrind-out-file=$out $bin --port $port ${SERVER_ARGS:-} >/dev/null 2>&1 &
 vpid=$!
 for _ in $(seq 300); do curl -sf -o /dev/null http://127.0.0.1:$port/plaintext && break; sleep 0.2; done
 h2load "${load[@]}" -n 5000 http://127.0.0.1:$port$path >/dev/null

@@ -159,23 +159,16 @@ where
                 }
                 // Servers drop a HEAD answer's body unread: that is not the client going away.
                 let head = usize::from(recorder.method) == HEAD;
-                let (parts, inner) = res.into_parts();
-                let complete = head || inner.is_end_stream();
-                let declared = if complete {
-                    u64::MAX
+                let remaining = if head || res.body().is_end_stream() {
+                    0
                 } else {
-                    declared_length(&inner, &parts.headers)
+                    declared_length(res.body(), res.headers())
                 };
-                Ok(Response::from_parts(
-                    parts,
-                    AnalyticsBody {
-                        complete,
-                        declared,
-                        inner,
-                        recorder: Some(recorder),
-                        head,
-                    },
-                ))
+                Ok(res.map(|inner| AnalyticsBody {
+                    remaining,
+                    inner,
+                    recorder: Some(recorder),
+                }))
             }
             Err(err) => {
                 pending.fail(false);
@@ -192,18 +185,17 @@ pin_project! {
         #[pin]
         inner: B,
         recorder: Option<Recorder>,
-        head: bool,
-        // Whether dropping the body now loses nothing (it has ended, is a HEAD answer, or has
-        // sent every byte it declared: `declared_length`).
-        complete: bool,
-        declared: u64,
+        // The bytes still to send before dropping the body loses nothing: 0 once it has ended,
+        // for a HEAD answer, or once every byte it declared is out (`declared_length`;
+        // `u64::MAX` when it declared none, which is never reached).
+        remaining: u64,
     }
 
     impl<B> PinnedDrop for AnalyticsBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(recorder) = this.recorder.take() {
-                if !*this.complete {
+                if *this.remaining != 0 {
                     // Dropped before its end: the client went away mid-body.
                     recorder.stats().aborted.fetch_add(1, Relaxed);
                 }
@@ -234,9 +226,11 @@ impl<B: Body> Body for AnalyticsBody<B> {
                 Seen::Pending => false,
                 Seen::Frame { bytes } => {
                     recorder.response_bytes += bytes;
-                    *this.complete = *this.head
-                        || this.inner.is_end_stream()
-                        || recorder.response_bytes >= *this.declared;
+                    *this.remaining = if this.inner.is_end_stream() {
+                        0
+                    } else {
+                        this.remaining.saturating_sub(bytes)
+                    };
                     false
                 }
                 Seen::Error => {

@@ -14,35 +14,42 @@ pin_project! {
         #[pin]
         inner: B,
         record: Option<Box<Record>>,
-        // Whether dropping the body now loses nothing: it reports its end (servers drop a
-        // body that says so without polling it again, and an empty one without polling it), or
-        // has sent every byte it declared (`declared_length`).
-        complete: bool,
-        declared: u64,
+        // The bytes still to send before dropping the body loses nothing: 0 once it reports
+        // its end (servers drop a body that says so without polling it again, and an empty one
+        // without polling it) or has sent every byte it declared (`declared_length`;
+        // `u64::MAX` when it declared none, which is never reached).
+        remaining: u64,
     }
 
     impl<B> PinnedDrop for LoggedBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(record) = this.record.take() {
-                record.emit(record.outcome_when_dropped(*this.complete));
+                record.emit(record.outcome_when_dropped(*this.remaining == 0));
             }
         }
     }
 }
 
 impl<B: Body> LoggedBody<B> {
-    pub(crate) fn new(inner: B, record: Option<Box<Record>>, headers: &http::HeaderMap) -> Self {
-        let complete = inner.is_end_stream();
-        let declared = match record {
-            Some(_) if !complete => declared_length(&inner, headers),
+    /// The bytes `body` will send, read before the response is mapped (see
+    /// `declared_length`); `u64::MAX` when nothing is logged or the body has ended already.
+    pub(crate) fn declared(
+        body: &B,
+        headers: &http::HeaderMap,
+        record: &Option<Box<Record>>,
+    ) -> u64 {
+        match record {
+            Some(_) if !body.is_end_stream() => declared_length(body, headers),
             _ => u64::MAX,
-        };
+        }
+    }
+
+    pub(crate) fn new(inner: B, record: Option<Box<Record>>, declared: u64) -> Self {
         LoggedBody {
+            remaining: if inner.is_end_stream() { 0 } else { declared },
             inner,
             record,
-            complete,
-            declared,
         }
     }
 }
@@ -62,7 +69,11 @@ impl<B: Body> Body for LoggedBody<B> {
                 Seen::Pending => {}
                 Seen::Frame { bytes } => {
                     record.bytes += bytes;
-                    *this.complete = this.inner.is_end_stream() || record.bytes >= *this.declared;
+                    *this.remaining = if this.inner.is_end_stream() {
+                        0
+                    } else {
+                        this.remaining.saturating_sub(bytes)
+                    };
                 }
                 Seen::Error => {
                     record.emit(Outcome::BodyError);

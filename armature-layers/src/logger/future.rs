@@ -54,9 +54,8 @@ where
                 if let Some(record) = record.as_mut() {
                     record.response(&res);
                 }
-                let (parts, body) = res.into_parts();
-                let body = LoggedBody::new(body, record, &parts.headers);
-                Ok(Response::from_parts(parts, body))
+                let declared = LoggedBody::declared(res.body(), res.headers(), &record);
+                Ok(res.map(|body| LoggedBody::new(body, record, declared)))
             }
             Err(err) => {
                 if let Some(record) = record {

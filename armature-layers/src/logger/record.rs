@@ -34,6 +34,9 @@ pub(crate) struct Record {
     route: Option<SmallVec<[u8; 48]>>,
     /// Whether a router has reported (a route, or none matched).
     routed: bool,
+    /// Whether `route` came from Armature's router (a template of visible ASCII), not from a
+    /// `route_label`: see `Line::route_is_template`.
+    route_is_template: bool,
     pub(crate) bytes: u64,
 }
 
@@ -99,6 +102,7 @@ impl Record {
             status: None,
             route: None,
             routed: false,
+            route_is_template: false,
             bytes: 0,
         }
     }
@@ -109,6 +113,7 @@ impl Record {
     /// [`Logger::route_label`]: super::Logger::route_label
     pub(crate) fn label(&mut self, template: &str) {
         self.route = Some(SmallVec::from_slice(template.as_bytes()));
+        self.route_is_template = false;
     }
 
     /// Starts observing the router (`armature_router::Observation`) around the inner
@@ -124,7 +129,9 @@ impl Record {
             return;
         };
         match observation.finish(|_, template| SmallVec::from_slice(template.as_bytes())) {
-            Observed::Route(template) => (self.route, self.routed) = (Some(template), true),
+            Observed::Route(template) => {
+                (self.route, self.routed, self.route_is_template) = (Some(template), true, true);
+            }
             Observed::Unmatched => self.routed = true,
             Observed::NotCalled => {}
         }
@@ -148,6 +155,7 @@ impl Record {
             // layer that asked with `ReportMatchedRoute`).
             if let Some(route) = res.extensions().get::<MatchedRoute>() {
                 self.route = Some(SmallVec::from_slice(route.as_str().as_bytes()));
+                self.route_is_template = true;
             }
         }
     }
@@ -182,6 +190,7 @@ impl Record {
                 time: SystemTime::now(),
                 method: self.method.as_str(),
                 route,
+                route_is_template: self.route_is_template,
                 status,
                 latency,
                 bytes: self.bytes,

@@ -31,14 +31,19 @@ pub(crate) struct Headers {
     ratelimit_prefix: Box<[u8]>,
     ietf: bool,
     x_headers: bool,
-    /// GCRA's emission interval in nanoseconds, for [`quota_secs`].
+    /// GCRA's emission interval in nanoseconds and burst, for [`quota_secs`].
     interval: u64,
+    burst: u32,
 }
 
 impl Headers {
     pub(crate) fn new(name: Arc<str>, gcra: &Gcra, ietf: bool, x_headers: bool) -> Self {
         // The window is the time a spent burst takes to replenish: burst × interval.
-        let window = quota_secs(Duration::from_nanos(gcra.tolerance), gcra.interval);
+        let window = quota_secs(
+            Duration::from_nanos(gcra.tolerance),
+            gcra.interval,
+            gcra.burst,
+        );
         let policy = format!("\"{name}\";q={};w={window}", gcra.burst);
         Headers {
             policy: HeaderValue::from_str(&policy).expect("the name is a checked token"),
@@ -48,6 +53,7 @@ impl Headers {
             ietf,
             x_headers,
             interval: gcra.interval,
+            burst: gcra.burst,
         }
     }
 
@@ -64,7 +70,7 @@ impl Headers {
             // The failure policy decided: there are no counters to report.
             return;
         }
-        let reset = quota_secs(decision.reset, self.interval);
+        let reset = quota_secs(decision.reset, self.interval, self.burst);
         if self.ietf {
             headers.insert(RATELIMIT_POLICY, self.policy.clone());
             headers.insert(RATELIMIT, self.ratelimit(decision.remaining, reset));
@@ -96,7 +102,14 @@ impl Headers {
 /// to `k` of those units — 3 a second: 3 × 333,333,334 ns = 1,000,000,002 ns — which rounded
 /// up would read a second too many (`w=2`). `k` microseconds come off first, so both stores
 /// give the same figures.
-fn quota_secs(d: Duration, interval: u64) -> u64 {
+///
+/// A span is at most `burst + 1` intervals, so only one at most that many microseconds past a
+/// whole second can need it: any other is rounded up at once, with no division (the hot path).
+fn quota_secs(d: Duration, interval: u64, burst: u32) -> u64 {
+    let past = u64::from(d.subsec_nanos());
+    if past == 0 || past > (u64::from(burst) + 1).saturating_mul(1_000) {
+        return secs(d);
+    }
     let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
     let slack = nanos.div_ceil(interval.max(1)).saturating_mul(1_000);
     // A span that is not zero still reads at least a second, as rounding up gives.
