@@ -11,13 +11,15 @@ use std::time::{Duration, Instant};
 use armature_layers::analytics::{AnalyticsLayer, Consumers};
 use armature_layers::rate_limit::{Quota, RateLimitLayer};
 use armature_router::{get, on_service, post, Router, RouterBuilder};
-use armature_server::{RequestBody, Server};
+use armature_server::RequestBody;
 use http::{Method, Request, StatusCode};
 use serde_json::Value;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 
 #[path = "support/conn.rs"]
 mod conn;
+#[path = "support/serve.rs"]
+mod serve;
 use conn::Conn;
 
 const USER: &str = r#"{"name":"Alice"}"#;
@@ -61,26 +63,19 @@ async fn start(analytics: impl FnOnce(&Router<RequestBody>) -> AnalyticsLayer) -
         .layer(analytics.clone())
         .layer(limit)
         .service(router);
-    let server = Server::bind(([127, 0, 0, 1], 0)).unwrap();
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = server
-        .shutdown_on_signals(false)
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
-        });
-    tokio::spawn(server.serve(app));
+    let serving = serve::serve(app);
     Running {
-        addr,
+        addr: serving.addr,
         analytics,
-        _stop: stop,
+        _serving: serving,
     }
 }
 
 struct Running {
     addr: SocketAddr,
     analytics: AnalyticsLayer,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    // Stops the server when the test ends.
+    _serving: serve::Serving,
 }
 
 /// The Python with `prometheus_client`: the test venv, or `ANALYTICS_PYTHON`.

@@ -5,6 +5,8 @@
 
 #[path = "support/conn.rs"]
 mod conn;
+#[path = "support/serve.rs"]
+mod serve;
 
 use std::convert::Infallible;
 use std::io::{self, Write};
@@ -14,7 +16,7 @@ use std::task::{Context, Poll};
 
 use armature_layers::analytics::AnalyticsLayer;
 use armature_layers::logger::{AccessLog, Logger};
-use armature_server::{RequestBody, Server};
+use armature_server::RequestBody;
 use bytes::Bytes;
 use conn::Conn;
 use http::header::CONTENT_LENGTH;
@@ -70,16 +72,8 @@ async fn a_body_that_sent_its_declared_length_was_delivered_not_aborted() {
                 .insert(CONTENT_LENGTH, http::HeaderValue::from_static("11"));
             Ok::<_, Infallible>(res)
         }));
-    let server = Server::bind(([127, 0, 0, 1], 0)).unwrap();
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = server
-        .shutdown_on_signals(false)
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
-        });
-    let serving = tokio::spawn(server.serve(app));
-    let mut conn = Conn::open(addr).await;
+    let serving = serve::serve(app);
+    let mut conn = Conn::open(serving.addr).await;
     for _ in 0..3 {
         assert_eq!(
             conn.send("GET", "/file", "", "").await,
@@ -87,8 +81,7 @@ async fn a_body_that_sent_its_declared_length_was_delivered_not_aborted() {
         );
     }
     drop(conn);
-    let _ = stop.send(());
-    serving.await.unwrap().unwrap();
+    serving.stop().await;
     log.flush().unwrap();
     let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
     // A line says its outcome only when it is not `ok`.
