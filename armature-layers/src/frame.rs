@@ -15,7 +15,7 @@ use http_body::{Body, Frame};
 /// with all of them sent was delivered whole, not aborted. The header is read only for bodies
 /// without an exact hint.
 #[inline]
-pub(crate) fn declared_length<B: Body>(body: &B, headers: &HeaderMap) -> u64 {
+fn declared_length<B: Body>(body: &B, headers: &HeaderMap) -> u64 {
     body.size_hint().exact().unwrap_or_else(|| {
         headers
             .get(CONTENT_LENGTH)
@@ -23,6 +23,43 @@ pub(crate) fn declared_length<B: Body>(body: &B, headers: &HeaderMap) -> u64 {
             .and_then(|v| v.parse().ok())
             .unwrap_or(u64::MAX)
     })
+}
+
+/// The bytes a watched response body still has to send before dropping it loses nothing:
+/// 0 once it has ended, or once every byte it declared is out (`declared_length`; `u64::MAX`
+/// when it declared none, which is never reached). The logger and analytics count a body
+/// dropped with 0 left as delivered, any other as aborted.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Remaining(u64);
+
+impl Remaining {
+    /// Nothing left: a body whose drop loses nothing (a `HEAD` answer's).
+    pub(crate) const DONE: Remaining = Remaining(0);
+
+    /// What `body`, the body of a response with `headers`, has to send at the start.
+    #[inline]
+    pub(crate) fn of<B: Body>(body: &B, headers: &HeaderMap) -> Remaining {
+        if body.is_end_stream() {
+            Remaining::DONE
+        } else {
+            Remaining(declared_length(body, headers))
+        }
+    }
+
+    /// After `body` gave a frame of `bytes`.
+    #[inline]
+    pub(crate) fn sent<B: Body>(&mut self, body: &B, bytes: u64) {
+        self.0 = if body.is_end_stream() {
+            0
+        } else {
+            self.0.saturating_sub(bytes)
+        };
+    }
+
+    #[inline]
+    pub(crate) fn is_done(self) -> bool {
+        self.0 == 0
+    }
 }
 
 /// What a body's `poll_frame` returned, as a watching layer sees it. It is read from the poll

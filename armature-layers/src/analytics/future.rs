@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 use super::layer::Shared;
 use super::route::Route;
 use super::stats::{class_index, Counters, RouteStats, CLASS_5XX, CLASS_ERROR, HEAD};
-use crate::frame::{declared_length, Seen};
+use crate::frame::{Remaining, Seen};
 use crate::rate_limit::RateLimited;
 use crate::ticks::Ticks;
 
@@ -159,10 +159,10 @@ where
                 }
                 // Servers drop a HEAD answer's body unread: that is not the client going away.
                 let head = usize::from(recorder.method) == HEAD;
-                let remaining = if head || res.body().is_end_stream() {
-                    0
+                let remaining = if head {
+                    Remaining::DONE
                 } else {
-                    declared_length(res.body(), res.headers())
+                    Remaining::of(res.body(), res.headers())
                 };
                 Ok(res.map(|inner| AnalyticsBody {
                     remaining,
@@ -185,17 +185,15 @@ pin_project! {
         #[pin]
         inner: B,
         recorder: Option<Recorder>,
-        // The bytes still to send before dropping the body loses nothing: 0 once it has ended,
-        // for a HEAD answer, or once every byte it declared is out (`declared_length`;
-        // `u64::MAX` when it declared none, which is never reached).
-        remaining: u64,
+        // What it has still to send (nothing for a HEAD answer, which servers drop unread).
+        remaining: Remaining,
     }
 
     impl<B> PinnedDrop for AnalyticsBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(recorder) = this.recorder.take() {
-                if *this.remaining != 0 {
+                if !this.remaining.is_done() {
                     // Dropped before its end: the client went away mid-body.
                     recorder.stats().aborted.fetch_add(1, Relaxed);
                 }
@@ -226,11 +224,7 @@ impl<B: Body> Body for AnalyticsBody<B> {
                 Seen::Pending => false,
                 Seen::Frame { bytes } => {
                     recorder.response_bytes += bytes;
-                    *this.remaining = if this.inner.is_end_stream() {
-                        0
-                    } else {
-                        this.remaining.saturating_sub(bytes)
-                    };
+                    this.remaining.sent(&*this.inner, bytes);
                     false
                 }
                 Seen::Error => {

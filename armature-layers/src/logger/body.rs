@@ -5,7 +5,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::record::{Outcome, Record};
-use crate::frame::{declared_length, Seen};
+use crate::frame::{Remaining, Seen};
 
 pin_project! {
     /// Response body of [`LoggerService`](super::LoggerService): counts the bytes sent and logs
@@ -14,40 +14,27 @@ pin_project! {
         #[pin]
         inner: B,
         record: Option<Box<Record>>,
-        // The bytes still to send before dropping the body loses nothing: 0 once it reports
-        // its end (servers drop a body that says so without polling it again, and an empty one
-        // without polling it) or has sent every byte it declared (`declared_length`;
-        // `u64::MAX` when it declared none, which is never reached).
-        remaining: u64,
+        // What it has still to send (servers drop a body that reports its end without polling
+        // it again, an empty one without polling it, and one that sent its declared length).
+        remaining: Remaining,
     }
 
     impl<B> PinnedDrop for LoggedBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(record) = this.record.take() {
-                record.emit(record.outcome_when_dropped(*this.remaining == 0));
+                record.emit(record.outcome_when_dropped(this.remaining.is_done()));
             }
         }
     }
 }
 
 impl<B: Body> LoggedBody<B> {
-    /// The bytes `body` will send, read before the response is mapped (see
-    /// `declared_length`); `u64::MAX` when nothing is logged or the body has ended already.
-    pub(crate) fn declared(
-        body: &B,
-        headers: &http::HeaderMap,
-        record: &Option<Box<Record>>,
-    ) -> u64 {
-        match record {
-            Some(_) if !body.is_end_stream() => declared_length(body, headers),
-            _ => u64::MAX,
-        }
-    }
-
-    pub(crate) fn new(inner: B, record: Option<Box<Record>>, declared: u64) -> Self {
+    /// `inner`, logged by `record` (if any) when it ends, fails or is dropped, with
+    /// `remaining` (`Remaining::of` its response) still to send.
+    pub(crate) fn new(inner: B, record: Option<Box<Record>>, remaining: Remaining) -> Self {
         LoggedBody {
-            remaining: if inner.is_end_stream() { 0 } else { declared },
+            remaining,
             inner,
             record,
         }
@@ -69,11 +56,7 @@ impl<B: Body> Body for LoggedBody<B> {
                 Seen::Pending => {}
                 Seen::Frame { bytes } => {
                     record.bytes += bytes;
-                    *this.remaining = if this.inner.is_end_stream() {
-                        0
-                    } else {
-                        this.remaining.saturating_sub(bytes)
-                    };
+                    this.remaining.sent(&*this.inner, bytes);
                 }
                 Seen::Error => {
                     record.emit(Outcome::BodyError);

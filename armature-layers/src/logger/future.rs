@@ -7,6 +7,7 @@ use pin_project_lite::pin_project;
 
 use super::record::{Outcome, Record};
 use super::LoggedBody;
+use crate::frame::Remaining;
 
 pin_project! {
     /// Response future of [`LoggerService`](super::LoggerService). Logs an `aborted` event if it
@@ -54,8 +55,12 @@ where
                 if let Some(record) = record.as_mut() {
                     record.response(&res);
                 }
-                let declared = LoggedBody::declared(res.body(), res.headers(), &record);
-                Ok(res.map(|body| LoggedBody::new(body, record, declared)))
+                // Read only when something is logged: the header lookup is not free.
+                let remaining = match record {
+                    Some(_) => Remaining::of(res.body(), res.headers()),
+                    None => Remaining::DONE,
+                };
+                Ok(res.map(|body| LoggedBody::new(body, record, remaining)))
             }
             Err(err) => {
                 if let Some(record) = record {

@@ -95,7 +95,6 @@ impl Headers {
     }
 }
 
-/// Whole seconds, rounded up: a client that waits this long is never early.
 /// Whole seconds, rounded up, of a span GCRA counts in whole intervals of `interval`
 /// nanoseconds (a reset, the window). The interval was rounded up — to a nanosecond in
 /// process, to a microsecond in Redis — so `k` intervals may pass the quota's own span by up
@@ -116,6 +115,7 @@ fn quota_secs(d: Duration, interval: u64, burst: u32) -> u64 {
     secs(Duration::from_nanos(nanos - slack.min(nanos))).max(u64::from(nanos > 0))
 }
 
+/// Whole seconds, rounded up: a client that waits this long is never early.
 fn secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
