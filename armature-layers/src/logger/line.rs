@@ -204,15 +204,12 @@ fn socket_addr(out: &mut Vec<u8>, addr: SocketAddr) {
 /// lines at, a right-to-left override) as `\xHH`, as nginx writes its access log, so a client's
 /// path cannot pose as other fields or lines.
 pub(crate) fn write_text_field(out: &mut Vec<u8>, s: &str) {
-    // One pass without early exit, which the compiler turns into a few instructions a byte:
-    // nearly every field needs no escape.
-    let escape = |b: u8| b.wrapping_sub(b'!') > b'~' - b'!' || b == b'\\';
-    if !s.bytes().fold(false, |any, b| any | escape(b)) {
+    if !needs_escape(s) {
         out.extend_from_slice(s.as_bytes());
         return;
     }
     for b in s.bytes() {
-        if !escape(b) {
+        if !escaped(b) {
             out.push(b);
         } else {
             const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -226,12 +223,28 @@ pub(crate) fn write_text_field(out: &mut Vec<u8>, s: &str) {
     }
 }
 
+/// Whether [`write_text_field`] writes `b` as `\xHH`: not visible ASCII, or `\`.
+#[inline]
+fn escaped(b: u8) -> bool {
+    b.wrapping_sub(b'!') > b'~' - b'!' || b == b'\\'
+}
+
+/// Whether any byte of `s` is [`escaped`]: one pass without early exit, which the compiler
+/// turns into a few instructions a byte (nearly every field needs no escape).
+#[inline]
+fn needs_escape(s: &str) -> bool {
+    s.bytes().fold(false, |any, b| any | escaped(b))
+}
+
 /// [`write_text_field`] for a `Display` (the `tracing` event's message).
 pub(crate) struct TextField<'a>(pub(crate) &'a str);
 
 impl std::fmt::Display for TextField<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut out = Vec::with_capacity(self.0.len());
+        if !needs_escape(self.0) {
+            return f.write_str(self.0);
+        }
+        let mut out = Vec::with_capacity(self.0.len() + 16);
         write_text_field(&mut out, self.0);
         // Visible ASCII only.
         f.write_str(std::str::from_utf8(&out).unwrap_or_default())
@@ -296,6 +309,16 @@ mod tests {
         let mut out = Vec::new();
         line.write(&mut out);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_fields_escape_what_is_not_visible_ascii_in_lines_and_events_alike() {
+        let field = "/caf\u{e9} b\\";
+        let mut out = Vec::new();
+        write_text_field(&mut out, field);
+        assert_eq!(out, br"/caf\xc3\xa9\x20b\x5c");
+        assert_eq!(TextField(field).to_string().as_bytes(), out.as_slice());
+        assert_eq!(TextField("/users/{id}").to_string(), "/users/{id}");
     }
 
     #[test]
