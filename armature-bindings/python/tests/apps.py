@@ -469,6 +469,26 @@ async def counts(payload: Dict[str, int]) -> dict:
 params = APIRouter(prefix="/params")
 
 
+@params.get("/files/{file_path:path}")
+async def file_at(file_path: str) -> dict:
+    return {"file_path": file_path}
+
+
+@params.get("/sync-files/{file_path:path}")
+def file_at_sync(file_path: str, v: int = 1) -> dict:
+    return {"file_path": file_path, "v": v}
+
+
+@params.get("/kept/")
+async def kept_root() -> dict:
+    return {"own": True}
+
+
+@params.get("/kept/{rest:path}")
+async def kept_rest(rest: str) -> dict:
+    return {"rest": rest}
+
+
 @params.get("/search")
 async def search(
     q: Annotated[Optional[str], Query(max_length=5)] = None,

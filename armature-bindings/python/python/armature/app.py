@@ -20,7 +20,7 @@ from .exception_handlers import ExceptionHandlers
 from .middleware import CORSMiddleware, LoggerMiddleware
 from .params import Depends
 from .ratelimit import options_of
-from .routing import APP_DOCUMENTATION, Router, _only_documentation
+from .routing import APP_DOCUMENTATION, Router, _only_documentation, served
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -178,13 +178,15 @@ class App(Router):
                 logger.exception("Could not build the OpenAPI document: %s and %s are off", self.openapi_url, self.docs_url)
             else:
                 docs = (spec, self.openapi_url, self.docs_url, self.root_path)
+        entries = served(self.routes)
+        endpoints = {id(r): self.exception_handlers.guard(r.endpoint()) for r in self.routes}
         return Engine(
-            [(r.method, r.path) for r in self.routes],
-            [self.exception_handlers.guard(r.endpoint()) for r in self.routes],
+            [(method, path) for method, path, _ in entries],
+            [endpoints[id(r)] for _, _, r in entries],
             cors=self._cors.options if self._cors else None,
             logger=(self._logger.level, self._logger.format) if self._logger else None,
             max_body_size=self.max_body_size,
-            limits=[options_of(r.handler) for r in self.routes],
+            limits=[options_of(r.handler) for _, _, r in entries],
             redirect_slashes=self.redirect_slashes,
             docs=docs,
         )

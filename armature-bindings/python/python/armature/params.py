@@ -661,15 +661,25 @@ def _body_json(ctx: _Context) -> Any:
             try:
                 ctx.json = json.loads(raw)
             except (ValueError, RecursionError) as exc:
-                ctx.errors.append({"type": "json_invalid", "loc": ["body"], "msg": "JSON decode error", "input": {}, "ctx": {"error": str(exc)}})
+                ctx.errors.append(_json_invalid(exc))
                 ctx.json = None
     return ctx.json
+
+
+def _json_invalid(exc: Exception) -> dict[str, Any]:
+    """FastAPI's error for a body `json.loads` refused: the character where it stopped in the
+    location (`["body", 9]`) and why in `ctx.error`."""
+    if isinstance(exc, json.JSONDecodeError):
+        return {"type": "json_invalid", "loc": ["body", exc.pos], "msg": "JSON decode error", "input": {}, "ctx": {"error": exc.msg}}
+    # Not UTF-8, or nested past the interpreter's recursion limit: no position to give.
+    return {"type": "json_invalid", "loc": ["body"], "msg": "JSON decode error", "input": {}, "ctx": {"error": str(exc) or type(exc).__name__}}
 
 
 def _validate_model(p: _Param, ctx: _Context, embed: bool) -> Any:
     from pydantic import ValidationError
 
     prefix: list[Any] = ["body", p.alias] if embed else ["body"]
+    raw = b""
     try:
         if embed:
             data = _body_json(ctx)
@@ -690,6 +700,12 @@ def _validate_model(p: _Param, ctx: _Context, embed: bool) -> Any:
         for e in errors:
             loc = list(e.get("loc", ()))
             if e.get("type") == "json_invalid":
+                try:
+                    json.loads(raw)
+                except (ValueError, RecursionError) as refused:
+                    # As FastAPI, which parses with `json.loads` before validating.
+                    ctx.errors.append(_json_invalid(refused))
+                    continue
                 e = {**e, "msg": "JSON decode error"}
             ctx.errors.append({**e, "loc": prefix + loc})
         return None
@@ -705,7 +721,8 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
         kind = p.kind
         try:
             if kind == PATH:
-                kwargs[p.name] = p.convert(req.param(p.alias), ["path", p.alias])
+                # "": a catch-all's empty rest (`routing.served`); other names always match.
+                kwargs[p.name] = p.convert(req.param(p.alias, ""), ["path", p.alias])
             elif kind == QUERY or kind == HEADER or kind == COOKIE or kind == FORM:
                 value = _read(p, ctx)
                 if value is not _OMIT:
