@@ -5,7 +5,8 @@ import type { CorsOptions } from '../index'
 export type Body = string | Buffer | ArrayBufferView | ArrayBuffer
 /**
  * What a handler may return: an HttpResponse, text, bytes, a web `Response` (its status,
- * headers and body) or `Blob` (its bytes and type), any other JSON value, or nothing (`204`).
+ * headers and body) or `Blob` (its bytes and type), any other JSON value (`null` included, as
+ * Fastify sends it), or nothing (`undefined`: an empty `204`).
  */
 export type HandlerResult = HttpResponse | Response | Blob | string | ArrayBufferView | ArrayBuffer | number | boolean | object | null | undefined
 export type Handler = (req: Request) => HandlerResult | Promise<HandlerResult>

@@ -138,7 +138,8 @@ async function fromWeb (value) {
 /** What a handler returned, as an HttpResponse. */
 function toResponse (value) {
   if (value instanceof HttpResponse) return value
-  if (value === undefined || value === null) return new HttpResponse(null, { status: 204 })
+  // `null` is JSON's `null`, as Fastify sends it; nothing at all is an empty `204`.
+  if (value === undefined) return new HttpResponse(null, { status: 204 })
   if (typeof value === 'string') return HttpResponse.text(value)
   if (isBytes(value)) return HttpResponse.buffer(value)
   return HttpResponse.json(value)

@@ -22,6 +22,7 @@ const app = App.new()
   .route('/string', get(() => 'plain string'))
   .route('/object', get(async () => ({ message: 'object' })))
   .route('/nothing', get(() => undefined))
+  .route('/null', get(async () => null))
   .route('/echo', post(async (req) => HttpResponse.json({
     method: req.method,
     path: req.path,
@@ -67,13 +68,18 @@ test('Router: new Router(), router.get with a parameter, listen(port)', async ()
   }
 })
 
-test('sync and async handlers; strings, objects and undefined convert', async () => {
+test('sync and async handlers; strings, objects, null and undefined convert', async () => {
   assert.equal(await (await fetch(`${base}/sync`)).text(), 'sync')
   const str = await fetch(`${base}/string`)
   assert.equal(str.headers.get('content-type'), 'text/plain; charset=utf-8')
   assert.equal(await str.text(), 'plain string')
   assert.deepEqual(await (await fetch(`${base}/object`)).json(), { message: 'object' })
   assert.equal((await fetch(`${base}/nothing`)).status, 204)
+  // As Fastify: `null` is a JSON value, not nothing.
+  const nil = await fetch(`${base}/null`)
+  assert.equal(nil.status, 200)
+  assert.equal(nil.headers.get('content-type'), 'application/json')
+  assert.equal(await nil.text(), 'null')
   const ok = await fetch(`${base}/`)
   assert.equal(ok.status, 200)
   assert.equal(await ok.text(), '')
