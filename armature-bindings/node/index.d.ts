@@ -58,8 +58,11 @@ export declare class NativeApp {
    * resets the terminal and re-raises the signal; the re-raised signal runs the chained
    * handler again, endlessly, and the JS thread never gets to run again, so the process hung
    * at exit after Ctrl-C.
+   *
+   * `shutdown_timeout_ms`: how long in-flight requests may run once `close()` begins
+   * (default 10 s); past it their connections are closed.
    */
-  listen(host: string, port: number): NativeServer
+  listen(host: string, port: number, shutdownTimeoutMs?: number | undefined | null): NativeServer
 }
 
 /** A checked rate limit and its store; JS wraps one in each `RateLimit`. */

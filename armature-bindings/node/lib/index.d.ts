@@ -12,6 +12,16 @@ export type HandlerResult = HttpResponse | Response | Blob | string | ArrayBuffe
 export type Handler = (req: Request) => HandlerResult | Promise<HandlerResult>
 export type Middleware = (req: Request, next: () => Promise<HttpResponse>) => HandlerResult | Promise<HandlerResult>
 export type Route = Handler | HttpResponse
+/** How a server runs and stops. */
+export interface ListenOptions {
+  /** SIGINT/SIGTERM close the server gracefully (default `true`). */
+  signals?: boolean
+  /**
+   * How long in-flight requests may run once closing begins, in milliseconds (default
+   * `10000`); past it their connections are closed.
+   */
+  shutdownTimeout?: number
+}
 
 /** A JSON Schema, as Ajv (draft-07) reads it. */
 export type JsonSchema = Record<string, unknown>
@@ -261,9 +271,9 @@ export declare class App {
   patch: PathShortcut<this>
   options: PathShortcut<this>
   all: PathShortcut<this>
-  listen(port?: number | string, host?: string, options?: { signals?: boolean }): Promise<Server>
-  listen(options: { port?: number, host?: string, signals?: boolean }): Promise<Server>
-  run(address: string, options?: { signals?: boolean }): Promise<Server>
+  listen(port?: number | string, host?: string, options?: ListenOptions): Promise<Server>
+  listen(options: { port?: number, host?: string } & ListenOptions): Promise<Server>
+  run(address: string, options?: ListenOptions): Promise<Server>
   inject(options: InjectOptions | string): Promise<InjectResponse>
 }
 export declare class Router extends App {}

@@ -804,6 +804,7 @@ class Server {
 }
 
 const APP_OPTIONS = new Set(['bodyLimit'])
+const LISTEN_OPTIONS = new Set(['signals', 'shutdownTimeout'])
 
 // What a path no route matches gets unless `setNotFoundHandler` says otherwise; JSON, as every
 // other error this package answers.
@@ -928,15 +929,24 @@ class App {
     return this._native
   }
 
-  /** Serves on `port` (0 picks one); resolves once bound. */
+  /**
+   * Serves on `port` (0 picks one); resolves once bound. Options: `signals` (default true:
+   * SIGINT/SIGTERM close the server) and `shutdownTimeout`, how long in-flight requests may
+   * run once closing begins, in milliseconds (default 10000); past it their connections close.
+   */
   async listen (port = 0, host = '127.0.0.1', options = {}) {
     if (typeof port === 'object' && port !== null) ({ port = 0, host = '127.0.0.1', ...options } = port)
     if (typeof port === 'string' && /^\d+$/.test(port)) port = Number(port)
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RangeError(`listen: invalid port ${port}`)
+    checkOptions(options, LISTEN_OPTIONS, 'listen', 'options must be an object like { signals: true, shutdownTimeout: 10000 }')
+    const { shutdownTimeout } = options
+    if (shutdownTimeout !== undefined && (!Number.isInteger(shutdownTimeout) || shutdownTimeout < 0 || shutdownTimeout > 0xffffffff)) {
+      throw new RangeError(`listen: shutdownTimeout must be a whole number of milliseconds, 0 or more, got ${String(shutdownTimeout)}`)
+    }
     const compiled = this._compile()
     let bound
     try {
-      bound = compiled.listen(host, port)
+      bound = compiled.listen(host, port, shutdownTimeout)
     } catch (err) {
       throw withErrno(err, 'listen')
     }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use armature_layers::cors::CorsLayer;
 use armature_layers::logger::{AccessLog, Format, Logger};
@@ -184,6 +185,9 @@ impl NativeApp {
         let cors = cors.as_ref().map(cors::layer).transpose()?;
         let rate_limits = rate_limits.iter().map(|limit| limit.layer()).collect();
         let json_log = matches!(logger, Some(Format::Json));
+        if json_log {
+            log::json_lines();
+        }
         let dispatcher = Arc::new(Dispatcher::new(dispatch, json_log)?);
         let router = routes.router(
             &|method: Option<&Method>, handler: u32| {
@@ -302,8 +306,16 @@ impl NativeApp {
     /// resets the terminal and re-raises the signal; the re-raised signal runs the chained
     /// handler again, endlessly, and the JS thread never gets to run again, so the process hung
     /// at exit after Ctrl-C.
+    ///
+    /// `shutdown_timeout_ms`: how long in-flight requests may run once `close()` begins
+    /// (default 10 s); past it their connections are closed.
     #[napi]
-    pub fn listen(&self, host: String, port: u16) -> Result<NativeServer> {
+    pub fn listen(
+        &self,
+        host: String,
+        port: u16,
+        shutdown_timeout_ms: Option<u32>,
+    ) -> Result<NativeServer> {
         let ip = host
             .parse::<std::net::IpAddr>()
             .or_else(|_| {
@@ -319,8 +331,11 @@ impl NativeApp {
                     format!("invalid host {host:?}: use an IP address"),
                 )
             })?;
-        let server = Server::bind(SocketAddr::new(ip, port))
+        let mut server = Server::bind(SocketAddr::new(ip, port))
             .map_err(|err| Error::new(Status::GenericFailure, err.to_string()))?;
+        if let Some(ms) = shutdown_timeout_ms {
+            server = server.shutdown_timeout(Duration::from_millis(ms.into()));
+        }
         let addr = server.local_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let (done_tx, done) = watch::channel(false);

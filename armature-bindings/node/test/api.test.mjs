@@ -299,6 +299,10 @@ test('invalid listen/run arguments reject with a clear error; a taken port too',
   await assert.rejects(a.listen(70000), /listen: invalid port 70000/)
   await assert.rejects(a.run('nonsense'), /run: expected "host:port"/)
   await assert.rejects(a.listen(0, 'example.com'), /invalid host "example.com"/)
+  for (const bad of [-1, 1.5, '100', 2 ** 32]) {
+    await assert.rejects(a.listen(0, '127.0.0.1', { shutdownTimeout: bad }), /listen: shutdownTimeout must be a whole number of milliseconds/)
+  }
+  await assert.rejects(a.listen({ port: 0, backlog: 5 }), (err) => err instanceof TypeError && /listen: unknown option "backlog"/.test(err.message))
   await assert.rejects(a.listen(server.port), (err) => {
     // As net.Server reports it, so `err.code === 'EADDRINUSE'` checks work.
     assert.match(err.message, /in use|address/i)

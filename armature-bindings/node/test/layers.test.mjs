@@ -110,6 +110,28 @@ test('Logger.json() writes one JSON object a line, nothing before it; handler er
   assert.equal(access[1].status, 500)
 })
 
+test('under Logger.json() the server\'s own warnings are JSON lines too; shutdownTimeout cuts a stuck request off', async () => {
+  const { child, out, exited, port } = startChild('logger-json-deadline')
+  const p = await within(10000, port, 'child listening')
+  const stuck = fetch(`http://127.0.0.1:${p}/gate`).then((res) => res.text()).then(() => 'answered', () => 'cut off')
+  await within(10000, new Promise((resolve) => {
+    const check = () => out.stdout.includes('gate entered') ? resolve() : setTimeout(check, 10)
+    check()
+  }), 'the request in its handler')
+  child.kill('SIGTERM')
+  const { code } = await within(10000, exited, 'child exit')
+  assert.equal(code, 0, out.stderr)
+  assert.equal(await stuck, 'cut off')
+  // Every line parses whole: the server's warning included, with its fields.
+  const lines = out.stderr.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line))
+  const warning = lines.find((line) => line.level === 'WARN')
+  assert.ok(warning, out.stderr)
+  assert.equal(warning.target, 'armature_server::drain')
+  assert.match(warning.message, /^shutdown deadline passed/)
+  assert.ok(warning.remaining >= 1, out.stderr)
+  assert.match(warning.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+})
+
 test('Logger.default() writes one access line per request (route template, status, id); handler errors are logged', async () => {
   const { child, out, exited, port } = startChild('logger')
   const p = await within(10000, port, 'child listening')
