@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use armature_benches::timed_in_batches;
 use armature_examples::hello_routes;
+use armature_layers::analytics::AnalyticsLayer;
 use armature_layers::logger::{AccessLog, Logger};
 use armature_layers::request_id::RequestIdLayer;
 use armature_openapi::DocsLayer;
@@ -119,13 +120,23 @@ fn config(name: &str) -> Serve {
         // One layer of the stack at a time around the router, to see what each costs.
         "request-id" => serving(RequestIdLayer::new().layer(router())),
         "analytics" => serving(stack::analytics(&router()).layer(router())),
+        // The configurations of `benches/analytics.rs`: routes created on first use, and
+        // registered up front without consumers.
+        "analytics-new" => serving(AnalyticsLayer::new().layer(router())),
+        "analytics-routes" => serving(
+            AnalyticsLayer::builder()
+                .routes(&router())
+                .build()
+                .layer(router()),
+        ),
         "logger" => serving(Logger::default().layer(router())),
         "cors" => serving(permissive.layer(router())),
         "rate-limit" => serving(limit.expect("a quota").layer(router())),
         "docs" => serving(DocsLayer::new(&spec()).layer(router())),
         other => panic!(
             "unknown configuration {other}: router, stack, stack-quiet, stack-tracing, \
-             request-id, analytics, logger, cors, rate-limit or docs"
+             request-id, analytics, analytics-new, analytics-routes, logger, cors, rate-limit \
+             or docs"
         ),
     }
 }

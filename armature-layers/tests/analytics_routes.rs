@@ -170,3 +170,58 @@ async fn routes_the_registered_router_lacks_are_labelled_by_their_template() {
         ])
     );
 }
+
+#[tokio::test]
+async fn without_a_registered_router_routes_are_counted_by_template_whatever_their_number() {
+    // One layer around two routers whose route numbers name different templates, and a
+    // router with more routes than get a numbered slot (the first 256).
+    let analytics = AnalyticsLayer::new();
+    let first = analytics.layer(api().build().unwrap());
+    let second = analytics.layer(
+        Router::builder()
+            .route("/plaintext", get(|_r: Request<()>| async { "hi" }))
+            .route("/users/{id}", get(|_r: Request<()>| async { "alice" }))
+            .build()
+            .unwrap(),
+    );
+    let mut many = Router::builder();
+    for i in 0..300 {
+        many = many.route(&format!("/r{i}"), get(|_r: Request<()>| async { "" }));
+    }
+    let many = analytics.layer(many.build().unwrap());
+    for (svc, path) in [
+        (&first, "/users/1"),
+        (&second, "/users/2"),
+        (&second, "/plaintext"),
+        (&first, "/plaintext"),
+        (&first, "/users/3"),
+    ] {
+        assert_eq!(send(svc, path).await, StatusCode::OK);
+    }
+    for path in ["/r0", "/r299", "/r299", "/nope"] {
+        send(&many, path).await;
+    }
+    assert_eq!(
+        counts(&analytics),
+        expect(&[
+            ("GET /plaintext", 2),
+            ("GET /r0", 1),
+            ("GET /r299", 2),
+            ("GET /users/{id}", 3),
+            ("GET unmatched", 1),
+        ])
+    );
+}
+
+#[tokio::test]
+async fn routes_past_max_routes_are_counted_as_unmatched_however_they_are_found() {
+    let analytics = AnalyticsLayer::builder().max_routes(1).build();
+    let svc = analytics.layer(api().build().unwrap());
+    for path in ["/users/1", "/plaintext", "/users/2", "/plaintext"] {
+        assert_eq!(send(&svc, path).await, StatusCode::OK);
+    }
+    assert_eq!(
+        counts(&analytics),
+        expect(&[("GET /users/{id}", 2), ("GET unmatched", 2)])
+    );
+}

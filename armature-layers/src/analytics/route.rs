@@ -85,12 +85,8 @@ impl Route {
         method: usize,
         observation: Observation,
     ) -> bool {
-        let seen = observation.finish(|key: RouteKey, template: &str| {
-            shared
-                .routes
-                .numbered(key)
-                .unwrap_or_else(|| Counters::Other(shared.routes.get(method, Some(template))))
-        });
+        let seen = observation
+            .finish(|key: RouteKey, template: &str| shared.routes.reported(key, method, template));
         self.counters = match seen {
             Observed::Route(counters) => counters,
             Observed::Unmatched => Counters::Unmatched,

@@ -328,22 +328,31 @@ type Map = HashMap<Box<str>, Arc<RouteEntry>, foldhash::fast::FixedState>;
 
 /// Where the counters of one request are: found once per request, read when it ends.
 pub(crate) enum Counters {
-    /// A route of the registered router, by number: no hashing, no reference count.
+    /// A route by its router's number: no hashing, no lock, no reference count.
     Numbered(u32),
     /// No route matched.
     Unmatched,
-    /// A route the registered router does not have.
+    /// A route found by its template.
     Other(Arc<RouteStats>),
 }
+
+/// How many routes get a numbered slot: those of the registered router, or of the first
+/// router to report them (at least this many). A route past them is found by its template.
+const SLOTS: usize = 256;
+
+/// A route's number taken by a route (`RouteKey` tells the router's table apart), and its
+/// counters.
+type Slot = OnceLock<(RouteKey, Arc<RouteEntry>)>;
 
 /// Every route seen so far, bounded: past `max_routes` templates, new ones are counted under
 /// [`UNMATCHED`] (a router's table is finite, but a hand-made `MatchedRoute` need not be).
 pub(crate) struct Routes {
     /// The routes registered up front: never changes, so read without a lock.
     known: Map,
-    /// The registered router's routes by number, with their keys (a route past `max_routes`
-    /// shares `unmatched`).
-    numbered: Vec<(RouteKey, Arc<RouteEntry>)>,
+    /// Routes by number, with their keys: the registered router's, filled up front, or each
+    /// claimed by the first route to be reported with that number (a route past
+    /// `max_routes` shares `unmatched`).
+    numbered: Box<[Slot]>,
     /// Routes first seen in a request.
     map: RwLock<Map>,
     unmatched: Arc<RouteEntry>,
@@ -383,13 +392,23 @@ impl Routes {
             template: Arc::from(UNMATCHED),
             methods: Default::default(),
         });
-        let numbered = keyed
+        let keyed: Vec<_> = keyed
             .into_iter()
             .map(|(key, route)| {
                 let entry = add(&mut known, route).unwrap_or_else(|| Arc::clone(&unmatched));
                 (key, entry)
             })
             .collect();
+        let slots = keyed
+            .iter()
+            .map(|(key, _)| key.number() + 1)
+            .max()
+            .unwrap_or(0)
+            .max(SLOTS);
+        let numbered: Box<[Slot]> = (0..slots).map(|_| OnceLock::new()).collect();
+        for (key, entry) in keyed {
+            let _ = numbered[key.number()].set((key, entry));
+        }
         Routes {
             known,
             numbered,
@@ -412,18 +431,36 @@ impl Routes {
         self.active.each().map(|a| a[method].load(Relaxed)).sum()
     }
 
-    /// The counters of the registered router's route `key`, if it is one.
+    /// The counters of route `key`, if it has a numbered slot (the registered router's
+    /// routes all do).
     #[inline]
     pub(crate) fn numbered(&self, key: RouteKey) -> Option<Counters> {
-        let (known, _) = self.numbered.get(key.number())?;
+        let (known, _) = self.numbered.get(key.number())?.get()?;
         (*known == key).then_some(Counters::Numbered(key.number() as u32))
+    }
+
+    /// The counters of the route a router reported as it matched: `key` and its `template`.
+    /// The first report of a number claims its slot, so the same route's later requests are
+    /// found by number; a number another route (of another router) holds is found by template.
+    #[inline]
+    pub(crate) fn reported(&self, key: RouteKey, method: usize, template: &str) -> Counters {
+        if let Some(slot) = self.numbered.get(key.number()) {
+            let (claimed, _) = slot.get_or_init(|| (key, self.with_entry(template, Arc::clone)));
+            if *claimed == key {
+                return Counters::Numbered(key.number() as u32);
+            }
+        }
+        Counters::Other(self.get(method, Some(template)))
     }
 
     /// The counters of `method` that `counters` points to.
     #[inline]
     pub(crate) fn stats<'a>(&'a self, counters: &'a Counters, method: usize) -> &'a RouteStats {
         match counters {
-            Counters::Numbered(n) => self.numbered[*n as usize].1.stats(method),
+            Counters::Numbered(n) => match self.numbered[*n as usize].get() {
+                Some((_, entry)) => entry.stats(method),
+                None => self.unmatched.stats(method),
+            },
             Counters::Unmatched => self.unmatched.stats(method),
             Counters::Other(stats) => stats,
         }
@@ -433,22 +470,26 @@ impl Routes {
     /// has been seen: for a registered route a hash lookup and a reference count, else a read
     /// lock as well.
     pub(crate) fn get(&self, method: usize, route: Option<&str>) -> Arc<RouteStats> {
-        let Some(route) = route else {
-            return Arc::clone(self.unmatched.stats(method));
-        };
-        if let Some(entry) = self.known.get(route) {
-            return Arc::clone(entry.stats(method));
+        match route {
+            None => Arc::clone(self.unmatched.stats(method)),
+            Some(route) => self.with_entry(route, |entry| Arc::clone(entry.stats(method))),
         }
-        let found = self
+    }
+
+    /// `f` of the entry of `route`, created if there is room (`unmatched` if not).
+    fn with_entry<T>(&self, route: &str, f: impl FnOnce(&Arc<RouteEntry>) -> T) -> T {
+        if let Some(entry) = self.known.get(route) {
+            return f(entry);
+        }
+        if let Some(entry) = self
             .map
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(route)
-            .map(|entry| Arc::clone(entry.stats(method)));
-        match found {
-            Some(stats) => stats,
-            None => Arc::clone(self.entry(route).stats(method)),
+        {
+            return f(entry);
         }
+        f(&self.entry(route))
     }
 
     /// The entry of `route`, created if there is room (slow path, first request only).
