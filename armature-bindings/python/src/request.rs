@@ -14,7 +14,7 @@ use percent_encoding::percent_decode_str;
 use pyo3::exceptions::{PyStopIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyType};
 
 use crate::bridge::{lock, Reply};
 
@@ -225,11 +225,19 @@ impl HttpRequest {
         Ok(dict)
     }
 
-    /// Every header, names in lower case, repeated headers joined as [`header`](Self::header)
-    /// joins them.
+    /// Every header, names in lower case and read in any case (`armature.datastructures.
+    /// Headers`, a `dict`), repeated headers joined as [`header`](Self::header) joins them.
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let dict = PyDict::new(py);
+        static HEADERS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        let class = HEADERS.get_or_try_init(py, || {
+            py.import("armature.datastructures")?
+                .getattr("Headers")?
+                .cast_into::<PyType>()
+                .map(Bound::unbind)
+                .map_err(PyErr::from)
+        })?;
+        let dict = class.bind(py).call0()?.cast_into::<PyDict>()?;
         for name in self.parts.headers.keys() {
             dict.set_item(name.as_str(), self.header(py, name.as_str(), None))?;
         }

@@ -5,15 +5,17 @@ assertions hold in both."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Annotated, List
+from typing import Annotated, List, Optional, Union
 
 import httpx
 import pytest
 from pydantic import BaseModel
+from typing_extensions import TypedDict  # Pydantic's wish before Python 3.12
 
 from apps import build
-from armature import APIRouter, App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpResponse, Path, Query, RequestValidationError, Router, TestClient
+from armature import APIRouter, App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, RequestValidationError, Router, TestClient, UploadFile
 
 
 @pytest.fixture(scope="module", params=["testclient", "http"])
@@ -985,3 +987,131 @@ def test_is_disconnected_turns_true_when_the_client_goes_away(server):
             time.sleep(0.01)
         assert "disconnected:gone" in events(c), events(c)
         assert "never-disconnected:gone" not in events(c)
+
+
+# Module level: this file's annotations are strings (`from __future__ import annotations`),
+# resolved in the module's namespace.
+class Cat(BaseModel):
+    meows: int
+
+
+class Dog(BaseModel):
+    barks: int
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Tag(TypedDict):
+    name: str
+
+
+class Named(BaseModel):
+    name: str
+
+
+def test_unions_dataclasses_and_typeddicts_are_read_from_the_body_as_fastapi_reads_them():
+    app = App()
+
+    @app.post("/pet")
+    async def pet(p: Union[Cat, Dog]) -> dict:
+        return {"kind": type(p).__name__}
+
+    @app.post("/pets")
+    async def pets(ps: List[Union[Cat, Dog]]) -> dict:
+        return {"kinds": [type(p).__name__ for p in ps]}
+
+    @app.post("/point")
+    async def point(p: Point) -> dict:
+        return {"sum": p.x + p.y}
+
+    @app.post("/tag")
+    async def tag(t: Tag, q: Optional[int] = None) -> dict:
+        return {"name": t["name"], "q": q}
+
+    with TestClient(app) as c:
+        assert c.post("/pet", json={"barks": 2}).json() == {"kind": "Dog"}
+        assert c.post("/pets", json=[{"meows": 1}, {"barks": 2}]).json() == {"kinds": ["Cat", "Dog"]}
+        assert c.post("/point", json={"x": 1, "y": 2}).json() == {"sum": 3}
+        assert c.post("/tag?q=4", json={"name": "new"}).json() == {"name": "new", "q": 4}
+        # Refused by the body's rules, not as a missing query parameter.
+        res = c.post("/point", json={"x": 1})
+        assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("missing", ["body", "y"])]
+
+
+def test_a_yield_dependency_that_swallows_the_handlers_exception_is_a_clear_500(caplog):
+    def session():
+        try:
+            yield "db"
+        except Exception:  # noqa: BLE001 - the mistake under test
+            pass
+
+    app = App()
+
+    @app.get("/swallowed")
+    async def swallowed(db: str = Depends(session)) -> dict:
+        raise ValueError("the real error")
+
+    with TestClient(app) as c:
+        res = c.get("/swallowed")
+    assert res.status_code == 500
+    assert "a dependency with `yield` caught the exception" in caplog.text
+    assert "UnboundLocalError" not in caplog.text
+
+
+def test_invalid_json_is_one_error_even_with_several_body_parameters():
+    app = App()
+
+    @app.post("/two")
+    async def two(item: Named, importance: int = Body()) -> dict:
+        return {}
+
+    with TestClient(app) as c:
+        res = c.post("/two", content=b'{"item": ', headers={"content-type": "application/json"})
+    assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("json_invalid", ["body", 9])]
+
+
+def test_an_empty_file_input_is_no_file_and_headers_read_in_any_case():
+    app = App()
+
+    @app.post("/upload")
+    async def upload(note: str = Form(), file: Optional[UploadFile] = File(None)) -> dict:
+        return {"note": note, "file": None if file is None else file.filename}
+
+    @app.get("/auth")
+    async def auth(request: HttpRequest) -> dict:
+        h = request.headers
+        return {"get": h.get("Authorization"), "item": h["X-Token"], "in": "ACCEPT" in h, "missing": h.get("X-Nope", "-")}
+
+    # What a browser sends for a form whose `<input type=file>` was left empty.
+    form = (
+        b'--b\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n\r\n'
+        b"--b--\r\n"
+    )
+    with TestClient(app) as c:
+        res = c.post("/upload", content=form, headers={"content-type": "multipart/form-data; boundary=b"})
+        assert res.json() == {"note": "hi", "file": None}
+        res = c.get("/auth", headers={"authorization": "Bearer t", "x-token": "7", "accept": "*/*"})
+        assert res.json() == {"get": "Bearer t", "item": "7", "in": True, "missing": "-"}
+
+
+def test_the_test_client_gives_no_body_for_204_and_304_as_a_server_sends_none():
+    app = App()
+
+    @app.delete("/things/{n}", status_code=204)
+    async def delete(n: int) -> None:
+        return None
+
+    @app.get("/cached")
+    async def cached() -> dict:
+        raise HTTPException(304)
+
+    with TestClient(app) as c:
+        res = c.delete("/things/1")
+        assert (res.status_code, res.content) == (204, b"")
+        res = c.get("/cached")
+        assert (res.status_code, res.content) == (304, b"")

@@ -126,6 +126,10 @@ def _multipart(content_type: str, body: bytes) -> dict[str, list[Value]]:
             raise HTTPException(400, "malformed multipart/form-data body: a part without a name")
         payload = part.get_payload(decode=True) or b""
         filename = part.get_filename()
+        if filename == "" and not payload:
+            # An `<input type=file>` left empty: browsers send a nameless, empty file. As in
+            # FastAPI, no file at all (the parameter's default, or "missing").
+            continue
         files += filename is not None
         texts += filename is None
         if texts > MAX_FIELDS or files > MAX_FIELDS:

@@ -8,13 +8,20 @@ models) and `Depends()` providers. Errors are collected and answered with FastAP
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import contextlib
+import dataclasses
 import functools
 import inspect
 import json
 import logging
 import typing
 from typing import Any, Callable, Optional, Union
+
+try:  # `A | B` (Python 3.10+)
+    from types import UnionType as _UnionType
+except ImportError:  # pragma: no cover - Python 3.9
+    _UnionType = None  # type: ignore[assignment,misc]
 
 from . import forms
 from ._armature import HttpRequest
@@ -333,16 +340,20 @@ def _is_model(annotation: Any) -> bool:
 
 
 def _is_body(annotation: Any) -> bool:
-    """Whether a parameter is read from the body, as FastAPI reads it: a model, and a list,
-    set or tuple of models or a dict (a query string cannot carry those)."""
-    if _is_model(annotation):
-        return True
-    origin = typing.get_origin(annotation) or annotation
-    if origin is dict:
-        return True
+    """Whether a parameter is read from the body, as FastAPI reads it: what a query string
+    cannot carry — a model, a dataclass, a mapping (`dict`, a `TypedDict`), a union with one
+    of those in it, and a list, set or tuple of them."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _is_body(typing.get_args(annotation)[0])
+    if origin is Union or (_UnionType is not None and origin is _UnionType):
+        return any(_is_body(a) for a in typing.get_args(annotation))
     if origin in (list, tuple, set, frozenset):
-        return any(_is_model(a) for a in typing.get_args(annotation))
-    return False
+        return any(_is_body(a) for a in typing.get_args(annotation) if a is not Ellipsis)
+    target = origin or annotation
+    if not inspect.isclass(target):
+        return False
+    return _is_model(target) or dataclasses.is_dataclass(target) or issubclass(target, collections.abc.Mapping)
 
 
 def _fresh(default: Any) -> Any:
@@ -662,8 +673,12 @@ def _body_json(ctx: _Context) -> Any:
                 ctx.json = json.loads(raw)
             except (ValueError, RecursionError) as exc:
                 ctx.errors.append(_json_invalid(exc))
-                ctx.json = None
+                ctx.json = _INVALID
     return ctx.json
+
+
+# A body that is not JSON: reported once, its members not reported missing besides.
+_INVALID = object()
 
 
 def _json_invalid(exc: Exception) -> dict[str, Any]:
@@ -683,6 +698,8 @@ def _validate_model(p: _Param, ctx: _Context, embed: bool) -> Any:
     try:
         if embed:
             data = _body_json(ctx)
+            if data is _INVALID:
+                return None
             value = data.get(p.alias, _MISSING) if isinstance(data, dict) else _MISSING
             if value is _MISSING:
                 return _default(p, ctx, prefix)

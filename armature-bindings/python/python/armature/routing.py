@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from ._armature import HttpRequest, HttpResponse
 from .exceptions import RequestValidationError
-from .params import REQUEST, Depends, Plan, _Context, solve
+from .params import REQUEST, Depends, Plan, _Context, _where, solve
 from .response_model import filter_for
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -131,6 +131,10 @@ def rendered(render: Callable[..., HttpResponse], response: Optional[Callable[[A
     return send
 
 
+# No result yet: what `endpoint` holds until the handler returns.
+_SWALLOWED = object()
+
+
 def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Optional[Callable[[Any], Any]] = None) -> Callable[[HttpRequest], Any]:
     handler = plan.call
     is_async = plan.is_async
@@ -164,6 +168,7 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
         return bind
 
     async def endpoint(req: HttpRequest) -> Any:
+        result: Any = _SWALLOWED
         async with contextlib.AsyncExitStack() as stack:
             ctx = _Context(req, stack, plan.body)
             kwargs = await solve(plan, ctx)
@@ -182,6 +187,14 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
                 result = response(result)
             if status_code is not None and not isinstance(result, HttpResponse):
                 result = HttpResponse.json(result, status=status_code)
+        if result is _SWALLOWED:
+            # The handler (or a dependency) raised, and a `yield` dependency's `except` did
+            # not raise again: there is no answer. FastAPI refuses the same way.
+            raise RuntimeError(
+                f"{_where(handler)}: no response: the handler or a dependency raised, and a "
+                "dependency with `yield` caught the exception (a bare `except` or `except "
+                "Exception`) without raising it again; re-raise it (or raise an HTTPException)"
+            )
         if ctx.background is not None and ctx.background.tasks:
             from ._runtime import _tasks
 

@@ -182,6 +182,10 @@ class TestClient:
         # A header given replaces the one made here; a name given twice is sent twice.
         fields = [(name, value) for name, value in sent.items() if all(name != g for g, _ in given)] + given
         status, raw_headers, content_bytes = self._engine.request(method.upper(), target, fields, body)
+        if status in (204, 304) or status < 200:
+            # What a server sends: no body, and no length for one (RFC 9110 §8.6, §15.4.5).
+            content_bytes = b""
+            raw_headers = [(name, value) for name, value in raw_headers if name.lower() != "content-length"]
         return Response(status, raw_headers, content_bytes)
 
     def get(self, url: str, **kwargs: Any) -> Response:
