@@ -87,8 +87,15 @@ export declare class HttpResponse {
   static buffer(body: ArrayBufferView | ArrayBuffer, status?: number): HttpResponse
   static status(status: number): HttpResponse
   status(status: number): this
-  /** Adds a header; an array adds one per value, as Fastify's `reply.header`. */
+  /**
+   * Sets a header, as Fastify's `reply.header`: replaces one of the same name, except
+   * `Set-Cookie`, which adds; an array sends one header per value.
+   */
   header(name: string, value: HeaderValue): this
+  /** A header's value: an array when sent more than once; `undefined` when not set. */
+  getHeader(name: string): string | string[] | undefined
+  hasHeader(name: string): boolean
+  removeHeader(name: string): this
   headers(headers: HeaderInit): this
   text(text: string): this
   json(value: unknown): this
@@ -238,9 +245,15 @@ export interface InjectOptions {
  */
 export interface InjectResponse {
   statusCode: number
+  /** The status's reason phrase (`'Not Found'`), as Node's `http.STATUS_CODES` has it. */
+  statusMessage: string
   headers: Record<string, string | string[]>
   body: string
+  /** `body`, under light-my-request's name. */
+  payload: string
   rawBody: Buffer
+  /** `rawBody`, under light-my-request's name. */
+  rawPayload: Buffer
   json<T = any>(): T
 }
 

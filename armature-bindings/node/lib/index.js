@@ -8,6 +8,7 @@ const native = require('../index.js')
 const { HttpError } = require('./http-error.js')
 const secureJson = require('secure-json-parse')
 const { errno: osErrno } = require('node:os').constants
+const { STATUS_CODES } = require('node:http')
 const { Validated, SchemaCompiler, checkShared } = require('./schema.js')
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']
@@ -43,23 +44,56 @@ class HttpResponse {
   /** Sets the status (chainable). */
   status (status) { this.statusCode = status; return this }
   /**
-   * Adds one header (chainable); repeated names are all sent, except `Content-Type`, which
-   * replaces the response's content type. An array adds one header per value, as Fastify's
-   * `reply.header` does: `Set-Cookie` must never be joined into one line.
+   * Sets a header (chainable), as Fastify's `reply.header`: it replaces a header of the same
+   * name (in any case), except `Set-Cookie`, which adds one more. An array sends one header
+   * per value (`Set-Cookie` must never be joined into one line). `Content-Type` sets the
+   * response's content type.
    */
   header (name, value) {
     if (value === undefined || value === null) throw new TypeError(`header ${String(name)}: no value (${value})`)
-    if (Array.isArray(value)) {
-      for (const one of value) this.header(name, one)
-      return this
-    }
     name = String(name)
-    if (name.length === 12 && name.toLowerCase() === 'content-type') {
-      this.contentType = String(value)
+    const lower = name.toLowerCase()
+    if (lower === 'content-type') {
+      this.contentType = String(Array.isArray(value) ? value[value.length - 1] : value)
       return this
     }
-    const list = this.headerList ?? (this.headerList = [])
-    list.push(name, String(value))
+    let list = this.headerList
+    if (list === null) list = this.headerList = []
+    else if (lower !== 'set-cookie') this.removeHeader(lower)
+    if (!Array.isArray(value)) list.push(name, String(value))
+    else for (const one of value) list.push(name, String(one))
+    return this
+  }
+
+  /** A header's value: a string, an array when it is sent more than once, or `undefined`. */
+  getHeader (name) {
+    const lower = String(name).toLowerCase()
+    if (lower === 'content-type') return this.contentType ?? undefined
+    const values = []
+    const list = this.headerList ?? []
+    for (let i = 0; i < list.length; i += 2) if (list[i].toLowerCase() === lower) values.push(list[i + 1])
+    return values.length === 0 ? undefined : values.length === 1 ? values[0] : values
+  }
+
+  /** Whether the header is set. */
+  hasHeader (name) { return this.getHeader(name) !== undefined }
+
+  /** Removes every header of that name (chainable). */
+  removeHeader (name) {
+    const lower = String(name).toLowerCase()
+    if (lower === 'content-type') {
+      this.contentType = null
+      return this
+    }
+    const list = this.headerList
+    if (list === null) return this
+    let kept = 0
+    for (let i = 0; i < list.length; i += 2) {
+      if (list[i].toLowerCase() === lower) continue
+      list[kept++] = list[i]
+      list[kept++] = list[i + 1]
+    }
+    list.length = kept
     return this
   }
 
@@ -423,6 +457,15 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
       }
       const res = toResponse(value)
       checkStatus(res.statusCode)
+      if (res.failure !== undefined) {
+        // A handler's failure answered inside middleware (see `errorAnswer`): logged now,
+        // with the headers middleware added, and the default body.
+        const headers = res.headerList ?? undefined
+        forget(id)
+        if (headers === undefined) failNative(id, errorMessage(res.failure), res.statusCode)
+        else failNative(id, errorMessage(res.failure), res.statusCode, headers)
+        return
+      }
       const type = res.contentType
       const code = type === null ? 0 : CONTENT_CODES.get(type) ?? type
       if (res.headerList === null) respond(id, res.statusCode, code, res.payload)
@@ -450,12 +493,36 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
         if (out === undefined) fail(id, err)
         else send(id, out)
       }
+  // What `next()` resolves to when the handler (or middleware further in) threw: the error
+  // handler's answer, else the default one, so that middleware sees error answers as any
+  // other (Fastify's `onSend` hooks run for them too). A default 5xx answer carries its error,
+  // logged when it is sent; middleware that answers otherwise has handled it.
+  const defaultAnswer = (err) => {
+    const status = errorStatus(err)
+    const client = status >= 400 && status < 500
+    const res = client ? HttpResponse.json({ error: clientErrorMessage(err, status) }, status) : HttpResponse.status(status || 500)
+    const headers = status === 0 ? undefined : errorHeaders(err)
+    if (headers !== undefined) res.headerList = headers
+    if (!client) res.failure = err
+    return res
+  }
+  const errorAnswer = errorHandler === null
+    ? (err) => defaultAnswer(err)
+    : (err, req) => {
+        let out
+        try {
+          out = errorHandler(err, req)
+        } catch (thrown) {
+          return defaultAnswer(thrown)
+        }
+        return Promise.resolve(out).then((value) => value === undefined ? defaultAnswer(err) : ownResponse(value), defaultAnswer)
+      }
   const run = middleware.length === 0
     ? (handler, req) => handler(req)
     : (handler, req) => {
         const step = (i) => i === middleware.length
           ? handler(req)
-          : middleware[i](req, () => Promise.resolve().then(() => step(i + 1)).then(ownResponse))
+          : middleware[i](req, () => Promise.resolve().then(() => step(i + 1)).then(ownResponse, (err) => errorAnswer(err, req)))
         return step(0)
       }
   return function dispatch () {
@@ -999,8 +1066,22 @@ class App {
       else if (name === 'set-cookie') headerObject[name] = [].concat(headerObject[name], value)
       else headerObject[name] = `${headerObject[name]}, ${value}`
     }
+    // The length a server sends (light-my-request has Node's own): none for a bodiless status.
+    const bodiless = res.status < 200 || res.status === 204 || res.status === 304
+    if (!bodiless && !Object.hasOwn(headerObject, 'content-length') && !Object.hasOwn(headerObject, 'transfer-encoding')) {
+      headerObject['content-length'] = String(res.body.length)
+    }
     const text = res.body.toString('utf8')
-    return { statusCode: res.status, headers: headerObject, body: text, rawBody: res.body, json: () => JSON.parse(text) }
+    return {
+      statusCode: res.status,
+      statusMessage: STATUS_CODES[res.status] ?? '',
+      headers: headerObject,
+      body: text,
+      payload: text,
+      rawBody: res.body,
+      rawPayload: res.body,
+      json: () => JSON.parse(text)
+    }
   }
 }
 

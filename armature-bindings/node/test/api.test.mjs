@@ -215,10 +215,14 @@ test('inject runs the whole stack without a socket', async () => {
   assert.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/)
   const notFound = await app.inject('/missing')
   assert.equal(notFound.statusCode, 404)
+  // light-my-request's names, and the length a server sends.
+  assert.deepEqual([notFound.statusMessage, notFound.payload, notFound.rawPayload.toString()], ['Not Found', notFound.body, notFound.body])
+  assert.equal(notFound.headers['content-length'], String(Buffer.byteLength(notFound.body)))
   const withCors = App.new().wrap(Cors.permissive()).route('/', get(() => 'hi'))
   const preflight = await withCors.inject({ method: 'OPTIONS', url: '/', headers: { origin: 'https://a.example', 'access-control-request-method': 'PUT' } })
   assert.equal(preflight.statusCode, 204)
   assert.equal(preflight.headers['access-control-allow-origin'], '*')
+  assert.equal(preflight.headers['content-length'], undefined)
 })
 
 test("inject takes light-my-request's options: payload, query, path; bytes are sent as bytes", async () => {
@@ -537,6 +541,50 @@ test('a web Response or Blob is sent as it says: status, headers, separate cooki
   assert.deepEqual([res.statusCode, res.headers['content-type'], res.headers['x-mw'], res.body], [203, 'text/plain', 'yes', 'hi'])
   const handled = await wrapped.inject('/fails')
   assert.deepEqual([handled.statusCode, handled.body], [418, 'handled'])
+})
+
+test('header() replaces a header of the same name, as Fastify\'s reply.header, except set-cookie; getHeader/hasHeader/removeHeader', async () => {
+  const res = HttpResponse.text('x').header('Cache-Control', 'public, max-age=60').header('x-a', ['1', '2'])
+  res.header('cache-control', 'no-store').header('set-cookie', 'a=1').header('Set-Cookie', 'b=2')
+  assert.equal(res.getHeader('CACHE-CONTROL'), 'no-store')
+  assert.deepEqual(res.getHeader('x-a'), ['1', '2'])
+  assert.deepEqual(res.getHeader('set-cookie'), ['a=1', 'b=2'])
+  assert.equal(res.getHeader('content-type'), 'text/plain; charset=utf-8')
+  assert.equal(res.hasHeader('x-none'), false)
+  assert.equal(res.removeHeader('X-A').hasHeader('x-a'), false)
+  // Middleware that sets a header the handler set wins, rather than sending both.
+  const app = App.new()
+    .wrap(async (req, next) => (await next()).header('cache-control', 'no-store').header('x-frame-options', 'DENY'))
+    .get('/', () => HttpResponse.text('x').header('cache-control', 'public, max-age=60').header('X-Frame-Options', 'SAMEORIGIN'))
+  const s = await app.listen(0)
+  try {
+    const got = await fetch(s.url)
+    assert.equal(got.headers.get('cache-control'), 'no-store')
+    assert.equal(got.headers.get('x-frame-options'), 'DENY')
+  } finally {
+    await s.close()
+  }
+})
+
+test('middleware after `await next()` runs for error answers too: thrown statuses, 500s, schema 400s, the error handler\'s', async () => {
+  let handled = 0
+  const app = App.new()
+    .wrap(async (req, next) => (await next()).header('x-frame-options', 'DENY'))
+    .get('/missing', () => { throw Object.assign(new Error('no such user'), { statusCode: 404, headers: { 'x-why': 'gone' } }) })
+    .get('/crash', async () => { throw new Error('kaboom') })
+    .get('/typed', { schema: { querystring: { type: 'object', properties: { n: { type: 'integer' } } } } }, (req) => 'ok')
+    .get('/teapot', () => { throw Object.assign(new Error('short and stout'), { statusCode: 418 }) })
+  const missing = await app.inject('/missing')
+  assert.deepEqual([missing.statusCode, JSON.parse(missing.body), missing.headers['x-why'], missing.headers['x-frame-options']], [404, { error: 'no such user' }, 'gone', 'DENY'])
+  const crash = await app.inject('/crash')
+  assert.deepEqual([crash.statusCode, crash.headers['x-frame-options']], [500, 'DENY'])
+  assert.doesNotMatch(crash.body, /kaboom/)
+  const typed = await app.inject('/typed?n=abc')
+  assert.deepEqual([typed.statusCode, typed.headers['x-frame-options']], [400, 'DENY'])
+  // The error handler answers inside `next()`, once.
+  app.setErrorHandler((err) => { handled++; return HttpResponse.json({ mine: err.message }, 422) })
+  const teapot = await app.inject('/teapot')
+  assert.deepEqual([teapot.statusCode, JSON.parse(teapot.body), teapot.headers['x-frame-options'], handled], [422, { mine: 'short and stout' }, 'DENY', 1])
 })
 
 test('header(name, array) adds one header per value; inject gives repeated set-cookie as an array', async () => {
