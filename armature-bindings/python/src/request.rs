@@ -137,7 +137,8 @@ impl HttpRequest {
         Ok(dict)
     }
 
-    /// The first value of the query parameter `name`, or `default`.
+    /// The last value of the query parameter `name` (as Starlette's `query_params[name]`,
+    /// which FastAPI's scalar query parameters read), or `default`.
     #[pyo3(signature = (name, default=None))]
     fn query<'py>(
         &self,
@@ -145,7 +146,7 @@ impl HttpRequest {
         name: &str,
         default: Option<Bound<'py, PyAny>>,
     ) -> Bound<'py, PyAny> {
-        match self.query_pairs().find(|(k, _)| k == name) {
+        match self.query_pairs().filter(|(k, _)| k == name).last() {
             Some((_, value)) => PyString::new(py, &value).into_any(),
             None => default.unwrap_or_else(|| py.None().into_bound(py)),
         }
@@ -160,14 +161,13 @@ impl HttpRequest {
         Ok(list)
     }
 
-    /// The query parameters, the first value of each.
+    /// The query parameters, the last value of each (as Starlette's `query_params`; every
+    /// value: [`query_list`](Self::query_list)).
     #[getter]
     fn query_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
         for (key, value) in self.query_pairs() {
-            if !dict.contains(&*key)? {
-                dict.set_item(&*key, &*value)?;
-            }
+            dict.set_item(&*key, &*value)?;
         }
         Ok(dict)
     }

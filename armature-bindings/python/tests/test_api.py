@@ -59,6 +59,8 @@ def test_path_and_query_parameters_are_converted_by_type_hint(client):
     assert res.json() == {"item_id": 7, "q": "hello world", "limit": 3, "flag": True}
     assert client.get("/items/8").json() == {"item_id": 8, "q": None, "limit": 10, "flag": False}
     assert client.get("/tags?tag=a&tag=b").json() == ["a", "b"]
+    # A scalar given twice is the last value, as in FastAPI (Starlette's query_params).
+    assert client.get("/items/8?limit=1&limit=4").json()["limit"] == 4
 
 
 def test_a_path_parameter_matches_the_rest_of_the_path_even_an_empty_one(client):
@@ -1115,3 +1117,37 @@ def test_the_test_client_gives_no_body_for_204_and_304_as_a_server_sends_none():
         assert (res.status_code, res.content) == (204, b"")
         res = c.get("/cached")
         assert (res.status_code, res.content) == (304, b"")
+
+
+def test_a_lifespan_runs_around_the_app_and_its_state_reaches_handlers(caplog):
+    from contextlib import asynccontextmanager
+
+    events = []
+
+    @asynccontextmanager
+    async def lifespan(app):
+        events.append("enter")
+        yield {"pool": "connected"}
+        events.append("exit")
+        raise RuntimeError("cleanup failed")
+
+    app = App(lifespan=lifespan, on_startup=[lambda: events.append("startup")], on_shutdown=[lambda: events.append("shutdown")])
+
+    @app.get("/pool")
+    async def pool() -> dict:
+        return {"pool": app.state.pool}
+
+    with TestClient(app) as c:
+        assert c.get("/pool").json() == {"pool": "connected"}
+        assert events == ["enter", "startup"]
+    assert events == ["enter", "startup", "shutdown", "exit"]
+    assert "Exception in the lifespan's shutdown" in caplog.text
+
+    def not_a_manager(app):
+        return None
+
+    with pytest.raises(TypeError, match="not an async context manager"):
+        with TestClient(App(lifespan=not_a_manager)):
+            pass
+    with pytest.raises(TypeError, match="App\\(lifespan=...\\)"):
+        App(lifespan="soon")

@@ -11,7 +11,8 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Awaitable, Callable, Mapping, Optional, Sequence, TypeVar, Union
+import types
+from typing import Any, AsyncContextManager, Awaitable, Callable, Mapping, Optional, Sequence, TypeVar, Union
 
 from ._armature import Engine, Listener
 from ._threads import DaemonThreads
@@ -55,6 +56,24 @@ class App(Router):
 
     `redirect_slashes` (on, as in FastAPI): a path that matches a route only with its
     trailing slash added or removed is answered with a redirect to it (`308`, query kept).
+
+    `lifespan`, as FastAPI's: a function of the app returning an async context manager,
+    entered before the first request and left after the last (before the `on_startup` hooks,
+    after the `on_shutdown` ones). A mapping it yields is set on `app.state`.
+
+    ```python
+    from contextlib import asynccontextmanager
+
+    from armature import App
+
+    @asynccontextmanager
+    async def lifespan(app: App):
+        app.state.pool = {"connected": True}  # say, a database pool
+        yield
+        app.state.pool["connected"] = False
+
+    app = App(lifespan=lifespan)
+    ```
     """
 
     def __init__(
@@ -66,10 +85,17 @@ class App(Router):
         max_body_size: int = 16 * 1024 * 1024,
         redirect_slashes: bool = True,
         exception_handlers: Optional[Mapping[Any, Any]] = None,
+        lifespan: Optional[Callable[["App"], AsyncContextManager[Any]]] = None,
         **documentation: Any,
     ) -> None:
         _only_documentation(documentation, "App", APP_DOCUMENTATION)
         super().__init__(dependencies=dependencies)
+        if lifespan is not None and not callable(lifespan):
+            raise TypeError(f"App(lifespan=...): a function of the app returning an async context manager, got {lifespan!r}")
+        self.lifespan = lifespan
+        self._lifespan: Optional[AsyncContextManager[Any]] = None
+        # Anything the app keeps for its handlers (`app.state.pool = ...`), as Starlette's.
+        self.state = types.SimpleNamespace()
         self.title = documentation.pop("title", "Armature")
         self.version = documentation.pop("version", "0.1.0")
         self.openapi_url = documentation.pop("openapi_url", "/openapi.json")
@@ -192,6 +218,15 @@ class App(Router):
         )
 
     async def startup(self) -> None:
+        if self.lifespan is not None:
+            manager = self.lifespan(self)
+            if not hasattr(manager, "__aenter__"):
+                raise TypeError(f"App(lifespan=...): {self.lifespan!r} returned {manager!r}, not an async context manager (decorate it with @contextlib.asynccontextmanager)")
+            state = await manager.__aenter__()
+            self._lifespan = manager
+            if isinstance(state, Mapping):
+                for name, value in state.items():
+                    setattr(self.state, name, value)
         for hook in self.on_startup:
             await _call_hook(hook)
 
@@ -201,6 +236,12 @@ class App(Router):
                 await _call_hook(hook)
             except Exception:  # noqa: BLE001 - run every hook
                 logger.exception("Exception in a shutdown hook")
+        manager, self._lifespan = self._lifespan, None
+        if manager is not None:
+            try:
+                await manager.__aexit__(None, None, None)
+            except Exception:  # noqa: BLE001 - shutting down all the same
+                logger.exception("Exception in the lifespan's shutdown")
 
     # ----------------------------------------------------------------- serving
 
