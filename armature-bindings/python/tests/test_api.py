@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from typing_extensions import TypedDict  # Pydantic's wish before Python 3.12
 
 from apps import build
+from armature.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from armature import APIRouter, App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, RequestValidationError, Router, TestClient, UploadFile
 
 
@@ -1151,3 +1152,55 @@ def test_a_lifespan_runs_around_the_app_and_its_state_reaches_handlers(caplog):
             pass
     with pytest.raises(TypeError, match="App\\(lifespan=...\\)"):
         App(lifespan="soon")
+
+
+def test_security_helpers_read_credentials_answer_401_and_describe_themselves_as_fastapi():
+    oauth2 = OAuth2PasswordBearer(tokenUrl="token")
+    bearer = HTTPBearer(auto_error=False)
+    header_key = APIKeyHeader(name="X-Key")
+    app = App()
+
+    @app.post("/token")
+    async def token(form: OAuth2PasswordRequestForm = Depends()) -> dict:
+        return {"access_token": f"{form.username}:{form.password}", "scopes": form.scopes, "token_type": "bearer"}
+
+    @app.get("/me")
+    async def me(token: str = Depends(oauth2)) -> dict:
+        return {"token": token}
+
+    @app.get("/maybe")
+    async def maybe(credentials=Depends(bearer)) -> dict:
+        return {"credentials": None if credentials is None else credentials.credentials}
+
+    @app.get("/keys", dependencies=[Depends(APIKeyCookie(name="k"))])
+    async def keys(h: str = Depends(header_key), q: str = Depends(APIKeyQuery(name="key"))) -> dict:
+        return {"h": h, "q": q}
+
+    with TestClient(app) as c:
+        res = c.post("/token", data={"username": "ann", "password": "pw", "scope": "read write"})
+        assert res.json() == {"access_token": "ann:pw", "scopes": ["read", "write"], "token_type": "bearer"}
+        assert c.post("/token", data={"username": "ann"}).status_code == 422
+        assert c.get("/me", headers={"Authorization": "Bearer abc"}).json() == {"token": "abc"}
+        for sent in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer"}):
+            res = c.get("/me", headers=sent)
+            assert (res.status_code, res.json(), res.headers["www-authenticate"]) == (401, {"detail": "Not authenticated"}, "Bearer"), sent
+        assert c.get("/maybe").json() == {"credentials": None}
+        assert c.get("/maybe", headers={"authorization": "bearer xyz"}).json() == {"credentials": "xyz"}
+        res = c.get("/keys?key=q1", headers={"x-key": "h1", "cookie": "k=c1"})
+        assert res.json() == {"h": "h1", "q": "q1"}
+        res = c.get("/keys?key=q1", headers={"x-key": "h1"})
+        assert (res.status_code, res.headers["www-authenticate"]) == (401, "APIKey")
+    doc = app.openapi()
+    assert doc["paths"]["/me"]["get"]["security"] == [{"OAuth2PasswordBearer": []}]
+    assert doc["paths"]["/keys"]["get"]["security"] == [{"APIKeyCookie": []}, {"APIKeyHeader": []}, {"APIKeyQuery": []}]
+    assert "security" not in doc["paths"]["/token"]["post"]
+    assert doc["components"]["securitySchemes"] == {
+        "OAuth2PasswordBearer": {"type": "oauth2", "flows": {"password": {"scopes": {}, "tokenUrl": "token"}}},
+        "HTTPBearer": {"type": "http", "scheme": "bearer"},
+        "APIKeyCookie": {"type": "apiKey", "in": "cookie", "name": "k"},
+        "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Key"},
+        "APIKeyQuery": {"type": "apiKey", "in": "query", "name": "key"},
+    }
+    # The form's fields are documented as FastAPI documents them.
+    form = doc["paths"]["/token"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert form["required"] == ["username", "password"]

@@ -24,6 +24,7 @@ from .forms import UploadFile
 from .params import BackgroundTasks, Body, Cookie, Depends, File, Form, Header, Path, Query
 from .ratelimit import rate_limit
 from .routing import APIRouter, Router
+from .security import Security
 from .testclient import TestClient
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "RequestValidationError",
     "ResponseValidationError",
     "Router",
+    "Security",
     "TestClient",
     "UploadFile",
     "rate_limit",

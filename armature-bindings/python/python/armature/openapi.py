@@ -36,6 +36,7 @@ from . import forms
 from .params import BODY, COOKIE, FORM, HEADER, PATH, QUERY, Plan, _item, _Param, _unwrap_optional
 from .response_model import declared
 from .routing import RENDERERS, _path_order
+from .security import SecurityBase
 
 if TYPE_CHECKING:
     from .app import App
@@ -101,6 +102,9 @@ def document(app: "App") -> dict[str, Any]:
         schemas.update(_VALIDATION_SCHEMAS)
     if schemas:
         doc["components"] = {"schemas": dict(sorted(schemas.items()))}
+    security = {scheme.scheme_name: scheme.model for _, operation in operations for scheme in operation.security}
+    if security:
+        doc.setdefault("components", {})["securitySchemes"] = security
     if app.documentation.get("openapi_tags"):
         doc["tags"] = list(app.documentation["openapi_tags"])
     return doc
@@ -178,6 +182,8 @@ class _Operation:
             elif p.kind == FORM:
                 self.form.append((p, _form_schema(p, schemas)))
         self.embed = self.embed or len(self.body) > 1
+        # The security schemes its dependencies are (`Depends(OAuth2PasswordBearer(...))`).
+        self.security = list({id(s): s for s in _securities(plan)}.values())
         self.can_fail = bool(self.params or self.body or self.form)
         # Path parameters the handler reads itself (`req.param("id")`): text.
         read = {p.alias for p, _ in self.params if p.kind == PATH}
@@ -212,6 +218,8 @@ class _Operation:
         if body is not None:
             op["requestBody"] = body
         op["responses"] = self._responses(schemas)
+        if self.security:
+            op["security"] = [{scheme.scheme_name: []} for scheme in self.security]
         if doc.get("deprecated"):
             op["deprecated"] = True
         if doc.get("openapi_extra"):
@@ -276,6 +284,17 @@ class _Operation:
             entry.setdefault("description", _reason(code))
             responses[str(code)] = {**responses.get(str(code), {}), **entry}
         return responses
+
+
+def _securities(plan: Plan) -> Iterator[SecurityBase]:
+    """The security schemes among `plan`'s dependencies, at any depth."""
+    if isinstance(plan.call, SecurityBase):
+        yield plan.call
+    for extra in plan.extra:
+        yield from _securities(extra)
+    for p in plan.params:
+        if p.plan is not None:
+            yield from _securities(p.plan)
 
 
 def _walk(plan: Plan) -> Iterator[tuple[_Param, Plan]]:
