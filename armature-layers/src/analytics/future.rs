@@ -90,7 +90,6 @@ impl Recorder {
             self.request_bytes,
             self.response_bytes,
         );
-        self.shared.routes.in_flight(usize::from(self.method), -1);
     }
 }
 

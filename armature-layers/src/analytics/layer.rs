@@ -364,7 +364,7 @@ where
         let start = Ticks::now();
         let method = method_index(req.method());
         let shared = &self.shared;
-        shared.routes.in_flight(method, 1);
+        shared.routes.start(method);
         let request_bytes = declared_length(req.headers());
         let consumer = shared.consumers.as_ref().and_then(|c| c.record(&req));
         let lookup = Lookup::new(shared, method, &req);

@@ -117,10 +117,10 @@ impl Collector for Counters {
             None,
             MetricType::Gauge,
         )?;
-        for (index, method) in METHODS.iter().enumerate() {
-            let active = self.0.routes.active(index);
-            if active != 0 || all.iter().any(|s| s.method == *method) {
-                let labels = [("http_request_method", *method)];
+        let active = self.0.routes.active();
+        for (&active, &method) in active.iter().zip(&METHODS) {
+            if active != 0 || all.iter().any(|s| s.method == method) {
+                let labels = [("http_request_method", method)];
                 family.encode_family(&labels)?.encode_gauge(&active)?;
             }
         }

@@ -7,7 +7,7 @@
 //! store ([`Add::Exclusive`]); readers sum the shards. Threads beyond the shards' number share
 //! one last shard with atomic adds ([`Add::Atomic`]): always correct, only slower.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
 use crate::sync::thread_slot;
@@ -24,16 +24,6 @@ pub(crate) enum Add {
 impl Add {
     #[inline]
     pub(crate) fn u64(self, cell: &AtomicU64, value: u64) {
-        match self {
-            Add::Exclusive => cell.store(cell.load(Relaxed).wrapping_add(value), Relaxed),
-            Add::Atomic => {
-                cell.fetch_add(value, Relaxed);
-            }
-        }
-    }
-
-    #[inline]
-    pub(crate) fn i64(self, cell: &AtomicI64, value: i64) {
         match self {
             Add::Exclusive => cell.store(cell.load(Relaxed).wrapping_add(value), Relaxed),
             Add::Atomic => {

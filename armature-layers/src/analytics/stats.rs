@@ -3,7 +3,7 @@
 //! per-thread [`Shards`] without atomic read-modify-writes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use super::shards::{Add, Shards};
@@ -130,6 +130,11 @@ impl<const N: usize> Histogram<N> {
     fn record(&self, add: Add, index: usize, value: u64) {
         add.u64(&self.buckets[index], 1);
         add.u64(&self.sum, value);
+    }
+
+    /// How many values it holds.
+    fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Relaxed)).sum()
     }
 
     pub(crate) fn snapshot(&self) -> HistogramSnapshot<N> {
@@ -294,6 +299,15 @@ impl RouteStats {
             .record(add, size_bucket(response), response);
     }
 
+    /// How many requests it has recorded, of every status class.
+    fn finished(&self) -> u64 {
+        self.classes
+            .each()
+            .flat_map(|classes| classes.iter())
+            .map(|class| class.duration.count())
+            .sum()
+    }
+
     /// What status class `class` (an index of [`CLASSES`]) has recorded.
     pub(crate) fn class(&self, class: usize) -> ClassSnapshot {
         let mut sum = ClassSnapshot {
@@ -357,9 +371,10 @@ pub(crate) struct Routes {
     map: RwLock<Map>,
     unmatched: Arc<RouteEntry>,
     max_routes: usize,
-    /// Requests in flight per method: +1 on the thread that starts one, -1 on the thread
-    /// that finishes it; the sum over shards is exact.
-    active: Shards<[AtomicI64; 10]>,
+    /// Requests started per method, on the thread that starts each. Those in flight are
+    /// these less those recorded (every request is recorded once, when it ends), so ending
+    /// one writes nothing more.
+    started: Shards<[AtomicU64; 10]>,
 }
 
 impl Routes {
@@ -415,20 +430,31 @@ impl Routes {
             map: RwLock::new(Map::default()),
             unmatched,
             max_routes,
-            active: Shards::new(),
+            started: Shards::new(),
         }
     }
 
-    /// A request of `method` starts (`+1`) or ends (`-1`).
+    /// A request of `method` starts.
     #[inline]
-    pub(crate) fn in_flight(&self, method: usize, change: i64) {
-        let (active, add) = self.active.local();
-        add.i64(&active[method], change);
+    pub(crate) fn start(&self, method: usize) {
+        let (started, add) = self.started.local();
+        add.u64(&started[method], 1);
     }
 
-    /// Requests of `method` in flight.
-    pub(crate) fn active(&self, method: usize) -> i64 {
-        self.active.each().map(|a| a[method].load(Relaxed)).sum()
+    /// Requests in flight, by method: started less recorded. Recorded counts are read first,
+    /// so a request ending meanwhile cannot make a count negative.
+    pub(crate) fn active(&self) -> [u64; 10] {
+        let mut active = [0; 10];
+        for stats in self.all() {
+            if let Some(method) = METHODS.iter().position(|m| *m == stats.method) {
+                active[method] += stats.finished();
+            }
+        }
+        for (method, finished) in active.iter_mut().enumerate() {
+            let started: u64 = self.started.each().map(|s| s[method].load(Relaxed)).sum();
+            *finished = started.saturating_sub(*finished);
+        }
+        active
     }
 
     /// The counters of route `key`, if it has a numbered slot (the registered router's

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::consumers::ConsumerUsage;
 use super::layer::Shared;
-use super::stats::{HistogramSnapshot, RouteStats, CLASS_ERROR, DURATION_BUCKETS, METHODS};
+use super::stats::{HistogramSnapshot, RouteStats, CLASS_ERROR, DURATION_BUCKETS};
 
 /// What [`AnalyticsLayer::summary`](super::AnalyticsLayer::summary) returns and the JSON
 /// service serves.
@@ -231,7 +231,8 @@ pub(crate) fn summarize(shared: &Shared) -> Summary {
         uptime_seconds: shared.started.elapsed().as_secs_f64(),
         total: Totals {
             requests,
-            in_flight: (0..METHODS.len()).map(|m| shared.routes.active(m)).sum(),
+            in_flight: i64::try_from(shared.routes.active().iter().sum::<u64>())
+                .unwrap_or(i64::MAX),
             errors,
             rate_limited,
             error_rate: rate(errors, requests),
