@@ -12,7 +12,7 @@
 //! collector sees it, and every app ever compiled stayed in memory with its handlers. The
 //! dispatcher lives as long as its `NativeApp` or a request of its servers.
 
-use std::collections::HashMap;
+use indexmap::IndexMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 
@@ -138,7 +138,7 @@ fn readers(env: &Env, calls: &mut Object, dispatcher: &Weak<Dispatcher>) -> Resu
     })?;
     reader("params", |_, req| {
         let params = req.extensions().get::<PathParams>();
-        let all = params.map_or_else(HashMap::new, |p| {
+        let all = params.map_or_else(IndexMap::new, |p| {
             p.iter()
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect()
@@ -189,7 +189,7 @@ fn readers(env: &Env, calls: &mut Object, dispatcher: &Weak<Dispatcher>) -> Resu
 }
 
 /// A request field as JS receives it: text, or an object of texts.
-type Field = Either<String, HashMap<String, String>>;
+type Field = Either<String, IndexMap<String, String>>;
 
 fn text(value: &str) -> Option<Field> {
     Some(Either::A(value.to_owned()))

@@ -587,6 +587,12 @@ test('middleware after `await next()` runs for error answers too: thrown statuse
   assert.deepEqual([teapot.statusCode, JSON.parse(teapot.body), teapot.headers['x-frame-options'], handled], [422, { mine: 'short and stout' }, 'DENY', 1])
 })
 
+test('params and headers keep their order: the pattern\'s, and the request\'s', async () => {
+  const app = App.new().get('/:org/:repo/:branch', (req) => ({ params: Object.keys(req.params), headers: Object.keys(req.headers).filter((h) => h.startsWith('x-') && h !== 'x-request-id') }))
+  const res = await app.inject({ url: '/a/b/c', headers: { 'x-zeta': '1', 'x-alpha': '2', 'x-mid': '3' } })
+  assert.deepEqual(res.json(), { params: ['org', 'repo', 'branch'], headers: ['x-zeta', 'x-alpha', 'x-mid'] })
+})
+
 test('header(name, array) adds one header per value; inject gives repeated set-cookie as an array', async () => {
   const app = App.new()
     .get('/', () => HttpResponse.text('hi').header('set-cookie', ['a=1', 'b=2; Expires=Wed, 21 Oct 2037 07:28:00 GMT']).header('x-many', ['1', '2']))
