@@ -323,9 +323,15 @@ pub(crate) fn to_response(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<
             let kwargs = PyDict::new(py);
             kwargs.set_item(pyo3::intern!(py, "by_alias"), true)?;
             let json = dump.call((), Some(&kwargs))?;
-            let mut res = Response::new(Body::full(Bytes::copy_from_slice(
-                json.cast::<PyString>()?.to_str()?.as_bytes(),
-            )));
+            let json = json.cast::<PyString>()?.to_str()?;
+            // Pydantic writes NaN and infinities as `null`; a `null` may be one, so such a
+            // model goes the way nested ones do, which refuses them (as FastAPI answers 500).
+            let body = if json.contains("null") {
+                Bytes::from(to_json(value)?)
+            } else {
+                Bytes::copy_from_slice(json.as_bytes())
+            };
+            let mut res = Response::new(Body::full(body));
             res.headers_mut().insert(CONTENT_TYPE, JSON);
             return Ok(res);
         }

@@ -404,6 +404,17 @@ async def not_a_number(kind: str) -> object:
     return HttpResponse.json({"value": value}) if kind == "inf" else {"nested": [value]}
 
 
+class Reading(BaseModel):
+    value: float
+    note: Optional[str] = None
+
+
+@bad.get("/model/{kind}")
+async def model_reading(kind: str) -> object:
+    # No response model: the model is sent as it is (Pydantic would write NaN as null).
+    return Reading(value=float(kind))
+
+
 @bad.get("/fastapi-types")
 async def fastapi_types() -> dict:
     return {

@@ -468,6 +468,9 @@ def test_nan_and_infinity_are_a_500_as_in_fastapi_not_a_silent_null(client, capl
         with caplog.at_level("ERROR", logger="armature"):
             res = client.get(f"/bad/not-a-number/{kind}")
         assert (res.status_code, res.text) == (500, "Internal Server Error"), kind
+    # A model holding one, returned as it is, too (Pydantic's own JSON would say null).
+    assert client.get("/bad/model/nan").status_code == 500
+    assert client.get("/bad/model/1.5").json() == {"value": 1.5, "note": None}
     assert client.get("/plaintext").status_code == 200
     logs = client.logs or (lambda: caplog.text)
     deadline = time.monotonic() + 5
