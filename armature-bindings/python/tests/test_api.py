@@ -1207,3 +1207,22 @@ def test_security_helpers_read_credentials_answer_401_and_describe_themselves_as
     # The form's fields are documented as FastAPI documents them.
     form = doc["paths"]["/token"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
     assert form["required"] == ["username", "password"]
+
+
+def test_an_optional_body_takes_an_explicit_null():
+    app = App()
+
+    @app.post("/maybe")
+    async def maybe(item: Optional[Named] = None) -> dict:
+        return {"item": None if item is None else item.name}
+
+    @app.post("/required")
+    async def required(item: Named) -> dict:
+        return {"item": item.name}
+
+    with TestClient(app) as c:
+        null = {"content": b"null", "headers": {"content-type": "application/json"}}
+        assert c.post("/maybe", **null).json() == {"item": None}
+        assert c.post("/maybe").json() == {"item": None}
+        assert c.post("/maybe", json={"name": "x"}).json() == {"item": "x"}
+        assert c.post("/required", **null).status_code == 422

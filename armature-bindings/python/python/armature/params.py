@@ -534,7 +534,9 @@ class Plan:
         p = _Param(name, BODY)
         p.alias = source.alias or name
         p.embed = source.embed
-        p.model = TypeAdapter(typing.Annotated[(inner, *checks)] if checks else inner)
+        model = typing.Annotated[(inner, *checks)] if checks else inner
+        # An `Optional` one takes an explicit JSON `null` too, as in FastAPI.
+        p.model = TypeAdapter(Optional[model] if optional else model)
         return p.marked(annotation, default, source, optional, checks)
 
     def _sourced(self, name: str, annotation: Any, default: Any, source: Param, path_names: set[str], meta: tuple[Any, ...]) -> _Param:
