@@ -1226,3 +1226,22 @@ def test_an_optional_body_takes_an_explicit_null():
         assert c.post("/maybe").json() == {"item": None}
         assert c.post("/maybe", json={"name": "x"}).json() == {"item": "x"}
         assert c.post("/required", **null).status_code == 422
+
+
+def test_multipart_parts_are_read_as_starlette_reads_them():
+    from armature.forms import parse
+
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="f"; filename="C:\\\\dir\\\\x.txt"\r\n\r\nraw\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="g"; filename="y.bin"\r\nContent-Transfer-Encoding: base64\r\n'
+        b"Content-Type: application/octet-stream\r\n\r\naGk=\r\n"
+        b'--b\r\nContent-Disposition: form-data; name="t"\r\n\r\n' + b"\n" * 100_000 + b"\r\n"
+        b"--b--\r\n"
+    )
+    fields = parse("multipart/form-data; boundary=b", body)
+    f, g = fields["f"][0], fields["g"][0]
+    # No Content-Type is none (not text/plain); old browsers' directories are dropped.
+    assert (f.filename, f.content_type, f.file.read()) == ("x.txt", None, b"raw")
+    # Sent as it is: no transfer decoding.
+    assert (g.content_type, g.file.read()) == ("application/octet-stream", b"aGk=")
+    assert fields["t"] == ["\n" * 100_000]

@@ -1,5 +1,5 @@
-"""Reading a form body: `application/x-www-form-urlencoded` and `multipart/form-data`, with
-the standard library only (FastAPI needs `python-multipart` for these).
+"""Reading a form body: `application/x-www-form-urlencoded` with the standard library, and
+`multipart/form-data` with `python-multipart`, the parser Starlette (so FastAPI) uses.
 
 ```python
 from armature.forms import parse
@@ -12,11 +12,11 @@ assert fields == {"user": ["ann"], "tag": ["a", "b"]}
 from __future__ import annotations
 
 import io
-import re
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Optional, Union
 from urllib.parse import parse_qsl
+
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from .exceptions import HTTPException
 
@@ -71,8 +71,6 @@ Value = Union[str, UploadFile]
 _URLENCODED = "application/x-www-form-urlencoded"
 _MULTIPART = "multipart/form-data"
 
-_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
-
 # At most this many fields (and as many files) in one form, as Starlette: parsing is Python
 # work, and a 16 MiB body of empty fields would otherwise keep the loop busy.
 MAX_FIELDS = 1000
@@ -109,23 +107,63 @@ def _urlencoded(body: bytes) -> dict[str, list[Value]]:
 
 
 def _multipart(content_type: str, body: bytes) -> dict[str, list[Value]]:
-    boundary = _BOUNDARY.search(content_type)
-    if boundary is None:
+    """A `multipart/form-data` body, parsed as Starlette parses it, with `python-multipart`:
+    a part's headers as sent (no `Content-Type` is `None`), its bytes as sent (no transfer
+    decoding), a file's name without the directories old browsers put in front."""
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if not boundary:
         raise HTTPException(400, "malformed multipart/form-data body: no boundary in its Content-Type")
-    # Counted before parsing: the parser is Python, and slow on many small parts.
-    if body.count(b"--" + boundary.group(1).encode("latin-1", "replace")) > 2 * MAX_FIELDS + 1:
-        raise HTTPException(400, f"too many form fields (more than {MAX_FIELDS} fields and {MAX_FIELDS} files)")
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n" + body)
-    if not message.is_multipart() or message.defects:
-        raise HTTPException(400, "malformed multipart/form-data body")
+    parts: list[tuple[list[tuple[bytes, bytes]], list[bytes]]] = []
+    header = [b"", b""]
+
+    def on_part_begin() -> None:
+        if len(parts) >= 2 * MAX_FIELDS:
+            raise HTTPException(400, f"too many form fields (more than {MAX_FIELDS} fields and {MAX_FIELDS} files)")
+        parts.append(([], []))
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        header[0] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        header[1] += data[start:end]
+
+    def on_header_end() -> None:
+        parts[-1][0].append((header[0].lower(), header[1]))
+        header[0] = header[1] = b""
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        parts[-1][1].append(data[start:end])
+
+    callbacks = {
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_part_data": on_part_data,
+    }
+    ended = [False]
+    callbacks["on_end"] = lambda: ended.__setitem__(0, True)
+    try:
+        parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError:
+        raise HTTPException(400, "malformed multipart/form-data body") from None
+    if not ended[0]:
+        raise HTTPException(400, "malformed multipart/form-data body: no closing boundary")
     fields: dict[str, list[Value]] = {}
     texts = files = 0
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str):
+    for headers, chunks in parts:
+        disposition = next((value for name, value in headers if name == b"content-disposition"), None)
+        _, params = parse_options_header(disposition)
+        name = params.get(b"name")
+        if disposition is None or name is None:
             raise HTTPException(400, "malformed multipart/form-data body: a part without a name")
-        payload = part.get_payload(decode=True) or b""
-        filename = part.get_filename()
+        key = name.decode("utf-8", "replace")
+        payload = b"".join(chunks)
+        raw_filename = params.get(b"filename")
+        filename = None if raw_filename is None else raw_filename.decode("utf-8", "replace")
         if filename == "" and not payload:
             # An `<input type=file>` left empty: browsers send a nameless, empty file. As in
             # FastAPI, no file at all (the parameter's default, or "missing").
@@ -134,13 +172,15 @@ def _multipart(content_type: str, body: bytes) -> dict[str, list[Value]]:
         texts += filename is None
         if texts > MAX_FIELDS or files > MAX_FIELDS:
             raise HTTPException(400, f"too many form {'fields' if texts > MAX_FIELDS else 'files'} (more than {MAX_FIELDS})")
+        part_type = next((value for name, value in headers if name == b"content-type"), None)
         if filename is not None:
-            headers = {key.lower(): str(value) for key, value in part.items()}
-            upload = UploadFile(io.BytesIO(payload), filename=filename, content_type=part.get_content_type(), headers=headers)
-            fields.setdefault(name, []).append(upload)
+            decoded = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+            content = None if part_type is None else part_type.decode("latin-1")
+            fields.setdefault(key, []).append(UploadFile(io.BytesIO(payload), filename=filename, content_type=content, headers=decoded))
             continue
+        charset = parse_options_header(part_type)[1].get(b"charset", b"utf-8").decode("latin-1") if part_type else "utf-8"
         try:
-            fields.setdefault(name, []).append(payload.decode(part.get_content_charset() or "utf-8"))
+            fields.setdefault(key, []).append(payload.decode(charset))
         except (UnicodeDecodeError, LookupError):
-            raise HTTPException(400, f"malformed multipart/form-data body: field {name!r} is not text") from None
+            raise HTTPException(400, f"malformed multipart/form-data body: field {key!r} is not text") from None
     return fields
