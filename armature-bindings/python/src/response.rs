@@ -11,6 +11,7 @@ use http::{HeaderMap, StatusCode};
 use http_body::Frame;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
 use tokio::sync::mpsc;
 
@@ -268,14 +269,49 @@ impl HttpResponse {
         Ok(())
     }
 
-    /// The headers, names in lower case (a copy; change them with `set_header`).
+    /// The headers, read and changed in place (`res.headers["x-time"] = "3"` replaces,
+    /// `del res.headers["x-a"]`, `res.headers.append(name, value)` adds): Starlette's
+    /// `MutableHeaders` (`armature.datastructures.MutableHeaders`), names in lower case.
     #[getter]
-    fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let dict = PyDict::new(py);
-        for (name, value) in &self.header_map() {
-            dict.set_item(name.as_str(), String::from_utf8_lossy(value.as_bytes()))?;
+    fn headers<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        static HEADERS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let py = slf.py();
+        let class = HEADERS.get_or_try_init(py, || {
+            py.import("armature.datastructures")?
+                .getattr("MutableHeaders")
+                .map(Bound::unbind)
+        })?;
+        class.bind(py).call1((slf,))
+    }
+
+    /// Every header as `(name, value)` pairs, in order: the content type, then the others.
+    fn _header_items(&self) -> Vec<(String, String)> {
+        self.header_map()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect()
+    }
+
+    /// Removes every header `name` (the content type too); whether there was one.
+    fn _remove_header(&mut self, name: &str) -> PyResult<bool> {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| PyValueError::new_err(format!("invalid header name {name:?}")))?;
+        if name == CONTENT_TYPE {
+            return Ok(self.content_type.take().is_some());
         }
-        Ok(dict)
+        Ok(self.headers.remove(&name).is_some())
+    }
+
+    /// Sets header `name` to `value` alone, replacing those of that name.
+    fn _replace_header(&mut self, name: &str, value: &str) -> PyResult<()> {
+        // Checked before anything is removed: a refused value leaves the headers as they were.
+        HeaderValue::from_str(value)
+            .map_err(|_| PyValueError::new_err(format!("invalid header value {value:?}")))?;
+        self._remove_header(name)?;
+        self.set(name, value)
     }
 
     /// Adds a header (a repeated name adds another line; `content-type` replaces the content

@@ -1245,3 +1245,59 @@ def test_multipart_parts_are_read_as_starlette_reads_them():
     # Sent as it is: no transfer decoding.
     assert (g.content_type, g.file.read()) == ("application/octet-stream", b"aGk=")
     assert fields["t"] == ["\n" * 100_000]
+
+
+def test_http_middleware_runs_around_handlers_and_sees_their_error_answers(caplog):
+    app = App()
+    order = []
+
+    @app.middleware("http")
+    async def inner(request: HttpRequest, call_next):
+        order.append("inner")
+        response = await call_next(request)
+        response.headers["X-Inner"] = "1"
+        return response
+
+    @app.middleware("http")
+    async def outer(request: HttpRequest, call_next):
+        order.append("outer")
+        if request.header("x-block"):
+            return HttpResponse.json({"blocked": True}, status=403)
+        response = await call_next(request)
+        response.headers["Cache-Control"] = "no-store"  # replaces the handler's
+        response.headers.pop("x-drop", None)
+        response.headers.append("set-cookie", "b=2")
+        return response
+
+    @app.get("/items/{n}")
+    async def item(n: int) -> dict:
+        return {"n": n}
+
+    @app.get("/raw")
+    async def raw() -> HttpResponse:
+        return HttpResponse.text("raw", headers={"cache-control": "public", "x-drop": "1", "set-cookie": "a=1"})
+
+    @app.get("/missing")
+    async def missing() -> dict:
+        raise HTTPException(404, "no such thing")
+
+    @app.get("/boom")
+    async def boom() -> dict:
+        raise RuntimeError("kaboom")
+
+    with TestClient(app) as c:
+        res = c.get("/items/3")
+        assert (res.json(), res.headers["x-inner"], res.headers["cache-control"], order) == ({"n": 3}, "1", "no-store", ["outer", "inner"])
+        res = c.get("/raw")
+        assert (res.text, res.headers["cache-control"], "x-drop" in res.headers, res.headers.get_list("set-cookie")) == ("raw", "no-store", False, ["a=1", "b=2"])
+        # Error answers pass through it too: a raised HTTPException, a validation error.
+        res = c.get("/missing")
+        assert (res.status_code, res.json(), res.headers["x-inner"]) == (404, {"detail": "no such thing"}, "1")
+        res = c.get("/items/x")
+        assert (res.status_code, res.headers["x-inner"]) == (422, "1")
+        assert c.get("/items/1", headers={"x-block": "1"}).json() == {"blocked": True}
+        # What nothing handles is still a logged 500.
+        assert c.get("/boom").status_code == 500
+    assert "kaboom" in caplog.text
+    with pytest.raises(ValueError, match="only \"http\""):
+        app.middleware("websocket")

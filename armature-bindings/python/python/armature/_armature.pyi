@@ -2,6 +2,8 @@
 
 from typing import Any, AsyncIterable, Awaitable, Callable, Mapping, Optional, Sequence, Tuple, Union
 
+from .datastructures import MutableHeaders
+
 _Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
 
 class RequestBody:
@@ -67,7 +69,7 @@ class HttpResponse:
     ) -> HttpResponse: ...
     status: int
     @property
-    def headers(self) -> dict[str, str]: ...
+    def headers(self) -> MutableHeaders: ...
     def set_header(self, name: str, value: str) -> None: ...
     @property
     def body(self) -> bytes: ...

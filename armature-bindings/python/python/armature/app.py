@@ -18,7 +18,7 @@ from ._armature import Engine, Listener
 from ._threads import DaemonThreads
 from .encoders import jsonable
 from .exception_handlers import ExceptionHandlers
-from .middleware import CORSMiddleware, LoggerMiddleware
+from .middleware import CORSMiddleware, LoggerMiddleware, wrapped
 from .params import Depends
 from .ratelimit import options_of
 from .routing import APP_DOCUMENTATION, Router, _only_documentation, served
@@ -96,6 +96,7 @@ class App(Router):
         self._lifespan: Optional[AsyncContextManager[Any]] = None
         # Anything the app keeps for its handlers (`app.state.pool = ...`), as Starlette's.
         self.state = types.SimpleNamespace()
+        self.http_middleware: list[Callable[..., Any]] = []
         self.title = documentation.pop("title", "Armature")
         self.version = documentation.pop("version", "0.1.0")
         self.openapi_url = documentation.pop("openapi_url", "/openapi.json")
@@ -164,6 +165,24 @@ class App(Router):
 
         return decorate
 
+    def middleware(self, middleware_type: str) -> Callable[[F], F]:
+        """`@app.middleware("http")`, as FastAPI's: `async def f(request, call_next)` runs
+        around every route's handler; `await call_next(request)` gives the handler's answer
+        as an `HttpResponse` (an `HTTPException` or a validation error already turned into
+        its answer, as in Starlette), which `f` may change (`response.headers["X-Time"] = ...`)
+        or replace. The last one added runs first. 404s, 405s and the Rust layers' answers
+        (413, 429, CORS preflights) do not reach it: they never reach Python."""
+        if middleware_type != "http":
+            raise ValueError(f'app.middleware({middleware_type!r}): only "http" middleware is supported')
+
+        def decorate(func: F) -> F:
+            if not callable(func):
+                raise TypeError(f"app.middleware('http'): {func!r} is not callable")
+            self.http_middleware.append(func)
+            return func
+
+        return decorate
+
     def add_exception_handler(self, exc_class: Any, handler: Callable[..., Any]) -> None:
         """`app.add_exception_handler(SomeError, handler)`: see `exception_handler`."""
         self.exception_handlers.add(exc_class, handler)
@@ -205,7 +224,7 @@ class App(Router):
             else:
                 docs = (spec, self.openapi_url, self.docs_url, self.root_path)
         entries = served(self.routes)
-        endpoints = {id(r): self.exception_handlers.guard(r.endpoint()) for r in self.routes}
+        endpoints = {id(r): wrapped(self.exception_handlers.guard(r.endpoint()), self.http_middleware) for r in self.routes}
         return Engine(
             [(method, path) for method, path, _ in entries],
             [endpoints[id(r)] for _, _, r in entries],

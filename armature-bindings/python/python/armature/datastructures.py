@@ -1,7 +1,9 @@
-"""`Headers`: a request's headers, read case-insensitively, as Starlette's."""
+"""`Headers` (a request's, read in any case) and `MutableHeaders` (a response's, changed in
+place), as Starlette's."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 
@@ -31,3 +33,55 @@ class Headers(dict):  # type: ignore[type-arg]
 
     def get(self, name: Any, default: Any = None) -> Any:
         return dict.get(self, name.lower() if isinstance(name, str) else name, default)
+
+
+class MutableHeaders(MutableMapping):  # type: ignore[type-arg]
+    """`response.headers` of an `HttpResponse`, as Starlette's `MutableHeaders`: read in any
+    case (the first value of a repeated header), `headers[name] = value` replaces every header
+    of that name, `del headers[name]` removes them, `append(name, value)` adds one more.
+
+    ```python
+    from armature import HttpResponse
+
+    res = HttpResponse.text("hi")
+    res.headers["X-Time"] = "3"
+    res.headers.append("set-cookie", "a=1")
+    res.headers.append("set-cookie", "b=2")
+    assert res.headers["x-time"] == "3" and res.headers.getlist("set-cookie") == ["a=1", "b=2"]
+    ```
+    """
+
+    __slots__ = ("_response",)
+
+    def __init__(self, response: Any) -> None:
+        self._response = response
+
+    def getlist(self, name: str) -> list[str]:
+        """Every value of header `name`, in order."""
+        name = name.lower()
+        return [value for key, value in self._response._header_items() if key == name]
+
+    def __getitem__(self, name: str) -> str:
+        values = self.getlist(name)
+        if not values:
+            raise KeyError(name)
+        return values[0]
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._response._replace_header(name, value)
+
+    def __delitem__(self, name: str) -> None:
+        if not self._response._remove_header(name):
+            raise KeyError(name)
+
+    def append(self, name: str, value: str) -> None:
+        self._response.set_header(name, value)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys(key for key, _ in self._response._header_items()))
+
+    def __len__(self) -> int:
+        return len(dict.fromkeys(key for key, _ in self._response._header_items()))
+
+    def __repr__(self) -> str:
+        return f"MutableHeaders({self._response._header_items()!r})"

@@ -7,7 +7,12 @@ response, `req.request_id` in handlers); the logger and CORS when added.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+import inspect
+from typing import Any, Callable, Optional, Sequence
+
+from ._armature import HttpRequest, HttpResponse
+from ._runtime import error
+from .exceptions import HTTPException, RequestValidationError
 
 
 class CORSMiddleware:
@@ -43,3 +48,31 @@ class LoggerMiddleware:
     def __init__(self, level: str = "info", format: str = "text") -> None:
         self.level = level
         self.format = format
+
+
+def wrapped(endpoint: Callable[[HttpRequest], Any], middleware: Sequence[Callable[..., Any]]) -> Callable[[HttpRequest], Any]:
+    """`endpoint` inside the app's `@app.middleware("http")` functions, the last added
+    outermost, as Starlette stacks them."""
+    for func in middleware:
+        endpoint = _around(endpoint, func)
+    return endpoint
+
+
+def _around(endpoint: Callable[[HttpRequest], Any], func: Callable[..., Any]) -> Callable[[HttpRequest], Any]:
+    async def call_next(request: HttpRequest) -> HttpResponse:
+        try:
+            result = endpoint(request)
+            if inspect.isawaitable(result):
+                result = await result
+        except (HTTPException, RequestValidationError) as exc:
+            # Their answers, as Starlette's exception middleware (inside this one) gives them.
+            return error(exc)
+        return result if isinstance(result, HttpResponse) else HttpResponse.json(result)
+
+    async def with_middleware(request: HttpRequest) -> Any:
+        answer = func(request, call_next)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        return answer
+
+    return with_middleware
