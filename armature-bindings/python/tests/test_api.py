@@ -1301,3 +1301,10 @@ def test_http_middleware_runs_around_handlers_and_sees_their_error_answers(caplo
     assert "kaboom" in caplog.text
     with pytest.raises(ValueError, match="only \"http\""):
         app.middleware("websocket")
+
+
+def test_a_json_body_may_start_with_a_utf8_byte_order_mark(client):
+    body = b"\xef\xbb\xbf" + b'{"name": "Bo", "age": 3}'
+    res = client.post("/api/v1/users", content=body, headers={"content-type": "application/json"})
+    assert res.status_code == 201, res.text
+    assert res.json()["name"] == "Bo"

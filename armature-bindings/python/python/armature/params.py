@@ -653,7 +653,8 @@ def _json_body(ctx: _Context) -> bytes:
     content_type = ctx.req.header("content-type")
     if raw and not _is_json(content_type):
         raise HTTPException(415, f"Unsupported Media Type: expected application/json, got {content_type}")
-    return raw
+    # A UTF-8 byte order mark, which `json.loads` (so FastAPI) skips and Pydantic refuses.
+    return raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
 
 
 def _is_json(content_type: Optional[str]) -> bool:
