@@ -320,6 +320,112 @@ impl HttpResponse {
         self.set(name, value)
     }
 
+    /// The status code, under Starlette's name.
+    #[getter]
+    fn status_code(&self) -> u16 {
+        self.status.as_u16()
+    }
+
+    #[setter(status_code)]
+    fn set_status_code(&mut self, code: u16) -> PyResult<()> {
+        self.set_status(code)
+    }
+
+    /// Adds a `Set-Cookie` header, as Starlette's `set_cookie`: `max_age` and `expires` in
+    /// seconds, `path` (default `/`), `domain`, `secure`, `httponly` and `samesite` (`"lax"`,
+    /// the default, `"strict"` or `"none"`). A name or value a cookie cannot hold (spaces,
+    /// `;`, `,`, quotes, controls) is a `ValueError`.
+    #[pyo3(signature = (key, value="", max_age=None, expires=None, path="/", domain=None, secure=false, httponly=false, samesite="lax"))]
+    #[allow(clippy::too_many_arguments)] // Starlette's keyword arguments
+    fn set_cookie(
+        &mut self,
+        key: &str,
+        value: &str,
+        max_age: Option<i64>,
+        expires: Option<i64>,
+        path: Option<&str>,
+        domain: Option<&str>,
+        secure: bool,
+        httponly: bool,
+        samesite: Option<&str>,
+    ) -> PyResult<()> {
+        // RFC 6265 §4.1.1: a token for the name, cookie-octets for the value.
+        let octet = |c: char| c.is_ascii_graphic() && !matches!(c, '"' | ',' | ';' | '\\');
+        let token = |c: char| octet(c) && !"()<>@:/[]?={}".contains(c);
+        if key.is_empty() || !key.chars().all(token) {
+            return Err(PyValueError::new_err(format!(
+                "invalid cookie name {key:?}"
+            )));
+        }
+        if !value.chars().all(octet) {
+            return Err(PyValueError::new_err(format!(
+                "invalid cookie value {value:?}: no spaces, quotes, commas, semicolons or backslashes"
+            )));
+        }
+        let mut cookie = format!("{key}={value}");
+        if let Some(age) = max_age {
+            cookie.push_str(&format!("; Max-Age={age}"));
+        }
+        if let Some(seconds) = expires {
+            let when = std::time::SystemTime::now()
+                .checked_add(std::time::Duration::from_secs(
+                    seconds.max(0).unsigned_abs(),
+                ))
+                .unwrap_or(std::time::SystemTime::now());
+            cookie.push_str(&format!("; expires={}", httpdate::fmt_http_date(when)));
+        }
+        if let Some(path) = path {
+            cookie.push_str(&format!("; Path={path}"));
+        }
+        if let Some(domain) = domain {
+            cookie.push_str(&format!("; Domain={domain}"));
+        }
+        if secure {
+            cookie.push_str("; Secure");
+        }
+        if httponly {
+            cookie.push_str("; HttpOnly");
+        }
+        if let Some(samesite) = samesite {
+            let canonical = match samesite.to_ascii_lowercase().as_str() {
+                "lax" => "lax",
+                "strict" => "strict",
+                "none" => "none",
+                _ => {
+                    return Err(PyValueError::new_err(format!(
+                        "samesite must be \"lax\", \"strict\" or \"none\", got {samesite:?}"
+                    )))
+                }
+            };
+            cookie.push_str(&format!("; SameSite={canonical}"));
+        }
+        self.set("set-cookie", &cookie)
+    }
+
+    /// Asks the client to drop cookie `key` (Starlette's `delete_cookie`).
+    #[pyo3(signature = (key, path="/", domain=None, secure=false, httponly=false, samesite="lax"))]
+    fn delete_cookie(
+        &mut self,
+        key: &str,
+        path: Option<&str>,
+        domain: Option<&str>,
+        secure: bool,
+        httponly: bool,
+        samesite: Option<&str>,
+    ) -> PyResult<()> {
+        self.set_cookie(
+            key,
+            "",
+            Some(0),
+            Some(0),
+            path,
+            domain,
+            secure,
+            httponly,
+            samesite,
+        )
+    }
+
     /// The body (empty for a stream).
     #[getter]
     fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {

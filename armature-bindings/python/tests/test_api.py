@@ -1308,3 +1308,45 @@ def test_a_json_body_may_start_with_a_utf8_byte_order_mark(client):
     res = client.post("/api/v1/users", content=body, headers={"content-type": "application/json"})
     assert res.status_code == 201, res.text
     assert res.json()["name"] == "Bo"
+
+
+def test_a_response_parameter_carries_headers_cookies_and_a_status_as_fastapis_does():
+    app = App()
+
+    def session(response: HttpResponse) -> str:
+        response.headers["x-from-dependency"] = "yes"
+        return "s"
+
+    @app.post("/login", status_code=201)
+    async def login(response: HttpResponse, s: str = Depends(session)) -> dict:
+        response.set_cookie("sid", "abc123", max_age=60, httponly=True)
+        response.headers["X-Login"] = "ok"
+        return {"ok": True}
+
+    @app.post("/later")
+    async def later(response: HttpResponse) -> dict:
+        response.status_code = 202
+        response.delete_cookie("sid")
+        return {"queued": True}
+
+    @app.get("/own")
+    async def own(response: HttpResponse) -> HttpResponse:
+        response.headers["x-ignored"] = "1"  # a returned response is sent as it is
+        return HttpResponse.text("mine")
+
+    with TestClient(app) as c:
+        res = c.post("/login")
+        assert (res.status_code, res.json(), res.headers["x-login"], res.headers["x-from-dependency"]) == (201, {"ok": True}, "ok", "yes")
+        assert res.headers["set-cookie"] == "sid=abc123; Max-Age=60; Path=/; HttpOnly; SameSite=lax"
+        assert res.headers["content-type"] == "application/json"
+        res = c.post("/later")
+        assert res.status_code == 202
+        assert res.headers["set-cookie"].startswith("sid=; Max-Age=0; expires=")
+        res = c.get("/own")
+        assert (res.text, "x-ignored" in res.headers) == ("mine", False)
+    r = HttpResponse.text("x")
+    for bad in [("a b", "v"), ("k", "v;x"), ("k", 'v"')]:
+        with pytest.raises(ValueError, match="invalid cookie"):
+            r.set_cookie(*bad)
+    with pytest.raises(ValueError, match="samesite"):
+        r.set_cookie("k", "v", samesite="sometimes")

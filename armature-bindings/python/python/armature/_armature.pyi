@@ -71,6 +71,28 @@ class HttpResponse:
     @property
     def headers(self) -> MutableHeaders: ...
     def set_header(self, name: str, value: str) -> None: ...
+    status_code: int
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: Optional[int] = None,
+        expires: Optional[int] = None,
+        path: Optional[str] = "/",
+        domain: Optional[str] = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: Optional[str] = "lax",
+    ) -> None: ...
+    def delete_cookie(
+        self,
+        key: str,
+        path: Optional[str] = "/",
+        domain: Optional[str] = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: Optional[str] = "lax",
+    ) -> None: ...
     @property
     def body(self) -> bytes: ...
 

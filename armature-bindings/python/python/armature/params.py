@@ -24,10 +24,26 @@ except ImportError:  # pragma: no cover - Python 3.9
     _UnionType = None  # type: ignore[assignment,misc]
 
 from . import forms
-from ._armature import HttpRequest
+from ._armature import HttpRequest, HttpResponse
 from .exceptions import HTTPException, RequestValidationError
 
 logger = logging.getLogger("armature")
+
+
+# The status of the `HttpResponse` parameter until the handler sets one: 999, which no answer
+# keeps (FastAPI's `response.status_code` is `None` until set).
+_UNSET_STATUS = 999
+
+
+def carried(result: Any, response: HttpResponse, status_code: Optional[int]) -> HttpResponse:
+    """`result` as the answer, with the headers (and status, if set) of the `HttpResponse`
+    parameter the handler was given, as FastAPI merges its `response: Response`."""
+    status = response.status if response.status != _UNSET_STATUS else status_code or 200
+    answer = HttpResponse.json(result, status=status)
+    for name, value in response._header_items():
+        if name != "content-type":
+            answer.set_header(name, value)
+    return answer
 
 
 class Depends:
@@ -397,7 +413,7 @@ def _form_converter(annotation: Any, checks: tuple[Any, ...], many: bool, where:
 
 # ----------------------------------------------------------------------------- plans
 
-REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE, FORM = range(9)
+REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE, FORM, RESPONSE = range(10)
 
 _SOURCES = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "body": BODY, "form": FORM, "file": FORM}
 
@@ -518,6 +534,9 @@ class Plan:
             return _Param(name, REQUEST)
         if annotation is BackgroundTasks:
             return _Param(name, BACKGROUND)
+        if annotation is HttpResponse:
+            # FastAPI's `response: Response`: headers and a status for the answer to carry.
+            return _Param(name, RESPONSE)
         inner, optional = _unwrap_optional(annotation)
         if name in path_names:
             return self._sourced(name, annotation, inspect.Parameter.empty, Param("path", _MISSING, None, None, {}), path_names, meta)
@@ -607,7 +626,7 @@ def _where(call: Callable[..., Any]) -> str:
 
 
 class _Context:
-    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies", "form", "body")
+    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies", "form", "body", "response")
 
     def __init__(self, req: HttpRequest, stack: contextlib.AsyncExitStack, body: Optional[int] = None) -> None:
         self.req = req
@@ -620,6 +639,8 @@ class _Context:
         self.json: Any = _MISSING
         self.cookies: Optional[dict[str, str]] = None
         self.form: Optional[dict[str, list[Any]]] = None
+        # The `HttpResponse` parameter handed to the handler and its dependencies, if asked.
+        self.response: Optional[HttpResponse] = None
 
     def invalid(self) -> RequestValidationError:
         """The `RequestValidationError` of the errors so far, with the body as received."""
@@ -757,6 +778,10 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
                 if ctx.background is None:
                     ctx.background = BackgroundTasks()
                 kwargs[p.name] = ctx.background
+            elif kind == RESPONSE:
+                if ctx.response is None:
+                    ctx.response = HttpResponse(b"", status=_UNSET_STATUS)
+                kwargs[p.name] = ctx.response
             else:  # DEPENDENCY
                 assert p.plan is not None
                 kwargs[p.name] = await _run_dependency(p.plan, ctx, p.use_cache)

@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from ._armature import HttpRequest, HttpResponse
 from .exceptions import RequestValidationError
-from .params import REQUEST, Depends, Plan, _Context, _where, solve
+from .params import REQUEST, Depends, Plan, _Context, _where, carried, solve
 from .response_model import filter_for
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -185,7 +185,9 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
             # (an ORM relationship loaded lazily).
             if response is not None:
                 result = response(result)
-            if status_code is not None and not isinstance(result, HttpResponse):
+            if ctx.response is not None and not isinstance(result, HttpResponse):
+                result = carried(result, ctx.response, status_code)
+            elif status_code is not None and not isinstance(result, HttpResponse):
                 result = HttpResponse.json(result, status=status_code)
         if result is _SWALLOWED:
             # The handler (or a dependency) raised, and a `yield` dependency's `except` did
