@@ -77,7 +77,7 @@ fn parse_segment(raw: &str) -> Result<(Segment, Option<&str>), &'static str> {
         };
     }
     if let Some(name) = raw.strip_prefix(':') {
-        return Ok((Segment::Param, Some(valid_name(name)?)));
+        return Ok((Segment::Param, Some(colon_name(name)?)));
     }
     // A request's path ends at `?` or `#`: a pattern holding one could only match a client
     // that escaped it, which is never what `/search?q` meant.
@@ -104,6 +104,21 @@ const NOT_IN_PATH: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
     .add(b'>')
     .add(b'?')
     .add(b'`');
+
+/// The name of a `:name` parameter, with what other routers' forms of it mean said plainly.
+fn colon_name(name: &str) -> Result<&str, &'static str> {
+    if name.contains('(') {
+        return Err("a parameter takes no regular expression (`:id(^\\d+)`): it matches any one segment; check its value in the handler (or a params schema)");
+    }
+    if name.ends_with('?') {
+        return Err("a parameter cannot be optional (`:name?`): add the route with and without that segment");
+    }
+    let tail = name.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+    if tail.is_some_and(|at| at > 0 && matches!(name.as_bytes()[at], b'.' | b':' | b'~' | b'+')) {
+        return Err("a parameter must span a whole segment, like `/:id` (`/:name.json`: take `/:file` and check the suffix)");
+    }
+    valid_name(name)
+}
 
 fn valid_name(name: &str) -> Result<&str, &'static str> {
     if name.is_empty() {

@@ -39,7 +39,12 @@ fn malformed_patterns() {
         Case { pattern: "/{a b}", reason_mentions: "ASCII letters" },
         Case { pattern: "/{:id}", reason_mentions: "ASCII letters" },
         Case { pattern: "/{**rest}", reason_mentions: "ASCII letters" },
-        Case { pattern: "/:id.json", reason_mentions: "ASCII letters" },
+        Case { pattern: "/:id.json", reason_mentions: "whole segment" },
+        // Other routers' parameter forms (Fastify's, Express's) are named for what they are.
+        Case { pattern: "/:lat-:lng", reason_mentions: "whole segment" },
+        Case { pattern: "/users/:id(^\\d+)", reason_mentions: "regular expression" },
+        Case { pattern: "/archive/:year?", reason_mentions: "optional" },
+        Case { pattern: "/:a b", reason_mentions: "ASCII letters" },
         Case { pattern: "/%zz", reason_mentions: "percent" },
         Case { pattern: "/a%", reason_mentions: "percent" },
         Case { pattern: "/a%4", reason_mentions: "percent" },

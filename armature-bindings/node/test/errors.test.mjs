@@ -228,6 +228,11 @@ test('configuration that would be silently ignored throws instead', async () => 
   assert.throws(() => App.new().route('/*', get(() => 'x')), /a catch-all is written \{\*name\}/)
   assert.throws(() => App.new().route({ method: 'GET', url: '/files/*rest', handler: () => 'x' }), /a catch-all is written \{\*name\}/)
   assert.throws(() => scope('/api').route('/files/*rest', get(() => 'x')), /a catch-all is written \{\*name\}/)
+  // Fastify's other parameter forms are refused for what they are.
+  assert.throws(() => App.new().get('/users/:id(^\\d+)', () => 'x'), /takes no regular expression/)
+  assert.throws(() => App.new().get('/archive/:year?', () => 'x'), /cannot be optional/)
+  assert.throws(() => App.new().get('/at/:lat-:lng', () => 'x'), /must span a whole segment/)
+  assert.throws(() => App.new().get('/files/:name.json', () => 'x'), /must span a whole segment/)
   assert.equal((await App.new().get('/files/{*path}', (req) => req.param('path')).inject('/files/a/b')).body, 'a/b')
 
   assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: -1 }), /maxAge/)
