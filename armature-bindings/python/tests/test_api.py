@@ -1350,3 +1350,59 @@ def test_a_response_parameter_carries_headers_cookies_and_a_status_as_fastapis_d
             r.set_cookie(*bad)
     with pytest.raises(ValueError, match="samesite"):
         r.set_cookie("k", "v", samesite="sometimes")
+
+
+def test_fastapis_response_names_make_http_responses(tmp_path):
+    from armature.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response, StreamingResponse
+
+    report = tmp_path / "report.csv"
+    report.write_bytes(b"a,b\n" * 50_000)  # several chunks
+    app = App()
+
+    @app.get("/old")
+    async def old():
+        return RedirectResponse("/new place?x=1")
+
+    @app.get("/json")
+    async def as_json():
+        return JSONResponse({"ok": True}, status_code=201, headers={"x-a": "1"})
+
+    @app.get("/page", response_class=HTMLResponse)
+    async def page() -> str:
+        return "<h1>Hi</h1>"
+
+    @app.get("/plain")
+    async def plain():
+        return PlainTextResponse("hi", media_type="text/x-custom")
+
+    @app.get("/raw")
+    async def raw():
+        return Response(b"\x00\x01", media_type="application/octet-stream")
+
+    @app.get("/stream")
+    async def stream():
+        return StreamingResponse(iter([b"a", b"b"]), media_type="text/plain")
+
+    @app.get("/file")
+    async def file():
+        return FileResponse(report, filename="résumé report.csv")
+
+    @app.get("/nofile")
+    async def nofile():
+        return FileResponse(tmp_path / "missing.txt")
+
+    with TestClient(app) as c:
+        res = c.get("/old", follow_redirects=False)
+        assert (res.status_code, res.headers["location"]) == (307, "/new%20place?x=1")
+        res = c.get("/json")
+        assert (res.status_code, res.json(), res.headers["x-a"]) == (201, {"ok": True}, "1")
+        res = c.get("/page")
+        assert (res.text, res.headers["content-type"]) == ("<h1>Hi</h1>", "text/html; charset=utf-8")
+        assert c.get("/plain").headers["content-type"] == "text/x-custom"
+        assert c.get("/raw").content == b"\x00\x01"
+        assert c.get("/stream").text == "ab"
+        res = c.get("/file")
+        assert res.content == report.read_bytes()
+        assert res.headers["content-type"] == "text/csv"
+        assert res.headers["content-disposition"] == "attachment; filename*=utf-8''r%C3%A9sum%C3%A9%20report.csv"
+        assert c.get("/nofile").status_code == 500

@@ -340,7 +340,7 @@ def test_response_class_renders_what_the_handler_returns():
         doc = c.get("/openapi.json").json()
         assert doc["paths"]["/page"]["get"]["responses"]["200"]["content"] == {"text/html": {"schema": {"type": "string"}}}
         validate(doc)
-    with pytest.raises(TypeError, match="response_class=.*HttpResponse.html"):
+    with pytest.raises(TypeError, match="response_class=.*HTMLResponse"):
 
         @app.get("/bad", response_class=dict)
         async def bad() -> dict:

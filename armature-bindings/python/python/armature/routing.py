@@ -14,6 +14,7 @@ import inspect
 import re
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
+from . import responses
 from ._armature import HttpRequest, HttpResponse
 from .exceptions import RequestValidationError
 from .params import REQUEST, Depends, Plan, _Context, _where, carried, solve
@@ -83,11 +84,14 @@ class Route:
         # FastAPI's keywords for the OpenAPI document (`summary`, `response_model`, ...).
         self.documentation = documentation or {}
         render = self.documentation.get("response_class")
+        if render in _CLASSES:
+            # `armature.responses`' FastAPI names: the renderer each stands for.
+            render = self.documentation["response_class"] = _CLASSES[render]
         if render is not None and render not in RENDERERS:
             raise TypeError(
-                f"{self.method} {path}: response_class={render!r}: pass HttpResponse.html, "
-                "HttpResponse.text or HttpResponse.json (FastAPI's HTMLResponse, PlainTextResponse, "
-                "JSONResponse), or return an HttpResponse"
+                f"{self.method} {path}: response_class={render!r}: pass HTMLResponse, PlainTextResponse "
+                "or JSONResponse (armature.responses), or HttpResponse.html, .text or .json, or "
+                "return an HttpResponse"
             )
         self._plan: Optional[Plan] = None
 
@@ -115,6 +119,7 @@ class Route:
 # What `response_class=` takes, with the media type each sends (FastAPI's `HTMLResponse`,
 # `PlainTextResponse`, `JSONResponse`).
 RENDERERS = {HttpResponse.html: "text/html", HttpResponse.text: "text/plain", HttpResponse.json: "application/json"}
+_CLASSES = {responses.HTMLResponse: HttpResponse.html, responses.PlainTextResponse: HttpResponse.text, responses.JSONResponse: HttpResponse.json}
 
 
 def rendered(render: Callable[..., HttpResponse], response: Optional[Callable[[Any], Any]], status: int) -> Callable[[Any], Any]:
