@@ -280,13 +280,23 @@ impl HttpRequest {
             .map(RequestId::as_str)
     }
 
-    /// The client's `(host, port)`, when served over a socket.
+    /// The client's address, when served over a socket: Starlette's `Address`, a named
+    /// tuple (`request.client.host`, `.port`, or `host, port = request.client`).
     #[getter]
-    fn client(&self) -> Option<(String, u16)> {
-        self.parts
-            .extensions
-            .get::<SocketAddr>()
-            .map(|a| (a.ip().to_string(), a.port()))
+    fn client<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        static ADDRESS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+        let Some(addr) = self.parts.extensions.get::<SocketAddr>() else {
+            return Ok(None);
+        };
+        let class = ADDRESS.get_or_try_init(py, || {
+            py.import("armature.datastructures")?
+                .getattr("Address")
+                .map(Bound::unbind)
+        })?;
+        class
+            .bind(py)
+            .call1((addr.ip().to_string(), addr.port()))
+            .map(Some)
     }
 
     fn __repr__(&self) -> String {

@@ -122,6 +122,15 @@ async def get_user(req: HttpRequest) -> HttpResponse:
     return HttpResponse.json({"id": req.param("user_id"), "name": "Alice"})
 
 
+@router.get("/whoami")
+async def whoami(request: HttpRequest) -> dict:
+    client = request.client
+    if client is None:
+        return {"client": None}
+    host, port = client  # a tuple too
+    return {"client": [client.host, client.port == port and isinstance(port, int), host == client.host]}
+
+
 @router.get("/items/{item_id}")
 async def get_item(item_id: int, q: Optional[str] = None, limit: int = 10, flag: bool = False) -> dict:
     return {"item_id": item_id, "q": q, "limit": limit, "flag": flag}

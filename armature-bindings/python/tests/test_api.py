@@ -78,6 +78,11 @@ def test_a_path_parameter_matches_the_rest_of_the_path_even_an_empty_one(client)
     assert (res.status_code, res.headers["allow"]) == (405, "GET,HEAD")
 
 
+def test_request_client_is_an_address_with_host_and_port(client):
+    # The TestClient's requests come from 127.0.0.1 too (port 0).
+    assert client.get("/whoami").json() == {"client": ["127.0.0.1", True, True]}
+
+
 def test_a_bad_path_parameter_gets_fastapis_422(client):
     res = client.get("/items/abc")
     assert res.status_code == 422

@@ -4,7 +4,7 @@ place), as Starlette's."""
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Headers(dict):  # type: ignore[type-arg]
@@ -85,3 +85,10 @@ class MutableHeaders(MutableMapping):  # type: ignore[type-arg]
 
     def __repr__(self) -> str:
         return f"MutableHeaders({self._response._header_items()!r})"
+
+
+class Address(NamedTuple):
+    """`request.client`: the client's `host` and `port`, as Starlette's."""
+
+    host: str
+    port: int
