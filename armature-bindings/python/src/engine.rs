@@ -46,6 +46,18 @@ pub(crate) fn runtime(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
         .map(|m| m.bind(py))
 }
 
+/// A class of `armature.datastructures` (Starlette's `Headers`, `Address`, ... for the
+/// objects Rust hands to Python), the module imported once.
+pub(crate) fn datastructure<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    MODULE
+        .get_or_try_init(py, || {
+            py.import("armature.datastructures").map(Bound::unbind)
+        })?
+        .bind(py)
+        .getattr(name)
+}
+
 fn internal_error() -> Response {
     (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
 }

@@ -14,9 +14,10 @@ use percent_encoding::percent_decode_str;
 use pyo3::exceptions::{PyStopIteration, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::bridge::{lock, Reply};
+use crate::engine::datastructure;
 
 /// The request a handler receives.
 #[pyclass(frozen, module = "armature._armature")]
@@ -161,15 +162,35 @@ impl HttpRequest {
         Ok(list)
     }
 
-    /// The query parameters, the last value of each (as Starlette's `query_params`; every
-    /// value: [`query_list`](Self::query_list)).
+    /// The query parameters as Starlette's `QueryParams` (`armature.datastructures`): a
+    /// `dict` of the last value of each, with `getlist(name)` and `multi_items()`.
     #[getter]
-    fn query_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let dict = PyDict::new(py);
-        for (key, value) in self.query_pairs() {
-            dict.set_item(&*key, &*value)?;
-        }
-        Ok(dict)
+    fn query_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let pairs: Vec<(String, String)> = self
+            .query_pairs()
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
+            .collect();
+        datastructure(py, "QueryParams")?.call1((pairs,))
+    }
+
+    /// The URL, as Starlette's `request.url` (`.path`, `.query`, `.hostname`, `.port`,
+    /// `.scheme`, `str(url)`); the host is the `Host` header's.
+    #[getter]
+    fn url<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let uri = &self.parts.uri;
+        let host = uri.authority().map(|a| a.as_str()).or_else(|| {
+            self.parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+        });
+        let scheme = uri.scheme_str().unwrap_or("http");
+        datastructure(py, "URL")?.call1((
+            scheme,
+            host.unwrap_or(""),
+            uri.path(),
+            uri.query().unwrap_or(""),
+        ))
     }
 
     /// The header `name` (case-insensitive); repeated headers joined with `", "`, `Cookie`
@@ -229,15 +250,9 @@ impl HttpRequest {
     /// Headers`, a `dict`), repeated headers joined as [`header`](Self::header) joins them.
     #[getter]
     fn headers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        static HEADERS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-        let class = HEADERS.get_or_try_init(py, || {
-            py.import("armature.datastructures")?
-                .getattr("Headers")?
-                .cast_into::<PyType>()
-                .map(Bound::unbind)
-                .map_err(PyErr::from)
-        })?;
-        let dict = class.bind(py).call0()?.cast_into::<PyDict>()?;
+        let dict = datastructure(py, "Headers")?
+            .call0()?
+            .cast_into::<PyDict>()?;
         for name in self.parts.headers.keys() {
             dict.set_item(name.as_str(), self.header(py, name.as_str(), None))?;
         }
@@ -284,17 +299,10 @@ impl HttpRequest {
     /// tuple (`request.client.host`, `.port`, or `host, port = request.client`).
     #[getter]
     fn client<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        static ADDRESS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
         let Some(addr) = self.parts.extensions.get::<SocketAddr>() else {
             return Ok(None);
         };
-        let class = ADDRESS.get_or_try_init(py, || {
-            py.import("armature.datastructures")?
-                .getattr("Address")
-                .map(Bound::unbind)
-        })?;
-        class
-            .bind(py)
+        datastructure(py, "Address")?
             .call1((addr.ip().to_string(), addr.port()))
             .map(Some)
     }

@@ -11,7 +11,6 @@ use http::{HeaderMap, StatusCode};
 use http_body::Frame;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
 use tokio::sync::mpsc;
 
@@ -274,14 +273,7 @@ impl HttpResponse {
     /// `MutableHeaders` (`armature.datastructures.MutableHeaders`), names in lower case.
     #[getter]
     fn headers<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        static HEADERS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-        let py = slf.py();
-        let class = HEADERS.get_or_try_init(py, || {
-            py.import("armature.datastructures")?
-                .getattr("MutableHeaders")
-                .map(Bound::unbind)
-        })?;
-        class.bind(py).call1((slf,))
+        crate::engine::datastructure(slf.py(), "MutableHeaders")?.call1((slf,))
     }
 
     /// Every header as `(name, value)` pairs, in order: the content type, then the others.

@@ -78,6 +78,27 @@ def test_a_path_parameter_matches_the_rest_of_the_path_even_an_empty_one(client)
     assert (res.status_code, res.headers["allow"]) == (405, "GET,HEAD")
 
 
+def test_request_url_and_query_params_as_starlettes():
+    app = App()
+
+    @app.get("/where")
+    async def where(request: HttpRequest) -> dict:
+        url, q = request.url, request.query_params
+        return {"url": str(url), "path": url.path, "host": url.hostname, "port": url.port, "q": q["t"], "all": q.getlist("t"), "pairs": q.multi_items()}
+
+    with TestClient(app) as c:
+        res = c.get("/where?t=1&t=2&u=3", headers={"host": "api.example:8443"})
+    assert res.json() == {
+        "url": "http://api.example:8443/where?t=1&t=2&u=3",
+        "path": "/where",
+        "host": "api.example",
+        "port": 8443,
+        "q": "2",
+        "all": ["1", "2"],
+        "pairs": [["t", "1"], ["t", "2"], ["u", "3"]],
+    }
+
+
 def test_request_client_is_an_address_with_host_and_port(client):
     # The TestClient's requests come from 127.0.0.1 too (port 0).
     assert client.get("/whoami").json() == {"client": ["127.0.0.1", True, True]}

@@ -4,7 +4,7 @@ place), as Starlette's."""
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 
 class Headers(dict):  # type: ignore[type-arg]
@@ -92,3 +92,50 @@ class Address(NamedTuple):
 
     host: str
     port: int
+
+
+class QueryParams(dict):  # type: ignore[type-arg]
+    """`request.query_params`, as Starlette's: a `dict` of each name's last value, with
+    `getlist(name)` for every value and `multi_items()` for every pair, in order."""
+
+    __slots__ = ("_pairs",)
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        super().__init__(pairs)
+        self._pairs = pairs
+
+    def getlist(self, name: str) -> list[str]:
+        return [value for key, value in self._pairs if key == name]
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        return list(self._pairs)
+
+
+class URL(NamedTuple):
+    """`request.url`, as Starlette's: `scheme`, `netloc` (the `Host` header), `path` (as
+    sent), `query`, with `hostname` and `port` read from `netloc`; `str(url)` is the whole."""
+
+    scheme: str
+    netloc: str
+    path: str
+    query: str
+
+    @property
+    def hostname(self) -> Optional[str]:
+        host = self.netloc.rsplit("@", 1)[-1]
+        if host.startswith("["):
+            return host[1 : host.find("]")] or None
+        return host.rsplit(":", 1)[0] if ":" in host else host or None
+
+    @property
+    def port(self) -> Optional[int]:
+        host = self.netloc.rsplit("@", 1)[-1]
+        tail = host.rsplit("]", 1)[-1]
+        if ":" in tail:
+            digits = tail.rsplit(":", 1)[1]
+            return int(digits) if digits.isdigit() else None
+        return None
+
+    def __str__(self) -> str:
+        query = f"?{self.query}" if self.query else ""
+        return f"{self.scheme}://{self.netloc}{self.path}{query}"
