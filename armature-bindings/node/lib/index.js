@@ -302,15 +302,34 @@ function setOwn (obj, key, value) {
   Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
 }
 
-/** `a=1&b=2&b=3` as `{ a: '1', b: ['2', '3'] }`, in one pass. */
+/**
+ * `a=1&b=2&b=3` as `{ a: '1', b: ['2', '3'] }`, in one pass. `+` is a space; a key or value
+ * whose percent-encoding is not UTF-8 is kept as sent (`%FF`), as Fastify's querystring
+ * parser keeps it, rather than turned into U+FFFD.
+ */
 function queryObject (raw) {
   const query = {}
-  for (const [key, value] of new URLSearchParams(raw)) {
+  for (const pair of raw.split('&')) {
+    if (pair === '') continue
+    const eq = pair.indexOf('=')
+    const key = queryText(eq < 0 ? pair : pair.slice(0, eq))
+    const value = eq < 0 ? '' : queryText(pair.slice(eq + 1))
     if (!Object.hasOwn(query, key)) setOwn(query, key, value)
     else if (Array.isArray(query[key])) query[key].push(value)
     else setOwn(query, key, [query[key], value])
   }
   return query
+}
+
+/** One key or value of a query string, decoded: `+` a space, `%XX` as UTF-8, or as sent. */
+function queryText (text) {
+  const spaced = text.includes('+') ? text.replaceAll('+', ' ') : text
+  if (!spaced.includes('%')) return spaced
+  try {
+    return decodeURIComponent(spaced)
+  } catch {
+    return spaced
+  }
 }
 
 /** A `Cookie` header's `name=value` pairs as an object (RFC 6265 section 5.4, as the `cookie` package reads them). */

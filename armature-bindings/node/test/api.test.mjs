@@ -237,6 +237,9 @@ test("inject takes light-my-request's options: payload, query, path; bytes are s
   assert.equal((await sent({ body: new Uint8Array([7]).buffer })).type, null)
   assert.deepEqual((await sent({ query: { page: 2, tag: ['a', 'b'] } })).query, { page: '2', tag: ['a', 'b'] })
   assert.deepEqual((await echo.inject({ method: 'POST', url: '/echo?x=1', query: 'y=2' })).json().query, { x: '1', y: '2' })
+  // As Fastify's querystring parser: `+` a space, bad UTF-8 and lone `%` kept as sent.
+  const odd = await echo.inject({ method: 'POST', url: '/echo?name=%FF%FE&ok=caf%C3%A9&pct=100%&sp=a+b&flag&=v&&x%2By=1' })
+  assert.deepEqual(odd.json().query, { name: '%FF%FE', ok: 'café', pct: '100%', sp: 'a b', flag: '', '': 'v', 'x+y': '1' })
   assert.equal((await echo.inject({ method: 'POST', path: '/echo' })).statusCode, 200)
   await assert.rejects(echo.inject({ url: '/echo', qs: { a: 1 } }), /inject: unknown option "qs"/)
   await assert.rejects(echo.inject({ url: '/echo', body: 'a', payload: 'b' }), /body or payload, not both/)
