@@ -97,7 +97,8 @@ export declare class NativeRoutes {
   fallbackStatic(status: number, contentType: string | undefined | null, headers: Array<string> | undefined | null, body: string | Buffer | undefined | null, handler: number): void
   /**
    * Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
-   * table's handlers at `offset`: their indices shift by it.
+   * table's handlers at `offset`: their indices shift by it. As Fastify's prefixes, the
+   * scope's `/` answers both `/api` and `/api/`.
    */
   nest(prefix: string, scope: NativeRoutes, offset: number): void
 }

@@ -141,13 +141,32 @@ impl NativeRoutes {
     }
 
     /// Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
-    /// table's handlers at `offset`: their indices shift by it.
+    /// table's handlers at `offset`: their indices shift by it. As Fastify's prefixes, the
+    /// scope's `/` answers both `/api` and `/api/`.
     #[napi]
     pub fn nest(&mut self, prefix: String, scope: &NativeRoutes, offset: u32) -> Result<()> {
-        self.add(Def::Nest {
-            prefix,
-            defs: shifted(&scope.defs, offset),
-        })
+        let defs = shifted(&scope.defs, offset);
+        let with_slash = format!("{prefix}/");
+        let roots: Vec<Def> = defs
+            .iter()
+            .filter_map(|def| match def {
+                Def::Route {
+                    method,
+                    path,
+                    target,
+                } if path == "/" && !prefix.ends_with('/') => Some(Def::Route {
+                    method: method.clone(),
+                    path: with_slash.clone(),
+                    target: target.clone(),
+                }),
+                _ => None,
+            })
+            .collect();
+        self.add(Def::Nest { prefix, defs })?;
+        for root in roots {
+            self.add(root)?;
+        }
+        Ok(())
     }
 }
 

@@ -590,6 +590,16 @@ test('middleware after `await next()` runs for error answers too: thrown statuse
   assert.deepEqual([teapot.statusCode, JSON.parse(teapot.body), teapot.headers['x-frame-options'], handled], [422, { mine: 'short and stout' }, 'DENY', 1])
 })
 
+test('a scope\'s `/` answers its prefix with and without the trailing slash, as Fastify\'s prefixes', async () => {
+  const app = App.new().service(scope('/api').route('/', get(() => 'root')).route('/x', get(() => 'x')))
+  assert.equal((await app.inject('/api')).body, 'root')
+  assert.equal((await app.inject('/api/')).body, 'root')
+  assert.equal((await app.inject('/api/x')).body, 'x')
+  assert.equal((await app.inject('/api/x/')).statusCode, 404)
+  // The slash form is a route of its own, as in Fastify: declaring it again is a conflict.
+  assert.throws(() => app.get('/api/', () => 'again'), /invalid route/)
+})
+
 test('params and headers keep their order: the pattern\'s, and the request\'s', async () => {
   const app = App.new().get('/:org/:repo/:branch', (req) => ({ params: Object.keys(req.params), headers: Object.keys(req.headers).filter((h) => h.startsWith('x-') && h !== 'x-request-id') }))
   const res = await app.inject({ url: '/a/b/c', headers: { 'x-zeta': '1', 'x-alpha': '2', 'x-mid': '3' } })
