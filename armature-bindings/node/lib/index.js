@@ -447,19 +447,35 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
     else respondNative(id, status, type, body, headers)
   }
   const ids = new Uint32Array(1024)
-  // A client error (4xx) is the client's to read; anything else is logged and answered with
-  // a generic body: the error's own 5xx status, or 500. An error with its own status sends
-  // its `headers` too (a 401's `WWW-Authenticate`, a 503's `Retry-After`), as in Fastify.
-  const fail = (id, err) => {
+  // The default answer to a thrown value. A client error (4xx) is the client's to read:
+  // `{ error: message }`. Anything else is a failure, logged when it is sent (see `deliver`)
+  // and answered with a generic body: the error's own 5xx status, or 500. An error with its
+  // own status sends its `headers` too (a 401's `WWW-Authenticate`, a 503's `Retry-After`), as
+  // in Fastify. Middleware may change it first (`next()` resolves to it, see `errorAnswer`).
+  const defaultAnswer = (err) => {
     const status = errorStatus(err)
+    const client = status >= 400 && status < 500
+    const res = client ? HttpResponse.json({ error: clientErrorMessage(err, status) }, status) : HttpResponse.status(status || 500)
     const headers = status === 0 ? undefined : errorHeaders(err)
-    if (status >= 400 && status < 500) respond(id, status, 2, JSON.stringify({ error: clientErrorMessage(err, status) }), headers)
-    else {
-      forget(id)
-      if (headers === undefined) failNative(id, errorMessage(err), status || 500)
-      else failNative(id, errorMessage(err), status, headers)
-    }
+    if (headers !== undefined) res.headerList = headers
+    if (!client) res.failure = err
+    return res
   }
+  // Hands an answer to Rust; a failure is logged there, with its status and headers.
+  const deliver = (id, res) => {
+    const headers = res.headerList
+    if (res.failure !== undefined) {
+      forget(id)
+      if (headers === null) failNative(id, errorMessage(res.failure), res.statusCode)
+      else failNative(id, errorMessage(res.failure), res.statusCode, headers)
+      return
+    }
+    const type = res.contentType
+    const code = type === null ? 0 : CONTENT_CODES.get(type) ?? type
+    if (headers === null) respond(id, res.statusCode, code, res.payload)
+    else respond(id, res.statusCode, code, res.payload, headers)
+  }
+  const fail = (id, err) => deliver(id, defaultAnswer(err))
   // A handler's answer that cannot be sent (a circular object, a BigInt, a bad status) is
   // an error the app's error handler sees, as one thrown (`req` given); its own answer's
   // failure is not given back to it.
@@ -476,19 +492,7 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
       }
       const res = toResponse(value)
       checkStatus(res.statusCode)
-      if (res.failure !== undefined) {
-        // A handler's failure answered inside middleware (see `errorAnswer`): logged now,
-        // with the headers middleware added, and the default body.
-        const headers = res.headerList ?? undefined
-        forget(id)
-        if (headers === undefined) failNative(id, errorMessage(res.failure), res.statusCode)
-        else failNative(id, errorMessage(res.failure), res.statusCode, headers)
-        return
-      }
-      const type = res.contentType
-      const code = type === null ? 0 : CONTENT_CODES.get(type) ?? type
-      if (res.headerList === null) respond(id, res.statusCode, code, res.payload)
-      else respond(id, res.statusCode, code, res.payload, res.headerList)
+      deliver(id, res)
     } catch (err) {
       if (req === undefined) fail(id, err)
       else caught(id, err, req)
@@ -514,17 +518,8 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
       }
   // What `next()` resolves to when the handler (or middleware further in) threw: the error
   // handler's answer, else the default one, so that middleware sees error answers as any
-  // other (Fastify's `onSend` hooks run for them too). A default 5xx answer carries its error,
-  // logged when it is sent; middleware that answers otherwise has handled it.
-  const defaultAnswer = (err) => {
-    const status = errorStatus(err)
-    const client = status >= 400 && status < 500
-    const res = client ? HttpResponse.json({ error: clientErrorMessage(err, status) }, status) : HttpResponse.status(status || 500)
-    const headers = status === 0 ? undefined : errorHeaders(err)
-    if (headers !== undefined) res.headerList = headers
-    if (!client) res.failure = err
-    return res
-  }
+  // other (Fastify's `onSend` hooks run for them too); middleware that answers a default
+  // failure with another response has handled it.
   const errorAnswer = errorHandler === null
     ? (err) => defaultAnswer(err)
     : (err, req) => {
