@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from typing_extensions import TypedDict  # Pydantic's wish before Python 3.12
 
 from apps import build
+from armature.responses import HTMLResponse
 from armature.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from armature import APIRouter, App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, RequestValidationError, Router, TestClient, UploadFile
 
@@ -1355,6 +1356,13 @@ def test_a_response_parameter_carries_headers_cookies_and_a_status_as_fastapis_d
         response.delete_cookie("sid")
         return {"queued": True}
 
+    @app.get("/page", response_class=HTMLResponse)
+    async def page(response: HttpResponse) -> str:
+        # Rendered by response_class, the answer still carries what was set here.
+        response.set_cookie("seen", "1")
+        response.status_code = 203
+        return "<p>hi</p>"
+
     @app.get("/own")
     async def own(response: HttpResponse) -> HttpResponse:
         response.headers["x-ignored"] = "1"  # a returned response is sent as it is
@@ -1368,6 +1376,8 @@ def test_a_response_parameter_carries_headers_cookies_and_a_status_as_fastapis_d
         res = c.post("/later")
         assert res.status_code == 202
         assert res.headers["set-cookie"].startswith("sid=; Max-Age=0; expires=")
+        res = c.get("/page")
+        assert (res.status_code, res.text, res.headers["content-type"], res.headers["set-cookie"]) == (203, "<p>hi</p>", "text/html; charset=utf-8", "seen=1; Path=/; SameSite=lax")
         res = c.get("/own")
         assert (res.text, "x-ignored" in res.headers) == ("mine", False)
     r = HttpResponse.text("x")

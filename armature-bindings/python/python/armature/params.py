@@ -36,10 +36,12 @@ _UNSET_STATUS = 999
 
 
 def carried(result: Any, response: HttpResponse, status_code: Optional[int]) -> HttpResponse:
-    """`result` as the answer, with the headers (and status, if set) of the `HttpResponse`
-    parameter the handler was given, as FastAPI merges its `response: Response`."""
-    status = response.status if response.status != _UNSET_STATUS else status_code or 200
-    answer = HttpResponse.json(result, status=status)
+    """`result` as the answer (as JSON unless `response_class` made it one already), with the
+    headers (and status, if set) of the `HttpResponse` parameter the handler was given, as
+    FastAPI merges its `response: Response`."""
+    answer = result if isinstance(result, HttpResponse) else HttpResponse.json(result, status=status_code or 200)
+    if response.status != _UNSET_STATUS:
+        answer.status = response.status
     for name, value in response._header_items():
         if name != "content-type":
             answer.set_header(name, value)

@@ -188,9 +188,13 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
             # Serialized before the dependencies' exit code runs, as in FastAPI: a response
             # model may read attributes that need the session a `yield` dependency closes
             # (an ORM relationship loaded lazily).
+            # An HttpResponse the handler returns is sent as it is; anything else is made one
+            # (by its response model and `response_class`, else as JSON with the route's
+            # status), carrying what the handler set on its `HttpResponse` parameter.
+            own = isinstance(result, HttpResponse)
             if response is not None:
                 result = response(result)
-            if ctx.response is not None and not isinstance(result, HttpResponse):
+            if not own and ctx.response is not None:
                 result = carried(result, ctx.response, status_code)
             elif status_code is not None and not isinstance(result, HttpResponse):
                 result = HttpResponse.json(result, status=status_code)
