@@ -38,24 +38,27 @@ use crate::stack::Docs;
 use crate::stack::{self, Config, Stack};
 use crate::step::{send_none, Step};
 
-/// `armature._runtime`, the Python half of the bridge.
-pub(crate) fn runtime(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
-    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    MODULE
-        .get_or_try_init(py, || py.import("armature._runtime").map(Bound::unbind))
+/// The Python module `name`, imported into `cell` on first use.
+pub(crate) fn module<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyModule>>,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyModule>> {
+    cell.get_or_try_init(py, || py.import(name).map(Bound::unbind))
         .map(|m| m.bind(py))
 }
 
+/// `armature._runtime`, the Python half of the bridge.
+pub(crate) fn runtime(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
+    static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
+    module(py, &MODULE, "armature._runtime")
+}
+
 /// A class of `armature.datastructures` (Starlette's `Headers`, `Address`, ... for the
-/// objects Rust hands to Python), the module imported once.
+/// objects Rust hands to Python).
 pub(crate) fn datastructure<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
     static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    MODULE
-        .get_or_try_init(py, || {
-            py.import("armature.datastructures").map(Bound::unbind)
-        })?
-        .bind(py)
-        .getattr(name)
+    module(py, &MODULE, "armature.datastructures")?.getattr(name)
 }
 
 fn internal_error() -> Response {

@@ -129,12 +129,10 @@ fn big_int(obj: &Bound<'_, PyAny>) -> PyResult<sonic_rs::RawNumber> {
         .map_err(|err| PyTypeError::new_err(err.to_string()))
 }
 
-/// `armature.encoders`, imported once.
+/// `armature.encoders`.
 fn encoders(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
     static MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
-    MODULE
-        .get_or_try_init(py, || py.import("armature.encoders").map(Bound::unbind))
-        .map(|m| m.bind(py))
+    crate::engine::module(py, &MODULE, "armature.encoders")
 }
 
 impl<'py> Value<'_, 'py> {

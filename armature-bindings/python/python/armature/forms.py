@@ -115,7 +115,8 @@ def _multipart(content_type: str, body: bytes) -> dict[str, list[Value]]:
     if not boundary:
         raise HTTPException(400, "malformed multipart/form-data body: no boundary in its Content-Type")
     parts: list[tuple[list[tuple[bytes, bytes]], list[bytes]]] = []
-    header = [b"", b""]
+    header = [b"", b""]  # the name and value of the header being read
+    ended = False
 
     def on_part_begin() -> None:
         if len(parts) >= 2 * MAX_FIELDS:
@@ -135,27 +136,30 @@ def _multipart(content_type: str, body: bytes) -> dict[str, list[Value]]:
     def on_part_data(data: bytes, start: int, end: int) -> None:
         parts[-1][1].append(data[start:end])
 
+    def on_end() -> None:
+        nonlocal ended
+        ended = True
+
     callbacks = {
         "on_part_begin": on_part_begin,
         "on_header_field": on_header_field,
         "on_header_value": on_header_value,
         "on_header_end": on_header_end,
         "on_part_data": on_part_data,
+        "on_end": on_end,
     }
-    ended = [False]
-    callbacks["on_end"] = lambda: ended.__setitem__(0, True)
     try:
         parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
         parser.write(body)
         parser.finalize()
     except MultipartParseError:
         raise HTTPException(400, "malformed multipart/form-data body") from None
-    if not ended[0]:
+    if not ended:
         raise HTTPException(400, "malformed multipart/form-data body: no closing boundary")
     fields: dict[str, list[Value]] = {}
     texts = files = 0
     for headers, chunks in parts:
-        disposition = next((value for name, value in headers if name == b"content-disposition"), None)
+        disposition = next((value for field, value in headers if field == b"content-disposition"), None)
         _, params = parse_options_header(disposition)
         name = params.get(b"name")
         if disposition is None or name is None:
@@ -172,9 +176,9 @@ def _multipart(content_type: str, body: bytes) -> dict[str, list[Value]]:
         texts += filename is None
         if texts > MAX_FIELDS or files > MAX_FIELDS:
             raise HTTPException(400, f"too many form {'fields' if texts > MAX_FIELDS else 'files'} (more than {MAX_FIELDS})")
-        part_type = next((value for name, value in headers if name == b"content-type"), None)
+        part_type = next((value for field, value in headers if field == b"content-type"), None)
         if filename is not None:
-            decoded = {name.decode("latin-1"): value.decode("latin-1") for name, value in headers}
+            decoded = {field.decode("latin-1"): value.decode("latin-1") for field, value in headers}
             content = None if part_type is None else part_type.decode("latin-1")
             fields.setdefault(key, []).append(UploadFile(io.BytesIO(payload), filename=filename, content_type=content, headers=decoded))
             continue
