@@ -26,6 +26,8 @@ pub struct HttpRequest {
     body: Bytes,
     /// The `RequestBody` object, made on first use of `.body` (most handlers never ask).
     body_object: PyOnceLock<Py<RequestBody>>,
+    /// `request.state` (`armature.datastructures.State`), made on first use.
+    state: PyOnceLock<Py<PyAny>>,
     /// Where the response goes, until it is sent (the engine's `Responder` takes it from
     /// here); `is_disconnected` asks it whether anybody still waits.
     reply: Mutex<Option<Reply>>,
@@ -37,6 +39,7 @@ impl HttpRequest {
             parts,
             body,
             body_object: PyOnceLock::new(),
+            state: PyOnceLock::new(),
             reply: Mutex::new(Some(reply)),
         }
     }
@@ -265,6 +268,18 @@ impl HttpRequest {
         self.body_object
             .get_or_try_init(py, || Py::new(py, RequestBody(self.body.clone())))
             .map(|body| body.clone_ref(py))
+    }
+
+    /// Per-request state, as Starlette's `request.state`: an `armature.datastructures.State`
+    /// made on first use, the same object for the middleware, the dependencies and the
+    /// handler of one request (`request.state.user = ...` in one, read in another).
+    #[getter]
+    fn state(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.state
+            .get_or_try_init(py, || {
+                datastructure(py, "State")?.call0().map(Bound::unbind)
+            })
+            .map(|state| state.clone_ref(py))
     }
 
     /// The body decoded as UTF-8.

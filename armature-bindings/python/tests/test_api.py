@@ -17,7 +17,7 @@ from typing_extensions import TypedDict  # Pydantic's wish before Python 3.12
 from apps import build
 from armature.responses import HTMLResponse
 from armature.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm
-from armature import APIRouter, App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, RequestValidationError, Router, TestClient, UploadFile
+from armature import APIRouter, App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, Request, RequestValidationError, Router, TestClient, UploadFile
 
 
 @pytest.fixture(scope="module", params=["testclient", "http"])
@@ -1442,3 +1442,94 @@ def test_fastapis_response_names_make_http_responses(tmp_path):
         assert res.headers["content-type"] == "text/csv"
         assert res.headers["content-disposition"] == "attachment; filename*=utf-8''r%C3%A9sum%C3%A9%20report.csv"
         assert c.get("/nofile").status_code == 500
+
+
+def test_starlettes_request_reads_the_body_with_await_and_shares_state():
+    app = App()
+    app.state.greeting = "hi"
+    seen = []
+
+    @app.middleware("http")
+    async def who(request: Request, call_next):
+        # The middleware's `request.state` is the handler's and the dependencies'.
+        request.state.user = request.headers.get("x-user", "anonymous")
+        seen.append((request.method, request.url.path, request.app is app))
+        return await call_next(request)
+
+    def db(request: Request) -> str:
+        return f"{request.app.state.greeting} {request.state.user}"
+
+    @app.post("/echo/{name}")
+    async def echo(name: str, request: Request, greeting: str = Depends(db)) -> dict:
+        assert await request.json() is await request.json()  # parsed once
+        chunks = [chunk async for chunk in request.stream()]
+        return {
+            "json": await request.json(),
+            "body": (await request.body()).decode(),
+            "chunks": len(chunks),
+            "path": request.path_params,
+            "query": request.query_params.getlist("q"),
+            "greeting": greeting,
+            "route": request.route,  # read from the wrapped HttpRequest
+            "disconnected": await request.is_disconnected(),
+        }
+
+    @app.post("/form")
+    async def form(request: Request) -> dict:
+        data = await request.form()
+        upload = data["doc"]
+        answer = {"tag": data["tag"], "tags": data.getlist("tag"), "file": upload.filename, "bytes": (await upload.read()).decode()}
+        await data.close()
+        return answer
+
+    @app.post("/bad-json")
+    async def bad_json(request: Request) -> dict:
+        return await request.json()
+
+    @app.get("/unset")
+    async def unset(request: Request) -> dict:
+        return {"user": getattr(request.state, "missing", "no such attribute")}
+
+    with TestClient(app) as client:
+        res = client.post("/echo/ann?q=1&q=2", json={"a": [1, 2]}, headers={"x-user": "bob"})
+        assert res.status_code == 200, res.text
+        assert res.json() == {
+            "json": {"a": [1, 2]},
+            "body": '{"a":[1,2]}',
+            "chunks": 2,
+            "path": {"name": "ann"},
+            "query": ["1", "2"],
+            "greeting": "hi bob",
+            "route": "/echo/{name}",
+            "disconnected": False,
+        }
+        files = {"doc": ("notes.txt", b"hello", "text/plain")}
+        res = client.post("/form", data={"tag": ["a", "b"]}, files=files)
+        assert res.json() == {"tag": "b", "tags": ["a", "b"], "file": "notes.txt", "bytes": "hello"}
+        # Not a form: 415, as a declared Form() parameter answers.
+        res = client.post("/form", content=b"{}", headers={"content-type": "application/json"})
+        assert res.status_code == 415
+        # Not JSON: json.loads raises, a 500 as in Starlette; the app serves on.
+        res = client.post("/bad-json", content=b"{nope", headers={"content-type": "application/json"})
+        assert res.status_code == 500
+        assert client.get("/unset").json() == {"user": "no such attribute"}
+    assert seen[0] == ("POST", "/echo/ann", True)
+
+
+def test_exception_handlers_get_starlettes_request():
+    app = App()
+
+    class Refused(Exception):
+        pass
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> HttpResponse:
+        return HttpResponse.json({"sent": (await request.body()).decode(), "path": request.url.path}, status=409)
+
+    @app.post("/refuse")
+    async def refuse() -> dict:
+        raise Refused()
+
+    with TestClient(app) as client:
+        res = client.post("/refuse", content=b"payload")
+        assert (res.status_code, res.json()) == (409, {"sent": "payload", "path": "/refuse"})

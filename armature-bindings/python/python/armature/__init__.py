@@ -23,6 +23,7 @@ from .middleware import CORSMiddleware, LoggerMiddleware
 from .forms import UploadFile
 from .params import BackgroundTasks, Body, Cookie, Depends, File, Form, Header, Path, Query
 from .ratelimit import rate_limit
+from .requests import Request
 from .routing import APIRouter, Router
 from .security import Security
 from .testclient import TestClient
@@ -44,6 +45,7 @@ __all__ = [
     "LoggerMiddleware",
     "Path",
     "Query",
+    "Request",
     "RequestBody",
     "RequestValidationError",
     "ResponseValidationError",

@@ -2,7 +2,7 @@
 
 from typing import Any, AsyncIterable, Awaitable, Callable, Mapping, Optional, Sequence, Tuple, Union
 
-from .datastructures import MutableHeaders
+from .datastructures import MutableHeaders, State
 
 _Headers = Union[Mapping[str, str], Sequence[Tuple[str, str]], None]
 
@@ -36,6 +36,8 @@ class HttpRequest:
     def headers(self) -> dict[str, str]: ...
     @property
     def body(self) -> RequestBody: ...
+    @property
+    def state(self) -> State: ...
     def text(self) -> str: ...
     def json(self) -> Any: ...
     def is_disconnected(self) -> Awaitable[bool]:

@@ -11,11 +11,11 @@ import os
 import signal
 import sys
 import threading
-import types
 from typing import Any, AsyncContextManager, Awaitable, Callable, Mapping, Optional, Sequence, TypeVar, Union
 
 from ._armature import Engine, Listener
 from ._threads import DaemonThreads
+from .datastructures import State
 from .encoders import jsonable
 from .exception_handlers import ExceptionHandlers
 from .middleware import CORSMiddleware, LoggerMiddleware, wrapped
@@ -95,7 +95,7 @@ class App(Router):
         self.lifespan = lifespan
         self._lifespan: Optional[AsyncContextManager[Any]] = None
         # Anything the app keeps for its handlers (`app.state.pool = ...`), as Starlette's.
-        self.state = types.SimpleNamespace()
+        self.state = State()
         self.http_middleware: list[Callable[..., Any]] = []
         self.title = documentation.pop("title", "Armature")
         self.version = documentation.pop("version", "0.1.0")
@@ -224,7 +224,7 @@ class App(Router):
             else:
                 docs = (spec, self.openapi_url, self.docs_url, self.root_path)
         entries = served(self.routes)
-        endpoints = {id(r): wrapped(self.exception_handlers.guard(r.endpoint()), self.http_middleware) for r in self.routes}
+        endpoints = {id(r): wrapped(self.exception_handlers.guard(r.endpoint(self), self), self.http_middleware, self) for r in self.routes}
         return Engine(
             [(method, path) for method, path, _ in entries],
             [endpoints[id(r)] for _, _, r in entries],

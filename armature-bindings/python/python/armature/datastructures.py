@@ -1,8 +1,10 @@
-"""`Headers` (a request's, read in any case) and `MutableHeaders` (a response's, changed in
-place), as Starlette's."""
+"""Starlette's data structures: `Headers` (a request's, read in any case), `MutableHeaders` (a
+response's, changed in place), `QueryParams` and `FormData` (multi-dicts), `URL`, `Address`
+and `State`."""
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterator, MutableMapping
 from typing import Any, NamedTuple, Optional
 
@@ -94,21 +96,47 @@ class Address(NamedTuple):
     port: int
 
 
-class QueryParams(dict):  # type: ignore[type-arg]
-    """`request.query_params`, as Starlette's: a `dict` of each name's last value, with
-    `getlist(name)` for every value and `multi_items()` for every pair, in order."""
+class ImmutableMultiDict(dict):  # type: ignore[type-arg]
+    """A `dict` of each name's last value, with `getlist(name)` for every value and
+    `multi_items()` for every pair, in order: Starlette's `ImmutableMultiDict`."""
 
     __slots__ = ("_pairs",)
 
-    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
         super().__init__(pairs)
         self._pairs = pairs
 
-    def getlist(self, name: str) -> list[str]:
+    def getlist(self, name: str) -> list[Any]:
         return [value for key, value in self._pairs if key == name]
 
-    def multi_items(self) -> list[tuple[str, str]]:
+    def multi_items(self) -> list[tuple[str, Any]]:
         return list(self._pairs)
+
+
+class QueryParams(ImmutableMultiDict):
+    """`request.query_params`, as Starlette's: each name's last value,
+    `getlist(name)` for all of them."""
+
+    __slots__ = ()
+
+
+class FormData(ImmutableMultiDict):
+    """`await request.form()`, as Starlette's: each field's last value (text, or an
+    `UploadFile` for a file part), `getlist(name)` for all of them; `await form.close()`
+    closes its files."""
+
+    __slots__ = ()
+
+    async def close(self) -> None:
+        for _, value in self._pairs:
+            close = getattr(value, "close", None)
+            if close is not None:
+                await close()
+
+
+class State(types.SimpleNamespace):
+    """`app.state` and `request.state`, as Starlette's: set any attribute, read it back; an
+    attribute never set is an `AttributeError`."""
 
 
 class URL(NamedTuple):

@@ -2,7 +2,7 @@
 exception handlers do.
 
 ```python
-from armature import App, HttpRequest, HttpResponse
+from armature import App, HttpResponse, Request
 
 class OutOfStock(Exception):
     def __init__(self, item: str) -> None:
@@ -11,9 +11,12 @@ class OutOfStock(Exception):
 app = App()
 
 @app.exception_handler(OutOfStock)
-async def out_of_stock(request: HttpRequest, exc: OutOfStock) -> HttpResponse:
+async def out_of_stock(request: Request, exc: OutOfStock) -> HttpResponse:
     return HttpResponse.json({"detail": f"{exc.item} is out of stock"}, status=409)
 ```
+
+A handler gets the request as a `Request` (`armature.requests`), as Starlette's do:
+`await request.body()` reads what was sent.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any, Awaitable, Callable, Union
 
 from ._armature import HttpRequest
 from .exceptions import HTTPException, RequestValidationError
+from .requests import Request
 
 logger = logging.getLogger("armature")
 
@@ -62,8 +66,9 @@ class ExceptionHandlers:
                 return None
         return None
 
-    def guard(self, endpoint: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
-        """`endpoint`, with what it raises given to the matching handler."""
+    def guard(self, endpoint: Callable[[HttpRequest], Any], app: Any = None) -> Callable[[HttpRequest], Any]:
+        """`endpoint`, with what it raises given to the matching handler, with a `Request`
+        (of `app`) as Starlette's handlers get."""
         if not self.handlers:
             return endpoint
 
@@ -81,7 +86,7 @@ class ExceptionHandlers:
                 if cls is Exception:
                     # A catch-all answers, and the failure is still logged (as Starlette does).
                     logger.error("Exception in a request handler", exc_info=(type(exc), exc, exc.__traceback__))
-                answer = handler(req, exc)
+                answer = handler(Request(req, app), exc)
                 if inspect.isawaitable(answer):
                     answer = await answer
                 return answer

@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional, Sequence
 from ._armature import HttpRequest, HttpResponse
 from ._runtime import error
 from .exceptions import HTTPException, RequestValidationError
+from .requests import Request, native
 
 
 class CORSMiddleware:
@@ -50,18 +51,18 @@ class LoggerMiddleware:
         self.format = format
 
 
-def wrapped(endpoint: Callable[[HttpRequest], Any], middleware: Sequence[Callable[..., Any]]) -> Callable[[HttpRequest], Any]:
+def wrapped(endpoint: Callable[[HttpRequest], Any], middleware: Sequence[Callable[..., Any]], app: Any = None) -> Callable[[HttpRequest], Any]:
     """`endpoint` inside the app's `@app.middleware("http")` functions, the last added
-    outermost, as Starlette stacks them."""
+    outermost, as Starlette stacks them. Each is handed a `Request` (of `app`)."""
     for func in middleware:
-        endpoint = _around(endpoint, func)
+        endpoint = _around(endpoint, func, app)
     return endpoint
 
 
-def _around(endpoint: Callable[[HttpRequest], Any], func: Callable[..., Any]) -> Callable[[HttpRequest], Any]:
-    async def call_next(request: HttpRequest) -> HttpResponse:
+def _around(endpoint: Callable[[HttpRequest], Any], func: Callable[..., Any], app: Any) -> Callable[[HttpRequest], Any]:
+    async def call_next(request: Any) -> HttpResponse:
         try:
-            result = endpoint(request)
+            result = endpoint(native(request))
             if inspect.isawaitable(result):
                 result = await result
         except (HTTPException, RequestValidationError) as exc:
@@ -70,7 +71,7 @@ def _around(endpoint: Callable[[HttpRequest], Any], func: Callable[..., Any]) ->
         return result if isinstance(result, HttpResponse) else HttpResponse.json(result)
 
     async def with_middleware(request: HttpRequest) -> Any:
-        answer = func(request, call_next)
+        answer = func(Request(request, app), call_next)
         if inspect.isawaitable(answer):
             answer = await answer
         return answer

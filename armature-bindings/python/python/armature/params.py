@@ -25,6 +25,7 @@ except ImportError:  # pragma: no cover - Python 3.9
 
 from . import forms
 from ._armature import HttpRequest, HttpResponse
+from .requests import Request
 from .exceptions import HTTPException, RequestValidationError
 
 logger = logging.getLogger("armature")
@@ -415,7 +416,7 @@ def _form_converter(annotation: Any, checks: tuple[Any, ...], many: bool, where:
 
 # ----------------------------------------------------------------------------- plans
 
-REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE, FORM, RESPONSE = range(10)
+REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE, FORM, RESPONSE, STARLETTE = range(11)
 
 _SOURCES = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "body": BODY, "form": FORM, "file": FORM}
 
@@ -519,7 +520,7 @@ class Plan:
         self.embed = len(bodies) > 1 or any(p.embed for p in bodies)
         if bodies and any(p.kind == FORM for p in self.params):
             raise TypeError(f"{_where(call)}: a body is JSON or a form, not both: parameters {bodies[0].name!r} (JSON) and {next(p.name for p in self.params if p.kind == FORM)!r} (Form())")
-        self.simple = not self.extra and all(p.kind in (REQUEST, PATH) for p in self.params)
+        self.simple = not self.extra and all(p.kind in (REQUEST, STARLETTE, PATH) for p in self.params)
         # `BODY` or `FORM` when a JSON or form body is read, here or by a dependency: a
         # validation error then carries it (`RequestValidationError.body`).
         kinds = [p.kind if p.plan is None else p.plan.body for p in self.params] + [e.body for e in self.extra]
@@ -534,6 +535,9 @@ class Plan:
             return p
         if annotation is HttpRequest or (annotation is inspect.Parameter.empty and name in ("req", "request")):
             return _Param(name, REQUEST)
+        if annotation is Request:
+            # FastAPI's (Starlette's) `request: Request`, with `await request.json()`.
+            return _Param(name, STARLETTE)
         if annotation is BackgroundTasks:
             return _Param(name, BACKGROUND)
         if annotation is HttpResponse:
@@ -628,11 +632,15 @@ def _where(call: Callable[..., Any]) -> str:
 
 
 class _Context:
-    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies", "form", "body", "response")
+    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies", "form", "body", "response", "app", "request")
 
-    def __init__(self, req: HttpRequest, stack: contextlib.AsyncExitStack, body: Optional[int] = None) -> None:
+    def __init__(self, req: HttpRequest, stack: contextlib.AsyncExitStack, body: Optional[int] = None, app: Any = None) -> None:
         self.req = req
         self.stack = stack
+        # The `App` serving the request (`request.app`), and the `Request` handed out, one
+        # for the handler and its dependencies alike.
+        self.app = app
+        self.request: Optional[Request] = None
         # What the route's body is (`Plan.body`): JSON, a form, or none read.
         self.body = body
         self.cache: dict[Any, Any] = {}
@@ -772,6 +780,10 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
                     kwargs[p.name] = value
             elif kind == REQUEST:
                 kwargs[p.name] = req
+            elif kind == STARLETTE:
+                if ctx.request is None:
+                    ctx.request = Request(req, ctx.app)
+                kwargs[p.name] = ctx.request
             elif kind == BODY:
                 value = _validate_model(p, ctx, plan.embed)
                 if value is not _OMIT:

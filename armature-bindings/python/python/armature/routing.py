@@ -17,7 +17,8 @@ from typing import Any, Callable, Optional, Sequence, TypeVar
 from . import responses
 from ._armature import HttpRequest, HttpResponse
 from .exceptions import RequestValidationError
-from .params import REQUEST, Depends, Plan, _Context, _where, carried, solve
+from .requests import Request
+from .params import REQUEST, STARLETTE, Depends, Plan, _Context, _where, carried, solve
 from .response_model import filter_for
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -106,14 +107,14 @@ class Route:
         """This route at `path`, behind `dependencies` too, with `tags` before its own."""
         return Route(self.method, path, self.handler, self.status_code, [*dependencies, *self.dependencies], [*tags, *self.tags], self.documentation)
 
-    def endpoint(self) -> Callable[[HttpRequest], Any]:
+    def endpoint(self, app: Any = None) -> Callable[[HttpRequest], Any]:
         """What the Rust engine calls with each request: returns the handler's value, or a
-        coroutine that the engine steps itself."""
+        coroutine that the engine steps itself. `app` is what `request.app` gives."""
         response = filter_for(self.handler, self.documentation)
         render = self.documentation.get("response_class")
         if render is not None:
             response = rendered(render, response, self.status_code or 200)
-        return compile_endpoint(self.plan(), self.status_code, response)
+        return compile_endpoint(self.plan(), self.status_code, response, app)
 
 
 # What `response_class=` takes, with the media type each sends (FastAPI's `HTMLResponse`,
@@ -140,7 +141,7 @@ def rendered(render: Callable[..., HttpResponse], response: Optional[Callable[[A
 _SWALLOWED = object()
 
 
-def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Optional[Callable[[Any], Any]] = None) -> Callable[[HttpRequest], Any]:
+def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Optional[Callable[[Any], Any]] = None, app: Any = None) -> Callable[[HttpRequest], Any]:
     handler = plan.call
     is_async = plan.is_async
 
@@ -161,6 +162,9 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
                 if kind == REQUEST:
                     kwargs[name] = req
                     continue
+                if kind == STARLETTE:
+                    kwargs[name] = Request(req, app)
+                    continue
                 try:
                     # "": a catch-all's empty rest (see `served`); other names always match.
                     kwargs[name] = convert(req.param(alias, ""), ["path", alias])
@@ -175,7 +179,7 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
     async def endpoint(req: HttpRequest) -> Any:
         result: Any = _SWALLOWED
         async with contextlib.AsyncExitStack() as stack:
-            ctx = _Context(req, stack, plan.body)
+            ctx = _Context(req, stack, plan.body, app)
             kwargs = await solve(plan, ctx)
             if ctx.errors:
                 raise ctx.invalid()
