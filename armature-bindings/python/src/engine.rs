@@ -305,10 +305,14 @@ impl Engine {
     /// Compiles the routes (`(method, path)` pairs; `endpoints[i]` answers route `i`) and
     /// the layers; `redirect_slashes` answers a path that matches only with the trailing
     /// slash added or removed with a redirect to it; `docs` is `(OpenAPI JSON, its path,
-    /// Swagger UI's path or None, the prefix a proxy adds: FastAPI's root_path)`. Route conflicts, bad CORS settings and a document that
-    /// is not JSON are `ValueError`s, from Rust.
+    /// Swagger UI's path or None, the prefix a proxy adds: FastAPI's root_path)`;
+    /// `unmatched`: two more endpoints follow the routes' own, which answer the requests no
+    /// route matches (`404`) and those of a method the path does not serve (`405`, the router
+    /// adds `Allow`) instead of the router's JSON answers, so that the app's HTTP middleware
+    /// and exception handlers see them. Route conflicts, bad CORS settings and a document
+    /// that is not JSON are `ValueError`s, from Rust.
     #[new]
-    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true, docs=None))]
+    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true, docs=None, unmatched=false))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments, called once by `App`
     fn new(
         py: Python<'_>,
@@ -320,9 +324,12 @@ impl Engine {
         limits: Option<Vec<Option<Bound<'_, PyDict>>>>,
         redirect_slashes: bool,
         docs: Option<(String, String, Option<String>, String)>,
+        unmatched: bool,
     ) -> PyResult<Self> {
-        if routes.len() != endpoints.len() {
-            return Err(PyValueError::new_err("one endpoint per route"));
+        if routes.len() + if unmatched { 2 } else { 0 } != endpoints.len() {
+            return Err(PyValueError::new_err(
+                "one endpoint per route, and two more with unmatched=True",
+            ));
         }
         let limits = limits
             .unwrap_or_default()
@@ -380,6 +387,7 @@ impl Engine {
             limits,
             redirect_slashes,
             docs,
+            unmatched,
         });
         // Compile once now, so a route conflict is reported where the app is built.
         stack::build::<Full<Bytes>>(&config, &queue, &Outbox::new().0)

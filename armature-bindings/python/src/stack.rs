@@ -13,7 +13,7 @@ use armature_router::{get, on, Body, BoxError, IntoResponse, Response, RouteErro
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
 use pyo3::exceptions::PyValueError;
 use pyo3::PyResult;
 use tokio::sync::oneshot;
@@ -39,6 +39,9 @@ pub(crate) struct Config {
     pub(crate) limits: Vec<Option<RateLimitLayer>>,
     /// `/openapi.json` and `/docs`, unless the app turned them off.
     pub(crate) docs: Option<Docs>,
+    /// Unmatched paths and methods go to the Python endpoints after the routes' (route ids
+    /// `routes.len()` and `routes.len() + 1`) instead of the router's own JSON answers.
+    pub(crate) unmatched: bool,
 }
 
 /// The stack, queueing requests on `queue`; their responses come back through `outbox`
@@ -54,21 +57,41 @@ where
 {
     // Eager: no user layer wraps this router (the preset's observe the route), and a Rust
     // answer then drops its request before hyper reads the socket again.
-    let mut builder = Router::builder()
+    let builder = Router::builder()
         .redirect_trailing_slash(config.redirect_slashes)
-        .eager_handlers(true)
-        // FastAPI's answers: JSON `{"detail": ...}`, as every other error of the package.
-        .fallback(|_req: Request<B>| async { detail(StatusCode::NOT_FOUND, "Not Found") })
-        .method_not_allowed_fallback(|_req: Request<B>| async {
-            detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
-        });
-    for (route, (method, path)) in config.routes.iter().enumerate() {
+        .eager_handlers(true);
+    // The Python endpoint of route id `route`.
+    let python = |route: usize| {
         let queue = Arc::clone(queue);
         let outbox = Arc::clone(outbox);
         let limit = config.max_body_size;
-        let mut endpoint = on(method.clone(), move |req: Request<B>| {
-            endpoint(Arc::clone(&queue), Reply::new(&outbox), route, limit, req)
-        });
+        move |req: Request<B>| endpoint(Arc::clone(&queue), Reply::new(&outbox), route, limit, req)
+    };
+    // The same for a request no route serves, its body left unread (its answer does not
+    // depend on it: a large one is not a `413`).
+    let unmatched = |route: usize| {
+        let queue = Arc::clone(queue);
+        let outbox = Arc::clone(outbox);
+        move |req: Request<B>| {
+            let req = req.map(|_| Empty::<Bytes>::new());
+            endpoint(Arc::clone(&queue), Reply::new(&outbox), route, 0, req)
+        }
+    };
+    let mut builder = if config.unmatched {
+        let count = config.routes.len();
+        builder
+            .fallback(unmatched(count))
+            .method_not_allowed_fallback(unmatched(count + 1))
+    } else {
+        builder
+            // FastAPI's answers: JSON `{"detail": ...}`, as every other error of the package.
+            .fallback(|_req: Request<B>| async { detail(StatusCode::NOT_FOUND, "Not Found") })
+            .method_not_allowed_fallback(|_req: Request<B>| async {
+                detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+            })
+    };
+    for (route, (method, path)) in config.routes.iter().enumerate() {
+        let mut endpoint = on(method.clone(), python(route));
         if let Some(Some(rate_limit)) = config.limits.get(route) {
             // Refused requests (429 + Retry-After) never reach the Python thread.
             endpoint = endpoint.layer(rate_limit.clone());

@@ -886,8 +886,8 @@ def test_exception_handlers_answer_by_nearest_class_and_can_replace_the_defaults
         assert "ZeroDivisionError" in caplog.text  # a catch-all answers, and the failure is logged
         assert c.get("/sync-dep").text == "sorry: ValueError"
         assert c.get("/nowhere").status_code == 404  # the router's own answers are unchanged
-    with pytest.raises(TypeError, match="not status code"):
-        app.add_exception_handler(404, validation)
+    with pytest.raises(ValueError, match="error status"):
+        app.add_exception_handler(200, validation)
     with pytest.raises(TypeError, match="subclass of Exception"):
         app.add_exception_handler(KeyboardInterrupt, validation)
     with pytest.raises(TypeError, match="must be callable"):
@@ -1325,6 +1325,12 @@ def test_http_middleware_runs_around_handlers_and_sees_their_error_answers(caplo
         assert c.get("/items/1", headers={"x-block": "1"}).json() == {"blocked": True}
         # What nothing handles is still a logged 500.
         assert c.get("/boom").status_code == 500
+        # The router's 404 and 405 pass through it too, as Starlette's do.
+        res = c.get("/nowhere")
+        assert (res.status_code, res.json(), res.headers["x-inner"], res.headers["cache-control"]) == (404, {"detail": "Not Found"}, "1", "no-store")
+        res = c.delete("/items/3")
+        assert (res.status_code, res.json(), res.headers["allow"], res.headers["x-inner"]) == (405, {"detail": "Method Not Allowed"}, "GET,HEAD", "1")
+        assert c.get("/nowhere", headers={"x-block": "1"}).status_code == 403
     assert "kaboom" in caplog.text
     with pytest.raises(ValueError, match="only \"http\""):
         app.middleware("websocket")
@@ -1533,3 +1539,46 @@ def test_exception_handlers_get_starlettes_request():
     with TestClient(app) as client:
         res = client.post("/refuse", content=b"payload")
         assert (res.status_code, res.json()) == (409, {"sent": "payload", "path": "/refuse"})
+
+
+def test_status_code_exception_handlers_answer_the_routers_404_and_405_too():
+    app = App()
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc: HTTPException) -> HttpResponse:
+        return HttpResponse.html(f"<h1>No page at {request.url.path}</h1><p>{exc.detail}</p>", status=404)
+
+    @app.get("/pages/{n}")
+    async def page(n: int) -> dict:
+        if n > 10:
+            raise HTTPException(404, "no such page")
+        return {"n": n}
+
+    with TestClient(app) as c:
+        assert c.get("/pages/3").json() == {"n": 3}
+        res = c.get("/nowhere")
+        assert (res.status_code, res.headers["content-type"], res.text) == (404, "text/html; charset=utf-8", "<h1>No page at /nowhere</h1><p>Not Found</p>")
+        assert c.get("/pages/11").text == "<h1>No page at /pages/11</h1><p>no such page</p>"
+        # No handler for 405: the default answer, with the router's Allow.
+        res = c.post("/pages/3")
+        assert (res.status_code, res.json(), res.headers["allow"]) == (405, {"detail": "Method Not Allowed"}, "GET,HEAD")
+        # Other HTTPExceptions keep their default answer; a request id still on every answer.
+        assert "x-request-id" in res.headers
+
+    shaped = App(max_body_size=16)
+
+    @shaped.exception_handler(HTTPException)
+    async def every_http_error(request: Request, exc: HTTPException) -> HttpResponse:
+        return HttpResponse.json({"error": exc.detail, "status": exc.status_code}, status=exc.status_code)
+
+    @shaped.get("/a")
+    async def a() -> dict:
+        return {}
+
+    with TestClient(shaped) as c:
+        assert c.get("/b").json() == {"error": "Not Found", "status": 404}
+        res = c.put("/a")
+        assert (res.json(), res.headers["allow"]) == ({"error": "Method Not Allowed", "status": 405}, "GET,HEAD")
+        # Their bodies are not read: a large one is still a 404 or 405, not a 413.
+        assert c.post("/b", content=b"x" * 1000).status_code == 404
+        assert c.put("/a", content=b"x" * 1000).status_code == 405

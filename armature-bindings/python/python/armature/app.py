@@ -18,6 +18,7 @@ from ._threads import DaemonThreads
 from .datastructures import State
 from .encoders import jsonable
 from .exception_handlers import ExceptionHandlers
+from .exceptions import HTTPException
 from .middleware import CORSMiddleware, LoggerMiddleware, wrapped
 from .params import Depends
 from .ratelimit import options_of
@@ -156,8 +157,8 @@ class App(Router):
         subclass); it returns what a route may return. The nearest class with a handler wins.
         Registering `HTTPException` or `RequestValidationError` replaces their default
         answers; a handler for `Exception` answers every other failure (which is still
-        logged). Registering a status code is a `TypeError`: 404 and 405 are the Rust
-        router's."""
+        logged). A status code (`@app.exception_handler(404)`) answers the `HTTPException`s of
+        that status, the router's `404` and `405` included, as in Starlette."""
 
         def decorate(handler: F) -> F:
             self.add_exception_handler(exc_class, handler)
@@ -170,8 +171,9 @@ class App(Router):
         around every route's handler; `await call_next(request)` gives the handler's answer
         as an `HttpResponse` (an `HTTPException` or a validation error already turned into
         its answer, as in Starlette), which `f` may change (`response.headers["X-Time"] = ...`)
-        or replace. The last one added runs first. 404s, 405s and the Rust layers' answers
-        (413, 429, CORS preflights) do not reach it: they never reach Python."""
+        or replace. The last one added runs first. The router's 404s and 405s reach it too
+        (as `HTTPException`s); the Rust layers' answers (413, 429, CORS preflights) do not:
+        they never reach Python."""
         if middleware_type != "http":
             raise ValueError(f'app.middleware({middleware_type!r}): only "http" middleware is supported')
 
@@ -224,17 +226,28 @@ class App(Router):
             else:
                 docs = (spec, self.openapi_url, self.docs_url, self.root_path)
         entries = served(self.routes)
-        endpoints = {id(r): wrapped(self.exception_handlers.guard(r.endpoint(self), self), self.http_middleware, self) for r in self.routes}
+        endpoints = {id(r): self._answering(r.endpoint(self)) for r in self.routes}
+        answered = [endpoints[id(r)] for _, _, r in entries]
+        # The router's 404 and 405 go through the HTTP middleware and exception handlers
+        # when there are any to see them; otherwise Rust answers them alone.
+        unmatched = bool(self.http_middleware) or self.exception_handlers.shape_http_errors()
+        if unmatched:
+            answered += [self._answering(_refuse(404, "Not Found")), self._answering(_refuse(405, "Method Not Allowed"))]
         return Engine(
             [(method, path) for method, path, _ in entries],
-            [endpoints[id(r)] for _, _, r in entries],
+            answered,
             cors=self._cors.options if self._cors else None,
             logger=(self._logger.level, self._logger.format) if self._logger else None,
             max_body_size=self.max_body_size,
             limits=[options_of(r.handler) for _, _, r in entries],
             redirect_slashes=self.redirect_slashes,
             docs=docs,
+            unmatched=unmatched,
         )
+
+    def _answering(self, endpoint: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """`endpoint` behind the app's exception handlers and HTTP middleware."""
+        return wrapped(self.exception_handlers.guard(endpoint, self), self.http_middleware, self)
 
     async def startup(self) -> None:
         if self.lifespan is not None:
@@ -373,6 +386,17 @@ class App(Router):
             loop.remove_reader(engine.fileno())
             loop.close()
             asyncio.set_event_loop(None)
+
+
+def _refuse(status: int, detail: str) -> Callable[[Any], Any]:
+    """The endpoint of the requests the router refuses with `status`: raises the
+    `HTTPException` Starlette's router raises, for the HTTP middleware and exception handlers
+    to see (the router adds `Allow` to a `405`)."""
+
+    async def refuse(req: Any) -> Any:
+        raise HTTPException(status, detail)
+
+    return refuse
 
 
 def _announce(listener: Listener, workers: int) -> None:

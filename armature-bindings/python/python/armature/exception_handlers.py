@@ -43,21 +43,29 @@ class ExceptionHandlers:
 
     def __init__(self) -> None:
         self.handlers: dict[type, Handler] = {}
+        # By status code (`@app.exception_handler(404)`): for an `HTTPException` of that
+        # status, before any by class, as in Starlette.
+        self.by_status: dict[int, Handler] = {}
 
     def add(self, exc_class: Any, handler: Handler) -> None:
-        if isinstance(exc_class, int):
-            raise TypeError(
-                f"exception handlers are registered by exception class, not status code ({exc_class}): "
-                "Armature's router answers 404 and 405 in Rust; register HTTPException to shape raised ones"
-            )
+        if isinstance(exc_class, int) and not isinstance(exc_class, bool):
+            if not 400 <= exc_class <= 599:
+                raise ValueError(f"an exception handler's status code is an error status (400 to 599), not {exc_class}")
+            self.by_status[exc_class] = handler
+            return
         if not (inspect.isclass(exc_class) and issubclass(exc_class, Exception)):
-            raise TypeError(f"an exception handler is for a subclass of Exception, not {exc_class!r}")
+            raise TypeError(f"an exception handler is for a subclass of Exception or an error status code, not {exc_class!r}")
         if not callable(handler):
             raise TypeError(f"the handler for {exc_class.__name__} must be callable (request, exc) -> response, got {handler!r}")
         self.handlers[exc_class] = handler
 
     def lookup(self, exc: BaseException) -> Any:
-        """The handler for `exc`: the one of its nearest class that has one."""
+        """The handler for `exc`: the one of its status code for an `HTTPException`, else the
+        one of its nearest class that has one."""
+        if self.by_status and isinstance(exc, HTTPException):
+            handler = self.by_status.get(exc.status_code)
+            if handler is not None:
+                return HTTPException, handler
         for cls in type(exc).__mro__:
             handler = self.handlers.get(cls)
             if handler is not None:
@@ -66,10 +74,15 @@ class ExceptionHandlers:
                 return None
         return None
 
+    def shape_http_errors(self) -> bool:
+        """Whether a handler may answer an `HTTPException`: one registered by status code,
+        or for `HTTPException` itself (or a base of it other than `Exception`)."""
+        return bool(self.by_status) or any(cls is not Exception and issubclass(HTTPException, cls) for cls in self.handlers)
+
     def guard(self, endpoint: Callable[[HttpRequest], Any], app: Any = None) -> Callable[[HttpRequest], Any]:
         """`endpoint`, with what it raises given to the matching handler, with a `Request`
         (of `app`) as Starlette's handlers get."""
-        if not self.handlers:
+        if not self.handlers and not self.by_status:
             return endpoint
 
         async def guarded(req: HttpRequest) -> Any:
