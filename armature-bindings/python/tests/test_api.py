@@ -16,7 +16,7 @@ from typing_extensions import TypedDict  # Pydantic's wish before Python 3.12
 
 from apps import build
 from armature.responses import HTMLResponse
-from armature.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from armature.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBasic, HTTPBasicCredentials, HTTPBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from armature import APIRouter, App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, Request, RequestValidationError, Router, TestClient, UploadFile
 
 
@@ -1234,6 +1234,41 @@ def test_security_helpers_read_credentials_answer_401_and_describe_themselves_as
     # The form's fields are documented as FastAPI documents them.
     form = doc["paths"]["/token"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
     assert form["required"] == ["username", "password"]
+
+
+def test_http_basic_reads_user_and_password_and_challenges_the_browser():
+    import base64
+
+    app = App()
+    basic = HTTPBasic(realm="admin")
+
+    @app.get("/admin")
+    async def admin(credentials: HTTPBasicCredentials = Depends(basic)) -> dict:
+        return {"user": credentials.username, "password": credentials.password}
+
+    @app.get("/maybe")
+    async def maybe(credentials: Optional[HTTPBasicCredentials] = Depends(HTTPBasic(auto_error=False))) -> dict:
+        return {"user": None if credentials is None else credentials.username}
+
+    def basic_header(raw: bytes) -> dict:
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+    with TestClient(app) as c:
+        # A password may hold colons and any UTF-8; the user name ends at the first colon.
+        res = c.get("/admin", headers=basic_header("zoë:pa:ss".encode()))
+        assert res.json() == {"user": "zoë", "password": "pa:ss"}
+        for sent in ({}, {"Authorization": "Bearer abc"}):
+            res = c.get("/admin", headers=sent)
+            assert (res.status_code, res.json(), res.headers["www-authenticate"]) == (401, {"detail": "Not authenticated"}, 'Basic realm="admin"')
+        invalid = [basic_header(b"no-colon"), {"Authorization": "Basic %%%"}, basic_header(b"\xff:x")]
+        for sent in invalid:
+            res = c.get("/admin", headers=sent)
+            assert (res.status_code, res.json()) == (401, {"detail": "Invalid authentication credentials"}), sent
+        assert c.get("/maybe").json() == {"user": None}
+        # Credentials that are sent but broken are refused even with auto_error=False.
+        assert c.get("/maybe", headers=invalid[0]).status_code == 401
+        assert c.get("/maybe", headers=basic_header(b"bo:x")).json() == {"user": "bo"}
+    assert app.openapi()["components"]["securitySchemes"]["HTTPBasic"] == {"type": "http", "scheme": "basic"}
 
 
 def test_an_optional_body_takes_an_explicit_null():

@@ -21,6 +21,8 @@ challenge, as FastAPI's do; with `auto_error=False` the dependency gives `None` 
 # No `from __future__ import annotations` here: the dependencies' `request: HttpRequest`
 # annotations are read as classes by the parameter planner.
 
+import base64
+import binascii
 from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel
@@ -34,6 +36,8 @@ __all__ = [
     "APIKeyHeader",
     "APIKeyQuery",
     "HTTPAuthorizationCredentials",
+    "HTTPBasic",
+    "HTTPBasicCredentials",
     "HTTPBearer",
     "OAuth2PasswordBearer",
     "OAuth2PasswordRequestForm",
@@ -98,6 +102,55 @@ class HTTPBearer(SecurityBase):
             self._refuse("Bearer")
             return None
         return HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
+
+
+class HTTPBasicCredentials(BaseModel):
+    """What `HTTPBasic` gives: the user name and password of `Authorization: Basic ...`."""
+
+    username: str
+    password: str
+
+
+class HTTPBasic(SecurityBase):
+    """HTTP Basic authentication (RFC 7617): `Authorization: Basic base64(user:password)`, as
+    `HTTPBasicCredentials`. Compare the password with `secrets.compare_digest`. A missing
+    header answers `401` with `WWW-Authenticate: Basic` (with `realm="..."` if given), so a
+    browser asks for a login; credentials that are not base64 of `user:password` (UTF-8)
+    answer `401 Invalid authentication credentials`, with `auto_error=False` too.
+
+    ```python
+    import secrets
+    from armature import App, Depends, HTTPException
+    from armature.security import HTTPBasic, HTTPBasicCredentials
+
+    basic = HTTPBasic(realm="admin")
+    app = App()
+
+    @app.get("/admin")
+    async def admin(credentials: HTTPBasicCredentials = Depends(basic)) -> dict:
+        if not secrets.compare_digest(credentials.password.encode(), b"s3cret"):
+            raise HTTPException(401, "Wrong password", headers={"WWW-Authenticate": "Basic"})
+        return {"user": credentials.username}
+    ```
+    """
+
+    def __init__(self, *, scheme_name: Optional[str] = None, realm: Optional[str] = None, description: Optional[str] = None, auto_error: bool = True) -> None:
+        self.realm = realm
+        self._scheme(scheme_name, description, auto_error, {"type": "http", "scheme": "basic"})
+
+    async def __call__(self, request: HttpRequest) -> Optional[HTTPBasicCredentials]:
+        challenge = f'Basic realm="{self.realm}"' if self.realm else "Basic"
+        scheme, encoded = _scheme_and_value(request.header("authorization"))
+        if scheme.lower() != "basic":
+            self._refuse(challenge)
+            return None
+        try:
+            username, colon, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            colon = ""
+        if not colon:
+            raise HTTPException(401, "Invalid authentication credentials", headers={"WWW-Authenticate": challenge})
+        return HTTPBasicCredentials(username=username, password=password)
 
 
 class OAuth2PasswordBearer(SecurityBase):
