@@ -65,6 +65,7 @@ pub struct RouterBuilder<B> {
     redirect_trailing_slash: bool,
     matched_route_extension: bool,
     eager_handlers: bool,
+    empty_catch_all: bool,
     error: Option<RouteError>,
 }
 
@@ -90,6 +91,7 @@ impl<B: Send + 'static> Default for RouterBuilder<B> {
             redirect_trailing_slash: false,
             matched_route_extension: true,
             eager_handlers: false,
+            empty_catch_all: false,
             error: None,
         }
     }
@@ -412,6 +414,42 @@ impl<B: Send + 'static> RouterBuilder<B> {
         self
     }
 
+    /// Whether a catch-all also matches an empty rest: `/files/{*path}` answers `/files/`
+    /// with `path` empty (off by default). Off, a catch-all needs at least one character, as
+    /// in matchit and axum, and `/files/` goes to the fallback (or to a route of its own);
+    /// on, it matches as Fastify's `/files/*` and Starlette's `{path:path}` do. Either way
+    /// `/files` (no slash) is not matched by it, and a static route of the same path wins.
+    /// It applies to the whole router, nested routes included; set on a builder that is
+    /// [nested](Self::nest), it is not used.
+    ///
+    /// ```
+    /// use armature_router::{get, PathParams, Router};
+    /// use http::{Request, StatusCode};
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let files = || get(|req: Request<()>| async move {
+    ///     format!("[{}]", req.extensions().get::<PathParams>().and_then(|p| p.get("path")).unwrap_or("?"))
+    /// });
+    /// let strict = Router::builder().route("/files/{*path}", files()).build()?;
+    /// let res = strict.oneshot(Request::get("/files/").body(())?).await?;
+    /// assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    ///
+    /// let lenient = Router::builder()
+    ///     .route("/files/{*path}", files())
+    ///     .catch_all_matches_empty(true)
+    ///     .build()?;
+    /// let res = lenient.oneshot(Request::get("/files/").body(())?).await?;
+    /// let body = http_body_util::BodyExt::collect(res.into_body()).await?.to_bytes();
+    /// assert_eq!(body, "[]");
+    /// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn catch_all_matches_empty(mut self, enabled: bool) -> Self {
+        self.empty_catch_all = enabled;
+        self
+    }
+
     /// Compiles the route table. Returns the first error met while adding routes.
     pub fn build(self) -> Result<Router<B>, RouteError> {
         if let Some(err) = self.error {
@@ -457,7 +495,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
         });
         Ok(Router::from_inner(Inner {
             statics,
-            tree: Table::compile(&tree),
+            tree: Table::compile(&tree, self.empty_catch_all),
             entries,
             fallback,
             method_not_allowed: self.method_not_allowed,

@@ -58,16 +58,20 @@ pub(crate) struct Table {
     edges: Box<[Edge]>,
     mask: usize,
     long: Vec<Box<[u8]>>,
+    /// Whether a catch-all matches an empty rest (`/files/` for `/files/{*path}`).
+    empty_rest: bool,
 }
 
 impl Table {
-    /// Flattens `root`. Values are the indices the routes were inserted with.
-    pub(crate) fn compile(root: &Node) -> Table {
+    /// Flattens `root`. Values are the indices the routes were inserted with. With
+    /// `empty_rest`, a catch-all also matches an empty rest.
+    pub(crate) fn compile(root: &Node, empty_rest: bool) -> Table {
         let mut table = Table {
             nodes: Vec::new(),
             edges: Box::new([]),
             mask: 0,
             long: Vec::new(),
+            empty_rest,
         };
         let mut edges = Vec::new();
         table.flatten(root, &mut edges);
@@ -149,7 +153,7 @@ impl Table {
             }
             spans.pop();
         }
-        if flat.catch_all != NONE && start < path.len() {
+        if flat.catch_all != NONE && (start < path.len() || self.empty_rest) {
             spans.push((start, path.len()));
             return Some(flat.catch_all);
         }
@@ -252,12 +256,16 @@ mod tests {
     use crate::tree::Node;
 
     fn table(routes: &[&str]) -> Table {
+        table_with(routes, false)
+    }
+
+    fn table_with(routes: &[&str], empty_rest: bool) -> Table {
         let mut root = Node::default();
         for (i, route) in routes.iter().enumerate() {
             root.insert(&Pattern::parse(route).unwrap().segments, i)
                 .unwrap_or_else(|e| panic!("{route} conflicts with {}", routes[e]));
         }
-        Table::compile(&root)
+        Table::compile(&root, empty_rest)
     }
 
     fn lookup<'p>(root: &Table, routes: &[&'p str], path: &str) -> Option<(&'p str, Vec<String>)> {
@@ -311,6 +319,33 @@ mod tests {
             let expected = expected.map(|(r, v)| (r, v.iter().map(|s| s.to_string()).collect()));
             assert_eq!(got, expected, "{path}");
         }
+    }
+
+    #[test]
+    fn a_catch_all_matches_an_empty_rest_when_asked() {
+        let routes = ["/", "/users/", "/users/{*rest}", "/files/{*path}", "/{x}/{*tail}"];
+        let root = table_with(&routes, true);
+        type Case<'a> = (&'a str, Option<(&'a str, &'a [&'a str])>);
+        let cases: &[Case] = &[
+            ("/files/", Some(("/files/{*path}", &[""]))),
+            ("/files/a", Some(("/files/{*path}", &["a"]))),
+            // Static still wins over the catch-all.
+            ("/users/", Some(("/users/", &[]))),
+            ("/users/x", Some(("/users/{*rest}", &["x"]))),
+            // Without the slash before it there is no rest to be empty.
+            ("/files", None),
+            ("/q/", Some(("/{x}/{*tail}", &["q", ""]))),
+            ("/q", None),
+        ];
+        for (path, expected) in cases {
+            let got = lookup(&root, &routes, path);
+            let expected = expected.map(|(r, v)| (r, v.iter().map(|s| s.to_string()).collect()));
+            assert_eq!(got, expected, "{path}");
+        }
+        // Off (the default): an empty rest matches nothing.
+        let strict = table(&routes);
+        assert_eq!(lookup(&strict, &routes, "/files/"), None);
+        assert_eq!(lookup(&strict, &routes, "/q/"), None);
     }
 
     #[test]

@@ -313,13 +313,16 @@ fn builder(
 ) -> RouterBuilder<Bytes> {
     // Eager: no user layer wraps this router (the preset's observe the route), and a
     // constant route's answer then drops its request before hyper reads the socket again.
-    defs.iter()
-        .fold(Router::builder().eager_handlers(true), |b, def| match def {
-            Def::Route {
-                method,
-                path,
-                target,
-            } => b.route(path, make(method.as_ref(), target)),
-            Def::Nest { prefix, defs } => b.nest(prefix, builder(defs, make)),
-        })
+    // A catch-all matches an empty rest, as Fastify's `/files/*` matches `/files/`.
+    let router = Router::builder()
+        .eager_handlers(true)
+        .catch_all_matches_empty(true);
+    defs.iter().fold(router, |b, def| match def {
+        Def::Route {
+            method,
+            path,
+            target,
+        } => b.route(path, make(method.as_ref(), target)),
+        Def::Nest { prefix, defs } => b.nest(prefix, builder(defs, make)),
+    })
 }

@@ -234,6 +234,13 @@ test('configuration that would be silently ignored throws instead', async () => 
   assert.throws(() => App.new().get('/at/:lat-:lng', () => 'x'), /must span a whole segment/)
   assert.throws(() => App.new().get('/files/:name.json', () => 'x'), /must span a whole segment/)
   assert.equal((await App.new().get('/files/{*path}', (req) => req.param('path')).inject('/files/a/b')).body, 'a/b')
+  // As Fastify's `/files/*`, a catch-all matches an empty rest, but not the path without its slash.
+  const files = App.new().get('/files/{*path}', (req) => ({ params: req.params, route: req.route }))
+  assert.deepEqual((await files.inject('/files/')).json(), { params: { path: '' }, route: '/files/{*path}' })
+  assert.equal((await files.inject('/files')).statusCode, 404)
+  const root = App.new().get('/', () => 'home').get('/{*path}', (req) => `rest:${req.param('path')}`)
+  assert.equal((await root.inject('/')).body, 'home')
+  assert.equal((await root.inject('/x/y')).body, 'rest:x/y')
 
   assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: -1 }), /maxAge/)
   assert.throws(() => Cors.new({ origins: ['https://a.example'], maxAge: 1.5e10 }), /maxAge/)
