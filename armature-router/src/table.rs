@@ -323,7 +323,13 @@ mod tests {
 
     #[test]
     fn a_catch_all_matches_an_empty_rest_when_asked() {
-        let routes = ["/", "/users/", "/users/{*rest}", "/files/{*path}", "/{x}/{*tail}"];
+        let routes = [
+            "/",
+            "/users/",
+            "/users/{*rest}",
+            "/files/{*path}",
+            "/{x}/{*tail}",
+        ];
         let root = table_with(&routes, true);
         type Case<'a> = (&'a str, Option<(&'a str, &'a [&'a str])>);
         let cases: &[Case] = &[
