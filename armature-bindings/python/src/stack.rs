@@ -57,9 +57,11 @@ where
 {
     // Eager: no user layer wraps this router (the preset's observe the route), and a Rust
     // answer then drops its request before hyper reads the socket again.
+    // A catch-all matches an empty rest, as Starlette's `{rest:path}` matches `/files/`.
     let builder = Router::builder()
         .redirect_trailing_slash(config.redirect_slashes)
-        .eager_handlers(true);
+        .eager_handlers(true)
+        .catch_all_matches_empty(true);
     // The Python endpoint of route id `route`.
     let python = |route: usize| {
         let queue = Arc::clone(queue);

@@ -22,7 +22,7 @@ from .exceptions import HTTPException
 from .middleware import CORSMiddleware, LoggerMiddleware, wrapped
 from .params import Depends
 from .ratelimit import options_of
-from .routing import APP_DOCUMENTATION, Router, _only_documentation, served
+from .routing import APP_DOCUMENTATION, Router, _only_documentation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -225,21 +225,19 @@ class App(Router):
                 logger.exception("Could not build the OpenAPI document: %s and %s are off", self.openapi_url, self.docs_url)
             else:
                 docs = (spec, self.openapi_url, self.docs_url, self.root_path)
-        entries = served(self.routes)
-        endpoints = {id(r): self._answering(r.endpoint(self)) for r in self.routes}
-        answered = [endpoints[id(r)] for _, _, r in entries]
+        answered = [self._answering(r.endpoint(self)) for r in self.routes]
         # The router's 404 and 405 go through the HTTP middleware and exception handlers
         # when there are any to see them; otherwise Rust answers them alone.
         unmatched = bool(self.http_middleware) or self.exception_handlers.shape_http_errors()
         if unmatched:
             answered += [self._answering(_refuse(404, "Not Found")), self._answering(_refuse(405, "Method Not Allowed"))]
         return Engine(
-            [(method, path) for method, path, _ in entries],
+            [(r.method, r.path) for r in self.routes],
             answered,
             cors=self._cors.options if self._cors else None,
             logger=(self._logger.level, self._logger.format) if self._logger else None,
             max_body_size=self.max_body_size,
-            limits=[options_of(r.handler) for _, _, r in entries],
+            limits=[options_of(r.handler) for r in self.routes],
             redirect_slashes=self.redirect_slashes,
             docs=docs,
             unmatched=unmatched,

@@ -772,8 +772,7 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
         kind = p.kind
         try:
             if kind == PATH:
-                # "": a catch-all's empty rest (`routing.served`); other names always match.
-                kwargs[p.name] = p.convert(req.param(p.alias, ""), ["path", p.alias])
+                kwargs[p.name] = p.convert(req.param(p.alias), ["path", p.alias])
             elif kind == QUERY or kind == HEADER or kind == COOKIE or kind == FORM:
                 value = _read(p, ctx)
                 if value is not _OMIT:

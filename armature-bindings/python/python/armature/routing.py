@@ -31,27 +31,6 @@ def _template(path: str) -> str:
     return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*):path\}", r"{*\1}", path)
 
 
-_REST = re.compile(r"/\{\*[A-Za-z_][A-Za-z0-9_]*\}$")
-
-
-def served(routes: Sequence["Route"]) -> list[tuple[str, str, "Route"]]:
-    """The `(method, path, route)` entries the engine matches: every route, and for a route
-    ending in a catch-all (`/files/{rest:path}`) the same route on the path with an empty rest
-    (`/files/`), as Starlette's `{rest:path}` matches it (Armature's `{*rest}` needs one
-    character or more). A route declared on that path itself keeps it."""
-    entries = [(r.method, r.path, r) for r in routes]
-    taken = {(r.method, r.path) for r in routes}
-    for r in routes:
-        rest = _REST.search(r.path)
-        if rest is None:
-            continue
-        empty = r.path[: rest.start() + 1]
-        if (r.method, empty) not in taken:
-            taken.add((r.method, empty))
-            entries.append((r.method, empty, r))
-    return entries
-
-
 def _path_order(path: str) -> list[str]:
     """The parameter names of a route template, in order."""
     return [m.group(2) or m.group(3) for m in _PARAM.finditer(path)]
@@ -166,8 +145,7 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
                     kwargs[name] = Request(req, app)
                     continue
                 try:
-                    # "": a catch-all's empty rest (see `served`); other names always match.
-                    kwargs[name] = convert(req.param(alias, ""), ["path", alias])
+                    kwargs[name] = convert(req.param(alias), ["path", alias])
                 except Exception as invalid:  # _Invalid
                     errors.extend(getattr(invalid, "errors", [str(invalid)]))
             if errors:
