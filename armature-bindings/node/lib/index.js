@@ -190,6 +190,8 @@ function ownResponse (value) {
   }
   const copy = new HttpResponse(value.payload, { status: value.statusCode, contentType: value.contentType })
   if (value.headerList !== null) copy.headerList = value.headerList.slice()
+  // A default 5xx answer stays one through every middleware: its error is logged when sent.
+  if (value.failure !== undefined) copy.failure = value.failure
   return copy
 }
 

@@ -590,6 +590,22 @@ test('middleware after `await next()` runs for error answers too: thrown statuse
   assert.deepEqual([teapot.statusCode, JSON.parse(teapot.body), teapot.headers['x-frame-options'], handled], [422, { mine: 'short and stout' }, 'DENY', 1])
 })
 
+test('a default 5xx answer keeps its body (and is logged) through several middleware', async () => {
+  const app = App.new()
+    .wrap(async (req, next) => (await next()).header('x-outer', '1'))
+    .wrap(async (req, next) => next())
+    .get('/crash', async () => { throw new Error('db down') })
+    .get('/busy', () => { throw Object.assign(new Error('try later'), { statusCode: 503 }) })
+  const one = App.new().wrap(async (req, next) => next()).get('/crash', async () => { throw new Error('db down') })
+  const expected = (await one.inject('/crash')).body
+  assert.match(expected, /Internal Server Error/)
+  const crash = await app.inject('/crash')
+  assert.deepEqual([crash.statusCode, crash.body, crash.headers['x-outer']], [500, expected, '1'])
+  const busy = await app.inject('/busy')
+  assert.equal(busy.statusCode, 503)
+  assert.match(busy.body, /Service Unavailable/)
+})
+
 test('a scope\'s `/` answers its prefix with and without the trailing slash, as Fastify\'s prefixes', async () => {
   const app = App.new().service(scope('/api').route('/', get(() => 'root')).route('/x', get(() => 'x')))
   assert.equal((await app.inject('/api')).body, 'root')
