@@ -232,6 +232,8 @@ export interface InjectOptions {
   /** Added to the URL's query string; an array value repeats its key. */
   query?: Record<string, string | number | boolean | Array<string | number | boolean>> | string
   headers?: Record<string, string>
+  /** Sent as one `Cookie` header (`{ session: 'abc' }`), after any in `headers`. */
+  cookies?: Record<string, string>
   /** A string or bytes as they are; anything else is sent as JSON. */
   body?: Body | object
   /** The same as `body` (light-my-request's name). */

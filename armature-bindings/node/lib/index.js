@@ -487,10 +487,18 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
         respond(id, 200, 1, value)
         return
       }
-      if (value !== null && typeof value === 'object' && !(value instanceof HttpResponse) && isWeb(value)) {
-        // Its body is read first; a failure to read it is the handler's error.
-        fromWeb(value).then((res) => send(id, res, req), (err) => req === undefined ? fail(id, err) : caught(id, err, req))
-        return
+      if (value !== null && typeof value === 'object' && !(value instanceof HttpResponse)) {
+        if (value instanceof Error) {
+          // Returned rather than thrown: answered as thrown, as Fastify does.
+          if (req === undefined) fail(id, value)
+          else caught(id, value, req)
+          return
+        }
+        if (isWeb(value)) {
+          // Its body is read first; a failure to read it is the handler's error.
+          fromWeb(value).then((res) => send(id, res, req), (err) => req === undefined ? fail(id, err) : caught(id, err, req))
+          return
+        }
       }
       const res = toResponse(value)
       checkStatus(res.statusCode)
@@ -538,7 +546,10 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
     : (handler, req) => {
         const step = (i) => i === middleware.length
           ? handler(req)
-          : middleware[i](req, () => Promise.resolve().then(() => step(i + 1)).then(ownResponse, (err) => errorAnswer(err, req)))
+          : middleware[i](req, () => Promise.resolve().then(() => step(i + 1)).then(
+            // An `Error` returned is answered as one thrown.
+            (value) => value instanceof Error ? errorAnswer(value, req) : ownResponse(value),
+            (err) => errorAnswer(err, req)))
         return step(0)
       }
   return function dispatch () {
@@ -1051,7 +1062,9 @@ class App {
    * Runs one request through the whole stack (Rust layers, router, JS) without a socket.
    * Options as light-my-request's (Fastify's `inject`): `method`, `url` (or `path`), `query`
    * (an object, merged into the URL's query, or a string), `headers`, `body` (or `payload`):
-   * a string or bytes as they are, anything else as JSON, and `remoteAddress`.
+   * a string or bytes as they are, anything else as JSON, `cookies` (an object, sent as one
+   * `Cookie` header) and `remoteAddress`. As from a server, a `204`, a `304` and the answer to
+   * a `HEAD` have no body.
    */
   async inject (options) {
     if (typeof options === 'string') options = { url: options }
@@ -1062,6 +1075,12 @@ class App {
     const url = withQuery(String(options.url ?? options.path ?? '/'), options.query)
     const flat = []
     for (const [name, value] of Object.entries(headers)) flat.push(name, String(value))
+    if (options.cookies !== undefined) {
+      // As light-my-request: one `Cookie` header of the pairs, after any given.
+      if (options.cookies === null || typeof options.cookies !== 'object') throw new TypeError("inject: cookies must be an object like { session: 'abc' }")
+      const pairs = Object.entries(options.cookies).map(([name, value]) => `${name}=${value}`)
+      if (pairs.length !== 0) flat.push('cookie', pairs.join('; '))
+    }
     let payload
     if (body !== undefined && body !== null) {
       if (typeof body === 'string') payload = Buffer.from(body)
@@ -1087,15 +1106,18 @@ class App {
     if (!bodiless && !Object.hasOwn(headerObject, 'content-length') && !Object.hasOwn(headerObject, 'transfer-encoding')) {
       headerObject['content-length'] = String(res.body.length)
     }
-    const text = res.body.toString('utf8')
+    // No body for a bodiless status or a HEAD request, as a server sends none (its headers,
+    // `content-length` included, are kept).
+    const raw = bodiless || String(method).toUpperCase() === 'HEAD' ? Buffer.alloc(0) : res.body
+    const text = raw.toString('utf8')
     return {
       statusCode: res.status,
       statusMessage: STATUS_CODES[res.status] ?? '',
       headers: headerObject,
       body: text,
       payload: text,
-      rawBody: res.body,
-      rawPayload: res.body,
+      rawBody: raw,
+      rawPayload: raw,
       json: () => JSON.parse(text)
     }
   }
@@ -1113,7 +1135,7 @@ function withErrno (err, syscall) {
   return err
 }
 
-const INJECT_OPTIONS = new Set(['method', 'url', 'path', 'query', 'headers', 'body', 'payload', 'remoteAddress'])
+const INJECT_OPTIONS = new Set(['method', 'url', 'path', 'query', 'headers', 'cookies', 'body', 'payload', 'remoteAddress'])
 
 /** `url` with `query` (an object whose array values repeat their key, or a string) added to its query string. */
 function withQuery (url, query) {

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { gzipSync } from 'node:zlib'
-import { App, Router, HttpResponse, Cors, Logger, get, post, put, scope } from '../lib/index.mjs'
+import { App, Router, HttpResponse, HttpError, Cors, Logger, get, post, put, scope } from '../lib/index.mjs'
 
 let server
 let base
@@ -588,6 +588,35 @@ test('middleware after `await next()` runs for error answers too: thrown statuse
   app.setErrorHandler((err) => { handled++; return HttpResponse.json({ mine: err.message }, 422) })
   const teapot = await app.inject('/teapot')
   assert.deepEqual([teapot.statusCode, JSON.parse(teapot.body), teapot.headers['x-frame-options'], handled], [422, { mine: 'short and stout' }, 'DENY', 1])
+})
+
+test('an Error returned rather than thrown is answered as thrown, with or without middleware', async () => {
+  const routes = (app) => app
+    .get('/gone', async () => new HttpError(404, 'no such user'))
+    .get('/broken', () => new Error('kaboom'))
+  for (const app of [routes(App.new()), routes(App.new().wrap(async (req, next) => (await next()).header('x-seen', '1')))]) {
+    const gone = await app.inject('/gone')
+    assert.deepEqual([gone.statusCode, gone.json()], [404, { error: 'no such user' }])
+    const broken = await app.inject('/broken')
+    assert.equal(broken.statusCode, 500)
+    assert.doesNotMatch(broken.body, /kaboom/)
+  }
+  const handled = App.new().get('/broken', () => new Error('kaboom')).setErrorHandler((err) => HttpResponse.json({ caught: err.message }, 502))
+  assert.deepEqual((await handled.inject('/broken')).json(), { caught: 'kaboom' })
+})
+
+test('inject answers as a server does: no body for 204, 304 or HEAD; cookies sent as one header', async () => {
+  const app = App.new()
+    .get('/empty', () => HttpResponse.status(204))
+    .get('/cached', () => new HttpResponse('stale', { status: 304 }))
+    .get('/page', () => 'hello')
+    .get('/cookies', (req) => req.cookies)
+  assert.deepEqual([(await app.inject('/empty')).body, (await app.inject('/cached')).body], ['', ''])
+  const head = await app.inject({ method: 'HEAD', url: '/page' })
+  assert.deepEqual([head.statusCode, head.body, head.rawPayload.length, head.headers['content-length']], [200, '', 0, '5'])
+  const res = await app.inject({ url: '/cookies', cookies: { session: 'abc', theme: 'dark' } })
+  assert.deepEqual(res.json(), { session: 'abc', theme: 'dark' })
+  await assert.rejects(app.inject({ url: '/cookies', cookies: 'session=abc' }), /cookies must be an object/)
 })
 
 test('a default 5xx answer keeps its body (and is logged) through several middleware', async () => {
