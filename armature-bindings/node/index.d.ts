@@ -128,7 +128,10 @@ export interface CorsOptions {
    * `GET, HEAD, PUT, PATCH, POST, DELETE`).
    */
   methods?: Array<string>
-  /** Allowed request headers (default: any; required with `credentials`). */
+  /**
+   * Allowed request headers (default: any; with `credentials`, those the preflight asks
+   * for, echoed, as @fastify/cors does).
+   */
   headers?: Array<string>
   /** Response headers exposed to the page. */
   exposeHeaders?: Array<string>

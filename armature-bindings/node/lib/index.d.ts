@@ -166,7 +166,7 @@ export declare class Logger {
 /**
  * A CORS policy. `methods` and `headers` default to any (`*`); with `credentials: true`,
  * where browsers read `*` literally, `methods` defaults to @fastify/cors' list (`GET, HEAD,
- * PUT, PATCH, POST, DELETE`) and `headers` must be listed (`headers: ['content-type']`).
+ * PUT, PATCH, POST, DELETE`) and `headers` to those the preflight asks for, echoed.
  */
 export declare class Cors {
   static permissive(): Cors

@@ -15,7 +15,8 @@ pub struct CorsOptions {
     /// Allowed methods (default: any; with `credentials`, @fastify/cors' default list
     /// `GET, HEAD, PUT, PATCH, POST, DELETE`).
     pub methods: Option<Vec<String>>,
-    /// Allowed request headers (default: any; required with `credentials`).
+    /// Allowed request headers (default: any; with `credentials`, those the preflight asks
+    /// for, echoed, as @fastify/cors does).
     pub headers: Option<Vec<String>>,
     /// Response headers exposed to the page.
     pub expose_headers: Option<Vec<String>>,
@@ -37,17 +38,6 @@ pub(crate) fn layer(options: &CorsOptions) -> Result<CorsLayer> {
         return Ok(Cors::permissive());
     }
     let credentials = options.credentials == Some(true);
-    // No default can stand in for "any header" with credentials: `*` is read literally, and
-    // echoing what the preflight asks for (@fastify/cors' default) is refused by
-    // armature-layers, as it would let an allowed page send any header with the user's
-    // cookies.
-    if credentials && options.headers.is_none() {
-        return Err(invalid(
-            "with `credentials: true`, list the request headers pages may send, like \
-             `headers: ['content-type', 'authorization']` (browsers read `*` literally on \
-             credentialed requests)",
-        ));
-    }
     let mut builder = Cors::builder();
     match options.origins.as_deref() {
         Some([any]) if any == "*" => builder = builder.allow_any_origin(),
@@ -66,6 +56,9 @@ pub(crate) fn layer(options: &CorsOptions) -> Result<CorsLayer> {
     };
     builder = match &options.headers {
         Some(headers) => builder.allow_headers(headers),
+        // `*` is read literally with credentials: the headers a preflight asks for are echoed
+        // instead, as @fastify/cors does by default (the origins are still a list).
+        None if credentials => builder.mirror_request_headers(),
         None => builder.allow_any_header(),
     };
     if let Some(expose) = &options.expose_headers {
@@ -95,7 +88,7 @@ fn js_message(err: &CorsError) -> String {
         CorsError::AnyMethodWithCredentials => "with `credentials: true`, list the methods, like \
             `methods: ['GET', 'POST']` (browsers read `*` literally on credentialed requests)"
             .into(),
-        CorsError::AnyHeaderWithCredentials | CorsError::MirrorHeadersWithCredentials => {
+        CorsError::AnyHeaderWithCredentials => {
             "with `credentials: true`, list the request headers, like \
              `headers: ['content-type']` (browsers read `*` literally on credentialed requests)"
                 .into()

@@ -183,21 +183,30 @@ fn cors_layer(options: &Bound<'_, PyDict>) -> PyResult<armature_layers::cors::Co
         None => None,
     };
     let star = |list: &[String]| list.iter().any(|s| s == "*");
+    if star(&origins) && credentials {
+        return Err(PyValueError::new_err(
+            "invalid CORS configuration: allow_origins=['*'] with allow_credentials=True: browsers \
+             reject `Access-Control-Allow-Origin: *` on credentialed requests; list the origins \
+             (Starlette would mirror any origin, letting every site make credentialed requests)",
+        ));
+    }
     let mut builder = Cors::builder();
     builder = if star(&origins) {
         builder.allow_any_origin()
     } else {
         builder.allow_origins(origins.iter())
     };
-    builder = if star(&methods) {
-        builder.allow_any_method()
-    } else {
-        builder.allow_methods(methods.iter())
+    // With credentials a `*` would be read literally by browsers, so `["*"]` is, as in
+    // Starlette, every standard method listed, and the headers a preflight asks for mirrored.
+    builder = match (star(&methods), credentials) {
+        (true, false) => builder.allow_any_method(),
+        (true, true) => builder.allow_methods(STARLETTE_METHODS),
+        (false, _) => builder.allow_methods(methods.iter()),
     };
-    builder = if star(&headers) {
-        builder.allow_any_header()
-    } else {
-        builder.allow_headers(headers.iter())
+    builder = match (star(&headers), credentials) {
+        (true, false) => builder.allow_any_header(),
+        (true, true) => builder.mirror_request_headers(),
+        (false, _) => builder.allow_headers(headers.iter()),
     };
     builder = if star(&expose) {
         builder.expose_any_header()
@@ -210,8 +219,11 @@ fn cors_layer(options: &Bound<'_, PyDict>) -> PyResult<armature_layers::cors::Co
     }
     builder
         .build()
-        .map_err(|e| PyValueError::new_err(format!("invalid CORS configuration: {e}")))
+        .map_err(|e| PyValueError::new_err(e.to_string()))
 }
+
+/// What Starlette's `allow_methods=["*"]` allows.
+const STARLETTE_METHODS: [&str; 7] = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"];
 
 impl Engine {
     fn run_job(&self, py: Python<'_>, job: Job) {

@@ -16,6 +16,7 @@ from typing_extensions import TypedDict  # Pydantic's wish before Python 3.12
 
 from apps import build
 from armature.responses import HTMLResponse
+from armature import Response, jsonable_encoder, status
 from armature.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBasic, HTTPBasicCredentials, HTTPBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from armature import APIRouter, App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, Request, RequestValidationError, Router, TestClient, UploadFile
 
@@ -1617,3 +1618,101 @@ def test_status_code_exception_handlers_answer_the_routers_404_and_405_too():
         # Their bodies are not read: a large one is still a 404 or 405, not a 413.
         assert c.post("/b", content=b"x" * 1000).status_code == 404
         assert c.put("/a", content=b"x" * 1000).status_code == 405
+
+
+def test_fastapi_idioms_a_review_found_missing():
+    def settings() -> dict:
+        return {"env": "prod"}
+
+    app = App(default_response_class=HTMLResponse)
+    items = APIRouter(prefix="/items", tags=["items"], responses={404: {"description": "Not found"}})
+
+    @items.get("/{n}", response_class=HTMLResponse)
+    async def item(n: int) -> str:
+        return f"<b>{n}</b>"
+
+    @app.get("/page")
+    async def page() -> str:
+        return "<p>hi</p>"
+
+    @app.post("/upload", status_code=status.HTTP_201_CREATED, response_class=HttpResponse.json)
+    async def upload(file: UploadFile, extra: Optional[UploadFile] = None, more: List[UploadFile] = []) -> dict:
+        return {"name": file.filename, "size": len(await file.read()), "extra": extra is not None, "more": [f.filename for f in more]}
+
+    @app.get("/cookie", response_class=HttpResponse.json)
+    async def cookie(response: Response) -> dict:
+        response.set_cookie("sid", "abc")
+        return {"ok": True}
+
+    @app.get("/env", response_class=HttpResponse.json)
+    async def env(config: dict = Depends(settings)) -> dict:
+        return config
+
+    async def health() -> dict:
+        return {"ok": True}
+
+    app.add_api_route("/health", health, methods=["GET"], response_class=HttpResponse.json)
+    app.include_router(items)
+
+    with TestClient(app) as c:
+        res = c.get("/page")
+        assert (res.headers["content-type"], res.text) == ("text/html; charset=utf-8", "<p>hi</p>")
+        assert c.get("/items/3").text == "<b>3</b>"
+        res = c.post("/upload", files={"file": ("a.txt", b"hello")})
+        assert (res.status_code, res.json()) == (201, {"name": "a.txt", "size": 5, "extra": False, "more": []})
+        res = c.post("/upload", files=[("file", ("a.txt", b"x")), ("extra", ("b.txt", b"y")), ("more", ("c", b"1")), ("more", ("d", b"2"))])
+        assert res.json() == {"name": "a.txt", "size": 1, "extra": True, "more": ["c", "d"]}
+        res = c.post("/upload", data={"other": "x"}, files={"extra": ("b.txt", b"y")})
+        assert (res.status_code, res.json()["detail"][0]["loc"]) == (422, ["body", "file"])
+        res = c.get("/cookie")
+        assert (res.json(), res.headers["set-cookie"].startswith("sid=abc")) == ({"ok": True}, True)
+        assert c.get("/env").json() == {"env": "prod"}
+        # Overridden while the app serves, as tests do; a stand-in with dependencies of its own.
+        app.dependency_overrides[settings] = lambda q: {"env": q}
+        assert c.get("/env?q=test").json() == {"env": "test"}
+        assert c.get("/env").status_code == 422
+        app.dependency_overrides.clear()
+        assert c.get("/env").json() == {"env": "prod"}
+        assert c.get("/health").json() == {"ok": True}
+    doc = app.openapi()
+    assert doc["paths"]["/items/{n}"]["get"]["responses"]["404"] == {"description": "Not found"}
+    assert doc["paths"]["/items/{n}"]["get"]["tags"] == ["items"]
+    assert "text/html" in doc["paths"]["/page"]["get"]["responses"]["200"]["content"]
+    assert status.HTTP_422_UNPROCESSABLE_ENTITY == status.HTTP_422_UNPROCESSABLE_CONTENT == 422
+    with pytest.raises(TypeError, match="unexpected keyword 'prefixx'|prefixx"):
+        APIRouter(prefixx="/x")
+
+    class Kind(str, __import__("enum").Enum):
+        A = "a"
+
+    import datetime
+    import uuid
+
+    model = Named(name="n")
+    encoded = jsonable_encoder({"at": datetime.date(2026, 1, 2), 3: (Kind.A, None), "m": [model], "id": uuid.UUID(int=1), "none": None, "s": {Kind.A}}, exclude_none=True)
+    assert encoded == {"at": "2026-01-02", "3": ["a", None], "m": [{"name": "n"}], "id": "00000000-0000-0000-0000-000000000001", "s": ["a"]}
+    assert type(encoded["s"][0]) is str
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        jsonable_encoder(object())
+
+
+def test_fastapis_usual_cors_snippet_with_credentials_lists_methods_and_mirrors_headers():
+    app = App()
+    app.add_middleware(CORSMiddleware, allow_origins=["https://a.example"], allow_credentials=True, allow_methods=["*"], allow_headers=["*"])
+
+    @app.get("/x")
+    async def x() -> dict:
+        return {}
+
+    with TestClient(app) as c:
+        res = c.options("/x", headers={"origin": "https://a.example", "access-control-request-method": "PATCH", "access-control-request-headers": "x-token, content-type"})
+        assert res.status_code in (200, 204)
+        assert res.headers["access-control-allow-origin"] == "https://a.example"
+        assert res.headers["access-control-allow-credentials"] == "true"
+        assert res.headers["access-control-allow-methods"].replace(" ", "").split(",") == ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
+        assert res.headers["access-control-allow-headers"].replace(" ", "") == "x-token,content-type"
+    bad = App()
+    bad.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True)
+    with pytest.raises(ValueError, match=r"allow_origins=\['\*'\] with allow_credentials=True") as caught:
+        bad.build_engine()
+    assert str(caught.value).count("invalid CORS configuration") == 1

@@ -141,7 +141,10 @@ impl CorsBuilder {
     }
 
     /// Allows every request header by echoing `Access-Control-Request-Headers`
-    /// (`authorization` included). An error with credentials.
+    /// (`authorization` included). Unlike `allow_any_header()`, it works with credentials
+    /// (browsers read `*` literally there): the pages allowed are still only the origins
+    /// listed, as with tower-http's `AllowHeaders::mirror_request`, Starlette's
+    /// `allow_headers=["*"]` and @fastify/cors' default.
     pub fn mirror_request_headers(mut self) -> Self {
         self.mirror_headers = true;
         self
@@ -258,7 +261,6 @@ impl CorsBuilder {
             (self.null_origin, CorsError::NullOriginWithCredentials),
             (self.any_method, CorsError::AnyMethodWithCredentials),
             (self.any_header, CorsError::AnyHeaderWithCredentials),
-            (self.mirror_headers, CorsError::MirrorHeadersWithCredentials),
             (self.expose_any, CorsError::AnyExposedHeaderWithCredentials),
         ];
         match rules.into_iter().find(|(set, _)| *set) {

@@ -25,9 +25,6 @@ pub enum CorsError {
     /// `allow_any_header()` with `allow_credentials(true)`: browsers read
     /// `Access-Control-Allow-Headers: *` literally on credentialed requests.
     AnyHeaderWithCredentials,
-    /// `mirror_request_headers()` with `allow_credentials(true)`: it would let any allowed
-    /// page send any header along with the user's cookies; list the headers instead.
-    MirrorHeadersWithCredentials,
     /// `expose_any_header()` with `allow_credentials(true)`: browsers read
     /// `Access-Control-Expose-Headers: *` literally on credentialed requests.
     AnyExposedHeaderWithCredentials,
@@ -96,11 +93,6 @@ impl fmt::Display for CorsError {
                 f,
                 "allow_any_header()",
                 "browsers read `Access-Control-Allow-Headers: *` literally on credentialed requests; list the headers with allow_headers([...])",
-            ),
-            CorsError::MirrorHeadersWithCredentials => with_credentials(
-                f,
-                "mirror_request_headers()",
-                "it would allow any request header along with the user's credentials; list the headers with allow_headers([...])",
             ),
             CorsError::AnyExposedHeaderWithCredentials => with_credentials(
                 f,

@@ -264,8 +264,9 @@
 //!
 //! They are a [`CorsError`] from [`build`](CorsBuilder::build), never a panic: with
 //! [`allow_credentials(true)`](CorsBuilder::allow_credentials), any wildcard
-//! (`allow_any_origin`, `allow_any_method`, `allow_any_header`, `expose_any_header`), any
-//! mirror (`mirror_any_origin`, `mirror_request_headers`) and `allow_null_origin`; an origin
+//! (`allow_any_origin`, `allow_any_method`, `allow_any_header`, `expose_any_header`),
+//! `mirror_any_origin` and `allow_null_origin` (but not `mirror_request_headers`: the origins
+//! stay a list); an origin
 //! that is not a serialized origin; an invalid method or header name; a literal `*` in a
 //! list; and contradicting settings (such as `allow_any_origin` with `allow_origins`).
 //!
@@ -280,11 +281,11 @@
 //! );
 //! let err = Cors::builder()
 //!     .allow_origins(["https://app.example"])
-//!     .mirror_request_headers()
+//!     .allow_any_header()
 //!     .allow_credentials(true)
 //!     .build()
 //!     .unwrap_err();
-//! assert_eq!(err, CorsError::MirrorHeadersWithCredentials);
+//! assert_eq!(err, CorsError::AnyHeaderWithCredentials);
 //! let err = Cors::builder().allow_headers(["x api"]).build().unwrap_err();
 //! assert_eq!(err, CorsError::InvalidHeaderName { name: "x api".into() });
 //! ```

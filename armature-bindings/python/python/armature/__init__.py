@@ -17,13 +17,16 @@ app.run("0.0.0.0", 8000)
 """
 
 from ._armature import HttpRequest, HttpResponse, RequestBody
+from . import status
 from .app import App
+from .encoders import jsonable_encoder
 from .exceptions import HTTPException, RequestValidationError, ResponseValidationError
 from .middleware import CORSMiddleware, LoggerMiddleware
 from .forms import UploadFile
 from .params import BackgroundTasks, Body, Cookie, Depends, File, Form, Header, Path, Query
 from .ratelimit import rate_limit
 from .requests import Request
+from .responses import Response
 from .routing import APIRouter, Router
 from .security import Security
 from .testclient import TestClient
@@ -47,11 +50,14 @@ __all__ = [
     "Query",
     "Request",
     "RequestBody",
+    "Response",
     "RequestValidationError",
     "ResponseValidationError",
     "Router",
     "Security",
     "TestClient",
     "UploadFile",
+    "jsonable_encoder",
     "rate_limit",
+    "status",
 ]

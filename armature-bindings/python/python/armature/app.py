@@ -126,6 +126,13 @@ class App(Router):
                 self.docs_url,
             )
         self.documentation = documentation
+        # `response_class` of the routes (here and included) that name none, as FastAPI's.
+        default_response_class = documentation.pop("default_response_class", None)
+        if default_response_class is not None:
+            self.defaults["default_response_class"] = default_response_class
+        # FastAPI's `app.dependency_overrides[dependency] = stand_in`, for tests: read at
+        # every request, so it may change while the app serves.
+        self.dependency_overrides: dict[Any, Callable[..., Any]] = {}
         self._openapi: Optional[dict[str, Any]] = None
         self.exception_handlers = ExceptionHandlers()
         for exc_class, handler in (exception_handlers or {}).items():

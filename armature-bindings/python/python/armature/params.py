@@ -23,7 +23,7 @@ try:  # `A | B` (Python 3.10+)
 except ImportError:  # pragma: no cover - Python 3.9
     _UnionType = None  # type: ignore[assignment,misc]
 
-from . import forms
+from . import forms, responses
 from ._armature import HttpRequest, HttpResponse
 from .requests import Request
 from .exceptions import HTTPException, RequestValidationError
@@ -465,6 +465,9 @@ class Plan:
 
     def __init__(self, call: Callable[..., Any], path_names: set[str], extra: tuple[Depends, ...] = ()) -> None:
         self.call = call
+        self.path_names = path_names
+        # The plans of the stand-ins `app.dependency_overrides` named for `call`, made on use.
+        self.overrides: dict[Any, Plan] = {}
         self.params: list[_Param] = []
         self.extra: list[Plan] = []
         unwrapped = inspect.unwrap(call)
@@ -540,12 +543,15 @@ class Plan:
             return _Param(name, STARLETTE)
         if annotation is BackgroundTasks:
             return _Param(name, BACKGROUND)
-        if annotation is HttpResponse:
+        if annotation is HttpResponse or annotation is responses.Response:
             # FastAPI's `response: Response`: headers and a status for the answer to carry.
             return _Param(name, RESPONSE)
         inner, optional = _unwrap_optional(annotation)
         if name in path_names:
             return self._sourced(name, annotation, inspect.Parameter.empty, Param("path", _MISSING, None, None, {}), path_names, meta)
+        if (_item(inner) if _is_many(inner) else inner) is forms.UploadFile:
+            # `file: UploadFile` (or a list of them, or `Optional`): a file part, as `File()`.
+            return self._sourced(name, annotation, default, Param("file", _MISSING, None, None, {}), path_names, meta)
         if _is_body(inner):
             return self._body(name, annotation, default, Param("body", _MISSING, None, None, {}), meta)
         return self._sourced(name, annotation, default, Param("query", _MISSING, None, None, {}), path_names, meta)
@@ -851,7 +857,22 @@ def _missing(ctx: _Context, loc: list[Any]) -> None:
     ctx.errors.append(_error("missing", loc, "Field required", None))
 
 
+def _overridden(plan: Plan, override: Callable[..., Any]) -> Plan:
+    """The plan of `override`, standing in for `plan`'s dependency (FastAPI's
+    `app.dependency_overrides[dependency] = override`): its own parameters are read, its
+    own dependencies run."""
+    stand_in = plan.overrides.get(override)
+    if stand_in is None:
+        stand_in = plan.overrides[override] = Plan(override, plan.path_names)
+    return stand_in
+
+
 async def _run_dependency(plan: Plan, ctx: _Context, use_cache: bool) -> Any:
+    overrides = getattr(ctx.app, "dependency_overrides", None)
+    if overrides:
+        override = overrides.get(plan.call)
+        if override is not None:
+            plan = _overridden(plan, override)
     if use_cache and plan.call in ctx.cache:
         return ctx.cache[plan.call]
     kwargs = await solve(plan, ctx)

@@ -82,9 +82,10 @@ class Route:
             self._plan = Plan(self.handler, _path_names(self.path), self.dependencies)
         return self._plan
 
-    def moved(self, path: str, dependencies: Sequence[Depends], tags: Sequence[str]) -> "Route":
-        """This route at `path`, behind `dependencies` too, with `tags` before its own."""
-        return Route(self.method, path, self.handler, self.status_code, [*dependencies, *self.dependencies], [*tags, *self.tags], self.documentation)
+    def moved(self, path: str, dependencies: Sequence[Depends], tags: Sequence[str], documentation: dict[str, Any]) -> "Route":
+        """This route at `path`, behind `dependencies` too, with `tags` before its own and
+        `documentation` for its own."""
+        return Route(self.method, path, self.handler, self.status_code, [*dependencies, *self.dependencies], [*tags, *self.tags], documentation)
 
     def endpoint(self, app: Any = None) -> Callable[[HttpRequest], Any]:
         """What the Rust engine calls with each request: returns the handler's value, or a
@@ -207,13 +208,18 @@ class Router:
     Handlers may be `async def` (run on the event loop) or `def` (run in a thread pool).
     """
 
-    def __init__(self, prefix: str = "", *, dependencies: Sequence[Depends] = (), tags: Sequence[str] = ()) -> None:
+    def __init__(self, prefix: str = "", *, dependencies: Sequence[Depends] = (), tags: Sequence[str] = (), **documentation: Any) -> None:
+        """FastAPI's router keywords for every route added to it: `responses`, `deprecated`,
+        `include_in_schema`, `default_response_class` (the `response_class` of the routes that
+        name none); `callbacks` and `generate_unique_id_function` are accepted."""
+        _only_documentation(documentation, "Router", INCLUDE_DOCUMENTATION)
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"a prefix must start with '/' and not end with '/': {prefix!r}")
         self.prefix = prefix
         self.dependencies = list(dependencies)
         self.tags = list(tags)
         self.routes: list[Route] = []
+        self.defaults = documentation
 
     def add_route(
         self,
@@ -226,11 +232,37 @@ class Router:
         **documentation: Any,
     ) -> None:
         _only_documentation(documentation, "route", ROUTE_DOCUMENTATION)
+        documentation = _included(documentation, self.defaults)
         tags = [*self.tags, *documentation.pop("tags", ())]
         # As FastAPI: the prefix and the path joined as they are (`/items` + `/` is `/items/`).
         full = _template(self.prefix + path)
         for method in methods:
             self.routes.append(Route(method, full, handler, status_code, [*self.dependencies, *dependencies], tags, documentation))
+
+    def add_api_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Optional[Sequence[str]] = None,
+        status_code: Optional[int] = None,
+        dependencies: Sequence[Depends] = (),
+        **documentation: Any,
+    ) -> None:
+        """FastAPI's name for `add_route`: routes `methods` (default `["GET"]`) on `path` to
+        `endpoint`, with the keywords of `api_route`.
+
+        ```python
+        from armature import APIRouter
+
+        async def health() -> dict:
+            return {"ok": True}
+
+        router = APIRouter()
+        router.add_api_route("/health", health, methods=["GET", "HEAD"], tags=["ops"])
+        ```
+        """
+        self.add_route(path, endpoint, methods or ("GET",), status_code=status_code, dependencies=dependencies, **documentation)
 
     def api_route(self, path: str, *, methods: Sequence[str] = ("GET",), status_code: Optional[int] = None, dependencies: Sequence[Depends] = (), **documentation: Any) -> Callable[[F], F]:
         """Routes `methods` on `path` to the decorated handler. FastAPI's keywords for the
@@ -285,9 +317,10 @@ class Router:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"a prefix must start with '/' and not end with '/': {prefix!r}")
         for route in router.routes:
-            moved = route.moved(self.prefix + prefix + route.path, [*self.dependencies, *dependencies], [*self.tags, *tags])
-            moved.documentation = _included(route.documentation, documentation)
-            self.routes.append(moved)
+            # The keywords given here, then this router's own (`APIRouter(responses=...)`, the
+            # app's `default_response_class`).
+            merged = _included(_included(route.documentation, documentation), self.defaults)
+            self.routes.append(route.moved(self.prefix + prefix + route.path, [*self.dependencies, *dependencies], [*self.tags, *tags], merged))
 
 
 class APIRouter(Router):
@@ -314,12 +347,15 @@ INCLUDE_DOCUMENTATION = frozenset({
 
 
 def _included(own: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """A route's documentation under `include_router(**given)`: the router's `responses`
-    beneath the route's own, `deprecated` if either says so, `include_in_schema` only if
-    both allow it."""
+    """A route's documentation under `include_router(**given)` (or a router's own keywords):
+    the router's `responses` beneath the route's own, `deprecated` if either says so,
+    `include_in_schema` only if both allow it, `default_response_class` for a route that names
+    no `response_class`."""
     if not given:
         return own
     merged = dict(own)
+    if given.get("default_response_class") is not None and "response_class" not in merged:
+        merged["response_class"] = given["default_response_class"]
     if given.get("responses"):
         merged["responses"] = {**given["responses"], **own.get("responses", {})}
     if given.get("deprecated"):
