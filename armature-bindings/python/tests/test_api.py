@@ -17,6 +17,7 @@ from typing_extensions import TypedDict  # Pydantic's wish before Python 3.12
 from apps import build
 from armature.responses import HTMLResponse
 from armature import Response, jsonable_encoder, status
+from armature.testclient import HTTPStatusError
 from armature.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBasic, HTTPBasicCredentials, HTTPBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from armature import APIRouter, App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, Request, RequestValidationError, Router, TestClient, UploadFile
 
@@ -24,7 +25,8 @@ from armature import APIRouter, App, Body, Cookie, CORSMiddleware, Depends, File
 @pytest.fixture(scope="module", params=["testclient", "http"])
 def client(request):
     if request.param == "testclient":
-        with TestClient(build()) as c:
+        # Handler failures are the 500 a client gets, as over HTTP (not raised in the test).
+        with TestClient(build(), raise_server_exceptions=False) as c:
             c.logs = None  # logged in this process: read with caplog
             yield c
     else:
@@ -874,7 +876,7 @@ def test_exception_handlers_answer_by_nearest_class_and_can_replace_the_defaults
     def sync_dep(value: int = Depends(lambda: int("not a number"))):
         return value
 
-    with TestClient(app) as c:
+    with TestClient(app, raise_server_exceptions=False) as c:
         assert c.get("/items/1").json() == {"item_id": 1}
         assert (c.get("/items/1?kind=out").status_code, c.get("/items/1?kind=out").json()) == (409, {"detail": "cap is out of stock", "path": "/items/1"})
         assert c.get("/items/1?kind=back").json()["detail"] == "hat is out of stock"  # a subclass: the nearest handler
@@ -1089,7 +1091,7 @@ def test_a_yield_dependency_that_swallows_the_handlers_exception_is_a_clear_500(
     async def swallowed(db: str = Depends(session)) -> dict:
         raise ValueError("the real error")
 
-    with TestClient(app) as c:
+    with TestClient(app, raise_server_exceptions=False) as c:
         res = c.get("/swallowed")
     assert res.status_code == 500
     assert "a dependency with `yield` caught the exception" in caplog.text
@@ -1348,7 +1350,7 @@ def test_http_middleware_runs_around_handlers_and_sees_their_error_answers(caplo
     async def boom() -> dict:
         raise RuntimeError("kaboom")
 
-    with TestClient(app) as c:
+    with TestClient(app, raise_server_exceptions=False) as c:
         res = c.get("/items/3")
         assert (res.json(), res.headers["x-inner"], res.headers["cache-control"], order) == ({"n": 3}, "1", "no-store", ["outer", "inner"])
         res = c.get("/raw")
@@ -1469,7 +1471,7 @@ def test_fastapis_response_names_make_http_responses(tmp_path):
     async def nofile():
         return FileResponse(tmp_path / "missing.txt")
 
-    with TestClient(app) as c:
+    with TestClient(app, raise_server_exceptions=False) as c:
         res = c.get("/old", follow_redirects=False)
         assert (res.status_code, res.headers["location"]) == (307, "/new%20place?x=1")
         res = c.get("/json")
@@ -1532,7 +1534,7 @@ def test_starlettes_request_reads_the_body_with_await_and_shares_state():
     async def unset(request: Request) -> dict:
         return {"user": getattr(request.state, "missing", "no such attribute")}
 
-    with TestClient(app) as client:
+    with TestClient(app, raise_server_exceptions=False) as client:
         res = client.post("/echo/ann?q=1&q=2", json={"a": [1, 2]}, headers={"x-user": "bob"})
         assert res.status_code == 200, res.text
         assert res.json() == {
@@ -1716,3 +1718,53 @@ def test_fastapis_usual_cors_snippet_with_credentials_lists_methods_and_mirrors_
     with pytest.raises(ValueError, match=r"allow_origins=\['\*'\] with allow_credentials=True") as caught:
         bad.build_engine()
     assert str(caught.value).count("invalid CORS configuration") == 1
+
+
+def test_testclient_raises_server_exceptions_keeps_cookies_and_has_httpx_helpers():
+    app = App()
+
+    @app.get("/boom")
+    async def boom() -> dict:
+        raise LookupError("no such row")
+
+    @app.post("/login")
+    async def login(response: Response) -> dict:
+        response.set_cookie("sid", "abc")
+        return {"ok": True}
+
+    @app.post("/login-redirect")
+    async def login_redirect() -> HttpResponse:
+        res = HttpResponse(b"", status=303, headers={"location": "/me"})
+        res.set_cookie("sid", "via-redirect")
+        return res
+
+    @app.post("/logout")
+    async def logout(response: Response) -> dict:
+        response.delete_cookie("sid")
+        return {"ok": True}
+
+    @app.get("/me")
+    async def me(sid: Optional[str] = Cookie(None), x_team: Optional[str] = Header(None)) -> dict:
+        return {"sid": sid, "team": x_team}
+
+    with TestClient(app, headers={"x-team": "blue"}) as c:
+        # As Starlette's: an exception no handler answered is raised in the test.
+        with pytest.raises(LookupError, match="no such row"):
+            c.get("/boom")
+        assert c.get("/me").json() == {"sid": None, "team": "blue"}
+        res = c.post("/login")
+        assert (res.is_success, c.cookies) == (True, {"sid": "abc"})
+        assert c.get("/me").json() == {"sid": "abc", "team": "blue"}
+        assert c.get("/me", cookies={"sid": "other"}).json()["sid"] == "other"
+        assert c.post("/logout").is_success and c.cookies == {}
+        assert c.get("/me").json()["sid"] is None
+        # A redirect's cookie goes with the request that follows it.
+        res = c.post("/login-redirect")
+        assert (res.json()["sid"], res.url) == ("via-redirect", "http://testserver/me")
+        missing = c.get("/nowhere")
+        assert (missing.is_error, missing.reason_phrase) == (True, "Not Found")
+        with pytest.raises(HTTPStatusError, match="404 Not Found"):
+            missing.raise_for_status()
+        assert c.post("/login-redirect", follow_redirects=False).is_redirect
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.get("/boom").status_code == 500

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import Any
 
 from ._armature import ChunkSender, HttpResponse, Responder
@@ -124,8 +125,22 @@ def error(exc: BaseException) -> HttpResponse:
         return HttpResponse.json({"detail": exc.detail}, status=exc.status_code, headers=exc.headers)
     if isinstance(exc, RequestValidationError):
         return HttpResponse.json({"detail": exc.errors()}, status=422)
-    logger.error("Exception in a request handler", exc_info=(type(exc), exc, exc.__traceback__))
+    unhandled(exc)
     return HttpResponse.text("Internal Server Error", status=500)
+
+
+# Where the unhandled exceptions of the requests a `TestClient` runs go, by the thread of its
+# loop: the client raises them in the test, as Starlette's does.
+sinks: dict[int, list[BaseException]] = {}
+
+
+def unhandled(exc: BaseException) -> None:
+    """Logs an exception no handler answered (or only the `Exception` handler did), and hands
+    it to the `TestClient` running the request, if any."""
+    logger.error("Exception in a request handler", exc_info=(type(exc), exc, exc.__traceback__))
+    sink = sinks.get(threading.get_ident())
+    if sink is not None:
+        sink.append(exc)
 
 
 _END = object()

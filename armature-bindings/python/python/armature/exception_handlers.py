@@ -22,14 +22,12 @@ A handler gets the request as a `Request` (`armature.requests`), as Starlette's 
 from __future__ import annotations
 
 import inspect
-import logging
 from typing import Any, Awaitable, Callable, Union
 
 from ._armature import HttpRequest
 from .exceptions import HTTPException, RequestValidationError
+from ._runtime import unhandled
 from .requests import Request
-
-logger = logging.getLogger("armature")
 
 Handler = Callable[[HttpRequest, Any], Union[Any, Awaitable[Any]]]
 
@@ -98,7 +96,7 @@ class ExceptionHandlers:
                 cls, handler = found
                 if cls is Exception:
                     # A catch-all answers, and the failure is still logged (as Starlette does).
-                    logger.error("Exception in a request handler", exc_info=(type(exc), exc, exc.__traceback__))
+                    unhandled(exc)
                 answer = handler(Request(req, app), exc)
                 if inspect.isawaitable(answer):
                     answer = await answer

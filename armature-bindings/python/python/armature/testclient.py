@@ -20,10 +20,15 @@ import json as _json
 import mimetypes
 import os
 import threading
+import time
 import uuid
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from http.cookies import CookieError, SimpleCookie
 from typing import Any, Iterator, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urlencode, urlsplit
 
+from . import _runtime
 from .app import App
 
 
@@ -99,13 +104,50 @@ class Headers(Mapping[str, str]):
         return [v for n, v in self.raw if n.lower() == name.lower()]
 
 
-class Response:
-    """What `TestClient` returns: `status_code`, `headers`, `content`, `text`, `json()`."""
+class HTTPStatusError(Exception):
+    """What `Response.raise_for_status()` raises for a 4xx or 5xx answer (httpx's name)."""
 
-    def __init__(self, status_code: int, headers: list[tuple[str, str]], content: bytes) -> None:
+    def __init__(self, message: str, response: "Response") -> None:
+        super().__init__(message)
+        self.response = response
+
+
+class Response:
+    """What `TestClient` returns, as httpx's: `status_code`, `reason_phrase`, `headers`,
+    `content`, `text`, `json()`, `url`, `is_success`, `is_redirect`, `is_error`,
+    `raise_for_status()`."""
+
+    def __init__(self, status_code: int, headers: list[tuple[str, str]], content: bytes, url: str = "") -> None:
         self.status_code = status_code
         self.headers = Headers(headers)
         self.content = content
+        self.url = url
+
+    @property
+    def reason_phrase(self) -> str:
+        try:
+            return HTTPStatus(self.status_code).phrase
+        except ValueError:
+            return ""
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status_code in (301, 302, 303, 307, 308) and "location" in self.headers
+
+    @property
+    def is_error(self) -> bool:
+        return self.status_code >= 400
+
+    def raise_for_status(self) -> "Response":
+        """`HTTPStatusError` for a 4xx or 5xx answer; the response itself otherwise."""
+        if self.is_error:
+            kind = "Client error" if self.status_code < 500 else "Server error"
+            raise HTTPStatusError(f"{kind} '{self.status_code} {self.reason_phrase}' for url '{self.url}'", self)
+        return self
 
     @property
     def text(self) -> str:
@@ -125,15 +167,35 @@ class TestClient:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, app: App, base_url: str = "http://testserver") -> None:
+    def __init__(
+        self,
+        app: App,
+        base_url: str = "http://testserver",
+        raise_server_exceptions: bool = True,
+        headers: Optional[HeaderFields] = None,
+        cookies: Optional[Mapping[str, str]] = None,
+        follow_redirects: bool = True,
+    ) -> None:
+        """As Starlette's: an exception no handler answered (or only an `Exception` handler
+        did) is raised in the test, unless `raise_server_exceptions=False` (then it is the
+        `500` a client gets). `headers` go with every request; `cookies` start the client's
+        cookie jar (`client.cookies`), which keeps what responses set, as a browser does."""
         self.app = app
         self.base_url = base_url
+        self.raise_server_exceptions = raise_server_exceptions
+        self.headers = _pairs(headers)
+        self.cookies: dict[str, str] = dict(cookies or {})
+        self.follow_redirects = follow_redirects
         self._engine = app.build_engine()
         self._loop = asyncio.new_event_loop()
         self._loop.add_reader(self._engine.fileno(), self._engine.drain)
         self._thread = threading.Thread(target=self._loop.run_forever, name="armature-testclient", daemon=True)
         self._thread.start()
         self._closed = False
+        # What the requests' handlers raised and nothing answered (see `_runtime.unhandled`).
+        self._unhandled: list[BaseException] = []
+        assert self._thread.ident is not None
+        _runtime.sinks[self._thread.ident] = self._unhandled
 
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
@@ -166,6 +228,8 @@ class TestClient:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
             self._loop.close()
+            if self._thread.ident is not None:
+                _runtime.sinks.pop(self._thread.ident, None)
 
     def request(
         self,
@@ -178,26 +242,31 @@ class TestClient:
         content: Union[bytes, str, None] = None,
         data: Optional[Mapping[str, Any]] = None,
         files: Optional[Files] = None,
-        follow_redirects: bool = True,
+        cookies: Optional[Mapping[str, str]] = None,
+        follow_redirects: Optional[bool] = None,
     ) -> Response:
         """Sends one request through the stack. `data` is sent as a form
         (`application/x-www-form-urlencoded`), or with `files` as `multipart/form-data`, as
         httpx does: `files={"doc": ("notes.txt", b"...", "text/plain")}` (the content type
         may be left out; a list of `(name, file)` pairs sends a name more than once).
-        Redirects are followed (as Starlette's TestClient does), up to 20: `307`/`308` with
-        the same method and body, the others as a `GET`."""
+        `cookies` go with this request besides the client's jar.
+        Redirects are followed (as Starlette's TestClient does; `follow_redirects=False` not),
+        up to 20: `307`/`308` with the same method and body, the others as a `GET`."""
+        if follow_redirects is None:
+            follow_redirects = self.follow_redirects
+        headers = [*self.headers, *_pairs(headers)]
         if files is not None:
             body, content_type = _multipart(data or {}, files)
             headers = [("content-type", content_type), *_pairs(headers)]
             content, data = body, None
-        res = self._send(method, url, params=params, headers=headers, json=json, content=content, data=data)
+        res = self._send(method, url, params=params, headers=headers, json=json, content=content, data=data, cookies=cookies)
         for _ in range(20):
             location = res.headers.get("location")
             if not follow_redirects or res.status_code not in (301, 302, 303, 307, 308) or location is None:
                 return res
             if res.status_code not in (307, 308):
                 method, json, content, data = "GET", None, None, None
-            res = self._send(method, location, params=None, headers=headers, json=json, content=content, data=data)
+            res = self._send(method, location, params=None, headers=headers, json=json, content=content, data=data, cookies=cookies)
         raise RuntimeError(f"more than 20 redirects from {url}")
 
     def _send(
@@ -210,6 +279,7 @@ class TestClient:
         json: Any,
         content: Union[bytes, str, None],
         data: Optional[Mapping[str, Any]],
+        cookies: Optional[Mapping[str, str]],
     ) -> Response:
         parts = urlsplit(url)
         target = parts.path or "/"
@@ -235,14 +305,48 @@ class TestClient:
         if body:
             sent["content-length"] = str(len(body))
         given = [(name.lower(), value) for name, value in _pairs(headers)]
+        # The jar (as it is now: a redirect's cookies go with the request that follows it)
+        # and this request's own, unless a `Cookie` header is given.
+        jar = {**self.cookies, **(cookies or {})}
+        if jar and all(name != "cookie" for name, _ in given):
+            given.append(("cookie", "; ".join(f"{name}={value}" for name, value in jar.items())))
         # A header given replaces the one made here; a name given twice is sent twice.
         fields = [(name, value) for name, value in sent.items() if all(name != g for g, _ in given)] + given
+        self._unhandled.clear()
         status, raw_headers, content_bytes = self._engine.request(method.upper(), target, fields, body)
+        if self._unhandled and self.raise_server_exceptions:
+            raise self._unhandled[0]
+        self._keep_cookies(raw_headers)
         if status in (204, 304) or status < 200:
             # What a server sends: no body, and no length for one (RFC 9110 §8.6, §15.4.5).
             content_bytes = b""
             raw_headers = [(name, value) for name, value in raw_headers if name.lower() != "content-length"]
-        return Response(status, raw_headers, content_bytes)
+        return Response(status, raw_headers, content_bytes, f"{self.base_url.rstrip('/')}{target}")
+
+    def _keep_cookies(self, raw_headers: list[tuple[str, str]]) -> None:
+        """Keeps the cookies a response sets in the jar; drops those it deletes (an empty
+        value, `Max-Age=0` or less, or an `Expires` in the past)."""
+        for name, value in raw_headers:
+            if name.lower() != "set-cookie":
+                continue
+            cookie: SimpleCookie = SimpleCookie()
+            try:
+                cookie.load(value)
+            except CookieError:
+                continue
+            for key, morsel in cookie.items():
+                expires = morsel["expires"]
+                max_age = str(morsel["max-age"] or "").strip()
+                gone = max_age.lstrip("-").isdigit() and int(max_age) <= 0
+                if expires:
+                    try:
+                        gone = gone or parsedate_to_datetime(expires).timestamp() <= time.time()
+                    except (TypeError, ValueError):
+                        pass
+                if gone:
+                    self.cookies.pop(key, None)
+                else:
+                    self.cookies[key] = morsel.value
 
     def get(self, url: str, **kwargs: Any) -> Response:
         return self.request("GET", url, **kwargs)
