@@ -37,8 +37,24 @@ export interface RouteSchema {
   headers?: JsonSchema
   body?: JsonSchema
   response?: Record<string | number, JsonSchema>
+  /** What @fastify/swagger documents a route with: accepted, not used (no OpenAPI document here). */
+  tags?: string[]
+  summary?: string
+  description?: string
+  security?: Array<Record<string, string[]>>
+  operationId?: string
+  deprecated?: boolean
+  hide?: boolean
+  consumes?: string[]
+  produces?: string[]
+  externalDocs?: Record<string, unknown>
+  callbacks?: Record<string, unknown>
 }
-export interface RouteOptions { schema?: RouteSchema }
+export interface RouteOptions {
+  schema?: RouteSchema
+  /** Fastify's route `config`: the handler reads it as `req.routeOptions.config`. */
+  config?: Record<string, unknown>
+}
 /** A method of a `MethodRouter` (and `get(...)`, `post(...)`, ...): a handler, or route options and a handler. */
 export interface MethodShortcut<T> {
   (handler: Route): T
@@ -115,6 +131,8 @@ export declare class Request<Data = Record<string, any>> {
   readonly ip: string | undefined
   /** The template of the route that matched, in the router's form (`'/users/:id'` is `'/users/{id}'`): the label the access log uses. */
   readonly route: string | undefined
+  /** Fastify's `request.routeOptions`: the route's method, template and `config` (`{}` when none). */
+  readonly routeOptions: { method: string, url: string | undefined, config: Record<string, unknown> }
   /**
    * Aborted when the request is abandoned before the handler answers (the client closed the
    * connection or reset the stream, or the server stopped waiting at shutdown); pass it to

@@ -210,6 +210,8 @@ class Request {
     // The body as a route's schema validated it (`undefined` included: an empty body).
     this._json = UNPARSED
     this._cookies = undefined
+    // The route's `config` option, set as its handler is called.
+    this._config = undefined
   }
 
   /**
@@ -236,6 +238,8 @@ class Request {
   get ip () { return this._calls.ip(this._id) ?? undefined }
   /** The template of the route that matched, in the router's form (`'/users/:id'` is `'/users/{id}'`): the label the access log uses. */
   get route () { return this._calls.route(this._id) ?? undefined }
+  /** Fastify's `request.routeOptions`: the route's `method`, `url` (its template) and `config` (`{}` when none). */
+  get routeOptions () { return { method: this.method, url: this.route, config: this._config ?? {} } }
   /** The request id the preset's request-id layer gave this request. */
   get id () { return this._calls.header(this._id, 'x-request-id') }
   /** The query string as an object; a repeated key's values are an array of them, as in Fastify. */
@@ -268,9 +272,10 @@ class Request {
   text () { return this.body.toString('utf8') }
 
   /**
-   * The body parsed as JSON. Throws an `HttpError` that answers `415` when the request says
-   * its body is something else (a `Content-Type` other than `application/json`, `…+json` or
-   * `text/plain`, which is what `fetch` sends with a string body), and `400` when the body is
+   * The body parsed as JSON. Throws an `HttpError` that answers `415` unless its
+   * `Content-Type` is `application/json` or `…+json` (as Fastify: a `text/plain` body, or one
+   * with no type, is what a cross-site form or a `no-cors` fetch can send without a CORS
+   * preflight, so reading it as JSON would open the app to cross-site requests), and `400` when the body is
    * not valid JSON (an empty body included), or holds a `__proto__` or `constructor.prototype`
    * key (as Fastify refuses them by default: merged into another object with `Object.assign`
    * or a deep merge, they would change its prototype). On a route with a body schema, it is
@@ -280,8 +285,8 @@ class Request {
   json () {
     if (this._json !== UNPARSED) return this._json
     const type = this.header('content-type')
-    if (type !== undefined && !isJsonType(type)) {
-      throw new HttpError(415, `expected a JSON body (Content-Type: application/json), got Content-Type: ${type}`)
+    if (type === undefined ? this.body.length !== 0 : !isJsonType(type)) {
+      throw new HttpError(415, `expected a JSON body (Content-Type: application/json), got ${type === undefined ? 'no Content-Type' : `Content-Type: ${type}`}`)
     }
     try {
       return secureJson.parse(this.text(), null, SECURE_JSON)
@@ -361,7 +366,7 @@ function abandoned () {
 /** Whether a `Content-Type` may carry JSON: JSON's own types, and plain text. */
 function isJsonType (value) {
   const type = value.split(';', 1)[0].trim().toLowerCase()
-  return type === 'application/json' || type === 'text/plain' || (type.startsWith('application/') && type.endsWith('+json'))
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))
 }
 
 /** Rust takes the status as a u32, which would wrap 2**32 + 200 and truncate 200.5; the rest of the checks are Rust's. */
@@ -602,6 +607,7 @@ class MethodRouter {
     if (this.entries.some(([m]) => m === method)) throw new Error(`invalid route: ${method} is given twice`)
     if (options !== undefined) {
       checkOptions(options, ROUTE_OPTIONS, `${method} route options`, 'options must be an object like { schema: { body: {...} } }')
+      if (options.config !== undefined) handler = withConfig(handler, options.config)
       // Checked on its path, compiled with the app's shared schemas when the app starts.
       if (options.schema !== undefined) handler = new Validated(handler, options.schema)
     }
@@ -613,7 +619,17 @@ class MethodRouter {
 }
 for (const m of METHODS) MethodRouter.prototype[m.toLowerCase()] = function (options, handler) { return this.on(m, options, handler) }
 
-const ROUTE_OPTIONS = new Set(['schema'])
+const ROUTE_OPTIONS = new Set(['schema', 'config'])
+
+/** `handler`, its requests carrying `config` (Fastify's route `config`, `req.routeOptions.config`). */
+function withConfig (handler, config) {
+  if (config === null || typeof config !== 'object') throw new TypeError('route options: config must be an object')
+  if (handler instanceof HttpResponse) return handler
+  return function configured (req) {
+    req._config = config
+    return handler(req)
+  }
+}
 
 function checkHandler (handler) {
   if (typeof handler !== 'function' && !(handler instanceof HttpResponse)) {

@@ -11,6 +11,9 @@ const { HttpError } = require('./http-error.js')
 
 const PARTS = ['params', 'body', 'querystring', 'headers']
 const SCHEMA_KEYS = new Set([...PARTS, 'response'])
+// What @fastify/swagger reads from a route schema to document it: accepted (so Fastify routes
+// register unchanged) and not used here, which makes no OpenAPI document.
+const DOC_KEYS = new Set(['tags', 'summary', 'description', 'security', 'operationId', 'deprecated', 'hide', 'consumes', 'produces', 'externalDocs', 'callbacks'])
 
 /** Fastify's Ajv options: coerce strings to the declared types, fill defaults, drop unlisted properties. */
 const AJV_OPTIONS = { coerceTypes: 'array', useDefaults: true, removeAdditional: true, allErrors: false }
@@ -61,6 +64,7 @@ function checkSchema (schema, where) {
     throw new TypeError(`${where}: schema must be an object like { body: { type: 'object' } }`)
   }
   for (const [key, value] of Object.entries(schema)) {
+    if (DOC_KEYS.has(key)) continue
     if (!SCHEMA_KEYS.has(key)) {
       throw new TypeError(`${where}: unknown schema part ${JSON.stringify(key)} (known: ${[...SCHEMA_KEYS].join(', ')})`)
     }

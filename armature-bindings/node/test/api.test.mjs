@@ -136,7 +136,7 @@ test('status, content type and repeated headers from HttpResponse', async () => 
 
 test('scopes, data, path parameters and 404/405 from the Rust router', async () => {
   assert.deepEqual(await (await fetch(`${base}/api/v1/users/caf%C3%A9`)).json(), { id: 'café', params: { id: 'café' } })
-  const created = await fetch(`${base}/api/v1/users`, { method: 'POST', body: '{"name":"Eve"}' })
+  const created = await fetch(`${base}/api/v1/users`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"Eve"}' })
   assert.equal(created.status, 201)
   assert.deepEqual(await created.json(), { name: 'Eve' })
   assert.deepEqual(await (await fetch(`${base}/data`)).json(), { name: 'Bob' })
@@ -617,6 +617,21 @@ test('inject answers as a server does: no body for 204, 304 or HEAD; cookies sen
   const res = await app.inject({ url: '/cookies', cookies: { session: 'abc', theme: 'dark' } })
   assert.deepEqual(res.json(), { session: 'abc', theme: 'dark' })
   await assert.rejects(app.inject({ url: '/cookies', cookies: 'session=abc' }), /cookies must be an object/)
+})
+
+test('Fastify route options: @fastify/swagger\'s schema keys are accepted, config reaches req.routeOptions', async () => {
+  const app = App.new()
+    .get('/users/:id', {
+      schema: { tags: ['users'], summary: 'A user', description: 'By id', operationId: 'getUser', deprecated: false, security: [{ bearer: [] }], params: { type: 'object', properties: { id: { type: 'integer' } } } },
+      config: { rateClass: 'gold' }
+    }, (req) => ({ id: req.params.id, options: req.routeOptions }))
+    .get('/plain', (req) => req.routeOptions.config)
+  const res = await app.inject('/users/7')
+  assert.deepEqual(res.json(), { id: 7, options: { method: 'GET', url: '/users/{id}', config: { rateClass: 'gold' } } })
+  assert.equal((await app.inject('/users/x')).statusCode, 400)
+  assert.deepEqual((await app.inject('/plain')).json(), {})
+  assert.throws(() => App.new().get('/c', { config: 'gold' }, () => 'x'), /config must be an object/)
+  assert.throws(() => App.new().get('/c', { schema: { bodyy: {} } }, () => 'x'), /unknown schema part "bodyy"/)
 })
 
 test('a default 5xx answer keeps its body (and is logged) through several middleware', async () => {
