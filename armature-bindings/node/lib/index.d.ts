@@ -141,8 +141,13 @@ export declare class Request<Data = Record<string, any>> {
   readonly signal: AbortSignal
   /** The x-request-id the preset gave this request. */
   readonly id: string | undefined
-  /** The body, handed over from Rust without a copy into the JS heap. */
-  readonly body: Buffer
+  /**
+   * The body: on a route with a body schema, the value the schema validated (as Fastify's
+   * `request.body`); elsewhere the bytes, as `rawBody`.
+   */
+  readonly body: any
+  /** The body's bytes, handed over from Rust without a copy into the JS heap. */
+  readonly rawBody: Buffer
   readonly data: Data
   /** The cookies sent, by name (percent-decoded; the first of a repeated name). */
   readonly cookies: Record<string, string>

@@ -212,6 +212,8 @@ class Request {
     this._cookies = undefined
     // The route's `config` option, set as its handler is called.
     this._config = undefined
+    // Whether a body schema validated the body into `_json` (then `body` is that value).
+    this._validated = false
   }
 
   /**
@@ -263,13 +265,19 @@ class Request {
 
   param (name) { return this._calls.param(this._id, name) ?? undefined }
   header (name) { return this._calls.header(this._id, name) ?? undefined }
+  /**
+   * The body: on a route with a body schema, the value the schema validated (as Fastify's
+   * `request.body`); elsewhere the bytes, as `rawBody`.
+   */
+  get body () { return this._validated ? this._json : this.rawBody }
+
   /** The body as a Buffer over the bytes Rust received (not copied into the JS heap). */
-  get body () {
+  get rawBody () {
     if (this._body === undefined) this._body = this._calls.body(this._id)
     return this._body
   }
 
-  text () { return this.body.toString('utf8') }
+  text () { return this.rawBody.toString('utf8') }
 
   /**
    * The body parsed as JSON. Throws an `HttpError` that answers `415` unless its
@@ -285,7 +293,7 @@ class Request {
   json () {
     if (this._json !== UNPARSED) return this._json
     const type = this.header('content-type')
-    if (type === undefined ? this.body.length !== 0 : !isJsonType(type)) {
+    if (type === undefined ? this.rawBody.length !== 0 : !isJsonType(type)) {
       throw new HttpError(415, `expected a JSON body (Content-Type: application/json), got ${type === undefined ? 'no Content-Type' : `Content-Type: ${type}`}`)
     }
     try {

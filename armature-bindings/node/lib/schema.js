@@ -119,12 +119,13 @@ const CHECKS = {
   },
   body: (validate) => (req) => {
     // An empty body is no body (`undefined`), which a schema of a type refuses.
-    const body = req.body.length === 0 ? undefined : req.json()
+    const body = req.rawBody.length === 0 ? undefined : req.json()
     // Ajv coerces and fills defaults through the parent object: give it one.
     const holder = { body }
     const ok = validate(body, { instancePath: '', parentData: holder, parentDataProperty: 'body', rootData: holder })
     if (!ok) throw validationError('body', validate.errors)
     req._json = holder.body
+    req._validated = true
   }
 }
 

@@ -634,6 +634,17 @@ test('Fastify route options: @fastify/swagger\'s schema keys are accepted, confi
   assert.throws(() => App.new().get('/c', { schema: { bodyy: {} } }, () => 'x'), /unknown schema part "bodyy"/)
 })
 
+test('on a route with a body schema, req.body is the validated value (Fastify\'s); rawBody the bytes', async () => {
+  const app = App.new()
+    .post('/users', { schema: { body: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, age: { type: 'integer', default: 18 } } } } },
+      (req) => ({ name: req.body.name, age: req.body.age, same: req.body === req.json(), raw: req.rawBody.toString() }))
+    .post('/raw', (req) => ({ isBuffer: Buffer.isBuffer(req.body), length: req.body.length }))
+  const res = await app.inject({ method: 'POST', url: '/users', body: { name: 'Ann' } })
+  assert.deepEqual(res.json(), { name: 'Ann', age: 18, same: true, raw: '{"name":"Ann"}' })
+  assert.equal((await app.inject({ method: 'POST', url: '/users', body: {} })).statusCode, 400)
+  assert.deepEqual((await app.inject({ method: 'POST', url: '/raw', body: 'abc' })).json(), { isBuffer: true, length: 3 })
+})
+
 test('a default 5xx answer keeps its body (and is logged) through several middleware', async () => {
   const app = App.new()
     .wrap(async (req, next) => (await next()).header('x-outer', '1'))
