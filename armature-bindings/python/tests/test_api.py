@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Annotated, List, Optional, Union
+from typing import Annotated, Dict, List, Optional, Union
 
 import httpx
 import pytest
@@ -1768,3 +1768,38 @@ def test_testclient_raises_server_exceptions_keeps_cookies_and_has_httpx_helpers
         assert c.post("/login-redirect", follow_redirects=False).is_redirect
     with TestClient(app, raise_server_exceptions=False) as c:
         assert c.get("/boom").status_code == 500
+
+
+class _Opaque:
+    """A return annotation Pydantic cannot check."""
+
+
+def test_a_declared_response_type_other_than_a_model_is_checked_too():
+    app = App()
+
+    @app.get("/counts", response_model=Dict[str, int])
+    async def counts() -> dict:
+        return {"a": "1", "b": 2}
+
+    @app.get("/number")
+    async def number() -> int:
+        return "x"  # type: ignore[return-value]
+
+    @app.get("/ids")
+    async def ids() -> List[int]:
+        return ["1", 2]  # type: ignore[list-item]
+
+    @app.get("/plain")
+    async def plain() -> dict:
+        return {"a": "1"}
+
+    @app.get("/opaque")
+    async def opaque() -> _Opaque:
+        return {"as": "is"}  # type: ignore[return-value]
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.get("/counts").json() == {"a": 1, "b": 2}
+        assert c.get("/ids").json() == [1, 2]
+        assert c.get("/number").status_code == 500
+        assert c.get("/plain").json() == {"a": "1"}
+        assert c.get("/opaque").json() == {"as": "is"}

@@ -61,24 +61,30 @@ def declared(handler: Callable[..., Any], documentation: dict[str, Any]) -> Any:
     return model
 
 
-def _has_model(annotation: Any) -> bool:
-    """Whether a type holds a Pydantic model or dataclass anywhere (`list[User]`,
-    `User | None`): only then can filtering change an answer."""
-    if inspect.isclass(annotation) and (hasattr(annotation, "model_fields") or hasattr(annotation, "__dataclass_fields__")):
-        return True
-    return any(_has_model(arg) for arg in typing.get_args(annotation))
+# Declared types an answer always passes unchanged (JSON writes what they hold as the
+# adapter would): not checked, so a `-> dict` handler costs nothing more.
+_AS_IS = (dict, list, str, bytes, object, typing.Dict, typing.List)
 
 
 def filter_for(handler: Callable[..., Any], documentation: dict[str, Any]) -> Optional[Callable[[Any], Any]]:
     """The function that turns the handler's answer into what is sent, or `None` when the
-    declared type cannot change it (none, `dict`, `str`, ...: the answer goes as it is)."""
+    declared type cannot change it (none, a bare `dict`, `list` or `str`: the answer goes as
+    it is). Anything else is validated, as in FastAPI: `dict[str, int]` turns `"1"` into `1`,
+    `-> int` refuses `"x"` (a `ResponseValidationError`, so a `500`)."""
     model = declared(handler, documentation)
     options = {name: documentation[key] for key, name in _OPTIONS.items() if documentation.get(key) is not None}
-    if model is None or not (_has_model(model) or options):
+    if model is None or (model in _AS_IS and not options):
         return None
-    from pydantic import TypeAdapter, ValidationError
+    from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 
-    adapter = TypeAdapter(model)
+    try:
+        adapter = TypeAdapter(model)
+    except PydanticSchemaGenerationError:
+        if "response_model" in documentation:
+            raise
+        # A return annotation Pydantic cannot check (an iterator, a class of the app's own):
+        # the answer goes as it is, as before any check.
+        return None
     options.setdefault("by_alias", True)
 
     def send(value: Any) -> Any:
