@@ -1797,9 +1797,19 @@ def test_a_declared_response_type_other_than_a_model_is_checked_too():
     async def opaque() -> _Opaque:
         return {"as": "is"}  # type: ignore[return-value]
 
+    @app.get("/page")
+    async def page() -> HTMLResponse:
+        return HTMLResponse("<p>hi</p>")
+
+    @app.get("/page-text", response_class=HTMLResponse)
+    async def page_text() -> HTMLResponse:
+        return "<p>text</p>"  # type: ignore[return-value]
+
     with TestClient(app, raise_server_exceptions=False) as c:
         assert c.get("/counts").json() == {"a": 1, "b": 2}
         assert c.get("/ids").json() == [1, 2]
         assert c.get("/number").status_code == 500
         assert c.get("/plain").json() == {"a": "1"}
         assert c.get("/opaque").json() == {"as": "is"}
+        assert c.get("/page").text == "<p>hi</p>"
+        assert c.get("/page-text").text == "<p>text</p>"

@@ -58,6 +58,10 @@ def declared(handler: Callable[..., Any], documentation: dict[str, Any]) -> Any:
         return None
     if inspect.isclass(model) and issubclass(model, HttpResponse):
         return None
+    if inspect.isroutine(model):
+        # `-> HTMLResponse`, `-> JSONResponse`: `armature.responses`' names are functions
+        # that make an `HttpResponse`, which is sent as it is.
+        return None
     return model
 
 
