@@ -11,7 +11,7 @@ from typing import Annotated, Dict, List, Optional, Union
 
 import httpx
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from typing_extensions import TypedDict  # Pydantic's wish before Python 3.12
 
 from apps import build
@@ -1813,3 +1813,51 @@ def test_a_declared_response_type_other_than_a_model_is_checked_too():
         assert c.get("/opaque").json() == {"as": "is"}
         assert c.get("/page").text == "<p>hi</p>"
         assert c.get("/page-text").text == "<p>text</p>"
+
+
+class FilterParams(BaseModel):
+    limit: int = Field(10, ge=1, le=100)
+    tags: List[str] = []
+    order_by: str = "created"
+
+
+class LoginForm(BaseModel):
+    username: str
+    password: str
+
+
+class CommonHeaders(BaseModel):
+    x_token: str
+    user_agent: Optional[str] = None
+
+
+def test_parameter_models_read_their_fields_from_the_query_a_form_or_headers():
+    app = App()
+
+    @app.get("/items")
+    async def items(f: Annotated[FilterParams, Query()]) -> dict:
+        return f.model_dump()
+
+    @app.post("/login")
+    async def login(data: Annotated[LoginForm, Form()]) -> dict:
+        return {"user": data.username, "pw": len(data.password)}
+
+    @app.get("/whoami")
+    async def whoami(h: Annotated[CommonHeaders, Header()]) -> dict:
+        return {"token": h.x_token}
+
+    with TestClient(app) as c:
+        assert c.get("/items?limit=5&tags=a&tags=b").json() == {"limit": 5, "tags": ["a", "b"], "order_by": "created"}
+        assert c.get("/items").json() == {"limit": 10, "tags": [], "order_by": "created"}
+        res = c.get("/items?limit=0")
+        assert (res.status_code, res.json()["detail"][0]["loc"]) == (422, ["query", "limit"])
+        assert c.post("/login", data={"username": "ann", "password": "secret"}).json() == {"user": "ann", "pw": 6}
+        res = c.post("/login", data={"username": "ann"})
+        assert (res.status_code, res.json()["detail"][0]["loc"]) == (422, ["body", "password"])
+        assert c.get("/whoami", headers={"x-token": "t1"}).json() == {"token": "t1"}
+        assert c.get("/whoami").status_code == 422
+    doc = app.openapi()
+    names = [p["name"] for p in doc["paths"]["/items"]["get"]["parameters"]]
+    assert names == ["limit", "tags", "order_by"]
+    form = doc["paths"]["/login"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert form["required"] == ["username", "password"]

@@ -463,9 +463,12 @@ class _Param:
 class Plan:
     """How to call one function (a handler or a dependency) for a request."""
 
-    def __init__(self, call: Callable[..., Any], path_names: set[str], extra: tuple[Depends, ...] = ()) -> None:
+    def __init__(self, call: Callable[..., Any], path_names: set[str], extra: tuple[Depends, ...] = (), source: str = "query") -> None:
         self.call = call
         self.path_names = path_names
+        # Where a parameter without a marker (or a model's field) is read from: the query,
+        # or the form, headers or cookies for a model declared `Form()`, `Header()`, `Cookie()`.
+        self.source = source
         # The plans of the stand-ins `app.dependency_overrides` named for `call`, made on use.
         self.overrides: dict[Any, Plan] = {}
         self.params: list[_Param] = []
@@ -554,7 +557,7 @@ class Plan:
             return self._sourced(name, annotation, default, Param("file", _MISSING, None, None, {}), path_names, meta)
         if _is_body(inner):
             return self._body(name, annotation, default, Param("body", _MISSING, None, None, {}), meta)
-        return self._sourced(name, annotation, default, Param("query", _MISSING, None, None, {}), path_names, meta)
+        return self._sourced(name, annotation, default, Param(self.source, _MISSING, None, None, {}), path_names, meta)
 
     def _body(self, name: str, annotation: Any, default: Any, source: Param, meta: tuple[Any, ...]) -> _Param:
         """A parameter read from the JSON body: the whole of it, or its member `alias`."""
@@ -586,6 +589,12 @@ class Plan:
         if source.source == "body":
             return self._body(name, annotation, default, source, meta)
         inner, optional = _unwrap_optional(annotation)
+        if _is_model(inner) and not optional and source.source in ("query", "form", "header", "cookie"):
+            # FastAPI's parameter models (`f: Annotated[Filter, Query()]`): the model's fields
+            # are read from there, as for `Depends()` on the model class.
+            p = _Param(name, DEPENDENCY)
+            p.plan = Plan(inner, path_names, source=source.source)
+            return p
         if _is_body(inner):
             raise TypeError(f"{where}: a {source.source} value is text and cannot be {inner!r}; models and dicts are read from the JSON body")
         p = _Param(name, _SOURCES[source.source])
