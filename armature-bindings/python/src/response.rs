@@ -36,6 +36,10 @@ pub struct HttpResponse {
     body: Bytes,
     /// An async iterable of `bytes`/`str` chunks (`HttpResponse.stream`).
     stream: Option<Py<PyAny>>,
+    /// Starlette's `background=`: a `BackgroundTasks` (or `BackgroundTask`) run once the
+    /// response is handed to the server.
+    #[pyo3(get, set)]
+    background: Option<Py<PyAny>>,
 }
 
 /// A final status: 200 to 999 (a 1xx cannot end a request).
@@ -85,6 +89,7 @@ impl HttpResponse {
             headers: HeaderMap::new(),
             body,
             stream: None,
+            background: None,
         };
         res.set_all(headers)?;
         Ok(res)
@@ -435,6 +440,9 @@ pub(crate) fn to_response(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<
     if let Ok(res) = value.cast::<HttpResponse>() {
         let res = res.borrow();
         let mut out = res.to_rust();
+        if let Some(tasks) = &res.background {
+            crate::engine::runtime(py)?.call_method1("background", (tasks.clone_ref(py),))?;
+        }
         if let Some(chunks) = &res.stream {
             let (tx, rx) = mpsc::unbounded_channel();
             let sender = Py::new(py, ChunkSender(Mutex::new(Some(tx))))?;

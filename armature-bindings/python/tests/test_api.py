@@ -1861,3 +1861,40 @@ def test_parameter_models_read_their_fields_from_the_query_a_form_or_headers():
     assert names == ["limit", "tags", "order_by"]
     form = doc["paths"]["/login"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
     assert form["required"] == ["username", "password"]
+
+
+def test_a_responses_background_runs_after_it_is_handed_over():
+    import asyncio
+    from armature import BackgroundTask, BackgroundTasks
+    from armature.responses import JSONResponse, PlainTextResponse
+
+    app = App()
+    done: list = []
+
+    async def note(what: str) -> None:
+        await asyncio.sleep(0)
+        done.append(what)
+
+    @app.post("/signup")
+    async def signup() -> HttpResponse:
+        return JSONResponse({"ok": True}, status_code=201, background=BackgroundTask(note, "welcome mail"))
+
+    @app.post("/many")
+    async def many() -> HttpResponse:
+        tasks = BackgroundTasks()
+        tasks.add_task(done.append, "sync one")
+        tasks.add_task(note, "async two")
+        return PlainTextResponse("queued", background=tasks)
+
+    def until(count: int) -> list:
+        deadline = time.monotonic() + 10
+        while len(done) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return done
+
+    with TestClient(app) as c:
+        res = c.post("/signup")
+        assert (res.status_code, res.json()) == (201, {"ok": True})
+        assert until(1) == ["welcome mail"]
+        assert c.post("/many").text == "queued"
+        assert until(3) == ["welcome mail", "sync one", "async two"]

@@ -23,7 +23,7 @@ from .encoders import jsonable_encoder
 from .exceptions import HTTPException, RequestValidationError, ResponseValidationError
 from .middleware import CORSMiddleware, LoggerMiddleware
 from .forms import UploadFile
-from .params import BackgroundTasks, Body, Cookie, Depends, File, Form, Header, Path, Query
+from .params import BackgroundTask, BackgroundTasks, Body, Cookie, Depends, File, Form, Header, Path, Query
 from .ratelimit import rate_limit
 from .requests import Request
 from .responses import Response
@@ -34,6 +34,7 @@ from .testclient import TestClient
 __all__ = [
     "APIRouter",
     "App",
+    "BackgroundTask",
     "BackgroundTasks",
     "Body",
     "CORSMiddleware",

@@ -74,6 +74,9 @@ class HttpResponse:
     def headers(self) -> MutableHeaders: ...
     def set_header(self, name: str, value: str) -> None: ...
     status_code: int
+    background: Any
+    """Starlette's `background=`: a `BackgroundTasks` (or `BackgroundTask`) run once the
+    response is handed to the server."""
     def set_cookie(
         self,
         key: str,

@@ -90,10 +90,17 @@ def _finish(task: asyncio.Task[Any], responder: Responder) -> None:
 
 
 def _spawn(coro: Any, responder: Responder) -> None:
+    task = _task(coro)
+    task.add_done_callback(lambda t: _finish(t, responder))
+
+
+def _task(coro: Any) -> asyncio.Task[Any]:
+    """`coro` as a Task of the running loop, kept (in `_tasks`) until it is done: shutdown
+    waits for it, and the loop's weak reference alone would not keep it alive."""
     task = asyncio.get_running_loop().create_task(coro)
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
-    task.add_done_callback(lambda t: _finish(t, responder))
+    return task
 
 
 def soon(callback: Any) -> None:
@@ -177,6 +184,11 @@ def stream(chunks: Any, sender: ChunkSender) -> None:
                 pass
         sender.close()
 
-    task = asyncio.get_running_loop().create_task(pump())
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
+    _task(pump())
+
+
+def background(tasks: Any) -> None:
+    """Runs `tasks` (a `BackgroundTasks` or `BackgroundTask`: called, it gives the coroutine)
+    on the loop, once the response is handed to the server: a `BackgroundTasks` parameter's,
+    or a response's `background`."""
+    _task(tasks())

@@ -89,6 +89,16 @@ class BackgroundTasks:
                 logger.exception("Exception in a background task")
 
 
+class BackgroundTask(BackgroundTasks):
+    """Starlette's `BackgroundTask(func, *args, **kwargs)`: one function to run after the
+    response, given as a response's `background=`
+    (`JSONResponse({"ok": True}, background=BackgroundTask(notify, user_id))`)."""
+
+    def __init__(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self.add_task(func, *args, **kwargs)
+
+
 class Param:
     """Where a parameter is read from, and what it must hold: what `Query()`, `Path()`,
     `Header()`, `Cookie()`, `Body()`, `Form()` and `File()` return. Use one as the parameter's default

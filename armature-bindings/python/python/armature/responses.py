@@ -40,41 +40,49 @@ __all__ = [
 Headers = Optional[Mapping[str, str]]
 
 
+def _with(res: HttpResponse, background: Any) -> HttpResponse:
+    """`res`, running `background` (Starlette's `background=`: a `BackgroundTasks` or
+    `BackgroundTask`) once it is handed to the server."""
+    if background is not None:
+        res.background = background
+    return res
+
+
 def _typed(res: HttpResponse, media_type: Optional[str]) -> HttpResponse:
     if media_type is not None:
         res.headers["content-type"] = media_type
     return res
 
 
-def Response(content: Union[str, bytes, None] = None, status_code: int = 200, headers: Headers = None, media_type: Optional[str] = None) -> HttpResponse:  # noqa: N802 - Starlette's name
+def Response(content: Union[str, bytes, None] = None, status_code: int = 200, headers: Headers = None, media_type: Optional[str] = None, background: Any = None) -> HttpResponse:  # noqa: N802 - Starlette's name
     """Bytes or text as they are (Starlette's `Response`)."""
-    return HttpResponse(b"" if content is None else content, status=status_code, headers=headers, media_type=media_type)
+    return _with(HttpResponse(b"" if content is None else content, status=status_code, headers=headers, media_type=media_type), background)
 
 
-def JSONResponse(content: Any = None, status_code: int = 200, headers: Headers = None, media_type: Optional[str] = None) -> HttpResponse:  # noqa: N802
+def JSONResponse(content: Any = None, status_code: int = 200, headers: Headers = None, media_type: Optional[str] = None, background: Any = None) -> HttpResponse:  # noqa: N802
     """`content` as JSON, written as every other answer is (NaN refused, models by alias)."""
-    return _typed(HttpResponse.json(content, status=status_code, headers=headers), media_type)
+    return _with(_typed(HttpResponse.json(content, status=status_code, headers=headers), media_type), background)
 
 
-def HTMLResponse(content: str = "", status_code: int = 200, headers: Headers = None, media_type: Optional[str] = None) -> HttpResponse:  # noqa: N802
-    return _typed(HttpResponse.html(content, status=status_code, headers=headers), media_type)
+def HTMLResponse(content: str = "", status_code: int = 200, headers: Headers = None, media_type: Optional[str] = None, background: Any = None) -> HttpResponse:  # noqa: N802
+    return _with(_typed(HttpResponse.html(content, status=status_code, headers=headers), media_type), background)
 
 
-def PlainTextResponse(content: str = "", status_code: int = 200, headers: Headers = None, media_type: Optional[str] = None) -> HttpResponse:  # noqa: N802
-    return _typed(HttpResponse.text(content, status=status_code, headers=headers), media_type)
+def PlainTextResponse(content: str = "", status_code: int = 200, headers: Headers = None, media_type: Optional[str] = None, background: Any = None) -> HttpResponse:  # noqa: N802
+    return _with(_typed(HttpResponse.text(content, status=status_code, headers=headers), media_type), background)
 
 
-def RedirectResponse(url: str, status_code: int = 307, headers: Headers = None) -> HttpResponse:  # noqa: N802
+def RedirectResponse(url: str, status_code: int = 307, headers: Headers = None, background: Any = None) -> HttpResponse:  # noqa: N802
     """A redirect to `url` (307 by default, as Starlette's), escaped as Starlette escapes it."""
     res = HttpResponse(b"", status=status_code, headers=headers)
     res.headers["location"] = quote(str(url), safe=":/%#?=@[]!$&'()*+,;")
-    return res
+    return _with(res, background)
 
 
-def StreamingResponse(content: Any, status_code: int = 200, headers: Headers = None, media_type: Optional[str] = None) -> HttpResponse:  # noqa: N802
+def StreamingResponse(content: Any, status_code: int = 200, headers: Headers = None, media_type: Optional[str] = None, background: Any = None) -> HttpResponse:  # noqa: N802
     """`HttpResponse.stream`: an async iterable (read on the loop) or a plain one (read in
     the thread pool), of bytes or text."""
-    return HttpResponse.stream(content, status=status_code, headers=headers, media_type=media_type)
+    return _with(HttpResponse.stream(content, status=status_code, headers=headers, media_type=media_type), background)
 
 
 def FileResponse(  # noqa: N802
@@ -84,6 +92,7 @@ def FileResponse(  # noqa: N802
     media_type: Optional[str] = None,
     filename: Optional[str] = None,
     content_disposition_type: str = "attachment",
+    background: Any = None,
 ) -> HttpResponse:
     """The file at `path`, streamed in 64 KiB chunks from the thread pool; its type guessed
     from its name; with `filename`, a `Content-Disposition` naming it. A path that is not a
@@ -100,7 +109,7 @@ def FileResponse(  # noqa: N802
         else:
             disposition = f'{content_disposition_type}; filename="{filename}"'
         res.headers["content-disposition"] = disposition
-    return res
+    return _with(res, background)
 
 
 def _chunks(path: Union[str, os.PathLike[str]]) -> Iterator[bytes]:

@@ -190,11 +190,9 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
                 "Exception`) without raising it again; re-raise it (or raise an HTTPException)"
             )
         if ctx.background is not None and ctx.background.tasks:
-            from ._runtime import _tasks
+            from ._runtime import background
 
-            task = asyncio.get_running_loop().create_task(ctx.background())
-            _tasks.add(task)
-            task.add_done_callback(_tasks.discard)
+            background(ctx.background)
         return result
 
     return endpoint
