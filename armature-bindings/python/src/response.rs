@@ -429,6 +429,30 @@ impl HttpResponse {
         PyBytes::new(py, &self.body)
     }
 
+    /// Starlette's `response.body_iterator`: the body as an async iterator of `bytes` (the
+    /// stream's chunks for a stream, which it consumes), for HTTP middleware that reads or
+    /// rewrites what the handler answered.
+    #[getter]
+    fn body_iterator<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let stream = self.stream.as_ref().map(|s| s.clone_ref(py));
+        crate::engine::runtime(py)?.call_method1(
+            pyo3::intern!(py, "body_iterator"),
+            (PyBytes::new(py, &self.body), stream),
+        )
+    }
+
+    /// Starlette's `response.media_type`: the content type without its parameters (`None`
+    /// when there is none).
+    #[getter]
+    fn media_type(&self) -> Option<String> {
+        let value = self
+            .headers
+            .get(CONTENT_TYPE)
+            .or(self.content_type.as_ref())?;
+        let text = value.to_str().ok()?;
+        Some(text.split(';').next().unwrap_or(text).trim().to_owned())
+    }
+
     fn __repr__(&self) -> String {
         format!("<HttpResponse {}>", self.status)
     }

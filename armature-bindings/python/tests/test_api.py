@@ -1898,3 +1898,40 @@ def test_a_responses_background_runs_after_it_is_handed_over():
         assert until(1) == ["welcome mail"]
         assert c.post("/many").text == "queued"
         assert until(3) == ["welcome mail", "sync one", "async two"]
+
+
+def test_http_middleware_reads_and_rewrites_bodies_through_body_iterator():
+    from armature.responses import Response as StarletteResponse, StreamingResponse
+
+    app = App()
+    seen: list = []
+
+    @app.middleware("http")
+    async def log_bodies(request: Request, call_next):
+        response = await call_next(request)
+        body = b"".join([chunk async for chunk in response.body_iterator])
+        seen.append((response.media_type, body))
+        return StarletteResponse(body.upper(), status_code=response.status_code, headers={"x-len": str(len(body))}, media_type=response.media_type)
+
+    @app.get("/json")
+    async def as_json() -> dict:
+        return {"a": "b"}
+
+    @app.get("/stream")
+    async def stream() -> HttpResponse:
+        async def parts():
+            yield "one,"
+            yield b"two"
+
+        return StreamingResponse(parts(), media_type="text/csv")
+
+    @app.get("/sync-stream")
+    async def sync_stream() -> HttpResponse:
+        return StreamingResponse(iter(["x", "y"]), media_type="text/plain")
+
+    with TestClient(app) as c:
+        res = c.get("/json")
+        assert (res.content, res.headers["x-len"], res.headers["content-type"]) == (b'{"A":"B"}', "9", "application/json")
+        assert c.get("/stream").content == b"ONE,TWO"
+        assert c.get("/sync-stream").content == b"XY"
+    assert seen == [("application/json", b'{"a":"b"}'), ("text/csv", b"one,two"), ("text/plain", b"xy")]

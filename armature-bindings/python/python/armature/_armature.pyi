@@ -1,6 +1,6 @@
 """Type stubs of the native module (Rust, pyo3)."""
 
-from typing import Any, AsyncIterable, Awaitable, Callable, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 from .datastructures import MutableHeaders, State
 
@@ -100,6 +100,10 @@ class HttpResponse:
     ) -> None: ...
     @property
     def body(self) -> bytes: ...
+    @property
+    def body_iterator(self) -> AsyncIterator[bytes]: ...
+    @property
+    def media_type(self) -> Optional[str]: ...
 
 class Responder:
     def send_value(self, value: Any) -> None: ...

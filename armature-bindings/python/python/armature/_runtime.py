@@ -192,3 +192,18 @@ def background(tasks: Any) -> None:
     on the loop, once the response is handed to the server: a `BackgroundTasks` parameter's,
     or a response's `background`."""
     _task(tasks())
+
+
+async def body_iterator(body: bytes, stream: Any) -> Any:
+    """`HttpResponse.body_iterator`: `body`, or the chunks of `stream` (async or plain
+    iterable, of bytes or text) as bytes."""
+    if stream is None:
+        if body:
+            yield body
+        return
+    if hasattr(stream, "__aiter__"):
+        async for chunk in stream:
+            yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
+    else:
+        for chunk in stream:
+            yield chunk.encode() if isinstance(chunk, str) else bytes(chunk)
