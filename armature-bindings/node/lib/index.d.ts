@@ -285,6 +285,8 @@ export interface InjectResponse {
 export interface AppOptions {
   /** The largest request body accepted, in bytes (default 1 MiB); larger ones get 413. */
   bodyLimit?: number
+  /** As Fastify's `logger: true`: one JSON line a request, the same as `wrap(Logger.json())`. */
+  logger?: boolean
 }
 
 export declare class App {

@@ -921,7 +921,7 @@ class Server {
   }
 }
 
-const APP_OPTIONS = new Set(['bodyLimit'])
+const APP_OPTIONS = new Set(['bodyLimit', 'logger'])
 const LISTEN_OPTIONS = new Set(['signals', 'shutdownTimeout'])
 
 // What a path no route matches gets unless `setNotFoundHandler` says otherwise; JSON, as every
@@ -930,7 +930,8 @@ const NOT_FOUND = HttpResponse.json({ error: 'Not Found' }, 404)
 
 /**
  * An app: routes, the Rust preset layers, JS middleware, shared data. Options, as Fastify's:
- * `bodyLimit`, the largest request body accepted in bytes (default 1 MiB; larger ones get 413).
+ * `bodyLimit`, the largest request body accepted in bytes (default 1 MiB; larger ones get 413);
+ * `logger: true`, one JSON line a request (the same as `wrap(Logger.json())`).
  */
 class App {
   constructor (options = {}) {
@@ -939,10 +940,13 @@ class App {
     if (bodyLimit !== undefined && (!Number.isInteger(bodyLimit) || bodyLimit < 0 || bodyLimit > 0xffffffff)) {
       throw new TypeError(`App.new: bodyLimit must be a whole number of bytes, got ${String(bodyLimit)}`)
     }
+    if (options.logger !== undefined && typeof options.logger !== 'boolean') {
+      throw new TypeError('App.new: logger is true or false (for text lines, wrap(Logger.default()) instead)')
+    }
     this._bodyLimit = bodyLimit
     this._routes = new native.NativeRoutes()
     this._handlers = []
-    this._logger = null
+    this._logger = options.logger === true ? 'json' : null
     this._cors = null
     this._rateLimits = []
     this._middleware = []

@@ -87,6 +87,18 @@ test('CORS with credentials: Fastify\'s default methods and echoed headers, erro
   assert.equal(stranger.headers['access-control-allow-origin'], undefined)
 })
 
+test('App.new({ logger: true }) logs JSON access lines, as Fastify\'s logger option', async () => {
+  const { child, out, exited, port } = startChild('logger-option')
+  const p = await within(10000, port, 'child listening')
+  await (await fetch(`http://127.0.0.1:${p}/users/7`)).text()
+  child.kill('SIGTERM')
+  const { code } = await within(10000, exited, 'child exit')
+  assert.equal(code, 0, out.stderr)
+  const access = out.stderr.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line)).filter((line) => 'route' in line)
+  assert.deepEqual(access.map((line) => [line.method, line.route, line.status]), [['GET', '/users/{id}', 200]], out.stderr)
+  assert.throws(() => App.new({ logger: 'info' }), /logger is true or false/)
+})
+
 test('Logger.json() writes one JSON object a line, nothing before it; handler errors too', async () => {
   const { child, out, exited, port } = startChild('logger-json')
   const p = await within(10000, port, 'child listening')
