@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use http::{Request, StatusCode};
@@ -10,6 +11,7 @@ use tower_service::Service;
 use crate::body::BoxError;
 use crate::handler::{Endpoint, EndpointService, Handler};
 use crate::method_router::MethodRouter;
+use crate::nested_service::StripPrefix;
 use crate::observe::KeyChain;
 use crate::pattern::{Pattern, Segment};
 use crate::response::{error, IntoResponse};
@@ -24,10 +26,26 @@ struct RouteDef<B> {
     given: String,
     pattern: Pattern,
     methods: MethodRouter<B>,
+    kind: Kind,
+}
+
+/// What a route is.
+#[derive(Debug, Clone)]
+enum Kind {
+    /// A route: routes of the same pattern merge their methods.
+    Route,
     /// A nested builder's fallback, mounted as `{prefix}/{*path}`: it answers like a fallback
     /// (no `MatchedRoute`, not in the route table, not wrapped by scope layers).
-    fallback: bool,
+    Fallback,
+    /// A route of [`RouterBuilder::nest_service`]: the mounted service takes every method, so
+    /// nothing merges with it.
+    Mounted(Mount),
 }
+
+/// Where a mounted service's routes tell it how much of a path to strip: the segments
+/// (high half) and parameters (low half) before the catch-all of its final pattern, which
+/// nesting adds to (the last pattern given is the final one).
+pub(crate) type Mount = Arc<AtomicU64>;
 
 /// Collects routes, then compiles them into a [`Router`] with [`build`](Self::build).
 ///
@@ -97,6 +115,25 @@ impl<B: Send + 'static> Default for RouterBuilder<B> {
     }
 }
 
+/// Refuses a prefix that is not one: it must start with `/`, not end with `/`, not be `/`,
+/// and hold no catch-all.
+fn check_prefix(prefix: &str) -> Result<(), RouteError> {
+    let invalid = |reason| RouteError::InvalidPrefix {
+        prefix: prefix.to_owned(),
+        reason,
+    };
+    if !prefix.starts_with('/') || prefix.len() < 2 || prefix.ends_with('/') {
+        return Err(invalid(
+            "a prefix must start with `/`, not end with `/`, and not be `/`",
+        ));
+    }
+    let parsed = Pattern::parse(prefix)?;
+    if parsed.segments.contains(&Segment::CatchAll) {
+        return Err(invalid("a prefix cannot hold a catch-all"));
+    }
+    Ok(())
+}
+
 /// `{scope}/{*name}`, with a catch-all name that no parameter of `scope` uses (fallbacks see no
 /// parameters, but a pattern may not name one twice).
 fn fallback_pattern(scope: &str) -> Result<String, RouteError> {
@@ -119,7 +156,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
     /// Patterns: static segments, parameters `{id}` or `:id`, and a final catch-all `{*rest}`.
     /// Adding methods to a pattern that is already routed merges them.
     pub fn route(mut self, pattern: &str, methods: MethodRouter<B>) -> Self {
-        if let Err(err) = self.try_add(pattern, methods, false) {
+        if let Err(err) = self.try_add(pattern, methods, Kind::Route) {
             self.error.get_or_insert(err);
         }
         self
@@ -131,7 +168,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
         pattern: &str,
         methods: MethodRouter<B>,
     ) -> Result<Self, RouteError> {
-        self.try_add(pattern, methods, false)?;
+        self.try_add(pattern, methods, Kind::Route)?;
         Ok(self)
     }
 
@@ -139,7 +176,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
         &mut self,
         given: &str,
         mut methods: MethodRouter<B>,
-        fallback: bool,
+        kind: Kind,
     ) -> Result<(), RouteError> {
         let pattern = Pattern::parse(given)?;
         let shape = pattern.shape().to_string();
@@ -150,19 +187,29 @@ impl<B: Send + 'static> RouterBuilder<B> {
                 method,
             });
         }
+        if let Kind::Mounted(mount) = &kind {
+            if pattern.segments.last() == Some(&Segment::CatchAll) {
+                // What comes before the catch-all is the prefix.
+                let (segments, params) = (pattern.segments.len() - 1, pattern.names.len() - 1);
+                mount.store((segments as u64) << 32 | params as u64, Ordering::Relaxed);
+            }
+        }
         let Some(&index) = self.shapes.get(&shape) else {
             self.shapes.insert(shape, self.routes.len());
             self.routes.push(RouteDef {
                 given: given.to_owned(),
                 pattern,
                 methods,
-                fallback,
+                kind,
             });
             return Ok(());
         };
         let existing = &mut self.routes[index];
-        // A route never merges into a nested fallback (or the reverse): they would share `any`.
-        if existing.pattern.template != pattern.template || existing.fallback != fallback {
+        // Only routes merge: a nested fallback or a mounted service would share `any`.
+        if existing.pattern.template != pattern.template
+            || !matches!(existing.kind, Kind::Route)
+            || !matches!(kind, Kind::Route)
+        {
             return Err(RouteError::Conflict {
                 route: given.to_owned(),
                 existing: existing.given.clone(),
@@ -176,6 +223,63 @@ impl<B: Send + 'static> RouterBuilder<B> {
                 existing: existing.given.clone(),
                 method,
             })
+    }
+
+    /// Mounts `service` under `prefix` for every method, as axum's `nest_service`: a request
+    /// for `prefix`, `prefix/` or anything below reaches it with the prefix taken off its
+    /// path (the query kept): tower-http's `ServeDir` mounted at `/static` serves
+    /// `/static/css/site.css` from `css/site.css`. The segments are counted on the path as
+    /// sent, so the rest keeps its percent-encoding for the service to decode. The routes it
+    /// adds (`prefix`, `prefix/`, `prefix/{*path}`) conflict with routes of the same shape.
+    ///
+    /// ```
+    /// use armature_router::{handler_fn, Router};
+    /// use http::Request;
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let files = handler_fn(|req: Request<()>| async move { format!("file {}", req.uri()) });
+    /// let router = Router::builder().nest_service("/static", files).build()?;
+    /// let res = router.clone().oneshot(Request::get("/static/css/site.css?v=2").body(())?).await?;
+    /// let body = http_body_util::BodyExt::collect(res.into_body()).await?.to_bytes();
+    /// assert_eq!(body, "file /css/site.css?v=2");
+    /// let res = router.oneshot(Request::get("/static").body(())?).await?;
+    /// let body = http_body_util::BodyExt::collect(res.into_body()).await?.to_bytes();
+    /// assert_eq!(body, "file /");
+    /// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn nest_service<S>(mut self, prefix: &str, service: S) -> Self
+    where
+        S: Service<Request<B>> + Clone + Send + Sync + 'static,
+        S::Response: IntoResponse,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        if let Err(err) = self.add_service(prefix, service) {
+            self.error.get_or_insert(err);
+        }
+        self
+    }
+
+    fn add_service<S>(&mut self, prefix: &str, service: S) -> Result<(), RouteError>
+    where
+        S: Service<Request<B>> + Clone + Send + Sync + 'static,
+        S::Response: IntoResponse,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        check_prefix(prefix)?;
+        let mount = Mount::default();
+        let mounted = StripPrefix {
+            inner: service,
+            mount: Arc::clone(&mount),
+        };
+        let endpoint = || MethodRouter::new().any_endpoint(Endpoint::from_service(mounted.clone()));
+        let kind = Kind::Mounted(mount);
+        self.try_add(prefix, endpoint(), kind.clone())?;
+        self.try_add(&format!("{prefix}/"), endpoint(), kind.clone())?;
+        self.try_add(&fallback_pattern(prefix)?, endpoint(), kind)
     }
 
     /// Mounts every route of `routes` under `prefix` (a scope): `/users/{id}` nested at
@@ -225,19 +329,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
     }
 
     fn add_nested(&mut self, prefix: &str, routes: RouterBuilder<B>) -> Result<(), RouteError> {
-        let invalid = |reason| RouteError::InvalidPrefix {
-            prefix: prefix.to_owned(),
-            reason,
-        };
-        if !prefix.starts_with('/') || prefix.len() < 2 || prefix.ends_with('/') {
-            return Err(invalid(
-                "a prefix must start with `/`, not end with `/`, and not be `/`",
-            ));
-        }
-        let parsed = Pattern::parse(prefix)?;
-        if parsed.segments.contains(&Segment::CatchAll) {
-            return Err(invalid("a prefix cannot hold a catch-all"));
-        }
+        check_prefix(prefix)?;
         if let Some(err) = routes.error {
             return Err(err);
         }
@@ -245,7 +337,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
         // (as at the root of a router), so the fallback is not mounted.
         let catches_all = routes.shapes.contains_key("/{*}");
         for route in routes.routes {
-            let joined = if route.fallback {
+            let joined = if matches!(route.kind, Kind::Fallback) {
                 // Re-name the catch-all of a deeper scope's fallback against the new prefix.
                 let scope = route.given.rsplit_once('/').map_or("", |(scope, _)| scope);
                 fallback_pattern(&format!("{prefix}{scope}"))?
@@ -254,11 +346,11 @@ impl<B: Send + 'static> RouterBuilder<B> {
             } else {
                 format!("{prefix}{}", route.given)
             };
-            self.try_add(&joined, route.methods, route.fallback)?;
+            self.try_add(&joined, route.methods, route.kind)?;
         }
         if let Some(fallback) = routes.fallback.filter(|_| !catches_all) {
             let methods = MethodRouter::new().any_endpoint(fallback);
-            self.try_add(&fallback_pattern(prefix)?, methods, true)?;
+            self.try_add(&fallback_pattern(prefix)?, methods, Kind::Fallback)?;
         }
         Ok(())
     }
@@ -274,7 +366,11 @@ impl<B: Send + 'static> RouterBuilder<B> {
         <L::Service as Service<Request<B>>>::Error: Into<BoxError>,
         <L::Service as Service<Request<B>>>::Future: Send + 'static,
     {
-        for route in self.routes.iter_mut().filter(|r| !r.fallback) {
+        for route in self
+            .routes
+            .iter_mut()
+            .filter(|r| !matches!(r.kind, Kind::Fallback))
+        {
             let methods = std::mem::take(&mut route.methods);
             route.methods = methods.map_endpoints(|e| e.layer(&layer));
         }
@@ -478,14 +574,15 @@ impl<B: Send + 'static> RouterBuilder<B> {
                 statics.insert(template.clone(), index);
             }
             // Keyed in `Router::routes` order, which leaves nested fallbacks out.
-            let key = (!route.fallback).then(|| keys.key(&template));
+            let fallback = matches!(route.kind, Kind::Fallback);
+            let key = (!fallback).then(|| keys.key(&template));
             entries.push(Entry {
                 key,
                 allow: route.methods.allow_header(),
                 template: Arc::from(template),
                 names: Arc::from(names),
                 methods: route.methods,
-                fallback: route.fallback,
+                fallback,
             });
         }
         let fallback = self.fallback.unwrap_or_else(|| {

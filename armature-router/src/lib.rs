@@ -9,6 +9,7 @@ mod error;
 mod handler;
 mod json;
 mod method_router;
+mod nested_service;
 mod observe;
 mod params;
 mod path;

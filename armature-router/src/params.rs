@@ -47,6 +47,14 @@ impl PathParams {
         }
     }
 
+    /// Keeps the first `len` parameters.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        if len < self.ends.len() {
+            self.ends.truncate(len);
+            self.values.truncate(self.ends.last().copied().unwrap_or(0));
+        }
+    }
+
     pub(crate) fn push(&mut self, value: &str) {
         self.values.extend_from_slice(value.as_bytes());
         self.ends.push(self.values.len());
