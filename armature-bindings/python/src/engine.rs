@@ -35,7 +35,7 @@ use crate::listener::Listener;
 use crate::request::HttpRequest;
 use crate::response::{to_response, HttpResponse};
 use crate::stack::Docs;
-use crate::stack::{self, Config, Stack};
+use crate::stack::{self, Config, Mount, Stack};
 use crate::step::{send_none, Step};
 
 /// The Python module `name`, imported into `cell` on first use.
@@ -324,7 +324,7 @@ impl Engine {
     /// and exception handlers see them. Route conflicts, bad CORS settings and a document
     /// that is not JSON are `ValueError`s, from Rust.
     #[new]
-    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true, docs=None, unmatched=false))]
+    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true, docs=None, unmatched=false, mounts=Vec::new()))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments, called once by `App`
     fn new(
         py: Python<'_>,
@@ -337,6 +337,7 @@ impl Engine {
         redirect_slashes: bool,
         docs: Option<(String, String, Option<String>, String)>,
         unmatched: bool,
+        mounts: Vec<(String, String, bool)>,
     ) -> PyResult<Self> {
         if routes.len() + if unmatched { 2 } else { 0 } != endpoints.len() {
             return Err(PyValueError::new_err(
@@ -400,6 +401,14 @@ impl Engine {
             redirect_slashes,
             docs,
             unmatched,
+            mounts: mounts
+                .into_iter()
+                .map(|(path, directory, html)| Mount {
+                    path,
+                    directory,
+                    html,
+                })
+                .collect(),
         });
         // Compile once now, so a route conflict is reported where the app is built.
         stack::build::<Full<Bytes>>(&config, &queue, &Outbox::new().0)

@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 use tower::util::BoxCloneSyncService;
 use tower::Layer;
 use tower::{ServiceBuilder, ServiceExt};
+use tower_http::services::ServeDir;
 
 use crate::bridge::{Job, Msg, Outbox, Queue, Reply};
 
@@ -42,6 +43,17 @@ pub(crate) struct Config {
     /// Unmatched paths and methods go to the Python endpoints after the routes' (route ids
     /// `routes.len()` and `routes.len() + 1`) instead of the router's own JSON answers.
     pub(crate) unmatched: bool,
+    /// `app.mount(path, StaticFiles(directory=..., html=...))`: directories served under
+    /// their paths.
+    pub(crate) mounts: Vec<Mount>,
+}
+
+/// A directory of static files served under a path, as Starlette's `StaticFiles`.
+pub(crate) struct Mount {
+    pub(crate) path: String,
+    pub(crate) directory: String,
+    /// Starlette's `html=True`: a directory's `index.html` answers for it.
+    pub(crate) html: bool,
 }
 
 /// The stack, queueing requests on `queue`; their responses come back through `outbox`
@@ -99,6 +111,17 @@ where
             endpoint = endpoint.layer(rate_limit.clone());
         }
         builder = builder.route(path, endpoint);
+    }
+    for mount in &config.mounts {
+        // tower-http's ServeDir: ranges, conditional requests, no path outside the directory.
+        // A file it lacks answers as a path no route matches does (FastAPI's JSON 404).
+        let files = ServeDir::new(&mount.directory)
+            .append_index_html_on_directories(mount.html)
+            .redirect_path_prefix(mount.path.clone())
+            .not_found_service(tower::service_fn(|_req: Request<B>| async {
+                Ok::<_, Infallible>(detail(StatusCode::NOT_FOUND, "Not Found"))
+            }));
+        builder = builder.nest_service(&mount.path, files);
     }
     if let Some(Docs::Spec { path, json }) = &config.docs {
         let json = json.clone();

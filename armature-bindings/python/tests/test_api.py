@@ -1935,3 +1935,60 @@ def test_http_middleware_reads_and_rewrites_bodies_through_body_iterator():
         assert c.get("/stream").content == b"ONE,TWO"
         assert c.get("/sync-stream").content == b"XY"
     assert seen == [("application/json", b'{"a":"b"}'), ("text/csv", b"one,two"), ("text/plain", b"xy")]
+
+
+def test_static_files_are_served_under_their_mount(tmp_path):
+    from armature.staticfiles import StaticFiles
+
+    (tmp_path / "css").mkdir()
+    (tmp_path / "css" / "site.css").write_text("body { color: red }")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.html").write_text("<h1>docs</h1>")
+    (tmp_path / "a b.txt").write_text("spaced")
+    outside = tmp_path.parent / "secret.txt"
+    outside.write_text("not for you")
+
+    app = App()
+    app.mount("/static", StaticFiles(directory=tmp_path), name="static")
+    app.mount("/site", StaticFiles(directory=tmp_path, html=True))
+
+    @app.get("/static-info")
+    async def info() -> dict:
+        return {"route": True}
+
+    with TestClient(app, follow_redirects=False) as c:
+        res = c.get("/static/css/site.css")
+        assert (res.status_code, res.text, res.headers["content-type"]) == (200, "body { color: red }", "text/css")
+        assert c.get("/static/a%20b.txt").text == "spaced"
+        # Conditional requests and ranges, by tower-http's ServeDir.
+        etag = res.headers.get("etag")
+        modified = res.headers["last-modified"]
+        assert c.get("/static/css/site.css", headers={"if-modified-since": modified}).status_code == 304
+        if etag:
+            assert c.get("/static/css/site.css", headers={"if-none-match": etag}).status_code == 304
+        part = c.get("/static/css/site.css", headers={"range": "bytes=0-3"})
+        assert (part.status_code, part.text) == (206, "body")
+        assert c.head("/static/css/site.css").headers["content-length"] == "19"
+        # Missing files, directories without html=True, and paths out of the directory: 404.
+        for path in ["/static/nope.css", "/static/docs/", "/static/../secret.txt", "/static/%2e%2e/secret.txt"]:
+            res = c.get(path)
+            assert (res.status_code, res.json()) == (404, {"detail": "Not Found"}), path
+        # html=True: a directory's index.html, and a redirect that keeps the mount's path.
+        assert c.get("/site/docs/").text == "<h1>docs</h1>"
+        res = c.get("/site/docs")
+        assert (res.status_code // 100, res.headers["location"]) == (3, "/site/docs/")
+        assert c.get("/static-info").json() == {"route": True}
+        assert c.post("/static/css/site.css").status_code == 405
+    with pytest.raises(RuntimeError, match="does not exist"):
+        StaticFiles(directory=tmp_path / "missing")
+    with pytest.raises(TypeError, match="only StaticFiles"):
+        app.mount("/x", object())
+    clash = App()
+    clash.mount("/static", StaticFiles(directory=tmp_path))
+
+    @clash.get("/static/{rest:path}")
+    async def rest(rest: str) -> dict:
+        return {}
+
+    with pytest.raises(ValueError, match="static"):
+        clash.build_engine()

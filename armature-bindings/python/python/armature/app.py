@@ -19,6 +19,7 @@ from .datastructures import State
 from .encoders import jsonable
 from .exception_handlers import ExceptionHandlers
 from .exceptions import HTTPException
+from .staticfiles import StaticFiles
 from .middleware import CORSMiddleware, LoggerMiddleware, wrapped
 from .params import Depends
 from .ratelimit import options_of
@@ -98,6 +99,8 @@ class App(Router):
         # Anything the app keeps for its handlers (`app.state.pool = ...`), as Starlette's.
         self.state = State()
         self.http_middleware: list[Callable[..., Any]] = []
+        # `app.mount(path, StaticFiles(...))`: directories served under paths.
+        self.mounts: list[tuple[str, StaticFiles]] = []
         self.title = documentation.pop("title", "Armature")
         self.version = documentation.pop("version", "0.1.0")
         self.openapi_url = documentation.pop("openapi_url", "/openapi.json")
@@ -157,6 +160,18 @@ class App(Router):
             self._logger = middleware
         else:
             raise TypeError(f"unsupported middleware {middleware!r}: the layers run in Rust; use CORSMiddleware or LoggerMiddleware")
+
+    def mount(self, path: str, app: Any, name: Optional[str] = None) -> None:
+        """Starlette's `app.mount(path, StaticFiles(directory=...), name=...)`: the files of a
+        directory served under `path` (`/static` serves `/static/...`). Only `StaticFiles`
+        mounts here; a path a route or another mount has is a `ValueError` when the app is
+        built."""
+        del name  # for `url_for`, which Armature has not
+        if not isinstance(app, StaticFiles):
+            raise TypeError(f"app.mount({path!r}, ...): only StaticFiles can be mounted, not {app!r}")
+        if not path.startswith("/") or path.endswith("/"):
+            raise ValueError(f"app.mount: a path like '/static' (starting with '/', not ending with '/'), got {path!r}")
+        self.mounts.append((path, app))
 
     def exception_handler(self, exc_class: Any) -> Callable[[F], F]:
         """`@app.exception_handler(SomeError)`: `async def handler(request, exc)` (or a plain
@@ -248,6 +263,7 @@ class App(Router):
             redirect_slashes=self.redirect_slashes,
             docs=docs,
             unmatched=unmatched,
+            mounts=[(path, files.directory, files.html) for path, files in self.mounts],
         )
 
     def _answering(self, endpoint: Callable[[Any], Any]) -> Callable[[Any], Any]:
