@@ -96,6 +96,11 @@ export declare class NativeRoutes {
    */
   fallbackStatic(status: number, contentType: string | undefined | null, headers: Array<string> | undefined | null, body: string | Buffer | undefined | null, handler: number): void
   /**
+   * Serves the files of the directory `root` under `prefix` (with `index`, a directory's
+   * `index.html` answers for it). Throws on a bad prefix or one a route has.
+   */
+  addFiles(prefix: string, root: string, index: boolean): void
+  /**
    * Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
    * table's handlers at `offset`: their indices shift by it. As Fastify's prefixes, the
    * scope's `/` answers both `/api` and `/api/`.

@@ -262,6 +262,18 @@ impl<B: Send + 'static> RouterBuilder<B> {
         self
     }
 
+    /// Like [`nest_service`](Self::nest_service), but returns the error at once.
+    pub fn try_nest_service<S>(mut self, prefix: &str, service: S) -> Result<Self, RouteError>
+    where
+        S: Service<Request<B>> + Clone + Send + Sync + 'static,
+        S::Response: IntoResponse,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+    {
+        self.add_service(prefix, service)?;
+        Ok(self)
+    }
+
     fn add_service<S>(&mut self, prefix: &str, service: S) -> Result<(), RouteError>
     where
         S: Service<Request<B>> + Clone + Send + Sync + 'static,

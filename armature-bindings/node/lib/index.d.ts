@@ -297,6 +297,11 @@ export declare class App {
   route(path: string, methods: MethodRouter): this
   route(declaration: RouteDeclaration): this
   service(scope: Scope): this
+  /**
+   * The files of the directory `root` under `prefix`, served from Rust (tower-http's
+   * `ServeDir`), as @fastify/static does; `index` (default true) serves a directory's `index.html`.
+   */
+  static(prefix: string, root: string, options?: { index?: boolean }): this
   /** Adds a JSON Schema with an `$id` that route schemas refer to (`{ $ref: 'user#' }`). */
   addSchema(schema: JsonSchema & { $id: string }): this
   /** Answers requests no route matches (instead of `404`); `405` with `Allow` is unchanged. */

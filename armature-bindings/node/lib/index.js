@@ -8,6 +8,7 @@ const native = require('../index.js')
 const { HttpError } = require('./http-error.js')
 const secureJson = require('secure-json-parse')
 const { errno: osErrno } = require('node:os').constants
+const fs = require('node:fs')
 const { STATUS_CODES } = require('node:http')
 const { Validated, SchemaCompiler, checkShared } = require('./schema.js')
 
@@ -923,6 +924,7 @@ class Server {
 
 const APP_OPTIONS = new Set(['bodyLimit', 'logger'])
 const LISTEN_OPTIONS = new Set(['signals', 'shutdownTimeout'])
+const STATIC_OPTIONS = new Set(['index'])
 
 // What a path no route matches gets unless `setNotFoundHandler` says otherwise; JSON, as every
 // other error this package answers.
@@ -1025,6 +1027,30 @@ class App {
   }
 
   service (scope) { this._change('service()'); nestScope(this, scope); return this }
+
+  /**
+   * Serves the files of the directory `root` under `prefix` (`/public/css/site.css` from
+   * `root/css/site.css`), as @fastify/static does, from Rust (tower-http's `ServeDir`):
+   * content types, `ETag`/`Last-Modified` with `304`s, ranges, `HEAD`, nothing outside
+   * `root`. `{ index: true }` (the default) serves a directory's `index.html`. A missing file
+   * is `404 {"error":"Not Found"}`. These requests never reach JS (no middleware, no
+   * not-found handler). A `root` that is not a directory throws.
+   */
+  static (prefix, root, options = {}) {
+    this._change('static()')
+    if (typeof prefix !== 'string') throw new TypeError("static(prefix, root): prefix must be a string like '/public'")
+    checkOptions(options, STATIC_OPTIONS, 'static', 'options must be an object like { index: true }')
+    const { index = true } = options
+    if (typeof index !== 'boolean') throw new TypeError('static: index is true or false')
+    const dir = String(root)
+    let isDir = false
+    try {
+      isDir = fs.statSync(dir).isDirectory()
+    } catch {}
+    if (!isDir) throw new Error(`static(${JSON.stringify(prefix)}, ${JSON.stringify(dir)}): not a directory`)
+    this._routes.addFiles(prefix, dir, index)
+    return this
+  }
 
   /**
    * Adds a JSON Schema with an `$id` that route schemas can refer to (`{ $ref: 'user#' }`), as

@@ -2,7 +2,8 @@
 //! (each new route against the table so far, so registering n routes costs O(n)) and compiled
 //! into a `Router` when the app starts.
 
-use std::future::ready;
+use std::convert::Infallible;
+use std::future::{ready, Ready};
 use std::sync::Arc;
 
 use armature_router::{any, on, Handler, IntoResponse, MethodRouter, Router, RouterBuilder};
@@ -11,6 +12,8 @@ use http::{Method, Request};
 use napi::bindgen_prelude::{Buffer, Either};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
+use tower_http::services::ServeDir;
+use tower_http::set_status::SetStatus;
 
 use crate::response::{self, ContentType, Static};
 
@@ -35,6 +38,12 @@ enum Def {
     Nest {
         prefix: String,
         defs: Vec<Def>,
+    },
+    /// The files of `root` under `prefix` (`app.static`).
+    Files {
+        prefix: String,
+        root: String,
+        index: bool,
     },
 }
 
@@ -140,6 +149,17 @@ impl NativeRoutes {
         Ok(())
     }
 
+    /// Serves the files of the directory `root` under `prefix` (with `index`, a directory's
+    /// `index.html` answers for it). Throws on a bad prefix or one a route has.
+    #[napi]
+    pub fn add_files(&mut self, prefix: String, root: String, index: bool) -> Result<()> {
+        self.add(Def::Files {
+            prefix,
+            root,
+            index,
+        })
+    }
+
     /// Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
     /// table's handlers at `offset`: their indices shift by it. As Fastify's prefixes, the
     /// scope's `/` answers both `/api` and `/api/`.
@@ -186,6 +206,11 @@ impl NativeRoutes {
                 target,
             } => so_far.try_route(path, placeholder(method.as_ref(), target)),
             Def::Nest { prefix, defs } => so_far.try_nest(prefix, builder(defs, &placeholder)),
+            Def::Files {
+                prefix,
+                root,
+                index,
+            } => so_far.try_nest_service(prefix, files(prefix, root, *index)),
         }
         .map_err(|err| invalid(format!("invalid route: {err}")))?;
         self.checked = Some(checked);
@@ -287,8 +312,34 @@ fn shifted(defs: &[Def], offset: u32) -> Vec<Def> {
                 prefix: prefix.clone(),
                 defs: shifted(defs, offset),
             },
+            Def::Files { .. } => def.clone(),
         })
         .collect()
+}
+
+/// tower-http's `ServeDir` for `app.static(prefix, root)`: a missing file answers as a path no
+/// route matches does, `404 {"error":"Not Found"}`; a directory redirect keeps the prefix.
+fn files(prefix: &str, root: &str, index: bool) -> ServeDir<SetStatus<NotFound>> {
+    ServeDir::new(root)
+        .append_index_html_on_directories(index)
+        .redirect_path_prefix(prefix)
+        .not_found_service(tower::service_fn(not_found as fn(_) -> _))
+}
+
+/// What `files` answers a missing file with.
+type NotFound = tower::util::ServiceFn<
+    fn(Request<Bytes>) -> Ready<std::result::Result<armature_router::Response, Infallible>>,
+>;
+
+fn not_found(
+    _req: Request<Bytes>,
+) -> Ready<std::result::Result<armature_router::Response, Infallible>> {
+    ready(Ok((
+        http::StatusCode::NOT_FOUND,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        r#"{"error":"Not Found"}"#,
+    )
+        .into_response()))
 }
 
 /// The endpoint routes are checked with: it is never called.
@@ -324,5 +375,10 @@ fn builder(
             target,
         } => b.route(path, make(method.as_ref(), target)),
         Def::Nest { prefix, defs } => b.nest(prefix, builder(defs, make)),
+        Def::Files {
+            prefix,
+            root,
+            index,
+        } => b.nest_service(prefix, files(prefix, root, *index)),
     })
 }

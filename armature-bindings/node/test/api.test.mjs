@@ -3,6 +3,9 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { gzipSync } from 'node:zlib'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { App, Router, HttpResponse, HttpError, Cors, Logger, get, post, put, scope } from '../lib/index.mjs'
 
 let server
@@ -643,6 +646,39 @@ test('on a route with a body schema, req.body is the validated value (Fastify\'s
   assert.deepEqual(res.json(), { name: 'Ann', age: 18, same: true, raw: '{"name":"Ann"}' })
   assert.equal((await app.inject({ method: 'POST', url: '/users', body: {} })).statusCode, 400)
   assert.deepEqual((await app.inject({ method: 'POST', url: '/raw', body: 'abc' })).json(), { isBuffer: true, length: 3 })
+})
+
+test('app.static serves a directory under a prefix, as @fastify/static', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'armature-static-'))
+  fs.mkdirSync(path.join(root, 'css'))
+  fs.writeFileSync(path.join(root, 'css', 'site.css'), 'body { color: red }')
+  fs.mkdirSync(path.join(root, 'docs'))
+  fs.writeFileSync(path.join(root, 'docs', 'index.html'), '<h1>docs</h1>')
+  fs.writeFileSync(path.join(path.dirname(root), 'armature-secret.txt'), 'not for you')
+  const app = App.new().static('/public', root).get('/public-info', () => ({ route: true }))
+  const s = await app.listen(0)
+  try {
+    const res = await fetch(`${s.url}/public/css/site.css`)
+    assert.deepEqual([res.status, res.headers.get('content-type'), await res.text()], [200, 'text/css', 'body { color: red }'])
+    const again = await fetch(`${s.url}/public/css/site.css`, { headers: { 'if-modified-since': res.headers.get('last-modified') } })
+    assert.equal(again.status, 304)
+    const part = await fetch(`${s.url}/public/css/site.css`, { headers: { range: 'bytes=0-3' } })
+    assert.deepEqual([part.status, await part.text()], [206, 'body'])
+    assert.equal(await (await fetch(`${s.url}/public/docs/`)).text(), '<h1>docs</h1>')
+    const redirect = await fetch(`${s.url}/public/docs`, { redirect: 'manual' })
+    assert.deepEqual([Math.floor(redirect.status / 100), redirect.headers.get('location')], [3, '/public/docs/'])
+    for (const missing of ['/public/nope.css', '/public/%2e%2e/armature-secret.txt']) {
+      const res = await fetch(`${s.url}${missing}`)
+      assert.deepEqual([res.status, await res.json()], [404, { error: 'Not Found' }], missing)
+    }
+    assert.deepEqual(await (await fetch(`${s.url}/public-info`)).json(), { route: true })
+  } finally {
+    await s.close()
+  }
+  assert.throws(() => App.new().static('/x', path.join(root, 'missing')), /not a directory/)
+  assert.throws(() => App.new().static('x', root), /invalid route/)
+  assert.throws(() => App.new().get('/public/{*rest}', () => 'x').static('/public', root), /invalid route/)
+  assert.throws(() => App.new().static('/public', root, { indx: true }), /unknown option "indx"/)
 })
 
 test('a default 5xx answer keeps its body (and is logged) through several middleware', async () => {
