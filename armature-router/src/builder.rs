@@ -349,7 +349,13 @@ impl<B: Send + 'static> RouterBuilder<B> {
         // (as at the root of a router), so the fallback is not mounted.
         let catches_all = routes.shapes.contains_key("/{*}");
         for route in routes.routes {
-            let joined = if matches!(route.kind, Kind::Fallback) {
+            let renamed = match route.kind {
+                Kind::Fallback => true,
+                // A mount's catch-all too (its name is the mount's own, not the user's).
+                Kind::Mounted(_) => route.pattern.segments.last() == Some(&Segment::CatchAll),
+                Kind::Route => false,
+            };
+            let joined = if renamed {
                 // Re-name the catch-all of a deeper scope's fallback against the new prefix.
                 let scope = route.given.rsplit_once('/').map_or("", |(scope, _)| scope);
                 fallback_pattern(&format!("{prefix}{scope}"))?

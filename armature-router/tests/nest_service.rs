@@ -103,4 +103,9 @@ async fn a_service_mounted_in_a_scope_is_under_both_prefixes() {
     let router = Router::builder().nest("/v1", scope).build().unwrap();
     let answer = call(&router, Method::GET, "/v1/assets/app.js").await;
     assert_eq!(answer.body, "GET /app.js []");
+    // A scope parameter may have the name the mount gives its own catch-all.
+    let scope = Router::builder().nest_service("/static", handler_fn(show));
+    let router = Router::builder().nest("/{path}", scope).build().unwrap();
+    let answer = call(&router, Method::GET, "/site/static/app.js").await;
+    assert_eq!(answer.body, "GET /app.js [path=site]");
 }

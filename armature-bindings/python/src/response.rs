@@ -464,14 +464,16 @@ pub(crate) fn to_response(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<
     if let Ok(res) = value.cast::<HttpResponse>() {
         let res = res.borrow();
         let mut out = res.to_rust();
-        if let Some(tasks) = &res.background {
-            crate::engine::runtime(py)?.call_method1("background", (tasks.clone_ref(py),))?;
-        }
+        let background = res.background.as_ref().map(|tasks| tasks.clone_ref(py));
         if let Some(chunks) = &res.stream {
             let (tx, rx) = mpsc::unbounded_channel();
             let sender = Py::new(py, ChunkSender(Mutex::new(Some(tx))))?;
-            crate::engine::runtime(py)?.call_method1("stream", (chunks.clone_ref(py), sender))?;
+            // A stream's background runs once its last chunk is sent (a file it removes, say).
+            crate::engine::runtime(py)?
+                .call_method1("stream", (chunks.clone_ref(py), sender, background))?;
             *out.body_mut() = Body::new(ChannelBody(rx));
+        } else if let Some(tasks) = background {
+            crate::engine::runtime(py)?.call_method1("background", (tasks,))?;
         }
         return Ok(out);
     }

@@ -1992,3 +1992,85 @@ def test_static_files_are_served_under_their_mount(tmp_path):
 
     with pytest.raises(ValueError, match="static"):
         clash.build_engine()
+
+
+def test_background_waits_for_a_stream_and_survives_middleware_that_answers_anew(tmp_path):
+    import os
+    from armature import BackgroundTask
+    from armature.responses import FileResponse, JSONResponse, Response as StarletteResponse, StreamingResponse
+
+    app = App()
+    order: list = []
+
+    @app.middleware("http")
+    async def rewrap(request: Request, call_next):
+        response = await call_next(request)
+        if request.url.path != "/rewrapped":
+            return response
+        body = b"".join([chunk async for chunk in response.body_iterator])
+        return StarletteResponse(body, status_code=response.status_code)
+
+    @app.get("/report")
+    async def report() -> HttpResponse:
+        path = tmp_path / "report.csv"
+        path.write_text("a,b\n" * 1000)
+        # FastAPI's idiom: the temporary file removed once it is sent.
+        return FileResponse(path, background=BackgroundTask(os.remove, path))
+
+    @app.get("/chunks")
+    async def chunks() -> HttpResponse:
+        async def parts():
+            for i in range(3):
+                order.append(f"chunk{i}")
+                yield f"{i}"
+
+        return StreamingResponse(parts(), background=BackgroundTask(order.append, "bg"))
+
+    @app.get("/rewrapped")
+    async def rewrapped() -> HttpResponse:
+        return JSONResponse({"ok": True}, background=BackgroundTask(order.append, "kept"))
+
+    def until(item: str) -> list:
+        deadline = time.monotonic() + 10
+        while item not in order and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return order
+
+    with TestClient(app) as c:
+        for _ in range(5):
+            res = c.get("/report")
+            assert (res.status_code, len(res.content)) == (200, 4000)
+        assert c.get("/chunks").text == "012"
+        assert until("bg") == ["chunk0", "chunk1", "chunk2", "bg"]
+        assert c.get("/rewrapped").json() == {"ok": True}
+        assert until("kept")[-1] == "kept"
+        deadline = time.monotonic() + 10
+        while (tmp_path / "report.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not (tmp_path / "report.csv").exists()
+
+
+def test_a_500_handler_answers_what_nothing_else_did():
+    app = App()
+
+    @app.exception_handler(500)
+    async def oops(request: Request, exc: Exception) -> HttpResponse:
+        return HttpResponse.json({"oops": type(exc).__name__}, status=500)
+
+    @app.get("/boom")
+    async def boom() -> dict:
+        raise RuntimeError("db down")
+
+    @app.get("/teapot")
+    async def teapot() -> dict:
+        raise HTTPException(418, "short and stout")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.get("/boom").json() == {"oops": "RuntimeError"}
+        # An HTTPException keeps its own answer; the router's 404 stays Rust's.
+        assert c.get("/teapot").json() == {"detail": "short and stout"}
+        assert c.get("/nowhere").json() == {"detail": "Not Found"}
+        # HEAD answers have no body, as from a server.
+        assert c.head("/teapot").content == b""
+    with TestClient(app) as c, pytest.raises(RuntimeError, match="db down"):
+        c.get("/boom")

@@ -141,6 +141,12 @@ def error(exc: BaseException) -> HttpResponse:
 sinks: dict[int, list[BaseException]] = {}
 
 
+def unhook(ident: int, sink: list[BaseException]) -> None:
+    """Stops handing the exceptions of thread `ident` to `sink` (if it is still the one)."""
+    if sinks.get(ident) is sink:
+        del sinks[ident]
+
+
 def unhandled(exc: BaseException) -> None:
     """Logs an exception no handler answered (or only the `Exception` handler did), and hands
     it to the `TestClient` running the request, if any."""
@@ -153,8 +159,9 @@ def unhandled(exc: BaseException) -> None:
 _END = object()
 
 
-def stream(chunks: Any, sender: ChunkSender) -> None:
-    """Drives the iterable (async or plain) of a streamed response, sending each chunk to Rust."""
+def stream(chunks: Any, sender: ChunkSender, tasks: Any = None) -> None:
+    """Drives the iterable (async or plain) of a streamed response, sending each chunk to
+    Rust; then runs the response's background `tasks`, if any."""
 
     async def pump() -> None:
         try:
@@ -183,6 +190,8 @@ def stream(chunks: Any, sender: ChunkSender) -> None:
             except Exception:  # noqa: BLE001
                 pass
         sender.close()
+        if tasks is not None:
+            background(tasks)
 
     _task(pump())
 

@@ -59,7 +59,7 @@ class ExceptionHandlers:
 
     def lookup(self, exc: BaseException) -> Any:
         """The handler for `exc`: the one of its status code for an `HTTPException`, else the
-        one of its nearest class that has one."""
+        one of its nearest class that has one, else a `500` handler for any other exception."""
         if self.by_status and isinstance(exc, HTTPException):
             handler = self.by_status.get(exc.status_code)
             if handler is not None:
@@ -70,12 +70,14 @@ class ExceptionHandlers:
                 return cls, handler
             if cls in _WITH_DEFAULTS:
                 return None
-        return None
+        # As Starlette: a `500` handler answers what nothing else did, as one for `Exception`.
+        handler = self.by_status.get(500)
+        return None if handler is None else (Exception, handler)
 
     def shape_http_errors(self) -> bool:
-        """Whether a handler may answer an `HTTPException`: one registered by status code,
-        or for `HTTPException` itself (or a base of it other than `Exception`)."""
-        return bool(self.by_status) or any(cls is not Exception and issubclass(HTTPException, cls) for cls in self.handlers)
+        """Whether a handler may answer the router's `404` or `405`: one registered for their
+        status codes, or for `HTTPException` itself (or a base of it other than `Exception`)."""
+        return bool(self.by_status.keys() & {404, 405}) or any(cls is not Exception and issubclass(HTTPException, cls) for cls in self.handlers)
 
     def guard(self, endpoint: Callable[[HttpRequest], Any], app: Any = None) -> Callable[[HttpRequest], Any]:
         """`endpoint`, with what it raises given to the matching handler, with a `Request`

@@ -60,20 +60,30 @@ def wrapped(endpoint: Callable[[HttpRequest], Any], middleware: Sequence[Callabl
 
 
 def _around(endpoint: Callable[[HttpRequest], Any], func: Callable[..., Any], app: Any) -> Callable[[HttpRequest], Any]:
-    async def call_next(request: Any) -> HttpResponse:
-        try:
-            result = endpoint(native(request))
-            if inspect.isawaitable(result):
-                result = await result
-        except (HTTPException, RequestValidationError) as exc:
-            # Their answers, as Starlette's exception middleware (inside this one) gives them.
-            return error(exc)
-        return result if isinstance(result, HttpResponse) else HttpResponse.json(result)
-
     async def with_middleware(request: HttpRequest) -> Any:
+        answered: list[HttpResponse] = []
+
+        async def call_next(request: Any) -> HttpResponse:
+            try:
+                result = endpoint(native(request))
+                if inspect.isawaitable(result):
+                    result = await result
+            except (HTTPException, RequestValidationError) as exc:
+                # Their answers, as Starlette's exception middleware (inside this one) gives them.
+                return error(exc)
+            res = result if isinstance(result, HttpResponse) else HttpResponse.json(result)
+            answered.append(res)
+            return res
+
         answer = func(Request(request, app), call_next)
         if inspect.isawaitable(answer):
             answer = await answer
+        # A response of the middleware's own still runs the handler's background tasks, as
+        # in Starlette (where they run once the handler's response is read).
+        if answered and isinstance(answer, HttpResponse) and answer is not answered[0]:
+            inner = answered[0].background
+            if inner is not None and answer.background is None:
+                answer.background = inner
         return answer
 
     return with_middleware

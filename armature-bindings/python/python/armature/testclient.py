@@ -22,6 +22,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
@@ -196,6 +197,8 @@ class TestClient:
         self._unhandled: list[BaseException] = []
         assert self._thread.ident is not None
         _runtime.sinks[self._thread.ident] = self._unhandled
+        # Unhooked when the client is closed, or collected unclosed.
+        weakref.finalize(self, _runtime.unhook, self._thread.ident, self._unhandled)
 
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
@@ -229,7 +232,7 @@ class TestClient:
             self._thread.join(timeout=5)
             self._loop.close()
             if self._thread.ident is not None:
-                _runtime.sinks.pop(self._thread.ident, None)
+                _runtime.unhook(self._thread.ident, self._unhandled)
 
     def request(
         self,
@@ -257,7 +260,7 @@ class TestClient:
         headers = [*self.headers, *_pairs(headers)]
         if files is not None:
             body, content_type = _multipart(data or {}, files)
-            headers = [("content-type", content_type), *_pairs(headers)]
+            headers = [("content-type", content_type), *headers]
             content, data = body, None
         res = self._send(method, url, params=params, headers=headers, json=json, content=content, data=data, cookies=cookies)
         for _ in range(20):
@@ -266,6 +269,8 @@ class TestClient:
                 return res
             if res.status_code not in (307, 308):
                 method, json, content, data = "GET", None, None, None
+                # The body is gone, and what said what it was.
+                headers = [(name, value) for name, value in headers if name.lower() not in ("content-type", "content-length")]
             res = self._send(method, location, params=None, headers=headers, json=json, content=content, data=data, cookies=cookies)
         raise RuntimeError(f"more than 20 redirects from {url}")
 
@@ -317,7 +322,9 @@ class TestClient:
         if self._unhandled and self.raise_server_exceptions:
             raise self._unhandled[0]
         self._keep_cookies(raw_headers)
-        if status in (204, 304) or status < 200:
+        if method.upper() == "HEAD":
+            content_bytes = b""
+        elif status in (204, 304) or status < 200:
             # What a server sends: no body, and no length for one (RFC 9110 §8.6, §15.4.5).
             content_bytes = b""
             raw_headers = [(name, value) for name, value in raw_headers if name.lower() != "content-length"]
