@@ -1,5 +1,6 @@
 //! Standalone tower layers for HTTP services: [`analytics`], [`cors`], [`logger`],
-//! [`rate_limit`], [`request_id`] and [`timeout`].
+//! [`rate_limit`], [`request_id`] and [`timeout`]; with the `files` feature, `files`: a
+//! directory served as a service.
 //!
 //! Each is a `tower::Layer` generic over request and response bodies, so the same value works
 //! in an Armature router stack, an axum `Router::layer`, a tonic server and plain hyper.
@@ -10,6 +11,8 @@
 pub mod analytics;
 pub mod body;
 pub mod cors;
+#[cfg(feature = "files")]
+pub mod files;
 pub mod logger;
 pub mod rate_limit;
 pub mod request_id;

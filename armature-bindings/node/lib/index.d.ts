@@ -156,7 +156,7 @@ export declare class Request<Data = Record<string, any>> {
   text(): string
   /**
    * The body as JSON (on a route with a body schema: as validated); throws an HttpError: `415`
-   * for a Content-Type other than JSON or text/plain, `400` for malformed JSON.
+   * for a Content-Type other than JSON's (text/plain and untyped bodies included), `400` for malformed JSON.
    */
   json<T = any>(): T
 }

@@ -372,7 +372,7 @@ function abandoned () {
   return new DOMException('the request was abandoned: its client went away before the answer', 'AbortError')
 }
 
-/** Whether a `Content-Type` may carry JSON: JSON's own types, and plain text. */
+/** Whether a `Content-Type` is JSON's: `application/json` or `application/…+json`. */
 function isJsonType (value) {
   const type = value.split(';', 1)[0].trim().toLowerCase()
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'))
@@ -1032,7 +1032,7 @@ class App {
    * Serves the files of the directory `root` under `prefix` (`/public/css/site.css` from
    * `root/css/site.css`), as @fastify/static does, from Rust (tower-http's `ServeDir`):
    * content types, `ETag`/`Last-Modified` with `304`s, ranges, `HEAD`, nothing outside
-   * `root`. `{ index: true }` (the default) serves a directory's `index.html`. A missing file
+   * `root` (a symbolic link that leads out of it is a missing file). `{ index: true }` (the default) serves a directory's `index.html`. A missing file
    * is `404 {"error":"Not Found"}`. These requests never reach JS (no middleware, no
    * not-found handler). A `root` that is not a directory throws.
    */

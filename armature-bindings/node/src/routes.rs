@@ -2,18 +2,16 @@
 //! (each new route against the table so far, so registering n routes costs O(n)) and compiled
 //! into a `Router` when the app starts.
 
-use std::convert::Infallible;
-use std::future::{ready, Ready};
+use std::future::ready;
 use std::sync::Arc;
 
+use armature_layers::files::StaticFiles;
 use armature_router::{any, on, Handler, IntoResponse, MethodRouter, Router, RouterBuilder};
 use bytes::Bytes;
 use http::{Method, Request};
 use napi::bindgen_prelude::{Buffer, Either};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
-use tower_http::services::ServeDir;
-use tower_http::set_status::SetStatus;
 
 use crate::response::{self, ContentType, Static};
 
@@ -210,7 +208,7 @@ impl NativeRoutes {
                 prefix,
                 root,
                 index,
-            } => so_far.try_nest_service(prefix, files(prefix, root, *index)),
+            } => so_far.try_nest_service(prefix, files(prefix, root, *index)?),
         }
         .map_err(|err| invalid(format!("invalid route: {err}")))?;
         self.checked = Some(checked);
@@ -317,29 +315,23 @@ fn shifted(defs: &[Def], offset: u32) -> Vec<Def> {
         .collect()
 }
 
-/// tower-http's `ServeDir` for `app.static(prefix, root)`: a missing file answers as a path no
-/// route matches does, `404 {"error":"Not Found"}`; a directory redirect keeps the prefix.
-fn files(prefix: &str, root: &str, index: bool) -> ServeDir<SetStatus<NotFound>> {
-    ServeDir::new(root)
-        .append_index_html_on_directories(index)
-        .redirect_path_prefix(prefix)
-        .not_found_service(tower::service_fn(not_found as fn(_) -> _))
-}
-
-/// What `files` answers a missing file with.
-type NotFound = tower::util::ServiceFn<
-    fn(Request<Bytes>) -> Ready<std::result::Result<armature_router::Response, Infallible>>,
->;
-
-fn not_found(
-    _req: Request<Bytes>,
-) -> Ready<std::result::Result<armature_router::Response, Infallible>> {
-    ready(Ok((
-        http::StatusCode::NOT_FOUND,
-        [(http::header::CONTENT_TYPE, "application/json")],
-        r#"{"error":"Not Found"}"#,
-    )
-        .into_response()))
+/// armature-layers' `StaticFiles` (tower-http's `ServeDir`) for `app.static(prefix, root)`: a
+/// missing file, or a symbolic link out of `root`, answers as a path no route matches does,
+/// `404 {"error":"Not Found"}`; a directory redirect keeps the prefix.
+fn files(prefix: &str, root: &str, index: bool) -> Result<StaticFiles> {
+    StaticFiles::builder(root)
+        .index_html(index)
+        .mounted_at(prefix)
+        .not_found(|| {
+            (
+                http::StatusCode::NOT_FOUND,
+                [(http::header::CONTENT_TYPE, "application/json")],
+                r#"{"error":"Not Found"}"#,
+            )
+                .into_response()
+        })
+        .build()
+        .map_err(|err| invalid(format!("static({prefix:?}): {err}")))
 }
 
 /// The endpoint routes are checked with: it is never called.
@@ -379,6 +371,10 @@ fn builder(
             prefix,
             root,
             index,
-        } => b.nest_service(prefix, files(prefix, root, *index)),
+        } => match files(prefix, root, *index) {
+            Ok(files) => b.nest_service(prefix, files),
+            // Checked when it was added; a directory removed since answers as missing.
+            Err(_) => b,
+        },
     })
 }

@@ -655,6 +655,7 @@ test('app.static serves a directory under a prefix, as @fastify/static', async (
   fs.mkdirSync(path.join(root, 'docs'))
   fs.writeFileSync(path.join(root, 'docs', 'index.html'), '<h1>docs</h1>')
   fs.writeFileSync(path.join(path.dirname(root), 'armature-secret.txt'), 'not for you')
+  fs.symlinkSync(path.join(path.dirname(root), 'armature-secret.txt'), path.join(root, 'link.txt'))
   const app = App.new().static('/public', root).get('/public-info', () => ({ route: true }))
   const s = await app.listen(0)
   try {
@@ -667,7 +668,8 @@ test('app.static serves a directory under a prefix, as @fastify/static', async (
     assert.equal(await (await fetch(`${s.url}/public/docs/`)).text(), '<h1>docs</h1>')
     const redirect = await fetch(`${s.url}/public/docs`, { redirect: 'manual' })
     assert.deepEqual([Math.floor(redirect.status / 100), redirect.headers.get('location')], [3, '/public/docs/'])
-    for (const missing of ['/public/nope.css', '/public/%2e%2e/armature-secret.txt']) {
+    // Missing, out of the directory, or through a symbolic link that leads out of it.
+    for (const missing of ['/public/nope.css', '/public/%2e%2e/armature-secret.txt', '/public/link.txt']) {
       const res = await fetch(`${s.url}${missing}`)
       assert.deepEqual([res.status, await res.json()], [404, { error: 'Not Found' }], missing)
     }

@@ -337,7 +337,7 @@ impl Engine {
         redirect_slashes: bool,
         docs: Option<(String, String, Option<String>, String)>,
         unmatched: bool,
-        mounts: Vec<(String, String, bool)>,
+        mounts: Vec<(String, String, bool, bool)>,
     ) -> PyResult<Self> {
         if routes.len() + if unmatched { 2 } else { 0 } != endpoints.len() {
             return Err(PyValueError::new_err(
@@ -403,12 +403,8 @@ impl Engine {
             unmatched,
             mounts: mounts
                 .into_iter()
-                .map(|(path, directory, html)| Mount {
-                    path,
-                    directory,
-                    html,
-                })
-                .collect(),
+                .map(|(path, directory, html, follow)| Mount::new(path, &directory, html, follow))
+                .collect::<PyResult<_>>()?,
         });
         // Compile once now, so a route conflict is reported where the app is built.
         stack::build::<Full<Bytes>>(&config, &queue, &Outbox::new().0)

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use armature_layers::cors::CorsLayer;
+use armature_layers::files::StaticFiles;
 use armature_layers::logger::Logger;
 use armature_layers::rate_limit::RateLimitLayer;
 use armature_layers::request_id::RequestIdLayer;
@@ -20,7 +21,6 @@ use tokio::sync::oneshot;
 use tower::util::BoxCloneSyncService;
 use tower::Layer;
 use tower::{ServiceBuilder, ServiceExt};
-use tower_http::services::ServeDir;
 
 use crate::bridge::{Job, Msg, Outbox, Queue, Reply};
 
@@ -51,9 +51,29 @@ pub(crate) struct Config {
 /// A directory of static files served under a path, as Starlette's `StaticFiles`.
 pub(crate) struct Mount {
     pub(crate) path: String,
-    pub(crate) directory: String,
-    /// Starlette's `html=True`: a directory's `index.html` answers for it.
-    pub(crate) html: bool,
+    pub(crate) files: StaticFiles,
+}
+
+impl Mount {
+    /// armature-layers' `StaticFiles` (tower-http's `ServeDir`): ranges, conditional
+    /// requests, nothing outside the directory (symbolic links included, unless
+    /// `follow_symlink`); `html`: a directory's `index.html` answers for it. A missing file
+    /// answers as a path no route matches. A `ValueError` if `directory` is not one.
+    pub(crate) fn new(
+        path: String,
+        directory: &str,
+        html: bool,
+        follow_symlink: bool,
+    ) -> PyResult<Self> {
+        let files = StaticFiles::builder(directory)
+            .index_html(html)
+            .mounted_at(path.clone())
+            .follow_links_out(follow_symlink)
+            .not_found(|| detail(StatusCode::NOT_FOUND, "Not Found"))
+            .build()
+            .map_err(|err| PyValueError::new_err(format!("app.mount({path:?}): {err}")))?;
+        Ok(Mount { path, files })
+    }
 }
 
 /// The stack, queueing requests on `queue`; their responses come back through `outbox`
@@ -113,15 +133,7 @@ where
         builder = builder.route(path, endpoint);
     }
     for mount in &config.mounts {
-        // tower-http's ServeDir: ranges, conditional requests, no path outside the directory.
-        // A file it lacks answers as a path no route matches does (FastAPI's JSON 404).
-        let files = ServeDir::new(&mount.directory)
-            .append_index_html_on_directories(mount.html)
-            .redirect_path_prefix(mount.path.clone())
-            .not_found_service(tower::service_fn(|_req: Request<B>| async {
-                Ok::<_, Infallible>(detail(StatusCode::NOT_FOUND, "Not Found"))
-            }));
-        builder = builder.nest_service(&mount.path, files);
+        builder = builder.nest_service(&mount.path, mount.files.clone());
     }
     if let Some(Docs::Spec { path, json }) = &config.docs {
         let json = json.clone();

@@ -1947,6 +1947,7 @@ def test_static_files_are_served_under_their_mount(tmp_path):
     (tmp_path / "a b.txt").write_text("spaced")
     outside = tmp_path.parent / "secret.txt"
     outside.write_text("not for you")
+    (tmp_path / "link.txt").symlink_to(outside)
 
     app = App()
     app.mount("/static", StaticFiles(directory=tmp_path), name="static")
@@ -1970,7 +1971,7 @@ def test_static_files_are_served_under_their_mount(tmp_path):
         assert (part.status_code, part.text) == (206, "body")
         assert c.head("/static/css/site.css").headers["content-length"] == "19"
         # Missing files, directories without html=True, and paths out of the directory: 404.
-        for path in ["/static/nope.css", "/static/docs/", "/static/../secret.txt", "/static/%2e%2e/secret.txt"]:
+        for path in ["/static/nope.css", "/static/docs/", "/static/../secret.txt", "/static/%2e%2e/secret.txt", "/static/link.txt"]:
             res = c.get(path)
             assert (res.status_code, res.json()) == (404, {"detail": "Not Found"}), path
         # html=True: a directory's index.html, and a redirect that keeps the mount's path.
@@ -1981,6 +1982,15 @@ def test_static_files_are_served_under_their_mount(tmp_path):
         assert c.post("/static/css/site.css").status_code == 405
     with pytest.raises(RuntimeError, match="does not exist"):
         StaticFiles(directory=tmp_path / "missing")
+    # follow_symlink=True serves what a link leads to, as Starlette's.
+    trusting = App()
+    trusting.mount("/static", StaticFiles(directory=tmp_path, follow_symlink=True))
+    with TestClient(trusting) as c:
+        assert c.get("/static/link.txt").text == "not for you"
+    unchecked = App()
+    unchecked.mount("/static", StaticFiles(directory=tmp_path / "missing", check_dir=False))
+    with pytest.raises(ValueError, match="missing"):
+        unchecked.build_engine()
     with pytest.raises(TypeError, match="only StaticFiles"):
         app.mount("/x", object())
     clash = App()

@@ -263,7 +263,7 @@ class App(Router):
             redirect_slashes=self.redirect_slashes,
             docs=docs,
             unmatched=unmatched,
-            mounts=[(path, files.directory, files.html) for path, files in self.mounts],
+            mounts=[(path, files.directory, files.html, files.follow_symlink) for path, files in self.mounts],
         )
 
     def _answering(self, endpoint: Callable[[Any], Any]) -> Callable[[Any], Any]:

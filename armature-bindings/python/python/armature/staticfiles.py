@@ -22,10 +22,12 @@ class StaticFiles:
     """The files of `directory`, for `app.mount(path, StaticFiles(directory=...))`. With
     `html=True` a directory's `index.html` answers for it (`/static/` serves
     `static/index.html`; `/static/docs` redirects to `/static/docs/`). A file that is not
-    there is a `404`, as a path no route matches. A `directory` that does not exist is a
-    `RuntimeError` here, unless `check_dir=False`."""
+    there is a `404`, as a path no route matches, and so is a symbolic link in the directory
+    that leads out of it, unless `follow_symlink=True`. A `directory` that does not exist is a
+    `RuntimeError` here, unless `check_dir=False` (then a `ValueError` when the app is built,
+    if it still does not)."""
 
-    __slots__ = ("directory", "html")
+    __slots__ = ("directory", "html", "follow_symlink")
 
     def __init__(self, *, directory: Union[str, os.PathLike[str], None] = None, packages: Optional[list] = None, html: bool = False, check_dir: bool = True, follow_symlink: bool = False) -> None:
         if packages:
@@ -34,7 +36,8 @@ class StaticFiles:
             raise TypeError("StaticFiles(directory=...): the directory to serve is required")
         self.directory = os.fspath(directory)
         self.html = bool(html)
-        del follow_symlink  # tower-http's ServeDir follows them, as Starlette's does not by default
+        # As Starlette: a symbolic link that leads out of the directory is not followed.
+        self.follow_symlink = bool(follow_symlink)
         if check_dir and not os.path.isdir(self.directory):
             raise RuntimeError(f"Directory '{self.directory}' does not exist")
 
