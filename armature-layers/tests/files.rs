@@ -33,6 +33,14 @@ fn tree(name: &str) -> Dir {
     Dir(base)
 }
 
+/// A router with `files` at `/static`.
+fn mounted(files: StaticFiles) -> Router<()> {
+    Router::builder()
+        .nest_service("/static", files)
+        .build()
+        .unwrap()
+}
+
 fn json_404() -> armature_router::Response {
     (StatusCode::NOT_FOUND, r#"{"error":"Not Found"}"#).into_response()
 }
@@ -64,10 +72,7 @@ async fn files_are_served_and_nothing_outside_the_directory() {
         .not_found(json_404)
         .build()
         .unwrap();
-    let router = Router::builder()
-        .nest_service("/static", files)
-        .build()
-        .unwrap();
+    let router = mounted(files);
 
     let (status, headers, body) = get(&router, "/static/css/site.css", None).await;
     assert_eq!(
@@ -129,10 +134,7 @@ async fn links_out_are_followed_only_when_asked_and_directories_without_index_ar
         .follow_links_out(true)
         .build()
         .unwrap();
-    let router = Router::builder()
-        .nest_service("/static", files)
-        .build()
-        .unwrap();
+    let router = mounted(files);
     assert_eq!(
         &get(&router, "/static/out-link", None).await.2[..],
         b"not for you"
