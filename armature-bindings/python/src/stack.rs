@@ -67,7 +67,7 @@ impl Mount {
     ) -> PyResult<Self> {
         let files = StaticFiles::builder(directory)
             .index_html(html)
-            .mounted_at(path.clone())
+            .mounted_at(path.trim_end_matches('/'))
             .follow_links_out(follow_symlink)
             .not_found(|| detail(StatusCode::NOT_FOUND, "Not Found"))
             .build()
@@ -133,6 +133,11 @@ where
         builder = builder.route(path, endpoint);
     }
     for mount in &config.mounts {
+        // Mounted at `/` (a single-page app's files): what no route matches.
+        if mount.path == "/" {
+            builder = builder.fallback_service(mount.files.clone());
+            continue;
+        }
         builder = builder.nest_service(&mount.path, mount.files.clone());
     }
     if let Some(Docs::Spec { path, json }) = &config.docs {

@@ -2084,3 +2084,30 @@ def test_a_500_handler_answers_what_nothing_else_did():
         assert c.head("/teapot").content == b""
     with TestClient(app) as c, pytest.raises(RuntimeError, match="db down"):
         c.get("/boom")
+
+
+def test_a_mount_at_the_root_serves_what_no_route_matches(tmp_path):
+    from armature.staticfiles import StaticFiles
+
+    (tmp_path / "index.html").write_text("<div id=app></div>")
+    (tmp_path / "app.js").write_text("console.log(1)")
+    app = App()
+    # Mounted first, as single-page apps often are: the routes still win.
+    app.mount("/", StaticFiles(directory=tmp_path, html=True), name="spa")
+
+    @app.get("/api/health")
+    async def health() -> dict:
+        return {"ok": True}
+
+    with TestClient(app) as c:
+        assert c.get("/api/health").json() == {"ok": True}
+        assert c.get("/").text == "<div id=app></div>"
+        res = c.get("/app.js")
+        assert (res.text, res.headers["content-type"]) == ("console.log(1)", "text/javascript")
+        res = c.get("/nope.js")
+        assert (res.status_code, res.json()) == (404, {"detail": "Not Found"})
+        assert c.post("/api/health").status_code == 405
+    with pytest.raises(ValueError, match="one mount at '/'"):
+        app.mount("/", StaticFiles(directory=tmp_path))
+    with pytest.raises(ValueError, match="a path like"):
+        app.mount("/static/", StaticFiles(directory=tmp_path))

@@ -163,14 +163,18 @@ class App(Router):
 
     def mount(self, path: str, app: Any, name: Optional[str] = None) -> None:
         """Starlette's `app.mount(path, StaticFiles(directory=...), name=...)`: the files of a
-        directory served under `path` (`/static` serves `/static/...`). Only `StaticFiles`
-        mounts here; a path a route or another mount has is a `ValueError` when the app is
-        built."""
+        directory served under `path` (`/static` serves `/static/...`). Mounted at `/` (a
+        single-page app: `app.mount("/", StaticFiles(directory="dist", html=True))`), it
+        answers what no route matches, so the routes come first whatever the order. Only
+        `StaticFiles` mounts here; a path a route or another mount has is a `ValueError` when
+        the app is built."""
         del name  # for `url_for`, which Armature has not
         if not isinstance(app, StaticFiles):
             raise TypeError(f"app.mount({path!r}, ...): only StaticFiles can be mounted, not {app!r}")
-        if not path.startswith("/") or path.endswith("/"):
-            raise ValueError(f"app.mount: a path like '/static' (starting with '/', not ending with '/'), got {path!r}")
+        if not path.startswith("/") or (path.endswith("/") and path != "/"):
+            raise ValueError(f"app.mount: a path like '/static' (starting with '/', not ending with '/'), or '/', got {path!r}")
+        if path == "/" and any(p == "/" for p, _ in self.mounts):
+            raise ValueError("app.mount('/', ...): one mount at '/' only")
         self.mounts.append((path, app))
 
     def exception_handler(self, exc_class: Any) -> Callable[[F], F]:
