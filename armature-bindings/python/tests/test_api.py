@@ -2020,9 +2020,9 @@ def test_background_waits_for_a_stream_and_survives_middleware_that_answers_anew
         body = b"".join([chunk async for chunk in response.body_iterator])
         return StarletteResponse(body, status_code=response.status_code)
 
-    @app.get("/report")
-    async def report() -> HttpResponse:
-        path = tmp_path / "report.csv"
+    @app.get("/report/{n}")
+    async def report(n: int) -> HttpResponse:
+        path = tmp_path / f"report-{n}.csv"
         path.write_text("a,b\n" * 1000)
         # FastAPI's idiom: the temporary file removed once it is sent.
         return FileResponse(path, background=BackgroundTask(os.remove, path))
@@ -2047,17 +2047,17 @@ def test_background_waits_for_a_stream_and_survives_middleware_that_answers_anew
         return order
 
     with TestClient(app) as c:
-        for _ in range(5):
-            res = c.get("/report")
+        for n in range(5):
+            res = c.get(f"/report/{n}")
             assert (res.status_code, len(res.content)) == (200, 4000)
         assert c.get("/chunks").text == "012"
         assert until("bg") == ["chunk0", "chunk1", "chunk2", "bg"]
         assert c.get("/rewrapped").json() == {"ok": True}
         assert until("kept")[-1] == "kept"
         deadline = time.monotonic() + 10
-        while (tmp_path / "report.csv").exists() and time.monotonic() < deadline:
+        while list(tmp_path.glob("report-*.csv")) and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert not (tmp_path / "report.csv").exists()
+        assert list(tmp_path.glob("report-*.csv")) == []
 
 
 def test_a_500_handler_answers_what_nothing_else_did():
@@ -2111,3 +2111,38 @@ def test_a_mount_at_the_root_serves_what_no_route_matches(tmp_path):
         app.mount("/", StaticFiles(directory=tmp_path))
     with pytest.raises(ValueError, match="a path like"):
         app.mount("/static/", StaticFiles(directory=tmp_path))
+
+
+def test_url_for_builds_paths_of_named_routes_and_mounts(tmp_path):
+    from armature import NoMatchFound
+    from armature.staticfiles import StaticFiles
+
+    app = App(root_path="/prefix")
+    app.mount("/static", StaticFiles(directory=tmp_path), name="static")
+    users = APIRouter(prefix="/users")
+
+    @users.get("/{user_id}")
+    async def get_user(user_id: int, request: Request) -> dict:
+        return {
+            "self": str(request.url_for("get_user", user_id=user_id)),
+            "files": str(request.url_for("files", path="a b/c.txt")),
+            "css": str(request.url_for("static", path="/css/site.css")),
+        }
+
+    @app.get("/files/{path:path}", name="files")
+    async def files(path: str) -> dict:
+        return {}
+
+    app.include_router(users)
+    assert app.url_path_for("get_user", user_id=7) == "/users/7"
+    assert app.url_path_for("get_user", user_id="a/b") == "/users/a%2Fb"
+    with pytest.raises(NoMatchFound, match='"get_user"'):
+        app.url_path_for("get_user")
+    with pytest.raises(NoMatchFound):
+        app.url_path_for("nobody")
+    with TestClient(app) as c:
+        assert c.get("/users/3").json() == {
+            "self": "http://testserver/prefix/users/3",
+            "files": "http://testserver/prefix/files/a%20b/c.txt",
+            "css": "http://testserver/prefix/static/css/site.css",
+        }

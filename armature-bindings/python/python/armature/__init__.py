@@ -20,7 +20,7 @@ from ._armature import HttpRequest, HttpResponse, RequestBody
 from . import status
 from .app import App
 from .encoders import jsonable_encoder
-from .exceptions import HTTPException, RequestValidationError, ResponseValidationError
+from .exceptions import HTTPException, NoMatchFound, RequestValidationError, ResponseValidationError
 from .middleware import CORSMiddleware, LoggerMiddleware
 from .forms import UploadFile
 from .params import BackgroundTask, BackgroundTasks, Body, Cookie, Depends, File, Form, Header, Path, Query
@@ -47,6 +47,7 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "LoggerMiddleware",
+    "NoMatchFound",
     "Path",
     "Query",
     "Request",

@@ -100,7 +100,7 @@ class App(Router):
         self.state = State()
         self.http_middleware: list[Callable[..., Any]] = []
         # `app.mount(path, StaticFiles(...))`: directories served under paths.
-        self.mounts: list[tuple[str, StaticFiles]] = []
+        self.mounts: list[tuple[str, StaticFiles, Optional[str]]] = []
         self.title = documentation.pop("title", "Armature")
         self.version = documentation.pop("version", "0.1.0")
         self.openapi_url = documentation.pop("openapi_url", "/openapi.json")
@@ -168,14 +168,13 @@ class App(Router):
         answers what no route matches, so the routes come first whatever the order. Only
         `StaticFiles` mounts here; a path a route or another mount has is a `ValueError` when
         the app is built."""
-        del name  # for `url_for`, which Armature has not
         if not isinstance(app, StaticFiles):
             raise TypeError(f"app.mount({path!r}, ...): only StaticFiles can be mounted, not {app!r}")
         if not path.startswith("/") or (path.endswith("/") and path != "/"):
             raise ValueError(f"app.mount: a path like '/static' (starting with '/', not ending with '/'), or '/', got {path!r}")
-        if path == "/" and any(p == "/" for p, _ in self.mounts):
+        if path == "/" and any(p == "/" for p, _, _ in self.mounts):
             raise ValueError("app.mount('/', ...): one mount at '/' only")
-        self.mounts.append((path, app))
+        self.mounts.append((path, app, name))
 
     def exception_handler(self, exc_class: Any) -> Callable[[F], F]:
         """`@app.exception_handler(SomeError)`: `async def handler(request, exc)` (or a plain
@@ -267,7 +266,7 @@ class App(Router):
             redirect_slashes=self.redirect_slashes,
             docs=docs,
             unmatched=unmatched,
-            mounts=[(path, files.directory, files.html, files.follow_symlink) for path, files in self.mounts],
+            mounts=[(path, files.directory, files.html, files.follow_symlink) for path, files, _ in self.mounts],
         )
 
     def _answering(self, endpoint: Callable[[Any], Any]) -> Callable[[Any], Any]:

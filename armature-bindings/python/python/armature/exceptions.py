@@ -56,3 +56,12 @@ class ResponseValidationError(Exception):
 
     def errors(self) -> list[Any]:
         return self._errors
+
+
+class NoMatchFound(LookupError):
+    """`url_path_for` / `url_for` found no route (or mount) of that name taking exactly those
+    path parameters, as Starlette's."""
+
+    def __init__(self, name: str, path_params: dict) -> None:
+        params = ", ".join(sorted(path_params))
+        super().__init__(f'No route exists for name "{name}" and params "{params}".')

@@ -86,6 +86,15 @@ class Request:
     def state(self) -> Any:
         return self._req.state
 
+    def url_for(self, name: str, /, **path_params: Any) -> Any:
+        """The absolute URL of the route (or mount) called `name`, as Starlette's:
+        `request.url_for("get_user", user_id=7)`; `str()` of it is
+        `http://host/users/7`. `NoMatchFound` when there is none."""
+        path = self.app.url_path_for(name, **path_params)
+        url = self._req.url
+        root = getattr(self._app, "root_path", "") or ""
+        return type(url)(url.scheme, url.netloc, root + path, "")
+
     async def body(self) -> bytes:
         """The body's bytes."""
         return bytes(self._req.body)

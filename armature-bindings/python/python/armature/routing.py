@@ -12,11 +12,12 @@ import contextlib
 import functools
 import inspect
 import re
+from urllib.parse import quote
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
 from . import responses
 from ._armature import HttpRequest, HttpResponse
-from .exceptions import RequestValidationError
+from .exceptions import NoMatchFound, RequestValidationError
 from .requests import Request
 from .params import REQUEST, STARLETTE, Depends, Plan, _Context, _where, carried, solve
 from .response_model import filter_for
@@ -29,6 +30,19 @@ _PARAM = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::path)?\}|:([A-Za-z_][A-
 def _template(path: str) -> str:
     """FastAPI's `{name:path}` is Armature's catch-all `{*name}`."""
     return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*):path\}", r"{*\1}", path)
+
+
+def _filled(template: str, params: dict[str, Any]) -> Optional[str]:
+    """`template` with its parameters set from `params` (percent-encoded; a catch-all keeps its
+    slashes), or `None` unless `params` names exactly its parameters."""
+    if set(_path_order(template)) != set(params):
+        return None
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(2) or match.group(3)
+        return quote(str(params[name]), safe="/" if match.group(1) else "")
+
+    return _PARAM.sub(value, template)
 
 
 def _path_order(path: str) -> list[str]:
@@ -236,6 +250,22 @@ class Router:
         full = _template(self.prefix + path)
         for method in methods:
             self.routes.append(Route(method, full, handler, status_code, [*self.dependencies, *dependencies], tags, documentation))
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> str:
+        """The path of the route called `name` (its `name=`, else its function's name), its
+        parameters set from `path_params` (`app.url_path_for("get_user", user_id=7)` is
+        `/users/7`), as Starlette's; `NoMatchFound` when no route of that name takes exactly
+        those parameters. A mount's name gives its path with `path` after it."""
+        for route in self.routes:
+            if (route.documentation.get("name") or getattr(route.handler, "__name__", None)) == name:
+                path = _filled(route.path, path_params)
+                if path is not None:
+                    return path
+        for mount_path, _, mount_name in getattr(self, "mounts", ()):
+            if mount_name == name and set(path_params) == {"path"}:
+                rest = quote(str(path_params["path"]), safe="/").lstrip("/")
+                return f"{mount_path.rstrip('/')}/{rest}"
+        raise NoMatchFound(name, path_params)
 
     def add_api_route(
         self,
