@@ -2146,3 +2146,38 @@ def test_url_for_builds_paths_of_named_routes_and_mounts(tmp_path):
             "files": "http://testserver/prefix/files/a%20b/c.txt",
             "css": "http://testserver/prefix/static/css/site.css",
         }
+
+
+def test_jinja2_templates_render_pages_with_url_for_and_escaping(tmp_path):
+    from armature.templating import Jinja2Templates
+
+    (tmp_path / "base.html").write_text("<title>{{ site }}</title>{% block body %}{% endblock %}")
+    (tmp_path / "item.html").write_text(
+        '{% extends "base.html" %}{% block body %}<a href="{{ url_for(\'item\', item_id=id) }}">{{ name }}</a>'
+        "<i>{{ request.url.path }}</i>{% endblock %}"
+    )
+    templates = Jinja2Templates(directory=tmp_path, context_processors=[lambda request: {"site": "Shop"}])
+    app = App()
+
+    @app.get("/items/{item_id}")
+    async def item(request: Request, item_id: str) -> HttpResponse:
+        return templates.TemplateResponse(request, "item.html", {"id": item_id, "name": "<b>Mug</b>"})
+
+    @app.get("/old")
+    async def old(request: Request) -> HttpResponse:
+        # Starlette's older form, still common in FastAPI code.
+        return templates.TemplateResponse("item.html", {"request": request, "id": "9", "name": "x"}, status_code=203)
+
+    @app.get("/missing")
+    async def missing(request: Request) -> HttpResponse:
+        return templates.TemplateResponse(request, "nope.html")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        res = c.get("/items/7")
+        assert res.headers["content-type"] == "text/html; charset=utf-8"
+        assert res.text == '<title>Shop</title><a href="http://testserver/items/7">&lt;b&gt;Mug&lt;/b&gt;</a><i>/items/7</i>'
+        res = c.get("/old")
+        assert (res.status_code, "http://testserver/items/9" in res.text) == (203, True)
+        assert c.get("/missing").status_code == 500
+    with pytest.raises(TypeError, match="one of them"):
+        Jinja2Templates()
