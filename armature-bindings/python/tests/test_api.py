@@ -2181,3 +2181,52 @@ def test_jinja2_templates_render_pages_with_url_for_and_escaping(tmp_path):
         assert c.get("/missing").status_code == 500
     with pytest.raises(TypeError, match="one of them"):
         Jinja2Templates()
+
+
+def test_starlette_style_middleware_classes_are_added_with_add_middleware():
+    from armature.middleware import BaseHTTPMiddleware, TrustedHostMiddleware
+
+    class Stamp(BaseHTTPMiddleware):
+        def __init__(self, app, header: str = "X-Stamp") -> None:
+            super().__init__(app)
+            self.header = header
+
+        async def dispatch(self, request, call_next):
+            response = await call_next(request)
+            response.headers[self.header] = request.url.path
+            return response
+
+    async def deny_post(request, call_next):
+        if request.method == "POST":
+            return HttpResponse.json({"denied": True}, status=403)
+        return await call_next(request)
+
+    app = App()
+    app.add_middleware(Stamp, header="X-Seen")
+    app.add_middleware(BaseHTTPMiddleware, dispatch=deny_post)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["testserver", "*.example.com", "www.shop.test"])
+
+    @app.api_route("/x", methods=["GET", "POST"])
+    async def x() -> dict:
+        return {"ok": True}
+
+    with TestClient(app, follow_redirects=False) as c:
+        res = c.get("/x")
+        assert (res.json(), res.headers["x-seen"]) == ({"ok": True}, "/x")
+        # The last added is outermost, as in Starlette: deny_post answers before Stamp runs.
+        res = c.post("/x")
+        assert (res.status_code, "x-seen" in res.headers) == (403, False)
+        assert c.get("/x", headers={"host": "api.example.com"}).status_code == 200
+        res = c.get("/x", headers={"host": "evil.test"})
+        assert (res.status_code, res.text) == (400, "Invalid host header")
+        res = c.get("/x?a=1", headers={"host": "shop.test"})
+        assert (res.status_code, res.headers["location"]) == (307, "http://www.shop.test/x?a=1")
+
+    class Asgi:
+        def __init__(self, app) -> None:
+            self.app = app
+
+    with pytest.raises(TypeError, match="ASGI"):
+        App().add_middleware(Asgi)
+    with pytest.raises(ValueError, match="wildcard"):
+        TrustedHostMiddleware(allowed_hosts=["api.*.com"])

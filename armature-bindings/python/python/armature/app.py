@@ -20,7 +20,7 @@ from .encoders import jsonable
 from .exception_handlers import ExceptionHandlers
 from .exceptions import HTTPException
 from .staticfiles import StaticFiles
-from .middleware import CORSMiddleware, LoggerMiddleware, wrapped
+from .middleware import BaseHTTPMiddleware, CORSMiddleware, LoggerMiddleware, wrapped
 from .params import Depends
 from .ratelimit import options_of
 from .routing import APP_DOCUMENTATION, Router, _only_documentation
@@ -150,16 +150,28 @@ class App(Router):
     # ----------------------------------------------------------------- configuration
 
     def add_middleware(self, middleware: Any, **options: Any) -> None:
-        """Adds a preset layer: an instance (`add_middleware(CORSMiddleware(...))`) or, as in
-        FastAPI, the class and its options (`add_middleware(CORSMiddleware, allow_origins=[...])`)."""
+        """Adds middleware: an instance (`add_middleware(CORSMiddleware(...))`) or, as in
+        FastAPI, the class and its options (`add_middleware(CORSMiddleware, allow_origins=[...])`).
+        `CORSMiddleware` and `LoggerMiddleware` are Rust layers; a `BaseHTTPMiddleware`
+        subclass (made with the app, then the options) runs its `dispatch` as an
+        `@app.middleware("http")` function does, the last added outermost. Pure ASGI
+        middleware is a `TypeError`: there is no ASGI here."""
         if inspect.isclass(middleware):
-            middleware = middleware(**options)
+            if issubclass(middleware, BaseHTTPMiddleware):
+                middleware = middleware(self, **options)
+            elif issubclass(middleware, (CORSMiddleware, LoggerMiddleware)):
+                middleware = middleware(**options)
         if isinstance(middleware, CORSMiddleware):
             self._cors = middleware
         elif isinstance(middleware, LoggerMiddleware):
             self._logger = middleware
+        elif isinstance(middleware, BaseHTTPMiddleware):
+            self.http_middleware.append(middleware.dispatch_func)
         else:
-            raise TypeError(f"unsupported middleware {middleware!r}: the layers run in Rust; use CORSMiddleware or LoggerMiddleware")
+            raise TypeError(
+                f"unsupported middleware {middleware!r}: use CORSMiddleware or LoggerMiddleware (Rust layers), "
+                "a BaseHTTPMiddleware subclass or @app.middleware('http') (ASGI middleware has no ASGI to run in here)"
+            )
 
     def mount(self, path: str, app: Any, name: Optional[str] = None) -> None:
         """Starlette's `app.mount(path, StaticFiles(directory=...), name=...)`: the files of a

@@ -51,6 +51,74 @@ class LoggerMiddleware:
         self.format = format
 
 
+class BaseHTTPMiddleware:
+    """Starlette's `BaseHTTPMiddleware`: subclass it, write `async def dispatch(self, request,
+    call_next)` as an `@app.middleware("http")` function, and add it with
+    `app.add_middleware(MyMiddleware, **options)` (it is made with the app first, then the
+    options, as in Starlette). `BaseHTTPMiddleware(app, dispatch=f)` wraps a function.
+
+    ```python
+    import time
+    from armature import App
+    from armature.middleware import BaseHTTPMiddleware
+
+    class Timing(BaseHTTPMiddleware):
+        def __init__(self, app, header: str = "X-Process-Time") -> None:
+            super().__init__(app)
+            self.header = header
+
+        async def dispatch(self, request, call_next):
+            start = time.perf_counter()
+            response = await call_next(request)
+            response.headers[self.header] = f"{time.perf_counter() - start:.6f}"
+            return response
+
+    app = App()
+    app.add_middleware(Timing, header="X-Time")
+    ```
+    """
+
+    def __init__(self, app: Any = None, dispatch: Optional[Callable[..., Any]] = None) -> None:
+        self.app = app
+        self.dispatch_func = self.dispatch if dispatch is None else dispatch
+
+    async def dispatch(self, request: Any, call_next: Callable[[Any], Any]) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}: override dispatch(self, request, call_next)")
+
+
+class TrustedHostMiddleware(BaseHTTPMiddleware):
+    """Starlette's `TrustedHostMiddleware`: a request whose `Host` is not one of
+    `allowed_hosts` (exact names, `*.example.com` for subdomains, `*` for any) gets
+    `400 Invalid host header`. With `www_redirect` (the default), a request for `example.com`
+    when only `www.example.com` is allowed is redirected there."""
+
+    def __init__(self, app: Any = None, allowed_hosts: Optional[Sequence[str]] = None, www_redirect: bool = True) -> None:
+        super().__init__(app)
+        hosts = list(allowed_hosts or ["*"])
+        for pattern in hosts:
+            if "*" in pattern[1:] or (pattern.startswith("*") and pattern != "*" and not pattern.startswith("*.")):
+                raise ValueError(f"TrustedHostMiddleware: a wildcard is '*' or a leading '*.', got {pattern!r}")
+        self.allowed_hosts = hosts
+        self.allow_any = "*" in hosts
+        self.www_redirect = www_redirect
+
+    def _allowed(self, host: str) -> bool:
+        return any(host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:])) for pattern in self.allowed_hosts)
+
+    async def dispatch(self, request: Any, call_next: Callable[[Any], Any]) -> Any:
+        if self.allow_any:
+            return await call_next(request)
+        host = (request.headers.get("host") or "").split(":")[0].lower()
+        if self._allowed(host):
+            return await call_next(request)
+        if self.www_redirect and f"www.{host}" in self.allowed_hosts:
+            url = request.url
+            netloc = f"www.{url.netloc}"
+            query = f"?{url.query}" if url.query else ""
+            return HttpResponse(b"", status=307, headers={"location": f"{url.scheme}://{netloc}{url.path}{query}"})
+        return HttpResponse.text("Invalid host header", status=400)
+
+
 def wrapped(endpoint: Callable[[HttpRequest], Any], middleware: Sequence[Callable[..., Any]], app: Any = None) -> Callable[[HttpRequest], Any]:
     """`endpoint` inside the app's `@app.middleware("http")` functions, the last added
     outermost, as Starlette stacks them. Each is handed a `Request` (of `app`)."""
