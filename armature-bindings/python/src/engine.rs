@@ -35,7 +35,7 @@ use crate::listener::Listener;
 use crate::request::HttpRequest;
 use crate::response::{to_response, HttpResponse};
 use crate::stack::Docs;
-use crate::stack::{self, Config, Mount, Stack};
+use crate::stack::{self, Config, Gzip, Mount, Stack};
 use crate::step::{send_none, Step};
 
 /// The Python module `name`, imported into `cell` on first use.
@@ -324,7 +324,7 @@ impl Engine {
     /// and exception handlers see them. Route conflicts, bad CORS settings and a document
     /// that is not JSON are `ValueError`s, from Rust.
     #[new]
-    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true, docs=None, unmatched=false, mounts=Vec::new()))]
+    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true, docs=None, unmatched=false, mounts=Vec::new(), gzip=None))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments, called once by `App`
     fn new(
         py: Python<'_>,
@@ -338,6 +338,7 @@ impl Engine {
         docs: Option<(String, String, Option<String>, String)>,
         unmatched: bool,
         mounts: Vec<(String, String, bool, bool)>,
+        gzip: Option<(u32, i32)>,
     ) -> PyResult<Self> {
         if routes.len() + if unmatched { 2 } else { 0 } != endpoints.len() {
             return Err(PyValueError::new_err(
@@ -405,6 +406,19 @@ impl Engine {
                 .into_iter()
                 .map(|(path, directory, html, follow)| Mount::new(path, &directory, html, follow))
                 .collect::<PyResult<_>>()?,
+            gzip: gzip
+                .map(|(minimum, level)| {
+                    if !(1..=9).contains(&level) {
+                        return Err(PyValueError::new_err(format!(
+                            "GZipMiddleware(compresslevel={level}): 1 to 9"
+                        )));
+                    }
+                    Ok(Gzip {
+                        minimum: minimum.into(),
+                        level,
+                    })
+                })
+                .transpose()?,
         });
         // Compile once now, so a route conflict is reported where the app is built.
         stack::build::<Full<Bytes>>(&config, &queue, &Outbox::new().0)

@@ -21,6 +21,8 @@ use tokio::sync::oneshot;
 use tower::util::BoxCloneSyncService;
 use tower::Layer;
 use tower::{ServiceBuilder, ServiceExt};
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::bridge::{Job, Msg, Outbox, Queue, Reply};
 
@@ -46,6 +48,32 @@ pub(crate) struct Config {
     /// `app.mount(path, StaticFiles(directory=..., html=...))`: directories served under
     /// their paths.
     pub(crate) mounts: Vec<Mount>,
+    /// `GZipMiddleware(minimum_size, compresslevel)`.
+    pub(crate) gzip: Option<Gzip>,
+}
+
+/// Starlette's `GZipMiddleware`: answers of `minimum` bytes or more gzipped (at `level`,
+/// 1 to 9) for clients that accept it, by tower-http's compression layer (not images, gRPC or
+/// event streams, which gain nothing).
+#[derive(Clone, Copy)]
+pub(crate) struct Gzip {
+    pub(crate) minimum: u64,
+    pub(crate) level: i32,
+}
+
+impl Gzip {
+    fn layer(self) -> CompressionLayer<impl Predicate> {
+        let worth_it = SizeAbove::new(self.minimum)
+            .and(NotForContentType::GRPC)
+            .and(NotForContentType::IMAGES)
+            .and(NotForContentType::SSE);
+        CompressionLayer::new()
+            .no_br()
+            .no_deflate()
+            .no_zstd()
+            .quality(CompressionLevel::Precise(self.level))
+            .compress_when(worth_it)
+    }
 }
 
 /// A directory of static files served under a path, as Starlette's `StaticFiles`.
@@ -163,8 +191,32 @@ fn detail(status: StatusCode, text: &'static str) -> Response {
     (status, [(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// The preset layers around `inner` (the router, or the docs layer around it).
+/// The preset layers around `inner` (the router, or the docs layer around it), gzip the
+/// innermost when asked.
 fn layered<S, B>(config: &Config, inner: S) -> Stack<B>
+where
+    S: tower::Service<Request<B>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    match config.gzip {
+        Some(gzip) => around(
+            config,
+            ServiceBuilder::new()
+                .map_response(|res: http::Response<_>| res.map(Body::new))
+                .layer(gzip.layer())
+                .service(inner),
+        ),
+        None => around(config, inner),
+    }
+}
+
+/// Request id, logger and CORS around `inner`.
+fn around<S, B>(config: &Config, inner: S) -> Stack<B>
 where
     S: tower::Service<Request<B>, Response = Response, Error = Infallible>
         + Clone

@@ -2230,3 +2230,32 @@ def test_starlette_style_middleware_classes_are_added_with_add_middleware():
         App().add_middleware(Asgi)
     with pytest.raises(ValueError, match="wildcard"):
         TrustedHostMiddleware(allowed_hosts=["api.*.com"])
+
+
+def test_gzip_middleware_compresses_large_answers_for_clients_that_accept_it():
+    import gzip as gzip_module
+    from armature import GZipMiddleware
+
+    app = App()
+    app.add_middleware(GZipMiddleware, minimum_size=100, compresslevel=6)
+
+    @app.get("/big")
+    async def big() -> dict:
+        return {"items": ["x" * 10] * 50}
+
+    @app.get("/small")
+    async def small() -> dict:
+        return {"a": 1}
+
+    with TestClient(app) as c:
+        res = c.get("/big", headers={"accept-encoding": "gzip"})
+        assert (res.headers["content-encoding"], res.headers["vary"].lower()) == ("gzip", "accept-encoding")
+        assert gzip_module.decompress(res.content) == b'{"items":[' + b",".join([b'"xxxxxxxxxx"'] * 50) + b"]}"
+        res = c.get("/small", headers={"accept-encoding": "gzip"})
+        assert ("content-encoding" in res.headers, res.content) == (False, b'{"a":1}')
+        res = c.get("/big")
+        assert "content-encoding" not in res.headers
+    bad = App()
+    bad.add_middleware(GZipMiddleware, compresslevel=12)
+    with pytest.raises(ValueError, match="1 to 9"):
+        bad.build_engine()

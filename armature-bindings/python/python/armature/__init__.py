@@ -21,7 +21,7 @@ from . import status
 from .app import App
 from .encoders import jsonable_encoder
 from .exceptions import HTTPException, NoMatchFound, RequestValidationError, ResponseValidationError
-from .middleware import CORSMiddleware, LoggerMiddleware
+from .middleware import CORSMiddleware, GZipMiddleware, LoggerMiddleware
 from .forms import UploadFile
 from .params import BackgroundTask, BackgroundTasks, Body, Cookie, Depends, File, Form, Header, Path, Query
 from .ratelimit import rate_limit
@@ -41,6 +41,7 @@ __all__ = [
     "Cookie",
     "Depends",
     "File",
+    "GZipMiddleware",
     "Form",
     "HTTPException",
     "Header",

@@ -20,7 +20,7 @@ from .encoders import jsonable
 from .exception_handlers import ExceptionHandlers
 from .exceptions import HTTPException
 from .staticfiles import StaticFiles
-from .middleware import BaseHTTPMiddleware, CORSMiddleware, LoggerMiddleware, wrapped
+from .middleware import BaseHTTPMiddleware, CORSMiddleware, GZipMiddleware, LoggerMiddleware, wrapped
 from .params import Depends
 from .ratelimit import options_of
 from .routing import APP_DOCUMENTATION, Router, _only_documentation
@@ -146,25 +146,28 @@ class App(Router):
         self.redirect_slashes = redirect_slashes
         self._cors: Optional[CORSMiddleware] = None
         self._logger: Optional[LoggerMiddleware] = None
+        self._gzip: Optional[GZipMiddleware] = None
 
     # ----------------------------------------------------------------- configuration
 
     def add_middleware(self, middleware: Any, **options: Any) -> None:
         """Adds middleware: an instance (`add_middleware(CORSMiddleware(...))`) or, as in
         FastAPI, the class and its options (`add_middleware(CORSMiddleware, allow_origins=[...])`).
-        `CORSMiddleware` and `LoggerMiddleware` are Rust layers; a `BaseHTTPMiddleware`
+        `CORSMiddleware`, `LoggerMiddleware` and `GZipMiddleware` are Rust layers; a `BaseHTTPMiddleware`
         subclass (made with the app, then the options) runs its `dispatch` as an
         `@app.middleware("http")` function does, the last added outermost. Pure ASGI
         middleware is a `TypeError`: there is no ASGI here."""
         if inspect.isclass(middleware):
             if issubclass(middleware, BaseHTTPMiddleware):
                 middleware = middleware(self, **options)
-            elif issubclass(middleware, (CORSMiddleware, LoggerMiddleware)):
+            elif issubclass(middleware, (CORSMiddleware, LoggerMiddleware, GZipMiddleware)):
                 middleware = middleware(**options)
         if isinstance(middleware, CORSMiddleware):
             self._cors = middleware
         elif isinstance(middleware, LoggerMiddleware):
             self._logger = middleware
+        elif isinstance(middleware, GZipMiddleware):
+            self._gzip = middleware
         elif isinstance(middleware, BaseHTTPMiddleware):
             self.http_middleware.append(middleware.dispatch_func)
         else:
@@ -279,6 +282,7 @@ class App(Router):
             docs=docs,
             unmatched=unmatched,
             mounts=[(path, files.directory, files.html, files.follow_symlink) for path, files, _ in self.mounts],
+            gzip=(self._gzip.minimum_size, self._gzip.compresslevel) if self._gzip else None,
         )
 
     def _answering(self, endpoint: Callable[[Any], Any]) -> Callable[[Any], Any]:

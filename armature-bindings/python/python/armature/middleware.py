@@ -41,6 +41,20 @@ class CORSMiddleware:
         }
 
 
+class GZipMiddleware:
+    """Starlette's `GZipMiddleware`, by tower-http's compression layer in Rust: answers of
+    `minimum_size` bytes or more are gzipped (at `compresslevel`, 1 to 9) for clients whose
+    `Accept-Encoding` allows it, with `Vary: Accept-Encoding`; images, gRPC and event streams
+    are sent as they are. A `compresslevel` outside 1 to 9 is a `ValueError` when the app is
+    built."""
+
+    def __init__(self, minimum_size: int = 500, compresslevel: int = 9) -> None:
+        if not isinstance(minimum_size, int) or minimum_size < 0:
+            raise ValueError(f"GZipMiddleware(minimum_size=...): a number of bytes, 0 or more, got {minimum_size!r}")
+        self.minimum_size = min(minimum_size, 2**32 - 1)
+        self.compresslevel = compresslevel
+
+
 class LoggerMiddleware:
     """One access-log line per request (target `armature::access`, to stderr) by the Rust
     logger layer: method, route template, status, latency, size, request id, peer.
