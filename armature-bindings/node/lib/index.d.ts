@@ -176,6 +176,8 @@ export declare class MethodRouter {
 
 export declare class Scope {
   readonly prefix: string
+  /** JS middleware for this scope's routes only (inside the app's), as hooks in a Fastify plugin. */
+  wrap(middleware: Middleware): this
   route(path: string, methods: MethodRouter): this
   route(declaration: RouteDeclaration): this
   service(scope: Scope): this

@@ -451,7 +451,7 @@ const CONTENT_CODES = new Map([[TEXT, 1], [JSON_TYPE, 2], [OCTETS, 3]])
  * The function Rust wakes when requests wait for JS: it takes them in batches of `id, handler`
  * pairs and runs their handlers; nothing thrown here may escape into Rust.
  */
-function makeDispatch (calls, handlers, middleware, data, errorHandler) {
+function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped) {
   const { take, respond: respondNative, fail: failNative } = calls
   // The abort controllers of requests whose handlers asked for `req.signal`, by id.
   const watching = calls.watching = new Map()
@@ -555,16 +555,23 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
         }
         return Promise.resolve(out).then((value) => value === undefined ? defaultAnswer(err) : ownResponse(value), defaultAnswer)
       }
-  const run = middleware.length === 0
+  // The middleware of each handler: the app's, then its scopes' (outermost first), made once.
+  const chains = []
+  scoped.forEach((own, index) => { chains[index] = middleware.concat(own) })
+  const around = (chain, handler, req) => {
+    const step = (i) => i === chain.length
+      ? handler(req)
+      : chain[i](req, () => Promise.resolve().then(() => step(i + 1)).then(
+        // An `Error` returned is answered as one thrown.
+        (value) => value instanceof Error ? errorAnswer(value, req) : ownResponse(value),
+        (err) => errorAnswer(err, req)))
+    return step(0)
+  }
+  const run = middleware.length === 0 && chains.length === 0
     ? (handler, req) => handler(req)
-    : (handler, req) => {
-        const step = (i) => i === middleware.length
-          ? handler(req)
-          : middleware[i](req, () => Promise.resolve().then(() => step(i + 1)).then(
-            // An `Error` returned is answered as one thrown.
-            (value) => value instanceof Error ? errorAnswer(value, req) : ownResponse(value),
-            (err) => errorAnswer(err, req)))
-        return step(0)
+    : (handler, req, index) => {
+        const chain = chains[index] ?? middleware
+        return chain.length === 0 ? handler(req) : around(chain, handler, req)
       }
   return function dispatch () {
     let n
@@ -582,7 +589,7 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler) {
         let out
         const req = new Request(calls, id, data)
         try {
-          out = run(handlers[ids[i + 1]], req)
+          out = run(handlers[ids[i + 1]], req, ids[i + 1])
           // Inside the `try`: reading `then` may throw (a Proxy, a getter), and so may a
           // thenable's own `then`; `Promise.resolve` turns the latter into a rejection.
           if (isThenable(out)) {
@@ -726,7 +733,24 @@ class Scope {
     this.prefix = prefix
     this._routes = new native.NativeRoutes()
     this._handlers = []
+    // JS middleware of this scope's routes, and that of scopes mounted in it (by handler).
+    this._middleware = []
+    this._scoped = []
     this._mounted = false
+  }
+
+  /**
+   * JS middleware `async (req, next) => response` for this scope's routes only (those of
+   * scopes mounted in it included), inside the app's: Fastify's hooks registered in a plugin.
+   * The Rust layers (`Logger`, `Cors`, `RateLimit`) wrap the app, not a scope.
+   */
+  wrap (middleware) {
+    this._change()
+    if (typeof middleware !== 'function') {
+      throw new TypeError('scope wrap(): pass a function (req, next) => response; Logger, Cors and RateLimit wrap the app')
+    }
+    this._middleware.push(middleware)
+    return this
   }
 
   /** As `App.route`: `route(path, methods)` or `route({ method, url, schema, handler })`. */
@@ -748,8 +772,15 @@ class Scope {
 /** Mounts `scope` in `parent`: its handlers join the parent's table, after the parent's own. */
 function nestScope (parent, scope) {
   if (!(scope instanceof Scope)) throw new TypeError('service(scope): pass a scope(prefix)')
-  parent._routes.nest(scope.prefix, scope._routes, parent._handlers.length)
+  const base = parent._handlers.length
+  parent._routes.nest(scope.prefix, scope._routes, base)
   parent._handlers.push(...scope._handlers)
+  // Each handler's scope middleware: this scope's, outside that of the scopes inside it.
+  scope._handlers.forEach((_, i) => {
+    const inner = scope._scoped[i]
+    const chain = inner === undefined ? scope._middleware : scope._middleware.concat(inner)
+    if (chain.length !== 0) parent._scoped[base + i] = chain
+  })
   scope._mounted = true
 }
 
@@ -952,6 +983,8 @@ class App {
     this._cors = null
     this._rateLimits = []
     this._middleware = []
+    // The middleware of scopes mounted with service(), by handler index (see nestScope).
+    this._scoped = []
     this._data = {}
     this._errorHandler = null
     this._schemas = []
@@ -1070,8 +1103,8 @@ class App {
       const handlers = this._handlers.map((h) => h instanceof Validated ? h.compile(compiler, validating) : h)
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
-        this._rateLimits, () => dispatch(), this._bodyLimit, this._middleware.length > 0)
-      dispatch = makeDispatch(compiled.calls(), handlers, this._middleware.slice(), this._data, this._errorHandler)
+        this._rateLimits, () => dispatch(), this._bodyLimit, this._middleware.length > 0 || this._scoped.length > 0)
+      dispatch = makeDispatch(compiled.calls(), handlers, this._middleware.slice(), this._data, this._errorHandler, this._scoped)
       this._native = compiled
     }
     return this._native

@@ -683,6 +683,41 @@ test('app.static serves a directory under a prefix, as @fastify/static', async (
   assert.throws(() => App.new().static('/public', root, { indx: true }), /unknown option "indx"/)
 })
 
+test('scope middleware runs for that scope\'s routes only, inside the app\'s, as hooks in a Fastify plugin', async () => {
+  const order = []
+  const admin = scope('/admin')
+    .wrap(async (req, next) => {
+      order.push('admin')
+      if (req.header('x-token') !== 'secret') return HttpResponse.json({ error: 'Unauthorized' }, 401)
+      return (await next()).header('x-admin', '1')
+    })
+    .route('/stats', get(() => ({ users: 3 })))
+    .route('/constant', get(HttpResponse.text('fixed')))
+    .service(scope('/deep').wrap(async (req, next) => { order.push('deep'); return next() }).route('/x', get(() => 'deep x')))
+  const app = App.new()
+    .wrap(async (req, next) => { order.push('app'); return (await next()).header('x-app', '1') })
+    .get('/public', () => 'hello')
+    .service(admin)
+  assert.equal((await app.inject('/public')).body, 'hello')
+  assert.deepEqual(order.splice(0), ['app'])
+  const denied = await app.inject('/admin/stats')
+  assert.deepEqual([denied.statusCode, denied.headers['x-app'], order.splice(0)], [401, '1', ['app', 'admin']])
+  const stats = await app.inject({ url: '/admin/stats', headers: { 'x-token': 'secret' } })
+  assert.deepEqual([stats.json(), stats.headers['x-admin'], stats.headers['x-app']], [{ users: 3 }, '1', '1'])
+  order.splice(0)
+  // A constant route in a scope with middleware is answered through it too.
+  assert.equal((await app.inject('/admin/constant')).statusCode, 401)
+  order.splice(0)
+  // A scope mounted in a scope: the outer scope's middleware, then the inner one's.
+  const deep = await app.inject({ url: '/admin/deep/x', headers: { 'x-token': 'secret' } })
+  assert.deepEqual([deep.body, order.splice(0)], ['deep x', ['app', 'admin', 'deep']])
+  assert.throws(() => scope('/x').wrap(Logger.default()), /Logger, Cors and RateLimit wrap the app/)
+  // Without app middleware, only the scope's routes go through JS middleware.
+  const plain = App.new().get('/c', HttpResponse.text('c')).service(scope('/s').wrap(async (req, next) => (await next()).header('x-s', '1')).route('/y', get(() => 'y')))
+  assert.equal((await plain.inject('/s/y')).headers['x-s'], '1')
+  assert.equal((await plain.inject('/c')).headers['x-s'], undefined)
+})
+
 test('a default 5xx answer keeps its body (and is logged) through several middleware', async () => {
   const app = App.new()
     .wrap(async (req, next) => (await next()).header('x-outer', '1'))
