@@ -2259,3 +2259,32 @@ def test_gzip_middleware_compresses_large_answers_for_clients_that_accept_it():
     bad.add_middleware(GZipMiddleware, compresslevel=12)
     with pytest.raises(ValueError, match="1 to 9"):
         bad.build_engine()
+
+
+def test_an_app_may_replace_its_openapi_document_as_in_fastapi():
+    from armature.openapi import get_openapi
+
+    app = App(title="Shop")
+
+    @app.get("/items/{item_id}", tags=["items"])
+    async def read_item(item_id: int) -> dict:
+        return {}
+
+    calls = []
+
+    def custom_openapi() -> dict:
+        calls.append(1)
+        if app.openapi_schema is None:
+            doc = get_openapi(title="Custom", version="2.5", routes=app.routes, description="Ours", tags=[{"name": "items"}])
+            doc["info"]["x-logo"] = {"url": "/logo.png"}
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    assert app.openapi_schema is None
+    app.openapi = custom_openapi
+    with TestClient(app) as c:
+        doc = c.get("/openapi.json").json()
+    assert doc["info"] == {"title": "Custom", "version": "2.5", "description": "Ours", "x-logo": {"url": "/logo.png"}}
+    assert doc["tags"] == [{"name": "items"}]
+    assert doc["paths"]["/items/{item_id}"]["get"]["parameters"][0]["name"] == "item_id"
+    assert app.openapi() is app.openapi_schema and len(calls) >= 1

@@ -247,13 +247,24 @@ class App(Router):
             raise ValueError(f"unknown event {event!r}: 'startup' or 'shutdown'")
 
     def openapi(self) -> dict[str, Any]:
-        """The app's OpenAPI 3.1 document (made once, on first use), served at `openapi_url`
-        with Swagger UI at `docs_url`; see `armature.openapi`."""
+        """The app's OpenAPI 3.1 document (made once, on first use, kept as
+        `app.openapi_schema`), served at `openapi_url` with Swagger UI at `docs_url`; see
+        `armature.openapi`. As in FastAPI, an app may replace it: `app.openapi = custom`, a
+        function returning the document (`armature.openapi.get_openapi` builds one)."""
         if self._openapi is None:
             from .openapi import document
 
             self._openapi = document(self)
         return self._openapi
+
+    @property
+    def openapi_schema(self) -> Optional[dict[str, Any]]:
+        """The document once made (`None` before), as FastAPI's; set it to replace it."""
+        return self._openapi
+
+    @openapi_schema.setter
+    def openapi_schema(self, doc: Optional[dict[str, Any]]) -> None:
+        self._openapi = doc
 
     def build_engine(self) -> Engine:
         """Compiles the routes and layers in Rust (a `ValueError` names conflicting routes)."""

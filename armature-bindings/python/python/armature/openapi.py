@@ -28,9 +28,10 @@ from __future__ import annotations
 import http
 import inspect
 import re
+import types
 import typing
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from . import forms
 from .params import BODY, COOKIE, FORM, HEADER, PATH, QUERY, Plan, _item, _Param, _unwrap_optional
@@ -352,3 +353,51 @@ def _reason(code: Any) -> str:
         return http.HTTPStatus(int(code)).phrase
     except ValueError:
         return "Additional Response"
+
+
+def get_openapi(
+    *,
+    title: str,
+    version: str,
+    routes: Sequence[Any],
+    openapi_version: str = "3.1.0",
+    summary: Optional[str] = None,
+    description: Optional[str] = None,
+    tags: Optional[list[dict[str, Any]]] = None,
+    servers: Optional[list[dict[str, Any]]] = None,
+    terms_of_service: Optional[str] = None,
+    contact: Optional[dict[str, Any]] = None,
+    license_info: Optional[dict[str, Any]] = None,
+) -> dict[str, Any]:
+    """FastAPI's `fastapi.openapi.utils.get_openapi`: the document of `routes` (an app's
+    `app.routes`), for an app that customizes its own:
+
+    ```python
+    from armature import App
+    from armature.openapi import get_openapi
+
+    app = App()
+
+    def custom_openapi() -> dict:
+        if app.openapi_schema is None:
+            doc = get_openapi(title="Shop", version="2.0", routes=app.routes)
+            doc["info"]["x-logo"] = {"url": "/static/logo.png"}
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = custom_openapi  # served at /openapi.json, shown at /docs
+    ```
+    """
+    documentation = {
+        "summary": summary,
+        "description": description,
+        "terms_of_service": terms_of_service,
+        "contact": contact,
+        "license_info": license_info,
+        "servers": servers,
+        "openapi_tags": tags,
+    }
+    shim = types.SimpleNamespace(routes=list(routes), title=title, version=version, root_path="", documentation=documentation)
+    doc = document(shim)  # type: ignore[arg-type]
+    doc["openapi"] = openapi_version
+    return doc
