@@ -52,7 +52,7 @@ export interface RouteSchema {
 }
 export interface RouteOptions {
   schema?: RouteSchema
-  /** Fastify's route `config`: the handler reads it as `req.routeOptions.config`. */
+  /** Fastify's route `config`: the handler and middleware read it as `req.routeOptions.config`. */
   config?: Record<string, unknown>
 }
 /** A method of a `MethodRouter` (and `get(...)`, `post(...)`, ...): a handler, or route options and a handler. */

@@ -451,7 +451,7 @@ const CONTENT_CODES = new Map([[TEXT, 1], [JSON_TYPE, 2], [OCTETS, 3]])
  * The function Rust wakes when requests wait for JS: it takes them in batches of `id, handler`
  * pairs and runs their handlers; nothing thrown here may escape into Rust.
  */
-function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped) {
+function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, configs) {
   const { take, respond: respondNative, fail: failNative } = calls
   // The abort controllers of requests whose handlers asked for `req.signal`, by id.
   const watching = calls.watching = new Map()
@@ -588,6 +588,7 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped) 
         }
         let out
         const req = new Request(calls, id, data)
+        if (configs.length !== 0) req._config = configs[ids[i + 1]]
         try {
           out = run(handlers[ids[i + 1]], req, ids[i + 1])
           // Inside the `try`: reading `then` may throw (a Proxy, a getter), and so may a
@@ -637,14 +638,16 @@ for (const m of METHODS) MethodRouter.prototype[m.toLowerCase()] = function (opt
 
 const ROUTE_OPTIONS = new Set(['schema', 'config'])
 
-/** `handler`, its requests carrying `config` (Fastify's route `config`, `req.routeOptions.config`). */
+/**
+ * `handler` with Fastify's route `config` (`req.routeOptions.config`), which the dispatcher
+ * puts on each of its requests before any middleware runs.
+ */
 function withConfig (handler, config) {
   if (config === null || typeof config !== 'object') throw new TypeError('route options: config must be an object')
   if (handler instanceof HttpResponse) return handler
-  return function configured (req) {
-    req._config = config
-    return handler(req)
-  }
+  const configured = (req) => handler(req)
+  configured.routeConfig = config
+  return configured
 }
 
 function checkHandler (handler) {
@@ -1101,10 +1104,16 @@ class App {
       // First, so a schema that does not compile throws before anything starts.
       const compiler = new SchemaCompiler(this._schemas)
       const handlers = this._handlers.map((h) => h instanceof Validated ? h.compile(compiler, validating) : h)
+      // Route configs by handler index (`withConfig`), read before the middleware runs.
+      const configs = []
+      this._handlers.forEach((h, index) => {
+        const config = (h instanceof Validated ? h.handler : h).routeConfig
+        if (config !== undefined) configs[index] = config
+      })
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
         this._rateLimits, () => dispatch(), this._bodyLimit, this._middleware.length > 0 || this._scoped.length > 0)
-      dispatch = makeDispatch(compiled.calls(), handlers, this._middleware.slice(), this._data, this._errorHandler, this._scoped)
+      dispatch = makeDispatch(compiled.calls(), handlers, this._middleware.slice(), this._data, this._errorHandler, this._scoped, configs)
       this._native = compiled
     }
     return this._native

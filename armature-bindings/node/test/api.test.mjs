@@ -629,8 +629,11 @@ test('Fastify route options: @fastify/swagger\'s schema keys are accepted, confi
       config: { rateClass: 'gold' }
     }, (req) => ({ id: req.params.id, options: req.routeOptions }))
     .get('/plain', (req) => req.routeOptions.config)
+    .wrap(async (req, next) => (await next()).header('x-rate-class', String(req.routeOptions.config.rateClass)))
   const res = await app.inject('/users/7')
   assert.deepEqual(res.json(), { id: 7, options: { method: 'GET', url: '/users/{id}', config: { rateClass: 'gold' } } })
+  // Middleware sees the config too (as Fastify's hooks see routeOptions.config).
+  assert.equal(res.headers['x-rate-class'], 'gold')
   assert.equal((await app.inject('/users/x')).statusCode, 400)
   assert.deepEqual((await app.inject('/plain')).json(), {})
   assert.throws(() => App.new().get('/c', { config: 'gold' }, () => 'x'), /config must be an object/)
