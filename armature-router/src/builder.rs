@@ -415,7 +415,8 @@ impl<B: Send + 'static> RouterBuilder<B> {
 
     /// Answers requests whose path a route matches but whose method it does not serve
     /// (default: `405 Method Not Allowed` in plain text). The router adds the `Allow` header
-    /// listing the route's methods to the answer, unless it has one. For the whole router,
+    /// listing the route's methods to a `405` answer, unless it has one (another status, a
+    /// `401` of a check in front, gets none). For the whole router,
     /// nested routes included (set on a [nested](Self::nest) builder, it is not used).
     ///
     /// ```

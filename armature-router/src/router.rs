@@ -312,7 +312,10 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
                 let (allow, matched) = (entry.allow.clone(), report.then(matched));
                 return RouteFuture::boxed(async move {
                     let Ok(mut res) = answer.await;
-                    res.headers_mut().entry(ALLOW).or_insert(allow);
+                    // `Allow` belongs to a `405` (not to a `401` a middleware gave instead).
+                    if res.status() == StatusCode::METHOD_NOT_ALLOWED {
+                        res.headers_mut().entry(ALLOW).or_insert(allow);
+                    }
                     if let Some(matched) = matched {
                         res.extensions_mut().insert(matched);
                     }

@@ -1211,11 +1211,16 @@ async fn method_not_allowed_fallback_answers_with_allow_added() {
             res.headers_mut()
                 .insert(ALLOW, HeaderValue::from_static("GET"));
         }
+        if req.uri().path() == "/private" {
+            // Another status (a check in front of it refused): no `Allow` on it.
+            *res.status_mut() = StatusCode::UNAUTHORIZED;
+        }
         res
     };
     let router = Router::builder()
         .route("/users", get(echo).post(echo))
         .route("/own-allow", get(echo).put(echo))
+        .route("/private", get(echo))
         .nest("/api", Router::builder().route("/items/{id}", post(echo)))
         .method_not_allowed_fallback(json_405)
         .build()
@@ -1236,6 +1241,9 @@ async fn method_not_allowed_fallback_answers_with_allow_added() {
     let own = send(&router, Request::delete("/own-allow").body(()).unwrap()).await;
     assert_eq!(own.headers.get_all(ALLOW).iter().count(), 1);
     assert_eq!(own.headers[ALLOW], "GET");
+    let private = send(&router, Request::delete("/private").body(()).unwrap()).await;
+    assert_eq!(private.status, StatusCode::UNAUTHORIZED);
+    assert!(private.headers.get(ALLOW).is_none());
     // Served methods and unknown paths are untouched.
     assert_eq!(
         send(&router, Request::post("/users").body(()).unwrap())
