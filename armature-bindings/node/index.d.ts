@@ -103,7 +103,7 @@ export declare class NativeRoutes {
   /**
    * Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
    * table's handlers at `offset`: their indices shift by it. As Fastify's prefixes, the
-   * scope's `/` answers both `/api` and `/api/`.
+   * scope's `/` answers both `/api` and `/api/`. An empty prefix adds its routes as they are.
    */
   nest(prefix: string, scope: NativeRoutes, offset: number): void
 }

@@ -181,7 +181,22 @@ export declare class Scope {
   route(path: string, methods: MethodRouter): this
   route(declaration: RouteDeclaration): this
   service(scope: Scope): this
+  /** A plugin's routes in a scope of their own at `prefix` (none by default): see `App.register`. */
+  register<O extends PluginOptions>(plugin: Plugin<O>, options?: O): this
+  get: PathShortcut<this>
+  head: PathShortcut<this>
+  post: PathShortcut<this>
+  put: PathShortcut<this>
+  delete: PathShortcut<this>
+  patch: PathShortcut<this>
+  options: PathShortcut<this>
+  all: PathShortcut<this>
 }
+
+/** Options of `register`: `prefix`, and the plugin's own. */
+export interface PluginOptions { prefix?: string, [option: string]: unknown }
+/** A plugin, as Fastify's: fills the scope it is given (routes, `wrap`, `register`), sync or async. */
+export type Plugin<O extends PluginOptions = PluginOptions> = (scope: Scope, options: O) => void | Promise<void>
 
 export declare class Logger {
   static default(): Logger
@@ -299,6 +314,14 @@ export declare class App {
   route(path: string, methods: MethodRouter): this
   route(declaration: RouteDeclaration): this
   service(scope: Scope): this
+  /**
+   * Fastify's `register(plugin, { prefix })`: `plugin(scope, options)` adds routes, middleware
+   * for its routes only (`scope.wrap`) and more plugins to a scope at `prefix` (none by
+   * default), mounted once it returns or resolves; `listen()`, `inject()` and `ready()` wait.
+   */
+  register<O extends PluginOptions>(plugin: Plugin<O>, options?: O): this
+  /** Resolves once every registered plugin is mounted; a plugin's error rejects it. */
+  ready(): Promise<this>
   /**
    * The files of the directory `root` under `prefix`, served from Rust (tower-http's
    * `ServeDir`), as @fastify/static does; `index` (default true) serves a directory's `index.html`.

@@ -732,13 +732,15 @@ function register (handlers, handler, constant, js) {
 /** Routes under a prefix, mounted with `app.service(scope('/api/v1')...)`. */
 class Scope {
   constructor (prefix) {
-    if (typeof prefix !== 'string') throw new TypeError('scope(prefix): prefix must be a string like "/api/v1"')
+    if (typeof prefix !== 'string') throw new TypeError('scope(prefix): prefix must be a string like "/api/v1" (or "" for none)')
     this.prefix = prefix
     this._routes = new native.NativeRoutes()
     this._handlers = []
     // JS middleware of this scope's routes, and that of scopes mounted in it (by handler).
     this._middleware = []
     this._scoped = []
+    // Async plugins registered on it, not yet mounted.
+    this._pending = []
     this._mounted = false
   }
 
@@ -766,10 +768,40 @@ class Scope {
 
   service (scope) { this._change(); nestScope(this, scope); return this }
 
+  register (plugin, options) { return registerPlugin(this, plugin, options) }
+
   // Mounting copies the scope's routes: a later one would silently never be served.
   _change () {
     if (this._mounted) throw new Error(`scope ${this.prefix}: add its routes before mounting it with service()`)
   }
+}
+
+/**
+ * Fastify's `register(plugin, { prefix })`, for plugins that add routes: `plugin(scope,
+ * options)` fills a scope at `prefix` (none by default), with its own middleware (`wrap`) for
+ * its routes only, which is mounted in `parent` once the plugin returns (an async plugin:
+ * when it resolves; `listen()` and `inject()` wait for it). Returns `parent`.
+ */
+function registerPlugin (parent, plugin, options = {}) {
+  if (typeof plugin !== 'function') throw new TypeError('register(plugin, options): plugin must be a function (scope, options) => ...')
+  if (options === null || typeof options !== 'object') throw new TypeError('register(plugin, options): options must be an object like { prefix: "/v1" }')
+  const prefix = options.prefix ?? ''
+  const child = new Scope(typeof prefix === 'string' ? prefix.replace(/\/$/, '') : prefix)
+  const mount = () => { parent.service(child) }
+  const out = plugin(child, options)
+  if (!isThenable(out) && child._pending.length === 0) {
+    mount()
+    return parent
+  }
+  // Once the plugin is done, and the plugins it registered are: a scope is mounted with all
+  // its routes, and its parent (a scope, or the app before it compiles) waits for it.
+  parent._pending.push(Promise.resolve(out).then(() => settled(child)).then(mount))
+  return parent
+}
+
+/** Resolves once every plugin registered on `owner` (and on theirs) is mounted. */
+async function settled (owner) {
+  while (owner._pending.length !== 0) await Promise.all(owner._pending.splice(0))
 }
 
 /** Mounts `scope` in `parent`: its handlers join the parent's table, after the parent's own. */
@@ -988,6 +1020,8 @@ class App {
     this._middleware = []
     // The middleware of scopes mounted with service(), by handler index (see nestScope).
     this._scoped = []
+    // Async plugins registered on it, not yet mounted (`ready()` waits for them).
+    this._pending = []
     this._data = {}
     this._errorHandler = null
     this._schemas = []
@@ -1065,6 +1099,20 @@ class App {
   service (scope) { this._change('service()'); nestScope(this, scope); return this }
 
   /**
+   * Fastify's `register(plugin, { prefix })`: `plugin(scope, options)` adds routes,
+   * middleware (`scope.wrap`, for its routes only) and more plugins to a scope at `prefix`
+   * (none by default), mounted once it returns or resolves. `listen()`, `inject()` and
+   * `ready()` wait for async ones.
+   */
+  register (plugin, options) { return registerPlugin(this, plugin, options) }
+
+  /** Resolves once every plugin registered is mounted (as Fastify's `ready()`); a plugin's error rejects it. */
+  async ready () {
+    await settled(this)
+    return this
+  }
+
+  /**
    * Serves the files of the directory `root` under `prefix` (`/public/css/site.css` from
    * `root/css/site.css`), as @fastify/static does, from Rust (tower-http's `ServeDir`):
    * content types, `ETag`/`Last-Modified` with `304`s, ranges, `HEAD`, nothing outside
@@ -1133,6 +1181,7 @@ class App {
     if (shutdownTimeout !== undefined && (!Number.isInteger(shutdownTimeout) || shutdownTimeout < 0 || shutdownTimeout > 0xffffffff)) {
       throw new RangeError(`listen: shutdownTimeout must be a whole number of milliseconds, 0 or more, got ${String(shutdownTimeout)}`)
     }
+    await this.ready()
     const compiled = this._compile()
     let bound
     try {
@@ -1186,6 +1235,7 @@ class App {
         if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) flat.push('content-type', JSON_TYPE)
       }
     }
+    if (this._pending.length !== 0) await this.ready()
     const res = await this._compile().inject(String(method).toUpperCase(), url, flat, payload, remoteAddress)
     // As light-my-request: repeated headers joined with ", ", except `set-cookie`, whose
     // values are an array (a cookie's `Expires` holds a comma, so joined they cannot be split).
@@ -1254,7 +1304,10 @@ function withQuery (url, query) {
 /** `new Router()`: an App with the Fastify-style `router.get(path, handler)` shortcuts. */
 class Router extends App {}
 for (const m of [...METHODS, 'ALL']) {
-  App.prototype[m.toLowerCase()] = function (path, options, handler) { return this.route(path, new MethodRouter().on(m, options, handler)) }
+  // `app.get(path, handler)`, and the same on a scope (what a plugin is given).
+  App.prototype[m.toLowerCase()] = Scope.prototype[m.toLowerCase()] = function (path, options, handler) {
+    return this.route(path, new MethodRouter().on(m, options, handler))
+  }
 }
 
 const ROUTE_DECLARATION = new Set(['method', 'url', 'path', 'schema', 'handler'])

@@ -160,10 +160,17 @@ impl NativeRoutes {
 
     /// Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
     /// table's handlers at `offset`: their indices shift by it. As Fastify's prefixes, the
-    /// scope's `/` answers both `/api` and `/api/`.
+    /// scope's `/` answers both `/api` and `/api/`. An empty prefix adds its routes as they are.
     #[napi]
     pub fn nest(&mut self, prefix: String, scope: &NativeRoutes, offset: u32) -> Result<()> {
         let defs = shifted(&scope.defs, offset);
+        if prefix.is_empty() {
+            // No prefix (a plugin registered without one): its routes join this table.
+            for def in defs {
+                self.add(def)?;
+            }
+            return Ok(());
+        }
         let with_slash = format!("{prefix}/");
         let roots: Vec<Def> = defs
             .iter()

@@ -721,6 +721,34 @@ test('scope middleware runs for that scope\'s routes only, inside the app\'s, as
   assert.equal((await plain.inject('/c')).headers['x-s'], undefined)
 })
 
+test('register(plugin, { prefix }) mounts a plugin\'s routes and middleware, as Fastify\'s plugins', async () => {
+  const seen = []
+  // A route plugin as Fastify apps write them: async, registering another without awaiting.
+  async function users (scope, options) {
+    scope.wrap(async (req, next) => { seen.push(`users:${req.path}`); return next() })
+    scope.get('/', () => ({ users: options.names }))
+    scope.get('/:id', (req) => ({ id: req.params.id }))
+    scope.register(async (inner) => {
+      await new Promise((resolve) => setImmediate(resolve))
+      inner.get('/avatar', () => 'png')
+    }, { prefix: '/:id/files' })
+  }
+  const app = App.new()
+    .register(users, { prefix: '/users', names: ['ann', 'bo'] })
+    .register((scope) => { scope.get('/health', () => 'ok') })
+  assert.deepEqual((await app.inject('/users')).json(), { users: ['ann', 'bo'] })
+  assert.deepEqual((await app.inject('/users/7')).json(), { id: '7' })
+  assert.equal((await app.inject('/users/7/files/avatar')).body, 'png')
+  // A plugin without a prefix: its routes as they are; its middleware only for them.
+  assert.equal((await app.inject('/health')).body, 'ok')
+  assert.deepEqual(seen, ['users:/users', 'users:/users/7', 'users:/users/7/files/avatar'])
+  assert.equal(await app.ready(), app)
+  // A plugin that fails: the app does not start.
+  const broken = App.new().register(async () => { throw new Error('no database') })
+  await assert.rejects(broken.inject('/'), /no database/)
+  assert.throws(() => App.new().register('routes'), /plugin must be a function/)
+})
+
 test('a default 5xx answer keeps its body (and is logged) through several middleware', async () => {
   const app = App.new()
     .wrap(async (req, next) => (await next()).header('x-outer', '1'))
