@@ -63,6 +63,7 @@ pub struct StaticFiles {
     /// The directory, every symbolic link resolved: what a served file's real path must be in.
     root: Arc<Path>,
     follow_links_out: bool,
+    index_html: bool,
     not_found: NotFound,
 }
 
@@ -183,6 +184,7 @@ impl StaticFilesBuilder {
             serve,
             root: Arc::from(root),
             follow_links_out: self.follow_links_out,
+            index_html: self.index_html,
             not_found: self.not_found,
         })
     }
@@ -224,15 +226,12 @@ impl<B: Send + 'static> Service<Request<B>> for StaticFiles {
         let checked = (!self.follow_links_out)
             .then(|| inside(&self.root, req.uri().path()))
             .flatten();
-        let not_found = self.not_found;
+        let (not_found, index_html) = (self.not_found, self.index_html);
         Box::pin(async move {
+            // The real path of what would be served must be in the directory.
             if let Some(path) = checked {
-                // The real path of what would be served (every link resolved) must be in the
-                // directory; a path that does not resolve is `ServeDir`'s to answer.
-                if let Ok(real) = tokio::fs::canonicalize(&path.candidate).await {
-                    if !real.starts_with(&path.root) {
-                        return Ok(not_found());
-                    }
+                if !stays_inside(&path, index_html).await {
+                    return Ok(not_found());
                 }
             }
             let Ok(res) = serve.oneshot(req).await;
@@ -247,15 +246,25 @@ struct Candidate {
     candidate: PathBuf,
 }
 
-/// The file `path` (as sent: percent-encoded) names under `root`; `None` when it names none
-/// (`ServeDir` refuses such paths itself: `..`, a drive, bytes that are not UTF-8).
+/// The file `path` (as sent: percent-encoded) names under `root`, worked out as `ServeDir`
+/// works it out (decoded, then split into components: `.` skipped, a name kept); `None` when
+/// it names none, which `ServeDir` refuses too (`..`, a root or drive, bytes that are not
+/// UTF-8).
 fn inside(root: &Arc<Path>, path: &str) -> Option<Candidate> {
-    let decoded = percent_decode_str(path).decode_utf8().ok()?;
+    let decoded = percent_decode_str(path.trim_start_matches('/'))
+        .decode_utf8()
+        .ok()?;
     let mut candidate = root.to_path_buf();
-    for part in decoded.split('/').filter(|p| !p.is_empty()) {
-        let mut components = Path::new(part).components();
-        match (components.next(), components.next()) {
-            (Some(Component::Normal(name)), None) => candidate.push(name),
+    for component in Path::new(&*decoded).components() {
+        match component {
+            Component::Normal(name)
+                if Path::new(name)
+                    .components()
+                    .all(|c| matches!(c, Component::Normal(_))) =>
+            {
+                candidate.push(name)
+            }
+            Component::CurDir => {}
             _ => return None,
         }
     }
@@ -263,4 +272,22 @@ fn inside(root: &Arc<Path>, path: &str) -> Option<Candidate> {
         root: Arc::clone(root),
         candidate,
     })
+}
+
+/// Whether what `candidate` names, every link resolved, stays in the directory; a directory
+/// is judged by its `index.html` too when that is what would be served. A path that does not
+/// resolve is `ServeDir`'s to answer (a missing file).
+async fn stays_inside(path: &Candidate, index_html: bool) -> bool {
+    let Ok(real) = tokio::fs::canonicalize(&path.candidate).await else {
+        return true;
+    };
+    if !real.starts_with(&path.root) {
+        return false;
+    }
+    if index_html && real.is_dir() {
+        if let Ok(index) = tokio::fs::canonicalize(real.join("index.html")).await {
+            return index.starts_with(&path.root);
+        }
+    }
+    true
 }

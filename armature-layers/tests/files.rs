@@ -30,6 +30,10 @@ fn tree(name: &str) -> Dir {
     std::fs::write(base.join("outside.txt"), "not for you").unwrap();
     std::os::unix::fs::symlink(base.join("outside.txt"), root.join("out-link")).unwrap();
     std::os::unix::fs::symlink(root.join("css/site.css"), root.join("in-link.css")).unwrap();
+    // A directory whose index page leads out, and a directory link that leads out.
+    std::fs::create_dir_all(root.join("leaky")).unwrap();
+    std::os::unix::fs::symlink(base.join("outside.txt"), root.join("leaky/index.html")).unwrap();
+    std::os::unix::fs::symlink(&base, root.join("css/up")).unwrap();
     Dir(base)
 }
 
@@ -117,6 +121,13 @@ async fn files_are_served_and_nothing_outside_the_directory() {
         "/static/../outside.txt",
         "/static/%2e%2e/outside.txt",
         "/static/out-link",
+        // `.` segments, which ServeDir skips, do not skip the check.
+        "/static/./out-link",
+        "/static/%2E/out-link",
+        "/static/css/./up/outside.txt",
+        "/static/css/up/outside.txt",
+        // A directory served by an index page that leads out.
+        "/static/leaky/",
     ] {
         let (status, _, body) = get(&router, uri, None).await;
         assert_eq!(

@@ -739,8 +739,9 @@ class Scope {
     // JS middleware of this scope's routes, and that of scopes mounted in it (by handler).
     this._middleware = []
     this._scoped = []
-    // Async plugins registered on it, not yet mounted.
+    // Async plugins registered on it, not yet mounted, and the first that failed.
     this._pending = []
+    this._failed = undefined
     this._mounted = false
   }
 
@@ -795,13 +796,26 @@ function registerPlugin (parent, plugin, options = {}) {
   }
   // Once the plugin is done, and the plugins it registered are: a scope is mounted with all
   // its routes, and its parent (a scope, or the app before it compiles) waits for it.
-  parent._pending.push(Promise.resolve(out).then(() => settled(child)).then(mount))
+  const done = Promise.resolve(out).then(() => settled(child)).then(mount)
+  // Its failure is the app's to report (`ready()`, `listen()`, `inject()`), not an unhandled
+  // rejection that ends the process before the app is asked to start.
+  done.catch(() => {})
+  parent._pending.push(done)
   return parent
 }
 
-/** Resolves once every plugin registered on `owner` (and on theirs) is mounted. */
+/**
+ * Resolves once every plugin registered on `owner` (and on theirs) is mounted; rejects with
+ * a plugin's error, then and every time after (an app missing a plugin's routes never starts).
+ */
 async function settled (owner) {
-  while (owner._pending.length !== 0) await Promise.all(owner._pending.splice(0))
+  if (owner._failed !== undefined) throw owner._failed
+  try {
+    while (owner._pending.length !== 0) await Promise.all(owner._pending.splice(0))
+  } catch (err) {
+    owner._failed = err
+    throw err
+  }
 }
 
 /** Mounts `scope` in `parent`: its handlers join the parent's table, after the parent's own. */
@@ -1020,8 +1034,10 @@ class App {
     this._middleware = []
     // The middleware of scopes mounted with service(), by handler index (see nestScope).
     this._scoped = []
-    // Async plugins registered on it, not yet mounted (`ready()` waits for them).
+    // Async plugins registered on it, not yet mounted (`ready()` waits for them), and the
+    // first that failed.
     this._pending = []
+    this._failed = undefined
     this._data = {}
     this._errorHandler = null
     this._schemas = []
@@ -1235,7 +1251,7 @@ class App {
         if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) flat.push('content-type', JSON_TYPE)
       }
     }
-    if (this._pending.length !== 0) await this.ready()
+    if (this._pending.length !== 0 || this._failed !== undefined) await this.ready()
     const res = await this._compile().inject(String(method).toUpperCase(), url, flat, payload, remoteAddress)
     // As light-my-request: repeated headers joined with ", ", except `set-cookie`, whose
     // values are an array (a cookie's `Expires` holds a comma, so joined they cannot be split).

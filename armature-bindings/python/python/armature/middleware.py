@@ -45,12 +45,13 @@ class GZipMiddleware:
     """Starlette's `GZipMiddleware`, by tower-http's compression layer in Rust: answers of
     `minimum_size` bytes or more are gzipped (at `compresslevel`, 1 to 9) for clients whose
     `Accept-Encoding` allows it, with `Vary: Accept-Encoding`; images, gRPC and event streams
-    are sent as they are. A `compresslevel` outside 1 to 9 is a `ValueError` when the app is
-    built."""
+    are sent as they are. A `compresslevel` outside 1 to 9 is a `ValueError`."""
 
     def __init__(self, minimum_size: int = 500, compresslevel: int = 9) -> None:
         if not isinstance(minimum_size, int) or minimum_size < 0:
             raise ValueError(f"GZipMiddleware(minimum_size=...): a number of bytes, 0 or more, got {minimum_size!r}")
+        if not isinstance(compresslevel, int) or not 1 <= compresslevel <= 9:
+            raise ValueError(f"GZipMiddleware(compresslevel=...): 1 to 9, got {compresslevel!r}")
         self.minimum_size = min(minimum_size, 2**32 - 1)
         self.compresslevel = compresslevel
 
@@ -112,7 +113,7 @@ class TrustedHostMiddleware(BaseHTTPMiddleware):
         for pattern in hosts:
             if "*" in pattern[1:] or (pattern.startswith("*") and pattern != "*" and not pattern.startswith("*.")):
                 raise ValueError(f"TrustedHostMiddleware: a wildcard is '*' or a leading '*.', got {pattern!r}")
-        self.allowed_hosts = hosts
+        self.allowed_hosts = [pattern.lower() for pattern in hosts]
         self.allow_any = "*" in hosts
         self.www_redirect = www_redirect
 
@@ -122,7 +123,9 @@ class TrustedHostMiddleware(BaseHTTPMiddleware):
     async def dispatch(self, request: Any, call_next: Callable[[Any], Any]) -> Any:
         if self.allow_any:
             return await call_next(request)
-        host = (request.headers.get("host") or "").split(":")[0].lower()
+        # The host the request's URL names (`:authority` over HTTP/2, else `Host`): the one
+        # `request.url` and `url_for` build links with.
+        host = (request.url.hostname or "").lower()
         if self._allowed(host):
             return await call_next(request)
         if self.www_redirect and f"www.{host}" in self.allowed_hosts:
