@@ -211,10 +211,8 @@ class Request {
     // The body as a route's schema validated it (`undefined` included: an empty body).
     this._json = UNPARSED
     this._cookies = undefined
-    // The route's `config` option, set as its handler is called.
+    // The route's `config` option, set by the dispatcher before any middleware runs.
     this._config = undefined
-    // Whether a body schema validated the body into `_json` (then `body` is that value).
-    this._validated = false
   }
 
   /**
@@ -270,7 +268,7 @@ class Request {
    * The body: on a route with a body schema, the value the schema validated (as Fastify's
    * `request.body`); elsewhere the bytes, as `rawBody`.
    */
-  get body () { return this._validated ? this._json : this.rawBody }
+  get body () { return this._json !== UNPARSED ? this._json : this.rawBody }
 
   /** The body as a Buffer over the bytes Rust received (not copied into the JS heap). */
   get rawBody () {

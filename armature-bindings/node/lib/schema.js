@@ -125,7 +125,6 @@ const CHECKS = {
     const ok = validate(body, { instancePath: '', parentData: holder, parentDataProperty: 'body', rootData: holder })
     if (!ok) throw validationError('body', validate.errors)
     req._json = holder.body
-    req._validated = true
   }
 }
 
