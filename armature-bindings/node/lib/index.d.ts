@@ -174,6 +174,19 @@ export declare class MethodRouter {
   options: MethodShortcut<this>
 }
 
+/** `get(path, handler)`, `post(...)`, ...: one method on a path, on an app or a scope. */
+export interface PathShortcuts {
+  get: PathShortcut<this>
+  head: PathShortcut<this>
+  post: PathShortcut<this>
+  put: PathShortcut<this>
+  delete: PathShortcut<this>
+  patch: PathShortcut<this>
+  options: PathShortcut<this>
+  all: PathShortcut<this>
+}
+
+export interface Scope extends PathShortcuts {}
 export declare class Scope {
   readonly prefix: string
   /** JS middleware for this scope's routes only (inside the app's), as hooks in a Fastify plugin. */
@@ -183,14 +196,6 @@ export declare class Scope {
   service(scope: Scope): this
   /** A plugin's routes in a scope of their own at `prefix` (none by default): see `App.register`. */
   register<O extends PluginOptions>(plugin: Plugin<O>, options?: O): this
-  get: PathShortcut<this>
-  head: PathShortcut<this>
-  post: PathShortcut<this>
-  put: PathShortcut<this>
-  delete: PathShortcut<this>
-  patch: PathShortcut<this>
-  options: PathShortcut<this>
-  all: PathShortcut<this>
 }
 
 /** Options of `register`: `prefix`, and the plugin's own. */
@@ -306,6 +311,7 @@ export interface AppOptions {
   logger?: boolean
 }
 
+export interface App extends PathShortcuts {}
 export declare class App {
   constructor(options?: AppOptions)
   static new(options?: AppOptions): App
@@ -333,14 +339,6 @@ export declare class App {
   setNotFoundHandler(handler: Handler | HttpResponse): this
   /** Turns what handlers throw into answers; `undefined` (or throwing) leaves the error to the default handling. */
   setErrorHandler(handler: (err: unknown, req: Request) => HandlerResult | Promise<HandlerResult>): this
-  get: PathShortcut<this>
-  head: PathShortcut<this>
-  post: PathShortcut<this>
-  put: PathShortcut<this>
-  delete: PathShortcut<this>
-  patch: PathShortcut<this>
-  options: PathShortcut<this>
-  all: PathShortcut<this>
   listen(port?: number | string, host?: string, options?: ListenOptions): Promise<Server>
   listen(options: { port?: number, host?: string } & ListenOptions): Promise<Server>
   run(address: string, options?: ListenOptions): Promise<Server>

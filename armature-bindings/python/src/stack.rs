@@ -191,18 +191,28 @@ fn detail(status: StatusCode, text: &'static str) -> Response {
     (status, [(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// The preset layers around `inner` (the router, or the docs layer around it), gzip the
-/// innermost when asked.
-fn layered<S, B>(config: &Config, inner: S) -> Stack<B>
-where
-    S: tower::Service<Request<B>, Response = Response, Error = Infallible>
+/// What the preset layers wrap: the router, or a layer around it.
+trait Inner<B>:
+    tower::Service<Request<B>, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S, B> Inner<B> for S where
+    S: tower::Service<Request<B>, Response = Response, Error = Infallible, Future: Send + 'static>
         + Clone
         + Send
         + Sync
-        + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
+        + 'static
 {
+}
+
+/// The preset layers around `inner` (the router, or the docs layer around it), gzip the
+/// innermost when asked.
+fn layered<S: Inner<B>, B: Send + 'static>(config: &Config, inner: S) -> Stack<B> {
     match config.gzip {
         Some(gzip) => around(
             config,
@@ -216,16 +226,7 @@ where
 }
 
 /// Request id, logger and CORS around `inner`.
-fn around<S, B>(config: &Config, inner: S) -> Stack<B>
-where
-    S: tower::Service<Request<B>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-{
+fn around<S: Inner<B>, B: Send + 'static>(config: &Config, inner: S) -> Stack<B> {
     let base = ServiceBuilder::new().layer(RequestIdLayer::new());
     match (config.logger.clone(), config.cors.clone()) {
         (Some(logger), Some(cors)) => boxed(base.layer(logger).layer(cors).service(inner)),
