@@ -1250,7 +1250,8 @@ class App {
       }
     }
     if (this._pending.length !== 0 || this._failed !== undefined) await this.ready()
-    const res = await this._compile().inject(String(method).toUpperCase(), url, flat, payload, remoteAddress)
+    const verb = String(method).toUpperCase()
+    const res = await this._compile().inject(verb, url, flat, payload, remoteAddress)
     // As light-my-request: repeated headers joined with ", ", except `set-cookie`, whose
     // values are an array (a cookie's `Expires` holds a comma, so joined they cannot be split).
     const headerObject = {}
@@ -1268,7 +1269,7 @@ class App {
     }
     // No body for a bodiless status or a HEAD request, as a server sends none (its headers,
     // `content-length` included, are kept).
-    const raw = bodiless || String(method).toUpperCase() === 'HEAD' ? Buffer.alloc(0) : res.body
+    const raw = bodiless || verb === 'HEAD' ? Buffer.alloc(0) : res.body
     const text = raw.toString('utf8')
     return {
       statusCode: res.status,

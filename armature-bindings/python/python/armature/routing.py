@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import inspect
 import re
 from urllib.parse import quote
 from typing import Any, Callable, Optional, Sequence, TypeVar

@@ -317,12 +317,13 @@ class TestClient:
             given.append(("cookie", "; ".join(f"{name}={value}" for name, value in jar.items())))
         # A header given replaces the one made here; a name given twice is sent twice.
         fields = [(name, value) for name, value in sent.items() if all(name != g for g, _ in given)] + given
+        verb = method.upper()
         self._unhandled.clear()
-        status, raw_headers, content_bytes = self._engine.request(method.upper(), target, fields, body)
+        status, raw_headers, content_bytes = self._engine.request(verb, target, fields, body)
         if self._unhandled and self.raise_server_exceptions:
             raise self._unhandled[0]
         self._keep_cookies(raw_headers)
-        if method.upper() == "HEAD":
+        if verb == "HEAD":
             content_bytes = b""
         elif status in (204, 304) or status < 200:
             # What a server sends: no body, and no length for one (RFC 9110 §8.6, §15.4.5).
@@ -331,8 +332,8 @@ class TestClient:
         return Response(status, raw_headers, content_bytes, f"{self.base_url.rstrip('/')}{target}")
 
     def _keep_cookies(self, raw_headers: list[tuple[str, str]]) -> None:
-        """Keeps the cookies a response sets in the jar; drops those it deletes (an empty
-        value, `Max-Age=0` or less, or an `Expires` in the past)."""
+        """Keeps the cookies a response sets in the jar; drops those it deletes (`Max-Age=0`
+        or less, or an `Expires` in the past, as `delete_cookie` sends)."""
         for name, value in raw_headers:
             if name.lower() != "set-cookie":
                 continue
