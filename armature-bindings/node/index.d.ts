@@ -88,6 +88,12 @@ export declare class NativeRoutes {
    * the app has JS middleware; then the JS handler `handler` (which returns it) answers.
    */
   addStatic(methodName: string, path: string, status: number, contentType: string | undefined | null, headers: Array<string> | undefined | null, body: string | Buffer | undefined | null, handler: number): void
+  /**
+   * Answers requests no route matches with the binding's default `404` (Fastify's, with
+   * the message `Route GET:/nope not found`), written in Rust; through the JS handler
+   * `handler` (which writes the same) when the app has JS middleware.
+   */
+  fallbackDefault(handler: number): void
   /** Answers requests no route matches with the JS handler `handler` instead of `404`. */
   fallbackJs(handler: number): void
   /**

@@ -3,8 +3,9 @@
 /**
  * An error that answers with its own status: throw `new HttpError(404, 'no such user')` (or any
  * error with an integer `statusCode` or `status` from 400 to 599, as Fastify and http-errors
- * make them). A 4xx answers `{"error": message}`; a 5xx is logged and answers its status with
- * a generic message. Any other thrown value answers a logged `500`.
+ * make them). A 4xx answers `{"statusCode", "error", "message"}` (Fastify's shape) with its
+ * message; a 5xx is logged and answers its status with a generic message. Any other thrown
+ * value answers a logged `500`.
  */
 class HttpError extends Error {
   constructor (statusCode, message) {

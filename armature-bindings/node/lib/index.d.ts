@@ -73,15 +73,15 @@ export interface RouteDeclaration extends RouteOptions {
 }
 
 /**
- * Throw one to answer with its status: 4xx with `{"error": message}`, 5xx logged with a
- * generic message. An error with a status also sends its `headers` (as http-errors makes them).
+ * Throw one to answer with its status: 4xx with `{"statusCode", "error", "message"}`
+ * (Fastify's shape), 5xx logged with a generic message. An error with a status also sends its `headers` (as http-errors makes them).
  */
 export declare class HttpError extends Error {
   constructor(statusCode: number, message?: string)
   readonly statusCode: number
   /** Headers for the answer, like `{ 'www-authenticate': 'Bearer' }`. */
   headers?: Record<string, HeaderValue>
-  /** `'ERR_VALIDATION'` when a route's schema refused the request. */
+  /** `'FST_ERR_VALIDATION'` when a route's schema refused the request. */
   code?: string
   /** Ajv's errors, when a route's schema refused the request. */
   validation?: Array<{ instancePath: string, keyword: string, message?: string, params: Record<string, unknown> }>

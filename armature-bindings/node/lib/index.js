@@ -439,6 +439,30 @@ function clientErrorMessage (err, status) {
   return String(status)
 }
 
+/** A thrown value's own `code` (as Node's and Fastify's errors carry), if a string; never throws. */
+function errorCode (err) {
+  try {
+    const code = err.code
+    return typeof code === 'string' && code !== '' ? code : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The body of every error answer, Fastify's shape: `{ statusCode, code?, error, message }`,
+ * `error` the status's reason phrase. (The Rust side writes the same, see `response::error`.)
+ */
+function errorBody (statusCode, message, code) {
+  const error = STATUS_CODES[statusCode] ?? 'Error'
+  return code === undefined ? { statusCode, error, message } : { statusCode, code, error, message }
+}
+
+/** The default answer to a path no route matches, Fastify's: `Route GET:/nope not found`. */
+function notFound (req) {
+  return HttpResponse.json(errorBody(404, `Route ${req.method}:${req.url} not found`), 404)
+}
+
 // In place of a handler number in a batch: the request, whose signal was asked for, was abandoned.
 const ABANDONED = 0xFFFFFFFF
 
@@ -462,14 +486,17 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, 
   }
   const ids = new Uint32Array(1024)
   // The default answer to a thrown value. A client error (4xx) is the client's to read:
-  // `{ error: message }`. Anything else is a failure, logged when it is sent (see `deliver`)
-  // and answered with a generic body: the error's own 5xx status, or 500. An error with its
+  // `{ statusCode, code?, error, message }`, as Fastify's. Anything else is a failure, logged
+  // when it is sent (see `deliver`) and answered with the same shape but a generic message
+  // (Rust writes it): the error's own 5xx status, or 500. An error with its
   // own status sends its `headers` too (a 401's `WWW-Authenticate`, a 503's `Retry-After`), as
   // in Fastify. Middleware may change it first (`next()` resolves to it, see `errorAnswer`).
   const defaultAnswer = (err) => {
     const status = errorStatus(err)
     const client = status >= 400 && status < 500
-    const res = client ? HttpResponse.json({ error: clientErrorMessage(err, status) }, status) : HttpResponse.status(status || 500)
+    const res = client
+      ? HttpResponse.json(errorBody(status, clientErrorMessage(err, status), errorCode(err)), status)
+      : HttpResponse.status(status || 500)
     const headers = status === 0 ? undefined : errorHeaders(err)
     if (headers !== undefined) res.headerList = headers
     if (!client) res.failure = err
@@ -1004,9 +1031,6 @@ const APP_OPTIONS = new Set(['bodyLimit', 'logger'])
 const LISTEN_OPTIONS = new Set(['signals', 'shutdownTimeout'])
 const STATIC_OPTIONS = new Set(['index'])
 
-// What a path no route matches gets unless `setNotFoundHandler` says otherwise; JSON, as every
-// other error this package answers.
-const NOT_FOUND = HttpResponse.json({ error: 'Not Found' }, 404)
 
 /**
  * An app: routes, the Rust preset layers, JS middleware, shared data. Options, as Fastify's:
@@ -1041,7 +1065,10 @@ class App {
     this._schemas = []
     this._native = null
     this._serving = 0
-    this.setNotFoundHandler(NOT_FOUND)
+    // The default not-found answer: written in Rust without entering JS, unless the app has
+    // JS middleware (which sees it as any answer), then by `notFound` here.
+    this._routes.fallbackDefault(this._handlers.length)
+    this._handlers.push(notFound)
   }
 
   static new (options) { return new this(options) }
@@ -1074,7 +1101,8 @@ class App {
   }
 
   /**
-   * Answers requests no route matches (instead of `404 {"error":"Not Found"}`): a handler
+   * Answers requests no route matches (instead of the default `404`, Fastify's
+   * `{"statusCode":404,"error":"Not Found","message":"Route GET:/nope not found"}`): a handler
    * `(req) => response`, as for a route, or a constant `HttpResponse`. A path that matches a
    * route but not its method still gets `405` with `Allow`.
    */
@@ -1131,7 +1159,7 @@ class App {
    * `root/css/site.css`), as @fastify/static does, from Rust (tower-http's `ServeDir`):
    * content types, `ETag`/`Last-Modified` with `304`s, ranges, `HEAD`, nothing outside
    * `root` (a symbolic link that leads out of it is a missing file). `{ index: true }` (the default) serves a directory's `index.html`. A missing file
-   * is `404 {"error":"Not Found"}`. These requests never reach JS (no middleware, no
+   * is a `404` (message `Not Found`). These requests never reach JS (no middleware, no
    * not-found handler). A `root` that is not a directory throws.
    */
   static (prefix, root, options = {}) {

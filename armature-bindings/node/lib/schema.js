@@ -94,7 +94,7 @@ function headersSchema (schema) {
 function validationError (context, errors) {
   const message = errors.map((e) => `${context}${e.instancePath} ${e.message}`).join(', ')
   const err = new HttpError(400, message)
-  err.code = 'ERR_VALIDATION'
+  err.code = 'FST_ERR_VALIDATION'
   err.validation = errors
   err.validationContext = context
   return err

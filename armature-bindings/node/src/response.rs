@@ -1,5 +1,6 @@
 //! Responses built from what a JS handler returned, and the binding's own error answers.
 
+use armature_layers::logger::write_json_string;
 use armature_layers::request_id::RequestId;
 use armature_router::{Body, Response};
 use bytes::Bytes;
@@ -187,9 +188,17 @@ impl Reply {
     }
 }
 
-/// `{"error": message}` with `status`: how the binding itself answers failures.
-pub(crate) fn error(status: StatusCode, message: &'static str) -> Response {
-    let body = format!("{{\"error\":\"{message}\"}}");
+/// How the binding itself answers failures, in Fastify's shape (as the JS side does):
+/// `{"statusCode":404,"error":"Not Found","message":"..."}`, `error` the reason phrase.
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
+    let mut body = Vec::with_capacity(64 + message.len());
+    body.extend_from_slice(b"{\"statusCode\":");
+    body.extend_from_slice(status.as_str().as_bytes());
+    body.extend_from_slice(b",\"error\":");
+    write_json_string(&mut body, status.canonical_reason().unwrap_or("Error"));
+    body.extend_from_slice(b",\"message\":");
+    write_json_string(&mut body, message);
+    body.push(b'}');
     let mut res = Response::new(Body::from(body));
     *res.status_mut() = status;
     res.headers_mut().insert(CONTENT_TYPE, JSON);

@@ -6,14 +6,14 @@ use std::future::ready;
 use std::sync::Arc;
 
 use armature_layers::files::StaticFiles;
-use armature_router::{any, on, Handler, IntoResponse, MethodRouter, Router, RouterBuilder};
+use armature_router::{any, on, Handler, MethodRouter, Response, Router, RouterBuilder};
 use bytes::Bytes;
 use http::{Method, Request};
 use napi::bindgen_prelude::{Buffer, Either};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 
-use crate::response::{self, ContentType, Static};
+use crate::response::{self, error, ContentType, Static};
 
 /// What a route answers with.
 #[derive(Clone)]
@@ -54,8 +54,11 @@ pub struct NativeRoutes {
     /// tried against it alone. `None` after a refused route (the failed try consumed it);
     /// rebuilt from `defs` at the next registration.
     checked: Option<RouterBuilder<Bytes>>,
-    /// What answers requests no route matches (`404` when `None`).
+    /// What answers requests no route matches, if the app set it.
     fallback: Option<Target>,
+    /// Else the default `404` (see [`not_found`]); the JS handler that writes the same answer
+    /// when the app has JS middleware. `None`: armature-router's own `404` (a scope's table).
+    default_fallback: Option<u32>,
 }
 
 fn invalid(message: String) -> Error {
@@ -117,6 +120,15 @@ impl NativeRoutes {
             path,
             target,
         })
+    }
+
+    /// Answers requests no route matches with the binding's default `404` (Fastify's, with
+    /// the message `Route GET:/nope not found`), written in Rust; through the JS handler
+    /// `handler` (which writes the same) when the app has JS middleware.
+    #[napi]
+    pub fn fallback_default(&mut self, handler: u32) {
+        self.fallback = None;
+        self.default_fallback = Some(handler);
     }
 
     /// Answers requests no route matches with the JS handler `handler` instead of `404`.
@@ -241,7 +253,11 @@ impl NativeRoutes {
             }
         });
         let builder = match &self.fallback {
-            None => builder,
+            None => match self.default_fallback {
+                Some(handler) if middleware => js_fallback(builder, handler),
+                Some(_) => builder.fallback(|req: Request<Bytes>| ready(not_found(&req))),
+                None => builder,
+            },
             Some(Target::Js(handler)) => js_fallback(builder, *handler),
             Some(Target::Static { handler, .. }) if middleware => js_fallback(builder, *handler),
             Some(Target::Static { res, .. }) => {
@@ -251,19 +267,25 @@ impl NativeRoutes {
         };
         builder
             // JSON, as every other error answer of the package (the router adds `Allow`).
-            .method_not_allowed_fallback(|_req: Request<Bytes>| {
-                ready(
-                    (
-                        http::StatusCode::METHOD_NOT_ALLOWED,
-                        [(http::header::CONTENT_TYPE, "application/json")],
-                        r#"{"error":"Method Not Allowed"}"#,
-                    )
-                        .into_response(),
-                )
+            .method_not_allowed_fallback(|req: Request<Bytes>| {
+                let message = format!("{} is not allowed on {}", req.method(), url(&req));
+                ready(error(http::StatusCode::METHOD_NOT_ALLOWED, &message))
             })
             .build()
             .map_err(|err| invalid(format!("invalid route: {err}")))
     }
+}
+
+/// The default answer to a path no route matches, Fastify's: `404` with the message
+/// `Route GET:/nope not found` (JS writes the same, `notFound` in lib/index.js).
+fn not_found<B>(req: &Request<B>) -> Response {
+    let message = format!("Route {}:{} not found", req.method(), url(req));
+    error(http::StatusCode::NOT_FOUND, &message)
+}
+
+/// The request target as JS's `req.url` gives it: the path and query.
+fn url<B>(req: &Request<B>) -> &str {
+    req.uri().path_and_query().map_or("/", |pq| pq.as_str())
 }
 
 /// A constant response for `what` (a path, or the fallback), returned by the JS `handler`.
@@ -323,20 +345,13 @@ fn shifted(defs: &[Def], offset: u32) -> Vec<Def> {
 }
 
 /// armature-layers' `StaticFiles` (tower-http's `ServeDir`) for `app.static(prefix, root)`: a
-/// missing file, or a symbolic link out of `root`, answers as a path no route matches does,
-/// `404 {"error":"Not Found"}`; a directory redirect keeps the prefix.
+/// missing file, or a symbolic link out of `root`, answers `404` in the package's error shape
+/// (message `Not Found`); a directory redirect keeps the prefix.
 fn files(prefix: &str, root: &str, index: bool) -> Result<StaticFiles> {
     StaticFiles::builder(root)
         .index_html(index)
         .mounted_at(prefix)
-        .not_found(|| {
-            (
-                http::StatusCode::NOT_FOUND,
-                [(http::header::CONTENT_TYPE, "application/json")],
-                r#"{"error":"Not Found"}"#,
-            )
-                .into_response()
-        })
+        .not_found(|| error(http::StatusCode::NOT_FOUND, "Not Found"))
         .build()
         .map_err(|err| invalid(format!("static({prefix:?}): {err}")))
 }

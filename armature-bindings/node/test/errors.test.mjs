@@ -6,7 +6,9 @@ import net from 'node:net'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { Readable } from 'node:stream'
+import { STATUS_CODES } from 'node:http'
 import { App, Router, HttpError, HttpResponse, Cors, RateLimit, Logger, get, post, scope } from '../lib/index.mjs'
+import { failure } from './helpers.mjs'
 
 /** Serves `app` on a free port for the length of `body(url)`. */
 async function serving (app, body) {
@@ -64,7 +66,7 @@ test('an error that cannot be printed answers 500, thrown or rejected, and the p
     for (const path of ['/sync', '/async', '/proxy']) {
       const res = await fetch(url + path)
       assert.equal(res.status, 500, path)
-      assert.deepEqual(await res.json(), { error: 'Internal Server Error' }, path)
+      assert.deepEqual(await res.json(), failure(500, 'Internal Server Error'), path)
     }
     assert.equal(await (await fetch(`${url}/ok`)).text(), 'still up')
   })
@@ -137,7 +139,9 @@ test('req.json(): 415 for a body said to be something else, 400 for malformed JS
     const expectError = async (res, status, pattern) => {
       assert.equal(res.status, status)
       assert.equal(res.headers.get('content-type'), 'application/json')
-      assert.match((await res.json()).error, pattern)
+      const body = await res.json()
+      assert.deepEqual([body.statusCode, body.error], [status, STATUS_CODES[status]])
+      assert.match(body.message, pattern)
     }
     await expectError(await post('{"a":', 'application/json'), 400, /^malformed JSON body/)
     await expectError(await post('', 'application/json'), 400, /^malformed JSON body/)
@@ -161,7 +165,7 @@ test('req.json(): 415 for a body said to be something else, 400 for malformed JS
     // A server error keeps its status but not its message (that is logged).
     const down = await fetch(`${url}/unavailable`)
     assert.equal(down.status, 503)
-    assert.deepEqual(await down.json(), { error: 'Service Unavailable' })
+    assert.deepEqual(await down.json(), failure(503, 'Service Unavailable'))
   })
   assert.throws(() => new HttpError(302, 'x'), RangeError)
 })
@@ -179,6 +183,7 @@ test('a refused body (413) passes through the preset layers like any other answe
     const send = () => fetch(`${url}/upload`, { method: 'POST', body: big, headers: { origin: 'https://a.example' } })
     const first = await send()
     assert.equal(first.status, 413)
+    assert.deepEqual(await first.json(), failure(413, 'Payload Too Large'))
     assert.ok(first.headers.get('x-request-id'), 'request id')
     assert.equal(first.headers.get('access-control-allow-origin'), '*')
     assert.ok(first.headers.get('ratelimit'), 'rate-limit headers')
@@ -191,7 +196,7 @@ test('a refused body (413) passes through the preset layers like any other answe
   // inject applies the same limit.
   const res = await App.new().post('/upload', (req) => `got ${req.body.length}`)
     .inject({ method: 'POST', url: '/upload', body: Buffer.alloc(1024 * 1024 + 1) })
-  assert.equal(res.statusCode, 413)
+  assert.deepEqual([res.statusCode, res.json()], [413, failure(413, 'Payload Too Large')])
 })
 
 test('configuration that would be silently ignored throws instead', async () => {
@@ -388,16 +393,16 @@ test('an error\'s own headers (http-errors\' err.headers) go on the default answ
     assert.equal(unauthorized.status, 401)
     assert.equal(unauthorized.headers.get('www-authenticate'), 'Bearer realm="api"')
     assert.deepEqual(unauthorized.headers.getSetCookie(), ['a=1', 'b=2'])
-    assert.deepEqual(await unauthorized.json(), { error: 'status 401' })
+    assert.deepEqual(await unauthorized.json(), failure(401, 'status 401'))
     const unavailable = await fetch(`${url}/503`)
     assert.equal(unavailable.status, 503)
     assert.equal(unavailable.headers.get('retry-after'), '120')
-    assert.deepEqual(await unavailable.json(), { error: 'Service Unavailable' })
+    assert.deepEqual(await unavailable.json(), failure(503, 'Service Unavailable'))
     const own = await fetch(`${url}/own`)
     assert.equal(own.status, 429)
     assert.equal(own.headers.get('content-type'), 'application/json')
     assert.equal(own.headers.get('retry-after'), '1')
-    assert.deepEqual(await own.json(), { error: 'status 429' })
+    assert.deepEqual(await own.json(), failure(429, 'status 429'))
     const bad = await fetch(`${url}/bad`)
     assert.equal(bad.status, 500)
     assert.equal(bad.headers.get('x-ok'), 'y')

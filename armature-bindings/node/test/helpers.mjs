@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { STATUS_CODES } from 'node:http'
 
 const fixture = fileURLToPath(new URL('./fixtures/serve.mjs', import.meta.url))
 
@@ -28,4 +29,13 @@ export function within (ms, promise, what) {
     promise,
     new Promise((resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms) })
   ]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * The body of an error answer, Fastify's shape: `{ statusCode, code?, error, message }`, where
+ * `error` is the status's reason phrase.
+ */
+export function failure (statusCode, message, code) {
+  const error = STATUS_CODES[statusCode]
+  return code === undefined ? { statusCode, error, message } : { statusCode, code, error, message }
 }

@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { App, HttpError, HttpResponse, get, post, scope } from '../lib/index.mjs'
+import { failure } from './helpers.mjs'
 
 const user = {
   $id: 'user',
@@ -70,7 +71,7 @@ test('params are coerced to their schema types; a mismatch answers 400 saying wh
   for (const [path, message] of [['/users/abc', 'params/id must be integer'], ['/users/0', 'params/id must be >= 1']]) {
     const bad = await send(path)
     assert.equal(bad.status, 400, path)
-    assert.deepEqual(await bad.json(), { error: message })
+    assert.deepEqual(await bad.json(), failure(400, message, 'FST_ERR_VALIDATION'))
   }
 })
 
@@ -80,7 +81,7 @@ test('the querystring gets its defaults and types, and repeated keys become an a
   assert.deepEqual(await (await send('/query?tags=a&tags=b')).json(), { query: { verbose: false, tags: ['a', 'b'] }, verboseType: 'boolean' })
   const bad = await send('/query?verbose=maybe')
   assert.equal(bad.status, 400)
-  assert.deepEqual(await bad.json(), { error: 'querystring/verbose must be boolean' })
+  assert.deepEqual(await bad.json(), failure(400, 'querystring/verbose must be boolean', 'FST_ERR_VALIDATION'))
 })
 
 test('a body schema: defaults filled, unlisted properties refused, shared schemas by $ref', async () => {
@@ -97,18 +98,18 @@ test('a body schema: defaults filled, unlisted properties refused, shared schema
   ]) {
     const bad = await postJson('/users', body)
     assert.equal(bad.status, 400, JSON.stringify(body))
-    assert.deepEqual(await bad.json(), { error: message })
+    assert.deepEqual(await bad.json(), failure(400, message, 'FST_ERR_VALIDATION'))
   }
 })
 
 test('a body that is not JSON: 400 when malformed or missing, 415 when said to be something else', async () => {
   const malformed = await send('/users', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":' })
   assert.equal(malformed.status, 400)
-  assert.match((await malformed.json()).error, /^malformed JSON body/)
+  assert.match((await malformed.json()).message, /^malformed JSON body/)
 
   const missing = await send('/users', { method: 'POST' })
   assert.equal(missing.status, 400)
-  assert.deepEqual(await missing.json(), { error: 'body must be object' })
+  assert.deepEqual(await missing.json(), failure(400, 'body must be object', 'FST_ERR_VALIDATION'))
 
   const form = await send('/users', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'name=Bob' })
   assert.equal(form.status, 415)
@@ -128,16 +129,16 @@ test('a headers schema matches header names in any case', async () => {
   assert.deepEqual(await ok.json(), { tenant: 'acme' })
   const missing = await send('/tenant', { method: 'POST' })
   assert.equal(missing.status, 400)
-  assert.deepEqual(await missing.json(), { error: "headers must have required property 'x-tenant'" })
+  assert.deepEqual(await missing.json(), failure(400, "headers must have required property 'x-tenant'", 'FST_ERR_VALIDATION'))
   const bad = await send('/tenant', { method: 'POST', headers: { 'X-Tenant': 'ACME' } })
   assert.equal(bad.status, 400)
-  assert.deepEqual(await bad.json(), { error: 'headers/x-tenant must match pattern "^[a-z]+$"' })
+  assert.deepEqual(await bad.json(), failure(400, 'headers/x-tenant must match pattern "^[a-z]+$"', 'FST_ERR_VALIDATION'))
 })
 
 test('a response the schema cannot write answers a logged 500; answers that are not JSON pass unchanged', async () => {
   const broken = await send('/broken')
   assert.equal(broken.status, 500)
-  assert.deepEqual(await broken.json(), { error: 'Internal Server Error' })
+  assert.deepEqual(await broken.json(), failure(500, 'Internal Server Error'))
   const text = await send('/text')
   assert.equal(text.headers.get('content-type'), 'text/plain; charset=utf-8')
   assert.equal(await text.text(), 'not JSON, sent as it is')
@@ -162,7 +163,7 @@ test('route({ method: [...], url, schema, handler }) and schemas in a scope', as
   assert.deepEqual(await (await postJson('/api/things', [1, 2, '3'])).json(), { sum: 6 })
   const tooMany = await postJson('/api/things', [1, 2, 3, 4])
   assert.equal(tooMany.status, 400)
-  assert.deepEqual(await tooMany.json(), { error: 'body must NOT have more than 3 items' })
+  assert.deepEqual(await tooMany.json(), failure(400, 'body must NOT have more than 3 items', 'FST_ERR_VALIDATION'))
 })
 
 test('the error handler sees the validation errors and may answer otherwise (a 422)', async () => {
@@ -178,7 +179,7 @@ test('the error handler sees the validation errors and may answer otherwise (a 4
   assert.deepEqual(res.json(), { detail: ["must have required property 'a'"], in: 'body' })
   assert.ok(seen[0] instanceof HttpError)
   assert.equal(seen[0].statusCode, 400)
-  assert.equal(seen[0].code, 'ERR_VALIDATION')
+  assert.equal(seen[0].code, 'FST_ERR_VALIDATION')
   assert.deepEqual((await strict.inject({ method: 'POST', url: '/p', body: { a: 1 } })).json(), { a: 1 })
 })
 
