@@ -11,7 +11,10 @@
 //!   missing file answers as a path no route matches in the app around it.
 //! * **A directory redirect keeps the mount's path** ([`mounted_at`](StaticFilesBuilder::mounted_at)):
 //!   mounted at `/static` with [`RouterBuilder::nest_service`](armature_router::RouterBuilder::nest_service),
-//!   `/static/docs` redirects to `/static/docs/`, not `/docs/`.
+//!   `/static/docs` redirects to `/static/docs/`, not `/docs/`. With index pages, the mount
+//!   itself does too: `/static` redirects to `/static/` (as Starlette's `StaticFiles` does), so
+//!   the index page's relative links resolve inside the mount. (`ServeDir` sees `/` for both
+//!   and would serve the page at `/static`, where `app.js` means `/app.js`.)
 //!
 //! ```
 //! use armature_layers::files::StaticFiles;
@@ -43,8 +46,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use armature_router::{Body, IntoResponse, Response};
-use http::{Request, StatusCode};
+use armature_router::{Body, IntoResponse, OriginalUri, Response};
+use http::header::LOCATION;
+use http::{HeaderValue, Request, StatusCode};
 use percent_encoding::percent_decode_str;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
@@ -222,6 +226,11 @@ impl<B: Send + 'static> Service<Request<B>> for StaticFiles {
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
+        if self.index_html {
+            if let Some(res) = mount_redirect(&req) {
+                return Box::pin(ready(Ok(res)));
+            }
+        }
         let serve = self.serve.clone();
         let checked = (!self.follow_links_out)
             .then(|| inside(&self.root, req.uri().path()))
@@ -238,6 +247,27 @@ impl<B: Send + 'static> Service<Request<B>> for StaticFiles {
             Ok(res.map(Body::new))
         })
     }
+}
+
+/// `307` to `prefix/` for a request of the mount's own path without its slash (`/static`,
+/// which the mount hands on as `/`, as it does `/static/`), as `ServeDir` redirects a
+/// directory; the query is kept.
+fn mount_redirect<B>(req: &Request<B>) -> Option<Response> {
+    if req.uri().path() != "/" {
+        return None;
+    }
+    let OriginalUri(sent) = req.extensions().get::<OriginalUri>()?;
+    if sent.path().ends_with('/') {
+        return None;
+    }
+    let location = match sent.query() {
+        Some(query) => format!("{}/?{query}", sent.path()),
+        None => format!("{}/", sent.path()),
+    };
+    let location = HeaderValue::try_from(location).ok()?;
+    let mut res = StatusCode::TEMPORARY_REDIRECT.into_response();
+    res.headers_mut().insert(LOCATION, location);
+    Some(res)
 }
 
 /// A requested file and the directory it must be in.

@@ -5,7 +5,7 @@
 use armature_layers::files::StaticFiles;
 use armature_router::{IntoResponse, Router};
 use bytes::Bytes;
-use http::{Request, StatusCode};
+use http::{HeaderValue, Request, StatusCode};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
@@ -115,6 +115,24 @@ async fn files_are_served_and_nothing_outside_the_directory() {
     let (status, headers, _) = get(&router, "/static/docs", None).await;
     assert!(status.is_redirection(), "{status}");
     assert_eq!(headers["location"], "/static/docs/");
+    // The mount's own path too (the router hands `/static` and `/static/` on alike), the
+    // query kept; `/static/` itself is the root directory, which has no index page here.
+    for (uri, location) in [("/static", "/static/"), ("/static?v=1", "/static/?v=1")] {
+        let (status, headers, _) = get(&router, uri, None).await;
+        assert_eq!(
+            (status, &headers["location"]),
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                &HeaderValue::from_static(location)
+            ),
+            "{uri}"
+        );
+    }
+    let (status, _, body) = get(&router, "/static/", None).await;
+    assert_eq!(
+        (status, &body[..]),
+        (StatusCode::NOT_FOUND, &br#"{"error":"Not Found"}"#[..])
+    );
     // Missing, out of the directory, or through a link that leads out: the app's 404.
     for uri in [
         "/static/nope.css",
@@ -150,12 +168,16 @@ async fn links_out_are_followed_only_when_asked_and_directories_without_index_ar
         &get(&router, "/static/out-link", None).await.2[..],
         b"not for you"
     );
-    // No index_html: a directory is not found (the default answer, plain text).
-    let (status, _, body) = get(&router, "/static/docs/", None).await;
-    assert_eq!(
-        (status, &body[..]),
-        (StatusCode::NOT_FOUND, &b"Not Found"[..])
-    );
+    // No index_html: a directory is not found (the default answer, plain text), and the
+    // mount's own path is not redirected.
+    for uri in ["/static/docs/", "/static"] {
+        let (status, _, body) = get(&router, uri, None).await;
+        assert_eq!(
+            (status, &body[..]),
+            (StatusCode::NOT_FOUND, &b"Not Found"[..]),
+            "{uri}"
+        );
+    }
 }
 
 #[test]

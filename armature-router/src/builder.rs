@@ -229,8 +229,9 @@ impl<B: Send + 'static> RouterBuilder<B> {
     /// for `prefix`, `prefix/` or anything below reaches it with the prefix taken off its
     /// path (the query kept): tower-http's `ServeDir` mounted at `/static` serves
     /// `/static/css/site.css` from `css/site.css`. The segments are counted on the path as
-    /// sent, so the rest keeps its percent-encoding for the service to decode. The routes it
-    /// adds (`prefix`, `prefix/`, `prefix/{*path}`) conflict with routes of the same shape.
+    /// sent, so the rest keeps its percent-encoding for the service to decode; the target as
+    /// sent is the request's [`OriginalUri`](crate::OriginalUri). The routes it adds
+    /// (`prefix`, `prefix/`, `prefix/{*path}`) conflict with routes of the same shape.
     ///
     /// ```
     /// use armature_router::{handler_fn, Router};

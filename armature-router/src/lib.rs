@@ -31,6 +31,7 @@ pub use json::{Json, JsonRejection, DEFAULT_JSON_LIMIT, MAX_JSON_DEPTH};
 pub use method_router::{
     any, delete, get, head, on, on_service, options, patch, post, put, trace, MethodRouter,
 };
+pub use nested_service::OriginalUri;
 pub use observe::{observe, Observation, Observed, RouteKey};
 pub use params::{MatchedRoute, PathParams, ReportMatchedRoute};
 pub use response::{IntoResponse, Response};

@@ -1,5 +1,6 @@
 //! [`StripPrefix`]: the service [`RouterBuilder::nest_service`](crate::RouterBuilder::nest_service)
-//! mounts, which hands requests on with the mount's prefix taken off their path.
+//! mounts, which hands requests on with the mount's prefix taken off their path, and
+//! [`OriginalUri`], the request's target before that.
 
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
@@ -10,6 +11,31 @@ use tower_service::Service;
 
 use crate::builder::Mount;
 use crate::PathParams;
+
+/// The request's target as the client sent it, before a
+/// [`nest_service`](crate::RouterBuilder::nest_service) mount took its prefix off: a request
+/// extension the mounted service can read (the outermost mount's, when mounts nest), as axum's
+/// `OriginalUri`. Only mounted services see it: a route's handler gets the path unchanged.
+///
+/// ```
+/// use armature_router::{handler_fn, OriginalUri, Router};
+/// use http::Request;
+/// use tower::ServiceExt;
+///
+/// # tokio_test::block_on(async {
+/// let files = handler_fn(|req: Request<()>| async move {
+///     let OriginalUri(sent) = req.extensions().get::<OriginalUri>().unwrap();
+///     format!("{} of {sent}", req.uri())
+/// });
+/// let router = Router::builder().nest_service("/static", files).build()?;
+/// let res = router.oneshot(Request::get("/static/site.css?v=2").body(())?).await?;
+/// let body = http_body_util::BodyExt::collect(res.into_body()).await?.to_bytes();
+/// assert_eq!(body, "/site.css?v=2 of /static/site.css?v=2");
+/// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginalUri(pub Uri);
 
 /// `inner`, called with the first `segments` segments of the request's path removed (the
 /// query kept): `/static/css/site.css` under a one-segment prefix reaches it as
@@ -55,7 +81,10 @@ where
                 .unwrap_or_else(|_| PathAndQuery::from_static("/")),
         );
         if let Ok(uri) = Uri::from_parts(parts) {
-            *req.uri_mut() = uri;
+            let sent = std::mem::replace(req.uri_mut(), uri);
+            if req.extensions().get::<OriginalUri>().is_none() {
+                req.extensions_mut().insert(OriginalUri(sent));
+            }
         }
         match req.extensions_mut().get_mut::<PathParams>() {
             Some(kept) if params > 0 => kept.truncate(params),

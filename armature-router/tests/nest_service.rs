@@ -3,7 +3,7 @@
 
 mod support;
 
-use armature_router::{get, handler_fn, PathParams, RouteError, Router};
+use armature_router::{get, handler_fn, OriginalUri, PathParams, RouteError, Router};
 use http::{Method, Request, StatusCode};
 use support::call;
 
@@ -108,4 +108,42 @@ async fn a_service_mounted_in_a_scope_is_under_both_prefixes() {
     let router = Router::builder().nest("/{path}", scope).build().unwrap();
     let answer = call(&router, Method::GET, "/site/static/app.js").await;
     assert_eq!(answer.body, "GET /app.js [path=site]");
+}
+
+/// Says the path it was called with and the `OriginalUri` it sees, if any.
+async fn original(req: Request<()>) -> String {
+    let sent = req
+        .extensions()
+        .get::<OriginalUri>()
+        .map_or_else(|| "none".to_owned(), |OriginalUri(uri)| uri.to_string());
+    format!("{} of {sent}", req.uri())
+}
+
+#[tokio::test]
+async fn a_mounted_service_reads_the_target_as_sent_and_routes_do_not_see_it() {
+    // A router mounted as a service, which mounts a service itself: the outermost target wins.
+    let inner = Router::builder()
+        .nest_service("/files", handler_fn(original))
+        .route("/page", get(original))
+        .build()
+        .unwrap();
+    let router = Router::builder()
+        .nest_service("/app", inner)
+        .route("/plain", get(original))
+        .build()
+        .unwrap();
+    let cases = [
+        ("/app/files/a.txt?v=1", "/a.txt?v=1 of /app/files/a.txt?v=1"),
+        ("/app/files", "/ of /app/files"),
+        ("/app/files/", "/ of /app/files/"),
+        ("/app/page", "/page of /app/page"),
+        ("/plain", "/plain of none"),
+    ];
+    for (uri, expected) in cases {
+        assert_eq!(
+            call(&router, Method::GET, uri).await.body,
+            expected,
+            "{uri}"
+        );
+    }
 }

@@ -678,6 +678,9 @@ test('app.static serves a directory under a prefix, as @fastify/static', async (
     assert.equal(await (await fetch(`${s.url}/public/docs/`)).text(), '<h1>docs</h1>')
     const redirect = await fetch(`${s.url}/public/docs`, { redirect: 'manual' })
     assert.deepEqual([Math.floor(redirect.status / 100), redirect.headers.get('location')], [3, '/public/docs/'])
+    // The prefix itself too, so an index page's relative links resolve under it.
+    const bare = await fetch(`${s.url}/public?v=1`, { redirect: 'manual' })
+    assert.deepEqual([bare.status, bare.headers.get('location')], [307, '/public/?v=1'])
     // Missing, or through a symbolic link that leads out of the directory: the package's 404.
     for (const missing of ['/public/nope.css', '/public/link.txt']) {
       const res = await fetch(`${s.url}${missing}`)

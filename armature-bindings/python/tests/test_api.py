@@ -1978,6 +1978,10 @@ def test_static_files_are_served_under_their_mount(tmp_path):
         assert c.get("/site/docs/").text == "<h1>docs</h1>"
         res = c.get("/site/docs")
         assert (res.status_code // 100, res.headers["location"]) == (3, "/site/docs/")
+        # The mount's own path redirects to it with a slash, as Starlette's, so the index
+        # page's relative links resolve under the mount.
+        res = c.get("/site")
+        assert (res.status_code, res.headers["location"]) == (307, "/site/")
         assert c.get("/static-info").json() == {"route": True}
         assert c.post("/static/css/site.css").status_code == 405
     with pytest.raises(RuntimeError, match="does not exist"):
