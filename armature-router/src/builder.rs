@@ -14,7 +14,7 @@ use crate::method_router::MethodRouter;
 use crate::nested_service::StripPrefix;
 use crate::observe::KeyChain;
 use crate::pattern::{Pattern, Segment};
-use crate::response::{error, IntoResponse};
+use crate::response::{self, ErrorAnswer, IntoResponse};
 use crate::router::{Entry, Inner, Router};
 use crate::statics::Statics;
 use crate::table::Table;
@@ -81,6 +81,8 @@ pub struct RouterBuilder<B> {
     fallback: Option<Endpoint<B>>,
     method_not_allowed: Option<Endpoint<B>>,
     redirect_trailing_slash: bool,
+    /// How the router writes its own error answers (see [`Self::error_answer`]).
+    error_answer: ErrorAnswer,
     matched_route_extension: bool,
     eager_handlers: bool,
     empty_catch_all: bool,
@@ -107,6 +109,7 @@ impl<B: Send + 'static> Default for RouterBuilder<B> {
             fallback: None,
             method_not_allowed: None,
             redirect_trailing_slash: false,
+            error_answer: response::error,
             matched_route_extension: true,
             eager_handlers: false,
             empty_catch_all: false,
@@ -445,6 +448,42 @@ impl<B: Send + 'static> RouterBuilder<B> {
         self
     }
 
+    /// How the router writes the error answers it makes itself: `400` for a path with invalid
+    /// percent-encoding or a parameter that is not UTF-8, and the `404` and `405` that no
+    /// [`fallback`](Self::fallback) or [`method_not_allowed_fallback`](Self::method_not_allowed_fallback)
+    /// replaces (the router adds `Allow` to the `405`). Given the status and a short message;
+    /// by default the message as `text/plain`. An app whose errors are JSON makes these JSON
+    /// too. Only the builder that is built counts, as for the fallbacks.
+    ///
+    /// ```
+    /// use armature_router::{get, IntoResponse, Response, Router};
+    /// use http::{header, Request, StatusCode};
+    /// use tower::ServiceExt;
+    ///
+    /// fn json_error(status: StatusCode, message: &'static str) -> Response {
+    ///     let body = format!(r#"{{"detail":"{message}"}}"#);
+    ///     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    /// }
+    ///
+    /// # tokio_test::block_on(async {
+    /// let router = Router::builder()
+    ///     .route("/files/{name}", get(|_req: Request<()>| async { "a file" }))
+    ///     .error_answer(json_error)
+    ///     .build()?;
+    /// let res = router.clone().oneshot(Request::get("/files/%FF").body(())?).await?;
+    /// assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    /// assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
+    /// let res = router.oneshot(Request::get("/nope").body(())?).await?;
+    /// let body = http_body_util::BodyExt::collect(res.into_body()).await?.to_bytes();
+    /// assert_eq!(body, r#"{"detail":"Not Found"}"#);
+    /// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn error_answer(mut self, answer: ErrorAnswer) -> Self {
+        self.error_answer = answer;
+        self
+    }
+
     /// When a path does not match but the same path with the trailing slash added or removed
     /// does, answer `308 Permanent Redirect` to it (query kept) instead of the fallback.
     /// Off by default: routing is strict about trailing slashes. It applies to the whole
@@ -605,9 +644,10 @@ impl<B: Send + 'static> RouterBuilder<B> {
                 fallback,
             });
         }
+        let error_answer = self.error_answer;
         let fallback = self.fallback.unwrap_or_else(|| {
-            Endpoint::from_handler(|_req: Request<B>| async {
-                error(StatusCode::NOT_FOUND, "Not Found")
+            Endpoint::from_handler(move |_req: Request<B>| async move {
+                error_answer(StatusCode::NOT_FOUND, "Not Found")
             })
         });
         Ok(Router::from_inner(Inner {
@@ -617,6 +657,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
             fallback,
             method_not_allowed: self.method_not_allowed,
             redirect_trailing_slash: self.redirect_trailing_slash,
+            error_answer,
             matched_route_extension: self.matched_route_extension,
             eager_handlers: self.eager_handlers,
         }))

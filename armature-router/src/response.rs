@@ -174,7 +174,11 @@ where
     res
 }
 
-/// A short plain-text error response, used for the router's own 400/404/405 answers.
+/// How a router writes the error answers it makes itself, from their status and a short
+/// message (see [`RouterBuilder::error_answer`](crate::RouterBuilder::error_answer)).
+pub type ErrorAnswer = fn(StatusCode, &'static str) -> Response;
+
+/// A short plain-text error response: the router's own 400/404/405 answers by default.
 pub(crate) fn error(status: StatusCode, message: &'static str) -> Response {
     (status, message).into_response()
 }

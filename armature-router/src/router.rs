@@ -20,7 +20,7 @@ use crate::method_router::MethodRouter;
 use crate::observe::{self, RouteKey};
 use crate::params::{MatchedRoute, PathParams, ReportMatchedRoute};
 use crate::path::{decode_param, normalize};
-use crate::response::{error, IntoResponse, Response};
+use crate::response::{ErrorAnswer, IntoResponse, Response};
 use crate::statics::Statics;
 use crate::table::{Spans, Table};
 use crate::Body;
@@ -45,6 +45,8 @@ pub(crate) struct Inner<B> {
     /// What answers a matched path's unserved method, when not the router's own `405`.
     pub(crate) method_not_allowed: Option<Endpoint<B>>,
     pub(crate) redirect_trailing_slash: bool,
+    /// How the router writes its own `400`, `404` and `405` (`RouterBuilder::error_answer`).
+    pub(crate) error_answer: ErrorAnswer,
     /// Whether routed requests get a [`MatchedRoute`] extension.
     pub(crate) matched_route_extension: bool,
     /// Whether endpoints' futures are polled once in `call` (`RouterBuilder::eager_handlers`).
@@ -283,7 +285,7 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
     fn call(&mut self, mut req: Request<B>) -> RouteFuture<B> {
         let Ok(path) = normalize(req.uri().path()) else {
             observe::report(|| None);
-            return RouteFuture::ready(error(
+            return RouteFuture::ready((self.inner.error_answer)(
                 StatusCode::BAD_REQUEST,
                 "invalid percent-encoding in path",
             ));
@@ -322,7 +324,8 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
                     Ok(res)
                 });
             }
-            let mut res = error(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
+            let mut res =
+                (self.inner.error_answer)(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
             res.headers_mut().insert(ALLOW, entry.allow.clone());
             if report {
                 res.extensions_mut().insert(matched());
@@ -335,7 +338,7 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
                 match decode_param(&path[start..end]) {
                     Ok(value) => params.push(&value),
                     Err(_) => {
-                        return RouteFuture::ready(error(
+                        return RouteFuture::ready((self.inner.error_answer)(
                             StatusCode::BAD_REQUEST,
                             "path parameter is not valid UTF-8",
                         ))

@@ -1266,3 +1266,71 @@ async fn method_not_allowed_fallback_answers_with_allow_added() {
     assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(answer.body, "Method Not Allowed");
 }
+
+/// The router's own error answers, written by `error_answer`: the 400s of bad paths, and the
+/// 404 and 405 no fallback replaces (`Allow` still added); a fallback set beside it wins.
+#[tokio::test]
+async fn error_answer_writes_the_routers_own_errors() {
+    fn json_error(status: StatusCode, message: &'static str) -> Response {
+        let body = format!(r#"{{"status":{},"message":"{message}"}}"#, status.as_u16());
+        let mut res = (status, body).into_response();
+        res.headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        res
+    }
+    let routes = || Router::builder().route("/files/{name}", get(echo));
+    let router = routes().error_answer(json_error).build().unwrap();
+    let cases = [
+        (
+            Method::GET,
+            "/files/%zz",
+            400,
+            r#"{"status":400,"message":"invalid percent-encoding in path"}"#,
+        ),
+        (
+            Method::GET,
+            "/files/%FF",
+            400,
+            r#"{"status":400,"message":"path parameter is not valid UTF-8"}"#,
+        ),
+        (
+            Method::GET,
+            "/nope",
+            404,
+            r#"{"status":404,"message":"Not Found"}"#,
+        ),
+        (
+            Method::DELETE,
+            "/files/a",
+            405,
+            r#"{"status":405,"message":"Method Not Allowed"}"#,
+        ),
+    ];
+    for (method, uri, status, body) in cases {
+        let answer = call(&router, method, uri).await;
+        assert_eq!(answer.status, status, "{uri}");
+        assert_eq!(answer.headers[CONTENT_TYPE], "application/json", "{uri}");
+        assert_eq!(answer.body, body, "{uri}");
+    }
+    assert_eq!(
+        call(&router, Method::DELETE, "/files/a").await.headers[ALLOW],
+        "GET,HEAD"
+    );
+    // A fallback beside it answers the 404 itself.
+    let router = routes()
+        .error_answer(json_error)
+        .fallback(|_req: Request<()>| async { (StatusCode::NOT_FOUND, "mine") })
+        .build()
+        .unwrap();
+    assert_eq!(call(&router, Method::GET, "/nope").await.body, "mine");
+    // The default stays plain text.
+    let plain = routes().build().unwrap();
+    let answer = call(&plain, Method::GET, "/files/%zz").await;
+    assert_eq!(
+        (answer.status, &answer.body[..]),
+        (
+            StatusCode::BAD_REQUEST,
+            &b"invalid percent-encoding in path"[..]
+        )
+    );
+}

@@ -266,7 +266,9 @@ impl NativeRoutes {
             }
         };
         builder
-            // JSON, as every other error answer of the package (the router adds `Allow`).
+            // JSON, as every other error answer of the package: the `400` for a path that is
+            // not valid percent-encoding too (the router adds `Allow` to the `405`).
+            .error_answer(error)
             .method_not_allowed_fallback(|req: Request<Bytes>| {
                 let message = format!("{} is not allowed on {}", req.method(), url(&req));
                 ready(error(http::StatusCode::METHOD_NOT_ALLOWED, &message))

@@ -150,6 +150,11 @@ test('scopes, data, path parameters and 404/405 from the Rust router', async () 
   assert.equal(wrong.headers.get('allow'), 'GET,HEAD,POST')
   assert.equal(wrong.headers.get('content-type'), 'application/json')
   assert.deepEqual(await wrong.json(), failure(405, 'DELETE is not allowed on /api/v1/users'))
+  // A path that does not decode: the router's 400, in the same JSON shape.
+  for (const [bad, message] of [['%zz', 'invalid percent-encoding in path'], ['%FF', 'path parameter is not valid UTF-8']]) {
+    const res = await fetch(`${base}/api/v1/users/${bad}`)
+    assert.deepEqual([res.status, res.headers.get('content-type'), await res.json()], [400, 'application/json', failure(400, message)], bad)
+  }
 })
 
 test('JS middleware runs after the Rust layers, can add headers and short-circuit', async () => {

@@ -139,19 +139,17 @@ where
             endpoint(Arc::clone(&queue), Reply::new(&outbox), route, 0, req)
         }
     };
-    let mut builder = if config.unmatched {
+    // The router's own answers (404, 405, and 400 for a path that is not valid
+    // percent-encoding) are FastAPI's JSON `{"detail": ...}`, as every other error of the
+    // package; the app's Python answers 404 and 405 instead when it has middleware or handlers
+    // for them.
+    let mut builder = builder.error_answer(detail);
+    if config.unmatched {
         let count = config.routes.len();
-        builder
+        builder = builder
             .fallback(unmatched(count))
-            .method_not_allowed_fallback(unmatched(count + 1))
-    } else {
-        builder
-            // FastAPI's answers: JSON `{"detail": ...}`, as every other error of the package.
-            .fallback(|_req: Request<B>| async { detail(StatusCode::NOT_FOUND, "Not Found") })
-            .method_not_allowed_fallback(|_req: Request<B>| async {
-                detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
-            })
-    };
+            .method_not_allowed_fallback(unmatched(count + 1));
+    }
     for (route, (method, path)) in config.routes.iter().enumerate() {
         let mut endpoint = on(method.clone(), python(route));
         if let Some(Some(rate_limit)) = config.limits.get(route) {
@@ -185,7 +183,8 @@ where
     })
 }
 
-/// `{"detail": "<text>"}` with `status`, as FastAPI answers unmatched paths and methods.
+/// `{"detail": "<text>"}` with `status`, as FastAPI answers unmatched paths and methods (`text`
+/// is one of the router's and the static files' short messages: nothing to escape).
 fn detail(status: StatusCode, text: &'static str) -> Response {
     let body = format!(r#"{{"detail":"{text}"}}"#);
     (status, [(CONTENT_TYPE, "application/json")], body).into_response()

@@ -343,6 +343,11 @@ def test_router_answers_404_405_and_head_in_rust(client):
     assert res.headers["content-type"] == "application/json"
     res = client.head("/plaintext")
     assert (res.status_code, res.content, res.headers["content-length"]) == (200, b"", "13")
+    # A path that does not decode: a 400 in the same shape (Starlette would pass the
+    # undecoded text to the handler).
+    for bad, message in [("%zz", "invalid percent-encoding in path"), ("%FF", "path parameter is not valid UTF-8")]:
+        res = client.get(f"/users/{bad}")
+        assert (res.status_code, res.json(), res.headers["content-type"]) == (400, {"detail": message}, "application/json"), bad
 
 
 def test_hooks_run_with_the_client(capsys):
