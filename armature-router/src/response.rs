@@ -134,6 +134,35 @@ impl<R: IntoResponse> IntoResponse for (HeaderMap, R) {
     }
 }
 
+/// Headers alone (an empty body), as `(StatusCode::SWITCHING_PROTOCOLS, headers)` or a
+/// redirect answers:
+///
+/// ```
+/// use armature_router::IntoResponse;
+/// use http::{header, StatusCode};
+///
+/// let res = (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
+/// assert_eq!(res.status(), StatusCode::SEE_OTHER);
+/// assert_eq!(res.headers()[header::LOCATION], "/login");
+/// assert!(res.headers().get(header::CONTENT_TYPE).is_none());
+/// ```
+impl<K, V, const N: usize> IntoResponse for [(K, V); N]
+where
+    K: TryInto<HeaderName>,
+    V: TryInto<HeaderValue>,
+{
+    fn into_response(self) -> Response {
+        with_headers(self, ().into_response())
+    }
+}
+
+/// A header map alone (an empty body).
+impl IntoResponse for HeaderMap {
+    fn into_response(self) -> Response {
+        (self, ()).into_response()
+    }
+}
+
 /// Header pairs given as `[(name, value); N]`. A pair that is not a valid header is answered
 /// with `500 Internal Server Error` rather than sent malformed.
 impl<K, V, R, const N: usize> IntoResponse for ([(K, V); N], R)

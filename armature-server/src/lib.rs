@@ -58,6 +58,14 @@
 //!   HTTP/1.1 and HTTP/2 responses then advertise it with
 //!   `Alt-Svc: h3=":PORT"; ma=86400`. A service error becomes a `500` on
 //!   that stream only.
+//! * **Upgrades (WebSockets) over HTTP/1.1.** A service takes the connection
+//!   with `hyper::upgrade::on(&mut request)` and answers `101 Switching
+//!   Protocols`; axum's `WebSocketUpgrade` works unchanged. From then on the
+//!   connection is the service's: the header-read timeout no longer applies,
+//!   and graceful shutdown does not wait for it (as with `axum::serve`): close
+//!   long-lived sockets from your own shutdown signal. (HTTP/2's extended
+//!   `CONNECT` is not enabled: browsers open an HTTP/1.1 connection for a
+//!   WebSocket then.)
 //! * **RFC 9112 `Host` rules.** An HTTP/1.1 request without `Host`, or any
 //!   HTTP/1 request with two `Host` headers or an invalid one, is answered
 //!   `400 Bad Request` with `Connection: close` and never reaches your
