@@ -5,7 +5,9 @@ assertions hold in both."""
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+import threading
 import time
 from typing import Annotated, Dict, List, Optional, Union
 
@@ -19,7 +21,7 @@ from armature.responses import HTMLResponse
 from armature import Response, jsonable_encoder, status
 from armature.testclient import HTTPStatusError
 from armature.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBasic, HTTPBasicCredentials, HTTPBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm
-from armature import APIRouter, App, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, Request, RequestValidationError, Router, TestClient, UploadFile
+from armature import APIRouter, App, BackgroundTasks, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, Request, RequestValidationError, Router, TestClient, UploadFile
 
 
 @pytest.fixture(scope="module", params=["testclient", "http"])
@@ -1081,6 +1083,100 @@ def test_unions_dataclasses_and_typeddicts_are_read_from_the_body_as_fastapi_rea
         # Refused by the body's rules, not as a missing query parameter.
         res = c.post("/point", json={"x": 1})
         assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("missing", ["body", "y"])]
+
+
+_TENANT: contextvars.ContextVar[str] = contextvars.ContextVar("tenant", default="none")
+# Where (the thread) and with which tenant each part of a request ran.
+_SEEN: dict[str, tuple[int, str]] = {}
+
+
+def _where(what: str) -> None:
+    _SEEN[what] = (threading.get_ident(), _TENANT.get())
+
+
+class _Paging:
+    """A class dependency: its `__init__` is plain code, run in the thread pool."""
+
+    def __init__(self, page: int = 1) -> None:
+        _where("class")
+        self.page = page
+
+
+def test_plain_dependencies_run_in_the_thread_pool_with_the_requests_context_variables():
+    """As FastAPI: a plain `def` dependency (a function, a class, a `yield` one before and
+    after its `yield`), handler and background task run in the thread pool, never on the
+    loop's thread, and see the context variables middleware set."""
+    tenant, seen, where = _TENANT, _SEEN, _where
+
+    def plain() -> str:
+        where("plain")
+        return "plain"
+
+    def session():
+        where("session:open")
+        try:
+            yield "session"
+        finally:
+            where("session:close")
+
+    def task() -> None:
+        where("task")
+
+    app = App()
+
+    @app.middleware("http")
+    async def set_tenant(request: Request, call_next):
+        tenant.set(request.headers.get("x-tenant", "none"))
+        return await call_next(request)
+
+    @app.get("/async")
+    async def on_loop(tasks: BackgroundTasks, p: str = Depends(plain), s: str = Depends(session), paging: _Paging = Depends()) -> dict:
+        where("loop")
+        tasks.add_task(task)
+        return {"p": p, "s": s, "page": paging.page}
+
+    @app.get("/sync")
+    def in_pool(p: str = Depends(plain)) -> dict:
+        where("handler")
+        return {"p": p}
+
+    with TestClient(app) as c:
+        assert c.get("/async?page=3", headers={"x-tenant": "acme"}).json() == {"p": "plain", "s": "session", "page": 3}
+        loop_thread, _ = seen["loop"]
+        for what in ["plain", "session:open", "session:close", "class", "task"]:
+            thread, value = seen[what]
+            assert thread != loop_thread, f"{what} ran on the loop's thread"
+            assert value == "acme", what
+        assert c.get("/sync", headers={"x-tenant": "globex"}).json() == {"p": "plain"}
+        assert seen["handler"][0] != loop_thread
+        assert seen["handler"][1] == seen["plain"][1] == "globex"
+
+
+def test_run_in_threadpool_runs_blocking_code_off_the_loop_with_its_context():
+    from armature.concurrency import run_in_threadpool
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    def blocking(x: int, *, y: int) -> tuple[int, str, int]:
+        var.set("changed in the pool")  # stays in the pool's copy
+        return x + y, var.get(), threading.get_ident()
+
+    def failing() -> None:
+        raise LookupError("from the pool")
+
+    app = App()
+
+    @app.get("/")
+    async def handler() -> dict:
+        var.set("the request's")
+        before = var.get()
+        total, inside, thread = await run_in_threadpool(blocking, 2, y=3)
+        with pytest.raises(LookupError, match="from the pool"):
+            await run_in_threadpool(failing)
+        return {"total": total, "inside": inside, "other_thread": thread != threading.get_ident(), "after": var.get(), "before": before}
+
+    with TestClient(app) as c:
+        assert c.get("/").json() == {"total": 5, "inside": "changed in the pool", "other_thread": True, "after": "the request's", "before": "the request's"}
 
 
 def test_a_yield_dependency_that_swallows_the_handlers_exception_is_a_clear_500(caplog):

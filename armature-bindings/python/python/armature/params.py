@@ -7,11 +7,9 @@ models) and `Depends()` providers. Errors are collected and answered with FastAP
 
 from __future__ import annotations
 
-import asyncio
 import collections.abc
 import contextlib
 import dataclasses
-import functools
 import inspect
 import json
 import logging
@@ -24,6 +22,7 @@ except ImportError:  # pragma: no cover - Python 3.9
     _UnionType = None  # type: ignore[assignment,misc]
 
 from . import forms, responses
+from .concurrency import enter_in_threadpool, run_in_threadpool
 from ._armature import HttpRequest, HttpResponse
 from .requests import Request
 from .exceptions import HTTPException, RequestValidationError
@@ -78,13 +77,12 @@ class BackgroundTasks:
         self.tasks.append((func, args, kwargs))
 
     async def __call__(self) -> None:
-        loop = asyncio.get_running_loop()
         for func, args, kwargs in self.tasks:
             try:
                 if inspect.iscoroutinefunction(func):
                     await func(*args, **kwargs)
                 else:
-                    await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
+                    await run_in_threadpool(func, *args, **kwargs)
             except (Exception, KeyboardInterrupt, SystemExit):  # noqa: BLE001 - a failing task must not stop the others, nor the server
                 logger.exception("Exception in a background task")
 
@@ -900,11 +898,12 @@ async def _run_dependency(plan: Plan, ctx: _Context, use_cache: bool) -> Any:
     if plan.is_async_gen:
         value = await ctx.stack.enter_async_context(contextlib.asynccontextmanager(plan.call)(**kwargs))
     elif plan.is_gen:
-        value = ctx.stack.enter_context(contextlib.contextmanager(plan.call)(**kwargs))
+        # Plain `def` dependencies run in the thread pool, as in FastAPI: they may block.
+        value = await enter_in_threadpool(contextlib.contextmanager(plan.call)(**kwargs), ctx.stack)
     elif plan.is_async:
         value = await plan.call(**kwargs)
     else:
-        value = plan.call(**kwargs)
+        value = await run_in_threadpool(plan.call, **kwargs)
     if use_cache:
         ctx.cache[plan.call] = value
     return value

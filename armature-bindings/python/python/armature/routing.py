@@ -7,9 +7,7 @@ conflicting routes by name when the app is built.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
 import re
 from urllib.parse import quote
 from typing import Any, Callable, Optional, Sequence, TypeVar
@@ -18,6 +16,7 @@ from . import responses
 from ._armature import HttpRequest, HttpResponse
 from .exceptions import NoMatchFound, RequestValidationError
 from .requests import Request
+from .concurrency import run_in_threadpool
 from .params import REQUEST, STARLETTE, Depends, Plan, _Context, _where, carried, solve
 from .response_model import filter_for
 
@@ -178,9 +177,9 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
             if is_async:
                 result = await handler(**kwargs)
             else:
-                # Plain `def` handlers run in the default thread pool, off the event loop.
-                loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(None, functools.partial(handler, **kwargs))
+                # Plain `def` handlers run in the thread pool, off the event loop (with the
+                # request's context variables).
+                result = await run_in_threadpool(handler, **kwargs)
             # Serialized before the dependencies' exit code runs, as in FastAPI: a response
             # model may read attributes that need the session a `yield` dependency closes
             # (an ORM relationship loaded lazily).
