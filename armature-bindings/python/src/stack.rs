@@ -290,6 +290,9 @@ where
     BoxCloneSyncService::new(service.map_response(|res| res.map(Body::new)))
 }
 
+/// The `413` of a body over `App(max_body_size=...)`.
+const TOO_LARGE: &str = "Request body too large";
+
 /// A route's endpoint: reads the body (up to the limit), queues the request for the Python
 /// thread and waits for its response. A handler that never answers (its responder dropped)
 /// gives `500`.
@@ -308,16 +311,14 @@ where
     // A declared length over the limit is refused before a byte is read (and before hyper
     // answers `Expect: 100-continue` by inviting the client to send it).
     if body.size_hint().lower() > limit as u64 {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+        return detail(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE);
     }
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(err) if err.is::<LengthLimitError>() => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response()
+            return detail(StatusCode::PAYLOAD_TOO_LARGE, TOO_LARGE)
         }
-        Err(_) => {
-            return (StatusCode::BAD_REQUEST, "failed to read the request body").into_response()
-        }
+        Err(_) => return detail(StatusCode::BAD_REQUEST, "Failed to read the request body"),
     };
     queue.push(Msg::Request(Job {
         route,

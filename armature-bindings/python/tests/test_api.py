@@ -1102,6 +1102,22 @@ class _Paging:
         self.page = page
 
 
+def test_a_body_over_max_body_size_is_a_413_in_fastapis_shape_and_the_handler_never_runs():
+    calls = []
+    app = App(max_body_size=16)
+
+    @app.post("/upload")
+    async def upload(request: Request) -> dict:
+        calls.append(1)
+        return {"size": len(await request.body())}
+
+    with TestClient(app) as c:
+        assert c.post("/upload", content=b"x" * 16).json() == {"size": 16}
+        res = c.post("/upload", content=b"x" * 17)
+        assert (res.status_code, res.json(), res.headers["content-type"]) == (413, {"detail": "Request body too large"}, "application/json")
+    assert calls == [1]
+
+
 def test_plain_dependencies_run_in_the_thread_pool_with_the_requests_context_variables():
     """As FastAPI: a plain `def` dependency (a function, a class, a `yield` one before and
     after its `yield`), handler and background task run in the thread pool, never on the
