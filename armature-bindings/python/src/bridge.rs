@@ -65,6 +65,8 @@ pub(crate) struct Job {
     pub(crate) parts: Parts,
     pub(crate) body: Bytes,
     pub(crate) reply: Reply,
+    /// A WebSocket route's socket (the reply then answers its handshake).
+    pub(crate) socket: Option<crate::websocket::Socket>,
 }
 
 // Requests are the hot path and `Stopped` comes once per server: boxing `Job` to shrink the
@@ -72,6 +74,9 @@ pub(crate) struct Job {
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Msg {
     Request(Job),
+    /// A WebSocket handler's wait is over (a message came, or room to send): resolve its
+    /// future on the loop.
+    Socket(Arc<crate::websocket::Session>),
     /// A server finished (with its error, if any): call `callback(error)` on the loop.
     Stopped {
         callback: Py<PyAny>,

@@ -37,6 +37,7 @@ use crate::response::{to_response, HttpResponse};
 use crate::stack::Docs;
 use crate::stack::{self, Config, Gzip, Mount, Stack};
 use crate::step::{send_none, Step};
+use crate::websocket::Sockets;
 
 /// The Python module `name`, imported into `cell` on first use.
 pub(crate) fn module<'py>(
@@ -87,22 +88,27 @@ impl Responder {
         }
     }
 
-    /// Sends the response outside a batch (a Task finished): its outbox is posted once, at
-    /// the loop's next iteration, for every Task that finishes in this one.
+    /// Sends the response outside a batch (a Task finished), see [`send_soon`].
     fn send_soon(&self, py: Python<'_>, res: Response) {
-        let Some(reply) = self.take() else {
-            return;
-        };
-        let outbox = Arc::clone(reply.outbox());
-        reply.send(res);
-        if outbox.schedule() {
-            let post = Arc::clone(&outbox);
-            let scheduled = Py::new(py, Post(post))
-                .and_then(|post| runtime(py)?.call_method1(pyo3::intern!(py, "soon"), (post,)));
-            if scheduled.is_err() {
-                // No running loop (or no memory): send it now.
-                outbox.post_scheduled();
-            }
+        if let Some(reply) = self.take() {
+            send_soon(py, reply, res);
+        }
+    }
+}
+
+/// Sends `res` outside a batch (a Task finished, a WebSocket handler answered its
+/// handshake): its outbox is posted once, at the loop's next iteration, for every answer
+/// sent in this one.
+pub(crate) fn send_soon(py: Python<'_>, reply: Reply, res: Response) {
+    let outbox = Arc::clone(reply.outbox());
+    reply.send(res);
+    if outbox.schedule() {
+        let post = Arc::clone(&outbox);
+        let scheduled = Py::new(py, Post(post))
+            .and_then(|post| runtime(py)?.call_method1(pyo3::intern!(py, "soon"), (post,)));
+        if scheduled.is_err() {
+            // No running loop (or no memory): send it now.
+            outbox.post_scheduled();
         }
     }
 }
@@ -232,8 +238,17 @@ impl Engine {
             parts,
             body,
             reply,
+            socket,
         } = job;
-        let request = match Py::new(py, HttpRequest::new(parts, body, reply)) {
+        let request = match socket {
+            None => Ok(HttpRequest::new(parts, body, reply)),
+            Some(socket) => {
+                // The handler answers the handshake through its socket.
+                *lock(&socket.reply) = Some(reply);
+                Py::new(py, socket).map(|socket| HttpRequest::websocket(parts, socket))
+            }
+        };
+        let request = match request.and_then(|request| Py::new(py, request)) {
             Ok(request) => request,
             Err(err) => {
                 // No memory for the request object: its reply went with it, and the tokio
@@ -421,7 +436,7 @@ impl Engine {
                 .transpose()?,
         });
         // Compile once now, so a route conflict is reported where the app is built.
-        stack::build::<Full<Bytes>>(&config, &queue, &Outbox::new().0)
+        stack::build::<Full<Bytes>>(&config, &queue, &Outbox::new().0, &Sockets::new())
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let coroutine = py
             .import("types")?
@@ -454,6 +469,7 @@ impl Engine {
                     posts.note(job.reply.outbox());
                     self.run_job(py, job);
                 }
+                Msg::Socket(session) => session.wake(py),
                 Msg::Stopped { callback, error } => {
                     if let Err(err) = callback.bind(py).call1((error,)) {
                         err.print(py);
@@ -481,9 +497,14 @@ impl Engine {
             .local_addr()
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         let (outbox, dispatcher) = Outbox::new();
-        let service =
-            stack::build::<armature_server::RequestBody>(&self.config, &self.queue, &outbox)
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let sockets = Sockets::new();
+        let service = stack::build::<armature_server::RequestBody>(
+            &self.config,
+            &self.queue,
+            &outbox,
+            &sockets,
+        )
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let (stop, stopped) = oneshot::channel::<()>();
         let queue = Arc::clone(&self.queue);
         // `inf` (or any span past a century) waits as long as in-flight requests run.
@@ -514,14 +535,20 @@ impl Engine {
             .spawn(move || {
                 let served = rt.block_on(async move {
                     tokio::spawn(dispatcher);
-                    Server::from_listener(socket)?
+                    let going = Arc::clone(&sockets);
+                    let served = Server::from_listener(socket)?
                         .shutdown_on_signals(false)
                         .shutdown_timeout(timeout)
                         .with_graceful_shutdown(async move {
                             let _ = stopped.await;
+                            // WebSockets are no longer the server's (hyper handed them over):
+                            // told apart, they close with 1012 meanwhile.
+                            going.shut_down();
                         })
                         .serve(service)
-                        .await
+                        .await;
+                    sockets.closed(timeout.min(WEBSOCKETS_CLOSING)).await;
+                    served
                 });
                 let error = served.err().map(|e| e.to_string());
                 queue.push(Msg::Stopped {
@@ -558,8 +585,13 @@ impl Engine {
                     .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
                 let (outbox, dispatcher) = Outbox::new();
                 rt.spawn(dispatcher);
-                let stack = stack::build::<Full<Bytes>>(&self.config, &self.queue, &outbox)
-                    .map_err(|e| PyValueError::new_err(e.to_string()))?;
+                let stack = stack::build::<Full<Bytes>>(
+                    &self.config,
+                    &self.queue,
+                    &outbox,
+                    &Sockets::new(),
+                )
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
                 let _ = self.client.set((rt, stack));
                 self.client.get().expect("just set")
             }
@@ -602,6 +634,9 @@ impl Engine {
         Ok((status.as_u16(), headers, PyBytes::new(py, &body)))
     }
 }
+
+/// How long a stopping server waits for its WebSockets' closing handshakes.
+const WEBSOCKETS_CLOSING: Duration = Duration::from_secs(6);
 
 /// `(status, [(name, value)], body)`, what `Engine.request` returns to `TestClient`.
 type RawResponse<'py> = (u16, Vec<(String, String)>, Bound<'py, PyBytes>);

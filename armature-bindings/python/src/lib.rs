@@ -18,6 +18,8 @@ mod request;
 mod response;
 mod stack;
 mod step;
+mod websocket;
+mod ws_client;
 
 use pyo3::prelude::*;
 
@@ -36,6 +38,8 @@ fn _armature(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<request::Ready>()?;
     m.add_class::<response::HttpResponse>()?;
     m.add_class::<response::ChunkSender>()?;
+    m.add_class::<websocket::Socket>()?;
+    m.add_class::<ws_client::WebSocketClient>()?;
     m.add_function(wrap_pyfunction!(json::dumps, m)?)?;
     Ok(())
 }

@@ -18,6 +18,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::bridge::{lock, Reply};
 use crate::engine::datastructure;
+use crate::websocket::Socket;
 
 /// The request a handler receives.
 #[pyclass(frozen, module = "armature._armature")]
@@ -31,6 +32,8 @@ pub struct HttpRequest {
     /// Where the response goes, until it is sent (the engine's `Responder` takes it from
     /// here); `is_disconnected` asks it whether anybody still waits.
     reply: Mutex<Option<Reply>>,
+    /// A WebSocket route's socket (its handshake answered through it, not `reply`).
+    socket: Option<Py<Socket>>,
 }
 
 impl HttpRequest {
@@ -41,6 +44,19 @@ impl HttpRequest {
             body_object: PyOnceLock::new(),
             state: PyOnceLock::new(),
             reply: Mutex::new(Some(reply)),
+            socket: None,
+        }
+    }
+
+    /// The request of a WebSocket handshake: no body, answered through `socket`.
+    pub(crate) fn websocket(parts: Parts, socket: Py<Socket>) -> Self {
+        HttpRequest {
+            parts,
+            body: Bytes::new(),
+            body_object: PyOnceLock::new(),
+            state: PyOnceLock::new(),
+            reply: Mutex::new(None),
+            socket: Some(socket),
         }
     }
 
@@ -299,6 +315,13 @@ impl HttpRequest {
     /// `False` once the answer has been handed over.
     fn is_disconnected(&self) -> Ready {
         Ready(lock(&self.reply).as_ref().is_some_and(Reply::is_closed))
+    }
+
+    /// The socket of a WebSocket route's request (`None` for others): what
+    /// `armature.websockets.WebSocket` sends and receives through.
+    #[getter]
+    fn _socket(&self, py: Python<'_>) -> Option<Py<Socket>> {
+        self.socket.as_ref().map(|socket| socket.clone_ref(py))
     }
 
     /// The `x-request-id` the request-id layer gave this request.

@@ -25,6 +25,7 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::bridge::{Job, Msg, Outbox, Queue, Reply};
+use crate::websocket::Sockets;
 
 /// The whole stack, boxed so the four layer combinations share one type.
 pub(crate) type Stack<B> = BoxCloneSyncService<Request<B>, Response, Infallible>;
@@ -110,6 +111,7 @@ pub(crate) fn build<B>(
     config: &Config,
     queue: &Arc<Queue>,
     outbox: &Arc<Outbox>,
+    sockets: &Arc<Sockets>,
 ) -> Result<Stack<B>, RouteError>
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
@@ -150,8 +152,22 @@ where
             .fallback(unmatched(count))
             .method_not_allowed_fallback(unmatched(count + 1));
     }
+    // The endpoint of a WebSocket route (method `WEBSOCKET`): a `GET` that must be a handshake.
+    let websocket = |route: usize| {
+        let queue = Arc::clone(queue);
+        let outbox = Arc::clone(outbox);
+        let sockets = Arc::clone(sockets);
+        move |req: Request<B>| {
+            let (queue, sockets) = (Arc::clone(&queue), Arc::clone(&sockets));
+            crate::websocket::endpoint(queue, sockets, Reply::new(&outbox), route, req)
+        }
+    };
     for (route, (method, path)) in config.routes.iter().enumerate() {
-        let mut endpoint = on(method.clone(), python(route));
+        let mut endpoint = if method.as_str() == WEBSOCKET {
+            get(websocket(route))
+        } else {
+            on(method.clone(), python(route))
+        };
         if let Some(Some(rate_limit)) = config.limits.get(route) {
             // Refused requests (429 + Retry-After) never reach the Python thread.
             endpoint = endpoint.layer(rate_limit.clone());
@@ -290,6 +306,9 @@ where
     BoxCloneSyncService::new(service.map_response(|res| res.map(Body::new)))
 }
 
+/// The method name the Python side gives WebSocket routes.
+const WEBSOCKET: &str = "WEBSOCKET";
+
 /// The `413` of a body over `App(max_body_size=...)`.
 const TOO_LARGE: &str = "Request body too large";
 
@@ -325,6 +344,7 @@ where
         parts,
         body,
         reply,
+        socket: None,
     }));
     rx.await.unwrap_or_else(|_| {
         (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()

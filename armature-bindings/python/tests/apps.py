@@ -37,6 +37,8 @@ from armature import (
     Query,
     Router,
     UploadFile,
+    WebSocket,
+    WebSocketDisconnect,
     rate_limit,
 )
 
@@ -744,6 +746,15 @@ def build() -> App:
     @app.exception_handler(Teapot)
     def teapot(request: HttpRequest, exc: Teapot) -> HttpResponse:
         return HttpResponse.json({"detail": "short and stout"}, status=418)
+
+    @app.websocket("/ws/echo")
+    async def ws_echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            async for text in websocket.iter_text():
+                await websocket.send_text(f"echo: {text}")
+        finally:
+            print(f"websocket closed: {websocket.client_state.name}", flush=True)
 
     @app.on_event("startup")
     async def started() -> None:

@@ -130,6 +130,24 @@ def test_graceful_shutdown_on_sigint():
         socket.create_connection((host, int(port)), timeout=1).close()
 
 
+def test_a_websocket_on_the_real_server_closes_with_1012_when_it_shuts_down():
+    """A WebSocket open when the server is asked to stop is closed with `1012 Service
+    Restart` (as uvicorn does), its handler sees the disconnect, and the process still exits
+    cleanly."""
+    from armature._armature import WebSocketClient
+
+    srv = Server()
+    ws = WebSocketClient.connect(srv.url.replace("http://", "ws://") + "/ws/echo", [], [])
+    ws.send("hello")
+    assert ws.receive() == ("text", "echo: hello")
+    srv.proc.send_signal(signal.SIGINT)
+    assert ws.receive() == ("close", 1012, "server shutting down")
+    # (Not `srv.stop()`: a second signal would cancel the handlers still running.)
+    assert srv.proc.wait(timeout=15) == 0
+    assert "websocket closed: DISCONNECTED" in srv.stdout()
+    assert "shutdown hook ran" in srv.stdout()
+
+
 def test_workers_share_the_port():
     srv = Server("--workers", "2")
     try:

@@ -30,6 +30,7 @@ from .responses import Response
 from .routing import APIRouter, Router
 from .security import Security
 from .testclient import TestClient
+from .websockets import WebSocket, WebSocketDisconnect, WebSocketException, WebSocketState
 
 __all__ = [
     "APIRouter",
@@ -60,6 +61,10 @@ __all__ = [
     "Security",
     "TestClient",
     "UploadFile",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketException",
+    "WebSocketState",
     "jsonable_encoder",
     "rate_limit",
     "status",

@@ -23,7 +23,7 @@ from .staticfiles import StaticFiles
 from .middleware import BaseHTTPMiddleware, CORSMiddleware, GZipMiddleware, LoggerMiddleware, wrapped
 from .params import Depends
 from .ratelimit import options_of
-from .routing import APP_DOCUMENTATION, Router, _only_documentation
+from .routing import APP_DOCUMENTATION, WEBSOCKET_METHOD, Router, _only_documentation
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -276,7 +276,8 @@ class App(Router):
                 logger.exception("Could not build the OpenAPI document: %s and %s are off", self.openapi_url, self.docs_url)
             else:
                 docs = (spec, self.openapi_url, self.docs_url, self.root_path)
-        answered = [self._answering(r.endpoint(self)) for r in self.routes]
+        # WebSocket routes answer by themselves: no HTTP middleware or exception handler.
+        answered = [r.endpoint(self) if r.method == WEBSOCKET_METHOD else self._answering(r.endpoint(self)) for r in self.routes]
         # The router's 404 and 405 go through the HTTP middleware and exception handlers
         # when there are any to see them; otherwise Rust answers them alone.
         unmatched = bool(self.http_middleware) or self.exception_handlers.shape_http_errors()

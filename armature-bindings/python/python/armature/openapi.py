@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 from . import forms
 from .params import BODY, COOKIE, FORM, HEADER, PATH, QUERY, Plan, _item, _Param, _unwrap_optional
 from .response_model import declared
-from .routing import RENDERERS, _path_order
+from .routing import RENDERERS, WEBSOCKET_METHOD, _path_order
 from .security import SecurityBase
 
 if TYPE_CHECKING:
@@ -69,11 +69,12 @@ _VALIDATION_SCHEMAS = {
 
 
 def document(app: "App") -> dict[str, Any]:
-    """The OpenAPI document of `app`'s routes (those not `include_in_schema=False`)."""
+    """The OpenAPI document of `app`'s routes (those not `include_in_schema=False`; not
+    WebSocket routes, which OpenAPI has no words for)."""
     builder = _Schemas()
     operations = []
     for route in app.routes:
-        if route.documentation.get("include_in_schema", True):
+        if route.method != WEBSOCKET_METHOD and route.documentation.get("include_in_schema", True):
             operations.append((route, _Operation(route, builder)))
     builder.resolve()
 

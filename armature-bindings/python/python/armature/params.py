@@ -25,6 +25,7 @@ from . import forms, responses
 from .concurrency import enter_in_threadpool, run_in_threadpool
 from ._armature import HttpRequest, HttpResponse
 from .requests import Request
+from .websockets import WebSocket
 from .exceptions import HTTPException, RequestValidationError
 
 logger = logging.getLogger("armature")
@@ -424,7 +425,7 @@ def _form_converter(annotation: Any, checks: tuple[Any, ...], many: bool, where:
 
 # ----------------------------------------------------------------------------- plans
 
-REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE, FORM, RESPONSE, STARLETTE = range(11)
+REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE, FORM, RESPONSE, STARLETTE, WEBSOCKET = range(12)
 
 _SOURCES = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "body": BODY, "form": FORM, "file": FORM}
 
@@ -549,6 +550,10 @@ class Plan:
             return p
         if annotation is HttpRequest or (annotation is inspect.Parameter.empty and name in ("req", "request")):
             return _Param(name, REQUEST)
+        if annotation is WebSocket:
+            # A WebSocket route's connection (`websocket: WebSocket`), for its handler and
+            # dependencies alike.
+            return _Param(name, WEBSOCKET)
         if annotation is Request:
             # FastAPI's (Starlette's) `request: Request`, with `await request.json()`.
             return _Param(name, STARLETTE)
@@ -655,7 +660,7 @@ def _where(call: Callable[..., Any]) -> str:
 
 
 class _Context:
-    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies", "form", "body", "response", "app", "request")
+    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies", "form", "body", "response", "app", "request", "websocket")
 
     def __init__(self, req: HttpRequest, stack: contextlib.AsyncExitStack, body: Optional[int] = None, app: Any = None) -> None:
         self.req = req
@@ -674,6 +679,8 @@ class _Context:
         self.form: Optional[dict[str, list[Any]]] = None
         # The `HttpResponse` parameter handed to the handler and its dependencies, if asked.
         self.response: Optional[HttpResponse] = None
+        # A WebSocket route's connection.
+        self.websocket: Optional[WebSocket] = None
 
     def invalid(self) -> RequestValidationError:
         """The `RequestValidationError` of the errors so far, with the body as received."""
@@ -804,8 +811,12 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
                 kwargs[p.name] = req
             elif kind == STARLETTE:
                 if ctx.request is None:
-                    ctx.request = Request(req, ctx.app)
+                    ctx.request = ctx.websocket or Request(req, ctx.app)
                 kwargs[p.name] = ctx.request
+            elif kind == WEBSOCKET:
+                if ctx.websocket is None:
+                    raise TypeError(f"{_where(plan.call)}: a WebSocket parameter ({p.name}) needs a WebSocket route (@app.websocket)")
+                kwargs[p.name] = ctx.websocket
             elif kind == BODY:
                 value = _validate_model(p, ctx, plan.embed)
                 if value is not _OMIT:

@@ -8,6 +8,7 @@ conflicting routes by name when the app is built.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import re
 from urllib.parse import quote
 from typing import Any, Callable, Optional, Sequence, TypeVar
@@ -19,6 +20,7 @@ from .requests import Request
 from .concurrency import run_in_threadpool
 from .params import REQUEST, STARLETTE, Depends, Plan, _Context, _where, carried, solve
 from .response_model import filter_for
+from .websockets import WebSocket, WebSocketDisconnect
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -210,6 +212,49 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
     return endpoint
 
 
+class WebSocketRoute(Route):
+    """A WebSocket route: `@router.websocket(path)`'s handler, given a `WebSocket` (see
+    `armature.websockets`). Never in the OpenAPI document; HTTP middleware and exception
+    handlers do not run for it (as in Starlette)."""
+
+    __slots__ = ()
+
+    def __init__(self, path: str, handler: Callable[..., Any], dependencies: Sequence[Depends] = (), name: Optional[str] = None) -> None:
+        if not inspect.iscoroutinefunction(inspect.unwrap(handler)):
+            raise TypeError(f"websocket({path!r}): {_where(handler)} must be an `async def` function")
+        super().__init__(WEBSOCKET_METHOD, path, handler, None, dependencies, (), {"name": name} if name else {})
+
+    def moved(self, path: str, dependencies: Sequence[Depends], tags: Sequence[str], documentation: dict[str, Any]) -> "WebSocketRoute":
+        return WebSocketRoute(path, self.handler, [*dependencies, *self.dependencies], self.documentation.get("name"))
+
+    def endpoint(self, app: Any = None) -> Callable[[HttpRequest], Any]:
+        plan = self.plan()
+        handler = plan.call
+
+        async def endpoint(req: HttpRequest) -> None:
+            websocket = WebSocket(req, app)
+            try:
+                async with contextlib.AsyncExitStack() as stack:
+                    ctx = _Context(req, stack, None, app)
+                    ctx.websocket = websocket
+                    kwargs = await solve(plan, ctx)
+                    if ctx.errors:
+                        raise ctx.invalid()
+                    await handler(**kwargs)
+            except WebSocketDisconnect:
+                pass  # the client left: nothing to answer
+            except Exception as exc:  # noqa: BLE001 - answered (or closed) and logged
+                websocket._failed(exc)
+            finally:
+                websocket._finish()
+
+        return endpoint
+
+
+# The method name WebSocket routes have for the Rust engine.
+WEBSOCKET_METHOD = "WEBSOCKET"
+
+
 class Router:
     """Routes declared with `@router.get(path)`, `.post`, `.put`, `.patch`, `.delete`,
     `.options`, `.head` or `.api_route(path, methods=[...])`.
@@ -304,6 +349,22 @@ class Router:
             return handler
 
         return decorate
+
+    def websocket(self, path: str, name: Optional[str] = None, *, dependencies: Sequence[Depends] = ()) -> Callable[[F], F]:
+        """Routes WebSocket connections to `path` to the decorated `async def` handler, which
+        takes a `WebSocket` (and path, query, header and cookie parameters and dependencies,
+        as HTTP handlers do); see `armature.websockets`."""
+
+        def decorate(handler: F) -> F:
+            self.add_api_websocket_route(path, handler, name=name, dependencies=dependencies)
+            return handler
+
+        return decorate
+
+    def add_api_websocket_route(self, path: str, endpoint: Callable[..., Any], name: Optional[str] = None, *, dependencies: Sequence[Depends] = ()) -> None:
+        """FastAPI's: `@router.websocket(path)` without the decorator."""
+        full = _template(self.prefix + path)
+        self.routes.append(WebSocketRoute(full, endpoint, [*self.dependencies, *dependencies], name))
 
     def get(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.api_route(path, methods=("GET",), **options)

@@ -31,6 +31,7 @@ from urllib.parse import urlencode, urlsplit
 
 from . import _runtime
 from .app import App
+from .websockets import WebSocketDisconnect
 
 
 # Request headers: a mapping, or (name, value) pairs to send a name more than once.
@@ -193,6 +194,9 @@ class TestClient:
         self._thread = threading.Thread(target=self._loop.run_forever, name="armature-testclient", daemon=True)
         self._thread.start()
         self._closed = False
+        # The app on a loopback port, started by the first `websocket_connect`: the server's
+        # handle and what is set once it has stopped.
+        self._ws_server: Optional[tuple[Any, threading.Event]] = None
         # What the requests' handlers raised and nothing answered (see `_runtime.unhandled`).
         self._unhandled: list[BaseException] = []
         assert self._thread.ident is not None
@@ -217,6 +221,11 @@ class TestClient:
         if self._closed:
             return
         self._closed = True
+
+        if self._ws_server is not None:
+            handle, stopped = self._ws_server
+            handle.shutdown()
+            stopped.wait(timeout=10)
 
         async def settle() -> None:
             from ._runtime import _tasks
@@ -356,6 +365,64 @@ class TestClient:
                 else:
                     self.cookies[key] = morsel.value
 
+    def websocket_connect(
+        self,
+        url: str,
+        subprotocols: Optional[Sequence[str]] = None,
+        *,
+        headers: Optional[HeaderFields] = None,
+        cookies: Optional[Mapping[str, str]] = None,
+    ) -> "WebSocketTestSession":
+        """Opens a WebSocket to the app, as Starlette's: use the session as a context manager
+        (`with client.websocket_connect("/ws") as ws: ws.send_text("hi")`). It is a real
+        connection (the app served on a loopback port, a real client), so the handshake, the
+        frames and the closing handshake are the ones a browser gets. A handshake the app
+        refuses raises `WebSocketDisconnect` (a close before `accept`, with its code) or
+        `WebSocketDenialResponse` (any other HTTP answer); an exception the handler raised
+        is raised here (unless `raise_server_exceptions=False`)."""
+        from ._armature import WebSocketClient
+
+        host, port = self._websocket_server()
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        given = [(name.lower(), value) for name, value in [*self.headers, *_pairs(headers)]]
+        jar = {**self.cookies, **(cookies or {})}
+        if jar and all(name != "cookie" for name, _ in given):
+            given.append(("cookie", "; ".join(f"{name}={value}" for name, value in jar.items())))
+        self._unhandled.clear()
+        connected = WebSocketClient.connect(f"ws://{host}:{port}{target}", given, list(subprotocols or ()))
+        if isinstance(connected, tuple):
+            status, raw_headers, body = connected
+            self._raise_unhandled()
+            refused = Response(status, raw_headers, body, f"ws://{host}:{port}{target}")
+            if status == 403:
+                try:
+                    code = refused.json().get("code")
+                except ValueError:
+                    code = None
+                if isinstance(code, int):
+                    raise WebSocketDisconnect(code, refused.json().get("detail"))
+            raise WebSocketDenialResponse(refused)
+        return WebSocketTestSession(connected, self)
+
+    def _websocket_server(self) -> tuple[str, int]:
+        """The app served on a loopback port (started on first use, stopped by `close`)."""
+        if self._ws_server is None:
+            from ._armature import Listener
+
+            stopped = threading.Event()
+            handle = self._engine.serve(Listener("127.0.0.1", 0), lambda _error: stopped.set(), threads=1, shutdown_timeout=5.0)
+            self._ws_server = (handle, stopped)
+        host, port = self._ws_server[0].address
+        return host, port
+
+    def _raise_unhandled(self) -> None:
+        """Raises the first exception the app's handlers raised and nothing answered."""
+        if self._unhandled and self.raise_server_exceptions:
+            exc = self._unhandled[0]
+            self._unhandled.clear()
+            raise exc
+
     def get(self, url: str, **kwargs: Any) -> Response:
         return self.request("GET", url, **kwargs)
 
@@ -376,3 +443,97 @@ class TestClient:
 
     def delete(self, url: str, **kwargs: Any) -> Response:
         return self.request("DELETE", url, **kwargs)
+
+
+class WebSocketDenialResponse(WebSocketDisconnect):
+    """The app answered a `websocket_connect` handshake with HTTP (a `404`, an
+    `HTTPException`'s status, a `500`): `response` is that answer (`status_code`, `headers`,
+    `json()`, ...), as Starlette's."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(1006, f"refused with {response.status_code}")
+        self.response = response
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
+
+    def json(self) -> Any:
+        return self.response.json()
+
+
+class WebSocketTestSession:
+    """One WebSocket to the app (`TestClient.websocket_connect`), as Starlette's test session:
+    `send_text`, `send_bytes`, `send_json`, `receive_text`, `receive_bytes`, `receive_json`,
+    `receive()` and `close()`. Receiving after the app closed raises `WebSocketDisconnect`
+    with its code; the app's unhandled exception is raised instead, as in Starlette."""
+
+    __test__ = False
+
+    def __init__(self, client: Any, test_client: TestClient) -> None:
+        self._client = client
+        self._test_client = test_client
+        self._closed = False
+
+    @property
+    def accepted_subprotocol(self) -> Optional[str]:
+        return self._client.subprotocol
+
+    def __enter__(self) -> "WebSocketTestSession":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+        if exc[0] is None:
+            self._test_client._raise_unhandled()
+
+    def send_text(self, data: str) -> None:
+        self._client.send(str(data))
+
+    def send_bytes(self, data: bytes) -> None:
+        self._client.send(bytes(data))
+
+    def send_json(self, data: Any, mode: str = "text") -> None:
+        text = _json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        self._client.send(text if mode == "text" else text.encode())
+
+    def receive(self) -> dict[str, Any]:
+        """The next message: `{"type": "websocket.send", "text": ...}` (or `"bytes"`), or
+        `{"type": "websocket.close", "code": ..., "reason": ...}` once the app closed."""
+        event = self._client.receive()
+        if event[0] == "close":
+            self._closed = True
+            return {"type": "websocket.close", "code": event[1], "reason": event[2]}
+        return {"type": "websocket.send", event[0]: event[1]}
+
+    def _message(self) -> dict[str, Any]:
+        message = self.receive()
+        if message["type"] == "websocket.close":
+            self._test_client._raise_unhandled()
+            raise WebSocketDisconnect(message["code"], message["reason"])
+        return message
+
+    def receive_text(self) -> str:
+        message = self._message()
+        if "text" not in message:
+            raise TypeError("expected a text message, got a binary one")
+        return message["text"]
+
+    def receive_bytes(self) -> bytes:
+        message = self._message()
+        if "bytes" not in message:
+            raise TypeError("expected a binary message, got a text one")
+        return message["bytes"]
+
+    def receive_json(self, mode: str = "text") -> Any:
+        message = self._message()
+        data = message.get("text") if mode == "text" else message.get("bytes")
+        if data is None:
+            raise TypeError(f"expected a {mode} message")
+        return _json.loads(data)
+
+    def close(self, code: int = 1000, reason: Optional[str] = None) -> None:
+        """Closes (and waits for the app's close in return); once only."""
+        if not self._closed:
+            self._closed = True
+            self._client.close(code, reason or "")

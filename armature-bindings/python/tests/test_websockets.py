@@ -1,0 +1,378 @@
+"""WebSocket routes (`@app.websocket`), through `TestClient.websocket_connect`: the app served
+on a loopback port by the Rust server, a real WebSocket client (tungstenite) over a real
+socket. FastAPI's (Starlette's) API and behaviour, including the failure paths."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import pytest
+
+from armature import App, APIRouter, Cookie, Depends, Header, HTTPException, Query, TestClient, WebSocket, WebSocketDisconnect, WebSocketException, status
+from armature.testclient import WebSocketDenialResponse
+from armature.websockets import WebSocketState
+
+
+def echo_app() -> tuple[App, list]:
+    app = App()
+    left: list = []
+
+    @app.websocket("/echo/{room}")
+    async def echo(websocket: WebSocket, room: str, name: str = Query("guest")) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    left.append((message["code"], message["reason"]))
+                    return
+                if "text" in message:
+                    await websocket.send_text(f"{room}/{name}: {message['text']}")
+                else:
+                    await websocket.send_bytes(message["bytes"][::-1])
+        finally:
+            assert websocket.client_state is WebSocketState.DISCONNECTED
+
+    @app.websocket("/json")
+    async def as_json(websocket: WebSocket) -> None:
+        await websocket.accept()
+        async for data in websocket.iter_json():
+            await websocket.send_json({"got": data, "url": str(websocket.url)})
+
+    return app, left
+
+
+def test_text_bytes_and_json_messages_both_ways_and_the_clients_close_code():
+    app, left = echo_app()
+    with TestClient(app) as c:
+        with c.websocket_connect("/echo/lobby?name=ann") as ws:
+            ws.send_text("hi")
+            assert ws.receive_text() == "lobby/ann: hi"
+            ws.send_bytes(b"\x00\x01\xff")
+            assert ws.receive_bytes() == b"\xff\x01\x00"
+            ws.send_text("ünïcödé ✓")
+            assert ws.receive_text() == "lobby/ann: ünïcödé ✓"
+            ws.close(status.WS_1001_GOING_AWAY, "bye")
+        with c.websocket_connect("/json") as ws:
+            ws.send_json({"n": 1, "list": [1, 2]})
+            assert ws.receive_json() == {"got": {"n": 1, "list": [1, 2]}, "url": ws_url(c, "/json")}
+    # The handler saw the client's close, its code and reason.
+    assert left == [(1001, "bye")]
+
+
+def ws_url(client: TestClient, path: str) -> str:
+    host, port = client._websocket_server()
+    return f"ws://{host}:{port}{path}"
+
+
+def test_large_messages_arrive_whole_and_a_burst_past_the_send_buffer_arrives_in_order():
+    app = App()
+
+    @app.websocket("/big")
+    async def big(websocket: WebSocket) -> None:
+        await websocket.accept()
+        text = await websocket.receive_text()
+        await websocket.send_text(text)
+        # 3 MiB in 64 KiB messages: more than the 1 MiB the server buffers, so `send` waits
+        # for the client (which reads only after its own send below).
+        for i in range(48):
+            await websocket.send_bytes(bytes([i]) * 65536)
+        await websocket.send_text("done")
+
+    with TestClient(app) as c, c.websocket_connect("/big") as ws:
+        payload = "x" * (4 << 20)
+        ws.send_text(payload)
+        assert ws.receive_text() == payload
+        for i in range(48):
+            assert ws.receive_bytes() == bytes([i]) * 65536
+        assert ws.receive_text() == "done"
+
+
+def test_a_client_that_sends_faster_than_the_handler_reads_loses_nothing():
+    """Past 1 MiB not yet taken by the handler the server stops reading (the client's sends
+    then wait on TCP) and resumes as the handler catches up: every message arrives, in order."""
+    import asyncio
+
+    app = App()
+
+    @app.websocket("/slow")
+    async def slow(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await asyncio.sleep(0.3)  # the client sends meanwhile
+        total = 0
+        for i in range(48):
+            chunk = await websocket.receive_bytes()
+            assert chunk == bytes([i]) * 65536, i
+            total += len(chunk)
+        await websocket.send_json({"total": total})
+
+    with TestClient(app) as c, c.websocket_connect("/slow") as ws:
+        for i in range(48):
+            ws.send_bytes(bytes([i]) * 65536)
+        assert ws.receive_json() == {"total": 48 * 65536}
+
+
+def test_a_message_over_16_mib_closes_with_1009():
+    app = App()
+    seen: list = []
+
+    @app.websocket("/limit")
+    async def limit(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            await websocket.receive_text()
+        except WebSocketDisconnect as gone:
+            seen.append(gone.code)
+
+    with TestClient(app) as c, c.websocket_connect("/limit") as ws:
+        # The server refuses the frame from its header, closes with 1009 and drops the
+        # connection: the client, still writing, may see its close or the reset.
+        with pytest.raises((WebSocketDisconnect, ConnectionError)) as closed:
+            ws.send_bytes(b"x" * ((16 << 20) + 1))
+            ws.receive_bytes()
+        if isinstance(closed.value, WebSocketDisconnect):
+            assert closed.value.code == 1009
+    # The handler heard why.
+    assert seen == [1009]
+
+
+def test_the_app_closes_with_a_code_and_a_reason_and_returning_closes_with_1000():
+    app = App()
+
+    @app.websocket("/close")
+    async def close(websocket: WebSocket, code: int = 1000) -> None:
+        await websocket.accept()
+        if code != 1000:
+            await websocket.close(code, "policy says no")
+            with pytest.raises(RuntimeError, match="closed"):
+                await websocket.close()
+            with pytest.raises(RuntimeError, match="send"):
+                await websocket.send_text("too late")
+        # else: return without closing
+
+    with TestClient(app) as c:
+        with c.websocket_connect("/close?code=1008") as ws:
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+            assert (closed.value.code, closed.value.reason) == (1008, "policy says no")
+        with c.websocket_connect("/close") as ws:
+            assert ws.receive() == {"type": "websocket.close", "code": 1000, "reason": ""}
+
+
+def test_a_handshake_refused_before_accept():
+    app = App()
+
+    @app.websocket("/private")
+    async def private(websocket: WebSocket, token: Optional[str] = None) -> None:
+        if token is None:
+            await websocket.close(code=status.WS_1008_POLICY_VIOLATION)
+            return
+        if token == "raise":
+            raise WebSocketException(status.WS_1003_UNSUPPORTED_DATA, "no")
+        if token == "http":
+            raise HTTPException(status_code=401, detail="who are you")
+        if token == "never":
+            return  # neither accepted nor closed
+        await websocket.accept()
+        await websocket.send_text("welcome")
+
+    with TestClient(app) as c:
+        with pytest.raises(WebSocketDisconnect) as refused:
+            c.websocket_connect("/private")
+        assert refused.value.code == 1008
+        with pytest.raises(WebSocketDisconnect) as refused:
+            c.websocket_connect("/private?token=raise")
+        assert (refused.value.code, refused.value.reason) == (1003, "no")
+        with pytest.raises(WebSocketDenialResponse) as denied:
+            c.websocket_connect("/private?token=http")
+        assert (denied.value.status_code, denied.value.json()) == (401, {"detail": "who are you"})
+        with pytest.raises(WebSocketDisconnect) as refused:
+            c.websocket_connect("/private?token=never")
+        assert refused.value.code == 1000
+        with c.websocket_connect("/private?token=ok") as ws:
+            assert ws.receive_text() == "welcome"
+
+
+def test_a_handler_that_raises_closes_with_1011_and_the_test_sees_the_exception():
+    app = App()
+
+    @app.websocket("/boom")
+    async def boom(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.receive_text()
+        raise ValueError("broken handler")
+
+    with TestClient(app) as c:
+        with pytest.raises(ValueError, match="broken handler"):
+            with c.websocket_connect("/boom") as ws:
+                ws.send_text("go")
+                ws.receive_text()
+    with TestClient(app, raise_server_exceptions=False) as c:
+        with c.websocket_connect("/boom") as ws:
+            ws.send_text("go")
+            with pytest.raises(WebSocketDisconnect) as closed:
+                ws.receive_text()
+            assert closed.value.code == 1011
+        # The server keeps serving.
+        with c.websocket_connect("/boom") as ws:
+            ws.send_text("again")
+            assert ws.receive()["code"] == 1011
+
+
+def test_parameters_and_dependencies_as_in_http_routes_and_a_bad_one_refuses_with_1008():
+    events: list[str] = []
+
+    def session():
+        events.append("open")
+        yield "db"
+        events.append("close")
+
+    async def user(x_user: Annotated[str, Header()], theme: Annotated[str, Cookie()] = "light") -> str:
+        return f"{x_user}/{theme}"
+
+    router = APIRouter(prefix="/api")
+
+    @router.websocket("/rooms/{room_id}", name="room")
+    async def room(websocket: WebSocket, room_id: int, limit: int = Query(10, ge=1), who: str = Depends(user), db: str = Depends(session)) -> None:
+        await websocket.accept()
+        await websocket.send_json({"room": room_id, "limit": limit, "who": who, "db": db, "path": websocket.path_params, "agent": websocket.headers.get("x-user")})
+        await websocket.receive_text()
+
+    app = App()
+    app.include_router(router)
+    with TestClient(app, cookies={"theme": "dark"}) as c:
+        with c.websocket_connect("/api/rooms/7?limit=3", headers={"x-user": "ann"}) as ws:
+            assert ws.receive_json() == {"room": 7, "limit": 3, "who": "ann/dark", "db": "db", "path": {"room_id": "7"}, "agent": "ann"}
+            assert events == ["open"]
+            ws.send_text("bye")
+        # The `yield` dependency closed once the handler was done.
+        assert events == ["open", "close"]
+        for bad in ["/api/rooms/seven", "/api/rooms/7?limit=0"]:
+            with pytest.raises(WebSocketDisconnect) as refused:
+                c.websocket_connect(bad, headers={"x-user": "ann"})
+            assert refused.value.code == 1008, bad
+        with pytest.raises(WebSocketDisconnect) as refused:
+            c.websocket_connect("/api/rooms/7")  # no x-user header
+        assert "x-user" in refused.value.reason
+    assert app.url_path_for("room", room_id=7) == "/api/rooms/7"
+
+
+def test_subprotocols_and_extra_headers_of_the_accept():
+    app = App()
+
+    @app.websocket("/proto")
+    async def proto(websocket: WebSocket) -> None:
+        offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+        await websocket.accept(subprotocol="v2" if "v2" in offered else None, headers=[(b"x-server", b"armature")])
+        await websocket.send_text(",".join(offered))
+
+    with TestClient(app) as c:
+        with c.websocket_connect("/proto", subprotocols=["v1", "v2"]) as ws:
+            assert ws.accepted_subprotocol == "v2"
+            assert ws.receive_text() == "v1,v2"
+        with c.websocket_connect("/proto") as ws:
+            assert ws.accepted_subprotocol is None
+
+
+def test_connections_at_once_share_the_apps_state():
+    app = App()
+    room: list[WebSocket] = []
+
+    @app.websocket("/room")
+    async def broadcast(websocket: WebSocket) -> None:
+        await websocket.accept()
+        room.append(websocket)
+        try:
+            async for text in websocket.iter_text():
+                for member in list(room):
+                    await member.send_text(text)
+        finally:
+            room.remove(websocket)
+
+    with TestClient(app) as c, c.websocket_connect("/room") as ann, c.websocket_connect("/room") as bob:
+        ann.send_text("one")
+        assert ann.receive_text() == "one"
+        assert bob.receive_text() == "one"
+        bob.send_text("two")
+        assert (ann.receive_text(), bob.receive_text()) == ("two", "two")
+
+
+def test_what_is_not_a_handshake_gets_an_http_error_and_http_middleware_does_not_run():
+    app = App()
+    seen: list[str] = []
+
+    @app.middleware("http")
+    async def track(request, call_next):
+        seen.append(request.url.path)
+        return await call_next(request)
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hi")
+
+    @app.get("/plain")
+    async def plain() -> dict:
+        return {"ok": True}
+
+    handshake = {"upgrade": "websocket", "connection": "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    with TestClient(app) as c:
+        res = c.get("/ws")
+        assert (res.status_code, res.json()["detail"]) == (400, "WebSocket handshake expected: Upgrade: websocket and Connection: upgrade")
+        res = c.get("/ws", headers={**handshake, "sec-websocket-version": "8"})
+        assert (res.status_code, res.headers["sec-websocket-version"]) == (426, "13")
+        assert c.post("/ws").status_code == 405
+        with c.websocket_connect("/ws") as session:
+            assert session.receive_text() == "hi"
+        with pytest.raises(WebSocketDenialResponse) as missing:
+            c.websocket_connect("/nope")
+        assert missing.value.status_code == 404
+        assert c.get("/plain").json() == {"ok": True}
+    # What the HTTP middleware saw: the 405 (an HTTP answer of the router), the unmatched
+    # path and the HTTP route; not the WebSocket route's requests, handshakes or not.
+    assert seen == ["/ws", "/nope", "/plain"]
+
+
+def test_websocket_routes_are_not_in_the_openapi_document_and_must_be_async():
+    app, _ = echo_app()
+
+    @app.get("/items")
+    async def items() -> list:
+        return []
+
+    assert set(app.openapi()["paths"]) == {"/items"}
+    with pytest.raises(TypeError, match="async def"):
+
+        @app.websocket("/sync")
+        def sync(websocket: WebSocket) -> None:  # pragma: no cover - refused
+            pass
+
+    with TestClient(App()) as c:
+        with pytest.raises(WebSocketDenialResponse) as missing:
+            c.websocket_connect("/none")
+        assert missing.value.json() == {"detail": "Not Found"}
+
+
+def test_closing_the_test_client_closes_open_websockets_with_1012():
+    import threading
+
+    app = App()
+    seen: list = []
+
+    @app.websocket("/hold")
+    async def hold(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            await websocket.receive_text()
+        except WebSocketDisconnect as gone:
+            seen.append((gone.code, gone.reason))
+
+    c = TestClient(app)
+    ws = c.websocket_connect("/hold")
+    got: list = []
+    reader = threading.Thread(target=lambda: got.append(ws.receive()))
+    reader.start()
+    c.close()  # the server stops: the open socket is told so
+    reader.join(timeout=30)
+    assert got == [{"type": "websocket.close", "code": 1012, "reason": "server shutting down"}]
+    assert seen == [(1012, "server shutting down")]
