@@ -74,6 +74,17 @@ fn start_server() -> (
     (addr, stop, task)
 }
 
+/// A plain HTTP/1.1 `GET path` on a new connection: the raw answer.
+async fn plain_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    raw
+}
+
 #[tokio::test]
 async fn an_axum_websocket_route_upgrades_through_armature_server_and_its_layers() {
     let (addr, _stop) = start();
@@ -101,17 +112,7 @@ async fn an_axum_websocket_route_upgrades_through_armature_server_and_its_layers
     ws.close(None).await.unwrap();
 
     // Plain requests are served beside it, on their own connections.
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(
-        &mut stream,
-        b"GET /plain HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let mut raw = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut raw)
-        .await
-        .unwrap();
+    let raw = plain_get(addr, "/plain").await;
     assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
     assert!(raw.ends_with("plain"), "{raw}");
 }
@@ -136,17 +137,7 @@ async fn several_websockets_stay_open_at_once_and_a_request_that_is_no_upgrade_i
         assert_eq!(reply, ClientMessage::text(format!("SOCKET {i}")));
     }
     // A plain GET of the WebSocket route is axum's refusal, not a hang.
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(
-        &mut stream,
-        b"GET /ws HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
-    )
-    .await
-    .unwrap();
-    let mut raw = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut raw)
-        .await
-        .unwrap();
+    let raw = plain_get(addr, "/ws").await;
     assert!(raw.starts_with("HTTP/1.1 4"), "{raw}");
 }
 

@@ -112,19 +112,26 @@ def test_a_client_that_sends_faster_than_the_handler_reads_loses_nothing():
         assert ws.receive_json() == {"total": 48 * 65536}
 
 
-def test_a_message_over_16_mib_closes_with_1009():
+def waiting_app() -> tuple[App, list]:
+    """An app whose `/wait` accepts, waits for a message and records the disconnect's code and
+    reason instead."""
     app = App()
     seen: list = []
 
-    @app.websocket("/limit")
-    async def limit(websocket: WebSocket) -> None:
+    @app.websocket("/wait")
+    async def wait(websocket: WebSocket) -> None:
         await websocket.accept()
         try:
             await websocket.receive_text()
         except WebSocketDisconnect as gone:
-            seen.append(gone.code)
+            seen.append((gone.code, gone.reason))
 
-    with TestClient(app) as c, c.websocket_connect("/limit") as ws:
+    return app, seen
+
+
+def test_a_message_over_16_mib_closes_with_1009():
+    app, seen = waiting_app()
+    with TestClient(app) as c, c.websocket_connect("/wait") as ws:
         # The server refuses the frame from its header, closes with 1009 and drops the
         # connection: the client, still writing, may see its close or the reset.
         with pytest.raises((WebSocketDisconnect, ConnectionError)) as closed:
@@ -133,7 +140,7 @@ def test_a_message_over_16_mib_closes_with_1009():
         if isinstance(closed.value, WebSocketDisconnect):
             assert closed.value.code == 1009
     # The handler heard why.
-    assert seen == [1009]
+    assert [code for code, _ in seen] == [1009]
 
 
 def test_the_app_closes_with_a_code_and_a_reason_and_returning_closes_with_1000():
@@ -356,19 +363,9 @@ def test_websocket_routes_are_not_in_the_openapi_document_and_must_be_async():
 def test_closing_the_test_client_closes_open_websockets_with_1012():
     import threading
 
-    app = App()
-    seen: list = []
-
-    @app.websocket("/hold")
-    async def hold(websocket: WebSocket) -> None:
-        await websocket.accept()
-        try:
-            await websocket.receive_text()
-        except WebSocketDisconnect as gone:
-            seen.append((gone.code, gone.reason))
-
+    app, seen = waiting_app()
     c = TestClient(app)
-    ws = c.websocket_connect("/hold")
+    ws = c.websocket_connect("/wait")
     got: list = []
     reader = threading.Thread(target=lambda: got.append(ws.receive()))
     reader.start()

@@ -31,13 +31,15 @@ import asyncio
 import enum
 import json
 import logging
-from typing import Any, AsyncIterator, Iterable, Optional, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Optional, TypeVar, Union
 
 from ._armature import HttpRequest, HttpResponse
 from .exceptions import RequestValidationError
 from .requests import Request
 
 logger = logging.getLogger("armature")
+
+T = TypeVar("T")
 
 __all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketException", "WebSocketState"]
 
@@ -167,29 +169,17 @@ class WebSocket(Request):
             raise TypeError(f"expected a {mode} message")
         return json.loads(data)
 
-    async def iter_text(self) -> AsyncIterator[str]:
+    def iter_text(self) -> AsyncIterator[str]:
         """Text messages until the client leaves."""
-        try:
-            while True:
-                yield await self.receive_text()
-        except WebSocketDisconnect:
-            pass
+        return _until_gone(self.receive_text)
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
+    def iter_bytes(self) -> AsyncIterator[bytes]:
         """Binary messages until the client leaves."""
-        try:
-            while True:
-                yield await self.receive_bytes()
-        except WebSocketDisconnect:
-            pass
+        return _until_gone(self.receive_bytes)
 
-    async def iter_json(self) -> AsyncIterator[Any]:
+    def iter_json(self) -> AsyncIterator[Any]:
         """JSON (text) messages until the client leaves."""
-        try:
-            while True:
-                yield await self.receive_json()
-        except WebSocketDisconnect:
-            pass
+        return _until_gone(self.receive_json)
 
     async def _send(self, data: Union[str, bytes]) -> None:
         if self.application_state is not WebSocketState.CONNECTED:
@@ -281,6 +271,15 @@ class WebSocket(Request):
 
     def __repr__(self) -> str:
         return f"<WebSocket {self._req.path}>"
+
+
+async def _until_gone(receive: Callable[[], Awaitable[T]]) -> AsyncIterator[T]:
+    """What `receive()` gives, until it raises `WebSocketDisconnect`."""
+    try:
+        while True:
+            yield await receive()
+    except WebSocketDisconnect:
+        pass
 
 
 def _text(value: Any) -> str:
