@@ -37,7 +37,7 @@ use crate::response::{to_response, HttpResponse};
 use crate::stack::Docs;
 use crate::stack::{self, Config, Gzip, Mount, Stack};
 use crate::step::{send_none, Step};
-use crate::websocket::Sockets;
+use crate::websocket::{Pings, Sockets, CLOSING};
 
 /// The Python module `name`, imported into `cell` on first use.
 pub(crate) fn module<'py>(
@@ -436,7 +436,7 @@ impl Engine {
                 .transpose()?,
         });
         // Compile once now, so a route conflict is reported where the app is built.
-        stack::build::<Full<Bytes>>(&config, &queue, &Outbox::new().0, &Sockets::new())
+        stack::build::<Full<Bytes>>(&config, &queue, &Outbox::new().0, &Sockets::new(None))
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let coroutine = py
             .import("types")?
@@ -484,20 +484,42 @@ impl Engine {
 
     /// Serves the stack on `listener` from new tokio threads (`threads` of them) until
     /// `ServerHandle.shutdown()`, then calls `on_stopped(error_or_None)` on the loop.
-    #[pyo3(signature = (listener, on_stopped, threads=1, shutdown_timeout=10.0))]
+    /// WebSockets are pinged every `ws_ping_interval` seconds and closed (`1011`) after
+    /// `ws_ping_timeout` more without a word from the client (uvicorn's; `None`: no pings).
+    #[pyo3(signature = (listener, on_stopped, threads=1, shutdown_timeout=10.0, ws_ping_interval=Some(20.0), ws_ping_timeout=Some(20.0)))]
+    #[allow(clippy::too_many_arguments)] // Python's keyword arguments, called by `App.run`
     fn serve(
         &self,
         listener: &Listener,
         on_stopped: Py<PyAny>,
         threads: usize,
         shutdown_timeout: f64,
+        ws_ping_interval: Option<f64>,
+        ws_ping_timeout: Option<f64>,
     ) -> PyResult<ServerHandle> {
+        let seconds = |what: &str, value: f64| {
+            Duration::try_from_secs_f64(value)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "{what} must be a number of seconds above 0 (or None), got {value}"
+                    ))
+                })
+        };
+        let pings = match (ws_ping_interval, ws_ping_timeout) {
+            (None, _) => None,
+            (Some(interval), timeout) => Some(Pings {
+                interval: seconds("ws_ping_interval", interval)?,
+                timeout: seconds("ws_ping_timeout", timeout.unwrap_or(interval))?,
+            }),
+        };
         let socket = listener.take()?;
         let addr = socket
             .local_addr()
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
         let (outbox, dispatcher) = Outbox::new();
-        let sockets = Sockets::new();
+        let sockets = Sockets::new(pings);
         let service = stack::build::<armature_server::RequestBody>(
             &self.config,
             &self.queue,
@@ -547,9 +569,12 @@ impl Engine {
                         })
                         .serve(service)
                         .await;
-                    sockets.closed(timeout.min(WEBSOCKETS_CLOSING)).await;
+                    sockets.closed(timeout.min(CLOSING)).await;
                     served
                 });
+                // What still runs (WebSockets past the deadline) ends now, and their handlers
+                // hear of it before `on_stopped`.
+                drop(rt);
                 let error = served.err().map(|e| e.to_string());
                 queue.push(Msg::Stopped {
                     callback: on_stopped,
@@ -589,7 +614,7 @@ impl Engine {
                     &self.config,
                     &self.queue,
                     &outbox,
-                    &Sockets::new(),
+                    &Sockets::new(None),
                 )
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
                 let _ = self.client.set((rt, stack));
@@ -634,9 +659,6 @@ impl Engine {
         Ok((status.as_u16(), headers, PyBytes::new(py, &body)))
     }
 }
-
-/// How long a stopping server waits for its WebSockets' closing handshakes.
-const WEBSOCKETS_CLOSING: Duration = Duration::from_secs(6);
 
 /// `(status, [(name, value)], body)`, what `Engine.request` returns to `TestClient`.
 type RawResponse<'py> = (u16, Vec<(String, String)>, Bound<'py, PyBytes>);

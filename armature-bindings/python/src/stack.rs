@@ -1,6 +1,7 @@
 //! The preset stack the bindings serve: request id → logger → CORS → (docs →) router, where
 //! every route's endpoint hands the request to the Python thread and awaits its answer.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -67,7 +68,16 @@ impl Gzip {
         let worth_it = SizeAbove::new(self.minimum)
             .and(NotForContentType::GRPC)
             .and(NotForContentType::IMAGES)
-            .and(NotForContentType::SSE);
+            .and(NotForContentType::SSE)
+            // Nor a WebSocket's `101`, whose "body" is the connection itself.
+            .and(
+                |status: StatusCode,
+                 _: http::Version,
+                 _: &http::HeaderMap,
+                 _: &http::Extensions| {
+                    status != StatusCode::SWITCHING_PROTOCOLS
+                },
+            );
         CompressionLayer::new()
             .no_br()
             .no_deflate()
@@ -162,9 +172,41 @@ where
             crate::websocket::endpoint(queue, sockets, Reply::new(&outbox), route, req)
         }
     };
+    // A path with both an HTTP `GET` route and a WebSocket route (FastAPI allows it: the two
+    // are told apart by the request's kind): one `GET` endpoint, which hands a request with
+    // `Upgrade: websocket` to the WebSocket route. By the `GET` route's id.
+    let websockets: HashMap<&str, usize> = config
+        .routes
+        .iter()
+        .enumerate()
+        .filter(|(_, (method, _))| method.as_str() == WEBSOCKET)
+        .map(|(route, (_, path))| (path.as_str(), route))
+        .collect();
+    let shared: HashMap<usize, usize> = config
+        .routes
+        .iter()
+        .enumerate()
+        .filter(|(_, (method, _))| method == Method::GET)
+        .filter_map(|(route, (_, path))| websockets.get(path.as_str()).map(|&ws| (route, ws)))
+        .collect();
     for (route, (method, path)) in config.routes.iter().enumerate() {
         let mut endpoint = if method.as_str() == WEBSOCKET {
+            if shared.values().any(|&ws| ws == route) {
+                continue; // served by the `GET` route of its path
+            }
             get(websocket(route))
+        } else if let Some(&ws) = shared.get(&route) {
+            let (ws, http) = (websocket(ws), python(route));
+            get(move |req: Request<B>| {
+                let (ws, http) = (ws.clone(), http.clone());
+                async move {
+                    if crate::websocket::is_upgrade(&req) {
+                        ws(req).await
+                    } else {
+                        http(req).await
+                    }
+                }
+            })
         } else {
             on(method.clone(), python(route))
         };

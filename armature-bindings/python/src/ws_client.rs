@@ -66,7 +66,12 @@ impl WebSocketClient {
                 .map_err(|e| PyValueError::new_err(format!("header {name:?}: {e}")))?;
             let value = HeaderValue::try_from(value.as_str())
                 .map_err(|e| PyValueError::new_err(format!("header {name}: {e}")))?;
-            request.headers_mut().append(name, value);
+            if name == tungstenite::http::header::HOST {
+                // In place of the one the URL gives (`TestClient`'s `testserver`).
+                request.headers_mut().insert(name, value);
+            } else {
+                request.headers_mut().append(name, value);
+            }
         }
         if !subprotocols.is_empty() {
             let offered = HeaderValue::try_from(subprotocols.join(", "))

@@ -148,6 +148,25 @@ def test_a_websocket_on_the_real_server_closes_with_1012_when_it_shuts_down():
     assert "shutdown hook ran" in srv.stdout()
 
 
+def test_a_websocket_client_that_answers_no_ping_is_closed_with_1011():
+    """uvicorn's keep-alive: a ping every `ws_ping_interval`; a client silent for that and
+    `ws_ping_timeout` more is closed (`1011`), one that talks is not."""
+    from armature._armature import WebSocketClient
+
+    srv = Server("--ws-ping-interval", "0.2")
+    try:
+        url = srv.url.replace("http://", "ws://") + "/ws/echo"
+        talking, silent = WebSocketClient.connect(url, [], []), WebSocketClient.connect(url, [], [])
+        for i in range(10):  # 1 s, past the 0.4 s a silent client gets
+            talking.send(str(i))
+            assert talking.receive() == ("text", f"echo: {i}")
+            time.sleep(0.1)
+        assert silent.receive() == ("close", 1011, "keepalive ping timeout")
+        talking.close(1000, "")
+    finally:
+        srv.stop()
+
+
 def test_workers_share_the_port():
     srv = Server("--workers", "2")
     try:

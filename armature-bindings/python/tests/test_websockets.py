@@ -55,14 +55,10 @@ def test_text_bytes_and_json_messages_both_ways_and_the_clients_close_code():
             ws.close(status.WS_1001_GOING_AWAY, "bye")
         with c.websocket_connect("/json") as ws:
             ws.send_json({"n": 1, "list": [1, 2]})
-            assert ws.receive_json() == {"got": {"n": 1, "list": [1, 2]}, "url": ws_url(c, "/json")}
+            # The host is the client's base URL's, as with Starlette's TestClient.
+            assert ws.receive_json() == {"got": {"n": 1, "list": [1, 2]}, "url": "ws://testserver/json"}
     # The handler saw the client's close, its code and reason.
     assert left == [(1001, "bye")]
-
-
-def ws_url(client: TestClient, path: str) -> str:
-    host, port = client._websocket_server()
-    return f"ws://{host}:{port}{path}"
 
 
 def test_large_messages_arrive_whole_and_a_burst_past_the_send_buffer_arrives_in_order():
@@ -373,3 +369,167 @@ def test_closing_the_test_client_closes_open_websockets_with_1012():
     reader.join(timeout=30)
     assert got == [{"type": "websocket.close", "code": 1012, "reason": "server shutting down"}]
     assert seen == [(1012, "server shutting down")]
+
+
+def test_a_receive_cancelled_by_a_timeout_loses_no_message_and_handlers_run_in_a_task():
+    """`asyncio.wait_for` / `asyncio.timeout` around `receive_text` (a heartbeat) cancel the
+    wait, never a message; `TaskGroup` works (the handler is a Task from the start)."""
+    import asyncio
+
+    app = App()
+
+    @app.websocket("/heartbeat")
+    async def heartbeat(websocket: WebSocket) -> None:
+        await websocket.accept()
+        got: list[str] = []
+        timeouts = 0
+        async with asyncio.TaskGroup() as group:
+            group.create_task(asyncio.sleep(0))
+        while len(got) < 300:
+            try:
+                async with asyncio.timeout(0.0005):
+                    got.append(await websocket.receive_text())
+            except TimeoutError:
+                timeouts += 1
+        await websocket.send_json({"got": got == [str(i) for i in range(300)], "count": len(got)})
+
+    with TestClient(app) as c, c.websocket_connect("/heartbeat") as ws:
+        for i in range(300):
+            ws.send_text(str(i))
+        assert ws.receive_json() == {"got": True, "count": 300}
+
+
+def test_several_tasks_of_one_handler_send_and_receive_on_one_socket():
+    import asyncio
+
+    app = App()
+
+    @app.websocket("/fan")
+    async def fan(websocket: WebSocket) -> None:
+        await websocket.accept()
+
+        async def reader(name: str) -> list[str]:
+            seen = []
+            async for text in websocket.iter_text():
+                seen.append(text)
+                if text == "stop":
+                    break
+            return seen
+
+        async def writer(name: str) -> None:
+            for i in range(40):
+                await websocket.send_bytes(name.encode() * 65536)  # past the send buffer together
+
+        readers = [asyncio.create_task(reader(n)) for n in "ab"]
+        await asyncio.gather(writer("x"), writer("y"))
+        await websocket.send_text("written")
+        results = await asyncio.gather(*readers)
+        await websocket.send_json(sorted(len(r) for r in results))
+
+    with TestClient(app) as c, c.websocket_connect("/fan") as ws:
+        sizes = [len(ws.receive_bytes()) for _ in range(80)]
+        assert sizes == [65536] * 80
+        assert ws.receive_text() == "written"
+        # Two readers, one message each "stop" ends one of them; the other then stops too.
+        for text in ["one", "stop", "two", "stop"]:
+            ws.send_text(text)
+        counts = ws.receive_json()
+        assert sum(counts) == 4 and all(n >= 1 for n in counts)
+
+
+def test_an_http_route_and_a_websocket_route_on_one_path():
+    app = App()
+
+    @app.get("/chat")
+    async def page() -> dict:
+        return {"page": True}
+
+    @app.websocket("/chat")
+    async def chat(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("socket")
+
+    with TestClient(app) as c:
+        assert c.get("/chat").json() == {"page": True}
+        with c.websocket_connect("/chat") as ws:
+            assert ws.receive_text() == "socket"
+
+
+def test_close_codes_and_reasons_are_checked_before_anything_is_sent():
+    app = App()
+    outcomes: list = []
+
+    @app.websocket("/bad-close")
+    async def bad_close(websocket: WebSocket, code: int, long: bool = False) -> None:
+        await websocket.accept()
+        try:
+            await websocket.close(code, "x" * 124 if long else None)
+        except ValueError as err:
+            outcomes.append(str(err).split(":")[0])
+            await websocket.close(4000, "fine")
+
+    with TestClient(app) as c:
+        for query in ["code=1006", "code=999", "code=70000", "code=1000&long=true"]:
+            with c.websocket_connect(f"/bad-close?{query}") as ws:
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    ws.receive_text()
+                assert (closed.value.code, closed.value.reason) == (4000, "fine"), query
+    assert outcomes == ["close code 1006", "close code 999", "close code 70000", "close reason of 124 bytes"]
+
+
+def test_the_session_waits_for_the_handlers_cleanup_and_raises_what_it_raised():
+    app = App()
+    members: list = []
+
+    @app.websocket("/member")
+    async def member(websocket: WebSocket) -> None:
+        await websocket.accept()
+        members.append(websocket)
+        try:
+            await websocket.receive_text()
+        except WebSocketDisconnect:
+            members.remove(websocket)
+            raise RuntimeError("cleanup failed") from None
+
+    with TestClient(app) as c:
+        with pytest.raises(RuntimeError, match="cleanup failed"):
+            with c.websocket_connect("/member"):
+                assert len(members) == 1
+        assert members == []  # the handler's cleanup ran before the `with` ended
+
+
+def test_receive_before_accept_gives_the_connect_message_as_in_starlette():
+    app = App()
+
+    @app.websocket("/connect")
+    async def connect(websocket: WebSocket) -> None:
+        first = await websocket.receive()
+        with pytest.raises(RuntimeError, match="accept"):
+            await websocket.receive()
+        await websocket.accept()
+        await websocket.send_json(first)
+
+    with TestClient(app) as c, c.websocket_connect("/connect") as ws:
+        assert ws.receive_json() == {"type": "websocket.connect"}
+
+
+def test_a_server_stopping_while_a_write_waits_for_a_client_that_does_not_read():
+    """The handler floods a client that reads nothing: its `send` waits; stopping the
+    server gives up the write, and the handler hears `1012` (it is not left waiting)."""
+    app = App()
+    seen: list = []
+
+    @app.websocket("/flood")
+    async def flood(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                await websocket.send_bytes(b"x" * 65536)
+        except WebSocketDisconnect as gone:
+            seen.append(gone.code)
+
+    c = TestClient(app)
+    ws = c.websocket_connect("/flood")
+    c.close()
+    assert seen == [1012]
+    del ws

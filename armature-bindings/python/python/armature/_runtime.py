@@ -156,6 +156,20 @@ def unhandled(exc: BaseException) -> None:
         sink.append(exc)
 
 
+# The WebSocket connections a `TestClient` session waits for, by the id its handshake sent
+# (`x-armature-test-session`): set once the handler is done.
+websocket_sessions: dict[str, threading.Event] = {}
+
+
+def websocket_done(req: Any) -> None:
+    """A WebSocket handler is done: tells the `TestClient` session waiting for it, if any."""
+    key = req.header("x-armature-test-session")
+    if key is not None:
+        done = websocket_sessions.pop(key, None)
+        if done is not None:
+            done.set()
+
+
 _END = object()
 
 

@@ -338,21 +338,31 @@ class App(Router):
         threads: int = 1,
         shutdown_timeout: float = 10.0,
         loop: str = "auto",
+        ws_ping_interval: Optional[float] = 20.0,
+        ws_ping_timeout: Optional[float] = 20.0,
     ) -> None:
         """Serves until SIGINT/SIGTERM (Ctrl-C), then shuts down gracefully: stops accepting,
-        lets in-flight requests finish (up to `shutdown_timeout` seconds), runs the shutdown
-        hooks and returns.
+        lets in-flight requests finish (up to `shutdown_timeout` seconds), closes open
+        WebSockets (`1012`), runs the shutdown hooks and returns.
+
+        WebSockets are pinged every `ws_ping_interval` seconds, and one that answers nothing
+        for `ws_ping_timeout` more is closed (`1011`), as uvicorn's options of the same names
+        (`None`: no pings).
 
         `workers=N` forks N processes, each with its own `SO_REUSEPORT` socket on the port and
         its own Python loop and tokio runtime (state is per process). `threads` is the number
         of tokio I/O threads per process. `loop` is `"auto"` (uvloop when installed),
         `"uvloop"` or `"asyncio"`. `port=0` picks a free port; the address is printed.
         """
+        for name, value in (("ws_ping_interval", ws_ping_interval), ("ws_ping_timeout", ws_ping_timeout)):
+            if value is not None and not value > 0:  # NaN fails this too
+                raise ValueError(f"{name} must be a number of seconds above 0, or None, got {value}")
+        pings = (ws_ping_interval, ws_ping_timeout)
         if not shutdown_timeout >= 0:  # NaN fails this too
             raise ValueError(f"shutdown_timeout must be a number of seconds, 0 or more (inf: no limit), got {shutdown_timeout}")
         listener = Listener(host, port)
         if workers <= 1:
-            self._serve(listener, threads, shutdown_timeout, loop)
+            self._serve(listener, threads, shutdown_timeout, loop, pings=pings)
             return
         listeners = [listener] + [listener.replicate() for _ in range(workers - 1)]
         _announce(listener, workers)
@@ -365,7 +375,7 @@ class App(Router):
                         other.close()
                 code = 0
                 try:
-                    self._serve(own, threads, shutdown_timeout, loop, announce=False)
+                    self._serve(own, threads, shutdown_timeout, loop, announce=False, pings=pings)
                 except BaseException:  # noqa: BLE001
                     logger.exception("worker %d failed", index)
                     code = 1
@@ -380,7 +390,7 @@ class App(Router):
         if failed:
             raise RuntimeError(f"{failed} of {workers} workers failed (see the log above)")
 
-    def _serve(self, listener: Listener, threads: int, shutdown_timeout: float, loop_kind: str, announce: bool = True) -> None:
+    def _serve(self, listener: Listener, threads: int, shutdown_timeout: float, loop_kind: str, announce: bool = True, pings: tuple[Optional[float], Optional[float]] = (20.0, 20.0)) -> None:
         engine = self.build_engine()
         loop = _new_loop(loop_kind)
         asyncio.set_event_loop(loop)
@@ -395,7 +405,7 @@ class App(Router):
                 if not stopped.done():
                     stopped.set_result(error)
 
-            handle = engine.serve(listener, on_stopped, threads=threads, shutdown_timeout=shutdown_timeout)
+            handle = engine.serve(listener, on_stopped, threads=threads, shutdown_timeout=shutdown_timeout, ws_ping_interval=pings[0], ws_ping_timeout=pings[1])
             # When the shutdown began: what is still running gets the rest of its time, not more.
             deadline = [math.inf]
 

@@ -13,7 +13,7 @@ import re
 from urllib.parse import quote
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
-from . import responses
+from . import _runtime, responses
 from ._armature import HttpRequest, HttpResponse
 from .exceptions import NoMatchFound, RequestValidationError
 from .requests import Request
@@ -231,7 +231,7 @@ class WebSocketRoute(Route):
         plan = self.plan()
         handler = plan.call
 
-        async def endpoint(req: HttpRequest) -> None:
+        async def serve(req: HttpRequest) -> None:
             websocket = WebSocket(req, app)
             try:
                 async with contextlib.AsyncExitStack() as stack:
@@ -247,6 +247,13 @@ class WebSocketRoute(Route):
                 websocket._failed(exc)
             finally:
                 websocket._finish()
+                _runtime.websocket_done(req)
+
+        def endpoint(req: HttpRequest) -> None:
+            # A Task from the start (not stepped by the engine first, as HTTP handlers are):
+            # `asyncio.timeout`, `wait_for` and `TaskGroup` need one, and a connection lives
+            # long enough for the Task not to matter. Kept until done (the shutdown waits).
+            _runtime._task(serve(req))
 
         return endpoint
 

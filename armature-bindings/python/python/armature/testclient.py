@@ -385,7 +385,13 @@ class TestClient:
         host, port = self._websocket_server()
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        given = [(name.lower(), value) for name, value in [*self.headers, *_pairs(headers)]]
+        # The app sees the client's base URL's host (`ws://testserver/...`), as in Starlette.
+        given = [("host", urlsplit(self.base_url).netloc or "testserver")]
+        given += [(name.lower(), value) for name, value in [*self.headers, *_pairs(headers)]]
+        # The handler tells when it is done (see `WebSocketTestSession.__exit__`).
+        session = uuid.uuid4().hex
+        done = _runtime.websocket_sessions[session] = threading.Event()
+        given.append(("x-armature-test-session", session))
         jar = {**self.cookies, **(cookies or {})}
         if jar and all(name != "cookie" for name, _ in given):
             given.append(("cookie", "; ".join(f"{name}={value}" for name, value in jar.items())))
@@ -393,6 +399,8 @@ class TestClient:
         connected = WebSocketClient.connect(f"ws://{host}:{port}{target}", given, list(subprotocols or ()))
         if isinstance(connected, tuple):
             status, raw_headers, body = connected
+            # Refused: what the handler raised (if it ran) was recorded before its answer.
+            _runtime.websocket_sessions.pop(session, None)
             self._raise_unhandled()
             refused = Response(status, raw_headers, body, f"ws://{host}:{port}{target}")
             if status == 403:
@@ -401,9 +409,9 @@ class TestClient:
                 except ValueError:
                     code = None
                 if isinstance(code, int):
-                    raise WebSocketDisconnect(code, refused.json().get("detail"))
+                    raise WebSocketDisconnect(code, refused.json().get("reason"))
             raise WebSocketDenialResponse(refused)
-        return WebSocketTestSession(connected, self)
+        return WebSocketTestSession(connected, self, done)
 
     def _websocket_server(self) -> tuple[str, int]:
         """The app served on a loopback port (started on first use, stopped by `close`)."""
@@ -458,6 +466,18 @@ class WebSocketDenialResponse(WebSocketDisconnect):
     def status_code(self) -> int:
         return self.response.status_code
 
+    @property
+    def headers(self) -> Any:
+        return self.response.headers
+
+    @property
+    def content(self) -> bytes:
+        return self.response.content
+
+    @property
+    def text(self) -> str:
+        return self.response.text
+
     def json(self) -> Any:
         return self.response.json()
 
@@ -470,9 +490,10 @@ class WebSocketTestSession:
 
     __test__ = False
 
-    def __init__(self, client: Any, test_client: TestClient) -> None:
+    def __init__(self, client: Any, test_client: TestClient, handler_done: threading.Event) -> None:
         self._client = client
         self._test_client = test_client
+        self._handler_done = handler_done
         self._closed = False
 
     @property
@@ -483,7 +504,11 @@ class WebSocketTestSession:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        """Closes, waits for the app's handler to finish (its cleanup after the disconnect
+        included) and raises what it raised, as Starlette's session does."""
         self.close()
+        if not self._handler_done.wait(timeout=10):
+            raise TimeoutError("the app's WebSocket handler did not finish within 10 s of the close")
         if exc[0] is None:
             self._test_client._raise_unhandled()
 

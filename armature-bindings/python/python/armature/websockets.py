@@ -122,15 +122,19 @@ class WebSocket(Request):
         `"bytes"`), then `{"type": "websocket.disconnect", "code": ..., "reason": ...}`
         once the client has gone."""
         if self.application_state is WebSocketState.CONNECTING:
+            if self.client_state is WebSocketState.CONNECTING:
+                # As Starlette's: the handshake is the first message.
+                self.client_state = WebSocketState.CONNECTED
+                return {"type": "websocket.connect"}
             raise RuntimeError('WebSocket is not connected: call "accept" first')
         if self.client_state is WebSocketState.DISCONNECTED:
             raise RuntimeError('Cannot call "receive" once a disconnect message has been received')
-        event = self._socket.receive()
-        if event is None:
-            future = asyncio.get_running_loop().create_future()
-            event = self._socket.receive(future)
-            if event is None:
-                event = await future
+        # The future only says "look again": a wait cancelled (a timeout) loses no message,
+        # and several tasks may wait on one socket.
+        while (event := self._socket.receive()) is None:
+            woken = asyncio.get_running_loop().create_future()
+            if self._socket.wait_receive(woken):
+                await woken
         kind = event[0]
         if kind == "text":
             return {"type": "websocket.receive", "text": event[1]}
@@ -184,15 +188,14 @@ class WebSocket(Request):
     async def _send(self, data: Union[str, bytes]) -> None:
         if self.application_state is not WebSocketState.CONNECTED:
             raise RuntimeError('Cannot send before "accept" or after "close"')
-        while True:
-            future = asyncio.get_running_loop().create_future()
-            sent = self._socket.send(data, future)
-            if sent == _SENT:
-                return
+        while (sent := self._socket.send(data)) != _SENT:
             if sent == _GONE:
                 self.client_state = WebSocketState.DISCONNECTED
-                raise WebSocketDisconnect(1006)
-            await future  # room again (or gone): try again
+                raise WebSocketDisconnect(*(self._socket.ended() or (1006, "")))
+            # No room until the client reads: wait, then try again.
+            woken = asyncio.get_running_loop().create_future()
+            if self._socket.wait_send(woken):
+                await woken
 
     async def send_text(self, data: str) -> None:
         await self._send(str(data))
@@ -221,7 +224,9 @@ class WebSocket(Request):
             raise ValueError(f"unknown WebSocket message type {kind!r}")
 
     async def close(self, code: int = 1000, reason: Optional[str] = None) -> None:
-        """Closes with `code` and `reason`; before `accept`, refuses the handshake (`403`)."""
+        """Closes with `code` and `reason`; before `accept`, refuses the handshake (`403`).
+        A code a close frame may not carry, or a reason over 123 bytes, is a `ValueError`."""
+        _check_close(code, reason)
         if self.application_state is WebSocketState.CONNECTING:
             self._refuse(code, reason)
             return
@@ -234,7 +239,7 @@ class WebSocket(Request):
         """Refuses the handshake: `403` with the close code, as Starlette's servers answer a
         close before `accept`."""
         self.application_state = self.client_state = WebSocketState.DISCONNECTED
-        self._socket.answer(HttpResponse.json({"detail": reason or "WebSocket connection refused", "code": code}, status=403))
+        self._socket.answer(HttpResponse.json({"detail": "WebSocket connection refused", "code": code, "reason": reason or ""}, status=403))
 
     def _failed(self, exc: BaseException) -> None:
         """What the handler (or a dependency) raised: the handshake's answer if it was not
@@ -242,16 +247,18 @@ class WebSocket(Request):
         from . import _runtime
 
         if isinstance(exc, WebSocketException):
-            if self.application_state is WebSocketState.CONNECTING:
-                self._refuse(exc.code, exc.reason)
-            elif self.application_state is WebSocketState.CONNECTED:
-                self.application_state = WebSocketState.DISCONNECTED
-                self._socket.close(exc.code, exc.reason)
-            return
+            try:
+                _check_close(exc.code, exc.reason)
+            except ValueError as bad:
+                exc = bad  # answered as any other failure: logged, 500 or 1011
+            else:
+                self._closed_with(exc)
+                return
         if self.application_state is WebSocketState.CONNECTING:
             if isinstance(exc, RequestValidationError):
-                # As FastAPI: a parameter that fails its checks closes with 1008 (refused).
-                self._refuse(1008, json.dumps(exc.errors(), default=str))
+                # As FastAPI: a parameter that fails its checks closes with 1008 (refused),
+                # the errors as the reason (cut to what a close frame holds).
+                self._refuse(1008, _cut(json.dumps(exc.errors(), default=str), 123))
                 return
             # An HTTPException gets its HTTP answer; anything else a logged 500.
             self.application_state = self.client_state = WebSocketState.DISCONNECTED
@@ -262,6 +269,13 @@ class WebSocket(Request):
             self.application_state = WebSocketState.DISCONNECTED
             self._socket.close(1011, "")
 
+    def _closed_with(self, exc: WebSocketException) -> None:
+        if self.application_state is WebSocketState.CONNECTING:
+            self._refuse(exc.code, exc.reason)
+        elif self.application_state is WebSocketState.CONNECTED:
+            self.application_state = WebSocketState.DISCONNECTED
+            self._socket.close(exc.code, exc.reason)
+
     def _finish(self) -> None:
         """The handler is done: a handshake it never answered is refused; an open connection
         closes (`1000`)."""
@@ -271,6 +285,19 @@ class WebSocket(Request):
 
     def __repr__(self) -> str:
         return f"<WebSocket {self._req.path}>"
+
+
+# The close codes an endpoint may send (RFC 6455 §7.4): not the reserved 1004-1006 and 1015.
+def _check_close(code: Any, reason: Optional[str]) -> None:
+    if not isinstance(code, int) or not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+        raise ValueError(f"close code {code!r}: 1000-1003, 1007-1014 or 3000-4999")
+    if reason is not None and len(reason.encode()) > 123:
+        raise ValueError(f"close reason of {len(reason.encode())} bytes: at most 123 (UTF-8)")
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8."""
+    return text.encode()[:limit].decode(errors="ignore")
 
 
 async def _until_gone(receive: Callable[[], Awaitable[T]]) -> AsyncIterator[T]:
