@@ -1168,6 +1168,62 @@ def test_plain_dependencies_run_in_the_thread_pool_with_the_requests_context_var
         assert seen["handler"][1] == seen["plain"][1] == "globex"
 
 
+_CONNECTIONS = threading.BoundedSemaphore(2)  # a connection pool of two, blocking checkout
+
+
+def _connection():
+    _CONNECTIONS.acquire()
+    try:
+        yield "conn"
+    finally:
+        _CONNECTIONS.release()
+
+
+def test_sixty_requests_on_a_pool_of_two_connections_do_not_deadlock_the_thread_pool():
+    """More requests than the thread pool has threads, each holding one of two connections
+    from before its dependency's `yield` to after it: the exits (which give the connections
+    back) do not queue behind the 40 threads blocked in `__enter__`, as in FastAPI."""
+    import asyncio
+
+    app = App()
+
+    @app.get("/q")
+    async def query(conn: str = Depends(_connection)) -> dict:
+        await asyncio.sleep(0.01)
+        return {"conn": conn}
+
+    results: list = []
+    with TestClient(app) as c:
+        threads = [threading.Thread(target=lambda: results.append(c.get("/q").json()), daemon=True) for _ in range(60)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert results == [{"conn": "conn"}] * 60
+
+
+class _AsyncCallable:
+    """A class dependency whose instances have an `async __call__`: `Depends()` makes an
+    instance (plain code), as FastAPI does; it is not awaited."""
+
+    def __init__(self, page: int = 1) -> None:
+        self.page = page
+
+    async def __call__(self) -> int:  # pragma: no cover - not what Depends() calls
+        return self.page
+
+
+def test_a_class_dependency_with_an_async_call_method_is_instantiated_not_awaited():
+    app = App()
+
+    @app.get("/paged")
+    async def paged(p: _AsyncCallable = Depends()) -> dict:
+        return {"page": p.page}
+
+    with TestClient(app) as c:
+        assert c.get("/paged?page=3").json() == {"page": 3}
+
+
 def test_run_in_threadpool_runs_blocking_code_off_the_loop_with_its_context():
     from armature.concurrency import run_in_threadpool
 

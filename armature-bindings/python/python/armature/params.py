@@ -484,7 +484,11 @@ class Plan:
         self.extra: list[Plan] = []
         unwrapped = inspect.unwrap(call)
         target = unwrapped.__init__ if inspect.isclass(unwrapped) else unwrapped  # type: ignore[misc]
-        self.is_async = inspect.iscoroutinefunction(unwrapped) or inspect.iscoroutinefunction(getattr(unwrapped, "__call__", None))
+        # A class is called to make an instance (plain code), whatever its `__call__` is; an
+        # instance with an `async def __call__` (a security scheme) is awaited.
+        self.is_async = not inspect.isclass(unwrapped) and (
+            inspect.iscoroutinefunction(unwrapped) or inspect.iscoroutinefunction(getattr(unwrapped, "__call__", None))
+        )
         self.is_gen = inspect.isgeneratorfunction(unwrapped)
         self.is_async_gen = inspect.isasyncgenfunction(unwrapped)
         try:
