@@ -9,9 +9,12 @@
 //!   `StaticFiles` does by default. `ServeDir` alone follows it.
 //! * **The not-found answer is yours** ([`not_found`](StaticFilesBuilder::not_found)), so a
 //!   missing file answers as a path no route matches in the app around it.
-//! * **A directory redirect keeps the mount's path** ([`mounted_at`](StaticFilesBuilder::mounted_at)):
-//!   mounted at `/static` with [`RouterBuilder::nest_service`](armature_router::RouterBuilder::nest_service),
-//!   `/static/docs` redirects to `/static/docs/`, not `/docs/`. With index pages, the mount
+//! * **A directory redirect keeps the path as sent**: mounted at `/static` with
+//!   [`RouterBuilder::nest_service`](armature_router::RouterBuilder::nest_service),
+//!   `/static/docs` redirects to `/static/docs/`, not `/docs/` (read from the request's
+//!   [`OriginalUri`](armature_router::OriginalUri), so mounts with parameters and mounts within
+//!   mounts redirect right too; [`mounted_at`](StaticFilesBuilder::mounted_at) serves where no
+//!   router mount says). With index pages, the mount
 //!   itself does too: `/static` redirects to `/static/` (as Starlette's `StaticFiles` does), so
 //!   the index page's relative links resolve inside the mount. (`ServeDir` sees `/` for both
 //!   and would serve the page at `/static`, where `app.js` means `/app.js`.)
@@ -132,7 +135,8 @@ impl StaticFilesBuilder {
     }
 
     /// The path it is mounted at (`/static`), put in front of the `Location` of a directory
-    /// redirect.
+    /// redirect when the request has no [`OriginalUri`](armature_router::OriginalUri) (it
+    /// was not routed by an Armature router's `nest_service`, which says where it was sent).
     ///
     /// ```
     /// let _ = armature_layers::files::StaticFiles::builder(".").mounted_at("/static");
@@ -236,6 +240,7 @@ impl<B: Send + 'static> Service<Request<B>> for StaticFiles {
             .then(|| inside(&self.root, req.uri().path()))
             .flatten();
         let (not_found, index_html) = (self.not_found, self.index_html);
+        let sent = req.extensions().get::<OriginalUri>().map(|o| o.0.clone());
         Box::pin(async move {
             // The real path of what would be served must be in the directory.
             if let Some(path) = checked {
@@ -243,7 +248,15 @@ impl<B: Send + 'static> Service<Request<B>> for StaticFiles {
                     return Ok(not_found());
                 }
             }
-            let Ok(res) = serve.oneshot(req).await;
+            let Ok(mut res) = serve.oneshot(req).await;
+            // A directory's redirect to its slash: to the path as the client sent it, which
+            // `ServeDir` (given `mounted_at` alone) cannot know behind a mount with parameters
+            // (`/users/7/files/docs`) or mounts within mounts.
+            if res.status() == StatusCode::TEMPORARY_REDIRECT {
+                if let Some(location) = sent.as_ref().and_then(with_slash) {
+                    res.headers_mut().insert(LOCATION, location);
+                }
+            }
             Ok(res.map(Body::new))
         })
     }
@@ -260,14 +273,19 @@ fn mount_redirect<B>(req: &Request<B>) -> Option<Response> {
     if sent.path().ends_with('/') {
         return None;
     }
+    let location = with_slash(sent)?;
+    let mut res = StatusCode::TEMPORARY_REDIRECT.into_response();
+    res.headers_mut().insert(LOCATION, location);
+    Some(res)
+}
+
+/// `sent`'s path with a slash added, its query kept: where a directory redirects.
+fn with_slash(sent: &http::Uri) -> Option<HeaderValue> {
     let location = match sent.query() {
         Some(query) => format!("{}/?{query}", sent.path()),
         None => format!("{}/", sent.path()),
     };
-    let location = HeaderValue::try_from(location).ok()?;
-    let mut res = StatusCode::TEMPORARY_REDIRECT.into_response();
-    res.headers_mut().insert(LOCATION, location);
-    Some(res)
+    HeaderValue::try_from(location).ok()
 }
 
 /// A requested file and the directory it must be in.

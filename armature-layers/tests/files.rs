@@ -180,6 +180,48 @@ async fn links_out_are_followed_only_when_asked_and_directories_without_index_ar
     }
 }
 
+#[tokio::test]
+async fn directory_redirects_keep_the_path_as_sent_behind_parameters_and_nested_mounts() {
+    let dir = tree("nested");
+    let files = || {
+        StaticFiles::builder(dir.0.join("root"))
+            .index_html(true)
+            .build()
+            .unwrap()
+    };
+    // A mount with a parameter in its prefix, and a router mounted inside a mount.
+    let inner = Router::builder()
+        .nest_service("/static", files())
+        .build()
+        .unwrap();
+    let router = Router::builder()
+        .nest_service("/users/{id}/files", files())
+        .nest_service("/app", inner)
+        .build()
+        .unwrap();
+    for (uri, location) in [
+        ("/users/7/files/docs", "/users/7/files/docs/"),
+        ("/users/7/files/docs?v=1", "/users/7/files/docs/?v=1"),
+        ("/users/7/files", "/users/7/files/"),
+        ("/app/static/docs", "/app/static/docs/"),
+        ("/app/static", "/app/static/"),
+    ] {
+        let (status, headers, _) = get(&router, uri, None).await;
+        assert_eq!(
+            (status, &headers["location"]),
+            (
+                StatusCode::TEMPORARY_REDIRECT,
+                &HeaderValue::from_static(location)
+            ),
+            "{uri}"
+        );
+    }
+    assert_eq!(
+        &get(&router, "/users/7/files/docs/", None).await.2[..],
+        b"<h1>docs</h1>"
+    );
+}
+
 #[test]
 fn a_root_that_is_not_a_directory_is_an_error() {
     let dir = tree("root");

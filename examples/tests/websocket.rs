@@ -66,7 +66,9 @@ fn start_server() -> (
         // Short, so the test below can outlast it: an upgraded connection is no longer an
         // HTTP one, and no request-head clock may cut it.
         .header_read_timeout(HEAD_TIMEOUT)
-        .shutdown_timeout(Duration::from_secs(5))
+        // Far longer than any test waits: a server that waited for its upgraded connections
+        // would fail the shutdown test below rather than pass it late.
+        .shutdown_timeout(Duration::from_secs(600))
         .with_graceful_shutdown(async {
             let _ = stopped.await;
         });
