@@ -12,7 +12,7 @@
 //! * **A directory redirect keeps the path as sent**: mounted at `/static` with
 //!   [`RouterBuilder::nest_service`](armature_router::RouterBuilder::nest_service),
 //!   `/static/docs` redirects to `/static/docs/`, not `/docs/` (read from the request's
-//!   [`OriginalUri`](armature_router::OriginalUri), so mounts with parameters and mounts within
+//!   [`OriginalUri`], so mounts with parameters and mounts within
 //!   mounts redirect right too; [`mounted_at`](StaticFilesBuilder::mounted_at) serves where no
 //!   router mount says). With index pages, the mount
 //!   itself does too: `/static` redirects to `/static/` (as Starlette's `StaticFiles` does), so
@@ -135,7 +135,7 @@ impl StaticFilesBuilder {
     }
 
     /// The path it is mounted at (`/static`), put in front of the `Location` of a directory
-    /// redirect when the request has no [`OriginalUri`](armature_router::OriginalUri) (it
+    /// redirect when the request has no [`OriginalUri`] (it
     /// was not routed by an Armature router's `nest_service`, which says where it was sent).
     ///
     /// ```
