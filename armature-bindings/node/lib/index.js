@@ -293,14 +293,22 @@ class Request {
     if (this._json !== UNPARSED) return this._json
     const type = this.header('content-type')
     if (type === undefined ? this.rawBody.length !== 0 : !isJsonType(type)) {
-      throw new HttpError(415, `expected a JSON body (Content-Type: application/json), got ${type === undefined ? 'no Content-Type' : `Content-Type: ${type}`}`)
+      throw coded(415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE', `expected a JSON body (Content-Type: application/json), got ${type === undefined ? 'no Content-Type' : `Content-Type: ${type}`}`)
     }
+    const text = this.text()
     try {
-      return secureJson.parse(this.text(), null, SECURE_JSON)
+      return secureJson.parse(text, null, SECURE_JSON)
     } catch (err) {
-      throw new HttpError(400, `malformed JSON body: ${err.message}`)
+      throw coded(400, text === '' ? 'FST_ERR_CTP_EMPTY_JSON_BODY' : 'FST_ERR_CTP_INVALID_JSON_BODY', `malformed JSON body: ${err.message}`)
     }
   }
+}
+
+/** An `HttpError` with Fastify's `code` for the same refusal (`FST_ERR_CTP_...`). */
+function coded (status, code, message) {
+  const err = new HttpError(status, message)
+  err.code = code
+  return err
 }
 
 // `Request._json` before a schema validated the body.
@@ -488,15 +496,16 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, 
   // The default answer to a thrown value. A client error (4xx) is the client's to read:
   // `{ statusCode, code?, error, message }`, as Fastify's. Anything else is a failure, logged
   // when it is sent (see `deliver`) and answered with the same shape but a generic message
-  // (Rust writes it): the error's own 5xx status, or 500. An error with its
+  // (the reason phrase; Rust writes the same body), keeping the error's `code`: the error's own
+  // 5xx status, or 500. An error with its
   // own status sends its `headers` too (a 401's `WWW-Authenticate`, a 503's `Retry-After`), as
   // in Fastify. Middleware may change it first (`next()` resolves to it, see `errorAnswer`).
   const defaultAnswer = (err) => {
     const status = errorStatus(err)
     const client = status >= 400 && status < 500
-    const res = client
-      ? HttpResponse.json(errorBody(status, clientErrorMessage(err, status), errorCode(err)), status)
-      : HttpResponse.status(status || 500)
+    const answered = status || 500
+    const message = client ? clientErrorMessage(err, status) : STATUS_CODES[answered] ?? 'Internal Server Error'
+    const res = HttpResponse.json(errorBody(answered, message, errorCode(err)), answered)
     const headers = status === 0 ? undefined : errorHeaders(err)
     if (headers !== undefined) res.headerList = headers
     if (!client) res.failure = err
@@ -507,8 +516,8 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, 
     const headers = res.headerList
     if (res.failure !== undefined) {
       forget(id)
-      if (headers === null) failNative(id, errorMessage(res.failure), res.statusCode)
-      else failNative(id, errorMessage(res.failure), res.statusCode, headers)
+      // The body Rust writes: the status's reason phrase, the error's code (as middleware saw).
+      failNative(id, errorMessage(res.failure), res.statusCode, headers, errorCode(res.failure) ?? null, STATUS_CODES[res.statusCode] ?? null)
       return
     }
     const type = res.contentType

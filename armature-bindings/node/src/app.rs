@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use armature_layers::cors::CorsLayer;
 use armature_layers::logger::{AccessLog, Format, Logger};
-use armature_layers::rate_limit::RateLimitLayer;
+use armature_layers::rate_limit::{RateLimitLayer, RateLimited};
 use armature_layers::request_id::RequestIdLayer;
 use armature_router::{Body, Response};
 use armature_server::Server;
@@ -30,7 +30,7 @@ use crate::cors::{self, CorsOptions};
 use crate::dispatch::Dispatcher;
 use crate::log::{self, Json, TARGET};
 use crate::rate_limit::NativeRateLimit;
-use crate::response::error;
+use crate::response::{error_with, with_error_body};
 use crate::routes::{endpoint, NativeRoutes};
 
 /// Request bodies larger than this are refused with `413` before any handler runs, unless the
@@ -41,8 +41,9 @@ const BODY_LIMIT: usize = 1024 * 1024;
 /// an empty body and [`Refusals`], just outside the router, answers it. So the refusal gets the
 /// request id, the access-log line, the CORS headers and the rate-limit count every other
 /// answer gets, and a client cannot send oversized bodies past its limit for free.
+/// Its status, Fastify's code for it, and the message.
 #[derive(Clone, Copy)]
-struct Refused(StatusCode, &'static str);
+struct Refused(StatusCode, Option<&'static str>, &'static str);
 
 /// The whole stack: request id → logger → CORS → rate limits → router, over collected request
 /// bodies. CORS sits outside the rate limits so that preflights are not counted and a `429`
@@ -68,11 +69,28 @@ fn stack(
                 ServiceBuilder::new()
                     .layer(limit)
                     .service(inner)
-                    .map_response(|res| res.map(Body::new)),
+                    .map_response(|res| json_refusal(res.map(Body::new))),
             )
         },
     );
     around(limited, logger, cors)
+}
+
+/// A `429` of the rate limiter in the package's JSON error shape (its headers kept:
+/// `Retry-After`, `RateLimit`), as @fastify/rate-limit answers; any other answer unchanged.
+fn json_refusal(res: Response) -> Response {
+    let Some(limited) = res.extensions().get::<RateLimited>() else {
+        return res;
+    };
+    if res.status() != StatusCode::TOO_MANY_REQUESTS {
+        return res;
+    }
+    let seconds = limited.retry_after().as_secs_f64().ceil().max(1.0) as u64;
+    let message = format!(
+        "Rate limit exceeded, retry in {seconds} second{}",
+        if seconds == 1 { "" } else { "s" }
+    );
+    with_error_body(res, &message)
 }
 
 /// `inner` behind request id → logger → CORS.
@@ -440,7 +458,11 @@ where
         // A declared length over the limit is refused before a byte of the body is read.
         let declared_too_large = body.size_hint().lower() > limit as u64;
         Box::pin(async move {
-            const TOO_LARGE: Refused = Refused(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
+            const TOO_LARGE: Refused = Refused(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Some("FST_ERR_CTP_BODY_TOO_LARGE"),
+                "Request body is too large",
+            );
             let refused = if declared_too_large {
                 TOO_LARGE
             } else {
@@ -451,7 +473,11 @@ where
                             .await
                     }
                     Err(err) if err.is::<http_body_util::LengthLimitError>() => TOO_LARGE,
-                    Err(_) => Refused(StatusCode::BAD_REQUEST, "Bad Request"),
+                    Err(_) => Refused(
+                        StatusCode::BAD_REQUEST,
+                        None,
+                        "The request body could not be read",
+                    ),
                 }
             };
             let mut req = Request::from_parts(parts, Bytes::new());
@@ -479,8 +505,8 @@ where
 
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
         match req.extensions().get::<Refused>() {
-            Some(&Refused(status, message)) => RefusalFuture::Refused {
-                response: Some(error(status, message)),
+            Some(&Refused(status, code, message)) => RefusalFuture::Refused {
+                response: Some(error_with(status, code, None, message)),
             },
             None => RefusalFuture::Inner {
                 future: self.0.call(req),

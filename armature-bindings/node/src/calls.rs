@@ -63,7 +63,7 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
     )?;
 
     let app = Weak::clone(dispatcher);
-    // fail(id, message, status?, headers?): boolean; `status` (500 to 599, default 500) is
+    // fail(id, message, status?, headers?, code?, reason?): boolean; `status` (500 to 599, default 500) is
     // checked by JS; `headers` (the error's own, alternating names and values) go on the answer.
     calls.set(
         "fail",
@@ -82,10 +82,20 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
                 } else {
                     None
                 };
+                // code (the error's own) and reason (the status's phrase) go in the body.
+                let optional = |at: usize| -> Result<Option<String>> {
+                    if ctx.length() > at {
+                        ctx.get::<Option<String>>(at)
+                    } else {
+                        Ok(None)
+                    }
+                };
                 let reply = Reply::Failed {
                     message,
                     status,
                     headers,
+                    code: optional(4)?,
+                    reason: optional(5)?,
                 };
                 Ok(alive(&app)?.complete(id, reply))
             },

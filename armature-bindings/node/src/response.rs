@@ -123,6 +123,10 @@ pub(crate) enum Reply {
         message: String,
         status: Option<u32>,
         headers: Option<Vec<String>>,
+        /// The error's own `code`, for the body.
+        code: Option<String>,
+        /// The status's reason phrase as JS knows it (Node's table has more than `http`'s).
+        reason: Option<String>,
     },
 }
 
@@ -130,7 +134,7 @@ impl Reply {
     /// The response to `req`; failures are logged with its method, path and request id, as
     /// a JSON line with `json` (the app's `Logger.json()`).
     pub(crate) fn into_response<B>(self, req: &Request<B>, json: bool) -> Response {
-        let (failure, status, headers) = match self {
+        let (failure, status, headers, code, reason) = match self {
             Reply::Handler {
                 status,
                 content,
@@ -138,14 +142,29 @@ impl Reply {
                 body,
             } => match build(status, &content, headers.as_deref(), body) {
                 Ok(res) => return res,
-                Err(err) => (format!("invalid response from handler: {err}"), None, None),
+                Err(err) => (
+                    format!("invalid response from handler: {err}"),
+                    None,
+                    None,
+                    None,
+                    None,
+                ),
             },
             Reply::Failed {
                 message,
                 status,
                 headers,
-            } => (format!("handler failed: {message}"), status, headers),
+                code,
+                reason,
+            } => (
+                format!("handler failed: {message}"),
+                status,
+                headers,
+                code,
+                reason,
+            ),
         };
+        let status_asked = status.and_then(|code| u16::try_from(code).ok());
         let status = status
             .and_then(|code| u16::try_from(code).ok())
             .and_then(|code| StatusCode::from_u16(code).ok())
@@ -172,7 +191,12 @@ impl Reply {
                 "{failure}"
             );
         }
-        let mut res = error(status, status.canonical_reason().unwrap_or("Server Error"));
+        // The reason JS gave only if it is for the status answered (a bad status became 500).
+        let reason = reason
+            .filter(|_| Some(status.as_u16()) == status_asked)
+            .or_else(|| status.canonical_reason().map(str::to_owned))
+            .unwrap_or_else(|| "Server Error".to_owned());
+        let mut res = error_with(status, code.as_deref(), Some(&reason), &reason);
         for pair in headers.as_deref().unwrap_or_default().chunks_exact(2) {
             let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(pair[0].as_bytes()),
@@ -191,11 +215,27 @@ impl Reply {
 /// How the binding itself answers failures, in Fastify's shape (as the JS side does):
 /// `{"statusCode":404,"error":"Not Found","message":"..."}`, `error` the reason phrase.
 pub(crate) fn error(status: StatusCode, message: &str) -> Response {
+    error_with(status, None, None, message)
+}
+
+/// [`error`] with Fastify's `code` (`FST_ERR_CTP_BODY_TOO_LARGE`, an error's own) and a
+/// reason phrase other than `http`'s (which lacks some, such as 509's).
+pub(crate) fn error_with(
+    status: StatusCode,
+    code: Option<&str>,
+    reason: Option<&str>,
+    message: &str,
+) -> Response {
     let mut body = Vec::with_capacity(64 + message.len());
     body.extend_from_slice(b"{\"statusCode\":");
     body.extend_from_slice(status.as_str().as_bytes());
+    if let Some(code) = code {
+        body.extend_from_slice(b",\"code\":");
+        write_json_string(&mut body, code);
+    }
     body.extend_from_slice(b",\"error\":");
-    write_json_string(&mut body, status.canonical_reason().unwrap_or("Error"));
+    let reason = reason.or(status.canonical_reason()).unwrap_or("Error");
+    write_json_string(&mut body, reason);
     body.extend_from_slice(b",\"message\":");
     write_json_string(&mut body, message);
     body.push(b'}');
@@ -203,6 +243,18 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
     *res.status_mut() = status;
     res.headers_mut().insert(CONTENT_TYPE, JSON);
     res
+}
+
+/// `res` with the package's JSON error body (for its status, with `message`) in place of its
+/// own: its status and other headers kept (`Allow`, `Retry-After`).
+pub(crate) fn with_error_body(res: Response, message: &str) -> Response {
+    let (mut parts, _) = res.into_parts();
+    let (json, body) = error(parts.status, message).into_parts();
+    parts.headers.remove(CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(CONTENT_TYPE, json.headers[CONTENT_TYPE].clone());
+    Response::from_parts(parts, body)
 }
 
 /// A constant response registered from JS: answered in Rust, never entering JS.

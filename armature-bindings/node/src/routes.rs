@@ -13,7 +13,7 @@ use napi::bindgen_prelude::{Buffer, Either};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 
-use crate::response::{self, error, ContentType, Static};
+use crate::response::{self, error, error_with, ContentType, Static};
 
 /// What a route answers with.
 #[derive(Clone)]
@@ -268,7 +268,7 @@ impl NativeRoutes {
         builder
             // JSON, as every other error answer of the package: the `400` for a path that is
             // not valid percent-encoding too (the router adds `Allow` to the `405`).
-            .error_answer(error)
+            .error_answer(router_error)
             .method_not_allowed_fallback(|req: Request<Bytes>| {
                 let message = format!("{} is not allowed on {}", req.method(), url(&req));
                 ready(error(http::StatusCode::METHOD_NOT_ALLOWED, &message))
@@ -276,6 +276,13 @@ impl NativeRoutes {
             .build()
             .map_err(|err| invalid(format!("invalid route: {err}")))
     }
+}
+
+/// The router's own error answers in the package's shape; its `400`s are a path that does
+/// not decode, Fastify's `FST_ERR_BAD_URL`.
+fn router_error(status: http::StatusCode, message: &'static str) -> Response {
+    let code = (status == http::StatusCode::BAD_REQUEST).then_some("FST_ERR_BAD_URL");
+    error_with(status, code, None, message)
 }
 
 /// The default answer to a path no route matches, Fastify's: `404` with the message
@@ -346,16 +353,32 @@ fn shifted(defs: &[Def], offset: u32) -> Vec<Def> {
         .collect()
 }
 
+/// What `app.static` mounts: the files, their bodiless `405` in the package's error shape.
+type Files = tower::util::MapResponse<StaticFiles, fn(Response) -> Response>;
+
 /// armature-layers' `StaticFiles` (tower-http's `ServeDir`) for `app.static(prefix, root)`: a
 /// missing file, or a symbolic link out of `root`, answers `404` in the package's error shape
-/// (message `Not Found`); a directory redirect keeps the prefix.
-fn files(prefix: &str, root: &str, index: bool) -> Result<StaticFiles> {
-    StaticFiles::builder(root)
+/// (message `Not Found`), as does a method other than `GET` and `HEAD` (`405`, with `Allow`);
+/// a directory redirect keeps the path as sent.
+fn files(prefix: &str, root: &str, index: bool) -> Result<Files> {
+    let files = StaticFiles::builder(root)
         .index_html(index)
         .mounted_at(prefix)
         .not_found(|| error(http::StatusCode::NOT_FOUND, "Not Found"))
         .build()
-        .map_err(|err| invalid(format!("static({prefix:?}): {err}")))
+        .map_err(|err| invalid(format!("static({prefix:?}): {err}")))?;
+    Ok(tower::util::MapResponse::new(
+        files,
+        json_405 as fn(Response) -> Response,
+    ))
+}
+
+/// `ServeDir`'s `405` (no body) as `405 {"statusCode":405,...}`, its headers kept.
+fn json_405(res: Response) -> Response {
+    if res.status() != http::StatusCode::METHOD_NOT_ALLOWED {
+        return res;
+    }
+    response::with_error_body(res, "Method Not Allowed")
 }
 
 /// The endpoint routes are checked with: it is never called.

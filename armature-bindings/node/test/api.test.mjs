@@ -153,7 +153,7 @@ test('scopes, data, path parameters and 404/405 from the Rust router', async () 
   // A path that does not decode: the router's 400, in the same JSON shape.
   for (const [bad, message] of [['%zz', 'invalid percent-encoding in path'], ['%FF', 'path parameter is not valid UTF-8']]) {
     const res = await fetch(`${base}/api/v1/users/${bad}`)
-    assert.deepEqual([res.status, res.headers.get('content-type'), await res.json()], [400, 'application/json', failure(400, message)], bad)
+    assert.deepEqual([res.status, res.headers.get('content-type'), await res.json()], [400, 'application/json', failure(400, message, 'FST_ERR_BAD_URL')], bad)
   }
 })
 
@@ -695,6 +695,10 @@ test('app.static serves a directory under a prefix, as @fastify/static', async (
     const out = await fetch(`${s.url}/public/%2e%2e/armature-secret.txt`)
     assert.deepEqual([out.status, await out.json()], [404, failure(404, 'Route GET:/armature-secret.txt not found')])
     assert.deepEqual(await (await fetch(`${s.url}/public-info`)).json(), { route: true })
+    // Files are read, not written: the package's JSON 405, with Allow.
+    const post = await fetch(`${s.url}/public/css/site.css`, { method: 'POST', body: 'x' })
+    assert.deepEqual([post.status, post.headers.get('content-type'), await post.json()], [405, 'application/json', failure(405, 'Method Not Allowed')])
+    assert.match(post.headers.get('allow') ?? '', /GET/)
   } finally {
     await s.close()
   }

@@ -136,20 +136,21 @@ test('req.json(): 415 for a body said to be something else, 400 for malformed JS
     .get('/unavailable', async () => { throw Object.assign(new Error('db down'), { status: 503 }) })
   await serving(app, async (url) => {
     const post = (body, type) => fetch(`${url}/echo`, { method: 'POST', body, headers: type ? { 'content-type': type } : {} })
-    const expectError = async (res, status, pattern) => {
+    // With Fastify's codes for the same refusals.
+    const expectError = async (res, status, pattern, code) => {
       assert.equal(res.status, status)
       assert.equal(res.headers.get('content-type'), 'application/json')
       const body = await res.json()
-      assert.deepEqual([body.statusCode, body.error], [status, STATUS_CODES[status]])
+      assert.deepEqual([body.statusCode, body.error, body.code], [status, STATUS_CODES[status], code])
       assert.match(body.message, pattern)
     }
-    await expectError(await post('{"a":', 'application/json'), 400, /^malformed JSON body/)
-    await expectError(await post('', 'application/json'), 400, /^malformed JSON body/)
-    await expectError(await post('{"a":1}', 'application/xml'), 415, /expected a JSON body/)
-    await expectError(await post('a=1', 'application/x-www-form-urlencoded'), 415, /expected a JSON body/)
+    await expectError(await post('{"a":', 'application/json'), 400, /^malformed JSON body/, 'FST_ERR_CTP_INVALID_JSON_BODY')
+    await expectError(await post('', 'application/json'), 400, /^malformed JSON body/, 'FST_ERR_CTP_EMPTY_JSON_BODY')
+    await expectError(await post('{"a":1}', 'application/xml'), 415, /expected a JSON body/, 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    await expectError(await post('a=1', 'application/x-www-form-urlencoded'), 415, /expected a JSON body/, 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
     // Prototype keys are refused, as Fastify does by default; a plain `constructor` key is data.
-    await expectError(await post('{"__proto__":{"admin":true}}', 'application/json'), 400, /forbidden prototype property/)
-    await expectError(await post('{"a":{"constructor":{"prototype":{"admin":true}}}}', 'application/json'), 400, /forbidden prototype property/)
+    await expectError(await post('{"__proto__":{"admin":true}}', 'application/json'), 400, /forbidden prototype property/, 'FST_ERR_CTP_INVALID_JSON_BODY')
+    await expectError(await post('{"a":{"constructor":{"prototype":{"admin":true}}}}', 'application/json'), 400, /forbidden prototype property/, 'FST_ERR_CTP_INVALID_JSON_BODY')
     assert.deepEqual(await (await post('{"constructor":"x"}', 'application/json')).json(), { got: { constructor: 'x' } })
     // JSON's own types only: not the text/plain fetch sends with a string body (a cross-site
     // form can send it without a CORS preflight), as Fastify.
@@ -158,8 +159,8 @@ test('req.json(): 415 for a body said to be something else, 400 for malformed JS
       assert.equal(res.status, 200, String(type))
       assert.deepEqual(await res.json(), { got: { a: 1 } })
     }
-    await expectError(await post('{"a":1}', undefined), 415, /got Content-Type: text\/plain/)
-    await expectError(await post('{"a":1}', 'text/plain'), 415, /expected a JSON body/)
+    await expectError(await post('{"a":1}', undefined), 415, /got Content-Type: text\/plain/, 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+    await expectError(await post('{"a":1}', 'text/plain'), 415, /expected a JSON body/, 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
     await expectError(await fetch(`${url}/missing`), 404, /^no such user$/)
     await expectError(await fetch(`${url}/fastify-style`), 429, /^slow down$/)
     // A server error keeps its status but not its message (that is logged).
@@ -168,6 +169,29 @@ test('req.json(): 415 for a body said to be something else, 400 for malformed JS
     assert.deepEqual(await down.json(), failure(503, 'Service Unavailable'))
   })
   assert.throws(() => new HttpError(302, 'x'), RangeError)
+})
+
+test('a server error keeps its code and its status\'s reason phrase, and middleware sees the body the client gets', async () => {
+  const seen = []
+  for (const withMiddleware of [false, true]) {
+    let app = App.new()
+    if (withMiddleware) {
+      app = app.wrap(async (req, next) => {
+        const res = await next()
+        seen.push([res.statusCode, res.payload === undefined ? null : JSON.parse(String(res.payload))])
+        return res
+      })
+    }
+    app = app
+      .get('/down', () => { throw Object.assign(new Error('db password is hunter2'), { statusCode: 503, code: 'E_DOWN' }) })
+      .get('/bandwidth', () => { throw new HttpError(509, 'secret detail') })
+    const down = await app.inject('/down')
+    assert.deepEqual([down.statusCode, down.json()], [503, failure(503, 'Service Unavailable', 'E_DOWN')], String(withMiddleware))
+    const bandwidth = await app.inject('/bandwidth')
+    assert.deepEqual([bandwidth.statusCode, bandwidth.json()], [509, failure(509, 'Bandwidth Limit Exceeded')], String(withMiddleware))
+    assert.ok(!down.body.includes('hunter2') && !bandwidth.body.includes('secret'))
+  }
+  assert.deepEqual(seen, [[503, failure(503, 'Service Unavailable', 'E_DOWN')], [509, failure(509, 'Bandwidth Limit Exceeded')]])
 })
 
 test('a refused body (413) passes through the preset layers like any other answer', async () => {
@@ -183,7 +207,7 @@ test('a refused body (413) passes through the preset layers like any other answe
     const send = () => fetch(`${url}/upload`, { method: 'POST', body: big, headers: { origin: 'https://a.example' } })
     const first = await send()
     assert.equal(first.status, 413)
-    assert.deepEqual(await first.json(), failure(413, 'Payload Too Large'))
+    assert.deepEqual(await first.json(), failure(413, 'Request body is too large', 'FST_ERR_CTP_BODY_TOO_LARGE'))
     assert.ok(first.headers.get('x-request-id'), 'request id')
     assert.equal(first.headers.get('access-control-allow-origin'), '*')
     assert.ok(first.headers.get('ratelimit'), 'rate-limit headers')
@@ -196,7 +220,7 @@ test('a refused body (413) passes through the preset layers like any other answe
   // inject applies the same limit.
   const res = await App.new().post('/upload', (req) => `got ${req.body.length}`)
     .inject({ method: 'POST', url: '/upload', body: Buffer.alloc(1024 * 1024 + 1) })
-  assert.deepEqual([res.statusCode, res.json()], [413, failure(413, 'Payload Too Large')])
+  assert.deepEqual([res.statusCode, res.json()], [413, failure(413, 'Request body is too large', 'FST_ERR_CTP_BODY_TOO_LARGE')])
 })
 
 test('configuration that would be silently ignored throws instead', async () => {
