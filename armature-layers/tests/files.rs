@@ -67,6 +67,19 @@ async fn get(
     )
 }
 
+/// `GET uri` answers `307` to `location`.
+async fn assert_redirects(router: &Router<()>, uri: &str, location: &'static str) {
+    let (status, headers, _) = get(router, uri, None).await;
+    assert_eq!(
+        (status, &headers["location"]),
+        (
+            StatusCode::TEMPORARY_REDIRECT,
+            &HeaderValue::from_static(location)
+        ),
+        "{uri}"
+    );
+}
+
 #[tokio::test]
 async fn files_are_served_and_nothing_outside_the_directory() {
     let dir = tree("serve");
@@ -118,15 +131,7 @@ async fn files_are_served_and_nothing_outside_the_directory() {
     // The mount's own path too (the router hands `/static` and `/static/` on alike), the
     // query kept; `/static/` itself is the root directory, which has no index page here.
     for (uri, location) in [("/static", "/static/"), ("/static?v=1", "/static/?v=1")] {
-        let (status, headers, _) = get(&router, uri, None).await;
-        assert_eq!(
-            (status, &headers["location"]),
-            (
-                StatusCode::TEMPORARY_REDIRECT,
-                &HeaderValue::from_static(location)
-            ),
-            "{uri}"
-        );
+        assert_redirects(&router, uri, location).await;
     }
     let (status, _, body) = get(&router, "/static/", None).await;
     assert_eq!(
@@ -206,15 +211,7 @@ async fn directory_redirects_keep_the_path_as_sent_behind_parameters_and_nested_
         ("/app/static/docs", "/app/static/docs/"),
         ("/app/static", "/app/static/"),
     ] {
-        let (status, headers, _) = get(&router, uri, None).await;
-        assert_eq!(
-            (status, &headers["location"]),
-            (
-                StatusCode::TEMPORARY_REDIRECT,
-                &HeaderValue::from_static(location)
-            ),
-            "{uri}"
-        );
+        assert_redirects(&router, uri, location).await;
     }
     assert_eq!(
         &get(&router, "/users/7/files/docs/", None).await.2[..],

@@ -462,24 +462,11 @@ class WebSocketDenialResponse(WebSocketDisconnect):
         super().__init__(1006, f"refused with {response.status_code}")
         self.response = response
 
-    @property
-    def status_code(self) -> int:
-        return self.response.status_code
-
-    @property
-    def headers(self) -> Any:
-        return self.response.headers
-
-    @property
-    def content(self) -> bytes:
-        return self.response.content
-
-    @property
-    def text(self) -> str:
-        return self.response.text
-
-    def json(self) -> Any:
-        return self.response.json()
+    def __getattr__(self, name: str) -> Any:
+        # The response's `status_code`, `headers`, `content`, `text`, `json()`, ...
+        if name == "response":
+            raise AttributeError(name)
+        return getattr(self.response, name)
 
 
 class WebSocketTestSession:
