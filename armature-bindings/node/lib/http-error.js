@@ -18,4 +18,11 @@ class HttpError extends Error {
   }
 }
 
-module.exports = { HttpError }
+/** An `HttpError` with Fastify's `code` for the same refusal (`FST_ERR_...`). */
+function coded (statusCode, code, message) {
+  const err = new HttpError(statusCode, message)
+  err.code = code
+  return err
+}
+
+module.exports = { HttpError, coded }

@@ -5,7 +5,7 @@
 // their answers.
 
 const native = require('../index.js')
-const { HttpError } = require('./http-error.js')
+const { HttpError, coded } = require('./http-error.js')
 const secureJson = require('secure-json-parse')
 const { errno: osErrno } = require('node:os').constants
 const fs = require('node:fs')
@@ -302,13 +302,6 @@ class Request {
       throw coded(400, text === '' ? 'FST_ERR_CTP_EMPTY_JSON_BODY' : 'FST_ERR_CTP_INVALID_JSON_BODY', `malformed JSON body: ${err.message}`)
     }
   }
-}
-
-/** An `HttpError` with Fastify's `code` for the same refusal (`FST_ERR_CTP_...`). */
-function coded (status, code, message) {
-  const err = new HttpError(status, message)
-  err.code = code
-  return err
 }
 
 // `Request._json` before a schema validated the body.

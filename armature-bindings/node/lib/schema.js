@@ -7,7 +7,7 @@
 // Both libraries are loaded when the first schema is compiled: an app without schemas does
 // not pay for them.
 
-const { HttpError } = require('./http-error.js')
+const { coded } = require('./http-error.js')
 
 const PARTS = ['params', 'body', 'querystring', 'headers']
 const SCHEMA_KEYS = new Set([...PARTS, 'response'])
@@ -93,8 +93,7 @@ function headersSchema (schema) {
  */
 function validationError (context, errors) {
   const message = errors.map((e) => `${context}${e.instancePath} ${e.message}`).join(', ')
-  const err = new HttpError(400, message)
-  err.code = 'FST_ERR_VALIDATION'
+  const err = coded(400, 'FST_ERR_VALIDATION', message)
   err.validation = errors
   err.validationContext = context
   return err

@@ -243,7 +243,7 @@ where
 
 /// `{"detail": "<text>"}` with `status`, as FastAPI answers unmatched paths and methods (`text`
 /// is one of the router's and the static files' short messages: nothing to escape).
-fn detail(status: StatusCode, text: &'static str) -> Response {
+pub(crate) fn detail(status: StatusCode, text: &'static str) -> Response {
     let body = format!(r#"{{"detail":"{text}"}}"#);
     (status, [(CONTENT_TYPE, "application/json")], body).into_response()
 }

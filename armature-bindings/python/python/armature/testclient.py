@@ -321,9 +321,7 @@ class TestClient:
         given = [(name.lower(), value) for name, value in _pairs(headers)]
         # The jar (as it is now: a redirect's cookies go with the request that follows it)
         # and this request's own, unless a `Cookie` header is given.
-        jar = {**self.cookies, **(cookies or {})}
-        if jar and all(name != "cookie" for name, _ in given):
-            given.append(("cookie", "; ".join(f"{name}={value}" for name, value in jar.items())))
+        self._add_cookies(given, cookies)
         # A header given replaces the one made here; a name given twice is sent twice.
         fields = [(name, value) for name, value in sent.items() if all(name != g for g, _ in given)] + given
         verb = method.upper()
@@ -339,6 +337,13 @@ class TestClient:
             content_bytes = b""
             raw_headers = [(name, value) for name, value in raw_headers if name.lower() != "content-length"]
         return Response(status, raw_headers, content_bytes, f"{self.base_url.rstrip('/')}{target}")
+
+    def _add_cookies(self, given: list[tuple[str, str]], cookies: Optional[Mapping[str, str]]) -> None:
+        """Adds the `Cookie` header of the jar and of `cookies` to the header fields `given`,
+        unless they have one."""
+        jar = {**self.cookies, **(cookies or {})}
+        if jar and all(name != "cookie" for name, _ in given):
+            given.append(("cookie", "; ".join(f"{name}={value}" for name, value in jar.items())))
 
     def _keep_cookies(self, raw_headers: list[tuple[str, str]]) -> None:
         """Keeps the cookies a response sets in the jar; drops those it deletes (`Max-Age=0`
@@ -392,9 +397,7 @@ class TestClient:
         session = uuid.uuid4().hex
         done = _runtime.websocket_sessions[session] = threading.Event()
         given.append(("x-armature-test-session", session))
-        jar = {**self.cookies, **(cookies or {})}
-        if jar and all(name != "cookie" for name, _ in given):
-            given.append(("cookie", "; ".join(f"{name}={value}" for name, value in jar.items())))
+        self._add_cookies(given, cookies)
         self._unhandled.clear()
         connected = WebSocketClient.connect(f"ws://{host}:{port}{target}", given, list(subprotocols or ()))
         if isinstance(connected, tuple):

@@ -194,11 +194,7 @@ pub(super) async fn run(
                     // Pings are answered by tungstenite; pongs and raw frames need nothing.
                     Some(Ok(_)) => {}
                     Some(Err(Error::Capacity(_))) => {
-                        if let Some(sink) = sink.as_mut() {
-                            let frame = CloseFrame { code: CloseCode::Size, reason: "message too big".into() };
-                            let _ = tokio::time::timeout(CLOSE_WAIT, sink.send(Message::Close(Some(frame)))).await;
-                        }
-                        break (1009, "message too big".to_owned());
+                        break closing(sink.take(), &mut stream, 1009, "message too big".to_owned()).await;
                     }
                     Some(Err(_)) | None => break (1006, String::new()),
                 }
@@ -224,28 +220,21 @@ pub(super) async fn run(
                         (frame, cost)
                     }
                     Some(Out::Close(code, reason)) => {
-                        break closing(idle, &mut stream, code, reason).await;
+                        break closing(Some(idle), &mut stream, code, reason).await;
                     }
                     // The handler returned without closing.
-                    None => break closing(idle, &mut stream, 1000, String::new()).await,
+                    None => break closing(Some(idle), &mut stream, 1000, String::new()).await,
                 };
                 writing = Some(write(idle, message, cost));
             }
             _ = going.changed() => {
                 let (code, reason) = SHUTTING_DOWN;
-                // A write a client does not read is given up: the socket is dropped.
-                match sink.take() {
-                    Some(idle) => break closing(idle, &mut stream, code, reason.to_owned()).await,
-                    None => break (code, reason.to_owned()),
-                }
+                break closing(sink.take(), &mut stream, code, reason.to_owned()).await;
             }
             _ = ticks.tick(), if pings.is_some() => {
                 let Some(pings) = pings else { continue };
                 if room && heard.elapsed() > pings.interval + pings.timeout {
-                    if let Some(idle) = sink.take() {
-                        let _ = closing(idle, &mut stream, 1011, "keepalive ping timeout".to_owned()).await;
-                    }
-                    break (1011, "keepalive ping timeout".to_owned());
+                    break closing(sink.take(), &mut stream, 1011, "keepalive ping timeout".to_owned()).await;
                 }
                 if let Some(idle) = sink.take() {
                     writing = Some(write(idle, Message::Ping(Default::default()), 0));
@@ -261,8 +250,17 @@ pub(super) async fn run(
 }
 
 /// Sends a close and waits (a while) for the client's in return, as RFC 6455 asks; gives
-/// the close the handler hears of.
-async fn closing(mut sink: Sink, stream: &mut Stream, code: u16, reason: String) -> (u16, String) {
+/// the close the handler hears of. Without the sink (a write to a client that reads nothing
+/// holds it) the connection is just dropped.
+async fn closing(
+    sink: Option<Sink>,
+    stream: &mut Stream,
+    code: u16,
+    reason: String,
+) -> (u16, String) {
+    let Some(mut sink) = sink else {
+        return (code, reason);
+    };
     let frame = CloseFrame {
         code: CloseCode::from(code),
         reason: reason.clone().into(),

@@ -15,14 +15,14 @@ use std::sync::Arc;
 use armature_router::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::{
-    CONNECTION, CONTENT_TYPE, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION,
-    UPGRADE,
+    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
 };
-use http::{HeaderValue, Method, Request, StatusCode, Version};
+use http::{HeaderName, HeaderValue, Method, Request, StatusCode, Version};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 use crate::bridge::{Job, Msg, Queue, Reply};
+use crate::stack::detail;
 use connection::{run, Ending};
 pub(crate) use connection::{Pings, Sockets, CLOSING};
 pub(crate) use session::{Session, Socket};
@@ -30,20 +30,13 @@ pub(crate) use session::{Session, Socket};
 /// Why a request to a WebSocket route is not a handshake this server takes, as the status
 /// and message of its answer; `None` for a good one.
 fn refusal<B>(req: &Request<B>) -> Option<(StatusCode, &'static str)> {
-    let has_token = |name, token: &str| {
-        req.headers().get_all(name).iter().any(|value| {
-            value
-                .to_str()
-                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
-        })
-    };
     if req.method() != Method::GET || req.version() != Version::HTTP_11 {
         return Some((
             StatusCode::BAD_REQUEST,
             "WebSocket handshake expected: GET over HTTP/1.1",
         ));
     }
-    if !has_token(UPGRADE, "websocket") || !has_token(CONNECTION, "upgrade") {
+    if !is_upgrade(req) || !has_token(req, CONNECTION, "upgrade") {
         return Some((
             StatusCode::BAD_REQUEST,
             "WebSocket handshake expected: Upgrade: websocket and Connection: upgrade",
@@ -66,28 +59,19 @@ fn refusal<B>(req: &Request<B>) -> Option<(StatusCode, &'static str)> {
     None
 }
 
-/// `{"detail": message}` with `status`.
-fn detail(status: StatusCode, message: &'static str) -> Response {
-    let body = format!(r#"{{"detail":"{message}"}}"#);
-    let mut res = (status, body).into_response();
-    res.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if status == StatusCode::UPGRADE_REQUIRED {
-        res.headers_mut()
-            .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
-    }
-    res
+/// Whether a field `name` of `req` lists `token` (comma-separated, any case).
+fn has_token<B>(req: &Request<B>, name: HeaderName, token: &str) -> bool {
+    req.headers().get_all(name).iter().any(|value| {
+        value
+            .to_str()
+            .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+    })
 }
 
 /// Whether `req` asks for a WebSocket (`Upgrade: websocket`): a route serving both HTTP and
 /// WebSocket on one path sends it to the WebSocket handler.
 pub(crate) fn is_upgrade<B>(req: &Request<B>) -> bool {
-    req.headers().get_all(UPGRADE).iter().any(|v| {
-        v.to_str().is_ok_and(|v| {
-            v.split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
-        })
-    })
+    has_token(req, UPGRADE, "websocket")
 }
 
 /// A WebSocket route's endpoint: checks the handshake, hands the request and its [`Socket`]
@@ -101,7 +85,12 @@ pub(crate) async fn endpoint<B>(
     mut req: Request<B>,
 ) -> Response {
     if let Some((status, message)) = refusal(&req) {
-        return detail(status, message);
+        let mut res = detail(status, message);
+        if status == StatusCode::UPGRADE_REQUIRED {
+            res.headers_mut()
+                .insert(SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        }
+        return res;
     }
     let key = req.headers()[SEC_WEBSOCKET_KEY].clone();
     let upgrade = hyper::upgrade::on(&mut req);

@@ -81,8 +81,6 @@ pub(crate) struct Session {
     pending: AtomicUsize,
     /// The connection's task is done: nothing more can be sent.
     gone: AtomicBool,
-    /// How the connection ended, once it has.
-    ended: Mutex<Option<(u16, String)>>,
 }
 
 #[derive(Default)]
@@ -92,6 +90,8 @@ struct State {
     waiters: Vec<Py<PyAny>>,
     /// A wake-up of the waiters is queued for the Python thread.
     wake_queued: bool,
+    /// How the connection ended, once it has.
+    ended: Option<(u16, String)>,
 }
 
 impl Session {
@@ -103,17 +103,16 @@ impl Session {
             readable: Notify::new(),
             pending: AtomicUsize::new(0),
             gone: AtomicBool::new(false),
-            ended: Mutex::new(None),
         })
     }
 
     /// From the connection's task: queues `event` and wakes the handler's waiting tasks.
     pub(super) fn deliver(self: &Arc<Self>, event: Event) {
-        if let Event::Closed(code, reason) = &event {
-            *lock(&self.ended) = Some((*code, reason.clone()));
-        }
         self.received.fetch_add(event.cost(), Ordering::AcqRel);
         let mut state = lock(&self.state);
+        if let Event::Closed(code, reason) = &event {
+            state.ended = Some((*code, reason.clone()));
+        }
         state.incoming.push_back(event);
         self.wake_waiters(state);
     }
@@ -160,11 +159,7 @@ impl Session {
         };
         for waiter in waiters {
             let waiter = waiter.bind(py);
-            let done = waiter
-                .call_method0(pyo3::intern!(py, "done"))
-                .and_then(|d| d.is_truthy())
-                .unwrap_or(true);
-            if !done {
+            if !is_done(waiter) {
                 if let Err(err) = waiter.call_method1(pyo3::intern!(py, "set_result"), (py.None(),))
                 {
                     err.print(py);
@@ -187,16 +182,20 @@ impl Session {
             return false;
         }
         if state.waiters.len() >= 16 {
-            state.waiters.retain(|w| {
-                !w.bind(py)
-                    .call_method0(pyo3::intern!(py, "done"))
-                    .and_then(|d| d.is_truthy())
-                    .unwrap_or(true)
-            });
+            state.waiters.retain(|w| !is_done(w.bind(py)));
         }
         state.waiters.push(future);
         true
     }
+}
+
+/// Whether an asyncio future is done (resolved, or cancelled: its task gave up the wait);
+/// one that cannot say counts as done.
+fn is_done(future: &Bound<'_, PyAny>) -> bool {
+    future
+        .call_method0(pyo3::intern!(future.py(), "done"))
+        .and_then(|d| d.is_truthy())
+        .unwrap_or(true)
 }
 
 /// `("text", str)`, `("bytes", bytes)` or `("close", code, reason)`.
@@ -335,7 +334,7 @@ impl Socket {
     /// How the connection ended (`(code, reason)`), once it has: what a `send` that found it
     /// gone reports.
     fn ended(&self) -> Option<(u16, String)> {
-        lock(&self.session.ended).clone()
+        lock(&self.session.state).ended.clone()
     }
 
     /// Closes the connection with `code` and `reason` (after what was sent before).
