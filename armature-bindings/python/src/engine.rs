@@ -485,7 +485,8 @@ impl Engine {
     /// Serves the stack on `listener` from new tokio threads (`threads` of them) until
     /// `ServerHandle.shutdown()`, then calls `on_stopped(error_or_None)` on the loop.
     /// WebSockets are pinged every `ws_ping_interval` seconds and closed (`1011`) after
-    /// `ws_ping_timeout` more without a word from the client (uvicorn's; `None`: no pings).
+    /// `ws_ping_timeout` more without a word from the client (uvicorn's; `None`: no pings, or
+    /// no closing for silence).
     #[pyo3(signature = (listener, on_stopped, threads=1, shutdown_timeout=10.0, ws_ping_interval=Some(20.0), ws_ping_timeout=Some(20.0)))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments, called by `App.run`
     fn serve(
@@ -511,7 +512,7 @@ impl Engine {
             (None, _) => None,
             (Some(interval), timeout) => Some(Pings {
                 interval: seconds("ws_ping_interval", interval)?,
-                timeout: seconds("ws_ping_timeout", timeout.unwrap_or(interval))?,
+                timeout: timeout.map(|t| seconds("ws_ping_timeout", t)).transpose()?,
             }),
         };
         let socket = listener.take()?;

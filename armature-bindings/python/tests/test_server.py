@@ -153,7 +153,7 @@ def test_a_websocket_client_that_answers_no_ping_is_closed_with_1011():
     `ws_ping_timeout` more is closed (`1011`), one that talks is not."""
     from armature._armature import WebSocketClient
 
-    srv = Server("--ws-ping-interval", "0.2")
+    srv = Server("--ws-ping-interval", "0.2", "--ws-ping-timeout", "0.2")
     try:
         url = srv.url.replace("http://", "ws://") + "/ws/echo"
         talking, silent = WebSocketClient.connect(url, [], []), WebSocketClient.connect(url, [], [])
@@ -163,6 +163,21 @@ def test_a_websocket_client_that_answers_no_ping_is_closed_with_1011():
             time.sleep(0.1)
         assert silent.receive() == ("close", 1011, "keepalive ping timeout")
         talking.close(1000, "")
+    finally:
+        srv.stop()
+
+
+def test_without_a_ping_timeout_a_silent_websocket_client_stays_connected():
+    from armature._armature import WebSocketClient
+
+    srv = Server("--ws-ping-interval", "0.1", "--ws-ping-timeout", "none")
+    try:
+        silent = WebSocketClient.connect(srv.url.replace("http://", "ws://") + "/ws/echo", [], [])
+        time.sleep(1.0)  # ten pings unanswered (nothing reads them)
+        silent.send("still here")
+        message = silent.receive()
+        assert message == ("text", "echo: still here")
+        silent.close(1000, "")
     finally:
         srv.stop()
 

@@ -347,7 +347,8 @@ class App(Router):
 
         WebSockets are pinged every `ws_ping_interval` seconds, and one that answers nothing
         for `ws_ping_timeout` more is closed (`1011`), as uvicorn's options of the same names
-        (`None`: no pings).
+        (`ws_ping_interval=None`: no pings; `ws_ping_timeout=None`: a silent client is not
+        closed).
 
         `workers=N` forks N processes, each with its own `SO_REUSEPORT` socket on the port and
         its own Python loop and tokio runtime (state is per process). `threads` is the number

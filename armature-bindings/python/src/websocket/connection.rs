@@ -35,12 +35,13 @@ pub(crate) const CLOSING: Duration = Duration::from_secs(4);
 const SHUTTING_DOWN: (u16, &str) = (1012, "server shutting down");
 
 /// Keep-alive, as uvicorn's `ws_ping_interval` / `ws_ping_timeout`: a ping every `interval`,
-/// and a connection that has sent nothing for `interval + timeout` is closed (`1011`). `None`:
+/// and a connection that has sent nothing for `interval + timeout` is closed (`1011`; no
+/// `timeout`: never). `None`:
 /// no pings.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Pings {
     pub(crate) interval: Duration,
-    pub(crate) timeout: Duration,
+    pub(crate) timeout: Option<Duration>,
 }
 
 /// The WebSocket connections of one server: told when it starts to shut down (each closes
@@ -233,7 +234,8 @@ pub(super) async fn run(
             }
             _ = ticks.tick(), if pings.is_some() => {
                 let Some(pings) = pings else { continue };
-                if room && heard.elapsed() > pings.interval + pings.timeout {
+                let silent = pings.timeout.is_some_and(|t| heard.elapsed() > pings.interval + t);
+                if room && silent {
                     break closing(sink.take(), &mut stream, 1011, "keepalive ping timeout".to_owned()).await;
                 }
                 if let Some(idle) = sink.take() {
