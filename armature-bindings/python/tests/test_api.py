@@ -20,7 +20,7 @@ from apps import build
 from armature.responses import HTMLResponse
 from armature import Response, jsonable_encoder, status
 from armature.testclient import HTTPStatusError
-from armature.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBasic, HTTPBasicCredentials, HTTPBearer, OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from armature.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBasic, HTTPBasicCredentials, HTTPBearer, HTTPDigest, OAuth2PasswordBearer, OAuth2PasswordRequestForm, Security, SecurityScopes
 from armature import APIRouter, App, BackgroundTasks, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, Request, RequestValidationError, Router, TestClient, UploadFile
 
 
@@ -272,8 +272,12 @@ def test_background_tasks_run_after_the_response(client):
     client.delete("/events")
     res = client.post("/notify?who=bo")
     assert res.json() == {"queued": 2}
-    assert "notified:bo" not in events(client)  # it sleeps first; the response did not wait
-    assert wait_for_events(client, 2) == ["notified:bo", "notified-sync:bo"]
+    if isinstance(client, TestClient):
+        # As Starlette's: the test client returns once the background tasks have run.
+        assert events(client) == ["notified:bo", "notified-sync:bo"]
+    else:
+        assert "notified:bo" not in events(client)  # it sleeps first; the response did not wait
+        assert wait_for_events(client, 2) == ["notified:bo", "notified-sync:bo"]
 
 
 def test_streaming(client):
@@ -1378,6 +1382,10 @@ def test_security_helpers_read_credentials_answer_401_and_describe_themselves_as
     async def maybe(credentials=Depends(bearer)) -> dict:
         return {"credentials": None if credentials is None else credentials.credentials}
 
+    @app.get("/digest")
+    async def digest(credentials=Depends(HTTPDigest())) -> dict:
+        return {"scheme": credentials.scheme, "credentials": credentials.credentials}
+
     @app.get("/keys", dependencies=[Depends(APIKeyCookie(name="k"))])
     async def keys(h: str = Depends(header_key), q: str = Depends(APIKeyQuery(name="key"))) -> dict:
         return {"h": h, "q": q}
@@ -1392,6 +1400,11 @@ def test_security_helpers_read_credentials_answer_401_and_describe_themselves_as
             assert (res.status_code, res.json(), res.headers["www-authenticate"]) == (401, {"detail": "Not authenticated"}, "Bearer"), sent
         assert c.get("/maybe").json() == {"credentials": None}
         assert c.get("/maybe", headers={"authorization": "bearer xyz"}).json() == {"credentials": "xyz"}
+        sent = 'Digest username="ann", realm="r", nonce="n", uri="/digest", response="6629"'
+        assert c.get("/digest", headers={"authorization": sent}).json() == {"scheme": "Digest", "credentials": sent[7:]}
+        for wrong in ({}, {"authorization": "Bearer abc"}, {"authorization": "Digest"}):
+            res = c.get("/digest", headers=wrong)
+            assert (res.status_code, res.json(), res.headers["www-authenticate"]) == (401, {"detail": "Not authenticated"}, "Digest"), wrong
         res = c.get("/keys?key=q1", headers={"x-key": "h1", "cookie": "k=c1"})
         assert res.json() == {"h": "h1", "q": "q1"}
         res = c.get("/keys?key=q1", headers={"x-key": "h1"})
@@ -1403,6 +1416,7 @@ def test_security_helpers_read_credentials_answer_401_and_describe_themselves_as
     assert doc["components"]["securitySchemes"] == {
         "OAuth2PasswordBearer": {"type": "oauth2", "flows": {"password": {"scopes": {}, "tokenUrl": "token"}}},
         "HTTPBearer": {"type": "http", "scheme": "bearer"},
+        "HTTPDigest": {"type": "http", "scheme": "digest"},
         "APIKeyCookie": {"type": "apiKey", "in": "cookie", "name": "k"},
         "APIKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Key"},
         "APIKeyQuery": {"type": "apiKey", "in": "query", "name": "key"},
@@ -1410,6 +1424,66 @@ def test_security_helpers_read_credentials_answer_401_and_describe_themselves_as
     # The form's fields are documented as FastAPI documents them.
     form = doc["paths"]["/token"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
     assert form["required"] == ["username", "password"]
+
+
+def test_security_scopes_gather_the_scopes_asked_above_each_dependency_as_fastapi():
+    # FastAPI's "OAuth2 scopes" tutorial: the token names its scopes ("ann:me items").
+    oauth2 = OAuth2PasswordBearer(tokenUrl="token", scopes={"me": "Read yourself.", "items": "Read items."})
+    key = APIKeyHeader(name="X-Key", auto_error=False)
+    seen: list = []
+
+    async def current_user(security_scopes: SecurityScopes, token: str = Depends(oauth2), _key=Security(key, scopes=["ignored"])) -> str:
+        seen.append(security_scopes.scopes)
+        user, _, granted = token.partition(":")
+        missing = [s for s in security_scopes.scopes if s not in granted.split()]
+        if missing:
+            challenge = f'Bearer scope="{security_scopes.scope_str}"' if security_scopes.scopes else "Bearer"
+            raise HTTPException(401, f"Not enough permissions: {' '.join(missing)}", headers={"WWW-Authenticate": challenge})
+        return user
+
+    def active_user(user: str = Security(current_user, scopes=["me"])) -> str:
+        return user
+
+    app = App()
+
+    @app.get("/users/me")
+    async def me(user: str = Depends(active_user)) -> dict:
+        return {"user": user}
+
+    @app.get("/users/me/items")
+    async def items(user: str = Security(active_user, scopes=["items"]), again: str = Security(current_user, scopes=["items", "me"])) -> dict:
+        return {"user": user, "again": again}
+
+    @app.get("/status", dependencies=[Security(current_user)])
+    async def plain(scopes: SecurityScopes) -> dict:
+        return {"scopes": scopes.scopes, "scope_str": scopes.scope_str}
+
+    with TestClient(app) as c:
+        assert c.get("/users/me", headers={"Authorization": "Bearer ann:me"}).json() == {"user": "ann"}
+        assert seen.pop() == ["me"]
+        res = c.get("/users/me", headers={"Authorization": "Bearer ann:items"})
+        assert (res.status_code, res.json(), res.headers["www-authenticate"]) == (401, {"detail": "Not enough permissions: me"}, 'Bearer scope="me"')
+        seen.clear()
+        # Outermost first; the same dependency asked for the same set of scopes runs once.
+        assert c.get("/users/me/items", headers={"Authorization": "Bearer ann:me items"}).json() == {"user": "ann", "again": "ann"}
+        assert seen == [["items", "me"]]
+        res = c.get("/users/me/items", headers={"Authorization": "Bearer ann:me"})
+        assert (res.status_code, res.json()["detail"], res.headers["www-authenticate"]) == (401, "Not enough permissions: items", 'Bearer scope="items me"')
+        seen.clear()
+        # No `Security()` above: no scopes, for the dependency and for the handler.
+        assert c.get("/status", headers={"Authorization": "Bearer bob:"}).json() == {"scopes": [], "scope_str": ""}
+        assert seen == [[]]
+        assert c.get("/status").status_code == 401
+    doc = app.openapi()
+    # An OAuth2 scheme's requirement lists the scopes asked above it; an API key's lists none.
+    assert doc["paths"]["/users/me"]["get"]["security"] == [{"OAuth2PasswordBearer": ["me"]}, {"APIKeyHeader": []}]
+    assert doc["paths"]["/users/me/items"]["get"]["security"] == [{"OAuth2PasswordBearer": ["items", "me"]}, {"APIKeyHeader": []}]
+    assert doc["paths"]["/status"]["get"]["security"] == [{"OAuth2PasswordBearer": []}, {"APIKeyHeader": []}]
+    assert doc["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["scopes"] == {"me": "Read yourself.", "items": "Read items."}
+    assert repr(Security(current_user, scopes=["a"])) == "Security(current_user, scopes=['a'])"
+    for bad in ("items", ["items", 1]):
+        with pytest.raises(TypeError, match="a list of scope names"):
+            Security(current_user, scopes=bad)
 
 
 def test_http_basic_reads_user_and_password_and_challenges_the_browser():
@@ -2179,6 +2253,49 @@ def test_static_files_are_served_under_their_mount(tmp_path):
 
     with pytest.raises(ValueError, match="static"):
         clash.build_engine()
+
+
+def test_the_test_client_returns_once_the_requests_background_tasks_have_run():
+    # As Starlette's TestClient: a test reads what a background task did right after the call.
+    import asyncio
+    from armature import BackgroundTask
+    from armature.responses import StreamingResponse
+
+    app = App()
+    done: list = []
+
+    async def slow(what: str) -> None:
+        await asyncio.sleep(0.05)
+        done.append(what)
+
+    def blocking(what: str) -> None:
+        time.sleep(0.05)
+        done.append(what)
+
+    @app.post("/mail")
+    async def mail(tasks: BackgroundTasks) -> dict:
+        tasks.add_task(slow, "async")
+        tasks.add_task(blocking, "pool")
+        return {"queued": 2}
+
+    @app.get("/export")
+    async def export() -> HttpResponse:
+        async def rows():
+            yield "a,b\n"
+
+        return StreamingResponse(rows(), background=BackgroundTask(slow, "after the stream"))
+
+    @app.get("/none")
+    async def none() -> dict:
+        return {}
+
+    with TestClient(app) as c:
+        assert c.post("/mail").json() == {"queued": 2}
+        assert done == ["async", "pool"]
+        assert c.get("/export").text == "a,b\n"
+        assert done[2:] == ["after the stream"]
+        assert c.get("/none").json() == {}
+        assert len(done) == 3
 
 
 def test_background_waits_for_a_stream_and_survives_middleware_that_answers_anew(tmp_path):

@@ -210,11 +210,18 @@ def stream(chunks: Any, sender: ChunkSender, tasks: Any = None) -> None:
     _task(pump())
 
 
+# The background tasks not done yet, of every loop: a `TestClient` waits for its loop's before
+# a request returns, as Starlette's does.
+background_tasks: set[asyncio.Task[Any]] = set()
+
+
 def background(tasks: Any) -> None:
     """Runs `tasks` (a `BackgroundTasks` or `BackgroundTask`: called, it gives the coroutine)
     on the loop, once the response is handed to the server: a `BackgroundTasks` parameter's,
     or a response's `background`."""
-    _task(tasks())
+    task = _task(tasks())
+    background_tasks.add(task)
+    task.add_done_callback(background_tasks.discard)
 
 
 async def body_iterator(body: bytes, stream: Any) -> Any:

@@ -104,7 +104,7 @@ def document(app: "App") -> dict[str, Any]:
         schemas.update(_VALIDATION_SCHEMAS)
     if schemas:
         doc["components"] = {"schemas": dict(sorted(schemas.items()))}
-    security = {scheme.scheme_name: scheme.model for _, operation in operations for scheme in operation.security}
+    security = {scheme.scheme_name: scheme.model for _, operation in operations for scheme, _scopes in operation.security}
     if security:
         doc.setdefault("components", {})["securitySchemes"] = security
     if app.documentation.get("openapi_tags"):
@@ -185,7 +185,7 @@ class _Operation:
                 self.form.append((p, _form_schema(p, schemas)))
         self.embed = self.embed or len(self.body) > 1
         # The security schemes its dependencies are (`Depends(OAuth2PasswordBearer(...))`).
-        self.security = list({id(s): s for s in _securities(plan)}.values())
+        self.security = list({(id(s), scopes): (s, scopes) for s, scopes in _securities(plan)}.values())
         self.can_fail = bool(self.params or self.body or self.form)
         # Path parameters the handler reads itself (`req.param("id")`): text.
         read = {p.alias for p, _ in self.params if p.kind == PATH}
@@ -221,7 +221,7 @@ class _Operation:
             op["requestBody"] = body
         op["responses"] = self._responses(schemas)
         if self.security:
-            op["security"] = [{scheme.scheme_name: []} for scheme in self.security]
+            op["security"] = [{scheme.scheme_name: list(scopes)} for scheme, scopes in self.security]
         if doc.get("deprecated"):
             op["deprecated"] = True
         if doc.get("openapi_extra"):
@@ -288,10 +288,13 @@ class _Operation:
         return responses
 
 
-def _securities(plan: Plan) -> Iterator[SecurityBase]:
-    """The security schemes among `plan`'s dependencies, at any depth."""
+def _securities(plan: Plan) -> Iterator[tuple[SecurityBase, tuple[str, ...]]]:
+    """The security schemes among `plan`'s dependencies, at any depth, each with the scopes
+    its requirement lists: those of the `Security()` markers above it for an OAuth2 or OpenID
+    Connect scheme, none for the others (as FastAPI)."""
     if isinstance(plan.call, SecurityBase):
-        yield plan.call
+        scoped = plan.call.model.get("type") in ("oauth2", "openIdConnect")
+        yield plan.call, plan.scopes if scoped else ()
     for extra in plan.extra:
         yield from _securities(extra)
     for p in plan.params:

@@ -55,15 +55,46 @@ class Depends:
     parameter's annotation is the dependency. With `use_cache` (the default) one request
     calls each dependency once."""
 
-    __slots__ = ("dependency", "use_cache")
+    __slots__ = ("dependency", "use_cache", "scopes")
 
     def __init__(self, dependency: Optional[Callable[..., Any]] = None, *, use_cache: bool = True) -> None:
         self.dependency = dependency
         self.use_cache = use_cache
+        # The OAuth2 scopes `Security(dependency, scopes=[...])` asks for (none for `Depends`).
+        self.scopes: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__name__", repr(self.dependency))
+        if self.scopes:
+            return f"Security({name}, scopes={list(self.scopes)!r})"
         return f"Depends({name})"
+
+
+class SecurityScopes:
+    """FastAPI's `SecurityScopes`: declared as a dependency's parameter
+    (`security_scopes: SecurityScopes`), the scopes that the `Security(..., scopes=[...])`
+    markers on the way from the route to this dependency ask for, outermost first, so that the
+    dependency can check a token against them. `scope_str` is them joined by spaces, as in a
+    `WWW-Authenticate: Bearer scope="..."` challenge.
+
+    ```python
+    async def current_user(scopes: SecurityScopes, token: str = Depends(oauth2)) -> User:
+        if not set(scopes.scopes) <= token_scopes(token):
+            raise HTTPException(401, "Not enough permissions",
+                                headers={"WWW-Authenticate": f'Bearer scope="{scopes.scope_str}"'})
+        ...
+
+    @app.get("/items")
+    async def items(user: User = Security(current_user, scopes=["items"])) -> list[Item]: ...
+    ```
+    """
+
+    def __init__(self, scopes: Optional[list[str]] = None) -> None:
+        self.scopes: list[str] = list(scopes or [])
+        self.scope_str: str = " ".join(self.scopes)
+
+    def __repr__(self) -> str:
+        return f"SecurityScopes({self.scopes!r})"
 
 
 class BackgroundTasks:
@@ -425,7 +456,7 @@ def _form_converter(annotation: Any, checks: tuple[Any, ...], many: bool, where:
 
 # ----------------------------------------------------------------------------- plans
 
-REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE, FORM, RESPONSE, STARLETTE, WEBSOCKET = range(12)
+REQUEST, BACKGROUND, DEPENDENCY, PATH, QUERY, BODY, HEADER, COOKIE, FORM, RESPONSE, STARLETTE, WEBSOCKET, SCOPES = range(13)
 
 _SOURCES = {"path": PATH, "query": QUERY, "header": HEADER, "cookie": COOKIE, "body": BODY, "form": FORM, "file": FORM}
 
@@ -472,9 +503,13 @@ class _Param:
 class Plan:
     """How to call one function (a handler or a dependency) for a request."""
 
-    def __init__(self, call: Callable[..., Any], path_names: set[str], extra: tuple[Depends, ...] = (), source: str = "query") -> None:
+    def __init__(self, call: Callable[..., Any], path_names: set[str], extra: tuple[Depends, ...] = (), source: str = "query", scopes: tuple[str, ...] = ()) -> None:
         self.call = call
         self.path_names = path_names
+        # The scopes of the `Security()` markers from the route down to here (`SecurityScopes`).
+        # One request calls a dependency once per set of scopes, as FastAPI does.
+        self.scopes = scopes
+        self.cache_key: Any = (call, tuple(sorted(set(scopes)))) if scopes else call
         # Where a parameter without a marker (or a model's field) is read from: the query,
         # or the form, headers or cookies for a model declared `Form()`, `Header()`, `Cookie()`.
         self.source = source
@@ -534,7 +569,7 @@ class Plan:
                 self.params.append(self._sourced(name, annotation, default, source, path_names, meta))
             else:
                 self.params.append(self._param(name, annotation, default, marker, path_names, meta))
-        self.extra = [Plan(d.dependency, path_names) for d in extra if d.dependency is not None]
+        self.extra = [Plan(d.dependency, path_names, scopes=scopes + d.scopes) for d in extra if d.dependency is not None]
         bodies = [p for p in self.params if p.kind == BODY]
         self.embed = len(bodies) > 1 or any(p.embed for p in bodies)
         if bodies and any(p.kind == FORM for p in self.params):
@@ -549,7 +584,7 @@ class Plan:
         if marker is not None:
             p = _Param(name, DEPENDENCY)
             dependency = marker.dependency if marker.dependency is not None else annotation
-            p.plan = Plan(dependency, path_names)
+            p.plan = Plan(dependency, path_names, scopes=self.scopes + marker.scopes)
             p.use_cache = marker.use_cache
             return p
         if annotation is HttpRequest or (annotation is inspect.Parameter.empty and name in ("req", "request")):
@@ -563,6 +598,8 @@ class Plan:
             return _Param(name, STARLETTE)
         if annotation is BackgroundTasks:
             return _Param(name, BACKGROUND)
+        if annotation is SecurityScopes:
+            return _Param(name, SCOPES)
         if annotation is HttpResponse or annotation is responses.Response:
             # FastAPI's `response: Response`: headers and a status for the answer to carry.
             return _Param(name, RESPONSE)
@@ -610,7 +647,7 @@ class Plan:
             # FastAPI's parameter models (`f: Annotated[Filter, Query()]`): the model's fields
             # are read from there, as for `Depends()` on the model class.
             p = _Param(name, DEPENDENCY)
-            p.plan = Plan(inner, path_names, source=source.source)
+            p.plan = Plan(inner, path_names, source=source.source, scopes=self.scopes)
             return p
         if _is_body(inner):
             raise TypeError(f"{where}: a {source.source} value is text and cannot be {inner!r}; models and dicts are read from the JSON body")
@@ -829,6 +866,8 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
                 if ctx.background is None:
                     ctx.background = BackgroundTasks()
                 kwargs[p.name] = ctx.background
+            elif kind == SCOPES:
+                kwargs[p.name] = SecurityScopes(list(plan.scopes))
             elif kind == RESPONSE:
                 if ctx.response is None:
                     ctx.response = HttpResponse(b"", status=_UNSET_STATUS)
@@ -895,7 +934,7 @@ def _overridden(plan: Plan, override: Callable[..., Any]) -> Plan:
     own dependencies run."""
     stand_in = plan.overrides.get(override)
     if stand_in is None:
-        stand_in = plan.overrides[override] = Plan(override, plan.path_names)
+        stand_in = plan.overrides[override] = Plan(override, plan.path_names, scopes=plan.scopes)
     return stand_in
 
 
@@ -905,8 +944,8 @@ async def _run_dependency(plan: Plan, ctx: _Context, use_cache: bool) -> Any:
         override = overrides.get(plan.call)
         if override is not None:
             plan = _overridden(plan, override)
-    if use_cache and plan.call in ctx.cache:
-        return ctx.cache[plan.call]
+    if use_cache and plan.cache_key in ctx.cache:
+        return ctx.cache[plan.cache_key]
     kwargs = await solve(plan, ctx)
     if ctx.errors:
         raise ctx.invalid()
@@ -920,5 +959,5 @@ async def _run_dependency(plan: Plan, ctx: _Context, use_cache: bool) -> Any:
     else:
         value = await run_in_threadpool(plan.call, **kwargs)
     if use_cache:
-        ctx.cache[plan.call] = value
+        ctx.cache[plan.cache_key] = value
     return value

@@ -23,13 +23,14 @@ challenge, as FastAPI's do; with `auto_error=False` the dependency gives `None` 
 
 import base64
 import binascii
+from collections.abc import Sequence
 from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel
 
 from ._armature import HttpRequest
 from .exceptions import HTTPException
-from .params import Depends, Form
+from .params import Depends, Form, SecurityScopes
 
 __all__ = [
     "APIKeyCookie",
@@ -39,10 +40,12 @@ __all__ = [
     "HTTPBasic",
     "HTTPBasicCredentials",
     "HTTPBearer",
+    "HTTPDigest",
     "OAuth2PasswordBearer",
     "OAuth2PasswordRequestForm",
     "Security",
     "SecurityBase",
+    "SecurityScopes",
 ]
 
 
@@ -64,12 +67,26 @@ class SecurityBase:
         if self.auto_error:
             raise HTTPException(401, "Not authenticated", headers={"WWW-Authenticate": challenge})
 
+    def _credentials(self, request: HttpRequest, scheme_name: str) -> Optional["HTTPAuthorizationCredentials"]:
+        """`Authorization: <scheme_name> <credentials>` (the scheme in any case), or a refusal."""
+        scheme, credentials = _scheme_and_value(request.header("authorization"))
+        if not (scheme and credentials) or scheme.lower() != scheme_name.lower():
+            self._refuse(scheme_name)
+            return None
+        return HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
 
-def Security(dependency: Any = None, *, scopes: Any = None, use_cache: bool = True) -> Depends:  # noqa: N802 - FastAPI's name
-    """FastAPI's `Security(dependency, scopes=[...])`: a `Depends`. Scopes are not checked
-    here (there is no `SecurityScopes`); check them in the dependency."""
-    del scopes
-    return Depends(dependency, use_cache=use_cache)
+
+def Security(dependency: Any = None, *, scopes: Optional[Sequence[str]] = None, use_cache: bool = True) -> Depends:  # noqa: N802 - FastAPI's name
+    """FastAPI's `Security(dependency, scopes=[...])`: a `Depends` that also asks for OAuth2
+    `scopes`. The dependency, and every dependency below it, sees them (with those of the
+    `Security()` markers above it) as a `SecurityScopes` parameter; the OpenAPI document lists
+    them in the operation's `security` requirement for an OAuth2 scheme below it. One request
+    calls a dependency once per set of scopes."""
+    if isinstance(scopes, (str, bytes)) or not all(isinstance(scope, str) for scope in scopes or ()):
+        raise TypeError(f"Security(scopes=...): a list of scope names, like ['items'], not {scopes!r}")
+    marker = Depends(dependency, use_cache=use_cache)
+    marker.scopes = tuple(scopes or ())
+    return marker
 
 
 def _scheme_and_value(authorization: Optional[str]) -> tuple[str, str]:
@@ -97,11 +114,18 @@ class HTTPBearer(SecurityBase):
         self._scheme(scheme_name, description, auto_error, model)
 
     async def __call__(self, request: HttpRequest) -> Optional[HTTPAuthorizationCredentials]:
-        scheme, credentials = _scheme_and_value(request.header("authorization"))
-        if not (scheme and credentials) or scheme.lower() != "bearer":
-            self._refuse("Bearer")
-            return None
-        return HTTPAuthorizationCredentials(scheme=scheme, credentials=credentials)
+        return self._credentials(request, "Bearer")
+
+
+class HTTPDigest(SecurityBase):
+    """`Authorization: Digest <parameters>`, as `HTTPAuthorizationCredentials` (FastAPI's: the
+    parameters are given as sent, for the dependency to verify; nothing is checked here)."""
+
+    def __init__(self, *, scheme_name: Optional[str] = None, description: Optional[str] = None, auto_error: bool = True) -> None:
+        self._scheme(scheme_name, description, auto_error, {"type": "http", "scheme": "digest"})
+
+    async def __call__(self, request: HttpRequest) -> Optional[HTTPAuthorizationCredentials]:
+        return self._credentials(request, "Digest")
 
 
 class HTTPBasicCredentials(BaseModel):

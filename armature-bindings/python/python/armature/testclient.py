@@ -327,6 +327,9 @@ class TestClient:
         verb = method.upper()
         self._unhandled.clear()
         status, raw_headers, content_bytes = self._engine.request(verb, target, fields, body)
+        # As Starlette's client: the request's background tasks have run when it returns (they
+        # are started before the response ends, so they are in the set by now).
+        self._run(self._background_done())
         if self._unhandled and self.raise_server_exceptions:
             raise self._unhandled[0]
         self._keep_cookies(raw_headers)
@@ -337,6 +340,10 @@ class TestClient:
             content_bytes = b""
             raw_headers = [(name, value) for name, value in raw_headers if name.lower() != "content-length"]
         return Response(status, raw_headers, content_bytes, f"{self.base_url.rstrip('/')}{target}")
+
+    async def _background_done(self) -> None:
+        while pending := [t for t in tuple(_runtime.background_tasks) if t.get_loop() is self._loop and not t.done()]:
+            await asyncio.wait(pending)
 
     def _add_cookies(self, given: list[tuple[str, str]], cookies: Optional[Mapping[str, str]]) -> None:
         """Adds the `Cookie` header of the jar and of `cookies` to the header fields `given`,
