@@ -14,7 +14,7 @@ const { Validated, SchemaCompiler, checkShared } = require('./schema.js')
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']
 const TEXT = 'text/plain; charset=utf-8'
-const JSON_TYPE = 'application/json'
+const JSON_TYPE = 'application/json; charset=utf-8'
 const OCTETS = 'application/octet-stream'
 
 /** A response: status, headers and a string or Buffer body. */

@@ -10,7 +10,8 @@ use napi::bindgen_prelude::{Buffer, Either};
 
 use crate::log::{self, Json, TARGET};
 
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
+/// Fastify's `Content-Type` for JSON.
+const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 const OCTETS: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
@@ -46,7 +47,7 @@ impl ContentType {
             ContentType::Known(3) => Ok(Some(OCTETS)),
             ContentType::Known(other) => Err(format!("unknown content-type code {other}")),
             ContentType::Other(value) => match value.as_str() {
-                "application/json" => Ok(Some(JSON)),
+                "application/json; charset=utf-8" => Ok(Some(JSON)),
                 "text/plain; charset=utf-8" => Ok(Some(TEXT)),
                 "application/octet-stream" => Ok(Some(OCTETS)),
                 other => HeaderValue::from_str(other)

@@ -65,7 +65,7 @@ test('Router: new Router(), router.get with a parameter, listen(port)', async ()
   try {
     const res = await fetch(`${s.url}/users/42`)
     assert.equal(res.status, 200)
-    assert.equal(res.headers.get('content-type'), 'application/json')
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8')
     assert.deepEqual(await res.json(), { id: '42', name: 'Alice' })
   } finally {
     await s.close()
@@ -82,7 +82,7 @@ test('sync and async handlers; strings, objects, null and undefined convert', as
   // As Fastify: `null` is a JSON value, not nothing.
   const nil = await fetch(`${base}/null`)
   assert.equal(nil.status, 200)
-  assert.equal(nil.headers.get('content-type'), 'application/json')
+  assert.equal(nil.headers.get('content-type'), 'application/json; charset=utf-8')
   assert.equal(await nil.text(), 'null')
   const ok = await fetch(`${base}/`)
   assert.equal(ok.status, 200)
@@ -148,12 +148,12 @@ test('scopes, data, path parameters and 404/405 from the Rust router', async () 
   const wrong = await fetch(`${base}/api/v1/users`, { method: 'DELETE' })
   assert.equal(wrong.status, 405)
   assert.equal(wrong.headers.get('allow'), 'GET,HEAD,POST')
-  assert.equal(wrong.headers.get('content-type'), 'application/json')
+  assert.equal(wrong.headers.get('content-type'), 'application/json; charset=utf-8')
   assert.deepEqual(await wrong.json(), failure(405, 'DELETE is not allowed on /api/v1/users'))
   // A path that does not decode: the router's 400, in the same JSON shape.
   for (const [bad, message] of [['%zz', 'invalid percent-encoding in path'], ['%FF', 'path parameter is not valid UTF-8']]) {
     const res = await fetch(`${base}/api/v1/users/${bad}`)
-    assert.deepEqual([res.status, res.headers.get('content-type'), await res.json()], [400, 'application/json', failure(400, message, 'FST_ERR_BAD_URL')], bad)
+    assert.deepEqual([res.status, res.headers.get('content-type'), await res.json()], [400, 'application/json; charset=utf-8', failure(400, message, 'FST_ERR_BAD_URL')], bad)
   }
 })
 
@@ -181,7 +181,7 @@ test('JS middleware sees every request: constant routes and the default 404 too'
   // Fastify's answer, written by JS here (middleware must see it), by Rust without middleware.
   const missing = await fetch(`${base}/nope?page=2`)
   assert.equal(missing.status, 404)
-  assert.equal(missing.headers.get('content-type'), 'application/json')
+  assert.equal(missing.headers.get('content-type'), 'application/json; charset=utf-8')
   assert.deepEqual(await missing.json(), failure(404, 'Route GET:/nope?page=2 not found'))
   assert.equal(missing.headers.get('x-middleware'), 'seen')
   assert.equal(middlewareCalls, beforeCalls + 3)
@@ -203,7 +203,7 @@ test('without JS middleware, constant routes and the default 404 answer the same
     assert.deepEqual(await scoped.json(), { scoped: true })
     const missing = await fetch(`${server.url}/nope?page=2`, { method: 'POST' })
     assert.equal(missing.status, 404)
-    assert.equal(missing.headers.get('content-type'), 'application/json')
+    assert.equal(missing.headers.get('content-type'), 'application/json; charset=utf-8')
     assert.deepEqual(await missing.json(), failure(404, 'Route POST:/nope?page=2 not found'))
     // The target is written as JSON text, whatever it holds (`"` and `\\` reach the server raw).
     const odd = await plain.inject('/say/"hi"\\there')
@@ -244,7 +244,7 @@ test("inject takes light-my-request's options: payload, query, path; bytes are s
     .post('/echo', (req) => ({ query: req.query, type: req.header('content-type') ?? null, bytes: [...req.body] }))
   const sent = async (options) => (await echo.inject({ method: 'POST', url: '/echo', ...options })).json()
   assert.deepEqual((await sent({ payload: { a: 1 } })).bytes, [...Buffer.from('{"a":1}')])
-  assert.equal((await sent({ payload: { a: 1 } })).type, 'application/json')
+  assert.equal((await sent({ payload: { a: 1 } })).type, 'application/json; charset=utf-8')
   assert.deepEqual((await sent({ body: new Uint16Array([0x0201]) })).bytes, [1, 2])
   assert.deepEqual((await sent({ body: new Uint8Array([7, 8, 9]).buffer })).bytes, [7, 8, 9])
   assert.deepEqual((await sent({ body: new DataView(new Uint8Array([1, 2, 3]).buffer, 1) })).bytes, [2, 3])
@@ -288,7 +288,7 @@ test('a handler that throws or rejects gives 500 JSON, and the server keeps serv
     for (const path of ['/throw', '/reject', '/throw-string', '/bad-json', '/bad-header', '/bad-status', '/bad-type']) {
       const res = await fetch(`${s.url}${path}`)
       assert.equal(res.status, 500, path)
-      assert.equal(res.headers.get('content-type'), 'application/json', path)
+      assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8', path)
       assert.deepEqual(await res.json(), failure(500, 'Internal Server Error'), path)
     }
     assert.equal(await (await fetch(`${s.url}/ok`)).text(), 'still up')
@@ -353,7 +353,7 @@ test('HttpResponse helpers: ok, text, json, buffer, status, headers', async () =
     assert.equal(st.headers.get('x-b'), '2')
     const j = await fetch(`${s.url}/json418`)
     assert.equal(j.status, 418)
-    assert.equal(j.headers.get('content-type'), 'application/json')
+    assert.equal(j.headers.get('content-type'), 'application/json; charset=utf-8')
     assert.deepEqual(await j.json(), { teapot: true })
     const t = await fetch(`${s.url}/text`)
     assert.equal(t.status, 201)
@@ -697,7 +697,7 @@ test('app.static serves a directory under a prefix, as @fastify/static', async (
     assert.deepEqual(await (await fetch(`${s.url}/public-info`)).json(), { route: true })
     // Files are read, not written: the package's JSON 405, with Allow.
     const post = await fetch(`${s.url}/public/css/site.css`, { method: 'POST', body: 'x' })
-    assert.deepEqual([post.status, post.headers.get('content-type'), await post.json()], [405, 'application/json', failure(405, 'Method Not Allowed')])
+    assert.deepEqual([post.status, post.headers.get('content-type'), await post.json()], [405, 'application/json; charset=utf-8', failure(405, 'Method Not Allowed')])
     assert.match(post.headers.get('allow') ?? '', /GET/)
   } finally {
     await s.close()

@@ -139,7 +139,7 @@ test('req.json(): 415 for a body said to be something else, 400 for malformed JS
     // With Fastify's codes for the same refusals.
     const expectError = async (res, status, pattern, code) => {
       assert.equal(res.status, status)
-      assert.equal(res.headers.get('content-type'), 'application/json')
+      assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8')
       const body = await res.json()
       assert.deepEqual([body.statusCode, body.error, body.code], [status, STATUS_CODES[status], code])
       assert.match(body.message, pattern)
@@ -424,7 +424,7 @@ test('an error\'s own headers (http-errors\' err.headers) go on the default answ
     assert.deepEqual(await unavailable.json(), failure(503, 'Service Unavailable'))
     const own = await fetch(`${url}/own`)
     assert.equal(own.status, 429)
-    assert.equal(own.headers.get('content-type'), 'application/json')
+    assert.equal(own.headers.get('content-type'), 'application/json; charset=utf-8')
     assert.equal(own.headers.get('retry-after'), '1')
     assert.deepEqual(await own.json(), failure(429, 'status 429'))
     const bad = await fetch(`${url}/bad`)

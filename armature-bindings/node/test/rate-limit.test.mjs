@@ -24,7 +24,7 @@ test('over quota: 429 with Retry-After, the RateLimit headers and a short body; 
     assert.equal(refused.headers.get('retry-after'), '30')
     assert.equal(refused.headers.get('ratelimit-policy'), '"default";q=2;w=60')
     assert.equal(refused.headers.get('ratelimit'), '"default";r=0;t=60')
-    assert.equal(refused.headers.get('content-type'), 'application/json')
+    assert.equal(refused.headers.get('content-type'), 'application/json; charset=utf-8')
     // CORS is outside the limit: a page can read the 429. The request id is there too.
     assert.equal(refused.headers.get('access-control-allow-origin'), '*')
     assert.match(refused.headers.get('x-request-id'), /^[0-9a-f-]{36}$/)

@@ -65,7 +65,7 @@ const postJson = (path, value, method = 'POST') => send(path, { method, headers:
 test('params are coerced to their schema types; a mismatch answers 400 saying what is wrong', async () => {
   const res = await send('/users/42')
   assert.equal(res.status, 200)
-  assert.equal(res.headers.get('content-type'), 'application/json')
+  assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8')
   assert.deepEqual(await res.json(), { id: 42, name: 'Alice', role: 'number' })
 
   for (const [path, message] of [['/users/abc', 'params/id must be integer'], ['/users/0', 'params/id must be >= 1']]) {
