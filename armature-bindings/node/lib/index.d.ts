@@ -75,6 +75,7 @@ export interface RouteDeclaration extends RouteOptions {
 /**
  * Throw one to answer with its status: 4xx with `{"statusCode", "error", "message"}`
  * (Fastify's shape), 5xx logged with a generic message. An error with a status also sends its `headers` (as http-errors makes them).
+ * Without a message, the message is the status's reason phrase (`new HttpError(404).message` is `'Not Found'`).
  */
 export declare class HttpError extends Error {
   constructor(statusCode: number, message?: string)

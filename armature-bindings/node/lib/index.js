@@ -431,13 +431,16 @@ function errorHeaders (err) {
   }
 }
 
-/** The message a client error shows; never throws. */
+/**
+ * The message a client error shows: its own (an empty one too, as Fastify), else the status's
+ * reason phrase; never throws.
+ */
 function clientErrorMessage (err, status) {
   try {
     const message = err.message
-    if (typeof message === 'string' && message !== '') return message
+    if (typeof message === 'string') return message
   } catch {}
-  return String(status)
+  return STATUS_CODES[status] ?? String(status)
 }
 
 /** A thrown value's own `code` (as Node's and Fastify's errors carry), if a string; never throws. */

@@ -132,6 +132,10 @@ test('req.json(): 415 for a body said to be something else, 400 for malformed JS
   const app = App.new()
     .post('/echo', (req) => ({ got: req.json() }))
     .get('/missing', () => { throw new HttpError(404, 'no such user') })
+    .get('/gone', () => { throw new HttpError(410) })
+    .get('/blank', () => { throw new HttpError(400, '') })
+    .get('/unnamed', () => { throw new HttpError(499) })
+    .get('/bare', () => { throw { statusCode: 404 } }) // eslint-disable-line no-throw-literal
     .get('/fastify-style', () => { throw Object.assign(new Error('slow down'), { statusCode: 429 }) })
     .get('/unavailable', async () => { throw Object.assign(new Error('db down'), { status: 503 }) })
   await serving(app, async (url) => {
@@ -162,6 +166,12 @@ test('req.json(): 415 for a body said to be something else, 400 for malformed JS
     await expectError(await post('{"a":1}', undefined), 415, /got Content-Type: text\/plain/, 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
     await expectError(await post('{"a":1}', 'text/plain'), 415, /expected a JSON body/, 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
     await expectError(await fetch(`${url}/missing`), 404, /^no such user$/)
+    // Without a message: the reason phrase (http-errors'); an empty one is sent as it is.
+    await expectError(await fetch(`${url}/gone`), 410, /^Gone$/)
+    await expectError(await fetch(`${url}/blank`), 400, /^$/)
+    await expectError(await fetch(`${url}/bare`), 404, /^Not Found$/)
+    const unnamed = await fetch(`${url}/unnamed`)
+    assert.deepEqual([unnamed.status, (await unnamed.json()).message], [499, '499'])
     await expectError(await fetch(`${url}/fastify-style`), 429, /^slow down$/)
     // A server error keeps its status but not its message (that is logged).
     const down = await fetch(`${url}/unavailable`)
