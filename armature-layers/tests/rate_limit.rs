@@ -13,7 +13,7 @@ use armature_layers::rate_limit::{
 };
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use tower::{service_fn, BoxError, Layer, Service};
+use tower::{service_fn, BoxError, Layer, Service, ServiceExt};
 
 #[path = "support/send.rs"]
 mod send;
@@ -387,6 +387,43 @@ async fn long_keys_are_limited_each_on_their_own() {
         statuses.push(res.status().as_u16());
     }
     assert_eq!(statuses, [200, 200, 429, 200, 200, 429]);
+}
+
+#[tokio::test]
+async fn a_key_function_sees_the_request_head_and_the_request_goes_on_unchanged() {
+    // Keyed by the first path segment (a tenant); no key: not limited.
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_hour(1))
+        .key_by(|head| {
+            let tenant = head.uri.path().split('/').nth(1)?;
+            (!tenant.is_empty()).then(|| tenant.to_owned())
+        })
+        .store(
+            MemoryStore::builder()
+                .clock(ManualClock::new())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let echo = service_fn(|req: Request<String>| async move {
+        let seen = format!("{} {} {}", req.method(), req.uri(), req.body());
+        Ok::<_, Infallible>(Response::new(seen))
+    });
+    let mut svc = layer.layer(echo);
+    let post = |path: &str| Request::post(path).body(format!("to {path}")).unwrap();
+    let mut answers = Vec::new();
+    for path in ["/acme/a", "/acme/b", "/globex/a", "/", "/"] {
+        let res = svc.ready().await.unwrap().call(post(path)).await.unwrap();
+        let status = res.status().as_u16();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        answers.push((status, String::from_utf8(body.to_vec()).unwrap()));
+    }
+    let ok = |path: &str| (200, format!("POST {path} to {path}"));
+    assert_eq!(answers[0], ok("/acme/a"));
+    assert_eq!(answers[1].0, 429);
+    assert_eq!(answers[2], ok("/globex/a"));
+    assert_eq!(answers[3..], [ok("/"), ok("/")]);
 }
 
 #[tokio::test]

@@ -38,11 +38,13 @@ impl OriginPolicy {
         !matches!(self, OriginPolicy::Any)
     }
 
-    /// The `Access-Control-Allow-Origin` value for this request, if its origin is allowed.
-    ///
-    /// Takes the request by value because a predicate is shown the request head as
-    /// [`Parts`]; it is handed back unchanged.
-    pub(crate) fn allowed<B>(&self, req: Request<B>) -> (Request<B>, Option<HeaderValue>) {
+    /// The `Access-Control-Allow-Origin` value for a request with these headers (`None`: the
+    /// origin is not allowed, or there is none), decided from the headers alone; or
+    /// `Err(origin)` when the origin is up to the predicate, which sees the request head
+    /// ([`OriginPolicy::ask_predicate`]). Borrowing the headers leaves the request where it is
+    /// in the common cases (no move of the whole request in and out).
+    #[inline]
+    pub(crate) fn allowed(&self, headers: &HeaderMap) -> Result<Option<HeaderValue>, HeaderValue> {
         let OriginPolicy::Reflect {
             exact,
             predicate,
@@ -50,32 +52,45 @@ impl OriginPolicy {
             mirror,
         } = self
         else {
-            return (req, Some(WILDCARD));
+            return Ok(Some(WILDCARD));
         };
-        let Some(origin) = single_origin(req.headers()) else {
-            return (req, None);
+        let Some(origin) = single_origin(headers) else {
+            return Ok(None);
         };
         let bytes = origin.as_bytes();
         if exact.contains(bytes) {
-            let value = origin.clone();
-            return (req, Some(value));
+            return Ok(Some(origin.clone()));
         }
         if bytes == b"null" {
-            let value = null.then(|| origin.clone());
-            return (req, value);
+            return Ok(null.then(|| origin.clone()));
         }
         if (!*mirror && predicate.is_none()) || check_serialized_origin(bytes).is_err() {
-            return (req, None);
+            return Ok(None);
         }
-        let value = origin.clone();
         if *mirror {
-            return (req, Some(value));
+            return Ok(Some(origin.clone()));
         }
-        let predicate = predicate.as_ref().expect("checked above");
+        Err(origin.clone())
+    }
+
+    /// Asks the predicate about `origin` (which [`OriginPolicy::allowed`] handed over), showing
+    /// it the request head as [`Parts`]; the request is handed back unchanged.
+    pub(crate) fn ask_predicate<B>(
+        &self,
+        req: Request<B>,
+        origin: HeaderValue,
+    ) -> (Request<B>, Option<HeaderValue>) {
+        let OriginPolicy::Reflect {
+            predicate: Some(predicate),
+            ..
+        } = self
+        else {
+            return (req, None);
+        };
         let (parts, body) = req.into_parts();
         // `check_serialized_origin` accepted it, so it is ASCII.
-        let allowed = std::str::from_utf8(value.as_bytes()).is_ok_and(|o| predicate(o, &parts));
-        (Request::from_parts(parts, body), allowed.then_some(value))
+        let allowed = std::str::from_utf8(origin.as_bytes()).is_ok_and(|o| predicate(o, &parts));
+        (Request::from_parts(parts, body), allowed.then_some(origin))
     }
 }
 

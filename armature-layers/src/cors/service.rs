@@ -104,7 +104,16 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let preflight = is_preflight(&req);
-        let (req, allow_origin) = self.policy.origin.allowed(req);
+        // Decided from the headers, the request is not moved; a predicate sees it all.
+        let mut req = req;
+        let allow_origin = match self.policy.origin.allowed(req.headers()) {
+            Ok(allow_origin) => allow_origin,
+            Err(origin) => {
+                let allow_origin;
+                (req, allow_origin) = self.policy.origin.ask_predicate(req, origin);
+                allow_origin
+            }
+        };
         if preflight {
             // Answered here, allowed or not: a preflight never reaches the inner service.
             return ResponseFuture::preflight(self.policy.preflight(allow_origin, req.headers()));

@@ -107,12 +107,29 @@ fn millis(out: &mut Vec<u8>, latency: Duration, decimals: u32) {
     let unit = 10u64.pow(3 - decimals); // microseconds per last digit
     let scaled = micros.saturating_add(unit / 2) / unit;
     let per_ms = 10u64.pow(decimals);
-    number(out, scaled / per_ms);
-    out.push(b'.');
-    let mut frac = [0; 3];
-    let frac = &mut frac[..decimals as usize];
-    fixed_width(frac, scaled % per_ms);
-    out.extend_from_slice(frac);
+    // Composed here and appended at once: "<whole>.<decimals>", at most 20 + 1 + 3 bytes.
+    let mut text = [0; 24];
+    let mut whole = itoa::Buffer::new();
+    let whole = whole.format(scaled / per_ms).as_bytes();
+    let point = whole.len();
+    text[..point].copy_from_slice(whole);
+    text[point] = b'.';
+    let end = point + 1 + decimals as usize;
+    fixed_width(&mut text[point + 1..end], scaled % per_ms);
+    out.extend_from_slice(&text[..end]);
+}
+
+/// Writes `n` (below 100,000) in decimal at the start of `out`; returns how many digits.
+fn decimal(out: &mut [u8], n: u32) -> usize {
+    let digits = match n {
+        0..=9 => 1,
+        10..=99 => 2,
+        100..=999 => 3,
+        1_000..=9_999 => 4,
+        _ => 5,
+    };
+    fixed_width(&mut out[..digits], u64::from(n));
+    digits
 }
 
 /// Writes `value` into `digits` as decimal, right-aligned and zero-padded to its whole width
@@ -183,14 +200,20 @@ fn civil(secs: u64) -> [u8; 19] {
 fn socket_addr(out: &mut Vec<u8>, addr: SocketAddr) {
     match addr.ip() {
         IpAddr::V4(ip) => {
+            // Composed here and appended at once: "255.255.255.255:65535" at most.
+            let mut text = [0; 21];
+            let mut len = 0;
             for (i, octet) in ip.octets().into_iter().enumerate() {
                 if i > 0 {
-                    out.push(b'.');
+                    text[len] = b'.';
+                    len += 1;
                 }
-                number(out, octet);
+                len += decimal(&mut text[len..], u32::from(octet));
             }
-            out.push(b':');
-            number(out, addr.port());
+            text[len] = b':';
+            len += 1;
+            len += decimal(&mut text[len..], u32::from(addr.port()));
+            out.extend_from_slice(&text[..len]);
         }
         IpAddr::V6(_) => {
             use std::io::Write;
@@ -361,11 +384,30 @@ mod tests {
             (5, "0.01"),
             (1_000, "1.00"),
             (12_345, "12.35"),
+            (u64::MAX / 1_000, "18446744073709.55"),
         ];
         for (micros, want) in cases {
             let mut out = Vec::new();
             millis(&mut out, Duration::from_micros(micros), 2);
             assert_eq!(String::from_utf8(out).unwrap(), want, "{micros} µs");
+        }
+    }
+
+    #[test]
+    fn peers_are_written_as_std_writes_them() {
+        for peer in [
+            "0.0.0.0:0",
+            "127.0.0.1:50000",
+            "9.10.99.100:9",
+            "255.255.255.255:65535",
+            "10.0.0.2:10000",
+            "[::1]:8080",
+            "[::ffff:10.0.0.1]:443",
+        ] {
+            let addr: SocketAddr = peer.parse().unwrap();
+            let mut out = Vec::new();
+            socket_addr(&mut out, addr);
+            assert_eq!(String::from_utf8(out).unwrap(), addr.to_string());
         }
     }
 

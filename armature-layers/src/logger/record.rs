@@ -179,10 +179,11 @@ impl Record {
             None => std::str::from_utf8(&self.path).unwrap_or("-"),
         };
         let status = self.status.map_or(0, |s| s.as_u16());
+        // Checked when taken (`RequestId::is_valid`: visible ASCII), so UTF-8 is all to check.
         let request_id = self
             .request_id
             .as_ref()
-            .and_then(|v| v.to_str().ok())
+            .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
             .unwrap_or("-");
         if let Some(log) = &self.log {
             let line = Line {

@@ -4,8 +4,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use http::header::HeaderName;
+use http::header::{HeaderMap, HeaderName};
 use http::request::Parts;
+use http::Extensions;
 use http::Request;
 use smallvec::SmallVec;
 
@@ -43,35 +44,42 @@ pub(crate) enum Keyed {
 }
 
 impl KeySource {
-    /// What `req` is counted against.
-    pub(crate) fn key_of<B>(&self, req: Request<B>) -> (Request<B>, Keyed) {
-        let key = match self {
-            KeySource::ClientIp(client) => match client.resolve(req.headers(), req.extensions()) {
+    /// The key of a request with these head fields, found by reference (the request stays where
+    /// it is); `None` for a key function, which sees the whole head ([`KeySource::key_by_fn`]).
+    #[inline]
+    pub(crate) fn key_of(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<Keyed> {
+        Some(match self {
+            KeySource::ClientIp(client) => match client.resolve(headers, extensions) {
                 Some(ip) => Keyed::Key(ip_key(ip)),
                 None => Keyed::Unlimited,
             },
             KeySource::Header(name) => {
-                let mut fields = req.headers().get_all(name).iter();
+                let mut fields = headers.get_all(name).iter();
                 match (fields.next(), fields.next()) {
                     (None, _) => Keyed::Unlimited,
                     (Some(value), None) => Keyed::Key(bounded_key(value.as_bytes())),
                     (Some(_), Some(_)) => Keyed::Ambiguous,
                 }
             }
-            KeySource::Func(f) => {
-                let (parts, body) = req.into_parts();
-                let key = match f(&parts) {
-                    Some(k) => Keyed::Key(bounded_key(k.as_bytes())),
-                    None => Keyed::Unlimited,
-                };
-                return (Request::from_parts(parts, body), key);
-            }
+            KeySource::Func(_) => return None,
+        })
+    }
+
+    /// The key a key function gives, shown the request head as [`Parts`]; the request is handed
+    /// back unchanged. (Other sources give [`Keyed::Unlimited`] here: see [`KeySource::key_of`].)
+    pub(crate) fn key_by_fn<B>(&self, req: Request<B>) -> (Request<B>, Keyed) {
+        let KeySource::Func(f) = self else {
+            return (req, Keyed::Unlimited);
         };
-        (req, key)
+        let (parts, body) = req.into_parts();
+        let key = match f(&parts) {
+            Some(k) => Keyed::Key(bounded_key(k.as_bytes())),
+            None => Keyed::Unlimited,
+        };
+        (Request::from_parts(parts, body), key)
     }
 }
 
-/// `key` as stored: itself if short, else its SHA-256.
 pub(crate) fn bounded_key(key: &[u8]) -> KeyBuf {
     if key.len() <= MAX_RAW_KEY {
         KeyBuf::from_slice(key)

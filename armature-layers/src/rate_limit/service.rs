@@ -39,7 +39,16 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
-        let (req, key) = config.key.key_of(req);
+        // Found from the head's fields, the request is not moved; a key function sees it all.
+        let mut req = req;
+        let key = match config.key.key_of(req.headers(), req.extensions()) {
+            Some(key) => key,
+            None => {
+                let key;
+                (req, key) = config.key.key_by_fn(req);
+                key
+            }
+        };
         let key = match key {
             Keyed::Key(key) => key,
             Keyed::Unlimited => {
