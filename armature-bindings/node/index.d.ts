@@ -14,11 +14,14 @@ export declare class NativeApp {
   /**
    * Compiles `routes` behind the preset layers. `logger` is `"text"` or `"json"` (or absent
    * for none); `dispatch()` is called when requests wait for JS handlers: it takes them with
-   * `calls().take` and runs their handlers. Request bodies over `body_limit` bytes (default
-   * 1 MiB) get `413`. With `middleware` (the app has JS middleware), constant responses are
-   * answered by their JS handlers, so the middleware sees every routed request.
+   * `calls().take` and runs their handlers. `options`: request bodies over `bodyLimit` bytes
+   * (default 1 MiB) get `413`; with `middleware` (the app has JS middleware), constant
+   * responses are answered by their JS handlers, so the middleware sees every routed
+   * request; `refusals` (two JS handler numbers, given when the app has JS middleware or an
+   * error handler) throw the errors of a refused body, too large (`413`) and unreadable
+   * (`400`), so that the middleware and the error handler see those too.
    */
-  constructor(routes: NativeRoutes, logger: string | undefined | null, cors: CorsOptions | undefined | null, rateLimits: Array<NativeRateLimit>, dispatch: () => unknown, bodyLimit?: number | undefined | null, middleware?: boolean | undefined | null)
+  constructor(routes: NativeRoutes, logger: string | undefined | null, cors: CorsOptions | undefined | null, rateLimits: Array<NativeRateLimit>, dispatch: () => unknown, options?: AppOptions | undefined | null)
   /**
    * The per-batch and per-request calls of this app's dispatcher, as plain functions
    * (see the `calls` module).
@@ -128,6 +131,16 @@ export declare class NativeServer {
    * listening `node:http` server does.
    */
   closed(): Promise<undefined>
+}
+
+/** How [`NativeApp::new`] treats requests beyond the routes. */
+export interface AppOptions {
+  /** The largest request body, in bytes (default 1 MiB). */
+  bodyLimit?: number
+  /** The app has JS middleware. */
+  middleware?: boolean
+  /** The JS handlers that throw a refused body's errors (too large, unreadable). */
+  refusals?: Array<number>
 }
 
 /** Options of `Cors.new(...)`. Every list is exact; `"*"` in `origins` allows any origin. */

@@ -338,7 +338,11 @@ export declare class App {
   addSchema(schema: JsonSchema & { $id: string }): this
   /** Answers requests no route matches (instead of `404`); `405` with `Allow` is unchanged. */
   setNotFoundHandler(handler: Handler | HttpResponse): this
-  /** Turns what handlers throw into answers; `undefined` (or throwing) leaves the error to the default handling. */
+  /**
+   * Turns what handlers and middleware throw into answers, and a refused request body (`413` with
+   * `code: 'FST_ERR_CTP_BODY_TOO_LARGE'`, `400` for one cut short); `undefined` (or throwing)
+   * leaves the error to the default handling.
+   */
   setErrorHandler(handler: (err: unknown, req: Request) => HandlerResult | Promise<HandlerResult>): this
   listen(port?: number | string, host?: string, options?: ListenOptions): Promise<Server>
   listen(options: { port?: number, host?: string } & ListenOptions): Promise<Server>

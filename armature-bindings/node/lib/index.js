@@ -1205,9 +1205,20 @@ class App {
         const config = (h instanceof Validated ? h.handler : h).routeConfig
         if (config !== undefined) configs[index] = config
       })
+      // With middleware or an error handler, a body Rust refused (too large, unreadable) is
+      // thrown by one of these two handlers, so they see it, as Fastify's hooks and error
+      // handler see FST_ERR_CTP_BODY_TOO_LARGE (the app's, not a scope's: no route is matched
+      // before the body is read).
+      const middleware = this._middleware.length > 0 || this._scoped.length > 0
+      let refusals
+      if (middleware || this._errorHandler !== null) {
+        refusals = [handlers.length, handlers.length + 1]
+        handlers.push(() => { throw coded(413, 'FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large') },
+          () => { throw new HttpError(400, 'The request body could not be read') })
+      }
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
-        this._rateLimits, () => dispatch(), this._bodyLimit, this._middleware.length > 0 || this._scoped.length > 0)
+        this._rateLimits, () => dispatch(), { bodyLimit: this._bodyLimit, middleware, refusals })
       dispatch = makeDispatch(compiled.calls(), handlers, this._middleware.slice(), this._data, this._errorHandler, this._scoped, configs)
       this._native = compiled
     }

@@ -55,8 +55,12 @@ fn stack(
     logger: Option<Format>,
     cors: Option<CorsLayer>,
     rate_limits: Vec<RateLimitLayer>,
+    js_refusals: Option<JsRefusals>,
 ) -> Stack {
-    let router = Refusals(router);
+    let router = Refusals {
+        inner: router,
+        js: js_refusals,
+    };
     if rate_limits.is_empty() {
         // The common case keeps one concrete type up to the final box.
         return around(router, logger, cors);
@@ -161,6 +165,18 @@ pub struct InjectedResponse {
     pub body: Buffer,
 }
 
+/// How [`NativeApp::new`] treats requests beyond the routes.
+#[napi(object)]
+#[derive(Default)]
+pub struct AppOptions {
+    /// The largest request body, in bytes (default 1 MiB).
+    pub body_limit: Option<u32>,
+    /// The app has JS middleware.
+    pub middleware: Option<bool>,
+    /// The JS handlers that throw a refused body's errors (too large, unreadable).
+    pub refusals: Option<Vec<u32>>,
+}
+
 /// A compiled app: JS constructs one per `listen`/`run`/`inject` after routes change.
 #[napi]
 pub struct NativeApp {
@@ -175,9 +191,12 @@ pub struct NativeApp {
 impl NativeApp {
     /// Compiles `routes` behind the preset layers. `logger` is `"text"` or `"json"` (or absent
     /// for none); `dispatch()` is called when requests wait for JS handlers: it takes them with
-    /// `calls().take` and runs their handlers. Request bodies over `body_limit` bytes (default
-    /// 1 MiB) get `413`. With `middleware` (the app has JS middleware), constant responses are
-    /// answered by their JS handlers, so the middleware sees every routed request.
+    /// `calls().take` and runs their handlers. `options`: request bodies over `bodyLimit` bytes
+    /// (default 1 MiB) get `413`; with `middleware` (the app has JS middleware), constant
+    /// responses are answered by their JS handlers, so the middleware sees every routed
+    /// request; `refusals` (two JS handler numbers, given when the app has JS middleware or an
+    /// error handler) throw the errors of a refused body, too large (`413`) and unreadable
+    /// (`400`), so that the middleware and the error handler see those too.
     #[napi(constructor)]
     pub fn new(
         routes: &NativeRoutes,
@@ -185,9 +204,13 @@ impl NativeApp {
         cors: Option<CorsOptions>,
         rate_limits: Vec<ClassInstance<'_, NativeRateLimit>>,
         dispatch: Function<'_, (), Unknown<'static>>,
-        body_limit: Option<u32>,
-        middleware: Option<bool>,
+        options: Option<AppOptions>,
     ) -> Result<Self> {
+        let AppOptions {
+            body_limit,
+            middleware,
+            refusals,
+        } = options.unwrap_or_default();
         log::init();
         let logger = match logger.as_deref() {
             None => None,
@@ -207,6 +230,20 @@ impl NativeApp {
             log::json_lines();
         }
         let dispatcher = Arc::new(Dispatcher::new(dispatch, json_log)?);
+        let js_refusals = match refusals.as_deref() {
+            None => None,
+            Some(&[too_large, unreadable]) => Some(JsRefusals {
+                dispatcher: Arc::clone(&dispatcher),
+                too_large,
+                unreadable,
+            }),
+            Some(other) => {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    format!("refusals: two handlers (too large, unreadable), got {other:?}"),
+                ))
+            }
+        };
         let router = routes.router(
             &|method: Option<&Method>, handler: u32| {
                 let dispatcher = Arc::clone(&dispatcher);
@@ -222,7 +259,7 @@ impl NativeApp {
         )?;
         Ok(NativeApp {
             dispatcher,
-            stack: stack(router, logger, cors, rate_limits),
+            stack: stack(router, logger, cors, rate_limits, js_refusals),
             body_limit: body_limit.map_or(BODY_LIMIT, |limit| limit as usize),
             json_log,
         })
@@ -489,7 +526,23 @@ where
 
 /// Answers the requests [`Collect`] marked [`Refused`]; passes the others to the router.
 #[derive(Clone)]
-struct Refusals<S>(S);
+struct Refusals<S> {
+    inner: S,
+    /// Set when the app has JS middleware or an error handler: a refused request goes to the
+    /// JS handler that throws its error, so they see it (as Fastify's hooks and error handler
+    /// see `FST_ERR_CTP_BODY_TOO_LARGE`). Else it is answered here.
+    js: Option<JsRefusals>,
+}
+
+/// The JS handlers that throw the refusals' errors.
+#[derive(Clone)]
+struct JsRefusals {
+    dispatcher: Arc<Dispatcher>,
+    /// Throws the `413` (`FST_ERR_CTP_BODY_TOO_LARGE`).
+    too_large: u32,
+    /// Throws the `400` of a body that could not be read.
+    unreadable: u32,
+}
 
 impl<S> Service<Request<Bytes>> for Refusals<S>
 where
@@ -500,16 +553,28 @@ where
     type Future = RefusalFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
-        self.0.poll_ready(cx)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
-        match req.extensions().get::<Refused>() {
-            Some(&Refused(status, code, message)) => RefusalFuture::Refused {
+        let Some(&Refused(status, code, message)) = req.extensions().get::<Refused>() else {
+            return RefusalFuture::Inner {
+                future: self.inner.call(req),
+            };
+        };
+        match &self.js {
+            Some(js) => {
+                let handler = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    js.too_large
+                } else {
+                    js.unreadable
+                };
+                RefusalFuture::Js {
+                    future: Box::pin(js.dispatcher.call(handler, req)),
+                }
+            }
+            None => RefusalFuture::Refused {
                 response: Some(error_with(status, code, None, message)),
-            },
-            None => RefusalFuture::Inner {
-                future: self.0.call(req),
             },
         }
     }
@@ -520,6 +585,7 @@ pin_project_lite::pin_project! {
     #[project = RefusalProj]
     enum RefusalFuture<F> {
         Refused { response: Option<Response> },
+        Js { future: Pin<Box<dyn Future<Output = Response> + Send>> },
         Inner { #[pin] future: F },
     }
 }
@@ -535,6 +601,7 @@ where
             RefusalProj::Refused { response } => Poll::Ready(Ok(response
                 .take()
                 .expect("RefusalFuture polled after completion"))),
+            RefusalProj::Js { future } => future.as_mut().poll(cx).map(Ok),
             RefusalProj::Inner { future } => future.poll(cx),
         }
     }

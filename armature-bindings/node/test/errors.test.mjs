@@ -233,6 +233,47 @@ test('a refused body (413) passes through the preset layers like any other answe
   assert.deepEqual([res.statusCode, res.json()], [413, failure(413, 'Request body is too large', 'FST_ERR_CTP_BODY_TOO_LARGE')])
 })
 
+test('a refused body reaches the error handler and middleware as Fastify\'s error: 413 FST_ERR_CTP_BODY_TOO_LARGE, 400 unreadable', async () => {
+  const seen = []
+  const app = App.new({ bodyLimit: 10 })
+    .wrap(async (req, next) => (await next()).header('x-mw', 'saw it'))
+    .post('/upload', (req) => `got ${req.body.length}`)
+    .setErrorHandler((err, req) => {
+      seen.push([err.statusCode, err.code, err.message, req.method, req.path])
+      return HttpResponse.status(err.statusCode).json({ problem: err.code ?? 'unreadable' })
+    })
+  await serving(app, async (url) => {
+    const big = await fetch(`${url}/upload`, { method: 'POST', body: 'x'.repeat(64) })
+    assert.deepEqual([big.status, big.headers.get('x-mw'), await big.json()], [413, 'saw it', { problem: 'FST_ERR_CTP_BODY_TOO_LARGE' }])
+    assert.ok(big.headers.get('x-request-id'), 'the preset layers still run')
+    const small = await fetch(`${url}/upload`, { method: 'POST', body: 'x'.repeat(5) })
+    assert.deepEqual([small.status, await small.text()], [200, 'got 5'])
+    // A body cut short (the client stops sending and half-closes): 400, through the handler.
+    const { port } = new URL(url)
+    const answer = await new Promise((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => {
+        socket.end('POST /upload HTTP/1.1\r\nhost: x\r\ncontent-length: 8\r\n\r\nabc')
+      })
+      let text = ''
+      socket.on('data', (chunk) => { text += chunk })
+      socket.on('end', () => resolve(text))
+      socket.on('error', reject)
+    })
+    assert.match(answer, /^HTTP\/1\.1 400 /)
+    assert.match(answer, /x-mw: saw it/)
+    assert.match(answer, /\{"problem":"unreadable"\}/)
+  })
+  assert.deepEqual(seen, [
+    [413, 'FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large', 'POST', '/upload'],
+    [400, undefined, 'The request body could not be read', 'POST', '/upload']
+  ])
+  // Without middleware or an error handler, Rust answers (see above); the same shape via JS.
+  const plain = await App.new({ bodyLimit: 10 }).post('/upload', () => 'ok')
+    .wrap(async (req, next) => next())
+    .inject({ method: 'POST', url: '/upload', body: 'x'.repeat(64) })
+  assert.deepEqual([plain.statusCode, plain.json()], [413, failure(413, 'Request body is too large', 'FST_ERR_CTP_BODY_TOO_LARGE')])
+})
+
 test('configuration that would be silently ignored throws instead', async () => {
   const app = App.new().get('/a', () => 'a')
   const s = await app.listen(0)
