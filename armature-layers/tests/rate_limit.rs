@@ -38,6 +38,14 @@ fn with_key(key: &str) -> Request<()> {
     Request::get("/").header("x-api-key", key).body(()).unwrap()
 }
 
+/// An in-process store whose clock never moves: counts depend on nothing but the requests.
+fn still_store() -> MemoryStore {
+    MemoryStore::builder()
+        .clock(ManualClock::new())
+        .build()
+        .unwrap()
+}
+
 fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).map(|v| v.to_str().unwrap())
 }
@@ -370,12 +378,7 @@ async fn long_keys_are_limited_each_on_their_own() {
     let layer = RateLimitLayer::builder()
         .quota(Quota::per_hour(2))
         .key_by_header("x-api-key")
-        .store(
-            MemoryStore::builder()
-                .clock(ManualClock::new())
-                .build()
-                .unwrap(),
-        )
+        .store(still_store())
         .build()
         .unwrap();
     let mut svc = layer.layer(counting_inner(Arc::new(AtomicUsize::new(0))));
@@ -398,12 +401,7 @@ async fn a_key_function_sees_the_request_head_and_the_request_goes_on_unchanged(
             let tenant = head.uri.path().split('/').nth(1)?;
             (!tenant.is_empty()).then(|| tenant.to_owned())
         })
-        .store(
-            MemoryStore::builder()
-                .clock(ManualClock::new())
-                .build()
-                .unwrap(),
-        )
+        .store(still_store())
         .build()
         .unwrap();
     let echo = service_fn(|req: Request<String>| async move {
@@ -432,12 +430,7 @@ async fn without_ratelimit_headers_only_refusals_say_when_to_retry() {
         .quota(Quota::per_hour(1))
         .key_by_header("x-api-key")
         .ratelimit_headers(false)
-        .store(
-            MemoryStore::builder()
-                .clock(ManualClock::new())
-                .build()
-                .unwrap(),
-        )
+        .store(still_store())
         .build()
         .unwrap();
     let mut svc = layer.layer(counting_inner(Arc::new(AtomicUsize::new(0))));
