@@ -1481,9 +1481,39 @@ def test_security_scopes_gather_the_scopes_asked_above_each_dependency_as_fastap
     assert doc["paths"]["/status"]["get"]["security"] == [{"OAuth2PasswordBearer": []}, {"APIKeyHeader": []}]
     assert doc["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["scopes"] == {"me": "Read yourself.", "items": "Read items."}
     assert repr(Security(current_user, scopes=["a"])) == "Security(current_user, scopes=['a'])"
+
+
+def test_scopes_are_listed_once_and_a_dependency_that_ignores_them_runs_once():
+    oauth2 = OAuth2PasswordBearer(tokenUrl="token")
+    opened: list = []
+
+    def get_db():
+        session = object()
+        opened.append(session)
+        yield session
+
+    async def user(scopes: SecurityScopes, token: str = Depends(oauth2), db=Depends(get_db)) -> dict:
+        return {"db": id(db), "scopes": scopes.scopes, "scope_str": scopes.scope_str}
+
+    async def active(u=Security(user, scopes=["me"])) -> dict:
+        return u
+
+    app = App()
+
+    @app.get("/items")
+    async def items(u=Security(active, scopes=["me", "items", "me"]), again=Security(user, scopes=["me", "items"]), db=Depends(get_db)) -> dict:
+        return {"same_db": u["db"] == again["db"] == id(db), "scopes": u["scopes"], "scope_str": u["scope_str"]}
+
+    with TestClient(app) as c:
+        # `get_db` reads no scopes: one session for the request, below `Security()` or not.
+        res = c.get("/items", headers={"authorization": "Bearer t"}).json()
+        assert res == {"same_db": True, "scopes": ["me", "items"], "scope_str": "me items"}
+        assert len(opened) == 1
+    # A requirement per scheme and set of scopes, whatever their order: ["me", "items"] once.
+    assert app.openapi()["paths"]["/items"]["get"]["security"] == [{"OAuth2PasswordBearer": ["me", "items"]}]
     for bad in ("items", ["items", 1]):
         with pytest.raises(TypeError, match="a list of scope names"):
-            Security(current_user, scopes=bad)
+            Security(user, scopes=bad)
 
 
 def test_http_basic_reads_user_and_password_and_challenges_the_browser():
@@ -2289,6 +2319,22 @@ def test_the_test_client_returns_once_the_requests_background_tasks_have_run():
     async def none() -> dict:
         return {}
 
+    @app.get("/outer")
+    async def outer(tasks: BackgroundTasks) -> dict:
+        # A background task that itself calls the app through the client (not waited for by
+        # the inner request: it waits only for the tasks it started).
+        tasks.add_task(lambda: done.append(("inner", c.get("/none").status_code)))
+        return {}
+
+    @app.get("/failing")
+    async def failing(tasks: BackgroundTasks) -> dict:
+        async def broken() -> None:
+            raise LookupError("mail server gone")
+
+        tasks.add_task(broken)
+        tasks.add_task(slow, "after the failure")
+        return {"queued": 2}
+
     with TestClient(app) as c:
         assert c.post("/mail").json() == {"queued": 2}
         assert done == ["async", "pool"]
@@ -2296,6 +2342,16 @@ def test_the_test_client_returns_once_the_requests_background_tasks_have_run():
         assert done[2:] == ["after the stream"]
         assert c.get("/none").json() == {}
         assert len(done) == 3
+        assert c.get("/outer").json() == {}
+        assert done[3:] == [("inner", 200)]
+        # As Starlette's: what a background task raised is raised in the test (the tasks after
+        # it still run), unless raise_server_exceptions=False.
+        with pytest.raises(LookupError, match="mail server gone"):
+            c.get("/failing")
+        assert done[4:] == ["after the failure"]
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.get("/failing").json() == {"queued": 2}
+        assert done[5:] == ["after the failure"]
 
 
 def test_background_waits_for_a_stream_and_survives_middleware_that_answers_anew(tmp_path):

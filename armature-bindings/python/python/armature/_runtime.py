@@ -8,6 +8,7 @@ only when a coroutine really suspends, when a handler raised, or to drive a stre
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 from typing import Any
@@ -210,9 +211,12 @@ def stream(chunks: Any, sender: ChunkSender, tasks: Any = None) -> None:
     _task(pump())
 
 
-# The background tasks not done yet, of every loop: a `TestClient` waits for its loop's before
-# a request returns, as Starlette's does.
-background_tasks: set[asyncio.Task[Any]] = set()
+# Background tasks are numbered as they start, and those not done yet kept with their number
+# (of every loop): a `TestClient` takes a number before a request and waits for the tasks
+# numbered after it, on its loop, before the request returns, as Starlette's does. (Not for all
+# of them: a background task may itself make a request with the client.)
+background_numbers = itertools.count(1)
+background_tasks: dict[asyncio.Task[Any], int] = {}
 
 
 def background(tasks: Any) -> None:
@@ -220,8 +224,17 @@ def background(tasks: Any) -> None:
     on the loop, once the response is handed to the server: a `BackgroundTasks` parameter's,
     or a response's `background`."""
     task = _task(tasks())
-    background_tasks.add(task)
-    task.add_done_callback(background_tasks.discard)
+    background_tasks[task] = next(background_numbers)
+    task.add_done_callback(lambda done: background_tasks.pop(done, None))
+
+
+def background_failed(exc: BaseException) -> None:
+    """Logs an exception a background task raised, and hands it to the `TestClient` whose
+    request started it, if any (raised in the test, as Starlette's client does)."""
+    logger.error("Exception in a background task", exc_info=(type(exc), exc, exc.__traceback__))
+    sink = sinks.get(threading.get_ident())
+    if sink is not None:
+        sink.append(exc)
 
 
 async def body_iterator(body: bytes, stream: Any) -> Any:

@@ -185,7 +185,11 @@ class _Operation:
                 self.form.append((p, _form_schema(p, schemas)))
         self.embed = self.embed or len(self.body) > 1
         # The security schemes its dependencies are (`Depends(OAuth2PasswordBearer(...))`).
-        self.security = list({(id(s), scopes): (s, scopes) for s, scopes in _securities(plan)}.values())
+        # Each scheme once per set of scopes (in any order), as FastAPI lists them.
+        first: dict[tuple[int, frozenset[str]], tuple[SecurityBase, tuple[str, ...]]] = {}
+        for scheme, scopes in _securities(plan):
+            first.setdefault((id(scheme), frozenset(scopes)), (scheme, scopes))
+        self.security = list(first.values())
         self.can_fail = bool(self.params or self.body or self.form)
         # Path parameters the handler reads itself (`req.param("id")`): text.
         read = {p.alias for p, _ in self.params if p.kind == PATH}

@@ -115,8 +115,10 @@ class BackgroundTasks:
                     await func(*args, **kwargs)
                 else:
                     await run_in_threadpool(func, *args, **kwargs)
-            except (Exception, KeyboardInterrupt, SystemExit):  # noqa: BLE001 - a failing task must not stop the others, nor the server
-                logger.exception("Exception in a background task")
+            except (Exception, KeyboardInterrupt, SystemExit) as exc:  # noqa: BLE001 - a failing task must not stop the others, nor the server
+                from ._runtime import background_failed
+
+                background_failed(exc)
 
 
 class BackgroundTask(BackgroundTasks):
@@ -503,13 +505,12 @@ class _Param:
 class Plan:
     """How to call one function (a handler or a dependency) for a request."""
 
-    def __init__(self, call: Callable[..., Any], path_names: set[str], extra: tuple[Depends, ...] = (), source: str = "query", scopes: tuple[str, ...] = ()) -> None:
+    def __init__(self, call: Callable[..., Any], path_names: set[str], extra: tuple[Depends, ...] = (), source: str = "query", scopes: tuple[str, ...] = (), declares: bool = False) -> None:
         self.call = call
         self.path_names = path_names
-        # The scopes of the `Security()` markers from the route down to here (`SecurityScopes`).
-        # One request calls a dependency once per set of scopes, as FastAPI does.
+        # The scopes of the `Security()` markers from the route down to here (`SecurityScopes`),
+        # each once, outermost first; `declares`: its own marker asks for some.
         self.scopes = scopes
-        self.cache_key: Any = (call, tuple(sorted(set(scopes)))) if scopes else call
         # Where a parameter without a marker (or a model's field) is read from: the query,
         # or the form, headers or cookies for a model declared `Form()`, `Header()`, `Cookie()`.
         self.source = source
@@ -569,7 +570,17 @@ class Plan:
                 self.params.append(self._sourced(name, annotation, default, source, path_names, meta))
             else:
                 self.params.append(self._param(name, annotation, default, marker, path_names, meta))
-        self.extra = [Plan(d.dependency, path_names, scopes=scopes + d.scopes) for d in extra if d.dependency is not None]
+        self.extra = [Plan(d.dependency, path_names, scopes=_with_scopes(scopes, d.scopes), declares=bool(d.scopes)) for d in extra if d.dependency is not None]
+        # One request calls a dependency once, and once per set of scopes where scopes matter to
+        # it: it or a dependency below it asks for some, reads `SecurityScopes` or is a security
+        # scheme (as FastAPI 0.123). A plain `get_db` below two `Security()` runs once.
+        self.uses_scopes = (
+            declares
+            or getattr(call, "_armature_security_scheme", False) is True
+            or any(p.kind == SCOPES or (p.plan is not None and p.plan.uses_scopes) for p in self.params)
+            or any(e.uses_scopes for e in self.extra)
+        )
+        self.cache_key: Any = (call, tuple(sorted(scopes))) if self.uses_scopes and scopes else call
         bodies = [p for p in self.params if p.kind == BODY]
         self.embed = len(bodies) > 1 or any(p.embed for p in bodies)
         if bodies and any(p.kind == FORM for p in self.params):
@@ -584,7 +595,7 @@ class Plan:
         if marker is not None:
             p = _Param(name, DEPENDENCY)
             dependency = marker.dependency if marker.dependency is not None else annotation
-            p.plan = Plan(dependency, path_names, scopes=self.scopes + marker.scopes)
+            p.plan = Plan(dependency, path_names, scopes=_with_scopes(self.scopes, marker.scopes), declares=bool(marker.scopes))
             p.use_cache = marker.use_cache
             return p
         if annotation is HttpRequest or (annotation is inspect.Parameter.empty and name in ("req", "request")):
@@ -662,6 +673,11 @@ class Plan:
         else:
             p.convert = _converter(inner, checks, p.many)
         return p.marked(annotation, default, source, optional, checks)
+
+
+def _with_scopes(scopes: tuple[str, ...], more: tuple[str, ...]) -> tuple[str, ...]:
+    """`scopes` and then those of `more` not among them, each once (FastAPI's order)."""
+    return tuple(dict.fromkeys(scopes + more))
 
 
 def _checks(source: Param, meta: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -934,7 +950,7 @@ def _overridden(plan: Plan, override: Callable[..., Any]) -> Plan:
     own dependencies run."""
     stand_in = plan.overrides.get(override)
     if stand_in is None:
-        stand_in = plan.overrides[override] = Plan(override, plan.path_names, scopes=plan.scopes)
+        stand_in = plan.overrides[override] = Plan(override, plan.path_names, scopes=plan.scopes, declares=plan.uses_scopes)
     return stand_in
 
 

@@ -56,6 +56,9 @@ class SecurityBase:
     model: dict[str, Any]
     scheme_name: str
     auto_error: bool
+    # Seen by the dependency planner (which cannot import this module): a scheme's calls are
+    # told apart by the scopes asked above it.
+    _armature_security_scheme = True
 
     def _scheme(self, scheme_name: Optional[str], description: Optional[str], auto_error: bool, model: dict[str, Any]) -> None:
         self.scheme_name = scheme_name or type(self).__name__
@@ -81,7 +84,8 @@ def Security(dependency: Any = None, *, scopes: Optional[Sequence[str]] = None, 
     `scopes`. The dependency, and every dependency below it, sees them (with those of the
     `Security()` markers above it) as a `SecurityScopes` parameter; the OpenAPI document lists
     them in the operation's `security` requirement for an OAuth2 scheme below it. One request
-    calls a dependency once per set of scopes."""
+    calls a dependency once, or once per set of scopes if scopes matter to it (it or one below
+    it asks for some, reads `SecurityScopes`, or is a security scheme)."""
     if isinstance(scopes, (str, bytes)) or not all(isinstance(scope, str) for scope in scopes or ()):
         raise TypeError(f"Security(scopes=...): a list of scope names, like ['items'], not {scopes!r}")
     marker = Depends(dependency, use_cache=use_cache)

@@ -326,10 +326,11 @@ class TestClient:
         fields = [(name, value) for name, value in sent.items() if all(name != g for g, _ in given)] + given
         verb = method.upper()
         self._unhandled.clear()
+        # As Starlette's client: the background tasks the request started have run when it
+        # returns (they start before its response ends), and what they raised is raised here.
+        fence = next(_runtime.background_numbers)
         status, raw_headers, content_bytes = self._engine.request(verb, target, fields, body)
-        # As Starlette's client: the request's background tasks have run when it returns (they
-        # are started before the response ends, so they are in the set by now).
-        self._run(self._background_done())
+        self._run(self._background_done(fence))
         if self._unhandled and self.raise_server_exceptions:
             raise self._unhandled[0]
         self._keep_cookies(raw_headers)
@@ -341,8 +342,10 @@ class TestClient:
             raw_headers = [(name, value) for name, value in raw_headers if name.lower() != "content-length"]
         return Response(status, raw_headers, content_bytes, f"{self.base_url.rstrip('/')}{target}")
 
-    async def _background_done(self) -> None:
-        while pending := [t for t in tuple(_runtime.background_tasks) if t.get_loop() is self._loop and not t.done()]:
+    async def _background_done(self, fence: int) -> None:
+        """Waits for this loop's background tasks numbered after `fence`: those started while
+        the request ran (and, with requests sent at once from several threads, theirs)."""
+        while pending := [t for t, n in tuple(_runtime.background_tasks.items()) if n > fence and t.get_loop() is self._loop and not t.done()]:
             await asyncio.wait(pending)
 
     def _add_cookies(self, given: list[tuple[str, str]], cookies: Optional[Mapping[str, str]]) -> None:
