@@ -80,6 +80,7 @@ impl KeySource {
     }
 }
 
+/// `key` as stored: itself if short, else its SHA-256.
 pub(crate) fn bounded_key(key: &[u8]) -> KeyBuf {
     if key.len() <= MAX_RAW_KEY {
         KeyBuf::from_slice(key)
