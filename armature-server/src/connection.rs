@@ -62,13 +62,16 @@ impl Protocols {
             // hyper-util's auto builder was measured not to be.
             .max_header_size(limits.max_header_size)
             .keep_alive(http1.keep_alive)
-            .pipeline_flush(http1.pipeline_flush);
+            .pipeline_flush(http1.pipeline_flush)
+            // A client may send its request and then shut its sending side (`nc -N`, some
+            // health checkers): it still gets the answer (hyper's default drops it).
+            .half_close(true);
         if let Some(writev) = http1.writev {
             h1.writev(writev);
         }
         if limits.max_header_size >= HYPER_DEFAULT_MAX_BUF {
             // Otherwise the buffer limit would cut in before the header cap.
-            h1.max_buf_size(limits.max_header_size + 8192);
+            h1.max_buf_size(limits.max_header_size.saturating_add(8192));
         }
 
         let mut h2 = http2::Builder::new(TokioExecutor::new());
@@ -259,6 +262,13 @@ async fn drive(conn: impl Graceful, mut idle: Idle, mut changes: Changes, peer: 
                 return Poll::Ready(());
             }
             Poll::Ready(Phase::Draining) => {
+                // hyper treats a fresh HTTP/1 connection as busy once a byte of its first head
+                // has come, and would wait for the rest until the deadline: with no request
+                // given to the service yet, there is nothing to finish.
+                if matches!(&idle, Idle::Http1(head) if !head.any_started()) {
+                    tracing::debug!(%peer, "closing connection: shutdown before its first request");
+                    return Poll::Ready(());
+                }
                 conn.as_mut().begin_graceful_shutdown();
                 continue;
             }

@@ -80,6 +80,11 @@ impl HeadTimeout {
         (this, counts)
     }
 
+    /// Whether the connection has given the service any request yet.
+    pub(crate) fn any_started(&self) -> bool {
+        self.counts.any_started()
+    }
+
     /// Starts the timeout again from now.
     pub(crate) fn restart(&mut self) {
         self.alarm.restart();

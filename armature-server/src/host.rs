@@ -270,7 +270,12 @@ fn check_host<B>(req: &Request<B>) -> Result<(), &'static str> {
     let mut hosts = req.headers().get_all(HOST).iter();
     match (hosts.next(), hosts.next()) {
         (None, _) if required => Err("missing Host header"),
-        (None, _) => Ok(()),
+        // HTTP/2's `:authority` stands in for `Host`: the same grammar (no userinfo,
+        // RFC 9113 §8.3.1), as HTTP/3's is held to.
+        (None, _) => match authority {
+            Some(a) if !is_valid_host(a.as_str().as_bytes()) => Err("invalid :authority"),
+            _ => Ok(()),
+        },
         (Some(_), Some(_)) => Err("more than one Host header"),
         (Some(host), None) if disagrees(host) => Err("Host header disagrees with :authority"),
         (Some(host), None) if is_valid_host(host.as_bytes()) => Ok(()),

@@ -70,7 +70,8 @@
 //!   HTTP/1 request with two `Host` headers or an invalid one, is answered
 //!   `400 Bad Request` with `Connection: close` and never reaches your
 //!   service. HTTP/1.0 may omit `Host`; HTTP/2 and HTTP/3 use `:authority`,
-//!   and a `Host` sent beside it must be one, valid, and agree with it.
+//!   and a `Host` sent beside it must be one, valid, and agree with it; an
+//!   `:authority` that is not a valid host (userinfo, a bad port) gets `400` too.
 //!   Over HTTP/3 the server also answers `400` to an `:authority` with
 //!   userinfo, connection-specific fields, `TE` other than `trailers`, and an
 //!   invalid or conflicting `Content-Length` (RFC 9114 §4.2, §4.3.1), and a
@@ -78,7 +79,9 @@
 //!   stream stopped with `H3_MESSAGE_ERROR`); h3 itself resets the streams of
 //!   heads missing a pseudo-header or with `Host` and `:authority` at odds.
 //! * **Malformed requests** get hyper's `400` (or `431`/`414`) and the
-//!   connection is closed. On a connection's first request the answer says
+//!   connection is closed. A request target that does not fit within
+//!   `max_header_size` gets `431` (the whole head is over the limit; hyper's
+//!   `414` only answers targets past its own 64 KiB buffer). On a connection's first request the answer says
 //!   what was wrong in a `text/plain` body (`Request Header Fields Too Large:
 //!   the request head is over 16384 bytes or 100 header fields`); after a
 //!   served request on a keep-alive connection it keeps hyper's empty body.
@@ -96,6 +99,13 @@
 //!   `std::net::SocketAddr` in its extensions; Armature's logger and rate
 //!   limiter read it from there. A service that needs it nowhere can turn
 //!   it off with [`Server::peer_addr_extension`].
+//! * **Half-closed clients.** An HTTP/1 client may send its request and then
+//!   shut its sending side (`nc -N`, some health checkers): it still gets the
+//!   answer (hyper's `half_close`, off by default in hyper, is on here).
+//! * **Limits that cannot work** (a zero size, count or timeout, a header size
+//!   past [`MAX_HEADER_SIZE_LIMIT`]) are a [`ServerError::Config`] naming the
+//!   limit when serving starts ([`Limits::check`]), not a server that refuses
+//!   everything or a panic.
 //! * Accepted sockets get `TCP_NODELAY`. Flushing the responses to
 //!   pipelined HTTP/1 requests together is available but off by default,
 //!   because hyper 1.12 then loses error responses
@@ -135,7 +145,8 @@
 //! SIGINT, SIGTERM (switch off with [`Server::shutdown_on_signals`]) or the
 //! future given to [`Server::with_graceful_shutdown`] begins it: the
 //! listener is closed so new connections are refused, idle keep-alive
-//! connections are closed at once, HTTP/2 clients get `GOAWAY`, in-flight
+//! connections (and HTTP/1 connections that have not finished sending a
+//! first request head) are closed at once, HTTP/2 clients get `GOAWAY`, in-flight
 //! requests run to completion within the deadline (HTTP/3 connections get
 //! `GOAWAY`, then `CONNECTION_CLOSE` once their requests are done), and then the remaining
 //! connections are closed and `serve`/`run` returns.
@@ -177,7 +188,7 @@ mod tls;
 pub use body::{BodyError, RequestBody};
 pub use dev_cert::DevCert;
 pub use error::ServerError;
-pub use limits::Limits;
+pub use limits::{Limits, MAX_HEADER_SIZE_LIMIT};
 pub use runtime::RuntimeMode;
 pub use server::Server;
 

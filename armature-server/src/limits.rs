@@ -81,6 +81,65 @@ pub struct Limits {
     pub shutdown_timeout: Duration,
 }
 
+/// The largest [`Limits::max_header_size`] accepted: hyper reads a request head into one buffer
+/// of about this size, and no real client sends a head of more than a few hundred kilobytes.
+pub const MAX_HEADER_SIZE_LIMIT: usize = 64 * 1024 * 1024;
+
+impl Limits {
+    /// Checks that every limit can work: a zero that would refuse every request (or, for the
+    /// QUIC idle timeout, mean "never"), or a header size past [`MAX_HEADER_SIZE_LIMIT`], is a
+    /// [`ServerError::Config`](crate::ServerError::Config) naming the limit. Serving calls it.
+    ///
+    /// ```
+    /// use armature_server::Limits;
+    ///
+    /// assert!(Limits::default().check().is_ok());
+    /// let mut limits = Limits::default();
+    /// limits.http2_max_concurrent_streams = 0;
+    /// let err = limits.check().unwrap_err();
+    /// assert!(err.to_string().contains("http2_max_concurrent_streams"), "{err}");
+    /// ```
+    pub fn check(&self) -> Result<(), crate::ServerError> {
+        use crate::ServerError::Config;
+        if self.header_read_timeout.is_zero() {
+            return Err(Config(
+                "header_read_timeout is zero: every connection would be cut off",
+            ));
+        }
+        if self.max_header_size == 0 {
+            return Err(Config(
+                "max_header_size is zero: every request would be refused",
+            ));
+        }
+        if self.max_header_size > MAX_HEADER_SIZE_LIMIT {
+            return Err(Config(
+                "max_header_size is over 64 MiB (MAX_HEADER_SIZE_LIMIT)",
+            ));
+        }
+        if self.http2_max_concurrent_streams == 0 {
+            return Err(Config(
+                "http2_max_concurrent_streams is zero: no HTTP/2 request could be made",
+            ));
+        }
+        if self.http2_max_header_list_size == 0 {
+            return Err(Config(
+                "http2_max_header_list_size is zero: every HTTP/2 request would be refused",
+            ));
+        }
+        if self.http3_max_concurrent_streams == 0 {
+            return Err(Config(
+                "http3_max_concurrent_streams is zero: no HTTP/3 request could be made",
+            ));
+        }
+        if self.http3_idle_timeout.is_zero() {
+            return Err(Config(
+                "http3_idle_timeout is zero, which QUIC reads as no idle timeout at all",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

@@ -454,6 +454,7 @@ impl Server {
     /// Splits the server into what serving needs, reading TLS files and
     /// binding the HTTP/3 socket now.
     pub(crate) fn prepare(self) -> Result<Prepared, ServerError> {
+        self.limits.check()?;
         let (tls, dev_cert) = match &self.tls {
             Some(source) => {
                 let (config, dev_cert) = source.config(self.local_addr)?;

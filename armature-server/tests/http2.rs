@@ -145,6 +145,22 @@ async fn a_host_header_that_disagrees_with_the_authority_is_refused() {
     server.stop().await.unwrap();
 }
 
+/// RFC 9113 §8.3.1: `:authority` has `Host`'s grammar (no userinfo): one that breaks it is
+/// refused, as a `Host` header that does; the connection still serves.
+#[tokio::test]
+async fn an_invalid_authority_is_refused() {
+    let server = Running::start(common::local_server());
+    let mut h2 = common::h2_client(server.addr).await;
+    for uri in ["http://user@a.example/x", "http://a.example:port/x"] {
+        let req = Request::get(uri).body(Full::<Bytes>::default()).unwrap();
+        let (status, body) = send_h2(&mut h2, req).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert!(body.contains("invalid :authority"), "{uri}: {body}");
+    }
+    assert_eq!(send_h2(&mut h2, h2_get("/x")).await.0, StatusCode::OK);
+    server.stop().await.unwrap();
+}
+
 /// RFC 9113 §8.2.3: HTTP/2 clients (browsers among them) may send each cookie in a `Cookie`
 /// field of its own; the service sees them joined into one, so `headers().get(COOKIE)` holds
 /// every cookie.

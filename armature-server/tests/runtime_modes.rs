@@ -5,9 +5,10 @@
 mod common;
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use armature_server::RequestBody;
-use armature_server::{RuntimeMode, Server, ServerError};
+use armature_server::{Limits, RuntimeMode, Server, ServerError, MAX_HEADER_SIZE_LIMIT};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
@@ -113,6 +114,56 @@ fn zero_workers_is_a_configuration_error() {
             Err(ServerError::Config(_))
         ));
     }
+}
+
+/// A limit that cannot work is refused by name before anything is served, by `run` and by
+/// `serve` alike (a header size near `usize::MAX` used to overflow an addition and panic).
+#[test]
+fn unworkable_limits_are_configuration_errors() {
+    type Set = fn(Server) -> Server;
+    let cases: [(Set, &str); 7] = [
+        (|s| s.max_header_size(0), "max_header_size"),
+        (|s| s.max_header_size(usize::MAX), "max_header_size"),
+        (
+            |s| s.header_read_timeout(Duration::ZERO),
+            "header_read_timeout",
+        ),
+        (
+            |s| s.http2_max_concurrent_streams(0),
+            "http2_max_concurrent_streams",
+        ),
+        (
+            |s| s.http2_max_header_list_size(0),
+            "http2_max_header_list_size",
+        ),
+        (
+            |s| s.http3_max_concurrent_streams(0),
+            "http3_max_concurrent_streams",
+        ),
+        (
+            |s| s.http3_idle_timeout(Duration::ZERO),
+            "http3_idle_timeout",
+        ),
+    ];
+    for (set, name) in cases {
+        let server = set(Server::bind(([127, 0, 0, 1], 0)).unwrap());
+        match server.run(common::echo()) {
+            Err(ServerError::Config(message)) => assert!(message.contains(name), "{message}"),
+            other => panic!("{name}: {other:?}"),
+        }
+        let server = set(Server::bind(([127, 0, 0, 1], 0)).unwrap());
+        let served = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(server.serve(common::echo()));
+        assert!(
+            matches!(served, Err(ServerError::Config(_))),
+            "{name}: {served:?}"
+        );
+    }
+    // The largest header size is accepted.
+    let mut limits = Limits::default();
+    limits.max_header_size = MAX_HEADER_SIZE_LIMIT;
+    assert!(limits.check().is_ok());
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! Graceful shutdown: the listener closes at once, in-flight requests
-//! finish, idle connections close without waiting for the deadline, and
+//! finish, idle connections (and those that have not finished a first request
+//! head) close without waiting for the deadline, and
 //! the deadline closes what is left.
 
 mod common;
@@ -123,8 +124,18 @@ async fn idle_connections_close_without_waiting_for_the_deadline() {
         .await
         .unwrap();
     assert_eq!(&head, b"HTTP/1.1 200 OK\r\n");
-    // ...one that never sent a byte, and an idle HTTP/2 connection.
+    // ...one that never sent a byte, one that sent half of its first request head (hyper
+    // counts that connection busy; nothing was given to the service yet), and an idle HTTP/2
+    // connection.
     let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    let mut partial = TcpStream::connect(server.addr).await.unwrap();
+    partial
+        .write_all(b"GET /half HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    // Time for the server to read those bytes (the test holds either way; without it, the
+    // half head may still be unread when shutdown begins, the easy case).
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut h2 = common::h2_client(server.addr).await;
     let h2_req = Request::get("http://localhost/")
         .body(Full::default())
@@ -142,6 +153,10 @@ async fn idle_connections_close_without_waiting_for_the_deadline() {
     tokio::time::timeout(GUARD, common::read_until_closed(&mut silent))
         .await
         .expect("silent connection was not closed");
+    let rest = tokio::time::timeout(GUARD, common::read_until_closed(&mut partial))
+        .await
+        .expect("a connection with half a first head was not closed");
+    assert!(rest.is_empty(), "no response expected: {rest:?}");
     await_serve(server).await;
 }
 
