@@ -62,10 +62,7 @@ impl Protocols {
             // hyper-util's auto builder was measured not to be.
             .max_header_size(limits.max_header_size)
             .keep_alive(http1.keep_alive)
-            .pipeline_flush(http1.pipeline_flush)
-            // A client may send its request and then shut its sending side (`nc -N`, some
-            // health checkers): it still gets the answer (hyper's default drops it).
-            .half_close(true);
+            .pipeline_flush(http1.pipeline_flush);
         if let Some(writev) = http1.writev {
             h1.writev(writev);
         }

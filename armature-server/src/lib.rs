@@ -99,9 +99,13 @@
 //!   `std::net::SocketAddr` in its extensions; Armature's logger and rate
 //!   limiter read it from there. A service that needs it nowhere can turn
 //!   it off with [`Server::peer_addr_extension`].
-//! * **Half-closed clients.** An HTTP/1 client may send its request and then
-//!   shut its sending side (`nc -N`, some health checkers): it still gets the
-//!   answer (hyper's `half_close`, off by default in hyper, is on here).
+//! * **A client that closes its side is gone.** An HTTP/1 client that shuts its
+//!   sending side while its request is being served (`nc -N`, some health
+//!   checkers do) is taken to have left, as nginx takes it: the request is
+//!   dropped, which is how a service learns that a client went away (the
+//!   bindings' `req.signal` / `is_disconnected()`). Such a client gets an
+//!   answer only if it was ready at once. (hyper's `half_close` would keep the
+//!   exchange open instead, and lose that signal.)
 //! * **Limits that cannot work** (a zero size, count or timeout, a header size
 //!   past [`MAX_HEADER_SIZE_LIMIT`]) are a [`ServerError::Config`] naming the
 //!   limit when serving starts ([`Limits::check`]), not a server that refuses

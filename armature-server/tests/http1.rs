@@ -65,31 +65,6 @@ async fn answers_pipelined_requests_in_order() {
     server.stop().await.unwrap();
 }
 
-/// A client that sends its request and then shuts its sending side (`nc -N`, some health
-/// checkers) still gets the answer, then the connection closes.
-#[tokio::test]
-async fn a_client_that_half_closes_after_its_request_gets_the_answer() {
-    use tokio::io::AsyncWriteExt;
-
-    let server = Running::start(common::local_server());
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    stream
-        // `/slow` answers after 500 ms: the end of the client's stream is read while the
-        // service works, and must not end the exchange.
-        .write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .unwrap();
-    stream.shutdown().await.unwrap();
-    let bytes = tokio::time::timeout(common::GUARD, common::read_until_closed(&mut stream))
-        .await
-        .expect("the connection neither answered nor closed");
-    assert_eq!(
-        common::parse_responses(&bytes),
-        [(200, "GET /slow 0".to_owned())]
-    );
-    server.stop().await.unwrap();
-}
-
 #[tokio::test]
 async fn keep_alive_off_closes_after_each_response() {
     let server = Running::start(common::local_server().keep_alive(false));
