@@ -415,6 +415,10 @@ function errorStatus (err) {
  * e.g. `{ 'www-authenticate': 'Bearer' }`) as name, value pairs, or undefined; never throws.
  * Content-Type and Content-Length are the answer's own (JSON).
  */
+// A header name (RFC 9110 token) and a value HTTP can carry (no control characters but tab).
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const FIELD_VALUE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/
+
 function errorHeaders (err) {
   try {
     const headers = err.headers
@@ -423,7 +427,10 @@ function errorHeaders (err) {
     if (list === null) return undefined
     const kept = []
     for (let i = 0; i < list.length; i += 2) {
-      if (list[i].toLowerCase() !== 'content-length') kept.push(list[i], list[i + 1])
+      // A header that could not be sent is left out (as Rust leaves it out of a 5xx), rather
+      // than failing the whole answer.
+      const [name, value] = [list[i], list[i + 1]]
+      if (name.toLowerCase() !== 'content-length' && TOKEN.test(name) && FIELD_VALUE.test(value)) kept.push(name, value)
     }
     return kept.length === 0 ? undefined : kept
   } catch {
@@ -460,6 +467,25 @@ function errorCode (err) {
 function errorBody (statusCode, message, code) {
   const error = STATUS_CODES[statusCode] ?? 'Error'
   return code === undefined ? { statusCode, error, message } : { statusCode, code, error, message }
+}
+
+/**
+ * What an error handler returned, as its answer: an `HttpResponse` (or web Response) and an
+ * `Error` as they are; any other value (an object, a string) with the error's status (`500`
+ * when it has none), as Fastify's reply keeps the error's status for the error handler's
+ * payload. Never throws: a value that cannot be sent (a BigInt in it) gives the error that
+ * says so, answered as thrown.
+ */
+function withErrorStatus (value, err) {
+  if (value instanceof HttpResponse || value instanceof Error || value === undefined) return value
+  if (value !== null && typeof value === 'object' && isWeb(value)) return value
+  try {
+    const res = toResponse(value)
+    res.statusCode = errorStatus(err) || 500
+    return res
+  } catch (unsendable) {
+    return unsendable instanceof Error ? unsendable : new TypeError(String(unsendable))
+  }
 }
 
 /** The default answer to a path no route matches, Fastify's: `Route GET:/nope not found`. */
@@ -560,7 +586,7 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, 
         try {
           out = errorHandler(err, req)
           if (isThenable(out)) {
-            Promise.resolve(out).then((value) => value === undefined ? fail(id, err) : send(id, value), (thrown) => fail(id, thrown))
+            Promise.resolve(out).then((value) => value === undefined ? fail(id, err) : send(id, withErrorStatus(value, err)), (thrown) => fail(id, thrown))
             return
           }
         } catch (thrown) {
@@ -568,7 +594,7 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, 
           return
         }
         if (out === undefined) fail(id, err)
-        else send(id, out)
+        else send(id, withErrorStatus(out, err))
       }
   // What `next()` resolves to when the handler (or middleware further in) threw: the error
   // handler's answer, else the default one, so that middleware sees error answers as any
@@ -583,7 +609,12 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, 
         } catch (thrown) {
           return defaultAnswer(thrown)
         }
-        return Promise.resolve(out).then((value) => value === undefined ? defaultAnswer(err) : ownResponse(value), defaultAnswer)
+        return Promise.resolve(out).then((value) => {
+          if (value === undefined) return defaultAnswer(err)
+          // An Error it returns is answered as thrown, as `send` answers it without middleware.
+          const answer = withErrorStatus(value, err)
+          return answer instanceof Error ? defaultAnswer(answer) : ownResponse(answer)
+        }, defaultAnswer)
       }
   // The middleware of each handler: the app's, then its scopes' (outermost first), made once.
   const chains = []
@@ -716,7 +747,8 @@ function serialized (value, serializerFor) {
     copy.payload = serialize(value.jsonValue)
     return copy
   }
-  if (value === undefined || value === null || typeof value === 'string' || isBytes(value) || isWeb(value)) return value
+  // An Error returned is answered as thrown, not written by the 200 schema.
+  if (value === undefined || value === null || typeof value === 'string' || isBytes(value) || isWeb(value) || value instanceof Error) return value
   const serialize = serializerFor(200)
   return serialize === undefined ? value : new HttpResponse(serialize(value), { contentType: JSON_TYPE })
 }

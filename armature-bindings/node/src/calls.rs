@@ -58,7 +58,8 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
                     None
                 },
             };
-            Ok(alive(&app)?.complete(id, reply))
+            // An app that is gone has no request waiting: `false`, as for one answered.
+            Ok(app.upgrade().is_some_and(|app| app.complete(id, reply)))
         })?,
     )?;
 
@@ -97,7 +98,7 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
                     code: optional(4)?,
                     reason: optional(5)?,
                 };
-                Ok(alive(&app)?.complete(id, reply))
+                Ok(app.upgrade().is_some_and(|app| app.complete(id, reply)))
             },
         )?,
     )?;
@@ -107,7 +108,8 @@ pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Resu
     calls.set(
         "watch",
         env.create_function_from_closure::<(), bool, _>("watch", move |ctx| {
-            Ok(alive(&app)?.watch(ctx.get::<u32>(0)?))
+            let id = ctx.get::<u32>(0)?;
+            Ok(app.upgrade().is_some_and(|app| app.watch(id)))
         })?,
     )?;
 

@@ -428,6 +428,54 @@ test('setErrorHandler: shapes thrown errors, sync or async; undefined or a throw
   assert.throws(() => App.new().setErrorHandler({}), /pass a function/)
 })
 
+test('setErrorHandler: a plain value keeps the error\'s status, a returned Error is answered as thrown, with or without middleware (Fastify)', async () => {
+  for (const withMiddleware of [false, true]) {
+    const app = App.new()
+      .get('/object', () => { throw new HttpError(404, 'no such user') })
+      .get('/text', () => { throw Object.assign(new Error('busy'), { statusCode: 503 }) })
+      .get('/plain', () => { throw new Error('no status') })
+      .get('/same', () => { throw Object.assign(new HttpError(401, 'who are you'), { headers: { 'www-authenticate': 'Bearer' } }) })
+      .setErrorHandler((err, req) => {
+        if (req.path === '/object') return { missing: err.message }
+        if (req.path === '/text') return `retry later: ${err.message}`
+        if (req.path === '/plain') return { oops: true }
+        return err // as thrown: the default answer for it
+      })
+    if (withMiddleware) app.wrap(async (req, next) => (await next()).header('x-mw', 'yes'))
+    const object = await app.inject('/object')
+    assert.deepEqual([object.statusCode, object.json()], [404, { missing: 'no such user' }], `${withMiddleware}`)
+    const text = await app.inject('/text')
+    assert.deepEqual([text.statusCode, text.body], [503, 'retry later: busy'])
+    const plain = await app.inject('/plain')
+    assert.deepEqual([plain.statusCode, plain.json()], [500, { oops: true }])
+    const same = await app.inject('/same')
+    assert.deepEqual([same.statusCode, same.json(), same.headers['www-authenticate']], [401, failure(401, 'who are you'), 'Bearer'])
+    if (withMiddleware) assert.equal(same.headers['x-mw'], 'yes')
+  }
+})
+
+test('an Error returned by a handler with a response schema is answered as thrown, not written by the schema', async () => {
+  const app = App.new()
+    .get('/user/:id', { schema: { response: { 200: { type: 'object', properties: { name: { type: 'string' } } } } } },
+      (req) => req.param('id') === '1' ? { name: 'Ann', password: 'x' } : new HttpError(404, 'no such user'))
+  const found = await app.inject('/user/1')
+  assert.deepEqual([found.statusCode, found.json()], [200, { name: 'Ann' }])
+  const missing = await app.inject('/user/2')
+  assert.deepEqual([missing.statusCode, missing.json()], [404, failure(404, 'no such user')])
+})
+
+test('an error\'s headers that cannot be sent are left out; the answer keeps its status', async () => {
+  const app = App.new()
+    .get('/client', () => { throw Object.assign(new HttpError(429, 'slow down'), { headers: { 'retry-after': '5', 'bad name': 'x', 'x-bad-value': 'a\r\nset-cookie: evil=1' } }) })
+    .get('/server', () => { throw Object.assign(new HttpError(503, 'down'), { headers: { 'retry-after': '7', 'bad name': 'x' } }) })
+  const client = await app.inject('/client')
+  assert.deepEqual([client.statusCode, client.json(), client.headers['retry-after']], [429, failure(429, 'slow down'), '5'])
+  assert.equal(client.headers['set-cookie'], undefined)
+  assert.equal(client.headers['x-bad-value'], undefined)
+  const server = await app.inject('/server')
+  assert.deepEqual([server.statusCode, server.headers['retry-after']], [503, '7'])
+})
+
 test('setErrorHandler sees an answer that cannot be sent, with or without middleware', async () => {
   const circular = {}
   circular.self = circular

@@ -332,6 +332,42 @@ test('configuration that would be silently ignored throws instead', async () => 
   assert.throws(() => Cors.new({ origins: ['https://a.example'], exposedHeaders: ['x'] }), /unknown option "exposedHeaders"/)
 })
 
+test('a handler that answers after its app was recompiled and collected does not take the process down', async () => {
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc')
+  const tick = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+  const unhandled = []
+  const onUnhandled = (reason) => unhandled.push(reason)
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    let release
+    const late = new Promise((resolve) => { release = resolve })
+    let answered = false
+    const app = App.new().get('/slow', async (req) => {
+      await late
+      answered = true
+      return `late for ${req.path}`
+    })
+    const s = await app.listen(0, '127.0.0.1', { signals: false, shutdownTimeout: 50 })
+    const socket = net.connect(s.port, '127.0.0.1', () => socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n'))
+    socket.on('error', () => {})
+    const closed = new Promise((resolve) => socket.on('close', resolve))
+    await tick(100)
+    await s.close() // past the deadline the request is dropped, its handler still waiting
+    await closed
+    app.get('/other', () => 'x') // the app recompiles: its old native app is unreferenced
+    for (let i = 0; i < 5; i++) { gc(); await tick(20) }
+    release()
+    for (let i = 0; i < 5; i++) await tick(20)
+    assert.ok(answered, 'the handler ran to its end')
+    assert.deepEqual(unhandled, [])
+    // The app serves again with its new route.
+    assert.equal((await app.inject('/other')).body, 'x')
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+  }
+})
+
 test('an app that is gone is freed with its handlers, compiled or not; a serving one is kept', async () => {
   v8.setFlagsFromString('--expose-gc')
   const gc = vm.runInNewContext('gc')
