@@ -1401,18 +1401,21 @@ for (const m of [...METHODS, 'ALL']) {
   }
 }
 
-const ROUTE_DECLARATION = new Set(['method', 'url', 'path', 'schema', 'handler'])
+const ROUTE_DECLARATION = new Set(['method', 'url', 'path', 'schema', 'config', 'handler'])
 
-/** `route({ method, url, schema, handler })` as `route(url, methods)`. */
+/** `route({ method, url, schema, config, handler })` as `route(url, methods)`. */
 function declaredRoute (declaration) {
   checkOptions(declaration, ROUTE_DECLARATION, 'route({...})', "declare a route like { method: 'GET', url: '/users/:id', handler }")
-  const { method, url = declaration.path, schema, handler } = declaration
+  const { method, url = declaration.path, schema, config, handler } = declaration
   const list = [].concat(method)
   if (list.length === 0 || !list.every((m) => typeof m === 'string')) {
     throw new TypeError(`route({...}): method must be a method name or a list of them, got ${JSON.stringify(method)}`)
   }
   const methods = new MethodRouter()
-  for (const m of list) methods.on(m, schema === undefined ? undefined : { schema }, handler)
+  const options = schema === undefined && config === undefined
+    ? undefined
+    : { ...(schema === undefined ? {} : { schema }), ...(config === undefined ? {} : { config }) }
+  for (const m of list) methods.on(m, options, handler)
   return [url, methods]
 }
 

@@ -307,11 +307,13 @@ fn constant(
     handler: u32,
 ) -> Result<Target> {
     let body = response::body_bytes(body);
+    // Built with its body, so that a `Content-Length` given is checked against it (and
+    // dropped when right), as a JS handler's answer is.
     let res = response::build(
         status.into(),
         &ContentType::from(content_type),
         headers.as_deref(),
-        Bytes::new(),
+        body.clone(),
     )
     .map_err(|err| invalid(format!("static response for {what}: {err}")))?;
     let (parts, _) = res.into_parts();

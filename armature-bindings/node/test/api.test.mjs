@@ -698,6 +698,16 @@ test('Fastify route options: @fastify/swagger\'s schema keys are accepted, confi
   assert.deepEqual([plain.json(), plain.headers['x-rate-class']], [{}, 'none'])
   assert.throws(() => App.new().get('/c', { config: 'gold' }, () => 'x'), /config must be an object/)
   assert.throws(() => App.new().get('/c', { schema: { bodyy: {} } }, () => 'x'), /unknown schema part "bodyy"/)
+  // The declaration form takes `config` too (Fastify's route({ ..., config })).
+  const declared = App.new().route({ method: 'GET', url: '/d', config: { rateClass: 'silver' }, handler: (req) => req.routeOptions.config })
+  assert.deepEqual((await declared.inject('/d')).json(), { rateClass: 'silver' })
+})
+
+test('a constant response with its right Content-Length is accepted, a wrong one refused, at registration', async () => {
+  const right = App.new().get('/c', HttpResponse.text('hello').header('content-length', '5'))
+  const res = await right.inject('/c')
+  assert.deepEqual([res.statusCode, res.body, res.headers['content-length']], [200, 'hello', '5'])
+  assert.throws(() => App.new().get('/c', HttpResponse.text('hello').header('content-length', '0')), /content-length|Content-Length/)
 })
 
 test('on a route with a body schema, req.body is the validated value (Fastify\'s); rawBody the bytes', async () => {
