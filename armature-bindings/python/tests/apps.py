@@ -777,6 +777,7 @@ def serve(app: App) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--shutdown-timeout", type=float, default=5.0)
     parser.add_argument("--fail-startup", action="store_true")
+    parser.add_argument("--hang-shutdown", action="store_true")
     parser.add_argument("--ws-ping-interval", type=float, default=20.0)
     parser.add_argument("--ws-ping-timeout", type=lambda v: None if v == "none" else float(v), default=20.0)
     args = parser.parse_args()
@@ -785,6 +786,13 @@ def serve(app: App) -> None:
         @app.on_event("startup")
         def fail() -> None:
             raise RuntimeError("startup failed on purpose")
+
+    if args.hang_shutdown:
+
+        @app.on_event("shutdown")
+        async def hang() -> None:
+            print("hanging shutdown hook started", flush=True)
+            await asyncio.sleep(3600)
 
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     app.run("127.0.0.1", args.port, workers=args.workers, threads=args.threads, shutdown_timeout=args.shutdown_timeout, ws_ping_interval=args.ws_ping_interval, ws_ping_timeout=args.ws_ping_timeout)

@@ -271,3 +271,19 @@ def test_a_second_signal_stops_waiting_for_running_requests():
     assert isinstance(answer, httpx.HTTPError) or answer.status_code == 500
     assert "second signal" in srv.stderr()
     assert "shutdown hook ran" in srv.stdout()
+
+
+def test_shutdown_hooks_that_never_return_are_cancelled_at_the_deadline_or_a_second_signal():
+    # Past what is left of shutdown_timeout (here 1 s, no request in flight)...
+    srv = Server("--shutdown-timeout", "1", "--hang-shutdown")
+    assert srv.stop(timeout=30) == 0, srv.stderr()
+    assert "hanging shutdown hook started" in srv.stdout()
+    assert "shutdown hooks still running after shutdown_timeout: cancelled" in srv.stderr()
+    # ...or at once on a second signal, however long the deadline.
+    srv = Server("--shutdown-timeout", "120", "--hang-shutdown")
+    srv.proc.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 30
+    while "hanging shutdown hook started" not in srv.stdout() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.stop(timeout=30) == 0, srv.stderr()
+    assert "second signal" in srv.stderr()

@@ -222,6 +222,40 @@ def test_a_handler_that_raises_closes_with_1011_and_the_test_sees_the_exception(
             assert ws.receive()["code"] == 1011
 
 
+@pytest.mark.parametrize("fatal", [KeyboardInterrupt, SystemExit])
+def test_a_handler_that_raises_keyboardinterrupt_or_systemexit_fails_alone(fatal):
+    # Out of a Task these would stop the event loop, and every connection with it: they fail
+    # their own connection (500 before the accept, 1011 after), as HTTP handlers do.
+    app = App()
+
+    @app.websocket("/after")
+    async def after(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.receive_text()
+        raise fatal()
+
+    @app.websocket("/before")
+    async def before(websocket: WebSocket) -> None:
+        raise fatal()
+
+    @app.get("/alive")
+    async def alive() -> dict:
+        return {"alive": True}
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        with c.websocket_connect("/after") as ws:
+            ws.send_text("go")
+            assert ws.receive()["code"] == 1011
+        with pytest.raises(WebSocketDenialResponse) as denied:
+            with c.websocket_connect("/before"):
+                pass
+        assert denied.value.status_code == 500
+        assert c.get("/alive").json() == {"alive": True}
+        with c.websocket_connect("/after") as ws:
+            ws.send_text("again")
+            assert ws.receive()["code"] == 1011
+
+
 def test_parameters_and_dependencies_as_in_http_routes_and_a_bad_one_refuses_with_1008():
     events: list[str] = []
 

@@ -409,6 +409,8 @@ class App(Router):
             handle = engine.serve(listener, on_stopped, threads=threads, shutdown_timeout=shutdown_timeout, ws_ping_interval=pings[0], ws_ping_timeout=pings[1])
             # When the shutdown began: what is still running gets the rest of its time, not more.
             deadline = [math.inf]
+            # The shutdown hooks, once they run: a second signal cancels them too.
+            hooks: list[asyncio.Task[Any]] = []
 
             def shut_down() -> None:
                 from ._runtime import _tasks
@@ -418,10 +420,11 @@ class App(Router):
                     handle.shutdown()
                     return
                 # A second signal (Ctrl-C again) stops the waiting, as in uvicorn: what still
-                # runs is cancelled (its requests answered 500), then the hooks run.
-                logger.warning("second signal: cancelling %d running task(s)", len(_tasks))
+                # runs is cancelled (its requests answered 500), then the hooks run (or, if they
+                # are running, they are cancelled).
+                logger.warning("second signal: cancelling %d running task(s)", len(_tasks) + len(hooks))
                 deadline[0] = loop.time()
-                for task in list(_tasks):
+                for task in [*_tasks, *hooks]:
                     task.cancel()
 
             if threading.current_thread() is threading.main_thread():
@@ -442,7 +445,18 @@ class App(Router):
                     task.cancel()
                 if pending:
                     loop.run_until_complete(asyncio.wait(pending, timeout=1.0))
-            loop.run_until_complete(self.shutdown())
+            # The shutdown hooks get what is left of the shutdown time (at least a second, and
+            # all of it if it is infinite); past it, or on a second signal, they are cancelled:
+            # a hook that never returns cannot keep the process from exiting.
+            hooks.append(loop.create_task(self.shutdown()))
+            left = deadline[0] - loop.time() if deadline[0] != math.inf else shutdown_timeout
+            done, _ = loop.run_until_complete(asyncio.wait(hooks, timeout=None if math.isinf(left) else max(1.0, left)))
+            if not done:
+                logger.warning("shutdown hooks still running after shutdown_timeout: cancelled")
+                hooks[0].cancel()
+                loop.run_until_complete(asyncio.wait(hooks, timeout=1.0))
+            elif not hooks[0].cancelled():
+                hooks[0].result()  # a hook's exception, as before
             if error:
                 raise RuntimeError(f"server failed: {error}")
         finally:

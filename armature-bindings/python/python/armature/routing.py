@@ -243,7 +243,9 @@ class WebSocketRoute(Route):
                     await handler(**kwargs)
             except WebSocketDisconnect:
                 pass  # the client left: nothing to answer
-            except Exception as exc:  # noqa: BLE001 - answered (or closed) and logged
+            except (Exception, *_runtime._FATAL_TO_THE_LOOP) as exc:  # noqa: BLE001 - answered (or closed) and logged
+                # KeyboardInterrupt and SystemExit too: out of a Task they would stop the loop,
+                # and with it every other connection (as for HTTP handlers).
                 websocket._failed(exc)
             finally:
                 websocket._finish()
