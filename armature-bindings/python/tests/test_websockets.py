@@ -61,6 +61,32 @@ def test_text_bytes_and_json_messages_both_ways_and_the_clients_close_code():
     assert left == [(1001, "bye")]
 
 
+def test_send_text_takes_a_str_and_send_bytes_bytes():
+    app = App()
+
+    @app.websocket("/types")
+    async def types(websocket: WebSocket) -> None:
+        await websocket.accept()
+        refused = []
+        for send, value in ((websocket.send_text, b"x"), (websocket.send_bytes, "x"), (websocket.send_bytes, 7)):
+            try:
+                await send(value)
+            except TypeError as exc:
+                refused.append(str(exc))
+        await websocket.send_bytes(bytearray(b"ok"))
+        await websocket.send_json(refused)
+
+    with TestClient(app) as c:
+        with c.websocket_connect("/types") as ws:
+            # Nothing of the refused sends went out.
+            assert ws.receive_bytes() == b"ok"
+            assert ws.receive_json() == [
+                "send_text() takes a str, not bytes (send_bytes() sends bytes)",
+                "send_bytes() takes bytes, not str (send_text() sends a str)",
+                "send_bytes() takes bytes, not int (send_text() sends a str)",
+            ]
+
+
 def test_large_messages_arrive_whole_and_a_burst_past_the_send_buffer_arrives_in_order():
     app = App()
 

@@ -198,9 +198,13 @@ class WebSocket(Request):
                 await woken
 
     async def send_text(self, data: str) -> None:
-        await self._send(str(data))
+        if not isinstance(data, str):
+            raise TypeError(f"send_text() takes a str, not {type(data).__name__} (send_bytes() sends bytes)")
+        await self._send(data)
 
     async def send_bytes(self, data: bytes) -> None:
+        if isinstance(data, str) or not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"send_bytes() takes bytes, not {type(data).__name__} (send_text() sends a str)")
         await self._send(bytes(data))
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
