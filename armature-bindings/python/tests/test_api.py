@@ -2177,6 +2177,31 @@ def test_a_responses_background_runs_after_it_is_handed_over():
         assert until(3) == ["welcome mail", "sync one", "async two"]
 
 
+def test_http_middleware_that_returns_something_else_than_a_response_is_a_500_with_the_reason():
+    app = App()
+
+    @app.middleware("http")
+    async def forgetful(request: Request, call_next):
+        if request.url.path == "/dict":
+            return {"not": "a response"}
+        return await call_next(request)
+
+    @app.get("/dict")
+    async def handler() -> dict:
+        return {"ok": True}
+
+    @app.get("/fine")
+    async def fine() -> dict:
+        return {"ok": True}
+
+    with TestClient(app) as c:
+        with pytest.raises(TypeError, match="HTTP middleware .*forgetful returned dict, not a response"):
+            c.get("/dict")
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.get("/dict").status_code == 500
+        assert c.get("/fine").json() == {"ok": True}
+
+
 def test_http_middleware_reads_and_rewrites_bodies_through_body_iterator():
     from armature.responses import Response as StarletteResponse, StreamingResponse
 

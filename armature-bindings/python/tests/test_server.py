@@ -148,6 +148,52 @@ def test_a_websocket_on_the_real_server_closes_with_1012_when_it_shuts_down():
     assert "shutdown hook ran" in srv.stdout()
 
 
+def _raw_websocket(srv: Server) -> socket.socket:
+    """A socket that has done a WebSocket handshake with `/ws/echo` by hand (to send frames no
+    client library would)."""
+    host, port = srv.url.removeprefix("http://").rsplit(":", 1)
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(
+        b"GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+def _close_code(sock: socket.socket) -> int:
+    """The code of the close frame the server sends next (unmasked, short)."""
+    frame = b""
+    while len(frame) < 4:
+        chunk = sock.recv(64)
+        assert chunk, f"the connection ended without a close frame: {frame!r}"
+        frame += chunk
+    assert frame[0] == 0x88, frame  # FIN + close
+    return int.from_bytes(frame[2:4], "big")
+
+
+def test_a_websocket_frame_that_breaks_the_protocol_is_answered_with_1002_or_1007():
+    srv = Server()
+    try:
+        # Unmasked (a client's frames must be masked): 1002.
+        sock = _raw_websocket(srv)
+        sock.sendall(b"\x81\x02hi")
+        assert _close_code(sock) == 1002
+        sock.close()
+        # A masked text frame whose payload is not UTF-8: 1007.
+        sock = _raw_websocket(srv)
+        mask = b"\x01\x02\x03\x04"
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(b"\xff\xfe"))
+        sock.sendall(b"\x81\x82" + mask + payload)
+        assert _close_code(sock) == 1007
+        sock.close()
+    finally:
+        assert srv.stop() == 0, srv.stderr()
+
+
 def test_a_websocket_client_that_answers_no_ping_is_closed_with_1011():
     """uvicorn's keep-alive: a ping every `ws_ping_interval`; a client silent for that and
     `ws_ping_timeout` more is closed (`1011`), one that talks is not."""

@@ -163,6 +163,10 @@ def _around(endpoint: Callable[[HttpRequest], Any], func: Callable[..., Any], ap
         answer = func(Request(request, app), call_next)
         if inspect.isawaitable(answer):
             answer = await answer
+        if not isinstance(answer, HttpResponse):
+            # As in Starlette, where the server could not send it: a 500, and the reason logged.
+            name = getattr(func, "__qualname__", repr(func))
+            raise TypeError(f"HTTP middleware {name} returned {type(answer).__name__}, not a response: return `await call_next(request)` or a Response")
         # A response of the middleware's own still runs the handler's background tasks, as
         # in Starlette (where they run once the handler's response is read).
         if answered and isinstance(answer, HttpResponse) and answer is not answered[0]:

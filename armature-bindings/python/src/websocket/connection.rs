@@ -197,6 +197,15 @@ pub(super) async fn run(
                     Some(Err(Error::Capacity(_))) => {
                         break closing(sink.take(), &mut stream, 1009, "message too big".to_owned()).await;
                     }
+                    // A frame that breaks RFC 6455 (unmasked, reserved bits or opcodes, a bad
+                    // control frame) fails the connection with `1002`; text that is not UTF-8
+                    // with `1007` (RFC 6455 section 7.4.1): the client hears why.
+                    Some(Err(Error::Protocol(_))) => {
+                        break closing(sink.take(), &mut stream, 1002, "protocol error".to_owned()).await;
+                    }
+                    Some(Err(Error::Utf8(_))) => {
+                        break closing(sink.take(), &mut stream, 1007, "invalid UTF-8 in a text message".to_owned()).await;
+                    }
                     Some(Err(_)) | None => break (1006, String::new()),
                 }
             }
