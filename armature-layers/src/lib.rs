@@ -19,6 +19,7 @@ pub mod request_id;
 pub mod timeout;
 
 mod frame;
+mod head;
 mod sync;
 mod ticks;
 

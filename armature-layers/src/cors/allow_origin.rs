@@ -8,6 +8,8 @@ use http::header::{HeaderMap, HeaderValue, ORIGIN};
 use http::request::Parts;
 use http::Request;
 
+use crate::head::with_head;
+
 /// A user predicate over a (well-formed, non-`null`) origin and the request head.
 pub(crate) type Predicate = Arc<dyn Fn(&str, &Parts) -> bool + Send + Sync + 'static>;
 
@@ -40,11 +42,11 @@ impl OriginPolicy {
 
     /// The `Access-Control-Allow-Origin` value for a request with these headers (`None`: the
     /// origin is not allowed, or there is none), decided from the headers alone; or
-    /// `Err(origin)` when the origin is up to the predicate, which sees the request head
-    /// ([`OriginPolicy::ask_predicate`]). Borrowing the headers leaves the request where it is
-    /// in the common cases (no move of the whole request in and out).
+    /// `Err(ask)` when the origin is up to the predicate, which sees the request head
+    /// ([`Ask::answer`]). Borrowing the headers leaves the request where it is in the common
+    /// cases (no move of the whole request in and out).
     #[inline]
-    pub(crate) fn allowed(&self, headers: &HeaderMap) -> Result<Option<HeaderValue>, HeaderValue> {
+    pub(crate) fn allowed(&self, headers: &HeaderMap) -> Result<Option<HeaderValue>, Ask<'_>> {
         let OriginPolicy::Reflect {
             exact,
             predicate,
@@ -64,33 +66,36 @@ impl OriginPolicy {
         if bytes == b"null" {
             return Ok(null.then(|| origin.clone()));
         }
-        if (!*mirror && predicate.is_none()) || check_serialized_origin(bytes).is_err() {
+        if check_serialized_origin(bytes).is_err() {
             return Ok(None);
         }
-        if *mirror {
-            return Ok(Some(origin.clone()));
+        match predicate {
+            _ if *mirror => Ok(Some(origin.clone())),
+            Some(predicate) => Err(Ask {
+                origin: origin.clone(),
+                predicate,
+            }),
+            None => Ok(None),
         }
-        Err(origin.clone())
     }
+}
 
-    /// Asks the predicate about `origin` (which [`OriginPolicy::allowed`] handed over), showing
-    /// it the request head as [`Parts`]; the request is handed back unchanged.
-    pub(crate) fn ask_predicate<B>(
-        &self,
-        req: Request<B>,
-        origin: HeaderValue,
-    ) -> (Request<B>, Option<HeaderValue>) {
-        let OriginPolicy::Reflect {
-            predicate: Some(predicate),
-            ..
-        } = self
-        else {
-            return (req, None);
-        };
-        let (parts, body) = req.into_parts();
+/// An origin the predicate decides on.
+pub(crate) struct Ask<'a> {
+    origin: HeaderValue,
+    predicate: &'a Predicate,
+}
+
+impl Ask<'_> {
+    /// Asks the predicate, showing it the request head as [`Parts`]; the request is handed
+    /// back unchanged.
+    pub(crate) fn answer<B>(self, req: Request<B>) -> (Request<B>, Option<HeaderValue>) {
+        let Ask { origin, predicate } = self;
         // `check_serialized_origin` accepted it, so it is ASCII.
-        let allowed = std::str::from_utf8(origin.as_bytes()).is_ok_and(|o| predicate(o, &parts));
-        (Request::from_parts(parts, body), allowed.then_some(origin))
+        let (req, allowed) = with_head(req, |parts| {
+            std::str::from_utf8(origin.as_bytes()).is_ok_and(|o| predicate(o, parts))
+        });
+        (req, allowed.then_some(origin))
     }
 }
 

@@ -108,9 +108,9 @@ where
         let mut req = req;
         let allow_origin = match self.policy.origin.allowed(req.headers()) {
             Ok(allow_origin) => allow_origin,
-            Err(origin) => {
+            Err(ask) => {
                 let allow_origin;
-                (req, allow_origin) = self.policy.origin.ask_predicate(req, origin);
+                (req, allow_origin) = ask.answer(req);
                 allow_origin
             }
         };

@@ -11,6 +11,7 @@ use http::Request;
 use smallvec::SmallVec;
 
 use super::client_ip::ClientIp;
+use crate::head::with_head;
 
 /// A key as stored: IPs as 5 or 17 bytes (a family tag and the address), other keys as given
 /// when they are at most [`MAX_RAW_KEY`] bytes, else as their 32-byte SHA-256. Every key fits
@@ -45,10 +46,14 @@ pub(crate) enum Keyed {
 
 impl KeySource {
     /// The key of a request with these head fields, found by reference (the request stays where
-    /// it is); `None` for a key function, which sees the whole head ([`KeySource::key_by_fn`]).
+    /// it is); `Err(f)` for a key function, which sees the whole head ([`key_by`]).
     #[inline]
-    pub(crate) fn key_of(&self, headers: &HeaderMap, extensions: &Extensions) -> Option<Keyed> {
-        Some(match self {
+    pub(crate) fn key_of(
+        &self,
+        headers: &HeaderMap,
+        extensions: &Extensions,
+    ) -> Result<Keyed, &KeyFn> {
+        Ok(match self {
             KeySource::ClientIp(client) => match client.resolve(headers, extensions) {
                 Some(ip) => Keyed::Key(ip_key(ip)),
                 None => Keyed::Unlimited,
@@ -61,23 +66,18 @@ impl KeySource {
                     (Some(_), Some(_)) => Keyed::Ambiguous,
                 }
             }
-            KeySource::Func(_) => return None,
+            KeySource::Func(f) => return Err(f),
         })
     }
+}
 
-    /// The key a key function gives, shown the request head as [`Parts`]; the request is handed
-    /// back unchanged. (Other sources give [`Keyed::Unlimited`] here: see [`KeySource::key_of`].)
-    pub(crate) fn key_by_fn<B>(&self, req: Request<B>) -> (Request<B>, Keyed) {
-        let KeySource::Func(f) = self else {
-            return (req, Keyed::Unlimited);
-        };
-        let (parts, body) = req.into_parts();
-        let key = match f(&parts) {
-            Some(k) => Keyed::Key(bounded_key(k.as_bytes())),
-            None => Keyed::Unlimited,
-        };
-        (Request::from_parts(parts, body), key)
-    }
+/// The key the key function `f` gives, shown the request head as [`Parts`]; the request is
+/// handed back unchanged.
+pub(crate) fn key_by<B>(f: &KeyFn, req: Request<B>) -> (Request<B>, Keyed) {
+    with_head(req, |parts| match f(parts) {
+        Some(k) => Keyed::Key(bounded_key(k.as_bytes())),
+        None => Keyed::Unlimited,
+    })
 }
 
 /// `key` as stored: itself if short, else its SHA-256.

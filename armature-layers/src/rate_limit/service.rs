@@ -7,7 +7,7 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::headers::{ambiguous_key, refusal};
-use super::key::Keyed;
+use super::key::{key_by, Keyed};
 use super::layer::Config;
 use super::{ResponseBody, ResponseFuture, Store};
 use crate::body::is_grpc;
@@ -42,10 +42,10 @@ where
         // Found from the head's fields, the request is not moved; a key function sees it all.
         let mut req = req;
         let key = match config.key.key_of(req.headers(), req.extensions()) {
-            Some(key) => key,
-            None => {
+            Ok(key) => key,
+            Err(f) => {
                 let key;
-                (req, key) = config.key.key_by_fn(req);
+                (req, key) = key_by(f, req);
                 key
             }
         };
