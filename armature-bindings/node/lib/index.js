@@ -410,15 +410,15 @@ function errorStatus (err) {
   }
 }
 
+// A header name (RFC 9110 token) and a value HTTP can carry (no control characters but tab).
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const FIELD_VALUE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/
+
 /**
  * The headers an error asks for its answer (`err.headers`, as http-errors and Fastify make them,
  * e.g. `{ 'www-authenticate': 'Bearer' }`) as name, value pairs, or undefined; never throws.
  * Content-Type and Content-Length are the answer's own (JSON).
  */
-// A header name (RFC 9110 token) and a value HTTP can carry (no control characters but tab).
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const FIELD_VALUE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/
-
 function errorHeaders (err) {
   try {
     const headers = err.headers
@@ -1412,10 +1412,8 @@ function declaredRoute (declaration) {
     throw new TypeError(`route({...}): method must be a method name or a list of them, got ${JSON.stringify(method)}`)
   }
   const methods = new MethodRouter()
-  const options = schema === undefined && config === undefined
-    ? undefined
-    : { ...(schema === undefined ? {} : { schema }), ...(config === undefined ? {} : { config }) }
-  for (const m of list) methods.on(m, options, handler)
+  // An option left undefined is no option (`on` reads them so).
+  for (const m of list) methods.on(m, { schema, config }, handler)
   return [url, methods]
 }
 

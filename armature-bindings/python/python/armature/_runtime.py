@@ -148,10 +148,11 @@ def unhook(ident: int, sink: list[BaseException]) -> None:
         del sinks[ident]
 
 
-def unhandled(exc: BaseException) -> None:
-    """Logs an exception no handler answered (or only the `Exception` handler did), and hands
-    it to the `TestClient` running the request, if any."""
-    logger.error("Exception in a request handler", exc_info=(type(exc), exc, exc.__traceback__))
+def unhandled(exc: BaseException, where: str = "a request handler") -> None:
+    """Logs an exception no handler answered (or only the `Exception` handler did), or one a
+    background task raised (`where`), and hands it to the `TestClient` running the request, if
+    any (raised in the test, as Starlette's client does)."""
+    logger.error("Exception in %s", where, exc_info=(type(exc), exc, exc.__traceback__))
     sink = sinks.get(threading.get_ident())
     if sink is not None:
         sink.append(exc)
@@ -226,15 +227,6 @@ def background(tasks: Any) -> None:
     task = _task(tasks())
     background_tasks[task] = next(background_numbers)
     task.add_done_callback(lambda done: background_tasks.pop(done, None))
-
-
-def background_failed(exc: BaseException) -> None:
-    """Logs an exception a background task raised, and hands it to the `TestClient` whose
-    request started it, if any (raised in the test, as Starlette's client does)."""
-    logger.error("Exception in a background task", exc_info=(type(exc), exc, exc.__traceback__))
-    sink = sinks.get(threading.get_ident())
-    if sink is not None:
-        sink.append(exc)
 
 
 async def body_iterator(body: bytes, stream: Any) -> Any:

@@ -116,9 +116,9 @@ class BackgroundTasks:
                 else:
                     await run_in_threadpool(func, *args, **kwargs)
             except (Exception, KeyboardInterrupt, SystemExit) as exc:  # noqa: BLE001 - a failing task must not stop the others, nor the server
-                from ._runtime import background_failed
+                from ._runtime import unhandled
 
-                background_failed(exc)
+                unhandled(exc, "a background task")
 
 
 class BackgroundTask(BackgroundTasks):
