@@ -85,6 +85,9 @@ SERVER_TABLE=(
     "axum|18081|h1,h2|peers|$PEERS_TARGET/release/peer-axum --port {port}"
     "actix-web|18082|h1,h2|peers|$PEERS_TARGET/release/peer-actix --port {port}"
     "hyper|18083|h1,h2|peers|$PEERS_TARGET/release/peer-hyper --port {port}"
+    # axum behind the ecosystem's layers for the preset stack's jobs (tower-http request id,
+    # TraceLayer access log to stdout, CORS; tower_governor; axum-prometheus): armature-stack's peer.
+    "axum-stack|18089|h1,h2|peers|$PEERS_TARGET/release/peer-axum-stack --port {port}"
     # Node: @armature/core with JS handlers, the same with /plaintext and /json as constant
     # responses answered in Rust (never entering JS), and the Node peers. Node is
     # single-threaded for JS; the addon's tokio runtime sizes itself from the CPUs allowed.
