@@ -11,7 +11,7 @@ use http::{HeaderMap, StatusCode};
 use http_body::Frame;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView, PyString};
 use tokio::sync::mpsc;
 
 use crate::json::to_json;
@@ -67,11 +67,15 @@ fn bytes_of(content: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     if let Ok(body) = content.cast::<crate::request::RequestBody>() {
         return Ok(body.get().0.clone());
     }
+    if content.is_instance_of::<PyMemoryView>() {
+        // A copy of the viewed bytes (C order, whatever the view's shape), as Starlette sends one.
+        return bytes_of(&content.call_method0("tobytes")?);
+    }
     if let Ok(view) = content.call_method0("__bytes__") {
         return bytes_of(&view);
     }
     Err(PyTypeError::new_err(format!(
-        "response content must be bytes or str, not {}",
+        "response content must be bytes, bytearray, memoryview or str, not {}",
         content.get_type().name()?
     )))
 }
@@ -170,7 +174,8 @@ fn media(media_type: Option<&str>, default: HeaderValue) -> PyResult<Option<Head
 
 #[pymethods]
 impl HttpResponse {
-    /// `content` (bytes or str) with `media_type` as its content type, if given.
+    /// `content` (`bytes`, `bytearray`, `memoryview` or `str`) with `media_type` as its content
+    /// type, if given.
     #[new]
     #[pyo3(signature = (content=None, status=200, headers=None, media_type=None))]
     fn new(

@@ -415,6 +415,12 @@ def test_http_response_constructors():
         HttpResponse(b"", headers={"bad header": "x"})
     with pytest.raises(TypeError):
         HttpResponse.json({"x": object()})
+    # Any bytes-like content, as Starlette's Response takes; a view is sent as the bytes it shows.
+    assert HttpResponse(bytearray(b"ab")).body == b"ab"
+    assert HttpResponse(memoryview(b"hello")[1:4]).body == b"ell"
+    assert HttpResponse(memoryview(bytes(range(6))).cast("B", (2, 3))).body == bytes(range(6))
+    with pytest.raises(TypeError, match="bytes, bytearray, memoryview or str, not int"):
+        HttpResponse(7)
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -684,6 +690,13 @@ def test_header_markers_convert_underscores_take_lists_and_aliases(client):
     res = client.get("/params/headers", headers={"user-agent": "probe/3", "x-count": "-1"})
     assert res.status_code == 422
     assert [(e["type"], e["loc"]) for e in res.json()["detail"]] == [("greater_than_equal", ["header", "X-Count"])]
+    # Names and values may be bytes, as httpx takes them.
+    res = client.get("/params/headers", headers={b"user-agent": b"probe/\xc3\xa9", "x-count": b"3"})
+    assert res.json() == {"user_agent": "probe/\u00e9", "x_token": [], "strange_header": None, "x_count": 3}
+    if isinstance(client, TestClient):
+        # It sends text as UTF-8: bytes that are not UTF-8 are refused rather than changed.
+        with pytest.raises(ValueError, match="not UTF-8"):
+            client.get("/params/headers", headers=[("user-agent", b"\xff")])
 
 
 def test_cookie_markers_read_the_cookie_header_also_in_dependencies(client):

@@ -55,7 +55,7 @@ class HttpRequest:
 class HttpResponse:
     def __init__(
         self,
-        content: Union[bytes, str, None] = None,
+        content: Union[bytes, bytearray, memoryview, str, None] = None,
         status: int = 200,
         headers: _Headers = None,
         media_type: Optional[str] = None,

@@ -34,8 +34,9 @@ from .app import App
 from .websockets import WebSocketDisconnect
 
 
-# Request headers: a mapping, or (name, value) pairs to send a name more than once.
-HeaderFields = Union[Mapping[str, str], Sequence[Tuple[str, str]]]
+# Request headers: a mapping, or (name, value) pairs to send a name more than once; names and
+# values `str` or `bytes`, as httpx takes them.
+HeaderFields = Union[Mapping[Union[str, bytes], Union[str, bytes]], Sequence[Tuple[Union[str, bytes], Union[str, bytes]]]]
 
 # `files=`: by field name, a file as httpx takes one: its bytes (or a binary file object),
 # or `(filename, bytes or file[, content type])`.
@@ -43,7 +44,19 @@ Files = Union[Mapping[str, Any], Sequence[Tuple[str, Any]]]
 
 
 def _pairs(headers: Optional[HeaderFields]) -> list[tuple[str, str]]:
-    return list(headers.items() if isinstance(headers, Mapping) else headers or ())
+    pairs = headers.items() if isinstance(headers, Mapping) else headers or ()
+    return [(_text(name), _text(value)) for name, value in pairs]
+
+
+def _text(field: Union[str, bytes]) -> str:
+    """A header name or value as given, `bytes` decoded: the client sends text as UTF-8, so
+    bytes that are not UTF-8 are refused rather than changed."""
+    if not isinstance(field, (bytes, bytearray)):
+        return field
+    try:
+        return bytes(field).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"header field {bytes(field)!r} is not UTF-8, which the TestClient sends") from None
 
 
 def _multipart(data: Mapping[str, Any], files: Files) -> tuple[bytes, str]:
