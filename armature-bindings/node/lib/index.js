@@ -705,9 +705,11 @@ const ROUTE_OPTIONS = new Set(['schema', 'config'])
  */
 function withConfig (handler, config) {
   if (config === null || typeof config !== 'object') throw new TypeError('route options: config must be an object')
-  if (handler instanceof HttpResponse) return handler
-  const configured = (req) => handler(req)
+  const constant = handler instanceof HttpResponse
+  const configured = constant ? () => handler : (req) => handler(req)
   configured.routeConfig = config
+  // Still answered in Rust when no middleware needs to see it (`register`).
+  if (constant) configured.constantResponse = handler
   return configured
 }
 
@@ -781,10 +783,12 @@ function addRoute ({ _routes: routes, _handlers: handlers }, path, methods) {
  * (an auth check, say): then the handler at `index`, which returns the constant, answers.
  */
 function register (handlers, handler, constant, js) {
-  if (handler instanceof HttpResponse) {
-    checkStatus(handler.statusCode)
-    constant(handler, handlers.length)
-    handlers.push(() => handler)
+  // A constant with a route `config` is a function returning it (`withConfig`).
+  const response = handler instanceof HttpResponse ? handler : handler.constantResponse
+  if (response instanceof HttpResponse) {
+    checkStatus(response.statusCode)
+    constant(response, handlers.length)
+    handlers.push(typeof handler === 'function' ? handler : () => response)
   } else {
     js(handlers.length)
     handlers.push(handler)

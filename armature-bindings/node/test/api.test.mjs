@@ -701,6 +701,19 @@ test('Fastify route options: @fastify/swagger\'s schema keys are accepted, confi
   // The declaration form takes `config` too (Fastify's route({ ..., config })).
   const declared = App.new().route({ method: 'GET', url: '/d', config: { rateClass: 'silver' }, handler: (req) => req.routeOptions.config })
   assert.deepEqual((await declared.inject('/d')).json(), { rateClass: 'silver' })
+  // A constant response keeps its config for middleware, and is still the constant.
+  const ok = HttpResponse.text('ok')
+  const constant = App.new()
+    .get('/c', { config: { rateClass: 'bronze' } }, ok)
+    .get('/s', { config: { rateClass: 'iron' }, schema: { querystring: { type: 'object' } } }, ok)
+    .wrap(async (req, next) => (await next()).header('x-rate-class', String(req.routeOptions.config.rateClass ?? 'none')))
+  for (const [url, rateClass] of [['/c', 'bronze'], ['/s', 'iron']]) {
+    const res = await constant.inject(url)
+    assert.deepEqual([res.statusCode, res.body, res.headers['x-rate-class']], [200, 'ok', rateClass], url)
+  }
+  // Without middleware it is answered in Rust, as any constant.
+  const bare = await App.new().get('/c', { config: { rateClass: 'bronze' } }, ok).inject('/c')
+  assert.deepEqual([bare.statusCode, bare.body], [200, 'ok'])
 })
 
 test('a constant response with its right Content-Length is accepted, a wrong one refused, at registration', async () => {
