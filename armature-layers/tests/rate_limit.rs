@@ -732,3 +732,60 @@ async fn empty_and_non_utf8_key_headers_are_limited() {
         assert_eq!(header(second.headers(), "retry-after"), Some("3600"));
     }
 }
+
+/// A per-route limit inside a global one, as the module docs suggest: each answer lists both
+/// policies in `RateLimit-Policy` and `RateLimit` (Structured Field Lists, one item per policy,
+/// in the IETF draft), so a client refused by the route's limit is not told only the global
+/// budget it still has. Two layers of the same name still give one item: the outer one's.
+#[tokio::test]
+async fn stacked_limits_each_list_their_own_policy() {
+    let limit = |name: &str, count| {
+        RateLimitLayer::builder()
+            .quota(Quota::per_minute(count))
+            .key_by_header("x-api-key")
+            .policy_name(name)
+            .store(still_store())
+            .build()
+            .unwrap()
+    };
+    let inner = counting_inner(Arc::new(AtomicUsize::new(0)));
+    let mut svc = limit("global", 100).layer(limit("login", 1).layer(inner));
+    let all = |h: &HeaderMap, name: &str| -> Vec<String> {
+        let mut items: Vec<String> = h
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        items.sort();
+        items
+    };
+
+    let ok = send(&mut svc, with_key("k")).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(
+        all(ok.headers(), "ratelimit-policy"),
+        [r#""global";q=100;w=60"#, r#""login";q=1;w=60"#]
+    );
+    assert_eq!(
+        all(ok.headers(), "ratelimit"),
+        [r#""global";r=99;t=1"#, r#""login";r=0;t=60"#]
+    );
+
+    let refused = send(&mut svc, with_key("k")).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(refused.headers(), "retry-after"), Some("60"));
+    assert_eq!(
+        all(refused.headers(), "ratelimit"),
+        [r#""global";r=98;t=2"#, r#""login";r=0;t=60"#]
+    );
+
+    // The same name twice (neither named): one item, the outer layer's.
+    let inner = counting_inner(Arc::new(AtomicUsize::new(0)));
+    let mut svc = limit("default", 100).layer(limit("default", 1).layer(inner));
+    let ok = send(&mut svc, with_key("k")).await;
+    assert_eq!(all(ok.headers(), "ratelimit"), [r#""default";r=99;t=1"#]);
+    assert_eq!(
+        all(ok.headers(), "ratelimit-policy"),
+        [r#""default";q=100;w=60"#]
+    );
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderName, RETRY_AFTER};
+use http::header::{Entry, HeaderName, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 
 use super::gcra::{Decision, Gcra};
@@ -29,6 +29,8 @@ pub(crate) struct Headers {
     limit: HeaderValue,
     /// `"<name>";r=`: the start of every `RateLimit` value.
     ratelimit_prefix: Box<[u8]>,
+    /// `"<name>"`: how this policy's items start, in either field.
+    item_name: Box<[u8]>,
     ietf: bool,
     x_headers: bool,
     /// GCRA's emission interval in nanoseconds and burst, for [`quota_secs`].
@@ -49,6 +51,7 @@ impl Headers {
             policy: HeaderValue::from_str(&policy).expect("the name is a checked token"),
             limit: HeaderValue::from(gcra.burst),
             ratelimit_prefix: format!("\"{name}\";r=").into_bytes().into(),
+            item_name: format!("\"{name}\"").into_bytes().into(),
             name,
             ietf,
             x_headers,
@@ -61,7 +64,11 @@ impl Headers {
         &self.name
     }
 
-    /// Sets the headers for `decision`, replacing any the inner service set.
+    /// Sets the headers for `decision`. `RateLimit-Policy` and `RateLimit` are lists, one item
+    /// per policy: the items of other policies (a rate limit layer with another name inside
+    /// this one, on the route) are kept beside this policy's, and one of this policy's name is
+    /// replaced. The `X-RateLimit-*` fields, which name no policy, and `Retry-After` are
+    /// replaced.
     pub(crate) fn apply(&self, headers: &mut HeaderMap, decision: &Decision) {
         if !decision.allowed {
             headers.insert(RETRY_AFTER, HeaderValue::from(secs(decision.retry_after)));
@@ -72,14 +79,47 @@ impl Headers {
         }
         let reset = quota_secs(decision.reset, self.interval, self.burst);
         if self.ietf {
-            headers.insert(RATELIMIT_POLICY, self.policy.clone());
-            headers.insert(RATELIMIT, self.ratelimit(decision.remaining, reset));
+            self.set_item(headers, RATELIMIT_POLICY, self.policy.clone());
+            self.set_item(
+                headers,
+                RATELIMIT,
+                self.ratelimit(decision.remaining, reset),
+            );
         }
         if self.x_headers {
             headers.insert(X_LIMIT, self.limit.clone());
             headers.insert(X_REMAINING, HeaderValue::from(decision.remaining));
             headers.insert(X_RESET, HeaderValue::from(reset));
         }
+    }
+
+    /// Puts `item` in the list field `name`, in place of the lines of this policy and beside
+    /// those of the others (one line per item, as every layer writes them).
+    fn set_item(&self, headers: &mut HeaderMap, name: HeaderName, item: HeaderValue) {
+        let mut lines = match headers.entry(name) {
+            Entry::Vacant(field) => {
+                field.insert(item);
+                return;
+            }
+            Entry::Occupied(lines) => lines,
+        };
+        let others: Vec<HeaderValue> = lines
+            .iter()
+            .filter(|line| !self.is_own(line))
+            .cloned()
+            .collect();
+        lines.insert(item);
+        for line in others {
+            lines.append(line);
+        }
+    }
+
+    /// Whether a line of `RateLimit-Policy` or `RateLimit` is an item of this policy's name.
+    fn is_own(&self, line: &HeaderValue) -> bool {
+        line.as_bytes()
+            .trim_ascii_start()
+            .strip_prefix(&*self.item_name)
+            .is_some_and(|rest| matches!(rest.first(), None | Some(b';' | b',' | b' ' | b'\t')))
     }
 
     /// `"<name>";r=<remaining>;t=<reset>`, written straight into one buffer.

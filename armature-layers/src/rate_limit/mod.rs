@@ -121,7 +121,9 @@
 //!   and `RateLimit: "<name>";r=<remaining>;t=<secs until fully replenished>` (the IETF
 //!   httpapi draft's structured fields), and with
 //!   [`x_ratelimit_headers`](RateLimitBuilder::x_ratelimit_headers) `X-RateLimit-Limit`,
-//!   `-Remaining` and `-Reset`.
+//!   `-Remaining` and `-Reset`. Both IETF fields are lists: behind a per-route limit and a
+//!   global one, an answer lists each policy's item (an item of the layer's own name is
+//!   replaced; the `X-` fields are the outermost layer's).
 //! * **Refused**: `429 Too Many Requests` with a short `text/plain` message, the same headers and
 //!   `Retry-After` in whole seconds (rounded up, so a client that waits that long is
 //!   admitted), and a [`RateLimited`] marker in the response extensions. The inner service
