@@ -5,7 +5,7 @@ use std::task::Poll;
 
 use bytes::Buf;
 use http::header::CONTENT_LENGTH;
-use http::HeaderMap;
+use http::{HeaderMap, Response, StatusCode};
 use http_body::{Body, Frame};
 
 /// How many bytes a response body will send, when it is known: its exact size hint or, for a
@@ -36,13 +36,19 @@ impl Remaining {
     /// Nothing left: a body whose drop loses nothing (a `HEAD` answer's).
     pub(crate) const DONE: Remaining = Remaining(0);
 
-    /// What `body`, the body of a response with `headers`, has to send at the start.
+    /// What the body of `res` has to send at the start: nothing when it has ended, or when
+    /// the status has no body (1xx, `204`, `304`: servers never send one, and hyper drops
+    /// such a body unpolled, which is not the client going away).
     #[inline]
-    pub(crate) fn of<B: Body>(body: &B, headers: &HeaderMap) -> Remaining {
-        if body.is_end_stream() {
+    pub(crate) fn of<B: Body>(res: &Response<B>) -> Remaining {
+        let status = res.status();
+        let bodiless = status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
+        if bodiless || res.body().is_end_stream() {
             Remaining::DONE
         } else {
-            Remaining(declared_length(body, headers))
+            Remaining(declared_length(res.body(), res.headers()))
         }
     }
 

@@ -93,3 +93,42 @@ async fn a_body_that_sent_its_declared_length_was_delivered_not_aborted() {
     let metrics = analytics.render_metrics();
     assert!(!metrics.contains("error_type=\"aborted\""), "{metrics}");
 }
+
+/// A `304` or `204` has no body on the wire (RFC 9110 §15.3.5, §15.4.5): hyper drops the
+/// handler's body unpolled, even one that streams, and the client got the whole answer. The
+/// logger and analytics count it as sent (`ok`), not as a client that went away.
+#[tokio::test]
+async fn a_bodiless_status_with_a_streamed_body_was_delivered_not_aborted() {
+    let lines = Lines::default();
+    let log = AccessLog::new(lines.clone());
+    let analytics = AnalyticsLayer::new();
+    let app = ServiceBuilder::new()
+        .layer(analytics.clone())
+        .layer(Logger::default().write_to(log.clone()))
+        .service(tower::service_fn(|req: Request<RequestBody>| async move {
+            let mut res = Response::new(Chunks(vec!["not ", "sent"]));
+            *res.status_mut() = match req.uri().path() {
+                "/same" => http::StatusCode::NOT_MODIFIED,
+                _ => http::StatusCode::NO_CONTENT,
+            };
+            Ok::<_, Infallible>(res)
+        }));
+    let serving = serve::serve(app);
+    let mut conn = Conn::open(serving.addr).await;
+    assert_eq!(
+        conn.send("GET", "/same", "", "").await,
+        (304, String::new())
+    );
+    assert_eq!(
+        conn.send("PUT", "/item", "", "").await,
+        (204, String::new())
+    );
+    drop(conn);
+    serving.stop().await;
+    log.flush().unwrap();
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(!text.contains("outcome="), "{text}");
+    let metrics = analytics.render_metrics();
+    assert!(!metrics.contains("error_type=\"aborted\""), "{metrics}");
+}

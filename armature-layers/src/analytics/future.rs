@@ -161,7 +161,7 @@ where
                 let remaining = if head {
                     Remaining::DONE
                 } else {
-                    Remaining::of(res.body(), res.headers())
+                    Remaining::of(&res)
                 };
                 Ok(res.map(|inner| AnalyticsBody {
                     remaining,

@@ -57,7 +57,7 @@ where
                 }
                 // Read only when something is logged: the header lookup is not free.
                 let remaining = match record {
-                    Some(_) => Remaining::of(res.body(), res.headers()),
+                    Some(_) => Remaining::of(&res),
                     None => Remaining::DONE,
                 };
                 Ok(res.map(|body| LoggedBody::new(body, record, remaining)))
