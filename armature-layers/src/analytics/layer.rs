@@ -402,7 +402,8 @@ fn declared_length(headers: &HeaderMap) -> u64 {
 }
 
 /// The most a request's declared `Content-Length` counts for: 1 TiB. A client may declare
-/// up to 2^64 - 1 bytes and send none; three such requests wrapped the byte sums around.
+/// up to 2^64 - 1 bytes and send none; uncapped, every other such request would wrap the byte
+/// sum around (sums are modulo 2^64: it now takes 2^24 of them, each refused or cut short).
 const MAX_DECLARED: u64 = 1 << 40;
 
 #[cfg(test)]

@@ -164,11 +164,15 @@ impl<const N: usize> HistogramSnapshot<N> {
         self.counts.iter().sum()
     }
 
+    /// Adds `other`'s counts and sum, modulo 2^64 as the shards' counters themselves add: a
+    /// sum of nanoseconds or bytes that passes 2^64 (584 years of latency, which thousands of
+    /// long-lived requests reach in weeks) starts again from 0, which Prometheus reads as a
+    /// counter reset, rather than panicking or sticking at its maximum.
     pub(crate) fn add(&mut self, other: &Self) {
         for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
+            *a = a.wrapping_add(*b);
         }
-        self.sum += other.sum;
+        self.sum = self.sum.wrapping_add(other.sum);
     }
 
     /// `(upper bound, count)` per bucket, not cumulative, the last bound `f64::MAX` for
@@ -574,6 +578,24 @@ mod tests {
         assert_eq!(class.duration.counts[0], 1);
         assert_eq!(class.request_size.counts[0], 1);
         assert_eq!(class.response_size.counts[1], 1);
+    }
+
+    #[test]
+    fn sums_past_2_to_the_64_wrap_instead_of_panicking() {
+        let routes = Routes::new(10, [], []);
+        let stats = routes.get(0, Some("/a"));
+        // Two threads, two shards, each holding 2^63: their sum is 2^64.
+        let half = 1 << 63;
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| stats.record(1, half, half, half + 5));
+            }
+        });
+        let class = stats.class(1);
+        assert_eq!(class.duration.count(), 2);
+        assert_eq!(class.duration.sum, 0);
+        assert_eq!(class.request_size.sum, 0);
+        assert_eq!(class.response_size.sum, 10);
     }
 
     /// Every bound, its neighbours and extremes, against a binary search of the bounds.

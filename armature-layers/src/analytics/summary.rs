@@ -177,8 +177,9 @@ fn route(stats: &RouteStats, all: &mut HistogramSnapshot<19>) -> RouteSummary {
         let class = stats.class(i);
         *count = class.duration.count();
         latency.add(&class.duration);
-        request_bytes += class.request_size.sum;
-        response_bytes += class.response_size.sum;
+        // Modulo 2^64, as the counters add (`HistogramSnapshot::add`).
+        request_bytes = class.request_size.sum.wrapping_add(request_bytes);
+        response_bytes = class.response_size.sum.wrapping_add(response_bytes);
     }
     all.add(&latency);
     let requests = counts.iter().sum();
