@@ -488,7 +488,8 @@ impl<B: Send + 'static> RouterBuilder<B> {
     /// does, answer `308 Permanent Redirect` to it (query kept) instead of the fallback.
     /// Off by default: routing is strict about trailing slashes. It applies to the whole
     /// router, nested routes included; set on a builder that is [nested](Self::nest), it is
-    /// not used.
+    /// not used. It never redirects to a path starting `//` or `/\`, which a browser would
+    /// take for another host (`/\evil.com/` is not sent to `/\evil.com`).
     pub fn redirect_trailing_slash(mut self, enabled: bool) -> Self {
         self.redirect_trailing_slash = enabled;
         self

@@ -257,6 +257,11 @@ impl<B> Router<B> {
             Some(trimmed) => trimmed.to_owned(),
             None => format!("{path}/"),
         };
+        // `//host/…` is a network-path reference, and so is `/\host/…` to browsers (which
+        // read `\` as `/`): as a `Location` either would send the client to another site.
+        if matches!(other.as_bytes().get(1), Some(b'/' | b'\\')) {
+            return None;
+        }
         let index = self.find(&other, &mut Spans::new())?;
         if self.inner.entries[index].fallback {
             return None;

@@ -796,6 +796,33 @@ async fn trailing_slash_redirect() {
     }
 }
 
+#[tokio::test]
+async fn trailing_slash_redirect_never_points_at_another_host() {
+    // Browsers read `\` as `/` (WHATWG URL), so a `Location` starting `/\` is a
+    // network-path reference, like `//`: `/\evil.com` sends the client to `evil.com`.
+    let router = Router::builder()
+        .route("/{slug}", get(echo))
+        .route("/{a}/{b}/", get(echo))
+        .route("//{host}", get(echo))
+        .redirect_trailing_slash(true)
+        .build()
+        .unwrap();
+    for uri in [
+        "/\\evil.com/",
+        "/\\evil.com/?next=1",
+        "/\\evil.com/x",
+        "//evil.com/",
+    ] {
+        let answer = call(&router, Method::GET, uri).await;
+        assert_eq!(answer.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(answer.headers.get(LOCATION).is_none(), "{uri}");
+    }
+    // Same-site redirects are still made.
+    let answer = call(&router, Method::GET, "/a\\b/").await;
+    assert_eq!(answer.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(answer.headers[LOCATION], "/a\\b");
+}
+
 #[derive(Debug, Deserialize, Serialize, PartialEq)]
 struct User {
     name: String,
