@@ -250,7 +250,9 @@ impl<B> Router<B> {
     }
 
     fn trailing_slash_redirect(&self, path: &str, req: &Request<B>) -> Option<Response> {
-        if !self.inner.redirect_trailing_slash || path == "/" {
+        // Only an origin-form path has a slash to fix: not `*`, nor the empty path of an
+        // authority-form target (`CONNECT host:443`).
+        if !self.inner.redirect_trailing_slash || path == "/" || !path.starts_with('/') {
             return None;
         }
         let other = match path.strip_suffix('/') {

@@ -823,6 +823,22 @@ async fn trailing_slash_redirect_never_points_at_another_host() {
     assert_eq!(answer.headers[LOCATION], "/a\\b");
 }
 
+#[tokio::test]
+async fn trailing_slash_redirect_only_applies_to_paths() {
+    // An authority-form target (`CONNECT host:port`) has an empty path: adding a slash to it
+    // is not the same resource with its slash fixed, and `/` is not where it was sent.
+    let router = Router::builder()
+        .route("/", get(echo))
+        .redirect_trailing_slash(true)
+        .build()
+        .unwrap();
+    let answer = call(&router, Method::CONNECT, "example.com:443").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+    assert!(answer.headers.get(LOCATION).is_none());
+    let answer = call(&router, Method::OPTIONS, "*").await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+}
+
 #[derive(Debug, Deserialize, Serialize, PartialEq)]
 struct User {
     name: String,
