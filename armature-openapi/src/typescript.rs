@@ -145,8 +145,18 @@ const REQUEST: &str = r#"
   }
 "#;
 
+/// `text` for a comment: no `*/`, and on one line (JavaScript also ends a line at `\r`,
+/// U+2028 and U+2029, which would end a `//` comment).
 fn escape_comment(text: &str) -> String {
-    text.replace("*/", "* /").replace('\n', " ")
+    text.replace("*/", "* /")
+        .replace(['\n', '\r', '\u{2028}', '\u{2029}'], " ")
+}
+
+/// `text` for the inside of a template literal: a backslash, a backtick or `${` is escaped.
+fn escape_template(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('`', "\\`")
+        .replace("${", "\\${")
 }
 
 /// A TypeScript identifier for a schema name.
@@ -440,7 +450,7 @@ fn operation(
         let Some(end) = rest[start..].find('}') else {
             break;
         };
-        url.push_str(&rest[..start].replace('`', "\\`").replace("${", "\\${"));
+        url.push_str(&escape_template(&rest[..start]));
         let pname = &rest[start + 1..start + end];
         let _ = write!(
             url,
@@ -449,7 +459,7 @@ fn operation(
         );
         rest = &rest[start + end + 1..];
     }
-    url.push_str(&rest.replace('`', "\\`").replace("${", "\\${"));
+    url.push_str(&escape_template(rest));
     url.push('`');
     let pick = |location: &str| {
         let entries: Vec<String> = params
@@ -480,4 +490,38 @@ fn operation(
         pick("query"),
         pick("header"),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines of `ts` as JavaScript reads them.
+    fn js_lines(ts: &str) -> Vec<&str> {
+        ts.split(['\n', '\r', '\u{2028}', '\u{2029}']).collect()
+    }
+
+    #[test]
+    fn document_text_stays_inside_comments_and_strings() {
+        let doc = serde_json::json!({
+            "openapi": "3.1.0",
+            "info": {"title": "Shop\rthrow 1;\u{2028}throw 2;", "version": "1\u{2029}throw 3;"},
+            "paths": {"/a\\`;throw 4;`/{id}": {"get": {"operationId": "getA"}}}
+        });
+        let ts = typescript_client(&doc);
+        for line in js_lines(&ts) {
+            let code = line.trim_start();
+            assert!(
+                !["throw 1", "throw 2", "throw 3"]
+                    .iter()
+                    .any(|text| code.starts_with(text)),
+                "document text became code: {line:?}"
+            );
+        }
+        // The path is one template literal: its backslash and backtick are escaped.
+        assert!(
+            ts.contains(r#"`/a\\\`;throw 4;\`/${encodeURIComponent(String(params["id"]))}`"#),
+            "{ts}"
+        );
+    }
 }
