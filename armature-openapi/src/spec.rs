@@ -1,5 +1,6 @@
 //! Building the OpenAPI document from a built router's route table.
 
+use std::collections::HashSet;
 use std::fmt;
 
 use armature_router::Router;
@@ -70,8 +71,10 @@ impl std::error::Error for SpecError {}
 /// * A method documented with [`RouteDocs`](crate::RouteDocs) gets its operation and the
 ///   component schemas it references. Path parameters it does not declare are added as
 ///   required strings; one it declares that the template lacks is a [`SpecError`].
-/// * An undocumented method gets an operation with an `operationId` and a `default` response,
-///   so the document lists exactly what is served.
+/// * An undocumented method gets an operation with an `operationId` (`get_users_id`, made
+///   unique with a `_2`, `_3`… suffix where templates differ only in punctuation, such as
+///   `/users` and `/users/`) and a `default` response, so the document lists exactly what is
+///   served.
 /// * `HEAD` answered from `GET` is not listed (the router answers it implicitly). `CONNECT` and
 ///   extension methods have no place in an OpenAPI 3.1 path item and are left out.
 pub fn spec<B>(router: &Router<B>, base: OpenApi) -> Result<OpenApi, SpecError> {
@@ -80,6 +83,12 @@ pub fn spec<B>(router: &Router<B>, base: OpenApi) -> Result<OpenApi, SpecError> 
         return Err(SpecError::BaseHasPaths { path: path.clone() });
     }
     let mut components = api.components.take().unwrap_or_default();
+    // Documented ids are the user's; undocumented ones are made not to collide with them.
+    let mut ids: HashSet<String> = router
+        .routes()
+        .flat_map(|(template, _)| router.metadata::<RouteOperation>(template))
+        .filter_map(|(_, doc)| doc.operation.operation_id.clone())
+        .collect();
     for (template, methods) in router.routes() {
         let names = param_names(template);
         for (method, _) in router.metadata::<RouteOperation>(template) {
@@ -104,7 +113,7 @@ pub fn spec<B>(router: &Router<B>, base: OpenApi) -> Result<OpenApi, SpecError> 
                     add_schemas(&mut components, doc);
                     doc.operation.clone()
                 }
-                None => undocumented(method, template),
+                None => undocumented(method, template, &mut ids),
             };
             complete_path_params(&mut operation, template, method, &names)?;
             let item = PathItem::new(openapi_method, operation);
@@ -151,13 +160,20 @@ fn add_schemas(components: &mut Components, doc: &RouteOperation) {
     }
 }
 
-fn undocumented(method: &Method, template: &str) -> Operation {
-    let mut id = method.as_str().to_ascii_lowercase();
+/// An operation for a method nobody documented, with an `operationId` not in `ids` (added).
+fn undocumented(method: &Method, template: &str, ids: &mut HashSet<String>) -> Operation {
+    let mut base = method.as_str().to_ascii_lowercase();
     for part in template.split(|c: char| !c.is_ascii_alphanumeric()) {
         if !part.is_empty() {
-            id.push('_');
-            id.push_str(part);
+            base.push('_');
+            base.push_str(part);
         }
+    }
+    let mut id = base.clone();
+    let mut n = 2;
+    while !ids.insert(id.clone()) {
+        id = format!("{base}_{n}");
+        n += 1;
     }
     let mut operation = Operation::new();
     operation.operation_id = Some(id);

@@ -251,3 +251,49 @@ fn an_any_route_is_listed_under_every_method() {
     .collect();
     assert_eq!(methods, expected);
 }
+
+/// Undocumented routes whose templates differ only in punctuation (a trailing slash, as
+/// `nest_service` mounts both `/static` and `/static/`) still get distinct `operationId`s,
+/// which OpenAPI requires to be unique in the document.
+#[test]
+fn undocumented_operation_ids_are_unique() {
+    /// Documented with the id the undocumented `POST /users-list` would get.
+    #[utoipa::path(post, path = "/users/list", operation_id = "post_users_list", responses((status = 200, description = "ok")))]
+    #[allow(dead_code)]
+    async fn list() {}
+
+    let files = armature_router::handler_fn(|_req: Request<()>| async { "file" });
+    let router = Router::builder()
+        .route("/users", get(ok))
+        .route("/users/", get(ok))
+        .route("/users-list", get(ok).post(ok))
+        .route(
+            "/users/list",
+            armature_router::post(ok).documented::<__path_list>(),
+        )
+        .route("/users/list", get(ok))
+        .nest_service("/static", files)
+        .build()
+        .unwrap();
+    let spec = serde_json::to_value(
+        armature_openapi::spec(&router, utoipa::openapi::OpenApi::default()).unwrap(),
+    )
+    .unwrap();
+    let mut ids = BTreeSet::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            let id = operation["operationId"].as_str().unwrap().to_owned();
+            assert!(ids.insert(id.clone()), "operationId {id} is used twice");
+        }
+    }
+    // The documented id is the user's, as written.
+    assert_eq!(
+        spec["paths"]["/users/list"]["post"]["operationId"],
+        "post_users_list"
+    );
+    let dir = common::scratch("spec-validator-ids");
+    let path = dir.join("openapi.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&spec).unwrap()).unwrap();
+    let out = common::check_py(&["spec".as_ref(), path.as_os_str()]);
+    assert!(out.contains("valid OpenAPI"), "{out}");
+}
