@@ -79,6 +79,13 @@ fn parse_segment(raw: &str) -> Result<(Segment, Option<&str>), &'static str> {
     if let Some(name) = raw.strip_prefix(':') {
         return Ok((Segment::Param, Some(colon_name(name)?)));
     }
+    // axum 0.7's and Express 5's catch-all: as a static segment it would match only itself.
+    if raw
+        .strip_prefix('*')
+        .is_some_and(|name| valid_name(name).is_ok())
+    {
+        return Err("a catch-all is written `{*name}`, like `/files/{*path}` (`/files/*path` is axum 0.7's and Express 5's form)");
+    }
     // A request's path ends at `?` or `#`: a pattern holding one could only match a client
     // that escaped it, which is never what `/search?q` meant.
     if raw.contains(['?', '#']) {

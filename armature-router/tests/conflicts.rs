@@ -44,6 +44,9 @@ fn malformed_patterns() {
         Case { pattern: "/:lat-:lng", reason_mentions: "whole segment" },
         Case { pattern: "/users/:id(^\\d+)", reason_mentions: "regular expression" },
         Case { pattern: "/archive/:year?", reason_mentions: "optional" },
+        // axum 0.7's (matchit 0.7's) catch-all: not a static segment named `*path`.
+        Case { pattern: "/files/*path", reason_mentions: "{*name}" },
+        Case { pattern: "/*rest", reason_mentions: "{*name}" },
         Case { pattern: "/:a b", reason_mentions: "ASCII letters" },
         Case { pattern: "/%zz", reason_mentions: "percent" },
         Case { pattern: "/a%", reason_mentions: "percent" },
