@@ -290,3 +290,33 @@ fn documents_the_router_cannot_serve_are_refused() {
     let err = armature_openapi::mock_router::<String>(&doc, "").unwrap_err();
     assert!(matches!(err, MockError::Route(_)), "{err}");
 }
+
+/// The base path comes from the first server URL however it is written: absolute, relative
+/// to the document (which the mock serves at the root), or network-path (`//host/v1`, whose
+/// host is not part of the path).
+#[tokio::test]
+async fn the_base_path_is_read_from_every_form_of_server_url() {
+    for (url, base) in [
+        ("https://api.example.com/v1/", "/v1"),
+        ("/v1", "/v1"),
+        ("//api.example.com/v1", "/v1"),
+        ("v1", "/v1"),
+        ("./v1", "/v1"),
+        ("../v1/", "/v1"),
+        (".", "/"),
+        ("https://api.example.com", "/"),
+        ("//api.example.com", "/"),
+    ] {
+        let doc = json!({
+            "openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+            "servers": [{"url": url}],
+            "paths": {"/ping": {"get": {"responses": {"200": {"description": "ok"}}}}}
+        });
+        let mock: Mock = armature_openapi::mock(&doc).unwrap_or_else(|err| panic!("{url}: {err}"));
+        let ping = format!("{}/ping", base.trim_end_matches('/'));
+        let (status, _) = send(&mock, "GET", &ping, None, "").await;
+        assert_eq!(status, StatusCode::OK, "{url}: GET {ping}");
+        let (_, served) = send(&mock, "GET", "/openapi.json", None, "").await;
+        assert_eq!(served["servers"], json!([{ "url": base }]), "{url}");
+    }
+}

@@ -135,20 +135,33 @@ where
 }
 
 /// The path of the first server URL (`https://host/api/v3/` → `/api/v3`), or empty.
+///
+/// A network-path URL (`//host/api/v3`) has a host too; a relative one (`api/v3`, `./api/v3`)
+/// is relative to the document, which the mock serves at the root.
 fn base_path(doc: &Value) -> String {
     let url = doc
         .pointer("/servers/0/url")
         .and_then(Value::as_str)
         .unwrap_or("");
-    let path = match url.split_once("://") {
-        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
-        None => url,
+    let authority = url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .or_else(|| url.strip_prefix("//"));
+    let path = match authority {
+        Some(rest) => rest.find('/').map_or("", |i| &rest[i..]),
+        // Relative to `/openapi.json`: `v1`, `./v1`, `../v1` and `/v1` are all `/v1`.
+        None => url.trim_start_matches(['.', '/']),
     };
     // Server variables (`{basePath}`) are not substituted: such a base is not used.
     if path.contains('{') {
         return String::new();
     }
-    path.trim_end_matches('/').to_owned()
+    let path = path.trim_matches('/');
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("/{path}")
+    }
 }
 
 /// Only the mock router of `doc`, its paths under `base` (`""` for none), without the docs.
