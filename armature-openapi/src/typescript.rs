@@ -9,7 +9,8 @@ use crate::mock::{is_json, resolve};
 
 /// Writes a TypeScript module for `doc` (an OpenAPI 3.0/3.1 document as JSON):
 ///
-/// * one `export type` per component schema (`#/components/schemas/*`);
+/// * one `export type` per component schema (`#/components/schemas/*`), named after it (with
+///   `_` added to a name the module or TypeScript has taken: `Client_`, `Record_`, `string_`);
 /// * `class Client` with one `async` method per operation, named after its `operationId`
 ///   (else method and path), taking one object with the path, query and header parameters by
 ///   name (typed from their schemas; optional when not required) and `body` for a request
@@ -159,7 +160,20 @@ fn escape_template(text: &str) -> String {
         .replace("${", "\\${")
 }
 
-/// A TypeScript identifier for a schema name.
+/// Names a schema's type cannot take: the module's own, the global types its code names, and
+/// TypeScript's reserved words and predefined types.
+#[rustfmt::skip]
+const TAKEN: &[&str] = &[
+    "Client", "ApiError", "ClientOptions", "Record", "Array", "Promise", "BodyInit",
+    "any", "unknown", "never", "void", "undefined", "null", "object", "string", "number",
+    "bigint", "boolean", "symbol", "true", "false", "break", "case", "catch", "class", "const",
+    "continue", "debugger", "default", "delete", "do", "else", "enum", "export", "extends",
+    "finally", "for", "function", "if", "import", "in", "instanceof", "new", "return", "super",
+    "switch", "this", "throw", "try", "typeof", "var", "while", "with", "implements",
+    "interface", "let", "package", "private", "protected", "public", "static", "yield",
+];
+
+/// A TypeScript identifier for a schema name (`_` added to one in [`TAKEN`]).
 fn type_name(name: &str) -> String {
     let mut out: String = name
         .chars()
@@ -173,6 +187,9 @@ fn type_name(name: &str) -> String {
         .collect();
     if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
         out.insert(0, '_');
+    }
+    if TAKEN.contains(&out.as_str()) {
+        out.push('_');
     }
     out
 }
@@ -499,6 +516,37 @@ mod tests {
     /// The lines of `ts` as JavaScript reads them.
     fn js_lines(ts: &str) -> Vec<&str> {
         ts.split(['\n', '\r', '\u{2028}', '\u{2029}']).collect()
+    }
+
+    #[test]
+    fn schemas_named_like_the_modules_own_types_are_renamed() {
+        let doc = serde_json::json!({
+            "openapi": "3.1.0",
+            "info": {"title": "CRM", "version": "1"},
+            "paths": {"/clients/{id}": {"get": {"operationId": "getClient",
+                "responses": {"200": {"description": "ok", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Client"}}}}}}}},
+            "components": {"schemas": {
+                "Client": {"type": "object", "properties": {"owner": {"$ref": "#/components/schemas/ApiError"}}},
+                "ApiError": {"type": "object", "properties": {"code": {"type": "integer"}}},
+                "Record": {"type": "string"},
+                "string": {"type": "string"},
+                "Clients": {"type": "string"}
+            }}
+        });
+        let ts = typescript_client(&doc);
+        for declared in [
+            "export type Client_ = {\n  owner?: ApiError_;\n};",
+            "export type ApiError_ = {",
+            "export type Record_ = string;",
+            "export type string_ = string;",
+            "export type Clients = string;",
+            "): Promise<Client_> {",
+            "export class Client {",
+            "export class ApiError extends Error {",
+        ] {
+            assert!(ts.contains(declared), "{declared:?} in\n{ts}");
+        }
     }
 
     #[test]
