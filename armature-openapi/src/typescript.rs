@@ -66,7 +66,10 @@ pub fn typescript_client(doc: &Value) -> String {
         "\nexport class Client {\n  constructor(private readonly options: ClientOptions) {}\n",
     );
     out.push_str(REQUEST);
-    let mut used = BTreeSet::new();
+    // The members `Client` has of its own: an operation is not named after one.
+    let mut used: BTreeSet<String> = ["constructor", "options", "request"]
+        .map(str::to_owned)
+        .into();
     if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
         for (path, item) in paths {
             let item = resolve(doc, item);
@@ -547,6 +550,21 @@ mod tests {
         ] {
             assert!(ts.contains(declared), "{declared:?} in\n{ts}");
         }
+    }
+
+    #[test]
+    fn operations_named_like_the_clients_own_members_are_renamed() {
+        let op = |id: &str| serde_json::json!({"operationId": id, "responses": {"204": {"description": "ok"}}});
+        let doc = serde_json::json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": {"/a": {"get": op("request"), "post": op("options"), "put": op("constructor")}}
+        });
+        let ts = typescript_client(&doc);
+        for method in ["async request2(", "async options2(", "async constructor2("] {
+            assert!(ts.contains(method), "{method:?} in\n{ts}");
+        }
+        assert!(!ts.contains("async request("), "{ts}");
     }
 
     #[test]
