@@ -320,3 +320,39 @@ async fn the_base_path_is_read_from_every_form_of_server_url() {
         assert_eq!(served["servers"], json!([{ "url": base }]), "{url}");
     }
 }
+
+/// A media type the document writes with parameters (`application/json;charset=UTF-8`, as
+/// Spring's generators do) takes requests of that type, whatever their parameters, and
+/// checks their JSON.
+#[tokio::test]
+async fn body_media_types_are_matched_without_their_parameters() {
+    let doc = json!({
+        "openapi": "3.0.3", "info": {"title": "t", "version": "1"},
+        "paths": {"/pets": {"post": {
+            "requestBody": {"required": true, "content": {"application/json;charset=UTF-8": {
+                "schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+            "responses": {"201": {"description": "created"}}
+        }}}
+    });
+    let mock: Mock = armature_openapi::mock(&doc).unwrap();
+    for content_type in ["application/json", "application/json; charset=utf-8"] {
+        let (status, body) = send(
+            &mock,
+            "POST",
+            "/pets",
+            Some(content_type),
+            r#"{"name":"rex"}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{content_type}: {body}");
+        let (status, body) =
+            send(&mock, "POST", "/pets", Some(content_type), r#"{"name":7}"#).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{content_type}: {body}"
+        );
+    }
+    let (status, _) = send(&mock, "POST", "/pets", Some("text/plain"), "rex").await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}

@@ -251,7 +251,7 @@ fn operation(doc: &Arc<Value>, shared: Option<&Vec<Value>>, op: &Value) -> Opera
                     .iter()
                     .map(|(media, m)| {
                         let schema = m.get("schema").cloned().unwrap_or(Value::Bool(true));
-                        (media.to_ascii_lowercase(), schema)
+                        (essence(media), schema)
                     })
                     .collect()
             })
@@ -329,14 +329,20 @@ fn response(doc: &Value, op: &Value) -> (StatusCode, Option<(HeaderValue, Bytes)
 
 /// Whether `media` is JSON: `application/json` or `application/*+json`, parameters ignored.
 pub(crate) fn is_json(media: &str) -> bool {
-    let essence = media
+    let essence = essence(media);
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A media type without its parameters, lowercased: `application/json;charset=UTF-8` is
+/// `application/json`.
+fn essence(media: &str) -> String {
+    media
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+        .to_ascii_lowercase()
 }
 
 /// A `422` naming the failing field.
@@ -477,13 +483,7 @@ impl Operation {
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            });
+            .map(essence);
         let bytes = match Limited::new(req.into_body(), BODY_LIMIT).collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(_) => {
