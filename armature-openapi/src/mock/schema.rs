@@ -209,7 +209,10 @@ fn check_number(obj: &Map<String, Value>, value: &Value) -> Result<(), String> {
         }
     }
     if let Some(step) = bound("multipleOf").filter(|s| *s > 0.0) {
-        if (n / step).fract().abs() > 1e-9 {
+        // How far the quotient is from a whole number, not its fraction: 19.99 / 0.01 is
+        // 1998.9999999999998 in binary floating point.
+        let quotient = n / step;
+        if (quotient - quotient.round()).abs() > 1e-9 * quotient.abs().max(1.0) {
             return Err(format!("must be a multiple of {step}"));
         }
     }
@@ -589,6 +592,34 @@ mod tests {
                 "{value}"
             );
         }
+    }
+
+    #[test]
+    fn multiple_of_a_decimal_step_allows_its_multiples() {
+        // 19.99 / 0.01 is 1998.9999999999998 in binary floating point: a multiple all the same.
+        let cents = json!({"type": "number", "multipleOf": 0.01});
+        for price in [
+            json!(19.99),
+            json!(0.3),
+            json!(1234567.89),
+            json!(0),
+            json!(-4.05),
+        ] {
+            assert_eq!(validate(&json!({}), &cents, &price), Ok(()), "{price}");
+        }
+        let tenths = json!({"type": "number", "multipleOf": 0.1});
+        assert_eq!(validate(&json!({}), &tenths, &json!(0.3)), Ok(()));
+        for (schema, value) in [(&cents, json!(19.995)), (&tenths, json!(0.35))] {
+            let err = validate(&json!({}), schema, &value).unwrap_err();
+            assert!(
+                err.message.contains("multiple of"),
+                "{value}: {}",
+                err.message
+            );
+        }
+        let threes = json!({"type": "integer", "multipleOf": 3});
+        assert_eq!(validate(&json!({}), &threes, &json!(9)), Ok(()));
+        assert!(validate(&json!({}), &threes, &json!(10)).is_err());
     }
 
     #[test]
