@@ -208,6 +208,21 @@ impl<B: Send + 'static> RouterBuilder<B> {
             return Ok(());
         };
         let existing = &mut self.routes[index];
+        // A catch-all route or mount where a scope's fallback is mounted leaves that fallback
+        // nothing to answer (as one inside the scope does): it takes the fallback's place.
+        match (&existing.kind, &kind) {
+            (Kind::Fallback, Kind::Route | Kind::Mounted(_)) => {
+                *existing = RouteDef {
+                    given: given.to_owned(),
+                    pattern,
+                    methods,
+                    kind,
+                };
+                return Ok(());
+            }
+            (Kind::Route | Kind::Mounted(_), Kind::Fallback) => return Ok(()),
+            _ => {}
+        }
         // Only routes merge: a nested fallback or a mounted service would share `any`.
         if existing.pattern.template != pattern.template
             || !matches!(existing.kind, Kind::Route)
@@ -303,7 +318,9 @@ impl<B: Send + 'static> RouterBuilder<B> {
     ///
     /// Layers added to `routes` stay on its routes only (per-scope middleware). A fallback of
     /// `routes` answers every unmatched path under the prefix, as `{prefix}/{*path}` (unless
-    /// `routes` has a catch-all `/{*rest}`, which leaves it nothing to answer); like the
+    /// a catch-all route there, `/{*rest}` of `routes` or `{prefix}/{*rest}` of this builder
+    /// added before or after, or a service mounted at the prefix, leaves it nothing to
+    /// answer); like the
     /// root fallback, its answers carry no [`MatchedRoute`](crate::MatchedRoute), it is not
     /// listed by [`Router::routes`] and no scope layer wraps it.
     ///

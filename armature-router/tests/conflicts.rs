@@ -448,10 +448,46 @@ fn nested_fallbacks_never_cause_build_errors() {
             ),
         ),
         ("two scopes with fallbacks", builder().nest("/a", fallback()).nest("/b", fallback())),
+        // a catch-all route at the scope's place, added before or after it, leaves the scope's
+        // fallback nothing to answer, as one inside the scope does
+        (
+            "catch-all route at the prefix, added first",
+            builder().route("/a/{*rest}", get(echo)).nest("/a", fallback()),
+        ),
+        (
+            "catch-all route at the prefix, added last",
+            builder().nest("/a", fallback()).route("/a/{*rest}", get(echo)),
+        ),
+        (
+            "catch-all of a deeper scope at the prefix",
+            builder().nest("/a", fallback()).nest("/a", builder().route("/{*rest}", get(echo))),
+        ),
+        (
+            "service mounted at the prefix",
+            builder().nest("/a", builder().fallback(echo)).nest_service("/a", tower::service_fn(
+                |_req: http::Request<()>| async { Ok::<_, std::convert::Infallible>("svc") },
+            )),
+        ),
     ];
     for (name, builder) in cases {
         let built = builder.build();
         assert!(built.is_ok(), "case {name}: {:?}", built.err());
+    }
+}
+
+#[tokio::test]
+async fn a_catch_all_route_at_a_scopes_prefix_answers_instead_of_its_fallback() {
+    let scope = || builder().route("/x", get(echo)).fallback(echo);
+    let routers = [
+        builder().route("/a/{*rest}", get(echo)).nest("/a", scope()),
+        builder().nest("/a", scope()).route("/a/{*rest}", get(echo)),
+    ];
+    for router in routers.map(|b| b.build().unwrap()) {
+        let answer = support::call(&router, Method::GET, "/a/other").await;
+        assert_eq!(answer.matched.as_deref(), Some("/a/{*rest}"));
+        let answer = support::call(&router, Method::GET, "/a/x").await;
+        assert_eq!(answer.matched.as_deref(), Some("/a/x"));
+        assert_eq!(router.routes().count(), 2);
     }
 }
 
