@@ -1,6 +1,6 @@
 //! Building the OpenAPI document from a built router's route table.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use armature_router::Router;
@@ -36,6 +36,19 @@ pub enum SpecError {
         /// The parameter name.
         param: String,
     },
+    /// Two route templates are one OpenAPI path (`/files/{name}` and the catch-all
+    /// `/files/{*name}` are both `/files/{name}`) and both serve `method`: the document can
+    /// hold only one of the two operations.
+    SamePath {
+        /// The OpenAPI path both templates become.
+        path: String,
+        /// The method both serve.
+        method: Method,
+        /// The template listed first.
+        first: String,
+        /// The other template.
+        second: String,
+    },
 }
 
 impl fmt::Display for SpecError {
@@ -57,6 +70,16 @@ impl fmt::Display for SpecError {
                 f,
                 "{method} `{route}` documents a path parameter `{param}` that the route does not have"
             ),
+            SpecError::SamePath {
+                path,
+                method,
+                first,
+                second,
+            } => write!(
+                f,
+                "{method} `{first}` and {method} `{second}` are both the OpenAPI path `{path}`, \
+                 which holds one {method} operation: name the catch-all's parameter apart"
+            ),
         }
     }
 }
@@ -67,7 +90,9 @@ impl std::error::Error for SpecError {}
 /// one path per route [`Router::routes`] lists and one operation per method it serves.
 ///
 /// * Templates are written in OpenAPI syntax: `/users/{id}`; a catch-all `{*rest}` becomes
-///   `{rest}` (OpenAPI has no multi-segment parameter; its description says so).
+///   `{rest}` (OpenAPI has no multi-segment parameter; its description says so). Two
+///   templates that become one path and serve the same method (`/files/{name}` and
+///   `/files/{*name}`) are a [`SpecError::SamePath`]: the document could list only one.
 /// * A method documented with [`RouteDocs`](crate::RouteDocs) gets its operation and the
 ///   component schemas it references. Path parameters it does not declare are added as
 ///   required strings; one it declares that the template lacks is a [`SpecError`].
@@ -89,6 +114,8 @@ pub fn spec<B>(router: &Router<B>, base: OpenApi) -> Result<OpenApi, SpecError> 
         .flat_map(|(template, _)| router.metadata::<RouteOperation>(template))
         .filter_map(|(_, doc)| doc.operation.operation_id.clone())
         .collect();
+    // Which template wrote each (OpenAPI path, method): two templates can be one path.
+    let mut written: HashMap<(String, Method), &str> = HashMap::new();
     for (template, methods) in router.routes() {
         let names = param_names(template);
         for (method, _) in router.metadata::<RouteOperation>(template) {
@@ -104,6 +131,14 @@ pub fn spec<B>(router: &Router<B>, base: OpenApi) -> Result<OpenApi, SpecError> 
             let Some(openapi_method) = to_openapi(method) else {
                 continue;
             };
+            if let Some(first) = written.insert((path.clone(), method.clone()), template) {
+                return Err(SpecError::SamePath {
+                    path,
+                    method: method.clone(),
+                    first: first.to_owned(),
+                    second: template.to_owned(),
+                });
+            }
             let documented = router
                 .metadata::<RouteOperation>(template)
                 .find(|(m, _)| *m == method)

@@ -256,6 +256,47 @@ fn an_any_route_is_listed_under_every_method() {
 /// `nest_service` mounts both `/static` and `/static/`) still get distinct `operationId`s,
 /// which OpenAPI requires to be unique in the document.
 #[test]
+fn a_param_and_a_catch_all_that_are_one_openapi_path_are_an_error_not_a_lost_operation() {
+    let clash = Router::builder()
+        .route("/files/{name}", get(ok))
+        .route("/files/{*name}", get(ok).post(ok))
+        .build()
+        .unwrap();
+    let Err(err) = armature_openapi::spec(&clash, utoipa::openapi::OpenApi::default()) else {
+        panic!("one of the two GET operations would be lost");
+    };
+    assert_eq!(
+        err,
+        SpecError::SamePath {
+            path: "/files/{name}".into(),
+            method: Method::GET,
+            first: "/files/{name}".into(),
+            second: "/files/{*name}".into(),
+        }
+    );
+    assert!(
+        err.to_string()
+            .contains("both the OpenAPI path `/files/{name}`"),
+        "{err}"
+    );
+    // One path, different methods: both operations are listed.
+    let apart = Router::builder()
+        .route("/files/{name}", get(ok))
+        .route("/files/{*name}", armature_router::post(ok))
+        .build()
+        .unwrap();
+    let spec = serde_json::to_value(
+        armature_openapi::spec(&apart, utoipa::openapi::OpenApi::default()).unwrap(),
+    )
+    .unwrap();
+    let item = &spec["paths"]["/files/{name}"];
+    assert!(
+        item["get"].is_object() && item["post"].is_object(),
+        "{item}"
+    );
+}
+
+#[test]
 fn undocumented_operation_ids_are_unique() {
     /// Documented with the id the undocumented `POST /users-list` would get.
     #[utoipa::path(post, path = "/users/list", operation_id = "post_users_list", responses((status = 200, description = "ok")))]
