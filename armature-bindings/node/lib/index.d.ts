@@ -277,7 +277,12 @@ export interface InjectOptions {
   path?: string
   /** Added to the URL's query string; an array value repeats its key. */
   query?: Record<string, string | number | boolean | Array<string | number | boolean>> | string
-  headers?: Record<string, string>
+  /**
+   * The request's headers; an array value sends one header per value. `host`
+   * (`localhost:80`), `user-agent` (`lightMyRequest`) and, with a body, `content-length` are
+   * sent unless given, as light-my-request sends them.
+   */
+  headers?: Record<string, HeaderValue>
   /** Sent as one `Cookie` header (`{ session: 'abc' }`), after any in `headers`. */
   cookies?: Record<string, string>
   /** A string or bytes as they are; anything else is sent as JSON. */

@@ -1313,7 +1313,12 @@ class App {
     const body = options.body ?? options.payload
     const url = withQuery(String(options.url ?? options.path ?? '/'), options.query)
     const flat = []
-    for (const [name, value] of Object.entries(headers)) flat.push(name, String(value))
+    // As light-my-request: an array value is one header per value (two cookies stay two).
+    for (const [name, value] of Object.entries(headers)) {
+      if (value === undefined) continue
+      for (const one of [].concat(value)) flat.push(name, String(one))
+    }
+    const given = new Set(Object.keys(headers).filter((name) => headers[name] !== undefined).map((name) => name.toLowerCase()))
     if (options.cookies !== undefined) {
       // As light-my-request: one `Cookie` header of the pairs, after any given.
       if (options.cookies === null || typeof options.cookies !== 'object') throw new TypeError("inject: cookies must be an object like { session: 'abc' }")
@@ -1326,9 +1331,13 @@ class App {
       else if (isBytes(body)) payload = toBuffer(body)
       else {
         payload = Buffer.from(JSON.stringify(body))
-        if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) flat.push('content-type', JSON_TYPE)
+        if (!given.has('content-type')) flat.push('content-type', JSON_TYPE)
       }
     }
+    // What light-my-request (and any HTTP/1.1 client) sends unless told otherwise.
+    if (!given.has('user-agent')) flat.push('user-agent', 'lightMyRequest')
+    if (!given.has('host')) flat.push('host', 'localhost:80')
+    if (payload !== undefined && !given.has('content-length') && !given.has('transfer-encoding')) flat.push('content-length', String(payload.length))
     if (this._pending.length !== 0 || this._failed !== undefined) await this.ready()
     const verb = String(method).toUpperCase()
     const res = await this._compile().inject(verb, url, flat, payload, remoteAddress)

@@ -681,6 +681,25 @@ test('inject answers as a server does: no body for 204, 304 or HEAD; cookies sen
   await assert.rejects(app.inject({ url: '/cookies', cookies: 'session=abc' }), /cookies must be an object/)
 })
 
+
+test("inject sends the headers a client sends, as light-my-request: Host, User-Agent, Content-Length; an array value repeats its header", async () => {
+  const app = App.new()
+    .post('/h', (req) => ({ headers: req.headers, cookies: req.cookies }))
+  const sent = async (options) => (await app.inject({ method: 'POST', url: '/h', ...options })).json()
+  const json = await sent({ payload: { a: 1 } })
+  assert.equal(json.headers.host, 'localhost:80')
+  assert.equal(json.headers['user-agent'], 'lightMyRequest')
+  assert.equal(json.headers['content-length'], '7')
+  assert.equal((await sent({ body: Buffer.from('xy') })).headers['content-length'], '2')
+  assert.equal((await sent({})).headers['content-length'], undefined)
+  // The client's own win, in any case.
+  const own = await sent({ body: 'abc', headers: { Host: 'example.com', 'User-Agent': 'me', 'x-n': 5 } })
+  assert.deepEqual([own.headers.host, own.headers['user-agent'], own.headers['x-n']], ['example.com', 'me', '5'])
+  // One header per value: two cookies are two cookies, other fields are joined with ", ".
+  const many = await sent({ headers: { cookie: ['a=1', 'b=2'], 'x-tag': ['x', 'y'] } })
+  assert.deepEqual(many.cookies, { a: '1', b: '2' })
+  assert.equal(many.headers['x-tag'], 'x, y')
+})
 test('Fastify route options: @fastify/swagger\'s schema keys are accepted, config reaches req.routeOptions', async () => {
   const app = App.new()
     .get('/users/:id', {
