@@ -116,6 +116,7 @@ export declare class HttpResponse {
   headers(headers: HeaderInit): this
   text(text: string): this
   json(value: unknown): this
+  /** Sets the body; without a content type set, text's (`text/plain; charset=utf-8`) or bytes' (`application/octet-stream`), as Fastify's `reply.send`. */
   send(body: Body): this
 }
 

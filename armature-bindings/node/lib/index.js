@@ -106,7 +106,17 @@ class HttpResponse {
 
   text (text) { this.payload = String(text); this.contentType = TEXT; this.jsonValue = undefined; return this }
   json (value) { this.payload = jsonText(value); this.contentType = JSON_TYPE; this.jsonValue = value; return this }
-  send (body) { this.payload = typeof body === 'string' ? body : toBuffer(body); this.jsonValue = undefined; return this }
+  /**
+   * Sets the body: text or bytes. As Fastify's `reply.send`, without a content type set it
+   * gets text's (`text/plain; charset=utf-8`) or bytes' (`application/octet-stream`).
+   */
+  send (body) {
+    const text = typeof body === 'string'
+    this.payload = text ? body : toBuffer(body)
+    this.jsonValue = undefined
+    this.contentType ??= text ? TEXT : OCTETS
+    return this
+  }
 }
 
 /** Bytes as a Buffer over the same memory: a Buffer, any typed array or DataView, an ArrayBuffer. */

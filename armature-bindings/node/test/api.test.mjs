@@ -342,6 +342,9 @@ test('HttpResponse helpers: ok, text, json, buffer, status, headers', async () =
     .route('/text', get(() => HttpResponse.text('t', 201)))
     .route('/bytes', get(() => HttpResponse.buffer(new Uint8Array([1, 2, 3]))))
     .route('/send', get(() => new HttpResponse().send(Buffer.from('raw')).status(203)))
+    // As Fastify's reply.send: a content type for what is sent, unless one was set.
+    .route('/send-text', get(() => HttpResponse.status(201).send('created')))
+    .route('/send-html', get(() => HttpResponse.status(200).header('content-type', 'text/html').send('<p>')))
   const s = await r.listen(0)
   try {
     const ok = await fetch(`${s.url}/ok`)
@@ -363,7 +366,11 @@ test('HttpResponse helpers: ok, text, json, buffer, status, headers', async () =
     assert.deepEqual([...new Uint8Array(await b.arrayBuffer())], [1, 2, 3])
     const raw = await fetch(`${s.url}/send`)
     assert.equal(raw.status, 203)
+    assert.equal(raw.headers.get('content-type'), 'application/octet-stream')
     assert.equal(await raw.text(), 'raw')
+    const sentText = await fetch(`${s.url}/send-text`)
+    assert.deepEqual([sentText.status, sentText.headers.get('content-type'), await sentText.text()], [201, 'text/plain; charset=utf-8', 'created'])
+    assert.equal((await fetch(`${s.url}/send-html`)).headers.get('content-type'), 'text/html')
   } finally {
     await s.close()
   }
