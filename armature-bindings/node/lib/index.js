@@ -1321,7 +1321,7 @@ class App {
     const { method = 'GET', headers = {}, remoteAddress } = options
     if (options.body !== undefined && options.payload !== undefined) throw new TypeError('inject: give body or payload, not both')
     const body = options.body ?? options.payload
-    const url = withQuery(String(options.url ?? options.path ?? '/'), options.query)
+    const { url, host } = requestTarget(withQuery(String(options.url ?? options.path ?? '/'), options.query))
     const flat = []
     // As light-my-request: an array value is one header per value (two cookies stay two).
     for (const [name, value] of Object.entries(headers)) {
@@ -1346,7 +1346,7 @@ class App {
     }
     // What light-my-request (and any HTTP/1.1 client) sends unless told otherwise.
     if (!given.has('user-agent')) flat.push('user-agent', 'lightMyRequest')
-    if (!given.has('host')) flat.push('host', 'localhost:80')
+    if (!given.has('host')) flat.push('host', host)
     if (payload !== undefined && !given.has('content-length') && !given.has('transfer-encoding')) flat.push('content-length', String(payload.length))
     if (this._pending.length !== 0 || this._failed !== undefined) await this.ready()
     const verb = String(method).toUpperCase()
@@ -1396,6 +1396,18 @@ function withErrno (err, syscall) {
 }
 
 const INJECT_OPTIONS = new Set(['method', 'url', 'path', 'query', 'headers', 'cookies', 'body', 'payload', 'remoteAddress'])
+
+/**
+ * The request target and `Host` of an inject `url`, as light-my-request reads it (a URL
+ * relative to `http://localhost`): percent-encoded as a client sends it (`/a b` is
+ * `/a%20b`), without its fragment; an absolute URL's host is the `Host`.
+ */
+function requestTarget (url) {
+  // `//x` is a path, not a URL without its scheme.
+  const parsed = new URL(url.startsWith('//') ? `http://localhost${url}` : url, 'http://localhost')
+  const port = parsed.port || (parsed.protocol === 'https:' ? '443' : '80')
+  return { url: parsed.pathname + parsed.search, host: `${parsed.hostname}:${port}` }
+}
 
 /** `url` with `query` (an object whose array values repeat their key, or a string) added to its query string. */
 function withQuery (url, query) {

@@ -4,6 +4,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { gzipSync } from 'node:zlib'
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { App, Router, HttpResponse, HttpError, Cors, Logger, get, post, put, scope } from '../lib/index.mjs'
@@ -205,9 +206,17 @@ test('without JS middleware, constant routes and the default 404 answer the same
     assert.equal(missing.status, 404)
     assert.equal(missing.headers.get('content-type'), 'application/json; charset=utf-8')
     assert.deepEqual(await missing.json(), failure(404, 'Route POST:/nope?page=2 not found'))
-    // The target is written as JSON text, whatever it holds (`"` and `\\` reach the server raw).
-    const odd = await plain.inject('/say/"hi"\\there')
-    assert.deepEqual([odd.statusCode, odd.json()], [404, failure(404, 'Route GET:/say/"hi"\\there not found')])
+    // The target is written as JSON text, whatever it holds (`"` and `\\` reach the server raw
+    // from a client that sends them so; inject, as light-my-request, percent-encodes them).
+    const odd = await new Promise((resolve, reject) => {
+      const socket = net.connect(server.port, '127.0.0.1', () => socket.write('GET /say/"hi"\\there HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'))
+      let got = ''
+      socket.on('data', (d) => { got += d })
+      socket.on('end', () => resolve(got))
+      socket.on('error', reject)
+    })
+    assert.match(odd, /^HTTP\/1\.1 404 /)
+    assert.deepEqual(JSON.parse(odd.slice(odd.indexOf('\r\n\r\n') + 4)), failure(404, 'Route GET:/say/"hi"\\there not found'))
   } finally {
     await server.close()
   }
@@ -688,6 +697,19 @@ test('inject answers as a server does: no body for 204, 304 or HEAD; cookies sen
   await assert.rejects(app.inject({ url: '/cookies', cookies: 'session=abc' }), /cookies must be an object/)
 })
 
+
+test('inject reads its url as light-my-request does: percent-encoded as a client sends it, relative or absolute', async () => {
+  const app = App.new().get('/p/:id', (req) => ({ id: req.params.id, query: req.query, url: req.url, host: req.headers.host }))
+  const sent = async (url) => (await app.inject(url)).json()
+  assert.deepEqual(await sent('/p/a b?q=x y'), { id: 'a b', query: { q: 'x y' }, url: '/p/a%20b?q=x%20y', host: 'localhost:80' })
+  assert.deepEqual(await sent('/p/José?q="<é>"'), { id: 'José', query: { q: '"<é>"' }, url: '/p/Jos%C3%A9?q=%22%3C%C3%A9%3E%22', host: 'localhost:80' })
+  assert.deepEqual(await sent('p/rel'), { id: 'rel', query: {}, url: '/p/rel', host: 'localhost:80' })
+  assert.deepEqual(await sent('http://example.com:8080/p/abs?x=1#top'), { id: 'abs', query: { x: '1' }, url: '/p/abs?x=1', host: 'example.com:8080' })
+  assert.deepEqual(await sent({ url: '//p/x' }), failure(404, 'Route GET://p/x not found'))
+  assert.equal((await sent({ url: 'http://example.com/p/x', headers: { Host: 'given' } })).host, 'given')
+  // As sent: what is already percent-encoded, and what does not decode.
+  assert.deepEqual(await sent('/p/a%2Fb?q=%FF&r=100%'), { id: 'a/b', query: { q: '%FF', r: '100%' }, url: '/p/a%2Fb?q=%FF&r=100%', host: 'localhost:80' })
+})
 
 test("inject sends the headers a client sends, as light-my-request: Host, User-Agent, Content-Length; an array value repeats its header", async () => {
   const app = App.new()
