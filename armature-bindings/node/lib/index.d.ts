@@ -34,6 +34,8 @@ export type JsonSchema = Record<string, unknown>
 export interface RouteSchema {
   params?: JsonSchema
   querystring?: JsonSchema
+  /** Fastify's other name for `querystring` (give one of them). */
+  query?: JsonSchema
   headers?: JsonSchema
   body?: JsonSchema
   response?: Record<string | number, JsonSchema>

@@ -10,7 +10,8 @@
 const { coded } = require('./http-error.js')
 
 const PARTS = ['params', 'body', 'querystring', 'headers']
-const SCHEMA_KEYS = new Set([...PARTS, 'response'])
+// `query` is Fastify's other name for `querystring`.
+const SCHEMA_KEYS = new Set([...PARTS, 'query', 'response'])
 // What @fastify/swagger reads from a route schema to document it: accepted (so Fastify routes
 // register unchanged) and not used here, which makes no OpenAPI document.
 const DOC_KEYS = new Set(['tags', 'summary', 'description', 'security', 'operationId', 'deprecated', 'hide', 'consumes', 'produces', 'externalDocs', 'callbacks'])
@@ -33,7 +34,14 @@ class Validated {
   /** The same handler and schema on a route, which errors name (`'POST /users'`); throws for a malformed schema. */
   at (where) {
     checkSchema(this.schema, where)
-    return new Validated(this.handler, this.schema, where)
+    let schema = this.schema
+    // Fastify's alias: `query` is the querystring's schema.
+    if (schema.query !== undefined) {
+      if (schema.querystring !== undefined) throw new TypeError(`${where}: give schema.querystring or schema.query, not both`)
+      const { query, ...rest } = schema
+      schema = { ...rest, querystring: query }
+    }
+    return new Validated(this.handler, schema, where)
   }
 
   /** The handler that validates, then calls the user's, then serializes; throws what cannot compile, naming the route. */

@@ -211,6 +211,15 @@ test('schemas that cannot work throw when the route is added or the app starts, 
   }
 })
 
+test('schema.query is schema.querystring, as Fastify aliases it; giving both throws', async () => {
+  const aliased = App.new().get('/q', { schema: { query: { type: 'object', properties: { n: { type: 'integer', default: 1 } } } } }, (req) => req.query)
+  assert.deepEqual((await aliased.inject('/q?n=5')).json(), { n: 5 })
+  assert.deepEqual((await aliased.inject('/q')).json(), { n: 1 })
+  const bad = await aliased.inject('/q?n=x')
+  assert.deepEqual([bad.statusCode, bad.json()], [400, failure(400, 'querystring/n must be integer', 'FST_ERR_VALIDATION')])
+  assert.throws(() => App.new().get('/q', { schema: { query: {}, querystring: {} } }, () => 1), /GET \/q: give schema.querystring or schema.query, not both/)
+})
+
 test('routes without a schema read raw strings, as before', async () => {
   const plain = App.new().get('/n/:id', (req) => ({ id: req.params.id, q: req.query }))
   assert.deepEqual((await plain.inject('/n/7?a=1')).json(), { id: '7', q: { a: '1' } })
