@@ -278,7 +278,7 @@ export interface InjectOptions {
   url?: string
   /** The same as `url`. */
   path?: string
-  /** Added to the URL's query string; an array value repeats its key. */
+  /** Added to the URL's query string, in place of the URL's own values of its keys (as light-my-request); an array value repeats its key. */
   query?: Record<string, string | number | boolean | Array<string | number | boolean>> | string
   /**
    * The request's headers; an array value sends one header per value. `host`

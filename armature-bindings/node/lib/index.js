@@ -1310,7 +1310,7 @@ class App {
   /**
    * Runs one request through the whole stack (Rust layers, router, JS) without a socket.
    * Options as light-my-request's (Fastify's `inject`): `method`, `url` (or `path`), `query`
-   * (an object, merged into the URL's query, or a string), `headers`, `body` (or `payload`):
+   * (an object or a string, merged into the URL's query: its keys replace the URL's), `headers`, `body` (or `payload`):
    * a string or bytes as they are, anything else as JSON, `cookies` (an object, sent as one
    * `Cookie` header) and `remoteAddress`. As from a server, a `204`, a `304` and the answer to
    * a `HEAD` have no body.
@@ -1409,22 +1409,30 @@ function requestTarget (url) {
   return { url: parsed.pathname + parsed.search, host: `${parsed.hostname}:${port}` }
 }
 
-/** `url` with `query` (an object whose array values repeat their key, or a string) added to its query string. */
+/** `url` with `query` (an object whose array values repeat their key, or a string) added to its query string, in place of the same keys there. */
 function withQuery (url, query) {
   if (query === undefined || query === null) return url
-  let text
-  if (typeof query === 'string') text = query.replace(/^\?/, '')
+  let params
+  if (typeof query === 'string') params = new URLSearchParams(query)
   else if (typeof query === 'object') {
-    const params = new URLSearchParams()
+    params = new URLSearchParams()
     for (const [key, value] of Object.entries(query)) {
       for (const one of [].concat(value)) params.append(key, String(one))
     }
-    text = params.toString()
   } else throw new TypeError(`inject: query must be an object like { page: '2' } or a string, got ${typeof query}`)
+  const text = params.toString()
   if (text === '') return url
   const hash = url.indexOf('#')
   const base = hash < 0 ? url : url.slice(0, hash)
-  return `${base}${base.includes('?') ? '&' : '?'}${text}`
+  const mark = base.indexOf('?')
+  if (mark < 0) return `${base}?${text}`
+  // As light-my-request: a key given replaces that key in the url's query (the rest as sent).
+  const replaced = new Set(params.keys())
+  const kept = base.slice(mark + 1).split('&').filter((pair) => {
+    const eq = pair.indexOf('=')
+    return pair !== '' && !replaced.has(queryText(eq < 0 ? pair : pair.slice(0, eq)))
+  })
+  return `${base.slice(0, mark)}?${[...kept, text].join('&')}`
 }
 
 /** `new Router()`: an App with the Fastify-style `router.get(path, handler)` shortcuts. */

@@ -260,6 +260,9 @@ test("inject takes light-my-request's options: payload, query, path; bytes are s
   assert.equal((await sent({ body: new Uint8Array([7]).buffer })).type, null)
   assert.deepEqual((await sent({ query: { page: 2, tag: ['a', 'b'] } })).query, { page: '2', tag: ['a', 'b'] })
   assert.deepEqual((await echo.inject({ method: 'POST', url: '/echo?x=1', query: 'y=2' })).json().query, { x: '1', y: '2' })
+  // As light-my-request: a key in `query` replaces that key in the url's query string.
+  assert.deepEqual((await echo.inject({ method: 'POST', url: '/echo?page=1&x=1&page=3&a%20b=0', query: { page: 2, 'a b': [5, 6] } })).json().query, { x: '1', page: '2', 'a b': ['5', '6'] })
+  assert.deepEqual((await echo.inject({ method: 'POST', url: '/echo?page=1&x=1', query: 'page=2&page=4' })).json().query, { x: '1', page: ['2', '4'] })
   // As Fastify's querystring parser: `+` a space, bad UTF-8 and lone `%` kept as sent.
   const odd = await echo.inject({ method: 'POST', url: '/echo?name=%FF%FE&ok=caf%C3%A9&pct=100%&sp=a+b&flag&=v&&x%2By=1' })
   assert.deepEqual(odd.json().query, { name: '%FF%FE', ok: 'café', pct: '100%', sp: 'a b', flag: '', '': 'v', 'x+y': '1' })
