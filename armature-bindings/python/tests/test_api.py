@@ -2121,6 +2121,22 @@ class CommonHeaders(BaseModel):
     user_agent: Optional[str] = None
 
 
+def test_testclient_percent_encodes_urls_and_writes_params_as_httpx_does():
+    app = App()
+
+    @app.get("/cafés/{name}")
+    async def cafe(name: str, request: Request) -> dict:
+        return {"name": name, "query": dict(request.query_params), "raw": request.url.query}
+
+    with TestClient(app) as c:
+        # httpx percent-encodes what a URL cannot hold (non-ASCII, spaces), keeping escapes.
+        assert c.get("/cafés/José Ñ").json()["name"] == "José Ñ"
+        assert c.get("/caf%C3%A9s/a%2Fb?q=a b&r=é").json() == {"name": "a/b", "query": {"q": "a b", "r": "é"}, "raw": "q=a%20b&r=%C3%A9"}
+        # `params`: `None` is an empty value, booleans are JSON's `true` / `false`.
+        assert c.get("/cafés/x", params={"a": None, "b": True, "c": False, "d": 1}).json()["query"] == {"a": "", "b": "true", "c": "false", "d": "1"}
+        assert c.get("/cafés/x", params=[("t", "1"), ("t", "2")]).json()["raw"] == "t=1&t=2"
+
+
 def test_parameter_models_read_their_fields_from_the_query_a_form_or_headers():
     app = App()
 

@@ -27,7 +27,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Iterator, Mapping, Optional, Sequence, Tuple, Union
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from . import _runtime
 from .app import App
@@ -41,6 +41,30 @@ HeaderFields = Union[Mapping[Union[str, bytes], Union[str, bytes]], Sequence[Tup
 # `files=`: by field name, a file as httpx takes one: its bytes (or a binary file object),
 # or `(filename, bytes or file[, content type])`.
 Files = Union[Mapping[str, Any], Sequence[Tuple[str, Any]]]
+
+
+# What httpx leaves as it is in a URL's path and query (the WHATWG percent-encode sets; `%`
+# included, so escapes already there are kept); anything else is percent-encoded as UTF-8.
+_QUERY_SAFE = "".join(chr(i) for i in range(0x20, 0x7F) if chr(i) not in ' "#<>')
+_PATH_SAFE = "".join(c for c in _QUERY_SAFE if c not in "?`{}")
+
+
+def _primitive(value: Any) -> Any:
+    """A `params` or form value as httpx writes it: `None` empty, booleans `true` / `false`."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _urlencoded(data: Any) -> str:
+    """`params` or a form, a mapping (a list value sends a name more than once) or pairs,
+    encoded as httpx encodes them."""
+    pairs = data.items() if isinstance(data, Mapping) else data
+    return urlencode(
+        [(name, _primitive(v)) for name, value in pairs for v in (value if isinstance(value, (list, tuple)) else [value])]
+    )
 
 
 def _pairs(headers: Optional[HeaderFields]) -> list[tuple[str, str]]:
@@ -76,7 +100,7 @@ def _multipart(data: Mapping[str, Any], files: Files) -> tuple[bytes, str]:
 
     for name, values in data.items():
         for value in values if isinstance(values, (list, tuple)) else [values]:
-            text = value if isinstance(value, (bytes, bytearray)) else str(value).encode()
+            text = value if isinstance(value, (bytes, bytearray)) else str(_primitive(value)).encode()
             part(f'name="{quoted(name)}"', bytes(text))
     for name, file in files.items() if isinstance(files, Mapping) else files:
         # A file object alone is named after its file, as httpx names it.
@@ -309,10 +333,10 @@ class TestClient:
         cookies: Optional[Mapping[str, str]],
     ) -> Response:
         parts = urlsplit(url)
-        target = parts.path or "/"
-        query = parts.query
+        target = quote(parts.path or "/", safe=_PATH_SAFE)
+        query = quote(parts.query, safe=_QUERY_SAFE)
         if params:
-            extra = urlencode(params, doseq=True)
+            extra = _urlencoded(params)
             query = f"{query}&{extra}" if query else extra
         if query:
             target = f"{target}?{query}"
@@ -325,7 +349,7 @@ class TestClient:
             body = dumps(json)
             sent["content-type"] = "application/json"
         elif data is not None:
-            body = urlencode(data, doseq=True).encode()
+            body = _urlencoded(data).encode()
             sent["content-type"] = "application/x-www-form-urlencoded"
         elif content is not None:
             body = content.encode() if isinstance(content, str) else bytes(content)
@@ -412,7 +436,7 @@ class TestClient:
 
         host, port = self._websocket_server()
         parts = urlsplit(url)
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{quote(parts.query, safe=_QUERY_SAFE)}" if parts.query else "")
         # The app sees the client's base URL's host (`ws://testserver/...`), as in Starlette.
         given = [("host", urlsplit(self.base_url).netloc or "testserver")]
         given += [(name.lower(), value) for name, value in [*self.headers, *_pairs(headers)]]
