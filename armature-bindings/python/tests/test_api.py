@@ -21,7 +21,7 @@ from armature.responses import HTMLResponse
 from armature import Response, jsonable_encoder, status
 from armature.testclient import HTTPStatusError
 from armature.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBasic, HTTPBasicCredentials, HTTPBearer, HTTPDigest, OAuth2PasswordBearer, OAuth2PasswordRequestForm, Security, SecurityScopes
-from armature import APIRouter, App, BackgroundTasks, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, Request, RequestValidationError, Router, TestClient, UploadFile
+from armature import APIRouter, App, BackgroundTasks, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, Request, RequestValidationError, Router, TestClient, UploadFile, WebSocket
 
 
 @pytest.fixture(scope="module", params=["testclient", "http"])
@@ -1375,6 +1375,45 @@ def test_a_lifespan_runs_around_the_app_and_its_state_reaches_handlers(caplog):
             pass
     with pytest.raises(TypeError, match="App\\(lifespan=...\\)"):
         App(lifespan="soon")
+
+
+def test_a_lifespans_state_is_each_requests_state_as_in_starlette():
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield {"pool": "connected", "hits": []}
+
+    app = App(lifespan=lifespan)
+
+    def pool(request: Request) -> str:
+        return request.state.pool
+
+    @app.middleware("http")
+    async def seen(request: Request, call_next):
+        response = await call_next(request)
+        response.headers["x-pool"] = request.state.pool
+        return response
+
+    @app.get("/pool")
+    async def read(request: Request, from_dependency: str = Depends(pool)) -> dict:
+        own = getattr(request.state, "own", None)
+        request.state.own = "set"  # this request's, not the next one's
+        request.state.hits.append(1)  # a shallow copy: the objects are shared
+        return {"pool": request.state.pool, "dependency": from_dependency, "own": own, "hits": len(request.state.hits)}
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text(websocket.state.pool)
+        await websocket.close()
+
+    with TestClient(app) as c:
+        res = c.get("/pool")
+        assert (res.json(), res.headers["x-pool"]) == ({"pool": "connected", "dependency": "connected", "own": None, "hits": 1}, "connected")
+        assert c.get("/pool").json() == {"pool": "connected", "dependency": "connected", "own": None, "hits": 2}
+        with c.websocket_connect("/ws") as socket:
+            assert socket.receive_text() == "connected"
 
 
 def test_security_helpers_read_credentials_answer_401_and_describe_themselves_as_fastapi():

@@ -61,7 +61,8 @@ class App(Router):
 
     `lifespan`, as FastAPI's: a function of the app returning an async context manager,
     entered before the first request and left after the last (before the `on_startup` hooks,
-    after the `on_shutdown` ones). A mapping it yields is set on `app.state`.
+    after the `on_shutdown` ones). A mapping it yields is set on `app.state`, and, as in
+    Starlette, a shallow copy of it is each request's (and WebSocket's) `request.state`.
 
     ```python
     from contextlib import asynccontextmanager
@@ -96,6 +97,8 @@ class App(Router):
             raise TypeError(f"App(lifespan=...): a function of the app returning an async context manager, got {lifespan!r}")
         self.lifespan = lifespan
         self._lifespan: Optional[AsyncContextManager[Any]] = None
+        # What the lifespan yielded: copied into every request's `request.state`.
+        self._request_state: dict[str, Any] = {}
         # Anything the app keeps for its handlers (`app.state.pool = ...`), as Starlette's.
         self.state = State()
         self.http_middleware: list[Callable[..., Any]] = []
@@ -277,12 +280,12 @@ class App(Router):
             else:
                 docs = (spec, self.openapi_url, self.docs_url, self.root_path)
         # WebSocket routes answer by themselves: no HTTP middleware or exception handler.
-        answered = [r.endpoint(self) if r.method == WEBSOCKET_METHOD else self._answering(r.endpoint(self)) for r in self.routes]
+        answered = [self._seeded(r.endpoint(self) if r.method == WEBSOCKET_METHOD else self._answering(r.endpoint(self))) for r in self.routes]
         # The router's 404 and 405 go through the HTTP middleware and exception handlers
         # when there are any to see them; otherwise Rust answers them alone.
         unmatched = bool(self.http_middleware) or self.exception_handlers.shape_http_errors()
         if unmatched:
-            answered += [self._answering(_refuse(404, "Not Found")), self._answering(_refuse(405, "Method Not Allowed"))]
+            answered += [self._seeded(self._answering(_refuse(status, detail))) for status, detail in ((404, "Not Found"), (405, "Method Not Allowed"))]
         return Engine(
             [(r.method, r.path) for r in self.routes],
             answered,
@@ -297,6 +300,19 @@ class App(Router):
             gzip=(self._gzip.minimum_size, self._gzip.compresslevel) if self._gzip else None,
         )
 
+    def _seeded(self, endpoint: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """`endpoint`, its request's `state` starting as a copy of what the lifespan yielded
+        (Starlette's lifespan state), when there is a lifespan."""
+        if self.lifespan is None:
+            return endpoint
+
+        def seed(request: Any) -> Any:
+            if self._request_state:
+                vars(request.state).update(self._request_state)
+            return endpoint(request)
+
+        return seed
+
     def _answering(self, endpoint: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """`endpoint` behind the app's exception handlers and HTTP middleware."""
         return wrapped(self.exception_handlers.guard(endpoint, self), self.http_middleware, self)
@@ -309,6 +325,7 @@ class App(Router):
             state = await manager.__aenter__()
             self._lifespan = manager
             if isinstance(state, Mapping):
+                self._request_state = dict(state)
                 for name, value in state.items():
                     setattr(self.state, name, value)
         for hook in self.on_startup:
