@@ -163,13 +163,20 @@ impl HttpResponse {
     }
 }
 
+/// The content type of `media_type` (else `default`): a text type that names no charset
+/// gets UTF-8's, as Starlette gives it (`text/csv` is sent as `text/csv; charset=utf-8`).
 fn media(media_type: Option<&str>, default: HeaderValue) -> PyResult<Option<HeaderValue>> {
-    match media_type {
-        None => Ok(Some(default)),
-        Some(mt) => HeaderValue::from_str(mt)
-            .map(Some)
-            .map_err(|_| PyValueError::new_err(format!("invalid media type {mt:?}"))),
-    }
+    let Some(mt) = media_type else {
+        return Ok(Some(default));
+    };
+    let value = if mt.starts_with("text/") && !mt.to_ascii_lowercase().contains("charset=") {
+        HeaderValue::try_from(format!("{mt}; charset=utf-8"))
+    } else {
+        HeaderValue::from_str(mt)
+    };
+    value
+        .map(Some)
+        .map_err(|_| PyValueError::new_err(format!("invalid media type {mt:?}")))
 }
 
 #[pymethods]

@@ -197,7 +197,7 @@ def test_return_values(client):
     res = client.get("/custom")
     assert (res.status_code, res.content) == (201, b"created!")
     assert res.headers["x-custom"] == "yes" and res.headers["x-more"] == "1"
-    assert res.headers["content-type"] == "text/plain"
+    assert res.headers["content-type"] == "text/plain; charset=utf-8"
 
 
 def test_exceptions_give_500_a_log_line_and_the_app_keeps_serving(client, caplog):
@@ -283,7 +283,7 @@ def test_background_tasks_run_after_the_response(client):
 def test_streaming(client):
     res = client.get("/stream")
     assert res.content == b"chunk0;chunk1;chunk2;chunk3;chunk4;"
-    assert res.headers["content-type"] == "text/plain"
+    assert res.headers["content-type"] == "text/plain; charset=utf-8"
 
 
 def test_request_body_is_shared_through_the_buffer_protocol_without_a_copy(client):
@@ -1792,6 +1792,14 @@ def test_fastapis_response_names_make_http_responses(tmp_path):
     async def stream():
         return StreamingResponse(iter([b"a", b"b"]), media_type="text/plain")
 
+    @app.get("/latin")
+    async def latin():
+        return Response("a;b".encode("latin-1"), media_type="text/csv; charset=latin-1")
+
+    @app.get("/csv")
+    async def csv():
+        return Response("é;b", media_type="text/csv")
+
     @app.get("/file")
     async def file():
         return FileResponse(report, filename="résumé report.csv")
@@ -1807,12 +1815,17 @@ def test_fastapis_response_names_make_http_responses(tmp_path):
         assert (res.status_code, res.json(), res.headers["x-a"]) == (201, {"ok": True}, "1")
         res = c.get("/page")
         assert (res.text, res.headers["content-type"]) == ("<h1>Hi</h1>", "text/html; charset=utf-8")
-        assert c.get("/plain").headers["content-type"] == "text/x-custom"
+        # A text media type without a charset is sent with UTF-8's, as Starlette sends it.
+        assert c.get("/plain").headers["content-type"] == "text/x-custom; charset=utf-8"
         assert c.get("/raw").content == b"\x00\x01"
-        assert c.get("/stream").text == "ab"
+        assert c.get("/raw").headers["content-type"] == "application/octet-stream"
+        res = c.get("/stream")
+        assert (res.text, res.headers["content-type"]) == ("ab", "text/plain; charset=utf-8")
+        assert c.get("/latin").headers["content-type"] == "text/csv; charset=latin-1"
+        assert c.get("/csv").headers["content-type"] == "text/csv; charset=utf-8"
         res = c.get("/file")
         assert res.content == report.read_bytes()
-        assert res.headers["content-type"] == "text/csv"
+        assert res.headers["content-type"] == "text/csv; charset=utf-8"
         assert res.headers["content-disposition"] == "attachment; filename*=utf-8''r%C3%A9sum%C3%A9%20report.csv"
         assert c.get("/nofile").status_code == 500
 
