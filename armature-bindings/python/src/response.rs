@@ -163,6 +163,44 @@ impl HttpResponse {
     }
 }
 
+/// A cookie's `expires`, as Starlette takes it: seconds from now (an `int`), an aware
+/// `datetime` (in UTC), or the date as text.
+fn cookie_expiry(expires: &Bound<'_, PyAny>) -> PyResult<String> {
+    let py = expires.py();
+    if let Ok(text) = expires.cast::<PyString>() {
+        let text = text.to_str()?;
+        if text.contains(';') {
+            return Err(PyValueError::new_err(format!(
+                "invalid cookie expires {text:?}"
+            )));
+        }
+        return Ok(text.to_owned());
+    }
+    if expires.is_instance(&py.import("datetime")?.getattr("datetime")?)? {
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("usegmt", true)?;
+        return py
+            .import("email.utils")?
+            .call_method("format_datetime", (expires,), Some(&kwargs))?
+            .extract();
+    }
+    let seconds: i64 = expires.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "set_cookie(expires=...): seconds (an int), a datetime or a date as text, not {}",
+            expires
+                .get_type()
+                .name()
+                .map_or_else(|_| "?".into(), |n| n.to_string())
+        ))
+    })?;
+    let when = std::time::SystemTime::now()
+        .checked_add(std::time::Duration::from_secs(
+            seconds.max(0).unsigned_abs(),
+        ))
+        .unwrap_or(std::time::SystemTime::now());
+    Ok(httpdate::fmt_http_date(when))
+}
+
 /// The content type of `media_type` (else `default`): a text type that names no charset
 /// gets UTF-8's, as Starlette gives it (`text/csv` is sent as `text/csv; charset=utf-8`).
 fn media(media_type: Option<&str>, default: HeaderValue) -> PyResult<Option<HeaderValue>> {
@@ -340,8 +378,8 @@ impl HttpResponse {
         self.set_status(code)
     }
 
-    /// Adds a `Set-Cookie` header, as Starlette's `set_cookie`: `max_age` and `expires` in
-    /// seconds, `path` (default `/`), `domain`, `secure`, `httponly` and `samesite` (`"lax"`,
+    /// Adds a `Set-Cookie` header, as Starlette's `set_cookie`: `max_age` in seconds,
+    /// `expires` in seconds from now, an aware `datetime` or a date as text, `path` (default `/`), `domain`, `secure`, `httponly` and `samesite` (`"lax"`,
     /// the default, `"strict"` or `"none"`). A name or value a cookie cannot hold (spaces,
     /// `;`, `,`, quotes, controls) is a `ValueError`.
     #[pyo3(signature = (key, value="", max_age=None, expires=None, path="/", domain=None, secure=false, httponly=false, samesite="lax"))]
@@ -351,7 +389,7 @@ impl HttpResponse {
         key: &str,
         value: &str,
         max_age: Option<i64>,
-        expires: Option<i64>,
+        expires: Option<&Bound<'_, PyAny>>,
         path: Option<&str>,
         domain: Option<&str>,
         secure: bool,
@@ -375,13 +413,8 @@ impl HttpResponse {
         if let Some(age) = max_age {
             cookie.push_str(&format!("; Max-Age={age}"));
         }
-        if let Some(seconds) = expires {
-            let when = std::time::SystemTime::now()
-                .checked_add(std::time::Duration::from_secs(
-                    seconds.max(0).unsigned_abs(),
-                ))
-                .unwrap_or(std::time::SystemTime::now());
-            cookie.push_str(&format!("; expires={}", httpdate::fmt_http_date(when)));
+        if let Some(expires) = expires.filter(|e| !e.is_none()) {
+            cookie.push_str(&format!("; expires={}", cookie_expiry(expires)?));
         }
         if let Some(path) = path {
             cookie.push_str(&format!("; Path={path}"));
@@ -413,8 +446,10 @@ impl HttpResponse {
 
     /// Asks the client to drop cookie `key` (Starlette's `delete_cookie`).
     #[pyo3(signature = (key, path="/", domain=None, secure=false, httponly=false, samesite="lax"))]
+    #[allow(clippy::too_many_arguments)] // Starlette's keyword arguments
     fn delete_cookie(
         &mut self,
+        py: Python<'_>,
         key: &str,
         path: Option<&str>,
         domain: Option<&str>,
@@ -422,11 +457,12 @@ impl HttpResponse {
         httponly: bool,
         samesite: Option<&str>,
     ) -> PyResult<()> {
+        let now = 0i64.into_pyobject(py)?;
         self.set_cookie(
             key,
             "",
             Some(0),
-            Some(0),
+            Some(now.as_any()),
             path,
             domain,
             secure,

@@ -1759,6 +1759,20 @@ def test_a_response_parameter_carries_headers_cookies_and_a_status_as_fastapis_d
             r.set_cookie(*bad)
     with pytest.raises(ValueError, match="samesite"):
         r.set_cookie("k", "v", samesite="sometimes")
+    # `expires`, as Starlette's: seconds from now, an aware `datetime`, or the date as text.
+    import datetime as dt
+
+    r = HttpResponse.text("x")
+    r.set_cookie("a", "1", expires=dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc))
+    r.set_cookie("b", "2", expires="Wed, 02 Jan 2030 03:04:05 GMT")
+    assert r.headers.getlist("set-cookie") == [
+        "a=1; expires=Wed, 02 Jan 2030 03:04:05 GMT; Path=/; SameSite=lax",
+        "b=2; expires=Wed, 02 Jan 2030 03:04:05 GMT; Path=/; SameSite=lax",
+    ]
+    with pytest.raises(ValueError, match="UTC"):
+        r.set_cookie("c", "3", expires=dt.datetime(2030, 1, 2))
+    with pytest.raises(TypeError, match="expires"):
+        r.set_cookie("c", "3", expires=1.5)
 
 
 def test_fastapis_response_names_make_http_responses(tmp_path):

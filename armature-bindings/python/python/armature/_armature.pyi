@@ -1,5 +1,6 @@
 """Type stubs of the native module (Rust, pyo3)."""
 
+import datetime
 from typing import Any, AsyncIterable, AsyncIterator, Awaitable, Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .datastructures import MutableHeaders, State
@@ -86,7 +87,7 @@ class HttpResponse:
         key: str,
         value: str = "",
         max_age: Optional[int] = None,
-        expires: Optional[int] = None,
+        expires: Union[int, datetime.datetime, str, None] = None,
         path: Optional[str] = "/",
         domain: Optional[str] = None,
         secure: bool = False,
