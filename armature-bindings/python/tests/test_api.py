@@ -921,6 +921,36 @@ def test_exception_handlers_answer_by_nearest_class_and_can_replace_the_defaults
         App(exception_handlers={ValueError: "nope"})
 
 
+def test_fastapis_default_exception_handlers_can_be_reused_by_yours():
+    # FastAPI's "Re-use FastAPI's exception handlers": log, then answer as FastAPI would.
+    from armature.exception_handlers import http_exception_handler, request_validation_exception_handler
+
+    app = App()
+    seen = []
+
+    @app.exception_handler(HTTPException)
+    async def logged_http(request, exc):
+        seen.append(exc.status_code)
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def logged_validation(request, exc):
+        seen.append("invalid")
+        return await request_validation_exception_handler(request, exc)
+
+    @app.get("/items/{item_id}")
+    async def item(item_id: int) -> dict:
+        raise HTTPException(418, "teapot", headers={"x-pot": "1"})
+
+    with TestClient(app) as c:
+        res = c.get("/items/1")
+        assert (res.status_code, res.json(), res.headers["x-pot"]) == (418, {"detail": "teapot"}, "1")
+        res = c.get("/items/x")
+        assert (res.status_code, res.json()["detail"][0]["loc"]) == (422, ["path", "item_id"])
+        assert c.get("/nowhere").json() == {"detail": "Not Found"}
+        assert seen == [418, "invalid", 404]
+
+
 def test_response_model_filters_and_validates_what_handlers_return(client, caplog):
     assert client.get("/models/me").json() == {"name": "ann", "nickname": None}  # no password_hash
     assert client.get("/models/annotated").json() == [{"name": "bob", "nickname": None}, {"name": "cy", "nickname": "c"}]

@@ -16,7 +16,9 @@ async def out_of_stock(request: Request, exc: OutOfStock) -> HttpResponse:
 ```
 
 A handler gets the request as a `Request` (`armature.requests`), as Starlette's do:
-`await request.body()` reads what was sent.
+`await request.body()` reads what was sent. `http_exception_handler` and
+`request_validation_exception_handler` are the default answers, as FastAPI's, for a handler
+of yours to end with (`return await http_exception_handler(request, exc)`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any, Awaitable, Callable, Union
 
 from ._armature import HttpRequest
 from .exceptions import HTTPException, RequestValidationError
-from ._runtime import unhandled
+from ._runtime import error, unhandled
 from .requests import Request
 
 Handler = Callable[[HttpRequest, Any], Union[Any, Awaitable[Any]]]
@@ -34,6 +36,16 @@ Handler = Callable[[HttpRequest, Any], Union[Any, Awaitable[Any]]]
 # Answered by their own handlers unless one is registered for the class itself or a subclass:
 # a handler for `Exception` does not take them over (as in FastAPI, where they have defaults).
 _WITH_DEFAULTS = (HTTPException, RequestValidationError)
+
+
+async def http_exception_handler(request: Any, exc: HTTPException) -> Any:
+    """FastAPI's answer to an `HTTPException`: its status, `{"detail": ...}` and headers."""
+    return error(exc)
+
+
+async def request_validation_exception_handler(request: Any, exc: RequestValidationError) -> Any:
+    """FastAPI's answer to a `RequestValidationError`: `422` and `{"detail": exc.errors()}`."""
+    return error(exc)
 
 
 class ExceptionHandlers:
