@@ -1733,6 +1733,40 @@ def test_http_middleware_runs_around_handlers_and_sees_their_error_answers(caplo
         app.middleware("websocket")
 
 
+def test_an_exception_handler_for_exception_answers_what_middleware_and_handlers_raise(caplog):
+    # As Starlette's ServerErrorMiddleware: the catch-all is outside the HTTP middleware.
+    app = App()
+
+    @app.exception_handler(Exception)
+    async def anything(request, exc):
+        return HttpResponse.json({"error": type(exc).__name__}, status=500)
+
+    @app.exception_handler(OutOfStock)
+    async def out_of_stock(request, exc):
+        raise KeyError("a handler failing")
+
+    @app.middleware("http")
+    async def checks(request: Request, call_next):
+        if request.headers.get("x-fail"):
+            raise RuntimeError("middleware failed")
+        return await call_next(request)
+
+    @app.get("/out")
+    async def out() -> dict:
+        raise OutOfStock("cap")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.get("/nowhere").json() == {"detail": "Not Found"}
+        with caplog.at_level("ERROR", logger="armature"):
+            res = c.get("/nowhere", headers={"x-fail": "1"})
+        assert (res.status_code, res.json()) == (500, {"error": "RuntimeError"})
+        assert "middleware failed" in caplog.text  # still logged
+        res = c.get("/out")
+        assert (res.status_code, res.json()) == (500, {"error": "KeyError"})
+    with TestClient(app) as c, pytest.raises(RuntimeError, match="middleware failed"):
+        c.get("/nowhere", headers={"x-fail": "1"})
+
+
 def test_a_json_body_may_start_with_a_utf8_byte_order_mark(client):
     body = b"\xef\xbb\xbf" + b'{"name": "Bo", "age": 3}'
     res = client.post("/api/v1/users", content=body, headers={"content-type": "application/json"})

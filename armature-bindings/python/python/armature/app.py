@@ -315,7 +315,8 @@ class App(Router):
 
     def _answering(self, endpoint: Callable[[Any], Any]) -> Callable[[Any], Any]:
         """`endpoint` behind the app's exception handlers and HTTP middleware."""
-        return wrapped(self.exception_handlers.guard(endpoint, self), self.http_middleware, self)
+        handlers = self.exception_handlers
+        return handlers.catch_all(wrapped(handlers.guard(endpoint, self), self.http_middleware, self), self)
 
     async def startup(self) -> None:
         if self.lifespan is not None:

@@ -91,6 +91,31 @@ class ExceptionHandlers:
         status codes, or for `HTTPException` itself (or a base of it other than `Exception`)."""
         return bool(self.by_status.keys() & {404, 405}) or any(cls is not Exception and issubclass(HTTPException, cls) for cls in self.handlers)
 
+    def catch_all(self, endpoint: Callable[[HttpRequest], Any], app: Any = None) -> Callable[[HttpRequest], Any]:
+        """`endpoint` (the HTTP middleware around the guarded handler) inside the handler for
+        `Exception` (or `500`), if any, as Starlette's `ServerErrorMiddleware`: what the
+        middleware or another exception handler raises is answered by it too (and logged)."""
+        handler = self.handlers.get(Exception) or self.by_status.get(500)
+        if handler is None:
+            return endpoint
+
+        async def caught(req: HttpRequest) -> Any:
+            try:
+                result = endpoint(req)
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+            except _WITH_DEFAULTS:
+                raise
+            except Exception as exc:  # noqa: BLE001 - answered by the catch-all
+                unhandled(exc)
+                answer = handler(Request(req, app), exc)
+                if inspect.isawaitable(answer):
+                    answer = await answer
+                return answer
+
+        return caught
+
     def guard(self, endpoint: Callable[[HttpRequest], Any], app: Any = None) -> Callable[[HttpRequest], Any]:
         """`endpoint`, with what it raises given to the matching handler, with a `Request`
         (of `app`) as Starlette's handlers get."""
