@@ -2661,6 +2661,7 @@ def test_url_for_builds_paths_of_named_routes_and_mounts(tmp_path):
             "self": str(request.url_for("get_user", user_id=user_id)),
             "files": str(request.url_for("files", path="a b/c.txt")),
             "css": str(request.url_for("static", path="/css/site.css")),
+            "base": str(request.base_url),
         }
 
     @app.get("/files/{path:path}", name="files")
@@ -2679,6 +2680,7 @@ def test_url_for_builds_paths_of_named_routes_and_mounts(tmp_path):
             "self": "http://testserver/prefix/users/3",
             "files": "http://testserver/prefix/files/a%20b/c.txt",
             "css": "http://testserver/prefix/static/css/site.css",
+            "base": "http://testserver/prefix/",  # Starlette's `request.base_url`
         }
 
 

@@ -29,7 +29,7 @@ from .datastructures import FormData
 
 
 class Request:
-    """The request, as Starlette's `Request`: `method`, `url`, `headers`, `query_params`,
+    """The request, as Starlette's `Request`: `method`, `url`, `base_url`, `headers`, `query_params`,
     `path_params`, `cookies`, `client`, `state` (per request, shared with the middleware and
     dependencies), `app`, and the coroutines `body()`, `json()`, `form()`, `stream()` and
     `is_disconnected()`. Anything else is read from the `HttpRequest` it wraps (`route`,
@@ -85,6 +85,12 @@ class Request:
     @property
     def state(self) -> Any:
         return self._req.state
+
+    @property
+    def base_url(self) -> Any:
+        """The app's URL, as Starlette's: `http://host/` (with `root_path`), no query."""
+        url = self._req.url
+        return type(url)(url.scheme, url.netloc, (getattr(self._app, "root_path", "") or "") + "/", "")
 
     def url_for(self, name: str, /, **path_params: Any) -> Any:
         """The absolute URL of the route (or mount) called `name`, as Starlette's:
