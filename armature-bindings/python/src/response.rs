@@ -489,6 +489,20 @@ impl HttpResponse {
         )
     }
 
+    /// For a streamed body: has it run the coroutine function `cleanup` once it ends (sent,
+    /// failed, or never read), and says `True`; `False` for a whole body.
+    fn _stream_then(&mut self, py: Python<'_>, cleanup: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Some(chunks) = &self.stream else {
+            return Ok(false);
+        };
+        let closing = crate::engine::runtime(py)?.call_method1(
+            pyo3::intern!(py, "closing"),
+            (chunks.clone_ref(py), cleanup),
+        )?;
+        self.stream = Some(closing.unbind());
+        Ok(true)
+    }
+
     /// Starlette's `response.media_type`: the content type without its parameters (`None`
     /// when there is none).
     #[getter]

@@ -268,6 +268,94 @@ def test_the_response_model_reads_the_result_before_dependencies_clean_up(client
     assert (res.status_code, res.json()) == (200, {"name": "ann", "items": ["hat", "cap"]})
 
 
+def test_a_streamed_body_reads_what_yield_dependencies_give_before_they_clean_up(caplog):
+    # As FastAPI's since 0.118: the exit code of `yield` dependencies runs once the stream is
+    # sent, so a stream can read the database session one gives.
+    from armature.responses import StreamingResponse
+
+    app = App()
+    events = []
+
+    class Session:
+        open = True
+
+        def rows(self) -> list:
+            if not self.open:
+                raise RuntimeError("session closed")
+            return ["a", "b"]
+
+    def session():
+        s = Session()
+        try:
+            yield s
+        finally:
+            s.open = False
+            events.append("closed")
+
+    async def async_session():
+        s = Session()
+        yield s
+        s.open = False
+        events.append("async closed")
+
+    @app.get("/sync")
+    def sync_stream(s=Depends(session)):
+        return StreamingResponse((row for row in s.rows() + s.rows()), media_type="text/plain")
+
+    @app.get("/async")
+    async def async_stream(s=Depends(async_session), t=Depends(session)):
+        async def rows():
+            for row in s.rows() + t.rows():
+                yield row
+            if len(events) > 0:
+                raise RuntimeError("cleaned up too early")
+
+        return StreamingResponse(rows())
+
+    @app.get("/broken")
+    def broken(s=Depends(session)):
+        def rows():
+            yield s.rows()[0]
+            raise ValueError("mid-stream")
+
+        return StreamingResponse(rows())
+
+    @app.get("/plain")
+    def plain(s=Depends(session)) -> dict:
+        return {"open": s.open}
+
+    @app.get("/discarded")
+    def discarded(s=Depends(session)):
+        return StreamingResponse(iter(s.rows()))
+
+    @app.middleware("http")
+    async def discard(request: Request, call_next):
+        response = await call_next(request)
+        if request.url.path == "/discarded":
+            return HttpResponse.text("replaced")  # the stream is never read
+        return response
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.get("/sync").text == "abab"
+        assert events == ["closed"]
+        events.clear()
+        assert c.get("/async").text == "abab"
+        assert events == ["closed", "async closed"]  # in reverse order of entry
+        events.clear()
+        with pytest.raises(RuntimeError, match="mid-stream"):
+            with caplog.at_level("ERROR", logger="armature"):
+                c.get("/broken")
+        assert events == ["closed"]
+        events.clear()
+        assert c.get("/plain").json() == {"open": True} and events == ["closed"]
+        events.clear()
+        assert c.get("/discarded").text == "replaced"
+        deadline = time.monotonic() + 5
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert events == ["closed"]
+
+
 def test_background_tasks_run_after_the_response(client):
     client.delete("/events")
     res = client.post("/notify?who=bo")

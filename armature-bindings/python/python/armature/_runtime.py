@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import logging
 import threading
+import weakref
 from typing import Any
 
 from ._armature import ChunkSender, HttpResponse, Responder
@@ -210,6 +211,49 @@ def stream(chunks: Any, sender: ChunkSender, tasks: Any = None) -> None:
             background(tasks)
 
     _task(pump())
+
+
+def closing(chunks: Any, cleanup: Any) -> Any:
+    """The streamed body `chunks` (async or plain iterable) as an async iterator that awaits
+    `cleanup()` once it ends: read to the end, failed, closed early, or dropped unread (an HTTP
+    middleware that answered with a response of its own)."""
+    ran = False
+
+    async def once() -> None:
+        nonlocal ran
+        if ran:
+            return
+        ran = True
+        try:
+            await cleanup()
+        except Exception:  # noqa: BLE001 - the body is sent, or already failed: logged
+            logger.exception("Exception in a dependency's exit code after a streamed response")
+
+    async def body() -> Any:
+        try:
+            if hasattr(chunks, "__aiter__"):
+                async for chunk in chunks:
+                    yield chunk
+            else:
+                # As `stream` reads a plain iterable: each chunk made in the thread pool.
+                loop = asyncio.get_running_loop()
+                items = iter(chunks)
+                while (chunk := await loop.run_in_executor(None, next, items, _END)) is not _END:
+                    yield chunk
+        finally:
+            try:
+                if hasattr(chunks, "aclose"):
+                    await chunks.aclose()
+                elif hasattr(chunks, "close"):
+                    chunks.close()
+            finally:
+                await once()
+
+    gen = body()
+    loop = asyncio.get_running_loop()
+    # Never started, its `finally` never runs: the cleanup is then run when it is dropped.
+    weakref.finalize(gen, lambda: loop.is_closed() or loop.call_soon_threadsafe(lambda: _task(once()))).atexit = False
+    return gen
 
 
 # Background tasks are numbered as they start, and those not done yet kept with their number

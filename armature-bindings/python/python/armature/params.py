@@ -717,11 +717,13 @@ def _where(call: Callable[..., Any]) -> str:
 
 
 class _Context:
-    __slots__ = ("req", "stack", "cache", "errors", "background", "json", "cookies", "form", "body", "response", "app", "request", "websocket")
+    __slots__ = ("req", "stack", "exits", "cache", "errors", "background", "json", "cookies", "form", "body", "response", "app", "request", "websocket")
 
     def __init__(self, req: HttpRequest, stack: contextlib.AsyncExitStack, body: Optional[int] = None, app: Any = None) -> None:
         self.req = req
         self.stack = stack
+        # Whether a `yield` dependency put its exit code on `stack`.
+        self.exits = False
         # The `App` serving the request (`request.app`), and the `Request` handed out, one
         # for the handler and its dependencies alike.
         self.app = app
@@ -965,6 +967,8 @@ async def _run_dependency(plan: Plan, ctx: _Context, use_cache: bool) -> Any:
     kwargs = await solve(plan, ctx)
     if ctx.errors:
         raise ctx.invalid()
+    if plan.is_async_gen or plan.is_gen:
+        ctx.exits = True
     if plan.is_async_gen:
         value = await ctx.stack.enter_async_context(contextlib.asynccontextmanager(plan.call)(**kwargs))
     elif plan.is_gen:

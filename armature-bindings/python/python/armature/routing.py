@@ -195,6 +195,12 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
                 result = carried(result, ctx.response, status_code)
             elif status_code is not None and not isinstance(result, HttpResponse):
                 result = HttpResponse.json(result, status=status_code)
+            if ctx.exits and isinstance(result, HttpResponse):
+                # A streamed body is still to be made: the `yield` dependencies' exit code
+                # runs once it is sent, as in FastAPI (0.118 on), so it may use their session.
+                later = stack.pop_all()
+                if not result._stream_then(later.aclose):
+                    stack.push_async_exit(later)
         if result is _SWALLOWED:
             # The handler (or a dependency) raised, and a `yield` dependency's `except` did
             # not raise again: there is no answer. FastAPI refuses the same way.
