@@ -2355,6 +2355,31 @@ def test_testclient_percent_encodes_urls_and_writes_params_as_httpx_does():
         assert c.get("/cafés/x", params=[("t", "1"), ("t", "2")]).json()["raw"] == "t=1&t=2"
 
 
+def test_testclient_resolves_relative_redirects_and_dot_segments_as_httpx_does():
+    from armature.responses import RedirectResponse
+
+    app = App()
+
+    @app.get("/a/b")
+    async def relative() -> HttpResponse:
+        return RedirectResponse("c?x=1")
+
+    @app.get("/up/b")
+    async def up() -> HttpResponse:
+        return RedirectResponse("../a/c")
+
+    @app.get("/a/c")
+    async def target(request: Request) -> dict:
+        return {"path": request.url.path, "query": request.url.query}
+
+    with TestClient(app) as c:
+        res = c.get("/a/b")
+        assert (res.json(), res.url) == ({"path": "/a/c", "query": "x=1"}, "http://testserver/a/c?x=1")
+        assert c.get("/up/b").json() == {"path": "/a/c", "query": ""}
+        assert c.get("/a/./b/../c").json() == {"path": "/a/c", "query": ""}
+        assert c.get("http://testserver/a/c?y=2").json() == {"path": "/a/c", "query": "y=2"}
+
+
 def test_parameter_models_read_their_fields_from_the_query_a_form_or_headers():
     app = App()
 

@@ -27,7 +27,7 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Iterator, Mapping, Optional, Sequence, Tuple, Union
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from . import _runtime
 from .app import App
@@ -317,7 +317,8 @@ class TestClient:
                 method, json, content, data = "GET", None, None, None
                 # The body is gone, and what said what it was.
                 headers = [(name, value) for name, value in headers if name.lower() not in ("content-type", "content-length")]
-            res = self._send(method, location, params=None, headers=headers, json=json, content=content, data=data, cookies=cookies)
+            # A relative `Location` is resolved against the URL it came from, as httpx does.
+            res = self._send(method, urljoin(res.url, location), params=None, headers=headers, json=json, content=content, data=data, cookies=cookies)
         raise RuntimeError(f"more than 20 redirects from {url}")
 
     def _send(
@@ -332,7 +333,8 @@ class TestClient:
         data: Optional[Mapping[str, Any]],
         cookies: Optional[Mapping[str, str]],
     ) -> Response:
-        parts = urlsplit(url)
+        # Relative to the base URL, with `.` and `..` segments resolved, as httpx sends it.
+        parts = urlsplit(urljoin(f"{self.base_url.rstrip('/')}/", url))
         target = quote(parts.path or "/", safe=_PATH_SAFE)
         query = quote(parts.query, safe=_QUERY_SAFE)
         if params:
