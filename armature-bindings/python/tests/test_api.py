@@ -240,7 +240,53 @@ def test_dependencies_sync_async_cached_and_yield_with_cleanup(client):
     assert events(client) == ["db:open", "created:Cy", "db:close"]
     client.delete("/events")
     assert client.post("/api/v1/users", json={"name": "Cy"}).status_code == 422
-    assert events(client) == []  # validation failed before the dependency was opened
+    # As in FastAPI, the dependency runs before the body is checked, and is cleaned up.
+    assert events(client) == ["db:open", "db:close"]
+
+
+def test_dependencies_run_before_the_handlers_parameters_are_checked_as_in_fastapi():
+    app = App()
+    ran = []
+
+    def auth(x_token: Optional[str] = Header(None)) -> str:
+        ran.append("auth")
+        if x_token != "secret":
+            raise HTTPException(401, "Not authenticated")
+        return "ann"
+
+    def page(offset: int = 0) -> int:
+        ran.append("page")
+        return offset
+
+    def sort(order: int = 0) -> int:
+        ran.append("sort")
+        return order
+
+    def both(p: int = Depends(page), s: int = Depends(sort)) -> int:
+        ran.append("both")
+        return p + s
+
+    @app.post("/items")
+    async def create(item: Named, q: int, user: str = Depends(auth)) -> dict:
+        return {"user": user}
+
+    @app.get("/list")
+    async def listing(q: int, p: int = Depends(page), s: int = Depends(sort), b: int = Depends(both)) -> list:
+        return [q, p, s, b]
+
+    with TestClient(app) as c:
+        # An unauthenticated request is refused before its query and body are read.
+        res = c.post("/items?q=x", json={"bad": 1})
+        assert (res.status_code, res.json(), ran) == (401, {"detail": "Not authenticated"}, ["auth"])
+        ran.clear()
+        # A dependency whose own parameters are invalid is not called (nor those that need
+        # it); the others are, and every error is reported once, the dependencies' first.
+        res = c.get("/list?q=x&offset=y")
+        assert res.status_code == 422
+        assert [e["loc"] for e in res.json()["detail"]] == [["query", "offset"], ["query", "q"]]
+        assert ran == ["sort"]
+        ran.clear()
+        assert c.get("/list?q=1&offset=2&order=3").json() == [1, 2, 3, 5]
 
 
 def test_a_failure_at_a_handlers_await_reaches_its_code_and_its_dependencies(client):

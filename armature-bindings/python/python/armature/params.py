@@ -851,15 +851,27 @@ def _validate_model(p: _Param, ctx: _Context, embed: bool) -> Any:
         return None
 
 
+# What a dependency whose parameters are invalid gives (it is not called).
+_UNSOLVED = object()
+
+
 async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
     """The keyword arguments for `plan.call`, running its dependencies first."""
     for extra in plan.extra:
         await _run_dependency(extra, ctx, True)
     kwargs: dict[str, Any] = {}
+    # As FastAPI: the dependencies first, in order (one may refuse the request, with a 401
+    # say, before the other parameters are checked), then the parameters.
+    for p in plan.params:
+        if p.kind == DEPENDENCY:
+            assert p.plan is not None
+            kwargs[p.name] = await _run_dependency(p.plan, ctx, p.use_cache)
     req = ctx.req
     for p in plan.params:
         kind = p.kind
         try:
+            if kind == DEPENDENCY:
+                continue
             if kind == PATH:
                 kwargs[p.name] = p.convert(req.param(p.alias), ["path", p.alias])
             elif kind == QUERY or kind == HEADER or kind == COOKIE or kind == FORM:
@@ -890,9 +902,6 @@ async def solve(plan: Plan, ctx: _Context) -> dict[str, Any]:
                 if ctx.response is None:
                     ctx.response = HttpResponse(b"", status=_UNSET_STATUS)
                 kwargs[p.name] = ctx.response
-            else:  # DEPENDENCY
-                assert p.plan is not None
-                kwargs[p.name] = await _run_dependency(p.plan, ctx, p.use_cache)
         except _Invalid as invalid:
             ctx.errors.extend(invalid.errors)
     return kwargs
@@ -964,9 +973,14 @@ async def _run_dependency(plan: Plan, ctx: _Context, use_cache: bool) -> Any:
             plan = _overridden(plan, override)
     if use_cache and plan.cache_key in ctx.cache:
         return ctx.cache[plan.cache_key]
+    errors = len(ctx.errors)
     kwargs = await solve(plan, ctx)
-    if ctx.errors:
-        raise ctx.invalid()
+    if len(ctx.errors) > errors or any(value is _UNSOLVED for value in kwargs.values()):
+        # Its parameters (or a dependency's) are invalid: not called, as in FastAPI; the
+        # `422` is raised once every parameter of the request is read.
+        if use_cache:
+            ctx.cache[plan.cache_key] = _UNSOLVED
+        return _UNSOLVED
     if plan.is_async_gen or plan.is_gen:
         ctx.exits = True
     if plan.is_async_gen:
