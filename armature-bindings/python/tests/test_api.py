@@ -1764,6 +1764,9 @@ def test_http_basic_reads_user_and_password_and_challenges_the_browser():
         # Credentials that are sent but broken are refused even with auto_error=False.
         assert c.get("/maybe", headers=invalid[0]).status_code == 401
         assert c.get("/maybe", headers=basic_header(b"bo:x")).json() == {"user": "bo"}
+        # httpx's `auth=(user, password)`, as FastAPI's HTTP Basic tutorial tests it.
+        assert c.get("/admin", auth=("zoë", "pa:ss")).json() == {"user": "zoë", "password": "pa:ss"}
+        assert c.get("/admin", auth=("a", "b"), timeout=5).status_code == 200
     assert app.openapi()["components"]["securitySchemes"]["HTTPBasic"] == {"type": "http", "scheme": "basic"}
 
 

@@ -15,6 +15,7 @@ def test_user():
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json as _json
 import mimetypes
@@ -293,17 +294,28 @@ class TestClient:
         files: Optional[Files] = None,
         cookies: Optional[Mapping[str, str]] = None,
         follow_redirects: Optional[bool] = None,
+        auth: Optional[Tuple[Union[str, bytes], Union[str, bytes]]] = None,
+        timeout: Any = None,
     ) -> Response:
         """Sends one request through the stack. `data` is sent as a form
         (`application/x-www-form-urlencoded`), or with `files` as `multipart/form-data`, as
         httpx does: `files={"doc": ("notes.txt", b"...", "text/plain")}` (the content type
         may be left out; a list of `(name, file)` pairs sends a name more than once).
-        `cookies` go with this request besides the client's jar.
+        `cookies` go with this request besides the client's jar. `auth=(user, password)` sends
+        HTTP Basic credentials, as httpx does; `timeout` is accepted and unused (nothing here
+        waits on a network).
         Redirects are followed (as Starlette's TestClient does; `follow_redirects=False` not),
         up to 20: `307`/`308` with the same method and body, the others as a `GET`."""
         if follow_redirects is None:
             follow_redirects = self.follow_redirects
         headers = [*self.headers, *_pairs(headers)]
+        if auth is not None:
+            if not (isinstance(auth, tuple) and len(auth) == 2):
+                raise TypeError(f"auth: a (username, password) tuple, not {auth!r}")
+            user, password = (part.encode() if isinstance(part, str) else bytes(part) for part in auth)
+            credentials = base64.b64encode(user + b":" + password).decode()
+            headers = [(name, value) for name, value in headers if name.lower() != "authorization"]
+            headers.append(("authorization", f"Basic {credentials}"))
         if files is not None:
             body, content_type = _multipart(data or {}, files)
             headers = [("content-type", content_type), *headers]
