@@ -24,6 +24,7 @@ import threading
 import time
 import uuid
 import weakref
+import zlib
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from http.cookies import CookieError, SimpleCookie
@@ -118,6 +119,23 @@ def _multipart(data: Mapping[str, Any], files: Files) -> tuple[bytes, str]:
         part(f'name="{quoted(name)}"; filename="{quoted(filename or "")}"', bytes(content), content_type)
     out.write(f"--{boundary}--\r\n".encode())
     return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def _decoded(content: bytes, headers: list[tuple[str, str]]) -> bytes:
+    """`content` without the `gzip` / `deflate` content codings its headers name, as httpx
+    hands it over (the `content-encoding` header is kept); another coding is left as it is."""
+    codings = [c.strip().lower() for name, value in headers if name.lower() == "content-encoding" for c in value.split(",")]
+    for coding in reversed(codings):
+        if coding in ("gzip", "x-gzip"):
+            content = zlib.decompress(content, 16 + zlib.MAX_WBITS)
+        elif coding == "deflate":
+            try:
+                content = zlib.decompress(content)
+            except zlib.error:
+                content = zlib.decompress(content, -zlib.MAX_WBITS)  # raw deflate, as some send
+        elif coding != "identity":
+            break
+    return content
 
 
 class Headers(Mapping[str, str]):
@@ -355,7 +373,8 @@ class TestClient:
         if query:
             target = f"{target}?{query}"
         host = urlsplit(self.base_url).netloc or "testserver"
-        sent: dict[str, str] = {"host": host}
+        # What Starlette's client (httpx) sends unless told otherwise.
+        sent: dict[str, str] = {"host": host, "accept": "*/*", "accept-encoding": "gzip, deflate", "connection": "keep-alive", "user-agent": "testclient"}
         body = b""
         if json is not None:
             from ._armature import dumps
@@ -391,6 +410,8 @@ class TestClient:
             # What a server sends: no body, and no length for one (RFC 9110 §8.6, §15.4.5).
             content_bytes = b""
             raw_headers = [(name, value) for name, value in raw_headers if name.lower() != "content-length"]
+        else:
+            content_bytes = _decoded(content_bytes, raw_headers)
         return Response(status, raw_headers, content_bytes, f"{self.base_url.rstrip('/')}{target}")
 
     async def _background_done(self, fence: int) -> None:
