@@ -2253,6 +2253,16 @@ def test_fastapi_idioms_a_review_found_missing():
     assert type(encoded["s"][0]) is str
     with pytest.raises(TypeError, match="not JSON serializable"):
         jsonable_encoder(object())
+    # FastAPI's other keywords: `include` / `exclude` (a model's fields, a dict's keys, each
+    # item's in a list), `exclude_defaults`, `custom_encoder` (by type).
+    user = Named(name="ann")
+    assert jsonable_encoder(user, exclude={"name"}) == {}
+    assert jsonable_encoder([user, user], include={"name"}) == [{"name": "ann"}, {"name": "ann"}]
+    assert jsonable_encoder({"a": 1, "b": 2, "c": None}, exclude={"b"}) == {"a": 1, "c": None}
+    assert jsonable_encoder({"a": 1, "b": 2}, include=["a"]) == {"a": 1}
+    assert jsonable_encoder(Named(name="n"), exclude_defaults=True) == {"name": "n"}
+    assert jsonable_encoder({"at": datetime.date(2026, 1, 2)}, custom_encoder={datetime.date: lambda d: d.year}) == {"at": 2026}
+    assert jsonable_encoder(user, sqlalchemy_safe=True) == {"name": "ann"}
 
 
 def test_fastapis_usual_cors_snippet_with_credentials_lists_methods_and_mirrors_headers():
