@@ -2045,6 +2045,38 @@ def test_fastapis_response_names_make_http_responses(tmp_path):
         assert c.get("/nofile").status_code == 500
 
 
+def test_redirect_and_file_responses_work_as_response_class(tmp_path):
+    # FastAPI's "Custom Response" docs: return a URL (or a path) and let the class send it.
+    from armature.responses import FileResponse, RedirectResponse
+
+    report = tmp_path / "report.txt"
+    report.write_text("numbers")
+    app = App()
+
+    @app.get("/docs-link", response_class=RedirectResponse)
+    async def docs_link() -> str:
+        return "https://fastapi.tiangolo.com"
+
+    @app.get("/pydantic", response_class=RedirectResponse, status_code=302)
+    async def pydantic_link() -> str:
+        return "https://docs.pydantic.dev/"
+
+    @app.get("/report", response_class=FileResponse)
+    async def get_report() -> str:
+        return str(report)
+
+    with TestClient(app) as c:
+        res = c.get("/docs-link", follow_redirects=False)
+        assert (res.status_code, res.headers["location"]) == (307, "https://fastapi.tiangolo.com")
+        assert c.get("/pydantic", follow_redirects=False).status_code == 302
+        res = c.get("/report")
+        assert (res.status_code, res.text, res.headers["content-type"]) == (200, "numbers", "text/plain; charset=utf-8")
+    paths = app.openapi()["paths"]
+    assert paths["/docs-link"]["get"]["responses"] == {"307": {"description": "Successful Response"}}
+    assert list(paths["/pydantic"]["get"]["responses"]) == ["302"]
+    assert paths["/report"]["get"]["responses"] == {"200": {"description": "Successful Response"}}
+
+
 def test_starlettes_request_reads_the_body_with_await_and_shares_state():
     app = App()
     app.state.greeting = "hi"

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 from . import forms
 from .params import BODY, COOKIE, FORM, HEADER, PATH, QUERY, Plan, _item, _Param, _unwrap_optional
 from .response_model import declared
-from .routing import RENDERERS, WEBSOCKET_METHOD, _path_order
+from .routing import RENDERED_STATUS, RENDERERS, WEBSOCKET_METHOD, _path_order
 from .security import SecurityBase
 
 if TYPE_CHECKING:
@@ -267,11 +267,14 @@ class _Operation:
 
     def _responses(self, schemas: _Schemas) -> dict[str, Any]:
         doc = self.route.documentation
-        status = str(self.route.status_code or 200)
+        render = doc.get("response_class")
+        status = str(self.route.status_code or RENDERED_STATUS.get(render, 200))
         success: dict[str, Any] = {"description": doc.get("response_description", "Successful Response")}
         schema = schemas.get(self.response, "serialization")
-        media = RENDERERS.get(doc.get("response_class"), "application/json")
-        if media != "application/json":
+        media = RENDERERS.get(render, "application/json")
+        if media is None:
+            pass  # a redirect, a file: no body to describe
+        elif media != "application/json":
             success["content"] = {media: {"schema": {"type": "string"}}}
         elif schema is not None:
             success["content"] = {"application/json": {"schema": schema}}

@@ -83,9 +83,9 @@ class Route:
             render = self.documentation["response_class"] = _CLASSES[render]
         if render is not None and render not in RENDERERS:
             raise TypeError(
-                f"{self.method} {path}: response_class={render!r}: pass HTMLResponse, PlainTextResponse "
-                "or JSONResponse (armature.responses), or HttpResponse.html, .text or .json, or "
-                "return an HttpResponse"
+                f"{self.method} {path}: response_class={render!r}: pass HTMLResponse, PlainTextResponse, "
+                "JSONResponse, RedirectResponse or FileResponse (armature.responses), or "
+                "HttpResponse.html, .text or .json, or return an HttpResponse"
             )
         self._plan: Optional[Plan] = None
 
@@ -107,14 +107,32 @@ class Route:
         response = filter_for(self.handler, self.documentation)
         render = self.documentation.get("response_class")
         if render is not None:
-            response = rendered(render, response, self.status_code or 200)
+            response = rendered(render, response, self.status_code or RENDERED_STATUS.get(render, 200))
         return compile_endpoint(self.plan(), self.status_code, response, app)
 
 
-# What `response_class=` takes, with the media type each sends (FastAPI's `HTMLResponse`,
-# `PlainTextResponse`, `JSONResponse`).
-RENDERERS = {HttpResponse.html: "text/html", HttpResponse.text: "text/plain", HttpResponse.json: "application/json"}
-_CLASSES = {responses.HTMLResponse: HttpResponse.html, responses.PlainTextResponse: HttpResponse.text, responses.JSONResponse: HttpResponse.json}
+def _redirect(url: Any, status: int = 307) -> HttpResponse:
+    """`response_class=RedirectResponse`: the handler returns the URL."""
+    return responses.RedirectResponse(url, status_code=status)
+
+
+def _file(path: Any, status: int = 200) -> HttpResponse:
+    """`response_class=FileResponse`: the handler returns the file's path."""
+    return responses.FileResponse(path, status_code=status)
+
+
+# What `response_class=` takes, with the media type each sends, `None` for no fixed one
+# (FastAPI's `HTMLResponse`, `PlainTextResponse`, `JSONResponse`, `RedirectResponse`,
+# `FileResponse`), and the status each sends when the route names none.
+RENDERERS = {HttpResponse.html: "text/html", HttpResponse.text: "text/plain", HttpResponse.json: "application/json", _redirect: None, _file: None}
+RENDERED_STATUS = {_redirect: 307}
+_CLASSES = {
+    responses.HTMLResponse: HttpResponse.html,
+    responses.PlainTextResponse: HttpResponse.text,
+    responses.JSONResponse: HttpResponse.json,
+    responses.RedirectResponse: _redirect,
+    responses.FileResponse: _file,
+}
 
 
 def rendered(render: Callable[..., HttpResponse], response: Optional[Callable[[Any], Any]], status: int) -> Callable[[Any], Any]:
