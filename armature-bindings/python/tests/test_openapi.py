@@ -253,8 +253,15 @@ def test_docs_can_be_moved_or_turned_off():
         assert c.get("/shop/customers").json() == []
     with pytest.raises(ValueError, match="docs_url"):
         App(docs_url="docs")
+    # FastAPI's way to turn them off (its "Conditional OpenAPI": an empty URL from settings).
+    for off in (None, ""):
+        with TestClient(shop_app(openapi_url=off)) as c:
+            assert (c.get("/openapi.json").status_code, c.get("/docs/").status_code) == (404, 404)
+            assert c.get("/shop/customers").json() == []
+    with TestClient(shop_app(docs_url="")) as c:
+        assert (c.get("/openapi.json").status_code, c.get("/docs/").status_code) == (200, 404)
     with pytest.raises(ValueError, match="turns off both"):
-        App(openapi_url=None)
+        App(openapi_url=None, docs_url="/docs")
     # A route of the app at the document's own path is a conflict, named when the app is built.
     app = shop_app(docs_url=None)
 

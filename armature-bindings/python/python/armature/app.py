@@ -106,8 +106,10 @@ class App(Router):
         self.mounts: list[tuple[str, StaticFiles, Optional[str]]] = []
         self.title = documentation.pop("title", "Armature")
         self.version = documentation.pop("version", "0.1.0")
-        self.openapi_url = documentation.pop("openapi_url", "/openapi.json")
-        self.docs_url = documentation.pop("docs_url", "/docs")
+        # As FastAPI's, an empty URL (from settings, say) is none, and without the document
+        # there are no docs, unless they were asked for.
+        self.openapi_url = documentation.pop("openapi_url", "/openapi.json") or None
+        self.docs_url = documentation.pop("docs_url", "/docs" if self.openapi_url is not None else None) or None
         for name in ("openapi_url", "docs_url"):
             url = getattr(self, name)
             if url is not None and (not isinstance(url, str) or not url.startswith("/") or url == "/"):
@@ -123,7 +125,7 @@ class App(Router):
         # The rest of FastAPI's keywords: `description`, `openapi_tags`, `servers`, ... for the
         # document; the others are accepted and have no effect (`redoc_url`: no ReDoc here).
         redoc_url = documentation.get("redoc_url")
-        if redoc_url is not None:
+        if redoc_url:
             # Said once, when the app is made: a FastAPI app ported here would find a 404 there.
             logger.warning(
                 "App(redoc_url=%r): Armature serves no ReDoc page, so nothing is served there; "
