@@ -352,3 +352,49 @@ def test_response_class_renders_what_the_handler_returns():
         @app.get("/bad", response_class=dict)
         async def bad() -> dict:
             return {}
+
+
+def test_generate_unique_id_function_names_the_operations_as_in_fastapi():
+    # FastAPI's "Generate Clients": operation ids from the route's first tag and name.
+    def by_tag(route) -> str:
+        return f"{route.tags[0]}-{route.name}"
+
+    def shouted(route) -> str:
+        return f"{route.name.upper()}_{sorted(route.methods)[0]}_{route.path_format}"
+
+    app = App(generate_unique_id_function=by_tag)
+    items = APIRouter(tags=["items"])
+    users = APIRouter(tags=["users"], generate_unique_id_function=shouted)
+
+    @items.get("/items/{item_id}")
+    async def read_item(item_id: int) -> dict:
+        return {}
+
+    @items.post("/items", operation_id="make_item")  # an explicit one wins
+    async def create_item() -> dict:
+        return {}
+
+    @users.get("/users")
+    async def list_users() -> list:
+        return []
+
+    @app.get("/health", tags=["ops"], name="ping")
+    async def health() -> dict:
+        return {}
+
+    app.include_router(items)
+    app.include_router(users, prefix="/v1")
+    other = APIRouter(tags=["other"])
+
+    @other.get("/other")
+    async def other_route() -> dict:
+        return {}
+
+    app.include_router(other, generate_unique_id_function=lambda route: "from-include")
+    paths = app.openapi()["paths"]
+    assert paths["/items/{item_id}"]["get"]["operationId"] == "items-read_item"
+    assert paths["/items"]["post"]["operationId"] == "make_item"
+    assert paths["/v1/users"]["get"]["operationId"] == "LIST_USERS_GET_/v1/users"
+    assert paths["/health"]["get"]["operationId"] == "ops-ping"
+    assert paths["/other"]["get"]["operationId"] == "from-include"
+    validate(app.openapi())

@@ -138,6 +138,10 @@ class App(Router):
         default_response_class = documentation.pop("default_response_class", None)
         if default_response_class is not None:
             self.defaults["default_response_class"] = default_response_class
+        # The operation ids of the routes (here and included) that name no such function.
+        generate_unique_id = documentation.pop("generate_unique_id_function", None)
+        if generate_unique_id is not None:
+            self.defaults["generate_unique_id_function"] = generate_unique_id
         # FastAPI's `app.dependency_overrides[dependency] = stand_in`, for tests: read at
         # every request, so it may change while the app serves.
         self.dependency_overrides: dict[Any, Callable[..., Any]] = {}

@@ -215,7 +215,8 @@ class _Operation:
         description = doc.get("description") or inspect.cleandoc(handler.__doc__ or "")
         if description:
             op["description"] = description
-        op["operationId"] = doc.get("operation_id") or _operation_id(name, route.path, route.method)
+        generate = doc.get("generate_unique_id_function")
+        op["operationId"] = doc.get("operation_id") or (generate(route) if generate is not None else _operation_id(name, route.path, route.method))
         parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "title": _title(name)}} for name in self.undeclared]
         parameters += [self._parameter(p, schemas.get(key)) for p, key in self.params]
         if parameters:

@@ -89,6 +89,20 @@ class Route:
             )
         self._plan: Optional[Plan] = None
 
+    # FastAPI's `APIRoute` attributes, for `generate_unique_id_function` and code reading
+    # `app.routes`.
+    @property
+    def name(self) -> str:
+        return self.documentation.get("name") or getattr(self.handler, "__name__", "handler")
+
+    @property
+    def methods(self) -> set[str]:
+        return {self.method}
+
+    @property
+    def path_format(self) -> str:
+        return self.path
+
     def plan(self) -> Plan:
         """How the handler is called, read from its signature once, for the endpoint and the
         OpenAPI document alike."""
@@ -299,7 +313,9 @@ class Router:
     def __init__(self, prefix: str = "", *, dependencies: Sequence[Depends] = (), tags: Sequence[str] = (), **documentation: Any) -> None:
         """FastAPI's router keywords for every route added to it: `responses`, `deprecated`,
         `include_in_schema`, `default_response_class` (the `response_class` of the routes that
-        name none); `callbacks` and `generate_unique_id_function` are accepted."""
+        name none), `generate_unique_id_function` (the operation ids of the routes that name
+        none, from the route: `route.name`, `.tags`, `.path_format`, `.methods`); `callbacks` is
+        accepted."""
         _only_documentation(documentation, "Router", INCLUDE_DOCUMENTATION)
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f"a prefix must start with '/' and not end with '/': {prefix!r}")
@@ -470,12 +486,14 @@ def _included(own: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
     """A route's documentation under `include_router(**given)` (or a router's own keywords):
     the router's `responses` beneath the route's own, `deprecated` if either says so,
     `include_in_schema` only if both allow it, `default_response_class` for a route that names
-    no `response_class`."""
+    no `response_class`, `generate_unique_id_function` for a route that names none."""
     if not given:
         return own
     merged = dict(own)
     if given.get("default_response_class") is not None and "response_class" not in merged:
         merged["response_class"] = given["default_response_class"]
+    if given.get("generate_unique_id_function") is not None and merged.get("generate_unique_id_function") is None:
+        merged["generate_unique_id_function"] = given["generate_unique_id_function"]
     if given.get("responses"):
         merged["responses"] = {**given["responses"], **own.get("responses", {})}
     if given.get("deprecated"):
@@ -490,7 +508,7 @@ APP_DOCUMENTATION = frozenset({
     "title", "summary", "description", "version", "openapi_url", "docs_url", "redoc_url",
     "openapi_tags", "servers", "debug", "default_response_class", "root_path", "contact",
     "license_info", "terms_of_service", "swagger_ui_parameters", "separate_input_output_schemas",
-    "root_path_in_servers",
+    "root_path_in_servers", "generate_unique_id_function",
 })
 
 
