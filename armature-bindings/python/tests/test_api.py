@@ -2915,6 +2915,34 @@ def test_url_for_builds_paths_of_named_routes_and_mounts(tmp_path):
         }
 
 
+def test_request_url_has_starlettes_query_helpers_for_links():
+    app = App()
+
+    @app.get("/items")
+    async def items(request: Request) -> dict:
+        url = request.url
+        return {
+            "next": str(url.include_query_params(page=2)),
+            "only": str(url.replace_query_params(page=3)),
+            "without": str(url.remove_query_params(["tag", "nope"])),
+            "moved": str(url.replace(path="/other", scheme="https")),
+            "host": str(url.replace(hostname="example.com", port=8080)),
+            "secure": url.is_secure,
+            "fragment": url.fragment,
+        }
+
+    with TestClient(app) as c:
+        assert c.get("/items?page=1&tag=a&tag=b&q=x y").json() == {
+            "next": "http://testserver/items?tag=a&tag=b&q=x+y&page=2",
+            "only": "http://testserver/items?page=3",
+            "without": "http://testserver/items?page=1&q=x+y",
+            "moved": "https://testserver/other?page=1&tag=a&tag=b&q=x%20y",
+            "host": "http://example.com:8080/items?page=1&tag=a&tag=b&q=x%20y",
+            "secure": False,
+            "fragment": "",
+        }
+
+
 def test_jinja2_templates_render_pages_with_url_for_and_escaping(tmp_path):
     from armature.templating import Jinja2Templates
 

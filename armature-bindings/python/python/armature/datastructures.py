@@ -7,6 +7,7 @@ from __future__ import annotations
 import types
 from collections.abc import Iterator, MutableMapping
 from typing import Any, NamedTuple, Optional
+from urllib.parse import parse_qsl, urlencode
 
 
 class Headers(dict):  # type: ignore[type-arg]
@@ -141,7 +142,9 @@ class State(types.SimpleNamespace):
 
 class URL(NamedTuple):
     """`request.url`, as Starlette's: `scheme`, `netloc` (the `Host` header), `path` (as
-    sent), `query`, with `hostname` and `port` read from `netloc`; `str(url)` is the whole."""
+    sent), `query`, with `hostname` and `port` read from `netloc`, `is_secure`, and
+    `replace(...)`, `include_query_params(...)`, `replace_query_params(...)`,
+    `remove_query_params(...)` for links; `str(url)` is the whole."""
 
     scheme: str
     netloc: str
@@ -163,6 +166,40 @@ class URL(NamedTuple):
             digits = tail.rsplit(":", 1)[1]
             return int(digits) if digits.isdigit() else None
         return None
+
+    @property
+    def is_secure(self) -> bool:
+        return self.scheme in ("https", "wss")
+
+    @property
+    def fragment(self) -> str:
+        """Always empty: a fragment is never sent to the server."""
+        return ""
+
+    def replace(self, **parts: Any) -> "URL":
+        """This URL with other `scheme`, `netloc`, `path` or `query`, or `hostname` / `port`
+        (Starlette's `url.replace(...)`)."""
+        if "hostname" in parts or "port" in parts:
+            hostname = parts.pop("hostname", None) or self.hostname or ""
+            port = parts.pop("port", self.port)
+            if ":" in hostname:
+                hostname = f"[{hostname}]"
+            parts["netloc"] = hostname if port is None else f"{hostname}:{port}"
+        return self._replace(**parts)
+
+    def include_query_params(self, **params: Any) -> "URL":
+        """This URL with `params` set in its query (replacing those of those names)."""
+        kept = [(name, value) for name, value in parse_qsl(self.query, keep_blank_values=True) if name not in params]
+        return self._replace(query=urlencode(kept + [(str(name), str(value)) for name, value in params.items()]))
+
+    def replace_query_params(self, **params: Any) -> "URL":
+        """This URL with `params` as its whole query."""
+        return self._replace(query=urlencode([(str(name), str(value)) for name, value in params.items()]))
+
+    def remove_query_params(self, keys: Any) -> "URL":
+        """This URL without the query parameters named `keys` (a name or several)."""
+        names = {keys} if isinstance(keys, str) else set(keys)
+        return self._replace(query=urlencode([(n, v) for n, v in parse_qsl(self.query, keep_blank_values=True) if n not in names]))
 
     def __str__(self) -> str:
         query = f"?{self.query}" if self.query else ""
