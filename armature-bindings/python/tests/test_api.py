@@ -2353,6 +2353,7 @@ def test_testclient_raises_server_exceptions_keeps_cookies_and_has_httpx_helpers
         assert c.get("/me").json() == {"sid": None, "team": "blue"}
         res = c.post("/login")
         assert (res.is_success, c.cookies) == (True, {"sid": "abc"})
+        assert (res.cookies, res.cookies["sid"]) == ({"sid": "abc"}, "abc")  # httpx's `response.cookies`
         assert c.get("/me").json() == {"sid": "abc", "team": "blue"}
         assert c.get("/me", cookies={"sid": "other"}).json()["sid"] == "other"
         assert c.post("/logout").is_success and c.cookies == {}

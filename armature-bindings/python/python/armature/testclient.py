@@ -138,6 +138,29 @@ def _decoded(content: bytes, headers: list[tuple[str, str]]) -> bytes:
     return content
 
 
+def _set_cookies(headers: list[tuple[str, str]]) -> Iterator[tuple[str, Optional[str]]]:
+    """The cookies the `Set-Cookie` headers set, by name, with their values; `None` for those
+    they delete (`Max-Age=0` or less, or an `Expires` in the past, as `delete_cookie` sends)."""
+    for name, value in headers:
+        if name.lower() != "set-cookie":
+            continue
+        cookie: SimpleCookie = SimpleCookie()
+        try:
+            cookie.load(value)
+        except CookieError:
+            continue
+        for key, morsel in cookie.items():
+            expires = morsel["expires"]
+            max_age = str(morsel["max-age"] or "").strip()
+            gone = max_age.lstrip("-").isdigit() and int(max_age) <= 0
+            if expires:
+                try:
+                    gone = gone or parsedate_to_datetime(expires).timestamp() <= time.time()
+                except (TypeError, ValueError):
+                    pass
+            yield key, None if gone else morsel.value
+
+
 class Headers(Mapping[str, str]):
     """Response headers, case-insensitive; repeated headers joined with `", "`."""
 
@@ -172,7 +195,7 @@ class HTTPStatusError(Exception):
 
 class Response:
     """What `TestClient` returns, as httpx's: `status_code`, `reason_phrase`, `headers`,
-    `content`, `text`, `json()`, `url`, `is_success`, `is_redirect`, `is_error`,
+    `cookies`, `content`, `text`, `json()`, `url`, `is_success`, `is_redirect`, `is_error`,
     `raise_for_status()`."""
 
     def __init__(self, status_code: int, headers: list[tuple[str, str]], content: bytes, url: str = "") -> None:
@@ -187,6 +210,11 @@ class Response:
             return HTTPStatus(self.status_code).phrase
         except ValueError:
             return ""
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The cookies this response sets (not those it deletes), as httpx's."""
+        return {key: value for key, value in _set_cookies(self.headers.raw) if value is not None}
 
     @property
     def is_success(self) -> bool:
@@ -428,29 +456,12 @@ class TestClient:
             given.append(("cookie", "; ".join(f"{name}={value}" for name, value in jar.items())))
 
     def _keep_cookies(self, raw_headers: list[tuple[str, str]]) -> None:
-        """Keeps the cookies a response sets in the jar; drops those it deletes (`Max-Age=0`
-        or less, or an `Expires` in the past, as `delete_cookie` sends)."""
-        for name, value in raw_headers:
-            if name.lower() != "set-cookie":
-                continue
-            cookie: SimpleCookie = SimpleCookie()
-            try:
-                cookie.load(value)
-            except CookieError:
-                continue
-            for key, morsel in cookie.items():
-                expires = morsel["expires"]
-                max_age = str(morsel["max-age"] or "").strip()
-                gone = max_age.lstrip("-").isdigit() and int(max_age) <= 0
-                if expires:
-                    try:
-                        gone = gone or parsedate_to_datetime(expires).timestamp() <= time.time()
-                    except (TypeError, ValueError):
-                        pass
-                if gone:
-                    self.cookies.pop(key, None)
-                else:
-                    self.cookies[key] = morsel.value
+        """Keeps the cookies a response sets in the jar; drops those it deletes."""
+        for key, value in _set_cookies(raw_headers):
+            if value is None:
+                self.cookies.pop(key, None)
+            else:
+                self.cookies[key] = value
 
     def websocket_connect(
         self,
