@@ -2447,6 +2447,19 @@ def test_testclient_percent_encodes_urls_and_writes_params_as_httpx_does():
         assert c.get("/cafés/x", params=[("t", "1"), ("t", "2")]).json()["raw"] == "t=1&t=2"
 
 
+def test_testclient_base_url_gives_the_app_its_scheme_and_host():
+    app = App()
+
+    @app.get("/where")
+    async def where(request: Request) -> dict:
+        return {"url": str(request.url), "secure": request.url.is_secure, "link": str(request.url_for("where"))}
+
+    with TestClient(app, base_url="https://api.example.org:8443") as c:
+        assert c.get("/where?x=1").json() == {"url": "https://api.example.org:8443/where?x=1", "secure": True, "link": "https://api.example.org:8443/where"}
+    with TestClient(app) as c:
+        assert c.get("/where").json()["url"] == "http://testserver/where"
+
+
 def test_testclient_resolves_relative_redirects_and_dot_segments_as_httpx_does():
     from armature.responses import RedirectResponse
 

@@ -427,7 +427,11 @@ class TestClient:
         # As Starlette's client: the background tasks the request started have run when it
         # returns (they start before its response ends), and what they raised is raised here.
         fence = next(_runtime.background_numbers)
-        status, raw_headers, content_bytes = self._engine.request(verb, target, fields, body)
+        # The app sees the base URL's scheme (`https://...`: `request.url.is_secure`), as the
+        # absolute form of the target carries it.
+        scheme = urlsplit(self.base_url).scheme or "http"
+        sent_target = target if scheme == "http" else f"{scheme}://{host}{target}"
+        status, raw_headers, content_bytes = self._engine.request(verb, sent_target, fields, body)
         self._run(self._background_done(fence))
         if self._unhandled and self.raise_server_exceptions:
             raise self._unhandled[0]
