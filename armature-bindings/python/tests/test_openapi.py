@@ -398,3 +398,26 @@ def test_generate_unique_id_function_names_the_operations_as_in_fastapi():
     assert paths["/health"]["get"]["operationId"] == "ops-ping"
     assert paths["/other"]["get"]["operationId"] == "from-include"
     validate(app.openapi())
+
+
+def test_status_codes_given_as_int_enums_are_numbers_in_the_document():
+    import enum
+
+    class Status(enum.IntEnum):  # as `http.HTTPStatus` is written before Python 3.11
+        CREATED = 201
+        NOT_FOUND = 404
+
+        def __str__(self) -> str:
+            return f"Status.{self.name}"
+
+    app = App()
+
+    @app.post("/things", status_code=Status.CREATED, responses={Status.NOT_FOUND: {"description": "gone"}})
+    async def make() -> dict:
+        return {}
+
+    with TestClient(app) as c:
+        assert c.post("/things").status_code == 201
+    responses = app.openapi()["paths"]["/things"]["post"]["responses"]
+    assert set(responses) == {"201", "404"} and responses["404"]["description"] == "gone"
+    validate(app.openapi())

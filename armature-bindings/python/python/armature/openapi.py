@@ -269,7 +269,7 @@ class _Operation:
     def _responses(self, schemas: _Schemas) -> dict[str, Any]:
         doc = self.route.documentation
         render = doc.get("response_class")
-        status = str(self.route.status_code or RENDERED_STATUS.get(render, 200))
+        status = _code(self.route.status_code or RENDERED_STATUS.get(render, 200))
         success: dict[str, Any] = {"description": doc.get("response_description", "Successful Response")}
         schema = schemas.get(self.response, "serialization")
         media = RENDERERS.get(render, "application/json")
@@ -292,7 +292,7 @@ class _Operation:
                 del entry["model"]
                 entry.setdefault("content", {"application/json": {"schema": schemas.get(self.models.get(code), "serialization") or {}}})
             entry.setdefault("description", _reason(code))
-            responses[str(code)] = {**responses.get(str(code), {}), **entry}
+            responses[_code(code)] = {**responses.get(_code(code), {}), **entry}
         return responses
 
 
@@ -358,6 +358,12 @@ def _openapi_path(path: str) -> str:
 def _operation_id(name: str, path: str, method: str) -> str:
     """FastAPI's generated operation id: `read_item_items__item_id__get`."""
     return re.sub(r"\W", "_", f"{name}{path}") + f"_{method.lower()}"
+
+
+def _code(code: Any) -> str:
+    """A status code as the document's key: `HTTPStatus.CREATED` (an `IntEnum`, which Python
+    before 3.11 writes by name) is `"201"`; `"4XX"` and `"default"` stay as they are."""
+    return str(int(code)) if isinstance(code, int) else str(code)
 
 
 def _reason(code: Any) -> str:
