@@ -421,3 +421,30 @@ def test_status_codes_given_as_int_enums_are_numbers_in_the_document():
     responses = app.openapi()["paths"]["/things"]["post"]["responses"]
     assert set(responses) == {"201", "404"} and responses["404"]["description"] == "gone"
     validate(app.openapi())
+
+
+def test_parameters_marked_include_in_schema_false_are_left_out_of_the_document():
+    # FastAPI's "Exclude parameters from OpenAPI": still read, just not described.
+    app = App()
+
+    @app.get("/items")
+    async def items(
+        q: Optional[str] = None,
+        debug: Optional[str] = Query(None, include_in_schema=False),
+        x_internal: Optional[str] = Header(None, include_in_schema=False),
+        trace: Annotated[Optional[int], Cookie(include_in_schema=False)] = None,
+    ) -> dict:
+        return {"debug": debug, "internal": x_internal, "trace": trace}
+
+    @app.get("/hidden-only")
+    async def hidden_only(n: int = Query(1, include_in_schema=False)) -> dict:
+        return {"n": n}
+
+    with TestClient(app) as c:
+        assert c.get("/items?debug=1", headers={"x-internal": "y"}, cookies={"trace": "3"}).json() == {"debug": "1", "internal": "y", "trace": 3}
+        assert c.get("/hidden-only?n=x").status_code == 422
+    operation = app.openapi()["paths"]["/items"]["get"]
+    assert [p["name"] for p in operation["parameters"]] == ["q"]
+    hidden = app.openapi()["paths"]["/hidden-only"]["get"]
+    assert "parameters" not in hidden and "422" in hidden["responses"]
+    validate(app.openapi())

@@ -173,8 +173,11 @@ class _Operation:
         self.form: list[tuple[_Param, Any]] = []
         self.embed = False
         seen: set[tuple[int, str]] = set()
+        hidden = False
         for p, owner in _walk(plan):
-            if p.kind in _LOCATIONS:
+            if p.kind in _LOCATIONS and p.kind != PATH and p.documentation.get("include_in_schema") is False:
+                hidden = True  # read all the same, as FastAPI, just not described
+            elif p.kind in _LOCATIONS:
                 if (p.kind, p.alias) not in seen:
                     seen.add((p.kind, p.alias))
                     self.params.append((p, schemas.want(p.annotation)))
@@ -190,7 +193,7 @@ class _Operation:
         for scheme, scopes in _securities(plan):
             first.setdefault((id(scheme), frozenset(scopes)), (scheme, scopes))
         self.security = list(first.values())
-        self.can_fail = bool(self.params or self.body or self.form)
+        self.can_fail = bool(self.params or self.body or self.form or hidden)
         # Path parameters the handler reads itself (`req.param("id")`): text.
         read = {p.alias for p, _ in self.params if p.kind == PATH}
         self.undeclared = [name for name in _path_order(route.path) if name not in read]
