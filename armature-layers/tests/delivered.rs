@@ -58,32 +58,52 @@ impl Write for Lines {
     }
 }
 
-#[tokio::test]
-async fn a_body_that_sent_its_declared_length_was_delivered_not_aborted() {
+/// Serves `handler` behind analytics and the logger, sends each `(method, path)` on one
+/// connection and checks its `(status, body)`; returns the access log's text and the analytics
+/// once the server has stopped.
+async fn served<F, Fut>(
+    handler: F,
+    requests: &[(&str, &str, (u16, &str))],
+) -> (String, AnalyticsLayer)
+where
+    F: Fn(Request<RequestBody>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response<Chunks>, Infallible>> + Send + 'static,
+{
     let lines = Lines::default();
     let log = AccessLog::new(lines.clone());
     let analytics = AnalyticsLayer::new();
     let app = ServiceBuilder::new()
         .layer(analytics.clone())
         .layer(Logger::default().write_to(log.clone()))
-        .service(tower::service_fn(|_req: Request<RequestBody>| async {
-            let mut res = Response::new(Chunks(vec!["hello ", "world"]));
-            res.headers_mut()
-                .insert(CONTENT_LENGTH, http::HeaderValue::from_static("11"));
-            Ok::<_, Infallible>(res)
-        }));
+        .service(tower::service_fn(handler));
     let serving = serve::serve(app);
     let mut conn = Conn::open(serving.addr).await;
-    for _ in 0..3 {
+    for &(method, path, (status, body)) in requests {
         assert_eq!(
-            conn.send("GET", "/file", "", "").await,
-            (200, "hello world".to_owned())
+            conn.send(method, path, "", "").await,
+            (status, body.to_owned()),
+            "{method} {path}"
         );
     }
     drop(conn);
     serving.stop().await;
     log.flush().unwrap();
     let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    (text, analytics)
+}
+
+#[tokio::test]
+async fn a_body_that_sent_its_declared_length_was_delivered_not_aborted() {
+    let (text, analytics) = served(
+        |_req| async {
+            let mut res = Response::new(Chunks(vec!["hello ", "world"]));
+            res.headers_mut()
+                .insert(CONTENT_LENGTH, http::HeaderValue::from_static("11"));
+            Ok(res)
+        },
+        &[("GET", "/file", (200, "hello world")); 3],
+    )
+    .await;
     // A line says its outcome only when it is not `ok`.
     assert_eq!(text.lines().count(), 3, "{text}");
     assert!(!text.contains("outcome="), "{text}");
@@ -99,34 +119,18 @@ async fn a_body_that_sent_its_declared_length_was_delivered_not_aborted() {
 /// logger and analytics count it as sent (`ok`), not as a client that went away.
 #[tokio::test]
 async fn a_bodiless_status_with_a_streamed_body_was_delivered_not_aborted() {
-    let lines = Lines::default();
-    let log = AccessLog::new(lines.clone());
-    let analytics = AnalyticsLayer::new();
-    let app = ServiceBuilder::new()
-        .layer(analytics.clone())
-        .layer(Logger::default().write_to(log.clone()))
-        .service(tower::service_fn(|req: Request<RequestBody>| async move {
+    let (text, analytics) = served(
+        |req: Request<RequestBody>| async move {
             let mut res = Response::new(Chunks(vec!["not ", "sent"]));
             *res.status_mut() = match req.uri().path() {
                 "/same" => http::StatusCode::NOT_MODIFIED,
                 _ => http::StatusCode::NO_CONTENT,
             };
-            Ok::<_, Infallible>(res)
-        }));
-    let serving = serve::serve(app);
-    let mut conn = Conn::open(serving.addr).await;
-    assert_eq!(
-        conn.send("GET", "/same", "", "").await,
-        (304, String::new())
-    );
-    assert_eq!(
-        conn.send("PUT", "/item", "", "").await,
-        (204, String::new())
-    );
-    drop(conn);
-    serving.stop().await;
-    log.flush().unwrap();
-    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+            Ok(res)
+        },
+        &[("GET", "/same", (304, "")), ("PUT", "/item", (204, ""))],
+    )
+    .await;
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(!text.contains("outcome="), "{text}");
     let metrics = analytics.render_metrics();

@@ -176,34 +176,43 @@ def websocket_done(req: Any) -> None:
 _END = object()
 
 
+async def _each(chunks: Any) -> Any:
+    """The chunks of an async or plain iterable; a plain one's each made in the default thread
+    pool, off the loop."""
+    if hasattr(chunks, "__aiter__"):
+        async for chunk in chunks:
+            yield chunk
+    else:
+        loop = asyncio.get_running_loop()
+        items = iter(chunks)
+        while (chunk := await loop.run_in_executor(None, next, items, _END)) is not _END:
+            yield chunk
+
+
+async def _close(chunks: Any) -> None:
+    """Closes a generator of chunks left before its end, so its own `finally` runs now."""
+    if hasattr(chunks, "aclose"):
+        await chunks.aclose()
+    elif hasattr(chunks, "close"):
+        chunks.close()
+
+
 def stream(chunks: Any, sender: ChunkSender, tasks: Any = None) -> None:
     """Drives the iterable (async or plain) of a streamed response, sending each chunk to
     Rust; then runs the response's background `tasks`, if any."""
 
     async def pump() -> None:
         try:
-            if hasattr(chunks, "__aiter__"):
-                async for chunk in chunks:
-                    if not sender.send(chunk):
-                        break  # the client went away
-            else:
-                # A plain iterable: each chunk is made in the default thread pool, off the loop.
-                loop = asyncio.get_running_loop()
-                items = iter(chunks)
-                while (chunk := await loop.run_in_executor(None, next, items, _END)) is not _END:
-                    if not sender.send(chunk):
-                        break
+            async for chunk in _each(chunks):
+                if not sender.send(chunk):
+                    break  # the client went away
         except (Exception, *_FATAL_TO_THE_LOOP) as exc:  # noqa: BLE001 - logged, then the body is cut off
             logger.error("Exception while streaming a response", exc_info=exc)
             sender.close(str(exc) or type(exc).__name__)
             return
         finally:
-            # A generator left before its end is closed, so its own `finally` runs now.
             try:
-                if hasattr(chunks, "aclose"):
-                    await chunks.aclose()
-                elif hasattr(chunks, "close"):
-                    chunks.close()
+                await _close(chunks)
             except Exception:  # noqa: BLE001
                 pass
         sender.close()
@@ -231,21 +240,11 @@ def closing(chunks: Any, cleanup: Any) -> Any:
 
     async def body() -> Any:
         try:
-            if hasattr(chunks, "__aiter__"):
-                async for chunk in chunks:
-                    yield chunk
-            else:
-                # As `stream` reads a plain iterable: each chunk made in the thread pool.
-                loop = asyncio.get_running_loop()
-                items = iter(chunks)
-                while (chunk := await loop.run_in_executor(None, next, items, _END)) is not _END:
-                    yield chunk
+            async for chunk in _each(chunks):
+                yield chunk
         finally:
             try:
-                if hasattr(chunks, "aclose"):
-                    await chunks.aclose()
-                elif hasattr(chunks, "close"):
-                    chunks.close()
+                await _close(chunks)
             finally:
                 await once()
 

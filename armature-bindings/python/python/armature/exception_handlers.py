@@ -101,18 +101,12 @@ class ExceptionHandlers:
 
         async def caught(req: HttpRequest) -> Any:
             try:
-                result = endpoint(req)
-                if inspect.isawaitable(result):
-                    result = await result
-                return result
+                return await _settled(endpoint(req))
             except _WITH_DEFAULTS:
                 raise
             except Exception as exc:  # noqa: BLE001 - answered by the catch-all
                 unhandled(exc)
-                answer = handler(Request(req, app), exc)
-                if inspect.isawaitable(answer):
-                    answer = await answer
-                return answer
+                return await _settled(handler(Request(req, app), exc))
 
         return caught
 
@@ -124,10 +118,7 @@ class ExceptionHandlers:
 
         async def guarded(req: HttpRequest) -> Any:
             try:
-                result = endpoint(req)
-                if inspect.isawaitable(result):
-                    result = await result
-                return result
+                return await _settled(endpoint(req))
             except Exception as exc:  # noqa: BLE001 - looked up, re-raised when unhandled
                 found = self.lookup(exc)
                 if found is None:
@@ -136,9 +127,11 @@ class ExceptionHandlers:
                 if cls is Exception:
                     # A catch-all answers, and the failure is still logged (as Starlette does).
                     unhandled(exc)
-                answer = handler(Request(req, app), exc)
-                if inspect.isawaitable(answer):
-                    answer = await answer
-                return answer
+                return await _settled(handler(Request(req, app), exc))
 
         return guarded
+
+
+async def _settled(value: Any) -> Any:
+    """`value`, awaited if it is awaitable (a handler may be sync or async)."""
+    return await value if inspect.isawaitable(value) else value
