@@ -89,17 +89,47 @@ fn form_decode(s: &str) -> Cow<'_, str> {
 }
 
 /// The `name=value` pairs of one `Cookie` header, as RFC 6265 section 5.4 writes them and
-/// browsers send them; a pair without `=` or with an empty name is skipped.
-fn cookie_pairs(header: &str) -> impl Iterator<Item = (&str, &str)> {
+/// browsers send them; a pair without `=` or with an empty name is skipped. A value in double
+/// quotes is unquoted as Starlette (Python's `http.cookies`) does: `\\ooo` (three octal digits)
+/// is that character, `\\` before another character is dropped.
+fn cookie_pairs(header: &str) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
     header.split(';').filter_map(|pair| {
         let (name, value) = pair.split_once('=')?;
         let (name, value) = (name.trim(), value.trim());
-        let value = value
-            .strip_prefix('"')
-            .and_then(|v| v.strip_suffix('"'))
-            .unwrap_or(value);
+        let value = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+            Some(quoted) if quoted.contains('\\') => Cow::Owned(unescape_cookie(quoted)),
+            Some(quoted) => Cow::Borrowed(quoted),
+            None => Cow::Borrowed(value),
+        };
         (!name.is_empty()).then_some((name, value))
     })
+}
+
+/// The inside of a quoted cookie value with its backslash escapes resolved.
+fn unescape_cookie(quoted: &str) -> String {
+    let mut out = String::with_capacity(quoted.len());
+    let mut chars = quoted.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let rest = chars.as_str();
+        let octal = match rest.as_bytes() {
+            [a @ b'0'..=b'3', b @ b'0'..=b'7', c @ b'0'..=b'7', ..] => Some(char::from(
+                ((a - b'0') << 6) | ((b - b'0') << 3) | (c - b'0'),
+            )),
+            _ => None,
+        };
+        match octal {
+            Some(decoded) => {
+                out.push(decoded);
+                chars = rest[3..].chars();
+            }
+            None => out.extend(chars.next()),
+        }
+    }
+    out
 }
 
 #[pymethods]
@@ -258,7 +288,7 @@ impl HttpRequest {
         for value in self.parts.headers.get_all(http::header::COOKIE) {
             for (name, value) in cookie_pairs(&String::from_utf8_lossy(value.as_bytes())) {
                 if !dict.contains(name)? {
-                    dict.set_item(name, value)?;
+                    dict.set_item(name, &*value)?;
                 }
             }
         }

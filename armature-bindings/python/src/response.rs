@@ -1,5 +1,6 @@
 //! `HttpResponse` and the conversion of whatever a handler returns into a Rust response.
 
+use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{Context, Poll};
@@ -165,6 +166,35 @@ impl HttpResponse {
 
 /// A cookie's `expires`, as Starlette takes it: seconds from now (an `int`), an aware
 /// `datetime` (in UTC), or the date as text.
+/// A cookie value as Starlette (Python's `http.cookies`) writes it: as it is when every
+/// character is one a value may hold bare, else in double quotes, with `"` and `\\` escaped by a
+/// backslash and the other characters below 256 that a quoted value may not hold (`;`, `,`,
+/// controls, Latin-1) as a backslash and three octal digits. `two words` is `"two words"`, and
+/// `{"a": 1}` is `"{\"a\": 1}"`; the request side ([`HttpRequest.cookies`]) reads them back.
+fn cookie_value(value: &str) -> Cow<'_, str> {
+    const LEGAL: &str = "!#$%&'*+-.^_`|~:";
+    const UNESCAPED: &str = " ()/<=>?@[]{}";
+    let legal = |c: char| c.is_ascii_alphanumeric() || LEGAL.contains(c);
+    if value.chars().all(legal) {
+        return Cow::Borrowed(value);
+    }
+    let mut quoted = String::with_capacity(value.len() + 2);
+    quoted.push('"');
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                quoted.push('\\');
+                quoted.push(c);
+            }
+            c if legal(c) || UNESCAPED.contains(c) => quoted.push(c),
+            c if u32::from(c) < 256 => quoted.push_str(&format!("\\{:03o}", u32::from(c))),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    Cow::Owned(quoted)
+}
+
 fn cookie_expiry(expires: &Bound<'_, PyAny>) -> PyResult<String> {
     let py = expires.py();
     if let Ok(text) = expires.cast::<PyString>() {
@@ -379,9 +409,11 @@ impl HttpResponse {
     }
 
     /// Adds a `Set-Cookie` header, as Starlette's `set_cookie`: `max_age` in seconds,
-    /// `expires` in seconds from now, an aware `datetime` or a date as text, `path` (default `/`), `domain`, `secure`, `httponly` and `samesite` (`"lax"`,
-    /// the default, `"strict"` or `"none"`). A name or value a cookie cannot hold (spaces,
-    /// `;`, `,`, quotes, controls) is a `ValueError`.
+    /// `expires` in seconds from now, an aware `datetime` or a date as text, `path` (default
+    /// `/`), `domain`, `secure`, `httponly` and `samesite` (`"lax"`, the default, `"strict"` or
+    /// `"none"`). A value a cookie cannot hold bare (spaces, `;`, `,`, quotes: JSON, say) is
+    /// quoted and escaped as Starlette does, and `request.cookies` reads it back; a name that
+    /// is not a token is a `ValueError`.
     #[pyo3(signature = (key, value="", max_age=None, expires=None, path="/", domain=None, secure=false, httponly=false, samesite="lax"))]
     #[allow(clippy::too_many_arguments)] // Starlette's keyword arguments
     fn set_cookie(
@@ -404,12 +436,7 @@ impl HttpResponse {
                 "invalid cookie name {key:?}"
             )));
         }
-        if !value.chars().all(octet) {
-            return Err(PyValueError::new_err(format!(
-                "invalid cookie value {value:?}: no spaces, quotes, commas, semicolons or backslashes"
-            )));
-        }
-        let mut cookie = format!("{key}={value}");
+        let mut cookie = format!("{key}={}", cookie_value(value));
         if let Some(age) = max_age {
             cookie.push_str(&format!("; Max-Age={age}"));
         }

@@ -850,6 +850,13 @@ def test_cookie_fields_sent_apart_join_with_semicolons(client):
     assert res.json() == {"header": "a=1; b=2", "all": "a=1; b=2", "cookies": {"a": "1", "b": "2"}}
 
 
+def test_quoted_cookie_values_are_read_as_starlette_reads_them(client):
+    # As `set_cookie` (and Starlette's) quote them: escapes resolved, quotes removed.
+    sent = 'a="two words"; b="semi\\073colon\\054comma"; c="say \\"hi\\""; d="caf\\351"; e="\\q"'
+    res = client.get("/params/cookie-header", headers={"cookie": sent})
+    assert res.json()["cookies"] == {"a": "two words", "b": "semi;colon,comma", "c": 'say "hi"', "d": "caf\u00e9", "e": "q"}
+
+
 def test_body_markers_embed_alias_scalars_and_constraints(client):
     res = client.put("/params/items/5", json={"item": {"title": "hat"}, "importance": 3, "comment": "soon"})
     assert res.status_code == 200, res.text
@@ -1955,9 +1962,24 @@ def test_a_response_parameter_carries_headers_cookies_and_a_status_as_fastapis_d
         res = c.get("/own")
         assert (res.text, "x-ignored" in res.headers) == ("mine", False)
     r = HttpResponse.text("x")
-    for bad in [("a b", "v"), ("k", "v;x"), ("k", 'v"')]:
-        with pytest.raises(ValueError, match="invalid cookie"):
+    for bad in [("a b", "v"), ("k;", "v"), ("", "v")]:
+        with pytest.raises(ValueError, match="invalid cookie name"):
             r.set_cookie(*bad)
+    # A value any cookie may not hold bare is quoted as Starlette quotes it (http.cookies), and
+    # read back as it was set.
+    odd = ["two words", '{"a": [1, 2]}', "semi;colon,comma", "back\\slash", "caf\u00e9", "tab\t"]
+    quoted = HttpResponse.text("x")
+    for i, value in enumerate(odd):
+        quoted.set_cookie(f"c{i}", value, path=None, samesite=None)
+    from http.cookies import SimpleCookie
+
+    expected = []
+    for i, value in enumerate(odd):
+        jar: SimpleCookie = SimpleCookie()
+        jar[f"c{i}"] = value
+        expected.append(jar.output(header="").strip())
+    assert quoted.headers.getlist("set-cookie") == expected
+    assert quoted.headers.getlist("set-cookie")[0] == 'c0="two words"'
     with pytest.raises(ValueError, match="samesite"):
         r.set_cookie("k", "v", samesite="sometimes")
     # `expires`, as Starlette's: seconds from now, an aware `datetime`, or the date as text.
