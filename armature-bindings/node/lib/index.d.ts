@@ -355,6 +355,8 @@ export declare class App {
   listen(port?: number | string, host?: string, options?: ListenOptions): Promise<Server>
   listen(options: { port?: number, host?: string } & ListenOptions): Promise<Server>
   run(address: string, options?: ListenOptions): Promise<Server>
+  /** Closes every server `listen()` started, gracefully; resolves once all have stopped. */
+  close(): Promise<void>
   inject(options: InjectOptions | string): Promise<InjectResponse>
 }
 export declare class Router extends App {}

@@ -1116,6 +1116,8 @@ class App {
     this._schemas = []
     this._native = null
     this._serving = 0
+    // The servers `listen()` started that have not stopped, for `close()`.
+    this._servers = new Set()
     // The default not-found answer: written in Rust without entering JS, unless the app has
     // JS middleware (which sees it as any answer), then by `notFound` here.
     this._routes.fallbackDefault(this._handlers.length)
@@ -1295,9 +1297,19 @@ class App {
     }
     const server = new Server(bound, options.signals ?? true)
     this._serving++
-    const done = () => { this._serving-- }
+    this._servers.add(server)
+    const done = () => { this._serving--; this._servers.delete(server) }
     server.closed.then(done, done)
     return server
+  }
+
+  /**
+   * Closes every server this app's `listen()` started, gracefully (each `Server.close()`), as
+   * Fastify's `app.close()`; resolves once all have stopped. With none serving it resolves at
+   * once, so calling it twice is fine.
+   */
+  async close () {
+    await Promise.all([...this._servers].map((server) => server.close()))
   }
 
   /** Serves on `"host:port"`; resolves once bound. */

@@ -58,6 +58,18 @@ test('close() is graceful: in-flight requests finish, new connections are refuse
   await assert.rejects(fetch(`${s.url}/slow`))
 })
 
+test('app.close() closes every server the app serves, gracefully, and may be called again', async () => {
+  const app = App.new().route('/slow', get(async () => { await sleep(200); return 'finished' }))
+  const [a, b] = [await app.listen(0), await app.listen(0)]
+  const inFlight = fetch(`${a.url}/slow`).then((r) => r.text())
+  await sleep(50)
+  await within(5000, app.close(), 'app.close()')
+  assert.equal(await inFlight, 'finished')
+  await within(5000, Promise.all([a.closed, b.closed]), 'both servers closed')
+  for (const s of [a, b]) await assert.rejects(fetch(`${s.url}/slow`))
+  await within(5000, app.close(), 'a second app.close()')
+})
+
 test('the process exits by itself after close()', async () => {
   const { exited, out } = startChild('close-after-request')
   const { code } = await within(10000, exited, 'child exit after close()')
