@@ -310,7 +310,25 @@ export interface InjectResponse {
   rawBody: Buffer
   /** `rawBody`, under light-my-request's name. */
   rawPayload: Buffer
+  /** The cookies the answer's `Set-Cookie` fields set, as light-my-request lists them. */
+  cookies: InjectCookie[]
   json<T = any>(): T
+}
+
+/** One cookie an injected answer sets (light-my-request's `res.cookies` entry). */
+export interface InjectCookie {
+  name: string
+  /** Percent-decoded when it decodes. */
+  value: string
+  expires?: Date
+  maxAge?: number
+  domain?: string
+  path?: string
+  secure?: boolean
+  httpOnly?: boolean
+  sameSite?: string
+  partitioned?: boolean
+  [attribute: string]: unknown
 }
 
 export interface AppOptions {

@@ -1390,9 +1390,43 @@ class App {
       payload: text,
       rawBody: raw,
       rawPayload: raw,
+      cookies: setCookies(headerObject['set-cookie']),
       json: () => JSON.parse(text)
     }
   }
+}
+
+/**
+ * The cookies `Set-Cookie` fields set, as light-my-request's `res.cookies` lists them (the
+ * `set-cookie-parser` package's shape): `{ name, value }` with the value percent-decoded when it
+ * decodes, plus `expires` (a Date), `maxAge` (a number), `domain`, `path`, `secure`,
+ * `httpOnly`, `sameSite` and `partitioned` when given; other attributes under their lower-case
+ * name.
+ */
+function setCookies (fields) {
+  const cookies = []
+  for (const field of fields === undefined ? [] : [].concat(fields)) {
+    const [pair, ...attributes] = field.split(';')
+    const eq = pair.indexOf('=')
+    const name = eq < 0 ? '' : pair.slice(0, eq).trim()
+    let value = (eq < 0 ? pair : pair.slice(eq + 1)).trim()
+    try { value = decodeURIComponent(value) } catch {}
+    const cookie = { name, value }
+    for (const attribute of attributes) {
+      const at = attribute.indexOf('=')
+      const key = (at < 0 ? attribute : attribute.slice(0, at)).trim().toLowerCase()
+      const text = at < 0 ? '' : attribute.slice(at + 1).trim()
+      if (key === '') continue
+      if (key === 'expires') cookie.expires = new Date(text)
+      else if (key === 'max-age') cookie.maxAge = Number.parseInt(text, 10)
+      else if (key === 'secure' || key === 'partitioned') cookie[key] = true
+      else if (key === 'httponly') cookie.httpOnly = true
+      else if (key === 'samesite') cookie.sameSite = text
+      else setOwn(cookie, key, text)
+    }
+    cookies.push(cookie)
+  }
+  return cookies
 }
 
 /**

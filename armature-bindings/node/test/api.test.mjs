@@ -54,6 +54,17 @@ before(async () => {
 })
 after(() => server.close())
 
+test('an injected answer lists the cookies it sets, as light-my-request\'s res.cookies', async () => {
+  const res = await App.new().get('/c', () => HttpResponse.text('ok')
+    .header('set-cookie', 'session=a%20b; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=60')
+    .header('set-cookie', 'theme=dark; Expires=Wed, 21 Oct 2037 07:28:00 GMT; Domain=example.com; Priority=High')).inject('/c')
+  assert.deepEqual(res.cookies, [
+    { name: 'session', value: 'a b', path: '/', httpOnly: true, secure: true, sameSite: 'Lax', maxAge: 60 },
+    { name: 'theme', value: 'dark', expires: new Date('Wed, 21 Oct 2037 07:28:00 GMT'), domain: 'example.com', priority: 'High' }
+  ])
+  assert.deepEqual((await App.new().get('/n', () => 'x').inject('/n')).cookies, [])
+})
+
 test('listen resolves once bound, with the real port', () => {
   assert.ok(server.port > 0)
   assert.equal(server.host, '127.0.0.1')
