@@ -631,6 +631,7 @@ impl Engine {
             .map_err(|e| PyValueError::new_err(format!("invalid request: {e}")))?;
         req.extensions_mut()
             .insert(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        req.extensions_mut().insert(crate::request::FromTestClient);
         let stack = stack.clone();
         let (status, headers, body) = py.detach(move || {
             rt.block_on(async move {

@@ -364,13 +364,18 @@ impl HttpRequest {
     }
 
     /// The client's address, when served over a socket: Starlette's `Address`, a named
-    /// tuple (`request.client.host`, `.port`, or `host, port = request.client`).
+    /// tuple (`request.client.host`, `.port`, or `host, port = request.client`). A
+    /// `TestClient`'s requests come from `("testclient", 50000)`, as Starlette's do.
     #[getter]
     fn client<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let address = datastructure(py, "Address")?;
+        if self.parts.extensions.get::<FromTestClient>().is_some() {
+            return address.call1(("testclient", 50000)).map(Some);
+        }
         let Some(addr) = self.parts.extensions.get::<SocketAddr>() else {
             return Ok(None);
         };
-        datastructure(py, "Address")?
+        address
             .call1((addr.ip().to_string(), addr.port()))
             .map(Some)
     }
@@ -379,6 +384,12 @@ impl HttpRequest {
         format!("<HttpRequest {} {}>", self.parts.method, self.parts.uri)
     }
 }
+
+/// Marks a request the `TestClient` sent (through the stack, without a socket): its
+/// `request.client` is Starlette's `("testclient", 50000)`. The stack's layers still see the
+/// loopback address as its peer (a rate limit keys it by 127.0.0.1).
+#[derive(Clone, Copy)]
+pub(crate) struct FromTestClient;
 
 /// A request body: immutable bytes owned by Rust, shared with Python through the buffer
 /// protocol (`memoryview(body)` reads them in place).
