@@ -639,7 +639,23 @@ impl Engine {
                     .oneshot(req)
                     .await
                     .unwrap_or_else(|never| match never {});
-                let (parts, body) = res.into_parts();
+                let (mut parts, body) = res.into_parts();
+                // The length a server sends for a body that knows it (hyper writes it from the
+                // body's exact size): a whole body, or a stream of declared length.
+                let bodiless = parts.status.is_informational()
+                    || parts.status == http::StatusCode::NO_CONTENT
+                    || parts.status == http::StatusCode::NOT_MODIFIED;
+                if let Some(length) = http_body::Body::size_hint(&body)
+                    .exact()
+                    .filter(|_| !bodiless)
+                {
+                    if !parts.headers.contains_key(http::header::TRANSFER_ENCODING) {
+                        parts
+                            .headers
+                            .entry(http::header::CONTENT_LENGTH)
+                            .or_insert_with(|| http::HeaderValue::from(length));
+                    }
+                }
                 let body = match body.collect().await {
                     Ok(collected) => Ok(collected.to_bytes()),
                     Err(err) => Err(err.to_string()),

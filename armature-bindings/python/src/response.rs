@@ -37,6 +37,9 @@ pub struct HttpResponse {
     body: Bytes,
     /// An async iterable of `bytes`/`str` chunks (`HttpResponse.stream`).
     stream: Option<Py<PyAny>>,
+    /// How many bytes `stream` sends, when it was told (`length=`, a file's size): sent as
+    /// `Content-Length`, and a stream that sends more or fewer is cut off.
+    length: Option<u64>,
     /// Starlette's `background=`: a `BackgroundTasks` (or `BackgroundTask`) run once the
     /// response is handed to the server.
     #[pyo3(get, set)]
@@ -94,6 +97,7 @@ impl HttpResponse {
             headers: HeaderMap::new(),
             body,
             stream: None,
+            length: None,
             background: None,
         };
         res.set_all(headers)?;
@@ -307,14 +311,18 @@ impl HttpResponse {
 
     /// A streamed body: each `bytes`/`str` chunk of the iterable `chunks` is sent as it is
     /// produced. An async iterable is read on the event loop; a plain one (a generator, a
-    /// file) in the default thread pool, a chunk at a time.
+    /// file) in the default thread pool, a chunk at a time. With `length`, the number of bytes
+    /// the chunks add up to (a file's size), the answer carries that `Content-Length` instead
+    /// of being chunked, and a stream that sends more or fewer bytes is cut off (the client
+    /// sees a broken response, never a wrong one).
     #[staticmethod]
-    #[pyo3(signature = (chunks, status=200, headers=None, media_type=None))]
+    #[pyo3(signature = (chunks, status=200, headers=None, media_type=None, length=None))]
     fn stream(
         chunks: Bound<'_, PyAny>,
         status: u16,
         headers: Option<&Bound<'_, PyAny>>,
         media_type: Option<&str>,
+        length: Option<u64>,
     ) -> PyResult<Self> {
         let whole = chunks.is_instance_of::<PyBytes>()
             || chunks.is_instance_of::<PyString>()
@@ -337,6 +345,7 @@ impl HttpResponse {
         )?;
         let mut res = Self::build(status, None, ct, Bytes::new())?;
         res.stream = Some(chunks.unbind());
+        res.length = length;
         res.set_all(headers)?;
         Ok(res)
     }
@@ -560,7 +569,10 @@ pub(crate) fn to_response(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<
             // A stream's background runs once its last chunk is sent (a file it removes, say).
             crate::engine::runtime(py)?
                 .call_method1("stream", (chunks.clone_ref(py), sender, background))?;
-            *out.body_mut() = Body::new(ChannelBody(rx));
+            *out.body_mut() = Body::new(ChannelBody {
+                chunks: rx,
+                remaining: res.length,
+            });
         } else if let Some(tasks) = background {
             crate::engine::runtime(py)?.call_method1("background", (tasks,))?;
         }
@@ -630,7 +642,12 @@ impl ChunkSender {
     }
 }
 
-struct ChannelBody(mpsc::UnboundedReceiver<Chunk>);
+/// A streamed body's chunks as the Python task sends them; with `remaining`, the bytes it
+/// declared it still has to send.
+struct ChannelBody {
+    chunks: mpsc::UnboundedReceiver<Chunk>,
+    remaining: Option<u64>,
+}
 
 impl http_body::Body for ChannelBody {
     type Data = Bytes;
@@ -640,8 +657,37 @@ impl http_body::Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|c| c.map(Frame::data)))
+        let chunk = std::task::ready!(self.chunks.poll_recv(cx));
+        let Some(remaining) = self.remaining else {
+            return Poll::Ready(chunk.map(|c| c.map(Frame::data)));
+        };
+        Poll::Ready(match chunk {
+            Some(Ok(bytes)) => match remaining.checked_sub(bytes.len() as u64) {
+                Some(left) => {
+                    self.remaining = Some(left);
+                    Some(Ok(Frame::data(bytes)))
+                }
+                None => Some(Err(
+                    "the stream sent more bytes than its declared length".into()
+                )),
+            },
+            Some(Err(err)) => Some(Err(err)),
+            None if remaining > 0 => Some(Err(format!(
+                "the stream ended {remaining} bytes short of its declared length"
+            )
+            .into())),
+            None => None,
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == Some(0)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.remaining.map_or_else(
+            http_body::SizeHint::default,
+            http_body::SizeHint::with_exact,
+        )
     }
 }

@@ -574,8 +574,8 @@ def test_content_type_is_one_header_and_content_length_must_be_the_bodys(client)
     assert res.headers.get_list("content-type") == ["application/problem+json"]
     right = client.get("/bad/content-length/5")
     assert right.status_code == 200
-    # Sent once, by the server (the in-process TestClient has no framing to do).
-    assert right.headers.get_list("content-length") == ([] if isinstance(client, TestClient) else ["5"])
+    # Sent once, by the server (the in-process TestClient adds it as a server would).
+    assert right.headers.get_list("content-length") == ["5"]
     assert right.content == b"body!"
     # A wrong length is refused where it is set: the handler fails, the connection stays sound.
     for length in ["2", "100", "x"]:
@@ -2047,6 +2047,14 @@ def test_fastapis_response_names_make_http_responses(tmp_path):
     async def nofile():
         return FileResponse(tmp_path / "missing.txt")
 
+    async def four_bytes():
+        yield b"ab"
+        yield b"cd"
+
+    @app.get("/declared/{length}")
+    async def declared(length: int):
+        return HttpResponse.stream(four_bytes(), length=length)
+
     with TestClient(app, raise_server_exceptions=False) as c:
         res = c.get("/old", follow_redirects=False)
         assert (res.status_code, res.headers["location"]) == (307, "/new%20place?x=1")
@@ -2066,7 +2074,21 @@ def test_fastapis_response_names_make_http_responses(tmp_path):
         assert res.content == report.read_bytes()
         assert res.headers["content-type"] == "text/csv; charset=utf-8"
         assert res.headers["content-disposition"] == "attachment; filename*=utf-8''r%C3%A9sum%C3%A9%20report.csv"
+        # As Starlette's: the file's length, modification time and an ETag of the two.
+        import email.utils
+        import hashlib
+
+        stat = report.stat()
+        assert res.headers["content-length"] == str(stat.st_size)
+        assert res.headers["last-modified"] == email.utils.formatdate(stat.st_mtime, usegmt=True)
+        assert res.headers["etag"] == '"' + hashlib.md5(f"{stat.st_mtime}-{stat.st_size}".encode()).hexdigest() + '"'
         assert c.get("/nofile").status_code == 500
+        # A declared length is the Content-Length; a stream that breaks it is cut off, not sent wrong.
+        res = c.get("/declared/4")
+        assert (res.content, res.headers["content-length"]) == (b"abcd", "4")
+        for length, why in [(10, "6 bytes short"), (3, "more bytes than its declared length")]:
+            with pytest.raises(RuntimeError, match=why):
+                c.get(f"/declared/{length}")
 
 
 def test_redirect_and_file_responses_work_as_response_class(tmp_path):

@@ -73,6 +73,7 @@ class HttpResponse:
         status: int = 200,
         headers: _Headers = None,
         media_type: Optional[str] = None,
+        length: Optional[int] = None,
     ) -> HttpResponse: ...
     status: int
     @property

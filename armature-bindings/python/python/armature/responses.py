@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import mimetypes
 import os
+from email.utils import formatdate
+from hashlib import md5
+from stat import S_ISREG
 from typing import Any, Iterator, Mapping, Optional, Union
 from urllib.parse import quote
 
@@ -98,13 +101,25 @@ def FileResponse(  # noqa: N802
     background: Any = None,
 ) -> HttpResponse:
     """The file at `path`, streamed in 64 KiB chunks from the thread pool; its type guessed
-    from its name; with `filename`, a `Content-Disposition` naming it. A path that is not a
-    file is a `RuntimeError` (so a 500), as in Starlette."""
-    if not os.path.isfile(path):
+    from its name; with `filename`, a `Content-Disposition` naming it. As Starlette's, it
+    carries the file's `Content-Length`, `Last-Modified` and an `ETag` of its modification time
+    and size (a file that changes size while it is sent is cut off, not sent short). A path
+    that is not a file is a `RuntimeError` (so a 500), as in Starlette."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        stat = None
+    if stat is None or not S_ISREG(stat.st_mode):
         raise RuntimeError(f"File at path {os.fspath(path)} does not exist.")
     if media_type is None:
         media_type = mimetypes.guess_type(filename or os.fspath(path))[0] or "text/plain"
-    res = HttpResponse.stream(_chunks(path), status=status_code, headers=headers, media_type=media_type)
+    res = HttpResponse.stream(_chunks(path), status=status_code, headers=headers, media_type=media_type, length=stat.st_size)
+    given = res.headers
+    if "last-modified" not in given:
+        given["last-modified"] = formatdate(stat.st_mtime, usegmt=True)
+    if "etag" not in given:
+        # Starlette's: a digest of the modification time and the size.
+        given["etag"] = '"' + md5(f"{stat.st_mtime}-{stat.st_size}".encode(), usedforsecurity=False).hexdigest() + '"'
     if filename is not None:
         quoted = quote(filename)
         if quoted != filename:
