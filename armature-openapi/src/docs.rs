@@ -95,11 +95,18 @@ impl DocsLayer {
     /// (both absolute, `ui_path` without a trailing slash).
     ///
     /// # Panics
-    /// When `spec` does not serialize to JSON, or a path does not start with `/`.
+    /// When `spec` does not serialize to JSON, a path does not start with `/`, or `ui_path`
+    /// ends with `/` (`/` itself included: the UI's files live under it, so at `/` it would
+    /// answer every request the wrapped service should get).
     pub fn with_paths(spec: &impl serde::Serialize, spec_path: &str, ui_path: &str) -> Self {
         assert!(
             spec_path.starts_with('/') && ui_path.starts_with('/'),
             "docs paths must start with `/`"
+        );
+        assert!(
+            !ui_path.ends_with('/'),
+            "the docs UI path {ui_path:?} must not end with `/` (nor be `/`, which would take \
+             every request): use a path of its own, like `/docs`"
         );
         let json = serde_json::to_vec(spec).expect("an OpenAPI document serializes to JSON");
         Self::build(Bytes::from(json), spec_path, ui_path, "")

@@ -120,3 +120,18 @@ async fn other_requests_reach_the_app_and_docs_refuse_writes() {
         (StatusCode::NOT_FOUND, "Not Found")
     );
 }
+
+#[test]
+fn a_docs_ui_path_that_would_take_every_request_is_refused_at_build() {
+    let spec = serde_json::json!({ "openapi": "3.1.0" });
+    for ui_path in ["/", "/docs/"] {
+        let built =
+            std::panic::catch_unwind(|| DocsLayer::with_paths(&spec, "/openapi.json", ui_path));
+        let message = built.err().and_then(|p| p.downcast::<String>().ok());
+        assert!(
+            message.is_some_and(|m| m.contains("must not end with `/`")),
+            "{ui_path} was accepted"
+        );
+    }
+    let _ = DocsLayer::with_paths(&spec, "/openapi.json", "/api/docs");
+}

@@ -323,9 +323,16 @@ impl Docs {
             }
         }
         Ok(match ui_path {
-            Some(ui_path) => Docs::Ui(
-                DocsLayer::with_paths(&value, &spec_path, &ui_path).served_under(root_path),
-            ),
+            Some(ui_path) => {
+                // FastAPI serves `docs_url="/docs/"` at `/docs/`: so does the UI under `/docs`.
+                let ui_path = ui_path.trim_end_matches('/');
+                if ui_path.is_empty() {
+                    return Err(PyValueError::new_err(
+                        "the docs UI needs a path of its own, like '/docs', not '/'",
+                    ));
+                }
+                Docs::Ui(DocsLayer::with_paths(&value, &spec_path, ui_path).served_under(root_path))
+            }
             None => Docs::Spec {
                 path: spec_path,
                 json: Bytes::from(spec),

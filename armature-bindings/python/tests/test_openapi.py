@@ -253,6 +253,12 @@ def test_docs_can_be_moved_or_turned_off():
         assert c.get("/shop/customers").json() == []
     with pytest.raises(ValueError, match="docs_url"):
         App(docs_url="docs")
+    # With a trailing slash, as FastAPI serves it; "//" is refused as "/" is.
+    with TestClient(shop_app(docs_url="/api/docs/")) as c:
+        assert "/openapi.json" in c.get("/api/docs/swagger-initializer.js").text
+        assert c.get("/api/docs/").status_code == 200
+    with pytest.raises(ValueError, match="a path of its own"):
+        shop_app(docs_url="//").build_engine()
     # FastAPI's way to turn them off (its "Conditional OpenAPI": an empty URL from settings).
     for off in (None, ""):
         with TestClient(shop_app(openapi_url=off)) as c:
