@@ -1461,6 +1461,30 @@ def test_a_yield_dependency_that_swallows_the_handlers_exception_is_a_clear_500(
     assert "UnboundLocalError" not in caplog.text
 
 
+def test_a_yield_dependency_failing_after_the_handler_answered_leaves_the_answer(caplog):
+    # As in FastAPI (0.118 on), which runs the exit code once the answer is sent: the answer
+    # stands, the failure is logged, and a TestClient that raises server exceptions raises it.
+    def session(request: Request):
+        yield "db"
+        if request.query_params.get("fail") == "http":
+            raise HTTPException(418, "too late")
+        raise ValueError("commit failed")
+
+    app = App()
+
+    @app.get("/done")
+    async def done(db: str = Depends(session)) -> dict:
+        return {"db": db}
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        for fail in ("http", "value"):
+            res = c.get(f"/done?fail={fail}")
+            assert (res.status_code, res.json()) == (200, {"db": "db"}), fail
+    assert "commit failed" in caplog.text
+    with TestClient(app) as c, pytest.raises(ValueError, match="commit failed"):
+        c.get("/done?fail=value")
+
+
 def test_invalid_json_is_one_error_even_with_several_body_parameters():
     app = App()
 

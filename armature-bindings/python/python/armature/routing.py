@@ -203,36 +203,48 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
 
     async def endpoint(req: HttpRequest) -> Any:
         result: Any = _SWALLOWED
-        async with contextlib.AsyncExitStack() as stack:
-            ctx = _Context(req, stack, plan.body, app)
-            kwargs = await solve(plan, ctx)
-            if ctx.errors:
-                raise ctx.invalid()
-            if is_async:
-                result = await handler(**kwargs)
-            else:
-                # Plain `def` handlers run in the thread pool, off the event loop (with the
-                # request's context variables).
-                result = await run_in_threadpool(handler, **kwargs)
-            # Serialized before the dependencies' exit code runs, as in FastAPI: a response
-            # model may read attributes that need the session a `yield` dependency closes
-            # (an ORM relationship loaded lazily).
-            # An HttpResponse the handler returns is sent as it is; anything else is made one
-            # (by its response model and `response_class`, else as JSON with the route's
-            # status), carrying what the handler set on its `HttpResponse` parameter.
-            own = isinstance(result, HttpResponse)
-            if response is not None:
-                result = response(result)
-            if not own and ctx.response is not None:
-                result = carried(result, ctx.response, status_code)
-            elif status_code is not None and not isinstance(result, HttpResponse):
-                result = HttpResponse.json(result, status=status_code)
-            if ctx.exits and isinstance(result, HttpResponse):
-                # A streamed body is still to be made: the `yield` dependencies' exit code
-                # runs once it is sent, as in FastAPI (0.118 on), so it may use their session.
-                later = stack.pop_all()
-                if not result._stream_then(later.aclose):
-                    stack.push_async_exit(later)
+        answered = False
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                ctx = _Context(req, stack, plan.body, app)
+                kwargs = await solve(plan, ctx)
+                if ctx.errors:
+                    raise ctx.invalid()
+                if is_async:
+                    result = await handler(**kwargs)
+                else:
+                    # Plain `def` handlers run in the thread pool, off the event loop (with the
+                    # request's context variables).
+                    result = await run_in_threadpool(handler, **kwargs)
+                # Serialized before the dependencies' exit code runs, as in FastAPI: a response
+                # model may read attributes that need the session a `yield` dependency closes
+                # (an ORM relationship loaded lazily).
+                # An HttpResponse the handler returns is sent as it is; anything else is made one
+                # (by its response model and `response_class`, else as JSON with the route's
+                # status), carrying what the handler set on its `HttpResponse` parameter.
+                own = isinstance(result, HttpResponse)
+                if response is not None:
+                    result = response(result)
+                if not own and ctx.response is not None:
+                    result = carried(result, ctx.response, status_code)
+                elif status_code is not None and not isinstance(result, HttpResponse):
+                    result = HttpResponse.json(result, status=status_code)
+                if ctx.exits and isinstance(result, HttpResponse):
+                    # A streamed body is still to be made: the `yield` dependencies' exit code
+                    # runs once it is sent, as in FastAPI (0.118 on), so it may use their session.
+                    later = stack.pop_all()
+                    if not result._stream_then(later.aclose):
+                        stack.push_async_exit(later)
+                answered = True
+        except Exception as exc:  # noqa: BLE001 - re-raised unless the handler had answered
+            if not answered:
+                raise
+            # The handler answered and a `yield` dependency's exit code then failed: as in
+            # FastAPI (which runs that code once the answer is sent) the answer stands, and
+            # the failure is logged (and raised by a TestClient that raises them).
+            from ._runtime import unhandled
+
+            unhandled(exc)
         if result is _SWALLOWED:
             # The handler (or a dependency) raised, and a `yield` dependency's `except` did
             # not raise again: there is no answer. FastAPI refuses the same way.
