@@ -5,7 +5,7 @@ use std::task::Poll;
 
 use bytes::Buf;
 use http::header::CONTENT_LENGTH;
-use http::{HeaderMap, Response, StatusCode};
+use http::{HeaderMap, Response};
 use http_body::{Body, Frame};
 
 /// How many bytes a response body will send, when it is known: its exact size hint or, for a
@@ -41,11 +41,7 @@ impl Remaining {
     /// such a body unpolled, which is not the client going away).
     #[inline]
     pub(crate) fn of<B: Body>(res: &Response<B>) -> Remaining {
-        let status = res.status();
-        let bodiless = status.is_informational()
-            || status == StatusCode::NO_CONTENT
-            || status == StatusCode::NOT_MODIFIED;
-        if bodiless || res.body().is_end_stream() {
+        if armature_router::is_bodiless(res.status()) || res.body().is_end_stream() {
             Remaining::DONE
         } else {
             Remaining(declared_length(res.body(), res.headers()))

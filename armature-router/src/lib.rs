@@ -34,5 +34,5 @@ pub use method_router::{
 pub use nested_service::OriginalUri;
 pub use observe::{observe, Observation, Observed, RouteKey};
 pub use params::{MatchedRoute, PathParams, ReportMatchedRoute};
-pub use response::{ErrorAnswer, IntoResponse, Response};
+pub use response::{is_bodiless, ErrorAnswer, IntoResponse, Response};
 pub use router::{RouteFuture, RouteMatch, Router};

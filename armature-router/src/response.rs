@@ -12,6 +12,25 @@ use crate::Body;
 /// The response type of every route: `http::Response` with Armature's [`Body`].
 pub type Response = http::Response<Body>;
 
+/// Whether a response of `status` never has content on the wire (RFC 9110 §6.4.1): `1xx`,
+/// `204 No Content` and `304 Not Modified`. A server sends no body and, but for a `304`, no
+/// `Content-Length` for one, whatever body the service gave; the router's `HEAD` answers,
+/// the logger and analytics read it so.
+///
+/// ```
+/// use armature_router::is_bodiless;
+/// use http::StatusCode;
+///
+/// assert!(is_bodiless(StatusCode::NO_CONTENT) && is_bodiless(StatusCode::NOT_MODIFIED));
+/// assert!(is_bodiless(StatusCode::CONTINUE));
+/// assert!(!is_bodiless(StatusCode::OK) && !is_bodiless(StatusCode::NOT_FOUND));
+/// ```
+pub fn is_bodiless(status: StatusCode) -> bool {
+    status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+}
+
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 const OCTETS: HeaderValue = HeaderValue::from_static("application/octet-stream");
 

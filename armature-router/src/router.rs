@@ -492,10 +492,7 @@ impl<B> Future for RouteFuture<B> {
 /// body would have had is kept in `content-length` when it is known, except where RFC 9110
 /// §8.6 forbids one (1xx, 204) or it would have to be a 200's length (304).
 fn strip_body(res: &mut Response) {
-    let status = res.status();
-    let bodiless = status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED;
+    let bodiless = crate::is_bodiless(res.status());
     if let Some(len) = res.body().size_hint().exact().filter(|_| !bodiless) {
         if !res.headers().contains_key(CONTENT_LENGTH) {
             res.headers_mut()

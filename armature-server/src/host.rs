@@ -232,12 +232,7 @@ fn answer<B: http_body::Body, E: Into<BoxError>>(
     if head {
         let status = res.status();
         let length = res.body().size_hint().exact();
-        if let Some(length) = length.filter(|&length| {
-            length > 0
-                && !(status.is_informational()
-                    || status == StatusCode::NO_CONTENT
-                    || status == StatusCode::NOT_MODIFIED)
-        }) {
+        if let Some(length) = length.filter(|&length| length > 0 && !is_bodiless(status)) {
             res.headers_mut()
                 .entry(CONTENT_LENGTH)
                 .or_insert(HeaderValue::from(length));
@@ -446,6 +441,14 @@ const fn is_sub_delim(b: u8) -> bool {
         b,
         b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
     )
+}
+
+/// Whether a response of `status` never has content on the wire (RFC 9110 §6.4.1): `1xx`,
+/// `204` and `304` (as `armature_router::is_bodiless`, which this crate does not depend on).
+pub(crate) fn is_bodiless(status: StatusCode) -> bool {
+    status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
 }
 
 #[cfg(test)]

@@ -642,9 +642,7 @@ impl Engine {
                 let (mut parts, body) = res.into_parts();
                 // The length a server sends for a body that knows it (hyper writes it from the
                 // body's exact size): a whole body, or a stream of declared length.
-                let bodiless = parts.status.is_informational()
-                    || parts.status == http::StatusCode::NO_CONTENT
-                    || parts.status == http::StatusCode::NOT_MODIFIED;
+                let bodiless = armature_router::is_bodiless(parts.status);
                 if let Some(length) = http_body::Body::size_hint(&body)
                     .exact()
                     .filter(|_| !bodiless)

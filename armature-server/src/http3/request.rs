@@ -110,10 +110,7 @@ where
     // The length the body will have (or, to a HEAD request, would have had),
     // as hyper states it over HTTP/1 and HTTP/2.
     let status = parts.status;
-    if !(status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED)
-    {
+    if !crate::host::is_bodiless(status) {
         if let Some(length) = body.size_hint().exact() {
             parts
                 .headers
