@@ -168,8 +168,6 @@ impl HttpResponse {
     }
 }
 
-/// A cookie's `expires`, as Starlette takes it: seconds from now (an `int`), an aware
-/// `datetime` (in UTC), or the date as text.
 /// A cookie value as Starlette (Python's `http.cookies`) writes it: as it is when every
 /// character is one a value may hold bare, else in double quotes, with `"` and `\\` escaped by a
 /// backslash and the other characters below 256 that a quoted value may not hold (`;`, `,`,
@@ -199,6 +197,8 @@ fn cookie_value(value: &str) -> Cow<'_, str> {
     Cow::Owned(quoted)
 }
 
+/// A cookie's `expires`, as Starlette takes it: seconds from now (an `int`), an aware
+/// `datetime` (in UTC), or the date as text.
 fn cookie_expiry(expires: &Bound<'_, PyAny>) -> PyResult<String> {
     let py = expires.py();
     if let Ok(text) = expires.cast::<PyString>() {
@@ -235,20 +235,20 @@ fn cookie_expiry(expires: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(httpdate::fmt_http_date(when))
 }
 
-/// The content type of `media_type` (else `default`): a text type that names no charset
-/// gets UTF-8's, as Starlette gives it (`text/csv` is sent as `text/csv; charset=utf-8`).
+/// The content type of `media_type` (else `default`).
 fn media(media_type: Option<&str>, default: HeaderValue) -> PyResult<Option<HeaderValue>> {
-    let Some(mt) = media_type else {
-        return Ok(Some(default));
-    };
+    media_type.map_or(Ok(default), content_type).map(Some)
+}
+
+/// The content type a response given `media_type` is sent as: a text type that names no
+/// charset gets UTF-8's, as Starlette gives it (`text/csv` is sent as `text/csv; charset=utf-8`).
+fn content_type(mt: &str) -> PyResult<HeaderValue> {
     let value = if mt.starts_with("text/") && !mt.to_ascii_lowercase().contains("charset=") {
         HeaderValue::try_from(format!("{mt}; charset=utf-8"))
     } else {
         HeaderValue::from_str(mt)
     };
-    value
-        .map(Some)
-        .map_err(|_| PyValueError::new_err(format!("invalid media type {mt:?}")))
+    value.map_err(|_| PyValueError::new_err(format!("invalid media type {mt:?}")))
 }
 
 #[pymethods]
@@ -537,6 +537,14 @@ impl HttpResponse {
         )?;
         self.stream = Some(closing.unbind());
         Ok(true)
+    }
+
+    /// Sends the response as `media_type`, as the constructors' `media_type=` does (a text
+    /// type naming no charset gets UTF-8's): the `media_type=` of `armature.responses`' JSON,
+    /// HTML and text responses.
+    fn _set_media_type(&mut self, media_type: &str) -> PyResult<()> {
+        self.content_type = Some(content_type(media_type)?);
+        Ok(())
     }
 
     /// Starlette's `response.media_type`: the content type without its parameters (`None`

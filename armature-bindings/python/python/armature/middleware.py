@@ -169,7 +169,7 @@ def _around(endpoint: Callable[[HttpRequest], Any], func: Callable[..., Any], ap
             raise TypeError(f"HTTP middleware {name} returned {type(answer).__name__}, not a response: return `await call_next(request)` or a Response")
         # A response of the middleware's own still runs the handler's background tasks, as
         # in Starlette (where they run once the handler's response is read).
-        if answered and isinstance(answer, HttpResponse) and answer is not answered[0]:
+        if answered and answer is not answered[0]:
             inner = answered[0].background
             if inner is not None and answer.background is None:
                 answer.background = inner

@@ -54,9 +54,7 @@ def _with(res: HttpResponse, background: Any) -> HttpResponse:
 def _typed(res: HttpResponse, media_type: Optional[str]) -> HttpResponse:
     """`res` sent as `media_type`; a text type naming no charset with UTF-8's, as Starlette."""
     if media_type is not None:
-        if media_type.startswith("text/") and "charset=" not in media_type.lower():
-            media_type += "; charset=utf-8"
-        res.headers["content-type"] = media_type
+        res._set_media_type(media_type)
     return res
 
 

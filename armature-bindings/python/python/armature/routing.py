@@ -242,9 +242,7 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
             # The handler answered and a `yield` dependency's exit code then failed: as in
             # FastAPI (which runs that code once the answer is sent) the answer stands, and
             # the failure is logged (and raised by a TestClient that raises them).
-            from ._runtime import unhandled
-
-            unhandled(exc)
+            _runtime.unhandled(exc)
         if result is _SWALLOWED:
             # The handler (or a dependency) raised, and a `yield` dependency's `except` did
             # not raise again: there is no answer. FastAPI refuses the same way.

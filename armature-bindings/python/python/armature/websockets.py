@@ -203,7 +203,7 @@ class WebSocket(Request):
         await self._send(data)
 
     async def send_bytes(self, data: bytes) -> None:
-        if isinstance(data, str) or not isinstance(data, (bytes, bytearray, memoryview)):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"send_bytes() takes bytes, not {type(data).__name__} (send_text() sends a str)")
         await self._send(bytes(data))
 
