@@ -1335,12 +1335,14 @@ class App {
     const body = options.body ?? options.payload
     const { url, host } = requestTarget(withQuery(String(options.url ?? options.path ?? '/'), options.query))
     const flat = []
+    // The names given (lower case), so defaults below are only added where none was.
+    const given = new Set()
     // As light-my-request: an array value is one header per value (two cookies stay two).
     for (const [name, value] of Object.entries(headers)) {
       if (value === undefined) continue
+      given.add(name.toLowerCase())
       for (const one of [].concat(value)) flat.push(name, String(one))
     }
-    const given = new Set(Object.keys(headers).filter((name) => headers[name] !== undefined).map((name) => name.toLowerCase()))
     if (options.cookies !== undefined) {
       // As light-my-request: one `Cookie` header of the pairs, after any given.
       if (options.cookies === null || typeof options.cookies !== 'object') throw new TypeError("inject: cookies must be an object like { session: 'abc' }")
