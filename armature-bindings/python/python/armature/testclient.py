@@ -51,6 +51,12 @@ _QUERY_SAFE = "".join(chr(i) for i in range(0x20, 0x7F) if chr(i) not in ' "#<>'
 _PATH_SAFE = "".join(c for c in _QUERY_SAFE if c not in "?`{}")
 
 
+def _encoded(url: str) -> tuple[str, str]:
+    """The path (`/` when empty) and query of `url`, percent-encoded as httpx sends them."""
+    parts = urlsplit(url)
+    return quote(parts.path or "/", safe=_PATH_SAFE), quote(parts.query, safe=_QUERY_SAFE)
+
+
 def _primitive(value: Any) -> Any:
     """A `params` or form value as httpx writes it: `None` empty, booleans `true` / `false`."""
     if value is None:
@@ -392,9 +398,7 @@ class TestClient:
         cookies: Optional[Mapping[str, str]],
     ) -> Response:
         # Relative to the base URL, with `.` and `..` segments resolved, as httpx sends it.
-        parts = urlsplit(urljoin(f"{self.base_url.rstrip('/')}/", url))
-        target = quote(parts.path or "/", safe=_PATH_SAFE)
-        query = quote(parts.query, safe=_QUERY_SAFE)
+        target, query = _encoded(urljoin(f"{self.base_url.rstrip('/')}/", url))
         if params:
             extra = _urlencoded(params)
             query = f"{query}&{extra}" if query else extra
@@ -485,8 +489,8 @@ class TestClient:
         from ._armature import WebSocketClient
 
         host, port = self._websocket_server()
-        parts = urlsplit(url)
-        target = quote(parts.path or "/", safe=_PATH_SAFE) + (f"?{quote(parts.query, safe=_QUERY_SAFE)}" if parts.query else "")
+        path, query = _encoded(url)
+        target = f"{path}?{query}" if query else path
         # The app sees the client's base URL's host (`ws://testserver/...`), as in Starlette.
         given = [("host", urlsplit(self.base_url).netloc or "testserver")]
         given += [(name.lower(), value) for name, value in [*self.headers, *_pairs(headers)]]
