@@ -1,4 +1,4 @@
-//! One origin of the CORS browser test (`tests/cors_browser.rs`), run by hand: the page origin,
+//! One origin of the CORS browser test (`tests/it/cors_browser.rs`), run by hand: the page origin,
 //! or an API origin behind the CORS layer with one of the presets of `tests/browser/server.rs`.
 //!
 //! ```text

@@ -56,7 +56,7 @@ impl Protocols {
         let mut h1 = http1::Builder::new();
         // The header-read timeout is the connection's own (`HeadTimeout`, far cheaper a
         // request); hyper's is turned off. It would do nothing anyway without a timer on the
-        // builder, which is the trap `tests/slowloris.rs` guards against.
+        // builder, which is the trap `tests/it/slowloris.rs` guards against.
         h1.header_read_timeout(None::<Duration>)
             // hyper's own HTTP/1 cap is exact; the one reached through
             // hyper-util's auto builder was measured not to be.

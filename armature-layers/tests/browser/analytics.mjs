@@ -1,6 +1,6 @@
 // Loads the analytics dashboard in headless Chromium, waits until it has drawn real data at
 // least twice, reports what the page shows (from the DOM and the canvases' pixels) as JSON,
-// and saves a screenshot. The Rust test (tests/analytics_browser.rs) decides what is right.
+// and saves a screenshot. The Rust test (tests/it/analytics_browser.rs) decides what is right.
 //
 //   node analytics.mjs <dashboard url> <out.json> <screenshot.png>
 //

@@ -1,4 +1,4 @@
-// Runs the CORS cases of tests/cors_browser.rs in headless Chromium and writes what the page
+// Runs the CORS cases of tests/it/cors_browser.rs in headless Chromium and writes what the page
 // observed as JSON. The Rust test decides what is right; this script only reports.
 //
 //   node cors.mjs <config.json> <out.json>

@@ -1,4 +1,4 @@
-//! The servers of the CORS browser test, shared by `tests/cors_browser.rs` (which runs them
+//! The servers of the CORS browser test, shared by `tests/it/cors_browser.rs` (which runs them
 //! in-process) and `examples/cors_test_server.rs` (which runs one from the command line).
 //!
 //! * The **page** origin serves a blank HTML page at `/`; the browser runs `fetch()` from it.

@@ -1,6 +1,6 @@
 // Opens Swagger UI in headless Chromium with every request to another origin aborted, runs
 // try-it-out on the operations it is given, one after another, and writes what the page shows
-// as JSON. The tests that run it decide what is right (armature-openapi/tests/docs_browser.rs,
+// as JSON. The tests that run it decide what is right (armature-openapi/tests/it/docs_browser.rs,
 // armature-bindings/python/tests/test_docs_browser.py); this script only reports.
 //
 //   node docs.mjs <config.json> <out.json>

@@ -1,5 +1,5 @@
 // Calls the Petstore mock server through the generated client; prints what it got as JSON.
-// Run by tests/client.rs after `tsc --strict` compiled it with client.ts.
+// Run by tests/it/client.rs after `tsc --strict` compiled it with client.ts.
 import { ApiError, Client, Pet } from "./client";
 
 // Node's `process`, declared here so the test needs no @types/node.

@@ -1,0 +1,187 @@
+//! Graceful shutdown: the listener closes at once, in-flight requests
+//! finish, idle connections (and those that have not finished a first request
+//! head) close without waiting for the deadline, and
+//! the deadline closes what is left.
+
+use crate::common;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use armature_server::RequestBody;
+use bytes::Bytes;
+use common::{get, send_h1, send_h2, Running, GUARD};
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// Like the echo service, but reports each request's path when it starts,
+/// so a test knows a request is in flight. `/slow` takes 500 ms, `/hang`
+/// an hour.
+fn reporting_service() -> (
+    impl tower::Service<
+            Request<RequestBody>,
+            Response = Response<Full<Bytes>>,
+            Error = Infallible,
+            Future = impl Send,
+        > + Clone
+        + Send
+        + 'static,
+    mpsc::UnboundedReceiver<String>,
+) {
+    let (started, started_rx) = mpsc::unbounded_channel();
+    let service = tower::service_fn(move |req: Request<RequestBody>| {
+        let path = req.uri().path().to_owned();
+        let _ = started.send(path.clone());
+        async move {
+            match path.as_str() {
+                "/slow" => tokio::time::sleep(Duration::from_millis(500)).await,
+                "/hang" => tokio::time::sleep(Duration::from_secs(3600)).await,
+                _ => {}
+            }
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(path))))
+        }
+    });
+    (service, started_rx)
+}
+
+/// Tries to connect until the attempt is refused; panics if it never is.
+async fn wait_until_refused(addr: SocketAddr) {
+    for _ in 0..500 {
+        match TcpStream::connect(addr).await {
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => return,
+            // Queued in the backlog as the listener closed: reset, not
+            // refused. The next attempt tells.
+            Err(err) if err.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(err) => panic!("unexpected connect error: {err}"),
+            Ok(_accepted_before_close) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+    panic!("new connections were still accepted after shutdown began");
+}
+
+async fn await_serve(server: Running) {
+    tokio::time::timeout(GUARD, server.handle)
+        .await
+        .expect("serve did not return (hung)")
+        .expect("serve task panicked")
+        .expect("serve returned an error");
+}
+
+#[tokio::test]
+async fn in_flight_request_finishes_and_new_connections_are_refused() {
+    let (service, mut started) = reporting_service();
+    let mut server = Running::start_with(common::local_server(), service);
+    let addr = server.addr;
+    let mut client = common::h1_client(addr).await;
+    let slow = tokio::spawn(async move { send_h1(&mut client, get("/slow")).await });
+    assert_eq!(started.recv().await.unwrap(), "/slow");
+
+    server.trigger_shutdown();
+    wait_until_refused(addr).await;
+
+    assert_eq!(slow.await.unwrap(), (StatusCode::OK, "/slow".to_owned()));
+    await_serve(server).await;
+}
+
+#[tokio::test]
+async fn in_flight_http2_request_finishes() {
+    let (service, mut started) = reporting_service();
+    let mut server = Running::start_with(common::local_server(), service);
+    let mut client = common::h2_client(server.addr).await;
+    let req = Request::get("http://localhost/slow")
+        .body(Full::default())
+        .unwrap();
+    let slow = tokio::spawn(async move { send_h2(&mut client, req).await });
+    assert_eq!(started.recv().await.unwrap(), "/slow");
+
+    server.trigger_shutdown();
+    assert_eq!(slow.await.unwrap(), (StatusCode::OK, "/slow".to_owned()));
+    await_serve(server).await;
+}
+
+#[tokio::test]
+async fn idle_connections_close_without_waiting_for_the_deadline() {
+    // A deadline far beyond the guard: if shutdown waited for it, the test
+    // would fail on the guard instead of passing.
+    let (service, _started) = reporting_service();
+    let mut server = Running::start_with(
+        common::local_server()
+            .shutdown_timeout(Duration::from_secs(3600))
+            .header_read_timeout(Duration::from_secs(3600)),
+        service,
+    );
+    // One keep-alive connection that has served a request and is idle...
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 17];
+    tokio::io::AsyncReadExt::read_exact(&mut idle, &mut head)
+        .await
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200 OK\r\n");
+    // ...one that never sent a byte, one that sent half of its first request head (hyper
+    // counts that connection busy; nothing was given to the service yet), and an idle HTTP/2
+    // connection.
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
+    let mut partial = TcpStream::connect(server.addr).await.unwrap();
+    partial
+        .write_all(b"GET /half HTTP/1.1\r\nHo")
+        .await
+        .unwrap();
+    // Time for the server to read those bytes (the test holds either way; without it, the
+    // half head may still be unread when shutdown begins, the easy case).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut h2 = common::h2_client(server.addr).await;
+    let h2_req = Request::get("http://localhost/")
+        .body(Full::default())
+        .unwrap();
+    assert_eq!(send_h2(&mut h2, h2_req).await.0, StatusCode::OK);
+
+    server.trigger_shutdown();
+    let rest = tokio::time::timeout(GUARD, common::read_until_closed(&mut idle))
+        .await
+        .expect("idle keep-alive connection was not closed");
+    assert!(
+        !rest.windows(4).any(|w| w == b"HTTP"),
+        "no further response expected"
+    );
+    tokio::time::timeout(GUARD, common::read_until_closed(&mut silent))
+        .await
+        .expect("silent connection was not closed");
+    let rest = tokio::time::timeout(GUARD, common::read_until_closed(&mut partial))
+        .await
+        .expect("a connection with half a first head was not closed");
+    assert!(rest.is_empty(), "no response expected: {rest:?}");
+    await_serve(server).await;
+}
+
+#[tokio::test]
+async fn deadline_closes_requests_that_do_not_finish() {
+    let (service, mut started) = reporting_service();
+    let mut server = Running::start_with(
+        common::local_server().shutdown_timeout(Duration::from_millis(300)),
+        service,
+    );
+    let mut client = common::h1_client(server.addr).await;
+    let hung = tokio::spawn(async move {
+        client.ready().await.unwrap();
+        client.send_request(get("/hang")).await
+    });
+    assert_eq!(started.recv().await.unwrap(), "/hang");
+
+    server.trigger_shutdown();
+    await_serve(server).await;
+    let outcome = tokio::time::timeout(GUARD, hung)
+        .await
+        .expect("client still waiting after the server stopped")
+        .unwrap();
+    assert!(
+        outcome.is_err(),
+        "the hung request must be cut off, got {outcome:?}"
+    );
+}
