@@ -223,7 +223,9 @@ impl HttpRequest {
     }
 
     /// The URL, as Starlette's `request.url` (`.path`, `.query`, `.hostname`, `.port`,
-    /// `.scheme`, `str(url)`); the host is the `Host` header's.
+    /// `.scheme`, `str(url)`); the host is the `Host` header's. As in Starlette (whose
+    /// servers put the decoded path in the ASGI scope), `.path` is percent-decoded (invalid
+    /// UTF-8 replaced): `/files/a%20b` is `/files/a b`. [`path`](Self::path) is as sent.
     #[getter]
     fn url<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let uri = &self.parts.uri;
@@ -237,7 +239,7 @@ impl HttpRequest {
         datastructure(py, "URL")?.call1((
             scheme,
             host.unwrap_or(""),
-            uri.path(),
+            percent_decode_str(uri.path()).decode_utf8_lossy(),
             uri.query().unwrap_or(""),
         ))
     }

@@ -105,6 +105,25 @@ def test_request_url_and_query_params_as_starlettes():
     }
 
 
+def test_request_url_path_is_percent_decoded_as_starlettes():
+    # Starlette's URL is built from the ASGI scope's decoded path; HttpRequest.path is as sent.
+    app = App()
+
+    @app.get("/files/{name:path}")
+    async def files(request: HttpRequest) -> dict:
+        return {"url": request.url.path, "raw": request.path, "name": request.path_params["name"]}
+
+    @app.exception_handler(404)
+    async def missing(request: HttpRequest, exc: HTTPException) -> HttpResponse:
+        return HttpResponse.json({"url": request.url.path}, status=404)
+
+    with TestClient(app) as c:
+        res = c.get("/files/a%20b/%C3%A9t%C3%A9%2Fx?q=%20")
+        assert res.json() == {"url": "/files/a b/été/x", "raw": "/files/a%20b/%C3%A9t%C3%A9%2Fx", "name": "a b/été/x"}
+        # Not UTF-8 once decoded: replaced, not an error.
+        assert c.get("/nowhere/%FF").json() == {"url": "/nowhere/\ufffd"}
+
+
 def test_request_client_is_an_address_with_host_and_port(client):
     # Over a socket the peer's address; the TestClient's requests come from Starlette's
     # ("testclient", 50000), which FastAPI's tests expect.
@@ -3100,6 +3119,10 @@ def test_starlette_style_middleware_classes_are_added_with_add_middleware():
         assert (res.status_code, res.text) == (400, "Invalid host header")
         res = c.get("/x?a=1", headers={"host": "shop.test"})
         assert (res.status_code, res.headers["location"]) == (307, "http://www.shop.test/x?a=1")
+        # The decoded path is encoded again for the Location: no space, no header split.
+        res = c.get("/x%20y%0D%0Aset-cookie:%20a=b", headers={"host": "shop.test"})
+        assert (res.status_code, res.headers["location"], "set-cookie" in res.headers) == (
+            307, "http://www.shop.test/x%20y%0D%0Aset-cookie:%20a=b", False)
         # A request line with an authority (absolute form) names the host the URL has, which
         # url_for builds links with: that host is the one checked, not the Host header.
         status, _, _ = c._engine.request("GET", "http://evil.test/x", [("host", "testserver")], b"")

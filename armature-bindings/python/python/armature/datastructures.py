@@ -141,8 +141,8 @@ class State(types.SimpleNamespace):
 
 
 class URL(NamedTuple):
-    """`request.url`, as Starlette's: `scheme`, `netloc` (the `Host` header), `path` (as
-    sent), `query`, with `hostname` and `port` read from `netloc`, `is_secure`, and
+    """`request.url`, as Starlette's: `scheme`, `netloc` (the `Host` header), `path`
+    (percent-decoded, as Starlette's), `query` (as sent), with `hostname` and `port` read from `netloc`, `is_secure`, and
     `replace(...)`, `include_query_params(...)`, `replace_query_params(...)`,
     `remove_query_params(...)` for links; `str(url)` is the whole."""
 

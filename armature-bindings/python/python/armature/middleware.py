@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from typing import Any, Callable, Optional, Sequence
+from urllib.parse import quote
 
 from ._armature import HttpRequest, HttpResponse
 from ._runtime import error
@@ -132,7 +133,10 @@ class TrustedHostMiddleware(BaseHTTPMiddleware):
             url = request.url
             netloc = f"www.{url.netloc}"
             query = f"?{url.query}" if url.query else ""
-            return HttpResponse(b"", status=307, headers={"location": f"{url.scheme}://{netloc}{url.path}{query}"})
+            # `url.path` is decoded: encoded again, so a space or a CR/LF sent as `%20` or
+            # `%0D%0A` is a valid Location, not a broken or split header.
+            path = quote(url.path, safe="/!$&'()*+,;=:@-._~")
+            return HttpResponse(b"", status=307, headers={"location": f"{url.scheme}://{netloc}{path}{query}"})
         return HttpResponse.text("Invalid host header", status=400)
 
 
