@@ -16,10 +16,22 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often expired sleeps are woken: the timer's precision.
 pub(crate) const TICK: Duration = Duration::from_millis(50);
+
+/// How far ahead a deadline that does not fit in an `Instant` is put: thirty years, as
+/// tokio does for a `sleep` that long.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
+/// The tokio deadline `timeout` from now, saturating: a timeout as long as `Duration::MAX`
+/// (which [`Limits::check`](crate::Limits::check) accepts, as "no timeout to speak of") is
+/// put thirty years ahead instead of overflowing the clock, which panics.
+pub(crate) fn deadline_after(timeout: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(timeout).unwrap_or_else(|| now + FAR_FUTURE)
+}
 
 /// A timeout that can be restarted: a [`CoarseSleep`], or tokio's sleep when the ticker
 /// thread cannot be started.
@@ -60,9 +72,7 @@ impl Alarm {
     pub(crate) fn restart(&mut self) {
         match self {
             Alarm::Coarse(sleep) => sleep.restart(),
-            Alarm::Tokio { sleep, timeout } => {
-                sleep.as_mut().reset((Instant::now() + *timeout).into())
-            }
+            Alarm::Tokio { sleep, timeout } => sleep.as_mut().reset(deadline_after(*timeout)),
         }
     }
 
@@ -334,6 +344,7 @@ fn shard_of_this_thread(shards: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     fn alarm(timeout: Duration) -> Alarm {
         let alarm = Alarm::new(timeout);
@@ -429,5 +440,20 @@ mod tests {
             held < 20,
             "{held} slots for 1000 alarms, one alive at a time"
         );
+    }
+
+    #[tokio::test]
+    async fn a_timeout_past_the_clock_saturates() {
+        let deadline = deadline_after(Duration::MAX);
+        assert!(deadline > tokio::time::Instant::now() + Duration::from_secs(3600));
+        // The fallback alarm restarts with it too.
+        let mut alarm = Alarm::Tokio {
+            sleep: Box::pin(tokio::time::sleep(Duration::MAX)),
+            timeout: Duration::MAX,
+        };
+        alarm.restart();
+        assert!(alarm
+            .poll_expired(&mut Context::from_waker(Waker::noop()))
+            .is_pending());
     }
 }

@@ -96,7 +96,7 @@ pub(crate) async fn serve_connection<S, B>(
             },
             Some(_) = requests.join_next(), if !requests.is_empty() => {
                 if requests.is_empty() {
-                    idle.as_mut().reset(tokio::time::Instant::now() + settings.opening_timeout);
+                    idle.as_mut().reset(crate::timer::deadline_after(settings.opening_timeout));
                 }
             }
             () = &mut idle, if requests.is_empty() && !draining => {

@@ -345,3 +345,25 @@ async fn http3_without_tls_is_a_configuration_error() {
         .await;
     assert!(matches!(result, Err(ServerError::Config(_))), "{result:?}");
 }
+
+/// A `header_read_timeout` of `Duration::MAX` (no timeout to speak of) passes
+/// `Limits::check`, so it must serve: the connection's idle clock, re-armed
+/// each time it falls idle, once overflowed the `Instant` and panicked the
+/// connection's task after its first request, so the second one failed.
+#[tokio::test]
+async fn a_header_read_timeout_of_duration_max_serves_request_after_request() {
+    let cert = dev_cert();
+    let (started, _started) = mpsc::unbounded_channel();
+    let server = Running::start_with(
+        h3_server(&cert).header_read_timeout(std::time::Duration::MAX),
+        service(1, started),
+    );
+    let client = h3_connect(server.addr, cert.cert_der()).await;
+    for round in 0..3 {
+        let res = client.get(server.addr, "/plaintext").await;
+        let res = res.unwrap_or_else(|error| panic!("request {round}: {error}"));
+        assert_eq!(res.status, StatusCode::OK, "request {round}");
+        assert_eq!(res.text(), "Hello, World!", "request {round}");
+    }
+    server.stop().await.unwrap();
+}
