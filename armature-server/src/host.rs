@@ -8,6 +8,8 @@
 //! [`HostCheck`] sits between hyper and the user's service: a request that
 //! breaks these rules is answered with a short `400` and `Connection: close`
 //! and never reaches the user's service. HTTP/1.0 requests may omit `Host`.
+//! An HTTP/1 request target in absolute form wins over `Host` (RFC 9112 §3.2.2): its authority
+//! must be a valid host, and the service sees it as `Host`.
 //! HTTP/2 requests carry the authority in `:authority`; a `Host` header beside it is
 //! optional, and refused when repeated, invalid or disagreeing with it (RFC 9113 §8.3.1).
 //! An HTTP/2 request's `Cookie` fields are joined into one here too (see [`crate::cookie`]).
@@ -108,6 +110,7 @@ where
         let head = req.method() == Method::HEAD;
         let kind = match check(&req) {
             Ok(()) => {
+                target_host_wins(&mut req);
                 let mut inner = self.inner.clone();
                 // A service that is ready at once (a router, a stack of layers without
                 // back-pressure) is called here, so the request is not parked in a `Oneshot`
@@ -253,12 +256,23 @@ fn check<B: http_body::Body>(req: &Request<B>) -> Result<(), (StatusCode, &'stat
 ///
 /// HTTP/2 carries the authority in `:authority`: a `Host` header there is optional, but when
 /// sent it must be one, valid, and agree with `:authority` (RFC 9113 §8.3.1).
+///
+/// An HTTP/1 request target in absolute form (or a `CONNECT` target in authority form) names
+/// the host itself: its authority must be a valid host too (no userinfo, a numeric port), as
+/// `:authority` must.
 fn check_host<B>(req: &Request<B>) -> Result<(), &'static str> {
     let (required, authority) = match req.version() {
         Version::HTTP_11 => (true, None),
         Version::HTTP_09 | Version::HTTP_10 => (false, None),
         _ => (false, req.uri().authority()),
     };
+    if authority.is_none() {
+        if let Some(target) = req.uri().authority() {
+            if !is_valid_host(target.as_str().as_bytes()) {
+                return Err("invalid authority in the request target");
+            }
+        }
+    }
     let disagrees = |host: &HeaderValue| {
         authority.is_some_and(|a| !a.as_str().as_bytes().eq_ignore_ascii_case(host.as_bytes()))
     };
@@ -275,6 +289,27 @@ fn check_host<B>(req: &Request<B>) -> Result<(), &'static str> {
         (Some(host), None) if disagrees(host) => Err("Host header disagrees with :authority"),
         (Some(host), None) if is_valid_host(host.as_bytes()) => Ok(()),
         (Some(_), None) => Err("invalid Host header"),
+    }
+}
+
+/// RFC 9112 §3.2.2: a server that receives an HTTP/1 request target in absolute form "MUST
+/// ignore the received Host header field (if any) and instead use the host information of
+/// the request-target". Services read the host from `Host` (virtual hosts, redirects, CORS,
+/// links), so `Host` is made the target's authority: `GET http://a.example/ HTTP/1.1` with
+/// `Host: b.example` reaches the service with `Host: a.example`, as it would through a proxy.
+/// Requests in origin form (nearly all) pay one branch.
+fn target_host_wins<B>(req: &mut Request<B>) {
+    if req.version() > Version::HTTP_11 {
+        return;
+    }
+    let Some(authority) = req.uri().authority() else {
+        return;
+    };
+    let host = HeaderValue::from_str(authority.as_str());
+    if let Ok(host) = host {
+        if req.headers().get(HOST) != Some(&host) {
+            req.headers_mut().insert(HOST, host);
+        }
     }
 }
 

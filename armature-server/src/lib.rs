@@ -69,7 +69,10 @@
 //! * **RFC 9112 `Host` rules.** An HTTP/1.1 request without `Host`, or any
 //!   HTTP/1 request with two `Host` headers or an invalid one, is answered
 //!   `400 Bad Request` with `Connection: close` and never reaches your
-//!   service. HTTP/1.0 may omit `Host`; HTTP/2 and HTTP/3 use `:authority`,
+//!   service. HTTP/1.0 may omit `Host`. A request target in absolute form
+//!   (`GET http://a.example/ HTTP/1.1`) names the host itself: its authority
+//!   must be a valid host (`400` otherwise), and the service sees it as `Host`
+//!   whatever `Host` said (RFC 9112 §3.2.2). HTTP/2 and HTTP/3 use `:authority`,
 //!   and a `Host` sent beside it must be one, valid, and agree with it; an
 //!   `:authority` that is not a valid host (userinfo, a bad port) gets `400` too.
 //!   Over HTTP/3 the server also answers `400` to an `:authority` with

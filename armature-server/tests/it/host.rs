@@ -105,3 +105,61 @@ async fn http2_needs_no_host_header() {
     assert_eq!(common::send_h2(&mut client, req).await.0, StatusCode::OK);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// RFC 9112 §3.2.2: for a request target in absolute form, the server "MUST ignore the
+/// received Host header field (if any) and instead use the host information of the
+/// request-target". The service sees the target's host as `Host`, so a `Host` that
+/// disagrees with the target cannot steer what reads it (virtual hosts, redirects, CORS);
+/// a target authority that is not a valid host (userinfo, a bad port) is refused, as
+/// `:authority` is over HTTP/2.
+#[tokio::test]
+async fn an_absolute_form_target_is_the_host_the_service_sees() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let service = tower::service_fn(move |req: Request<RequestBody>| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let host = req.headers().get_all(http::header::HOST).iter();
+        let host: Vec<_> = host.map(|h| h.to_str().unwrap().to_owned()).collect();
+        let text = format!("{} host={}", req.uri(), host.join("|"));
+        async { Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(text)))) }
+    });
+    let server = common::Running::start_with(common::local_server(), service);
+    for (request, seen) in [
+        (
+            "GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n",
+            "http://a.example/x host=a.example",
+        ),
+        (
+            "GET http://a.example:8080/x HTTP/1.1\r\nHost: a.example:8080\r\nConnection: close\r\n\r\n",
+            "http://a.example:8080/x host=a.example:8080",
+        ),
+        (
+            "GET http://a.example/x HTTP/1.0\r\n\r\n",
+            "http://a.example/x host=a.example",
+        ),
+        ("GET /x HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n", "/x host=b.example"),
+    ] {
+        let exchange = raw_exchange(server.addr, request.as_bytes()).await;
+        assert_eq!(exchange.responses(), vec![(200, seen.to_owned())], "{request:?}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    for request in [
+        "GET http://user@a.example/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+        "GET http://user:pw@a.example/x HTTP/1.0\r\n\r\n",
+    ] {
+        let exchange = raw_exchange(server.addr, request.as_bytes()).await;
+        assert_eq!(
+            exchange.responses(),
+            vec![(
+                400,
+                "Bad Request: invalid authority in the request target\n".to_owned()
+            )],
+            "{request:?}"
+        );
+    }
+    // Host is still required over HTTP/1.1 (RFC 9112 §3.2), whatever the target.
+    let exchange = raw_exchange(server.addr, b"GET http://a.example/ HTTP/1.1\r\n\r\n").await;
+    assert_eq!(exchange.statuses(), vec![400]);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    server.stop().await.unwrap();
+}
