@@ -134,8 +134,20 @@ where
             }
             Err((status, reason)) => {
                 tracing::debug!(reason, uri = %req.uri(), "rejecting request");
+                let mut response = refusal(status, reason);
+                if head {
+                    // As `answer` does for the service's: no body (hyper would send it over
+                    // HTTP/2, and the client then fails the stream instead of seeing the
+                    // status), with the length it would have had.
+                    let length = http_body::Body::size_hint(response.body()).exact();
+                    let length = length.unwrap_or_default();
+                    response
+                        .headers_mut()
+                        .insert(CONTENT_LENGTH, HeaderValue::from(length));
+                    *response.body_mut() = Full::new(Bytes::new());
+                }
                 Kind::Reject {
-                    response: Some(Box::new(refusal(status, reason))),
+                    response: Some(Box::new(response)),
                 }
             }
         };

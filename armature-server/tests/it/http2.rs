@@ -145,6 +145,43 @@ async fn a_host_header_that_disagrees_with_the_authority_is_refused() {
     server.stop().await.unwrap();
 }
 
+/// A `HEAD` the server refuses itself (here a `Host` at odds with `:authority`) gets its
+/// `400` without a body, as any `HEAD` answer: with one, the client failed the stream with
+/// a protocol error and never saw the status. Over HTTP/1.1 too, with the length it would
+/// have had.
+#[tokio::test]
+async fn a_refused_head_request_gets_its_status_and_no_body() {
+    let server = Running::start(common::local_server());
+    let mut h2 = common::h2_client(server.addr).await;
+    let head = Request::head("http://a.example/x")
+        .header(http::header::HOST, "b.example")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    assert_eq!(
+        send_h2(&mut h2, head).await,
+        (StatusCode::BAD_REQUEST, String::new())
+    );
+    let get = Request::get("http://a.example/x")
+        .header(http::header::HOST, "b.example")
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    let (status, body) = send_h2(&mut h2, get).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let exchange = common::raw_exchange(server.addr, b"HEAD /x HTTP/1.1\r\n\r\n").await;
+    let text = String::from_utf8_lossy(&exchange.bytes).to_ascii_lowercase();
+    assert!(text.starts_with("http/1.1 400 "), "{text}");
+    assert!(
+        text.contains(&format!(
+            "content-length: {}\r\n",
+            "Bad Request: missing Host header\n".len()
+        )),
+        "{text}"
+    );
+    assert!(text.ends_with("\r\n\r\n"), "no body expected: {text}");
+    assert!(body.contains("disagrees with :authority"), "{body}");
+    server.stop().await.unwrap();
+}
+
 /// RFC 9113 §8.3.1: `:authority` has `Host`'s grammar (no userinfo): one that breaks it is
 /// refused, as a `Host` header that does; the connection still serves.
 #[tokio::test]
