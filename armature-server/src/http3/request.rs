@@ -108,10 +108,14 @@ where
     let (mut parts, body) = res.into_parts();
     strip_connection_fields(&mut parts.headers);
     // The length the body will have (or, to a HEAD request, would have had),
-    // as hyper states it over HTTP/1 and HTTP/2.
+    // as hyper states it over HTTP/1 and HTTP/2. An empty answer to a HEAD
+    // request tells nothing (the service may have emptied it itself, not
+    // knowing the length), and a wrong `0` is worse than none (RFC 9110 §8.6),
+    // as `host::answer` has it for the other protocols.
     let status = parts.status;
     if !crate::host::is_bodiless(status) {
-        if let Some(length) = body.size_hint().exact() {
+        let length = body.size_hint().exact();
+        if let Some(length) = length.filter(|&length| length > 0 || !head_only) {
             parts
                 .headers
                 .entry(CONTENT_LENGTH)

@@ -250,6 +250,34 @@ async fn head_gets_the_length_and_no_body() {
     server.stop().await.unwrap();
 }
 
+/// A `HEAD` answer whose service emptied the body itself (a router answering from a
+/// streamed `GET` route, whose length nobody knows) gets no `Content-Length`, as over
+/// HTTP/1.1 and HTTP/2 (`http2::an_emptied_head_answer_claims_no_length`): a `0` there tells
+/// the client the `GET` answer is empty (RFC 9110 §8.6).
+#[tokio::test]
+async fn an_emptied_head_answer_claims_no_length() {
+    let service = tower::service_fn(|req: Request<RequestBody>| async move {
+        let body = if req.method() == http::Method::HEAD {
+            Full::new(Bytes::new())
+        } else {
+            Full::new(Bytes::from_static(b"streamed"))
+        };
+        Ok::<_, std::convert::Infallible>(Response::new(body))
+    });
+    let cert = dev_cert();
+    let server = Running::start_with(h3_server(&cert), service);
+    let client = common::h3::h3_connect(server.addr, cert.cert_der()).await;
+    let url = format!("https://localhost:{}/", server.addr.port());
+    let head = client
+        .request(Request::head(&url).body(()).unwrap(), Bytes::new(), None)
+        .await
+        .unwrap();
+    assert_eq!(head.status.as_u16(), 200);
+    assert!(head.body.is_empty(), "{:?}", head.body);
+    assert_eq!(head.headers.get("content-length"), None);
+    server.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_body_overrunning_its_content_length_on_a_stream_left_open_is_answered() {
     // The client does not finish its stream, so the server's next read is
