@@ -29,6 +29,7 @@ use pin_project_lite::pin_project;
 use tower::util::Oneshot;
 use tower::ServiceExt;
 
+use crate::body::BodyError;
 use crate::bounds::BoxError;
 use crate::head_timeout::{Counts, Finished, Tracked};
 
@@ -123,8 +124,8 @@ where
                         fut: inner.call(req),
                         alt_svc,
                     },
-                    Poll::Ready(Err(err)) => Kind::Failed {
-                        error: Some(err.into()),
+                    Poll::Ready(Err(err)) => Kind::Reject {
+                        response: Some(Box::new(failed(err.into(), head))),
                     },
                     Poll::Pending => Kind::Inner {
                         fut: Box::pin(inner.oneshot(req)),
@@ -134,20 +135,8 @@ where
             }
             Err((status, reason)) => {
                 tracing::debug!(reason, uri = %req.uri(), "rejecting request");
-                let mut response = refusal(status, reason);
-                if head {
-                    // As `answer` does for the service's: no body (hyper would send it over
-                    // HTTP/2, and the client then fails the stream instead of seeing the
-                    // status), with the length it would have had.
-                    let length = http_body::Body::size_hint(response.body()).exact();
-                    let length = length.unwrap_or_default();
-                    response
-                        .headers_mut()
-                        .insert(CONTENT_LENGTH, HeaderValue::from(length));
-                    *response.body_mut() = Full::new(Bytes::new());
-                }
                 Kind::Reject {
-                    response: Some(Box::new(response)),
+                    response: Some(Box::new(refused(status, reason, head))),
                 }
             }
         };
@@ -185,7 +174,6 @@ pin_project! {
         // The rare cases are boxed: hyper moves this future (and an inline `Oneshot` holds a
         // whole request) on every call.
         Inner { fut: Pin<Box<Oneshot<S, Request<ReqBody>>>>, alt_svc: Option<HeaderValue> },
-        Failed { error: Option<BoxError> },
         Reject { response: Option<Box<Response<Full<Bytes>>>> },
     }
 }
@@ -210,9 +198,6 @@ where
                 .as_mut()
                 .poll(cx)
                 .map(|out| answer(out, alt_svc, finished.take(), head)),
-            KindProj::Failed { error } => Poll::Ready(Err(error
-                .take()
-                .expect("HostCheckFuture polled after completion"))),
             KindProj::Reject { response } => {
                 let response = response
                     .take()
@@ -226,7 +211,7 @@ where
 }
 
 /// The inner service's answer: its response with the `Alt-Svc` header if it set none and
-/// the request's `finished` guard in its body, or its error boxed.
+/// the request's `finished` guard in its body, or a `500` for its error (see [`failed`]).
 ///
 /// The answer to a `HEAD` request loses its body here (hyper drops it over HTTP/1, but sends
 /// it over HTTP/2, where a client then fails the stream), keeping the length it would have
@@ -240,7 +225,13 @@ fn answer<B: http_body::Body, E: Into<BoxError>>(
     finished: Option<Finished>,
     head: bool,
 ) -> Result<Response<HostBody<B>>, BoxError> {
-    let mut res = out.map_err(Into::into)?;
+    let mut res = match out {
+        Ok(res) => res,
+        Err(error) => {
+            let res = failed(error.into(), head);
+            return Ok(res.map(|body| Tracked::new(Either::Right(body), finished)));
+        }
+    };
     if let Some(value) = alt_svc.take() {
         res.headers_mut().entry(ALT_SVC).or_insert(value);
     }
@@ -361,6 +352,52 @@ fn check_codings<B: http_body::Body>(req: &Request<B>) -> Result<(), (StatusCode
 }
 
 /// A short plain-text refusal that closes the connection.
+/// [`refusal`], without its body when it answers a `HEAD` request (hyper would send the body
+/// over HTTP/2, and the client would then fail the stream instead of seeing the status), with
+/// the length it would have had, as [`answer`] does for the service's answers.
+fn refused(status: StatusCode, reason: &'static str, head: bool) -> Response<Full<Bytes>> {
+    let mut response = refusal(status, reason);
+    if head {
+        let length = http_body::Body::size_hint(response.body()).exact();
+        response.headers_mut().insert(
+            CONTENT_LENGTH,
+            HeaderValue::from(length.unwrap_or_default()),
+        );
+        *response.body_mut() = Full::new(Bytes::new());
+    }
+    response
+}
+
+/// What a request gets when the service fails (its `poll_ready` or its future returns an
+/// error), rather than a connection dropped without a word, which is what hyper does with a
+/// service error; the connection is closed after it over HTTP/1 (the request body may be
+/// unread), and over HTTP/3 the stream gets the same:
+///
+/// * `400 Bad Request` when the error is (or was caused by) a [`BodyError`]: the request body
+///   could not be read (a malformed chunked body, say), the client's doing, logged at debug
+///   level; a handler that reads the body with `?` gets this without a word of its own;
+/// * else `500 Internal Server Error`, the error logged at error level.
+pub(crate) fn failed(error: BoxError, head: bool) -> Response<Full<Bytes>> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&*error);
+    while let Some(e) = cause {
+        if e.is::<BodyError>() {
+            tracing::debug!(%error, "the request body could not be read; answering 400");
+            return refused(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+                head,
+            );
+        }
+        cause = e.source();
+    }
+    tracing::error!(%error, "the service failed; answering 500");
+    refused(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the service failed",
+        head,
+    )
+}
+
 pub(crate) fn refusal(status: StatusCode, reason: &'static str) -> Response<Full<Bytes>> {
     let phrase = status.canonical_reason().unwrap_or("Error");
     let mut res = Response::new(Full::new(Bytes::from(format!("{phrase}: {reason}\n"))));
@@ -726,13 +763,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_failed_readiness_is_the_request_error() {
+    async fn a_failed_readiness_is_a_500() {
         use hyper::service::Service as _;
         let svc = HostCheck::new(Gate {
             pending: Default::default(),
             fail: true,
         });
-        let err = svc.call(req(Version::HTTP_11, &["a"])).await.unwrap_err();
-        assert_eq!(err.to_string(), "backend gone");
+        let res = svc.call(req(Version::HTTP_11, &["a"])).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(res.headers()[CONNECTION], "close");
+        let body = http_body_util::BodyExt::collect(res.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(body, "Internal Server Error: the service failed\n");
     }
 }

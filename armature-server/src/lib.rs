@@ -56,8 +56,15 @@
 //!   bodies streaming both ways and trailers passed through. It needs TLS;
 //!   [`Server::dev_cert`] makes a self-signed certificate for development.
 //!   HTTP/1.1 and HTTP/2 responses then advertise it with
-//!   `Alt-Svc: h3=":PORT"; ma=86400`. A service error becomes a `500` on
-//!   that stream only.
+//!   `Alt-Svc: h3=":PORT"; ma=86400`.
+//! * **A service error is an answer, on every protocol.** A service whose
+//!   future (or `poll_ready`) returns an error gets its client a `500` (the
+//!   error logged at error level), or a `400` when the error is a
+//!   [`BodyError`], the request body being unreadable (a handler reading it
+//!   with `?` returns that): never a connection dropped without a word, which
+//!   is what hyper does. Over HTTP/1 the connection is closed after it (the
+//!   request body may be unread); over HTTP/2 and HTTP/3 only that stream is
+//!   answered so, and the connection goes on.
 //! * **Upgrades (WebSockets) over HTTP/1.1.** A service takes the connection
 //!   with `hyper::upgrade::on(&mut request)` and answers `101 Switching
 //!   Protocols`; axum's `WebSocketUpgrade` works unchanged. From then on the

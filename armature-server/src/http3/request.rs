@@ -82,9 +82,7 @@ pub(crate) async fn serve_request<S, B>(
     let res = match result {
         Ok(res) => res,
         Err(error) => {
-            tracing::debug!(%peer, %error, "service failed; answering 500");
-            let mut res = Response::new(http_body_util::Empty::<Bytes>::new());
-            *res.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            let res = crate::host::failed(error, head);
             if let Err(error) = respond(&mut send, res, false).await {
                 tracing::debug!(%peer, %error, "HTTP/3 error response failed");
             }

@@ -17,6 +17,7 @@ mod http3_malformed;
 mod http3_ngtcp2;
 mod peer;
 mod runtime_modes;
+mod service_errors;
 mod shutdown;
 mod slowloris;
 mod tls;
