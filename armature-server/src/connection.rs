@@ -98,6 +98,9 @@ pub(crate) async fn serve_connection<S, B>(
     S: UserService<B>,
     B: ResBody,
 {
+    // The first request head is due `header_read_timeout` after the connection opened, TLS
+    // handshake and protocol detection included: not that long after each of them.
+    let opened = tokio::time::Instant::now();
     let mut changes = watch.changes();
     let service = service.for_peer(peer);
     let io = Linger::new(stream);
@@ -113,7 +116,7 @@ pub(crate) async fn serve_connection<S, B>(
                 return;
             };
             let io = Rewind::new(prefix, io);
-            serve_protocol(protocol, io, &protocols, service, changes, peer).await;
+            serve_protocol(protocol, io, &protocols, service, changes, peer, opened).await;
         }
         Some(acceptor) => {
             let Some(tls) = opening(acceptor.accept(io), &protocols, &mut changes, peer).await
@@ -124,7 +127,7 @@ pub(crate) async fn serve_connection<S, B>(
                 Some(b"h2") => Protocol::Http2,
                 _ => Protocol::Http1,
             };
-            serve_protocol(protocol, tls, &protocols, service, changes, peer).await;
+            serve_protocol(protocol, tls, &protocols, service, changes, peer, opened).await;
         }
     }
 }
@@ -165,14 +168,17 @@ async fn serve_protocol<I, S, B>(
     service: HostCheck<FromIncoming<S>>,
     changes: Changes,
     peer: SocketAddr,
+    opened: tokio::time::Instant,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: UserService<B>,
     B: ResBody,
 {
+    let timeout = protocols.header_read_timeout;
+    let first = timeout.saturating_sub(opened.elapsed());
     match protocol {
         Protocol::Http1 => {
-            let (head_timeout, counts) = HeadTimeout::start(protocols.header_read_timeout);
+            let (head_timeout, counts) = HeadTimeout::start(timeout, first);
             let io = ParseErrors::new(io, Arc::clone(&counts), protocols.max_header_size);
             let conn = protocols
                 .http1
@@ -184,7 +190,7 @@ async fn serve_protocol<I, S, B>(
             // The same clock, run while no stream is being served: hyper has no idle timeout
             // for HTTP/2, so a client that opened a connection and sends nothing (or half a
             // header block) held it, and its memory, for good.
-            let (idle, counts) = HeadTimeout::start(protocols.header_read_timeout);
+            let (idle, counts) = HeadTimeout::start(timeout, first);
             let conn = protocols
                 .http2
                 .serve_connection(TokioIo::new(io), service.counting(counts));

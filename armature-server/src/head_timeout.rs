@@ -68,13 +68,17 @@ pub(crate) struct HeadTimeout {
 }
 
 impl HeadTimeout {
-    /// Starts the timeout for a connection that begins now; requests are counted through the
-    /// returned [`Counts`]. Must be called inside a tokio runtime.
-    pub(crate) fn start(timeout: Duration) -> (Self, Arc<Counts>) {
+    /// Starts the timeout of a connection whose first request head is due `first` from now
+    /// (what is left of `timeout` after the TLS handshake and protocol detection), each next
+    /// one `timeout` after the previous response; requests are counted through the returned
+    /// [`Counts`]. Must be called inside a tokio runtime.
+    pub(crate) fn start(timeout: Duration, first: Duration) -> (Self, Arc<Counts>) {
         let counts = Arc::new(Counts::default());
+        let mut alarm = Alarm::new(first);
+        alarm.set_timeout(timeout);
         let this = HeadTimeout {
             counts: Arc::clone(&counts),
-            alarm: Alarm::new(timeout),
+            alarm,
             finished: 0,
         };
         (this, counts)
@@ -165,11 +169,11 @@ mod tests {
 
     #[tokio::test]
     async fn expires_without_a_request_and_not_during_one() {
-        let (mut idle, _counts) = HeadTimeout::start(Duration::ZERO);
+        let (mut idle, _counts) = HeadTimeout::start(Duration::ZERO, Duration::ZERO);
         // Nothing arrives within a zero timeout: it fires at the next tick.
         expired(&mut idle).await;
 
-        let (mut busy, counts) = HeadTimeout::start(Duration::ZERO);
+        let (mut busy, counts) = HeadTimeout::start(Duration::ZERO, Duration::ZERO);
         let guard = counts.started();
         ticks_pass(3).await;
         assert!(pending(&mut busy), "a request in flight is never timed out");
@@ -179,8 +183,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_first_head_has_only_what_is_left_of_the_timeout() {
+        // The opening (TLS, protocol detection) used it all: the first deadline is now...
+        let (mut first, counts) = HeadTimeout::start(Duration::from_secs(3600), Duration::ZERO);
+        expired(&mut first).await;
+        // ...and each later one the whole timeout after the previous response.
+        let (mut later, counts_later) =
+            HeadTimeout::start(Duration::from_secs(3600), Duration::ZERO);
+        drop(counts_later.started());
+        ticks_pass(3).await;
+        assert!(pending(&mut later));
+        drop(counts);
+    }
+
+    #[tokio::test]
     async fn a_finished_request_moves_the_deadline() {
-        let (mut timeout, counts) = HeadTimeout::start(Duration::from_secs(3600));
+        let (mut timeout, counts) =
+            HeadTimeout::start(Duration::from_secs(3600), Duration::from_secs(3600));
         assert!(pending(&mut timeout));
         timeout.alarm.set_timeout(Duration::ZERO);
         // Still the first deadline, an hour away...

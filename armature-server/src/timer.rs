@@ -77,7 +77,6 @@ impl Alarm {
     }
 
     /// Changes the timeout later restarts count; the deadline set now stays.
-    #[cfg(test)]
     pub(crate) fn set_timeout(&mut self, timeout: Duration) {
         match self {
             Alarm::Coarse(sleep) => sleep.span = span(timeout),

@@ -46,6 +46,27 @@ fn assert_cut_off(sent: &[u8]) {
 }
 
 #[tokio::test]
+async fn the_first_head_is_due_a_timeout_after_the_connection_opened() {
+    // Protocol detection waits for the first bytes under the same timeout; the head is due
+    // one timeout after the connection opened, not one more after those bytes. Here the
+    // first bytes come 0.9 s in and the rest 0.7 s later: inside a second of each other,
+    // but not of the opening, so the connection is cut off and the request never served.
+    let server = server_with_short_timeout();
+    let stream = TcpStream::connect(server.addr).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let slow = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        write.write_all(b"GET /late HTTP/1.1\r\n").await.ok()?;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        write.write_all(b"Host: x\r\n\r\n").await.ok()?;
+        Some(write)
+    });
+    assert_cut_off(&closed_by_server(read).await);
+    drop(slow.await.unwrap());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn trickled_headers_are_cut_off_while_others_are_served() {
     let server = server_with_short_timeout();
     let stream = TcpStream::connect(server.addr).await.unwrap();
