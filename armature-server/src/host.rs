@@ -11,7 +11,8 @@
 //! An HTTP/1 request target in absolute form wins over `Host` (RFC 9112 §3.2.2): its authority
 //! must be a valid host, and the service sees it as `Host`.
 //! HTTP/2 requests carry the authority in `:authority`; a `Host` header beside it is
-//! optional, and refused when repeated, invalid or disagreeing with it (RFC 9113 §8.3.1).
+//! optional, and refused when repeated, invalid or disagreeing with it (RFC 9113 §8.3.1; the
+//! scheme's default port, written or not, names the same host).
 //! An HTTP/2 request's `Cookie` fields are joined into one here too (see [`crate::cookie`]).
 
 use std::future::Future;
@@ -276,9 +277,8 @@ fn check_host<B>(req: &Request<B>) -> Result<(), &'static str> {
             }
         }
     }
-    let disagrees = |host: &HeaderValue| {
-        authority.is_some_and(|a| !a.as_str().as_bytes().eq_ignore_ascii_case(host.as_bytes()))
-    };
+    let disagrees =
+        |host: &HeaderValue| authority.is_some_and(|a| !same_host(req.uri(), a, host.as_bytes()));
     let mut hosts = req.headers().get_all(HOST).iter();
     match (hosts.next(), hosts.next()) {
         (None, _) if required => Err("missing Host header"),
@@ -293,6 +293,24 @@ fn check_host<B>(req: &Request<B>) -> Result<(), &'static str> {
         (Some(host), None) if is_valid_host(host.as_bytes()) => Ok(()),
         (Some(_), None) => Err("invalid Host header"),
     }
+}
+
+/// Whether a `Host` value names the same host as the request's `:authority` (RFC 9113 §8.3.1,
+/// RFC 9114 §4.3.1: refused when it "identifies an entity that differs"): equal ignoring ASCII
+/// case and the scheme's default port, so `a.example:443` agrees with `a.example` over
+/// `https` (and `:80` over `http`).
+pub(crate) fn same_host<'a>(
+    uri: &http::Uri,
+    authority: &'a http::uri::Authority,
+    host: &'a [u8],
+) -> bool {
+    let default_port: &[u8] = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+        b":443"
+    } else {
+        b":80"
+    };
+    let strip = |v: &'a [u8]| v.strip_suffix(default_port).unwrap_or(v);
+    strip(authority.as_str().as_bytes()).eq_ignore_ascii_case(strip(host))
 }
 
 /// RFC 9112 §3.2.2: a server that receives an HTTP/1 request target in absolute form "MUST
@@ -588,6 +606,24 @@ mod tests {
             check_host(&with_authority("b.example")),
             Err("Host header disagrees with :authority")
         );
+    }
+
+    #[test]
+    fn a_default_port_names_the_same_host() {
+        let agree = |uri: &str, host: &str| {
+            let uri: http::Uri = uri.parse().unwrap();
+            same_host(&uri, uri.authority().unwrap(), host.as_bytes())
+        };
+        assert!(agree("https://a.example/", "a.example:443"));
+        assert!(agree("https://a.example:443/", "A.example"));
+        assert!(agree("http://a.example/", "a.example:80"));
+        assert!(agree("http://[::1]:80/", "[::1]"));
+        // Another port, or the other scheme's default, is another entity.
+        assert!(!agree("https://a.example/", "a.example:80"));
+        assert!(!agree("http://a.example/", "a.example:443"));
+        assert!(!agree("https://a.example/", "a.example:8443"));
+        assert!(!agree("http://a.example:8080/", "a.example:80"));
+        assert!(!agree("http://a.example/", "b.example"));
     }
 
     #[test]

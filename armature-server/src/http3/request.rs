@@ -159,8 +159,8 @@ where
 /// `Ok` carries the declared body length; `Err` the reason shown to the
 /// client.
 fn check_head(parts: &http::request::Parts) -> Result<Option<u64>, &'static str> {
-    let authority = parts.uri.authority().map(|a| a.as_str());
-    if authority.is_some_and(|a| !crate::host::is_valid_host(a.as_bytes())) {
+    let authority = parts.uri.authority();
+    if authority.is_some_and(|a| !crate::host::is_valid_host(a.as_str().as_bytes())) {
         return Err("invalid :authority");
     }
     let mut hosts = parts.headers.get_all(HOST).iter();
@@ -170,7 +170,8 @@ fn check_head(parts: &http::request::Parts) -> Result<Option<u64>, &'static str>
             return Err("invalid Host header")
         }
         (Some(host), None)
-            if authority.is_some_and(|a| !a.as_bytes().eq_ignore_ascii_case(host.as_bytes())) =>
+            if authority
+                .is_some_and(|a| !crate::host::same_host(&parts.uri, a, host.as_bytes())) =>
         {
             return Err("Host header disagrees with :authority")
         }

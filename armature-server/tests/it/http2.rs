@@ -141,7 +141,17 @@ async fn a_host_header_that_disagrees_with_the_authority_is_refused() {
         send_h2(&mut h2, with_host("A.example")).await.0,
         StatusCode::OK
     );
+    // The scheme's default port names the same host (`http` here: `:80`); another does not.
+    assert_eq!(
+        send_h2(&mut h2, with_host("a.example:80")).await.0,
+        StatusCode::OK
+    );
     assert_eq!(send_h2(&mut h2, h2_get("/x")).await.0, StatusCode::OK);
+    let mut h2 = common::h2_client(server.addr).await;
+    assert_eq!(
+        send_h2(&mut h2, with_host("a.example:8080")).await.0,
+        StatusCode::BAD_REQUEST
+    );
     server.stop().await.unwrap();
 }
 
