@@ -77,6 +77,8 @@ pub(crate) enum Msg {
     /// A WebSocket handler's wait is over (a message came, or room to send): resolve its
     /// future on the loop.
     Socket(Arc<crate::websocket::Session>),
+    /// A streamed body has room again, or its client left: wake its task on the loop.
+    Stream(Arc<crate::response::Flow>),
     /// A server finished (with its error, if any): call `callback(error)` on the loop.
     Stopped {
         callback: Py<PyAny>,

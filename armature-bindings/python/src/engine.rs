@@ -69,16 +69,23 @@ fn internal_error() -> Response {
 /// Sends a handler's response back to the tokio task waiting for it: through its request,
 /// which holds the reply (so `req.is_disconnected()` can ask it) without another allocation.
 #[pyclass(frozen, module = "armature._armature")]
-pub struct Responder(Py<HttpRequest>);
+pub struct Responder {
+    request: Py<HttpRequest>,
+    /// The engine's queue, through which a streamed answer's body wakes its task.
+    queue: Arc<Queue>,
+}
 
 impl Responder {
-    fn new(request: Py<HttpRequest>) -> Self {
-        Responder(request)
+    fn new(request: Py<HttpRequest>, queue: &Arc<Queue>) -> Self {
+        Responder {
+            request,
+            queue: Arc::clone(queue),
+        }
     }
 
     /// The reply, the first time only: a request is answered once.
     fn take(&self) -> Option<Reply> {
-        self.0.get().take_reply()
+        self.request.get().take_reply()
     }
 
     /// Queues the response in its outbox; the batch posts it.
@@ -129,7 +136,7 @@ impl Responder {
     /// Answers with what the handler returned (an `HttpResponse`, or a value sent as JSON).
     /// Raises if it cannot be converted; the caller then answers with `send_error`.
     fn send_value(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let res = to_response(py, value)?;
+        let res = to_response(py, value, &self.queue)?;
         self.send_soon(py, res);
         Ok(())
     }
@@ -257,7 +264,7 @@ impl Engine {
                 return;
             }
         };
-        let responder = Responder::new(request.clone_ref(py));
+        let responder = Responder::new(request.clone_ref(py), &self.queue);
         let result = self.endpoints[route].bind(py).call1((request,));
         match result {
             Ok(value) if value.get_type().is(self.coroutine.bind(py)) => {
@@ -306,7 +313,7 @@ fn settle(py: Python<'_>, value: &Bound<'_, PyAny>, responder: Responder) {
         }
         return;
     }
-    match to_response(py, value) {
+    match to_response(py, value, &responder.queue) {
         Ok(res) => responder.send(res),
         Err(err) => fail(py, err, &responder),
     }
@@ -317,7 +324,7 @@ fn settle(py: Python<'_>, value: &Bound<'_, PyAny>, responder: Responder) {
 fn fail(py: Python<'_>, err: PyErr, responder: &Responder) {
     let res = runtime(py)
         .and_then(|rt| rt.call_method1(pyo3::intern!(py, "error"), (err.into_value(py),)))
-        .and_then(|value| to_response(py, &value));
+        .and_then(|value| to_response(py, &value, &responder.queue));
     match res {
         Ok(res) => responder.send(res),
         Err(err) => {
@@ -470,6 +477,7 @@ impl Engine {
                     self.run_job(py, job);
                 }
                 Msg::Socket(session) => session.wake(py),
+                Msg::Stream(flow) => flow.wake(py),
                 Msg::Stopped { callback, error } => {
                     if let Err(err) = callback.bind(py).call1((error,)) {
                         err.print(py);

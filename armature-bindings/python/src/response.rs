@@ -2,7 +2,8 @@
 
 use std::borrow::Cow;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use armature_router::{Body, BoxError, Response};
@@ -15,6 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyMemoryView, PyString};
 use tokio::sync::mpsc;
 
+use crate::bridge::{lock, Msg, Queue};
 use crate::json::to_json;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
@@ -566,20 +568,39 @@ impl HttpResponse {
 
 /// Turns a handler's return value into a response: `HttpResponse` as it is; anything else
 /// as JSON (dict, list, Pydantic model, str, number, bool, `None`), as FastAPI does.
-pub(crate) fn to_response(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Response> {
+/// `queue` is the engine's: a streamed body wakes its task on the loop through it.
+pub(crate) fn to_response(
+    py: Python<'_>,
+    value: &Bound<'_, PyAny>,
+    queue: &Arc<Queue>,
+) -> PyResult<Response> {
     if let Ok(res) = value.cast::<HttpResponse>() {
         let res = res.borrow();
         let mut out = res.to_rust();
         let background = res.background.as_ref().map(|tasks| tasks.clone_ref(py));
         if let Some(chunks) = &res.stream {
             let (tx, rx) = mpsc::unbounded_channel();
-            let sender = Py::new(py, ChunkSender(Mutex::new(Some(tx))))?;
+            let flow = Arc::new(Flow {
+                queue: Arc::clone(queue),
+                pending: AtomicUsize::new(0),
+                gone: AtomicBool::new(false),
+                state: Mutex::new(FlowState::default()),
+            });
+            let sender = Py::new(
+                py,
+                ChunkSender {
+                    tx: Mutex::new(Some(tx)),
+                    flow: Arc::clone(&flow),
+                },
+            )?;
             // A stream's background runs once its last chunk is sent (a file it removes, say).
             crate::engine::runtime(py)?
                 .call_method1("stream", (chunks.clone_ref(py), sender, background))?;
             *out.body_mut() = Body::new(ChannelBody {
                 chunks: rx,
                 remaining: res.length,
+                flow,
+                ended: false,
             });
         } else if let Some(tasks) = background {
             crate::engine::runtime(py)?.call_method1("background", (tasks,))?;
@@ -622,7 +643,88 @@ type Chunk = Result<Bytes, BoxError>;
 
 /// Where a streamed response's chunks go: the Python task producing them calls `send`.
 #[pyclass(frozen, module = "armature._armature")]
-pub struct ChunkSender(Mutex<Option<mpsc::UnboundedSender<Chunk>>>);
+pub struct ChunkSender {
+    tx: Mutex<Option<mpsc::UnboundedSender<Chunk>>>,
+    flow: Arc<Flow>,
+}
+
+/// Bytes of a streamed body queued for the connection and not yet taken by it past which
+/// the stream's task waits for room (`ChunkSender.wait`): a client that reads slowly, or not
+/// at all, slows the generator down, as uvicorn's flow control does, instead of the whole
+/// body piling up in memory.
+const STREAM_HIGH_WATER: usize = 1 << 20;
+
+/// What a streamed body (on the tokio side) and the task producing it (on the loop) share.
+pub(crate) struct Flow {
+    queue: Arc<Queue>,
+    /// Bytes sent and not yet taken by the connection.
+    pending: AtomicUsize,
+    /// The connection dropped the body before its end: the client left.
+    gone: AtomicBool,
+    state: Mutex<FlowState>,
+}
+
+#[derive(Default)]
+struct FlowState {
+    /// The future the task awaits for room.
+    waiter: Option<Py<PyAny>>,
+    /// Called on the loop if the client leaves before the end (cancels the task).
+    on_gone: Option<Py<PyAny>>,
+    /// A wake-up is queued for the loop.
+    wake_queued: bool,
+}
+
+impl Flow {
+    fn full(&self) -> bool {
+        self.pending.load(Ordering::Acquire) > STREAM_HIGH_WATER
+    }
+
+    /// From the tokio side: queues a wake-up of the task if it waits for room, or if the
+    /// client left and the task is to hear of it.
+    fn notify(self: &Arc<Self>) {
+        let mut state = lock(&self.state);
+        let gone = self.gone.load(Ordering::Acquire);
+        if state.wake_queued || (state.waiter.is_none() && !(gone && state.on_gone.is_some())) {
+            return;
+        }
+        state.wake_queued = true;
+        drop(state);
+        self.queue.push(Msg::Stream(Arc::clone(self)));
+    }
+
+    /// On the loop: resolves the future the task waits on, and calls its `on_gone` if the
+    /// client left.
+    pub(crate) fn wake(&self, py: Python<'_>) {
+        let (waiter, on_gone) = {
+            let mut state = lock(&self.state);
+            state.wake_queued = false;
+            let on_gone = if self.gone.load(Ordering::Acquire) {
+                state.on_gone.take()
+            } else {
+                None
+            };
+            (state.waiter.take(), on_gone)
+        };
+        if let Some(waiter) = waiter {
+            let waiter = waiter.bind(py);
+            let done = waiter
+                .call_method0(pyo3::intern!(py, "done"))
+                .and_then(|d| d.is_truthy())
+                .unwrap_or(true);
+            if !done {
+                if let Err(err) = waiter.call_method1(pyo3::intern!(py, "set_result"), (py.None(),))
+                {
+                    err.print(py);
+                }
+            }
+        }
+        if let Some(on_gone) = on_gone {
+            if let Err(err) = on_gone.bind(py).call0() {
+                err.print(py);
+            }
+        }
+    }
+}
 
 #[pymethods]
 impl ChunkSender {
@@ -630,19 +732,48 @@ impl ChunkSender {
     fn send(&self, chunk: &Bound<'_, PyAny>) -> PyResult<bool> {
         let bytes = bytes_of(chunk)?;
         let guard = self
-            .0
+            .tx
             .lock()
             .map_err(|_| PyRuntimeError::new_err("poisoned"))?;
-        Ok(guard.as_ref().is_some_and(|tx| tx.send(Ok(bytes)).is_ok()))
+        let Some(tx) = guard.as_ref() else {
+            return Ok(false);
+        };
+        self.flow.pending.fetch_add(bytes.len(), Ordering::AcqRel);
+        Ok(tx.send(Ok(bytes)).is_ok())
+    }
+
+    /// Whether more than the high-water mark is queued and not yet taken by the connection
+    /// (then `wait` before sending more).
+    fn full(&self) -> bool {
+        self.flow.full()
+    }
+
+    /// Keeps `future` (of the loop) to resolve once there is room to send again, or the
+    /// client left; `False` (and the future is not kept) when there is room already.
+    fn wait(&self, future: Py<PyAny>) -> bool {
+        let mut state = lock(&self.flow.state);
+        if self.flow.gone.load(Ordering::Acquire) || !self.flow.full() {
+            return false;
+        }
+        state.waiter = Some(future);
+        true
+    }
+
+    /// Has `callback()` called on the loop if the client leaves before the body's end (not
+    /// after `close`).
+    fn on_gone(&self, callback: Py<PyAny>) {
+        lock(&self.flow.state).on_gone = Some(callback);
+        self.flow.notify();
     }
 
     /// Ends the body; with `error`, aborts it (the client sees a cut-off response).
     #[pyo3(signature = (error=None))]
     fn close(&self, error: Option<String>) -> PyResult<()> {
         let mut guard = self
-            .0
+            .tx
             .lock()
             .map_err(|_| PyRuntimeError::new_err("poisoned"))?;
+        lock(&self.flow.state).on_gone = None;
         if let (Some(tx), Some(error)) = (guard.take(), error) {
             let _ = tx.send(Err(error.into()));
         }
@@ -655,6 +786,18 @@ impl ChunkSender {
 struct ChannelBody {
     chunks: mpsc::UnboundedReceiver<Chunk>,
     remaining: Option<u64>,
+    flow: Arc<Flow>,
+    /// The body was read to its end (or failed): dropping it then is no client leaving.
+    ended: bool,
+}
+
+impl Drop for ChannelBody {
+    fn drop(&mut self) {
+        if !self.ended && self.remaining != Some(0) {
+            self.flow.gone.store(true, Ordering::Release);
+            self.flow.notify();
+        }
+    }
 }
 
 impl http_body::Body for ChannelBody {
@@ -666,6 +809,16 @@ impl http_body::Body for ChannelBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let chunk = std::task::ready!(self.chunks.poll_recv(cx));
+        match &chunk {
+            Some(Ok(bytes)) => {
+                let len = bytes.len();
+                let before = self.flow.pending.fetch_sub(len, Ordering::AcqRel);
+                if before > STREAM_HIGH_WATER && before - len <= STREAM_HIGH_WATER {
+                    self.flow.notify();
+                }
+            }
+            Some(Err(_)) | None => self.ended = true,
+        }
         let Some(remaining) = self.remaining else {
             return Poll::Ready(chunk.map(|c| c.map(Frame::data)));
         };

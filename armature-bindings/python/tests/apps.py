@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from armature import (
     APIRouter,
     App,
+    BackgroundTask,
     BackgroundTasks,
     Body,
     CORSMiddleware,
@@ -40,6 +41,7 @@ from armature import (
     WebSocket,
     rate_limit,
 )
+from armature.responses import StreamingResponse
 
 # What dependencies, background tasks and hooks did, for the tests to read back.
 EVENTS: List[str] = []
@@ -223,6 +225,46 @@ async def stream() -> HttpResponse:
             yield f"chunk{i};".encode()
 
     return HttpResponse.stream(chunks(), media_type="text/plain")
+
+
+# A large stream's progress, by tag: how many chunks its generator has made so far.
+PRODUCED: Dict[str, int] = {}
+
+
+@router.get("/stream/large/{tag}")
+async def large_stream(tag: str) -> HttpResponse:
+    """100 MiB in 64 KiB chunks, counted as they are made; `stream-closed:{tag}` once the
+    generator is closed."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            for _ in range(1600):
+                PRODUCED[tag] = PRODUCED.get(tag, 0) + 1
+                yield b"x" * 65536
+        finally:
+            EVENTS.append(f"stream-closed:{tag}")
+
+    return HttpResponse.stream(chunks(), media_type="application/octet-stream")
+
+
+@router.get("/stream/progress/{tag}")
+async def stream_progress(tag: str) -> int:
+    return PRODUCED.get(tag, 0)
+
+
+@router.get("/stream/waiting/{tag}")
+async def waiting_stream(tag: str) -> HttpResponse:
+    """One chunk, then a wait for something that never comes (an event stream with nothing
+    to say); `stream-closed:{tag}` once the generator is closed, then its background task."""
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            yield b"first;"
+            await asyncio.Event().wait()
+            yield b"never"
+        finally:
+            EVENTS.append(f"stream-closed:{tag}")
+
+    return StreamingResponse(chunks(), media_type="text/plain", background=BackgroundTask(EVENTS.append, f"stream-background:{tag}"))
 
 
 @router.get("/deps")

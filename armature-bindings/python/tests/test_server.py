@@ -33,6 +33,69 @@ def test_streaming_over_http(server):
             assert b"".join(res.iter_raw()) == b"chunk0;chunk1;chunk2;chunk3;chunk4;"
 
 
+def _stalled_stream(srv: Server, path: str, until: bytes) -> socket.socket:
+    """A client that asks for `path`, reads up to `until` and then nothing more."""
+    host, port = srv.url.removeprefix("http://").split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting, to count
+    sock.connect((host, int(port)))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    seen = b""
+    while until not in seen:
+        got = sock.recv(4096)
+        assert got, seen
+        seen += got
+    return sock
+
+
+def _wait_for_events(c: httpx.Client, *wanted: str) -> list:
+    deadline = time.monotonic() + 15
+    events = c.get("/events").json()
+    while not all(w in events for w in wanted) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        events = c.get("/events").json()
+    return events
+
+
+def test_a_stream_waits_for_a_client_that_reads_slowly(server):
+    """Flow control, as uvicorn's: a generator gets ahead of its client by a bounded amount.
+    Its chunks went to an unbounded queue, so for a client reading nothing the generator
+    ran to its end and the whole 100 MiB waited in the server's memory."""
+    sock = _stalled_stream(server, "/stream/large/unread", b"\r\n\r\n")
+    try:
+        with httpx.Client(base_url=server.url) as c:
+            # Until the generator stops making chunks (it waits for room) or has made all.
+            made, steady = -1, 0
+            deadline = time.monotonic() + 30
+            while steady < 10 and made < 1600 and time.monotonic() < deadline:
+                time.sleep(0.05)
+                now = c.get("/stream/progress/unread").json()
+                steady = steady + 1 if now == made else 0
+                made = now
+            assert 0 < made < 1600 // 4, made  # well under 25 of the 100 MiB
+    finally:
+        sock.close()
+    with httpx.Client(base_url=server.url) as c:
+        assert "stream-closed:unread" in _wait_for_events(c, "stream-closed:unread")
+        assert c.get("/stream/progress/unread").json() < 1600  # closed, not run to its end
+        with c.stream("GET", "/stream/large/read") as res:  # a client that reads gets it all
+            assert sum(len(chunk) for chunk in res.iter_raw()) == 1600 * 65536
+
+
+def test_a_client_leaving_a_stream_closes_the_generator_where_it_waits(server):
+    """As Starlette's `StreamingResponse`: a client that leaves cancels the stream, so a
+    generator waiting for its next event (an event stream with nothing to say) is closed and
+    its `finally` runs, then the response's background task. The client's leaving was only
+    noticed at the next chunk, so such a generator waited forever."""
+    sock = _stalled_stream(server, "/stream/waiting/left", b"first;")
+    sock.close()
+    with httpx.Client(base_url=server.url) as c:
+        events = _wait_for_events(c, "stream-closed:left", "stream-background:left")
+        assert "stream-closed:left" in events
+        assert events.index("stream-closed:left") < events.index("stream-background:left")
+        assert c.get("/plaintext").text == "Hello, World!"
+
+
 def test_preset_layers_over_http(server):
     with httpx.Client(base_url=server.url) as c:
         res = c.get("/users/7", headers={"origin": "https://app.example"})

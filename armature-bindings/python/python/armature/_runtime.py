@@ -199,18 +199,48 @@ async def _close(chunks: Any) -> None:
 
 def stream(chunks: Any, sender: ChunkSender, tasks: Any = None) -> None:
     """Drives the iterable (async or plain) of a streamed response, sending each chunk to
-    Rust; then runs the response's background `tasks`, if any."""
+    Rust; then runs the response's background `tasks`, if any.
+
+    As uvicorn's flow control, it waits while the client has not taken what was sent (past
+    Rust's high-water mark), so a slow client slows the generator down instead of the whole
+    body piling up in memory. As Starlette's `StreamingResponse`, a client that leaves before
+    the end cancels the task wherever the generator waits (its `finally` runs), not only at
+    its next chunk; the background tasks still run."""
+    streaming = True
+    gone = False
+
+    def client_left() -> None:
+        nonlocal gone
+        if streaming:
+            gone = True
+            task.cancel()
 
     async def pump() -> None:
+        nonlocal streaming
+        loop = asyncio.get_running_loop()
         try:
             async for chunk in _each(chunks):
                 if not sender.send(chunk):
                     break  # the client went away
+                if sender.full():
+                    room = loop.create_future()
+                    if sender.wait(room):
+                        await room
+        except asyncio.CancelledError:
+            if not gone:  # the server stops: the body is cut off
+                streaming = False
+                sender.close("cancelled")
+                raise
+            uncancel = getattr(task, "uncancel", None)  # Python 3.11+
+            if uncancel is not None:
+                uncancel()
         except (Exception, *_FATAL_TO_THE_LOOP) as exc:  # noqa: BLE001 - logged, then the body is cut off
+            streaming = False
             logger.error("Exception while streaming a response", exc_info=exc)
             sender.close(str(exc) or type(exc).__name__)
             return
         finally:
+            streaming = False
             try:
                 await _close(chunks)
             except Exception:  # noqa: BLE001
@@ -219,7 +249,8 @@ def stream(chunks: Any, sender: ChunkSender, tasks: Any = None) -> None:
         if tasks is not None:
             background(tasks)
 
-    _task(pump())
+    task = _task(pump())
+    sender.on_gone(client_left)
 
 
 def closing(chunks: Any, cleanup: Any) -> Any:
