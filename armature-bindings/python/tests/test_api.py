@@ -2803,6 +2803,39 @@ def test_static_files_are_served_under_their_mount(tmp_path):
         clash.build_engine()
 
 
+def test_a_background_task_may_be_an_object_with_an_async_call():
+    # As Starlette's (`is_async_callable`): an instance whose `__call__` is `async def`, or a
+    # `partial` of one, is awaited on the loop. The instance was called in the thread pool,
+    # which only made a coroutine nobody awaited: the task silently never ran.
+    import functools
+    from armature import BackgroundTask
+    from armature.responses import JSONResponse
+
+    done: list = []
+
+    class Notifier:
+        async def __call__(self, what: str) -> None:
+            done.append((what, threading.current_thread().name))
+
+    app = App()
+
+    @app.post("/notify")
+    async def notify(tasks: BackgroundTasks) -> dict:
+        tasks.add_task(Notifier(), "instance")
+        tasks.add_task(functools.partial(Notifier(), "partial"))
+        return {"ok": True}
+
+    @app.post("/respond")
+    async def respond() -> HttpResponse:
+        return JSONResponse({"ok": True}, background=BackgroundTask(Notifier(), "response"))
+
+    with TestClient(app) as c:
+        assert c.post("/notify").json() == {"ok": True}
+        assert c.post("/respond").json() == {"ok": True}
+    assert [what for what, _ in done] == ["instance", "partial", "response"]
+    assert not any(thread.startswith("armature-sync") for _, thread in done)  # on the loop
+
+
 def test_the_test_client_returns_once_the_requests_background_tasks_have_run():
     # As Starlette's TestClient: a test reads what a background task did right after the call.
     import asyncio

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections.abc
 import contextlib
 import dataclasses
+import functools
 import inspect
 import json
 import logging
@@ -97,6 +98,14 @@ class SecurityScopes:
         return f"SecurityScopes({self.scopes!r})"
 
 
+def _is_async_callable(func: Any) -> bool:
+    """Whether calling `func` makes a coroutine, as Starlette's `is_async_callable`: an
+    `async def` function, a `partial` of one, or an object whose `__call__` is one."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return inspect.iscoroutinefunction(func) or (callable(func) and inspect.iscoroutinefunction(getattr(func, "__call__", None)))
+
+
 class BackgroundTasks:
     """Work to run after the response has been handed to the server. Ask for it as a
     parameter (`tasks: BackgroundTasks`) and `add_task(func, *args, **kwargs)`; async
@@ -111,7 +120,7 @@ class BackgroundTasks:
     async def __call__(self) -> None:
         for func, args, kwargs in self.tasks:
             try:
-                if inspect.iscoroutinefunction(func):
+                if _is_async_callable(func):
                     await func(*args, **kwargs)
                 else:
                     await run_in_threadpool(func, *args, **kwargs)
