@@ -1541,6 +1541,29 @@ def test_an_empty_file_input_is_no_file_and_headers_read_in_any_case():
         assert res.json() == {"get": "Bearer t", "item": "7", "in": True, "missing": "-"}
 
 
+def test_an_upload_keeps_its_size_once_closed():
+    # FastAPI's tutorial reads the file, closes it and answers with its `size`: a property
+    # reading the closed buffer, it was a ValueError, so a 500. As Starlette's, `size` is an
+    # attribute, which `write` grows.
+    app = App()
+
+    @app.post("/upload")
+    async def upload(file: UploadFile) -> dict:
+        data = await file.read()
+        await file.close()
+        return {"name": file.filename, "size": file.size, "read": len(data), "repr": repr(file)}
+
+    @app.post("/append")
+    async def append(file: UploadFile) -> dict:
+        await file.write(b"!!")
+        return {"size": file.size}
+
+    with TestClient(app) as c:
+        res = c.post("/upload", files={"file": ("a.txt", b"hello")})
+        assert res.json() == {"name": "a.txt", "size": 5, "read": 5, "repr": "UploadFile(filename='a.txt', size=5, content_type='text/plain')"}
+        assert c.post("/append", files={"file": ("a.txt", b"hello")}).json() == {"size": 7}
+
+
 def test_the_test_client_gives_no_body_for_204_and_304_as_a_server_sends_none():
     app = App()
 

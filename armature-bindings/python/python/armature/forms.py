@@ -38,17 +38,15 @@ class UploadFile:
     ```
     """
 
-    __slots__ = ("filename", "content_type", "headers", "file")
+    __slots__ = ("filename", "content_type", "headers", "file", "size")
 
-    def __init__(self, file: io.BytesIO, *, filename: Optional[str] = None, content_type: Optional[str] = None, headers: Optional[dict[str, str]] = None) -> None:
+    def __init__(self, file: io.BytesIO, *, size: Optional[int] = None, filename: Optional[str] = None, content_type: Optional[str] = None, headers: Optional[dict[str, str]] = None) -> None:
         self.file = file
+        # An attribute, as Starlette's (grown by `write`): still there once the file is closed.
+        self.size: Optional[int] = len(file.getbuffer()) if size is None else size
         self.filename = filename
         self.content_type = content_type
         self.headers = headers or {}
-
-    @property
-    def size(self) -> int:
-        return len(self.file.getbuffer())
 
     async def read(self, size: int = -1) -> bytes:
         return self.file.read(size)
@@ -57,6 +55,8 @@ class UploadFile:
         self.file.seek(offset)
 
     async def write(self, data: bytes) -> None:
+        if self.size is not None:
+            self.size += len(data)
         self.file.write(data)
 
     async def close(self) -> None:
