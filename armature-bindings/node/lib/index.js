@@ -202,8 +202,16 @@ function ownResponse (value) {
   const copy = new HttpResponse(value.payload, { status: value.statusCode, contentType: value.contentType })
   if (value.headerList !== null) copy.headerList = value.headerList.slice()
   // A default 5xx answer stays one through every middleware: its error is logged when sent.
-  if (value.failure !== undefined) copy.failure = value.failure
+  if (isFailure(value)) copy.failure = value.failure
   return copy
+}
+
+/**
+ * Whether `res` is a default 5xx answer, its `failure` the value thrown: `undefined` too
+ * (`throw undefined`, `Promise.reject()`), so its presence, not its value, says so.
+ */
+function isFailure (res) {
+  return Object.hasOwn(res, 'failure')
 }
 
 /**
@@ -546,7 +554,7 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, 
   // Hands an answer to Rust; a failure is logged there, with its status and headers.
   const deliver = (id, res) => {
     const headers = res.headerList
-    if (res.failure !== undefined) {
+    if (isFailure(res)) {
       forget(id)
       // The body Rust writes: the status's reason phrase, the error's code (as middleware saw).
       failNative(id, errorMessage(res.failure), res.statusCode, headers, errorCode(res.failure) ?? null, STATUS_CODES[res.statusCode] ?? null)

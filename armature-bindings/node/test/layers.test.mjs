@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { App, HttpResponse, Cors, get } from '../lib/index.mjs'
-import { startChild, within } from './helpers.mjs'
+import { failure, startChild, within } from './helpers.mjs'
 
 test('CORS headers and preflights come from the Rust layer', async () => {
   const app = App.new()
@@ -149,6 +149,21 @@ test('under Logger.json() the server\'s own warnings are JSON lines too; shutdow
   assert.match(warning.message, /^shutdown deadline passed/)
   assert.ok(warning.remaining >= 1, out.stderr)
   assert.match(warning.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+})
+
+test('a rejection with undefined answers a 500 that is logged, as any other failure, with or without middleware', async () => {
+  for (const mode of ['logger-json', 'logger-json-wrapped']) {
+    const { child, out, exited, port } = startChild(mode)
+    const p = await within(10000, port, 'child listening')
+    const res = await fetch(`http://127.0.0.1:${p}/reject-undefined`)
+    assert.equal(res.status, 500, mode)
+    assert.deepEqual(await res.json(), failure(500, 'Internal Server Error'), mode)
+    child.kill('SIGTERM')
+    const { code } = await within(10000, exited, 'child exit')
+    assert.equal(code, 0, out.stderr)
+    const errors = out.stderr.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line)).filter((line) => line.level === 'ERROR')
+    assert.deepEqual(errors.map((e) => [e.path, e.status, e.message]), [['/reject-undefined', 500, 'handler failed: undefined']], `${mode}: ${out.stderr}`)
+  }
 })
 
 test('Logger.default() writes one access line per request (route template, status, id); handler errors are logged', async () => {
