@@ -243,10 +243,21 @@ impl Dispatcher {
 
     /// Completes request `id` with `reply`; `false` if it is not waiting (already answered,
     /// or its client went away and the server dropped it).
+    ///
+    /// A failure answered after the server dropped the request is still logged, as it would
+    /// be when sent: a handler that fails once its client gave up (a timeout, often the very
+    /// time a failure matters) must not fail silently.
     pub(crate) fn complete(&self, id: u32, reply: Reply) -> bool {
         let pending = self.state().pending.remove(&id);
         match pending {
-            Some(Pending { req, tx, .. }) => tx.send((reply, req)).is_ok(),
+            Some(Pending { req, tx, .. }) => match tx.send((reply, req)) {
+                Ok(()) => true,
+                Err((reply @ Reply::Failed { .. }, req)) => {
+                    drop(reply.into_response(&req, self.json_log));
+                    false
+                }
+                Err(_) => false,
+            },
             None => false,
         }
     }

@@ -1,6 +1,7 @@
 // The preset layers (Rust) seen from JS over a real socket: CORS, request id, access log.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import { App, HttpResponse, Cors, get } from '../lib/index.mjs'
 import { failure, startChild, within } from './helpers.mjs'
 
@@ -165,6 +166,35 @@ test('a rejection with undefined answers a 500 that is logged, as any other fail
     assert.deepEqual(errors.map((e) => [e.path, e.status, e.message]), [['/reject-undefined', 500, 'handler failed: undefined']], `${mode}: ${out.stderr}`)
   }
 })
+
+test('a handler that fails after its client went away is logged all the same', async () => {
+  const { child, out, exited, port } = startChild('logger-json')
+  // A failed wait must not leave the child running (it would keep the test process alive).
+  try {
+    await lateFailure(child, out, exited, await within(10000, port, 'child listening'))
+  } finally {
+    child.kill('SIGKILL')
+  }
+})
+
+async function lateFailure (child, out, exited, p) {
+  const socket = net.connect(p, '127.0.0.1')
+  socket.on('error', () => {})
+  socket.write('GET /late-failure HTTP/1.1\r\nHost: x\r\n\r\n')
+  const until = (what, done) => within(10000, new Promise((resolve) => {
+    const check = () => done() ? resolve() : setTimeout(check, 10)
+    check()
+  }), what)
+  await until('the request in its handler', () => out.stdout.includes('late entered'))
+  socket.destroy()
+  await until('the failure logged', () => out.stderr.includes('failed after the client left'))
+  child.kill('SIGTERM')
+  const { code } = await within(10000, exited, 'child exit')
+  assert.equal(code, 0, out.stderr)
+  const errors = out.stderr.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line)).filter((line) => line.level === 'ERROR')
+  assert.deepEqual(errors.map((e) => [e.method, e.path, e.status]), [['GET', '/late-failure', 500]], out.stderr)
+  assert.match(errors[0].message, /^handler failed: Error: failed after the client left\n {4}at /)
+}
 
 test('Logger.default() writes one access line per request (route template, status, id); handler errors are logged', async () => {
   const { child, out, exited, port } = startChild('logger')
