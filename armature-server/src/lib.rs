@@ -146,7 +146,7 @@
 //! | [`shutdown_timeout`](Server::shutdown_timeout) | 10 s | How long in-flight requests may run after shutdown begins; well inside the 30 s supervisors such as Kubernetes wait before killing. |
 //! | [`keep_alive`](Server::keep_alive) | on | Reusing connections is much cheaper than opening new ones. |
 //! | HTTP/1 headers per request | 100 | hyper's fixed default; more get `431`. |
-//! | lingering close | 1 s / 1 MiB | After an error response the server reads and discards what the client is still sending, so the client sees the response instead of a reset. |
+//! | lingering close | 3 s / 64 MiB | After an error response (or any answer that closes the connection, such as a body limit's `413` to an upload not read) the server reads and discards what the client is still sending, so the client's upload ends normally and it sees the response instead of a reset. |
 //!
 //! Not bounded by the server, so add a layer if you need them: the time a
 //! client may take to send a request *body* (for example tower-http's

@@ -26,10 +26,13 @@ use tokio::time::Sleep;
 use crate::forward::forward_io;
 
 /// The longest a closing connection keeps draining the client's bytes.
-pub(crate) const LINGER_TIME: Duration = Duration::from_secs(1);
+pub(crate) const LINGER_TIME: Duration = Duration::from_secs(3);
 
-/// The most bytes a closing connection reads and discards.
-pub(crate) const LINGER_BYTES: usize = 1024 * 1024;
+/// The most bytes a closing connection reads and discards: enough for an upload refused
+/// before it was read (a body limit's `413`) to end normally, so that the client reads the
+/// answer; clients that stop at a failed write (Node's `http` and `fetch`) never see it
+/// otherwise. 1 MiB lost the `413` of a 48 MiB upload on loopback.
+pub(crate) const LINGER_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug)]
 enum State {
@@ -85,7 +88,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Linger<T> {
                         this.state = State::Closed;
                         continue;
                     }
-                    let mut scratch = [0u8; 4096];
+                    let mut scratch = [0u8; 16 * 1024];
                     let mut buf = ReadBuf::new(&mut scratch);
                     match Pin::new(&mut this.inner).poll_read(cx, &mut buf) {
                         Poll::Pending => return Poll::Pending,

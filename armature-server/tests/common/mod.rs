@@ -257,7 +257,7 @@ pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> RawExchange {
 }
 
 /// Reads until EOF or a reset, returning what arrived before.
-pub async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+pub async fn read_until_closed(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = [0u8; 8192];
     loop {

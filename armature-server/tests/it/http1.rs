@@ -132,3 +132,56 @@ async fn both_write_strategies_deliver_small_and_large_bodies_intact() {
         }
     }
 }
+
+/// A service that answers before reading a large upload (a body limit's `413`, say): the
+/// server reads and discards the rest while it closes, so the client's upload ends normally
+/// and it reads the answer. With a 1 MiB budget for that, a 48 MiB upload met a reset: the
+/// client's write failed (`EPIPE`), and clients that stop there (Node's `http`, `fetch`)
+/// never saw the `413`.
+#[tokio::test]
+async fn an_early_answer_to_a_large_upload_reaches_the_client() {
+    use tokio::io::AsyncWriteExt;
+    let refuse = tower::service_fn(|_req: Request<armature_server::RequestBody>| async {
+        let mut res = http::Response::new(Full::new(Bytes::from_static(b"too large")));
+        *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        // As a body limit says it: the connection ends after this answer.
+        res.headers_mut()
+            .insert(http::header::CONNECTION, "close".parse().unwrap());
+        Ok::<_, std::convert::Infallible>(res)
+    });
+    let server = Running::start_with(common::local_server(), refuse);
+    let body = vec![b'x'; 48 << 20];
+    for attempt in 0..3 {
+        let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let (read, mut write) = stream.into_split();
+        // The answer is read while the upload goes on, as a client reading its socket does.
+        let answer = tokio::spawn(async move {
+            let mut read = read;
+            common::read_until_closed(&mut read).await
+        });
+        let head = format!(
+            "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let sent = async {
+            write.write_all(head.as_bytes()).await?;
+            write.write_all(&body).await?;
+            write.shutdown().await
+        };
+        let sent = tokio::time::timeout(common::GUARD, sent)
+            .await
+            .expect("upload hung");
+        assert!(sent.is_ok(), "attempt {attempt}: the upload met {sent:?}");
+        let answer = tokio::time::timeout(common::GUARD, answer)
+            .await
+            .expect("answer hung")
+            .unwrap();
+        let exchange = common::RawExchange { bytes: answer };
+        assert_eq!(
+            exchange.responses(),
+            vec![(413, "too large".to_owned())],
+            "attempt {attempt}"
+        );
+    }
+    server.stop().await.unwrap();
+}
