@@ -97,15 +97,16 @@ export type HeaderValue = string | number | Array<string | number>
 export type HeaderInit = Record<string, HeaderValue> | Array<[string, HeaderValue]>
 
 export declare class HttpResponse {
-  constructor(body?: Body | null, init?: { status?: number, contentType?: string, headers?: HeaderInit })
+  constructor(body?: Body | null, init?: { status?: number | string, contentType?: string, headers?: HeaderInit })
   statusCode: number
   contentType: string | null
   static ok(body?: string): HttpResponse
   static text(text: string, status?: number): HttpResponse
   static json(value: unknown, status?: number): HttpResponse
   static buffer(body: ArrayBufferView | ArrayBuffer, status?: number): HttpResponse
-  static status(status: number): HttpResponse
-  status(status: number): this
+  static status(status: number | string): HttpResponse
+  /** Sets the status: a number, or a string of one (`'201'`), as Fastify's `reply.code`. */
+  status(status: number | string): this
   /**
    * Sets a header, as Fastify's `reply.header`: replaces one of the same name, except
    * `Set-Cookie`, which adds; an array sends one header per value.

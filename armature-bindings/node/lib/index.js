@@ -17,11 +17,14 @@ const TEXT = 'text/plain; charset=utf-8'
 const JSON_TYPE = 'application/json; charset=utf-8'
 const OCTETS = 'application/octet-stream'
 
+/** A status as given (a number, or a string of one, as Fastify's `reply.code('201')` takes). */
+const statusCode = (status) => typeof status === 'string' ? Number(status) : status
+
 /** A response: status, headers and a string or Buffer body. */
 class HttpResponse {
   constructor (body = null, init) {
     init ??= {}
-    this.statusCode = init.status ?? 200
+    this.statusCode = statusCode(init.status ?? 200)
     this.contentType = init.contentType ?? null
     this.headerList = null
     this.payload = body === null || typeof body === 'string' ? body : toBuffer(body)
@@ -43,7 +46,7 @@ class HttpResponse {
   static status (status) { return new HttpResponse(null, { status }) }
 
   /** Sets the status (chainable). */
-  status (status) { this.statusCode = status; return this }
+  status (status) { this.statusCode = statusCode(status); return this }
   /**
    * Sets a header (chainable), as Fastify's `reply.header`: it replaces a header of the same
    * name (in any case), except `Set-Cookie`, which adds one more. An array sends one header

@@ -122,6 +122,13 @@ test('statuses that are not whole final codes answer 500', async () => {
     }
     assert.equal((await fetch(`${url}/201`)).status, 201)
   })
+  // A string of a number is that number, as Fastify's `reply.code('201')`; any other, a 500.
+  const strings = App.new().get('/:code', (req) => HttpResponse.status(req.param('code')).send('x'))
+  await serving(strings, async (url) => {
+    assert.equal((await fetch(`${url}/201`)).status, 201)
+    assert.equal((await fetch(`${url}/abc`)).status, 500)
+  })
+  assert.equal(new HttpResponse('x', { status: '202' }).statusCode, 202)
   // A constant response is checked when it is registered.
   for (const code of [2 ** 32 + 201, 200.5, 101]) {
     assert.throws(() => App.new().get('/c', HttpResponse.status(code)), /invalid status/, String(code))
