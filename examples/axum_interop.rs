@@ -74,8 +74,10 @@ async fn user(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_tracing();
-    let args = Args::from_env()?;
-    args.only(&[], &[])?;
+    let args = Args::from_env_or_exit("axum_interop", "usage: axum_interop [--port N]", |args| {
+        args.only(&[], &[])?;
+        Ok(args)
+    });
     let listener = tokio::net::TcpListener::bind(args.addr()).await?;
     tracing::info!(
         "axum app with Armature layers on http://{}",

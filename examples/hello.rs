@@ -27,21 +27,11 @@ const USAGE: &str =
 
 fn main() -> ExitCode {
     init_tracing();
-    let (args, runtime) = match Args::from_env().and_then(|args| {
+    let (args, runtime) = Args::from_env_or_exit("hello", USAGE, |args| {
         args.only(&["--http3"], &["--runtime", "--cert", "--key"])?;
         let runtime = runtime_mode(&args)?;
         Ok((args, runtime))
-    }) {
-        Ok(parsed) => parsed,
-        Err(err) if err == "help" => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(err) => {
-            eprintln!("hello: {err}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    });
     let router = hello_routes::<RequestBody>()
         .build()
         .expect("the hello routes are valid");

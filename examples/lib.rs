@@ -91,6 +91,28 @@ impl Args {
         Args::parse(std::env::args().skip(1), std::env::var("PORT").ok())
     }
 
+    /// What `check` makes of [`from_env`](Self::from_env)'s arguments (it calls
+    /// [`only`](Self::only) with the flags and options the example knows); on `--help`,
+    /// prints `usage` and exits with 0, on a mistake prints `name: <error>` and `usage` to
+    /// stderr and exits with 2, as a command-line tool does.
+    pub fn from_env_or_exit<T>(
+        name: &str,
+        usage: &str,
+        check: impl FnOnce(Args) -> Result<T, String>,
+    ) -> T {
+        match Args::from_env().and_then(check) {
+            Ok(parsed) => parsed,
+            Err(err) if err == "help" => {
+                println!("{usage}");
+                std::process::exit(0);
+            }
+            Err(err) => {
+                eprintln!("{name}: {err}\n{usage}");
+                std::process::exit(2);
+            }
+        }
+    }
+
     /// Parses `args` (without the program name), with `env_port` as the fallback port.
     ///
     /// ```

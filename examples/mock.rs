@@ -21,18 +21,15 @@ const USAGE: &str = "usage: mock <openapi.json> [--port N]";
 
 fn main() -> ExitCode {
     init_tracing();
-    let args = match Args::from_env() {
-        Ok(args) => args,
-        Err(err) => {
-            eprintln!("mock: {err}\n{USAGE}");
-            return ExitCode::from(2);
+    let (args, path) = Args::from_env_or_exit("mock", USAGE, |args| match args.rest.as_slice() {
+        [help] if help == "--help" || help == "-h" => Err("help".to_owned()),
+        [path] => {
+            let path = path.clone();
+            Ok((args, path))
         }
-    };
-    let [path] = args.rest.as_slice() else {
-        eprintln!("mock: expected one OpenAPI document (JSON)\n{USAGE}");
-        return ExitCode::from(2);
-    };
-    let doc: serde_json::Value = match std::fs::read(path)
+        _ => Err("expected one OpenAPI document (JSON)".to_owned()),
+    });
+    let doc: serde_json::Value = match std::fs::read(&path)
         .map_err(|err| err.to_string())
         .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|err| err.to_string()))
     {

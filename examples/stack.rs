@@ -176,23 +176,13 @@ fn optional<B>(limit: Option<RateLimitLayer>) -> Either<RateLimitLayer, Unlimite
 #[allow(dead_code)]
 fn main() -> ExitCode {
     init_tracing();
-    let args = match Args::from_env().and_then(|args| {
+    let args = Args::from_env_or_exit("stack", USAGE, |args| {
         args.only(
             &[],
             &["--cors-origin", "--rate-limit", "--redis", "--access-log"],
         )?;
         Ok(args)
-    }) {
-        Ok(args) => args,
-        Err(err) if err == "help" => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(err) => {
-            eprintln!("stack: {err}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    });
     let cors = match cors(&args.values("--cors-origin")) {
         Ok(cors) => cors,
         Err(err) => {

@@ -56,8 +56,10 @@ pub async fn serve(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     init_tracing();
-    let args = Args::from_env()?;
-    args.only(&[], &[])?;
+    let args = Args::from_env_or_exit("tonic_interop", "usage: tonic_interop [--port N]", |args| {
+        args.only(&[], &[])?;
+        Ok(args)
+    });
     let addr: SocketAddr = args.addr();
     let listener = TcpListener::bind(addr).await?;
     tracing::info!(
