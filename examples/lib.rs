@@ -94,22 +94,55 @@ impl Args {
     /// What `check` makes of [`from_env`](Self::from_env)'s arguments (it calls
     /// [`only`](Self::only) with the flags and options the example knows); on `--help`,
     /// prints `usage` and exits with 0, on a mistake prints `name: <error>` and `usage` to
-    /// stderr and exits with 2, as a command-line tool does.
+    /// stderr and exits with 2, as a command-line tool does (see [`checked`](Self::checked)).
     pub fn from_env_or_exit<T>(
         name: &str,
         usage: &str,
         check: impl FnOnce(Args) -> Result<T, String>,
     ) -> T {
-        match Args::from_env().and_then(check) {
+        match Args::checked(Args::from_env(), name, usage, check) {
             Ok(parsed) => parsed,
-            Err(err) if err == "help" => {
-                println!("{usage}");
+            Err((0, text)) => {
+                println!("{text}");
                 std::process::exit(0);
             }
-            Err(err) => {
-                eprintln!("{name}: {err}\n{usage}");
-                std::process::exit(2);
+            Err((code, text)) => {
+                eprintln!("{text}");
+                std::process::exit(code);
             }
+        }
+    }
+
+    /// What `check` makes of `args`, or the exit code and the text a command line prints
+    /// instead: `(0, usage)` for `--help` (on stdout), `(2, "name: <error>\nusage")` for a
+    /// mistake (on stderr).
+    ///
+    /// ```
+    /// use armature_examples::Args;
+    ///
+    /// let check = |args: Args| args.only(&["--http3"], &[]).map(|()| args.port);
+    /// let parse = |argv: &[&str]| {
+    ///     let args = Args::parse(argv.iter().map(|a| a.to_string()), None);
+    ///     Args::checked(args, "hello", "usage: hello [--port N]", check)
+    /// };
+    /// assert_eq!(parse(&["--port", "8080", "--http3"]), Ok(8080));
+    /// assert_eq!(parse(&["--help"]), Err((0, "usage: hello [--port N]".to_owned())));
+    /// assert_eq!(
+    ///     parse(&["--bogus"]),
+    ///     Err((2, "hello: unknown option `--bogus`\nusage: hello [--port N]".to_owned()))
+    /// );
+    /// assert_eq!(parse(&["--port", "x"]).unwrap_err().0, 2);
+    /// ```
+    pub fn checked<T>(
+        args: Result<Args, String>,
+        name: &str,
+        usage: &str,
+        check: impl FnOnce(Args) -> Result<T, String>,
+    ) -> Result<T, (i32, String)> {
+        match args.and_then(check) {
+            Ok(parsed) => Ok(parsed),
+            Err(err) if err == "help" => Err((0, usage.to_owned())),
+            Err(err) => Err((2, format!("{name}: {err}\n{usage}"))),
         }
     }
 

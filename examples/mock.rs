@@ -23,6 +23,7 @@ fn main() -> ExitCode {
     init_tracing();
     let (args, path) = Args::from_env_or_exit("mock", USAGE, |args| match args.rest.as_slice() {
         [help] if help == "--help" || help == "-h" => Err("help".to_owned()),
+        [option] if option.starts_with('-') => Err(format!("unknown option `{option}`")),
         [path] => {
             let path = path.clone();
             Ok((args, path))
