@@ -369,7 +369,6 @@ fn check_codings<B: http_body::Body>(req: &Request<B>) -> Result<(), (StatusCode
     Ok(())
 }
 
-/// A short plain-text refusal that closes the connection.
 /// [`refusal`], without its body when it answers a `HEAD` request (hyper would send the body
 /// over HTTP/2, and the client would then fail the stream instead of seeing the status), with
 /// the length it would have had, as [`answer`] does for the service's answers.
@@ -416,6 +415,7 @@ pub(crate) fn failed(error: BoxError, head: bool) -> Response<Full<Bytes>> {
     )
 }
 
+/// A short plain-text refusal that closes the connection.
 pub(crate) fn refusal(status: StatusCode, reason: &'static str) -> Response<Full<Bytes>> {
     let phrase = status.canonical_reason().unwrap_or("Error");
     let mut res = Response::new(Full::new(Bytes::from(format!("{phrase}: {reason}\n"))));
