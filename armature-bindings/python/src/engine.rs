@@ -88,6 +88,11 @@ impl Responder {
         self.request.get().take_reply()
     }
 
+    /// The request answered (a `FileResponse` reads its `Range` header).
+    fn parts(&self) -> Option<&http::request::Parts> {
+        Some(self.request.get().parts())
+    }
+
     /// Queues the response in its outbox; the batch posts it.
     fn send(&self, res: Response) {
         if let Some(reply) = self.take() {
@@ -136,7 +141,7 @@ impl Responder {
     /// Answers with what the handler returned (an `HttpResponse`, or a value sent as JSON).
     /// Raises if it cannot be converted; the caller then answers with `send_error`.
     fn send_value(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let res = to_response(py, value, &self.queue)?;
+        let res = to_response(py, value, &self.queue, self.parts())?;
         self.send_soon(py, res);
         Ok(())
     }
@@ -313,7 +318,7 @@ fn settle(py: Python<'_>, value: &Bound<'_, PyAny>, responder: Responder) {
         }
         return;
     }
-    match to_response(py, value, &responder.queue) {
+    match to_response(py, value, &responder.queue, responder.parts()) {
         Ok(res) => responder.send(res),
         Err(err) => fail(py, err, &responder),
     }
@@ -324,7 +329,7 @@ fn settle(py: Python<'_>, value: &Bound<'_, PyAny>, responder: Responder) {
 fn fail(py: Python<'_>, err: PyErr, responder: &Responder) {
     let res = runtime(py)
         .and_then(|rt| rt.call_method1(pyo3::intern!(py, "error"), (err.into_value(py),)))
-        .and_then(|value| to_response(py, &value, &responder.queue));
+        .and_then(|value| to_response(py, &value, &responder.queue, responder.parts()));
     match res {
         Ok(res) => responder.send(res),
         Err(err) => {

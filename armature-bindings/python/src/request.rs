@@ -65,6 +65,11 @@ impl HttpRequest {
         lock(&self.reply).take()
     }
 
+    /// The request's method, target and headers.
+    pub(crate) fn parts(&self) -> &Parts {
+        &self.parts
+    }
+
     fn params(&self) -> Option<&PathParams> {
         self.parts.extensions.get::<PathParams>()
     }

@@ -8,8 +8,11 @@ use std::task::{Context, Poll};
 
 use armature_router::{Body, BoxError, Response};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{HeaderMap, StatusCode};
+use http::header::{
+    HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_RANGE, LAST_MODIFIED, RANGE,
+};
+use http::request::Parts;
+use http::{HeaderMap, Method, StatusCode};
 use http_body::Frame;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -46,6 +49,89 @@ pub struct HttpResponse {
     /// response is handed to the server.
     #[pyo3(get, set)]
     background: Option<Py<PyAny>>,
+    /// A `FileResponse`'s file, which answers a request's `Range` header (`None` for every
+    /// other response, which then costs one test).
+    file: Option<Box<ServedFile>>,
+}
+
+/// What `armature.responses.FileResponse` marks its response with (`_serve_file`).
+struct ServedFile {
+    /// Its body (`armature.responses._FileBody`, the stream's iterable), told the part of the
+    /// file to read by `_ranged` before it is read.
+    body: Py<PyAny>,
+    /// The headers it was made with: Starlette's `400` and `416` for a `Range` header carry
+    /// none of them.
+    own: HeaderMap,
+}
+
+/// A header value as text, each byte a character (Latin-1), as ASGI servers hand them to
+/// Starlette.
+fn latin1(value: &HeaderValue) -> String {
+    value.as_bytes().iter().copied().map(char::from).collect()
+}
+
+impl ServedFile {
+    /// Starlette's `FileResponse` (0.39 on) for a `GET` or `HEAD` with a `Range` header, to a
+    /// response still `200` (a `status_code` of its own, or one a middleware set, sends the
+    /// whole file): the body decides the answer by Starlette's rules (`_FileBody._ranged`: an
+    /// `If-Range` that matches neither the `ETag` nor the `Last-Modified`, or too many ranges,
+    /// is the whole file) and will read it, and `out` becomes it: `206` with `Content-Range` (or
+    /// `multipart/byteranges` for several), `400` for a malformed header, `416` for an
+    /// unsatisfiable one; `length` is its body's length, sent as `Content-Length`. A request
+    /// without `Range` costs a header lookup, and no call into Python.
+    fn answer(
+        &self,
+        py: Python<'_>,
+        request: &Parts,
+        out: &mut Response,
+        length: &mut Option<u64>,
+    ) -> PyResult<()> {
+        if out.status() != StatusCode::OK
+            || !(request.method == Method::GET || request.method == Method::HEAD)
+        {
+            return Ok(());
+        }
+        let Some(range) = request.headers.get(RANGE) else {
+            return Ok(());
+        };
+        let header = |name| out.headers().get(name).map(latin1);
+        let answer = self.body.bind(py).call_method1(
+            pyo3::intern!(py, "_ranged"),
+            (
+                latin1(range),
+                request.headers.get(IF_RANGE).map(latin1),
+                header(ETAG),
+                header(LAST_MODIFIED),
+                header(CONTENT_TYPE),
+            ),
+        )?;
+        if answer.is_none() {
+            return Ok(());
+        }
+        let (code, len, headers): (u16, u64, Vec<(String, String)>) = answer.extract()?;
+        let status = status(code)?;
+        if status != StatusCode::PARTIAL_CONTENT {
+            // Starlette answers with a `PlainTextResponse` of its own: none of the file's
+            // headers (those added since, by HTTP middleware, stay).
+            let mut kept = HeaderMap::with_capacity(out.headers().len());
+            for (name, value) in out.headers() {
+                if !self.own.get_all(name).iter().any(|own| own == value) {
+                    kept.append(name.clone(), value.clone());
+                }
+            }
+            *out.headers_mut() = kept;
+        }
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| PyValueError::new_err(format!("invalid header name {name:?}")))?;
+            let value = HeaderValue::from_str(&value)
+                .map_err(|_| PyValueError::new_err(format!("invalid header value {value:?}")))?;
+            out.headers_mut().insert(name, value);
+        }
+        *out.status_mut() = status;
+        *length = Some(len);
+        Ok(())
+    }
 }
 
 /// A final status: 200 to 999 (a 1xx cannot end a request).
@@ -101,6 +187,7 @@ impl HttpResponse {
             stream: None,
             length: None,
             background: None,
+            file: None,
         };
         res.set_all(headers)?;
         Ok(res)
@@ -541,6 +628,16 @@ impl HttpResponse {
         Ok(true)
     }
 
+    /// Marks this streamed response as `armature.responses.FileResponse`'s, its stream
+    /// `body`: a request's `Range` header is answered from the file (see `ServedFile`), and a
+    /// `400` or `416` for it drops the headers set so far.
+    fn _serve_file(&mut self, body: Py<PyAny>) {
+        self.file = Some(Box::new(ServedFile {
+            body,
+            own: self.header_map(),
+        }));
+    }
+
     /// Sends the response as `media_type`, as the constructors' `media_type=` does (a text
     /// type naming no charset gets UTF-8's): the `media_type=` of `armature.responses`' JSON,
     /// HTML and text responses.
@@ -569,14 +666,21 @@ impl HttpResponse {
 /// Turns a handler's return value into a response: `HttpResponse` as it is; anything else
 /// as JSON (dict, list, Pydantic model, str, number, bool, `None`), as FastAPI does.
 /// `queue` is the engine's: a streamed body wakes its task on the loop through it.
+/// `request` is the request answered, whose `Range` header a `FileResponse` answers (`None`:
+/// a WebSocket handshake refused).
 pub(crate) fn to_response(
     py: Python<'_>,
     value: &Bound<'_, PyAny>,
     queue: &Arc<Queue>,
+    request: Option<&Parts>,
 ) -> PyResult<Response> {
     if let Ok(res) = value.cast::<HttpResponse>() {
         let res = res.borrow();
         let mut out = res.to_rust();
+        let mut length = res.length;
+        if let (Some(file), Some(request)) = (&res.file, request) {
+            file.answer(py, request, &mut out, &mut length)?;
+        }
         let background = res.background.as_ref().map(|tasks| tasks.clone_ref(py));
         if let Some(chunks) = &res.stream {
             let (tx, rx) = mpsc::unbounded_channel();
@@ -598,7 +702,7 @@ pub(crate) fn to_response(
                 .call_method1("stream", (chunks.clone_ref(py), sender, background))?;
             *out.body_mut() = Body::new(ChannelBody {
                 chunks: rx,
-                remaining: res.length,
+                remaining: length,
                 flow,
                 ended: false,
             });

@@ -12,6 +12,7 @@ import decimal
 import uuid
 import os
 import sys
+import tempfile
 import threading
 import time
 from typing import Annotated, AsyncIterator, Dict, Iterator, List, Optional, Set, Tuple
@@ -41,7 +42,7 @@ from armature import (
     WebSocket,
     rate_limit,
 )
-from armature.responses import StreamingResponse
+from armature.responses import FileResponse, StreamingResponse
 
 # What dependencies, background tasks and hooks did, for the tests to read back.
 EVENTS: List[str] = []
@@ -265,6 +266,32 @@ async def waiting_stream(tag: str) -> HttpResponse:
             EVENTS.append(f"stream-closed:{tag}")
 
     return StreamingResponse(chunks(), media_type="text/plain", background=BackgroundTask(EVENTS.append, f"stream-background:{tag}"))
+
+
+# The files `/ranged/{name}` serves (Range requests), in a directory removed at exit; their
+# bytes are these, for the tests to compare with. `large` is 3 MiB and a bit of a pattern
+# that does not repeat at 64 KiB (the chunks the file is read in).
+RANGED_FILES = {
+    "small.txt": b"0123456789abcdefghijklmnopqrstuvwxyz",
+    "large.bin": (bytes(range(251)) * (3 * 2**20 // 251 + 100))[: 3 * 2**20 + 12345],
+    "empty.txt": b"",
+}
+_RANGED_DIR = tempfile.TemporaryDirectory(prefix="armature-ranged-")
+for _name, _content in RANGED_FILES.items():
+    with open(os.path.join(_RANGED_DIR.name, _name), "wb") as _file:
+        _file.write(_content)
+
+
+@router.get("/ranged/{name}")
+async def ranged(name: str, status: int = 200) -> HttpResponse:
+    """A `FileResponse` of one of `RANGED_FILES`, with `status` as its `status_code`."""
+    return FileResponse(os.path.join(_RANGED_DIR.name, name), status_code=status)
+
+
+@router.get("/ranged-sync/{name}")
+def ranged_sync(name: str, session: str = Depends(get_session)) -> HttpResponse:
+    """The same from a `def` handler behind a `yield` dependency (closed once it is sent)."""
+    return FileResponse(os.path.join(_RANGED_DIR.name, name), filename=name)
 
 
 @router.get("/deps")

@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict  # Pydantic's wish before Python 3.12
 
-from apps import build
+from apps import RANGED_FILES, build
 from armature.responses import HTMLResponse
 from armature import Response, jsonable_encoder, status
 from armature.testclient import HTTPStatusError
@@ -2187,6 +2187,219 @@ def test_redirect_and_file_responses_work_as_response_class(tmp_path):
     assert paths["/docs-link"]["get"]["responses"] == {"307": {"description": "Successful Response"}}
     assert list(paths["/pydantic"]["get"]["responses"]) == ["302"]
     assert paths["/report"]["get"]["responses"] == {"200": {"description": "Successful Response"}}
+
+
+SMALL = RANGED_FILES["small.txt"]  # 36 bytes: 0-9 and a-z
+LARGE = RANGED_FILES["large.bin"]
+
+
+def byteranges(res) -> list:
+    """The parts of a `multipart/byteranges` answer: `(content type, content range, bytes)`."""
+    kind, _, boundary = res.headers["content-type"].partition("; boundary=")
+    assert kind == "multipart/byteranges" and boundary
+    body = res.content
+    assert res.headers["content-length"] == str(len(body))
+    end = f"--{boundary}--".encode()
+    assert body.endswith(end)
+    chunks = body[: -len(end)].split(f"--{boundary}\r\n".encode())
+    assert chunks[0] == b""
+    parts = []
+    for chunk in chunks[1:]:
+        head, _, data = chunk.partition(b"\r\n\r\n")
+        assert data.endswith(b"\r\n")
+        fields = dict(line.split(": ", 1) for line in head.decode().split("\r\n"))
+        parts.append((fields["Content-Type"], fields["Content-Range"], data[:-2]))
+    return parts
+
+
+def test_file_response_accepts_ranges_and_answers_one_with_206(client):
+    whole = client.get("/ranged/small.txt")
+    assert (whole.status_code, whole.content) == (200, SMALL)
+    assert (whole.headers["accept-ranges"], whole.headers["content-length"]) == ("bytes", "36")
+    assert "content-range" not in whole.headers
+    res = client.get("/ranged/small.txt", headers={"range": "bytes=2-5"})
+    assert (res.status_code, res.content) == (206, b"2345")
+    assert (res.headers["content-range"], res.headers["content-length"]) == ("bytes 2-5/36", "4")
+    # The file's own headers stay, as in Starlette.
+    for name in ["content-type", "accept-ranges", "etag", "last-modified"]:
+        assert res.headers[name] == whole.headers[name], name
+    # A range that ends past the file ends with it.
+    res = client.get("/ranged/small.txt", headers={"range": "bytes=30-100"})
+    assert (res.status_code, res.content, res.headers["content-range"]) == (206, b"uvwxyz", "bytes 30-35/36")
+    res = client.get("/ranged/small.txt", headers={"range": "bytes=0-0"})
+    assert (res.status_code, res.content, res.headers["content-length"]) == (206, b"0", "1")
+
+
+def test_file_response_open_ended_and_suffix_ranges(client):
+    res = client.get("/ranged/small.txt", headers={"range": "bytes=5-"})
+    assert (res.status_code, res.content) == (206, SMALL[5:])
+    assert (res.headers["content-range"], res.headers["content-length"]) == ("bytes 5-35/36", "31")
+    res = client.get("/ranged/small.txt", headers={"range": "bytes=-3"})
+    assert (res.status_code, res.content) == (206, b"xyz")
+    assert (res.headers["content-range"], res.headers["content-length"]) == ("bytes 33-35/36", "3")
+    # A suffix longer than the file is all of it, still a 206.
+    res = client.get("/ranged/small.txt", headers={"range": "bytes=-100"})
+    assert (res.status_code, res.content, res.headers["content-range"]) == (206, SMALL, "bytes 0-35/36")
+
+
+def test_file_response_answers_several_ranges_with_multipart_byteranges(client):
+    res = client.get("/ranged/small.txt", headers={"range": "bytes=0-2, 10-12, -2"})
+    assert res.status_code == 206
+    assert "content-range" not in res.headers
+    text = "text/plain; charset=utf-8"
+    assert byteranges(res) == [(text, "bytes 0-2/36", b"012"), (text, "bytes 10-12/36", b"abc"), (text, "bytes 34-35/36", b"yz")]
+    # Sorted, as Starlette sends them.
+    res = client.get("/ranged/small.txt", headers={"range": "bytes=20-21,0-1"})
+    assert [part[1:] for part in byteranges(res)] == [("bytes 0-1/36", b"01"), ("bytes 20-21/36", b"kl")]
+    # Ranges that overlap or touch are merged: one range is no multipart.
+    for header in ["bytes=0-3,2-5", "bytes=0-3,4-5", "bytes=4-5,0-3"]:
+        res = client.get("/ranged/small.txt", headers={"range": header})
+        assert (res.status_code, res.content, res.headers["content-range"]) == (206, b"012345", "bytes 0-5/36"), header
+        assert res.headers["content-type"] == text
+    # Each multipart answer has a boundary of its own.
+    first, second = (client.get("/ranged/small.txt", headers={"range": "bytes=0-0,2-2"}) for _ in range(2))
+    assert first.headers["content-type"] != second.headers["content-type"]
+
+
+def test_file_response_answers_an_unsatisfiable_range_with_416(client):
+    for header in ["bytes=36-", "bytes=100-200", "bytes=0-1,40-50", "bytes=-0"]:
+        res = client.get("/ranged/small.txt", headers={"range": header})
+        assert (res.status_code, res.content) == (416, b""), header
+        assert res.headers["content-range"] == "bytes */36"
+        assert (res.headers["content-type"], res.headers["content-length"]) == ("text/plain; charset=utf-8", "0")
+        # Starlette's 416 is a response of its own: none of the file's headers.
+        assert not {"etag", "last-modified", "accept-ranges"} & set(res.headers)
+    res = client.get("/ranged/empty.txt", headers={"range": "bytes=0-"})
+    assert (res.status_code, res.headers["content-range"]) == (416, "bytes */0")
+    assert client.get("/ranged/empty.txt").content == b""
+
+
+def test_file_response_refuses_or_ignores_a_malformed_range_as_starlette(client):
+    for header, message in [
+        ("bytes", "Malformed range header."),
+        ("items=0-1", "Only support bytes range"),
+        ("bytes=abc", "Range header: range must be requested"),
+        ("bytes=,-,", "Range header: range must be requested"),
+        ("bytes=5-2", "Range header: start must be less than end"),
+    ]:
+        res = client.get("/ranged/small.txt", headers={"range": header})
+        assert (res.status_code, res.text) == (400, message), header
+        assert (res.headers["content-type"], res.headers["content-length"]) == ("text/plain; charset=utf-8", str(len(message)))
+        assert not {"etag", "accept-ranges", "content-range"} & set(res.headers)
+    # More than 100 ranges: the header is ignored, the whole file sent.
+    res = client.get("/ranged/small.txt", headers={"range": "bytes=" + ",".join(f"{i}-{i}" for i in range(101))})
+    assert (res.status_code, res.content) == (200, SMALL)
+    # What is not a range among ranges is skipped; the unit and the ranges may be spaced.
+    res = client.get("/ranged/small.txt", headers={"range": "bytes=x-y, 0-1"})
+    assert (res.status_code, res.content, res.headers["content-range"]) == (206, b"01", "bytes 0-1/36")
+    res = client.get("/ranged/small.txt", headers={"range": "Bytes = 3 - 4"})
+    assert (res.status_code, res.content) == (206, b"34")
+
+
+def test_file_response_sends_the_whole_file_when_if_range_does_not_match(client):
+    whole = client.get("/ranged/small.txt")
+    etag, modified = whole.headers["etag"], whole.headers["last-modified"]
+    for if_range in [etag, modified]:
+        res = client.get("/ranged/small.txt", headers={"range": "bytes=1-2", "if-range": if_range})
+        assert (res.status_code, res.content, res.headers["content-range"]) == (206, b"12", "bytes 1-2/36"), if_range
+    for if_range in ['"another"', "W/" + etag, "Thu, 01 Jan 1970 00:00:00 GMT"]:
+        res = client.get("/ranged/small.txt", headers={"range": "bytes=1-2", "if-range": if_range})
+        assert (res.status_code, res.content) == (200, SMALL), if_range
+        assert "content-range" not in res.headers
+    # If-Range without Range changes nothing.
+    assert client.get("/ranged/small.txt", headers={"if-range": '"another"'}).status_code == 200
+
+
+def test_file_response_answers_head_with_a_range(client):
+    res = client.head("/ranged/small.txt", headers={"range": "bytes=2-5"})
+    assert (res.status_code, res.content) == (206, b"")
+    assert (res.headers["content-range"], res.headers["content-length"]) == ("bytes 2-5/36", "4")
+    res = client.head("/ranged/small.txt")
+    assert (res.status_code, res.content, res.headers["content-length"], res.headers["accept-ranges"]) == (200, b"", "36", "bytes")
+    res = client.head("/ranged/small.txt", headers={"range": "bytes=0-1,5-6"})
+    assert (res.status_code, res.content) == (206, b"")
+    assert res.headers["content-type"].startswith("multipart/byteranges; boundary=")
+    assert int(res.headers["content-length"]) > 4
+    res = client.head("/ranged/small.txt", headers={"range": "bytes=99-"})
+    assert (res.status_code, res.headers["content-range"]) == (416, "bytes */36")
+
+
+def test_file_response_with_a_status_of_its_own_ignores_range(client):
+    res = client.get("/ranged/small.txt?status=404", headers={"range": "bytes=2-5"})
+    assert (res.status_code, res.content, res.headers["content-length"]) == (404, SMALL, "36")
+    assert "content-range" not in res.headers
+    assert res.headers["accept-ranges"] == "bytes"  # as Starlette's, which sets it on every one
+    res = client.get("/ranged/small.txt?status=404", headers={"range": "bytes=99-"})
+    assert (res.status_code, res.content) == (404, SMALL)
+
+
+def test_a_range_from_the_middle_of_a_large_file(client):
+    size = len(LARGE)
+    start, end = 1_000_003, 2_500_000  # many 64 KiB chunks, none of them aligned
+    res = client.get("/ranged/large.bin", headers={"range": f"bytes={start}-{end}"})
+    assert res.status_code == 206
+    assert res.headers["content-range"] == f"bytes {start}-{end}/{size}"
+    assert res.headers["content-length"] == str(end - start + 1)
+    assert res.content == LARGE[start : end + 1]
+    res = client.get("/ranged/large.bin", headers={"range": "bytes=65530-65545, 2000000-2200000, -70000"})
+    kind = "application/octet-stream"
+    assert byteranges(res) == [
+        (kind, f"bytes 65530-65545/{size}", LARGE[65530:65546]),
+        (kind, f"bytes 2000000-2200000/{size}", LARGE[2000000:2200001]),
+        (kind, f"bytes {size - 70000}-{size - 1}/{size}", LARGE[-70000:]),
+    ]
+
+
+def test_a_range_of_a_file_from_a_def_handler_closes_its_dependency(client):
+    client.delete("/events")
+    res = client.get("/ranged-sync/small.txt", headers={"range": "bytes=-4"})
+    assert (res.status_code, res.content, res.headers["content-range"]) == (206, b"wxyz", "bytes 32-35/36")
+    assert res.headers["content-disposition"] == 'attachment; filename="small.txt"'
+    assert wait_for_events(client, 2) == ["session:open", "session:close"]
+    client.delete("/events")
+    assert client.get("/ranged-sync/small.txt", headers={"range": "bytes=50-"}).status_code == 416
+    assert wait_for_events(client, 2) == ["session:open", "session:close"]
+
+
+def test_file_response_ranges_after_http_middleware(tmp_path):
+    from armature import BackgroundTask
+    from armature.responses import FileResponse
+
+    path = tmp_path / "data.txt"
+    path.write_bytes(b"0123456789" * 300)
+    app = App()
+    done: list = []
+
+    @app.middleware("http")
+    async def stamp(request: Request, call_next):
+        response = await call_next(request)
+        response.headers["x-stamp"] = "1"
+        return response
+
+    @app.get("/data")
+    async def data():
+        return FileResponse(path, headers={"cache-control": "no-store"}, background=BackgroundTask(done.append, "sent"))
+
+    @app.post("/data")
+    async def posted():
+        return FileResponse(path)
+
+    with TestClient(app) as c:
+        # The middleware's headers and the file's stay on a 206.
+        res = c.get("/data", headers={"range": "bytes=0-9,100-104"})
+        assert [part[2] for part in byteranges(res)] == [b"0123456789", b"01234"]
+        assert (res.headers["x-stamp"], res.headers["cache-control"], res.headers["accept-ranges"]) == ("1", "no-store", "bytes")
+        # A 416 drops the file's headers (the `headers=` given too), not the middleware's.
+        res = c.get("/data", headers={"range": "bytes=5000-"})
+        assert (res.status_code, res.headers["content-range"], res.headers["x-stamp"]) == (416, "bytes */3000", "1")
+        assert not {"cache-control", "etag", "accept-ranges"} & set(res.headers)
+        res = c.get("/data", headers={"range": "bytes=9-1"})
+        assert (res.status_code, res.headers["x-stamp"]) == (400, "1")
+        # The background task runs whatever the answer.
+        assert done == ["sent"] * 3
+        # Only a GET or a HEAD is answered with a range, as in Starlette.
+        res = c.post("/data", headers={"range": "bytes=0-1"})
+        assert (res.status_code, len(res.content)) == (200, 3000)
 
 
 def test_starlettes_request_reads_the_body_with_await_and_shares_state():

@@ -281,7 +281,7 @@ impl Socket {
     /// Refuses the handshake with `response` (an `HttpResponse`: a `403`, or an error's).
     /// `False` if it was answered already.
     fn answer(&self, py: Python<'_>, response: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let res = to_response(py, response, &self.session.queue)?;
+        let res = to_response(py, response, &self.session.queue, None)?;
         Ok(self.reply(py, res))
     }
 
