@@ -69,13 +69,16 @@ impl Gzip {
             .and(NotForContentType::GRPC)
             .and(NotForContentType::IMAGES)
             .and(NotForContentType::SSE)
-            // Nor a WebSocket's `101`, whose "body" is the connection itself.
+            // Nor a WebSocket's `101`, whose "body" is the connection itself, nor a `206`
+            // (Starlette's leaves them as they are: a `Content-Range` counts the file's bytes;
+            // tower-http skips those with one, not a `FileResponse`'s `multipart/byteranges`).
             .and(
                 |status: StatusCode,
                  _: http::Version,
                  _: &http::HeaderMap,
                  _: &http::Extensions| {
                     status != StatusCode::SWITCHING_PROTOCOLS
+                        && status != StatusCode::PARTIAL_CONTENT
                 },
             );
         CompressionLayer::new()

@@ -45,8 +45,9 @@ class CORSMiddleware:
 class GZipMiddleware:
     """Starlette's `GZipMiddleware`, by tower-http's compression layer in Rust: answers of
     `minimum_size` bytes or more are gzipped (at `compresslevel`, 1 to 9) for clients whose
-    `Accept-Encoding` allows it, with `Vary: Accept-Encoding`; images, gRPC and event streams
-    are sent as they are. A `compresslevel` outside 1 to 9 is a `ValueError`."""
+    `Accept-Encoding` allows it, with `Vary: Accept-Encoding`; images, gRPC, event streams
+    and `206` ranges (a `FileResponse`'s) are sent as they are. A `compresslevel` outside 1
+    to 9 is a `ValueError`."""
 
     def __init__(self, minimum_size: int = 500, compresslevel: int = 9) -> None:
         if not isinstance(minimum_size, int) or minimum_size < 0:
