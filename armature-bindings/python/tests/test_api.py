@@ -2113,6 +2113,17 @@ def test_fastapis_response_names_make_http_responses(tmp_path):
     async def nofile():
         return FileResponse(tmp_path / "missing.txt")
 
+    unknown = tmp_path / "data.unknownext"
+    unknown.write_bytes(b"\x00\x01")
+
+    @app.get("/unknown")
+    async def unknown_type():
+        return FileResponse(unknown)
+
+    @app.get("/inline")
+    async def inline():
+        return FileResponse(unknown, filename="x.csv", headers={"content-disposition": "inline"})
+
     async def four_bytes():
         yield b"ab"
         yield b"cd"
@@ -2149,6 +2160,12 @@ def test_fastapis_response_names_make_http_responses(tmp_path):
         assert res.headers["last-modified"] == email.utils.formatdate(stat.st_mtime, usegmt=True)
         assert res.headers["etag"] == '"' + hashlib.md5(f"{stat.st_mtime}-{stat.st_size}".encode()).hexdigest() + '"'
         assert c.get("/nofile").status_code == 500
+        # As Starlette's (1.x): a type not guessed from the name given or the path is
+        # application/octet-stream, and a Content-Disposition of the caller's own stays.
+        res = c.get("/unknown")
+        assert (res.content, res.headers["content-type"]) == (b"\x00\x01", "application/octet-stream")
+        res = c.get("/inline")
+        assert (res.headers["content-type"], res.headers["content-disposition"]) == ("text/csv; charset=utf-8", "inline")
         # A declared length is the Content-Length; a stream that breaks it is cut off, not sent wrong.
         res = c.get("/declared/4")
         assert (res.content, res.headers["content-length"]) == (b"abcd", "4")

@@ -100,7 +100,9 @@ def FileResponse(  # noqa: N802
     background: Any = None,
 ) -> HttpResponse:
     """The file at `path`, streamed in 64 KiB chunks from the thread pool; its type guessed
-    from its name; with `filename`, a `Content-Disposition` naming it. As Starlette's, it
+    from `filename` or the path (`application/octet-stream` when neither tells, as in
+    Starlette 1.x); with `filename`, a `Content-Disposition` naming it unless `headers` has
+    one. As Starlette's, it
     carries the file's `Content-Length`, `Last-Modified`, an `ETag` of its modification time
     and size, and `Accept-Ranges: bytes` (a file that changes size while it is sent is cut off,
     not sent short). A path that is not a file is a `RuntimeError` (so a 500), as in Starlette.
@@ -121,7 +123,7 @@ def FileResponse(  # noqa: N802
     if stat is None or not S_ISREG(stat.st_mode):
         raise RuntimeError(f"File at path {os.fspath(path)} does not exist.")
     if media_type is None:
-        media_type = mimetypes.guess_type(filename or os.fspath(path))[0] or "text/plain"
+        media_type = mimetypes.guess_type(filename or os.fspath(path))[0] or "application/octet-stream"
     body = _FileBody(path, stat.st_size)
     res = HttpResponse.stream(body, status=status_code, headers=headers, media_type=media_type, length=stat.st_size)
     given = res.headers
@@ -138,7 +140,8 @@ def FileResponse(  # noqa: N802
             disposition = f"{content_disposition_type}; filename*=utf-8''{quoted}"
         else:
             disposition = f'{content_disposition_type}; filename="{filename}"'
-        res.headers["content-disposition"] = disposition
+        if "content-disposition" not in given:
+            given["content-disposition"] = disposition
     # Rust asks `body` for the ranges a request names when it sends the response (the request
     # is not known here); the headers set so far are the file's own.
     res._serve_file(body)
