@@ -86,6 +86,7 @@ pub struct RouterBuilder<B> {
     matched_route_extension: bool,
     eager_handlers: bool,
     empty_catch_all: bool,
+    exclusive_any: bool,
     error: Option<RouteError>,
 }
 
@@ -113,6 +114,7 @@ impl<B: Send + 'static> Default for RouterBuilder<B> {
             matched_route_extension: true,
             eager_handlers: false,
             empty_catch_all: false,
+            exclusive_any: false,
             error: None,
         }
     }
@@ -183,7 +185,9 @@ impl<B: Send + 'static> RouterBuilder<B> {
     ) -> Result<(), RouteError> {
         let pattern = Pattern::parse(given)?;
         let shape = pattern.shape().to_string();
-        if let Some(method) = methods.duplicate.take() {
+        let duplicate = methods.duplicate.take();
+        let beside_any = || methods.any_overlap(&MethodRouter::new());
+        if let Some(method) = duplicate.or_else(|| self.exclusive_any.then(beside_any).flatten()) {
             return Err(RouteError::DuplicateMethod {
                 route: given.to_owned(),
                 existing: given.to_owned(),
@@ -235,7 +239,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
         }
         existing
             .methods
-            .merge(methods)
+            .merge(methods, self.exclusive_any)
             .map_err(|method| RouteError::DuplicateMethod {
                 route: given.to_owned(),
                 existing: existing.given.clone(),
@@ -620,6 +624,34 @@ impl<B: Send + 'static> RouterBuilder<B> {
     /// ```
     pub fn catch_all_matches_empty(mut self, enabled: bool) -> Self {
         self.empty_catch_all = enabled;
+        self
+    }
+
+    /// Whether an [`any`](crate::any) endpoint claims every method of its path, so that it
+    /// cannot share the path with endpoints of single methods (off by default). Off, as in
+    /// axum, `any` answers the methods that have no endpoint of their own: `/x` may have
+    /// `get(a)` and `any(b)`, and `GET /x` goes to `a` whichever came first. On, as Fastify's
+    /// `all` (which declares every method), that pair is a [`RouteError::DuplicateMethod`]
+    /// naming the single method, in either order, on one route or two. It applies to the
+    /// routes added to this builder after it is set, and to those nested into it.
+    ///
+    /// ```
+    /// use armature_router::{any, get, RouteError, Router};
+    /// use http::{Method, Request};
+    ///
+    /// let all = || any(|_req: Request<()>| async { "all" });
+    /// let one = || get(|_req: Request<()>| async { "one" });
+    /// assert!(Router::builder().route("/x", all()).route("/x", one()).build().is_ok());
+    /// let err = Router::builder()
+    ///     .exclusive_any(true)
+    ///     .route("/x", one())
+    ///     .route("/x", all())
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, RouteError::DuplicateMethod { method, .. } if method == Method::GET));
+    /// ```
+    pub fn exclusive_any(mut self, enabled: bool) -> Self {
+        self.exclusive_any = enabled;
         self
     }
 

@@ -230,10 +230,21 @@ impl<B: Send + 'static> MethodRouter<B> {
         self
     }
 
-    /// Moves the endpoints of `other` into `self`; returns the first method both define.
-    pub(crate) fn merge(&mut self, other: MethodRouter<B>) -> Result<(), Method> {
+    /// Moves the endpoints of `other` into `self`; returns the first method both define. With
+    /// `exclusive_any`, an `any` endpoint defines every method (see
+    /// [`RouterBuilder::exclusive_any`](crate::RouterBuilder::exclusive_any)).
+    pub(crate) fn merge(
+        &mut self,
+        other: MethodRouter<B>,
+        exclusive_any: bool,
+    ) -> Result<(), Method> {
         if let Some(method) = other.methods().find(|m| self.has(m)) {
             return Err(method);
+        }
+        if exclusive_any {
+            if let Some(method) = self.any_overlap(&other) {
+                return Err(method);
+            }
         }
         if other.any.is_some() && self.any.is_some() {
             return Err(Method::from_bytes(b"ANY").expect("valid token"));
@@ -249,6 +260,14 @@ impl<B: Send + 'static> MethodRouter<B> {
             self.any = other.any;
         }
         Ok(())
+    }
+
+    /// The first single method that an `any` endpoint of `self` and `other` together would
+    /// share with a single-method endpoint of either (`self` against itself too).
+    pub(crate) fn any_overlap(&self, other: &MethodRouter<B>) -> Option<Method> {
+        let any = self.any.is_some() || other.any.is_some();
+        any.then(|| self.methods().chain(other.methods()).next())
+            .flatten()
     }
 
     fn has(&self, method: &Method) -> bool {

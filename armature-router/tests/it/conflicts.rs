@@ -262,6 +262,47 @@ fn duplicate_methods() {
             existing: "/any",
             method: Method::from_bytes(b"ANY").unwrap(),
         },
+        // With exclusive_any, `any` declares every method: a single method beside it is one
+        // registered twice, whatever the order, on one route or two, nested or not.
+        Case {
+            name: "exclusive any, then get",
+            builder: builder()
+                .exclusive_any(true)
+                .route("/x", any(echo))
+                .route("/x", get(echo)),
+            route: "/x",
+            existing: "/x",
+            method: Method::GET,
+        },
+        Case {
+            name: "exclusive any, after post",
+            builder: builder()
+                .exclusive_any(true)
+                .route("/x", post(echo))
+                .route("/x", any(echo)),
+            route: "/x",
+            existing: "/x",
+            method: Method::POST,
+        },
+        Case {
+            name: "exclusive any, chained with an extension method",
+            builder: builder()
+                .exclusive_any(true)
+                .route("/x", any(echo).on(purge.clone(), echo)),
+            route: "/x",
+            existing: "/x",
+            method: purge.clone(),
+        },
+        Case {
+            name: "exclusive any, nested beside an outer get",
+            builder: builder()
+                .exclusive_any(true)
+                .route("/api", get(echo))
+                .nest("/api", builder().route("/", any(echo))),
+            route: "/api",
+            existing: "/api",
+            method: Method::GET,
+        },
     ];
     for case in cases {
         let err = case.builder.build().expect_err(case.name);
@@ -282,6 +323,24 @@ fn duplicate_methods() {
             case.name
         );
     }
+}
+
+#[test]
+fn any_beside_single_methods_merges_unless_exclusive() {
+    // Off (the default), `any` answers the methods without an endpoint of their own.
+    let router = builder()
+        .route("/x", any(echo))
+        .route("/x", get(echo))
+        .build();
+    assert!(router.is_ok());
+    // On, only `any` beside `any` or methods beside methods are checked as before.
+    assert!(builder()
+        .exclusive_any(true)
+        .route("/x", any(echo))
+        .route("/y", get(echo).post(echo))
+        .route("/y", on(Method::DELETE, echo))
+        .build()
+        .is_ok());
 }
 
 #[test]
