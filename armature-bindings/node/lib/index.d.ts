@@ -169,6 +169,10 @@ export declare class Request<Data = Record<string, any>> {
 export declare class MethodRouter {
   on(method: string, handler: Route): this
   on(method: string, options: RouteOptions, handler: Route): this
+  /**
+   * Every method, as Fastify's `all`: a path with `all` can have no other method (declaring one,
+   * before or after, throws `Method 'GET' already declared for route '/x'`).
+   */
   all: MethodShortcut<this>
   get: MethodShortcut<this>
   head: MethodShortcut<this>
@@ -188,6 +192,7 @@ export interface PathShortcuts {
   delete: PathShortcut<this>
   patch: PathShortcut<this>
   options: PathShortcut<this>
+  /** Every method, as Fastify's `all`: another method on the same path throws, before or after. */
   all: PathShortcut<this>
 }
 

@@ -6,7 +6,9 @@ use std::future::ready;
 use std::sync::Arc;
 
 use armature_layers::files::StaticFiles;
-use armature_router::{any, on, Handler, MethodRouter, Response, Router, RouterBuilder};
+use armature_router::{
+    any, on, Handler, MethodRouter, Response, RouteError, Router, RouterBuilder,
+};
 use bytes::Bytes;
 use http::{Method, Request};
 use napi::bindgen_prelude::{Buffer, Either};
@@ -229,7 +231,7 @@ impl NativeRoutes {
                 index,
             } => so_far.try_nest_service(prefix, files(prefix, root, *index)?),
         }
-        .map_err(|err| invalid(format!("invalid route: {err}")))?;
+        .map_err(route_error)?;
         self.checked = Some(checked);
         self.defs.push(def);
         Ok(())
@@ -274,7 +276,22 @@ impl NativeRoutes {
                 ready(error(http::StatusCode::METHOD_NOT_ALLOWED, &message))
             })
             .build()
-            .map_err(|err| invalid(format!("invalid route: {err}")))
+            .map_err(route_error)
+    }
+}
+
+/// A route the router refused, as JS throws it. A method registered twice on one path (`ALL`
+/// beside any other counts: as Fastify's `all`, it declares every method) says so in Fastify's
+/// words (its FST_ERR_DUPLICATED_ROUTE), whichever registration came first.
+fn route_error(err: RouteError) -> Error {
+    match err {
+        RouteError::DuplicateMethod { route, method, .. } => {
+            let method = if method == "ANY" { "ALL" } else { method.as_str() };
+            invalid(format!(
+                "invalid route: Method '{method}' already declared for route '{route}'"
+            ))
+        }
+        other => invalid(format!("invalid route: {other}")),
     }
 }
 
@@ -406,9 +423,12 @@ fn builder(
     // Eager: no user layer wraps this router (the preset's observe the route), and a
     // constant route's answer then drops its request before hyper reads the socket again.
     // A catch-all matches an empty rest, as Fastify's `/files/*` matches `/files/`.
+    // `ALL` (an `any` endpoint) declares every method of its path, as Fastify's `all`: a
+    // method beside it is one registered twice.
     let router = Router::builder()
         .eager_handlers(true)
-        .catch_all_matches_empty(true);
+        .catch_all_matches_empty(true)
+        .exclusive_any(true);
     defs.iter().fold(router, |b, def| match def {
         Def::Route {
             method,

@@ -7,7 +7,7 @@ import v8 from 'node:v8'
 import vm from 'node:vm'
 import { Readable } from 'node:stream'
 import { STATUS_CODES } from 'node:http'
-import { App, Router, HttpError, HttpResponse, Cors, RateLimit, Logger, get, post, scope } from '../lib/index.mjs'
+import { App, Router, HttpError, HttpResponse, Cors, RateLimit, Logger, all, get, head, post, scope } from '../lib/index.mjs'
 import { failure } from './helpers.mjs'
 
 /** Serves `app` on a free port for the length of `body(url)`. */
@@ -279,6 +279,42 @@ test('a refused body reaches the error handler and middleware as Fastify\'s erro
     .wrap(async (req, next) => next())
     .inject({ method: 'POST', url: '/upload', body: 'x'.repeat(64) })
   assert.deepEqual([plain.statusCode, plain.json()], [413, failure(413, 'Request body is too large', 'FST_ERR_CTP_BODY_TOO_LARGE')])
+})
+
+test('a method declared twice on a path throws, ALL counting as every method (Fastify\'s FST_ERR_DUPLICATED_ROUTE)', async () => {
+  const dup = (method, path) => new RegExp(`invalid route: Method '${method}' already declared for route '${path.replaceAll('/', '\\/')}'`)
+  // ALL first, then a method: before, GET /x silently went to the GET route (the specific one
+  // won, whatever the order); as in Fastify, the second registration throws.
+  const app = App.new().all('/x', (req) => `all ${req.method}`)
+  assert.throws(() => app.get('/x', () => 'get'), dup('GET', '/x'))
+  assert.throws(() => app.head('/x', () => 'head'), dup('HEAD', '/x'))
+  assert.throws(() => app.route({ method: ['DELETE'], url: '/x', handler: () => 'del' }), dup('DELETE', '/x'))
+  assert.throws(() => app.all('/x', () => 'again'), dup('ALL', '/x'))
+  // A method first, then ALL; and both in one route(path, methods).
+  app.post('/y', () => 'post')
+  assert.throws(() => app.all('/y', () => 'all'), dup('POST', '/y'))
+  assert.throws(() => app.route('/z', all(() => 'all').get(() => 'get')), dup('GET', '/z'))
+  assert.throws(() => app.route('/z', get(() => 'get').all(() => 'all')), dup('GET', '/z'))
+  // Through a plugin's prefix: its '/' is the prefix's path.
+  app.get('/api', () => 'api')
+  assert.throws(() => app.register((s) => { s.all('/', () => 'plugin') }, { prefix: '/api' }), dup('GET', '/api'))
+  // The same method twice, as before, in the same words.
+  assert.throws(() => app.post('/y', () => 'again'), dup('POST', '/y'))
+  // Methods side by side are fine, HEAD beside GET too (GET answers HEAD unless it has its own).
+  app.route('/w', get(() => 'get').post(() => 'post')).route('/w', head(() => HttpResponse.status(204)))
+  // The refused registrations left nothing behind: every method of /x is still ALL's.
+  await serving(app, async (url) => {
+    for (const method of ['GET', 'DELETE', 'PUT']) {
+      const res = await fetch(`${url}/x`, { method })
+      assert.deepEqual([res.status, await res.text()], [200, `all ${method}`])
+    }
+    const res = await fetch(`${url}/y`, { method: 'PUT' })
+    assert.equal(res.status, 405)
+    assert.equal(res.headers.get('allow'), 'POST')
+    assert.equal(await (await fetch(`${url}/api`)).text(), 'api')
+    assert.equal(await (await fetch(`${url}/w`, { method: 'POST' })).text(), 'post')
+    assert.equal((await fetch(`${url}/w`, { method: 'HEAD' })).status, 204)
+  })
 })
 
 test('configuration that would be silently ignored throws instead', async () => {
