@@ -12,8 +12,8 @@ use super::client_ip::{ClientIp, ForwardedHeader};
 use super::gcra::Gcra;
 use super::headers::Headers;
 use super::key::{KeyFn, KeySource};
-use super::layer::Config;
-use super::{MemoryStore, Quota, RateLimitError, RateLimitLayer, Store};
+use super::layer::{Config, Forward};
+use super::{MemoryStore, Quota, RateLimitError, RateLimitLayer, RateLimited, Store};
 
 enum KeyChoice {
     ClientIp,
@@ -38,6 +38,7 @@ pub struct RateLimitBuilder {
     name: String,
     ietf_headers: bool,
     x_headers: bool,
+    forward: Option<Forward>,
 }
 
 impl RateLimitBuilder {
@@ -52,6 +53,7 @@ impl RateLimitBuilder {
             name: "default".to_owned(),
             ietf_headers: true,
             x_headers: false,
+            forward: None,
         }
     }
 
@@ -201,6 +203,63 @@ impl RateLimitBuilder {
         self
     }
 
+    /// Passes a refused request on to the inner service instead of answering it, once `mark`
+    /// has marked its extensions (given the [`RateLimited`] the refusal carries), so that the
+    /// application answers the refusal itself: its error handler, in the shape of its other
+    /// errors. Its answer gets the headers the layer's own `429` would have had that it did
+    /// not set itself (`Retry-After`, `RateLimit-Policy`, `RateLimit`, `X-RateLimit-*`), and
+    /// the [`RateLimited`] marker. gRPC calls, and a key header sent twice, are still answered
+    /// by the layer. Admitted requests are not touched: no mark to look for, nothing added.
+    ///
+    /// Past this layer a forwarded request is no longer stopped: the inner service must find
+    /// the mark and answer without doing the request's work, and another rate limit inside
+    /// this one would count the request (route marked requests around it).
+    ///
+    /// ```
+    /// use armature_layers::rate_limit::{Quota, RateLimitLayer, RateLimited};
+    /// use http::{Request, Response, StatusCode};
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
+    ///
+    /// #[derive(Clone)]
+    /// struct Refused(RateLimited);
+    ///
+    /// # tokio_test::block_on(async {
+    /// let app = ServiceBuilder::new()
+    ///     .layer(
+    ///         RateLimitLayer::builder()
+    ///             .quota(Quota::per_hour(1))
+    ///             .key_by_header("x-api-key")
+    ///             .forward_refusals(|ext, limited| { ext.insert(Refused(limited)); })
+    ///             .build()?,
+    ///     )
+    ///     .service(service_fn(|req: Request<()>| async move {
+    ///         let res = match req.extensions().get::<Refused>() {
+    ///             Some(Refused(limited)) => Response::builder()
+    ///                 .status(StatusCode::TOO_MANY_REQUESTS)
+    ///                 .body(format!("slow down: {}s", limited.retry_after().as_secs_f64().ceil())),
+    ///             None => Response::builder().body("hello".to_owned()),
+    ///         };
+    ///         Ok::<_, std::convert::Infallible>(res.unwrap())
+    ///     }));
+    /// let req = || Request::get("/").header("x-api-key", "k1").body(());
+    /// assert_eq!(app.clone().oneshot(req()?).await?.status(), StatusCode::OK);
+    /// let refused = app.clone().oneshot(req()?).await?;
+    /// assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    /// assert_eq!(refused.headers()["retry-after"], "3600");
+    /// assert!(refused.extensions().get::<RateLimited>().is_some());
+    /// let body = http_body_util::BodyExt::collect(refused.into_body()).await?.to_bytes();
+    /// assert_eq!(body, "slow down: 3600s");
+    /// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn forward_refusals<F>(mut self, mark: F) -> Self
+    where
+        F: Fn(&mut http::Extensions, RateLimited) + Send + Sync + 'static,
+    {
+        self.forward = Some(Forward(Arc::new(mark)));
+        self
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors
@@ -262,6 +321,7 @@ impl RateLimitBuilder {
             key,
             store,
             headers,
+            forward: self.forward,
             warned_no_peer: AtomicBool::new(false),
         }))
     }

@@ -11,9 +11,10 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::gcra::Decision;
-use super::headers::refusal;
+use super::headers::{add_refusal_headers, refusal};
 use super::layer::Config;
 use super::messages::{AMBIGUOUS_KEY_MESSAGE, REFUSAL_MESSAGE};
+use super::RateLimited;
 use crate::body::is_grpc;
 use crate::body::ResponseBody;
 
@@ -51,6 +52,12 @@ pin_project! {
         Refused {
             response: Option<Box<Response<()>>>,
         },
+        // A refusal passed on to the inner service (`forward_refusals`).
+        Forwarded {
+            #[pin]
+            future: S::Future,
+            refusal: Option<Box<(Arc<Config>, Decision)>>,
+        },
     }
 }
 
@@ -81,6 +88,19 @@ where
         ResponseFuture { state }
     }
 
+    /// The answer to a refused request: the layer's own, or with `forward_refusals` (not for
+    /// gRPC) the inner service's, called with the request marked.
+    pub(crate) fn refusing(
+        service: &mut S,
+        req: Request<ReqBody>,
+        config: &Arc<Config>,
+        decision: Decision,
+    ) -> Self {
+        ResponseFuture {
+            state: State::refusing(service, req, config, decision),
+        }
+    }
+
     pub(crate) fn checking(
         check: Check,
         service: S,
@@ -93,6 +113,32 @@ where
             config,
         };
         ResponseFuture { state }
+    }
+}
+
+impl<S, ReqBody> State<S, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn refusing(
+        service: &mut S,
+        mut req: Request<ReqBody>,
+        config: &Arc<Config>,
+        decision: Decision,
+    ) -> Self {
+        let grpc = is_grpc(&req);
+        match &config.forward {
+            Some(forward) if !grpc => {
+                (forward.0)(req.extensions_mut(), RateLimited::of(&decision));
+                State::Forwarded {
+                    future: service.call(req),
+                    refusal: Some(Box::new((Arc::clone(config), decision))),
+                }
+            }
+            _ => State::Refused {
+                response: Some(Box::new(refusal(grpc, &config.headers, &decision))),
+            },
+        }
     }
 }
 
@@ -119,13 +165,7 @@ where
                             headers: Some((Arc::clone(config), decision)),
                         }
                     } else {
-                        State::Refused {
-                            response: Some(Box::new(refusal(
-                                is_grpc(&req),
-                                &config.headers,
-                                &decision,
-                            ))),
-                        }
+                        State::refusing(&mut service, req, config, decision)
                     };
                     state.set(next);
                 }
@@ -133,6 +173,15 @@ where
                     let mut res = ready!(future.poll(cx))?;
                     if let Some((config, decision)) = headers.take() {
                         config.headers.apply(res.headers_mut(), &decision);
+                    }
+                    return Poll::Ready(Ok(res.map(ResponseBody::new)));
+                }
+                StateProj::Forwarded { future, refusal } => {
+                    let mut res = ready!(future.poll(cx))?;
+                    if let Some(refusal) = refusal.take() {
+                        let (config, decision) = *refusal;
+                        add_refusal_headers(&config.headers, &decision, res.headers_mut());
+                        res.extensions_mut().insert(RateLimited::of(&decision));
                     }
                     return Poll::Ready(Ok(res.map(ResponseBody::new)));
                 }

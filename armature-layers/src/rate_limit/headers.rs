@@ -186,11 +186,24 @@ pub(crate) fn refusal(grpc: bool, headers: &Headers, decision: &Decision) -> Res
         message_head(StatusCode::TOO_MANY_REQUESTS)
     };
     headers.apply(res.headers_mut(), decision);
-    res.extensions_mut().insert(RateLimited {
-        retry_after: decision.retry_after,
-        store_unavailable: decision.store_unavailable,
-    });
+    res.extensions_mut().insert(RateLimited::of(decision));
     res
+}
+
+/// `headers` plus those of the layer's own refusal (`Retry-After`, the rate-limit fields) that
+/// they do not have: the inner service's answer to a forwarded refusal keeps what it set.
+pub(crate) fn add_refusal_headers(config: &Headers, decision: &Decision, headers: &mut HeaderMap) {
+    let mut refusal = HeaderMap::new();
+    config.apply(&mut refusal, decision);
+    let mut current: Option<HeaderName> = None;
+    for (name, value) in refusal {
+        if let Some(name) = name {
+            current = (!headers.contains_key(&name)).then_some(name);
+        }
+        if let Some(name) = &current {
+            headers.append(name.clone(), value);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,31 @@
 //! [`RateLimitLayer`]: the cheap-to-clone, checked configuration.
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use http::Extensions;
 
 use tower_layer::Layer;
 
 use super::gcra::Gcra;
 use super::headers::Headers;
 use super::key::KeySource;
-use super::{RateLimit, RateLimitBuilder, Store};
+use super::{RateLimit, RateLimitBuilder, RateLimited, Store};
+
+/// Marks a refused request's extensions before it goes on to the inner service
+/// ([`RateLimitBuilder::forward_refusals`]).
+#[derive(Clone)]
+pub(crate) struct Forward(pub(crate) Arc<Mark>);
+
+/// What [`Forward`] calls.
+pub(crate) type Mark = dyn Fn(&mut Extensions, RateLimited) + Send + Sync;
+
+impl fmt::Debug for Forward {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Forward(..)")
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct Config {
@@ -16,6 +33,8 @@ pub(crate) struct Config {
     pub(crate) key: KeySource,
     pub(crate) store: Store,
     pub(crate) headers: Headers,
+    /// Refused requests go on to the inner service, marked by this (not gRPC calls).
+    pub(crate) forward: Option<Forward>,
     /// Whether the "no peer address" warning was logged (once per layer).
     pub(crate) warned_no_peer: AtomicBool,
 }

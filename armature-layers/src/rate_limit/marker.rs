@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
+use super::gcra::Decision;
+
 /// In the extensions of every response the limiter produced instead of calling the inner
-/// service (429, or the gRPC `RESOURCE_EXHAUSTED` answer), for outer layers such as analytics.
+/// service (429, or the gRPC `RESOURCE_EXHAUSTED` answer), and of the inner service's answer to
+/// a refusal it [forwarded](super::RateLimitBuilder::forward_refusals), for outer layers such as
+/// analytics.
 ///
 /// ```
 /// use armature_layers::rate_limit::{Quota, RateLimitLayer, RateLimited};
@@ -34,6 +38,13 @@ pub struct RateLimited {
 }
 
 impl RateLimited {
+    pub(crate) fn of(decision: &Decision) -> Self {
+        RateLimited {
+            retry_after: decision.retry_after,
+            store_unavailable: decision.store_unavailable,
+        }
+    }
+
     /// How long until the key would be admitted again; when the store was unavailable
     /// ([`store_unavailable`](RateLimited::store_unavailable)), until it is asked again (the
     /// Redis store's retry interval, at least 1 s).

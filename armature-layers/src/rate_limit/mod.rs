@@ -128,6 +128,9 @@
 //!   `Retry-After` in whole seconds (rounded up, so a client that waits that long is
 //!   admitted), and a [`RateLimited`] marker in the response extensions. The inner service
 //!   is not called.
+//! * **Refused, with [`forward_refusals`](RateLimitBuilder::forward_refusals)**: the request
+//!   goes on to the inner service, marked, and its answer gets the refusal's headers it did
+//!   not set itself and the [`RateLimited`] marker (gRPC calls are refused as below).
 //! * **Refused gRPC call** (`content-type: application/grpc...`): a trailers-only gRPC
 //!   answer — HTTP 200, `grpc-status: 8` (`RESOURCE_EXHAUSTED`), `grpc-message` — which
 //!   gRPC clients report as that status rather than as a transport error.

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::headers::{ambiguous_key, refusal};
+use super::headers::ambiguous_key;
 use super::key::{key_by, Keyed};
 use super::layer::Config;
 use super::{ResponseBody, ResponseFuture, Store};
@@ -63,7 +63,7 @@ where
                 if decision.allowed {
                     ResponseFuture::admitted(self.inner.call(req), Arc::clone(config), decision)
                 } else {
-                    ResponseFuture::refused(refusal(is_grpc(&req), &config.headers, &decision))
+                    ResponseFuture::refusing(&mut self.inner, req, config, decision)
                 }
             }
             Store::Redis(store) => {

@@ -787,3 +787,89 @@ async fn stacked_limits_each_list_their_own_policy() {
         [r#""default";q=100;w=60"#]
     );
 }
+
+#[tokio::test]
+async fn forwarded_refusals_reach_the_inner_service_marked_and_keep_its_headers() {
+    #[derive(Clone)]
+    struct Refused(RateLimited);
+    let layer = RateLimitLayer::builder()
+        .quota(Quota::per_minute(1))
+        .key_by_header("x-api-key")
+        .store(still_store())
+        .forward_refusals(|ext, limited| {
+            ext.insert(Refused(limited));
+        })
+        .build()
+        .unwrap();
+    let marks = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&marks);
+    let svc = layer.layer(service_fn(move |req: Request<()>| {
+        let refused = req.extensions().get::<Refused>().map(|r| r.0);
+        if refused.is_some() {
+            seen.fetch_add(1, Ordering::SeqCst);
+        }
+        async move {
+            let mut res = Response::new(String::new());
+            if let Some(limited) = refused {
+                *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                *res.body_mut() = format!("later: {:?}", limited.retry_after());
+                // Its own Retry-After wins over the layer's, when it sets one.
+                if req.headers().contains_key("x-own") {
+                    res.headers_mut()
+                        .insert("retry-after", "120".parse().unwrap());
+                }
+            }
+            Ok::<_, Infallible>(res)
+        }
+    }));
+    let admitted = svc.clone().oneshot(with_key("a")).await.unwrap();
+    assert_eq!(admitted.status(), StatusCode::OK);
+    assert!(admitted.extensions().get::<RateLimited>().is_none());
+    assert_eq!(
+        marks.load(Ordering::SeqCst),
+        0,
+        "admitted requests carry no mark"
+    );
+
+    let refused = svc.clone().oneshot(with_key("a")).await.unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the inner service answered"
+    );
+    assert_eq!(header(refused.headers(), "retry-after"), Some("60"));
+    assert_eq!(
+        header(refused.headers(), "ratelimit"),
+        Some("\"default\";r=0;t=60")
+    );
+    assert_eq!(
+        header(refused.headers(), "ratelimit-policy"),
+        Some("\"default\";q=1;w=60")
+    );
+    assert_eq!(
+        refused
+            .extensions()
+            .get::<RateLimited>()
+            .map(RateLimited::retry_after),
+        Some(Duration::from_secs(60))
+    );
+    let body = refused.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(body, "later: 60s");
+
+    let mut own = with_key("a");
+    own.headers_mut().insert("x-own", "1".parse().unwrap());
+    let refused = svc.clone().oneshot(own).await.unwrap();
+    assert_eq!(header(refused.headers(), "retry-after"), Some("120"));
+    assert_eq!(refused.headers().get_all("retry-after").iter().count(), 1);
+    assert_eq!(marks.load(Ordering::SeqCst), 2);
+
+    // gRPC calls are still refused by the layer: trailers-only, the inner service not called.
+    let grpc = Request::post("/")
+        .header("x-api-key", "a")
+        .header("content-type", "application/grpc")
+        .body(())
+        .unwrap();
+    let refused = svc.clone().oneshot(grpc).await.unwrap();
+    assert_eq!(header(refused.headers(), "grpc-status"), Some("8"));
+    assert_eq!(marks.load(Ordering::SeqCst), 2);
+}
