@@ -19,7 +19,9 @@ export declare class NativeApp {
    * responses are answered by their JS handlers, so the middleware sees every routed
    * request; `refusals` (two JS handler numbers, given when the app has JS middleware or an
    * error handler) throw the errors of a refused body, too large (`413`) and unreadable
-   * (`400`), so that the middleware and the error handler see those too.
+   * (`400`), so that the middleware and the error handler see those too; `rateLimited` and
+   * `methodNotAllowed` (given when the app has an error handler) throw a rate limit's `429`
+   * and the router's `405`.
    */
   constructor(routes: NativeRoutes, logger: string | undefined | null, cors: CorsOptions | undefined | null, rateLimits: Array<NativeRateLimit>, dispatch: () => unknown, options?: AppOptions | undefined | null)
   /**
@@ -42,10 +44,11 @@ export declare class NativeApp {
    *   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
    *   (without `?`), `param(id, name)` and `params` (decoded), `header(id, name)` and
    *   `headers` (lower-case names; repeated ones joined with `, `), `ip` (the peer's
-   *   address), `route` (the matched template), and `body`: a Buffer
+   *   address), `route` (the matched template), `refusal` (the message of the error of a
+   *   request refused before routing: a body, a rate limit), and `body`: a Buffer
    *   over the bytes Rust received, which can be taken once.
    */
-  calls(): { take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number, headers?: string[] | null): boolean; watch(id: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; ip(id: number): string | null; route(id: number): string | null; body(id: number): Buffer }
+  calls(): { take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number, headers?: string[] | null): boolean; watch(id: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; ip(id: number): string | null; route(id: number): string | null; refusal(id: number): string | null; body(id: number): Buffer }
   /**
    * Runs one request through the whole stack without a socket, as if sent from
    * `remote_address` (an IP address, default `127.0.0.1`: what the rate limit and the
@@ -141,6 +144,16 @@ export interface AppOptions {
   middleware?: boolean
   /** The JS handlers that throw a refused body's errors (too large, unreadable). */
   refusals?: Array<number>
+  /**
+   * The JS handler that throws a rate limit's refusal (`429`), given when the app has an
+   * error handler; else the `429` is answered in Rust.
+   */
+  rateLimited?: number
+  /**
+   * The JS handler that throws the `405` of a path whose routes lack the method, given when
+   * the app has an error handler; else it is answered in Rust.
+   */
+  methodNotAllowed?: number
 }
 
 /** Options of `Cors.new(...)`. Every list is exact; `"*"` in `origins` allows any origin. */

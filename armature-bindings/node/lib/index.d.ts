@@ -372,8 +372,11 @@ export declare class App {
   setNotFoundHandler(handler: Handler | HttpResponse): this
   /**
    * Turns what handlers and middleware throw into answers, and a refused request body (`413` with
-   * `code: 'FST_ERR_CTP_BODY_TOO_LARGE'`, `400` for one cut short); `undefined` (or throwing)
-   * leaves the error to the default handling.
+   * `code: 'FST_ERR_CTP_BODY_TOO_LARGE'`, `400` for one cut short), a rate limit's refusal
+   * (`statusCode: 429`, `'Rate limit exceeded, retry in 30 seconds'`; `Retry-After` and the
+   * `RateLimit` headers are added to the answer unless it sets them) and a method a path's routes
+   * lack (`statusCode: 405`; `Allow` is added while the answer is a `405`); `undefined` (or
+   * throwing) leaves the error to the default handling.
    */
   setErrorHandler(handler: (err: unknown, req: Request) => HandlerResult | Promise<HandlerResult>): this
   listen(port?: number | string, host?: string, options?: ListenOptions): Promise<Server>

@@ -1183,6 +1183,8 @@ class App {
    * Turns what a handler or middleware throws (or rejects with) into the answer:
    * `(err, req) => response`, sync or async. Returning `undefined` leaves the error to the
    * default handling (its `statusCode`, else a logged `500`), as does throwing from here.
+   * It also sees the refusals that come before any route: a refused body (413, 400), a rate
+   * limit's 429 and a method the path's routes lack (405), which Rust answers without one.
    */
   setErrorHandler (handler) {
     this._change('setErrorHandler()')
@@ -1275,9 +1277,21 @@ class App {
         handlers.push(() => { throw coded(413, 'FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large') },
           () => { throw new HttpError(400, 'The request body could not be read') })
       }
+      // With an error handler, the refusals of the Rust layers are errors it sees too: a rate
+      // limit's 429 (as @fastify/rate-limit throws it: statusCode 429, 'Rate limit exceeded,
+      // retry in 30 seconds'; the limit adds Retry-After and the RateLimit headers to the
+      // answer) and the 405 of a path whose routes lack the method (the router adds Allow
+      // when the answer is still a 405). Without one, Rust answers them, never entering JS.
+      let rateLimited, methodNotAllowed
+      if (this._errorHandler !== null) {
+        rateLimited = handlers.length
+        methodNotAllowed = handlers.length + 1
+        handlers.push((req) => { throw new HttpError(429, req._calls.refusal(req._id)) },
+          (req) => { throw new HttpError(405, `${req.method} is not allowed on ${req.url}`) })
+      }
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
-        this._rateLimits, () => dispatch(), { bodyLimit: this._bodyLimit, middleware, refusals })
+        this._rateLimits, () => dispatch(), { bodyLimit: this._bodyLimit, middleware, refusals, rateLimited, methodNotAllowed })
       dispatch = makeDispatch(compiled.calls(), handlers, this._middleware.slice(), this._data, this._errorHandler, this._scoped, configs)
       this._native = compiled
     }

@@ -1,6 +1,7 @@
 //! The compiled app: the preset stack around the router, served on a socket or through
 //! `inject`, and the calls JS makes to read requests and answer them.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,20 +31,63 @@ use crate::cors::{self, CorsOptions};
 use crate::dispatch::Dispatcher;
 use crate::log::{self, Json, TARGET};
 use crate::rate_limit::NativeRateLimit;
-use crate::response::{error_with, with_error_body};
-use crate::routes::{endpoint, NativeRoutes};
+use crate::response::error_with;
+use crate::routes::{endpoint, Fallback, NativeRoutes};
 
 /// Request bodies larger than this are refused with `413` before any handler runs, unless the
 /// app sets its own limit (`App.new({ bodyLimit })`).
 const BODY_LIMIT: usize = 1024 * 1024;
 
-/// A request whose body [`Collect`] refused (too large, or cut off): it crosses the stack with
-/// an empty body and [`Refusals`], just outside the router, answers it. So the refusal gets the
-/// request id, the access-log line, the CORS headers and the rate-limit count every other
-/// answer gets, and a client cannot send oversized bodies past its limit for free.
-/// Its status, Fastify's code for it, and the message.
+/// A request refused before routing: its body, by [`Collect`] (too large, or cut off), or by a
+/// rate limit (which forwards its refusals, see `rate_limit::layer`). It crosses the stack
+/// (with an empty body when the body was refused) and [`Refusals`], just outside the router,
+/// answers it: in JS when the app asks for it (so its middleware and error handler see the
+/// error, as Fastify's do), else in Rust. So a refused body gets the request id, the
+/// access-log line, the CORS headers and the rate-limit count every other answer gets (a
+/// client cannot send oversized bodies past its limit for free), and a rate limit's `429` is
+/// written in one place, whoever answers it.
 #[derive(Clone, Copy)]
-struct Refused(StatusCode, Option<&'static str>, &'static str);
+pub(crate) enum Refused {
+    /// The body is over the limit: `413`, `FST_ERR_CTP_BODY_TOO_LARGE`.
+    TooLarge,
+    /// The body could not be read (cut short): `400`.
+    Unreadable,
+    /// A rate limit refused the request: `429`, its `Retry-After` and `RateLimit` headers
+    /// added by the limit to whatever answers it.
+    RateLimited(RateLimited),
+}
+
+impl Refused {
+    fn status(self) -> StatusCode {
+        match self {
+            Refused::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Refused::Unreadable => StatusCode::BAD_REQUEST,
+            Refused::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    /// Fastify's code for it.
+    fn code(self) -> Option<&'static str> {
+        match self {
+            Refused::TooLarge => Some("FST_ERR_CTP_BODY_TOO_LARGE"),
+            _ => None,
+        }
+    }
+
+    /// The message of its error; a rate limit's as @fastify/rate-limit words it (`Rate limit
+    /// exceeded, retry in 30 seconds`).
+    pub(crate) fn message(self) -> Cow<'static, str> {
+        match self {
+            Refused::TooLarge => "Request body is too large".into(),
+            Refused::Unreadable => "The request body could not be read".into(),
+            Refused::RateLimited(limited) => {
+                let seconds = limited.retry_after().as_secs_f64().ceil().max(1.0) as u64;
+                let plural = if seconds == 1 { "" } else { "s" };
+                format!("Rate limit exceeded, retry in {seconds} second{plural}").into()
+            }
+        }
+    }
+}
 
 /// The whole stack: request id → logger → CORS → rate limits → router, over collected request
 /// bodies. CORS sits outside the rate limits so that preflights are not counted and a `429`
@@ -65,36 +109,58 @@ fn stack(
         // The common case keeps one concrete type up to the final box.
         return around(router, logger, cors);
     }
-    // The first limit wrapped is the outermost (its headers are the ones clients see).
-    let limited = rate_limits.into_iter().rev().fold(
-        BoxCloneSyncService::new(router),
-        |inner: Stack, limit| {
-            BoxCloneSyncService::new(
-                ServiceBuilder::new()
-                    .layer(limit)
-                    .service(inner)
-                    .map_response(|res| json_refusal(res.map(Body::new))),
-            )
-        },
-    );
+    // The first limit wrapped is the outermost (its headers are the ones clients see). A limit
+    // passes its refusals on, marked, for `Refusals` to answer: past the limits inside it,
+    // which would count them.
+    let refusals = BoxCloneSyncService::new(router);
+    let mut limits = rate_limits.into_iter().rev();
+    let innermost = limits.next().map(|limit| limited(limit, refusals.clone()));
+    let limited = limits.fold(innermost.expect("a limit"), |inner: Stack, limit| {
+        limited(
+            limit,
+            BoxCloneSyncService::new(PastLimits {
+                limits: inner,
+                refusals: refusals.clone(),
+            }),
+        )
+    });
     around(limited, logger, cors)
 }
 
-/// A `429` of the rate limiter in the package's JSON error shape (its headers kept:
-/// `Retry-After`, `RateLimit`), as @fastify/rate-limit answers; any other answer unchanged.
-fn json_refusal(res: Response) -> Response {
-    let Some(limited) = res.extensions().get::<RateLimited>() else {
-        return res;
-    };
-    if res.status() != StatusCode::TOO_MANY_REQUESTS {
-        return res;
+/// `inner` behind the rate limit `limit`.
+fn limited(limit: RateLimitLayer, inner: Stack) -> Stack {
+    BoxCloneSyncService::new(
+        ServiceBuilder::new()
+            .layer(limit)
+            .service(inner)
+            .map_response(|res| res.map(Body::new)),
+    )
+}
+
+/// Between two rate limits: a request the outer one refused goes straight to [`Refusals`],
+/// uncounted by the inner ones. (One lookup per admitted request, only in apps with two
+/// limits or more.)
+#[derive(Clone)]
+struct PastLimits {
+    limits: Stack,
+    refusals: Stack,
+}
+
+impl Service<Request<Bytes>> for PastLimits {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = <Stack as Service<Request<Bytes>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+        self.limits.poll_ready(cx)
     }
-    let seconds = limited.retry_after().as_secs_f64().ceil().max(1.0) as u64;
-    let message = format!(
-        "Rate limit exceeded, retry in {seconds} second{}",
-        if seconds == 1 { "" } else { "s" }
-    );
-    with_error_body(res, &message)
+
+    fn call(&mut self, req: Request<Bytes>) -> Self::Future {
+        if req.extensions().get::<Refused>().is_some() {
+            return Box::pin(self.refusals.clone().oneshot(req));
+        }
+        self.limits.call(req)
+    }
 }
 
 /// `inner` behind request id → logger → CORS.
@@ -175,6 +241,12 @@ pub struct AppOptions {
     pub middleware: Option<bool>,
     /// The JS handlers that throw a refused body's errors (too large, unreadable).
     pub refusals: Option<Vec<u32>>,
+    /// The JS handler that throws a rate limit's refusal (`429`), given when the app has an
+    /// error handler; else the `429` is answered in Rust.
+    pub rate_limited: Option<u32>,
+    /// The JS handler that throws the `405` of a path whose routes lack the method, given when
+    /// the app has an error handler; else it is answered in Rust.
+    pub method_not_allowed: Option<u32>,
 }
 
 /// A compiled app: JS constructs one per `listen`/`run`/`inject` after routes change.
@@ -196,7 +268,9 @@ impl NativeApp {
     /// responses are answered by their JS handlers, so the middleware sees every routed
     /// request; `refusals` (two JS handler numbers, given when the app has JS middleware or an
     /// error handler) throw the errors of a refused body, too large (`413`) and unreadable
-    /// (`400`), so that the middleware and the error handler see those too.
+    /// (`400`), so that the middleware and the error handler see those too; `rateLimited` and
+    /// `methodNotAllowed` (given when the app has an error handler) throw a rate limit's `429`
+    /// and the router's `405`.
     #[napi(constructor)]
     pub fn new(
         routes: &NativeRoutes,
@@ -210,6 +284,8 @@ impl NativeApp {
             body_limit,
             middleware,
             refusals,
+            rate_limited,
+            method_not_allowed,
         } = options.unwrap_or_default();
         log::init();
         let logger = match logger.as_deref() {
@@ -236,6 +312,7 @@ impl NativeApp {
                 dispatcher: Arc::clone(&dispatcher),
                 too_large,
                 unreadable,
+                rate_limited,
             }),
             Some(other) => {
                 return Err(Error::new(
@@ -251,11 +328,16 @@ impl NativeApp {
                     dispatcher.call(handler, req)
                 })
             },
-            &|builder, handler| {
+            &|builder, fallback, handler| {
                 let dispatcher = Arc::clone(&dispatcher);
-                builder.fallback(move |req: Request<Bytes>| dispatcher.call(handler, req))
+                let call = move |req: Request<Bytes>| dispatcher.call(handler, req);
+                match fallback {
+                    Fallback::NotFound => builder.fallback(call),
+                    Fallback::MethodNotAllowed => builder.method_not_allowed_fallback(call),
+                }
             },
             middleware.unwrap_or(false),
+            method_not_allowed,
         )?;
         Ok(NativeApp {
             dispatcher,
@@ -284,10 +366,11 @@ impl NativeApp {
     ///   `method`, `url` (path and query as sent), `path` (still percent-encoded), `query`
     ///   (without `?`), `param(id, name)` and `params` (decoded), `header(id, name)` and
     ///   `headers` (lower-case names; repeated ones joined with `, `), `ip` (the peer's
-    ///   address), `route` (the matched template), and `body`: a Buffer
+    ///   address), `route` (the matched template), `refusal` (the message of the error of a
+    ///   request refused before routing: a body, a rate limit), and `body`: a Buffer
     ///   over the bytes Rust received, which can be taken once.
     #[napi(
-        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number, headers?: string[] | null): boolean; watch(id: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; ip(id: number): string | null; route(id: number): string | null; body(id: number): Buffer }"
+        ts_return_type = "{ take(ids: Uint32Array): number; respond(id: number, status: number, contentType: number | string | null, body: string | Uint8Array | null, headers?: string[] | null): boolean; fail(id: number, message: string, status?: number, headers?: string[] | null): boolean; watch(id: number): boolean; method(id: number): string; url(id: number): string; path(id: number): string; query(id: number): string | null; param(id: number, name: string): string | null; params(id: number): Record<string, string>; header(id: number, name: string): string | null; headers(id: number): Record<string, string>; ip(id: number): string | null; route(id: number): string | null; refusal(id: number): string | null; body(id: number): Buffer }"
     )]
     pub fn calls<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
         calls::object(env, &self.dispatcher)
@@ -495,13 +578,8 @@ where
         // A declared length over the limit is refused before a byte of the body is read.
         let declared_too_large = body.size_hint().lower() > limit as u64;
         Box::pin(async move {
-            const TOO_LARGE: Refused = Refused(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Some("FST_ERR_CTP_BODY_TOO_LARGE"),
-                "Request body is too large",
-            );
             let refused = if declared_too_large {
-                TOO_LARGE
+                Refused::TooLarge
             } else {
                 match Limited::new(body, limit).collect().await {
                     Ok(collected) => {
@@ -509,12 +587,8 @@ where
                             .oneshot(Request::from_parts(parts, collected.to_bytes()))
                             .await
                     }
-                    Err(err) if err.is::<http_body_util::LengthLimitError>() => TOO_LARGE,
-                    Err(_) => Refused(
-                        StatusCode::BAD_REQUEST,
-                        None,
-                        "The request body could not be read",
-                    ),
+                    Err(err) if err.is::<http_body_util::LengthLimitError>() => Refused::TooLarge,
+                    Err(_) => Refused::Unreadable,
                 }
             };
             let mut req = Request::from_parts(parts, Bytes::new());
@@ -542,6 +616,8 @@ struct JsRefusals {
     too_large: u32,
     /// Throws the `400` of a body that could not be read.
     unreadable: u32,
+    /// Throws a rate limit's `429` (when the app has an error handler).
+    rate_limited: Option<u32>,
 }
 
 impl<S> Service<Request<Bytes>> for Refusals<S>
@@ -557,24 +633,30 @@ where
     }
 
     fn call(&mut self, req: Request<Bytes>) -> Self::Future {
-        let Some(&Refused(status, code, message)) = req.extensions().get::<Refused>() else {
+        let Some(&refused) = req.extensions().get::<Refused>() else {
             return RefusalFuture::Inner {
                 future: self.inner.call(req),
             };
         };
-        match &self.js {
-            Some(js) => {
-                let handler = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    js.too_large
-                } else {
-                    js.unreadable
-                };
-                RefusalFuture::Js {
-                    future: Box::pin(js.dispatcher.call(handler, req)),
-                }
-            }
+        let js = self.js.as_ref().and_then(|js| {
+            let handler = match refused {
+                Refused::TooLarge => Some(js.too_large),
+                Refused::Unreadable => Some(js.unreadable),
+                Refused::RateLimited(_) => js.rate_limited,
+            };
+            handler.map(|handler| (js, handler))
+        });
+        match js {
+            Some((js, handler)) => RefusalFuture::Js {
+                future: Box::pin(js.dispatcher.call(handler, req)),
+            },
             None => RefusalFuture::Refused {
-                response: Some(error_with(status, code, None, message)),
+                response: Some(error_with(
+                    refused.status(),
+                    refused.code(),
+                    None,
+                    &refused.message(),
+                )),
             },
         }
     }

@@ -22,6 +22,7 @@ use http::{HeaderValue, Request};
 use napi::bindgen_prelude::{Buffer, Either, FromNapiValue, FunctionCallContext, Object, Unknown};
 use napi::{Env, Error, Result, Status, ValueType};
 
+use crate::app::Refused;
 use crate::dispatch::Dispatcher;
 use crate::response::{ContentType, Reply};
 
@@ -166,6 +167,12 @@ fn readers(env: &Env, calls: &mut Object, dispatcher: &Weak<Dispatcher>) -> Resu
     reader("route", |_, req| {
         let route = req.extensions().get::<MatchedRoute>();
         Ok(route.map(|r| Either::A(r.as_str().to_owned())))
+    })?;
+    // The message of the error a request refused before routing throws (a rate limit's `429`
+    // says when to retry), for the JS handler that throws it.
+    reader("refusal", |_, req| {
+        let refused = req.extensions().get::<Refused>();
+        Ok(refused.map(|refused| Either::A(refused.message().into_owned())))
     })?;
     reader("header", |ctx, req| {
         let name = ctx.get::<String>(1)?;

@@ -10,6 +10,8 @@ use armature_layers::rate_limit::{FailurePolicy, Quota, RateLimitLayer, RedisSto
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 
+use crate::app::Refused;
+
 /// Options of `new RateLimit({...})`, after the JS layer has normalized them.
 #[napi(object)]
 #[derive(Clone, Default)]
@@ -58,7 +60,15 @@ pub(crate) fn layer(options: &RateLimitOptions) -> Result<RateLimitLayer> {
     if let Some(burst) = options.burst {
         quota = quota.burst(burst);
     }
-    let mut builder = RateLimitLayer::builder().quota(quota);
+    // Its refusals go on, marked, to the app's `Refusals` (app.rs), which answers them in the
+    // package's error shape, or through JS when the app has an error handler; the limit adds
+    // `Retry-After` and the `RateLimit` headers to that answer.
+    let mut builder =
+        RateLimitLayer::builder()
+            .quota(quota)
+            .forward_refusals(|extensions, limited| {
+                extensions.insert(Refused::RateLimited(limited));
+            });
     if let Some(header) = &options.key_header {
         builder = builder.key_by_header(header);
     }

@@ -17,6 +17,14 @@ use napi_derive::napi;
 
 use crate::response::{self, error, error_with, ContentType, Static};
 
+/// Which fallback of the router a JS handler answers.
+pub(crate) enum Fallback {
+    /// No route matches the path.
+    NotFound,
+    /// A route matches the path, not the method (`405`; the router adds `Allow`).
+    MethodNotAllowed,
+}
+
 /// What a route answers with.
 #[derive(Clone)]
 pub(crate) enum Target {
@@ -239,12 +247,15 @@ impl NativeRoutes {
 
     /// Compiles the table; `js` makes the endpoint of a JS route, `js_fallback` adds a JS
     /// fallback to the builder. With `middleware`, constant responses are answered by their
-    /// JS handlers too, so that the app's JS middleware runs for every request.
+    /// JS handlers too, so that the app's JS middleware runs for every request. With
+    /// `method_not_allowed`, that JS handler answers the `405`s (the router adds `Allow` to
+    /// its answer when it is still a `405`).
     pub(crate) fn router(
         &self,
         js: &dyn Fn(Option<&Method>, u32) -> MethodRouter<Bytes>,
-        js_fallback: &dyn Fn(RouterBuilder<Bytes>, u32) -> RouterBuilder<Bytes>,
+        js_fallback: &dyn Fn(RouterBuilder<Bytes>, Fallback, u32) -> RouterBuilder<Bytes>,
         middleware: bool,
+        method_not_allowed: Option<u32>,
     ) -> Result<Router<Bytes>> {
         let builder = builder(&self.defs, &|method, target| match target {
             Target::Js(handler) => js(method, *handler),
@@ -256,27 +267,31 @@ impl NativeRoutes {
         });
         let builder = match &self.fallback {
             None => match self.default_fallback {
-                Some(handler) if middleware => js_fallback(builder, handler),
+                Some(handler) if middleware => js_fallback(builder, Fallback::NotFound, handler),
                 Some(_) => builder.fallback(|req: Request<Bytes>| ready(not_found(&req))),
                 None => builder,
             },
-            Some(Target::Js(handler)) => js_fallback(builder, *handler),
-            Some(Target::Static { handler, .. }) if middleware => js_fallback(builder, *handler),
+            Some(Target::Js(handler)) => js_fallback(builder, Fallback::NotFound, *handler),
+            Some(Target::Static { handler, .. }) if middleware => {
+                js_fallback(builder, Fallback::NotFound, *handler)
+            }
             Some(Target::Static { res, .. }) => {
                 let res = Arc::clone(res);
                 builder.fallback(move |_req: Request<Bytes>| ready(res.response()))
             }
         };
-        builder
-            // JSON, as every other error answer of the package: the `400` for a path that is
-            // not valid percent-encoding too (the router adds `Allow` to the `405`).
-            .error_answer(router_error)
-            .method_not_allowed_fallback(|req: Request<Bytes>| {
+        // JSON, as every other error answer of the package: the `400` for a path that is not
+        // valid percent-encoding too (the router adds `Allow` to the `405`).
+        let builder = builder.error_answer(router_error);
+        let builder = match method_not_allowed {
+            Some(handler) => js_fallback(builder, Fallback::MethodNotAllowed, handler),
+            // JS throws the same (`methodNotAllowed` in lib/index.js).
+            None => builder.method_not_allowed_fallback(|req: Request<Bytes>| {
                 let message = format!("{} is not allowed on {}", req.method(), url(&req));
                 ready(error(http::StatusCode::METHOD_NOT_ALLOWED, &message))
-            })
-            .build()
-            .map_err(route_error)
+            }),
+        };
+        builder.build().map_err(route_error)
     }
 }
 
@@ -286,7 +301,11 @@ impl NativeRoutes {
 fn route_error(err: RouteError) -> Error {
     match err {
         RouteError::DuplicateMethod { route, method, .. } => {
-            let method = if method == "ANY" { "ALL" } else { method.as_str() };
+            let method = if method == "ANY" {
+                "ALL"
+            } else {
+                method.as_str()
+            };
             invalid(format!(
                 "invalid route: Method '{method}' already declared for route '{route}'"
             ))

@@ -317,6 +317,35 @@ test('a method declared twice on a path throws, ALL counting as every method (Fa
   })
 })
 
+test('with an error handler, a 405 reaches it as an error with statusCode 405; Allow stays on a 405 answer', async () => {
+  const seen = []
+  const app = App.new()
+    .route('/users/:id', get((req) => ({ id: req.param('id') })).put(() => 'put'))
+    .setErrorHandler((err, req) => {
+      seen.push([err instanceof Error, err.statusCode, err.message, req.method, req.url])
+      // Fastify answers an unknown method with its not-found 404: an app can do the same.
+      if (req.header('x-fastify') !== undefined) return HttpResponse.status(404).json({ missing: req.path })
+      return HttpResponse.status(err.statusCode).json({ problem: err.message })
+    })
+  await serving(app, async (url) => {
+    const res = await fetch(`${url}/users/1?x=1`, { method: 'DELETE' })
+    // Before, Rust answered the 405 and the error handler never saw it.
+    assert.deepEqual([res.status, res.headers.get('allow'), await res.json()],
+      [405, 'GET,HEAD,PUT', { problem: 'DELETE is not allowed on /users/1?x=1' }])
+    const notFound = await fetch(`${url}/users/1`, { method: 'POST', headers: { 'x-fastify': '1' } })
+    // `Allow` belongs to a 405, not to the 404 answered instead.
+    assert.deepEqual([notFound.status, notFound.headers.get('allow'), await notFound.json()], [404, null, { missing: '/users/1' }])
+    assert.equal((await fetch(`${url}/users/1`, { method: 'PUT' })).status, 200)
+  })
+  assert.deepEqual(seen, [
+    [true, 405, 'DELETE is not allowed on /users/1?x=1', 'DELETE', '/users/1?x=1'],
+    [true, 405, 'POST is not allowed on /users/1', 'POST', '/users/1']
+  ])
+  // Left to the default handling, it is the 405 an app without a handler gets.
+  const plain = await App.new().get('/a', () => 'a').setErrorHandler(() => undefined).inject({ method: 'DELETE', url: '/a' })
+  assert.deepEqual([plain.statusCode, plain.headers.allow, plain.json()], [405, 'GET,HEAD', failure(405, 'DELETE is not allowed on /a')])
+})
+
 test('configuration that would be silently ignored throws instead', async () => {
   const app = App.new().get('/a', () => 'a')
   const s = await app.listen(0)

@@ -185,3 +185,89 @@ test('several limits: each applies', async () => {
   assert.equal(await as(null), 200)
   assert.equal(await as(null), 429) // the per-IP limit: 3 requests from 127.0.0.1 so far
 })
+
+test('a 429 reaches setErrorHandler as Fastify\'s rate-limit error; Retry-After and the RateLimit headers stay on its answer', async () => {
+  let calls = 0
+  const seen = []
+  const app = App.new()
+    .wrap(Cors.permissive())
+    .wrap(RateLimit.perMinute(1))
+    .route('/items', get(() => { calls++; return 'items' }))
+    .setErrorHandler((err, req) => {
+      seen.push([err instanceof Error, err.statusCode, err.message, req.method, req.path, typeof req.id])
+      if (req.header('x-answer') === 'own') return HttpResponse.status(503).header('retry-after', '5').json({ own: true })
+      if (req.header('x-answer') === 'default') return undefined
+      return HttpResponse.status(err.statusCode).json({ problem: err.message })
+    })
+  const s = await app.listen(0)
+  try {
+    const as = (answer) => fetch(`${s.url}/items?page=2`, { headers: { origin: 'https://app.example', ...(answer ? { 'x-answer': answer } : {}) } })
+    assert.equal((await as()).status, 200)
+    const refused = await as()
+    // Before, the error handler was never called: Rust answered the package's own 429.
+    assert.deepEqual([refused.status, await refused.json()], [429, { problem: 'Rate limit exceeded, retry in 60 seconds' }])
+    assert.equal(refused.headers.get('retry-after'), '60')
+    assert.equal(refused.headers.get('ratelimit-policy'), '"default";q=1;w=60')
+    assert.equal(refused.headers.get('ratelimit'), '"default";r=0;t=60')
+    assert.equal(refused.headers.get('access-control-allow-origin'), '*')
+    assert.match(refused.headers.get('x-request-id'), /^[0-9a-f-]{36}$/)
+    // What the handler sets wins; the limit adds only what it left out.
+    const own = await as('own')
+    assert.deepEqual([own.status, own.headers.get('retry-after'), own.headers.get('ratelimit'), await own.json()],
+      [503, '5', '"default";r=0;t=60', { own: true }])
+    // Left to the default handling: the package's 429, as without a handler.
+    const plain = await as('default')
+    assert.deepEqual([plain.status, plain.headers.get('retry-after'), await plain.json()],
+      [429, '60', failure(429, 'Rate limit exceeded, retry in 60 seconds')])
+    assert.equal(calls, 1, 'refused requests never reach the route handler')
+    assert.deepEqual(seen, Array(3).fill([true, 429, 'Rate limit exceeded, retry in 60 seconds', 'GET', '/items', 'string']))
+  } finally {
+    await s.close()
+  }
+})
+
+test('without an error handler the 429 stays Rust\'s own, middleware or not; stacked limits do not count each other\'s refusals', async () => {
+  let middleware = 0
+  const plain = App.new()
+    .wrap(RateLimit.perMinute(1))
+    .wrap(async (req, next) => { middleware++; return (await next()).header('x-mw', 'yes') })
+    .route('/', get(() => 'ok'))
+  await serving(plain, async (url) => {
+    assert.equal((await fetch(`${url}/`)).headers.get('x-mw'), 'yes')
+    const refused = await fetch(`${url}/`)
+    assert.deepEqual([refused.status, refused.headers.get('x-mw'), refused.headers.get('retry-after'), await refused.json()],
+      [429, null, '60', failure(429, 'Rate limit exceeded, retry in 60 seconds')])
+    assert.equal(middleware, 1)
+  })
+
+  // The outer limit refuses; the inner one (shared with `twin`) must not count those requests.
+  const inner = RateLimit.perMinute(3, { name: 'inner' })
+  const stacked = App.new()
+    .wrap(RateLimit.perMinute(1, { name: 'outer' }))
+    .wrap(inner)
+    .route('/', get(() => 'ok'))
+    .setErrorHandler((err) => HttpResponse.status(err.statusCode).text(err.message))
+  const twin = App.new().wrap(inner).route('/', get(() => 'twin'))
+  await serving(stacked, async (url) => {
+    assert.equal((await fetch(`${url}/`)).status, 200)
+    for (let i = 0; i < 3; i++) {
+      const refused = await fetch(`${url}/`)
+      assert.deepEqual([refused.status, refused.headers.get('ratelimit'), await refused.text()],
+        [429, '"outer";r=0;t=60', 'Rate limit exceeded, retry in 60 seconds'])
+    }
+  })
+  await serving(twin, async (url) => {
+    const res = await fetch(`${url}/`)
+    assert.deepEqual([res.status, res.headers.get('ratelimit')], [200, '"inner";r=1;t=40'])
+  })
+})
+
+/** Serves `app` on a free port for the length of `body(url)`. */
+async function serving (app, body) {
+  const s = await app.listen(0)
+  try {
+    return await body(s.url)
+  } finally {
+    await s.close()
+  }
+}
