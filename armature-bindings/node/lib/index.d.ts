@@ -109,7 +109,10 @@ export declare class HttpResponse {
   status(status: number | string): this
   /**
    * Sets a header, as Fastify's `reply.header`: replaces one of the same name, except
-   * `Set-Cookie`, which adds; an array sends one header per value.
+   * `Set-Cookie`, which adds; an array sends one header per value. The value is sent as Latin-1,
+   * one byte a character (`é` is 0xE9), as Node's http sends it; a character above U+00FF or a
+   * control character throws a TypeError with `code: 'ERR_INVALID_CHAR'` naming the header, as
+   * `res.setHeader` does (for UTF-8 text, RFC 8187's `filename*=utf-8''...`).
    */
   header(name: string, value: HeaderValue): this
   /** A header's value: an array when sent more than once; `undefined` when not set. */
@@ -157,6 +160,7 @@ export declare class Request<Data = Record<string, any>> {
   /** The cookies sent, by name (percent-decoded; the first of a repeated name). */
   readonly cookies: Record<string, string>
   param(name: string): string | undefined
+  /** A header's value (repeated ones joined with `, `), read as Latin-1 as Node reads it (0xE9 is `é`). */
   header(name: string): string | undefined
   text(): string
   /**

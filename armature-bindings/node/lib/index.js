@@ -58,14 +58,16 @@ class HttpResponse {
     name = String(name)
     const lower = name.toLowerCase()
     if (lower === 'content-type') {
-      this.contentType = String(Array.isArray(value) ? value[value.length - 1] : value)
+      this.contentType = fieldValue(name, Array.isArray(value) ? value[value.length - 1] : value)
       return this
     }
     let list = this.headerList
+    if (!Array.isArray(value)) value = fieldValue(name, value)
+    else value = value.map((one) => fieldValue(name, one))
     if (list === null) list = this.headerList = []
     else if (lower !== 'set-cookie') this.removeHeader(lower)
-    if (!Array.isArray(value)) list.push(name, String(value))
-    else for (const one of value) list.push(name, String(one))
+    if (!Array.isArray(value)) list.push(name, value)
+    else for (const one of value) list.push(name, one)
     return this
   }
 
@@ -120,6 +122,25 @@ class HttpResponse {
     this.contentType ??= text ? TEXT : OCTETS
     return this
   }
+}
+
+// What Node's http refuses in a header value (its checkInvalidHeaderChar): control characters
+// but tab, and anything above U+00FF. The rest is sent as Latin-1, one byte a character, as
+// Node sends it (`é` is the byte 0xE9).
+const INVALID_FIELD_CHAR = /[^\t\x20-\x7e\x80-\xff]/
+
+/**
+ * `value` as the text of header `name`; throws Node's TypeError (`ERR_INVALID_CHAR`, naming the
+ * header) for a character HTTP cannot carry in it, as `res.setHeader` does.
+ */
+function fieldValue (name, value) {
+  value = String(value)
+  if (INVALID_FIELD_CHAR.test(value)) {
+    const err = new TypeError(`Invalid character in header content [${JSON.stringify(name)}]`)
+    err.code = 'ERR_INVALID_CHAR'
+    throw err
+  }
+  return value
 }
 
 /** Bytes as a Buffer over the same memory: a Buffer, any typed array or DataView, an ArrayBuffer. */
@@ -431,9 +452,8 @@ function errorStatus (err) {
   }
 }
 
-// A header name (RFC 9110 token) and a value HTTP can carry (no control characters but tab).
+// A header name (RFC 9110 token).
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-const FIELD_VALUE = /^[^\x00-\x08\x0a-\x1f\x7f]*$/
 
 /**
  * The headers an error asks for its answer (`err.headers`, as http-errors and Fastify make them,
@@ -444,16 +464,16 @@ function errorHeaders (err) {
   try {
     const headers = err.headers
     if (headers === null || typeof headers !== 'object') return undefined
-    const list = new HttpResponse().headers(headers).headerList
-    if (list === null) return undefined
-    const kept = []
-    for (let i = 0; i < list.length; i += 2) {
-      // A header that could not be sent is left out (as Rust leaves it out of a 5xx), rather
-      // than failing the whole answer.
-      const [name, value] = [list[i], list[i + 1]]
-      if (name.toLowerCase() !== 'content-length' && TOKEN.test(name) && FIELD_VALUE.test(value)) kept.push(name, value)
+    const res = new HttpResponse()
+    for (const [name, value] of Array.isArray(headers) ? headers : Object.entries(headers)) {
+      // A header that could not be sent (a value `header()` refuses: a control character, one
+      // above U+00FF) is left out, as Rust leaves it out of a 5xx, rather than failing the
+      // whole answer. Content-Type (the answer's own JSON) goes to `contentType`, unused.
+      try {
+        if (TOKEN.test(name) && name.toLowerCase() !== 'content-length') res.header(name, value)
+      } catch {}
     }
-    return kept.length === 0 ? undefined : kept
+    return res.headerList === null || res.headerList.length === 0 ? undefined : res.headerList
   } catch {
     return undefined
   }

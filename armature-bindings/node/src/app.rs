@@ -31,7 +31,7 @@ use crate::cors::{self, CorsOptions};
 use crate::dispatch::Dispatcher;
 use crate::log::{self, Json, TARGET};
 use crate::rate_limit::NativeRateLimit;
-use crate::response::error_with;
+use crate::response::{error_with, latin1_text, latin1_value};
 use crate::routes::{endpoint, Fallback, NativeRoutes};
 
 /// Request bodies larger than this are refused with `413` before any handler runs, unless the
@@ -401,7 +401,10 @@ impl NativeApp {
             return Err(invalid("headers must come as name, value pairs".into()));
         }
         for pair in headers.chunks_exact(2) {
-            req = req.header(pair[0].as_str(), pair[1].as_str());
+            // Latin-1, as a Node client sends it (and as the server reads it back).
+            let value = latin1_value(&pair[1])
+                .ok_or_else(|| invalid(format!("invalid value for header {:?}", pair[0])))?;
+            req = req.header(pair[0].as_str(), value);
         }
         let body = body.map_or_else(Bytes::new, |b| Bytes::copy_from_slice(&b));
         let mut req = req
@@ -421,12 +424,8 @@ impl NativeApp {
             let headers = parts
                 .headers
                 .iter()
-                .flat_map(|(k, v)| {
-                    [
-                        k.as_str().to_owned(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    ]
-                })
+                // Latin-1, as light-my-request reads what Node's http sends.
+                .flat_map(|(k, v)| [k.as_str().to_owned(), latin1_text(v.as_bytes())])
                 .collect();
             Ok(InjectedResponse {
                 status: parts.status.as_u16(),

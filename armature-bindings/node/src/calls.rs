@@ -24,7 +24,7 @@ use napi::{Env, Error, Result, Status, ValueType};
 
 use crate::app::Refused;
 use crate::dispatch::Dispatcher;
-use crate::response::{ContentType, Reply};
+use crate::response::{latin1_text, ContentType, Reply};
 
 /// `{ take, respond, fail, method, url, ... }` for `dispatcher`'s app.
 pub(crate) fn object<'env>(env: &'env Env, dispatcher: &Arc<Dispatcher>) -> Result<Object<'env>> {
@@ -230,9 +230,9 @@ fn not_waiting(id: u32) -> Error {
 /// Repeated header values joined with `, `; `Cookie` fields with `; `, the cookie separator
 /// (joined with commas they would read as one cookie's value). The server already joins the
 /// `Cookie` fields of HTTP/2 and HTTP/3 requests (RFC 9113 section 8.2.3); this covers an
-/// HTTP/1.1 client that sends several.
+/// HTTP/1.1 client that sends several. Bytes are read as Latin-1, as Node's http reads them.
 fn join<'a>(name: &str, mut values: impl Iterator<Item = &'a HeaderValue>) -> Option<String> {
-    let first = String::from_utf8_lossy(values.next()?.as_bytes()).into_owned();
+    let first = latin1_text(values.next()?.as_bytes());
     let separator = if name.eq_ignore_ascii_case("cookie") {
         "; "
     } else {
@@ -240,7 +240,7 @@ fn join<'a>(name: &str, mut values: impl Iterator<Item = &'a HeaderValue>) -> Op
     };
     Some(values.fold(first, |mut all, v| {
         all.push_str(separator);
-        all.push_str(&String::from_utf8_lossy(v.as_bytes()));
+        all.push_str(&latin1_text(v.as_bytes()));
         all
     }))
 }

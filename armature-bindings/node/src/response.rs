@@ -24,6 +24,29 @@ pub(crate) fn body_bytes(body: Option<Either<String, Buffer>>) -> Bytes {
     }
 }
 
+/// A header value from JS text, as Node's http writes it: each character is one byte,
+/// Latin-1 (`é` is 0xE9, not UTF-8's two bytes). `None` for a character above U+00FF or one a
+/// header cannot carry (a control character but tab); JS refuses those first (`header()`).
+pub(crate) fn latin1_value(text: &str) -> Option<HeaderValue> {
+    if text.is_ascii() {
+        return HeaderValue::from_str(text).ok();
+    }
+    let bytes = text
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    HeaderValue::from_bytes(&bytes).ok()
+}
+
+/// Header bytes as Node's http reads them: each byte one character, Latin-1 (obs-text bytes
+/// such as 0xE9 are `é`, not U+FFFD).
+pub(crate) fn latin1_text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.is_ascii() => text.to_owned(),
+        _ => bytes.iter().map(|&b| char::from(b)).collect(),
+    }
+}
+
 /// A content type as JS gives it: one of the common ones by number (no parsing, no string
 /// crossing from JS), or any other as text.
 pub(crate) enum ContentType {
@@ -50,9 +73,9 @@ impl ContentType {
                 "application/json; charset=utf-8" => Ok(Some(JSON)),
                 "text/plain; charset=utf-8" => Ok(Some(TEXT)),
                 "application/octet-stream" => Ok(Some(OCTETS)),
-                other => HeaderValue::from_str(other)
+                other => latin1_value(other)
                     .map(Some)
-                    .map_err(|_| format!("invalid content-type {other:?}")),
+                    .ok_or_else(|| format!("invalid content-type {other:?}")),
             },
         }
     }
@@ -88,8 +111,8 @@ pub(crate) fn build(
         for pair in headers.chunks_exact(2) {
             let name = HeaderName::from_bytes(pair[0].as_bytes())
                 .map_err(|_| format!("invalid header name {:?}", pair[0]))?;
-            let value = HeaderValue::from_str(&pair[1])
-                .map_err(|_| format!("invalid value for header {:?}", pair[0]))?;
+            let value = latin1_value(&pair[1])
+                .ok_or_else(|| format!("invalid value for header {:?}", pair[0]))?;
             if name == CONTENT_LENGTH {
                 if pair[1].trim().parse::<usize>() != Ok(length) {
                     return Err(format!(
@@ -199,9 +222,9 @@ impl Reply {
             .unwrap_or_else(|| "Server Error".to_owned());
         let mut res = error_with(status, code.as_deref(), Some(&reason), &reason);
         for pair in headers.as_deref().unwrap_or_default().chunks_exact(2) {
-            let (Ok(name), Ok(value)) = (
+            let (Ok(name), Some(value)) = (
                 HeaderName::from_bytes(pair[0].as_bytes()),
-                HeaderValue::from_str(&pair[1]),
+                latin1_value(&pair[1]),
             ) else {
                 continue;
             };
