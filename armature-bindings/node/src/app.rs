@@ -105,26 +105,24 @@ fn stack(
         inner: router,
         js: js_refusals,
     };
-    if rate_limits.is_empty() {
-        // The common case keeps one concrete type up to the final box.
-        return around(router, logger, cors);
-    }
     // The first limit wrapped is the outermost (its headers are the ones clients see). A limit
     // passes its refusals on, marked, for `Refusals` to answer: past the limits inside it,
     // which would count them.
-    let refusals = BoxCloneSyncService::new(router);
     let mut limits = rate_limits.into_iter().rev();
-    let innermost = limits.next().map(|limit| limited(limit, refusals.clone()));
-    let limited = limits.fold(innermost.expect("a limit"), |inner: Stack, limit| {
-        limited(
-            limit,
-            BoxCloneSyncService::new(PastLimits {
-                limits: inner,
-                refusals: refusals.clone(),
-            }),
-        )
+    let Some(innermost) = limits.next() else {
+        // The common case keeps one concrete type up to the final box.
+        return around(router, logger, cors);
+    };
+    let refusals = BoxCloneSyncService::new(router);
+    let innermost = limited(innermost, refusals.clone());
+    let all = limits.fold(innermost, |inner, limit| {
+        let past = PastLimits {
+            limits: inner,
+            refusals: refusals.clone(),
+        };
+        limited(limit, BoxCloneSyncService::new(past))
     });
-    around(limited, logger, cors)
+    around(all, logger, cors)
 }
 
 /// `inner` behind the rate limit `limit`.
