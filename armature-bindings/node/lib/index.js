@@ -529,6 +529,34 @@ function withErrorStatus (value, err) {
   }
 }
 
+/**
+ * `err` through the error handlers `chain` from `k` on (nearest first), as Fastify's
+ * encapsulated error handlers: the first to return an answer gives it to `answer` (with the
+ * error's status unless it is an `HttpResponse`, see `withErrorStatus`); one that throws (or
+ * rejects, or returns an `Error`) hands that error to the next, and one that returns
+ * `undefined` (or the error itself) hands the error on as it was; past the last, `fallback`
+ * gets the error (the default answer). Returns what `answer` or `fallback` returns, or a
+ * promise of it once a handler's promise settles. Never throws (unless they do).
+ */
+function handleError (chain, k, err, req, answer, fallback) {
+  if (k === chain.length) return fallback(err)
+  const next = (value) => {
+    if (value === undefined) return handleError(chain, k + 1, err, req, answer, fallback)
+    const res = withErrorStatus(value, err)
+    return res instanceof Error ? handleError(chain, k + 1, res, req, answer, fallback) : answer(res)
+  }
+  const rejected = (thrown) => handleError(chain, k + 1, thrown, req, answer, fallback)
+  let out
+  try {
+    out = chain[k](err, req)
+    // Inside the `try`: reading `then` may throw, as in the dispatcher.
+    if (isThenable(out)) return Promise.resolve(out).then(next, rejected)
+  } catch (thrown) {
+    return rejected(thrown)
+  }
+  return next(out)
+}
+
 /** The default answer to a path no route matches, Fastify's: `Route GET:/nope not found`. */
 function notFound (req) {
   return HttpResponse.json(errorBody(404, `Route ${req.method}:${req.url} not found`), 404)
@@ -544,7 +572,7 @@ const CONTENT_CODES = new Map([[TEXT, 1], [JSON_TYPE, 2], [OCTETS, 3]])
  * The function Rust wakes when requests wait for JS: it takes them in batches of `id, handler`
  * pairs and runs their handlers; nothing thrown here may escape into Rust.
  */
-function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, configs) {
+function makeDispatch (calls, handlers, middleware, data, errorHandlers, scoped, configs) {
   const { take, respond: respondNative, fail: failNative } = calls
   // The abort controllers of requests whose handlers asked for `req.signal`, by id.
   const watching = calls.watching = new Map()
@@ -590,9 +618,9 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, 
   }
   const fail = (id, err) => deliver(id, defaultAnswer(err))
   // A handler's answer that cannot be sent (a circular object, a BigInt, a bad status) is
-  // an error the app's error handler sees, as one thrown (`req` given); its own answer's
-  // failure is not given back to it.
-  const send = (id, value, req) => {
+  // an error its error handlers see, as one thrown (`req` and the handler's `index` given);
+  // their own answer's failure is not given back to them.
+  const send = (id, value, req, index) => {
     try {
       if (typeof value === 'string') {
         respond(id, 200, 1, value)
@@ -602,12 +630,12 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, 
         if (value instanceof Error) {
           // Returned rather than thrown: answered as thrown, as Fastify does.
           if (req === undefined) fail(id, value)
-          else caught(id, value, req)
+          else caught(id, value, req, index)
           return
         }
         if (isWeb(value)) {
           // Its body is read first; a failure to read it is the handler's error.
-          fromWeb(value).then((res) => send(id, res, req), (err) => req === undefined ? fail(id, err) : caught(id, err, req))
+          fromWeb(value).then((res) => send(id, res, req, index), (err) => req === undefined ? fail(id, err) : caught(id, err, req, index))
           return
         }
       }
@@ -616,64 +644,44 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, 
       deliver(id, res)
     } catch (err) {
       if (req === undefined) fail(id, err)
-      else caught(id, err, req)
+      else caught(id, err, req, index)
     }
   }
-  // What a handler threw: the app's error handler's answer, or the default one.
-  const caught = errorHandler === null
+  // The error handlers of each handler (by index), nearest first: its scopes' (the innermost
+  // first), then the app's; `errorHandlers.app` for handlers outside any scope that has one.
+  const { app: appErrors, scoped: scopedErrors } = errorHandlers
+  const handlersOf = scopedErrors.length === 0 ? () => appErrors : (index) => scopedErrors[index] ?? appErrors
+  const noErrorHandler = appErrors.length === 0 && scopedErrors.length === 0
+  // What a handler threw: its error handlers' answer, or the default one.
+  const caught = noErrorHandler
     ? (id, err) => fail(id, err)
-    : (id, err, req) => {
-        let out
-        try {
-          out = errorHandler(err, req)
-          if (isThenable(out)) {
-            Promise.resolve(out).then((value) => value === undefined ? fail(id, err) : send(id, withErrorStatus(value, err)), (thrown) => fail(id, thrown))
-            return
-          }
-        } catch (thrown) {
-          fail(id, thrown)
-          return
-        }
-        if (out === undefined) fail(id, err)
-        else send(id, withErrorStatus(out, err))
+    : (id, err, req, index) => {
+        handleError(handlersOf(index), 0, err, req, (res) => send(id, res), (last) => fail(id, last))
       }
   // What `next()` resolves to when the handler (or middleware further in) threw: the error
-  // handler's answer, else the default one, so that middleware sees error answers as any
+  // handlers' answer, else the default one, so that middleware sees error answers as any
   // other (Fastify's `onSend` hooks run for them too); middleware that answers a default
   // failure with another response has handled it.
-  const errorAnswer = errorHandler === null
+  const errorAnswer = noErrorHandler
     ? (err) => defaultAnswer(err)
-    : (err, req) => {
-        let out
-        try {
-          out = errorHandler(err, req)
-        } catch (thrown) {
-          return defaultAnswer(thrown)
-        }
-        return Promise.resolve(out).then((value) => {
-          if (value === undefined) return defaultAnswer(err)
-          // An Error it returns is answered as thrown, as `send` answers it without middleware.
-          const answer = withErrorStatus(value, err)
-          return answer instanceof Error ? defaultAnswer(answer) : ownResponse(answer)
-        }, defaultAnswer)
-      }
+    : (err, req, index) => handleError(handlersOf(index), 0, err, req, ownResponse, defaultAnswer)
   // The middleware of each handler: the app's, then its scopes' (outermost first), made once.
   const chains = []
   scoped.forEach((own, index) => { chains[index] = middleware.concat(own) })
-  const around = (chain, handler, req) => {
+  const around = (chain, handler, req, index) => {
     const step = (i) => i === chain.length
       ? handler(req)
       : chain[i](req, () => Promise.resolve().then(() => step(i + 1)).then(
         // An `Error` returned is answered as one thrown.
-        (value) => value instanceof Error ? errorAnswer(value, req) : ownResponse(value),
-        (err) => errorAnswer(err, req)))
+        (value) => value instanceof Error ? errorAnswer(value, req, index) : ownResponse(value),
+        (err) => errorAnswer(err, req, index)))
     return step(0)
   }
   const run = middleware.length === 0 && chains.length === 0
     ? (handler, req) => handler(req)
     : (handler, req, index) => {
         const chain = chains[index] ?? middleware
-        return chain.length === 0 ? handler(req) : around(chain, handler, req)
+        return chain.length === 0 ? handler(req) : around(chain, handler, req, index)
       }
   return function dispatch () {
     let n
@@ -689,21 +697,22 @@ function makeDispatch (calls, handlers, middleware, data, errorHandler, scoped, 
           continue
         }
         let out
+        const index = ids[i + 1]
         const req = new Request(calls, id, data)
-        if (configs.length !== 0) req._config = configs[ids[i + 1]]
+        if (configs.length !== 0) req._config = configs[index]
         try {
-          out = run(handlers[ids[i + 1]], req, ids[i + 1])
+          out = run(handlers[index], req, index)
           // Inside the `try`: reading `then` may throw (a Proxy, a getter), and so may a
           // thenable's own `then`; `Promise.resolve` turns the latter into a rejection.
           if (isThenable(out)) {
-            Promise.resolve(out).then((value) => send(id, value, req), (err) => caught(id, err, req))
+            Promise.resolve(out).then((value) => send(id, value, req, index), (err) => caught(id, err, req, index))
             continue
           }
         } catch (err) {
-          caught(id, err, req)
+          caught(id, err, req, index)
           continue
         }
-        send(id, out, req)
+        send(id, out, req, index)
       }
     } while (n === ids.length)
   }
@@ -846,6 +855,10 @@ class Scope {
     // JS middleware of this scope's routes, and that of scopes mounted in it (by handler).
     this._middleware = []
     this._scoped = []
+    // This scope's error handler, and those of scopes mounted in it (by handler, nearest
+    // first).
+    this._errorHandler = null
+    this._errors = []
     // Async plugins registered on it, not yet mounted, and the first that failed.
     this._pending = []
     this._failed = undefined
@@ -863,6 +876,39 @@ class Scope {
       throw new TypeError('scope wrap(): pass a function (req, next) => response; Logger, Cors and RateLimit wrap the app')
     }
     this._middleware.push(middleware)
+    return this
+  }
+
+  /**
+   * Fastify's encapsulated `setErrorHandler`: `(err, req) => response` for what this scope's
+   * routes (and its not-found handler, and the scopes mounted in it that set none of their
+   * own) throw, their middleware included. What it throws, rejects with or returns as an
+   * `Error` goes to the enclosing scope's error handler (the app's last), as does the error
+   * when it returns `undefined`; past the app's, the default answer. Routes outside the scope
+   * keep their own.
+   */
+  setErrorHandler (handler) {
+    this._change()
+    if (typeof handler !== 'function') throw new TypeError('setErrorHandler(handler): pass a function (err, req) => response')
+    this._errorHandler = handler
+    return this
+  }
+
+  /**
+   * Answers the paths under this scope's prefix (`/v1/...`) that no route matches, as the
+   * app's `setNotFoundHandler` answers the others: a handler `(req) => response` or a constant
+   * `HttpResponse`, run with this scope's middleware and error handlers. Only a scope with a
+   * prefix has one (as in Fastify); its nested scopes without their own use it.
+   */
+  setNotFoundHandler (handler) {
+    this._change()
+    if (this.prefix === '') {
+      throw new Error("setNotFoundHandler: a scope without a prefix has no paths of its own; register its plugin with one ({ prefix: '/v1' })")
+    }
+    checkHandler(handler)
+    register(this._handlers, handler,
+      (res, index) => this._routes.fallbackStatic(res.statusCode, res.contentType, res.headerList, res.payload, index),
+      (index) => this._routes.fallbackJs(index))
     return this
   }
 
@@ -931,11 +977,16 @@ function nestScope (parent, scope) {
   const base = parent._handlers.length
   parent._routes.nest(scope.prefix, scope._routes, base)
   parent._handlers.push(...scope._handlers)
-  // Each handler's scope middleware: this scope's, outside that of the scopes inside it.
+  // Each handler's scope middleware: this scope's, outside that of the scopes inside it. Its
+  // error handlers: those of the scopes inside it (nearest first), then this scope's.
+  const own = scope._errorHandler
   scope._handlers.forEach((_, i) => {
     const inner = scope._scoped[i]
     const chain = inner === undefined ? scope._middleware : scope._middleware.concat(inner)
     if (chain.length !== 0) parent._scoped[base + i] = chain
+    const nested = scope._errors[i]
+    const errors = own === null ? nested : nested === undefined ? [own] : nested.concat(own)
+    if (errors !== undefined) parent._errors[base + i] = errors
   })
   scope._mounted = true
 }
@@ -1136,8 +1187,10 @@ class App {
     this._cors = null
     this._rateLimits = []
     this._middleware = []
-    // The middleware of scopes mounted with service(), by handler index (see nestScope).
+    // The middleware of scopes mounted with service(), by handler index (see nestScope), and
+    // their error handlers.
     this._scoped = []
+    this._errors = []
     // Async plugins registered on it, not yet mounted (`ready()` waits for them), and the
     // first that failed.
     this._pending = []
@@ -1312,7 +1365,11 @@ class App {
       let dispatch = null
       const compiled = new native.NativeApp(this._routes, this._logger ?? undefined, this._cors ?? undefined,
         this._rateLimits, () => dispatch(), { bodyLimit: this._bodyLimit, middleware, refusals, rateLimited, methodNotAllowed })
-      dispatch = makeDispatch(compiled.calls(), handlers, this._middleware.slice(), this._data, this._errorHandler, this._scoped, configs)
+      // Each handler's error handlers, nearest first: its scopes', then the app's.
+      const app = this._errorHandler === null ? [] : [this._errorHandler]
+      const scoped = []
+      this._errors.forEach((chain, index) => { scoped[index] = chain.concat(app) })
+      dispatch = makeDispatch(compiled.calls(), handlers, this._middleware.slice(), this._data, { app, scoped }, this._scoped, configs)
       this._native = compiled
     }
     return this._native

@@ -46,6 +46,9 @@ enum Def {
     Nest {
         prefix: String,
         defs: Vec<Def>,
+        /// What answers the unmatched paths under `prefix` (the scope's not-found handler);
+        /// `None`: the enclosing table's fallback does.
+        fallback: Option<Target>,
     },
     /// The files of `root` under `prefix` (`app.static`).
     Files {
@@ -141,7 +144,8 @@ impl NativeRoutes {
         self.default_fallback = Some(handler);
     }
 
-    /// Answers requests no route matches with the JS handler `handler` instead of `404`.
+    /// Answers requests no route matches with the JS handler `handler` instead of `404`; in a
+    /// scope's table, those under the prefix it is mounted at (see `nest`).
     #[napi]
     pub fn fallback_js(&mut self, handler: u32) {
         self.fallback = Some(Target::Js(handler));
@@ -183,10 +187,24 @@ impl NativeRoutes {
     /// Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
     /// table's handlers at `offset`: their indices shift by it. As Fastify's prefixes, the
     /// scope's `/` answers both `/api` and `/api/`. An empty prefix adds its routes as they are.
+    /// The scope's not-found handler (`fallbackJs` / `fallbackStatic` on `scope`) answers
+    /// the paths under `prefix/` that no route matches; a scope without a prefix cannot have
+    /// one (its paths are its parent's).
     #[napi]
     pub fn nest(&mut self, prefix: String, scope: &NativeRoutes, offset: u32) -> Result<()> {
         let defs = shifted(&scope.defs, offset);
+        let fallback = scope
+            .fallback
+            .as_ref()
+            .map(|target| shifted_target(target, offset));
         if prefix.is_empty() {
+            if fallback.is_some() {
+                return Err(invalid(
+                    "setNotFoundHandler: a scope without a prefix has no paths of its own; \
+                     register its plugin with one ({ prefix: '/v1' })"
+                        .into(),
+                ));
+            }
             // No prefix (a plugin registered without one): its routes join this table.
             for def in defs {
                 self.add(def)?;
@@ -209,7 +227,11 @@ impl NativeRoutes {
                 _ => None,
             })
             .collect();
-        self.add(Def::Nest { prefix, defs })?;
+        self.add(Def::Nest {
+            prefix,
+            defs,
+            fallback,
+        })?;
         for root in roots {
             self.add(root)?;
         }
@@ -224,7 +246,7 @@ impl NativeRoutes {
     fn add(&mut self, def: Def) -> Result<()> {
         let so_far = match self.checked.take() {
             Some(checked) => checked,
-            None => builder(&self.defs, &placeholder),
+            None => builder(&self.defs, &placeholder, &placeholder_fallback),
         };
         let checked = match &def {
             Def::Route {
@@ -232,7 +254,18 @@ impl NativeRoutes {
                 path,
                 target,
             } => so_far.try_route(path, placeholder(method.as_ref(), target)),
-            Def::Nest { prefix, defs } => so_far.try_nest(prefix, builder(defs, &placeholder)),
+            Def::Nest {
+                prefix,
+                defs,
+                fallback,
+            } => {
+                let nested = builder(defs, &placeholder, &placeholder_fallback);
+                let nested = match fallback {
+                    Some(target) => placeholder_fallback(nested, target),
+                    None => nested,
+                };
+                so_far.try_nest(prefix, nested)
+            }
             Def::Files {
                 prefix,
                 root,
@@ -257,28 +290,36 @@ impl NativeRoutes {
         middleware: bool,
         method_not_allowed: Option<u32>,
     ) -> Result<Router<Bytes>> {
-        let builder = builder(&self.defs, &|method, target| match target {
-            Target::Js(handler) => js(method, *handler),
-            Target::Static { handler, .. } if middleware => js(method, *handler),
+        // A not-found handler (the app's, or a scope's under its prefix), as a route's target.
+        let fallback = |builder: RouterBuilder<Bytes>, target: &Target| match target {
+            Target::Js(handler) => js_fallback(builder, Fallback::NotFound, *handler),
+            Target::Static { handler, .. } if middleware => {
+                js_fallback(builder, Fallback::NotFound, *handler)
+            }
             Target::Static { res, .. } => {
                 let res = Arc::clone(res);
-                endpoint(method, move |_req: Request<Bytes>| ready(res.response()))
+                builder.fallback(move |_req: Request<Bytes>| ready(res.response()))
             }
-        });
+        };
+        let builder = builder(
+            &self.defs,
+            &|method, target| match target {
+                Target::Js(handler) => js(method, *handler),
+                Target::Static { handler, .. } if middleware => js(method, *handler),
+                Target::Static { res, .. } => {
+                    let res = Arc::clone(res);
+                    endpoint(method, move |_req: Request<Bytes>| ready(res.response()))
+                }
+            },
+            &fallback,
+        );
         let builder = match &self.fallback {
             None => match self.default_fallback {
                 Some(handler) if middleware => js_fallback(builder, Fallback::NotFound, handler),
                 Some(_) => builder.fallback(|req: Request<Bytes>| ready(not_found(&req))),
                 None => builder,
             },
-            Some(Target::Js(handler)) => js_fallback(builder, Fallback::NotFound, *handler),
-            Some(Target::Static { handler, .. }) if middleware => {
-                js_fallback(builder, Fallback::NotFound, *handler)
-            }
-            Some(Target::Static { res, .. }) => {
-                let res = Arc::clone(res);
-                builder.fallback(move |_req: Request<Bytes>| ready(res.response()))
-            }
+            Some(target) => fallback(builder, target),
         };
         // JSON, as every other error answer of the package: the `400` for a path that is not
         // valid percent-encoding too (the router adds `Allow` to the `405`).
@@ -374,21 +415,33 @@ fn shifted(defs: &[Def], offset: u32) -> Vec<Def> {
             } => Def::Route {
                 method: method.clone(),
                 path: path.clone(),
-                target: match target {
-                    Target::Js(handler) => Target::Js(handler + offset),
-                    Target::Static { res, handler } => Target::Static {
-                        res: Arc::clone(res),
-                        handler: handler + offset,
-                    },
-                },
+                target: shifted_target(target, offset),
             },
-            Def::Nest { prefix, defs } => Def::Nest {
+            Def::Nest {
+                prefix,
+                defs,
+                fallback,
+            } => Def::Nest {
                 prefix: prefix.clone(),
                 defs: shifted(defs, offset),
+                fallback: fallback
+                    .as_ref()
+                    .map(|target| shifted_target(target, offset)),
             },
             Def::Files { .. } => def.clone(),
         })
         .collect()
+}
+
+/// `target` with its JS handler index moved up by `offset`.
+fn shifted_target(target: &Target, offset: u32) -> Target {
+    match target {
+        Target::Js(handler) => Target::Js(handler + offset),
+        Target::Static { res, handler } => Target::Static {
+            res: Arc::clone(res),
+            handler: handler + offset,
+        },
+    }
 }
 
 /// What `app.static` mounts: the files, their bodiless `405` in the package's error shape.
@@ -424,6 +477,11 @@ fn placeholder(method: Option<&Method>, _: &Target) -> MethodRouter<Bytes> {
     endpoint(method, |_req: Request<Bytes>| ready(()))
 }
 
+/// The fallback a scope's not-found handler is checked with: it is never called.
+fn placeholder_fallback(builder: RouterBuilder<Bytes>, _: &Target) -> RouterBuilder<Bytes> {
+    builder.fallback(|_req: Request<Bytes>| ready(()))
+}
+
 /// A method router answering `method` (every method when `None`) with `handler`.
 pub(crate) fn endpoint<H: Handler<Bytes>>(
     method: Option<&Method>,
@@ -435,9 +493,12 @@ pub(crate) fn endpoint<H: Handler<Bytes>>(
     }
 }
 
+/// The router of `defs`: `make` makes a route's endpoint, `fallback` sets a scope's not-found
+/// handler on its nested builder.
 fn builder(
     defs: &[Def],
     make: &dyn Fn(Option<&Method>, &Target) -> MethodRouter<Bytes>,
+    fallback: &dyn Fn(RouterBuilder<Bytes>, &Target) -> RouterBuilder<Bytes>,
 ) -> RouterBuilder<Bytes> {
     // Eager: no user layer wraps this router (the preset's observe the route), and a
     // constant route's answer then drops its request before hyper reads the socket again.
@@ -454,7 +515,16 @@ fn builder(
             path,
             target,
         } => b.route(path, make(method.as_ref(), target)),
-        Def::Nest { prefix, defs } => b.nest(prefix, builder(defs, make)),
+        Def::Nest {
+            prefix,
+            defs,
+            fallback: None,
+        } => b.nest(prefix, builder(defs, make, fallback)),
+        Def::Nest {
+            prefix,
+            defs,
+            fallback: Some(target),
+        } => b.nest(prefix, fallback(builder(defs, make, fallback), target)),
         Def::Files {
             prefix,
             root,
