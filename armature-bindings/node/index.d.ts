@@ -100,7 +100,10 @@ export declare class NativeRoutes {
    * `handler` (which writes the same) when the app has JS middleware.
    */
   fallbackDefault(handler: number): void
-  /** Answers requests no route matches with the JS handler `handler` instead of `404`. */
+  /**
+   * Answers requests no route matches with the JS handler `handler` instead of `404`; in a
+   * scope's table, those under the prefix it is mounted at (see `nest`).
+   */
   fallbackJs(handler: number): void
   /**
    * Answers requests no route matches with a constant response instead of `404` (through
@@ -116,6 +119,9 @@ export declare class NativeRoutes {
    * Mounts every route of `scope` under `prefix`. The scope's JS handlers join this
    * table's handlers at `offset`: their indices shift by it. As Fastify's prefixes, the
    * scope's `/` answers both `/api` and `/api/`. An empty prefix adds its routes as they are.
+   * The scope's not-found handler (`fallbackJs` / `fallbackStatic` on `scope`) answers
+   * the paths under `prefix/` that no route matches; a scope without a prefix cannot have
+   * one (its paths are its parent's).
    */
   nest(prefix: string, scope: NativeRoutes, offset: number): void
 }

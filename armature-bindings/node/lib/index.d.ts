@@ -210,7 +210,24 @@ export declare class Scope {
   service(scope: Scope): this
   /** A plugin's routes in a scope of their own at `prefix` (none by default): see `App.register`. */
   register<O extends PluginOptions>(plugin: Plugin<O>, options?: O): this
+  /**
+   * Fastify's encapsulated error handler: answers what this scope's routes, not-found handler
+   * and middleware throw (and those of scopes mounted in it that set none). What it throws,
+   * rejects with or returns as an `Error` goes to the enclosing scope's handler (the app's
+   * last), as does the error when it returns `undefined`; then the default answer. Refusals
+   * before routing (`413`, `429`) and the `405` are the app's handler's.
+   */
+  setErrorHandler(handler: ErrorHandler): this
+  /**
+   * Answers the paths under this scope's prefix (`/v1/...`) that no route matches, with this
+   * scope's middleware and error handlers; the other paths keep the parent's. Throws on a scope
+   * without a prefix (as in Fastify, only a prefixed plugin has one).
+   */
+  setNotFoundHandler(handler: Handler | HttpResponse): this
 }
+
+/** An error handler, `setErrorHandler`'s: `undefined` (or throwing) passes the error on. */
+export type ErrorHandler = (err: unknown, req: Request) => HandlerResult | Promise<HandlerResult>
 
 /** Options of `register`: `prefix`, and the plugin's own. */
 export interface PluginOptions { prefix?: string, [option: string]: unknown }
@@ -372,7 +389,10 @@ export declare class App {
   static(prefix: string, root: string, options?: { index?: boolean }): this
   /** Adds a JSON Schema with an `$id` that route schemas refer to (`{ $ref: 'user#' }`). */
   addSchema(schema: JsonSchema & { $id: string }): this
-  /** Answers requests no route matches (instead of `404`); `405` with `Allow` is unchanged. */
+  /**
+   * Answers requests no route matches (instead of `404`), except under the prefix of a scope
+   * with its own; `405` with `Allow` is unchanged.
+   */
   setNotFoundHandler(handler: Handler | HttpResponse): this
   /**
    * Turns what handlers and middleware throw into answers, and a refused request body (`413` with
@@ -380,9 +400,10 @@ export declare class App {
    * (`statusCode: 429`, `'Rate limit exceeded, retry in 30 seconds'`; `Retry-After` and the
    * `RateLimit` headers are added to the answer unless it sets them) and a method a path's routes
    * lack (`statusCode: 405`; `Allow` is added while the answer is a `405`); `undefined` (or
-   * throwing) leaves the error to the default handling.
+   * throwing) leaves the error to the default handling. A scope's own handler comes first for
+   * its routes (`Scope.setErrorHandler`), passing on to this one.
    */
-  setErrorHandler(handler: (err: unknown, req: Request) => HandlerResult | Promise<HandlerResult>): this
+  setErrorHandler(handler: ErrorHandler): this
   listen(port?: number | string, host?: string, options?: ListenOptions): Promise<Server>
   listen(options: { port?: number, host?: string } & ListenOptions): Promise<Server>
   run(address: string, options?: ListenOptions): Promise<Server>
