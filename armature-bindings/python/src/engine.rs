@@ -31,6 +31,7 @@ use tokio::sync::oneshot;
 use tower::ServiceExt;
 
 use crate::bridge::{lock, Job, Msg, Outbox, Posts, Queue, Reply};
+use crate::convertors::Convertors;
 use crate::listener::Listener;
 use crate::request::HttpRequest;
 use crate::response::{to_response, HttpResponse};
@@ -348,10 +349,13 @@ impl Engine {
     /// `unmatched`: two more endpoints follow the routes' own, which answer the requests no
     /// route matches (`404`) and those of a method the path does not serve (`405`, the router
     /// adds `Allow`) instead of the router's JSON answers, so that the app's HTTP middleware
-    /// and exception handlers see them. Route conflicts, bad CORS settings and a document
+    /// and exception handlers see them. `convertors`: per route (or empty), the path
+    /// convertor of each parameter in order (`"int"`, `"float"`, `"uuid"`, `"str"`), or `None`
+    /// for a route without any; a request whose parameters do not fit answers `404` as an
+    /// unmatched path. Route conflicts, bad CORS settings and a document
     /// that is not JSON are `ValueError`s, from Rust.
     #[new]
-    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true, docs=None, unmatched=false, mounts=Vec::new(), gzip=None))]
+    #[pyo3(signature = (routes, endpoints, cors=None, logger=None, max_body_size=16 * 1024 * 1024, limits=None, redirect_slashes=true, docs=None, unmatched=false, mounts=Vec::new(), gzip=None, convertors=None))]
     #[allow(clippy::too_many_arguments)] // Python's keyword arguments, called once by `App`
     fn new(
         py: Python<'_>,
@@ -366,6 +370,7 @@ impl Engine {
         unmatched: bool,
         mounts: Vec<(String, String, bool, bool)>,
         gzip: Option<(u32, i32)>,
+        convertors: Option<Vec<Option<Vec<String>>>>,
     ) -> PyResult<Self> {
         if routes.len() + if unmatched { 2 } else { 0 } != endpoints.len() {
             return Err(PyValueError::new_err(
@@ -379,6 +384,18 @@ impl Engine {
             .collect::<PyResult<Vec<_>>>()?;
         if !limits.is_empty() && limits.len() != routes.len() {
             return Err(PyValueError::new_err("one rate limit (or None) per route"));
+        }
+        let convertors = convertors
+            .unwrap_or_default()
+            .iter()
+            .map(|names| names.as_deref().map(Convertors::parse).transpose())
+            .map(|parsed| parsed.map(Option::flatten))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(PyValueError::new_err)?;
+        if !convertors.is_empty() && convertors.len() != routes.len() {
+            return Err(PyValueError::new_err(
+                "one list of convertors (or None) per route",
+            ));
         }
         let routes = routes
             .into_iter()
@@ -426,6 +443,7 @@ impl Engine {
             logger,
             max_body_size,
             limits,
+            convertors,
             redirect_slashes,
             docs,
             unmatched,

@@ -10,6 +10,7 @@
 //! The GIL is therefore held only while Python code runs.
 
 mod bridge;
+mod convertors;
 mod engine;
 mod json;
 mod listener;

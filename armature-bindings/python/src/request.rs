@@ -17,6 +17,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::bridge::{lock, Reply};
+use crate::convertors::Convertors;
 use crate::engine::datastructure;
 use crate::websocket::Socket;
 
@@ -166,7 +167,8 @@ impl HttpRequest {
             .map(MatchedRoute::as_str)
     }
 
-    /// The path parameter `name` (percent-decoded), or `default`.
+    /// The path parameter `name` (percent-decoded), or `default`. Always text, also with a
+    /// convertor (`path_params` has its value).
     #[pyo3(signature = (name, default=None))]
     fn param<'py>(
         &self,
@@ -180,13 +182,24 @@ impl HttpRequest {
         }
     }
 
-    /// Every path parameter, by name.
+    /// Every path parameter, by name: text, or the value of its convertor (`{id:int}`: an
+    /// `int`) as in Starlette.
     #[getter]
     fn path_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
         if let Some(params) = self.params() {
-            for (name, value) in params.iter() {
-                dict.set_item(name, value)?;
+            // A route with convertors (`{id:int}`): their values, as Starlette's.
+            match self.parts.extensions.get::<Convertors>() {
+                Some(convertors) => {
+                    for (at, (name, value)) in params.iter().enumerate() {
+                        dict.set_item(name, convertors.convert(py, at, value)?)?;
+                    }
+                }
+                None => {
+                    for (name, value) in params.iter() {
+                        dict.set_item(name, value)?;
+                    }
+                }
             }
         }
         Ok(dict)

@@ -11,7 +11,10 @@ use armature_layers::logger::Logger;
 use armature_layers::rate_limit::RateLimitLayer;
 use armature_layers::request_id::RequestIdLayer;
 use armature_openapi::DocsLayer;
-use armature_router::{get, on, Body, BoxError, IntoResponse, Response, RouteError, Router};
+use armature_router::{
+    get, on, Body, BoxError, EndpointService, IntoResponse, PathParams, Response, RouteError,
+    Router,
+};
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{Method, Request, StatusCode};
@@ -26,6 +29,7 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::bridge::{Job, Msg, Outbox, Queue, Reply};
+use crate::convertors::Convertors;
 use crate::websocket::Sockets;
 
 /// The whole stack, boxed so the four layer combinations share one type.
@@ -42,6 +46,9 @@ pub(crate) struct Config {
     pub(crate) redirect_slashes: bool,
     /// The `@rate_limit` layer of each route (same index as `routes`), if any.
     pub(crate) limits: Vec<Option<RateLimitLayer>>,
+    /// The path convertors of each route (same index as `routes`, or empty), `None` for a
+    /// route without any.
+    pub(crate) convertors: Vec<Option<Convertors>>,
     /// `/openapi.json` and `/docs`, unless the app turned them off.
     pub(crate) docs: Option<Docs>,
     /// Unmatched paths and methods go to the Python endpoints after the routes' (route ids
@@ -159,6 +166,18 @@ where
     // package; the app's Python answers 404 and 405 instead when it has middleware or handlers
     // for them.
     let mut builder = builder.error_answer(detail);
+    // What a route answers a request whose parameters do not fit its convertors: what the
+    // router answers a path no route matches.
+    let python_not_found = config.unmatched.then(|| unmatched(config.routes.len()));
+    let not_found = move |req: Request<B>| {
+        let python = python_not_found.clone();
+        async move {
+            match python {
+                Some(python) => python(req).await,
+                None => detail(StatusCode::NOT_FOUND, "Not Found"),
+            }
+        }
+    };
     if config.unmatched {
         let count = config.routes.len();
         builder = builder
@@ -216,6 +235,31 @@ where
         if let Some(Some(rate_limit)) = config.limits.get(route) {
             // Refused requests (429 + Retry-After) never reach the Python thread.
             endpoint = endpoint.layer(rate_limit.clone());
+        }
+        if let Some(Some(convertors)) = config.convertors.get(route) {
+            // `/items/{id:int}`: a parameter that does not fit is a path no route matches (and
+            // is not counted by the rate limit). Only these routes have the layer.
+            let (convertors, refuse) = (convertors.clone(), not_found.clone());
+            endpoint = endpoint.layer(tower::layer::layer_fn(move |inner: EndpointService<B>| {
+                let (convertors, refuse) = (convertors.clone(), refuse.clone());
+                tower::service_fn(move |mut req: Request<B>| {
+                    let fits = req
+                        .extensions()
+                        .get::<PathParams>()
+                        .is_some_and(|params| convertors.fit(params));
+                    if fits {
+                        req.extensions_mut().insert(convertors.clone());
+                    }
+                    let (inner, refuse) = (inner.clone(), refuse.clone());
+                    async move {
+                        if fits {
+                            inner.oneshot(req).await
+                        } else {
+                            Ok::<_, Infallible>(refuse(req).await)
+                        }
+                    }
+                })
+            }));
         }
         builder = builder.route(path, endpoint);
     }
