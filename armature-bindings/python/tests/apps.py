@@ -140,6 +140,12 @@ async def get_item(item_id: int, q: Optional[str] = None, limit: int = 10, flag:
     return {"item_id": item_id, "q": q, "limit": limit, "flag": flag}
 
 
+@router.get("/orders/{order_id:int}")
+async def get_order(order_id: int, req: HttpRequest) -> dict:
+    # Starlette's convertor: an int, in `path_params` too; `/orders/abc` is a 404.
+    return {"order_id": order_id, "params": repr(req.path_params)}
+
+
 @router.get("/tags")
 async def tags(tag: List[str] = []) -> list:  # noqa: B006 - FastAPI style
     return tag

@@ -9,6 +9,7 @@ import contextvars
 import dataclasses
 import threading
 import time
+import uuid
 from typing import Annotated, Dict, List, Optional, Union
 
 import httpx
@@ -3505,3 +3506,226 @@ def test_an_app_may_replace_its_openapi_document_as_in_fastapi():
     # Made once (the first call), then the kept document; it is what was served.
     assert app.openapi() is app.openapi_schema and app.openapi_schema["info"]["x-logo"] == {"url": "/logo.png"}
     assert app.openapi_schema is custom_openapi()
+
+
+# ----------------------------------------------------------------- Starlette's path convertors
+
+def test_path_convertors_match_convert_and_refuse_what_does_not_fit_with_404():
+    app = App()
+
+    @app.get("/items/{item_id:int}")
+    async def item(item_id: int, request: Request) -> dict:
+        return {"item_id": item_id, "params": repr(request.path_params)}
+
+    @app.get("/prices/{amount:float}")
+    async def price(amount) -> dict:  # no annotation: the convertor's value
+        return {"amount": amount, "type": type(amount).__name__}
+
+    @app.get("/keys/{key:uuid}")
+    def key(key: uuid.UUID, req: HttpRequest) -> dict:  # a thread-pool handler
+        return {"key": str(key), "is_uuid": isinstance(key, uuid.UUID), "raw": req.param("key")}
+
+    @app.get("/shelves/{shelf:str}/{slot:int}")
+    async def slot(req: HttpRequest) -> dict:  # reads the request itself
+        return {"params": repr(req.path_params)}
+
+    key_text = "12345678-9abc-def0-1234-56789abcdef0"
+    with TestClient(app) as c:
+        assert c.get("/items/42").json() == {"item_id": 42, "params": "{'item_id': 42}"}
+        assert c.get("/items/0042").json()["item_id"] == 42
+        big = "9" * 30
+        assert c.get(f"/items/{big}").json()["item_id"] == int(big)
+        assert c.get("/prices/2.50").json() == {"amount": 2.5, "type": "float"}
+        assert c.get("/prices/3").json() == {"amount": 3.0, "type": "float"}
+        assert c.get(f"/keys/{key_text}").json() == {"key": key_text, "is_uuid": True, "raw": key_text}
+        assert c.get("/shelves/top/3").json() == {"params": "{'shelf': 'top', 'slot': 3}"}
+        # What does not fit the convertor's regular expression is a path no route matches:
+        # 404, not 422 (as in Starlette), and the handler is not called.
+        for path in ["/items/abc", "/items/-1", "/items/1.5", "/items/+1", "/prices/1e3", "/prices/.5", "/prices/1.",
+                     f"/keys/{key_text.upper()}", f"/keys/{key_text.replace('-', '')}", "/shelves/top/x"]:
+            res = c.get(path)
+            assert (res.status_code, res.json()) == (404, {"detail": "Not Found"}), path
+
+
+def test_a_convertor_value_is_then_checked_against_the_annotation_as_fastapi_does():
+    app = App()
+
+    @app.get("/pages/{page:int}")
+    async def page(page: Annotated[int, Path(ge=10)]) -> dict:
+        return {"page": page}
+
+    @app.get("/whole/{n:float}")
+    async def whole(n: int) -> dict:
+        return {"n": n}
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        assert c.get("/pages/12").json() == {"page": 12}
+        res = c.get("/pages/5")
+        assert res.status_code == 422
+        assert res.json()["detail"][0]["loc"] == ["path", "page"]
+        assert c.get("/whole/2.0").json() == {"n": 2}
+        assert c.get("/whole/2.5").status_code == 422
+
+
+def test_a_not_fitting_value_reaches_the_apps_404_handler_and_middleware():
+    app = App()
+    seen = []
+
+    @app.middleware("http")
+    async def note(request, call_next):
+        response = await call_next(request)
+        seen.append((request.url.path, response.status_code))
+        return response
+
+    @app.exception_handler(404)
+    async def not_found(request, exc):
+        return HttpResponse.json({"missing": request.url.path}, status=404)
+
+    @app.get("/items/{item_id:int}")
+    async def item(item_id: int) -> dict:
+        return {"item_id": item_id}
+
+    with TestClient(app) as c:
+        assert c.get("/items/7").json() == {"item_id": 7}
+        res = c.get("/items/seven")
+        assert (res.status_code, res.json()) == (404, {"missing": "/items/seven"})
+    assert seen == [("/items/7", 200), ("/items/seven", 404)]
+
+
+def test_convertor_routes_and_the_routers_precedence():
+    app = App()
+
+    @app.get("/files/{file_id:int}")
+    async def by_id(file_id: int) -> dict:
+        return {"id": file_id}
+
+    @app.get("/files/latest")
+    async def latest() -> dict:
+        return {"latest": True}
+
+    @app.get("/guide/{rest:path}")
+    async def guide(rest: str) -> dict:
+        return {"rest": rest}
+
+    @app.get("/guide/{page:int}")
+    async def doc_page(page: int) -> dict:
+        return {"page": page}
+
+    with TestClient(app) as c:
+        # A static segment wins over a parameter whatever the order (Starlette: the order).
+        assert c.get("/files/latest").json() == {"latest": True}
+        assert c.get("/files/3").json() == {"id": 3}
+        # A parameter wins over a catch-all; a value that does not fit it is a 404, not the
+        # catch-all's (Starlette would try the catch-all next).
+        assert c.get("/guide/2").json() == {"page": 2}
+        assert c.get("/guide/a/b").json() == {"rest": "a/b"}
+        assert c.get("/guide/intro").status_code == 404
+
+    # Two routes of the same shape are a conflict when the app is built, convertors or not
+    # (Starlette would try `{name}` when `{item_id:int}` does not fit).
+    app = App()
+
+    @app.get("/items/{item_id:int}")
+    async def by_number(item_id: int) -> dict:
+        return {}
+
+    @app.get("/items/{name}")
+    async def by_name(name: str) -> dict:
+        return {}
+
+    with pytest.raises(ValueError, match="conflicts"):
+        app.build_engine()
+
+
+def test_an_unknown_path_convertor_is_an_error_naming_the_route():
+    app = App()
+    with pytest.raises(ValueError, match=r"GET /items/\{item_id:integer\}: unknown path convertor 'integer'"):
+        app.get("/items/{item_id:integer}")(lambda item_id: {})
+    router = APIRouter(prefix="/v1")
+    with pytest.raises(ValueError, match=r"POST /v1/a/\{x:nope\}: unknown path convertor 'nope'"):
+        router.post("/a/{x:nope}")(lambda x: {})
+    with pytest.raises(ValueError, match="a catch-all takes no convertor"):
+        app.get("/files/{*rest:int}")(lambda rest: {})
+    # In an included router's prefix too.
+    inner = APIRouter()
+    inner.get("/x")(lambda: {})
+    with pytest.raises(ValueError, match="unknown path convertor 'bad'"):
+        app.include_router(inner, prefix="/{tenant:bad}")
+
+
+def test_openapi_strips_convertors_from_paths_and_gives_their_types():
+    app = App()
+
+    @app.get("/items/{item_id:int}")
+    async def read_item(item_id: int) -> dict:
+        return {}
+
+    @app.get("/keys/{key:uuid}/{ratio:float}/{name:str}")
+    async def read_key(req: HttpRequest) -> dict:  # parameters not declared
+        return {}
+
+    @app.get("/plain/{x:float}")
+    async def plain(x) -> dict:
+        return {}
+
+    doc = app.openapi()
+    assert list(doc["paths"]) == ["/items/{item_id}", "/keys/{key}/{ratio}/{name}", "/plain/{x}"]
+    op = doc["paths"]["/items/{item_id}"]["get"]
+    assert op["operationId"] == "read_item_items__item_id__get"  # FastAPI's (its path_format)
+    assert op["parameters"][0]["schema"] == {"type": "integer", "title": "Item Id"}
+    key = doc["paths"]["/keys/{key}/{ratio}/{name}"]["get"]["parameters"]
+    assert [p["schema"] for p in key] == [
+        {"type": "string", "format": "uuid", "title": "Key"},
+        {"type": "number", "title": "Ratio"},
+        {"type": "string", "title": "Name"},
+    ]
+    assert doc["paths"]["/plain/{x}"]["get"]["parameters"][0]["schema"]["type"] == "number"
+    assert [r.path_format for r in app.routes][:1] == ["/items/{item_id}"]
+    assert app.routes[0].path == "/items/{item_id:int}"
+    from openapi_spec_validator import validate
+
+    validate(doc)
+
+
+def test_url_path_for_renders_convertor_values_as_starlette():
+    app = App()
+
+    @app.get("/items/{item_id:int}")
+    async def item(item_id: int, request: Request) -> dict:
+        return {"self": str(request.url_for("item", item_id=item_id))}
+
+    @app.get("/prices/{amount:float}", name="price")
+    async def price(amount: float) -> dict:
+        return {}
+
+    @app.get("/keys/{key:uuid}", name="key")
+    async def key(key: uuid.UUID) -> dict:
+        return {}
+
+    assert app.url_path_for("item", item_id=7) == "/items/7"
+    assert app.url_path_for("item", item_id="7") == "/items/7"
+    assert app.url_path_for("price", amount=2.5) == "/prices/2.5"
+    assert app.url_path_for("price", amount=3) == "/prices/3"
+    assert app.url_path_for("price", amount=1e20) == "/prices/100000000000000000000"
+    assert app.url_path_for("key", key=uuid.UUID(int=255)) == "/keys/00000000-0000-0000-0000-0000000000ff"
+    with pytest.raises(ValueError, match="negative"):
+        app.url_path_for("item", item_id=-1)
+    with TestClient(app) as c:
+        assert c.get("/items/12").json() == {"self": "http://testserver/items/12"}
+
+
+def test_a_websocket_route_takes_convertors_too():
+    app = App()
+
+    @app.websocket("/rooms/{room:int}")
+    async def room(websocket: WebSocket, room: int) -> None:
+        await websocket.accept()
+        await websocket.send_json({"room": room, "params": repr(websocket.path_params)})
+        await websocket.close()
+
+    with TestClient(app) as c:
+        with c.websocket_connect("/rooms/5") as ws:
+            assert ws.receive_json() == {"room": 5, "params": "{'room': 5}"}
+        with pytest.raises(Exception):
+            with c.websocket_connect("/rooms/five"):
+                pass

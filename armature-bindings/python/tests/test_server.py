@@ -21,6 +21,8 @@ def test_endpoints_over_http(server):
         assert c.get("/json").json() == {"message": "Hello, World!"}
         assert c.get("/users/42").content == b'{"id":"42","name":"Alice"}'
         assert c.get("/items/abc").status_code == 422
+        assert c.get("/orders/7").json() == {"order_id": 7, "params": "{'order_id': 7}"}
+        assert (c.get("/orders/abc").status_code, c.get("/orders/abc").json()) == (404, {"detail": "Not Found"})
         res = c.post("/api/v1/users", json={"name": "Ann", "age": 30})
         assert (res.status_code, res.json()) == (201, {"name": "Ann", "age": 30})
         assert c.get("/state").json() == {"started": True}  # the startup hook ran

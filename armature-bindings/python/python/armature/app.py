@@ -292,8 +292,10 @@ class App(Router):
         unmatched = bool(self.http_middleware) or self.exception_handlers.shape_http_errors()
         if unmatched:
             answered += [self._seeded(self._answering(_refuse(status, detail))) for status, detail in ((404, "Not Found"), (405, "Method Not Allowed"))]
+        checked = [r.checked() for r in self.routes]
         return Engine(
-            [(r.method, r.path) for r in self.routes],
+            # Patterns without their convertors (`/items/{id}`): Rust checks those per route.
+            [(r.method, r.path_format) for r in self.routes],
             answered,
             cors=self._cors.options if self._cors else None,
             logger=(self._logger.level, self._logger.format) if self._logger else None,
@@ -304,6 +306,7 @@ class App(Router):
             unmatched=unmatched,
             mounts=[(path, files.directory, files.html, files.follow_symlink) for path, files, _ in self.mounts],
             gzip=(self._gzip.minimum_size, self._gzip.compresslevel) if self._gzip else None,
+            convertors=checked if any(checked) else None,
         )
 
     def _seeded(self, endpoint: Callable[[Any], Any]) -> Callable[[Any], Any]:

@@ -219,8 +219,8 @@ class _Operation:
         if description:
             op["description"] = description
         generate = doc.get("generate_unique_id_function")
-        op["operationId"] = doc.get("operation_id") or (generate(route) if generate is not None else _operation_id(name, route.path, route.method))
-        parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string", "title": _title(name)}} for name in self.undeclared]
+        op["operationId"] = doc.get("operation_id") or (generate(route) if generate is not None else _operation_id(name, route.path_format, route.method))
+        parameters = [{"name": name, "in": "path", "required": True, "schema": {**_CONVERTED.get(route.convertors.get(name), _TEXT), "title": _title(name)}} for name in self.undeclared]
         parameters += [self._parameter(p, schemas.get(key)) for p, key in self.params]
         if parameters:
             op["parameters"] = parameters
@@ -352,8 +352,16 @@ def _title(name: str) -> str:
     return name.replace("-", " ").replace("_", " ").title()
 
 
+# The schema of a path parameter the handler does not declare (it reads `req.param`): text,
+# or what its convertor gives (`{id:int}`: an integer).
+_TEXT = {"type": "string"}
+_CONVERTED = {"int": {"type": "integer"}, "float": {"type": "number"}, "uuid": {"type": "string", "format": "uuid"}}
+
+
 def _openapi_path(path: str) -> str:
-    """`{*rest}` (a catch-all) and `:id` are `{rest}` and `{id}` in OpenAPI."""
+    """`{*rest}` (a catch-all) and `:id` are `{rest}` and `{id}` in OpenAPI, `{id:int}` is
+    `{id}` (as FastAPI strips convertors)."""
+    path = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*):[A-Za-z_][A-Za-z0-9_]*\}", r"{\1}", path)
     path = re.sub(r"\{\*([A-Za-z_][A-Za-z0-9_]*)\}", r"{\1}", path)
     return re.sub(r":([A-Za-z_][A-Za-z0-9_]*)", r"{\1}", path)
 

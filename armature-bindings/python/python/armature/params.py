@@ -15,6 +15,7 @@ import inspect
 import json
 import logging
 import typing
+import uuid
 from typing import Any, Callable, Optional, Union
 
 try:  # `A | B` (Python 3.10+)
@@ -384,6 +385,21 @@ def _converter(annotation: Any, checks: tuple[Any, ...], many: bool) -> Callable
     return _pydantic(annotation)
 
 
+# What Starlette's convertors make of a path parameter's text (`str` and `path` keep it).
+_CONVERTOR_TYPES = {"int": int, "float": float, "uuid": uuid.UUID}
+
+
+def _converted(convertor: str, annotation: Any, checks: tuple[Any, ...]) -> Callable[[Any, list[Any]], Any]:
+    """How a path parameter with a convertor (`{id:int}`) becomes the handler's value: the
+    convertor's value, as is when the annotation is its type (or none), else checked against
+    the annotation by Pydantic, as FastAPI does (`{id:int}` with `id: str` is then a `422`)."""
+    make = _CONVERTOR_TYPES[convertor]
+    if not checks and annotation in (make, inspect.Parameter.empty, Any):
+        return lambda raw, loc: make(raw)
+    validate = _pydantic(typing.Annotated[(annotation, *checks)] if checks else annotation)
+    return lambda raw, loc: validate(make(raw), loc)
+
+
 def _item(annotation: Any) -> Any:
     """The item type of `list[T]` (and tuple, set, ...): `T`, or `str` when not given."""
     return (typing.get_args(annotation)[:1] or (str,))[0]
@@ -514,8 +530,10 @@ class _Param:
 class Plan:
     """How to call one function (a handler or a dependency) for a request."""
 
-    def __init__(self, call: Callable[..., Any], path_names: set[str], extra: tuple[Depends, ...] = (), source: str = "query", scopes: tuple[str, ...] = (), declares: bool = False) -> None:
+    def __init__(self, call: Callable[..., Any], path_names: typing.Collection[str], extra: tuple[Depends, ...] = (), source: str = "query", scopes: tuple[str, ...] = (), declares: bool = False) -> None:
         self.call = call
+        # The route's path parameters: for a route, a dict of their convertors (`{"id": "int"}`,
+        # `None` for none).
         self.path_names = path_names
         # The scopes of the `Security()` markers from the route down to here (`SecurityScopes`),
         # each once, outermost first; `declares`: its own marker asks for some.
@@ -600,7 +618,7 @@ class Plan:
         kinds = [p.kind if p.plan is None else p.plan.body for p in self.params] + [e.body for e in self.extra]
         self.body: Optional[int] = next((k for k in kinds if k in (BODY, FORM)), None)
 
-    def _param(self, name: str, annotation: Any, default: Any, marker: Optional[Depends], path_names: set[str], meta: tuple[Any, ...]) -> _Param:
+    def _param(self, name: str, annotation: Any, default: Any, marker: Optional[Depends], path_names: typing.Collection[str], meta: tuple[Any, ...]) -> _Param:
         if marker is not None:
             p = _Param(name, DEPENDENCY)
             dependency = marker.dependency if marker.dependency is not None else annotation
@@ -647,7 +665,7 @@ class Plan:
         p.model = TypeAdapter(Optional[model] if optional else model)
         return p.marked(annotation, default, source, optional, checks)
 
-    def _sourced(self, name: str, annotation: Any, default: Any, source: Param, path_names: set[str], meta: tuple[Any, ...]) -> _Param:
+    def _sourced(self, name: str, annotation: Any, default: Any, source: Param, path_names: typing.Collection[str], meta: tuple[Any, ...]) -> _Param:
         """A parameter read from the path, the query, a header, a cookie, a form or the body."""
         where = f"{_where(self.call)}: parameter {name!r}"
         if source.source == "header":
@@ -679,6 +697,13 @@ class Plan:
         checks = _checks(source, meta)
         if p.kind == FORM:
             p.convert = _form_converter(inner, checks, p.many, where, source.source == "file")
+        elif p.kind == PATH and isinstance(path_names, dict) and path_names.get(alias):
+            # `{id:int}`: the convertor's value (the text fits it: Rust checked), then the
+            # annotation's check, as FastAPI validates `request.path_params`. Without an
+            # annotation, the document shows the convertor's type.
+            if annotation is inspect.Parameter.empty:
+                annotation = inner = _CONVERTOR_TYPES[path_names[alias]]
+            p.convert = _converted(path_names[alias], inner, checks)
         else:
             p.convert = _converter(inner, checks, p.many)
         return p.marked(annotation, default, source, optional, checks)

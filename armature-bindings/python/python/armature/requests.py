@@ -71,7 +71,7 @@ class Request:
         return self._req.query_params
 
     @property
-    def path_params(self) -> dict[str, str]:
+    def path_params(self) -> dict[str, Any]:
         return self._req.path_params
 
     @property

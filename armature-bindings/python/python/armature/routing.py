@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 import re
+import uuid
 from urllib.parse import quote
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
@@ -24,12 +26,56 @@ from .websockets import WebSocket, WebSocketDisconnect
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_PARAM = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::path)?\}|:([A-Za-z_][A-Za-z0-9_]*)")
+_PARAM = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?\}|:([A-Za-z_][A-Za-z0-9_]*)")
+
+# Starlette's path convertors (`/items/{id:int}`) and the type of the value each gives
+# (`path`, the rest of the path, is the router's catch-all `{*name}`). A route registers its
+# path without them; Rust checks the values of the routes that have some (one that does not
+# fit is a path no route matches: `404`), and `request.path_params` gives the converted value.
+CONVERTORS = {"str": str, "int": int, "float": float, "uuid": uuid.UUID}
 
 
 def _template(path: str) -> str:
-    """FastAPI's `{name:path}` is Armature's catch-all `{*name}`."""
-    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*):path\}", r"{*\1}", path)
+    """FastAPI's `{name:path}` is Armature's catch-all `{*name}`; `{name:str}` is `{name}`."""
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*):(?:path|(str))\}", lambda m: "{%s}" % m.group(1) if m.group(2) else "{*%s}" % m.group(1), path)
+
+
+def _convertors(path: str, where: str) -> dict[str, Optional[str]]:
+    """The parameters of a route template, in order, each with its convertor (`None` for
+    none); a `ValueError` naming the route for a convertor Starlette does not have (Starlette
+    asserts "Unknown path convertor")."""
+    found: dict[str, Optional[str]] = {}
+    for m in _PARAM.finditer(path):
+        name, convertor = m.group(2) or m.group(4), m.group(3)
+        if convertor is not None and (m.group(1) or convertor not in CONVERTORS):
+            what = "a catch-all takes no convertor" if m.group(1) else "unknown path convertor"
+            raise ValueError(f"{where}: {what} {convertor!r} in {path!r} (Starlette's convertors: str, path, int, float, uuid)")
+        found[name] = None if convertor == "str" else convertor
+    return found
+
+
+def _plain(path: str) -> str:
+    """The template without its convertors (`/items/{id:int}` is `/items/{id}`): the router's
+    pattern, FastAPI's `path_format`."""
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*):[A-Za-z_][A-Za-z0-9_]*\}", r"{\1}", path)
+
+
+def _rendered(convertor: Optional[str], value: Any, catch_all: bool) -> str:
+    """A parameter's value in a path, as Starlette's convertors' `to_string` renders it (and
+    percent-encoded; a catch-all keeps its slashes)."""
+    if convertor == "int":
+        value = int(value)
+        if value < 0:
+            raise ValueError(f"{{...:int}} takes no negative integer: {value}")
+        return str(value)
+    if convertor == "float":
+        value = float(value)
+        if value < 0 or math.isnan(value) or math.isinf(value):
+            raise ValueError(f"{{...:float}} takes a finite number, not negative: {value}")
+        return ("%0.20f" % value).rstrip("0").rstrip(".")
+    if convertor == "uuid":
+        return str(value)
+    return quote(str(value), safe="/" if catch_all else "")
 
 
 def _filled(template: str, params: dict[str, Any]) -> Optional[str]:
@@ -39,25 +85,21 @@ def _filled(template: str, params: dict[str, Any]) -> Optional[str]:
         return None
 
     def value(match: re.Match[str]) -> str:
-        name = match.group(2) or match.group(3)
-        return quote(str(params[name]), safe="/" if match.group(1) else "")
+        name = match.group(2) or match.group(4)
+        return _rendered(match.group(3), params[name], bool(match.group(1)))
 
     return _PARAM.sub(value, template)
 
 
 def _path_order(path: str) -> list[str]:
     """The parameter names of a route template, in order."""
-    return [m.group(2) or m.group(3) for m in _PARAM.finditer(path)]
-
-
-def _path_names(path: str) -> set[str]:
-    return set(_path_order(path))
+    return [m.group(2) or m.group(4) for m in _PARAM.finditer(path)]
 
 
 class Route:
     """One method on one path, and the function answering it."""
 
-    __slots__ = ("method", "path", "handler", "status_code", "dependencies", "tags", "documentation", "_plan")
+    __slots__ = ("method", "path", "handler", "status_code", "dependencies", "tags", "documentation", "convertors", "_plan")
 
     def __init__(
         self,
@@ -70,7 +112,10 @@ class Route:
         documentation: Optional[dict[str, Any]] = None,
     ) -> None:
         self.method = method.upper()
+        # The template as declared, convertors included (`/items/{id:int}`), as Starlette's.
         self.path = path
+        # Each path parameter, in order, with its convertor (`None` for none).
+        self.convertors = _convertors(path, f"{self.method} {path}")
         self.handler = handler
         self.status_code = status_code
         self.dependencies = tuple(dependencies)
@@ -101,13 +146,21 @@ class Route:
 
     @property
     def path_format(self) -> str:
-        return self.path
+        """The path without its convertors (`/items/{id}`), as FastAPI's."""
+        return _plain(self.path)
+
+    def checked(self) -> Optional[list[str]]:
+        """The convertor of each path parameter, in order, for Rust to check (`"str"` for
+        none), or `None` when the route has no convertor (nothing to check)."""
+        if not any(self.convertors.values()):
+            return None
+        return [c or "str" for c in self.convertors.values()]
 
     def plan(self) -> Plan:
         """How the handler is called, read from its signature once, for the endpoint and the
         OpenAPI document alike."""
         if self._plan is None:
-            self._plan = Plan(self.handler, _path_names(self.path), self.dependencies)
+            self._plan = Plan(self.handler, self.convertors, self.dependencies)
         return self._plan
 
     def moved(self, path: str, dependencies: Sequence[Depends], tags: Sequence[str], documentation: dict[str, Any]) -> "Route":
@@ -316,7 +369,8 @@ class Router:
     """Routes declared with `@router.get(path)`, `.post`, `.put`, `.patch`, `.delete`,
     `.options`, `.head` or `.api_route(path, methods=[...])`.
 
-    Paths use `{name}` parameters (`{name:path}` or `{*name}` for the rest of the path).
+    Paths use `{name}` parameters (`{name:path}` or `{*name}` for the rest of the path), with
+    Starlette's convertors: `{id:int}`, `{x:float}`, `{key:uuid}` (`{name:str}` is `{name}`).
     Handlers may be `async def` (run on the event loop) or `def` (run in a thread pool).
     """
 
