@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::body::FromIncoming;
 use crate::bounds::{ResBody, UserService};
 use crate::drain::{Changes, Phase, Watch};
-use crate::head_timeout::HeadTimeout;
+use crate::head_timeout::{Counts, HeadTimeout};
 use crate::host::HostCheck;
 use crate::linger::Linger;
 use crate::parse_errors::ParseErrors;
@@ -98,16 +98,18 @@ pub(crate) async fn serve_connection<S, B>(
     S: UserService<B>,
     B: ResBody,
 {
-    // The first request head is due `header_read_timeout` after the connection opened, TLS
-    // handshake and protocol detection included: not that long after each of them.
-    let opened = tokio::time::Instant::now();
+    let opened = Opened {
+        peer,
+        at: tokio::time::Instant::now(),
+        counts: Arc::default(),
+    };
     let mut changes = watch.changes();
     let service = service.for_peer(peer);
-    let io = Linger::new(stream);
+    let io = Linger::new(stream, Arc::clone(&opened.counts));
     match &protocols.tls {
         None => {
             let mut io = io;
-            let Some(sniffed) = opening(sniff(&mut io), &protocols, &mut changes, peer).await
+            let Some(sniffed) = opening(sniff(&mut io), &protocols, &mut changes, &opened).await
             else {
                 return;
             };
@@ -116,10 +118,10 @@ pub(crate) async fn serve_connection<S, B>(
                 return;
             };
             let io = Rewind::new(prefix, io);
-            serve_protocol(protocol, io, &protocols, service, changes, peer, opened).await;
+            serve_protocol(protocol, io, &protocols, service, changes, opened).await;
         }
         Some(acceptor) => {
-            let Some(tls) = opening(acceptor.accept(io), &protocols, &mut changes, peer).await
+            let Some(tls) = opening(acceptor.accept(io), &protocols, &mut changes, &opened).await
             else {
                 return;
             };
@@ -127,9 +129,19 @@ pub(crate) async fn serve_connection<S, B>(
                 Some(b"h2") => Protocol::Http2,
                 _ => Protocol::Http1,
             };
-            serve_protocol(protocol, tls, &protocols, service, changes, peer, opened).await;
+            serve_protocol(protocol, tls, &protocols, service, changes, opened).await;
         }
     }
+}
+
+/// A connection as accepted.
+struct Opened {
+    peer: SocketAddr,
+    /// When: the first request head is due `header_read_timeout` after the connection opened,
+    /// TLS handshake and protocol detection included, not that long after each of them.
+    at: tokio::time::Instant,
+    /// Shared by the connection's task, its transport and its requests.
+    counts: Arc<Counts>,
 }
 
 /// Runs a step that comes before the first request (TLS handshake or
@@ -138,8 +150,9 @@ async fn opening<T>(
     step: impl Future<Output = io::Result<T>>,
     protocols: &Protocols,
     changes: &mut Changes,
-    peer: SocketAddr,
+    opened: &Opened,
 ) -> Option<T> {
+    let peer = opened.peer;
     let step = tokio::time::timeout(protocols.header_read_timeout, step);
     tokio::select! {
         biased;
@@ -167,22 +180,23 @@ async fn serve_protocol<I, S, B>(
     protocols: &Protocols,
     service: HostCheck<FromIncoming<S>>,
     changes: Changes,
-    peer: SocketAddr,
-    opened: tokio::time::Instant,
+    opened: Opened,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: UserService<B>,
     B: ResBody,
 {
+    let Opened { peer, at, counts } = opened;
     let timeout = protocols.header_read_timeout;
-    let first = timeout.saturating_sub(opened.elapsed());
+    let first = timeout.saturating_sub(at.elapsed());
+    let head_timeout = HeadTimeout::new(Arc::clone(&counts), timeout, first);
+    let service = service.counting(Arc::clone(&counts));
     match protocol {
         Protocol::Http1 => {
-            let (head_timeout, counts) = HeadTimeout::start(timeout, first);
-            let io = ParseErrors::new(io, Arc::clone(&counts), protocols.max_header_size);
+            let io = ParseErrors::new(io, counts, protocols.max_header_size);
             let conn = protocols
                 .http1
-                .serve_connection(TokioIo::new(io), service.counting(counts))
+                .serve_connection(TokioIo::new(io), service)
                 .with_upgrades();
             drive(conn, Idle::Http1(head_timeout), changes, peer).await;
         }
@@ -190,20 +204,12 @@ async fn serve_protocol<I, S, B>(
             // The same clock, run while no stream is being served: hyper has no idle timeout
             // for HTTP/2, so a client that opened a connection and sends nothing (or half a
             // header block) held it, and its memory, for good.
-            let (idle, counts) = HeadTimeout::start(timeout, first);
-            let conn = protocols
-                .http2
-                .serve_connection(TokioIo::new(io), service.counting(counts));
-            drive(
-                conn,
-                Idle::Http2 {
-                    idle,
-                    goaway_sent: false,
-                },
-                changes,
-                peer,
-            )
-            .await;
+            let conn = protocols.http2.serve_connection(TokioIo::new(io), service);
+            let idle = Idle::Http2 {
+                idle: head_timeout,
+                goaway_sent: false,
+            };
+            drive(conn, idle, changes, peer).await;
         }
     }
 }
@@ -252,12 +258,55 @@ enum Idle {
     },
 }
 
+/// What an HTTP/1 connection does once shutdown has begun, decided after hyper has been
+/// polled and has read what is in the socket ([`Counts::look_in_socket`]).
+enum Draining {
+    /// A request is being served: hyper's graceful shutdown (keep-alive off, so its response
+    /// says `Connection: close` and the connection closes after it).
+    Finish,
+    /// No request is being served, but bytes of the next one's head have come: it is waited
+    /// for (under the header-read timeout, within the deadline) and served; its response
+    /// says `Connection: close`.
+    AwaitHead,
+    /// Nothing of a request came: close.
+    Close,
+}
+
+impl Draining {
+    fn decide(counts: &Counts) -> Self {
+        if counts.in_flight() {
+            Draining::Finish
+        } else if counts.head_begun() {
+            Draining::AwaitHead
+        } else {
+            Draining::Close
+        }
+    }
+}
+
 /// Polls `conn` to completion, turning shutdown phases into a graceful
-/// shutdown (HTTP/1: finish the in-flight response, close idle connections
-/// at once; HTTP/2: GOAWAY) and, at the deadline, into dropping it. A
-/// connection that serves nothing for its `idle` timeout is closed too.
+/// shutdown and, at the deadline, into dropping it. A connection that serves
+/// nothing for its `idle` timeout is closed too.
+///
+/// When shutdown begins (or had begun when the connection was handed over), hyper is polled
+/// first, reading what is in the socket, and then:
+///
+/// * HTTP/1: see [`Draining`]. A request whose head has begun arriving is answered, not
+///   lost; a connection on which nothing of a request has come is closed. (hyper's own
+///   graceful shutdown closes a keep-alive connection that holds half a head, and does not
+///   read what is in the socket first.)
+/// * HTTP/2: hyper's graceful shutdown, a `GOAWAY` for the highest stream id and then, a
+///   round trip later, one for the last stream received: every stream the client opened
+///   before it saw the first is served.
 async fn drive(conn: impl Graceful, mut idle: Idle, mut changes: Changes, peer: SocketAddr) {
     let mut conn = pin!(conn);
+    // Shutdown has begun; hyper has been told (its graceful shutdown).
+    let mut draining = changes.is_stopping();
+    let mut told = false;
+    let mut awaiting_head = false;
+    if draining {
+        begin_draining(&idle);
+    }
     poll_fn(|cx| loop {
         match changes.poll_changed(cx) {
             Poll::Ready(Phase::Closing) => {
@@ -265,14 +314,8 @@ async fn drive(conn: impl Graceful, mut idle: Idle, mut changes: Changes, peer: 
                 return Poll::Ready(());
             }
             Poll::Ready(Phase::Draining) => {
-                // hyper treats a fresh HTTP/1 connection as busy once a byte of its first head
-                // has come, and would wait for the rest until the deadline: with no request
-                // given to the service yet, there is nothing to finish.
-                if matches!(&idle, Idle::Http1(head) if !head.any_started()) {
-                    tracing::debug!(%peer, "closing connection: shutdown before its first request");
-                    return Poll::Ready(());
-                }
-                conn.as_mut().begin_graceful_shutdown();
+                draining = true;
+                begin_draining(&idle);
                 continue;
             }
             Poll::Ready(Phase::Running) => continue,
@@ -283,6 +326,38 @@ async fn drive(conn: impl Graceful, mut idle: Idle, mut changes: Changes, peer: 
                 tracing::debug!(%peer, %error, "connection ended with an error");
             }
             return Poll::Ready(());
+        }
+        if draining && !told {
+            let tell = match &idle {
+                Idle::Http1(head) => {
+                    let counts = head.counts();
+                    // What was in the socket has been read.
+                    counts.look_in_socket(false);
+                    match Draining::decide(counts) {
+                        Draining::Finish => true,
+                        Draining::AwaitHead => {
+                            if !awaiting_head {
+                                awaiting_head = true;
+                                tracing::debug!(%peer, "shutting down: waiting for the request whose head is arriving");
+                            }
+                            false
+                        }
+                        Draining::Close if !counts.any_started() => {
+                            tracing::debug!(%peer, "closing connection: shutdown before its first request");
+                            return Poll::Ready(());
+                        }
+                        // hyper closes an idle connection at once.
+                        Draining::Close => true,
+                    }
+                }
+                Idle::Http2 { .. } => true,
+            };
+            if tell {
+                told = true;
+                conn.as_mut().begin_graceful_shutdown();
+                // Polled again: hyper acts on it (closes an idle connection, sends GOAWAY).
+                continue;
+            }
         }
         match &mut idle {
             Idle::Http1(head_timeout) => {
@@ -309,4 +384,16 @@ async fn drive(conn: impl Graceful, mut idle: Idle, mut changes: Changes, peer: 
         return Poll::Pending;
     })
     .await;
+}
+
+/// Shutdown has begun: every HTTP/1 response from now on closes its connection, and the next
+/// poll of hyper reads what is in the socket, for `Draining::decide`.
+fn begin_draining(idle: &Idle) {
+    match idle {
+        Idle::Http1(head) => {
+            head.counts().close_after_responses();
+            head.counts().look_in_socket(true);
+        }
+        Idle::Http2 { idle, .. } => idle.counts().look_in_socket(false),
+    }
 }

@@ -217,6 +217,11 @@ impl Changes {
         }
     }
 
+    /// Whether the server was seen to stop running (draining or closing).
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.seen != Phase::Running
+    }
+
     /// A new [`Watch`] for a task started by this one.
     pub(crate) fn watch(&self) -> Watch {
         self.watch.clone()

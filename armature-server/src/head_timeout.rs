@@ -15,9 +15,13 @@
 //! finished when hyper drops that body, written or not. Between the two no head is being read;
 //! after a request finishes the alarm moves to the end of the previous response plus the
 //! timeout.
+//!
+//! The same counts carry what graceful shutdown learns of an HTTP/1 connection and tells it
+//! ([`Counts::head_begun`], [`Counts::close_after_responses`], [`Counts::look_in_socket`]):
+//! see `drive` in `connection.rs`.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -28,11 +32,23 @@ use pin_project_lite::pin_project;
 
 use crate::timer::Alarm;
 
-/// Requests of one connection given to the service, and those whose response is done with.
+/// Requests of one connection given to the service, and those whose response is done with;
+/// and what graceful shutdown learns from and tells the connection's transport.
+///
+/// Everything here is touched by one task only (the connection's); the atomics are for the
+/// `Arc` the response bodies and the transport share, and are all `Relaxed`.
 #[derive(Debug, Default)]
 pub(crate) struct Counts {
     started: AtomicU64,
     finished: AtomicU64,
+    /// HTTP/1: bytes were read while no request was in flight, and no request was given to
+    /// the service since: the next request head has begun arriving.
+    head_begun: AtomicBool,
+    /// HTTP/1: the server is shutting down, so every response from now on closes the
+    /// connection (`Connection: close`).
+    closing: AtomicBool,
+    /// See [`look_in_socket`](Self::look_in_socket).
+    look: AtomicBool,
 }
 
 impl Counts {
@@ -41,16 +57,68 @@ impl Counts {
         self.started.load(Relaxed) != 0
     }
 
+    /// Whether a request has been given to the service and its response is not done with.
+    pub(crate) fn in_flight(&self) -> bool {
+        self.started.load(Relaxed) != self.finished.load(Relaxed)
+    }
+
     /// Counts a request given to the service; the guard counts it finished when dropped.
     pub(crate) fn started(self: &Arc<Self>) -> Finished {
         self.started.fetch_add(1, Relaxed);
+        self.head_begun.store(false, Relaxed);
         Finished(Arc::clone(self))
+    }
+
+    /// Called by the HTTP/1 transport after each read that returned bytes: read while no
+    /// request is in flight, they are the start of the next request head.
+    ///
+    /// Not exact, as hyper does not tell what its buffer holds. Bytes of a next head read
+    /// together with the previous request (pipelining) are not seen. And the rest of a
+    /// request body the service did not read, which hyper reads (to discard it) after the
+    /// response, is taken for a head: shutdown then waits for a request that does not come,
+    /// until the header-read timeout.
+    #[inline]
+    pub(crate) fn bytes_read(&self) {
+        if !self.in_flight() {
+            self.head_begun.store(true, Relaxed);
+        }
+    }
+
+    /// Whether the next request head has begun arriving (see [`bytes_read`](Self::bytes_read)).
+    pub(crate) fn head_begun(&self) -> bool {
+        self.head_begun.load(Relaxed)
+    }
+
+    /// From now on every response of this connection says `Connection: close`.
+    pub(crate) fn close_after_responses(&self) {
+        self.closing.store(true, Relaxed);
+    }
+
+    /// Whether reads that tokio finds nothing for look in the socket itself (see
+    /// [`Linger`](crate::linger::Linger)): while shutdown decides what to do with the
+    /// connection, what has arrived must be read, whether or not tokio's I/O driver has
+    /// seen it yet.
+    pub(crate) fn look_in_socket(&self, on: bool) {
+        self.look.store(on, Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn looks_in_socket(&self) -> bool {
+        self.look.load(Relaxed)
     }
 }
 
 /// Counts its request finished when dropped (it rides in the response body).
 #[derive(Debug)]
 pub(crate) struct Finished(Arc<Counts>);
+
+impl Finished {
+    /// Whether the response must close the connection: the server is shutting down.
+    #[inline]
+    pub(crate) fn closing(&self) -> bool {
+        self.0.closing.load(Relaxed)
+    }
+}
 
 impl Drop for Finished {
     fn drop(&mut self) {
@@ -70,23 +138,28 @@ pub(crate) struct HeadTimeout {
 impl HeadTimeout {
     /// Starts the timeout of a connection whose first request head is due `first` from now
     /// (what is left of `timeout` after the TLS handshake and protocol detection), each next
-    /// one `timeout` after the previous response; requests are counted through the returned
-    /// [`Counts`]. Must be called inside a tokio runtime.
-    pub(crate) fn start(timeout: Duration, first: Duration) -> (Self, Arc<Counts>) {
-        let counts = Arc::new(Counts::default());
+    /// one `timeout` after the previous response; requests are counted through `counts`.
+    /// Must be called inside a tokio runtime.
+    pub(crate) fn new(counts: Arc<Counts>, timeout: Duration, first: Duration) -> Self {
         let mut alarm = Alarm::new(first);
         alarm.set_timeout(timeout);
-        let this = HeadTimeout {
-            counts: Arc::clone(&counts),
+        HeadTimeout {
+            counts,
             alarm,
             finished: 0,
-        };
-        (this, counts)
+        }
     }
 
-    /// Whether the connection has given the service any request yet.
-    pub(crate) fn any_started(&self) -> bool {
-        self.counts.any_started()
+    /// [`new`](Self::new) with fresh counts.
+    #[cfg(test)]
+    fn start(timeout: Duration, first: Duration) -> (Self, Arc<Counts>) {
+        let counts = Arc::new(Counts::default());
+        (Self::new(Arc::clone(&counts), timeout, first), counts)
+    }
+
+    /// The connection's request counts.
+    pub(crate) fn counts(&self) -> &Counts {
+        &self.counts
     }
 
     /// Starts the timeout again from now.

@@ -213,6 +213,7 @@ where
 
 /// The inner service's answer: its response with the `Alt-Svc` header if it set none and
 /// the request's `finished` guard in its body, or a `500` for its error (see [`failed`]).
+/// Once the server is shutting down, an HTTP/1 response also says `Connection: close`.
 ///
 /// The answer to a `HEAD` request loses its body here (hyper drops it over HTTP/1, but sends
 /// it over HTTP/2, where a client then fails the stream), keeping the length it would have
@@ -235,6 +236,13 @@ fn answer<B: http_body::Body, E: Into<BoxError>>(
     };
     if let Some(value) = alt_svc.take() {
         res.headers_mut().entry(ALT_SVC).or_insert(value);
+    }
+    if finished.as_ref().is_some_and(Finished::closing) {
+        // Shutting down: the client must not send another request on this connection.
+        // (A `Connection` the service set, such as an upgrade's, is left alone.)
+        res.headers_mut()
+            .entry(CONNECTION)
+            .or_insert(HeaderValue::from_static("close"));
     }
     if head {
         let status = res.status();

@@ -157,13 +157,33 @@
 //! # Shutdown
 //!
 //! SIGINT, SIGTERM (switch off with [`Server::shutdown_on_signals`]) or the
-//! future given to [`Server::with_graceful_shutdown`] begins it: the
-//! listener is closed so new connections are refused, idle keep-alive
-//! connections (and HTTP/1 connections that have not finished sending a
-//! first request head) are closed at once, HTTP/2 clients get `GOAWAY`, in-flight
-//! requests run to completion within the deadline (HTTP/3 connections get
-//! `GOAWAY`, then `CONNECTION_CLOSE` once their requests are done), and then the remaining
-//! connections are closed and `serve`/`run` returns.
+//! future given to [`Server::with_graceful_shutdown`] begins it. Then:
+//!
+//! * The listener is closed, so new connections are refused.
+//! * What a client has sent is answered, not dropped. The server first reads
+//!   what has arrived on a connection, then serves an HTTP/1 request that is in
+//!   flight or whose head has begun arriving (all of it or part, first request
+//!   or a later one on a keep-alive connection). Its response says
+//!   `Connection: close`, and the connection is closed after it.
+//! * A connection on which nothing of a request has come (an idle keep-alive
+//!   connection, a TLS handshake or protocol detection still under way, a
+//!   silent one) is closed at once.
+//! * HTTP/2 clients get `GOAWAY`; the streams they opened before seeing it are
+//!   served. HTTP/3 connections get `GOAWAY`, then `CONNECTION_CLOSE` once their
+//!   requests are done.
+//! * In-flight requests run to completion within
+//!   [`shutdown_timeout`](Server::shutdown_timeout); then the remaining connections
+//!   are closed and `serve`/`run` returns.
+//!
+//! A head that has begun arriving is waited for under its usual
+//! [`header_read_timeout`](Server::header_read_timeout): a client that stops
+//! mid-head holds shutdown up to that long (never past the deadline). One case
+//! is out of reach: part of a next request head that a pipelining HTTP/1
+//! client sent together with the previous request. hyper holds such bytes in
+//! its own buffer and does not tell whether it holds any (not through the
+//! connection type that supports upgrades), so after the previous response the
+//! connection looks idle and is closed; RFC 9112 §9.3.2 has a pipelining
+//! client retry requests left unanswered when a connection closes.
 //!
 //! # Logging
 //!

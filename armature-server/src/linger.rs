@@ -13,17 +13,26 @@
 //! [`LINGER_TIME`] and [`LINGER_BYTES`]". hyper calls `poll_shutdown` on
 //! every orderly close, so the error responses it writes for parse errors
 //! reach the client reliably.
+//!
+//! Being the one wrapper that holds the socket itself, `Linger` also reads it
+//! past tokio's readiness when graceful shutdown asks ([`Counts::look_in_socket`]):
+//! tokio learns that a socket has become readable only when its I/O driver next
+//! runs, and a request that has arrived by the time shutdown decides what to do
+//! with a connection must be seen then (see `drive` in `connection.rs`).
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
 use crate::forward::forward_io;
+use crate::head_timeout::Counts;
 
 /// The longest a closing connection keeps draining the client's bytes.
 pub(crate) const LINGER_TIME: Duration = Duration::from_secs(3);
@@ -49,19 +58,59 @@ enum State {
 pub(crate) struct Linger<T> {
     inner: T,
     state: State,
+    /// The connection's counts, which say when to read past tokio's readiness.
+    counts: Arc<Counts>,
 }
 
 impl<T> Linger<T> {
-    pub(crate) fn new(inner: T) -> Self {
+    pub(crate) fn new(inner: T, counts: Arc<Counts>) -> Self {
         Self {
             inner,
             state: State::Open,
+            counts,
         }
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Linger<T> {
-    forward_io!(poll_read);
+/// A socket read from directly, whatever tokio's readiness says.
+pub(crate) trait ReadNow {
+    /// Reads what the socket holds now, without waiting (`WouldBlock` if nothing).
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize>;
+}
+
+impl ReadNow for TcpStream {
+    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // tokio's sockets are non-blocking.
+        io::Read::read(&mut &*socket2::SockRef::from(self), buf)
+    }
+}
+
+/// The most read past tokio's readiness at once.
+const READ_NOW_MAX: usize = 16 * 1024;
+
+impl<T: AsyncRead + ReadNow + Unpin> AsyncRead for Linger<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        // One relaxed load, on reads that found nothing.
+        if polled.is_pending() && this.counts.looks_in_socket() && buf.remaining() != 0 {
+            let room = buf.remaining().min(READ_NOW_MAX);
+            return match this.inner.read_now(buf.initialize_unfilled_to(room)) {
+                Ok(n) => {
+                    buf.advance(n);
+                    Poll::Ready(Ok(()))
+                }
+                // tokio's `poll_read` has registered the waker.
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+                Err(error) => Poll::Ready(Err(error)),
+            };
+        }
+        polled
+    }
 }
 
 impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Linger<T> {
@@ -113,10 +162,16 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+    impl ReadNow for tokio::io::DuplexStream {
+        fn read_now(&self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+
     #[tokio::test]
     async fn shutdown_drains_until_peer_closes() {
         let (mut client, server) = tokio::io::duplex(16);
-        let mut server = Linger::new(server);
+        let mut server = Linger::new(server, Arc::default());
         let client_side = tokio::spawn(async move {
             // More than the duplex buffer: only completes if the server drains.
             client.write_all(&[b'x'; 4096]).await.unwrap();

@@ -12,13 +12,17 @@
 //! after good requests on a keep-alive connection keeps hyper's empty answer (the answers
 //! before it may share its write, and telling them apart would mean parsing our own output).
 //! The check on the hot path is one relaxed atomic load per write.
+//!
+//! Being the HTTP/1 connection's transport, it also reports each read that brought bytes to
+//! the connection's [`Counts`], so that graceful shutdown knows when a request head has begun
+//! arriving (two relaxed loads and a store per read).
 
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::forward::forward_io;
 use crate::head_timeout::Counts;
@@ -117,7 +121,20 @@ fn with_message(buf: &[u8], max_header_size: usize) -> Option<Vec<u8>> {
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for ParseErrors<I> {
-    forward_io!(poll_read);
+    /// Reads, and tells the connection's counts that bytes came (graceful shutdown answers a
+    /// request whose head has begun arriving; see [`Counts::bytes_read`]).
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if buf.filled().len() != before {
+            self.counts.bytes_read();
+        }
+        polled
+    }
 }
 
 impl<I: AsyncWrite + Unpin> AsyncWrite for ParseErrors<I> {

@@ -381,9 +381,11 @@ impl Server {
     /// SIGINT/SIGTERM, see [`shutdown_on_signals`](Server::shutdown_on_signals)).
     ///
     /// Shutdown closes the listener at once (new connections are refused),
-    /// closes idle keep-alive connections, lets in-flight requests finish
-    /// within [`shutdown_timeout`](Server::shutdown_timeout), then closes
-    /// what remains and returns.
+    /// closes connections on which nothing of a request has come (idle
+    /// keep-alive ones among them), answers the requests in flight and those
+    /// whose head has begun arriving (over HTTP/1 with `Connection: close`)
+    /// within [`shutdown_timeout`](Server::shutdown_timeout), then closes what
+    /// remains and returns. The [crate docs](crate#shutdown) have the details.
     ///
     /// ```
     /// # let server = armature_server::Server::bind(([127, 0, 0, 1], 0)).unwrap();

@@ -298,6 +298,50 @@ pub fn parse_responses(mut data: &[u8]) -> Vec<(u16, String)> {
     out
 }
 
+/// The value of header `name` (any case) in the first HTTP/1.x response of `data`.
+pub fn response_header(data: &[u8], name: &str) -> Option<String> {
+    let head_end = find(data, b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&data[..head_end]);
+    head.split("\r\n").skip(1).find_map(|line| {
+        let (field, value) = line.split_once(':')?;
+        field
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_owned())
+    })
+}
+
+/// Reads one HTTP/1.x response framed by `content-length` off `stream`, leaving the
+/// connection open; returns its bytes.
+pub async fn read_one_response(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
+    let mut data = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = async {
+        loop {
+            if let Some(head_end) = find(&data, b"\r\n\r\n") {
+                let length: usize = response_header(&data, "content-length")
+                    .expect("content-length")
+                    .parse()
+                    .expect("content-length");
+                if data.len() >= head_end + 4 + length {
+                    return;
+                }
+            }
+            let n = stream.read(&mut buf).await.expect("read");
+            assert_ne!(
+                n,
+                0,
+                "closed mid-response: {:?}",
+                String::from_utf8_lossy(&data)
+            );
+            data.extend_from_slice(&buf[..n]);
+        }
+    };
+    tokio::time::timeout(GUARD, read)
+        .await
+        .expect("response (hung)");
+    data
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }

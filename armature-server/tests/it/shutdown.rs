@@ -1,7 +1,7 @@
 //! Graceful shutdown: the listener closes at once, in-flight requests
-//! finish, idle connections (and those that have not finished a first request
-//! head) close without waiting for the deadline, and
-//! the deadline closes what is left.
+//! finish, a request whose head has begun arriving is answered (with
+//! `Connection: close`), connections that sent nothing of a request close
+//! without waiting for the deadline, and the deadline closes what is left.
 
 use crate::common;
 
@@ -124,18 +124,8 @@ async fn idle_connections_close_without_waiting_for_the_deadline() {
         .await
         .unwrap();
     assert_eq!(&head, b"HTTP/1.1 200 OK\r\n");
-    // ...one that never sent a byte, one that sent half of its first request head (hyper
-    // counts that connection busy; nothing was given to the service yet), and an idle HTTP/2
-    // connection.
+    // ...one that never sent a byte, and an idle HTTP/2 connection.
     let mut silent = TcpStream::connect(server.addr).await.unwrap();
-    let mut partial = TcpStream::connect(server.addr).await.unwrap();
-    partial
-        .write_all(b"GET /half HTTP/1.1\r\nHo")
-        .await
-        .unwrap();
-    // Time for the server to read those bytes (the test holds either way; without it, the
-    // half head may still be unread when shutdown begins, the easy case).
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut h2 = common::h2_client(server.addr).await;
     let h2_req = Request::get("http://localhost/")
         .body(Full::default())
@@ -153,10 +143,78 @@ async fn idle_connections_close_without_waiting_for_the_deadline() {
     tokio::time::timeout(GUARD, common::read_until_closed(&mut silent))
         .await
         .expect("silent connection was not closed");
-    let rest = tokio::time::timeout(GUARD, common::read_until_closed(&mut partial))
+    await_serve(server).await;
+}
+
+/// A raw HTTP/1.1 connection that has been served one request and is idle.
+async fn served_once(addr: SocketAddr) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
-        .expect("a connection with half a first head was not closed");
-    assert!(rest.is_empty(), "no response expected: {rest:?}");
+        .unwrap();
+    let response = common::read_one_response(&mut stream).await;
+    assert_eq!(
+        common::parse_responses(&response),
+        [(200, "GET /first 0".to_owned())]
+    );
+    stream
+}
+
+/// Sends `rest` on `stream`, then reads until the server closes it: exactly one response,
+/// `200` with `body`, that says `Connection: close`.
+async fn answered_then_closed(stream: &mut TcpStream, rest: &[u8], body: &str) {
+    stream.write_all(rest).await.unwrap();
+    let response = tokio::time::timeout(GUARD, common::read_until_closed(stream))
+        .await
+        .expect("neither answered nor closed (hung)");
+    assert_eq!(
+        common::parse_responses(&response),
+        [(200, body.to_owned())],
+        "{:?}",
+        String::from_utf8_lossy(&response)
+    );
+    assert_eq!(
+        common::response_header(&response, "connection").as_deref(),
+        Some("close")
+    );
+}
+
+#[tokio::test]
+async fn requests_whose_head_has_begun_arriving_are_answered() {
+    // Timeouts far beyond the guard: only an answer (or a hang) can end these connections.
+    let mut server = Running::start(
+        common::local_server()
+            .shutdown_timeout(Duration::from_secs(3600))
+            .header_read_timeout(Duration::from_secs(3600)),
+    );
+    // Half of a second request head on a keep-alive connection (hyper's own graceful
+    // shutdown closes such a connection as idle), and half of a first one on a fresh
+    // connection.
+    let mut kept = served_once(server.addr).await;
+    kept.write_all(b"GET /second HTTP/1.1\r\nHo").await.unwrap();
+    let mut fresh = TcpStream::connect(server.addr).await.unwrap();
+    fresh.write_all(b"GET /fresh HTTP/1.1\r\nHo").await.unwrap();
+    // A round trip on another connection: the server has had its turn to read the halves
+    // above, so hyper holds them in its buffer (the assertions hold either way).
+    assert_eq!(
+        common::get_once(server.addr, "/probe").await.0,
+        StatusCode::OK
+    );
+    // A whole head (its body still to come) that reaches the server as shutdown begins:
+    // written without yielding to the runtime, so the server has not read it yet.
+    let mut unread = served_once(server.addr).await;
+    unread
+        .write_all(b"POST /unread HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n")
+        .await
+        .unwrap();
+
+    server.trigger_shutdown();
+    wait_until_refused(server.addr).await;
+
+    answered_then_closed(&mut kept, b"st: x\r\n\r\n", "GET /second 0").await;
+    answered_then_closed(&mut fresh, b"st: x\r\n\r\n", "GET /fresh 0").await;
+    answered_then_closed(&mut unread, b"body", "POST /unread 4").await;
     await_serve(server).await;
 }
 
