@@ -23,7 +23,7 @@ use crate::host::HostCheck;
 use crate::linger::Linger;
 use crate::parse_errors::ParseErrors;
 use crate::rewind::Rewind;
-use crate::sniff::{sniff, Protocol};
+use crate::sniff::{sniff, Protocol, Sniff};
 use crate::Limits;
 
 /// hyper's default HTTP/1 buffer limit (`8192 + 4096 * 100`).
@@ -109,7 +109,9 @@ pub(crate) async fn serve_connection<S, B>(
     match &protocols.tls {
         None => {
             let mut io = io;
-            let Some(sniffed) = opening(sniff(&mut io), &protocols, &mut changes, &opened).await
+            let step = sniff(&mut io);
+            let Some(sniffed) =
+                opening(step, Sniff::has_bytes, &protocols, &mut changes, &opened).await
             else {
                 return;
             };
@@ -121,7 +123,12 @@ pub(crate) async fn serve_connection<S, B>(
             serve_protocol(protocol, io, &protocols, service, changes, opened).await;
         }
         Some(acceptor) => {
-            let Some(tls) = opening(acceptor.accept(io), &protocols, &mut changes, &opened).await
+            // A TLS client sends no request before its handshake is done (TLS 1.3 early data
+            // is not accepted): one still handshaking when shutdown begins has sent nothing
+            // to lose.
+            let never_begun = |_: &_| false;
+            let step = acceptor.accept(io);
+            let Some(tls) = opening(step, never_begun, &protocols, &mut changes, &opened).await
             else {
                 return;
             };
@@ -146,31 +153,60 @@ struct Opened {
 
 /// Runs a step that comes before the first request (TLS handshake or
 /// protocol detection) under the opening timeout and the shutdown signal.
-async fn opening<T>(
-    step: impl Future<Output = io::Result<T>>,
+///
+/// When shutdown begins, the step is polled once more, reading what is in the socket
+/// ([`Counts::look_in_socket`]): a step that then completes goes on to serve its request,
+/// one whose client has sent part of what it needs (`begun`) is finished (under the same
+/// timeout, within the deadline), and the rest are closed.
+async fn opening<F, T>(
+    step: F,
+    begun: impl Fn(&F) -> bool,
     protocols: &Protocols,
     changes: &mut Changes,
     opened: &Opened,
-) -> Option<T> {
+) -> Option<T>
+where
+    F: Future<Output = io::Result<T>>,
+{
     let peer = opened.peer;
-    let step = tokio::time::timeout(protocols.header_read_timeout, step);
-    tokio::select! {
+    let mut step = pin!(tokio::time::timeout(protocols.header_read_timeout, step));
+    let result = tokio::select! {
         biased;
-        () = changes.stopping() => {
-            tracing::debug!(%peer, "closing connection that sent no request: shutting down");
+        () = changes.stopping() => None,
+        result = step.as_mut() => Some(result),
+    };
+    let result = match result {
+        Some(result) => result,
+        None => {
+            // Left on for `drive`, which decides after reading in turn.
+            opened.counts.look_in_socket(true);
+            match poll_fn(|cx| Poll::Ready(step.as_mut().poll(cx))).await {
+                Poll::Ready(result) => result,
+                Poll::Pending if begun(step.as_ref().get_ref().get_ref()) => {
+                    opened.counts.look_in_socket(false);
+                    tokio::select! {
+                        biased;
+                        () = changes.closing() => return None,
+                        result = step => result,
+                    }
+                }
+                Poll::Pending => {
+                    tracing::debug!(%peer, "closing connection that sent no request: shutting down");
+                    return None;
+                }
+            }
+        }
+    };
+    match result {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(error)) => {
+            tracing::debug!(%peer, %error, "connection failed before its first request");
             None
         }
-        result = step => match result {
-            Ok(Ok(value)) => Some(value),
-            Ok(Err(error)) => {
-                tracing::debug!(%peer, %error, "connection failed before its first request");
-                None
-            }
-            Err(_) => {
-                tracing::debug!(%peer, "closing connection: nothing usable within header_read_timeout");
-                None
-            }
-        },
+        Err(_) => {
+            tracing::debug!(%peer, "closing connection: nothing usable within header_read_timeout");
+            None
+        }
     }
 }
 

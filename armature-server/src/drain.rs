@@ -222,6 +222,13 @@ impl Changes {
         self.seen != Phase::Running
     }
 
+    /// Resolves once the shutdown deadline has passed (closing).
+    pub(crate) async fn closing(&mut self) {
+        while self.seen != Phase::Closing {
+            poll_fn(|cx| self.poll_changed(cx)).await;
+        }
+    }
+
     /// A new [`Watch`] for a task started by this one.
     pub(crate) fn watch(&self) -> Watch {
         self.watch.clone()

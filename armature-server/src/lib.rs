@@ -163,11 +163,11 @@
 //! * What a client has sent is answered, not dropped. The server first reads
 //!   what has arrived on a connection, then serves an HTTP/1 request that is in
 //!   flight or whose head has begun arriving (all of it or part, first request
-//!   or a later one on a keep-alive connection). Its response says
-//!   `Connection: close`, and the connection is closed after it.
+//!   or a later one on a keep-alive connection), and one that came with the last
+//!   flight of a TLS handshake. Its response says `Connection: close`, and the
+//!   connection is closed after it.
 //! * A connection on which nothing of a request has come (an idle keep-alive
-//!   connection, a TLS handshake or protocol detection still under way, a
-//!   silent one) is closed at once.
+//!   connection, a TLS handshake still under way, a silent one) is closed at once.
 //! * HTTP/2 clients get `GOAWAY`; the streams they opened before seeing it are
 //!   served. HTTP/3 connections get `GOAWAY`, then `CONNECTION_CLOSE` once their
 //!   requests are done.

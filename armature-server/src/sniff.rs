@@ -11,7 +11,10 @@
 //! own. Whatever was read is handed back through
 //! [`Rewind`](crate::rewind::Rewind).
 
+use std::future::Future;
 use std::io;
+use std::pin::{pin, Pin};
+use std::task::{ready, Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -31,22 +34,46 @@ pub(crate) enum Protocol {
 
 /// Reads the opening bytes of `io` and decides its protocol.
 ///
-/// Returns the bytes consumed so they can be replayed, or `None` if the
+/// Resolves to the bytes consumed so they can be replayed, or `None` if the
 /// client closed the connection before sending anything decisive.
-pub(crate) async fn sniff<T: AsyncRead + Unpin>(
-    io: &mut T,
-) -> io::Result<Option<(Protocol, Bytes)>> {
-    // Room for a typical first request in one read, so HTTP/1 (the common
-    // case) decides on the first byte without a second syscall.
-    let mut buf = BytesMut::with_capacity(4096);
-    loop {
-        if io.read_buf(&mut buf).await? == 0 {
-            return Ok(None);
-        }
-        match decide(&buf) {
-            Some(Protocol::Http2) if buf.len() < H2_PREFACE.len() + FRAME_HEADER_LEN => {}
-            Some(protocol) => return Ok(Some((protocol, buf.freeze()))),
-            None => {}
+pub(crate) fn sniff<T: AsyncRead + Unpin>(io: &mut T) -> Sniff<'_, T> {
+    Sniff {
+        io,
+        // Room for a typical first request in one read, so HTTP/1 (the common
+        // case) decides on the first byte without a second syscall.
+        buf: BytesMut::with_capacity(4096),
+    }
+}
+
+/// The future of [`sniff`].
+pub(crate) struct Sniff<'a, T> {
+    io: &'a mut T,
+    buf: BytesMut,
+}
+
+impl<T> Sniff<'_, T> {
+    /// Whether the client has sent anything yet.
+    pub(crate) fn has_bytes(&self) -> bool {
+        !self.buf.is_empty()
+    }
+}
+
+impl<T: AsyncRead + Unpin> Future for Sniff<'_, T> {
+    type Output = io::Result<Option<(Protocol, Bytes)>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        loop {
+            if ready!(pin!(this.io.read_buf(&mut this.buf)).poll(cx))? == 0 {
+                return Poll::Ready(Ok(None));
+            }
+            match decide(&this.buf) {
+                Some(Protocol::Http2) if this.buf.len() < H2_PREFACE.len() + FRAME_HEADER_LEN => {}
+                Some(protocol) => {
+                    return Poll::Ready(Ok(Some((protocol, this.buf.split().freeze()))))
+                }
+                None => {}
+            }
         }
     }
 }
@@ -115,6 +142,21 @@ mod tests {
         let (protocol, bytes) = sniffing.await.unwrap().unwrap().unwrap();
         assert_eq!(protocol, Protocol::Http2);
         assert_eq!(bytes.len(), 33);
+    }
+
+    #[tokio::test]
+    async fn tells_whether_anything_came_while_undecided() {
+        let (mut client, mut server) = tokio::io::duplex(64);
+        let mut sniffing = std::pin::pin!(sniff(&mut server));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        assert!(sniffing.as_mut().poll(&mut cx).is_pending());
+        assert!(!sniffing.has_bytes());
+        // `P` may begin `POST` or the HTTP/2 preface: still undecided.
+        tokio::io::AsyncWriteExt::write_all(&mut client, b"P")
+            .await
+            .unwrap();
+        assert!(sniffing.as_mut().poll(&mut cx).is_pending());
+        assert!(sniffing.has_bytes());
     }
 
     #[tokio::test]

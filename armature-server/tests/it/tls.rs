@@ -133,6 +133,40 @@ async fn no_alpn_gets_http11() {
     server.stop().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_request_sent_with_the_last_handshake_flight_as_shutdown_begins_is_answered() {
+    let cert = test_cert();
+    let mut server = Running::start(
+        common::local_server()
+            .tls_config(server_config(&cert))
+            .shutdown_timeout(Duration::from_secs(3600))
+            .header_read_timeout(Duration::from_secs(3600)),
+    );
+    // The client's last handshake flight went out in the poll that completed the handshake,
+    // and the request goes out now, without yielding to the runtime: when shutdown begins,
+    // the server has read neither and is still handshaking.
+    let mut tls = tls_connect(server.addr, &cert, &[b"http/1.1"]).await;
+    tls.write_all(b"GET /tls HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    server.trigger_shutdown();
+
+    let response = tokio::time::timeout(GUARD, common::read_until_closed(&mut tls))
+        .await
+        .expect("neither answered nor closed (hung)");
+    assert_eq!(
+        common::parse_responses(&response),
+        [(200, "GET /tls 0".to_owned())],
+        "{:?}",
+        String::from_utf8_lossy(&response)
+    );
+    assert_eq!(
+        common::response_header(&response, "connection").as_deref(),
+        Some("close")
+    );
+    server.stop().await.unwrap();
+}
+
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
 
