@@ -159,7 +159,10 @@
 //! SIGINT, SIGTERM (switch off with [`Server::shutdown_on_signals`]) or the
 //! future given to [`Server::with_graceful_shutdown`] begins it. Then:
 //!
-//! * The listener is closed, so new connections are refused.
+//! * The listener is closed, so new connections are refused. Connections the
+//!   kernel had already completed and queued are accepted first and treated as
+//!   the open ones below (closing the listener would reset them, with whatever
+//!   request they carry).
 //! * What a client has sent is answered, not dropped. The server first reads
 //!   what has arrived on a connection, then serves an HTTP/1 request that is in
 //!   flight or whose head has begun arriving (all of it or part, first request

@@ -219,6 +219,27 @@ async fn requests_whose_head_has_begun_arriving_are_answered() {
 }
 
 #[tokio::test]
+async fn a_connection_waiting_in_the_listen_queue_is_served() {
+    let mut server = Running::start(
+        common::local_server()
+            .shutdown_timeout(Duration::from_secs(3600))
+            .header_read_timeout(Duration::from_secs(3600)),
+    );
+    // The accept loop is running...
+    assert_eq!(common::get_once(server.addr, "/").await.0, StatusCode::OK);
+    // ...and this connection is completed by the kernel and its request sent, without
+    // yielding to the runtime: it is still in the listen queue when shutdown begins.
+    let mut queued = std::net::TcpStream::connect(server.addr).unwrap();
+    std::io::Write::write_all(&mut queued, b"GET /queued HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    queued.set_nonblocking(true).unwrap();
+    let mut queued = TcpStream::from_std(queued).unwrap();
+
+    server.trigger_shutdown();
+    answered_then_closed(&mut queued, b"", "GET /queued 0").await;
+    await_serve(server).await;
+}
+
+#[tokio::test]
 async fn deadline_closes_requests_that_do_not_finish() {
     let (service, mut started) = reporting_service();
     let mut server = Running::start_with(
