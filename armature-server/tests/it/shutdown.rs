@@ -239,6 +239,90 @@ async fn a_connection_waiting_in_the_listen_queue_is_served() {
     await_serve(server).await;
 }
 
+/// Reads HTTP/2 frames until the server closes the connection, acknowledging its PINGs
+/// (the graceful shutdown waits for one); returns `(type, flags, stream, payload)` of each.
+async fn h2_frames_until_closed(stream: &mut TcpStream) -> Vec<(u8, u8, u32, Vec<u8>)> {
+    let mut frames = Vec::new();
+    let read = async {
+        loop {
+            let mut header = [0u8; 9];
+            if tokio::io::AsyncReadExt::read_exact(stream, &mut header)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+            let (kind, flags) = (header[3], header[4]);
+            let id = u32::from_be_bytes([header[5], header[6], header[7], header[8]]) & !(1 << 31);
+            let mut payload = vec![0u8; len];
+            if tokio::io::AsyncReadExt::read_exact(stream, &mut payload)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            if kind == 0x6 && flags & 0x1 == 0 {
+                let mut ack = vec![0, 0, 8, 0x6, 0x1, 0, 0, 0, 0];
+                ack.extend_from_slice(&payload);
+                let _ = stream.write_all(&ack).await;
+            }
+            frames.push((kind, flags, id, payload));
+        }
+    };
+    tokio::time::timeout(GUARD, read)
+        .await
+        .expect("HTTP/2 connection neither answered nor closed (hung)");
+    frames
+}
+
+#[tokio::test]
+async fn an_http2_stream_whose_headers_are_half_received_is_answered() {
+    let mut server = Running::start(
+        common::local_server()
+            .shutdown_timeout(Duration::from_secs(3600))
+            .header_read_timeout(Duration::from_secs(3600)),
+    );
+    let mut h2 = TcpStream::connect(server.addr).await.unwrap();
+    // The preface and an empty SETTINGS frame, then the first 5 bytes of a HEADERS frame
+    // (stream 1, END_STREAM | END_HEADERS) for `GET http://localhost/`.
+    let block: &[u8] = b"\x82\x84\x86\x41\x09localhost";
+    let mut headers = vec![0, 0, block.len() as u8, 0x1, 0x5, 0, 0, 0, 1];
+    headers.extend_from_slice(block);
+    let mut opening = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    opening.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+    opening.extend_from_slice(&headers[..5]);
+    h2.write_all(&opening).await.unwrap();
+    // As above: the server has had its turn to read them.
+    assert_eq!(
+        common::get_once(server.addr, "/probe").await.0,
+        StatusCode::OK
+    );
+
+    server.trigger_shutdown();
+    wait_until_refused(server.addr).await;
+    h2.write_all(&headers[5..]).await.unwrap();
+    let frames = h2_frames_until_closed(&mut h2).await;
+    let on_stream_1: Vec<_> = frames.iter().filter(|f| f.2 == 1).collect();
+    // HEADERS with `:status: 200` (HPACK static index 8), then the body and END_STREAM.
+    assert!(
+        matches!(on_stream_1.first(), Some((0x1, _, _, block)) if block.first() == Some(&0x88)),
+        "{frames:?}"
+    );
+    let body: Vec<u8> = on_stream_1
+        .iter()
+        .filter(|f| f.0 == 0x0)
+        .flat_map(|f| f.3.clone())
+        .collect();
+    assert_eq!(body, b"GET / 0");
+    assert!(
+        on_stream_1.last().is_some_and(|f| f.1 & 0x1 != 0),
+        "{frames:?}"
+    );
+    assert!(frames.iter().any(|f| f.0 == 0x7), "no GOAWAY: {frames:?}");
+    await_serve(server).await;
+}
+
 #[tokio::test]
 async fn deadline_closes_requests_that_do_not_finish() {
     let (service, mut started) = reporting_service();
