@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use http::HeaderValue;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -49,10 +50,17 @@ pub(crate) struct Protocols {
     header_read_timeout: Duration,
     /// `Limits::max_header_size`, which the message of hyper's `431` names (`ParseErrors`).
     max_header_size: usize,
+    /// The `Alt-Svc` of HTTP/3, for hyper's own error answers too (`ParseErrors`).
+    alt_svc: Option<HeaderValue>,
 }
 
 impl Protocols {
-    pub(crate) fn new(limits: &Limits, http1: Http1Settings, tls: Option<TlsAcceptor>) -> Self {
+    pub(crate) fn new(
+        limits: &Limits,
+        http1: Http1Settings,
+        tls: Option<TlsAcceptor>,
+        alt_svc: Option<HeaderValue>,
+    ) -> Self {
         let mut h1 = http1::Builder::new();
         // The header-read timeout is the connection's own (`HeadTimeout`, far cheaper a
         // request); hyper's is turned off. It would do nothing anyway without a timer on the
@@ -82,6 +90,7 @@ impl Protocols {
             tls,
             header_read_timeout: limits.header_read_timeout,
             max_header_size: limits.max_header_size,
+            alt_svc,
         }
     }
 }
@@ -229,7 +238,8 @@ async fn serve_protocol<I, S, B>(
     let service = service.counting(Arc::clone(&counts));
     match protocol {
         Protocol::Http1 => {
-            let io = ParseErrors::new(io, counts, protocols.max_header_size);
+            let alt_svc = protocols.alt_svc.clone();
+            let io = ParseErrors::new(io, counts, protocols.max_header_size, alt_svc);
             let conn = protocols
                 .http1
                 .serve_connection(TokioIo::new(io), service)

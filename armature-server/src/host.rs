@@ -20,11 +20,11 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{ready, Context, Poll, Waker};
 
 use bytes::Bytes;
 use http::header::{ALT_SVC, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, TRANSFER_ENCODING};
-use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version};
 use http_body_util::{Either, Full};
 use pin_project_lite::pin_project;
 use tower::util::Oneshot;
@@ -45,8 +45,8 @@ pub(crate) struct HostCheck<S> {
     /// Whether [`for_peer`](Self::for_peer) stores the address at all.
     peer_addr: bool,
     peer: Option<SocketAddr>,
-    /// `Alt-Svc` added to every response the inner service gives (when it
-    /// set none itself): how clients learn of the HTTP/3 endpoint.
+    /// `Alt-Svc` added to every response (when the service set none itself), the check's own
+    /// refusals included: how clients learn of the HTTP/3 endpoint.
     alt_svc: Option<HeaderValue>,
     /// The HTTP/1 connection's request counts, for its header-read timeout.
     counts: Option<Arc<Counts>>,
@@ -119,18 +119,15 @@ where
                 // and moved again on its first poll. One that is not ready, or failed, goes
                 // through `Oneshot`, which polls it again with the connection's waker.
                 let ready = inner.poll_ready(&mut Context::from_waker(Waker::noop()));
-                let alt_svc = self.alt_svc.clone();
                 match ready {
                     Poll::Ready(Ok(())) => Kind::Called {
                         fut: inner.call(req),
-                        alt_svc,
                     },
                     Poll::Ready(Err(err)) => Kind::Reject {
                         response: Some(Box::new(failed(err.into(), head))),
                     },
                     Poll::Pending => Kind::Inner {
                         fut: Box::pin(inner.oneshot(req)),
-                        alt_svc,
                     },
                 }
             }
@@ -145,6 +142,7 @@ where
             kind,
             finished,
             head,
+            alt_svc: self.alt_svc.clone(),
         }
     }
 }
@@ -162,6 +160,8 @@ pin_project! {
         finished: Option<Finished>,
         // A HEAD request: its answer goes out without a body.
         head: bool,
+        // For the answer, whoever gives it (see `finish`).
+        alt_svc: Option<HeaderValue>,
     }
 }
 
@@ -171,10 +171,11 @@ pin_project! {
     where
         S: tower::Service<Request<ReqBody>>,
     {
-        Called { #[pin] fut: S::Future, alt_svc: Option<HeaderValue> },
+        Called { #[pin] fut: S::Future },
         // The rare cases are boxed: hyper moves this future (and an inline `Oneshot` holds a
         // whole request) on every call.
-        Inner { fut: Pin<Box<Oneshot<S, Request<ReqBody>>>>, alt_svc: Option<HeaderValue> },
+        Inner { fut: Pin<Box<Oneshot<S, Request<ReqBody>>>> },
+        // The server's own answer: a refusal, or a `500` for a failed readiness.
         Reject { response: Option<Box<Response<Full<Bytes>>>> },
     }
 }
@@ -189,31 +190,29 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let finished = this.finished;
-        let head = *this.head;
-        match this.kind.project() {
-            KindProj::Called { fut, alt_svc } => fut
-                .poll(cx)
-                .map(|out| answer(out, alt_svc, finished.take(), head)),
-            KindProj::Inner { fut, alt_svc } => fut
-                .as_mut()
-                .poll(cx)
-                .map(|out| answer(out, alt_svc, finished.take(), head)),
+        let (alt_svc, finished, head) = (this.alt_svc, this.finished, *this.head);
+        Poll::Ready(Ok(match this.kind.project() {
+            KindProj::Called { fut } => {
+                answer(ready!(fut.poll(cx)), alt_svc, finished.take(), head)
+            }
+            KindProj::Inner { fut } => answer(
+                ready!(fut.as_mut().poll(cx)),
+                alt_svc,
+                finished.take(),
+                head,
+            ),
             KindProj::Reject { response } => {
                 let response = response
                     .take()
                     .expect("HostCheckFuture polled after completion");
-                Poll::Ready(Ok(
-                    (*response).map(|body| Tracked::new(Either::Right(body), finished.take()))
-                ))
+                own(*response, alt_svc, finished.take())
             }
-        }
+        }))
     }
 }
 
-/// The inner service's answer: its response with the `Alt-Svc` header if it set none and
-/// the request's `finished` guard in its body, or a `500` for its error (see [`failed`]).
-/// Once the server is shutting down, an HTTP/1 response also says `Connection: close`.
+/// The inner service's answer: its response (see [`finish`]), or a `500` for its error (see
+/// [`failed`]).
 ///
 /// The answer to a `HEAD` request loses its body here (hyper drops it over HTTP/1, but sends
 /// it over HTTP/2, where a client then fails the stream), keeping the length it would have
@@ -226,24 +225,12 @@ fn answer<B: http_body::Body, E: Into<BoxError>>(
     alt_svc: &mut Option<HeaderValue>,
     finished: Option<Finished>,
     head: bool,
-) -> Result<Response<HostBody<B>>, BoxError> {
+) -> Response<HostBody<B>> {
     let mut res = match out {
         Ok(res) => res,
-        Err(error) => {
-            let res = failed(error.into(), head);
-            return Ok(res.map(|body| Tracked::new(Either::Right(body), finished)));
-        }
+        Err(error) => return own(failed(error.into(), head), alt_svc, finished),
     };
-    if let Some(value) = alt_svc.take() {
-        res.headers_mut().entry(ALT_SVC).or_insert(value);
-    }
-    if finished.as_ref().is_some_and(Finished::closing) {
-        // Shutting down: the client must not send another request on this connection.
-        // (A `Connection` the service set, such as an upgrade's, is left alone.)
-        res.headers_mut()
-            .entry(CONNECTION)
-            .or_insert(HeaderValue::from_static("close"));
-    }
+    finish(res.headers_mut(), alt_svc, finished.as_ref());
     if head {
         let status = res.status();
         let length = res.body().size_hint().exact();
@@ -252,9 +239,34 @@ fn answer<B: http_body::Body, E: Into<BoxError>>(
                 .entry(CONTENT_LENGTH)
                 .or_insert(HeaderValue::from(length));
         }
-        return Ok(res.map(|_| Tracked::new(Either::Right(Full::new(Bytes::new())), finished)));
+        return res.map(|_| Tracked::new(Either::Right(Full::new(Bytes::new())), finished));
     }
-    Ok(res.map(|body| Tracked::new(Either::Left(body), finished)))
+    res.map(|body| Tracked::new(Either::Left(body), finished))
+}
+
+/// The server's own answer (a refusal, or the answer to a service error; see [`finish`]).
+fn own<B>(
+    mut res: Response<Full<Bytes>>,
+    alt_svc: &mut Option<HeaderValue>,
+    finished: Option<Finished>,
+) -> Response<HostBody<B>> {
+    finish(res.headers_mut(), alt_svc, finished.as_ref());
+    res.map(|body| Tracked::new(Either::Right(body), finished))
+}
+
+/// What every answer gets, the service's and the server's own alike: `Alt-Svc` (unless the
+/// service set its own), and `Connection: close` once the server is shutting down (HTTP/1).
+fn finish(headers: &mut HeaderMap, alt_svc: &mut Option<HeaderValue>, finished: Option<&Finished>) {
+    if let Some(value) = alt_svc.take() {
+        headers.entry(ALT_SVC).or_insert(value);
+    }
+    if finished.is_some_and(Finished::closing) {
+        // Shutting down: the client must not send another request on this connection.
+        // (A `Connection` the service set, such as an upgrade's, is left alone.)
+        headers
+            .entry(CONNECTION)
+            .or_insert(HeaderValue::from_static("close"));
+    }
 }
 
 /// Every check a request passes before the service: its `Host` header, then the transfer
@@ -821,5 +833,38 @@ mod tests {
             .unwrap()
             .to_bytes();
         assert_eq!(body, "Internal Server Error: the service failed\n");
+    }
+
+    #[tokio::test]
+    async fn every_answer_advertises_http3_the_servers_own_too() {
+        use hyper::service::Service as _;
+        let alt_svc = HeaderValue::from_static("h3=\":443\"; ma=86400");
+        let advertised = |res: &Response<_>| res.headers().get(ALT_SVC).cloned();
+        let ok = HostCheck::new(tower::service_fn(|_req: Request<NoBody>| async {
+            Ok::<_, std::io::Error>(Response::new(Full::new(Bytes::new())))
+        }))
+        .alt_svc(Some(alt_svc.clone()));
+        // The service's answer, and the check's refusal of a request without `Host`.
+        let res = ok.call(req(Version::HTTP_11, &["a"])).await.unwrap();
+        assert_eq!(advertised(&res), Some(alt_svc.clone()));
+        let res = ok.call(req(Version::HTTP_11, &[])).await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(advertised(&res), Some(alt_svc.clone()));
+        // The `500`s for a service that fails, in its future or in its readiness.
+        let failing = HostCheck::new(tower::service_fn(|_req: Request<NoBody>| async {
+            Err::<Response<Full<Bytes>>, _>(std::io::Error::other("boom"))
+        }))
+        .alt_svc(Some(alt_svc.clone()));
+        let res = failing.call(req(Version::HTTP_11, &["a"])).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(advertised(&res), Some(alt_svc.clone()));
+        let not_ready = HostCheck::new(Gate {
+            pending: Default::default(),
+            fail: true,
+        })
+        .alt_svc(Some(alt_svc.clone()));
+        let res = not_ready.call(req(Version::HTTP_11, &["a"])).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(advertised(&res), Some(alt_svc));
     }
 }

@@ -56,7 +56,8 @@
 //!   bodies streaming both ways and trailers passed through. It needs TLS;
 //!   [`Server::dev_cert`] makes a self-signed certificate for development.
 //!   HTTP/1.1 and HTTP/2 responses then advertise it with
-//!   `Alt-Svc: h3=":PORT"; ma=86400`.
+//!   `Alt-Svc: h3=":PORT"; ma=86400`, the server's own refusals and error
+//!   answers included.
 //! * **A service error is an answer, on every protocol.** A service whose
 //!   future (or `poll_ready`) returns an error gets its client a `500` (the
 //!   error logged at error level), or a `400` when the error is a

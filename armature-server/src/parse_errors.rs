@@ -7,6 +7,9 @@
 //! what was wrong, such as `Request Header Fields Too Large: the request head is over 16384
 //! bytes or 100 header fields`.
 //!
+//! With HTTP/3 on, the rewritten answer carries its `Alt-Svc` too, as every response the
+//! server gives does (see `finish` in `host.rs`): hyper's own answer has none.
+//!
 //! Only while the connection has handed no request to the service: then nothing written on
 //! it can be a service's response, so a handler's own `400` is never touched. A bad head
 //! after good requests on a keep-alive connection keeps hyper's empty answer (the answers
@@ -22,6 +25,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
+use http::HeaderValue;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::forward::forward_io;
@@ -33,17 +37,24 @@ pub(crate) struct ParseErrors<I> {
     inner: I,
     counts: Arc<Counts>,
     max_header_size: usize,
+    alt_svc: Option<HeaderValue>,
     /// A rewritten answer being written, and the length of hyper's original, which is
     /// reported to hyper as written once all of it is.
     rewritten: Option<(Vec<u8>, usize, usize)>,
 }
 
 impl<I> ParseErrors<I> {
-    pub(crate) fn new(inner: I, counts: Arc<Counts>, max_header_size: usize) -> Self {
+    pub(crate) fn new(
+        inner: I,
+        counts: Arc<Counts>,
+        max_header_size: usize,
+        alt_svc: Option<HeaderValue>,
+    ) -> Self {
         Self {
             inner,
             counts,
             max_header_size,
+            alt_svc,
             rewritten: None,
         }
     }
@@ -54,7 +65,7 @@ impl<I: AsyncWrite + Unpin> ParseErrors<I> {
     /// connection that has served nothing.
     fn poll_write_checked(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if self.rewritten.is_none() && !self.counts.any_started() {
-            if let Some(answer) = with_message(buf, self.max_header_size) {
+            if let Some(answer) = with_message(buf, self.max_header_size, self.alt_svc.as_ref()) {
                 self.rewritten = Some((answer, 0, buf.len()));
             }
         }
@@ -94,8 +105,12 @@ const ANSWERS: [(&[u8], &str); 3] = [
 /// What follows the status line in hyper's error answer, up to the date's value.
 const HEADERS: &[u8] = b"connection: close\r\ncontent-length: 0\r\ndate: ";
 
-/// `buf` with a message, if it is exactly one of hyper's error answers.
-fn with_message(buf: &[u8], max_header_size: usize) -> Option<Vec<u8>> {
+/// `buf` with a message (and `alt_svc`), if it is exactly one of hyper's error answers.
+fn with_message(
+    buf: &[u8],
+    max_header_size: usize,
+    alt_svc: Option<&HeaderValue>,
+) -> Option<Vec<u8>> {
     let (status_line, message) = ANSWERS
         .iter()
         .find(|(status_line, _)| buf.starts_with(status_line))?;
@@ -111,9 +126,15 @@ fn with_message(buf: &[u8], max_header_size: usize) -> Option<Vec<u8>> {
     } else {
         (*message).to_owned()
     };
-    let mut answer = Vec::with_capacity(buf.len() + 64 + message.len());
+    let alt_svc_len = alt_svc.map_or(0, |value| value.len() + 11);
+    let mut answer = Vec::with_capacity(buf.len() + 64 + alt_svc_len + message.len());
     answer.extend_from_slice(status_line);
     answer.extend_from_slice(b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n");
+    if let Some(value) = alt_svc {
+        answer.extend_from_slice(b"alt-svc: ");
+        answer.extend_from_slice(value.as_bytes());
+        answer.extend_from_slice(b"\r\n");
+    }
     answer.extend_from_slice(format!("content-length: {}\r\ndate: ", message.len()).as_bytes());
     answer.extend_from_slice(rest);
     answer.extend_from_slice(message.as_bytes());
@@ -188,7 +209,7 @@ mod tests {
                 "Request Header Fields Too Large: the request head is over 8192 bytes or 100 header fields\n".to_owned(),
             ),
         ] {
-            let answer = with_message(&hyper_answer(status_line), 8192).expect(status_line);
+            let answer = with_message(&hyper_answer(status_line), 8192, None).expect(status_line);
             let expected = format!(
                 "{status_line}\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n\
                  content-length: {}\r\ndate: {DATE}\r\n\r\n{message}",
@@ -196,6 +217,25 @@ mod tests {
             );
             assert_eq!(String::from_utf8(answer).unwrap(), expected);
         }
+    }
+
+    #[test]
+    fn with_http3_on_the_answer_advertises_it() {
+        let alt_svc = HeaderValue::from_static("h3=\":8443\"; ma=86400");
+        let answer = with_message(
+            &hyper_answer("HTTP/1.1 400 Bad Request"),
+            8192,
+            Some(&alt_svc),
+        )
+        .unwrap();
+        let message = "Bad Request: the request is not valid HTTP/1.1\n";
+        let expected = format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
+             connection: close\r\nalt-svc: h3=\":8443\"; ma=86400\r\n\
+             content-length: {}\r\ndate: {DATE}\r\n\r\n{message}",
+            message.len()
+        );
+        assert_eq!(String::from_utf8(answer).unwrap(), expected);
     }
 
     #[test]
@@ -214,7 +254,7 @@ mod tests {
             Vec::new(),
         ] {
             assert_eq!(
-                with_message(&buf, 8192),
+                with_message(&buf, 8192, None),
                 None,
                 "{:?}",
                 String::from_utf8_lossy(&buf)

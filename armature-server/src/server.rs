@@ -328,7 +328,11 @@ impl Server {
     /// taken: choose a port free over both if that matters, as the tests
     /// do). HTTP/1.1 and HTTP/2 responses then
     /// carry `Alt-Svc: h3=":PORT"; ma=86400` (unless the service set its
-    /// own), which is how browsers find the HTTP/3 endpoint.
+    /// own), which is how browsers find the HTTP/3 endpoint. So do the
+    /// server's own answers: its refusals (`400`, `501`), the `500` or `400`
+    /// for a service error, and hyper's `400`/`414`/`431` for a first request
+    /// head it cannot parse (not on a later request of a keep-alive
+    /// connection, which keeps hyper's answer as it is).
     ///
     /// Limits: [`http3_max_concurrent_streams`](Server::http3_max_concurrent_streams),
     /// [`http3_idle_timeout`](Server::http3_idle_timeout);
@@ -480,10 +484,11 @@ impl Server {
         };
         let alt_svc = http3.as_ref().map(Http3Listener::alt_svc).transpose()?;
         let tls = tls.map(tls::acceptor);
+        let protocols = Protocols::new(&self.limits, self.http1, tls, alt_svc.clone());
         Ok(Prepared {
             http3,
             alt_svc,
-            protocols: Arc::new(Protocols::new(&self.limits, self.http1, tls)),
+            protocols: Arc::new(protocols),
             listener: self.listener,
             local_addr: self.local_addr,
             shutdown: self.shutdown,

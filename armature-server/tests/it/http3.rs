@@ -1,7 +1,7 @@
 //! HTTP/3 with a real HTTP/3 client (h3 + quinn): the benchmark endpoints,
 //! streaming bodies and trailers both ways, 100 streams at once on one
 //! connection, a handler error on one stream, body limits in the service,
-//! graceful shutdown, and `Alt-Svc` on the TCP side.
+//! graceful shutdown, and `Alt-Svc` on the TCP side (the server's own answers included).
 //! `http3_ngtcp2.rs` checks the same server with a client not built on h3.
 
 use crate::common;
@@ -16,6 +16,7 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
@@ -263,12 +264,12 @@ async fn graceful_shutdown_completes_the_in_flight_stream_then_closes() {
     );
 }
 
-/// One request over TLS on the TCP port with ALPN `alpn`; its `alt-svc`.
-async fn alt_svc_over_tcp(
+/// A TLS connection to the TCP port, offering ALPN `alpn`.
+async fn tls_over_tcp(
     addr: std::net::SocketAddr,
     cert: &armature_server::DevCert,
     alpn: &[u8],
-) -> Option<String> {
+) -> tokio_rustls::client::TlsStream<TcpStream> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.cert_der().clone()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -279,11 +280,22 @@ async fn alt_svc_over_tcp(
         .with_no_client_auth();
     config.alpn_protocols = vec![alpn.to_vec()];
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let tls = TlsConnector::from(Arc::new(config))
+    TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
-        .unwrap();
-    let req = Request::get("https://localhost/plaintext")
+        .unwrap()
+}
+
+/// One request for `path` over TLS on the TCP port with ALPN `alpn`; its status and
+/// `alt-svc`.
+async fn alt_svc_over_tcp(
+    addr: std::net::SocketAddr,
+    cert: &armature_server::DevCert,
+    alpn: &[u8],
+    path: &str,
+) -> (StatusCode, Option<String>) {
+    let tls = tls_over_tcp(addr, cert, alpn).await;
+    let req = Request::get(format!("https://localhost{path}"))
         .header(http::header::HOST, "localhost")
         .body(Full::<Bytes>::default())
         .unwrap();
@@ -301,16 +313,19 @@ async fn alt_svc_over_tcp(
         tokio::spawn(conn);
         send.send_request(req).await.unwrap()
     };
-    assert_eq!(res.status(), StatusCode::OK);
-    let expected_version = if alpn == b"h2" {
-        "HTTP/2.0"
-    } else {
-        "HTTP/1.1"
-    };
-    assert_eq!(res.headers()["x-version"], expected_version);
-    res.headers()
+    if res.status() == StatusCode::OK {
+        let expected_version = if alpn == b"h2" {
+            "HTTP/2.0"
+        } else {
+            "HTTP/1.1"
+        };
+        assert_eq!(res.headers()["x-version"], expected_version);
+    }
+    let alt_svc = res
+        .headers()
         .get("alt-svc")
-        .map(|v| v.to_str().unwrap().to_owned())
+        .map(|v| v.to_str().unwrap().to_owned());
+    (res.status(), alt_svc)
 }
 
 #[tokio::test]
@@ -319,7 +334,8 @@ async fn http1_and_http2_responses_advertise_http3_with_alt_svc() {
     let (server, _started) = start(&cert);
     let expected = format!("h3=\":{}\"; ma=86400", server.addr.port());
     for alpn in [&b"http/1.1"[..], b"h2"] {
-        let alt_svc = alt_svc_over_tcp(server.addr, &cert, alpn).await;
+        let (status, alt_svc) = alt_svc_over_tcp(server.addr, &cert, alpn, "/plaintext").await;
+        assert_eq!(status, StatusCode::OK);
         assert_eq!(alt_svc.as_deref(), Some(expected.as_str()), "{alpn:?}");
     }
     server.stop().await.unwrap();
@@ -331,9 +347,56 @@ async fn http1_and_http2_responses_advertise_http3_with_alt_svc() {
         service(1, started),
     );
     for alpn in [&b"http/1.1"[..], b"h2"] {
-        assert_eq!(alt_svc_over_tcp(plain.addr, &cert, alpn).await, None);
+        assert_eq!(
+            alt_svc_over_tcp(plain.addr, &cert, alpn, "/plaintext").await,
+            (StatusCode::OK, None)
+        );
     }
     plain.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_servers_own_answers_advertise_http3_too() {
+    let cert = dev_cert();
+    let (server, _started) = start(&cert);
+    let expected = format!("h3=\":{}\"; ma=86400", server.addr.port());
+    let big = "x".repeat(20 * 1024);
+    for (request, status) in [
+        // The server's refusals: no `Host`, a transfer coding it does not apply.
+        ("GET /plaintext HTTP/1.1\r\n\r\n".to_owned(), 400),
+        (
+            "POST /echo HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+                .to_owned(),
+            501,
+        ),
+        // Its answer to a service error.
+        ("GET /fail HTTP/1.1\r\nHost: localhost\r\n\r\n".to_owned(), 500),
+        // hyper's own answers to a head it cannot parse (on a connection's first request,
+        // the ones the server rewrites): too large, not HTTP.
+        (
+            format!("GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: {big}\r\n\r\n"),
+            431,
+        ),
+        ("NOT HTTP\r\n\r\n".to_owned(), 400),
+    ] {
+        let mut tls = tls_over_tcp(server.addr, &cert, b"http/1.1").await;
+        tls.write_all(request.as_bytes()).await.unwrap();
+        let response = tokio::time::timeout(GUARD, common::read_until_closed(&mut tls))
+            .await
+            .expect("neither answered nor closed (hung)");
+        let shown = String::from_utf8_lossy(&response);
+        assert_eq!(common::parse_responses(&response)[0].0, status, "{shown}");
+        assert_eq!(
+            common::response_header(&response, "alt-svc").as_deref(),
+            Some(expected.as_str()),
+            "{shown}"
+        );
+    }
+    // Over HTTP/2 as well.
+    let (status, alt_svc) = alt_svc_over_tcp(server.addr, &cert, b"h2", "/fail").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(alt_svc.as_deref(), Some(expected.as_str()));
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
