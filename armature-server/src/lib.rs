@@ -187,7 +187,11 @@
 //! its own buffer and does not tell whether it holds any (not through the
 //! connection type that supports upgrades), so after the previous response the
 //! connection looks idle and is closed; RFC 9112 §9.3.2 has a pipelining
-//! client retry requests left unanswered when a connection closes.
+//! client retry requests left unanswered when a connection closes. And a
+//! request of which no byte has reached the server when it looks is not seen:
+//! its connection is closed as an idle one, the race every server that closes
+//! keep-alive connections runs (clients retry idempotent requests on a fresh
+//! connection, RFC 9110 §9.2.2).
 //!
 //! # Logging
 //!
