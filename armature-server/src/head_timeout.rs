@@ -58,6 +58,7 @@ impl Counts {
     }
 
     /// Whether a request has been given to the service and its response is not done with.
+    #[inline]
     pub(crate) fn in_flight(&self) -> bool {
         self.started.load(Relaxed) != self.finished.load(Relaxed)
     }

@@ -119,30 +119,31 @@ where
                 // and moved again on its first poll. One that is not ready, or failed, goes
                 // through `Oneshot`, which polls it again with the connection's waker.
                 let ready = inner.poll_ready(&mut Context::from_waker(Waker::noop()));
+                let alt_svc = self.alt_svc.clone();
                 match ready {
                     Poll::Ready(Ok(())) => Kind::Called {
                         fut: inner.call(req),
+                        alt_svc,
                     },
-                    Poll::Ready(Err(err)) => Kind::Reject {
-                        response: Some(Box::new(failed(err.into(), head))),
-                    },
+                    Poll::Ready(Err(err)) => {
+                        Kind::reject(failed(err.into(), head), alt_svc, finished.as_ref())
+                    }
                     Poll::Pending => Kind::Inner {
                         fut: Box::pin(inner.oneshot(req)),
+                        alt_svc,
                     },
                 }
             }
             Err((status, reason)) => {
                 tracing::debug!(reason, uri = %req.uri(), "rejecting request");
-                Kind::Reject {
-                    response: Some(Box::new(refused(status, reason, head))),
-                }
+                let res = refused(status, reason, head);
+                Kind::reject(res, self.alt_svc.clone(), finished.as_ref())
             }
         };
         HostCheckFuture {
             kind,
             finished,
             head,
-            alt_svc: self.alt_svc.clone(),
         }
     }
 }
@@ -160,8 +161,6 @@ pin_project! {
         finished: Option<Finished>,
         // A HEAD request: its answer goes out without a body.
         head: bool,
-        // For the answer, whoever gives it (see `finish`).
-        alt_svc: Option<HeaderValue>,
     }
 }
 
@@ -171,12 +170,31 @@ pin_project! {
     where
         S: tower::Service<Request<ReqBody>>,
     {
-        Called { #[pin] fut: S::Future },
+        // `alt_svc` for the answer (see `finish`), whoever gives it.
+        Called { #[pin] fut: S::Future, alt_svc: Option<HeaderValue> },
         // The rare cases are boxed: hyper moves this future (and an inline `Oneshot` holds a
         // whole request) on every call.
-        Inner { fut: Pin<Box<Oneshot<S, Request<ReqBody>>>> },
-        // The server's own answer: a refusal, or a `500` for a failed readiness.
+        Inner { fut: Pin<Box<Oneshot<S, Request<ReqBody>>>>, alt_svc: Option<HeaderValue> },
+        // The server's own answer, finished already: a refusal, or a `500` for a failed
+        // readiness.
         Reject { response: Option<Box<Response<Full<Bytes>>>> },
+    }
+}
+
+impl<S, ReqBody> Kind<S, ReqBody>
+where
+    S: tower::Service<Request<ReqBody>>,
+{
+    /// The server's own answer `res`, given what every answer gets (see [`finish`]) now.
+    fn reject(
+        mut res: Response<Full<Bytes>>,
+        mut alt_svc: Option<HeaderValue>,
+        finished: Option<&Finished>,
+    ) -> Self {
+        finish(res.headers_mut(), &mut alt_svc, finished);
+        Kind::Reject {
+            response: Some(Box::new(res)),
+        }
     }
 }
 
@@ -190,12 +208,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let (alt_svc, finished, head) = (this.alt_svc, this.finished, *this.head);
+        let (finished, head) = (this.finished, *this.head);
         Poll::Ready(Ok(match this.kind.project() {
-            KindProj::Called { fut } => {
+            KindProj::Called { fut, alt_svc } => {
                 answer(ready!(fut.poll(cx)), alt_svc, finished.take(), head)
             }
-            KindProj::Inner { fut } => answer(
+            KindProj::Inner { fut, alt_svc } => answer(
                 ready!(fut.as_mut().poll(cx)),
                 alt_svc,
                 finished.take(),
@@ -205,7 +223,7 @@ where
                 let response = response
                     .take()
                     .expect("HostCheckFuture polled after completion");
-                own(*response, alt_svc, finished.take())
+                (*response).map(|body| Tracked::new(Either::Right(body), finished.take()))
             }
         }))
     }
@@ -256,7 +274,21 @@ fn own<B>(
 
 /// What every answer gets, the service's and the server's own alike: `Alt-Svc` (unless the
 /// service set its own), and `Connection: close` once the server is shutting down (HTTP/1).
+#[inline]
 fn finish(headers: &mut HeaderMap, alt_svc: &mut Option<HeaderValue>, finished: Option<&Finished>) {
+    // Most servers have no HTTP/3 and are not shutting down: two tests.
+    if alt_svc.is_some() || finished.is_some_and(Finished::closing) {
+        add_server_headers(headers, alt_svc, finished);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn add_server_headers(
+    headers: &mut HeaderMap,
+    alt_svc: &mut Option<HeaderValue>,
+    finished: Option<&Finished>,
+) {
     if let Some(value) = alt_svc.take() {
         headers.entry(ALT_SVC).or_insert(value);
     }

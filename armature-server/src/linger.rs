@@ -89,6 +89,7 @@ impl ReadNow for TcpStream {
 const READ_NOW_MAX: usize = 16 * 1024;
 
 impl<T: AsyncRead + ReadNow + Unpin> AsyncRead for Linger<T> {
+    #[inline]
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -97,19 +98,29 @@ impl<T: AsyncRead + ReadNow + Unpin> AsyncRead for Linger<T> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         // One relaxed load, on reads that found nothing.
-        if polled.is_pending() && this.counts.looks_in_socket() && buf.remaining() != 0 {
-            let room = buf.remaining().min(READ_NOW_MAX);
-            return match this.inner.read_now(buf.initialize_unfilled_to(room)) {
-                Ok(n) => {
-                    buf.advance(n);
-                    Poll::Ready(Ok(()))
-                }
-                // tokio's `poll_read` has registered the waker.
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
-                Err(error) => Poll::Ready(Err(error)),
-            };
+        if polled.is_pending() && this.counts.looks_in_socket() {
+            return read_now(&this.inner, buf);
         }
         polled
+    }
+}
+
+/// What `socket` holds now, read into `buf` (only while shutdown decides: off the hot path).
+#[cold]
+#[inline(never)]
+fn read_now(socket: &impl ReadNow, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    if buf.remaining() == 0 {
+        return Poll::Pending;
+    }
+    let room = buf.remaining().min(READ_NOW_MAX);
+    match socket.read_now(buf.initialize_unfilled_to(room)) {
+        Ok(n) => {
+            buf.advance(n);
+            Poll::Ready(Ok(()))
+        }
+        // tokio's `poll_read` has registered the waker.
+        Err(error) if error.kind() == io::ErrorKind::WouldBlock => Poll::Pending,
+        Err(error) => Poll::Ready(Err(error)),
     }
 }
 

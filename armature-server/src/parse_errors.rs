@@ -144,14 +144,15 @@ fn with_message(
 impl<I: AsyncRead + Unpin> AsyncRead for ParseErrors<I> {
     /// Reads, and tells the connection's counts that bytes came (graceful shutdown answers a
     /// request whose head has begun arriving; see [`Counts::bytes_read`]).
+    #[inline]
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
+        let room = buf.remaining();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() != before {
+        if buf.remaining() != room {
             self.counts.bytes_read();
         }
         polled
