@@ -8,17 +8,7 @@ import vm from 'node:vm'
 import { Readable } from 'node:stream'
 import { STATUS_CODES } from 'node:http'
 import { App, Router, HttpError, HttpResponse, Cors, RateLimit, Logger, all, get, head, post, scope } from '../lib/index.mjs'
-import { failure } from './helpers.mjs'
-
-/** Serves `app` on a free port for the length of `body(url)`. */
-async function serving (app, body) {
-  const s = await app.listen(0)
-  try {
-    return await body(s.url)
-  } finally {
-    await s.close()
-  }
-}
+import { failure, serving } from './helpers.mjs'
 
 /** Writes `raw` on one connection and reads until the server closes it or `until` matches. */
 function exchange (port, raw, until) {

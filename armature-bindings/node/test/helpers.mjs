@@ -39,3 +39,13 @@ export function failure (statusCode, message, code) {
   const error = STATUS_CODES[statusCode]
   return code === undefined ? { statusCode, error, message } : { statusCode, code, error, message }
 }
+
+/** Serves `app` on a free port for the length of `body(url)`. */
+export async function serving (app, body) {
+  const s = await app.listen(0)
+  try {
+    return await body(s.url)
+  } finally {
+    await s.close()
+  }
+}

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { createServer } from 'node:net'
 import { App, HttpResponse, Cors, RateLimit, get } from '../lib/index.mjs'
-import { failure, within } from './helpers.mjs'
+import { failure, serving, within } from './helpers.mjs'
 
 test('over quota: 429 with Retry-After, the RateLimit headers and a short body; the handler is not run', async () => {
   let calls = 0
@@ -262,12 +262,3 @@ test('without an error handler the 429 stays Rust\'s own, middleware or not; sta
   })
 })
 
-/** Serves `app` on a free port for the length of `body(url)`. */
-async function serving (app, body) {
-  const s = await app.listen(0)
-  try {
-    return await body(s.url)
-  } finally {
-    await s.close()
-  }
-}

@@ -5,16 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { App, HttpError, HttpResponse, RateLimit, get, scope } from '../lib/index.mjs'
-import { failure } from './helpers.mjs'
-
-async function serving (app, body) {
-  const s = await app.listen(0)
-  try {
-    return await body(s.url)
-  } finally {
-    await s.close()
-  }
-}
+import { failure, serving } from './helpers.mjs'
 
 /** `[status, JSON body]` of `url`. */
 async function answer (url, init) {
