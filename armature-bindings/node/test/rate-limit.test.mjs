@@ -261,4 +261,3 @@ test('without an error handler the 429 stays Rust\'s own, middleware or not; sta
     assert.deepEqual([res.status, res.headers.get('ratelimit')], [200, '"inner";r=1;t=40'])
   })
 })
-
