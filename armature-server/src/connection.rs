@@ -186,6 +186,12 @@ where
     };
     let result = match result {
         Some(result) => result,
+        // Past the deadline already (the task first ran after it, or the server was
+        // dropped): `drive` would not see it again, so nothing more is served.
+        None if changes.is_closing() => {
+            tracing::debug!(%peer, "closing connection: shutdown deadline passed");
+            return None;
+        }
         None => {
             // Left on for `drive`, which decides after reading in turn.
             opened.counts.look_in_socket(true);

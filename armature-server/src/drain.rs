@@ -222,6 +222,11 @@ impl Changes {
         self.seen != Phase::Running
     }
 
+    /// Whether the shutdown deadline was seen to pass (closing).
+    pub(crate) fn is_closing(&self) -> bool {
+        self.seen == Phase::Closing
+    }
+
     /// Resolves once the shutdown deadline has passed (closing).
     pub(crate) async fn closing(&mut self) {
         while self.seen != Phase::Closing {

@@ -348,3 +348,47 @@ async fn deadline_closes_requests_that_do_not_finish() {
         "the hung request must be cut off, got {outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn a_connection_first_polled_after_the_server_was_dropped_is_closed() {
+    let (service, mut started) = reporting_service();
+    let server = common::local_server()
+        .shutdown_timeout(Duration::from_secs(3600))
+        .header_read_timeout(Duration::from_secs(3600));
+    let addr = server.local_addr();
+    // Completed by the kernel, with a request that would take an hour, before the server
+    // runs.
+    let mut queued = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(&mut queued, b"GET /hang HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    queued.set_nonblocking(true).unwrap();
+    let mut queued = TcpStream::from_std(queued).unwrap();
+
+    // `serve` is polled until it has accepted the connection (spawning its task), then
+    // dropped in that same poll, before the connection's task first runs: a dropped server
+    // is past its deadline, and its connections must not outlive it.
+    let mut serve = Box::pin(server.serve(service));
+    std::future::poll_fn(|cx| {
+        let _ = std::future::Future::poll(serve.as_mut(), cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
+    // The listener is registered now; the I/O driver sees the queued connection before
+    // this task runs again.
+    tokio::task::yield_now().await;
+    std::future::poll_fn(|cx| {
+        let _ = std::future::Future::poll(serve.as_mut(), cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
+    drop(serve);
+
+    let response = tokio::time::timeout(GUARD, common::read_until_closed(&mut queued))
+        .await
+        .expect("the connection outlived the dropped server (hung)");
+    assert!(
+        response.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&response)
+    );
+    assert!(started.try_recv().is_err(), "the request was served");
+}
