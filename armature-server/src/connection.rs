@@ -141,11 +141,26 @@ pub(crate) async fn serve_connection<S, B>(
             else {
                 return;
             };
-            let protocol = match tls.get_ref().1.alpn_protocol() {
-                Some(b"h2") => Protocol::Http2,
-                _ => Protocol::Http1,
+            if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+                serve_protocol(Protocol::Http1, tls, &protocols, service, changes, opened).await;
+                return;
+            }
+            // HTTP/2: its preface is awaited here, as on a cleartext connection. hyper, told to
+            // shut down before the preface has come, waits for it (to send `GOAWAY`), so a
+            // client silent after its TLS handshake would hold shutdown until the deadline.
+            let mut tls = tls;
+            let step = sniff(&mut tls);
+            let Some(sniffed) =
+                opening(step, Sniff::has_bytes, &protocols, &mut changes, &opened).await
+            else {
+                return;
             };
-            serve_protocol(protocol, tls, &protocols, service, changes, opened).await;
+            let Some((_, prefix)) = sniffed else {
+                tracing::debug!(%peer, "client closed the connection before sending a request");
+                return;
+            };
+            let io = Rewind::new(prefix, tls);
+            serve_protocol(Protocol::Http2, io, &protocols, service, changes, opened).await;
         }
     }
 }
@@ -178,7 +193,9 @@ where
     F: Future<Output = io::Result<T>>,
 {
     let peer = opened.peer;
-    let mut step = pin!(tokio::time::timeout(protocols.header_read_timeout, step));
+    // Due `header_read_timeout` after the connection opened, however many steps it takes.
+    let due = opened.at + protocols.header_read_timeout;
+    let mut step = pin!(tokio::time::timeout_at(due, step));
     let result = tokio::select! {
         biased;
         () = changes.stopping() => None,

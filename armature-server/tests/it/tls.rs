@@ -167,6 +167,29 @@ async fn a_request_sent_with_the_last_handshake_flight_as_shutdown_begins_is_ans
     server.stop().await.unwrap();
 }
 
+#[tokio::test]
+async fn a_silent_http2_connection_closes_at_shutdown() {
+    let cert = test_cert();
+    let mut server = Running::start(
+        common::local_server()
+            .tls_config(server_config(&cert))
+            .shutdown_timeout(Duration::from_secs(3600))
+            .header_read_timeout(Duration::from_secs(3600)),
+    );
+    // The TLS handshake is done (whether or not the server has read the client's last
+    // flight when shutdown begins); the HTTP/2 preface never comes.
+    let mut tls = tls_connect(server.addr, &cert, &[b"h2"]).await;
+    server.trigger_shutdown();
+    tokio::time::timeout(GUARD, common::read_until_closed(&mut tls))
+        .await
+        .expect("a silent HTTP/2 connection was not closed (hung)");
+    tokio::time::timeout(GUARD, server.handle)
+        .await
+        .expect("serve did not return (hung)")
+        .unwrap()
+        .unwrap();
+}
+
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
 
