@@ -103,6 +103,14 @@ pub fn local_server() -> Server {
     panic!("no port free over both TCP and UDP in 100 tries");
 }
 
+/// [`local_server`] whose shutdown deadline and header-read timeout are an hour, far beyond
+/// any test's guard: only an answer (or a hang, which the guard reports) ends a connection.
+pub fn patient_server() -> Server {
+    local_server()
+        .shutdown_timeout(Duration::from_secs(3600))
+        .header_read_timeout(Duration::from_secs(3600))
+}
+
 /// A server running in a task, stoppable from the test.
 pub struct Running {
     pub addr: SocketAddr,

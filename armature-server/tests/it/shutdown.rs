@@ -108,12 +108,7 @@ async fn idle_connections_close_without_waiting_for_the_deadline() {
     // A deadline far beyond the guard: if shutdown waited for it, the test
     // would fail on the guard instead of passing.
     let (service, _started) = reporting_service();
-    let mut server = Running::start_with(
-        common::local_server()
-            .shutdown_timeout(Duration::from_secs(3600))
-            .header_read_timeout(Duration::from_secs(3600)),
-        service,
-    );
+    let mut server = Running::start_with(common::patient_server(), service);
     // One keep-alive connection that has served a request and is idle...
     let mut idle = TcpStream::connect(server.addr).await.unwrap();
     idle.write_all(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -183,11 +178,7 @@ async fn answered_then_closed(stream: &mut TcpStream, rest: &[u8], body: &str) {
 #[tokio::test]
 async fn requests_whose_head_has_begun_arriving_are_answered() {
     // Timeouts far beyond the guard: only an answer (or a hang) can end these connections.
-    let mut server = Running::start(
-        common::local_server()
-            .shutdown_timeout(Duration::from_secs(3600))
-            .header_read_timeout(Duration::from_secs(3600)),
-    );
+    let mut server = Running::start(common::patient_server());
     // Half of a second request head on a keep-alive connection (hyper's own graceful
     // shutdown closes such a connection as idle), and half of a first one on a fresh
     // connection.
@@ -220,11 +211,7 @@ async fn requests_whose_head_has_begun_arriving_are_answered() {
 
 #[tokio::test]
 async fn a_connection_waiting_in_the_listen_queue_is_served() {
-    let mut server = Running::start(
-        common::local_server()
-            .shutdown_timeout(Duration::from_secs(3600))
-            .header_read_timeout(Duration::from_secs(3600)),
-    );
+    let mut server = Running::start(common::patient_server());
     // The accept loop is running...
     assert_eq!(common::get_once(server.addr, "/").await.0, StatusCode::OK);
     // ...and this connection is completed by the kernel and its request sent, without
@@ -278,11 +265,7 @@ async fn h2_frames_until_closed(stream: &mut TcpStream) -> Vec<(u8, u8, u32, Vec
 
 #[tokio::test]
 async fn an_http2_stream_whose_headers_are_half_received_is_answered() {
-    let mut server = Running::start(
-        common::local_server()
-            .shutdown_timeout(Duration::from_secs(3600))
-            .header_read_timeout(Duration::from_secs(3600)),
-    );
+    let mut server = Running::start(common::patient_server());
     let mut h2 = TcpStream::connect(server.addr).await.unwrap();
     // The preface and an empty SETTINGS frame, then the first 5 bytes of a HEADERS frame
     // (stream 1, END_STREAM | END_HEADERS) for `GET http://localhost/`.
@@ -352,9 +335,7 @@ async fn deadline_closes_requests_that_do_not_finish() {
 #[tokio::test]
 async fn a_connection_first_polled_after_the_server_was_dropped_is_closed() {
     let (service, mut started) = reporting_service();
-    let server = common::local_server()
-        .shutdown_timeout(Duration::from_secs(3600))
-        .header_read_timeout(Duration::from_secs(3600));
+    let server = common::patient_server();
     let addr = server.local_addr();
     // Completed by the kernel, with a request that would take an hour, before the server
     // runs.

@@ -136,12 +136,7 @@ async fn no_alpn_gets_http11() {
 #[tokio::test]
 async fn a_request_sent_with_the_last_handshake_flight_as_shutdown_begins_is_answered() {
     let cert = test_cert();
-    let mut server = Running::start(
-        common::local_server()
-            .tls_config(server_config(&cert))
-            .shutdown_timeout(Duration::from_secs(3600))
-            .header_read_timeout(Duration::from_secs(3600)),
-    );
+    let mut server = Running::start(common::patient_server().tls_config(server_config(&cert)));
     // The client's last handshake flight went out in the poll that completed the handshake,
     // and the request goes out now, without yielding to the runtime: when shutdown begins,
     // the server has read neither and is still handshaking.
@@ -170,12 +165,7 @@ async fn a_request_sent_with_the_last_handshake_flight_as_shutdown_begins_is_ans
 #[tokio::test]
 async fn a_silent_http2_connection_closes_at_shutdown() {
     let cert = test_cert();
-    let mut server = Running::start(
-        common::local_server()
-            .tls_config(server_config(&cert))
-            .shutdown_timeout(Duration::from_secs(3600))
-            .header_read_timeout(Duration::from_secs(3600)),
-    );
+    let mut server = Running::start(common::patient_server().tls_config(server_config(&cert)));
     // The TLS handshake is done (whether or not the server has read the client's last
     // flight when shutdown begins); the HTTP/2 preface never comes.
     let mut tls = tls_connect(server.addr, &cert, &[b"h2"]).await;
