@@ -117,18 +117,9 @@ pub(crate) async fn serve_connection<S, B>(
     let io = Linger::new(stream, Arc::clone(&opened.counts));
     match &protocols.tls {
         None => {
-            let mut io = io;
-            let step = sniff(&mut io);
-            let Some(sniffed) =
-                opening(step, Sniff::has_bytes, &protocols, &mut changes, &opened).await
-            else {
+            let Some((protocol, io)) = detect(io, &protocols, &mut changes, &opened).await else {
                 return;
             };
-            let Some((protocol, prefix)) = sniffed else {
-                tracing::debug!(%peer, "client closed the connection before sending a request");
-                return;
-            };
-            let io = Rewind::new(prefix, io);
             serve_protocol(protocol, io, &protocols, service, changes, opened).await;
         }
         Some(acceptor) => {
@@ -148,21 +139,32 @@ pub(crate) async fn serve_connection<S, B>(
             // HTTP/2: its preface is awaited here, as on a cleartext connection. hyper, told to
             // shut down before the preface has come, waits for it (to send `GOAWAY`), so a
             // client silent after its TLS handshake would hold shutdown until the deadline.
-            let mut tls = tls;
-            let step = sniff(&mut tls);
-            let Some(sniffed) =
-                opening(step, Sniff::has_bytes, &protocols, &mut changes, &opened).await
-            else {
+            // ALPN has chosen: what the bytes look like is hyper's to judge.
+            let Some((_, io)) = detect(tls, &protocols, &mut changes, &opened).await else {
                 return;
             };
-            let Some((_, prefix)) = sniffed else {
-                tracing::debug!(%peer, "client closed the connection before sending a request");
-                return;
-            };
-            let io = Rewind::new(prefix, tls);
             serve_protocol(Protocol::Http2, io, &protocols, service, changes, opened).await;
         }
     }
+}
+
+/// Reads the connection's first bytes, as an opening step (see [`opening`]), to tell an
+/// HTTP/2 preface from HTTP/1; `io` comes back with them put back in front. `None`: the
+/// connection ended, failed or timed out first, or shutdown closed it.
+async fn detect<I: AsyncRead + Unpin>(
+    mut io: I,
+    protocols: &Protocols,
+    changes: &mut Changes,
+    opened: &Opened,
+) -> Option<(Protocol, Rewind<I>)> {
+    let step = sniff(&mut io);
+    let sniffed = opening(step, Sniff::has_bytes, protocols, changes, opened).await?;
+    let Some((protocol, prefix)) = sniffed else {
+        let peer = opened.peer;
+        tracing::debug!(%peer, "client closed the connection before sending a request");
+        return None;
+    };
+    Some((protocol, Rewind::new(prefix, io)))
 }
 
 /// A connection as accepted.
