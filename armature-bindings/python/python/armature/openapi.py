@@ -83,7 +83,7 @@ def document(app: "App") -> dict[str, Any]:
     for route, operation in operations:
         rendered = operation.render(builder)
         validation = validation or operation.can_fail
-        paths.setdefault(_openapi_path(route.path), {})[route.method.lower()] = rendered
+        paths.setdefault(_openapi_path(route.path_format), {})[route.method.lower()] = rendered
 
     info: dict[str, Any] = {"title": app.title, "version": app.version}
     for key, name in (("summary", "summary"), ("description", "description"), ("terms_of_service", "termsOfService"), ("contact", "contact"), ("license_info", "license")):
@@ -359,9 +359,8 @@ _CONVERTED = {"int": {"type": "integer"}, "float": {"type": "number"}, "uuid": {
 
 
 def _openapi_path(path: str) -> str:
-    """`{*rest}` (a catch-all) and `:id` are `{rest}` and `{id}` in OpenAPI, `{id:int}` is
-    `{id}` (as FastAPI strips convertors)."""
-    path = re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*):[A-Za-z_][A-Za-z0-9_]*\}", r"{\1}", path)
+    """`{*rest}` (a catch-all) and `:id` are `{rest}` and `{id}` in OpenAPI (given a route's
+    `path_format`: its convertors already stripped, as FastAPI strips them)."""
     path = re.sub(r"\{\*([A-Za-z_][A-Za-z0-9_]*)\}", r"{\1}", path)
     return re.sub(r":([A-Za-z_][A-Za-z0-9_]*)", r"{\1}", path)
 

@@ -385,15 +385,16 @@ def _converter(annotation: Any, checks: tuple[Any, ...], many: bool) -> Callable
     return _pydantic(annotation)
 
 
-# What Starlette's convertors make of a path parameter's text (`str` and `path` keep it).
-_CONVERTOR_TYPES = {"int": int, "float": float, "uuid": uuid.UUID}
+# Starlette's path convertors (`/items/{id:int}`) and what each makes of a path parameter's
+# text (`path`, the rest of the path, is the router's catch-all and keeps it).
+CONVERTOR_TYPES = {"str": str, "int": int, "float": float, "uuid": uuid.UUID}
 
 
 def _converted(convertor: str, annotation: Any, checks: tuple[Any, ...]) -> Callable[[Any, list[Any]], Any]:
     """How a path parameter with a convertor (`{id:int}`) becomes the handler's value: the
     convertor's value, as is when the annotation is its type (or none), else checked against
     the annotation by Pydantic, as FastAPI does (`{id:int}` with `id: str` is then a `422`)."""
-    make = _CONVERTOR_TYPES[convertor]
+    make = CONVERTOR_TYPES[convertor]
     if not checks and annotation in (make, inspect.Parameter.empty, Any):
         return lambda raw, loc: make(raw)
     validate = _pydantic(typing.Annotated[(annotation, *checks)] if checks else annotation)
@@ -702,7 +703,7 @@ class Plan:
             # annotation's check, as FastAPI validates `request.path_params`. Without an
             # annotation, the document shows the convertor's type.
             if annotation is inspect.Parameter.empty:
-                annotation = inner = _CONVERTOR_TYPES[path_names[alias]]
+                annotation = inner = CONVERTOR_TYPES[path_names[alias]]
             p.convert = _converted(path_names[alias], inner, checks)
         else:
             p.convert = _converter(inner, checks, p.many)

@@ -11,7 +11,6 @@ import contextlib
 import inspect
 import math
 import re
-import uuid
 from urllib.parse import quote
 from typing import Any, Callable, Optional, Sequence, TypeVar
 
@@ -20,7 +19,7 @@ from ._armature import HttpRequest, HttpResponse
 from .exceptions import NoMatchFound, RequestValidationError
 from .requests import Request
 from .concurrency import run_in_threadpool
-from .params import REQUEST, STARLETTE, Depends, Plan, _Context, _where, carried, solve
+from .params import CONVERTOR_TYPES, REQUEST, STARLETTE, Depends, Plan, _Context, _where, carried, solve
 from .response_model import filter_for
 from .websockets import WebSocket, WebSocketDisconnect
 
@@ -28,11 +27,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _PARAM = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?\}|:([A-Za-z_][A-Za-z0-9_]*)")
 
-# Starlette's path convertors (`/items/{id:int}`) and the type of the value each gives
-# (`path`, the rest of the path, is the router's catch-all `{*name}`). A route registers its
-# path without them; Rust checks the values of the routes that have some (one that does not
-# fit is a path no route matches: `404`), and `request.path_params` gives the converted value.
-CONVERTORS = {"str": str, "int": int, "float": float, "uuid": uuid.UUID}
+# Starlette's path convertors (`/items/{id:int}`, `params.CONVERTOR_TYPES`): a route registers
+# its path without them; Rust checks the values of the routes that have some (one that does
+# not fit is a path no route matches: `404`), and `request.path_params` gives the converted
+# value.
 
 
 def _template(path: str) -> str:
@@ -47,7 +45,7 @@ def _convertors(path: str, where: str) -> dict[str, Optional[str]]:
     found: dict[str, Optional[str]] = {}
     for m in _PARAM.finditer(path):
         name, convertor = m.group(2) or m.group(4), m.group(3)
-        if convertor is not None and (m.group(1) or convertor not in CONVERTORS):
+        if convertor is not None and (m.group(1) or convertor not in CONVERTOR_TYPES):
             what = "a catch-all takes no convertor" if m.group(1) else "unknown path convertor"
             raise ValueError(f"{where}: {what} {convertor!r} in {path!r} (Starlette's convertors: str, path, int, float, uuid)")
         found[name] = None if convertor == "str" else convertor
