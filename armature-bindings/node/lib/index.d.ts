@@ -175,7 +175,8 @@ export declare class MethodRouter {
   on(method: string, options: RouteOptions, handler: Route): this
   /**
    * Every method, as Fastify's `all`: a path with `all` can have no other method (declaring one,
-   * before or after, throws `Method 'GET' already declared for route '/x'`).
+   * before or after, throws `Method 'GET' already declared for route '/x'`, code
+   * `FST_ERR_DUPLICATED_ROUTE`).
    */
   all: MethodShortcut<this>
   get: MethodShortcut<this>

@@ -820,9 +820,26 @@ function addRoute ({ _routes: routes, _handlers: handlers }, path, methods) {
   if (!(methods instanceof MethodRouter)) throw new TypeError('route(path, methods): methods come from get(handler), post(handler), ...')
   for (const [method, entry] of methods.entries) {
     const handler = entry instanceof Validated ? entry.at(`${method} ${path}`) : entry
-    register(handlers, handler,
+    routing(() => register(handlers, handler,
       (res, index) => routes.addStatic(method, path, res.statusCode, res.contentType, res.headerList, res.payload, index),
-      (index) => routes.addJs(method, path, index))
+      (index) => routes.addJs(method, path, index)))
+  }
+}
+
+/**
+ * Runs `add`, which gives the router a route (or a scope's routes); the router's error for a
+ * method declared twice on one path gets Fastify's code (`FST_ERR_DUPLICATED_ROUTE`, its
+ * message already Fastify's words), and every refused route keeps its message.
+ */
+function routing (add) {
+  try {
+    return add()
+  } catch (err) {
+    if (/^invalid route: Method '[^']*' already declared for route /.test(err.message)) {
+      err.code = 'FST_ERR_DUPLICATED_ROUTE'
+      err.statusCode = 500
+    }
+    throw err
   }
 }
 
@@ -975,7 +992,7 @@ async function settled (owner) {
 function nestScope (parent, scope) {
   if (!(scope instanceof Scope)) throw new TypeError('service(scope): pass a scope(prefix)')
   const base = parent._handlers.length
-  parent._routes.nest(scope.prefix, scope._routes, base)
+  routing(() => parent._routes.nest(scope.prefix, scope._routes, base))
   parent._handlers.push(...scope._handlers)
   // Each handler's scope middleware: this scope's, outside that of the scopes inside it. Its
   // error handlers: those of the scopes inside it (nearest first), then this scope's.
