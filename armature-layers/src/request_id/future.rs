@@ -7,6 +7,7 @@ use http::Response;
 use pin_project_lite::pin_project;
 
 use super::RequestId;
+use crate::unindexed::unindexed;
 
 pin_project! {
     /// Response future of [`SetRequestId`](super::SetRequestId): echoes the id on the response.
@@ -41,8 +42,9 @@ where
             // The id this layer set wins over one the inner service may have copied. Only the
             // header: a response extension would allocate the response's extension map (three
             // allocations) for what the header already says.
+            // Unique to this response: kept out of HTTP/2's compression table.
             res.headers_mut()
-                .insert(this.header.clone(), id.into_header_value());
+                .insert(this.header.clone(), unindexed(id.into_header_value()));
         }
         Poll::Ready(Ok(res))
     }

@@ -30,6 +30,26 @@ async fn generates_a_fresh_id_per_request_and_echoes_it() {
 }
 
 #[tokio::test]
+async fn the_echoed_id_is_kept_out_of_http2_header_compression() {
+    // Unique to each response, an indexed id would only churn HPACK's table: it is marked
+    // never-indexed (`set_sensitive`), fresh or trusted alike. The handler's copy in the
+    // request stays plain, so it reads (and `Debug`s) as itself.
+    let handler = service_fn(|req: Request<()>| async move {
+        let plain = !req.headers()["x-request-id"].is_sensitive();
+        Ok::<_, Infallible>(Response::new(plain.to_string()))
+    });
+    for layer in [RequestIdLayer::new(), RequestIdLayer::new().trust_incoming(true)] {
+        let req = Request::builder()
+            .header("x-request-id", "from-the-client")
+            .body(())
+            .unwrap();
+        let res = layer.layer(handler).oneshot(req).await.unwrap();
+        assert!(res.headers()["x-request-id"].is_sensitive());
+        assert_eq!(res.body(), "true");
+    }
+}
+
+#[tokio::test]
 async fn incoming_ids_are_ignored_unless_trusted() {
     let req = || {
         Request::builder()
