@@ -13,6 +13,7 @@ use crate::bounds::{ResBody, UserService};
 use crate::connection::{serve_connection, Protocols};
 use crate::drain::{Changes, Watch};
 use crate::host::HostCheck;
+use crate::listener::BACKLOG;
 
 /// How long to pause after an accept error that is not about one connection
 /// (typically running out of file descriptors), so the loop does not spin.
@@ -106,18 +107,36 @@ fn take_backlog<S, B>(
             return;
         }
     };
-    loop {
+    // The queue held at most `BACKLOG + 1` connections when shutdown began (Linux's
+    // accept queue takes one past its limit); any past them came after, while the listener
+    // was still open. The count bounds this loop, which runs without yielding, against
+    // clients that keep connecting.
+    let queued = usize::try_from(BACKLOG).unwrap_or(0) + 1;
+    take_queued(&listener, queued, |stream, peer| {
+        let stream = stream
+            .set_nonblocking(true)
+            .and_then(|()| TcpStream::from_std(stream));
+        match stream {
+            Ok(stream) => spawn_connection(stream, peer, protocols, service, changes),
+            Err(error) => tracing::debug!(%peer, %error, "could not serve a queued connection"),
+        }
+    });
+}
+
+/// Accepts from `listener` (non-blocking) until its queue is empty or `at_most` accepts
+/// (each connection taken, or lost to its client's reset) have been made, giving each
+/// connection to `take`; returns how many it took.
+fn take_queued(
+    listener: &std::net::TcpListener,
+    at_most: usize,
+    mut take: impl FnMut(std::net::TcpStream, SocketAddr),
+) -> usize {
+    let mut taken = 0;
+    for _ in 0..at_most {
         match listener.accept() {
             Ok((stream, peer)) => {
-                let stream = stream
-                    .set_nonblocking(true)
-                    .and_then(|()| TcpStream::from_std(stream));
-                match stream {
-                    Ok(stream) => spawn_connection(stream, peer, protocols, service, changes),
-                    Err(error) => {
-                        tracing::debug!(%peer, %error, "could not serve a queued connection")
-                    }
-                }
+                taken += 1;
+                take(stream, peer);
             }
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
             Err(error) if is_per_connection(&error) => {}
@@ -127,6 +146,7 @@ fn take_backlog<S, B>(
             }
         }
     }
+    taken
 }
 
 /// Errors that concern only the connection being accepted.
@@ -139,4 +159,31 @@ fn is_per_connection(error: &io::Error) -> bool {
             | io::ErrorKind::Interrupted
             | io::ErrorKind::WouldBlock
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taking_the_queue_stops_when_it_is_empty_or_at_the_bound() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Connections the kernel completes into the queue without an accept.
+        let clients: Vec<_> = (0..5)
+            .map(|_| std::net::TcpStream::connect(addr).unwrap())
+            .collect();
+        let mut peers = Vec::new();
+        let taken = take_queued(&listener, 3, |_, peer| peers.push(peer));
+        assert_eq!(taken, 3, "stops at the bound while connections still wait");
+        assert_eq!(peers.len(), 3);
+        assert_eq!(
+            take_queued(&listener, 100, |_, _| {}),
+            2,
+            "the rest, then empty"
+        );
+        assert_eq!(take_queued(&listener, 100, |_, _| {}), 0);
+        drop(clients);
+    }
 }

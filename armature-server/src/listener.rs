@@ -9,7 +9,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::ServerError;
 
 /// The accept backlog asked for; Linux caps it at `net.core.somaxconn`.
-const BACKLOG: i32 = 1024;
+pub(crate) const BACKLOG: i32 = 1024;
 
 /// Binds a non-blocking listener on `addr`.
 ///
