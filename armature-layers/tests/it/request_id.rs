@@ -38,7 +38,10 @@ async fn the_echoed_id_is_kept_out_of_http2_header_compression() {
         let plain = !req.headers()["x-request-id"].is_sensitive();
         Ok::<_, Infallible>(Response::new(plain.to_string()))
     });
-    for layer in [RequestIdLayer::new(), RequestIdLayer::new().trust_incoming(true)] {
+    for layer in [
+        RequestIdLayer::new(),
+        RequestIdLayer::new().trust_incoming(true),
+    ] {
         let req = Request::builder()
             .header("x-request-id", "from-the-client")
             .body(())
