@@ -7,6 +7,10 @@
 //! what was wrong, such as `Request Header Fields Too Large: the request head is over 16384
 //! bytes or 100 header fields`.
 //!
+//! To a `HEAD` request (the connection's first bytes begin with one) the answer keeps the
+//! message's `content-length` and sends no body, as RFC 9110 §9.3.2 asks of any answer to
+//! `HEAD`.
+//!
 //! With HTTP/3 on, the rewritten answer carries its `Alt-Svc` too, as every response the
 //! server gives does (see `finish` in `host.rs`): hyper's own answer has none.
 //!
@@ -41,6 +45,9 @@ pub(crate) struct ParseErrors<I> {
     /// A rewritten answer being written, and the length of hyper's original, which is
     /// reported to hyper as written once all of it is.
     rewritten: Option<(Vec<u8>, usize, usize)>,
+    /// Whether the connection's first bytes are a `HEAD` request (`None` before any came):
+    /// the answer to a `HEAD` has no body, even one hyper could not parse further.
+    head: Option<bool>,
 }
 
 impl<I> ParseErrors<I> {
@@ -56,6 +63,7 @@ impl<I> ParseErrors<I> {
             max_header_size,
             alt_svc,
             rewritten: None,
+            head: None,
         }
     }
 }
@@ -65,7 +73,10 @@ impl<I: AsyncWrite + Unpin> ParseErrors<I> {
     /// connection that has served nothing.
     fn poll_write_checked(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if self.rewritten.is_none() && !self.counts.any_started() {
-            if let Some(answer) = with_message(buf, self.max_header_size, self.alt_svc.as_ref()) {
+            let head = self.head == Some(true);
+            if let Some(answer) =
+                with_message(buf, self.max_header_size, self.alt_svc.as_ref(), head)
+            {
                 self.rewritten = Some((answer, 0, buf.len()));
             }
         }
@@ -105,11 +116,13 @@ const ANSWERS: [(&[u8], &str); 3] = [
 /// What follows the status line in hyper's error answer, up to the date's value.
 const HEADERS: &[u8] = b"connection: close\r\ncontent-length: 0\r\ndate: ";
 
-/// `buf` with a message (and `alt_svc`), if it is exactly one of hyper's error answers.
+/// `buf` with a message (and `alt_svc`), if it is exactly one of hyper's error answers; for a
+/// `head` request, the message's `content-length` without the message (RFC 9110 §9.3.2).
 fn with_message(
     buf: &[u8],
     max_header_size: usize,
     alt_svc: Option<&HeaderValue>,
+    head: bool,
 ) -> Option<Vec<u8>> {
     let (status_line, message) = ANSWERS
         .iter()
@@ -137,8 +150,20 @@ fn with_message(
     }
     answer.extend_from_slice(format!("content-length: {}\r\ndate: ", message.len()).as_bytes());
     answer.extend_from_slice(rest);
-    answer.extend_from_slice(message.as_bytes());
+    if !head {
+        answer.extend_from_slice(message.as_bytes());
+    }
     Some(answer)
+}
+
+/// Whether the first bytes of a connection begin a `HEAD` request (after the empty lines a
+/// server ignores before one, RFC 9112 §2.2).
+fn begins_head(first: &[u8]) -> bool {
+    let start = first
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(first.len());
+    first[start..].starts_with(b"HEAD ")
 }
 
 impl<I: AsyncRead + Unpin> AsyncRead for ParseErrors<I> {
@@ -150,10 +175,13 @@ impl<I: AsyncRead + Unpin> AsyncRead for ParseErrors<I> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let room = buf.remaining();
+        let (room, filled) = (buf.remaining(), buf.filled().len());
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.remaining() != room {
             self.counts.bytes_read();
+            if self.head.is_none() {
+                self.head = Some(begins_head(&buf.filled()[filled..]));
+            }
         }
         polled
     }
@@ -210,7 +238,7 @@ mod tests {
                 "Request Header Fields Too Large: the request head is over 8192 bytes or 100 header fields\n".to_owned(),
             ),
         ] {
-            let answer = with_message(&hyper_answer(status_line), 8192, None).expect(status_line);
+            let answer = with_message(&hyper_answer(status_line), 8192, None, false).expect(status_line);
             let expected = format!(
                 "{status_line}\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n\
                  content-length: {}\r\ndate: {DATE}\r\n\r\n{message}",
@@ -227,6 +255,7 @@ mod tests {
             &hyper_answer("HTTP/1.1 400 Bad Request"),
             8192,
             Some(&alt_svc),
+            false,
         )
         .unwrap();
         let message = "Bad Request: the request is not valid HTTP/1.1\n";
@@ -255,10 +284,38 @@ mod tests {
             Vec::new(),
         ] {
             assert_eq!(
-                with_message(&buf, 8192, None),
+                with_message(&buf, 8192, None, false),
                 None,
                 "{:?}",
                 String::from_utf8_lossy(&buf)
+            );
+        }
+    }
+
+    #[test]
+    fn the_answer_to_a_head_request_has_no_body() {
+        let answer = with_message(&hyper_answer("HTTP/1.1 400 Bad Request"), 8192, None, true);
+        let message = "Bad Request: the request is not valid HTTP/1.1\n";
+        let expected = format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
+             connection: close\r\ncontent-length: {}\r\ndate: {DATE}\r\n\r\n",
+            message.len()
+        );
+        assert_eq!(String::from_utf8(answer.unwrap()).unwrap(), expected);
+        for (first, head) in [
+            (&b"HEAD / HTTP/1.1\r\n"[..], true),
+            (b"\r\nHEAD /x", true),
+            (b"GET / HTTP/1.1\r\n", false),
+            (b"HEADER /", false),
+            (b"head / HTTP/1.1", false),
+            (b"HEA", false),
+            (b"", false),
+        ] {
+            assert_eq!(
+                begins_head(first),
+                head,
+                "{:?}",
+                String::from_utf8_lossy(first)
             );
         }
     }

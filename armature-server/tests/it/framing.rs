@@ -303,3 +303,33 @@ async fn pipeline_flush_loses_error_responses() {
     assert_eq!(ok.statuses(), vec![200, 200]);
     server.stop().await.unwrap();
 }
+
+/// hyper answers a head it cannot parse by itself, and the server adds a short message as its
+/// body; to a `HEAD` request the answer has none (RFC 9110 §9.3.2): its `content-length` is
+/// the message's, and the connection closes right after the head.
+#[tokio::test]
+async fn a_head_request_that_cannot_be_parsed_gets_a_bodiless_400() {
+    let server = Running::start(common::local_server());
+    for (request, head) in [
+        (
+            &b"HEAD /json HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n"[..],
+            true,
+        ),
+        (b"\r\nHEAD / HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n", true),
+        (b"GET /json HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n", false),
+    ] {
+        let got = raw_exchange(server.addr, request).await.bytes;
+        let text = String::from_utf8_lossy(&got);
+        let message = "Bad Request: the request is not valid HTTP/1.1\n";
+        assert!(text.starts_with("HTTP/1.1 400 "), "{text:?}");
+        assert_eq!(
+            common::response_header(&got, "content-length").as_deref(),
+            Some(message.len().to_string().as_str()),
+            "{text:?}"
+        );
+        let (_, body) = text.split_once("\r\n\r\n").expect("a whole head");
+        assert_eq!(body, if head { "" } else { message }, "{text:?}");
+    }
+    assert_eq!(common::get_once(server.addr, "/after").await.0, 200);
+    server.stop().await.unwrap();
+}
