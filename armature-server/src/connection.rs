@@ -22,7 +22,7 @@ use crate::drain::{Changes, Phase, Watch};
 use crate::head_timeout::{Counts, HeadTimeout};
 use crate::host::HostCheck;
 use crate::linger::Linger;
-use crate::parse_errors::ParseErrors;
+use crate::parse_errors::{begins_head, ParseErrors};
 use crate::rewind::Rewind;
 use crate::sniff::{sniff, Protocol, Sniff};
 use crate::Limits;
@@ -117,10 +117,11 @@ pub(crate) async fn serve_connection<S, B>(
     let io = Linger::new(stream, Arc::clone(&opened.counts));
     match &protocols.tls {
         None => {
-            let Some((protocol, io)) = detect(io, &protocols, &mut changes, &opened).await else {
+            let Some((protocol, head, io)) = detect(io, &protocols, &mut changes, &opened).await
+            else {
                 return;
             };
-            serve_protocol(protocol, io, &protocols, service, changes, opened).await;
+            serve_protocol(protocol, io, &protocols, service, changes, opened, head).await;
         }
         Some(acceptor) => {
             // A TLS client sends no request before its handshake is done (TLS 1.3 early data
@@ -133,30 +134,51 @@ pub(crate) async fn serve_connection<S, B>(
                 return;
             };
             if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
-                serve_protocol(Protocol::Http1, tls, &protocols, service, changes, opened).await;
+                // Not sniffed: whether a first head hyper cannot parse is a `HEAD` is unknown.
+                let head = false;
+                serve_protocol(
+                    Protocol::Http1,
+                    tls,
+                    &protocols,
+                    service,
+                    changes,
+                    opened,
+                    head,
+                )
+                .await;
                 return;
             }
             // HTTP/2: its preface is awaited here, as on a cleartext connection. hyper, told to
             // shut down before the preface has come, waits for it (to send `GOAWAY`), so a
             // client silent after its TLS handshake would hold shutdown until the deadline.
             // ALPN has chosen: what the bytes look like is hyper's to judge.
-            let Some((_, io)) = detect(tls, &protocols, &mut changes, &opened).await else {
+            let Some((_, _, io)) = detect(tls, &protocols, &mut changes, &opened).await else {
                 return;
             };
-            serve_protocol(Protocol::Http2, io, &protocols, service, changes, opened).await;
+            serve_protocol(
+                Protocol::Http2,
+                io,
+                &protocols,
+                service,
+                changes,
+                opened,
+                false,
+            )
+            .await;
         }
     }
 }
 
 /// Reads the connection's first bytes, as an opening step (see [`opening`]), to tell an
-/// HTTP/2 preface from HTTP/1; `io` comes back with them put back in front. `None`: the
-/// connection ended, failed or timed out first, or shutdown closed it.
+/// HTTP/2 preface from HTTP/1, and whether they begin a `HEAD` request (for [`ParseErrors`]);
+/// `io` comes back with them put back in front. `None`: the connection ended, failed or timed
+/// out first, or shutdown closed it.
 async fn detect<I: AsyncRead + Unpin>(
     mut io: I,
     protocols: &Protocols,
     changes: &mut Changes,
     opened: &Opened,
-) -> Option<(Protocol, Rewind<I>)> {
+) -> Option<(Protocol, bool, Rewind<I>)> {
     let step = sniff(&mut io);
     let sniffed = opening(step, Sniff::has_bytes, protocols, changes, opened).await?;
     let Some((protocol, prefix)) = sniffed else {
@@ -164,7 +186,8 @@ async fn detect<I: AsyncRead + Unpin>(
         tracing::debug!(%peer, "client closed the connection before sending a request");
         return None;
     };
-    Some((protocol, Rewind::new(prefix, io)))
+    let head = protocol == Protocol::Http1 && begins_head(&prefix);
+    Some((protocol, head, Rewind::new(prefix, io)))
 }
 
 /// A connection as accepted.
@@ -251,6 +274,7 @@ async fn serve_protocol<I, S, B>(
     service: HostCheck<FromIncoming<S>>,
     changes: Changes,
     opened: Opened,
+    head: bool,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: UserService<B>,
@@ -264,7 +288,7 @@ async fn serve_protocol<I, S, B>(
     match protocol {
         Protocol::Http1 => {
             let alt_svc = protocols.alt_svc.clone();
-            let io = ParseErrors::new(io, counts, protocols.max_header_size, alt_svc);
+            let io = ParseErrors::new(io, counts, protocols.max_header_size, alt_svc, head);
             let conn = protocols
                 .http1
                 .serve_connection(TokioIo::new(io), service)

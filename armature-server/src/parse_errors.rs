@@ -7,9 +7,10 @@
 //! what was wrong, such as `Request Header Fields Too Large: the request head is over 16384
 //! bytes or 100 header fields`.
 //!
-//! To a `HEAD` request (the connection's first bytes begin with one) the answer keeps the
-//! message's `content-length` and sends no body, as RFC 9110 §9.3.2 asks of any answer to
-//! `HEAD`.
+//! To a `HEAD` request the answer keeps the message's `content-length` and sends no body, as
+//! RFC 9110 §9.3.2 asks of any answer to `HEAD`. Whether the request is one is told by the
+//! first bytes protocol detection read (on cleartext connections; over TLS, whose HTTP/1.1
+//! connections skip detection, the answer keeps its body), so reads pay nothing for it.
 //!
 //! With HTTP/3 on, the rewritten answer carries its `Alt-Svc` too, as every response the
 //! server gives does (see `finish` in `host.rs`): hyper's own answer has none.
@@ -45,9 +46,9 @@ pub(crate) struct ParseErrors<I> {
     /// A rewritten answer being written, and the length of hyper's original, which is
     /// reported to hyper as written once all of it is.
     rewritten: Option<(Vec<u8>, usize, usize)>,
-    /// Whether the connection's first bytes are a `HEAD` request (`None` before any came):
-    /// the answer to a `HEAD` has no body, even one hyper could not parse further.
-    head: Option<bool>,
+    /// Whether the connection's first bytes began a `HEAD` request: the answer to a `HEAD`
+    /// has no body, even one hyper could not parse further.
+    head: bool,
 }
 
 impl<I> ParseErrors<I> {
@@ -56,6 +57,7 @@ impl<I> ParseErrors<I> {
         counts: Arc<Counts>,
         max_header_size: usize,
         alt_svc: Option<HeaderValue>,
+        head: bool,
     ) -> Self {
         Self {
             inner,
@@ -63,7 +65,7 @@ impl<I> ParseErrors<I> {
             max_header_size,
             alt_svc,
             rewritten: None,
-            head: None,
+            head,
         }
     }
 }
@@ -73,9 +75,8 @@ impl<I: AsyncWrite + Unpin> ParseErrors<I> {
     /// connection that has served nothing.
     fn poll_write_checked(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         if self.rewritten.is_none() && !self.counts.any_started() {
-            let head = self.head == Some(true);
             if let Some(answer) =
-                with_message(buf, self.max_header_size, self.alt_svc.as_ref(), head)
+                with_message(buf, self.max_header_size, self.alt_svc.as_ref(), self.head)
             {
                 self.rewritten = Some((answer, 0, buf.len()));
             }
@@ -156,9 +157,9 @@ fn with_message(
     Some(answer)
 }
 
-/// Whether the first bytes of a connection begin a `HEAD` request (after the empty lines a
-/// server ignores before one, RFC 9112 §2.2).
-fn begins_head(first: &[u8]) -> bool {
+/// Whether the first bytes of a connection (as protocol detection read them) begin a `HEAD`
+/// request, after the empty lines a server ignores before one (RFC 9112 §2.2).
+pub(crate) fn begins_head(first: &[u8]) -> bool {
     let start = first
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
@@ -175,13 +176,10 @@ impl<I: AsyncRead + Unpin> AsyncRead for ParseErrors<I> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let (room, filled) = (buf.remaining(), buf.filled().len());
+        let room = buf.remaining();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.remaining() != room {
             self.counts.bytes_read();
-            if self.head.is_none() {
-                self.head = Some(begins_head(&buf.filled()[filled..]));
-            }
         }
         polled
     }
