@@ -22,9 +22,9 @@ use crate::drain::{Changes, Phase, Watch};
 use crate::head_timeout::{Counts, HeadTimeout};
 use crate::host::HostCheck;
 use crate::linger::Linger;
-use crate::parse_errors::{begins_head, ParseErrors};
+use crate::parse_errors::ParseErrors;
 use crate::rewind::Rewind;
-use crate::sniff::{sniff, Protocol, Sniff};
+use crate::sniff::{begins_head, sniff, Protocol, Sniff};
 use crate::Limits;
 
 /// hyper's default HTTP/1 buffer limit (`8192 + 4096 * 100`).
@@ -267,6 +267,8 @@ where
     }
 }
 
+/// Serves `io` as `protocol` once its opening steps are done. `head`: its first bytes began a
+/// `HEAD` request (HTTP/1, for [`ParseErrors`]; `false` when unknown or HTTP/2).
 async fn serve_protocol<I, S, B>(
     protocol: Protocol,
     io: I,

@@ -262,7 +262,8 @@ fn answer<B: http_body::Body, E: Into<BoxError>>(
     res.map(|body| Tracked::new(Either::Left(body), finished))
 }
 
-/// The server's own answer (a refusal, or the answer to a service error; see [`finish`]).
+/// The server's own answer to a service error (see [`finish`]); a refusal is finished when
+/// made ([`Kind::reject`]).
 fn own<B>(
     mut res: Response<Full<Bytes>>,
     alt_svc: &mut Option<HeaderValue>,

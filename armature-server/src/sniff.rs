@@ -91,9 +91,39 @@ fn decide(seen: &[u8]) -> Option<Protocol> {
     }
 }
 
+/// Whether the first bytes of a connection (as protocol detection read them) begin a `HEAD`
+/// request, after the empty lines a server ignores before one (RFC 9112 §2.2).
+pub(crate) fn begins_head(first: &[u8]) -> bool {
+    let start = first
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(first.len());
+    first[start..].starts_with(b"HEAD ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tells_a_head_request_after_leading_empty_lines() {
+        for (first, head) in [
+            (&b"HEAD / HTTP/1.1\r\n"[..], true),
+            (b"\r\nHEAD /x", true),
+            (b"GET / HTTP/1.1\r\n", false),
+            (b"HEADER /", false),
+            (b"head / HTTP/1.1", false),
+            (b"HEA", false),
+            (b"", false),
+        ] {
+            assert_eq!(
+                begins_head(first),
+                head,
+                "{:?}",
+                String::from_utf8_lossy(first)
+            );
+        }
+    }
 
     #[test]
     fn decides_on_first_differing_byte() {
