@@ -22,7 +22,6 @@ mod frame;
 mod head;
 mod sync;
 mod ticks;
-mod unindexed;
 
 /// Reads the route template another router put in a request's extensions, such as axum's
 /// `MatchedPath`: how [`analytics`] and the [`logger`] label requests by route inside a router

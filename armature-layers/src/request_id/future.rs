@@ -7,7 +7,6 @@ use http::Response;
 use pin_project_lite::pin_project;
 
 use super::RequestId;
-use crate::unindexed::unindexed;
 
 pin_project! {
     /// Response future of [`SetRequestId`](super::SetRequestId): echoes the id on the response.
@@ -42,9 +41,13 @@ where
             // The id this layer set wins over one the inner service may have copied. Only the
             // header: a response extension would allocate the response's extension map (three
             // allocations) for what the header already says.
-            // Unique to this response: kept out of HTTP/2's compression table.
-            res.headers_mut()
-                .insert(this.header.clone(), unindexed(id.into_header_value()));
+            let mut value = id.into_header_value();
+            // Unique to this response: h2's HPACK encoder writes it as a "never indexed"
+            // literal instead of adding it to the connection's table, where it would never be
+            // used again, only evict entries that would be (and lengthen the chain every
+            // later lookup of the name walks). `Debug` of the value now reads `Sensitive`.
+            value.set_sensitive(true);
+            res.headers_mut().insert(this.header.clone(), value);
         }
         Poll::Ready(Ok(res))
     }
