@@ -2,8 +2,9 @@
 //! checked in Rust before the request reaches Python, and what `request.path_params` gives.
 //!
 //! A route with a convertor registers its path without it (`/items/{id}`); a request whose
-//! parameter does not fit answers as a path no route matches (`404`), as in Starlette. Only
-//! routes with convertors carry the check (a layer), so the others cost nothing more.
+//! parameter does not fit answers as a path no route matches (`404`), as in Starlette, or
+//! falls through to the next route of its shape ([`in_order`](crate::in_order)). Only routes
+//! with convertors carry the check, so the others cost nothing more.
 
 use std::sync::Arc;
 
@@ -80,7 +81,7 @@ impl Convertor {
 
 /// A route's convertors, one per path parameter in order; in a checked request's extensions
 /// (for `path_params`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Convertors(Arc<[Convertor]>);
 
 impl Convertors {

@@ -12,6 +12,7 @@
 mod bridge;
 mod convertors;
 mod engine;
+mod in_order;
 mod json;
 mod listener;
 mod rate_limit;

@@ -19,6 +19,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use crate::bridge::{lock, Reply};
 use crate::convertors::Convertors;
 use crate::engine::datastructure;
+use crate::in_order::ParamNames;
 use crate::websocket::Socket;
 
 /// The request a handler receives.
@@ -71,8 +72,16 @@ impl HttpRequest {
         &self.parts
     }
 
-    fn params(&self) -> Option<&PathParams> {
-        self.parts.extensions.get::<PathParams>()
+    /// The path parameters, `(name, value)` in order, by the names of the route that answers
+    /// (not those of the pattern the router matched, when they differ: see [`ParamNames`]).
+    fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        let names = self.parts.extensions.get::<ParamNames>();
+        let params = self.parts.extensions.get::<PathParams>();
+        params
+            .into_iter()
+            .flat_map(PathParams::iter)
+            .enumerate()
+            .map(move |(at, (name, value))| (names.and_then(|n| n.get(at)).unwrap_or(name), value))
     }
 
     fn query_pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
@@ -176,8 +185,8 @@ impl HttpRequest {
         name: &str,
         default: Option<Bound<'py, PyAny>>,
     ) -> Bound<'py, PyAny> {
-        match self.params().and_then(|p| p.get(name)) {
-            Some(value) => PyString::new(py, value).into_any(),
+        match self.params().find(|(n, _)| *n == name) {
+            Some((_, value)) => PyString::new(py, value).into_any(),
             None => default.unwrap_or_else(|| py.None().into_bound(py)),
         }
     }
@@ -187,19 +196,12 @@ impl HttpRequest {
     #[getter]
     fn path_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        if let Some(params) = self.params() {
-            // A route with convertors (`{id:int}`): their values, as Starlette's.
-            match self.parts.extensions.get::<Convertors>() {
-                Some(convertors) => {
-                    for (at, (name, value)) in params.iter().enumerate() {
-                        dict.set_item(name, convertors.convert(py, at, value)?)?;
-                    }
-                }
-                None => {
-                    for (name, value) in params.iter() {
-                        dict.set_item(name, value)?;
-                    }
-                }
+        // A route with convertors (`{id:int}`): their values, as Starlette's.
+        let convertors = self.parts.extensions.get::<Convertors>();
+        for (at, (name, value)) in self.params().enumerate() {
+            match convertors {
+                Some(convertors) => dict.set_item(name, convertors.convert(py, at, value)?)?,
+                None => dict.set_item(name, value)?,
             }
         }
         Ok(dict)

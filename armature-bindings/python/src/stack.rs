@@ -1,7 +1,7 @@
 //! The preset stack the bindings serve: request id → logger → CORS → (docs →) router, where
 //! every route's endpoint hands the request to the Python thread and awaits its answer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -12,8 +12,8 @@ use armature_layers::rate_limit::RateLimitLayer;
 use armature_layers::request_id::RequestIdLayer;
 use armature_openapi::DocsLayer;
 use armature_router::{
-    get, on, Body, BoxError, EndpointService, IntoResponse, PathParams, Response, RouteError,
-    Router,
+    get, on, Body, BoxError, EndpointService, IntoResponse, MethodRouter, PathParams, Response,
+    RouteError, Router,
 };
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -30,6 +30,7 @@ use tower_http::compression::{CompressionLayer, CompressionLevel};
 
 use crate::bridge::{Job, Msg, Outbox, Queue, Reply};
 use crate::convertors::Convertors;
+use crate::in_order::{self, Member};
 use crate::websocket::Sockets;
 
 /// The whole stack, boxed so the four layer combinations share one type.
@@ -167,19 +168,18 @@ where
     // for them.
     let mut builder = builder.error_answer(detail);
     // What a route answers a request whose parameters do not fit its convertors: what the
-    // router answers a path no route matches.
-    let python_not_found = config.unmatched.then(|| unmatched(config.routes.len()));
-    let not_found = move |req: Request<B>| {
-        let python = python_not_found.clone();
-        async move {
-            match python {
-                Some(python) => python(req).await,
-                None => detail(StatusCode::NOT_FOUND, "Not Found"),
-            }
-        }
+    // router answers a path no route matches (and, in a group of routes tried in order, a
+    // method none of them has for it).
+    let count = config.routes.len();
+    let python_not_found = config.unmatched.then(|| unmatched(count));
+    let not_found =
+        move |req: Request<B>| refuse(&python_not_found, StatusCode::NOT_FOUND, "Not Found", req);
+    let python_not_allowed = config.unmatched.then(|| unmatched(count + 1));
+    let not_allowed = move |req: Request<B>| {
+        let status = StatusCode::METHOD_NOT_ALLOWED;
+        refuse(&python_not_allowed, status, "Method Not Allowed", req)
     };
     if config.unmatched {
-        let count = config.routes.len();
         builder = builder
             .fallback(unmatched(count))
             .method_not_allowed_fallback(unmatched(count + 1));
@@ -211,7 +211,16 @@ where
         .filter(|(_, (method, _))| method == Method::GET)
         .filter_map(|(route, (_, path))| websockets.get(path.as_str()).map(|&ws| (route, ws)))
         .collect();
+    // Routes of one shape that only their order tells apart (`/items/{id:int}`, then
+    // `/items/{name}`): one router path, tried in order.
+    let in_order = in_order::groups(&config.routes, &config.convertors, |route| {
+        config.routes[route].0.as_str() != WEBSOCKET && !shared.contains_key(&route)
+    })?;
+    let grouped: HashSet<usize> = in_order.iter().flatten().copied().collect();
     for (route, (method, path)) in config.routes.iter().enumerate() {
+        if grouped.contains(&route) {
+            continue;
+        }
         let mut endpoint = if method.as_str() == WEBSOCKET {
             if shared.values().any(|&ws| ws == route) {
                 continue; // served by the `GET` route of its path
@@ -263,6 +272,43 @@ where
         }
         builder = builder.route(path, endpoint);
     }
+    for group in &in_order {
+        let pattern = &config.routes[group[0]].1;
+        let mut methods: Vec<(Method, Vec<Member<B>>)> = Vec::new();
+        for &route in group {
+            let (method, path) = &config.routes[route];
+            let python = python(route);
+            let service = tower::service_fn(move |req: Request<B>| {
+                let answer = python(req);
+                async move { Ok::<_, Infallible>(answer.await) }
+            });
+            let service = match config.limits.get(route) {
+                Some(Some(rate_limit)) => BoxCloneSyncService::new(
+                    rate_limit
+                        .layer(service)
+                        .map_response(|res: http::Response<_>| res.map(Body::new)),
+                ),
+                _ => BoxCloneSyncService::new(service),
+            };
+            let convertors = config.convertors.get(route).cloned().flatten();
+            let member = Member::new(path, pattern, convertors, service);
+            match methods.iter_mut().find(|(m, _)| m == method) {
+                Some((_, members)) => members.push(member),
+                None => methods.push((method.clone(), vec![member])),
+            }
+        }
+        let methods: in_order::Methods<B> = methods.into();
+        let mut endpoints = MethodRouter::new();
+        for (method, _) in methods.iter() {
+            let (methods, method) = (Arc::clone(&methods), method.clone());
+            let (not_found, not_allowed) = (not_found.clone(), not_allowed.clone());
+            endpoints = endpoints.on(method.clone(), move |req: Request<B>| {
+                let (methods, method) = (Arc::clone(&methods), method.clone());
+                in_order::dispatch(methods, method, req, not_found.clone(), not_allowed.clone())
+            });
+        }
+        builder = builder.route(pattern, endpoints);
+    }
     for mount in &config.mounts {
         // Mounted at `/` (a single-page app's files): what no route matches.
         if mount.path == "/" {
@@ -286,6 +332,27 @@ where
         Some(Docs::Ui(docs)) => layered(config, docs.layer(router)),
         _ => layered(config, router),
     })
+}
+
+/// The app's Python answer to an unmatched request (`python`), when it has one, else the
+/// router's own `detail(status, text)`.
+fn refuse<B, F, Fut>(
+    python: &Option<F>,
+    status: StatusCode,
+    text: &'static str,
+    req: Request<B>,
+) -> impl std::future::Future<Output = Response>
+where
+    F: Fn(Request<B>) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    let answer = python.as_ref().map(|python| python(req));
+    async move {
+        match answer {
+            Some(answer) => answer.await,
+            None => detail(status, text),
+        }
+    }
 }
 
 /// `{"detail": "<text>"}` with `status`, as FastAPI answers unmatched paths and methods (`text`

@@ -3621,20 +3621,130 @@ def test_convertor_routes_and_the_routers_precedence():
         assert c.get("/guide/a/b").json() == {"rest": "a/b"}
         assert c.get("/guide/intro").status_code == 404
 
-    # Two routes of the same shape are a conflict when the app is built, convertors or not
-    # (Starlette would try `{name}` when `{item_id:int}` does not fit).
+
+
+def test_routes_of_one_shape_are_tried_in_order_as_starlette_tries_them():
+    from armature import rate_limit
+
     app = App()
 
     @app.get("/items/{item_id:int}")
-    async def by_number(item_id: int) -> dict:
-        return {}
+    async def by_number(item_id: int, request: Request) -> dict:
+        return {"by": "number", "item_id": item_id, "params": repr(request.path_params)}
+
+    @app.get("/items/{key:uuid}")
+    async def by_key(key: uuid.UUID, req: HttpRequest) -> dict:
+        return {"by": "key", "is_uuid": isinstance(key, uuid.UUID), "raw": req.param("key"), "other": req.param("item_id")}
 
     @app.get("/items/{name}")
-    async def by_name(name: str) -> dict:
-        return {}
+    @rate_limit(1, per="minute")
+    async def by_name(name: str, req: HttpRequest) -> dict:
+        return {"by": "name", "name": name, "params": repr(req.path_params)}
 
-    with pytest.raises(ValueError, match="conflicts"):
+    # One method's routes fit only numbers, another's anything: a value only the other takes
+    # is Starlette's partial match, a 405 naming that method.
+    @app.get("/orders/{order_id:int}")
+    async def order(order_id: int) -> dict:
+        return {"order": order_id}
+
+    @app.delete("/orders/{ref}")
+    async def cancel(ref: str) -> dict:
+        return {"cancelled": ref}
+
+    @app.put("/slots/{n:int}")
+    async def put_slot(n: int) -> dict:
+        return {"slot": n}
+
+    @app.post("/slots/{n:float}")
+    async def post_slot(n: float) -> dict:
+        return {"slot": n}
+
+    key_text = "12345678-9abc-def0-1234-56789abcdef0"
+    with TestClient(app) as c:
+        assert c.get("/items/7").json() == {"by": "number", "item_id": 7, "params": "{'item_id': 7}"}
+        assert c.get(f"/items/{key_text}").json() == {"by": "key", "is_uuid": True, "raw": key_text, "other": None}
+        # `{name}` takes what neither convertor does, under its own name; its rate limit is its own.
+        assert c.get("/items/abc").json() == {"by": "name", "name": "abc", "params": "{'name': 'abc'}"}
+        limited = c.get("/items/def")
+        assert limited.status_code == 429 and "retry-after" in limited.headers
+        assert c.get("/items/8").json()["by"] == "number"  # the other routes are not limited
+        # HEAD is answered by the GET routes, without a body.
+        head = c.head("/items/9")
+        assert head.status_code == 200 and head.content == b""
+
+        assert c.get("/orders/5").json() == {"order": 5}
+        assert c.delete("/orders/5").json() == {"cancelled": "5"}
+        assert c.delete("/orders/x1").json() == {"cancelled": "x1"}
+        res = c.get("/orders/x1")
+        assert (res.status_code, res.json(), res.headers["allow"]) == (405, {"detail": "Method Not Allowed"}, "DELETE")
+        # A method no route of the shape has is the router's 405, listing them all.
+        res = c.patch("/orders/5")
+        assert res.status_code == 405 and set(res.headers["allow"].split(",")) == {"GET", "HEAD", "DELETE"}
+
+        assert c.put("/slots/2").json() == {"slot": 2}
+        res = c.put("/slots/2.5")  # only POST's `{n:float}` takes it
+        assert (res.status_code, res.headers["allow"]) == (405, "POST")
+        assert c.post("/slots/2.5").json() == {"slot": 2.5}
+        res = c.put("/slots/two")  # no route takes it: no path matches
+        assert (res.status_code, res.json()) == (404, {"detail": "Not Found"})
+
+    # A route after one of its method that takes every value (or the same values) could never
+    # answer: an error naming both when the app is built (Starlette would ignore it).
+    @app.get("/items/{never}")
+    async def unreachable(never: str) -> dict:
+        return {"by": "never"}
+
+    with pytest.raises(ValueError, match=r"GET `/items/\{never\}` is already registered \(as `/items/\{name\}`\)"):
         app.build_engine()
+
+
+def test_routes_tried_in_order_answer_unmatched_requests_through_the_apps_handlers():
+    app = App()
+    seen = []
+
+    @app.middleware("http")
+    async def record(request: Request, call_next):
+        response = await call_next(request)
+        seen.append((request.method, request.url.path, response.status_code))
+        return response
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, exc) -> Response:
+        return Response(b"nothing here", status_code=404)
+
+    @app.get("/pages/{n:int}")
+    async def page(n: int) -> dict:
+        return {"page": n}
+
+    @app.post("/pages/{slug}")
+    async def create(slug: str) -> dict:
+        return {"created": slug}
+
+    with TestClient(app) as c:
+        assert c.get("/pages/3").json() == {"page": 3}
+        res = c.get("/pages/intro")
+        assert (res.status_code, res.headers["allow"]) == (405, "POST")
+        assert c.post("/pages/intro").json() == {"created": "intro"}
+    assert seen == [("GET", "/pages/3", 200), ("GET", "/pages/intro", 405), ("POST", "/pages/intro", 200)]
+
+    app = App()
+
+    @app.exception_handler(404)
+    async def missing(request: Request, exc) -> Response:
+        return Response(b"nothing here", status_code=404)
+
+    @app.get("/pages/{n:int}")
+    async def number(n: int) -> dict:
+        return {"page": n}
+
+    @app.get("/pages/{n:float}")
+    async def fraction(n: float) -> dict:
+        return {"fraction": n}
+
+    with TestClient(app) as c:
+        assert c.get("/pages/1.5").json() == {"fraction": 1.5}
+        res = c.get("/pages/x")
+        assert (res.status_code, res.content) == (404, b"nothing here")
 
 
 def test_an_unknown_path_convertor_is_an_error_naming_the_route():

@@ -1,8 +1,9 @@
 """`Router` / `APIRouter`: routes declared with decorators, grouped under prefixes.
 
 Only the declaration lives here: the routes are compiled into Armature's Rust router, which
-matches paths (static > parameter > catch-all), answers 404/405/HEAD itself and reports
-conflicting routes by name when the app is built.
+matches paths (static > parameter > catch-all; routes of one shape, such as `/items/{id:int}`
+and `/items/{name}`, in the order they were declared), answers 404/405/HEAD itself and
+reports conflicting or unreachable routes by name when the app is built.
 """
 
 from __future__ import annotations

@@ -1,0 +1,253 @@
+//! Routes of one shape tried in the order they were declared, as Starlette tries them.
+//!
+//! Armature's router picks a route by the shape of its path (static segment > parameter >
+//! catch-all), so `/items/{id:int}` and `/items/{name}` would be one path for it, a conflict.
+//! Starlette tries its routes in order: `GET /items/7` is the first one's, `GET /items/abc`
+//! does not fit `{id:int}` and falls through to `{name}`. Such routes are registered here as
+//! one router path (the first route's) whose endpoint, per method, tries the routes of that
+//! method in order and hands the request to the first whose convertors take it. A value that
+//! only a route of another method takes is a `405` listing those methods (Starlette's partial
+//! match); one that no route takes is a `404`.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use armature_router::{PathParams, Response, RouteError};
+use http::header::ALLOW;
+use http::{HeaderValue, Method, Request};
+use tower::util::BoxCloneSyncService;
+use tower::ServiceExt;
+
+use crate::convertors::Convertors;
+
+/// The parameters' names of the route that answers, where they are not those of the pattern
+/// the router matched (the first route of the shape): `/items/{name}` matched as
+/// `/items/{id}`. In the request's extensions, for `param()` and `path_params`.
+#[derive(Clone, Debug)]
+pub(crate) struct ParamNames(Arc<[String]>);
+
+impl ParamNames {
+    /// The name of parameter number `at`.
+    pub(crate) fn get(&self, at: usize) -> Option<&str> {
+        self.0.get(at).map(String::as_str)
+    }
+}
+
+/// A path's shape (`/items/{}`, `/files/{*}`: its parameters unnamed) and its parameters'
+/// names in order.
+pub(crate) fn shape(path: &str) -> (String, Vec<String>) {
+    let (mut shape, mut names, mut rest) = (String::with_capacity(path.len()), Vec::new(), path);
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|close| open + close) else {
+            break;
+        };
+        let name = &rest[open + 1..close];
+        shape.push_str(&rest[..open]);
+        shape.push_str(if name.starts_with('*') { "{*}" } else { "{}" });
+        names.push(name.trim_start_matches('*').to_owned());
+        rest = &rest[close + 1..];
+    }
+    shape.push_str(rest);
+    (shape, names)
+}
+
+/// The groups of route ids (each in declaration order) that must be tried in order: routes
+/// of one shape whose parameters are named differently, or of which one has convertors. The
+/// routes `eligible` rejects (WebSocket routes) stay the router's alone.
+///
+/// A route that an earlier one of its method always answers first (one without convertors, or
+/// with the same) could never be reached: that is an error naming both, as the router's own
+/// duplicate routes are, where Starlette would ignore the later one.
+pub(crate) fn groups(
+    routes: &[(Method, String)],
+    convertors: &[Option<Convertors>],
+    eligible: impl Fn(usize) -> bool,
+) -> Result<Vec<Vec<usize>>, RouteError> {
+    let mut by_shape: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut order = Vec::new();
+    for (route, (_, path)) in routes.iter().enumerate().filter(|(r, _)| eligible(*r)) {
+        let (key, _) = shape(path);
+        let members = by_shape.entry(key).or_insert_with_key(|key| {
+            order.push(key.clone());
+            Vec::new()
+        });
+        members.push(route);
+    }
+    let checks = |route: usize| convertors.get(route).and_then(Option::as_ref);
+    let mut groups = Vec::new();
+    for members in order.into_iter().filter_map(|key| by_shape.remove(&key)) {
+        let first = &routes[members[0]].1;
+        let renamed = members.iter().any(|&r| routes[r].1 != *first);
+        if members.len() < 2 || !(renamed || members.iter().any(|&r| checks(r).is_some())) {
+            continue;
+        }
+        for (at, &route) in members.iter().enumerate() {
+            let (method, path) = &routes[route];
+            let shadowing = members[..at].iter().find(|&&earlier| {
+                routes[earlier].0 == *method
+                    && checks(earlier).is_none_or(|earlier| Some(earlier) == checks(route))
+            });
+            if let Some(&earlier) = shadowing {
+                return Err(RouteError::DuplicateMethod {
+                    route: path.clone(),
+                    existing: routes[earlier].1.clone(),
+                    method: method.clone(),
+                });
+            }
+        }
+        groups.push(members);
+    }
+    Ok(groups)
+}
+
+/// One route of a group: what it takes, and its endpoint (its rate limit included).
+pub(crate) struct Member<B> {
+    convertors: Option<Convertors>,
+    names: Option<ParamNames>,
+    service: BoxCloneSyncService<Request<B>, Response, Infallible>,
+}
+
+impl<B> Member<B> {
+    /// A route whose path is `path`, matched as `pattern` (the group's first route's path).
+    pub(crate) fn new(
+        path: &str,
+        pattern: &str,
+        convertors: Option<Convertors>,
+        service: BoxCloneSyncService<Request<B>, Response, Infallible>,
+    ) -> Self {
+        let (names, matched) = (shape(path).1, shape(pattern).1);
+        Member {
+            convertors,
+            names: (names != matched).then(|| ParamNames(names.into())),
+            service,
+        }
+    }
+
+    fn takes(&self, req: &Request<B>) -> bool {
+        self.convertors.as_ref().is_none_or(|convertors| {
+            req.extensions()
+                .get::<PathParams>()
+                .is_some_and(|params| convertors.fit(params))
+        })
+    }
+}
+
+/// The routes of a group by method, in the order their methods first appear.
+pub(crate) type Methods<B> = Arc<[(Method, Vec<Member<B>>)]>;
+
+/// What a group answers a request of `method` (`HEAD` with `GET`): the first of its routes of
+/// that method that takes the request; if none does, `not_allowed` (with `Allow`) when a route
+/// of another method would, else `not_found`.
+pub(crate) async fn dispatch<B, N, NF, A, AF>(
+    methods: Methods<B>,
+    method: Method,
+    mut req: Request<B>,
+    not_found: N,
+    not_allowed: A,
+) -> Response
+where
+    B: Send + 'static,
+    N: FnOnce(Request<B>) -> NF,
+    NF: std::future::Future<Output = Response>,
+    A: FnOnce(Request<B>) -> AF,
+    AF: std::future::Future<Output = Response>,
+{
+    let same = |m: &Method| *m == method;
+    let chosen = methods
+        .iter()
+        .filter(|(m, _)| same(m))
+        .flat_map(|(_, members)| members)
+        .find(|member| member.takes(&req));
+    if let Some(member) = chosen {
+        if let Some(convertors) = &member.convertors {
+            req.extensions_mut().insert(convertors.clone());
+        }
+        if let Some(names) = &member.names {
+            req.extensions_mut().insert(names.clone());
+        }
+        let Ok(res) = member.service.clone().oneshot(req).await;
+        return res;
+    }
+    let mut allowed: Vec<&str> = Vec::new();
+    for (m, members) in methods.iter().filter(|(m, _)| !same(m)) {
+        if members.iter().any(|member| member.takes(&req)) {
+            allowed.push(m.as_str());
+            if *m == Method::GET && !methods.iter().any(|(m, _)| *m == Method::HEAD) {
+                allowed.push(Method::HEAD.as_str());
+            }
+        }
+    }
+    if allowed.is_empty() {
+        return not_found(req).await;
+    }
+    let allow = HeaderValue::from_str(&allowed.join(",")).expect("method names are header-safe");
+    let mut res = not_allowed(req).await;
+    res.headers_mut().insert(ALLOW, allow);
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shape_forgets_the_names_and_keeps_the_kind_of_each_parameter() {
+        assert_eq!(
+            shape("/items/{item_id}/parts/{*rest}"),
+            (
+                "/items/{}/parts/{*}".to_owned(),
+                vec!["item_id".to_owned(), "rest".to_owned()]
+            )
+        );
+        assert_eq!(shape("/static/a"), ("/static/a".to_owned(), vec![]));
+        assert_eq!(shape("/a/{b"), ("/a/{b".to_owned(), vec![]));
+    }
+
+    #[test]
+    fn only_routes_the_router_cannot_tell_apart_alone_are_grouped() {
+        let routes: Vec<(Method, String)> = [
+            (Method::GET, "/items/{id}"),
+            (Method::GET, "/items/{name}"),
+            (Method::GET, "/users/{id}"),
+            (Method::POST, "/users/{id}"),
+            (Method::GET, "/files/{*rest}"),
+            (Method::GET, "/files/{id}"),
+            (Method::GET, "/pages/{n}"),
+            (Method::POST, "/pages/{n}"),
+        ]
+        .into_iter()
+        .map(|(m, p)| (m, p.to_owned()))
+        .collect();
+        let int = Convertors::parse(&["int".to_owned()]).unwrap();
+        let mut convertors = vec![None; routes.len()];
+        convertors[0] = int.clone();
+        convertors[6] = int.clone();
+        assert_eq!(
+            groups(&routes, &convertors, |_| true),
+            // `/items`: renamed; `/pages`: a convertor. `/users` (one name, no convertor) and
+            // `/files` (a catch-all and a parameter: two shapes) stay the router's.
+            Ok(vec![vec![0, 1], vec![6, 7]])
+        );
+        assert_eq!(
+            groups(&routes, &convertors, |r| r != 1),
+            Ok(vec![vec![6, 7]])
+        );
+
+        // A route that an earlier one of its method always answers first is never reached.
+        let shadowed = |first: Option<Convertors>, second: Option<Convertors>| {
+            let routes =
+                [(Method::GET, "/a/{x}"), (Method::GET, "/a/{y}")].map(|(m, p)| (m, p.to_owned()));
+            groups(&routes, &[first, second], |_| true)
+        };
+        let error = RouteError::DuplicateMethod {
+            route: "/a/{y}".to_owned(),
+            existing: "/a/{x}".to_owned(),
+            method: Method::GET,
+        };
+        assert_eq!(shadowed(None, None), Err(error.clone()));
+        assert_eq!(shadowed(None, int.clone()), Err(error.clone()));
+        assert_eq!(shadowed(int.clone(), int.clone()), Err(error));
+        assert_eq!(shadowed(int, None), Ok(vec![vec![0, 1]]));
+    }
+}
