@@ -5,7 +5,12 @@
 //! parameter does not fit answers as a path no route matches (`404`), as in Starlette, or
 //! falls through to the next route of its shape ([`in_order`](crate::in_order)). Only routes
 //! with convertors carry the check, so the others cost nothing more.
+//!
+//! Starlette's five are checked by name; one registered with `register_url_convertor` by its
+//! `regex` (the `regex` crate's syntax, matched whole against one segment), and its Python
+//! `convert` makes `path_params`' value.
 
+use std::fmt;
 use std::sync::Arc;
 
 use armature_router::PathParams;
@@ -13,8 +18,9 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyFloat, PyString, PyType};
 
-/// One of Starlette's convertors (`path` is the router's catch-all, not checked here).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One of Starlette's convertors (`path` is the router's catch-all, not checked here), or one
+/// the app registered.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Convertor {
     /// `{name}` or `{name:str}`: any segment.
     Str,
@@ -24,6 +30,63 @@ pub(crate) enum Convertor {
     Float,
     /// Lowercase `8-4-4-4-12` hexadecimal, given as a `uuid.UUID`.
     Uuid,
+    /// `register_url_convertor(key, convertor)`: its `regex`, its `convert`.
+    Custom(Arc<Custom>),
+}
+
+/// A convertor the app registered, by its key.
+pub(crate) struct Custom {
+    key: String,
+    /// `^(?:regex)$`.
+    regex: regex::Regex,
+    /// The Python object: `convert(value)` makes the value.
+    convertor: Py<PyAny>,
+}
+
+impl fmt::Debug for Custom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Custom")
+            .field("key", &self.key)
+            .field("regex", &self.regex.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Two routes' convertors are the same when they have the same key.
+impl PartialEq for Custom {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Custom {}
+
+/// How the Python side names a route's convertor: one of Starlette's by name, or a registered
+/// one as `(key, regex, convertor)`.
+#[derive(FromPyObject)]
+pub(crate) enum Spec {
+    Named(String),
+    Custom(String, String, Py<PyAny>),
+}
+
+impl Spec {
+    fn parse(&self) -> Result<Convertor, String> {
+        match self {
+            Spec::Named(name) => {
+                Convertor::named(name).ok_or_else(|| format!("unknown path convertor {name:?}"))
+            }
+            Spec::Custom(key, regex, convertor) => {
+                let whole = regex::Regex::new(&format!("^(?:{regex})$")).map_err(|err| {
+                    format!("path convertor {key:?}: its regex {regex:?} does not compile: {err}")
+                })?;
+                Ok(Convertor::Custom(Arc::new(Custom {
+                    key: key.clone(),
+                    regex: whole,
+                    convertor: Python::attach(|py| convertor.clone_ref(py)),
+                })))
+            }
+        }
+    }
 }
 
 impl Convertor {
@@ -39,7 +102,7 @@ impl Convertor {
     }
 
     /// Whether the (percent-decoded) `value` matches the convertor's regular expression whole.
-    pub(crate) fn fits(self, value: &str) -> bool {
+    pub(crate) fn fits(&self, value: &str) -> bool {
         let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
         match self {
             Convertor::Str => true,
@@ -56,11 +119,12 @@ impl Convertor {
                         _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
                     })
             }
+            Convertor::Custom(custom) => custom.regex.is_match(value),
         }
     }
 
     /// The value Starlette's convertor gives for a `value` that fits.
-    fn convert<'py>(self, py: Python<'py>, value: &str) -> PyResult<Bound<'py, PyAny>> {
+    fn convert<'py>(&self, py: Python<'py>, value: &str) -> PyResult<Bound<'py, PyAny>> {
         static UUID: PyOnceLock<Py<PyType>> = PyOnceLock::new();
         match self {
             Convertor::Str => Ok(PyString::new(py, value).into_any()),
@@ -75,6 +139,10 @@ impl Convertor {
                 Ok(PyFloat::new(py, number).into_any())
             }
             Convertor::Uuid => UUID.import(py, "uuid", "UUID")?.call1((value,)),
+            Convertor::Custom(custom) => custom
+                .convertor
+                .bind(py)
+                .call_method1(pyo3::intern!(py, "convert"), (value,)),
         }
     }
 }
@@ -85,14 +153,12 @@ impl Convertor {
 pub(crate) struct Convertors(Arc<[Convertor]>);
 
 impl Convertors {
-    /// The convertors of one route from their names, `None` when they are all `str` (nothing to
-    /// check). An unknown name is an error message (the Python side refuses those first).
-    pub(crate) fn parse(names: &[String]) -> Result<Option<Self>, String> {
-        let convertors = names
+    /// The convertors of one route, `None` when they are all `str` (nothing to check). An
+    /// unknown name, or a regex that does not compile, is an error message.
+    pub(crate) fn parse(specs: &[Spec]) -> Result<Option<Self>, String> {
+        let convertors = specs
             .iter()
-            .map(|name| {
-                Convertor::named(name).ok_or_else(|| format!("unknown path convertor {name:?}"))
-            })
+            .map(Spec::parse)
             .collect::<Result<Arc<[Convertor]>, String>>()?;
         Ok(convertors
             .iter()
@@ -115,11 +181,10 @@ impl Convertors {
         at: usize,
         value: &str,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.0
-            .get(at)
-            .copied()
-            .unwrap_or(Convertor::Str)
-            .convert(py, value)
+        match self.0.get(at) {
+            Some(convertor) => convertor.convert(py, value),
+            None => Ok(PyString::new(py, value).into_any()),
+        }
     }
 }
 
@@ -151,8 +216,8 @@ mod tests {
             (Uuid, "1234567-89abc-def0-1234-56789abcdef0", false),
             (Str, "anything", true),
         ];
-        for &(convertor, value, fits) in cases {
-            assert_eq!(convertor.fits(value), fits, "{convertor:?} {value:?}");
+        for (convertor, value, fits) in cases {
+            assert_eq!(convertor.fits(value), *fits, "{convertor:?} {value:?}");
         }
     }
 }

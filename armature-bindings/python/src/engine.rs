@@ -31,7 +31,7 @@ use tokio::sync::oneshot;
 use tower::ServiceExt;
 
 use crate::bridge::{lock, Job, Msg, Outbox, Posts, Queue, Reply};
-use crate::convertors::Convertors;
+use crate::convertors::{Convertors, Spec};
 use crate::listener::Listener;
 use crate::request::HttpRequest;
 use crate::response::{to_response, HttpResponse};
@@ -370,7 +370,7 @@ impl Engine {
         unmatched: bool,
         mounts: Vec<(String, String, bool, bool)>,
         gzip: Option<(u32, i32)>,
-        convertors: Option<Vec<Option<Vec<String>>>>,
+        convertors: Option<Vec<Option<Vec<Spec>>>>,
     ) -> PyResult<Self> {
         if routes.len() + if unmatched { 2 } else { 0 } != endpoints.len() {
             return Err(PyValueError::new_err(

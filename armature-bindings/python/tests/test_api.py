@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextvars
 import dataclasses
+import datetime
 import threading
 import time
 import uuid
@@ -3545,6 +3546,73 @@ def test_path_convertors_match_convert_and_refuse_what_does_not_fit_with_404():
                      f"/keys/{key_text.upper()}", f"/keys/{key_text.replace('-', '')}", "/shelves/top/x"]:
             res = c.get(path)
             assert (res.status_code, res.json()) == (404, {"detail": "Not Found"}), path
+
+
+def test_a_registered_convertor_checks_converts_and_renders_as_starlettes():
+    from armature.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
+
+    class DateConvertor(Convertor[datetime.date]):
+        regex = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+        def convert(self, value: str) -> datetime.date:
+            return datetime.date.fromisoformat(value)
+
+        def to_string(self, value: datetime.date) -> str:
+            return value.isoformat()
+
+    register_url_convertor("isodate", DateConvertor())
+    try:
+        app = App()
+
+        @app.get("/days/{day:isodate}")
+        async def day(day: datetime.date, request: Request) -> dict:
+            return {"day": day.isoformat(), "weekday": day.weekday(), "params": repr(request.path_params)}
+
+        @app.get("/days/{name}")
+        async def named(name: str) -> dict:
+            return {"name": name}
+
+        @app.get("/months/{m:isodate}", name="month")
+        async def month(m) -> dict:  # no annotation: what `convert` returns
+            return {"type": type(m).__name__}
+
+        with TestClient(app) as c:
+            assert c.get("/days/2026-12-07").json() == {"day": "2026-12-07", "weekday": 0, "params": "{'day': datetime.date(2026, 12, 7)}"}
+            # What the regex does not match falls through to the next route of the shape...
+            assert c.get("/days/today").json() == {"name": "today"}
+            assert c.get("/months/2026-12-01").json() == {"type": "date"}
+            # ... or is a path no route matches; the regex is matched whole.
+            for path in ["/months/2026-12", "/months/x2026-12-01", "/months/2026-12-01x"]:
+                assert c.get(path).status_code == 404, path
+        # Matched, but `convert` raised: the app's failure, a 500, as in Starlette.
+        with TestClient(app, raise_server_exceptions=False) as c:
+            assert c.get("/months/2026-13-01").status_code == 500
+        assert app.url_path_for("month", m=datetime.date(2026, 1, 2)) == "/months/2026-01-02"
+
+        # The regex is Rust's `regex` crate's: look-around is a ValueError naming the convertor
+        # when the app is built.
+        class Lookbehind(Convertor[str]):
+            regex = "(?<=a)b"
+
+            def convert(self, value: str) -> str:
+                return value
+
+        register_url_convertor("behind", Lookbehind())
+        app = App()
+        app.get("/b/{x:behind}")(lambda x: {})
+        with pytest.raises(ValueError, match=r"path convertor \"behind\": its regex \"\(\?<=a\)b\" does not compile"):
+            app.build_engine()
+        # Not a convertor, or not a name: refused when registered.
+        with pytest.raises(TypeError, match="needs a `regex` string"):
+            register_url_convertor("nothing", object())
+        with pytest.raises(ValueError, match="a name like 'date'"):
+            register_url_convertor("two words", DateConvertor())
+        # An unknown one says how to add it.
+        with pytest.raises(ValueError, match="unknown path convertor 'weekday'.*register_url_convertor"):
+            App().get("/w/{d:weekday}")(lambda d: {})
+    finally:
+        CONVERTOR_TYPES.pop("isodate", None)
+        CONVERTOR_TYPES.pop("behind", None)
 
 
 def test_a_convertor_value_is_then_checked_against_the_annotation_as_fastapi_does():

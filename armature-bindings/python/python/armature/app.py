@@ -15,6 +15,7 @@ from typing import Any, AsyncContextManager, Awaitable, Callable, Mapping, Optio
 
 from ._armature import Engine, Listener
 from ._threads import DaemonThreads
+from .convertors import CONVERTOR_TYPES, built_in
 from .datastructures import State
 from .encoders import jsonable
 from .exception_handlers import ExceptionHandlers
@@ -292,7 +293,7 @@ class App(Router):
         unmatched = bool(self.http_middleware) or self.exception_handlers.shape_http_errors()
         if unmatched:
             answered += [self._seeded(self._answering(_refuse(status, detail))) for status, detail in ((404, "Not Found"), (405, "Method Not Allowed"))]
-        checked = [r.checked() for r in self.routes]
+        checked = [_for_rust(r.checked()) for r in self.routes]
         return Engine(
             # Patterns without their convertors (`/items/{id}`): Rust checks those per route.
             [(r.method, r.path_format) for r in self.routes],
@@ -490,6 +491,14 @@ class App(Router):
             loop.remove_reader(engine.fileno())
             loop.close()
             asyncio.set_event_loop(None)
+
+
+def _for_rust(checked: Optional[list[str]]) -> Optional[list[Any]]:
+    """A route's convertors as Rust checks them: Starlette's by name, a registered one as
+    `(key, regex, convertor)`."""
+    if checked is None:
+        return None
+    return [key if built_in(key) else (key, CONVERTOR_TYPES[key].regex, CONVERTOR_TYPES[key]) for key in checked]
 
 
 def _refuse(status: int, detail: str) -> Callable[[Any], Any]:

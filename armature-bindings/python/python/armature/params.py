@@ -23,7 +23,7 @@ try:  # `A | B` (Python 3.10+)
 except ImportError:  # pragma: no cover - Python 3.9
     _UnionType = None  # type: ignore[assignment,misc]
 
-from . import forms, responses
+from . import convertors, forms, responses
 from .concurrency import enter_in_threadpool, run_in_threadpool
 from ._armature import HttpRequest, HttpResponse
 from .requests import Request
@@ -385,17 +385,22 @@ def _converter(annotation: Any, checks: tuple[Any, ...], many: bool) -> Callable
     return _pydantic(annotation)
 
 
-# Starlette's path convertors (`/items/{id:int}`) and what each makes of a path parameter's
-# text (`path`, the rest of the path, is the router's catch-all and keeps it).
-CONVERTOR_TYPES = {"str": str, "int": int, "float": float, "uuid": uuid.UUID}
+# The type of the value each of Starlette's path convertors (`/items/{id:int}`) gives, the
+# handler's when it has no annotation; a registered convertor's is whatever its `convert`
+# returns (`Any`).
+_VALUE_TYPES = {"str": str, "path": str, "int": int, "float": float, "uuid": uuid.UUID}
+
+
+def _value_type(convertor: str) -> Any:
+    return _VALUE_TYPES[convertor] if convertors.built_in(convertor) else Any
 
 
 def _converted(convertor: str, annotation: Any, checks: tuple[Any, ...]) -> Callable[[Any, list[Any]], Any]:
     """How a path parameter with a convertor (`{id:int}`) becomes the handler's value: the
     convertor's value, as is when the annotation is its type (or none), else checked against
     the annotation by Pydantic, as FastAPI does (`{id:int}` with `id: str` is then a `422`)."""
-    make = CONVERTOR_TYPES[convertor]
-    if not checks and annotation in (make, inspect.Parameter.empty, Any):
+    make = convertors.CONVERTOR_TYPES[convertor].convert
+    if not checks and annotation in (_value_type(convertor), inspect.Parameter.empty, Any):
         return lambda raw, loc: make(raw)
     validate = _pydantic(typing.Annotated[(annotation, *checks)] if checks else annotation)
     return lambda raw, loc: validate(make(raw), loc)
@@ -703,7 +708,7 @@ class Plan:
             # annotation's check, as FastAPI validates `request.path_params`. Without an
             # annotation, the document shows the convertor's type.
             if annotation is inspect.Parameter.empty:
-                annotation = inner = CONVERTOR_TYPES[path_names[alias]]
+                annotation = inner = _value_type(path_names[alias])
             p.convert = _converted(path_names[alias], inner, checks)
         else:
             p.convert = _converter(inner, checks, p.many)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import math
 import re
 from urllib.parse import quote
 from typing import Any, Callable, Optional, Sequence, TypeVar
@@ -20,7 +19,8 @@ from ._armature import HttpRequest, HttpResponse
 from .exceptions import NoMatchFound, RequestValidationError
 from .requests import Request
 from .concurrency import run_in_threadpool
-from .params import CONVERTOR_TYPES, REQUEST, STARLETTE, Depends, Plan, _Context, _where, carried, solve
+from .convertors import CONVERTOR_TYPES, built_in
+from .params import REQUEST, STARLETTE, _Invalid, Depends, Plan, _Context, _where, carried, solve
 from .response_model import filter_for
 from .websockets import WebSocket, WebSocketDisconnect
 
@@ -28,7 +28,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _PARAM = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::([A-Za-z_][A-Za-z0-9_]*))?\}|:([A-Za-z_][A-Za-z0-9_]*)")
 
-# Starlette's path convertors (`/items/{id:int}`, `params.CONVERTOR_TYPES`): a route registers
+# Starlette's path convertors (`/items/{id:int}`, `convertors.CONVERTOR_TYPES`): a route registers
 # its path without them; Rust checks the values of the routes that have some (one that does
 # not fit is a path no route matches: `404`), and `request.path_params` gives the converted
 # value.
@@ -48,7 +48,8 @@ def _convertors(path: str, where: str) -> dict[str, Optional[str]]:
         name, convertor = m.group(2) or m.group(4), m.group(3)
         if convertor is not None and (m.group(1) or convertor not in CONVERTOR_TYPES):
             what = "a catch-all takes no convertor" if m.group(1) else "unknown path convertor"
-            raise ValueError(f"{where}: {what} {convertor!r} in {path!r} (Starlette's convertors: str, path, int, float, uuid)")
+            known = ", ".join(CONVERTOR_TYPES)
+            raise ValueError(f"{where}: {what} {convertor!r} in {path!r} (the convertors: {known}; armature.convertors.register_url_convertor adds one)")
         found[name] = None if convertor == "str" else convertor
     return found
 
@@ -60,20 +61,11 @@ def _plain(path: str) -> str:
 
 
 def _rendered(convertor: Optional[str], value: Any, catch_all: bool) -> str:
-    """A parameter's value in a path, as Starlette's convertors' `to_string` renders it (and
-    percent-encoded; a catch-all keeps its slashes)."""
-    if convertor == "int":
-        value = int(value)
-        if value < 0:
-            raise ValueError(f"{{...:int}} takes no negative integer: {value}")
-        return str(value)
-    if convertor == "float":
-        value = float(value)
-        if value < 0 or math.isnan(value) or math.isinf(value):
-            raise ValueError(f"{{...:float}} takes a finite number, not negative: {value}")
-        return ("%0.20f" % value).rstrip("0").rstrip(".")
-    if convertor == "uuid":
-        return str(value)
+    """A parameter's value in a path, as its convertor's `to_string` renders it (Starlette's
+    `int`, `float` and `uuid` check the value), else percent-encoded (a catch-all keeps its
+    slashes)."""
+    if convertor is not None and (convertor in ("int", "float", "uuid") or not built_in(convertor)):
+        return CONVERTOR_TYPES[convertor].to_string(value)
     return quote(str(value), safe="/" if catch_all else "")
 
 
@@ -245,8 +237,10 @@ def compile_endpoint(plan: Plan, status_code: Optional[int] = None, response: Op
                     continue
                 try:
                     kwargs[name] = convert(req.param(alias), ["path", alias])
-                except Exception as invalid:  # _Invalid
-                    errors.extend(getattr(invalid, "errors", [str(invalid)]))
+                except _Invalid as invalid:
+                    # What else a conversion raises (a registered convertor's `convert`
+                    # failing) is the app's failure, a `500`, as in Starlette.
+                    errors.extend(invalid.errors)
             if errors:
                 raise RequestValidationError(errors)
             return handler(**kwargs)
