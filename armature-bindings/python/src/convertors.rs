@@ -39,8 +39,21 @@ pub(crate) struct Custom {
     key: String,
     /// `^(?:regex)$`.
     regex: regex::Regex,
-    /// The Python object: `convert(value)` makes the value.
-    convertor: Py<PyAny>,
+    /// The Python object, whose `convert(value)` makes the value. Behind a trait object, so
+    /// that code (and tests) that never meets one does not reference Python's API.
+    convertor: Box<dyn Convert>,
+}
+
+/// What makes a registered convertor's value: its Python object.
+trait Convert: Send + Sync {
+    fn convert<'py>(&self, py: Python<'py>, value: &str) -> PyResult<Bound<'py, PyAny>>;
+}
+
+impl Convert for Py<PyAny> {
+    fn convert<'py>(&self, py: Python<'py>, value: &str) -> PyResult<Bound<'py, PyAny>> {
+        self.bind(py)
+            .call_method1(pyo3::intern!(py, "convert"), (value,))
+    }
 }
 
 impl fmt::Debug for Custom {
@@ -70,19 +83,19 @@ pub(crate) enum Spec {
 }
 
 impl Spec {
-    fn parse(&self) -> Result<Convertor, String> {
+    fn parse(self) -> Result<Convertor, String> {
         match self {
             Spec::Named(name) => {
-                Convertor::named(name).ok_or_else(|| format!("unknown path convertor {name:?}"))
+                Convertor::named(&name).ok_or_else(|| format!("unknown path convertor {name:?}"))
             }
             Spec::Custom(key, regex, convertor) => {
                 let whole = regex::Regex::new(&format!("^(?:{regex})$")).map_err(|err| {
                     format!("path convertor {key:?}: its regex {regex:?} does not compile: {err}")
                 })?;
                 Ok(Convertor::Custom(Arc::new(Custom {
-                    key: key.clone(),
+                    key,
                     regex: whole,
-                    convertor: Python::attach(|py| convertor.clone_ref(py)),
+                    convertor: Box::new(convertor),
                 })))
             }
         }
@@ -139,10 +152,7 @@ impl Convertor {
                 Ok(PyFloat::new(py, number).into_any())
             }
             Convertor::Uuid => UUID.import(py, "uuid", "UUID")?.call1((value,)),
-            Convertor::Custom(custom) => custom
-                .convertor
-                .bind(py)
-                .call_method1(pyo3::intern!(py, "convert"), (value,)),
+            Convertor::Custom(custom) => custom.convertor.convert(py, value),
         }
     }
 }
@@ -155,15 +165,20 @@ pub(crate) struct Convertors(Arc<[Convertor]>);
 impl Convertors {
     /// The convertors of one route, `None` when they are all `str` (nothing to check). An
     /// unknown name, or a regex that does not compile, is an error message.
-    pub(crate) fn parse(specs: &[Spec]) -> Result<Option<Self>, String> {
+    pub(crate) fn parse(specs: Vec<Spec>) -> Result<Option<Self>, String> {
         let convertors = specs
-            .iter()
+            .into_iter()
             .map(Spec::parse)
-            .collect::<Result<Arc<[Convertor]>, String>>()?;
-        Ok(convertors
+            .collect::<Result<Vec<Convertor>, String>>()?;
+        Ok(Self::checking(convertors))
+    }
+
+    /// `convertors`, `None` when they are all `str` (nothing to check).
+    pub(crate) fn checking(convertors: Vec<Convertor>) -> Option<Self> {
+        convertors
             .iter()
             .any(|c| *c != Convertor::Str)
-            .then_some(Convertors(convertors)))
+            .then(|| Convertors(convertors.into()))
     }
 
     /// Whether every parameter fits its convertor.
@@ -218,6 +233,35 @@ mod tests {
         ];
         for (convertor, value, fits) in cases {
             assert_eq!(convertor.fits(value), *fits, "{convertor:?} {value:?}");
+        }
+    }
+
+    #[test]
+    fn a_registered_convertors_regex_is_matched_whole() {
+        struct Never;
+        impl super::Convert for Never {
+            fn convert<'py>(
+                &self,
+                _: pyo3::Python<'py>,
+                _: &str,
+            ) -> pyo3::PyResult<pyo3::Bound<'py, pyo3::PyAny>> {
+                unreachable!("only `fits` is called here")
+            }
+        }
+        let date = Custom(std::sync::Arc::new(super::Custom {
+            key: "date".to_owned(),
+            regex: regex::Regex::new("^(?:[0-9]{4}-[0-9]{2}(-[0-9]{2})?)$").unwrap(),
+            convertor: Box::new(Never),
+        }));
+        for (value, fits) in [
+            ("2026-12-07", true),
+            ("2026-12", true),
+            ("x2026-12-07", false),
+            ("2026-12-07x", false),
+            ("2026-1-07", false),
+            ("", false),
+        ] {
+            assert_eq!(date.fits(value), fits, "{value:?}");
         }
     }
 }

@@ -387,8 +387,8 @@ impl Engine {
         }
         let convertors = convertors
             .unwrap_or_default()
-            .iter()
-            .map(|names| names.as_deref().map(Convertors::parse).transpose())
+            .into_iter()
+            .map(|specs| specs.map(Convertors::parse).transpose())
             .map(|parsed| parsed.map(Option::flatten))
             .collect::<Result<Vec<_>, String>>()
             .map_err(PyValueError::new_err)?;

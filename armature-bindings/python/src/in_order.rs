@@ -190,7 +190,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convertors::Spec;
+    use crate::convertors::Convertor;
 
     #[test]
     fn a_shape_forgets_the_names_and_keeps_the_kind_of_each_parameter() {
@@ -220,7 +220,7 @@ mod tests {
         .into_iter()
         .map(|(m, p)| (m, p.to_owned()))
         .collect();
-        let int = Convertors::parse(&[Spec::Named("int".to_owned())]).unwrap();
+        let int = Convertors::checking(vec![Convertor::Int]);
         let mut convertors = vec![None; routes.len()];
         convertors[0] = int.clone();
         convertors[6] = int.clone();
