@@ -150,15 +150,24 @@ pub struct Latency {
 
 impl Latency {
     fn of(h: &HistogramSnapshot<19>) -> Self {
-        let ms = |q| h.quantile(q, &DURATION_BUCKETS).map(|s| s * 1e3);
+        let ms = |q| {
+            h.quantile(q, &DURATION_BUCKETS)
+                .map(|s| tenth_of_us(s * 1e3))
+        };
         let count = h.count();
         Latency {
             p50: ms(0.5),
             p95: ms(0.95),
             p99: ms(0.99),
-            mean: (count > 0).then(|| h.sum as f64 / count as f64 / 1e6),
+            mean: (count > 0).then(|| tenth_of_us(h.sum as f64 / count as f64 / 1e6)),
         }
     }
+}
+
+/// `ms` to a tenth of a microsecond: past that, digits are float noise (`0.037500000000000006`),
+/// not precision (the percentiles are only good to a bucket's width anyway).
+fn tenth_of_us(ms: f64) -> f64 {
+    (ms * 1e4).round() / 1e4
 }
 
 fn rate(n: u64, of: u64) -> f64 {
@@ -246,5 +255,19 @@ pub(crate) fn summarize(shared: &Shared) -> Summary {
             .as_ref()
             .map(|c| c.top(shared.top_consumers))
             .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tenth_of_us;
+
+    #[test]
+    fn latencies_are_shown_to_a_tenth_of_a_microsecond() {
+        assert_eq!(tenth_of_us(0.037_500_000_000_000_006), 0.0375);
+        assert_eq!(tenth_of_us(1.234_56), 1.2346);
+        assert_eq!(tenth_of_us(0.0), 0.0);
+        let shown = sonic_rs::to_string(&tenth_of_us(0.152_499_999_999_999_97)).unwrap();
+        assert_eq!(shown, "0.1525");
     }
 }
