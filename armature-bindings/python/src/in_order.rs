@@ -21,16 +21,24 @@ use tower::ServiceExt;
 
 use crate::convertors::Convertors;
 
-/// The parameters' names of the route that answers, where they are not those of the pattern
-/// the router matched (the first route of the shape): `/items/{name}` matched as
-/// `/items/{id}`. In the request's extensions, for `param()` and `path_params`.
+/// The route of a group that answers, where its parameters are named otherwise than in the
+/// pattern the router matched (the first route of the shape): `/items/{name}` matched as
+/// `/items/{id}`. In the request's extensions, for `req.route`, `param()` and `path_params`.
 #[derive(Clone, Debug)]
-pub(crate) struct ParamNames(Arc<[String]>);
+pub(crate) struct AnsweringRoute {
+    path: Arc<str>,
+    names: Arc<[String]>,
+}
 
-impl ParamNames {
+impl AnsweringRoute {
     /// The name of parameter number `at`.
     pub(crate) fn get(&self, at: usize) -> Option<&str> {
-        self.0.get(at).map(String::as_str)
+        self.names.get(at).map(String::as_str)
+    }
+
+    /// The route's path (`/items/{name}`).
+    pub(crate) fn path(&self) -> &str {
+        &self.path
     }
 }
 
@@ -104,7 +112,7 @@ pub(crate) fn groups(
 /// One route of a group: what it takes, and its endpoint (its rate limit included).
 pub(crate) struct Member<B> {
     convertors: Option<Convertors>,
-    names: Option<ParamNames>,
+    answering: Option<AnsweringRoute>,
     service: BoxCloneSyncService<Request<B>, Response, Infallible>,
 }
 
@@ -119,7 +127,10 @@ impl<B> Member<B> {
         let (names, matched) = (shape(path).1, shape(pattern).1);
         Member {
             convertors,
-            names: (names != matched).then(|| ParamNames(names.into())),
+            answering: (names != matched).then(|| AnsweringRoute {
+                path: path.into(),
+                names: names.into(),
+            }),
             service,
         }
     }
@@ -163,8 +174,8 @@ where
         if let Some(convertors) = &member.convertors {
             req.extensions_mut().insert(convertors.clone());
         }
-        if let Some(names) = &member.names {
-            req.extensions_mut().insert(names.clone());
+        if let Some(answering) = &member.answering {
+            req.extensions_mut().insert(answering.clone());
         }
         let Ok(res) = member.service.clone().oneshot(req).await;
         return res;

@@ -19,7 +19,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use crate::bridge::{lock, Reply};
 use crate::convertors::Convertors;
 use crate::engine::datastructure;
-use crate::in_order::ParamNames;
+use crate::in_order::AnsweringRoute;
 use crate::websocket::Socket;
 
 /// The request a handler receives.
@@ -73,9 +73,9 @@ impl HttpRequest {
     }
 
     /// The path parameters, `(name, value)` in order, by the names of the route that answers
-    /// (not those of the pattern the router matched, when they differ: see [`ParamNames`]).
+    /// (not those of the pattern the router matched, when they differ: see [`AnsweringRoute`]).
     fn params(&self) -> impl Iterator<Item = (&str, &str)> {
-        let names = self.parts.extensions.get::<ParamNames>();
+        let names = self.parts.extensions.get::<AnsweringRoute>();
         let params = self.parts.extensions.get::<PathParams>();
         params
             .into_iter()
@@ -170,10 +170,14 @@ impl HttpRequest {
     /// The template of the route that matched, like `"/users/{user_id}"`.
     #[getter]
     fn route(&self) -> Option<&str> {
-        self.parts
-            .extensions
-            .get::<MatchedRoute>()
-            .map(MatchedRoute::as_str)
+        match self.parts.extensions.get::<AnsweringRoute>() {
+            Some(answering) => Some(answering.path()),
+            None => self
+                .parts
+                .extensions
+                .get::<MatchedRoute>()
+                .map(MatchedRoute::as_str),
+        }
     }
 
     /// The path parameter `name` (percent-decoded), or `default`. Always text, also with a

@@ -3707,7 +3707,7 @@ def test_routes_of_one_shape_are_tried_in_order_as_starlette_tries_them():
     @app.get("/items/{name}")
     @rate_limit(1, per="minute")
     async def by_name(name: str, req: HttpRequest) -> dict:
-        return {"by": "name", "name": name, "params": repr(req.path_params)}
+        return {"by": "name", "name": name, "params": repr(req.path_params), "route": req.route}
 
     # One method's routes fit only numbers, another's anything: a value only the other takes
     # is Starlette's partial match, a 405 naming that method.
@@ -3732,7 +3732,7 @@ def test_routes_of_one_shape_are_tried_in_order_as_starlette_tries_them():
         assert c.get("/items/7").json() == {"by": "number", "item_id": 7, "params": "{'item_id': 7}"}
         assert c.get(f"/items/{key_text}").json() == {"by": "key", "is_uuid": True, "raw": key_text, "other": None}
         # `{name}` takes what neither convertor does, under its own name; its rate limit is its own.
-        assert c.get("/items/abc").json() == {"by": "name", "name": "abc", "params": "{'name': 'abc'}"}
+        assert c.get("/items/abc").json() == {"by": "name", "name": "abc", "params": "{'name': 'abc'}", "route": "/items/{name}"}
         limited = c.get("/items/def")
         assert limited.status_code == 429 and "retry-after" in limited.headers
         assert c.get("/items/8").json()["by"] == "number"  # the other routes are not limited
