@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::bridge::{lock, Msg, Queue};
 use crate::json::to_json;
+use crate::request::HttpRequest;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
@@ -656,6 +657,26 @@ impl HttpResponse {
             .or(self.content_type.as_ref())?;
         let text = value.to_str().ok()?;
         Some(text.split(';').next().unwrap_or(text).trim().to_owned())
+    }
+
+    /// Answers `request`'s `Range` header now, as Starlette's `FileResponse` has by the time
+    /// an HTTP middleware's `call_next` returns: a `FileResponse` still `200` becomes its `206`
+    /// (or `400`, `416`) with their headers here, so the middleware sees them, and the server
+    /// sends it as it is. Nothing for any other response, or without a `Range` header.
+    fn _answer_range(&mut self, py: Python<'_>, request: PyRef<'_, HttpRequest>) -> PyResult<()> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let mut out = self.to_rust();
+        let mut length = self.length;
+        file.answer(py, request.parts(), &mut out, &mut length)?;
+        if out.status() != self.status {
+            self.status = out.status();
+            self.content_type = None;
+            self.headers = std::mem::take(out.headers_mut());
+            self.length = length;
+        }
+        Ok(())
     }
 
     fn __repr__(&self) -> String {

@@ -162,6 +162,9 @@ def _around(endpoint: Callable[[HttpRequest], Any], func: Callable[..., Any], ap
                 # Their answers, as Starlette's exception middleware (inside this one) gives them.
                 return error(exc)
             res = result if isinstance(result, HttpResponse) else HttpResponse.json(result)
+            # A `FileResponse` has answered a `Range` header by now in Starlette: the
+            # middleware sees its `206` (or `416`, `400`).
+            res._answer_range(native(request))
             answered.append(res)
             return res
 
