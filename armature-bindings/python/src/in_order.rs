@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use armature_router::{PathParams, Response, RouteError};
 use http::header::ALLOW;
-use http::{HeaderValue, Method, Request};
+use http::{HeaderValue, Method, Request, StatusCode};
 use tower::util::BoxCloneSyncService;
 use tower::ServiceExt;
 
@@ -45,18 +45,30 @@ impl AnsweringRoute {
 /// A path's shape (`/items/{}`, `/files/{*}`: its parameters unnamed) and its parameters'
 /// names in order.
 pub(crate) fn shape(path: &str) -> (String, Vec<String>) {
-    let (mut shape, mut names, mut rest) = (String::with_capacity(path.len()), Vec::new(), path);
-    while let Some(open) = rest.find('{') {
-        let Some(close) = rest[open..].find('}').map(|close| open + close) else {
-            break;
-        };
-        let name = &rest[open + 1..close];
-        shape.push_str(&rest[..open]);
-        shape.push_str(if name.starts_with('*') { "{*}" } else { "{}" });
-        names.push(name.trim_start_matches('*').to_owned());
-        rest = &rest[close + 1..];
+    let (mut shape, mut names) = (String::with_capacity(path.len()), Vec::new());
+    for (at, segment) in path.split('/').enumerate() {
+        if at > 0 {
+            shape.push('/');
+        }
+        // `:name`, a whole segment, is `{name}` (the router takes both).
+        if let Some(name) = segment.strip_prefix(':') {
+            shape.push_str("{}");
+            names.push(name.to_owned());
+            continue;
+        }
+        let mut rest = segment;
+        while let Some(open) = rest.find('{') {
+            let Some(close) = rest[open..].find('}').map(|close| open + close) else {
+                break;
+            };
+            let name = &rest[open + 1..close];
+            shape.push_str(&rest[..open]);
+            shape.push_str(if name.starts_with('*') { "{*}" } else { "{}" });
+            names.push(name.trim_start_matches('*').to_owned());
+            rest = &rest[close + 1..];
+        }
+        shape.push_str(rest);
     }
-    shape.push_str(rest);
     (shape, names)
 }
 
@@ -111,14 +123,17 @@ pub(crate) fn groups(
 
 /// One route of a group: what it takes, and its endpoint (its rate limit included).
 pub(crate) struct Member<B> {
+    /// Its route id: the order it was declared in.
+    route: usize,
     convertors: Option<Convertors>,
     answering: Option<AnsweringRoute>,
     service: BoxCloneSyncService<Request<B>, Response, Infallible>,
 }
 
 impl<B> Member<B> {
-    /// A route whose path is `path`, matched as `pattern` (the group's first route's path).
+    /// Route `route`, whose path is `path`, matched as `pattern` (the group's first route's).
     pub(crate) fn new(
+        route: usize,
         path: &str,
         pattern: &str,
         convertors: Option<Convertors>,
@@ -126,6 +141,7 @@ impl<B> Member<B> {
     ) -> Self {
         let (names, matched) = (shape(path).1, shape(pattern).1);
         Member {
+            route,
             convertors,
             answering: (names != matched).then(|| AnsweringRoute {
                 path: path.into(),
@@ -147,9 +163,10 @@ impl<B> Member<B> {
 /// The routes of a group by method, in the order their methods first appear.
 pub(crate) type Methods<B> = Arc<[(Method, Vec<Member<B>>)]>;
 
-/// What a group answers a request of `method` (`HEAD` with `GET`): the first of its routes of
-/// that method that takes the request; if none does, `not_allowed` (with `Allow`) when a route
-/// of another method would, else `not_found`.
+/// What a group answers a request to its endpoint of `method`: the first route (in the order
+/// they were declared) of that method that takes the request, a `GET` route answering a `HEAD`
+/// too, as in Starlette; if none does, `not_allowed` (with `Allow`, while it is still a `405`
+/// without one) when a route of another method would, else `not_found`.
 pub(crate) async fn dispatch<B, N, NF, A, AF>(
     methods: Methods<B>,
     method: Method,
@@ -164,12 +181,13 @@ where
     A: FnOnce(Request<B>) -> AF,
     AF: std::future::Future<Output = Response>,
 {
-    let same = |m: &Method| *m == method;
+    let answers = |m: &Method| *m == method || (method == Method::HEAD && *m == Method::GET);
     let chosen = methods
         .iter()
-        .filter(|(m, _)| same(m))
+        .filter(|(m, _)| answers(m))
         .flat_map(|(_, members)| members)
-        .find(|member| member.takes(&req));
+        .filter(|member| member.takes(&req))
+        .min_by_key(|member| member.route);
     if let Some(member) = chosen {
         if let Some(convertors) = &member.convertors {
             req.extensions_mut().insert(convertors.clone());
@@ -181,20 +199,23 @@ where
         return res;
     }
     let mut allowed: Vec<&str> = Vec::new();
-    for (m, members) in methods.iter().filter(|(m, _)| !same(m)) {
+    for (m, members) in methods.iter().filter(|(m, _)| !answers(m)) {
         if members.iter().any(|member| member.takes(&req)) {
             allowed.push(m.as_str());
-            if *m == Method::GET && !methods.iter().any(|(m, _)| *m == Method::HEAD) {
-                allowed.push(Method::HEAD.as_str());
-            }
         }
+    }
+    if allowed.contains(&Method::GET.as_str()) && !allowed.contains(&Method::HEAD.as_str()) {
+        allowed.push(Method::HEAD.as_str());
     }
     if allowed.is_empty() {
         return not_found(req).await;
     }
-    let allow = HeaderValue::from_str(&allowed.join(",")).expect("method names are header-safe");
+    let allow = HeaderValue::from_str(&allowed.join(","));
     let mut res = not_allowed(req).await;
-    res.headers_mut().insert(ALLOW, allow);
+    // As the router's: `Allow` belongs to a `405` (not to what a handler made of it instead).
+    if let (StatusCode::METHOD_NOT_ALLOWED, Ok(allow)) = (res.status(), allow) {
+        res.headers_mut().entry(ALLOW).or_insert(allow);
+    }
     res
 }
 
@@ -214,6 +235,11 @@ mod tests {
         );
         assert_eq!(shape("/static/a"), ("/static/a".to_owned(), vec![]));
         assert_eq!(shape("/a/{b"), ("/a/{b".to_owned(), vec![]));
+        assert_eq!(
+            shape("/a/:b/c"),
+            ("/a/{}/c".to_owned(), vec!["b".to_owned()])
+        );
+        assert_eq!(shape("/"), ("/".to_owned(), vec![]));
     }
 
     #[test]

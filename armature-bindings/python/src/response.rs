@@ -672,8 +672,10 @@ impl HttpResponse {
         file.answer(py, request.parts(), &mut out, &mut length)?;
         if out.status() != self.status {
             self.status = out.status();
-            self.content_type = None;
-            self.headers = std::mem::take(out.headers_mut());
+            let mut headers = std::mem::take(out.headers_mut());
+            // Kept apart, as the constructors keep it (see `content_type`).
+            self.content_type = headers.remove(CONTENT_TYPE);
+            self.headers = headers;
             self.length = length;
         }
         Ok(())

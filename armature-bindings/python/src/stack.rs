@@ -291,7 +291,7 @@ where
                 _ => BoxCloneSyncService::new(service),
             };
             let convertors = config.convertors.get(route).cloned().flatten();
-            let member = Member::new(path, pattern, convertors, service);
+            let member = Member::new(route, path, pattern, convertors, service);
             match methods.iter_mut().find(|(m, _)| m == method) {
                 Some((_, members)) => members.push(member),
                 None => methods.push((method.clone(), vec![member])),

@@ -2396,6 +2396,10 @@ def test_file_response_ranges_after_http_middleware(tmp_path):
         # What Starlette's middleware sees: the range answered already.
         seen.append((response.status_code, response.headers.get("content-range")))
         response.headers["x-stamp"] = "1"
+        if request.headers.get("x-retype"):
+            # The range's content type is one header, replaced as any other.
+            assert response.headers["content-type"] == "text/plain; charset=utf-8"
+            response.headers["content-type"] = "application/x-data"
         return response
 
     @app.get("/data")
@@ -2422,8 +2426,9 @@ def test_file_response_ranges_after_http_middleware(tmp_path):
         # Only a GET or a HEAD is answered with a range, as in Starlette.
         res = c.post("/data", headers={"range": "bytes=0-1"})
         assert (res.status_code, len(res.content)) == (200, 3000)
-        res = c.get("/data", headers={"range": "bytes=10-14"})
+        res = c.get("/data", headers={"range": "bytes=10-14", "x-retype": "1"})
         assert (res.status_code, res.content, res.headers["content-length"]) == (206, b"01234", "5")
+        assert res.headers.get_list("content-type") == ["application/x-data"]
         res = c.get("/data")
         assert (res.status_code, len(res.content)) == (200, 3000)
     assert seen == [(206, None), (416, "bytes */3000"), (400, None), (200, None), (206, "bytes 10-14/3000"), (200, None)]
@@ -3615,6 +3620,9 @@ def test_a_registered_convertor_checks_converts_and_renders_as_starlettes():
             register_url_convertor("nothing", object())
         with pytest.raises(ValueError, match="a name like 'date'"):
             register_url_convertor("two words", DateConvertor())
+        for key in ("str", "path"):
+            with pytest.raises(ValueError, match=f"'{key}' cannot be replaced"):
+                register_url_convertor(key, DateConvertor())
         # An unknown one says how to add it.
         with pytest.raises(ValueError, match="unknown path convertor 'weekday'.*register_url_convertor"):
             App().get("/w/{d:weekday}")(lambda d: {})
@@ -3774,6 +3782,27 @@ def test_routes_of_one_shape_are_tried_in_order_as_starlette_tries_them():
         app.build_engine()
 
 
+def test_routes_tried_in_order_take_head_with_get_and_the_colon_form():
+    app = App()
+
+    @app.head("/files/{n:int}")
+    async def head_numbered(n: int) -> Response:
+        return Response(b"", headers={"x-by": "head"})
+
+    @app.get("/files/:name")
+    async def by_name(name: str) -> dict:
+        return {"name": name}
+
+    with TestClient(app) as c:
+        res = c.head("/files/3")
+        assert (res.status_code, res.headers["x-by"]) == (200, "head")
+        # Not a number: the GET route answers the HEAD, as in Starlette, without a body.
+        res = c.head("/files/readme")
+        assert (res.status_code, res.content, "x-by" in res.headers) == (200, b"", False)
+        assert c.get("/files/readme").json() == {"name": "readme"}
+        assert c.get("/files/3").json() == {"name": "3"}
+
+
 def test_routes_tried_in_order_answer_unmatched_requests_through_the_apps_handlers():
     app = App()
     seen = []
@@ -3821,6 +3850,25 @@ def test_routes_tried_in_order_answer_unmatched_requests_through_the_apps_handle
         assert c.get("/pages/1.5").json() == {"fraction": 1.5}
         res = c.get("/pages/x")
         assert (res.status_code, res.content) == (404, b"nothing here")
+
+    # `Allow` goes on a 405 only, as the router's: not on what a handler made of it.
+    app = App()
+
+    @app.exception_handler(405)
+    async def teapot(request: Request, exc) -> Response:
+        return Response(b"no", status_code=418)
+
+    @app.get("/pots/{n:int}")
+    async def pot(n: int) -> dict:
+        return {"pot": n}
+
+    @app.post("/pots/{slug}")
+    async def make(slug: str) -> dict:
+        return {"made": slug}
+
+    with TestClient(app) as c:
+        res = c.get("/pots/tea")
+        assert (res.status_code, res.content, "allow" in res.headers) == (418, b"no", False)
 
 
 def test_an_unknown_path_convertor_is_an_error_naming_the_route():

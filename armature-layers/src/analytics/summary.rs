@@ -128,8 +128,8 @@ pub struct StatusCounts {
 }
 
 /// Latency percentiles in milliseconds, interpolated within histogram buckets as Prometheus'
-/// `histogram_quantile` does (so within a bucket's width: 25 µs at the low end); `None`
-/// without requests.
+/// `histogram_quantile` does (so within a bucket's width: 25 µs at the low end), and the mean;
+/// each to a tenth of a microsecond, `None` without requests.
 ///
 /// ```
 /// let l = armature_layers::analytics::AnalyticsLayer::new().summary().total.latency_ms;
@@ -144,7 +144,7 @@ pub struct Latency {
     pub p95: Option<f64>,
     /// 99th percentile.
     pub p99: Option<f64>,
-    /// Mean (exact).
+    /// Mean (of the exact durations, not of buckets).
     pub mean: Option<f64>,
 }
 

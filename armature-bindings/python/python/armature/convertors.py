@@ -22,11 +22,17 @@ one of your own with `register_url_convertor`, before the routes that use it are
     async def day(day: date) -> dict: ...
 
 Its `regex` is checked in Rust too (by the `regex` crate, so without look-around or
-back-references), against one path segment: a value never holds `/` (Armature's router matches
-a parameter within a segment; `{name:path}` takes the rest of the path). A value it does not
-match is a path no route matches (`404`), or falls through to the next route of the same shape.
-`convert` makes the handler's value and `request.path_params`' (an exception it raises is a
-`500`); `to_string` writes one back in `url_path_for`.
+back-references), whole, against one path segment, percent-decoded (Armature's router matches a
+parameter within a segment, so only a `%2F` in it gives the regex a `/`; `{name:path}` takes
+the rest of the path). A value it does not match is a path no route matches (`404`), or falls
+through to the next route of the same shape. `convert` makes the handler's value and
+`request.path_params`' (an exception it raises is a `500`); `to_string` writes one back in
+`url_path_for`.
+
+Routes are checked against the convertors registered when the app is built: register them
+first (a key registered again replaces its convertor for every route, where Starlette keeps the
+one a route was added with). `str` and `path` cannot be replaced: Armature's router matches
+those itself.
 """
 
 from __future__ import annotations
@@ -126,10 +132,12 @@ CONVERTOR_TYPES: dict[str, Convertor[Any]] = dict(BUILT_IN)
 
 def register_url_convertor(key: str, convertor: Convertor[Any]) -> None:
     """Makes `{name:key}` in a route's path take what `convertor.regex` matches, as Starlette's
-    `register_url_convertor`. Routes added before it do not see it (an unknown convertor is a
-    `ValueError` when the route is added)."""
+    `register_url_convertor`. Register it before adding the routes that use it (an unknown
+    convertor is a `ValueError` when the route is added)."""
     if not isinstance(key, str) or not key.isidentifier():
         raise ValueError(f"register_url_convertor: the key is a name like 'date', got {key!r}")
+    if key in ("str", "path"):
+        raise ValueError(f"register_url_convertor: {key!r} cannot be replaced: Armature's router matches {{name}} and {{name:path}} itself")
     regex = getattr(convertor, "regex", None)
     if not isinstance(regex, str) or not regex:
         raise TypeError(f"register_url_convertor({key!r}): the convertor needs a `regex` string (Starlette's Convertor), got {convertor!r}")
