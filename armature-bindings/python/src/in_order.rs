@@ -5,7 +5,8 @@
 //! Starlette tries its routes in order: `GET /items/7` is the first one's, `GET /items/abc`
 //! does not fit `{id:int}` and falls through to `{name}`. Such routes are registered here as
 //! one router path (the first route's) whose endpoint, per method, tries the routes of that
-//! method in order and hands the request to the first whose convertors take it. A value that
+//! method in order (a `GET` route answering a `HEAD` too) and hands the request to the first
+//! whose convertors take it. A value that
 //! only a route of another method takes is a `405` listing those methods (Starlette's partial
 //! match); one that no route takes is a `404`.
 
@@ -74,7 +75,8 @@ pub(crate) fn shape(path: &str) -> (String, Vec<String>) {
 
 /// The groups of route ids (each in declaration order) that must be tried in order: routes
 /// of one shape whose parameters are named differently, or of which one has convertors. The
-/// routes `eligible` rejects (WebSocket routes) stay the router's alone.
+/// routes `eligible` rejects (WebSocket routes, and `GET` routes sharing their path) stay the
+/// router's alone.
 ///
 /// A route that an earlier one of its method always answers first (one without convertors, or
 /// with the same) could never be reached: that is an error naming both, as the router's own
