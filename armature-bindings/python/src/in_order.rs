@@ -5,10 +5,10 @@
 //! Starlette tries its routes in order: `GET /items/7` is the first one's, `GET /items/abc`
 //! does not fit `{id:int}` and falls through to `{name}`. Such routes are registered here as
 //! one router path (the first route's) whose endpoint, per method, tries the routes of that
-//! method in order (a `GET` route answering a `HEAD` too) and hands the request to the first
-//! whose convertors take it. A value that
-//! only a route of another method takes is a `405` listing those methods (Starlette's partial
-//! match); one that no route takes is a `404`.
+//! method in order (a `GET` route answering a `HEAD` too; a WebSocket handshake, the WebSocket
+//! routes) and hands the request to the first whose convertors take it. A value that only a
+//! route of another method takes is a `405` listing those methods (Starlette's partial match);
+//! one that no route takes is a `404`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -74,9 +74,8 @@ pub(crate) fn shape(path: &str) -> (String, Vec<String>) {
 }
 
 /// The groups of route ids (each in declaration order) that must be tried in order: routes
-/// of one shape whose parameters are named differently, or of which one has convertors. The
-/// routes `eligible` rejects (WebSocket routes, and `GET` routes sharing their path) stay the
-/// router's alone.
+/// of one shape whose parameters are named differently, or of which one has convertors
+/// (WebSocket routes among them, as the method [`websocket`]).
 ///
 /// A route that an earlier one of its method always answers first (one without convertors, or
 /// with the same) could never be reached: that is an error naming both, as the router's own
@@ -84,11 +83,10 @@ pub(crate) fn shape(path: &str) -> (String, Vec<String>) {
 pub(crate) fn groups(
     routes: &[(Method, String)],
     convertors: &[Option<Convertors>],
-    eligible: impl Fn(usize) -> bool,
 ) -> Result<Vec<Vec<usize>>, RouteError> {
     let mut by_shape: HashMap<String, Vec<usize>> = HashMap::new();
     let mut order = Vec::new();
-    for (route, (_, path)) in routes.iter().enumerate().filter(|(r, _)| eligible(*r)) {
+    for (route, (_, path)) in routes.iter().enumerate() {
         let (key, _) = shape(path);
         let members = by_shape.entry(key).or_insert_with_key(|key| {
             order.push(key.clone());
@@ -162,6 +160,12 @@ impl<B> Member<B> {
     }
 }
 
+/// The method of a group's WebSocket routes (what the Python side names them): a handshake
+/// is dispatched to them only.
+pub(crate) fn websocket() -> Method {
+    Method::from_bytes(crate::stack::WEBSOCKET.as_bytes()).unwrap_or(Method::GET)
+}
+
 /// The routes of a group by method, in the order their methods first appear.
 pub(crate) type Methods<B> = Arc<[(Method, Vec<Member<B>>)]>;
 
@@ -200,8 +204,14 @@ where
         let Ok(res) = member.service.clone().oneshot(req).await;
         return res;
     }
+    // A handshake no WebSocket route takes, as a page no HTTP route takes (the other kind of
+    // route is not a method it could use), is a path none matches.
+    let socket = |m: &Method| m.as_str() == crate::stack::WEBSOCKET;
+    if socket(&method) {
+        return not_found(req).await;
+    }
     let mut allowed: Vec<&str> = Vec::new();
-    for (m, members) in methods.iter().filter(|(m, _)| !answers(m)) {
+    for (m, members) in methods.iter().filter(|(m, _)| !answers(m) && !socket(m)) {
         if members.iter().any(|member| member.takes(&req)) {
             allowed.push(m.as_str());
         }
@@ -264,21 +274,24 @@ mod tests {
         convertors[0] = int.clone();
         convertors[6] = int.clone();
         assert_eq!(
-            groups(&routes, &convertors, |_| true),
+            groups(&routes, &convertors),
             // `/items`: renamed; `/pages`: a convertor. `/users` (one name, no convertor) and
             // `/files` (a catch-all and a parameter: two shapes) stay the router's.
             Ok(vec![vec![0, 1], vec![6, 7]])
         );
+        // A WebSocket route is one more method of its shape.
+        let mut with_socket = routes.clone();
+        with_socket.push((websocket(), "/users/{room}".to_owned()));
         assert_eq!(
-            groups(&routes, &convertors, |r| r != 1),
-            Ok(vec![vec![6, 7]])
+            groups(&with_socket, &convertors),
+            Ok(vec![vec![0, 1], vec![2, 3, 8], vec![6, 7]])
         );
 
         // A route that an earlier one of its method always answers first is never reached.
         let shadowed = |first: Option<Convertors>, second: Option<Convertors>| {
             let routes =
                 [(Method::GET, "/a/{x}"), (Method::GET, "/a/{y}")].map(|(m, p)| (m, p.to_owned()));
-            groups(&routes, &[first, second], |_| true)
+            groups(&routes, &[first, second])
         };
         let error = RouteError::DuplicateMethod {
             route: "/a/{y}".to_owned(),

@@ -213,9 +213,7 @@ where
         .collect();
     // Routes of one shape that only their order tells apart (`/items/{id:int}`, then
     // `/items/{name}`): one router path, tried in order.
-    let in_order = in_order::groups(&config.routes, &config.convertors, |route| {
-        config.routes[route].0.as_str() != WEBSOCKET && !shared.contains_key(&route)
-    })?;
+    let in_order = in_order::groups(&config.routes, &config.convertors)?;
     let grouped: HashSet<usize> = in_order.iter().flatten().copied().collect();
     for (route, (method, path)) in config.routes.iter().enumerate() {
         if grouped.contains(&route) {
@@ -277,18 +275,11 @@ where
         let mut methods: Vec<(Method, Vec<Member<B>>)> = Vec::new();
         for &route in group {
             let (method, path) = &config.routes[route];
-            let python = python(route);
-            let service = tower::service_fn(move |req: Request<B>| {
-                let answer = python(req);
-                async move { Ok::<_, Infallible>(answer.await) }
-            });
-            let service = match config.limits.get(route) {
-                Some(Some(rate_limit)) => BoxCloneSyncService::new(
-                    rate_limit
-                        .layer(service)
-                        .map_response(|res: http::Response<_>| res.map(Body::new)),
-                ),
-                _ => BoxCloneSyncService::new(service),
+            let limit = config.limits.get(route).and_then(Option::as_ref);
+            let service = if method.as_str() == WEBSOCKET {
+                member_service(websocket(route), limit)
+            } else {
+                member_service(python(route), limit)
             };
             let convertors = config.convertors.get(route).cloned().flatten();
             let member = Member::new(route, path, pattern, convertors, service);
@@ -297,14 +288,29 @@ where
                 None => methods.push((method.clone(), vec![member])),
             }
         }
+        let has = |name: &str| methods.iter().any(|(m, _)| m.as_str() == name);
+        let (sockets, pages) = (has(WEBSOCKET), has(Method::GET.as_str()));
         let methods: in_order::Methods<B> = methods.into();
         let mut endpoints = MethodRouter::new();
-        for (method, _) in methods.iter() {
-            let (methods, method) = (Arc::clone(&methods), method.clone());
+        let http = methods.iter().map(|(m, _)| m.clone());
+        // A group with WebSocket routes has a `GET` endpoint (a handshake is a `GET`).
+        let get = (sockets && !pages).then_some(Method::GET);
+        for method in http.filter(|m| m.as_str() != WEBSOCKET).chain(get) {
+            let methods = Arc::clone(&methods);
             let (not_found, not_allowed) = (not_found.clone(), not_allowed.clone());
             endpoints = endpoints.on(method.clone(), move |req: Request<B>| {
-                let (methods, method) = (Arc::clone(&methods), method.clone());
-                in_order::dispatch(methods, method, req, not_found.clone(), not_allowed.clone())
+                // A handshake goes to the WebSocket routes, as a path with both kinds of route
+                // sends it (and any `GET` when there is no HTTP route of the shape).
+                let socket = method == Method::GET
+                    && sockets
+                    && (!pages || crate::websocket::is_upgrade(&req));
+                let kind = if socket {
+                    in_order::websocket()
+                } else {
+                    method.clone()
+                };
+                let methods = Arc::clone(&methods);
+                in_order::dispatch(methods, kind, req, not_found.clone(), not_allowed.clone())
             });
         }
         builder = builder.route(pattern, endpoints);
@@ -332,6 +338,32 @@ where
         Some(Docs::Ui(docs)) => layered(config, docs.layer(router)),
         _ => layered(config, router),
     })
+}
+
+/// The endpoint of one route of a group tried in order (`answer`: its Python or WebSocket
+/// endpoint), behind its rate limit, if any.
+fn member_service<B, F, Fut>(
+    answer: F,
+    limit: Option<&RateLimitLayer>,
+) -> BoxCloneSyncService<Request<B>, Response, Infallible>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+    F: Fn(Request<B>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response> + Send + 'static,
+{
+    let service = tower::service_fn(move |req: Request<B>| {
+        let answer = answer(req);
+        async move { Ok::<_, Infallible>(answer.await) }
+    });
+    match limit {
+        Some(rate_limit) => BoxCloneSyncService::new(
+            rate_limit
+                .layer(service)
+                .map_response(|res: http::Response<_>| res.map(Body::new)),
+        ),
+        None => BoxCloneSyncService::new(service),
+    }
 }
 
 /// The app's Python answer to an unmatched request (`python`), when it has one, else the
@@ -470,7 +502,7 @@ where
 }
 
 /// The method name the Python side gives WebSocket routes.
-const WEBSOCKET: &str = "WEBSOCKET";
+pub(crate) const WEBSOCKET: &str = "WEBSOCKET";
 
 /// The `413` of a body over `App(max_body_size=...)`.
 const TOO_LARGE: &str = "Request body too large";

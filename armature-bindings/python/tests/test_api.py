@@ -21,7 +21,7 @@ from typing_extensions import TypedDict  # Pydantic's wish before Python 3.12
 from apps import RANGED_FILES, build
 from armature.responses import HTMLResponse
 from armature import Response, jsonable_encoder, status
-from armature.testclient import HTTPStatusError
+from armature.testclient import HTTPStatusError, WebSocketDenialResponse
 from armature.security import APIKeyCookie, APIKeyHeader, APIKeyQuery, HTTPBasic, HTTPBasicCredentials, HTTPBearer, HTTPDigest, OAuth2PasswordBearer, OAuth2PasswordRequestForm, Security, SecurityScopes
 from armature import APIRouter, App, BackgroundTasks, Body, Cookie, CORSMiddleware, Depends, File, Form, Header, HTTPException, HttpRequest, HttpResponse, Path, Query, Request, RequestValidationError, Router, TestClient, UploadFile, WebSocket
 
@@ -3946,6 +3946,63 @@ def test_url_path_for_renders_convertor_values_as_starlette():
         app.url_path_for("item", item_id=-1)
     with TestClient(app) as c:
         assert c.get("/items/12").json() == {"self": "http://testserver/items/12"}
+
+
+def test_websocket_routes_of_one_shape_are_tried_in_order_too():
+    app = App()
+
+    @app.websocket("/rooms/{room:int}")
+    async def numbered(websocket: WebSocket, room: int) -> None:
+        await websocket.accept()
+        await websocket.send_json({"by": "number", "room": room})
+        await websocket.close()
+
+    @app.websocket("/rooms/{name}")
+    async def named(websocket: WebSocket, name: str) -> None:
+        await websocket.accept()
+        await websocket.send_json({"by": "name", "name": name, "params": repr(websocket.path_params)})
+        await websocket.close()
+
+    @app.get("/rooms/{room:int}")
+    async def page(room: int) -> dict:
+        return {"page": room}
+
+    with TestClient(app) as c:
+        with c.websocket_connect("/rooms/5") as ws:
+            assert ws.receive_json() == {"by": "number", "room": 5}
+        with c.websocket_connect("/rooms/lobby") as ws:
+            assert ws.receive_json() == {"by": "name", "name": "lobby", "params": "{'name': 'lobby'}"}
+        # A page (not a handshake) is the HTTP routes' only, as in Starlette.
+        assert c.get("/rooms/5").json() == {"page": 5}
+        res = c.get("/rooms/lobby")
+        assert (res.status_code, res.json()) == (404, {"detail": "Not Found"})
+
+    # WebSocket routes only: a handshake no route takes is refused (a 404 to the handshake).
+    app = App()
+
+    @app.websocket("/chat/{n:int}")
+    async def chat(websocket: WebSocket, n: int) -> None:
+        await websocket.accept()
+        await websocket.send_json({"n": n})
+        await websocket.close()
+
+    @app.websocket("/chat/{n:float}")
+    async def fractional(websocket: WebSocket, n: float) -> None:
+        await websocket.accept()
+        await websocket.send_json({"f": n})
+        await websocket.close()
+
+    with TestClient(app) as c:
+        with c.websocket_connect("/chat/2") as ws:
+            assert ws.receive_json() == {"n": 2}
+        with c.websocket_connect("/chat/2.5") as ws:
+            assert ws.receive_json() == {"f": 2.5}
+        with pytest.raises(WebSocketDenialResponse) as denied:
+            with c.websocket_connect("/chat/x"):
+                pass
+        assert denied.value.status_code == 404
+        # A page to a path of WebSocket routes only: their handshake check answers it.
+        assert c.get("/chat/2").status_code == 400
 
 
 def test_a_websocket_route_takes_convertors_too():
