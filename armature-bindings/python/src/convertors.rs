@@ -181,6 +181,27 @@ impl Convertors {
             .then(|| Convertors(convertors.into()))
     }
 
+    /// Whether every value `later` takes, `earlier` takes too (`None`: no convertors, every
+    /// value): then a route with `later` after one with `earlier` is never reached. Known
+    /// where it is sure: `str` takes all, `float` every `int`, a convertor itself; a registered
+    /// one only itself.
+    pub(crate) fn covers(earlier: Option<&Self>, later: Option<&Self>) -> bool {
+        let Some(earlier) = earlier else {
+            return true;
+        };
+        let at = |convertors: Option<&Self>, i: usize| {
+            convertors
+                .and_then(|c| c.0.get(i))
+                .unwrap_or(&Convertor::Str)
+                .clone()
+        };
+        let count = earlier.0.len().max(later.map_or(0, |l| l.0.len()));
+        (0..count).all(|i| match (at(Some(earlier), i), at(later, i)) {
+            (Convertor::Str, _) | (Convertor::Float, Convertor::Int) => true,
+            (a, b) => a == b,
+        })
+    }
+
     /// Whether every parameter fits its convertor.
     pub(crate) fn fit(&self, params: &PathParams) -> bool {
         params

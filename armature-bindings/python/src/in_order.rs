@@ -77,9 +77,10 @@ pub(crate) fn shape(path: &str) -> (String, Vec<String>) {
 /// of one shape whose parameters are named differently, or of which one has convertors
 /// (WebSocket routes among them, as the method [`websocket`]).
 ///
-/// A route that an earlier one of its method always answers first (one without convertors, or
-/// with the same) could never be reached: that is an error naming both, as the router's own
-/// duplicate routes are, where Starlette would ignore the later one.
+/// A route that an earlier one of its method always answers first (one whose convertors take
+/// every value its own take, see [`Convertors::covers`]) could never be reached: that is an
+/// error naming both, as the router's own duplicate routes are, where Starlette would ignore
+/// the later one.
 pub(crate) fn groups(
     routes: &[(Method, String)],
     convertors: &[Option<Convertors>],
@@ -105,8 +106,7 @@ pub(crate) fn groups(
         for (at, &route) in members.iter().enumerate() {
             let (method, path) = &routes[route];
             let shadowing = members[..at].iter().find(|&&earlier| {
-                routes[earlier].0 == *method
-                    && checks(earlier).is_none_or(|earlier| Some(earlier) == checks(route))
+                routes[earlier].0 == *method && Convertors::covers(checks(earlier), checks(route))
             });
             if let Some(&earlier) = shadowing {
                 return Err(RouteError::DuplicateMethod {
@@ -300,7 +300,16 @@ mod tests {
         };
         assert_eq!(shadowed(None, None), Err(error.clone()));
         assert_eq!(shadowed(None, int.clone()), Err(error.clone()));
-        assert_eq!(shadowed(int.clone(), int.clone()), Err(error));
-        assert_eq!(shadowed(int, None), Ok(vec![vec![0, 1]]));
+        assert_eq!(shadowed(int.clone(), int.clone()), Err(error.clone()));
+        assert_eq!(shadowed(int.clone(), None), Ok(vec![vec![0, 1]]));
+        // Every integer is a float: `{y:int}` after `{x:float}` is never reached; the other
+        // way round, `1.5` reaches the second.
+        let float = Convertors::checking(vec![Convertor::Float]);
+        assert_eq!(shadowed(float.clone(), int.clone()), Err(error));
+        assert_eq!(shadowed(int.clone(), float.clone()), Ok(vec![vec![0, 1]]));
+        assert_eq!(
+            shadowed(Convertors::checking(vec![Convertor::Uuid]), int),
+            Ok(vec![vec![0, 1]])
+        );
     }
 }

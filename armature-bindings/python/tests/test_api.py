@@ -3780,6 +3780,12 @@ def test_routes_of_one_shape_are_tried_in_order_as_starlette_tries_them():
 
     with pytest.raises(ValueError, match=r"GET `/items/\{never\}` is already registered \(as `/items/\{name\}`\)"):
         app.build_engine()
+    # Every integer is a float: `{n:int}` after `{x:float}` is never reached either.
+    app = App()
+    app.get("/n/{x:float}")(lambda x: {})
+    app.get("/n/{n:int}")(lambda n: {})
+    with pytest.raises(ValueError, match=r"GET `/n/\{n\}` is already registered \(as `/n/\{x\}`\)"):
+        app.build_engine()
 
 
 def test_routes_tried_in_order_take_head_with_get_and_the_colon_form():
