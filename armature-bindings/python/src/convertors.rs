@@ -3,8 +3,8 @@
 //!
 //! A route with a convertor registers its path without it (`/items/{id}`); a request whose
 //! parameter does not fit answers as a path no route matches (`404`), as in Starlette, or
-//! falls through to the next route of its shape ([`in_order`](crate::in_order)). Only routes
-//! with convertors carry the check, so the others cost nothing more.
+//! falls through to the next route of its shape. Routes with convertors are checked by
+//! [`in_order`](crate::in_order)'s dispatch; the others cost nothing more.
 //!
 //! Starlette's five are checked by name; one registered with `register_url_convertor` by its
 //! `regex` (the `regex` crate's syntax, matched whole against one segment), and its Python

@@ -8,7 +8,8 @@
 //! method in order (a `GET` route answering a `HEAD` too; a WebSocket handshake, the WebSocket
 //! routes) and hands the request to the first whose convertors take it. A value that only a
 //! route of another method takes is a `405` listing those methods (Starlette's partial match);
-//! one that no route takes is a `404`.
+//! one that no route takes is a `404`. A lone route with convertors is a group of one: this is
+//! where every convertor is checked.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -74,8 +75,9 @@ pub(crate) fn shape(path: &str) -> (String, Vec<String>) {
 }
 
 /// The groups of route ids (each in declaration order) that must be tried in order: routes
-/// of one shape whose parameters are named differently, or of which one has convertors
-/// (WebSocket routes among them, as the method [`websocket`]).
+/// of one shape whose parameters are named differently, or of which one has convertors (a
+/// route with convertors alone is a group of one, whose check this is), WebSocket routes among
+/// them, as the method [`websocket`].
 ///
 /// A route that an earlier one of its method always answers first (one whose convertors take
 /// every value its own take, see [`Convertors::covers`]) could never be reached: that is an
@@ -100,7 +102,7 @@ pub(crate) fn groups(
     for members in order.into_iter().filter_map(|key| by_shape.remove(&key)) {
         let first = &routes[members[0]].1;
         let renamed = members.iter().any(|&r| routes[r].1 != *first);
-        if members.len() < 2 || !(renamed || members.iter().any(|&r| checks(r).is_some())) {
+        if !(renamed || members.iter().any(|&r| checks(r).is_some())) {
             continue;
         }
         for (at, &route) in members.iter().enumerate() {
@@ -285,6 +287,13 @@ mod tests {
         assert_eq!(
             groups(&with_socket, &convertors),
             Ok(vec![vec![0, 1], vec![2, 3, 8], vec![6, 7]])
+        );
+        // A lone route with convertors is a group of one (its check is the group's).
+        let mut lone = convertors.clone();
+        lone[4] = int.clone();
+        assert_eq!(
+            groups(&routes, &lone),
+            Ok(vec![vec![0, 1], vec![4], vec![6, 7]])
         );
 
         // A route that an earlier one of its method always answers first is never reached.

@@ -12,8 +12,7 @@ use armature_layers::rate_limit::RateLimitLayer;
 use armature_layers::request_id::RequestIdLayer;
 use armature_openapi::DocsLayer;
 use armature_router::{
-    get, on, Body, BoxError, EndpointService, IntoResponse, MethodRouter, PathParams, Response,
-    RouteError, Router,
+    get, on, Body, BoxError, IntoResponse, MethodRouter, Response, RouteError, Router,
 };
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -168,7 +167,7 @@ where
     // for them.
     let mut builder = builder.error_answer(detail);
     // What a route answers a request whose parameters do not fit its convertors: what the
-    // router answers a path no route matches (and, in a group of routes tried in order, a
+    // router answers a path no route matches (and, in a group of routes of one shape, a
     // method none of them has for it).
     let count = config.routes.len();
     let python_not_found = config.unmatched.then(|| unmatched(count));
@@ -211,8 +210,8 @@ where
         .filter(|(_, (method, _))| method == Method::GET)
         .filter_map(|(route, (_, path))| websockets.get(path.as_str()).map(|&ws| (route, ws)))
         .collect();
-    // Routes of one shape that only their order tells apart (`/items/{id:int}`, then
-    // `/items/{name}`): one router path, tried in order.
+    // Routes with convertors, and routes of one shape that only their order tells apart
+    // (`/items/{id:int}`, then `/items/{name}`): one router path each, tried in order.
     let in_order = in_order::groups(&config.routes, &config.convertors)?;
     let grouped: HashSet<usize> = in_order.iter().flatten().copied().collect();
     for (route, (method, path)) in config.routes.iter().enumerate() {
@@ -242,31 +241,6 @@ where
         if let Some(Some(rate_limit)) = config.limits.get(route) {
             // Refused requests (429 + Retry-After) never reach the Python thread.
             endpoint = endpoint.layer(rate_limit.clone());
-        }
-        if let Some(Some(convertors)) = config.convertors.get(route) {
-            // `/items/{id:int}`: a parameter that does not fit is a path no route matches (and
-            // is not counted by the rate limit). Only these routes have the layer.
-            let (convertors, refuse) = (convertors.clone(), not_found.clone());
-            endpoint = endpoint.layer(tower::layer::layer_fn(move |inner: EndpointService<B>| {
-                let (convertors, refuse) = (convertors.clone(), refuse.clone());
-                tower::service_fn(move |mut req: Request<B>| {
-                    let fits = req
-                        .extensions()
-                        .get::<PathParams>()
-                        .is_some_and(|params| convertors.fit(params));
-                    if fits {
-                        req.extensions_mut().insert(convertors.clone());
-                    }
-                    let (inner, refuse) = (inner.clone(), refuse.clone());
-                    async move {
-                        if fits {
-                            inner.oneshot(req).await
-                        } else {
-                            Ok::<_, Infallible>(refuse(req).await)
-                        }
-                    }
-                })
-            }));
         }
         builder = builder.route(path, endpoint);
     }
