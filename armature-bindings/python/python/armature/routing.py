@@ -19,7 +19,7 @@ from ._armature import HttpRequest, HttpResponse
 from .exceptions import NoMatchFound, RequestValidationError
 from .requests import Request
 from .concurrency import run_in_threadpool
-from .convertors import CONVERTOR_TYPES, built_in
+from .convertors import CONVERTOR_TYPES
 from .params import REQUEST, STARLETTE, _Invalid, Depends, Plan, _Context, _where, carried, solve
 from .response_model import filter_for
 from .websockets import WebSocket, WebSocketDisconnect
@@ -62,9 +62,9 @@ def _plain(path: str) -> str:
 
 def _rendered(convertor: Optional[str], value: Any, catch_all: bool) -> str:
     """A parameter's value in a path, as its convertor's `to_string` renders it (Starlette's
-    `int`, `float` and `uuid` check the value), else percent-encoded (a catch-all keeps its
-    slashes)."""
-    if convertor is not None and (convertor in ("int", "float", "uuid") or not built_in(convertor)):
+    `int`, `float` and `uuid` check the value); without one, or `str` or `path` (which cannot
+    be replaced), percent-encoded (a catch-all keeps its slashes)."""
+    if convertor not in (None, "str", "path"):
         return CONVERTOR_TYPES[convertor].to_string(value)
     return quote(str(value), safe="/" if catch_all else "")
 
