@@ -13,9 +13,10 @@ use crate::handler::{Endpoint, EndpointService, Handler};
 use crate::method_router::MethodRouter;
 use crate::nested_service::StripPrefix;
 use crate::observe::KeyChain;
+use crate::params::PathParams;
 use crate::pattern::{Pattern, Segment};
 use crate::response::{self, ErrorAnswer, IntoResponse};
-use crate::router::{Entry, Inner, Router};
+use crate::router::{Entry, Guard, Inner, Router};
 use crate::statics::Statics;
 use crate::table::Table;
 use crate::tree::Node;
@@ -27,6 +28,7 @@ struct RouteDef<B> {
     pattern: Pattern,
     methods: MethodRouter<B>,
     kind: Kind,
+    guard: Option<Guard>,
 }
 
 /// What a route is.
@@ -161,7 +163,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
     /// Patterns: static segments, parameters `{id}` or `:id`, and a final catch-all `{*rest}`.
     /// Adding methods to a pattern that is already routed merges them.
     pub fn route(mut self, pattern: &str, methods: MethodRouter<B>) -> Self {
-        if let Err(err) = self.try_add(pattern, methods, Kind::Route) {
+        if let Err(err) = self.try_add(pattern, methods, Kind::Route, None) {
             self.error.get_or_insert(err);
         }
         self
@@ -173,7 +175,63 @@ impl<B: Send + 'static> RouterBuilder<B> {
         pattern: &str,
         methods: MethodRouter<B>,
     ) -> Result<Self, RouteError> {
-        self.try_add(pattern, methods, Kind::Route)?;
+        self.try_add(pattern, methods, Kind::Route, None)?;
+        Ok(self)
+    }
+
+    /// Routes requests whose path matches `pattern` to `methods` when `accept` takes the path's
+    /// parameter values, percent-decoded. When it refuses them, the router goes on looking as
+    /// if the route were not there: a route of lower precedence for the path answers (a
+    /// catch-all, say), or the fallback's `404`. Actix-web's guards and Starlette's convertors
+    /// (`{id:int}`) work this way; `accept` is the place for a check of the shape of a value,
+    /// not for validation that deserves a `400` or `422`.
+    ///
+    /// `accept` is a pure predicate: it may be asked more than once for one request, and only
+    /// for the paths that reach this route. A guarded route owns its pattern: another route of
+    /// the same shape is a [`RouteError::Conflict`].
+    ///
+    /// ```
+    /// use armature_router::{get, PathParams, Router};
+    /// use http::{Request, StatusCode};
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let numeric = |params: &PathParams| params["page"].bytes().all(|b| b.is_ascii_digit());
+    /// let router = Router::builder()
+    ///     .route_if("/docs/{page}", numeric, get(|_req: Request<()>| async { "page by number" }))
+    ///     .route("/docs/{*rest}", get(|_req: Request<()>| async { "a file" }))
+    ///     .build()?;
+    /// let text = |res: http::Response<armature_router::Body>| async {
+    ///     http_body_util::BodyExt::collect(res.into_body()).await.unwrap().to_bytes()
+    /// };
+    /// let res = router.clone().oneshot(Request::get("/docs/12").body(())?).await?;
+    /// assert_eq!(text(res).await, "page by number");
+    /// let res = router.clone().oneshot(Request::get("/docs/intro").body(())?).await?;
+    /// assert_eq!(text(res).await, "a file");
+    /// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn route_if<F>(mut self, pattern: &str, accept: F, methods: MethodRouter<B>) -> Self
+    where
+        F: Fn(&PathParams) -> bool + Send + Sync + 'static,
+    {
+        if let Err(err) = self.try_add(pattern, methods, Kind::Route, Some(Arc::new(accept))) {
+            self.error.get_or_insert(err);
+        }
+        self
+    }
+
+    /// Like [`route_if`](Self::route_if), but returns the error at once.
+    pub fn try_route_if<F>(
+        mut self,
+        pattern: &str,
+        accept: F,
+        methods: MethodRouter<B>,
+    ) -> Result<Self, RouteError>
+    where
+        F: Fn(&PathParams) -> bool + Send + Sync + 'static,
+    {
+        self.try_add(pattern, methods, Kind::Route, Some(Arc::new(accept)))?;
         Ok(self)
     }
 
@@ -182,6 +240,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
         given: &str,
         mut methods: MethodRouter<B>,
         kind: Kind,
+        guard: Option<Guard>,
     ) -> Result<(), RouteError> {
         let pattern = Pattern::parse(given)?;
         let shape = pattern.shape().to_string();
@@ -208,6 +267,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
                 pattern,
                 methods,
                 kind,
+                guard,
             });
             return Ok(());
         };
@@ -221,14 +281,18 @@ impl<B: Send + 'static> RouterBuilder<B> {
                     pattern,
                     methods,
                     kind,
+                    guard,
                 };
                 return Ok(());
             }
             (Kind::Route | Kind::Mounted(_), Kind::Fallback) => return Ok(()),
             _ => {}
         }
-        // Only routes merge: a nested fallback or a mounted service would share `any`.
+        // Only routes merge: a nested fallback or a mounted service would share `any`, and
+        // a guarded route owns its shape (whose guard would the merged route ask?).
         if existing.pattern.template != pattern.template
+            || existing.guard.is_some()
+            || guard.is_some()
             || !matches!(existing.kind, Kind::Route)
             || !matches!(kind, Kind::Route)
         {
@@ -312,9 +376,9 @@ impl<B: Send + 'static> RouterBuilder<B> {
         };
         let endpoint = || MethodRouter::new().any_endpoint(Endpoint::from_service(mounted.clone()));
         let kind = Kind::Mounted(mount);
-        self.try_add(prefix, endpoint(), kind.clone())?;
-        self.try_add(&format!("{prefix}/"), endpoint(), kind.clone())?;
-        self.try_add(&fallback_pattern(prefix)?, endpoint(), kind)
+        self.try_add(prefix, endpoint(), kind.clone(), None)?;
+        self.try_add(&format!("{prefix}/"), endpoint(), kind.clone(), None)?;
+        self.try_add(&fallback_pattern(prefix)?, endpoint(), kind, None)
     }
 
     /// Mounts every route of `routes` under `prefix` (a scope): `/users/{id}` nested at
@@ -389,11 +453,11 @@ impl<B: Send + 'static> RouterBuilder<B> {
             } else {
                 format!("{prefix}{}", route.given)
             };
-            self.try_add(&joined, route.methods, route.kind)?;
+            self.try_add(&joined, route.methods, route.kind, route.guard)?;
         }
         if let Some(fallback) = routes.fallback.filter(|_| !catches_all) {
             let methods = MethodRouter::new().any_endpoint(fallback);
-            self.try_add(&fallback_pattern(prefix)?, methods, Kind::Fallback)?;
+            self.try_add(&fallback_pattern(prefix)?, methods, Kind::Fallback, None)?;
         }
         Ok(())
     }
@@ -664,6 +728,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
         let mut statics = Statics::default();
         let mut entries = Vec::with_capacity(self.routes.len());
         let mut keys = KeyChain::default();
+        let guarded = self.routes.iter().any(|route| route.guard.is_some());
         for (index, route) in self.routes.into_iter().enumerate() {
             let Pattern {
                 segments,
@@ -692,6 +757,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
                 names: Arc::from(names),
                 methods: route.methods,
                 fallback,
+                guard: route.guard,
             });
         }
         let error_answer = self.error_answer;
@@ -710,6 +776,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
             error_answer,
             matched_route_extension: self.matched_route_extension,
             eager_handlers: self.eager_handlers,
+            guarded,
         }))
     }
 }

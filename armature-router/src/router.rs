@@ -34,7 +34,13 @@ pub(crate) struct Entry<B> {
     pub(crate) allow: HeaderValue,
     /// A nested builder's fallback (`{prefix}/{*path}`): answers as a fallback, not a route.
     pub(crate) fallback: bool,
+    /// What decides whether the route takes a path's parameter values
+    /// ([`RouterBuilder::route_if`]); `None` takes them all.
+    pub(crate) guard: Option<Guard>,
 }
+
+/// A route's predicate on its decoded parameter values ([`RouterBuilder::route_if`]).
+pub(crate) type Guard = Arc<dyn Fn(&PathParams) -> bool + Send + Sync>;
 
 pub(crate) struct Inner<B> {
     /// Routes without parameters, by exact (normalized) path: one hash lookup.
@@ -51,6 +57,8 @@ pub(crate) struct Inner<B> {
     pub(crate) matched_route_extension: bool,
     /// Whether endpoints' futures are polled once in `call` (`RouterBuilder::eager_handlers`).
     pub(crate) eager_handlers: bool,
+    /// Whether any entry has a guard (if none, lookups skip asking).
+    pub(crate) guarded: bool,
 }
 
 /// An HTTP router: a `tower::Service<http::Request<B>>`, generic over the request body.
@@ -243,10 +251,41 @@ impl<B> Router<B> {
 
     /// Which route (by index into `entries`) matches `path`, with its parameter spans.
     fn find(&self, path: &str, spans: &mut Spans) -> Option<usize> {
+        if self.inner.guarded {
+            return self.find_guarded(path, spans);
+        }
         if let Some(index) = self.inner.statics.get(path) {
             return Some(index);
         }
         self.inner.tree.at(path, spans)
+    }
+
+    /// [`find`](Self::find) when some route has a guard: a route whose guard refuses the
+    /// decoded values is passed over, and the search backtracks to the next candidate.
+    #[inline(never)]
+    fn find_guarded(&self, path: &str, spans: &mut Spans) -> Option<usize> {
+        let entries = &self.inner.entries;
+        let mut accept = |index: usize, spans: &Spans| {
+            let entry = &entries[index];
+            let Some(guard) = &entry.guard else {
+                return true;
+            };
+            let mut params = PathParams::with_names(Arc::clone(&entry.names));
+            for &(start, end) in spans {
+                match decode_param(&path[start..end]) {
+                    Ok(value) => params.push(&value),
+                    // The route's to answer: with the `400` a value that is not UTF-8 gets.
+                    Err(_) => return true,
+                }
+            }
+            guard(&params)
+        };
+        if let Some(index) = self.inner.statics.get(path) {
+            if accept(index, spans) {
+                return Some(index);
+            }
+        }
+        self.inner.tree.at_where(path, spans, &mut accept)
     }
 
     fn trailing_slash_redirect(&self, path: &str, req: &Request<B>) -> Option<Response> {

@@ -128,52 +128,81 @@ impl Table {
     /// Finds the route for `path` (which starts with `/`), recording parameter spans.
     #[inline]
     pub(crate) fn at(&self, path: &str, spans: &mut Spans) -> Option<usize> {
+        self.at_where(path, spans, &mut |_, _| true)
+    }
+
+    /// Like [`at`](Self::at), but a route that `accept` refuses (given its value and the
+    /// spans of its parameters) is passed over: the search backtracks to the next candidate
+    /// in precedence order, as if that route were not there.
+    #[inline]
+    pub(crate) fn at_where<F>(&self, path: &str, spans: &mut Spans, accept: &mut F) -> Option<usize>
+    where
+        F: FnMut(usize, &Spans) -> bool,
+    {
         if !path.starts_with('/') {
             return None;
         }
-        self.find(0, path.as_bytes(), 1, spans).map(|v| v as usize)
+        self.find(0, path.as_bytes(), 1, spans, accept)
+            .map(|v| v as usize)
     }
 
-    fn find(&self, node: u32, path: &[u8], start: usize, spans: &mut Spans) -> Option<u32> {
+    fn find<F>(
+        &self,
+        node: u32,
+        path: &[u8],
+        start: usize,
+        spans: &mut Spans,
+        accept: &mut F,
+    ) -> Option<u32>
+    where
+        F: FnMut(usize, &Spans) -> bool,
+    {
         let flat = self.nodes[node as usize];
         let end = find::<b'/'>(path, start);
         let last = end == path.len();
 
         if flat.statics {
             if let Some(child) = self.static_child(node, path, start, end) {
-                if let Some(found) = self.descend(child, path, end, last, spans) {
+                if let Some(found) = self.descend(child, path, end, last, spans, accept) {
                     return Some(found);
                 }
             }
         }
         if flat.param != NONE && end > start {
             spans.push((start, end));
-            if let Some(found) = self.descend(flat.param, path, end, last, spans) {
+            if let Some(found) = self.descend(flat.param, path, end, last, spans, accept) {
                 return Some(found);
             }
             spans.pop();
         }
         if flat.catch_all != NONE && (start < path.len() || self.empty_rest) {
             spans.push((start, path.len()));
-            return Some(flat.catch_all);
+            if accept(flat.catch_all as usize, spans) {
+                return Some(flat.catch_all);
+            }
+            spans.pop();
         }
         None
     }
 
     #[inline]
-    fn descend(
+    fn descend<F>(
         &self,
         node: u32,
         path: &[u8],
         end: usize,
         last: bool,
         spans: &mut Spans,
-    ) -> Option<u32> {
+        accept: &mut F,
+    ) -> Option<u32>
+    where
+        F: FnMut(usize, &Spans) -> bool,
+    {
         if last {
             let value = self.nodes[node as usize].value;
-            (value != NONE).then_some(value)
+            (value != NONE && accept(value as usize, spans)).then_some(value)
         } else {
-            self.find(node, path, end + 1, spans)
+            self.find(node, path, end + 1, spans, accept)
         }
     }
 
@@ -368,6 +397,29 @@ mod tests {
         ] {
             assert_eq!(lookup(&root, &routes, path), None, "{path}");
         }
+    }
+
+    #[test]
+    fn a_refused_value_backtracks_to_the_next_candidate() {
+        let routes = [
+            "/docs/{page}",
+            "/docs/{*rest}",
+            "/docs/index",
+            "/{*fallback}",
+        ];
+        let root = table(&routes);
+        // The route `path` reaches when the routes numbered in `refused` refuse it, with how
+        // many spans are left: a refused route's spans are gone.
+        let at = |path: &str, refused: &[usize]| {
+            let mut spans = Spans::new();
+            let found = root.at_where(path, &mut spans, &mut |r, _| !refused.contains(&r));
+            found.map(|i| (routes[i], spans.len()))
+        };
+        assert_eq!(at("/docs/7", &[]), Some(("/docs/{page}", 1)));
+        assert_eq!(at("/docs/7", &[0]), Some(("/docs/{*rest}", 1)));
+        assert_eq!(at("/docs/7", &[0, 1]), Some(("/{*fallback}", 1)));
+        assert_eq!(at("/docs/index", &[2]), Some(("/docs/{page}", 1)));
+        assert_eq!(at("/docs/index", &[0, 1, 2, 3]), None);
     }
 
     #[test]

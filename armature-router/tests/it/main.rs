@@ -9,6 +9,7 @@ mod conflicts;
 mod decoding;
 mod dispatch;
 mod eager;
+mod guards;
 mod metadata;
 mod nest_service;
 mod observe;
