@@ -7,9 +7,11 @@
 //! one router path (the first route's) whose endpoint, per method, tries the routes of that
 //! method in order (a `GET` route answering a `HEAD` too; a WebSocket handshake, the WebSocket
 //! routes) and hands the request to the first whose convertors take it. A value that only a
-//! route of another method takes is a `405` listing those methods (Starlette's partial match);
-//! one that no route takes is a `404`. A lone route with convertors is a group of one: this is
-//! where every convertor is checked.
+//! route of another method takes is a `405` listing those methods (Starlette's partial match).
+//! Values that no route of the group takes never get here: the group's router path is guarded
+//! by its convertors (`RouterBuilder::route_if`), so the router goes on to a route of another
+//! shape, or its `404`. A lone route with convertors is a group of one: this is where every
+//! convertor is checked.
 
 use std::collections::HashMap;
 use std::convert::Infallible;

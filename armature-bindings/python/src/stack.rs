@@ -12,7 +12,7 @@ use armature_layers::rate_limit::RateLimitLayer;
 use armature_layers::request_id::RequestIdLayer;
 use armature_openapi::DocsLayer;
 use armature_router::{
-    get, on, Body, BoxError, IntoResponse, MethodRouter, Response, RouteError, Router,
+    get, on, Body, BoxError, IntoResponse, MethodRouter, PathParams, Response, RouteError, Router,
 };
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -247,6 +247,13 @@ where
     for group in &in_order {
         let pattern = &config.routes[group[0]].1;
         let mut methods: Vec<(Method, Vec<Member<B>>)> = Vec::new();
+        // Values that no route of the group takes are not the group's path: the router goes
+        // on to a route of another shape (`/docs/{rest:path}` after `/docs/{page:int}`), as
+        // Starlette tries its next route. A route without convertors takes every value.
+        let checks: Option<Vec<Convertors>> = group
+            .iter()
+            .map(|&route| config.convertors.get(route).cloned().flatten())
+            .collect();
         for &route in group {
             let (method, path) = &config.routes[route];
             let limit = config.limits.get(route).and_then(Option::as_ref);
@@ -287,7 +294,13 @@ where
                 in_order::dispatch(methods, kind, req, not_found.clone(), not_allowed.clone())
             });
         }
-        builder = builder.route(pattern, endpoints);
+        builder = match checks {
+            Some(checks) => {
+                let takes = move |params: &PathParams| checks.iter().any(|c| c.fit(params));
+                builder.route_if(pattern, takes, endpoints)
+            }
+            None => builder.route(pattern, endpoints),
+        };
     }
     for mount in &config.mounts {
         // Mounted at `/` (a single-page app's files): what no route matches.

@@ -3589,6 +3589,14 @@ def test_a_registered_convertor_checks_converts_and_renders_as_starlettes():
         async def month(m) -> dict:  # no annotation: what `convert` returns
             return {"type": type(m).__name__}
 
+        @app.get("/weeks/{start:isodate}")
+        async def week(start: datetime.date) -> dict:
+            return {"start": start.isoformat()}
+
+        @app.get("/weeks/{rest:path}")
+        async def weeks(rest: str) -> dict:
+            return {"rest": rest}
+
         with TestClient(app) as c:
             assert c.get("/days/2026-12-07").json() == {"day": "2026-12-07", "weekday": 0, "params": "{'day': datetime.date(2026, 12, 7)}"}
             # What the regex does not match falls through to the next route of the shape...
@@ -3597,6 +3605,9 @@ def test_a_registered_convertor_checks_converts_and_renders_as_starlettes():
             # ... or is a path no route matches; the regex is matched whole.
             for path in ["/months/2026-12", "/months/x2026-12-01", "/months/2026-12-01x"]:
                 assert c.get(path).status_code == 404, path
+            # A route of another shape is tried next, as Starlette tries its next route.
+            assert c.get("/weeks/2026-12-07").json() == {"start": "2026-12-07"}
+            assert c.get("/weeks/this").json() == {"rest": "this"}
         # Matched, but `convert` raised: the app's failure, a 500, as in Starlette.
         with TestClient(app, raise_server_exceptions=False) as c:
             assert c.get("/months/2026-13-01").status_code == 500
@@ -3695,15 +3706,44 @@ def test_convertor_routes_and_the_routers_precedence():
     async def doc_page(page: int) -> dict:
         return {"page": page}
 
+    @app.get("/orders/{order:uuid}")
+    async def order(order: uuid.UUID) -> dict:
+        return {"order": str(order)}
+
+    @app.post("/orders/{rest:path}")
+    async def orders(rest: str) -> dict:
+        return {"rest": rest}
+
+    @app.get("/shelf/{n:int}")
+    async def shelf(n: int) -> dict:
+        return {"n": n}
+
     with TestClient(app) as c:
         # A static segment wins over a parameter whatever the order (Starlette: the order).
         assert c.get("/files/latest").json() == {"latest": True}
         assert c.get("/files/3").json() == {"id": 3}
-        # A parameter wins over a catch-all; a value that does not fit it is a 404, not the
-        # catch-all's (Starlette would try the catch-all next).
+        # A parameter wins over a catch-all; a value that does not fit it goes on to the
+        # catch-all, as Starlette tries its next route.
         assert c.get("/guide/2").json() == {"page": 2}
         assert c.get("/guide/a/b").json() == {"rest": "a/b"}
-        assert c.get("/guide/intro").status_code == 404
+        assert c.get("/guide/intro").json() == {"rest": "intro"}
+        assert c.get("/guide/%32").json() == {"page": 2}
+        # The catch-all's methods then apply: it has no POST.
+        res = c.post("/guide/intro")
+        assert res.status_code == 405
+        assert res.headers["allow"] == "GET,HEAD"
+        # The same with another convertor and methods: the route that takes the value is the
+        # path's, whatever the method.
+        some = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+        assert c.get(f"/orders/{some}").json() == {"order": some}
+        assert c.post(f"/orders/{some}").status_code == 405
+        assert c.post("/orders/pending").json() == {"rest": "pending"}
+        assert c.get("/orders/pending").status_code == 405
+        # Nothing behind: the 404 of a path no route matches.
+        res = c.get("/shelf/top")
+        assert res.status_code == 404
+        assert res.json() == {"detail": "Not Found"}
+        assert c.get("/shelf/4").json() == {"n": 4}
 
 
 
