@@ -5,7 +5,7 @@ use crate::support;
 
 use std::future::Future;
 
-use armature_router::{get, Router};
+use armature_router::{get, PathParams, Router};
 use http::{Method, Request, StatusCode};
 use percent_encoding::{percent_encode, utf8_percent_encode, NON_ALPHANUMERIC};
 use proptest::prelude::*;
@@ -230,6 +230,51 @@ proptest! {
             if segs.iter().all(|s| matches!(s, Seg::Static(_))) {
                 prop_assert_eq!(&matched, &template(segs), "static route {}", template(segs));
             }
+        }
+    }
+
+    /// A guarded route that refuses a path's values behaves as if it were not there: the
+    /// router with guards answers every path as a router built without the routes whose
+    /// guards refuse that path's captures (here: refusing values that start with `a`).
+    #[test]
+    fn a_refused_route_is_as_if_it_were_not_there(
+        patterns in prop::collection::vec(pattern(), 1..10),
+        guarded in prop::collection::vec(any::<bool>(), 10),
+        values in prop::collection::vec(value(), 1..5),
+        tail in tail(),
+    ) {
+        let written: Vec<String> = patterns.iter().map(|p| written(p)).collect();
+        let (_, accepted) = build_accepting(&written);
+        // Each accepted pattern once (a pattern written twice merges; a guarded one may not).
+        let mut routes: Vec<(&Vec<Seg>, &str, bool)> = Vec::new();
+        for ((segs, w), &g) in patterns.iter().zip(&written).zip(&guarded) {
+            if accepted.contains(&w.as_str()) && !routes.iter().any(|(_, seen, _)| seen == w) {
+                routes.push((segs, w, g));
+            }
+        }
+        let refuses = |params: &[(String, String)]| params.iter().any(|(_, v)| v.starts_with('a'));
+        let with_guards = routes
+            .iter()
+            .fold(Router::builder(), |b, &(_, w, g)| match g {
+                true => b.route_if(w, |p: &PathParams| !p.iter().any(|(_, v)| v.starts_with('a')), get(echo)),
+                false => b.route(w, get(echo)),
+            })
+            .build()
+            .expect("the accepted routes build, guarded or not");
+        for (segs, _, _) in &routes {
+            let path = instance(segs, &values, &tail);
+            let without = routes
+                .iter()
+                .filter(|(other, _, g)| !(*g && reference_match(other, &path).is_some_and(|p| refuses(&p))))
+                .fold(Router::builder(), |b, &(_, w, _)| b.route(w, get(echo)))
+                .build()
+                .expect("a subset of the accepted routes builds");
+            let (got, want) = (
+                answer(&with_guards, Method::GET, &path),
+                answer(&without, Method::GET, &path),
+            );
+            prop_assert_eq!(got.status, want.status, "path {}", path);
+            prop_assert_eq!(got.seen, want.seen, "path {}", path);
         }
     }
 
