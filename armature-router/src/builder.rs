@@ -186,9 +186,21 @@ impl<B: Send + 'static> RouterBuilder<B> {
     /// (`{id:int}`) work this way; `accept` is the place for a check of the shape of a value,
     /// not for validation that deserves a `400` or `422`.
     ///
-    /// `accept` is a pure predicate: it may be asked more than once for one request, and only
-    /// for the paths that reach this route. A guarded route owns its pattern: another route of
-    /// the same shape is a [`RouteError::Conflict`].
+    /// `accept` sees the parameters of the whole pattern, those of the prefixes it is
+    /// [nested](Self::nest) under included, by name. It is a pure predicate: it may be asked
+    /// more than once for one request, and only for the paths that reach this route. It should
+    /// not panic; if it does, the panic surfaces as a handler's would, when the request's
+    /// future is polled (and [`Router::at`] and [`Router::route_key`] propagate it). A value
+    /// that does not decode to UTF-8 is not shown to it: the route takes the path and answers
+    /// the `400` of such a value, as any route does.
+    ///
+    /// The guard decides whether the route is the path's; the methods are decided after, as
+    /// for any route: a path whose values the route takes but whose method it lacks is a
+    /// `405` listing its methods, even when a route of lower precedence has that method.
+    ///
+    /// A guarded route owns its pattern: another route of the same shape is a
+    /// [`RouteError::Conflict`], and so is a guarded catch-all where a [nested](Self::nest)
+    /// builder's fallback is mounted.
     ///
     /// ```
     /// use armature_router::{get, PathParams, Router};
@@ -273,9 +285,10 @@ impl<B: Send + 'static> RouterBuilder<B> {
         };
         let existing = &mut self.routes[index];
         // A catch-all route or mount where a scope's fallback is mounted leaves that fallback
-        // nothing to answer (as one inside the scope does): it takes the fallback's place.
+        // nothing to answer (as one inside the scope does): it takes the fallback's place. A
+        // guarded catch-all would leave it what its guard refuses: that is a conflict.
         match (&existing.kind, &kind) {
-            (Kind::Fallback, Kind::Route | Kind::Mounted(_)) => {
+            (Kind::Fallback, Kind::Route | Kind::Mounted(_)) if guard.is_none() => {
                 *existing = RouteDef {
                     given: given.to_owned(),
                     pattern,
@@ -285,7 +298,9 @@ impl<B: Send + 'static> RouterBuilder<B> {
                 };
                 return Ok(());
             }
-            (Kind::Route | Kind::Mounted(_), Kind::Fallback) => return Ok(()),
+            (Kind::Route | Kind::Mounted(_), Kind::Fallback) if existing.guard.is_none() => {
+                return Ok(())
+            }
             _ => {}
         }
         // Only routes merge: a nested fallback or a mounted service would share `any`, and
@@ -388,7 +403,8 @@ impl<B: Send + 'static> RouterBuilder<B> {
     /// `routes` answers every unmatched path under the prefix, as `{prefix}/{*path}` (unless
     /// a catch-all route there, `/{*rest}` of `routes` or `{prefix}/{*rest}` of this builder
     /// added before or after, or a service mounted at the prefix, leaves it nothing to
-    /// answer); like the
+    /// answer; a [guarded](Self::route_if) catch-all there would leave it what the guard
+    /// refuses, and is a [`RouteError::Conflict`] with it); like the
     /// root fallback, its answers carry no [`MatchedRoute`](crate::MatchedRoute), it is not
     /// listed by [`Router::routes`] and no scope layer wraps it.
     ///
@@ -434,9 +450,12 @@ impl<B: Send + 'static> RouterBuilder<B> {
         if let Some(err) = routes.error {
             return Err(err);
         }
-        // A catch-all route at the root of `routes` leaves its fallback nothing to answer
+        // An unguarded catch-all route at the root of `routes` leaves its fallback nothing to answer
         // (as at the root of a router), so the fallback is not mounted.
-        let catches_all = routes.shapes.contains_key("/{*}");
+        let catches_all = routes
+            .shapes
+            .get("/{*}")
+            .is_some_and(|&at| routes.routes[at].guard.is_none());
         for route in routes.routes {
             let renamed = match route.kind {
                 Kind::Fallback => true,

@@ -4,6 +4,7 @@ use std::any::Any;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -328,7 +329,24 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut req: Request<B>) -> RouteFuture<B> {
+    fn call(&mut self, req: Request<B>) -> RouteFuture<B> {
+        if !self.inner.guarded {
+            return self.route(req);
+        }
+        // A guard runs here, in `call`, where a panic would unwind through the caller (over
+        // HTTP/2, the connection's task and all its streams). It surfaces where a handler's
+        // would instead: when the request's future is polled.
+        match catch_unwind(AssertUnwindSafe(|| self.route(req))) {
+            Ok(future) => future,
+            Err(payload) => RouteFuture::boxed(async move { resume_unwind(payload) }),
+        }
+    }
+}
+
+impl<B: Send + 'static> Router<B> {
+    /// What [`call`](Service::call) does: route `req`.
+    #[inline(always)]
+    fn route(&self, mut req: Request<B>) -> RouteFuture<B> {
         let Ok(path) = normalize(req.uri().path()) else {
             observe::report(|| None);
             return RouteFuture::ready((self.inner.error_answer)(

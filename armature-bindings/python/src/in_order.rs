@@ -10,8 +10,9 @@
 //! route of another method takes is a `405` listing those methods (Starlette's partial match).
 //! Values that no route of the group takes never get here: the group's router path is guarded
 //! by its convertors (`RouterBuilder::route_if`), so the router goes on to a route of another
-//! shape, or its `404`. A lone route with convertors is a group of one: this is where every
-//! convertor is checked.
+//! shape, or its `404`. Values that only a route of the other kind takes (a page's that only a
+//! WebSocket route takes, or a handshake's that only HTTP routes take) are a `404` here. A
+//! lone route with convertors is a group of one: this is where every convertor is checked.
 
 use std::collections::HashMap;
 use std::convert::Infallible;

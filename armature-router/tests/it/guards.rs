@@ -193,3 +193,80 @@ fn a_guarded_route_owns_its_shape() {
         .unwrap_err();
     assert!(!matches!(err, RouteError::Conflict { .. }), "{err:?}");
 }
+
+#[test]
+fn a_guarded_catch_all_cannot_take_a_nested_fallbacks_place() {
+    let never = || |_: &PathParams| false;
+    let api = || {
+        Router::builder()
+            .route("/users", get(echo))
+            .fallback(echo_as("api fallback"))
+    };
+    let conflict = |result: Result<Router<()>, RouteError>| {
+        assert!(
+            matches!(result, Err(RouteError::Conflict { .. })),
+            "{:?}",
+            result.err()
+        );
+    };
+    // Added after the scope, before it, or at the scope's own root: what the guard refuses
+    // would have nowhere to go but the root fallback, past the scope's own.
+    conflict(
+        Router::builder()
+            .nest("/api", api())
+            .route_if("/api/{*rest}", never(), get(echo))
+            .build(),
+    );
+    conflict(
+        Router::builder()
+            .route_if("/api/{*rest}", never(), get(echo))
+            .nest("/api", api())
+            .build(),
+    );
+    let inner = Router::builder()
+        .route_if("/{*rest}", never(), get(echo))
+        .fallback(echo_as("api fallback"));
+    conflict(Router::builder().nest("/api", inner).build());
+    // An unguarded catch-all still takes the fallback's place; a guarded one without a
+    // nested fallback is fine.
+    let router = Router::builder()
+        .nest("/api", api())
+        .route("/api/{*rest}", get(echo_as("rest")))
+        .build()
+        .unwrap();
+    assert!(router.routes().any(|(t, _)| t == "/api/{*rest}"));
+    let inner = Router::builder().route_if("/{*rest}", never(), get(echo));
+    let router = Router::builder()
+        .nest("/api", inner)
+        .fallback(echo_as("root fallback"))
+        .build()
+        .unwrap();
+    let answer = tokio_test::block_on(support::get(&router, "/api/x"));
+    assert_eq!(answer.body, "root fallback");
+}
+
+#[tokio::test]
+async fn a_guards_panic_surfaces_when_the_future_is_polled_not_in_call() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    use tower::{Service, ServiceExt};
+
+    let mut router = Router::builder()
+        .route_if("/boom/{x}", |p: &PathParams| &p["nope"] == "x", get(echo))
+        .route("/fine", get(echo))
+        .build()
+        .unwrap();
+    let req = Request::get("/boom/1").body(()).unwrap();
+    // Making the future does not panic ...
+    let future = catch_unwind(AssertUnwindSafe(|| router.call(req))).expect("call returns");
+    // ... polling it does, with the guard's payload.
+    let polled = tokio::spawn(future).await;
+    assert!(polled
+        .expect_err("the panic is re-raised on poll")
+        .is_panic());
+    // The router goes on serving.
+    let res = router
+        .clone()
+        .oneshot(Request::get("/fine").body(()).unwrap())
+        .await;
+    assert_eq!(res.unwrap().status(), StatusCode::OK);
+}
