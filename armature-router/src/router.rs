@@ -43,6 +43,9 @@ pub(crate) struct Entry<B> {
 /// A route's predicate on its decoded parameter values ([`RouterBuilder::route_if`]).
 pub(crate) type Guard = Arc<dyn Fn(&PathParams) -> bool + Send + Sync>;
 
+/// A guard's panic, on its way to where it surfaces.
+type Panic = Box<dyn Any + Send>;
+
 pub(crate) struct Inner<B> {
     /// Routes without parameters, by exact (normalized) path: one hash lookup.
     pub(crate) statics: Statics,
@@ -189,7 +192,9 @@ impl<B> Router<B> {
     /// ```
     pub fn at<'r, 'p>(&'r self, path: &'p str) -> Option<RouteMatch<'r, 'p>> {
         let mut spans = Spans::new();
-        let index = self.find(path, &mut spans)?;
+        let index = self
+            .find(path, &mut spans)
+            .unwrap_or_else(|p| resume_unwind(p))?;
         if self.inner.entries[index].fallback {
             return None;
         }
@@ -246,19 +251,24 @@ impl<B> Router<B> {
     /// ```
     pub fn route_key(&self, path: &str) -> Option<RouteKey> {
         let path = normalize(path).ok()?;
-        let index = self.find(&path, &mut Spans::new())?;
+        let index = self
+            .find(&path, &mut Spans::new())
+            .unwrap_or_else(|p| resume_unwind(p))?;
         self.inner.entries[index].key
     }
 
     /// Which route (by index into `entries`) matches `path`, with its parameter spans.
-    fn find(&self, path: &str, spans: &mut Spans) -> Option<usize> {
+    /// `Err` holds a guard's panic: [`call`](Service::call) keeps it to surface where a
+    /// handler's would, when the request's future is polled, rather than unwind through its
+    /// caller (over HTTP/2, the connection's task and all its streams).
+    fn find(&self, path: &str, spans: &mut Spans) -> Result<Option<usize>, Panic> {
         if self.inner.guarded {
-            return self.find_guarded(path, spans);
+            return catch_unwind(AssertUnwindSafe(|| self.find_guarded(path, spans)));
         }
         if let Some(index) = self.inner.statics.get(path) {
-            return Some(index);
+            return Ok(Some(index));
         }
-        self.inner.tree.at(path, spans)
+        Ok(self.inner.tree.at(path, spans))
     }
 
     /// [`find`](Self::find) when some route has a guard: a route whose guard refuses the
@@ -289,11 +299,17 @@ impl<B> Router<B> {
         self.inner.tree.at_where(path, spans, &mut accept)
     }
 
-    fn trailing_slash_redirect(&self, path: &str, req: &Request<B>) -> Option<Response> {
+    /// The redirect to `path` with its trailing slash added or taken off, if a route has that
+    /// path; `Err` holds a guard's panic (see [`find`](Self::find)).
+    fn trailing_slash_redirect(
+        &self,
+        path: &str,
+        req: &Request<B>,
+    ) -> Result<Option<Response>, Panic> {
         // Only an origin-form path has a slash to fix: not `*`, nor the empty path of an
         // authority-form target (`CONNECT host:443`).
         if !self.inner.redirect_trailing_slash || path == "/" || !path.starts_with('/') {
-            return None;
+            return Ok(None);
         }
         let other = match path.strip_suffix('/') {
             Some(trimmed) => trimmed.to_owned(),
@@ -302,20 +318,24 @@ impl<B> Router<B> {
         // `//host/…` is a network-path reference, and so is `/\host/…` to browsers (which
         // read `\` as `/`): as a `Location` either would send the client to another site.
         if matches!(other.as_bytes().get(1), Some(b'/' | b'\\')) {
-            return None;
+            return Ok(None);
         }
-        let index = self.find(&other, &mut Spans::new())?;
+        let Some(index) = self.find(&other, &mut Spans::new())? else {
+            return Ok(None);
+        };
         if self.inner.entries[index].fallback {
-            return None;
+            return Ok(None);
         }
         let location = match req.uri().query() {
             Some(query) => format!("{other}?{query}"),
             None => other,
         };
         let mut res = StatusCode::PERMANENT_REDIRECT.into_response();
-        res.headers_mut()
-            .insert(LOCATION, HeaderValue::from_str(&location).ok()?);
-        Some(res)
+        let Ok(location) = HeaderValue::from_str(&location) else {
+            return Ok(None);
+        };
+        res.headers_mut().insert(LOCATION, location);
+        Ok(Some(res))
     }
 }
 
@@ -329,24 +349,7 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<B>) -> RouteFuture<B> {
-        if !self.inner.guarded {
-            return self.route(req);
-        }
-        // A guard runs here, in `call`, where a panic would unwind through the caller (over
-        // HTTP/2, the connection's task and all its streams). It surfaces where a handler's
-        // would instead: when the request's future is polled.
-        match catch_unwind(AssertUnwindSafe(|| self.route(req))) {
-            Ok(future) => future,
-            Err(payload) => RouteFuture::boxed(async move { resume_unwind(payload) }),
-        }
-    }
-}
-
-impl<B: Send + 'static> Router<B> {
-    /// What [`call`](Service::call) does: route `req`.
-    #[inline(always)]
-    fn route(&self, mut req: Request<B>) -> RouteFuture<B> {
+    fn call(&mut self, mut req: Request<B>) -> RouteFuture<B> {
         let Ok(path) = normalize(req.uri().path()) else {
             observe::report(|| None);
             return RouteFuture::ready((self.inner.error_answer)(
@@ -355,13 +358,18 @@ impl<B: Send + 'static> Router<B> {
             ));
         };
         let mut spans = Spans::new();
-        let found = self.find(&path, &mut spans).map(|i| &self.inner.entries[i]);
+        let found = match self.find(&path, &mut spans) {
+            Ok(found) => found.map(|i| &self.inner.entries[i]),
+            Err(panic) => return RouteFuture::panicked(panic),
+        };
         observe::report(|| found.and_then(|e| Some((e.key?, &*e.template))));
         let entry = match found {
             Some(entry) if !entry.fallback => entry,
             nested_fallback => {
-                if let Some(redirect) = self.trailing_slash_redirect(&path, &req) {
-                    return RouteFuture::ready(redirect);
+                match self.trailing_slash_redirect(&path, &req) {
+                    Ok(Some(redirect)) => return RouteFuture::ready(redirect),
+                    Ok(None) => {}
+                    Err(panic) => return RouteFuture::panicked(panic),
                 }
                 // A nested fallback answers like the root one: no route matched.
                 let fallback = nested_fallback
@@ -481,6 +489,12 @@ impl<B: Send + 'static> RouteFuture<B> {
             matched: None,
             strip_body: false,
         }
+    }
+
+    /// A future that panics with a guard's `payload` when polled.
+    #[cold]
+    fn panicked(payload: Panic) -> Self {
+        RouteFuture::boxed(async move { resume_unwind(payload) })
     }
 
     fn boxed(fut: impl Future<Output = Result<Response, Infallible>> + Send + 'static) -> Self {

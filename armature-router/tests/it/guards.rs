@@ -251,18 +251,23 @@ async fn a_guards_panic_surfaces_when_the_future_is_polled_not_in_call() {
     use tower::{Service, ServiceExt};
 
     let mut router = Router::builder()
+        .redirect_trailing_slash(true)
         .route_if("/boom/{x}", |p: &PathParams| &p["nope"] == "x", get(echo))
         .route("/fine", get(echo))
         .build()
         .unwrap();
-    let req = Request::get("/boom/1").body(()).unwrap();
-    // Making the future does not panic ...
-    let future = catch_unwind(AssertUnwindSafe(|| router.call(req))).expect("call returns");
-    // ... polling it does, with the guard's payload.
-    let polled = tokio::spawn(future).await;
-    assert!(polled
-        .expect_err("the panic is re-raised on poll")
-        .is_panic());
+    // The guard asked for the path, and for the path without its slash (the redirect's).
+    for path in ["/boom/1", "/boom/1/"] {
+        let req = Request::get(path).body(()).unwrap();
+        // Making the future does not panic ...
+        let future = catch_unwind(AssertUnwindSafe(|| router.call(req))).expect("call returns");
+        // ... polling it does, with the guard's payload.
+        let polled = tokio::spawn(future).await;
+        assert!(polled.expect_err("re-raised on poll").is_panic(), "{path}");
+    }
+    // `at` and `route_key` are where the caller asked: the panic is theirs.
+    assert!(catch_unwind(AssertUnwindSafe(|| router.at("/boom/1").is_some())).is_err());
+    assert!(catch_unwind(AssertUnwindSafe(|| router.route_key("/boom/1"))).is_err());
     // The router goes on serving.
     let res = router
         .clone()
