@@ -28,7 +28,8 @@ pub(crate) enum Convertor {
     Int,
     /// `[0-9]+(\.[0-9]+)?`, given as a `float`.
     Float,
-    /// Lowercase `8-4-4-4-12` hexadecimal, given as a `uuid.UUID`.
+    /// `8-4-4-4-12` hexadecimal digits, either case, each dash optional (as Starlette's since
+    /// 0.44), given as a `uuid.UUID`.
     Uuid,
     /// `register_url_convertor(key, convertor)`: its `regex`, its `convert`.
     Custom(Arc<Custom>),
@@ -125,12 +126,17 @@ impl Convertor {
                 None => digits(value),
             },
             Convertor::Uuid => {
-                let bytes = value.as_bytes();
-                bytes.len() == 36
-                    && bytes.iter().enumerate().all(|(at, &b)| match at {
-                        8 | 13 | 18 | 23 => b == b'-',
-                        _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
-                    })
+                // Starlette's `[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?…-?[0-9a-fA-F]{12}`, whole.
+                let mut rest = value.as_bytes();
+                let groups = [8, 4, 4, 4, 12].into_iter().enumerate().all(|(at, len)| {
+                    if let (1.., [b'-', tail @ ..]) = (at, rest) {
+                        rest = tail;
+                    }
+                    let fits = rest.len() >= len && rest[..len].iter().all(u8::is_ascii_hexdigit);
+                    rest = rest.get(len..).unwrap_or_default();
+                    fits
+                });
+                groups && rest.is_empty()
             }
             Convertor::Custom(custom) => custom.regex.is_match(value),
         }
@@ -246,10 +252,17 @@ mod tests {
             (Float, "1.2.3", false),
             (Float, "-1.5", false),
             (Uuid, "12345678-9abc-def0-1234-56789abcdef0", true),
-            (Uuid, "12345678-9ABC-def0-1234-56789abcdef0", false),
-            (Uuid, "123456789abcdef0123456789abcdef0", false),
+            (Uuid, "12345678-9ABC-def0-1234-56789abcdef0", true),
+            (Uuid, "123456789abcdef0123456789abcdef0", true),
+            (Uuid, "12345678-9abcdef0-1234-56789abcdef0", true),
             (Uuid, "12345678-9abc-def0-1234-56789abcdef", false),
             (Uuid, "1234567-89abc-def0-1234-56789abcdef0", false),
+            (Uuid, "12345678-9abc-def0-1234-56789abcdef01", false),
+            (Uuid, "12345678--9abc-def0-1234-56789abcdef0", false),
+            (Uuid, "-12345678-9abc-def0-1234-56789abcdef0", false),
+            (Uuid, "12345678-9abc-def0-1234-56789abcdef0-", false),
+            (Uuid, "12345678-9abg-def0-1234-56789abcdef0", false),
+            (Uuid, "12345678-9abc-def0-1234-56789abcdéf", false),
             (Str, "anything", true),
         ];
         for (convertor, value, fits) in cases {

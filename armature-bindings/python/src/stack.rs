@@ -294,6 +294,15 @@ where
                 in_order::dispatch(methods, kind, req, not_found.clone(), not_allowed.clone())
             });
         }
+        // A method no route of the group has: its `405` lists the methods of the routes that
+        // take the values (the router's would list every method of the shape), or a `404`.
+        let (any_methods, any_not_found, any_not_allowed) =
+            (Arc::clone(&methods), not_found.clone(), not_allowed.clone());
+        endpoints = endpoints.any(move |req: Request<B>| {
+            let (methods, kind) = (Arc::clone(&any_methods), req.method().clone());
+            let (not_found, not_allowed) = (any_not_found.clone(), any_not_allowed.clone());
+            in_order::dispatch(methods, kind, req, not_found, not_allowed)
+        });
         builder = match checks {
             Some(checks) => {
                 let takes = move |params: &PathParams| checks.iter().any(|c| c.fit(params));

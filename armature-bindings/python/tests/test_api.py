@@ -3552,11 +3552,15 @@ def test_path_convertors_match_convert_and_refuse_what_does_not_fit_with_404():
         assert c.get("/prices/2.50").json() == {"amount": 2.5, "type": "float"}
         assert c.get("/prices/3").json() == {"amount": 3.0, "type": "float"}
         assert c.get(f"/keys/{key_text}").json() == {"key": key_text, "is_uuid": True, "raw": key_text}
+        # As Starlette's since 0.44: either case, dashes optional; the handler gets the UUID.
+        for text in [key_text.upper(), key_text.replace("-", ""), "12345678-9abcdef0-1234-56789abcdef0"]:
+            assert c.get(f"/keys/{text}").json() == {"key": key_text, "is_uuid": True, "raw": text}, text
         assert c.get("/shelves/top/3").json() == {"params": "{'shelf': 'top', 'slot': 3}"}
         # What does not fit the convertor's regular expression is a path no route matches:
         # 404, not 422 (as in Starlette), and the handler is not called.
         for path in ["/items/abc", "/items/-1", "/items/1.5", "/items/+1", "/prices/1e3", "/prices/.5", "/prices/1.",
-                     f"/keys/{key_text.upper()}", f"/keys/{key_text.replace('-', '')}", "/shelves/top/x"]:
+                     f"/keys/{key_text[:-1]}", f"/keys/{key_text}0", f"/keys/-{key_text}", f"/keys/{key_text.replace('a', 'g')}",
+                     "/shelves/top/x"]:
             res = c.get(path)
             assert (res.status_code, res.json()) == (404, {"detail": "Not Found"}), path
 
@@ -3801,9 +3805,14 @@ def test_routes_of_one_shape_are_tried_in_order_as_starlette_tries_them():
         assert c.delete("/orders/x1").json() == {"cancelled": "x1"}
         res = c.get("/orders/x1")
         assert (res.status_code, res.json(), res.headers["allow"]) == (405, {"detail": "Method Not Allowed"}, "DELETE")
-        # A method no route of the shape has is the router's 405, listing them all.
+        # A method no route of the shape has: a 405 listing the methods of the routes that
+        # take the value, not those of every route of the shape.
         res = c.patch("/orders/5")
         assert res.status_code == 405 and set(res.headers["allow"].split(",")) == {"GET", "HEAD", "DELETE"}
+        res = c.patch("/orders/x1")
+        assert (res.status_code, res.json(), res.headers["allow"]) == (405, {"detail": "Method Not Allowed"}, "DELETE")
+        res = c.options("/slots/2.5")
+        assert (res.status_code, res.headers["allow"]) == (405, "POST")
 
         assert c.put("/slots/2").json() == {"slot": 2}
         res = c.put("/slots/2.5")  # only POST's `{n:float}` takes it
@@ -3811,6 +3820,7 @@ def test_routes_of_one_shape_are_tried_in_order_as_starlette_tries_them():
         assert c.post("/slots/2.5").json() == {"slot": 2.5}
         res = c.put("/slots/two")  # no route takes it: no path matches
         assert (res.status_code, res.json()) == (404, {"detail": "Not Found"})
+        assert c.delete("/slots/two").status_code == 404
 
     # A route after one of its method that takes every value (or the same values) could never
     # answer: an error naming both when the app is built (Starlette would ignore it).
