@@ -89,6 +89,7 @@ pub struct RouterBuilder<B> {
     eager_handlers: bool,
     empty_catch_all: bool,
     exclusive_any: bool,
+    backtrack_on_method: bool,
     error: Option<RouteError>,
 }
 
@@ -117,6 +118,7 @@ impl<B: Send + 'static> Default for RouterBuilder<B> {
             eager_handlers: false,
             empty_catch_all: false,
             exclusive_any: false,
+            backtrack_on_method: false,
             error: None,
         }
     }
@@ -738,6 +740,40 @@ impl<B: Send + 'static> RouterBuilder<B> {
         self
     }
 
+    /// Whether a route that matches a path but lacks the request's method is passed over, so
+    /// that a route of lower precedence with the method answers: with `GET /users/{id}` and
+    /// `POST /users/me`, `GET /users/me` is `/users/{id}`'s. Off by default (a path's most
+    /// specific route decides, as in axum: `405`); on, the router matches as Fastify's
+    /// find-my-way, which keeps a tree per method. A path none of whose routes has the method
+    /// is still a `405`, whose `Allow` then lists the methods of every route for the path,
+    /// most specific first; the route it reports is the most specific one.
+    ///
+    /// [`Router::at`] and [`Router::route_key`] know no method and keep matching by path.
+    ///
+    /// ```
+    /// use armature_router::{get, post, Router};
+    /// use http::{Request, StatusCode};
+    /// use tower::ServiceExt;
+    ///
+    /// # tokio_test::block_on(async {
+    /// let router = Router::builder()
+    ///     .backtrack_on_method(true)
+    ///     .route("/users/{id}", get(|_req: Request<()>| async { "one user" }))
+    ///     .route("/users/me", post(|_req: Request<()>| async { "updated" }))
+    ///     .build()?;
+    /// let res = router.clone().oneshot(Request::get("/users/me").body(())?).await?;
+    /// assert_eq!(res.status(), StatusCode::OK); // `/users/{id}` answered
+    /// let res = router.oneshot(Request::delete("/users/me").body(())?).await?;
+    /// assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    /// assert_eq!(res.headers()["allow"], "POST,GET,HEAD");
+    /// # Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn backtrack_on_method(mut self, enabled: bool) -> Self {
+        self.backtrack_on_method = enabled;
+        self
+    }
+
     /// Compiles the route table. Returns the first error met while adding routes.
     pub fn build(self) -> Result<Router<B>, RouteError> {
         if let Some(err) = self.error {
@@ -796,6 +832,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
             matched_route_extension: self.matched_route_extension,
             eager_handlers: self.eager_handlers,
             guarded,
+            backtrack_on_method: self.backtrack_on_method,
         }))
     }
 }

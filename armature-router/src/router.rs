@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::{HeaderValue, ALLOW, CONTENT_LENGTH, LOCATION};
-use http::{Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body::Body as _;
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -63,6 +63,8 @@ pub(crate) struct Inner<B> {
     pub(crate) eager_handlers: bool,
     /// Whether any entry has a guard (if none, lookups skip asking).
     pub(crate) guarded: bool,
+    /// Whether a route lacking the method is passed over (`RouterBuilder::backtrack_on_method`).
+    pub(crate) backtrack_on_method: bool,
 }
 
 /// An HTTP router: a `tower::Service<http::Request<B>>`, generic over the request body.
@@ -275,21 +277,31 @@ impl<B> Router<B> {
     /// decoded values is passed over, and the search backtracks to the next candidate.
     #[inline(never)]
     fn find_guarded(&self, path: &str, spans: &mut Spans) -> Option<usize> {
+        self.find_where(path, spans, |_| true)
+    }
+
+    /// The first route in precedence for `path` that its guard (if any) and `also` take.
+    fn find_where(
+        &self,
+        path: &str,
+        spans: &mut Spans,
+        mut also: impl FnMut(usize) -> bool,
+    ) -> Option<usize> {
         let entries = &self.inner.entries;
         let mut accept = |index: usize, spans: &Spans| {
             let entry = &entries[index];
             let Some(guard) = &entry.guard else {
-                return true;
+                return also(index);
             };
             let mut params = PathParams::with_names(Arc::clone(&entry.names));
             for &(start, end) in spans {
                 match decode_param(&path[start..end]) {
                     Ok(value) => params.push(&value),
                     // The route's to answer: with the `400` a value that is not UTF-8 gets.
-                    Err(_) => return true,
+                    Err(_) => return also(index),
                 }
             }
-            guard(&params)
+            guard(&params) && also(index)
         };
         if let Some(index) = self.inner.statics.get(path) {
             if accept(index, spans) {
@@ -297,6 +309,51 @@ impl<B> Router<B> {
             }
         }
         self.inner.tree.at_where(path, spans, &mut accept)
+    }
+
+    /// With [`backtrack_on_method`](RouterBuilder::backtrack_on_method): the first route for
+    /// `path` that serves `method`, else the first for the path (whose `405` is answered).
+    #[inline(never)]
+    fn find_serving(
+        &self,
+        path: &str,
+        spans: &mut Spans,
+        method: &Method,
+    ) -> Result<Option<usize>, Panic> {
+        let entries = &self.inner.entries;
+        // Not a nested fallback: a route that lacks the method is still the path's (`405`).
+        let serves = |index: usize| {
+            !entries[index].fallback && entries[index].methods.endpoint(method).is_some()
+        };
+        match catch_unwind(AssertUnwindSafe(|| self.find_where(path, spans, serves)))? {
+            Some(index) => Ok(Some(index)),
+            None => {
+                spans.clear();
+                self.find(path, spans)
+            }
+        }
+    }
+
+    /// With [`backtrack_on_method`](RouterBuilder::backtrack_on_method), the `Allow` of a
+    /// path no route of which serves the method: the methods of every route for the path.
+    #[cold]
+    fn allow_across(&self, path: &str) -> Result<HeaderValue, Panic> {
+        let entries = &self.inner.entries;
+        let mut methods: Vec<&str> = Vec::new();
+        let mut collect = |index: usize| {
+            let entry = &entries[index];
+            let allow = entry.allow.to_str().unwrap_or_default();
+            for method in allow.split(',').filter(|m| !m.is_empty()) {
+                if !entry.fallback && !methods.contains(&method) {
+                    methods.push(method);
+                }
+            }
+            false // and go on to the next route for the path
+        };
+        catch_unwind(AssertUnwindSafe(|| {
+            self.find_where(path, &mut Spans::new(), &mut collect)
+        }))?;
+        Ok(HeaderValue::from_str(&methods.join(",")).unwrap_or(HeaderValue::from_static("")))
     }
 
     /// The redirect to `path` with its trailing slash added or taken off, if a route has that
@@ -358,7 +415,11 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
             ));
         };
         let mut spans = Spans::new();
-        let found = match self.find(&path, &mut spans) {
+        let found = match self.inner.backtrack_on_method {
+            false => self.find(&path, &mut spans),
+            true => self.find_serving(&path, &mut spans, req.method()),
+        };
+        let found = match found {
             Ok(found) => found.map(|i| &self.inner.entries[i]),
             Err(panic) => return RouteFuture::panicked(panic),
         };
@@ -381,9 +442,16 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
         let matched = || MatchedRoute::new(Arc::clone(&entry.template));
         let report = req.extensions().get::<ReportMatchedRoute>().is_some();
         let Some((endpoint, head_from_get)) = entry.methods.endpoint(req.method()) else {
+            let allow = match self.inner.backtrack_on_method {
+                false => entry.allow.clone(),
+                true => match self.allow_across(&path) {
+                    Ok(allow) => allow,
+                    Err(panic) => return RouteFuture::panicked(panic),
+                },
+            };
             if let Some(handler) = &self.inner.method_not_allowed {
                 let answer = handler.call(req, self.inner.eager_handlers);
-                let (allow, matched) = (entry.allow.clone(), report.then(matched));
+                let matched = report.then(matched);
                 return RouteFuture::boxed(async move {
                     let Ok(mut res) = answer.await;
                     // `Allow` belongs to a `405` (not to a `401` a middleware gave instead).
@@ -398,7 +466,7 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
             }
             let mut res =
                 (self.inner.error_answer)(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed");
-            res.headers_mut().insert(ALLOW, entry.allow.clone());
+            res.headers_mut().insert(ALLOW, allow);
             if report {
                 res.extensions_mut().insert(matched());
             }

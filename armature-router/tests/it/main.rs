@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod backtrack_on_method;
 mod conflicts;
 mod decoding;
 mod dispatch;
