@@ -504,11 +504,14 @@ fn builder(
     // constant route's answer then drops its request before hyper reads the socket again.
     // A catch-all matches an empty rest, as Fastify's `/files/*` matches `/files/`.
     // `ALL` (an `any` endpoint) declares every method of its path, as Fastify's `all`: a
-    // method beside it is one registered twice.
+    // method beside it is one registered twice. A route that lacks the method gives way to
+    // one of lower precedence that has it, as find-my-way keeps a tree per method (`GET
+    // /users/me` reaches `GET /users/:id` beside `POST /users/me`).
     let router = Router::builder()
         .eager_handlers(true)
         .catch_all_matches_empty(true)
-        .exclusive_any(true);
+        .exclusive_any(true)
+        .backtrack_on_method(true);
     defs.iter().fold(router, |b, def| match def {
         Def::Route {
             method,

@@ -432,6 +432,31 @@ test('setNotFoundHandler: a JS handler or a constant for unmatched paths; 405 st
   assert.throws(() => App.new().setNotFoundHandler(HttpResponse.status(42)), /status/)
 })
 
+test('a route lacking the method gives way to one that has it, as find-my-way matches', async () => {
+  const app = App.new()
+    .get('/users/:id', (req) => ({ by: 'id', id: req.param('id'), route: req.route }))
+    .post('/users/me', () => ({ by: 'me' }))
+    .get('/a/b', () => ({ by: 'static' }))
+    .post('/a/:x', (req) => ({ by: 'param', x: req.param('x') }))
+    .delete('/{*rest}', (req) => ({ by: 'wildcard', rest: req.param('rest') }))
+  const s = await app.listen(0)
+  try {
+    const call = async (method, path) => (await fetch(`${s.url}${path}`, { method })).json()
+    assert.deepEqual(await call('GET', '/users/me'), { by: 'id', id: 'me', route: '/users/{id}' })
+    assert.deepEqual(await call('POST', '/users/me'), { by: 'me' })
+    assert.deepEqual(await call('GET', '/a/b'), { by: 'static' })
+    assert.deepEqual(await call('POST', '/a/b'), { by: 'param', x: 'b' })
+    assert.deepEqual(await call('DELETE', '/a/b'), { by: 'wildcard', rest: 'a/b' })
+    // No route of the path has the method: a 405 whose Allow lists every route's methods.
+    const res = await fetch(`${s.url}/a/b`, { method: 'PUT' })
+    assert.equal(res.status, 405)
+    assert.equal(res.headers.get('allow'), 'GET,HEAD,POST,DELETE')
+    assert.deepEqual(await res.json(), failure(405, 'PUT is not allowed on /a/b'))
+  } finally {
+    await s.close()
+  }
+})
+
 test('setErrorHandler: shapes thrown errors, sync or async; undefined or a throw falls back to the default', async () => {
   const seen = []
   const app = App.new()
