@@ -21,29 +21,39 @@ fn oneshot(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let router = hello_routes::<()>().build().unwrap();
-    let mut group = c.benchmark_group("router_oneshot");
-    for (name, path) in [
-        ("plaintext", "/plaintext"),
-        ("json", "/json"),
-        ("users", "/users/42"),
+    // The default router, and one that passes over routes lacking the method (the Node
+    // package's, as Fastify matches).
+    for (group, backtrack) in [
+        ("router_oneshot", false),
+        ("router_oneshot_backtrack_on_method", true),
     ] {
-        group.bench_function(name, |b| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let router = router.clone();
-                async move {
-                    timed_in_batches(
-                        iters,
-                        BATCH,
-                        || Request::get(path).body(()).unwrap(),
-                        async |req| drop(black_box(router.clone().oneshot(req).await)),
-                    )
-                    .await
-                }
-            })
-        });
+        let router = hello_routes::<()>()
+            .backtrack_on_method(backtrack)
+            .build()
+            .unwrap();
+        let mut group = c.benchmark_group(group);
+        for (name, path) in [
+            ("plaintext", "/plaintext"),
+            ("json", "/json"),
+            ("users", "/users/42"),
+        ] {
+            group.bench_function(name, |b| {
+                b.to_async(&rt).iter_custom(|iters| {
+                    let router = router.clone();
+                    async move {
+                        timed_in_batches(
+                            iters,
+                            BATCH,
+                            || Request::get(path).body(()).unwrap(),
+                            async |req| drop(black_box(router.clone().oneshot(req).await)),
+                        )
+                        .await
+                    }
+                })
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(benches, oneshot);
