@@ -833,6 +833,7 @@ impl<B: Send + 'static> RouterBuilder<B> {
             eager_handlers: self.eager_handlers,
             guarded,
             backtrack_on_method: self.backtrack_on_method,
+            plain: !guarded && !self.backtrack_on_method,
         }))
     }
 }

@@ -65,6 +65,8 @@ pub(crate) struct Inner<B> {
     pub(crate) guarded: bool,
     /// Whether a route lacking the method is passed over (`RouterBuilder::backtrack_on_method`).
     pub(crate) backtrack_on_method: bool,
+    /// Neither: `call` looks up by path alone, with no guard to ask.
+    pub(crate) plain: bool,
 }
 
 /// An HTTP router: a `tower::Service<http::Request<B>>`, generic over the request body.
@@ -267,10 +269,31 @@ impl<B> Router<B> {
         if self.inner.guarded {
             return catch_unwind(AssertUnwindSafe(|| self.find_guarded(path, spans)));
         }
+        Ok(self.find_plain(path, spans))
+    }
+
+    /// The lookup when no route has a guard.
+    #[inline(always)]
+    fn find_plain(&self, path: &str, spans: &mut Spans) -> Option<usize> {
         if let Some(index) = self.inner.statics.get(path) {
-            return Ok(Some(index));
+            return Some(index);
         }
-        Ok(self.inner.tree.at(path, spans))
+        self.inner.tree.at(path, spans)
+    }
+
+    /// What [`call`](Service::call) looks up when the router has guards or backtracks on the
+    /// method: the route for `path` and `method`.
+    #[inline(never)]
+    fn find_slow(
+        &self,
+        path: &str,
+        spans: &mut Spans,
+        method: &Method,
+    ) -> Result<Option<usize>, Panic> {
+        match self.inner.backtrack_on_method {
+            true => self.find_serving(path, spans, method),
+            false => self.find(path, spans),
+        }
     }
 
     /// [`find`](Self::find) when some route has a guard: a route whose guard refuses the
@@ -313,7 +336,6 @@ impl<B> Router<B> {
 
     /// With [`backtrack_on_method`](RouterBuilder::backtrack_on_method): the first route for
     /// `path` that serves `method`, else the first for the path (whose `405` is answered).
-    #[inline(never)]
     fn find_serving(
         &self,
         path: &str,
@@ -415,9 +437,9 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
             ));
         };
         let mut spans = Spans::new();
-        let found = match self.inner.backtrack_on_method {
-            false => self.find(&path, &mut spans),
-            true => self.find_serving(&path, &mut spans, req.method()),
+        let found = match self.inner.plain {
+            true => Ok(self.find_plain(&path, &mut spans)),
+            false => self.find_slow(&path, &mut spans, req.method()),
         };
         let found = match found {
             Ok(found) => found.map(|i| &self.inner.entries[i]),
