@@ -452,8 +452,8 @@ impl<B: Send + 'static> RouterBuilder<B> {
         if let Some(err) = routes.error {
             return Err(err);
         }
-        // An unguarded catch-all route at the root of `routes` leaves its fallback nothing to answer
-        // (as at the root of a router), so the fallback is not mounted.
+        // An unguarded catch-all route at the root of `routes` leaves its fallback nothing to
+        // answer (as at the root of a router), so the fallback is not mounted.
         let catches_all = routes
             .shapes
             .get("/{*}")

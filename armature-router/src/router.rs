@@ -20,7 +20,7 @@ use crate::handler::{Endpoint, EndpointFuture};
 use crate::method_router::MethodRouter;
 use crate::observe::{self, RouteKey};
 use crate::params::{MatchedRoute, PathParams, ReportMatchedRoute};
-use crate::path::{decode_param, normalize};
+use crate::path::{decode_param, normalize, InvalidPath};
 use crate::response::{ErrorAnswer, IntoResponse, Response};
 use crate::statics::Statics;
 use crate::table::{Spans, Table};
@@ -38,6 +38,17 @@ pub(crate) struct Entry<B> {
     /// What decides whether the route takes a path's parameter values
     /// ([`RouterBuilder::route_if`]); `None` takes them all.
     pub(crate) guard: Option<Guard>,
+}
+
+impl<B> Entry<B> {
+    /// The route's parameters: the values at `spans` of `path`, percent-decoded.
+    fn params(&self, path: &str, spans: &[(usize, usize)]) -> Result<PathParams, InvalidPath> {
+        let mut params = PathParams::with_names(Arc::clone(&self.names));
+        for &(start, end) in spans {
+            params.push(&decode_param(&path[start..end])?);
+        }
+        Ok(params)
+    }
 }
 
 /// A route's predicate on its decoded parameter values ([`RouterBuilder::route_if`]).
@@ -316,15 +327,11 @@ impl<B> Router<B> {
             let Some(guard) = &entry.guard else {
                 return also(index);
             };
-            let mut params = PathParams::with_names(Arc::clone(&entry.names));
-            for &(start, end) in spans {
-                match decode_param(&path[start..end]) {
-                    Ok(value) => params.push(&value),
-                    // The route's to answer: with the `400` a value that is not UTF-8 gets.
-                    Err(_) => return also(index),
-                }
+            match entry.params(path, spans) {
+                Ok(params) => guard(&params) && also(index),
+                // The route's to answer: with the `400` a value that is not UTF-8 gets.
+                Err(InvalidPath) => also(index),
             }
-            guard(&params) && also(index)
         };
         if let Some(index) = self.inner.statics.get(path) {
             if accept(index, spans) {
@@ -335,7 +342,8 @@ impl<B> Router<B> {
     }
 
     /// With [`backtrack_on_method`](RouterBuilder::backtrack_on_method): the first route for
-    /// `path` that serves `method`, else the first for the path (whose `405` is answered).
+    /// `path` that serves `method`, else the first for the path (whose `405` is answered; its
+    /// spans are not needed, and left empty).
     fn find_serving(
         &self,
         path: &str,
@@ -343,17 +351,14 @@ impl<B> Router<B> {
         method: &Method,
     ) -> Result<Option<usize>, Panic> {
         let entries = &self.inner.entries;
+        let mut first = None;
         // Not a nested fallback: a route that lacks the method is still the path's (`405`).
         let serves = |index: usize| {
+            first.get_or_insert(index);
             !entries[index].fallback && entries[index].methods.endpoint(method).is_some()
         };
-        match catch_unwind(AssertUnwindSafe(|| self.find_where(path, spans, serves)))? {
-            Some(index) => Ok(Some(index)),
-            None => {
-                spans.clear();
-                self.find(path, spans)
-            }
-        }
+        let found = catch_unwind(AssertUnwindSafe(|| self.find_where(path, spans, serves)))?;
+        Ok(found.or(first))
     }
 
     /// With [`backtrack_on_method`](RouterBuilder::backtrack_on_method), the `Allow` of a
@@ -364,10 +369,12 @@ impl<B> Router<B> {
         let mut methods: Vec<&str> = Vec::new();
         let mut collect = |index: usize| {
             let entry = &entries[index];
-            let allow = entry.allow.to_str().unwrap_or_default();
-            for method in allow.split(',').filter(|m| !m.is_empty()) {
-                if !entry.fallback && !methods.contains(&method) {
-                    methods.push(method);
+            if !entry.fallback {
+                let allow = entry.allow.to_str().unwrap_or_default();
+                for method in allow.split(',').filter(|m| !m.is_empty()) {
+                    if !methods.contains(&method) {
+                        methods.push(method);
+                    }
                 }
             }
             false // and go on to the next route for the path
@@ -495,18 +502,12 @@ impl<B: Send + 'static> Service<Request<B>> for Router<B> {
             return RouteFuture::ready(res);
         };
         if !spans.is_empty() {
-            let mut params = PathParams::with_names(Arc::clone(&entry.names));
-            for &(start, end) in &spans {
-                match decode_param(&path[start..end]) {
-                    Ok(value) => params.push(&value),
-                    Err(_) => {
-                        return RouteFuture::ready((self.inner.error_answer)(
-                            StatusCode::BAD_REQUEST,
-                            "path parameter is not valid UTF-8",
-                        ))
-                    }
-                }
-            }
+            let Ok(params) = entry.params(&path, &spans) else {
+                return RouteFuture::ready((self.inner.error_answer)(
+                    StatusCode::BAD_REQUEST,
+                    "path parameter is not valid UTF-8",
+                ));
+            };
             req.extensions_mut().insert(params);
         }
         let on_response = report.then(matched);
