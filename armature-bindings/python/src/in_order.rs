@@ -157,12 +157,32 @@ impl<B> Member<B> {
     }
 
     fn takes(&self, req: &Request<B>) -> bool {
-        self.convertors.as_ref().is_none_or(|convertors| {
-            req.extensions()
-                .get::<PathParams>()
-                .is_some_and(|params| convertors.fit(params))
-        })
+        match req.extensions().get::<PathParams>() {
+            Some(params) => self.fits(params),
+            None => self.convertors.is_none(),
+        }
     }
+
+    fn fits(&self, params: &PathParams) -> bool {
+        self.convertors.as_ref().is_none_or(|c| c.fit(params))
+    }
+}
+
+/// What the group's router path is guarded by: whether some route of the group takes the
+/// values. `None` when a route without convertors takes them all.
+pub(crate) fn guard<B: Send + 'static>(
+    methods: &Methods<B>,
+) -> Option<impl Fn(&PathParams) -> bool + Send + Sync + 'static> {
+    if members(methods).any(|member| member.convertors.is_none()) {
+        return None;
+    }
+    let methods = Arc::clone(methods);
+    Some(move |params: &PathParams| members(&methods).any(|member| member.fits(params)))
+}
+
+/// Every route of a group, whatever its method.
+fn members<B>(methods: &Methods<B>) -> impl Iterator<Item = &Member<B>> {
+    methods.iter().flat_map(|(_, members)| members)
 }
 
 /// The method of a group's WebSocket routes (what the Python side names them): a handshake

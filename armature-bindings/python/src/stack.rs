@@ -12,7 +12,7 @@ use armature_layers::rate_limit::RateLimitLayer;
 use armature_layers::request_id::RequestIdLayer;
 use armature_openapi::DocsLayer;
 use armature_router::{
-    get, on, Body, BoxError, IntoResponse, MethodRouter, PathParams, Response, RouteError, Router,
+    get, on, Body, BoxError, IntoResponse, MethodRouter, Response, RouteError, Router,
 };
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
@@ -247,13 +247,6 @@ where
     for group in &in_order {
         let pattern = &config.routes[group[0]].1;
         let mut methods: Vec<(Method, Vec<Member<B>>)> = Vec::new();
-        // Values that no route of the group takes are not the group's path: the router goes
-        // on to a route of another shape (`/docs/{rest:path}` after `/docs/{page:int}`), as
-        // Starlette tries its next route. A route without convertors takes every value.
-        let checks: Option<Vec<Convertors>> = group
-            .iter()
-            .map(|&route| config.convertors.get(route).cloned().flatten())
-            .collect();
         for &route in group {
             let (method, path) = &config.routes[route];
             let limit = config.limits.get(route).and_then(Option::as_ref);
@@ -272,14 +265,13 @@ where
         let has = |name: &str| methods.iter().any(|(m, _)| m.as_str() == name);
         let (sockets, pages) = (has(WEBSOCKET), has(Method::GET.as_str()));
         let methods: in_order::Methods<B> = methods.into();
-        let mut endpoints = MethodRouter::new();
-        let http = methods.iter().map(|(m, _)| m.clone());
-        // A group with WebSocket routes has a `GET` endpoint (a handshake is a `GET`).
-        let get = (sockets && !pages).then_some(Method::GET);
-        for method in http.filter(|m| m.as_str() != WEBSOCKET).chain(get) {
+        // The endpoint dispatching to the group's routes the requests of method `kind` (of
+        // their own method when `None`).
+        let dispatcher = |kind: Option<Method>| {
             let methods = Arc::clone(&methods);
             let (not_found, not_allowed) = (not_found.clone(), not_allowed.clone());
-            endpoints = endpoints.on(method.clone(), move |req: Request<B>| {
+            move |req: Request<B>| {
+                let method = kind.clone().unwrap_or_else(|| req.method().clone());
                 // A handshake goes to the WebSocket routes, as a path with both kinds of route
                 // sends it (and any `GET` when there is no HTTP route of the shape).
                 let socket = method == Method::GET
@@ -288,26 +280,27 @@ where
                 let kind = if socket {
                     in_order::websocket()
                 } else {
-                    method.clone()
+                    method
                 };
                 let methods = Arc::clone(&methods);
                 in_order::dispatch(methods, kind, req, not_found.clone(), not_allowed.clone())
-            });
+            }
+        };
+        let mut endpoints = MethodRouter::new();
+        let http = methods.iter().map(|(m, _)| m.clone());
+        // A group with WebSocket routes has a `GET` endpoint (a handshake is a `GET`).
+        let get = (sockets && !pages).then_some(Method::GET);
+        for method in http.filter(|m| m.as_str() != WEBSOCKET).chain(get) {
+            endpoints = endpoints.on(method.clone(), dispatcher(Some(method)));
         }
         // A method no route of the group has: its `405` lists the methods of the routes that
         // take the values (the router's would list every method of the shape), or a `404`.
-        let (any_methods, any_not_found, any_not_allowed) =
-            (Arc::clone(&methods), not_found.clone(), not_allowed.clone());
-        endpoints = endpoints.any(move |req: Request<B>| {
-            let (methods, kind) = (Arc::clone(&any_methods), req.method().clone());
-            let (not_found, not_allowed) = (any_not_found.clone(), any_not_allowed.clone());
-            in_order::dispatch(methods, kind, req, not_found, not_allowed)
-        });
-        builder = match checks {
-            Some(checks) => {
-                let takes = move |params: &PathParams| checks.iter().any(|c| c.fit(params));
-                builder.route_if(pattern, takes, endpoints)
-            }
+        endpoints = endpoints.any(dispatcher(None));
+        // Values that no route of the group takes are not the group's path: the router goes
+        // on to a route of another shape (`/docs/{rest:path}` after `/docs/{page:int}`), as
+        // Starlette tries its next route.
+        builder = match in_order::guard(&methods) {
+            Some(takes) => builder.route_if(pattern, takes, endpoints),
             None => builder.route(pattern, endpoints),
         };
     }
